@@ -1,0 +1,437 @@
+//! The command line: parse arguments, call the library, print for people or scripts.
+//!
+//! Owns: flags, output formats and exit codes. Never: recording logic (see `station`),
+//! formats on disk (see `ledger`), lookups (see `index`).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::config::{CameraConfig, Config};
+use crate::ledger::{Body, Record};
+use crate::station::{self, Evidence, Station};
+use crate::trigger::{self, Command};
+
+/// Exit code when lookup finds nothing.
+pub const EXIT_NOT_FOUND: u8 = 1;
+/// Exit code when verify finds a problem in the evidence.
+pub const EXIT_VERIFY_FAILED: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "packwitness",
+    version,
+    about = "Video evidence for every packed order: record, seal, look up, verify"
+)]
+pub struct Cli {
+    /// Config file (TOML). Without it, built-in defaults are used.
+    #[arg(long, global = true, env = "PACKWITNESS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data dir holding clips, manifest.jsonl and index.sqlite3 (overrides data_dir in the config).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Record a few orders from a test pattern, then look one up and verify everything.
+    Demo {
+        /// Order codes to simulate (repeat the flag); default DEMO-0001..DEMO-0003.
+        #[arg(long = "order")]
+        orders: Vec<String>,
+        /// Seconds of packing per order.
+        #[arg(long, default_value_t = 5.0)]
+        clip_seconds: f64,
+    },
+    /// Run one station: record from its cameras, take scans from a scanner.
+    Run {
+        /// Source of a single camera, replacing the config's cameras: `testsrc`, `lavfi:<graph>`,
+        /// `rtsp://...`, `http://...` or a file.
+        #[arg(long)]
+        source: Option<String>,
+        /// Where scans come from: `stdin` (one code per line; end of input stops the station).
+        #[arg(long, default_value = "stdin")]
+        scanner: String,
+    },
+    /// Show the clips of an order code.
+    Lookup {
+        code: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-hash every clip and re-check the manifest chain.
+    Verify {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Entry point used by `main`: runs and maps errors to exit codes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PACKWITNESS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The loaded config and the SHA-256 of its text (of "" for built-in defaults).
+fn load_config(path: Option<&Path>) -> Result<(Config, String)> {
+    match path {
+        None => Ok((Config::default(), crate::digest::sha256_hex(b""))),
+        Some(p) => {
+            let config = Config::load(p)?;
+            let text = std::fs::read(p).with_context(|| format!("re-reading {}", p.display()))?;
+            Ok((config, crate::digest::sha256_hex(&text)))
+        }
+    }
+}
+
+fn data_dir_for_reading(cli_dir: Option<PathBuf>, config: &Config) -> Result<PathBuf> {
+    let dir = cli_dir.or_else(|| config.data_dir.clone()).context(
+        "no data dir: pass --data-dir DIR, or set data_dir in the config file given with --config",
+    )?;
+    crate::existing_data_dir(&dir)?;
+    Ok(dir)
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let (config, config_sha) = load_config(cli.config.as_deref())?;
+    match cli.command {
+        Cmd::Demo {
+            orders,
+            clip_seconds,
+        } => demo(config, &config_sha, cli.data_dir, orders, clip_seconds),
+        Cmd::Run { source, scanner } => {
+            run_station(config, &config_sha, cli.data_dir, source, &scanner)
+        }
+        Cmd::Lookup { code, json } => {
+            let dir = data_dir_for_reading(cli.data_dir, &config)?;
+            lookup(&dir, &code, json, config.codes.max_len)
+        }
+        Cmd::Verify { json } => {
+            let dir = data_dir_for_reading(cli.data_dir, &config)?;
+            verify(&dir, json)
+        }
+    }
+}
+
+/// Prints a line for people as each record becomes durable.
+fn printer() -> station::Observer {
+    Box::new(|rec: &Record| match &rec.body {
+        Body::ClipOpened {
+            order,
+            camera,
+            started_at,
+            ..
+        } => {
+            println!("  recording {order} on {camera} from {started_at}");
+        }
+        Body::ClipSealed {
+            order,
+            camera,
+            reason,
+            duration_ms,
+            frames,
+            sha256,
+            file,
+            ..
+        } => {
+            println!(
+                "  sealed    {order} on {camera}: {:.2} s, {frames} frames, reason {reason}\n            {file}\n            sha256 {sha256}",
+                *duration_ms as f64 / 1000.0
+            );
+        }
+        Body::StationStart { .. } => {}
+    })
+}
+
+fn new_demo_dir() -> PathBuf {
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let base = PathBuf::from(format!("packwitness-demo-{stamp}"));
+    let mut dir = base.clone();
+    let mut n = 2;
+    while dir.exists() {
+        dir = PathBuf::from(format!("{}-{n}", base.display()));
+        n += 1;
+    }
+    dir
+}
+
+fn demo(
+    mut config: Config,
+    config_sha: &str,
+    data_dir: Option<PathBuf>,
+    orders: Vec<String>,
+    clip_seconds: f64,
+) -> Result<ExitCode> {
+    if !(0.5..=3600.0).contains(&clip_seconds) {
+        bail!("--clip-seconds {clip_seconds} is out of range 0.5..=3600");
+    }
+    let orders = if orders.is_empty() {
+        (1..=3).map(|i| format!("DEMO-{i:04}")).collect()
+    } else {
+        orders
+    };
+    // Validate every code before recording anything.
+    let mut commands = Vec::new();
+    for raw in &orders {
+        let cmd = trigger::classify(raw, &config.codes).map_err(|source| crate::Error::Code {
+            code: raw.clone(),
+            source,
+        })?;
+        if cmd == Command::Stop {
+            bail!("order code {raw:?} is the stop code; choose another demo order code");
+        }
+        commands.push(cmd);
+    }
+    let dir = data_dir
+        .or_else(|| config.data_dir.clone())
+        .unwrap_or_else(new_demo_dir);
+    crate::create_data_dir(&dir)?;
+    if config
+        .cameras
+        .iter()
+        .all(|c| c.source == CameraConfig::default().source)
+    {
+        config.cameras.truncate(1);
+    }
+    println!("packwitness demo: data dir {}", dir.display());
+    println!(
+        "  camera: test pattern ({}), station {}",
+        crate::capture::TEST_PATTERN,
+        config.station.id
+    );
+    let evidence = Arc::new(Mutex::new(Evidence::open(&dir, Some(printer()))?));
+    station::record_start(&evidence, &config, config_sha)?;
+    let station = Station::start(&config, evidence.clone())?;
+    for cmd in &commands {
+        station.send(cmd);
+        std::thread::sleep(Duration::from_secs_f64(clip_seconds));
+        if !station.running() {
+            break;
+        }
+    }
+    station.send(&Command::Stop);
+    std::thread::sleep(Duration::from_millis(200));
+    station.shutdown()?;
+    drop(evidence); // releases the writer lock
+
+    let first = match &commands[0] {
+        Command::Order(code) => code.clone(),
+        _ => orders[0].clone(),
+    };
+    println!();
+    println!("$ packwitness --data-dir {} lookup {first}", dir.display());
+    let found = crate::lookup(&dir, &first, config.codes.max_len)?;
+    print_table(&found);
+    println!();
+    println!("$ packwitness --data-dir {} verify", dir.display());
+    let report = crate::ledger::verify(&dir)?;
+    print_report(&report);
+    println!();
+    println!("Next:");
+    println!(
+        "  packwitness --data-dir {} lookup {}",
+        dir.display(),
+        shell_quote(&first)
+    );
+    println!("  packwitness --data-dir {} verify", dir.display());
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_VERIFY_FAILED)
+    })
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn run_station(
+    mut config: Config,
+    config_sha: &str,
+    data_dir: Option<PathBuf>,
+    source: Option<String>,
+    scanner: &str,
+) -> Result<ExitCode> {
+    if scanner != "stdin" {
+        bail!("--scanner {scanner:?} is not supported; use --scanner stdin");
+    }
+    if let Some(spec) = source {
+        config.cameras = vec![CameraConfig {
+            source: spec,
+            ..CameraConfig::default()
+        }];
+    }
+    let dir = data_dir
+        .or_else(|| config.data_dir.clone())
+        .context("no data dir: pass --data-dir DIR or set data_dir in the config")?;
+    crate::create_data_dir(&dir)?;
+    let evidence = Arc::new(Mutex::new(Evidence::open(&dir, None)?));
+    station::record_start(&evidence, &config, config_sha)?;
+    let station = Station::start(&config, evidence.clone())?;
+    let (tx, rx) = mpsc::channel();
+    let signal_tx = tx.clone();
+    ctrlc::set_handler(move || {
+        let _ = signal_tx.send(Command::Shutdown);
+    })
+    .context("installing the SIGINT/SIGTERM handler")?;
+    let rules = config.codes.clone();
+    std::thread::Builder::new()
+        .name("scanner-stdin".into())
+        .spawn(move || trigger::read_lines(std::io::stdin().lock(), &rules, &tx))
+        .context("starting the scanner thread")?;
+    if std::io::stdin().is_terminal() {
+        eprintln!("packwitness: recording station {} into {}; scan or type an order code and press Enter ({} seals, Ctrl-D or Ctrl-C stops)",
+            config.station.id, dir.display(), config.codes.stop);
+    }
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(Command::Shutdown) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Ok(cmd) => station.send(&cmd),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if !station.running() {
+                    tracing::warn!("a camera stopped; shutting the station down");
+                    break;
+                }
+            }
+        }
+    }
+    station.shutdown()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(found: &[crate::Found]) {
+    for f in found {
+        let c = &f.clip;
+        println!("order     {}", c.order);
+        println!("  clip      #{} on {} / {}", c.clip, c.station, c.camera);
+        println!("  start     {}", c.started_at);
+        println!("  end       {}", c.ended_at.as_deref().unwrap_or("(open)"));
+        if let Some(ms) = c.duration_ms {
+            println!("  duration  {:.3} s", ms as f64 / 1000.0);
+        }
+        if let Some(frames) = c.frames {
+            println!("  frames    {frames}");
+        }
+        if let Some(reason) = &c.reason {
+            println!("  sealed by {reason}");
+        }
+        println!("  file      {}", c.file);
+        println!("  sha256    {}", c.sha256.as_deref().unwrap_or("-"));
+        match &f.file_detail {
+            None => println!("  status    ok: the file matches its SHA-256"),
+            Some(d) => println!("  status    {}: {d}", f.file_status.to_uppercase()),
+        }
+    }
+}
+
+fn lookup(dir: &Path, code: &str, json: bool, max_len: usize) -> Result<ExitCode> {
+    let found = crate::lookup(dir, code, max_len)?;
+    if found.is_empty() {
+        eprintln!(
+            "no clip found for order {:?} in {} (codes match exactly, case-insensitively)",
+            code.trim(),
+            dir.display()
+        );
+        if json {
+            println!("[]");
+        }
+        return Ok(ExitCode::from(EXIT_NOT_FOUND));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+    } else {
+        print_table(&found);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &crate::ledger::Report) {
+    if report.ok() {
+        println!(
+            "OK: {} manifest lines chain correctly; {} sealed clips match their SHA-256 ({} bytes hashed){}",
+            report.lines,
+            report.clips_ok,
+            report.bytes_hashed,
+            if report.clips_open > 0 { format!("; {} clip(s) not sealed", report.clips_open) } else { String::new() }
+        );
+        return;
+    }
+    if let Some(first) = report.first_problem() {
+        println!(
+            "FAILED at manifest line {}{}: {}",
+            first.line,
+            first
+                .file
+                .as_ref()
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default(),
+            first.detail
+        );
+    }
+    for p in report.problems.iter().skip(1) {
+        println!("  also line {}: {}", p.line, p.detail);
+    }
+    println!(
+        "{} problem(s) in {} lines; {} of {} sealed clips OK",
+        report.problems.len(),
+        report.lines,
+        report.clips_ok,
+        report.clips_sealed
+    );
+}
+
+fn verify(dir: &Path, json: bool) -> Result<ExitCode> {
+    let report = crate::ledger::verify(dir)?;
+    if json {
+        let first = report.first_problem().cloned();
+        let out =
+            serde_json::json!({ "ok": report.ok(), "first_problem": first, "report": report });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_VERIFY_FAILED)
+    })
+}

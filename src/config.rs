@@ -1,0 +1,271 @@
+//! Configuration: the TOML file a warehouse lead edits, parsed strictly.
+//!
+//! Owns: the shape of `packwitness.toml`, its defaults and its validation.
+//! Never: opens devices or touches the data dir. Unknown keys are an error, so a typo never
+//! silently falls back to a default.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything that can go wrong while loading a config file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source} (check the path given with --config)")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The whole config file. Every key is optional; see `config/packwitness.toml`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where clips, the manifest and the index live.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub station: StationConfig,
+    /// The cameras of the station, in order. Default: one test-pattern camera.
+    #[serde(default = "default_cameras", rename = "camera")]
+    pub cameras: Vec<CameraConfig>,
+    #[serde(default)]
+    pub encode: EncodeConfig,
+    #[serde(default)]
+    pub codes: CodeConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StationConfig {
+    /// Station id, burned into the picture and written into every record.
+    pub id: String,
+    /// A clip still open after this many seconds is sealed with reason `timeout`.
+    pub max_clip_s: u32,
+}
+
+impl Default for StationConfig {
+    fn default() -> Self {
+        StationConfig {
+            id: "station-1".into(),
+            max_clip_s: 900,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CameraConfig {
+    /// Camera id, unique within the station.
+    pub id: String,
+    /// Source spec: `testsrc`, `lavfi:<filtergraph>`, `rtsp://...`, `http(s)://...`, or a file path.
+    pub source: String,
+    /// Read file and lavfi sources at their own frame rate, as a camera would deliver them.
+    /// Network sources are always live and ignore this.
+    pub realtime: bool,
+}
+
+impl Default for CameraConfig {
+    fn default() -> Self {
+        CameraConfig {
+            id: "cam-1".into(),
+            source: "testsrc".into(),
+            realtime: true,
+        }
+    }
+}
+
+fn default_cameras() -> Vec<CameraConfig> {
+    vec![CameraConfig::default()]
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EncodeConfig {
+    /// libx264 preset.
+    pub preset: String,
+    /// libx264 constant rate factor (0-51, lower is better quality and bigger files).
+    pub crf: u8,
+    /// Seconds between keyframes. Bounds how precisely clips can start and what a crash loses.
+    pub keyframe_interval_s: f64,
+    /// Extra libx264 options, `key=value:key=value`.
+    pub x264_params: String,
+    /// Burn order, station, camera and local time into the picture.
+    pub stamp: bool,
+    /// TrueType font for the stamp.
+    pub font_file: PathBuf,
+    /// Font size in pixels; 0 picks 1/24 of the picture height.
+    pub font_size: u32,
+}
+
+impl Default for EncodeConfig {
+    fn default() -> Self {
+        EncodeConfig {
+            preset: "veryfast".into(),
+            crf: 23,
+            keyframe_interval_s: 1.0,
+            x264_params: "bframes=0:rc-lookahead=10:sync-lookahead=0".into(),
+            stamp: true,
+            font_file: PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+            font_size: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeConfig {
+    /// Longest accepted scan, in characters.
+    pub max_len: usize,
+    /// The code that seals the open clip.
+    pub stop: String,
+}
+
+impl Default for CodeConfig {
+    fn default() -> Self {
+        CodeConfig {
+            max_len: 64,
+            stop: "PW-STOP".into(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: None,
+            station: StationConfig::default(),
+            cameras: default_cameras(),
+            encode: EncodeConfig::default(),
+            codes: CodeConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses config text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            // toml's message names the line, the column and the offending key.
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: ids usable in file names, ranges, uniqueness.
+    pub fn validate(&self) -> Result<(), String> {
+        check_id("station.id", &self.station.id)?;
+        if self.cameras.is_empty() {
+            return Err("at least one [[camera]] is needed".into());
+        }
+        for (i, cam) in self.cameras.iter().enumerate() {
+            check_id(&format!("camera[{i}].id"), &cam.id)?;
+            if cam.source.trim().is_empty() {
+                return Err(format!("camera[{i}].source is empty; try \"testsrc\""));
+            }
+            if self.cameras[..i].iter().any(|c| c.id == cam.id) {
+                return Err(format!("camera id {:?} is used twice", cam.id));
+            }
+        }
+        if self.encode.crf > 51 {
+            return Err(format!(
+                "encode.crf = {} is out of range 0..=51",
+                self.encode.crf
+            ));
+        }
+        if !(0.1..=10.0).contains(&self.encode.keyframe_interval_s) {
+            return Err(format!(
+                "encode.keyframe_interval_s = {} is out of range 0.1..=10",
+                self.encode.keyframe_interval_s
+            ));
+        }
+        if self.station.max_clip_s == 0 {
+            return Err("station.max_clip_s must be at least 1".into());
+        }
+        if !(8..=256).contains(&self.codes.max_len) {
+            return Err(format!(
+                "codes.max_len = {} is out of range 8..=256",
+                self.codes.max_len
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Station and camera ids end up in file names and in the burned-in stamp: keep them plain.
+fn check_id(key: &str, id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 32
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{key} = {id:?}: use 1 to 32 characters from A-Z, a-z, 0-9, '-' and '_'"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = Config::parse("", Path::new("x.toml")).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.cameras[0].source, "testsrc");
+    }
+
+    #[test]
+    fn shipped_example_parses() {
+        let text = include_str!("../config/packwitness.toml");
+        let c = Config::parse(text, Path::new("config/packwitness.toml")).unwrap();
+        assert_eq!(c.station.id, "station-1");
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = "[station]\nid = \"s1\"\nmax_clip = 3\n";
+        let err = Config::parse(text, Path::new("/etc/pw.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/etc/pw.toml"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("max_clip"), "{err}");
+    }
+
+    #[test]
+    fn bad_ids_and_ranges_are_rejected() {
+        for text in [
+            "[station]\nid = \"a/b\"\n",
+            "[station]\nid = \"\"\n",
+            "[encode]\ncrf = 60\n",
+            "[[camera]]\nid = \"c\"\n[[camera]]\nid = \"c\"\n",
+        ] {
+            assert!(Config::parse(text, Path::new("x")).is_err(), "{text}");
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! Encode: one continuous H.264 encoder per camera, with the evidence stamp burned in.
+//!
+//! Owns: the drawtext stamp (order, station, camera, local time with milliseconds and UTC
+//! offset), libx264 settings, and forced keyframes where a clip must start.
+//! Never: cuts clips or writes files. The encoder is opened once per camera session and runs
+//! continuously; a new order only changes the stamp text and asks for a keyframe.
+
+use ffmpeg::{codec, encoder, filter, format, frame, picture, Dictionary, Packet, Rational};
+use ffmpeg_next as ffmpeg;
+
+use crate::capture::StreamInfo;
+use crate::config::EncodeConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("camera {camera}: {what}: {source}")]
+    Ffmpeg {
+        camera: String,
+        what: String,
+        #[source]
+        source: ffmpeg::Error,
+    },
+    #[error("camera {camera}: {what}")]
+    Setup { camera: String, what: String },
+}
+
+/// What the stamp says besides the time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StampText {
+    pub station: String,
+    pub camera: String,
+    /// The open order, or `None` while idle.
+    pub order: Option<String>,
+}
+
+/// An encoded packet, timestamps in the encoder's time base (the source's).
+pub struct EncodedPacket {
+    pub packet: Packet,
+    pub pts: i64,
+    pub key: bool,
+}
+
+/// Escapes literal text for drawtext's expansion (`\` and `%` are special there).
+fn escape_expansion(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '%' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // A stamp is one line; control characters never reach here (codes are validated),
+            // but make sure they can't break the layout either.
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Quotes a value for an FFmpeg option string: inside '...' everything is literal but `'`.
+fn quote_option(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
+/// The drawtext `text` value: literal parts escaped, time rendered from the frame's pts.
+///
+/// `wall_offset_s` is the Unix time of pts 0, so `t + wall_offset_s` is the wall-clock time of a
+/// frame: derived from one clock reading per camera session, never one per frame.
+pub fn stamp_expression(stamp: &StampText, wall_offset_s: f64) -> String {
+    let order = stamp.order.as_deref().unwrap_or("(no order)");
+    let d = format!("{wall_offset_s:.6}");
+    format!(
+        "{}  {} {}  %{{pts:localtime:{d}:%Y-%m-%d %H\\:%M\\:%S}}.%{{eif:mod(floor((t+{d})*1000),1000):d:3}} %{{pts:localtime:{d}:%z}}",
+        escape_expansion(order),
+        escape_expansion(&stamp.station),
+        escape_expansion(&stamp.camera),
+    )
+}
+
+/// One camera's encoder: stamp filter graph plus libx264.
+pub struct Encoder {
+    camera: String,
+    info: StreamInfo,
+    settings: EncodeConfig,
+    wall_offset_s: f64,
+    graph: Option<filter::Graph>,
+    encoder: encoder::Video,
+    frame_duration: i64,
+}
+
+impl Encoder {
+    /// Opens the encoder for frames shaped like `info`.
+    pub fn open(
+        info: StreamInfo,
+        settings: &EncodeConfig,
+        wall_offset_s: f64,
+        stamp: &StampText,
+    ) -> Result<Encoder, EncodeError> {
+        crate::init_ffmpeg();
+        let camera = stamp.camera.clone();
+        let err = |what: &str| {
+            let camera = camera.clone();
+            let what = what.to_string();
+            move |source| EncodeError::Ffmpeg {
+                camera,
+                what,
+                source,
+            }
+        };
+        let codec = encoder::find_by_name("libx264").ok_or_else(|| EncodeError::Setup {
+            camera: camera.clone(),
+            what: "this FFmpeg has no libx264 encoder (install Debian's libavcodec59 / ffmpeg)"
+                .into(),
+        })?;
+        let mut enc = codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .video()
+            .map_err(err("creating the H.264 encoder"))?;
+        enc.set_width(info.width);
+        enc.set_height(info.height);
+        enc.set_format(format::Pixel::YUV420P);
+        enc.set_time_base(info.time_base);
+        enc.set_frame_rate(Some(info.frame_rate));
+        let gop = (info.fps() * settings.keyframe_interval_s).round().max(1.0) as u32;
+        enc.set_gop(gop);
+        enc.set_max_b_frames(0);
+        // MP4 needs SPS/PPS in the stream header (avcC), not only in-band.
+        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+        let mut opts = Dictionary::new();
+        opts.set("preset", &settings.preset);
+        opts.set("crf", &settings.crf.to_string());
+        // A keyframe asked for at a scan must be an IDR, so a clip starting there stands alone.
+        opts.set("forced-idr", "1");
+        let mut params = format!("keyint_min={gop}:scenecut=0");
+        if !settings.x264_params.is_empty() {
+            params.push(':');
+            params.push_str(&settings.x264_params);
+        }
+        opts.set("x264-params", &params);
+        let encoder = enc.open_with(opts).map_err(err(
+            "opening libx264 (check encode.preset and encode.x264_params)",
+        ))?;
+        let mut me = Encoder {
+            camera,
+            info,
+            settings: settings.clone(),
+            wall_offset_s,
+            graph: None,
+            encoder,
+            frame_duration: info.frame_duration(),
+        };
+        me.set_stamp(stamp)?;
+        Ok(me)
+    }
+
+    /// Rebuilds the stamp filter graph with new text. Called at an order switch, never per frame.
+    pub fn set_stamp(&mut self, stamp: &StampText) -> Result<(), EncodeError> {
+        let camera = self.camera.clone();
+        let err = |what: &'static str| {
+            let camera = camera.clone();
+            move |source| EncodeError::Ffmpeg {
+                camera,
+                what: what.to_string(),
+                source,
+            }
+        };
+        let info = self.info;
+        let mut graph = filter::Graph::new();
+        let find = |name: &str| {
+            filter::find(name).ok_or_else(|| EncodeError::Setup {
+                camera: self.camera.clone(),
+                what: format!("this FFmpeg has no '{name}' filter"),
+            })
+        };
+        let pix: ffmpeg::ffi::AVPixelFormat = info.pixel_format.into();
+        let args = format!(
+            "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect=1/1",
+            info.width,
+            info.height,
+            pix as i32,
+            info.time_base.numerator(),
+            info.time_base.denominator()
+        );
+        let mut input = graph
+            .add(&find("buffer")?, "in", &args)
+            .map_err(err("creating the filter input"))?;
+        let mut output = graph
+            .add(&find("buffersink")?, "out", "")
+            .map_err(err("creating the filter output"))?;
+        output.set_pixel_format(format::Pixel::YUV420P);
+        if self.settings.stamp {
+            let size = if self.settings.font_size > 0 {
+                self.settings.font_size
+            } else {
+                (info.height / 24).max(10)
+            };
+            let font = self
+                .settings
+                .font_file
+                .to_str()
+                .ok_or_else(|| EncodeError::Setup {
+                    camera: self.camera.clone(),
+                    what: "encode.font_file is not valid UTF-8".into(),
+                })?;
+            if !self.settings.font_file.is_file() {
+                return Err(EncodeError::Setup {
+                    camera: self.camera.clone(),
+                    what: format!(
+                        "font file {font} not found (install fonts-dejavu-core or set encode.font_file)"
+                    ),
+                });
+            }
+            let text = stamp_expression(stamp, self.wall_offset_s);
+            let args = format!(
+                "fontfile={}:text={}:fontsize={size}:fontcolor=white:box=1:boxcolor=black@0.65:boxborderw={}:x={}:y=h-th-{}",
+                quote_option(font),
+                quote_option(&text),
+                size / 4,
+                size / 2,
+                size / 2,
+            );
+            let mut draw = graph
+                .add(&find("drawtext")?, "stamp", &args)
+                .map_err(err("creating the drawtext stamp"))?;
+            input.link(0, &mut draw, 0);
+            draw.link(0, &mut output, 0);
+        } else {
+            input.link(0, &mut output, 0);
+        }
+        graph
+            .validate()
+            .map_err(err("configuring the stamp filter graph"))?;
+        self.graph = Some(graph);
+        Ok(())
+    }
+
+    /// Encodes one frame; `keyframe` forces an IDR here. Finished packets are appended to `out`.
+    pub fn encode(
+        &mut self,
+        frame: &mut frame::Video,
+        keyframe: bool,
+        out: &mut Vec<EncodedPacket>,
+    ) -> Result<(), EncodeError> {
+        let camera = self.camera.clone();
+        let err = move |what: &'static str| {
+            let camera = camera.clone();
+            move |source| EncodeError::Ffmpeg {
+                camera,
+                what: what.to_string(),
+                source,
+            }
+        };
+        let graph = self.graph.as_mut().ok_or_else(|| EncodeError::Setup {
+            camera: self.camera.clone(),
+            what: "stamp filter graph missing".into(),
+        })?;
+        let pts = frame.pts();
+        graph
+            .get("in")
+            .ok_or_else(|| EncodeError::Setup {
+                camera: self.camera.clone(),
+                what: "filter input missing".into(),
+            })?
+            .source()
+            .add(frame)
+            .map_err(err("feeding the stamp filter"))?;
+        let mut sink = graph.get("out").ok_or_else(|| EncodeError::Setup {
+            camera: self.camera.clone(),
+            what: "filter output missing".into(),
+        })?;
+        let mut filtered = frame::Video::empty();
+        while sink.sink().frame(&mut filtered).is_ok() {
+            filtered.set_pts(pts);
+            filtered.set_kind(if keyframe {
+                picture::Type::I
+            } else {
+                picture::Type::None
+            });
+            self.encoder
+                .send_frame(&filtered)
+                .map_err(err("sending a frame to libx264"))?;
+            self.drain(out);
+        }
+        Ok(())
+    }
+
+    /// Flushes the encoder at the end of a camera session.
+    pub fn finish(&mut self, out: &mut Vec<EncodedPacket>) -> Result<(), EncodeError> {
+        let camera = self.camera.clone();
+        self.encoder
+            .send_eof()
+            .map_err(|source| EncodeError::Ffmpeg {
+                camera,
+                what: "flushing libx264".into(),
+                source,
+            })?;
+        self.drain(out);
+        Ok(())
+    }
+
+    fn drain(&mut self, out: &mut Vec<EncodedPacket>) {
+        loop {
+            let mut packet = Packet::empty();
+            if self.encoder.receive_packet(&mut packet).is_err() {
+                break;
+            }
+            let Some(pts) = packet.pts() else {
+                tracing::warn!(camera = %self.camera, "encoded packet without timestamp dropped");
+                continue;
+            };
+            packet.set_duration(self.frame_duration);
+            let key = packet.is_key();
+            out.push(EncodedPacket { packet, pts, key });
+        }
+    }
+
+    /// Codec parameters for the clip writer's stream header.
+    pub fn parameters(&self) -> codec::Parameters {
+        codec::Parameters::from(&*self.encoder)
+    }
+
+    pub fn time_base(&self) -> Rational {
+        self.info.time_base
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamp_text_escapes_literals() {
+        let s = StampText {
+            station: "st-1".into(),
+            camera: "cam-1".into(),
+            order: Some("A%B\\C'D".into()),
+        };
+        let e = stamp_expression(&s, 1764102661.5);
+        assert!(
+            e.starts_with("A\\%B\\\\C'D  st-1 cam-1  %{pts:localtime:1764102661.500000:"),
+            "{e}"
+        );
+        assert_eq!(quote_option("it's"), "'it'\\''s'");
+    }
+}

@@ -1,0 +1,339 @@
+//! Index: the SQLite lookup table of clips by order code, derived from the manifest.
+//!
+//! Owns: `index.sqlite3` in the data dir, its schema, catching up with the manifest, lookup.
+//! Never: holds anything the manifest does not. Deleting the index loses nothing: it is
+//! rebuilt from the manifest on next open.
+
+use std::fs::File;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::digest;
+use crate::ledger::{self, Body, LineReader, Record};
+
+pub const INDEX: &str = "index.sqlite3";
+const SCHEMA_VERSION: i64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("index {path}: {source} (it is derived: delete it and it will be rebuilt from the manifest)")]
+    Sql {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(transparent)]
+    Ledger(#[from] ledger::LedgerError),
+}
+
+/// Schema, version 1. Every row comes from a manifest record; `*_seq` name the line.
+const DDL: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+-- One row per clip: inserted by its clip_opened record, completed by its clip_sealed record.
+CREATE TABLE IF NOT EXISTS clips (
+    opened_seq  INTEGER PRIMARY KEY,  -- seq of the clip_opened record (the clip id)
+    order_code  TEXT NOT NULL,        -- normalised order code, exactly as recorded
+    station     TEXT NOT NULL,
+    camera      TEXT NOT NULL,
+    file        TEXT NOT NULL,        -- relative to the data dir
+    started_at  TEXT NOT NULL,        -- RFC 3339, local time with offset
+    sealed_seq  INTEGER,              -- NULL while the clip is open
+    reason      TEXT,
+    ended_at    TEXT,
+    duration_ms INTEGER,
+    frames      INTEGER,
+    size        INTEGER,
+    sha256      TEXT
+);
+CREATE INDEX IF NOT EXISTS clips_by_order ON clips(order_code, opened_seq);
+";
+
+/// A clip as lookup shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ClipRow {
+    pub clip: u64,
+    pub order: String,
+    pub station: String,
+    pub camera: String,
+    pub file: String,
+    pub started_at: String,
+    pub sealed_line: Option<u64>,
+    pub reason: Option<String>,
+    pub ended_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub frames: Option<u64>,
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+}
+
+pub struct Index {
+    conn: Connection,
+    path: PathBuf,
+    data_dir: PathBuf,
+}
+
+impl Index {
+    /// Opens the index of a data dir, creating it if missing, and catches up with the manifest.
+    pub fn open(data_dir: &Path) -> Result<Index, IndexError> {
+        let path = data_dir.join(INDEX);
+        let sql = |source| IndexError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql)?;
+        conn.execute_batch(DDL).map_err(sql)?;
+        let version: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        match version.as_deref().map(str::parse::<i64>) {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
+                    [SCHEMA_VERSION.to_string()],
+                )
+                .map_err(sql)?;
+            }
+            Some(Ok(SCHEMA_VERSION)) => {}
+            Some(_) => {
+                // Unknown version: the index is derived, so rebuild rather than guess.
+                tracing::warn!(index = %path.display(), "index schema differs; rebuilding from the manifest");
+                drop(conn);
+                std::fs::remove_file(&path).map_err(|e| {
+                    sql(rusqlite::Error::InvalidPath(PathBuf::from(format!(
+                        "{}: {e}",
+                        path.display()
+                    ))))
+                })?;
+                return Index::open(data_dir);
+            }
+        }
+        let mut index = Index {
+            conn,
+            path,
+            data_dir: data_dir.to_owned(),
+        };
+        index.catch_up()?;
+        Ok(index)
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> IndexError + '_ {
+        move |source| IndexError::Sql {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, IndexError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Applies every manifest line the index has not seen yet. The index remembers the last
+    /// line applied (number, offset, hash); if that line no longer matches, it starts over.
+    pub fn catch_up(&mut self) -> Result<u64, IndexError> {
+        let manifest = self.data_dir.join(ledger::MANIFEST);
+        if !manifest.exists() {
+            return Ok(0);
+        }
+        let io = |source| {
+            IndexError::Ledger(ledger::LedgerError::Io {
+                path: manifest.clone(),
+                what: "reading for the index",
+                source,
+            })
+        };
+        let last_line: u64 = self
+            .meta("last_line")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let last_offset: u64 = self
+            .meta("last_offset")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let last_hash = self.meta("last_hash")?;
+        let mut file = File::open(&manifest).map_err(io)?;
+        let mut reader = if last_line > 0 {
+            file.seek(SeekFrom::Start(last_offset)).map_err(io)?;
+            let mut r = LineReader::starting_at(BufReader::new(file), last_line - 1, last_offset);
+            let same = match r.next_line().map_err(io)? {
+                Some((_, _, bytes)) => Some(digest::sha256_hex(&bytes)) == last_hash,
+                None => false,
+            };
+            if same {
+                r
+            } else {
+                tracing::warn!(index = %self.path.display(), "manifest no longer matches the index; rebuilding");
+                self.conn
+                    .execute_batch("DELETE FROM clips; DELETE FROM meta WHERE key LIKE 'last_%';")
+                    .map_err(self.sql())?;
+                LineReader::new(BufReader::new(File::open(&manifest).map_err(io)?))
+            }
+        } else {
+            LineReader::new(BufReader::new(file))
+        };
+        let tx = self.conn.transaction().map_err(|source| IndexError::Sql {
+            path: self.path.clone(),
+            source,
+        })?;
+        let mut applied = 0u64;
+        let mut last = None;
+        while let Some((n, offset, bytes)) = reader.next_line().map_err(io)? {
+            if !bytes.ends_with(b"\n") {
+                break; // a torn last line is verify's business, not the index's
+            }
+            let rec: Record = match serde_json::from_slice(&bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(line = n, error = %e, "manifest line not indexed: not a valid record");
+                    last = Some((n, offset, digest::sha256_hex(&bytes)));
+                    continue;
+                }
+            };
+            apply(&tx, &rec).map_err(|source| IndexError::Sql {
+                path: self.path.clone(),
+                source,
+            })?;
+            applied += 1;
+            last = Some((n, offset, digest::sha256_hex(&bytes)));
+        }
+        if let Some((n, offset, hash)) = last {
+            for (k, v) in [
+                ("last_line", n.to_string()),
+                ("last_offset", offset.to_string()),
+                ("last_hash", hash),
+            ] {
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+                    params![k, v],
+                )
+                .map_err(|source| IndexError::Sql {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            }
+        }
+        tx.commit().map_err(|source| IndexError::Sql {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(applied)
+    }
+
+    /// All clips of an order code (exact match on the normalised code), oldest first.
+    pub fn lookup(&self, code: &str) -> Result<Vec<ClipRow>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT opened_seq, order_code, station, camera, file, started_at, sealed_seq, reason,
+                        ended_at, duration_ms, frames, size, sha256
+                 FROM clips WHERE order_code = ?1 ORDER BY opened_seq",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([code], |r| {
+                Ok(ClipRow {
+                    clip: r.get(0)?,
+                    order: r.get(1)?,
+                    station: r.get(2)?,
+                    camera: r.get(3)?,
+                    file: r.get(4)?,
+                    started_at: r.get(5)?,
+                    sealed_line: r.get(6)?,
+                    reason: r.get(7)?,
+                    ended_at: r.get(8)?,
+                    duration_ms: r.get(9)?,
+                    frames: r.get(10)?,
+                    size: r.get(11)?,
+                    sha256: r.get(12)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    /// Number of clips indexed.
+    pub fn count(&self) -> Result<u64, IndexError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM clips", [], |r| r.get(0))
+            .map_err(self.sql())
+    }
+}
+
+fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
+    match &rec.body {
+        Body::ClipOpened {
+            order,
+            station,
+            camera,
+            file,
+            started_at,
+        } => {
+            tx.execute(
+                "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![rec.seq, order, station, camera, file, started_at],
+            )?;
+        }
+        Body::ClipSealed {
+            clip,
+            order,
+            station,
+            camera,
+            file,
+            reason,
+            started_at,
+            ended_at,
+            duration_ms,
+            frames,
+            size,
+            sha256,
+            ..
+        } => {
+            tx.execute(
+                "INSERT INTO clips(opened_seq, order_code, station, camera, file, started_at,
+                                   sealed_seq, reason, ended_at, duration_ms, frames, size, sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT(opened_seq) DO UPDATE SET
+                    sealed_seq = excluded.sealed_seq, reason = excluded.reason,
+                    ended_at = excluded.ended_at, duration_ms = excluded.duration_ms,
+                    frames = excluded.frames, size = excluded.size, sha256 = excluded.sha256",
+                params![
+                    clip,
+                    order,
+                    station,
+                    camera,
+                    file,
+                    started_at,
+                    rec.seq,
+                    reason,
+                    ended_at,
+                    duration_ms,
+                    frames,
+                    size,
+                    sha256
+                ],
+            )?;
+        }
+        Body::StationStart { .. } => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,491 @@
+//! Station: one packing station's recording session: cameras, clips and their evidence.
+//!
+//! Owns: the per-camera threads (source -> encoder) and clip threads (clip writer -> ledger ->
+//! index), and the rule that turns commands into clip boundaries.
+//! Never: parses config or scans (trigger does), or formats anything for people (cli does).
+//!
+//! Data flows one way. Per camera:
+//!   capture thread: source -> stamp + encoder -> `CameraEvent`s (packets and cut marks)
+//!   clip thread:    cut marks + packets -> clip writer -> ledger (+ index, + observer)
+//! A command reaches the capture thread, which asks the encoder for an IDR at the next frame
+//! and sends a cut mark carrying that frame's pts ahead of the packets. The clip thread cuts
+//! when the first packet at or after that pts arrives, so encoder delay never misroutes a frame.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, FixedOffset};
+use ffmpeg_next::codec;
+
+use crate::capture::{FfmpegSource, FrameSource, StreamInfo};
+use crate::clip::{self, ClipWriter};
+use crate::config::{CameraConfig, Config, EncodeConfig};
+use crate::encode::{EncodedPacket, Encoder, StampText};
+use crate::index::Index;
+use crate::ledger::{self, Body, Ledger, Record};
+use crate::trigger::Command;
+use crate::Error;
+
+/// Called with every record after it is durable in the manifest.
+pub type Observer = Box<dyn Fn(&Record) + Send>;
+
+/// The manifest writer and the index, shared by the clip threads of a process.
+pub struct Evidence {
+    ledger: Ledger,
+    index: Option<Index>,
+    data_dir: PathBuf,
+    observer: Option<Observer>,
+}
+
+impl Evidence {
+    pub fn open(data_dir: &Path, observer: Option<Observer>) -> Result<Evidence, Error> {
+        let ledger = Ledger::open(data_dir)?;
+        let index = Index::open(data_dir)?;
+        Ok(Evidence {
+            ledger,
+            index: Some(index),
+            data_dir: data_dir.to_owned(),
+            observer,
+        })
+    }
+
+    /// Appends a record durably, then brings the index up to date (an index failure is logged:
+    /// the index can always be rebuilt, the manifest is what counts).
+    pub fn append(&mut self, body: Body) -> Result<Record, Error> {
+        let rec = self.ledger.append(body)?;
+        if let Some(index) = self.index.as_mut() {
+            if let Err(e) = index.catch_up() {
+                tracing::error!(error = %e, "index update failed; it will be rebuilt from the manifest on next open");
+                self.index = None;
+            }
+        }
+        if let Some(observer) = &self.observer {
+            observer(&rec);
+        }
+        Ok(rec)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+/// Messages from a capture thread to its clip thread.
+enum CameraEvent {
+    Started {
+        info: StreamInfo,
+        params: codec::Parameters,
+        /// Wall-clock time of the frame with pts `pts0` (one clock reading per session).
+        wall0: DateTime<FixedOffset>,
+        pts0: i64,
+    },
+    /// From the frame with this pts on, the open clip (if any) is sealed for `reason`, and a clip
+    /// of `next` (if any) starts.
+    Cut {
+        pts: i64,
+        frame_no: u64,
+        next: Option<String>,
+        reason: &'static str,
+    },
+    Packet(EncodedPacket),
+    /// The session ended; seal for this reason.
+    End {
+        reason: &'static str,
+    },
+}
+
+/// A running station.
+pub struct Station {
+    commands: Vec<Sender<Command>>,
+    capture: Vec<(String, JoinHandle<Result<(), Error>>)>,
+    clips: Vec<(String, JoinHandle<Result<(), Error>>)>,
+}
+
+impl Station {
+    /// Opens every camera of the config and starts recording (idle until the first order).
+    pub fn start(config: &Config, evidence: Arc<Mutex<Evidence>>) -> Result<Station, Error> {
+        let mut sources = Vec::new();
+        for cam in &config.cameras {
+            let source = FfmpegSource::open(&cam.source, cam.realtime)?;
+            sources.push((cam.clone(), source));
+        }
+        let mut station = Station {
+            commands: Vec::new(),
+            capture: Vec::new(),
+            clips: Vec::new(),
+        };
+        for (cam, source) in sources {
+            let (cmd_tx, cmd_rx) = mpsc::channel();
+            // Bounded: a stalled disk slows capture instead of growing memory without limit.
+            let (ev_tx, ev_rx) = mpsc::sync_channel(256);
+            let settings = config.encode.clone();
+            let station_id = config.station.id.clone();
+            let camera = cam.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("capture-{}", cam.id))
+                .spawn(move || {
+                    capture_loop(
+                        Box::new(source),
+                        &camera,
+                        &station_id,
+                        &settings,
+                        cmd_rx,
+                        ev_tx,
+                    )
+                })
+                .map_err(|e| Error::Thread(format!("cannot start capture thread: {e}")))?;
+            station.capture.push((cam.id.clone(), handle));
+            let ctx = ClipContext {
+                station: config.station.id.clone(),
+                camera: cam.id.clone(),
+                max_clip_s: config.station.max_clip_s,
+                evidence: evidence.clone(),
+            };
+            let handle = std::thread::Builder::new()
+                .name(format!("clips-{}", cam.id))
+                .spawn(move || clip_loop(ctx, ev_rx))
+                .map_err(|e| Error::Thread(format!("cannot start clip thread: {e}")))?;
+            station.clips.push((cam.id.clone(), handle));
+            station.commands.push(cmd_tx);
+        }
+        Ok(station)
+    }
+
+    /// Sends a command to every camera of the station.
+    pub fn send(&self, cmd: &Command) {
+        for tx in &self.commands {
+            let _ = tx.send(cmd.clone());
+        }
+    }
+
+    /// True while every camera is still recording.
+    pub fn running(&self) -> bool {
+        self.capture.iter().all(|(_, h)| !h.is_finished())
+    }
+
+    /// Seals open clips (reason `shutdown`) and waits for every thread. Returns the first error.
+    pub fn shutdown(self) -> Result<(), Error> {
+        self.send(&Command::Shutdown);
+        let mut first_err = None;
+        for (cam, h) in self.capture.into_iter().chain(self.clips) {
+            let res = h
+                .join()
+                .unwrap_or_else(|_| Err(Error::Thread(format!("camera {cam}: a thread panicked"))));
+            if let Err(e) = res {
+                tracing::error!(camera = %cam, error = %e, "camera stopped with an error");
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+/// Writes the `station_start` record of a session.
+pub fn record_start(
+    evidence: &Mutex<Evidence>,
+    config: &Config,
+    config_sha256: &str,
+) -> Result<Record, Error> {
+    lock(evidence)?.append(Body::StationStart {
+        station: config.station.id.clone(),
+        software: format!("packwitness {}", env!("CARGO_PKG_VERSION")),
+        config_sha256: config_sha256.to_string(),
+        cameras: config.cameras.iter().map(|c| c.id.clone()).collect(),
+    })
+}
+
+fn lock(evidence: &Mutex<Evidence>) -> Result<std::sync::MutexGuard<'_, Evidence>, Error> {
+    evidence.lock().map_err(|_| {
+        Error::Thread("the evidence writer panicked earlier; restart packwitness".into())
+    })
+}
+
+fn capture_loop(
+    mut source: Box<dyn FrameSource>,
+    cam: &CameraConfig,
+    station: &str,
+    settings: &EncodeConfig,
+    commands: Receiver<Command>,
+    events: SyncSender<CameraEvent>,
+) -> Result<(), Error> {
+    let info = source.info();
+    let send = |ev| {
+        events
+            .send(ev)
+            .map_err(|_| Error::Thread(format!("camera {}: clip writer stopped", cam.id)))
+    };
+    let Some(mut frame) = source.next_frame()? else {
+        send(CameraEvent::End {
+            reason: "source_ended",
+        })?;
+        return Ok(());
+    };
+    // The one clock reading of this camera session; every frame's time derives from it.
+    let wall0 = chrono::Local::now().fixed_offset();
+    let pts0 = frame.pts().unwrap_or(0);
+    let wall_offset_s = wall0.timestamp_micros() as f64 / 1e6 - info.seconds(pts0);
+    let mut stamp = StampText {
+        station: station.to_string(),
+        camera: cam.id.clone(),
+        order: None,
+    };
+    let mut encoder = Encoder::open(info, settings, wall_offset_s, &stamp)?;
+    send(CameraEvent::Started {
+        info,
+        params: encoder.parameters(),
+        wall0,
+        pts0,
+    })?;
+    let mut packets = Vec::new();
+    let mut frame_no = 0u64;
+    let end_reason = loop {
+        let pts = frame.pts().unwrap_or(0);
+        let mut keyframe = false;
+        let mut shutdown = false;
+        while let Ok(cmd) = commands.try_recv() {
+            match cmd {
+                Command::Order(code) => {
+                    stamp.order = Some(code.clone());
+                    keyframe = true;
+                    send(CameraEvent::Cut {
+                        pts,
+                        frame_no,
+                        next: Some(code),
+                        reason: "next_order",
+                    })?;
+                }
+                Command::Stop => {
+                    if stamp.order.take().is_some() {
+                        encoder.set_stamp(&stamp)?;
+                    }
+                    send(CameraEvent::Cut {
+                        pts,
+                        frame_no,
+                        next: None,
+                        reason: "stop_code",
+                    })?;
+                }
+                Command::Shutdown => shutdown = true,
+            }
+        }
+        if shutdown {
+            break "shutdown";
+        }
+        if keyframe {
+            encoder.set_stamp(&stamp)?;
+        }
+        encoder.encode(&mut frame, keyframe, &mut packets)?;
+        for p in packets.drain(..) {
+            send(CameraEvent::Packet(p))?;
+        }
+        frame_no += 1;
+        match source.next_frame()? {
+            Some(f) => frame = f,
+            None => break "source_ended",
+        }
+    };
+    encoder.finish(&mut packets)?;
+    for p in packets.drain(..) {
+        send(CameraEvent::Packet(p))?;
+    }
+    send(CameraEvent::End { reason: end_reason })?;
+    Ok(())
+}
+
+struct ClipContext {
+    station: String,
+    camera: String,
+    max_clip_s: u32,
+    evidence: Arc<Mutex<Evidence>>,
+}
+
+struct Session {
+    info: StreamInfo,
+    params: codec::Parameters,
+    wall0: DateTime<FixedOffset>,
+    pts0: i64,
+}
+
+impl Session {
+    fn wall(&self, pts: i64) -> DateTime<FixedOffset> {
+        let micros = (self.info.seconds(pts - self.pts0) * 1e6).round() as i64;
+        self.wall0 + chrono::Duration::microseconds(micros)
+    }
+}
+
+struct OpenClip {
+    writer: ClipWriter,
+    opened_seq: u64,
+    order: String,
+    file: String,
+    started_at: String,
+    first_frame: u64,
+}
+
+fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Error> {
+    let mut session: Option<Session> = None;
+    let mut current: Option<OpenClip> = None;
+    let mut pending: VecDeque<(i64, u64, Option<String>, &'static str)> = VecDeque::new();
+    // An order waiting for its first keyframe: (code, frame number of the cut).
+    let mut waiting: Option<(String, u64)> = None;
+    let result = (|| {
+        for ev in events.iter() {
+            match ev {
+                CameraEvent::Started {
+                    info,
+                    params,
+                    wall0,
+                    pts0,
+                } => {
+                    session = Some(Session {
+                        info,
+                        params,
+                        wall0,
+                        pts0,
+                    });
+                }
+                CameraEvent::Cut {
+                    pts,
+                    frame_no,
+                    next,
+                    reason,
+                } => pending.push_back((pts, frame_no, next, reason)),
+                CameraEvent::Packet(p) => {
+                    let Some(s) = session.as_ref() else { continue };
+                    while pending.front().is_some_and(|c| p.pts >= c.0) {
+                        let Some((_, frame_no, next, reason)) = pending.pop_front() else {
+                            break;
+                        };
+                        if let Some(open) = current.take() {
+                            seal(&ctx, s, open, reason)?;
+                        }
+                        if let Some((skipped, _)) = waiting.take() {
+                            tracing::warn!(order = %skipped, "order replaced before its first frame; no clip recorded");
+                        }
+                        waiting = next.map(|code| (code, frame_no));
+                    }
+                    if waiting.is_some() && p.key {
+                        if let Some((code, frame_no)) = waiting.take() {
+                            current = Some(open_clip(&ctx, s, &code, &p, frame_no)?);
+                        }
+                    }
+                    if let Some(open) = current.as_mut() {
+                        let elapsed = s.info.seconds(p.pts - open.writer.first_pts());
+                        if elapsed >= ctx.max_clip_s as f64 {
+                            if let Some(open) = current.take() {
+                                seal(&ctx, s, open, "timeout")?;
+                            }
+                        } else {
+                            open.writer.write(p)?;
+                        }
+                    }
+                }
+                CameraEvent::End { reason } => {
+                    // A cut whose frame never came (stop, then shutdown) still gives its reason.
+                    let reason = pending.front().map_or(reason, |c| c.3);
+                    if let (Some(s), Some(open)) = (session.as_ref(), current.take()) {
+                        seal(&ctx, s, open, reason)?;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        // The capture thread vanished without an End: seal what we have.
+        if let (Some(s), Some(open)) = (session.as_ref(), current.take()) {
+            seal(&ctx, s, open, "source_ended")?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        if let (Some(s), Some(open)) = (session.as_ref(), current.take()) {
+            // Best effort: keep the evidence written so far, sealed, before reporting the error.
+            if let Err(e) = seal(&ctx, s, open, "error") {
+                tracing::error!(error = %e, "could not seal the open clip after an error");
+            }
+        }
+    }
+    result
+}
+
+fn open_clip(
+    ctx: &ClipContext,
+    s: &Session,
+    code: &str,
+    first: &EncodedPacket,
+    frame_no: u64,
+) -> Result<OpenClip, Error> {
+    let started = s.wall(first.pts);
+    let started_at = ledger::format_time(started);
+    let mut ev = lock(&ctx.evidence)?;
+    let seq = ev.ledger_next_seq();
+    let file = format!(
+        "clips/{}/{}/{}_{}_{:06}.mp4",
+        ctx.station,
+        started.format("%Y-%m-%d"),
+        clip::safe_name(code),
+        ctx.camera,
+        seq
+    );
+    let path = ev.data_dir().join(&file);
+    // The record first: a recording can never exist without a trace in the manifest.
+    let rec = ev.append(Body::ClipOpened {
+        order: code.to_string(),
+        station: ctx.station.clone(),
+        camera: ctx.camera.clone(),
+        file: file.clone(),
+        started_at: started_at.clone(),
+    })?;
+    drop(ev);
+    let writer = ClipWriter::create(&path, &s.params, s.info.time_base, first.pts)?;
+    tracing::info!(order = code, camera = %ctx.camera, file = %file, "clip opened");
+    Ok(OpenClip {
+        writer,
+        opened_seq: rec.seq,
+        order: code.to_string(),
+        file,
+        started_at,
+        first_frame: frame_no,
+    })
+}
+
+fn seal(ctx: &ClipContext, s: &Session, open: OpenClip, reason: &str) -> Result<(), Error> {
+    let OpenClip {
+        writer,
+        opened_seq,
+        order,
+        file,
+        started_at,
+        first_frame,
+    } = open;
+    let sealed = writer.finish()?;
+    let frame = s.info.frame_duration();
+    let duration_ms =
+        (s.info.seconds(sealed.last_pts - sealed.first_pts + frame) * 1000.0).round() as u64;
+    let body = Body::ClipSealed {
+        clip: opened_seq,
+        order: order.clone(),
+        station: ctx.station.clone(),
+        camera: ctx.camera.clone(),
+        file: file.clone(),
+        reason: reason.to_string(),
+        started_at,
+        ended_at: ledger::format_time(s.wall(sealed.last_pts)),
+        duration_ms,
+        frames: sealed.frames,
+        first_frame,
+        size: sealed.size,
+        sha256: sealed.sha256,
+    };
+    lock(&ctx.evidence)?.append(body)?;
+    tracing::info!(order = %order, camera = %ctx.camera, file = %file, reason, frames = sealed.frames, "clip sealed");
+    Ok(())
+}
+
+impl Evidence {
+    fn ledger_next_seq(&self) -> u64 {
+        self.ledger.next_seq()
+    }
+}
