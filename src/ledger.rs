@@ -486,7 +486,8 @@ pub fn verify(data_dir: &Path) -> Result<Report, LedgerError> {
                     n,
                     ProblemKind::LineModified,
                     None,
-                    format!("line 1 does not start the chain (its prev is not the genesis value)"),
+                    "line 1 does not start the chain (its prev is not the genesis value)"
+                        .to_string(),
                 );
             } else {
                 problem(

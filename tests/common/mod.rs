@@ -1,0 +1,202 @@
+//! Helpers shared by the integration tests: run the real binary, read manifests, probe clips.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_packwitness"));
+    c.env_remove("PACKWITNESS_CONFIG")
+        .env("PACKWITNESS_LOG", "warn");
+    c
+}
+
+/// Runs packwitness with these args and returns its output (never panics on a non-zero exit).
+pub fn run(args: &[&str]) -> Output {
+    let out = bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running packwitness");
+    out
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    )
+}
+
+/// Manifest lines as JSON values.
+pub fn manifest(dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("manifest.jsonl")).expect("reading manifest");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("manifest line is JSON"))
+        .collect()
+}
+
+pub fn sealed(dir: &Path) -> Vec<serde_json::Value> {
+    manifest(dir)
+        .into_iter()
+        .filter(|r| r["kind"] == "clip_sealed")
+        .collect()
+}
+
+/// A demo data dir recorded once per test binary run (3 orders x 2 s), to copy and tamper with.
+pub fn demo_fixture() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("demo-fixture-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let dir = base.join("data");
+        let out = run(&[
+            "demo",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--clip-seconds",
+            "2",
+        ]);
+        assert!(out.status.success(), "demo failed: {}", show(&out));
+        dir
+    })
+}
+
+/// A private copy of the demo fixture.
+pub fn demo_copy(tmp: &Path) -> PathBuf {
+    let dst = tmp.join("data");
+    copy_dir(demo_fixture(), &dst);
+    dst
+}
+
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+/// ffprobe's view of a clip: (codec, frames counted by decoding, duration in s, first packet flags).
+pub fn probe(path: &Path) -> (String, u64, f64, String) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,nb_read_frames,duration",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe (Debian package ffmpeg) must be installed");
+    assert!(
+        out.status.success(),
+        "ffprobe failed on {}: {}",
+        path.display(),
+        stderr(&out)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &v["streams"][0];
+    let codec = s["codec_name"].as_str().unwrap_or("").to_string();
+    let frames = s["nb_read_frames"].as_str().unwrap_or("0").parse().unwrap();
+    let duration = s["duration"].as_str().unwrap_or("0").parse().unwrap();
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=flags",
+            "-read_intervals",
+            "%+#1",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    let flags = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    (codec, frames, duration, flags)
+}
+
+/// Decodes frame `n` of a video (or lavfi graph) as 8-bit gray pixels.
+pub fn gray_frame(input_args: &[&str], n: u64) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error"])
+        .args(input_args)
+        .args([
+            "-vf",
+            &format!("select=eq(n\\,{n})"),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg CLI must be installed");
+    assert!(out.status.success(), "ffmpeg failed: {}", stderr(&out));
+    out.stdout
+}
+
+/// Mean absolute difference of two gray 1280-wide frames over a rectangle.
+pub fn mean_diff(
+    a: &[u8],
+    b: &[u8],
+    width: usize,
+    x0: usize,
+    y0: usize,
+    x1: usize,
+    y1: usize,
+) -> f64 {
+    let mut sum = 0u64;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let i = y * width + x;
+            sum += (a[i] as i64 - b[i] as i64).unsigned_abs();
+        }
+    }
+    sum as f64 / ((x1 - x0) * (y1 - y0)) as f64
+}
+
+/// Kills a child process when dropped, so a failing test never leaves one behind.
+pub struct Reaper(pub Option<Child>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! `run --source SPEC --scanner stdin`: a station from one source, scans from a pipe.
+
+mod common;
+use common::*;
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn start(dir: &std::path::Path) -> Reaper {
+    let child = bin()
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "run",
+            "--source",
+            "testsrc",
+            "--scanner",
+            "stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Reaper(Some(child))
+}
+
+fn wait_exit(r: &mut Reaper, limit: Duration) -> std::process::Output {
+    let deadline = Instant::now() + limit;
+    loop {
+        let done = r.0.as_mut().unwrap().try_wait().unwrap().is_some();
+        if done || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    r.0.take().unwrap().wait_with_output().unwrap()
+}
+
+#[test]
+fn scans_from_stdin_switch_and_stop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut r = start(&dir);
+    {
+        let stdin = r.0.as_mut().unwrap().stdin.as_mut().unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        writeln!(stdin, "ord-1").unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        writeln!(stdin, "\u{7}junk").unwrap(); // refused, never disturbs the clip
+        writeln!(stdin, "ORD-2").unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        writeln!(stdin, "pw-stop").unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(r.0.as_mut().unwrap().stdin.take()); // end of input stops the station
+    let out = wait_exit(&mut r, Duration::from_secs(20));
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(stderr(&out).contains("scan refused"), "{}", show(&out));
+    let sealed = sealed(&dir);
+    let got: Vec<_> = sealed
+        .iter()
+        .map(|r| (r["order"].as_str().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, [("ORD-1", "next_order"), ("ORD-2", "stop_code")]);
+    let a = &sealed[0];
+    let b = &sealed[1];
+    assert_eq!(
+        b["first_frame"].as_u64(),
+        Some(a["first_frame"].as_u64().unwrap() + a["frames"].as_u64().unwrap())
+    );
+    let out = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
+    assert!(out.status.success(), "{}", show(&out));
+}
+
+#[test]
+fn sigterm_seals_the_open_clip_and_exits_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut r = start(&dir);
+    {
+        let stdin = r.0.as_mut().unwrap().stdin.as_mut().unwrap();
+        writeln!(stdin, "SIG-1").unwrap();
+    }
+    // Wait until the clip is open, then ask the process to stop.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(dir.join("manifest.jsonl"))
+        .unwrap_or_default()
+        .contains("clip_opened")
+    {
+        assert!(Instant::now() < deadline, "clip never opened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    let pid = r.0.as_ref().unwrap().id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = wait_exit(&mut r, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let sealed = sealed(&dir);
+    assert_eq!(sealed.len(), 1, "{}", show(&out));
+    assert_eq!(sealed[0]["reason"], "shutdown");
+    assert!(sealed[0]["frames"].as_u64().unwrap() >= 20);
+    let (_, frames, _, flags) = probe(&dir.join(sealed[0]["file"].as_str().unwrap()));
+    assert_eq!(Some(frames), sealed[0]["frames"].as_u64());
+    assert!(flags.starts_with('K'));
+}
+
+#[test]
+fn second_station_on_the_same_data_dir_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut first = start(&dir);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.join("manifest.jsonl").exists() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = run(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        "testsrc",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("in use by another packwitness process"),
+        "{}",
+        show(&out)
+    );
+    drop(first.0.as_mut().unwrap().stdin.take());
+    let out = wait_exit(&mut first, Duration::from_secs(20));
+    assert!(out.status.success(), "{}", show(&out));
+}
+
+#[test]
+fn unknown_scanner_kind_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "--data-dir",
+        tmp.path().to_str().unwrap(),
+        "run",
+        "--scanner",
+        "bluetooth",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("--scanner \"bluetooth\" is not supported"),
+        "{}",
+        show(&out)
+    );
+}
