@@ -70,11 +70,41 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Re-hash every clip and re-check the manifest chain.
+    /// Re-hash every clip and re-check the manifest chain and its signed checkpoints.
     Verify {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Check clip sizes only, not their hashes (fast).
+        #[arg(long, conflicts_with = "full")]
+        quick: bool,
+        /// Hash every clip (the default).
+        #[arg(long)]
+        full: bool,
+        /// The station public key to trust (from `packwitness key`); default: the one the
+        /// manifest names.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Print the station's public signing key (creating the key pair on first use).
+    Key,
+    /// Write, for each clip of an order, its manifest record with an inclusion proof against the
+    /// latest signed checkpoint (c2sp.org/tlog-proof), checkable without any other order.
+    Prove {
+        code: String,
+        /// Directory for the proof files (default: ./proof-<order>).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Check a proof file offline against a station public key, and optionally a clip file.
+    VerifyProof {
+        proof: PathBuf,
+        /// The station public key (`<name>+<id>+<key>`, as printed by `packwitness key`).
+        #[arg(long)]
+        key: String,
+        /// The clip file the proof is about: its SHA-256 must match the proven record.
+        #[arg(long)]
+        clip: Option<PathBuf>,
     },
 }
 
@@ -139,10 +169,34 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let dir = data_dir_for_reading(cli.data_dir, &config)?;
             lookup(&dir, &code, json, config.codes.max_len)
         }
-        Cmd::Verify { json } => {
+        Cmd::Verify {
+            json,
+            quick,
+            full: _,
+            key,
+        } => {
             let dir = data_dir_for_reading(cli.data_dir, &config)?;
-            verify(&dir, json)
+            verify(&dir, json, &crate::ledger::VerifyOptions { quick, key })
         }
+        Cmd::Key => {
+            let dir = cli.data_dir.or_else(|| config.data_dir.clone()).context(
+                "no data dir: pass --data-dir DIR (the key lives in it), or set data_dir in the config",
+            )?;
+            crate::create_data_dir(&dir)?;
+            let path = station::key_path(&dir, &config);
+            let key = crate::ledger::note::StationKey::load_or_create(&path, &config.station.id)?;
+            println!("{}", key.verifier());
+            eprintln!(
+                "(private key: {}; keep it secret, publish the line above)",
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Prove { code, output } => {
+            let dir = data_dir_for_reading(cli.data_dir, &config)?;
+            prove(&dir, &config, &code, output)
+        }
+        Cmd::VerifyProof { proof, key, clip } => verify_proof(&proof, &key, clip.as_deref()),
     }
 }
 
@@ -171,6 +225,10 @@ fn printer() -> station::Observer {
                 "  sealed    {order} on {camera}: {:.2} s, {frames} frames, reason {reason}\n            {file}\n            sha256 {sha256}",
                 *duration_ms as f64 / 1000.0
             );
+        }
+        Body::Checkpoint { size, .. } => println!("  checkpoint signed over {size} manifest lines"),
+        Body::TornLineRemoved { bytes, kept_in, .. } => {
+            println!("  repaired  a torn last manifest line ({bytes} bytes kept in {kept_in})")
         }
         Body::StationStart { .. } => {}
     })
@@ -232,7 +290,7 @@ fn demo(
         crate::capture::TEST_PATTERN,
         config.station.id
     );
-    let evidence = Arc::new(Mutex::new(Evidence::open(&dir, Some(printer()))?));
+    let evidence = Arc::new(Mutex::new(Evidence::open(&dir, &config, Some(printer()))?));
     station::record_start(&evidence, &config, config_sha)?;
     let station = Station::start(&config, evidence.clone())?;
     for cmd in &commands {
@@ -257,7 +315,7 @@ fn demo(
     print_table(&found);
     println!();
     println!("$ packwitness --data-dir {} verify", dir.display());
-    let report = crate::ledger::verify(&dir)?;
+    let report = crate::ledger::verify(&dir, &Default::default())?;
     print_report(&report);
     println!();
     println!("Next:");
@@ -304,7 +362,7 @@ fn run_station(
         .or_else(|| config.data_dir.clone())
         .context("no data dir: pass --data-dir DIR or set data_dir in the config")?;
     crate::create_data_dir(&dir)?;
-    let evidence = Arc::new(Mutex::new(Evidence::open(&dir, None)?));
+    let evidence = Arc::new(Mutex::new(Evidence::open(&dir, &config, None)?));
     station::record_start(&evidence, &config, config_sha)?;
     let station = Station::start(&config, evidence.clone())?;
     let (tx, rx) = mpsc::channel();
@@ -327,6 +385,7 @@ fn run_station(
             Ok(Command::Shutdown) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Ok(cmd) => station.send(&cmd),
             Err(mpsc::RecvTimeoutError::Timeout) => {
+                station.tick()?;
                 if !station.running() {
                     tracing::warn!("a camera stopped; shutting the station down");
                     break;
@@ -387,9 +446,12 @@ fn lookup(dir: &Path, code: &str, json: bool, max_len: usize) -> Result<ExitCode
 fn print_report(report: &crate::ledger::Report) {
     if report.ok() {
         println!(
-            "OK: {} manifest lines chain correctly; {} sealed clips match their SHA-256 ({} bytes hashed){}",
+            "OK: {} manifest lines chain correctly; {} signed checkpoints verify{}; {} sealed clips {} ({} bytes hashed){}",
             report.lines,
+            report.checkpoints,
+            if report.uncovered_lines > 0 { format!(" ({} lines after the last one)", report.uncovered_lines) } else { String::new() },
             report.clips_ok,
+            if report.quick { "have their recorded size (--quick: not hashed)" } else { "match their SHA-256" },
             report.bytes_hashed,
             if report.clips_open > 0 { format!("; {} clip(s) not sealed", report.clips_open) } else { String::new() }
         );
@@ -419,8 +481,8 @@ fn print_report(report: &crate::ledger::Report) {
     );
 }
 
-fn verify(dir: &Path, json: bool) -> Result<ExitCode> {
-    let report = crate::ledger::verify(dir)?;
+fn verify(dir: &Path, json: bool, opts: &crate::ledger::VerifyOptions) -> Result<ExitCode> {
+    let report = crate::ledger::verify(dir, opts)?;
     if json {
         let first = report.first_problem().cloned();
         let out =
@@ -434,4 +496,109 @@ fn verify(dir: &Path, json: bool) -> Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_VERIFY_FAILED)
     })
+}
+
+fn prove(dir: &Path, config: &Config, raw: &str, output: Option<PathBuf>) -> Result<ExitCode> {
+    let found = crate::lookup(dir, raw, config.codes.max_len)?;
+    if found.is_empty() {
+        eprintln!(
+            "no clip found for order {:?} in {}",
+            raw.trim(),
+            dir.display()
+        );
+        return Ok(ExitCode::from(EXIT_NOT_FOUND));
+    }
+    let lines: Vec<u64> = found.iter().filter_map(|f| f.clip.sealed_line).collect();
+    if lines.is_empty() {
+        bail!(
+            "the clips of {:?} are not sealed yet; prove them once they are",
+            raw.trim()
+        );
+    }
+    let needed = lines.iter().copied().max().unwrap_or(0);
+    let mut snap = crate::ledger::proof::snapshot(dir)?;
+    if snap.as_ref().is_none_or(|s| s.size < needed) {
+        // No checkpoint covers the records yet: write one, if no recording process holds the dir.
+        let mut ledger = crate::ledger::Ledger::open(dir).context(
+            "no signed checkpoint covers these clips yet, and a recording process holds the data dir; \
+             it writes one every ledger.checkpoint_every records, every ledger.checkpoint_minutes, and at shutdown",
+        )?;
+        let key = crate::ledger::note::StationKey::load_or_create(
+            &station::key_path(dir, config),
+            &config.station.id,
+        )?;
+        ledger.checkpoint(&key)?;
+        drop(ledger);
+        snap = crate::ledger::proof::snapshot(dir)?;
+    }
+    let snap = snap.context("the manifest has no checkpoint")?;
+    let out_dir = output.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "proof-{}",
+            crate::clip::safe_name(&found[0].clip.order)
+        ))
+    });
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let key_line = crate::ledger::proof::station_key_before(dir, snap.checkpoint_line)?;
+    for f in &found {
+        let Some(line) = f.clip.sealed_line else {
+            continue;
+        };
+        let text = snap.prove(line)?;
+        let name = format!(
+            "{}_clip{}.tlog-proof",
+            crate::clip::safe_name(&f.clip.order),
+            f.clip.clip
+        );
+        let path = out_dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        println!(
+            "{}  (manifest line {line}, clip {})",
+            path.display(),
+            f.clip.file
+        );
+    }
+    if let Some(k) = key_line {
+        let path = out_dir.join("station.pub");
+        std::fs::write(&path, format!("{k}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("{}", path.display());
+        println!("check with: packwitness verify-proof FILE.tlog-proof --key \"$(cat {})\" --clip CLIP.mp4", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify_proof(proof: &Path, key: &str, clip: Option<&Path>) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(proof)
+        .with_context(|| format!("reading proof {}", proof.display()))?;
+    let verifier = crate::ledger::note::NoteVerifier::parse(key)?;
+    let v = match crate::ledger::proof::verify(&text, &verifier) {
+        Ok(v) => v,
+        Err(e) => {
+            println!("FAILED: {}: {e}", proof.display());
+            return Ok(ExitCode::from(EXIT_VERIFY_FAILED));
+        }
+    };
+    println!(
+        "OK: manifest line {} is in the log {} of {} lines, signed by {}",
+        v.line, v.checkpoint.origin, v.checkpoint.size, verifier.name
+    );
+    println!("record: {}", String::from_utf8_lossy(&v.entry).trim_end());
+    if let Some(path) = clip {
+        let Body::ClipSealed { sha256, size, .. } = &v.record.body else {
+            println!("FAILED: the proven record is not a sealed clip");
+            return Ok(ExitCode::from(EXIT_VERIFY_FAILED));
+        };
+        let (actual, actual_size) = crate::digest::sha256_file(path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if &actual != sha256 || actual_size != *size {
+            println!("FAILED: {} has SHA-256 {actual} ({actual_size} bytes); the record says {sha256} ({size} bytes)", path.display());
+            return Ok(ExitCode::from(EXIT_VERIFY_FAILED));
+        }
+        println!(
+            "OK: {} matches the record (SHA-256 {sha256})",
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -105,6 +105,9 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// An open clip being written.
 pub struct ClipWriter {
     octx: format::context::Output,
+    /// A second handle on the file, to fsync each fragment as soon as it is complete.
+    sync: File,
+    synced_len: u64,
     partial: PathBuf,
     path: PathBuf,
     in_tb: Rational,
@@ -149,7 +152,7 @@ impl ClipWriter {
             });
         }
         // Exclusive create: two writers can never share a file.
-        OpenOptions::new()
+        let sync = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&partial)
@@ -170,11 +173,17 @@ impl ClipWriter {
         }
         let mut opts = Dictionary::new();
         opts.set("movflags", "frag_keyframe+empty_moov+default_base_moof");
+        // A fragment at least every quarter second (and at every keyframe), so a crash loses
+        // little; every packet goes to the file at once, not into an I/O buffer.
+        opts.set("frag_duration", "250000");
+        opts.set("flush_packets", "1");
         octx.write_header_with(opts)
             .map_err(ff("writing the MP4 header"))?;
         let out_tb = octx.stream(0).map(|s| s.time_base()).unwrap_or(time_base);
         Ok(ClipWriter {
             octx,
+            sync,
+            synced_len: 0,
             partial,
             path: path.to_owned(),
             in_tb: time_base,
@@ -185,7 +194,9 @@ impl ClipWriter {
         })
     }
 
-    /// Appends one packet. Timestamps are rebased so the clip starts at 0.
+    /// Appends one packet. Timestamps are rebased so the clip starts at 0. When the muxer has
+    /// completed a fragment, it is fsynced at once: a crash or power cut loses at most the
+    /// fragment being recorded (a quarter second) plus the encoder's delay.
     pub fn write(&mut self, mut p: EncodedPacket) -> Result<(), ClipError> {
         let rel = p.pts - self.first_pts;
         p.packet.set_stream(0);
@@ -202,6 +213,15 @@ impl ClipWriter {
             })?;
         self.last_pts = p.pts;
         self.frames += 1;
+        let io = |what| {
+            let path = self.path.clone();
+            move |source| ClipError::Io { path, what, source }
+        };
+        let len = self.sync.metadata().map_err(io("reading its size"))?.len();
+        if len > self.synced_len {
+            self.sync.sync_data().map_err(io("fsync of a fragment"))?;
+            self.synced_len = len;
+        }
         Ok(())
     }
 
@@ -228,6 +248,7 @@ impl ClipWriter {
             })?;
         let ClipWriter {
             octx,
+            sync,
             partial,
             path,
             first_pts,
@@ -235,6 +256,7 @@ impl ClipWriter {
             frames,
             ..
         } = self;
+        drop(sync);
         drop(octx); // closes the file
         let io = |what| {
             let path = path.clone();
@@ -256,6 +278,157 @@ impl ClipWriter {
             last_pts,
         })
     }
+}
+
+/// Where a fragmented MP4 can be cut so that it stays valid: the end of its `moov` box, or the
+/// end of an `mdat` box that follows a `moof` box. Returns the last such offset (0 when even
+/// the header is incomplete). Reads box headers only.
+pub fn last_complete_fragment_end(file: &mut File) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    let mut offset = 0u64;
+    let mut cut = 0u64;
+    let mut prev_type = [0u8; 4];
+    while offset + 8 <= len {
+        file.seek(SeekFrom::Start(offset))?;
+        let mut head = [0u8; 16];
+        let want = if offset + 16 <= len { 16 } else { 8 };
+        file.read_exact(&mut head[..want])?;
+        let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as u64;
+        let kind = [head[4], head[5], head[6], head[7]];
+        let size = match size32 {
+            0 => break, // "to end of file": never complete while being written
+            1 if want == 16 => {
+                let mut large = [0u8; 8];
+                large.copy_from_slice(&head[8..16]);
+                u64::from_be_bytes(large)
+            }
+            1 => break,
+            s => s,
+        };
+        if size < 8 || offset + size > len {
+            break;
+        }
+        offset += size;
+        if &kind == b"moov" || (&kind == b"mdat" && &prev_type == b"moof") {
+            cut = offset;
+        }
+        prev_type = kind;
+    }
+    Ok(cut)
+}
+
+/// What recovery made of a clip left unsealed by a crash.
+#[derive(Debug, Clone)]
+pub struct Recovered {
+    pub size: u64,
+    pub sha256: String,
+    pub frames: u64,
+    /// Seconds from the first frame's start to the last frame's start.
+    pub span_s: f64,
+    /// Seconds of video (frames times their durations).
+    pub duration_s: f64,
+    /// Bytes cut from the end (an incomplete fragment).
+    pub cut_bytes: u64,
+}
+
+/// Makes a clip that was being written when the process died playable and final: truncates
+/// `<path>.partial` to its last complete fragment, fsyncs, hashes and renames it to `path`.
+/// If `path` already exists (the crash came after the rename), it is taken as it is.
+/// Returns `None` when no file was ever created.
+pub fn recover(path: &Path) -> Result<Option<Recovered>, ClipError> {
+    let io = |what| {
+        let path = path.to_owned();
+        move |source| ClipError::Io { path, what, source }
+    };
+    let partial = partial_path(path);
+    let mut cut_bytes = 0;
+    if !path.exists() {
+        if !partial.exists() {
+            return Ok(None);
+        }
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&partial)
+            .map_err(io("opening to recover"))?;
+        let len = f.metadata().map_err(io("reading its size"))?.len();
+        let cut = last_complete_fragment_end(&mut f).map_err(io("reading its boxes"))?;
+        if cut < len {
+            f.set_len(cut)
+                .map_err(io("cutting the incomplete fragment"))?;
+            cut_bytes = len - cut;
+        }
+        f.sync_all().map_err(io("fsync"))?;
+        drop(f);
+        fs::rename(&partial, path).map_err(io("renaming into place"))?;
+        if let Some(dir) = path.parent() {
+            sync_dir(dir).map_err(io("fsync of its directory"))?;
+        }
+    }
+    let (sha256, size) = digest::sha256_file(path).map_err(io("hashing"))?;
+    let (frames, span_s, duration_s) = if size == 0 {
+        (0, 0.0, 0.0)
+    } else {
+        count_frames(path)?
+    };
+    Ok(Some(Recovered {
+        size,
+        sha256,
+        frames,
+        span_s,
+        duration_s,
+        cut_bytes,
+    }))
+}
+
+/// Frames of the first video stream and (span, duration) in seconds, by reading every packet.
+pub fn count_frames(path: &Path) -> Result<(u64, f64, f64), ClipError> {
+    crate::init_ffmpeg();
+    let name = path.to_str().ok_or_else(|| ClipError::Io {
+        path: path.to_owned(),
+        what: "the path is not valid UTF-8",
+        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+    })?;
+    let mut ictx = match format::input(name) {
+        Ok(c) => c,
+        // A header-only file (no fragment yet) may not open: it has no frames.
+        Err(_) => return Ok((0, 0.0, 0.0)),
+    };
+    let Some(stream) = ictx.streams().best(ffmpeg::media::Type::Video) else {
+        return Ok((0, 0.0, 0.0));
+    };
+    let (index, tb) = (stream.index(), stream.time_base());
+    let mut frames = 0u64;
+    let mut first: Option<i64> = None;
+    let mut last = 0i64;
+    let mut end = 0i64;
+    loop {
+        // A new packet per read: reusing one leaks.
+        let mut packet = ffmpeg::Packet::empty();
+        match packet.read(&mut ictx) {
+            Ok(()) => {}
+            Err(ffmpeg::Error::Eof) => break,
+            Err(source) => {
+                return Err(ClipError::Ffmpeg {
+                    path: path.to_owned(),
+                    what: "reading packets",
+                    source,
+                })
+            }
+        }
+        if packet.stream() != index {
+            continue;
+        }
+        let pts = packet.pts().or(packet.dts()).unwrap_or(0);
+        frames += 1;
+        first.get_or_insert(pts);
+        last = last.max(pts);
+        end = end.max(pts + packet.duration().max(0));
+    }
+    let secs = |t: i64| t as f64 * tb.numerator() as f64 / tb.denominator().max(1) as f64;
+    let first = first.unwrap_or(0);
+    Ok((frames, secs(last - first), secs(end - first)))
 }
 
 #[cfg(test)]

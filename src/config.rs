@@ -39,6 +39,8 @@ pub struct Config {
     pub encode: EncodeConfig,
     #[serde(default)]
     pub codes: CodeConfig,
+    #[serde(default)]
+    pub ledger: LedgerConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -136,6 +138,27 @@ impl Default for CodeConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LedgerConfig {
+    /// Write a signed checkpoint after this many records...
+    pub checkpoint_every: u64,
+    /// ...or when this many minutes have passed since the last one and records were added.
+    pub checkpoint_minutes: u64,
+    /// The station's private signing key; relative paths are inside the data dir.
+    pub key_file: PathBuf,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        LedgerConfig {
+            checkpoint_every: 100,
+            checkpoint_minutes: 10,
+            key_file: PathBuf::from("keys/station.key"),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -144,6 +167,7 @@ impl Default for Config {
             cameras: default_cameras(),
             encode: EncodeConfig::default(),
             codes: CodeConfig::default(),
+            ledger: LedgerConfig::default(),
         }
     }
 }
@@ -207,6 +231,11 @@ impl Config {
                 "codes.max_len = {} is out of range 8..=256",
                 self.codes.max_len
             ));
+        }
+        if self.ledger.checkpoint_every == 0 || self.ledger.checkpoint_minutes == 0 {
+            return Err(
+                "ledger.checkpoint_every and ledger.checkpoint_minutes must be at least 1".into(),
+            );
         }
         Ok(())
     }

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS clips (
     camera      TEXT NOT NULL,
     file        TEXT NOT NULL,        -- relative to the data dir
     started_at  TEXT NOT NULL,        -- RFC 3339, local time with offset
+    first_frame INTEGER NOT NULL,     -- camera-session frame number of the first frame
     sealed_seq  INTEGER,              -- NULL while the clip is open
     reason      TEXT,
     ended_at    TEXT,
@@ -286,11 +287,12 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
             camera,
             file,
             started_at,
+            first_frame,
         } => {
             tx.execute(
-                "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![rec.seq, order, station, camera, file, started_at],
+                "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![rec.seq, order, station, camera, file, started_at, first_frame],
             )?;
         }
         Body::ClipSealed {
@@ -304,36 +306,62 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
             ended_at,
             duration_ms,
             frames,
+            first_frame,
             size,
             sha256,
-            ..
         } => {
             tx.execute(
-                "INSERT INTO clips(opened_seq, order_code, station, camera, file, started_at,
+                "INSERT INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,
                                    sealed_seq, reason, ended_at, duration_ms, frames, size, sha256)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
                  ON CONFLICT(opened_seq) DO UPDATE SET
                     sealed_seq = excluded.sealed_seq, reason = excluded.reason,
                     ended_at = excluded.ended_at, duration_ms = excluded.duration_ms,
                     frames = excluded.frames, size = excluded.size, sha256 = excluded.sha256",
-                params![
-                    clip,
-                    order,
-                    station,
-                    camera,
-                    file,
-                    started_at,
-                    rec.seq,
-                    reason,
-                    ended_at,
-                    duration_ms,
-                    frames,
-                    size,
-                    sha256
-                ],
+                params![clip, order, station, camera, file, started_at, first_frame, rec.seq, reason, ended_at,
+                        duration_ms, frames, size, sha256],
             )?;
         }
-        Body::StationStart { .. } => {}
+        Body::StationStart { .. } | Body::Checkpoint { .. } | Body::TornLineRemoved { .. } => {}
     }
     Ok(())
+}
+
+/// A clip opened but not sealed, as recovery needs it.
+#[derive(Debug, Clone)]
+pub struct UnsealedClip {
+    pub clip: u64,
+    pub order: String,
+    pub station: String,
+    pub camera: String,
+    pub file: String,
+    pub started_at: String,
+    pub first_frame: u64,
+}
+
+impl Index {
+    /// Clips with a `clip_opened` record and no `clip_sealed` record, oldest first.
+    pub fn unsealed(&self) -> Result<Vec<UnsealedClip>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT opened_seq, order_code, station, camera, file, started_at, first_frame
+                 FROM clips WHERE sealed_seq IS NULL ORDER BY opened_seq",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(UnsealedClip {
+                    clip: r.get(0)?,
+                    order: r.get(1)?,
+                    station: r.get(2)?,
+                    camera: r.get(3)?,
+                    file: r.get(4)?,
+                    started_at: r.get(5)?,
+                    first_frame: r.get(6)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
 }

@@ -9,12 +9,16 @@
 //! [`GENESIS`]. So `sed -n 1p manifest.jsonl | sha256sum` must equal `prev` of line 2.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::digest;
+
+pub mod merkle;
+pub mod note;
+pub mod proof;
 
 /// Manifest format version written in every record's `v`.
 pub const FORMAT_VERSION: u32 = 1;
@@ -70,6 +74,8 @@ pub enum Body {
         /// SHA-256 of the config text in force (of the empty string when defaults were used).
         config_sha256: String,
         cameras: Vec<String>,
+        /// The station's public signing key (signed-note verifier form) for checkpoints.
+        key: String,
     },
     /// Recording of a clip began; written before the first byte of video is.
     ClipOpened {
@@ -80,6 +86,8 @@ pub enum Body {
         file: String,
         /// Wall-clock time of the first frame.
         started_at: String,
+        /// Camera-session frame number of the first frame.
+        first_frame: u64,
     },
     /// A clip file is complete, fsynced and in place; `clip` is the `seq` of its `clip_opened`.
     ClipSealed {
@@ -100,6 +108,22 @@ pub enum Body {
         size: u64,
         sha256: String,
     },
+    /// A signed tree head over every line before this one (RFC 6962 tree, C2SP checkpoint).
+    Checkpoint {
+        /// Number of lines covered: lines 1..=size.
+        size: u64,
+        /// Merkle tree hash of those lines, lowercase hex.
+        root: String,
+        /// The signed checkpoint note, as text.
+        note: String,
+    },
+    /// On start, the manifest ended in an incomplete line (a write cut short by a crash). The
+    /// bytes were moved to `kept_in` (relative to the data dir) and the chain continues.
+    TornLineRemoved {
+        bytes: u64,
+        sha256: String,
+        kept_in: String,
+    },
 }
 
 /// Current local time in the manifest's format.
@@ -119,10 +143,17 @@ pub struct Ledger {
     _lock: File,
     next_seq: u64,
     prev: String,
+    frontier: merkle::Frontier,
+    since_checkpoint: u64,
 }
 
 impl Ledger {
     /// Opens (or creates) the manifest of `data_dir` for appending and takes the writer lock.
+    ///
+    /// Reads every line once to rebuild the Merkle frontier. A last line cut short by a crash
+    /// (no newline) is moved to `manifest.torn-<unix ms>`, the manifest is truncated to its
+    /// last whole line, and a `torn_line_removed` record says so. Any other damage is an error
+    /// (run `packwitness verify`): the ledger never appends to a chain it cannot extend.
     pub fn open(data_dir: &Path) -> Result<Ledger, LedgerError> {
         let path = data_dir.join(MANIFEST);
         let io = |what| {
@@ -152,32 +183,73 @@ impl Ledger {
         if !existed {
             crate::clip::sync_dir(data_dir).map_err(io("fsync of the data dir"))?;
         }
-        let (next_seq, prev) = match last_line(&mut file).map_err(io("reading its last line"))? {
-            None => (1, GENESIS.to_string()),
-            Some(line) => {
+        let mut frontier = merkle::Frontier::default();
+        let mut next_seq = 1;
+        let mut prev = GENESIS.to_string();
+        let mut since_checkpoint = 0;
+        let mut torn = None;
+        {
+            let mut reader = LineReader::new(BufReader::new(&mut file));
+            while let Some((n, offset, line)) = reader.next_line().map_err(io("reading"))? {
                 if !line.ends_with(b"\n") {
-                    return Err(LedgerError::Corrupt {
-                        path,
-                        line: 0,
-                        what: "the last line is incomplete (a write was cut short)".into(),
-                    });
+                    torn = Some((offset, line));
+                    break;
                 }
                 let rec: Record =
                     serde_json::from_slice(&line).map_err(|e| LedgerError::Corrupt {
                         path: path.clone(),
-                        line: 0,
-                        what: format!("the last line is not a valid record: {e}"),
+                        line: n,
+                        what: format!("not a valid record ({e})"),
                     })?;
-                (rec.seq + 1, digest::sha256_hex(&line))
+                if rec.seq != n {
+                    return Err(LedgerError::Corrupt {
+                        path: path.clone(),
+                        line: n,
+                        what: format!("seq {} where {n} was expected", rec.seq),
+                    });
+                }
+                since_checkpoint = if matches!(rec.body, Body::Checkpoint { .. }) {
+                    0
+                } else {
+                    since_checkpoint + 1
+                };
+                frontier.push(merkle::leaf_hash(&line));
+                prev = digest::sha256_hex(&line);
+                next_seq = n + 1;
             }
-        };
-        Ok(Ledger {
-            path,
+        }
+        let mut ledger = Ledger {
+            path: path.clone(),
             file,
             _lock: lock,
             next_seq,
             prev,
-        })
+            frontier,
+            since_checkpoint,
+        };
+        if let Some((offset, bytes)) = torn {
+            let kept = format!("manifest.torn-{}", chrono::Utc::now().timestamp_millis());
+            let kept_path = data_dir.join(&kept);
+            std::fs::write(&kept_path, &bytes)
+                .and_then(|_| File::open(&kept_path)?.sync_all())
+                .map_err(io("keeping the torn last line aside"))?;
+            crate::clip::sync_dir(data_dir).map_err(io("fsync of the data dir"))?;
+            ledger
+                .file
+                .set_len(offset)
+                .map_err(io("cutting the torn last line"))?;
+            ledger
+                .file
+                .sync_all()
+                .map_err(io("fsync after cutting the torn line"))?;
+            tracing::warn!(bytes = bytes.len(), kept = %kept, "manifest ended in a torn line; kept aside and removed");
+            ledger.append(Body::TornLineRemoved {
+                bytes: bytes.len() as u64,
+                sha256: digest::sha256_hex(&bytes),
+                kept_in: kept,
+            })?;
+        }
+        Ok(ledger)
     }
 
     /// Appends a record and fsyncs it; returns it with its `seq`. When this returns, the
@@ -206,7 +278,37 @@ impl Ledger {
         self.file.sync_data().map_err(io("fsync after append"))?;
         self.prev = digest::sha256_hex(&line);
         self.next_seq += 1;
+        self.frontier.push(merkle::leaf_hash(&line));
+        self.since_checkpoint = if matches!(rec.body, Body::Checkpoint { .. }) {
+            0
+        } else {
+            self.since_checkpoint + 1
+        };
         Ok(rec)
+    }
+
+    /// Appends a signed checkpoint over every line so far, unless the last line already is one.
+    pub fn checkpoint(&mut self, key: &note::StationKey) -> Result<Option<Record>, LedgerError> {
+        if self.since_checkpoint == 0 {
+            return Ok(None);
+        }
+        let cp = note::Checkpoint {
+            origin: key.name().to_string(),
+            size: self.frontier.size(),
+            root: self.frontier.root(),
+        };
+        let signed = key.sign(&cp.body());
+        self.append(Body::Checkpoint {
+            size: cp.size,
+            root: digest::hex(&cp.root),
+            note: signed,
+        })
+        .map(Some)
+    }
+
+    /// Records appended since the last checkpoint.
+    pub fn since_checkpoint(&self) -> u64 {
+        self.since_checkpoint
     }
 
     pub fn path(&self) -> &Path {
@@ -216,30 +318,6 @@ impl Ledger {
     /// The `seq` the next appended record will get.
     pub fn next_seq(&self) -> u64 {
         self.next_seq
-    }
-}
-
-/// The last line of a file (with its newline if it has one), or `None` for an empty file.
-fn last_line(file: &mut File) -> std::io::Result<Option<Vec<u8>>> {
-    let len = file.seek(SeekFrom::End(0))?;
-    if len == 0 {
-        return Ok(None);
-    }
-    let mut window = 4096u64;
-    loop {
-        let start = len.saturating_sub(window);
-        file.seek(SeekFrom::Start(start))?;
-        let mut buf = Vec::with_capacity((len - start) as usize);
-        Read::by_ref(file).take(len - start).read_to_end(&mut buf)?;
-        // Ignore the final byte (the last line's own newline) when looking for the line start.
-        let search = &buf[..buf.len() - 1];
-        if let Some(pos) = search.iter().rposition(|&b| b == b'\n') {
-            return Ok(Some(buf[pos + 1..].to_vec()));
-        }
-        if start == 0 {
-            return Ok(Some(buf));
-        }
-        window *= 4;
     }
 }
 
@@ -321,6 +399,10 @@ pub enum ProblemKind {
     ClipMissing,
     /// A record names a file outside `clips/`.
     BadPath,
+    /// A checkpoint's tree size or root does not match the lines before it.
+    CheckpointMismatch,
+    /// A checkpoint's signature does not verify with the station key.
+    BadSignature,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -340,7 +422,14 @@ pub struct Report {
     pub clips_ok: u64,
     /// Clips opened but never sealed (recording in progress, or interrupted).
     pub clips_open: u64,
+    /// Interrupted clips recovered after a crash.
+    pub clips_interrupted: u64,
+    pub checkpoints: u64,
+    /// Lines after the last checkpoint (not yet covered by a signature).
+    pub uncovered_lines: u64,
     pub bytes_hashed: u64,
+    /// True when clip contents were not hashed (`--quick`: sizes only).
+    pub quick: bool,
     pub problems: Vec<Problem>,
 }
 
@@ -354,12 +443,22 @@ impl Report {
     }
 }
 
+/// How much [`verify`] checks.
+#[derive(Debug, Default, Clone)]
+pub struct VerifyOptions {
+    /// Check clip sizes only, not their hashes.
+    pub quick: bool,
+    /// Pin the station key (verifier form): checkpoints must be signed by it.
+    pub key: Option<String>,
+}
+
 /// Outcome of checking one sealed clip file against its record.
 pub fn check_clip(
     data_dir: &Path,
     file: &str,
     size: u64,
     sha256: &str,
+    quick: bool,
 ) -> Result<(), (ProblemKind, String)> {
     if !is_safe_clip_path(file) {
         return Err((
@@ -371,6 +470,10 @@ pub fn check_clip(
     let actual_size = match std::fs::metadata(&path) {
         Ok(m) => m.len(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A clip interrupted before its first frame has no file and records size 0.
+            if size == 0 {
+                return Ok(());
+            }
             return Err((ProblemKind::ClipMissing, format!("{file} is missing")));
         }
         Err(e) => {
@@ -380,36 +483,61 @@ pub fn check_clip(
             ))
         }
     };
-    let (actual, _) = digest::sha256_file(&path).map_err(|e| {
-        (
-            ProblemKind::ClipMissing,
-            format!("{file} cannot be read: {e}"),
-        )
-    })?;
     if actual_size < size {
         return Err((
             ProblemKind::ClipTruncated,
             format!("{file} is {actual_size} bytes, the record says {size}"),
         ));
     }
-    if actual != sha256 || actual_size != size {
+    if actual_size != size {
         return Err((
             ProblemKind::ClipModified,
-            format!("{file} was modified: SHA-256 is {actual} ({actual_size} bytes), the record says {sha256} ({size} bytes)"),
+            format!("{file} was modified: {actual_size} bytes, the record says {size}"),
+        ));
+    }
+    if quick {
+        return Ok(());
+    }
+    let (actual, _) = digest::sha256_file(&path).map_err(|e| {
+        (
+            ProblemKind::ClipMissing,
+            format!("{file} cannot be read: {e}"),
+        )
+    })?;
+    if actual != sha256 {
+        return Err((
+            ProblemKind::ClipModified,
+            format!("{file} was modified: its SHA-256 is {actual}, the record says {sha256}"),
         ));
     }
     Ok(())
 }
 
-/// Checks the whole manifest of `data_dir`: the chain, and every sealed clip's size and hash.
-pub fn verify(data_dir: &Path) -> Result<Report, LedgerError> {
+/// Checks the whole manifest of `data_dir`: the chain, every checkpoint (tree root and
+/// signature), and every sealed clip's size and hash.
+pub fn verify(data_dir: &Path, opts: &VerifyOptions) -> Result<Report, LedgerError> {
     let mut lines = open_manifest(data_dir)?;
     let path = data_dir.join(MANIFEST);
-    let mut report = Report::default();
+    let mut report = Report {
+        quick: opts.quick,
+        ..Report::default()
+    };
     let mut prev_hash = GENESIS.to_string();
     let mut prev_seq = 0u64;
     let mut open: std::collections::BTreeSet<u64> = Default::default();
     let mut flagged: std::collections::BTreeSet<u64> = Default::default();
+    let mut frontier = merkle::Frontier::default();
+    let pinned = match &opts.key {
+        Some(k) => Some(
+            note::NoteVerifier::parse(k).map_err(|e| LedgerError::Corrupt {
+                path: path.clone(),
+                line: 0,
+                what: format!("--key: {e}"),
+            })?,
+        ),
+        None => None,
+    };
+    let mut station_key: Option<note::NoteVerifier> = None;
     while let Some((n, _, bytes)) = lines.next_line().map_err(|source| LedgerError::Io {
         path: path.clone(),
         what: "reading",
@@ -430,16 +558,12 @@ pub fn verify(data_dir: &Path) -> Result<Report, LedgerError> {
                 });
             };
         if !bytes.ends_with(b"\n") {
-            problem(
-                &mut report,
-                n,
-                ProblemKind::TornLine,
-                None,
-                format!("line {n} is incomplete (no newline): a write was cut short"),
-            );
+            problem(&mut report, n, ProblemKind::TornLine, None,
+                format!("line {n} is incomplete (no newline): a write was cut short; starting packwitness on this data dir repairs it"));
             break;
         }
         let hash = digest::sha256_hex(&bytes);
+        let leaf = merkle::leaf_hash(&bytes);
         let rec: Record = match serde_json::from_slice(&bytes) {
             Ok(r) => r,
             Err(e) => {
@@ -452,6 +576,7 @@ pub fn verify(data_dir: &Path) -> Result<Report, LedgerError> {
                 );
                 prev_hash = hash;
                 prev_seq += 1;
+                frontier.push(leaf);
                 continue;
             }
         };
@@ -514,6 +639,31 @@ pub fn verify(data_dir: &Path) -> Result<Report, LedgerError> {
             );
         }
         match &rec.body {
+            Body::StationStart { key, .. } => match note::NoteVerifier::parse(key) {
+                Ok(v) => {
+                    if let Some(p) = &pinned {
+                        if p.name != v.name
+                            || key.trim() != opts.key.as_deref().unwrap_or("").trim()
+                        {
+                            problem(
+                                &mut report,
+                                n,
+                                ProblemKind::BadSignature,
+                                None,
+                                format!("line {n}: the station key {key} is not the pinned key"),
+                            );
+                        }
+                    }
+                    station_key = Some(v);
+                }
+                Err(e) => problem(
+                    &mut report,
+                    n,
+                    ProblemKind::Malformed,
+                    None,
+                    format!("line {n}: {e}"),
+                ),
+            },
             Body::ClipOpened { .. } => {
                 open.insert(rec.seq);
             }
@@ -522,14 +672,20 @@ pub fn verify(data_dir: &Path) -> Result<Report, LedgerError> {
                 file,
                 size,
                 sha256,
+                reason,
                 ..
             } => {
                 open.remove(clip);
                 report.clips_sealed += 1;
-                match check_clip(data_dir, file, *size, sha256) {
+                if reason == "interrupted" {
+                    report.clips_interrupted += 1;
+                }
+                match check_clip(data_dir, file, *size, sha256, opts.quick) {
                     Ok(()) => {
                         report.clips_ok += 1;
-                        report.bytes_hashed += size;
+                        if !opts.quick {
+                            report.bytes_hashed += size;
+                        }
                     }
                     Err((kind, detail)) => problem(
                         &mut report,
@@ -540,8 +696,38 @@ pub fn verify(data_dir: &Path) -> Result<Report, LedgerError> {
                     ),
                 }
             }
-            Body::StationStart { .. } => {}
+            Body::Checkpoint {
+                size,
+                root,
+                note: text,
+            } => {
+                report.checkpoints += 1;
+                let actual = frontier.root();
+                if *size != frontier.size() || *root != digest::hex(&actual) {
+                    problem(&mut report, n, ProblemKind::CheckpointMismatch, None, format!(
+                        "line {n}: checkpoint says {size} lines with root {root}; the {} lines before it hash to {}",
+                        frontier.size(), digest::hex(&actual)));
+                }
+                let verifier = pinned.as_ref().or(station_key.as_ref());
+                match verifier.map(|v| v.open(text)) {
+                    None => problem(&mut report, n, ProblemKind::BadSignature, None,
+                        format!("line {n}: checkpoint with no station key before it")),
+                    Some(Err(e)) => problem(&mut report, n, ProblemKind::BadSignature, None, format!("line {n}: {e}")),
+                    Some(Ok(body)) => match note::Checkpoint::parse(body) {
+                        Ok(cp) if cp.size == *size && digest::hex(&cp.root) == *root => {}
+                        _ => problem(&mut report, n, ProblemKind::CheckpointMismatch, None,
+                            format!("line {n}: the signed note does not match the record's size and root")),
+                    },
+                }
+            }
+            Body::TornLineRemoved { .. } => {}
         }
+        report.uncovered_lines = if matches!(rec.body, Body::Checkpoint { .. }) {
+            0
+        } else {
+            report.uncovered_lines + 1
+        };
+        frontier.push(leaf);
         prev_hash = hash;
         prev_seq = rec.seq;
     }
@@ -554,12 +740,16 @@ pub fn verify(data_dir: &Path) -> Result<Report, LedgerError> {
 mod tests {
     use super::*;
 
+    /// A public key in signed-note verifier form (from Go's sumdb/note documentation).
+    const TEST_KEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+
     fn start() -> Body {
         Body::StationStart {
             station: "s".into(),
             software: "t".into(),
             config_sha256: digest::sha256_hex(b""),
             cameras: vec!["c".into()],
+            key: TEST_KEY.into(),
         }
     }
 
@@ -581,7 +771,7 @@ mod tests {
         let r3 = l.append(start()).unwrap();
         assert_eq!(r3.seq, 3);
         assert_eq!(r3.prev, digest::sha256_hex(&text[first_len..]));
-        assert!(verify(dir.path()).unwrap().ok());
+        assert!(verify(dir.path(), &VerifyOptions::default()).unwrap().ok());
     }
 
     #[test]
@@ -608,12 +798,13 @@ mod tests {
                 software: "packwitness 0.1.0".into(),
                 config_sha256: digest::sha256_hex(b""),
                 cameras: vec!["cam-1".into()],
+                key: TEST_KEY.into(),
             },
         };
         let line = serde_json::to_string(&rec).unwrap() + "\n";
         assert_eq!(
             line,
-            "{\"v\":1,\"seq\":1,\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"at\":\"2026-11-25T20:31:02.054+08:00\",\"kind\":\"station_start\",\"station\":\"station-1\",\"software\":\"packwitness 0.1.0\",\"config_sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"cameras\":[\"cam-1\"]}\n"
+            "{\"v\":1,\"seq\":1,\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"at\":\"2026-11-25T20:31:02.054+08:00\",\"kind\":\"station_start\",\"station\":\"station-1\",\"software\":\"packwitness 0.1.0\",\"config_sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"cameras\":[\"cam-1\"],\"key\":\"PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW\"}\n"
         );
         assert_eq!(
             digest::sha256_hex(line.as_bytes()),

@@ -33,6 +33,8 @@ pub enum Error {
     Ledger(#[from] ledger::LedgerError),
     #[error(transparent)]
     Index(#[from] index::IndexError),
+    #[error(transparent)]
+    Note(#[from] ledger::note::NoteError),
     #[error("order code {code:?}: {source}")]
     Code {
         code: String,
@@ -119,7 +121,7 @@ pub fn lookup(data_dir: &Path, raw_code: &str, max_len: usize) -> Result<Vec<Fou
         .map(|clip| {
             let (file_status, file_detail) = match (&clip.size, &clip.sha256) {
                 (Some(size), Some(sha)) => {
-                    match ledger::check_clip(data_dir, &clip.file, *size, sha) {
+                    match ledger::check_clip(data_dir, &clip.file, *size, sha, false) {
                         Ok(()) => ("ok".to_string(), None),
                         Err((kind, detail)) => (
                             serde_json::to_value(kind)

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset};
 use ffmpeg_next::codec;
@@ -25,6 +26,7 @@ use crate::clip::{self, ClipWriter};
 use crate::config::{CameraConfig, Config, EncodeConfig};
 use crate::encode::{EncodedPacket, Encoder, StampText};
 use crate::index::Index;
+use crate::ledger::note::StationKey;
 use crate::ledger::{self, Body, Ledger, Record};
 use crate::trigger::Command;
 use crate::Error;
@@ -38,24 +40,59 @@ pub struct Evidence {
     index: Option<Index>,
     data_dir: PathBuf,
     observer: Option<Observer>,
+    key: StationKey,
+    checkpoint_every: u64,
+    checkpoint_interval: Duration,
+    last_checkpoint: Instant,
+}
+
+/// Where the station key of a data dir lives (a relative `key_file` is inside the data dir).
+pub fn key_path(data_dir: &Path, config: &Config) -> PathBuf {
+    data_dir.join(&config.ledger.key_file)
 }
 
 impl Evidence {
-    pub fn open(data_dir: &Path, observer: Option<Observer>) -> Result<Evidence, Error> {
+    /// Opens the data dir for recording: takes the writer lock, repairs a torn manifest line,
+    /// loads (or creates) the station key, and seals every clip a crash left open.
+    pub fn open(
+        data_dir: &Path,
+        config: &Config,
+        observer: Option<Observer>,
+    ) -> Result<Evidence, Error> {
         let ledger = Ledger::open(data_dir)?;
         let index = Index::open(data_dir)?;
-        Ok(Evidence {
+        let key = StationKey::load_or_create(&key_path(data_dir, config), &config.station.id)?;
+        let mut ev = Evidence {
             ledger,
             index: Some(index),
             data_dir: data_dir.to_owned(),
             observer,
-        })
+            key,
+            checkpoint_every: config.ledger.checkpoint_every,
+            checkpoint_interval: Duration::from_secs(config.ledger.checkpoint_minutes * 60),
+            last_checkpoint: Instant::now(),
+        };
+        ev.recover()?;
+        Ok(ev)
     }
 
-    /// Appends a record durably, then brings the index up to date (an index failure is logged:
-    /// the index can always be rebuilt, the manifest is what counts).
+    /// Appends a record durably, then brings the index up to date, and writes a checkpoint
+    /// when one is due.
     pub fn append(&mut self, body: Body) -> Result<Record, Error> {
+        let rec = self.write(body)?;
+        self.tick()?;
+        Ok(rec)
+    }
+
+    fn write(&mut self, body: Body) -> Result<Record, Error> {
         let rec = self.ledger.append(body)?;
+        self.after_append(&rec);
+        Ok(rec)
+    }
+
+    /// Index and observer, after a record is durable. An index failure is logged, never fatal:
+    /// the index can always be rebuilt, the manifest is what counts.
+    fn after_append(&mut self, rec: &Record) {
         if let Some(index) = self.index.as_mut() {
             if let Err(e) = index.catch_up() {
                 tracing::error!(error = %e, "index update failed; it will be rebuilt from the manifest on next open");
@@ -63,13 +100,92 @@ impl Evidence {
             }
         }
         if let Some(observer) = &self.observer {
-            observer(&rec);
+            observer(rec);
+        }
+    }
+
+    /// Writes a checkpoint if `checkpoint_every` records or `checkpoint_minutes` have passed.
+    pub fn tick(&mut self) -> Result<(), Error> {
+        let since = self.ledger.since_checkpoint();
+        if since >= self.checkpoint_every
+            || (since > 0 && self.last_checkpoint.elapsed() >= self.checkpoint_interval)
+        {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Writes a signed checkpoint over everything so far (nothing if the last line is one).
+    pub fn checkpoint(&mut self) -> Result<Option<Record>, Error> {
+        let rec = self.ledger.checkpoint(&self.key)?;
+        self.last_checkpoint = Instant::now();
+        if let Some(r) = &rec {
+            self.after_append(r);
         }
         Ok(rec)
     }
 
+    /// The station's public key, in signed-note verifier form.
+    pub fn verifier(&self) -> String {
+        self.key.verifier()
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Seals, with reason `interrupted`, every clip opened but never sealed (the process died):
+    /// its file is cut to the last complete fragment, hashed and renamed (see `clip::recover`).
+    fn recover(&mut self) -> Result<(), Error> {
+        let open = match &self.index {
+            Some(index) => index.unsealed()?,
+            None => return Ok(()),
+        };
+        for c in open {
+            if !ledger::is_safe_clip_path(&c.file) {
+                tracing::error!(clip = c.clip, file = %c.file, "unsealed clip names a file outside clips/; left as it is");
+                continue;
+            }
+            let recovered = match clip::recover(&self.data_dir.join(&c.file)) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(clip = c.clip, error = %e, "cannot recover an interrupted clip; it stays unsealed (verify reports it)");
+                    continue;
+                }
+            };
+            let r = recovered.unwrap_or(clip::Recovered {
+                size: 0,
+                sha256: crate::digest::sha256_hex(b""),
+                frames: 0,
+                span_s: 0.0,
+                duration_s: 0.0,
+                cut_bytes: 0,
+            });
+            let ended_at = match DateTime::parse_from_rfc3339(&c.started_at) {
+                Ok(t) => ledger::format_time(
+                    t + chrono::Duration::microseconds((r.span_s * 1e6).round() as i64),
+                ),
+                Err(_) => c.started_at.clone(),
+            };
+            tracing::warn!(order = %c.order, file = %c.file, frames = r.frames, cut_bytes = r.cut_bytes,
+                "clip interrupted by a crash recovered and sealed");
+            self.write(Body::ClipSealed {
+                clip: c.clip,
+                order: c.order,
+                station: c.station,
+                camera: c.camera,
+                file: c.file,
+                reason: "interrupted".into(),
+                started_at: c.started_at,
+                ended_at,
+                duration_ms: (r.duration_s * 1000.0).round() as u64,
+                frames: r.frames,
+                first_frame: c.first_frame,
+                size: r.size,
+                sha256: r.sha256,
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -99,6 +215,7 @@ enum CameraEvent {
 
 /// A running station.
 pub struct Station {
+    evidence: Arc<Mutex<Evidence>>,
     commands: Vec<Sender<Command>>,
     capture: Vec<(String, JoinHandle<Result<(), Error>>)>,
     clips: Vec<(String, JoinHandle<Result<(), Error>>)>,
@@ -113,6 +230,7 @@ impl Station {
             sources.push((cam.clone(), source));
         }
         let mut station = Station {
+            evidence: evidence.clone(),
             commands: Vec::new(),
             capture: Vec::new(),
             clips: Vec::new(),
@@ -179,7 +297,17 @@ impl Station {
                 first_err.get_or_insert(e);
             }
         }
+        // The shutdown checkpoint: everything recorded is covered by a signature.
+        if let Err(e) = lock(&self.evidence).and_then(|mut ev| ev.checkpoint()) {
+            tracing::error!(error = %e, "could not write the shutdown checkpoint");
+            first_err.get_or_insert(e);
+        }
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// Writes a checkpoint when one is due; call it now and then while idle.
+    pub fn tick(&self) -> Result<(), Error> {
+        lock(&self.evidence)?.tick()
     }
 }
 
@@ -189,11 +317,14 @@ pub fn record_start(
     config: &Config,
     config_sha256: &str,
 ) -> Result<Record, Error> {
-    lock(evidence)?.append(Body::StationStart {
+    let mut ev = lock(evidence)?;
+    let key = ev.verifier();
+    ev.append(Body::StationStart {
         station: config.station.id.clone(),
         software: format!("packwitness {}", env!("CARGO_PKG_VERSION")),
         config_sha256: config_sha256.to_string(),
         cameras: config.cameras.iter().map(|c| c.id.clone()).collect(),
+        key,
     })
 }
 
@@ -437,6 +568,7 @@ fn open_clip(
         camera: ctx.camera.clone(),
         file: file.clone(),
         started_at: started_at.clone(),
+        first_frame: frame_no,
     })?;
     drop(ev);
     let writer = ClipWriter::create(&path, &s.params, s.info.time_base, first.pts)?;

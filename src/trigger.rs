@@ -34,6 +34,12 @@ pub enum CodeError {
 /// Normalises a code as scanned or typed: surrounding whitespace removed, ASCII letters
 /// upper-cased (scanners and people disagree on case; order numbers do not depend on it).
 /// Refuses empty codes, codes longer than `max_len` characters and control characters.
+///
+/// ```
+/// use packwitness::trigger::{normalize, CodeError};
+/// assert_eq!(normalize(" so-2026-001\r\n", 64).unwrap(), "SO-2026-001");
+/// assert!(matches!(normalize("A\u{7}B", 64), Err(CodeError::Control { .. })));
+/// ```
 pub fn normalize(raw: &str, max_len: usize) -> Result<String, CodeError> {
     let code = raw.trim();
     if code.is_empty() {

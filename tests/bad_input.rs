@@ -204,7 +204,8 @@ fn path_like_order_codes_get_safe_file_names() {
                     "index.sqlite3",
                     "index.sqlite3-wal",
                     "index.sqlite3-shm",
-                    "packwitness.lock"
+                    "packwitness.lock",
+                    "keys/station.key"
                 ]
                 .contains(&f.as_str()),
             "unexpected file {f}"

@@ -134,7 +134,7 @@ fn manifest_chain_checks_with_sha256sum_and_jq() {
         .output()
         .unwrap();
     assert!(ok.status.success(), "{}", show(&ok));
-    assert!(stdout(&ok).contains("chain OK: 7 lines"), "{}", show(&ok));
+    assert!(stdout(&ok).contains("chain OK: 8 lines"), "{}", show(&ok));
     assert_eq!(stdout(&ok).matches(": OK").count(), 3, "{}", show(&ok));
     // And the same script catches a changed clip.
     let clip = dir.join(sealed(&dir)[0]["file"].as_str().unwrap());
@@ -171,7 +171,9 @@ fn demo_prints_lookup_verify_and_next_commands() {
     assert!(text.contains("lookup A-1"), "{text}");
     assert!(text.contains("status    ok"), "{text}");
     assert!(
-        text.contains("OK: 3 manifest lines chain correctly; 1 sealed clips"),
+        text.contains(
+            "OK: 4 manifest lines chain correctly; 1 signed checkpoints verify; 1 sealed clips"
+        ),
         "{text}"
     );
     assert!(text.contains("Next:"), "{text}");

@@ -129,11 +129,11 @@ fn torn_and_garbage_lines_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = demo_copy(tmp.path());
     let mut text = std::fs::read(dir.join("manifest.jsonl")).unwrap();
-    text.extend_from_slice(b"{\"v\":1,\"seq\":8,\"pre");
+    text.extend_from_slice(b"{\"v\":1,\"seq\":9,\"pre");
     std::fs::write(dir.join("manifest.jsonl"), &text).unwrap();
     let (code, v) = verify_json(&dir);
     assert_eq!(code, Some(3), "{v}");
-    assert_eq!(v["first_problem"]["line"], 8, "{v}");
+    assert_eq!(v["first_problem"]["line"], 9, "{v}");
     assert_eq!(v["first_problem"]["kind"], "torn_line", "{v}");
 
     let mut l = lines(&dir);
