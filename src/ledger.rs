@@ -255,11 +255,15 @@ impl Ledger {
     /// Appends a record and fsyncs it; returns it with its `seq`. When this returns, the
     /// record survives a crash or power cut.
     pub fn append(&mut self, body: Body) -> Result<Record, LedgerError> {
+        self.append_at(body, now_string())
+    }
+
+    fn append_at(&mut self, body: Body, at: String) -> Result<Record, LedgerError> {
         let rec = Record {
             v: FORMAT_VERSION,
             seq: self.next_seq,
             prev: self.prev.clone(),
-            at: now_string(),
+            at,
             body,
         };
         let mut line = serde_json::to_vec(&rec).map_err(|e| LedgerError::Corrupt {
@@ -288,22 +292,26 @@ impl Ledger {
     }
 
     /// Appends a signed checkpoint over every line so far, unless the last line already is one.
+    /// The note carries the record's `at` time as a `time` extension line, so the checkpoint
+    /// record is covered by its own signature down to the last byte.
     pub fn checkpoint(&mut self, key: &note::StationKey) -> Result<Option<Record>, LedgerError> {
         if self.since_checkpoint == 0 {
             return Ok(None);
         }
+        let at = now_string();
         let cp = note::Checkpoint {
             origin: key.name().to_string(),
             size: self.frontier.size(),
             root: self.frontier.root(),
+            time: Some(at.clone()),
         };
         let signed = key.sign(&cp.body());
-        self.append(Body::Checkpoint {
+        let body = Body::Checkpoint {
             size: cp.size,
             root: digest::hex(&cp.root),
             note: signed,
-        })
-        .map(Some)
+        };
+        self.append_at(body, at).map(Some)
     }
 
     /// Records appended since the last checkpoint.
@@ -403,6 +411,8 @@ pub enum ProblemKind {
     CheckpointMismatch,
     /// A checkpoint's signature does not verify with the station key.
     BadSignature,
+    /// A file under `clips/` that no record names.
+    ExtraFile,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -513,20 +523,56 @@ pub fn check_clip(
     Ok(())
 }
 
-/// Checks the whole manifest of `data_dir`: the chain, every checkpoint (tree root and
-/// signature), and every sealed clip's size and hash.
+/// Checks the whole manifest of `data_dir`: the chain, every checkpoint (tree root, signature
+/// and signed time), every sealed clip's size and hash, and that no clip file is unaccounted
+/// for.
 pub fn verify(data_dir: &Path, opts: &VerifyOptions) -> Result<Report, LedgerError> {
+    verify_with_progress(data_dir, opts, &mut |_, _| {})
+}
+
+/// Files below `clips/` of a data dir, relative to it with `/` separators, with their sizes.
+fn clip_files(data_dir: &Path) -> std::collections::BTreeMap<String, u64> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, u64>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => walk(root, &p, out),
+                Ok(_) => {
+                    if let Ok(rel) = p.strip_prefix(root) {
+                        let rel: Vec<String> = rel
+                            .components()
+                            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                            .collect();
+                        out.insert(rel.join("/"), e.metadata().map(|m| m.len()).unwrap_or(0));
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    let mut out = Default::default();
+    walk(data_dir, &data_dir.join("clips"), &mut out);
+    out
+}
+
+/// [`verify`], calling `progress(bytes hashed, bytes to hash)` as clips are hashed.
+pub fn verify_with_progress(
+    data_dir: &Path,
+    opts: &VerifyOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Report, LedgerError> {
     let mut lines = open_manifest(data_dir)?;
     let path = data_dir.join(MANIFEST);
+    let files = clip_files(data_dir);
+    let total: u64 = if opts.quick { 0 } else { files.values().sum() };
+    let mut referenced: std::collections::BTreeSet<String> = Default::default();
     let mut report = Report {
         quick: opts.quick,
         ..Report::default()
     };
-    let mut prev_hash = GENESIS.to_string();
-    let mut prev_seq = 0u64;
-    let mut open: std::collections::BTreeSet<u64> = Default::default();
-    let mut flagged: std::collections::BTreeSet<u64> = Default::default();
-    let mut frontier = merkle::Frontier::default();
     let pinned = match &opts.key {
         Some(k) => Some(
             note::NoteVerifier::parse(k).map_err(|e| LedgerError::Corrupt {
@@ -538,201 +584,246 @@ pub fn verify(data_dir: &Path, opts: &VerifyOptions) -> Result<Report, LedgerErr
         None => None,
     };
     let mut station_key: Option<note::NoteVerifier> = None;
+    let mut open: std::collections::BTreeMap<u64, String> = Default::default();
+    let mut frontier = merkle::Frontier::default();
+    let mut prev_hash = GENESIS.to_string();
+    let mut prev_seq = 0u64;
+    // Line k whose link to line k-1 is broken, while seq numbers run on: either line k-1 was
+    // changed, or line k's own `prev` was. The next link tells which (see the README).
+    let mut pending: Option<u64> = None;
+    // Whether the last line was a checkpoint whose root matched the lines before it.
+    let mut last_checkpoint_ok = false;
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut add = |line: u64, kind: ProblemKind, file: Option<String>, detail: String| {
+        if !problems
+            .iter()
+            .any(|p| p.line == line && p.kind == kind && p.file == file)
+        {
+            problems.push(Problem {
+                line,
+                kind,
+                file,
+                detail,
+            });
+        }
+    };
+    let modified = |k: u64| {
+        format!(
+            "line {k} was modified (its SHA-256 no longer matches the prev recorded in line {})",
+            k + 1
+        )
+    };
     while let Some((n, _, bytes)) = lines.next_line().map_err(|source| LedgerError::Io {
         path: path.clone(),
         what: "reading",
         source,
     })? {
         report.lines = n;
-        let mut problem =
-            |report: &mut Report, line: u64, kind, file: Option<String>, detail: String| {
-                if kind == ProblemKind::LineModified && !flagged.insert(line) {
-                    return;
-                }
-                flagged.insert(line);
-                report.problems.push(Problem {
-                    line,
-                    kind,
-                    file,
-                    detail,
-                });
-            };
         if !bytes.ends_with(b"\n") {
-            problem(&mut report, n, ProblemKind::TornLine, None,
+            add(n, ProblemKind::TornLine, None,
                 format!("line {n} is incomplete (no newline): a write was cut short; starting packwitness on this data dir repairs it"));
             break;
         }
         let hash = digest::sha256_hex(&bytes);
         let leaf = merkle::leaf_hash(&bytes);
-        let rec: Record = match serde_json::from_slice(&bytes) {
-            Ok(r) => r,
+        let parsed: Result<Record, String> =
+            serde_json::from_slice(&bytes).map_err(|e| e.to_string());
+        let link_broken = matches!(&parsed, Ok(r) if r.prev != prev_hash);
+        let seq_gap = matches!(&parsed, Ok(r) if r.seq > prev_seq + 1);
+        let mut explained = false;
+        if let Some(p) = pending.take() {
+            if link_broken && !seq_gap {
+                // Both links of line p are broken: line p itself changed (its prev field).
+                add(
+                    p,
+                    ProblemKind::LineModified,
+                    None,
+                    format!(
+                        "line {p} was modified (its prev field no longer matches line {})",
+                        p - 1
+                    ),
+                );
+                explained = true;
+            } else {
+                add(p - 1, ProblemKind::LineModified, None, modified(p - 1));
+            }
+        }
+        if link_broken && !explained {
+            if seq_gap {
+                if let Ok(r) = &parsed {
+                    add(
+                        n,
+                        ProblemKind::LinesMissing,
+                        None,
+                        format!(
+                            "record(s) seq {}..={} are missing before line {n}: lines were deleted",
+                            prev_seq + 1,
+                            r.seq - 1
+                        ),
+                    );
+                }
+            } else if n == 1 {
+                add(
+                    1,
+                    ProblemKind::LineModified,
+                    None,
+                    "line 1 does not start the chain (its prev is not the genesis value)".into(),
+                );
+            } else {
+                pending = Some(n);
+            }
+        }
+        last_checkpoint_ok = false;
+        match &parsed {
             Err(e) => {
-                problem(
-                    &mut report,
+                add(
                     n,
                     ProblemKind::Malformed,
                     None,
                     format!("line {n} is not a valid record: {e}"),
                 );
-                prev_hash = hash;
                 prev_seq += 1;
-                frontier.push(leaf);
-                continue;
             }
-        };
-        if rec.v != FORMAT_VERSION {
-            problem(
-                &mut report,
-                n,
-                ProblemKind::Malformed,
-                None,
-                format!(
-                    "line {n} has format version {} (this program reads {FORMAT_VERSION})",
-                    rec.v
-                ),
-            );
-        }
-        if rec.prev != prev_hash {
-            if rec.seq > prev_seq + 1 {
-                problem(
-                    &mut report,
-                    n,
-                    ProblemKind::LinesMissing,
-                    None,
-                    format!(
-                        "record(s) seq {}..={} are missing before line {n}: lines were deleted",
-                        prev_seq + 1,
-                        rec.seq - 1
-                    ),
-                );
-            } else if n == 1 {
-                problem(
-                    &mut report,
-                    n,
-                    ProblemKind::LineModified,
-                    None,
-                    "line 1 does not start the chain (its prev is not the genesis value)"
-                        .to_string(),
-                );
-            } else {
-                problem(
-                    &mut report,
-                    n - 1,
-                    ProblemKind::LineModified,
-                    None,
-                    format!(
-                    "line {} was modified: its SHA-256 {} differs from prev recorded in line {n}",
-                    n - 1, prev_hash),
-                );
-            }
-        } else if rec.seq != prev_seq + 1 {
-            problem(
-                &mut report,
-                n,
-                ProblemKind::Malformed,
-                None,
-                format!(
-                    "line {n} has seq {} where {} was expected",
-                    rec.seq,
-                    prev_seq + 1
-                ),
-            );
-        }
-        match &rec.body {
-            Body::StationStart { key, .. } => match note::NoteVerifier::parse(key) {
-                Ok(v) => {
-                    if let Some(p) = &pinned {
-                        if p.name != v.name
-                            || key.trim() != opts.key.as_deref().unwrap_or("").trim()
-                        {
-                            problem(
-                                &mut report,
-                                n,
-                                ProblemKind::BadSignature,
-                                None,
-                                format!("line {n}: the station key {key} is not the pinned key"),
-                            );
-                        }
-                    }
-                    station_key = Some(v);
-                }
-                Err(e) => problem(
-                    &mut report,
-                    n,
-                    ProblemKind::Malformed,
-                    None,
-                    format!("line {n}: {e}"),
-                ),
-            },
-            Body::ClipOpened { .. } => {
-                open.insert(rec.seq);
-            }
-            Body::ClipSealed {
-                clip,
-                file,
-                size,
-                sha256,
-                reason,
-                ..
-            } => {
-                open.remove(clip);
-                report.clips_sealed += 1;
-                if reason == "interrupted" {
-                    report.clips_interrupted += 1;
-                }
-                match check_clip(data_dir, file, *size, sha256, opts.quick) {
-                    Ok(()) => {
-                        report.clips_ok += 1;
-                        if !opts.quick {
-                            report.bytes_hashed += size;
-                        }
-                    }
-                    Err((kind, detail)) => problem(
-                        &mut report,
+            Ok(rec) => {
+                if rec.v != FORMAT_VERSION {
+                    add(
                         n,
-                        kind,
-                        Some(file.clone()),
-                        format!("line {n}: {detail}"),
-                    ),
+                        ProblemKind::Malformed,
+                        None,
+                        format!(
+                            "line {n} has format version {} (this program reads {FORMAT_VERSION})",
+                            rec.v
+                        ),
+                    );
                 }
+                if !link_broken && rec.seq != prev_seq + 1 {
+                    add(
+                        n,
+                        ProblemKind::Malformed,
+                        None,
+                        format!(
+                            "line {n} has seq {} where {} was expected",
+                            rec.seq,
+                            prev_seq + 1
+                        ),
+                    );
+                }
+                match &rec.body {
+                    Body::StationStart { key, .. } => {
+                        match note::NoteVerifier::parse(key) {
+                            Ok(v) => {
+                                if let Some(p) = &opts.key {
+                                    if key.trim() != p.trim() {
+                                        add(n, ProblemKind::BadSignature, None, format!("line {n}: the station key {key} is not the pinned key"));
+                                    }
+                                }
+                                station_key = Some(v);
+                            }
+                            Err(e) => {
+                                add(n, ProblemKind::Malformed, None, format!("line {n}: {e}"))
+                            }
+                        }
+                    }
+                    Body::ClipOpened { file, .. } => {
+                        open.insert(rec.seq, file.clone());
+                        referenced.insert(file.clone());
+                    }
+                    Body::ClipSealed {
+                        clip,
+                        file,
+                        size,
+                        sha256,
+                        reason,
+                        ..
+                    } => {
+                        open.remove(clip);
+                        referenced.insert(file.clone());
+                        report.clips_sealed += 1;
+                        if reason == "interrupted" {
+                            report.clips_interrupted += 1;
+                        }
+                        match check_clip(data_dir, file, *size, sha256, opts.quick) {
+                            Ok(()) => report.clips_ok += 1,
+                            Err((kind, detail)) => {
+                                add(n, kind, Some(file.clone()), format!("line {n}: {detail}"))
+                            }
+                        }
+                        if !opts.quick {
+                            report.bytes_hashed += files.get(file).copied().unwrap_or(0);
+                            progress(report.bytes_hashed, total);
+                        }
+                    }
+                    Body::Checkpoint {
+                        size,
+                        root,
+                        note: text,
+                    } => {
+                        report.checkpoints += 1;
+                        let actual = frontier.root();
+                        let root_ok = *size == frontier.size() && *root == digest::hex(&actual);
+                        if !root_ok {
+                            add(n, ProblemKind::CheckpointMismatch, None, format!(
+                                "line {n}: checkpoint says {size} lines with root {root}; the {} lines before it hash to {}",
+                                frontier.size(), digest::hex(&actual)));
+                        }
+                        match pinned.as_ref().or(station_key.as_ref()).map(|v| v.open(text)) {
+                            None => add(n, ProblemKind::BadSignature, None, format!("line {n}: checkpoint with no station key before it")),
+                            Some(Err(e)) => add(n, ProblemKind::BadSignature, None, format!("line {n}: {e}")),
+                            Some(Ok(body)) => match note::Checkpoint::parse(body) {
+                                Ok(cp) if cp.size == *size && digest::hex(&cp.root) == *root && cp.time.as_deref() == Some(rec.at.as_str()) => {
+                                    last_checkpoint_ok = root_ok;
+                                }
+                                _ => add(n, ProblemKind::CheckpointMismatch, None,
+                                    format!("line {n}: the signed note does not match the record's size, root or time")),
+                            },
+                        }
+                    }
+                    Body::TornLineRemoved { .. } => {}
+                }
+                prev_seq = rec.seq;
             }
-            Body::Checkpoint {
-                size,
-                root,
-                note: text,
-            } => {
-                report.checkpoints += 1;
-                let actual = frontier.root();
-                if *size != frontier.size() || *root != digest::hex(&actual) {
-                    problem(&mut report, n, ProblemKind::CheckpointMismatch, None, format!(
-                        "line {n}: checkpoint says {size} lines with root {root}; the {} lines before it hash to {}",
-                        frontier.size(), digest::hex(&actual)));
-                }
-                let verifier = pinned.as_ref().or(station_key.as_ref());
-                match verifier.map(|v| v.open(text)) {
-                    None => problem(&mut report, n, ProblemKind::BadSignature, None,
-                        format!("line {n}: checkpoint with no station key before it")),
-                    Some(Err(e)) => problem(&mut report, n, ProblemKind::BadSignature, None, format!("line {n}: {e}")),
-                    Some(Ok(body)) => match note::Checkpoint::parse(body) {
-                        Ok(cp) if cp.size == *size && digest::hex(&cp.root) == *root => {}
-                        _ => problem(&mut report, n, ProblemKind::CheckpointMismatch, None,
-                            format!("line {n}: the signed note does not match the record's size and root")),
-                    },
-                }
-            }
-            Body::TornLineRemoved { .. } => {}
         }
-        report.uncovered_lines = if matches!(rec.body, Body::Checkpoint { .. }) {
+        report.uncovered_lines = if matches!(
+            &parsed,
+            Ok(Record {
+                body: Body::Checkpoint { .. },
+                ..
+            })
+        ) {
             0
         } else {
             report.uncovered_lines + 1
         };
         frontier.push(leaf);
         prev_hash = hash;
-        prev_seq = rec.seq;
+    }
+    if let Some(k) = pending {
+        // The break is at the last line: if it is a checkpoint that vouches for the lines
+        // before it, the last line itself changed; otherwise the one before it did.
+        if last_checkpoint_ok && k == report.lines {
+            add(
+                k,
+                ProblemKind::LineModified,
+                None,
+                format!(
+                    "line {k} was modified (its prev field no longer matches line {})",
+                    k - 1
+                ),
+            );
+        } else {
+            add(k - 1, ProblemKind::LineModified, None, modified(k - 1));
+        }
+    }
+    for file in open.values() {
+        referenced.insert(format!("{file}.partial"));
+    }
+    for (file, _) in files.iter().filter(|(f, _)| !referenced.contains(*f)) {
+        add(report.lines, ProblemKind::ExtraFile, Some(file.clone()),
+            format!("{file} is not named by any manifest record (added by hand, or its records were removed)"));
     }
     report.clips_open = open.len() as u64;
-    report.problems.sort_by_key(|p| p.line);
+    problems.sort_by_key(|p| p.line);
+    report.problems = problems;
     Ok(report)
 }
 

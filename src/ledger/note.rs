@@ -240,16 +240,22 @@ pub struct Checkpoint {
     pub origin: String,
     pub size: u64,
     pub root: Hash,
+    /// Extension line `time <RFC 3339>`: when the checkpoint was written.
+    pub time: Option<String>,
 }
 
 impl Checkpoint {
     pub fn body(&self) -> String {
-        format!(
+        let mut body = format!(
             "{}\n{}\n{}\n",
             self.origin,
             self.size,
             B64.encode(self.root)
-        )
+        );
+        if let Some(t) = &self.time {
+            body.push_str(&format!("time {t}\n"));
+        }
+        body
     }
 
     pub fn parse(body: &str) -> Result<Checkpoint, NoteError> {
@@ -270,10 +276,12 @@ impl Checkpoint {
         let root: Hash = root_raw
             .try_into()
             .map_err(|_| bad("root hash is not 32 bytes"))?;
+        let time = lines.find_map(|l| l.strip_prefix("time ").map(str::to_string));
         Ok(Checkpoint {
             origin: origin.to_string(),
             size,
             root,
+            time,
         })
     }
 }
@@ -310,6 +318,7 @@ mod tests {
             origin: k.name().into(),
             size: 7,
             root: [9; 32],
+            time: Some("2026-11-25T21:00:00.000+00:00".into()),
         };
         let note = k.sign(&cp.body());
         let v = NoteVerifier::parse(&k.verifier()).unwrap();
