@@ -85,6 +85,26 @@ pub enum Cmd {
         /// manifest names.
         #[arg(long)]
         key: Option<String>,
+        /// Threads hashing clips (0 = one per CPU).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
+    /// Measure a part against a reference run on this machine and print the ratio.
+    Bench {
+        /// What to measure: `verify` (against `sha256sum` over the same files).
+        what: String,
+        /// Number of synthetic clips.
+        #[arg(long, default_value_t = 16)]
+        files: usize,
+        /// Size of each clip in MiB.
+        #[arg(long, default_value_t = 64)]
+        mb: usize,
+        /// Runs of each side; the best is kept.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Where to put the temporary data (default: the system temp dir).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
     },
     /// Print the station's public signing key (creating the key pair on first use).
     Key,
@@ -174,10 +194,26 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             quick,
             full: _,
             key,
+            threads,
         } => {
             let dir = data_dir_for_reading(cli.data_dir, &config)?;
-            verify(&dir, json, &crate::ledger::VerifyOptions { quick, key })
+            verify(
+                &dir,
+                json,
+                &crate::ledger::VerifyOptions {
+                    quick,
+                    key,
+                    threads,
+                },
+            )
         }
+        Cmd::Bench {
+            what,
+            files,
+            mb,
+            runs,
+            work_dir,
+        } => bench(&what, files, mb, runs, work_dir),
         Cmd::Key => {
             let dir = cli.data_dir.or_else(|| config.data_dir.clone()).context(
                 "no data dir: pass --data-dir DIR (the key lives in it), or set data_dir in the config",
@@ -482,7 +518,25 @@ fn print_report(report: &crate::ledger::Report) {
 }
 
 fn verify(dir: &Path, json: bool, opts: &crate::ledger::VerifyOptions) -> Result<ExitCode> {
-    let report = crate::ledger::verify(dir, opts)?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "verifying {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let report = crate::ledger::verify_with_progress(dir, opts, &mut |done, total| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     if json {
         let first = report.first_problem().cloned();
         let out =
@@ -601,4 +655,61 @@ fn verify_proof(proof: &Path, key: &str, clip: Option<&Path>) -> Result<ExitCode
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn bench(
+    what: &str,
+    files: usize,
+    mb: usize,
+    runs: usize,
+    work_dir: Option<PathBuf>,
+) -> Result<ExitCode> {
+    if what != "verify" {
+        bail!("unknown benchmark {what:?}; available: verify");
+    }
+    if files == 0 || mb == 0 || runs == 0 {
+        bail!("--files, --mb and --runs must be at least 1");
+    }
+    let work = work_dir.unwrap_or_else(std::env::temp_dir);
+    eprintln!(
+        "bench verify: {files} clips x {mb} MiB in {} (best of {runs})",
+        work.display()
+    );
+    let r = crate::bench::verify(&work, files, mb, runs)?;
+    let mbs = |s: f64| r.bytes as f64 / (1 << 20) as f64 / s;
+    println!(
+        "sha256sum (reference, 1 core)  {:>8.3} s  {:>8.0} MiB/s",
+        r.sha256sum_s,
+        mbs(r.sha256sum_s)
+    );
+    if let Some(o) = r.openssl_s {
+        println!("openssl dgst -sha256 (1 core)   {:>8.3} s  {:>8.0} MiB/s  (verify 1 core: {:.2}x of it)", o, mbs(o), o / r.verify_one_core_s);
+    }
+    println!(
+        "verify --threads 1             {:>8.3} s  {:>8.0} MiB/s  ratio {:.2} (target >= 0.90)",
+        r.verify_one_core_s,
+        mbs(r.verify_one_core_s),
+        r.ratio_one_core
+    );
+    println!(
+        "verify ({} threads)             {:>8.3} s  {:>8.0} MiB/s  ratio {:.2}",
+        r.cores,
+        r.verify_all_cores_s,
+        mbs(r.verify_all_cores_s),
+        r.ratio_all_cores
+    );
+    let pass = r.ratio_one_core >= 0.9;
+    println!(
+        "{}",
+        if pass {
+            "PASS"
+        } else {
+            "FAIL: verify on one core is slower than 0.9x sha256sum"
+        }
+    );
+    Ok(if pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -460,6 +460,8 @@ pub struct VerifyOptions {
     pub quick: bool,
     /// Pin the station key (verifier form): checkpoints must be signed by it.
     pub key: Option<String>,
+    /// Threads hashing clips; 0 = one per CPU.
+    pub threads: usize,
 }
 
 /// Outcome of checking one sealed clip file against its record.
@@ -558,6 +560,53 @@ fn clip_files(data_dir: &Path) -> std::collections::BTreeMap<String, u64> {
     out
 }
 
+type ClipResult = (u64, String, Result<(), (ProblemKind, String)>);
+
+/// Checks clips on `opts.threads` threads (one per CPU by default), largest work first.
+fn check_clips(
+    data_dir: &Path,
+    checks: &[(u64, String, u64, String)],
+    opts: &VerifyOptions,
+    total: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Vec<ClipResult> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .clamp(1, checks.len().max(1));
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut out = Vec::with_capacity(checks.len());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((line, file, size, sha)) = checks.get(i) else {
+                    break;
+                };
+                let result = check_clip(data_dir, file, *size, sha, opts.quick);
+                if tx.send((*line, file.clone(), *size, result)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut done = 0;
+        for (line, file, size, result) in rx {
+            if !opts.quick {
+                done += size;
+                progress(done.min(total), total);
+            }
+            out.push((line, file, result));
+        }
+    });
+    out
+}
+
 /// [`verify`], calling `progress(bytes hashed, bytes to hash)` as clips are hashed.
 pub fn verify_with_progress(
     data_dir: &Path,
@@ -594,6 +643,8 @@ pub fn verify_with_progress(
     // Whether the last line was a checkpoint whose root matched the lines before it.
     let mut last_checkpoint_ok = false;
     let mut problems: Vec<Problem> = Vec::new();
+    // (line, file, size, sha256) of every sealed clip, hashed in parallel after the chain pass.
+    let mut clip_checks: Vec<(u64, String, u64, String)> = Vec::new();
     let mut add = |line: u64, kind: ProblemKind, file: Option<String>, detail: String| {
         if !problems
             .iter()
@@ -742,16 +793,7 @@ pub fn verify_with_progress(
                         if reason == "interrupted" {
                             report.clips_interrupted += 1;
                         }
-                        match check_clip(data_dir, file, *size, sha256, opts.quick) {
-                            Ok(()) => report.clips_ok += 1,
-                            Err((kind, detail)) => {
-                                add(n, kind, Some(file.clone()), format!("line {n}: {detail}"))
-                            }
-                        }
-                        if !opts.quick {
-                            report.bytes_hashed += files.get(file).copied().unwrap_or(0);
-                            progress(report.bytes_hashed, total);
-                        }
+                        clip_checks.push((n, file.clone(), *size, sha256.clone()));
                     }
                     Body::Checkpoint {
                         size,
@@ -813,6 +855,18 @@ pub fn verify_with_progress(
         } else {
             add(k - 1, ProblemKind::LineModified, None, modified(k - 1));
         }
+    }
+    for (line, file, result) in check_clips(data_dir, &clip_checks, opts, total, progress) {
+        match result {
+            Ok(()) => report.clips_ok += 1,
+            Err((kind, detail)) => add(line, kind, Some(file), format!("line {line}: {detail}")),
+        }
+    }
+    if !opts.quick {
+        report.bytes_hashed = clip_checks
+            .iter()
+            .map(|c| files.get(&c.1).copied().unwrap_or(0))
+            .sum();
     }
     for file in open.values() {
         referenced.insert(format!("{file}.partial"));

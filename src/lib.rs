@@ -5,6 +5,7 @@
 //! [`trigger`] turns scans into commands, [`station`] wires a session together, and the
 //! command line ([`cli`]) is a thin layer over these modules.
 
+pub mod bench;
 pub mod capture;
 pub mod cli;
 pub mod clip;
