@@ -85,6 +85,9 @@ fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<Verify
         let file = format!("clips/bench/clip-{i:04}.mp4");
         let path = dir.join(&file);
         std::fs::write(&path, &buf).map_err(io("writing a clip"))?;
+        let (sha256, size, frags) =
+            crate::clip::hash_fragments(&path).map_err(io("hashing a clip"))?;
+        crate::clip::write_fragments(&path, &frags).map_err(io("writing a fragment list"))?;
         let opened = ledger.append(Body::ClipOpened {
             order: format!("BENCH-{i}"),
             station: "bench".into(),
@@ -105,8 +108,10 @@ fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<Verify
             duration_ms: 0,
             frames: 0,
             first_frame: 0,
-            size: buf.len() as u64,
-            sha256: crate::digest::sha256_hex(&buf),
+            size,
+            sha256,
+            fragments: frags.len() as u64,
+            fragments_sha256: crate::clip::fragments_digest(&frags),
         })?;
         paths.push(path);
     }

@@ -44,6 +44,7 @@ pub enum ClipError {
 pub struct SealedFile {
     pub size: u64,
     pub sha256: String,
+    pub fragments: Vec<Fragment>,
     pub frames: u64,
     /// pts of the first and last frame, in the encoder time base.
     pub first_pts: i64,
@@ -262,10 +263,11 @@ impl ClipWriter {
             let path = path.clone();
             move |source| ClipError::Io { path, what, source }
         };
-        let mut file = File::open(&partial).map_err(io("reopening to seal"))?;
-        file.sync_all().map_err(io("fsync"))?;
-        let (sha256, size) = digest::sha256_reader(&mut file).map_err(io("hashing"))?;
-        drop(file);
+        File::open(&partial)
+            .and_then(|f| f.sync_all())
+            .map_err(io("fsync"))?;
+        let (sha256, size, fragments) = hash_fragments(&partial).map_err(io("hashing"))?;
+        write_fragments(&path, &fragments).map_err(io("writing its fragment list"))?;
         fs::rename(&partial, &path).map_err(io("renaming into place"))?;
         if let Some(dir) = path.parent() {
             sync_dir(dir).map_err(io("fsync of its directory"))?;
@@ -273,6 +275,7 @@ impl ClipWriter {
         Ok(SealedFile {
             size,
             sha256,
+            fragments,
             frames,
             first_pts,
             last_pts,
@@ -280,15 +283,13 @@ impl ClipWriter {
     }
 }
 
-/// Where a fragmented MP4 can be cut so that it stays valid: the end of its `moov` box, or the
-/// end of an `mdat` box that follows a `moof` box. Returns the last such offset (0 when even
-/// the header is incomplete). Reads box headers only.
-pub fn last_complete_fragment_end(file: &mut File) -> std::io::Result<u64> {
+/// Top-level MP4 boxes of a file as (type, offset, size), up to the first incomplete one.
+/// Reads box headers only.
+fn complete_boxes(file: &mut File) -> std::io::Result<Vec<([u8; 4], u64, u64)>> {
     use std::io::{Read, Seek, SeekFrom};
     let len = file.metadata()?.len();
     let mut offset = 0u64;
-    let mut cut = 0u64;
-    let mut prev_type = [0u8; 4];
+    let mut boxes = Vec::new();
     while offset + 8 <= len {
         file.seek(SeekFrom::Start(offset))?;
         let mut head = [0u8; 16];
@@ -309,13 +310,162 @@ pub fn last_complete_fragment_end(file: &mut File) -> std::io::Result<u64> {
         if size < 8 || offset + size > len {
             break;
         }
+        boxes.push((kind, offset, size));
         offset += size;
-        if &kind == b"moov" || (&kind == b"mdat" && &prev_type == b"moof") {
-            cut = offset;
-        }
-        prev_type = kind;
     }
-    Ok(cut)
+    Ok(boxes)
+}
+
+/// Offsets where a fragmented MP4 can end and stay valid: the end of its `moov` box and the
+/// end of every `mdat` box that follows a `moof` box.
+fn cut_points(boxes: &[([u8; 4], u64, u64)]) -> Vec<u64> {
+    let mut cuts = Vec::new();
+    let mut prev = [0u8; 4];
+    for (kind, offset, size) in boxes {
+        if kind == b"moov" || (kind == b"mdat" && &prev == b"moof") {
+            cuts.push(offset + size);
+        }
+        prev = *kind;
+    }
+    cuts
+}
+
+/// The last offset where the file can be cut and stay valid (0 when even the header is
+/// incomplete).
+pub fn last_complete_fragment_end(file: &mut File) -> std::io::Result<u64> {
+    Ok(cut_points(&complete_boxes(file)?)
+        .last()
+        .copied()
+        .unwrap_or(0))
+}
+
+/// One piece of a clip file: the header (`ftyp` + `moov`), a fragment (`moof` + `mdat`), or
+/// the trailer (`mfra`), with the SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fragment {
+    pub offset: u64,
+    pub len: u64,
+    pub sha256: String,
+}
+
+/// File name of a clip's fragment list (next to the clip).
+pub fn fragments_path(clip: &Path) -> PathBuf {
+    let mut p = clip.as_os_str().to_owned();
+    p.push(".fragments");
+    PathBuf::from(p)
+}
+
+/// SHA-256 over the raw 32-byte digests of the fragments, in order: the `fragments_sha256` of
+/// a `clip_sealed` record.
+pub fn fragments_digest(frags: &[Fragment]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for f in frags {
+        for i in (0..f.sha256.len()).step_by(2) {
+            h.update([u8::from_str_radix(f.sha256.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0)]);
+        }
+    }
+    digest::hex(&h.finalize())
+}
+
+/// Hashes a clip in one pass: the whole file, and each of its pieces (see [`Fragment`]).
+pub fn hash_fragments(path: &Path) -> std::io::Result<(String, u64, Vec<Fragment>)> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut bounds = cut_points(&complete_boxes(&mut file)?);
+    bounds.retain(|&c| c > 0 && c < len);
+    bounds.push(len);
+    file.seek(SeekFrom::Start(0))?;
+    let mut whole = Sha256::new();
+    let mut part = Sha256::new();
+    let mut frags = Vec::new();
+    let mut start = 0u64;
+    let mut pos = 0u64;
+    let mut next = bounds.iter().copied().filter(|&b| b > 0);
+    let mut end = next.next().unwrap_or(len);
+    let mut buf = vec![0u8; 1 << 20];
+    while pos < len {
+        let want = (end - pos).min(buf.len() as u64) as usize;
+        let n = file.read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        whole.update(&buf[..n]);
+        part.update(&buf[..n]);
+        pos += n as u64;
+        if pos == end {
+            let h = std::mem::replace(&mut part, Sha256::new());
+            frags.push(Fragment {
+                offset: start,
+                len: end - start,
+                sha256: digest::hex(&h.finalize()),
+            });
+            start = end;
+            end = next.next().unwrap_or(len);
+        }
+    }
+    Ok((digest::hex(&whole.finalize()), pos, frags))
+}
+
+/// Writes a clip's fragment list (`offset length sha256` per line) and fsyncs it.
+pub fn write_fragments(clip: &Path, frags: &[Fragment]) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = fragments_path(clip);
+    let mut text = String::new();
+    for f in frags {
+        text.push_str(&format!("{} {} {}\n", f.offset, f.len, f.sha256));
+    }
+    let mut file = File::create(&path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+/// Reads a fragment list written by [`write_fragments`].
+pub fn read_fragments(clip: &Path) -> Option<Vec<Fragment>> {
+    let text = fs::read_to_string(fragments_path(clip)).ok()?;
+    text.lines()
+        .map(|l| {
+            let mut it = l.split(' ');
+            Some(Fragment {
+                offset: it.next()?.parse().ok()?,
+                len: it.next()?.parse().ok()?,
+                sha256: it.next()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The first piece of a modified clip that differs from its recorded fragment list (which must
+/// match `fragments_sha256`), as (index, fragment); `None` when that cannot be told.
+pub fn first_bad_fragment(clip: &Path, fragments_sha256: &str) -> Option<(usize, Fragment)> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Seek, SeekFrom};
+    let frags = read_fragments(clip)?;
+    if fragments_digest(&frags) != fragments_sha256 {
+        return None;
+    }
+    let mut file = File::open(clip).ok()?;
+    let mut buf = vec![0u8; 1 << 20];
+    for (i, f) in frags.into_iter().enumerate() {
+        file.seek(SeekFrom::Start(f.offset)).ok()?;
+        let mut h = Sha256::new();
+        let mut left = f.len;
+        while left > 0 {
+            let cap = buf.len() as u64;
+            let n = file.read(&mut buf[..left.min(cap) as usize]).ok()?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            left -= n as u64;
+        }
+        if left > 0 || digest::hex(&h.finalize()) != f.sha256 {
+            return Some((i, f));
+        }
+    }
+    None
 }
 
 /// What recovery made of a clip left unsealed by a crash.
@@ -323,6 +473,7 @@ pub fn last_complete_fragment_end(file: &mut File) -> std::io::Result<u64> {
 pub struct Recovered {
     pub size: u64,
     pub sha256: String,
+    pub fragments: Vec<Fragment>,
     pub frames: u64,
     /// Seconds from the first frame's start to the last frame's start.
     pub span_s: f64,
@@ -366,7 +517,8 @@ pub fn recover(path: &Path) -> Result<Option<Recovered>, ClipError> {
             sync_dir(dir).map_err(io("fsync of its directory"))?;
         }
     }
-    let (sha256, size) = digest::sha256_file(path).map_err(io("hashing"))?;
+    let (sha256, size, fragments) = hash_fragments(path).map_err(io("hashing"))?;
+    write_fragments(path, &fragments).map_err(io("writing its fragment list"))?;
     let (frames, span_s, duration_s) = if size == 0 {
         (0, 0.0, 0.0)
     } else {
@@ -375,6 +527,7 @@ pub fn recover(path: &Path) -> Result<Option<Recovered>, ClipError> {
     Ok(Some(Recovered {
         size,
         sha256,
+        fragments,
         frames,
         span_s,
         duration_s,

@@ -309,6 +309,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
             first_frame,
             size,
             sha256,
+            ..
         } => {
             tx.execute(
                 "INSERT INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,

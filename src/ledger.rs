@@ -107,6 +107,11 @@ pub enum Body {
         first_frame: u64,
         size: u64,
         sha256: String,
+        /// Pieces of the file (header, each `moof`+`mdat` fragment, trailer) and the SHA-256
+        /// over their raw 32-byte digests in order; the pieces are listed, with offsets, in
+        /// `<file>.fragments`, so a modified clip can be located to the fragment.
+        fragments: u64,
+        fragments_sha256: String,
     },
     /// A signed tree head over every line before this one (RFC 6962 tree, C2SP checkpoint).
     Checkpoint {
@@ -561,11 +566,13 @@ fn clip_files(data_dir: &Path) -> std::collections::BTreeMap<String, u64> {
 }
 
 type ClipResult = (u64, String, Result<(), (ProblemKind, String)>);
+/// (line, file, size, sha256, fragments_sha256) of a sealed clip.
+type ClipCheck = (u64, String, u64, String, String);
 
 /// Checks clips on `opts.threads` threads (one per CPU by default), largest work first.
 fn check_clips(
     data_dir: &Path,
-    checks: &[(u64, String, u64, String)],
+    checks: &[ClipCheck],
     opts: &VerifyOptions,
     total: u64,
     progress: &mut dyn FnMut(u64, u64),
@@ -585,10 +592,22 @@ fn check_clips(
             let next = &next;
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((line, file, size, sha)) = checks.get(i) else {
+                let Some((line, file, size, sha, frags)) = checks.get(i) else {
                     break;
                 };
-                let result = check_clip(data_dir, file, *size, sha, opts.quick);
+                let result = check_clip(data_dir, file, *size, sha, opts.quick).map_err(|(kind, detail)| {
+                    // Point at the first piece that changed, when the fragment list allows it.
+                    let located = match kind {
+                        ProblemKind::ClipModified | ProblemKind::ClipTruncated => {
+                            crate::clip::first_bad_fragment(&data_dir.join(file), frags)
+                        }
+                        _ => None,
+                    };
+                    match located {
+                        Some((i, f)) => (kind, format!("{detail}; the first difference is in bytes {}..{} (piece {} of the file)", f.offset, f.offset + f.len, i + 1)),
+                        None => (kind, detail),
+                    }
+                });
                 if tx.send((*line, file.clone(), *size, result)).is_err() {
                     break;
                 }
@@ -644,7 +663,7 @@ pub fn verify_with_progress(
     let mut last_checkpoint_ok = false;
     let mut problems: Vec<Problem> = Vec::new();
     // (line, file, size, sha256) of every sealed clip, hashed in parallel after the chain pass.
-    let mut clip_checks: Vec<(u64, String, u64, String)> = Vec::new();
+    let mut clip_checks: Vec<ClipCheck> = Vec::new();
     let mut add = |line: u64, kind: ProblemKind, file: Option<String>, detail: String| {
         if !problems
             .iter()
@@ -785,6 +804,7 @@ pub fn verify_with_progress(
                         size,
                         sha256,
                         reason,
+                        fragments_sha256,
                         ..
                     } => {
                         open.remove(clip);
@@ -793,7 +813,14 @@ pub fn verify_with_progress(
                         if reason == "interrupted" {
                             report.clips_interrupted += 1;
                         }
-                        clip_checks.push((n, file.clone(), *size, sha256.clone()));
+                        referenced.insert(format!("{file}.fragments"));
+                        clip_checks.push((
+                            n,
+                            file.clone(),
+                            *size,
+                            sha256.clone(),
+                            fragments_sha256.clone(),
+                        ));
                     }
                     Body::Checkpoint {
                         size,

@@ -156,6 +156,7 @@ impl Evidence {
             let r = recovered.unwrap_or(clip::Recovered {
                 size: 0,
                 sha256: crate::digest::sha256_hex(b""),
+                fragments: Vec::new(),
                 frames: 0,
                 span_s: 0.0,
                 duration_s: 0.0,
@@ -183,6 +184,8 @@ impl Evidence {
                 first_frame: c.first_frame,
                 size: r.size,
                 sha256: r.sha256,
+                fragments: r.fragments.len() as u64,
+                fragments_sha256: clip::fragments_digest(&r.fragments),
             })?;
         }
         Ok(())
@@ -610,6 +613,8 @@ fn seal(ctx: &ClipContext, s: &Session, open: OpenClip, reason: &str) -> Result<
         first_frame,
         size: sealed.size,
         sha256: sealed.sha256,
+        fragments: sealed.fragments.len() as u64,
+        fragments_sha256: clip::fragments_digest(&sealed.fragments),
     };
     lock(&ctx.evidence)?.append(body)?;
     tracing::info!(order = %order, camera = %ctx.camera, file = %file, reason, frames = sealed.frames, "clip sealed");

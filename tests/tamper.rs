@@ -268,6 +268,23 @@ fn a_thousand_random_flips_are_all_found_and_located() {
                 "flip {t}: {first:?}"
             );
             assert_eq!(first.kind, packwitness::ledger::ProblemKind::ClipModified);
+            // The fragment list narrows it down to the piece holding the changed byte.
+            let range = first
+                .detail
+                .split("in bytes ")
+                .nth(1)
+                .and_then(|r| r.split(' ').next())
+                .unwrap_or_else(|| panic!("flip {t}: no byte range in {:?}", first.detail));
+            let (lo, hi) = range.split_once("..").unwrap();
+            let (lo, hi): (usize, usize) = (lo.parse().unwrap(), hi.parse().unwrap());
+            assert!(
+                lo <= at && at < hi,
+                "flip {t}: byte {at} outside the reported range {lo}..{hi}"
+            );
+            assert!(
+                hi - lo < clip_bytes[i].len(),
+                "the range is smaller than the whole file"
+            );
         }
     }
     assert!(

@@ -1,0 +1,50 @@
+//! The benchmark runs, reports against its reference, and leaves nothing behind. (Its numbers
+//! are printed, never asserted: tests check behaviour, not wall-clock time.)
+
+mod common;
+use common::*;
+
+#[test]
+fn bench_verify_reports_ratios_and_cleans_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "bench",
+        "verify",
+        "--files",
+        "3",
+        "--mb",
+        "2",
+        "--runs",
+        "1",
+        "--work-dir",
+        tmp.path().to_str().unwrap(),
+    ]);
+    // PASS or FAIL is the machine's business; the output must carry the reference and the ratios.
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "{}",
+        show(&out)
+    );
+    let text = stdout(&out);
+    for needle in [
+        "sha256sum (reference, 1 core)",
+        "verify --threads 1",
+        "ratio",
+        "target >= 0.90",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?}: {}", show(&out));
+    }
+    assert!(
+        text.contains("PASS") || text.contains("FAIL"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "bench left files behind"
+    );
+    let bad = run(&["bench", "nothing"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("unknown benchmark"), "{}", show(&bad));
+}
