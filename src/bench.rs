@@ -92,6 +92,7 @@ fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<Verify
             order: format!("BENCH-{i}"),
             station: "bench".into(),
             camera: "cam-1".into(),
+            operator: None,
             file: file.clone(),
             started_at: ledger::now_string(),
             first_frame: 0,

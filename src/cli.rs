@@ -266,6 +266,8 @@ fn printer() -> station::Observer {
         Body::TornLineRemoved { bytes, kept_in, .. } => {
             println!("  repaired  a torn last manifest line ({bytes} bytes kept in {kept_in})")
         }
+        Body::CodeAttached { code, clip, .. } => println!("  attached  {code} to clip {clip}"),
+        Body::Pruned { file, .. } => println!("  pruned    {file}"),
         Body::StationStart { .. } => {}
     })
 }

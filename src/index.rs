@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS clips (
     order_code  TEXT NOT NULL,        -- normalised order code, exactly as recorded
     station     TEXT NOT NULL,
     camera      TEXT NOT NULL,
+    operator    TEXT,                 -- badge scanned before the clip, if any
     file        TEXT NOT NULL,        -- relative to the data dir
     started_at  TEXT NOT NULL,        -- RFC 3339, local time with offset
     first_frame INTEGER NOT NULL,     -- camera-session frame number of the first frame
@@ -50,9 +51,18 @@ CREATE TABLE IF NOT EXISTS clips (
     duration_ms INTEGER,
     frames      INTEGER,
     size        INTEGER,
-    sha256      TEXT
+    sha256      TEXT,
+    pruned_seq  INTEGER               -- seq of the pruned record: the file was removed
 );
 CREATE INDEX IF NOT EXISTS clips_by_order ON clips(order_code, opened_seq);
+-- Codes attached to a clip (tracking numbers scanned during it): lookup aliases.
+CREATE TABLE IF NOT EXISTS codes (
+    seq   INTEGER PRIMARY KEY,        -- seq of the code_attached record
+    code  TEXT NOT NULL,
+    kind  TEXT NOT NULL,
+    clip  INTEGER NOT NULL REFERENCES clips(opened_seq)
+);
+CREATE INDEX IF NOT EXISTS codes_by_code ON codes(code);
 ";
 
 /// A clip as lookup shows it.
@@ -71,6 +81,9 @@ pub struct ClipRow {
     pub frames: Option<u64>,
     pub size: Option<u64>,
     pub sha256: Option<String>,
+    pub operator: Option<String>,
+    /// Retention removed the file; the record and its hashes remain.
+    pub pruned: bool,
 }
 
 pub struct Index {
@@ -184,7 +197,7 @@ impl Index {
             } else {
                 tracing::warn!(index = %self.path.display(), "manifest no longer matches the index; rebuilding");
                 self.conn
-                    .execute_batch("DELETE FROM clips; DELETE FROM meta WHERE key LIKE 'last_%';")
+                    .execute_batch("DELETE FROM codes; DELETE FROM clips; DELETE FROM meta WHERE key LIKE 'last_%';")
                     .map_err(self.sql())?;
                 LineReader::new(BufReader::new(File::open(&manifest).map_err(io)?))
             }
@@ -245,8 +258,10 @@ impl Index {
             .conn
             .prepare(
                 "SELECT opened_seq, order_code, station, camera, file, started_at, sealed_seq, reason,
-                        ended_at, duration_ms, frames, size, sha256
-                 FROM clips WHERE order_code = ?1 ORDER BY opened_seq",
+                        ended_at, duration_ms, frames, size, sha256, operator, pruned_seq
+                 FROM clips
+                 WHERE order_code = ?1 OR opened_seq IN (SELECT clip FROM codes WHERE code = ?1)
+                 ORDER BY opened_seq",
             )
             .map_err(self.sql())?;
         let rows = stmt
@@ -265,6 +280,8 @@ impl Index {
                     frames: r.get(10)?,
                     size: r.get(11)?,
                     sha256: r.get(12)?,
+                    operator: r.get(13)?,
+                    pruned: r.get::<_, Option<u64>>(14)?.is_some(),
                 })
             })
             .map_err(self.sql())?;
@@ -285,14 +302,15 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
             order,
             station,
             camera,
+            operator,
             file,
             started_at,
             first_frame,
         } => {
             tx.execute(
-                "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![rec.seq, order, station, camera, file, started_at, first_frame],
+                "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame, operator)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![rec.seq, order, station, camera, file, started_at, first_frame, operator],
             )?;
         }
         Body::ClipSealed {
@@ -323,6 +341,22 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
                         duration_ms, frames, size, sha256],
             )?;
         }
+        Body::CodeAttached {
+            clip,
+            code,
+            code_kind,
+        } => {
+            tx.execute(
+                "INSERT OR REPLACE INTO codes(seq, code, kind, clip) VALUES (?1, ?2, ?3, ?4)",
+                params![rec.seq, code, code_kind, clip],
+            )?;
+        }
+        Body::Pruned { clip, .. } => {
+            tx.execute(
+                "UPDATE clips SET pruned_seq = ?1 WHERE opened_seq = ?2",
+                params![rec.seq, clip],
+            )?;
+        }
         Body::StationStart { .. } | Body::Checkpoint { .. } | Body::TornLineRemoved { .. } => {}
     }
     Ok(())
@@ -341,6 +375,18 @@ pub struct UnsealedClip {
 }
 
 impl Index {
+    /// The file of a sealed, not yet pruned clip.
+    pub fn sealed_file(&self, clip: u64) -> Result<Option<String>, IndexError> {
+        self.conn
+            .query_row(
+                "SELECT file FROM clips WHERE opened_seq = ?1 AND sealed_seq IS NOT NULL AND pruned_seq IS NULL",
+                [clip],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
     /// Clips with a `clip_opened` record and no `clip_sealed` record, oldest first.
     pub fn unsealed(&self) -> Result<Vec<UnsealedClip>, IndexError> {
         let mut stmt = self

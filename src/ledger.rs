@@ -82,6 +82,8 @@ pub enum Body {
         order: String,
         station: String,
         camera: String,
+        /// The packer's badge scanned before this clip, if any (`null` otherwise).
+        operator: Option<String>,
         /// Path relative to the data dir, `/`-separated.
         file: String,
         /// Wall-clock time of the first frame.
@@ -128,6 +130,21 @@ pub enum Body {
         bytes: u64,
         sha256: String,
         kept_in: String,
+    },
+    /// Another code (a tracking number, say) scanned during clip `clip`: lookup finds the clip
+    /// by it too.
+    CodeAttached {
+        clip: u64,
+        code: String,
+        /// What the code is: `tracking`, or another rule name.
+        code_kind: String,
+    },
+    /// Retention removed the file of clip `clip` (and its fragment list). Its `clip_sealed`
+    /// record, with the hashes, stays in the chain and can still be proven.
+    Pruned {
+        clip: u64,
+        file: String,
+        reason: String,
     },
 }
 
@@ -439,6 +456,8 @@ pub struct Report {
     pub clips_open: u64,
     /// Interrupted clips recovered after a crash.
     pub clips_interrupted: u64,
+    /// Clips whose files retention removed (their records stay provable).
+    pub clips_pruned: u64,
     pub checkpoints: u64,
     /// Lines after the last checkpoint (not yet covered by a signature).
     pub uncovered_lines: u64,
@@ -664,6 +683,10 @@ pub fn verify_with_progress(
     let mut problems: Vec<Problem> = Vec::new();
     // (line, file, size, sha256) of every sealed clip, hashed in parallel after the chain pass.
     let mut clip_checks: Vec<ClipCheck> = Vec::new();
+    let mut known_clips: std::collections::BTreeSet<u64> = Default::default();
+    let mut pruned: std::collections::BTreeSet<u64> = Default::default();
+    // clip id of each sealed record, to skip the file checks of clips pruned later.
+    let mut sealed_clip: std::collections::BTreeMap<u64, u64> = Default::default();
     let mut add = |line: u64, kind: ProblemKind, file: Option<String>, detail: String| {
         if !problems
             .iter()
@@ -795,6 +818,7 @@ pub fn verify_with_progress(
                         }
                     }
                     Body::ClipOpened { file, .. } => {
+                        known_clips.insert(rec.seq);
                         open.insert(rec.seq, file.clone());
                         referenced.insert(file.clone());
                     }
@@ -814,6 +838,7 @@ pub fn verify_with_progress(
                             report.clips_interrupted += 1;
                         }
                         referenced.insert(format!("{file}.fragments"));
+                        sealed_clip.insert(n, *clip);
                         clip_checks.push((
                             n,
                             file.clone(),
@@ -846,6 +871,25 @@ pub fn verify_with_progress(
                                     format!("line {n}: the signed note does not match the record's size, root or time")),
                             },
                         }
+                    }
+                    Body::CodeAttached { clip, .. } => {
+                        if !known_clips.contains(clip) {
+                            add(n, ProblemKind::Malformed, None, format!("line {n}: attaches a code to clip {clip}, which no earlier line opened"));
+                        }
+                    }
+                    Body::Pruned { clip, .. } => {
+                        if !known_clips.contains(clip) {
+                            add(
+                                n,
+                                ProblemKind::Malformed,
+                                None,
+                                format!(
+                                    "line {n}: prunes clip {clip}, which no earlier line opened"
+                                ),
+                            );
+                        }
+                        pruned.insert(*clip);
+                        report.clips_pruned += 1;
                     }
                     Body::TornLineRemoved { .. } => {}
                 }
@@ -883,6 +927,11 @@ pub fn verify_with_progress(
             add(k - 1, ProblemKind::LineModified, None, modified(k - 1));
         }
     }
+    clip_checks.retain(|c| {
+        !sealed_clip
+            .get(&c.0)
+            .is_some_and(|clip| pruned.contains(clip))
+    });
     for (line, file, result) in check_clips(data_dir, &clip_checks, opts, total, progress) {
         match result {
             Ok(()) => report.clips_ok += 1,

@@ -121,6 +121,12 @@ pub fn lookup(data_dir: &Path, raw_code: &str, max_len: usize) -> Result<Vec<Fou
         .into_iter()
         .map(|clip| {
             let (file_status, file_detail) = match (&clip.size, &clip.sha256) {
+                _ if clip.pruned => (
+                    "pruned".to_string(),
+                    Some(
+                        "retention removed the file; its record and hashes remain provable".into(),
+                    ),
+                ),
                 (Some(size), Some(sha)) => {
                     match ledger::check_clip(data_dir, &clip.file, *size, sha, false) {
                         Ok(()) => ("ok".to_string(), None),

@@ -134,6 +134,49 @@ impl Evidence {
         &self.data_dir
     }
 
+    /// Attaches another code (a tracking number) to clip `clip`, so lookup finds it by that code.
+    pub fn attach_code(&mut self, clip: u64, code: &str, code_kind: &str) -> Result<Record, Error> {
+        self.append(Body::CodeAttached {
+            clip,
+            code: code.to_string(),
+            code_kind: code_kind.to_string(),
+        })
+    }
+
+    /// Removes a sealed clip's file for retention. The `pruned` record is written (and fsynced)
+    /// first, then the file and its fragment list are deleted: a crash in between leaves a file
+    /// that is merely still there, never one that is missing without a record.
+    pub fn prune(&mut self, clip: u64, reason: &str) -> Result<Record, Error> {
+        let Some(index) = &self.index else {
+            return Err(Error::Thread(
+                "the index is unavailable; restart packwitness to rebuild it".into(),
+            ));
+        };
+        let file = index.sealed_file(clip)?.ok_or_else(|| Error::DataDir {
+            path: self.data_dir.clone(),
+            what: format!("clip {clip} is not a sealed clip of this data dir; nothing pruned"),
+        })?;
+        let rec = self.append(Body::Pruned {
+            clip,
+            file: file.clone(),
+            reason: reason.to_string(),
+        })?;
+        let path = self.data_dir.join(&file);
+        for p in [clip::fragments_path(&path), path.clone()] {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(file = %p.display(), error = %e, "pruned clip file could not be removed")
+                }
+            }
+        }
+        if let Some(dir) = path.parent() {
+            let _ = clip::sync_dir(dir);
+        }
+        Ok(rec)
+    }
+
     /// Seals, with reason `interrupted`, every clip opened but never sealed (the process died):
     /// its file is cut to the last complete fragment, hashed and renamed (see `clip::recover`).
     fn recover(&mut self) -> Result<(), Error> {
@@ -569,6 +612,7 @@ fn open_clip(
         order: code.to_string(),
         station: ctx.station.clone(),
         camera: ctx.camera.clone(),
+        operator: None,
         file: file.clone(),
         started_at: started_at.clone(),
         first_frame: frame_no,
