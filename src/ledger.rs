@@ -1027,6 +1027,7 @@ mod tests {
             line,
             "{\"v\":1,\"seq\":1,\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"at\":\"2026-11-25T20:31:02.054+08:00\",\"kind\":\"station_start\",\"station\":\"station-1\",\"software\":\"packwitness 0.1.0\",\"config_sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"cameras\":[\"cam-1\"],\"key\":\"PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW\"}\n"
         );
+        assert_eq!(line, include_str!("../tests/vectors/station_start.jsonl"));
         assert_eq!(
             digest::sha256_hex(line.as_bytes()),
             include_str!("../tests/vectors/station_start.sha256").trim()
