@@ -93,8 +93,10 @@ fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<Verify
             station: "bench".into(),
             camera: "cam-1".into(),
             operator: None,
+            group: format!("bench-{i}"),
             file: file.clone(),
             started_at: ledger::now_string(),
+            scanned_at: ledger::now_string(),
             first_frame: 0,
         })?;
         ledger.append(Body::ClipSealed {

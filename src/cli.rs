@@ -285,7 +285,7 @@ fn new_demo_dir() -> PathBuf {
 }
 
 fn demo(
-    mut config: Config,
+    config: Config,
     config_sha: &str,
     data_dir: Option<PathBuf>,
     orders: Vec<String>,
@@ -315,19 +315,13 @@ fn demo(
         .or_else(|| config.data_dir.clone())
         .unwrap_or_else(new_demo_dir);
     crate::create_data_dir(&dir)?;
-    if config
-        .cameras
-        .iter()
-        .all(|c| c.source == CameraConfig::default().source)
-    {
-        config.cameras.truncate(1);
-    }
     println!("packwitness demo: data dir {}", dir.display());
-    println!(
-        "  camera: test pattern ({}), station {}",
-        crate::capture::TEST_PATTERN,
-        config.station.id
-    );
+    for cam in &config.cameras {
+        println!(
+            "  camera {}: {}, station {}",
+            cam.id, cam.source, config.station.id
+        );
+    }
     let evidence = Arc::new(Mutex::new(Evidence::open(&dir, &config, Some(printer()))?));
     station::record_start(&evidence, &config, config_sha)?;
     let station = Station::start(&config, evidence.clone())?;
@@ -339,7 +333,8 @@ fn demo(
         }
     }
     station.send(&Command::Stop);
-    std::thread::sleep(Duration::from_millis(200));
+    // Let the post-roll run out before stopping.
+    std::thread::sleep(Duration::from_secs_f64(config.station.post_roll_s + 0.3));
     station.shutdown()?;
     drop(evidence); // releases the writer lock
 
@@ -440,7 +435,8 @@ fn print_table(found: &[crate::Found]) {
         let c = &f.clip;
         println!("order     {}", c.order);
         println!("  clip      #{} on {} / {}", c.clip, c.station, c.camera);
-        println!("  start     {}", c.started_at);
+        println!("  scanned   {}", c.scanned_at);
+        println!("  start     {}  (with pre-roll)", c.started_at);
         println!("  end       {}", c.ended_at.as_deref().unwrap_or("(open)"));
         if let Some(ms) = c.duration_ms {
             println!("  duration  {:.3} s", ms as f64 / 1000.0);

@@ -50,6 +50,10 @@ pub struct StationConfig {
     pub id: String,
     /// A clip still open after this many seconds is sealed with reason `timeout`.
     pub max_clip_s: u32,
+    /// Seconds of video before the scan that a clip starts with (from the keyframe before).
+    pub pre_roll_s: f64,
+    /// Seconds of video after a stop code that a clip still records.
+    pub post_roll_s: f64,
 }
 
 impl Default for StationConfig {
@@ -57,6 +61,8 @@ impl Default for StationConfig {
         StationConfig {
             id: "station-1".into(),
             max_clip_s: 900,
+            pre_roll_s: 3.0,
+            post_roll_s: 2.0,
         }
     }
 }
@@ -222,6 +228,14 @@ impl Config {
                 "encode.keyframe_interval_s = {} is out of range 0.1..=10",
                 self.encode.keyframe_interval_s
             ));
+        }
+        for (key, v) in [
+            ("station.pre_roll_s", self.station.pre_roll_s),
+            ("station.post_roll_s", self.station.post_roll_s),
+        ] {
+            if !(0.0..=30.0).contains(&v) {
+                return Err(format!("{key} = {v} is out of range 0..=30"));
+            }
         }
         if self.station.max_clip_s == 0 {
             return Err("station.max_clip_s must be at least 1".into());

@@ -34,10 +34,13 @@ pub struct StampText {
 }
 
 /// An encoded packet, timestamps in the encoder's time base (the source's).
+#[derive(Clone)]
 pub struct EncodedPacket {
     pub packet: Packet,
     pub pts: i64,
     pub key: bool,
+    /// Camera-session number of the frame (set by the capture thread).
+    pub frame_no: u64,
 }
 
 /// Escapes literal text for drawtext's expansion (`\` and `%` are special there).
@@ -311,7 +314,12 @@ impl Encoder {
             };
             packet.set_duration(self.frame_duration);
             let key = packet.is_key();
-            out.push(EncodedPacket { packet, pts, key });
+            out.push(EncodedPacket {
+                packet,
+                pts,
+                key,
+                frame_no: 0,
+            });
         }
     }
 

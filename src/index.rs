@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS clips (
     station     TEXT NOT NULL,
     camera      TEXT NOT NULL,
     operator    TEXT,                 -- badge scanned before the clip, if any
+    clip_group  TEXT NOT NULL,        -- shared by the clips one scan opened on several cameras
+    scanned_at  TEXT NOT NULL,        -- when the order was scanned (started_at includes pre-roll)
     file        TEXT NOT NULL,        -- relative to the data dir
     started_at  TEXT NOT NULL,        -- RFC 3339, local time with offset
     first_frame INTEGER NOT NULL,     -- camera-session frame number of the first frame
@@ -84,6 +86,10 @@ pub struct ClipRow {
     pub operator: Option<String>,
     /// Retention removed the file; the record and its hashes remain.
     pub pruned: bool,
+    /// Clip-group id: the clips one scan opened on the station's cameras.
+    pub group: String,
+    /// When the order was scanned (`started_at` is earlier by the pre-roll).
+    pub scanned_at: String,
 }
 
 pub struct Index {
@@ -258,7 +264,7 @@ impl Index {
             .conn
             .prepare(
                 "SELECT opened_seq, order_code, station, camera, file, started_at, sealed_seq, reason,
-                        ended_at, duration_ms, frames, size, sha256, operator, pruned_seq
+                        ended_at, duration_ms, frames, size, sha256, operator, pruned_seq, clip_group, scanned_at
                  FROM clips
                  WHERE order_code = ?1 OR opened_seq IN (SELECT clip FROM codes WHERE code = ?1)
                  ORDER BY opened_seq",
@@ -282,6 +288,8 @@ impl Index {
                     sha256: r.get(12)?,
                     operator: r.get(13)?,
                     pruned: r.get::<_, Option<u64>>(14)?.is_some(),
+                    group: r.get(15)?,
+                    scanned_at: r.get(16)?,
                 })
             })
             .map_err(self.sql())?;
@@ -303,14 +311,17 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
             station,
             camera,
             operator,
+            group,
             file,
             started_at,
+            scanned_at,
             first_frame,
         } => {
             tx.execute(
-                "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame, operator)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![rec.seq, order, station, camera, file, started_at, first_frame, operator],
+                "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,
+                                              operator, clip_group, scanned_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![rec.seq, order, station, camera, file, started_at, first_frame, operator, group, scanned_at],
             )?;
         }
         Body::ClipSealed {
@@ -331,8 +342,9 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
         } => {
             tx.execute(
                 "INSERT INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,
-                                   sealed_seq, reason, ended_at, duration_ms, frames, size, sha256)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                                   sealed_seq, reason, ended_at, duration_ms, frames, size, sha256,
+                                   clip_group, scanned_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, '', ?6)
                  ON CONFLICT(opened_seq) DO UPDATE SET
                     sealed_seq = excluded.sealed_seq, reason = excluded.reason,
                     ended_at = excluded.ended_at, duration_ms = excluded.duration_ms,

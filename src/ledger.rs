@@ -84,10 +84,14 @@ pub enum Body {
         camera: String,
         /// The packer's badge scanned before this clip, if any (`null` otherwise).
         operator: Option<String>,
+        /// Shared by the clips that one scan opened on the station's cameras.
+        group: String,
         /// Path relative to the data dir, `/`-separated.
         file: String,
-        /// Wall-clock time of the first frame.
+        /// Wall-clock time of the first frame (the start of the pre-roll).
         started_at: String,
+        /// Wall-clock time of the frame at which the order was scanned.
+        scanned_at: String,
         /// Camera-session frame number of the first frame.
         first_frame: u64,
     },

@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -23,7 +24,7 @@ use ffmpeg_next::codec;
 
 use crate::capture::{FfmpegSource, FrameSource, StreamInfo};
 use crate::clip::{self, ClipWriter};
-use crate::config::{CameraConfig, Config, EncodeConfig};
+use crate::config::{CameraConfig, Config, EncodeConfig, StationConfig};
 use crate::encode::{EncodedPacket, Encoder, StampText};
 use crate::index::Index;
 use crate::ledger::note::StationKey;
@@ -235,6 +236,19 @@ impl Evidence {
     }
 }
 
+/// What a station tells each of its capture threads.
+#[derive(Debug, Clone)]
+enum CameraCommand {
+    /// Start (or switch to) this order; `group` is shared by the clips of one scan.
+    Order {
+        code: String,
+        group: String,
+    },
+    /// Seal the open clip after the post-roll.
+    Stop,
+    Shutdown,
+}
+
 /// Messages from a capture thread to its clip thread.
 enum CameraEvent {
     Started {
@@ -245,11 +259,10 @@ enum CameraEvent {
         pts0: i64,
     },
     /// From the frame with this pts on, the open clip (if any) is sealed for `reason`, and a clip
-    /// of `next` (if any) starts.
+    /// of `next` (if any) starts, with its pre-roll.
     Cut {
         pts: i64,
-        frame_no: u64,
-        next: Option<String>,
+        next: Option<(String, String)>,
         reason: &'static str,
     },
     Packet(EncodedPacket),
@@ -262,9 +275,12 @@ enum CameraEvent {
 /// A running station.
 pub struct Station {
     evidence: Arc<Mutex<Evidence>>,
-    commands: Vec<Sender<Command>>,
+    commands: Vec<Sender<CameraCommand>>,
     capture: Vec<(String, JoinHandle<Result<(), Error>>)>,
     clips: Vec<(String, JoinHandle<Result<(), Error>>)>,
+    /// Clip-group ids: `<session start, unix ms>-<scan number>`.
+    session: i64,
+    scans: AtomicU64,
 }
 
 impl Station {
@@ -280,13 +296,15 @@ impl Station {
             commands: Vec::new(),
             capture: Vec::new(),
             clips: Vec::new(),
+            session: chrono::Utc::now().timestamp_millis(),
+            scans: AtomicU64::new(0),
         };
         for (cam, source) in sources {
             let (cmd_tx, cmd_rx) = mpsc::channel();
             // Bounded: a stalled disk slows capture instead of growing memory without limit.
             let (ev_tx, ev_rx) = mpsc::sync_channel(256);
             let settings = config.encode.clone();
-            let station_id = config.station.id.clone();
+            let station_cfg = config.station.clone();
             let camera = cam.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("capture-{}", cam.id))
@@ -294,7 +312,7 @@ impl Station {
                     capture_loop(
                         Box::new(source),
                         &camera,
-                        &station_id,
+                        &station_cfg,
                         &settings,
                         cmd_rx,
                         ev_tx,
@@ -306,6 +324,7 @@ impl Station {
                 station: config.station.id.clone(),
                 camera: cam.id.clone(),
                 max_clip_s: config.station.max_clip_s,
+                pre_roll_s: config.station.pre_roll_s,
                 evidence: evidence.clone(),
             };
             let handle = std::thread::Builder::new()
@@ -320,6 +339,17 @@ impl Station {
 
     /// Sends a command to every camera of the station.
     pub fn send(&self, cmd: &Command) {
+        let cmd = match cmd {
+            Command::Order(code) => {
+                let n = self.scans.fetch_add(1, Ordering::Relaxed) + 1;
+                CameraCommand::Order {
+                    code: code.clone(),
+                    group: format!("{}-{n}", self.session),
+                }
+            }
+            Command::Stop => CameraCommand::Stop,
+            Command::Shutdown => CameraCommand::Shutdown,
+        };
         for tx in &self.commands {
             let _ = tx.send(cmd.clone());
         }
@@ -383,9 +413,9 @@ fn lock(evidence: &Mutex<Evidence>) -> Result<std::sync::MutexGuard<'_, Evidence
 fn capture_loop(
     mut source: Box<dyn FrameSource>,
     cam: &CameraConfig,
-    station: &str,
+    station: &StationConfig,
     settings: &EncodeConfig,
-    commands: Receiver<Command>,
+    commands: Receiver<CameraCommand>,
     events: SyncSender<CameraEvent>,
 ) -> Result<(), Error> {
     let info = source.info();
@@ -404,8 +434,10 @@ fn capture_loop(
     let wall0 = chrono::Local::now().fixed_offset();
     let pts0 = frame.pts().unwrap_or(0);
     let wall_offset_s = wall0.timestamp_micros() as f64 / 1e6 - info.seconds(pts0);
+    let ticks = |s: f64| (s / info.seconds(1).max(1e-9)).round() as i64;
+    let post_roll = ticks(station.post_roll_s);
     let mut stamp = StampText {
-        station: station.to_string(),
+        station: station.id.clone(),
         camera: cam.id.clone(),
         order: None,
     };
@@ -417,46 +449,58 @@ fn capture_loop(
         pts0,
     })?;
     let mut packets = Vec::new();
+    // Frames inside the encoder, oldest first: (pts, frame number). No B-frames, so packets
+    // come out in this order.
+    let mut in_flight: VecDeque<(i64, u64)> = VecDeque::new();
     let mut frame_no = 0u64;
+    // After a stop code, the stamp keeps the order until the post-roll ends.
+    let mut idle_from: Option<i64> = None;
     let end_reason = loop {
         let pts = frame.pts().unwrap_or(0);
         let mut keyframe = false;
         let mut shutdown = false;
+        let mut restamp = false;
+        if idle_from.is_some_and(|t| pts >= t) {
+            idle_from = None;
+            stamp.order = None;
+            restamp = true;
+        }
         while let Ok(cmd) = commands.try_recv() {
             match cmd {
-                Command::Order(code) => {
+                CameraCommand::Order { code, group } => {
                     stamp.order = Some(code.clone());
+                    idle_from = None;
                     keyframe = true;
+                    restamp = true;
                     send(CameraEvent::Cut {
                         pts,
-                        frame_no,
-                        next: Some(code),
+                        next: Some((code, group)),
                         reason: "next_order",
                     })?;
                 }
-                Command::Stop => {
-                    if stamp.order.take().is_some() {
-                        encoder.set_stamp(&stamp)?;
+                CameraCommand::Stop => {
+                    if stamp.order.is_some() {
+                        idle_from = Some(pts + post_roll);
                     }
                     send(CameraEvent::Cut {
-                        pts,
-                        frame_no,
+                        pts: pts + post_roll,
                         next: None,
                         reason: "stop_code",
                     })?;
                 }
-                Command::Shutdown => shutdown = true,
+                CameraCommand::Shutdown => shutdown = true,
             }
         }
         if shutdown {
             break "shutdown";
         }
-        if keyframe {
+        if restamp {
             encoder.set_stamp(&stamp)?;
         }
+        in_flight.push_back((pts, frame_no));
         encoder.encode(&mut frame, keyframe, &mut packets)?;
         for p in packets.drain(..) {
-            send(CameraEvent::Packet(p))?;
+            send(CameraEvent::Packet(number(p, &mut in_flight)))?;
         }
         frame_no += 1;
         match source.next_frame()? {
@@ -466,16 +510,33 @@ fn capture_loop(
     };
     encoder.finish(&mut packets)?;
     for p in packets.drain(..) {
-        send(CameraEvent::Packet(p))?;
+        send(CameraEvent::Packet(number(p, &mut in_flight)))?;
     }
     send(CameraEvent::End { reason: end_reason })?;
     Ok(())
+}
+
+/// Gives a packet the camera-session number of its frame.
+fn number(mut p: EncodedPacket, in_flight: &mut VecDeque<(i64, u64)>) -> EncodedPacket {
+    while let Some(&(pts, n)) = in_flight.front() {
+        if pts < p.pts {
+            in_flight.pop_front();
+            continue;
+        }
+        if pts == p.pts {
+            in_flight.pop_front();
+            p.frame_no = n;
+        }
+        break;
+    }
+    p
 }
 
 struct ClipContext {
     station: String,
     camera: String,
     max_clip_s: u32,
+    pre_roll_s: f64,
     evidence: Arc<Mutex<Evidence>>,
 }
 
@@ -502,12 +563,62 @@ struct OpenClip {
     first_frame: u64,
 }
 
+/// The last seconds of encoded video, from a keyframe on: the pre-roll of the next clip.
+struct PreRoll {
+    packets: VecDeque<EncodedPacket>,
+    keep: i64,
+}
+
+impl PreRoll {
+    fn push(&mut self, p: &EncodedPacket) {
+        if self.keep <= 0 {
+            return;
+        }
+        if self.packets.is_empty() && !p.key {
+            return; // a pre-roll starts on a keyframe
+        }
+        self.packets.push_back(p.clone());
+        // Drop whole GOPs while the next keyframe is still at least `keep` before the newest.
+        let newest = p.pts;
+        while let Some(second) = self.packets.iter().skip(1).position(|q| q.key) {
+            let second = second + 1;
+            if newest - self.packets[second].pts >= self.keep {
+                self.packets.drain(..second);
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Packets from the latest keyframe at least `keep` before `at` (or the oldest kept).
+    fn take_before(&self, at: i64) -> Vec<EncodedPacket> {
+        let start = self
+            .packets
+            .iter()
+            .rposition(|q| q.key && at - q.pts >= self.keep)
+            .unwrap_or(0);
+        self.packets
+            .iter()
+            .skip(start)
+            .filter(|q| q.pts < at)
+            .cloned()
+            .collect()
+    }
+}
+
+/// A cut waiting for its frame: (pts, next order and group, reason to seal the open clip).
+type PendingCut = (i64, Option<(String, String)>, &'static str);
+
 fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Error> {
     let mut session: Option<Session> = None;
     let mut current: Option<OpenClip> = None;
-    let mut pending: VecDeque<(i64, u64, Option<String>, &'static str)> = VecDeque::new();
-    // An order waiting for its first keyframe: (code, frame number of the cut).
-    let mut waiting: Option<(String, u64)> = None;
+    let mut pending: VecDeque<PendingCut> = VecDeque::new();
+    // An order waiting for its first keyframe: (code, group).
+    let mut waiting: Option<(String, String)> = None;
+    let mut pre_roll = PreRoll {
+        packets: VecDeque::new(),
+        keep: 0,
+    };
     let result = (|| {
         for ev in events.iter() {
             match ev {
@@ -517,6 +628,7 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
                     wall0,
                     pts0,
                 } => {
+                    pre_roll.keep = (ctx.pre_roll_s / info.seconds(1).max(1e-9)).round() as i64;
                     session = Some(Session {
                         info,
                         params,
@@ -524,16 +636,17 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
                         pts0,
                     });
                 }
-                CameraEvent::Cut {
-                    pts,
-                    frame_no,
-                    next,
-                    reason,
-                } => pending.push_back((pts, frame_no, next, reason)),
+                CameraEvent::Cut { pts, next, reason } => {
+                    // A cut supersedes later ones still pending (a new order during a post-roll).
+                    while pending.back().is_some_and(|c| c.0 >= pts) {
+                        pending.pop_back();
+                    }
+                    pending.push_back((pts, next, reason));
+                }
                 CameraEvent::Packet(p) => {
                     let Some(s) = session.as_ref() else { continue };
                     while pending.front().is_some_and(|c| p.pts >= c.0) {
-                        let Some((_, frame_no, next, reason)) = pending.pop_front() else {
+                        let Some((_, next, reason)) = pending.pop_front() else {
                             break;
                         };
                         if let Some(open) = current.take() {
@@ -542,13 +655,22 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
                         if let Some((skipped, _)) = waiting.take() {
                             tracing::warn!(order = %skipped, "order replaced before its first frame; no clip recorded");
                         }
-                        waiting = next.map(|code| (code, frame_no));
+                        waiting = next;
                     }
                     if waiting.is_some() && p.key {
-                        if let Some((code, frame_no)) = waiting.take() {
-                            current = Some(open_clip(&ctx, s, &code, &p, frame_no)?);
+                        if let Some((code, group)) = waiting.take() {
+                            let earlier = pre_roll.take_before(p.pts);
+                            let first = earlier.first().unwrap_or(&p);
+                            let (first_pts, first_frame) = (first.pts, first.frame_no);
+                            let mut open =
+                                open_clip(&ctx, s, &code, &group, first_pts, first_frame, p.pts)?;
+                            for q in earlier {
+                                open.writer.write(q)?;
+                            }
+                            current = Some(open);
                         }
                     }
+                    pre_roll.push(&p);
                     if let Some(open) = current.as_mut() {
                         let elapsed = s.info.seconds(p.pts - open.writer.first_pts());
                         if elapsed >= ctx.max_clip_s as f64 {
@@ -562,7 +684,7 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
                 }
                 CameraEvent::End { reason } => {
                     // A cut whose frame never came (stop, then shutdown) still gives its reason.
-                    let reason = pending.front().map_or(reason, |c| c.3);
+                    let reason = pending.front().map_or(reason, |c| c.2);
                     if let (Some(s), Some(open)) = (session.as_ref(), current.take()) {
                         seal(&ctx, s, open, reason)?;
                     }
@@ -587,14 +709,17 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 fn open_clip(
     ctx: &ClipContext,
     s: &Session,
     code: &str,
-    first: &EncodedPacket,
-    frame_no: u64,
+    group: &str,
+    first_pts: i64,
+    first_frame: u64,
+    scan_pts: i64,
 ) -> Result<OpenClip, Error> {
-    let started = s.wall(first.pts);
+    let started = s.wall(first_pts);
     let started_at = ledger::format_time(started);
     let mut ev = lock(&ctx.evidence)?;
     let seq = ev.ledger_next_seq();
@@ -613,12 +738,14 @@ fn open_clip(
         station: ctx.station.clone(),
         camera: ctx.camera.clone(),
         operator: None,
+        group: group.to_string(),
         file: file.clone(),
         started_at: started_at.clone(),
-        first_frame: frame_no,
+        scanned_at: ledger::format_time(s.wall(scan_pts)),
+        first_frame,
     })?;
     drop(ev);
-    let writer = ClipWriter::create(&path, &s.params, s.info.time_base, first.pts)?;
+    let writer = ClipWriter::create(&path, &s.params, s.info.time_base, first_pts)?;
     tracing::info!(order = code, camera = %ctx.camera, file = %file, "clip opened");
     Ok(OpenClip {
         writer,
@@ -626,7 +753,7 @@ fn open_clip(
         order: code.to_string(),
         file,
         started_at,
-        first_frame: frame_no,
+        first_frame,
     })
 }
 

@@ -200,3 +200,15 @@ impl Drop for Reaper {
         }
     }
 }
+
+/// The camera-session frame number at which a sealed clip's order was scanned (its clip starts
+/// earlier by the pre-roll), from its clip_opened record; 30 fps sources.
+pub fn scan_frame(dir: &Path, sealed: &serde_json::Value) -> u64 {
+    let opened = manifest(dir)
+        .into_iter()
+        .find(|r| r["kind"] == "clip_opened" && r["seq"] == sealed["clip"])
+        .expect("clip_opened record");
+    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(opened[k].as_str().unwrap()).unwrap();
+    let ms = (t("scanned_at") - t("started_at")).num_milliseconds() as f64;
+    opened["first_frame"].as_u64().unwrap() + (ms * 30.0 / 1000.0).round() as u64
+}
