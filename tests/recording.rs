@@ -67,7 +67,7 @@ fn pre_roll_post_roll_and_a_frame_exact_switch() {
     let sealed = sealed(&dir);
     assert_eq!(sealed.len(), 2);
     let (a, b) = (&sealed[0], &sealed[1]);
-    let (oa, ob) = (opened(&dir, &a["clip"]), opened(&dir, &b["clip"]));
+    let ob = opened(&dir, &b["clip"]);
     // The first order came at the session start: nothing to pre-roll. The second starts at the
     // keyframe at or before 2 s ahead of its scan (keyframes every second).
     let pre = seconds_between(
