@@ -94,6 +94,7 @@ fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<Verify
             camera: "cam-1".into(),
             operator: None,
             group: format!("bench-{i}"),
+            part: 1,
             file: file.clone(),
             started_at: ledger::now_string(),
             scanned_at: ledger::now_string(),

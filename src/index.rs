@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS clips (
     camera      TEXT NOT NULL,
     operator    TEXT,                 -- badge scanned before the clip, if any
     clip_group  TEXT NOT NULL,        -- shared by the clips one scan opened on several cameras
+    part        INTEGER NOT NULL DEFAULT 1, -- 2, 3, ... after the camera was lost and came back
     scanned_at  TEXT NOT NULL,        -- when the order was scanned (started_at includes pre-roll)
     file        TEXT NOT NULL,        -- relative to the data dir
     started_at  TEXT NOT NULL,        -- RFC 3339, local time with offset
@@ -90,6 +91,8 @@ pub struct ClipRow {
     pub group: String,
     /// When the order was scanned (`started_at` is earlier by the pre-roll).
     pub scanned_at: String,
+    /// 1; 2, 3, ... for the parts recorded after the camera was lost and came back.
+    pub part: u32,
 }
 
 pub struct Index {
@@ -264,7 +267,7 @@ impl Index {
             .conn
             .prepare(
                 "SELECT opened_seq, order_code, station, camera, file, started_at, sealed_seq, reason,
-                        ended_at, duration_ms, frames, size, sha256, operator, pruned_seq, clip_group, scanned_at
+                        ended_at, duration_ms, frames, size, sha256, operator, pruned_seq, clip_group, scanned_at, part
                  FROM clips
                  WHERE order_code = ?1 OR opened_seq IN (SELECT clip FROM codes WHERE code = ?1)
                  ORDER BY opened_seq",
@@ -290,6 +293,7 @@ impl Index {
                     pruned: r.get::<_, Option<u64>>(14)?.is_some(),
                     group: r.get(15)?,
                     scanned_at: r.get(16)?,
+                    part: r.get(17)?,
                 })
             })
             .map_err(self.sql())?;
@@ -312,6 +316,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
             camera,
             operator,
             group,
+            part,
             file,
             started_at,
             scanned_at,
@@ -319,9 +324,9 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
         } => {
             tx.execute(
                 "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,
-                                              operator, clip_group, scanned_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![rec.seq, order, station, camera, file, started_at, first_frame, operator, group, scanned_at],
+                                              operator, clip_group, scanned_at, part)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![rec.seq, order, station, camera, file, started_at, first_frame, operator, group, scanned_at, part],
             )?;
         }
         Body::ClipSealed {

@@ -86,6 +86,8 @@ pub enum Body {
         operator: Option<String>,
         /// Shared by the clips that one scan opened on the station's cameras.
         group: String,
+        /// 1; 2, 3, ... when the camera was lost during the order and came back.
+        part: u32,
         /// Path relative to the data dir, `/`-separated.
         file: String,
         /// Wall-clock time of the first frame (the start of the pre-roll).

@@ -262,7 +262,8 @@ enum CameraEvent {
     /// of `next` (if any) starts, with its pre-roll.
     Cut {
         pts: i64,
-        next: Option<(String, String)>,
+        /// (order, group, part): part 2, 3, ... continue an order after the camera was lost.
+        next: Option<(String, String, u32)>,
         reason: &'static str,
     },
     Packet(EncodedPacket),
@@ -286,9 +287,21 @@ pub struct Station {
 impl Station {
     /// Opens every camera of the config and starts recording (idle until the first order).
     pub fn start(config: &Config, evidence: Arc<Mutex<Evidence>>) -> Result<Station, Error> {
+        // A file or test source that cannot be opened is a configuration error; a network
+        // camera that is down at start is retried by its capture thread, like a lost one.
         let mut sources = Vec::new();
         for cam in &config.cameras {
-            let source = FfmpegSource::open(&cam.source, cam.realtime)?;
+            let source: Option<Box<dyn FrameSource>> = match FfmpegSource::open(
+                &cam.source,
+                cam.realtime,
+            ) {
+                Ok(s) => Some(Box::new(s)),
+                Err(e) if crate::capture::SourceSpec::parse(&cam.source).is_live() => {
+                    tracing::warn!(camera = %cam.id, error = %e, "camera unavailable at start; retrying in the background");
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            };
             sources.push((cam.clone(), source));
         }
         let mut station = Station {
@@ -309,14 +322,7 @@ impl Station {
             let handle = std::thread::Builder::new()
                 .name(format!("capture-{}", cam.id))
                 .spawn(move || {
-                    capture_loop(
-                        Box::new(source),
-                        &camera,
-                        &station_cfg,
-                        &settings,
-                        cmd_rx,
-                        ev_tx,
-                    )
+                    capture_loop(source, &camera, &station_cfg, &settings, cmd_rx, ev_tx)
                 })
                 .map_err(|e| Error::Thread(format!("cannot start capture thread: {e}")))?;
             station.capture.push((cam.id.clone(), handle));
@@ -410,25 +416,129 @@ fn lock(evidence: &Mutex<Evidence>) -> Result<std::sync::MutexGuard<'_, Evidence
     })
 }
 
+/// The order a camera is recording, carried across reconnections.
+#[derive(Debug, Clone)]
+struct OpenOrder {
+    code: String,
+    group: String,
+    /// 1, then 2, 3, ... for each reconnection while the order stays open.
+    part: u32,
+}
+
+/// How one camera session (one opening of the source) ended.
+enum SessionEnd {
+    Shutdown,
+    /// A file or test source reached its end.
+    Ended,
+    /// The camera failed or vanished; reconnect.
+    Lost(String),
+}
+
+/// Runs one camera for the whole station session: a `run_session` per opening of the source,
+/// reconnecting after a loss with capped backoff (1 s doubling to 30 s), forever, until
+/// shutdown. An order open when the camera was lost continues as its next part.
 fn capture_loop(
-    mut source: Box<dyn FrameSource>,
+    first: Option<Box<dyn FrameSource>>,
     cam: &CameraConfig,
     station: &StationConfig,
     settings: &EncodeConfig,
     commands: Receiver<CameraCommand>,
     events: SyncSender<CameraEvent>,
 ) -> Result<(), Error> {
-    let info = source.info();
     let send = |ev| {
         events
             .send(ev)
             .map_err(|_| Error::Thread(format!("camera {}: clip writer stopped", cam.id)))
     };
-    let Some(mut frame) = source.next_frame()? else {
-        send(CameraEvent::End {
-            reason: "source_ended",
-        })?;
-        return Ok(());
+    let live = crate::capture::SourceSpec::parse(&cam.source).is_live();
+    let mut source = first;
+    let mut open: Option<OpenOrder> = None;
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let src: Box<dyn FrameSource> = match source.take() {
+            Some(s) => s,
+            None => match FfmpegSource::open(&cam.source, cam.realtime) {
+                Ok(s) => {
+                    tracing::warn!(camera = %cam.id, source = %cam.source, "camera reconnected");
+                    Box::new(s)
+                }
+                Err(e) => {
+                    tracing::warn!(camera = %cam.id, error = %e, retry_in = ?backoff, "camera unavailable; retrying");
+                    // Wait, but keep taking commands: a scan while the camera is down is
+                    // recorded as soon as it is back.
+                    let deadline = Instant::now() + backoff;
+                    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                        match commands.recv_timeout(left) {
+                            Ok(CameraCommand::Shutdown)
+                            | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                                send(CameraEvent::End { reason: "shutdown" })?;
+                                return Ok(());
+                            }
+                            Ok(CameraCommand::Order { code, group }) => {
+                                open = Some(OpenOrder {
+                                    code,
+                                    group,
+                                    part: 1,
+                                })
+                            }
+                            Ok(CameraCommand::Stop) => open = None,
+                            Err(mpsc::RecvTimeoutError::Timeout) => break,
+                        }
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            },
+        };
+        let started = Instant::now();
+        let end = run_session(src, cam, station, settings, &commands, &send, &mut open)?;
+        match end {
+            SessionEnd::Shutdown => {
+                send(CameraEvent::End { reason: "shutdown" })?;
+                return Ok(());
+            }
+            SessionEnd::Ended if !live => {
+                send(CameraEvent::End {
+                    reason: "source_ended",
+                })?;
+                return Ok(());
+            }
+            SessionEnd::Ended | SessionEnd::Lost(_) => {
+                let why = match &end {
+                    SessionEnd::Lost(e) => e.clone(),
+                    _ => "the stream ended".to_string(),
+                };
+                tracing::warn!(camera = %cam.id, source = %cam.source, error = %why, "camera lost; the open clip is sealed and recording resumes when it is back");
+                send(CameraEvent::End {
+                    reason: "camera_lost",
+                })?;
+                if let Some(o) = open.as_mut() {
+                    o.part += 1;
+                }
+                if started.elapsed() > Duration::from_secs(60) {
+                    backoff = Duration::from_secs(1);
+                }
+                std::thread::sleep(backoff.min(Duration::from_secs(1)));
+            }
+        }
+    }
+}
+
+/// One opening of a source: one clock reading, one encoder, frames until it ends or fails.
+fn run_session(
+    mut source: Box<dyn FrameSource>,
+    cam: &CameraConfig,
+    station: &StationConfig,
+    settings: &EncodeConfig,
+    commands: &Receiver<CameraCommand>,
+    send: &dyn Fn(CameraEvent) -> Result<(), Error>,
+    open: &mut Option<OpenOrder>,
+) -> Result<SessionEnd, Error> {
+    let info = source.info();
+    let mut frame = match source.next_frame() {
+        Ok(Some(f)) => f,
+        Ok(None) => return Ok(SessionEnd::Ended),
+        Err(e) => return Ok(SessionEnd::Lost(e.to_string())),
     };
     // The one clock reading of this camera session; every frame's time derives from it.
     let wall0 = chrono::Local::now().fixed_offset();
@@ -455,7 +565,9 @@ fn capture_loop(
     let mut frame_no = 0u64;
     // After a stop code, the stamp keeps the order until the post-roll ends.
     let mut idle_from: Option<i64> = None;
-    let end_reason = loop {
+    // An order open before this session (scanned while the camera was down, or lost mid-clip).
+    let mut resume = open.clone();
+    let end = loop {
         let pts = frame.pts().unwrap_or(0);
         let mut keyframe = false;
         let mut shutdown = false;
@@ -463,18 +575,34 @@ fn capture_loop(
         if idle_from.is_some_and(|t| pts >= t) {
             idle_from = None;
             stamp.order = None;
+            *open = None;
             restamp = true;
+        }
+        if let Some(o) = resume.take() {
+            stamp.order = Some(o.code.clone());
+            keyframe = true;
+            restamp = true;
+            send(CameraEvent::Cut {
+                pts,
+                next: Some((o.code, o.group, o.part)),
+                reason: "next_order",
+            })?;
         }
         while let Ok(cmd) = commands.try_recv() {
             match cmd {
                 CameraCommand::Order { code, group } => {
                     stamp.order = Some(code.clone());
+                    *open = Some(OpenOrder {
+                        code: code.clone(),
+                        group: group.clone(),
+                        part: 1,
+                    });
                     idle_from = None;
                     keyframe = true;
                     restamp = true;
                     send(CameraEvent::Cut {
                         pts,
-                        next: Some((code, group)),
+                        next: Some((code, group, 1)),
                         reason: "next_order",
                     })?;
                 }
@@ -492,7 +620,7 @@ fn capture_loop(
             }
         }
         if shutdown {
-            break "shutdown";
+            break SessionEnd::Shutdown;
         }
         if restamp {
             encoder.set_stamp(&stamp)?;
@@ -503,17 +631,21 @@ fn capture_loop(
             send(CameraEvent::Packet(number(p, &mut in_flight)))?;
         }
         frame_no += 1;
-        match source.next_frame()? {
-            Some(f) => frame = f,
-            None => break "source_ended",
+        match source.next_frame() {
+            Ok(Some(f)) => frame = f,
+            Ok(None) => break SessionEnd::Ended,
+            Err(e) => break SessionEnd::Lost(e.to_string()),
         }
     };
+    // Whatever was encoded goes into the clip before it is sealed.
     encoder.finish(&mut packets)?;
     for p in packets.drain(..) {
         send(CameraEvent::Packet(number(p, &mut in_flight)))?;
     }
-    send(CameraEvent::End { reason: end_reason })?;
-    Ok(())
+    if idle_from.is_some() {
+        *open = None; // stopped during the post-roll: nothing to resume
+    }
+    Ok(end)
 }
 
 /// Gives a packet the camera-session number of its frame.
@@ -607,14 +739,14 @@ impl PreRoll {
 }
 
 /// A cut waiting for its frame: (pts, next order and group, reason to seal the open clip).
-type PendingCut = (i64, Option<(String, String)>, &'static str);
+type PendingCut = (i64, Option<(String, String, u32)>, &'static str);
 
 fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Error> {
     let mut session: Option<Session> = None;
     let mut current: Option<OpenClip> = None;
     let mut pending: VecDeque<PendingCut> = VecDeque::new();
-    // An order waiting for its first keyframe: (code, group).
-    let mut waiting: Option<(String, String)> = None;
+    // An order waiting for its first keyframe: (code, group, part).
+    let mut waiting: Option<(String, String, u32)> = None;
     let mut pre_roll = PreRoll {
         packets: VecDeque::new(),
         keep: 0,
@@ -652,18 +784,24 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
                         if let Some(open) = current.take() {
                             seal(&ctx, s, open, reason)?;
                         }
-                        if let Some((skipped, _)) = waiting.take() {
+                        if let Some((skipped, _, _)) = waiting.take() {
                             tracing::warn!(order = %skipped, "order replaced before its first frame; no clip recorded");
                         }
                         waiting = next;
                     }
                     if waiting.is_some() && p.key {
-                        if let Some((code, group)) = waiting.take() {
+                        if let Some((code, group, part)) = waiting.take() {
                             let earlier = pre_roll.take_before(p.pts);
                             let first = earlier.first().unwrap_or(&p);
                             let (first_pts, first_frame) = (first.pts, first.frame_no);
-                            let mut open =
-                                open_clip(&ctx, s, &code, &group, first_pts, first_frame, p.pts)?;
+                            let mut open = open_clip(
+                                &ctx,
+                                s,
+                                (&code, &group, part),
+                                first_pts,
+                                first_frame,
+                                p.pts,
+                            )?;
                             for q in earlier {
                                 open.writer.write(q)?;
                             }
@@ -684,11 +822,18 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
                 }
                 CameraEvent::End { reason } => {
                     // A cut whose frame never came (stop, then shutdown) still gives its reason.
-                    let reason = pending.front().map_or(reason, |c| c.2);
+                    let seal_reason = pending.front().map_or(reason, |c| c.2);
                     if let (Some(s), Some(open)) = (session.as_ref(), current.take()) {
-                        seal(&ctx, s, open, reason)?;
+                        seal(&ctx, s, open, seal_reason)?;
                     }
-                    return Ok(());
+                    if reason != "camera_lost" {
+                        return Ok(());
+                    }
+                    // The camera session is over; the next one has its own clock and encoder.
+                    session = None;
+                    pending.clear();
+                    waiting = None;
+                    pre_roll.packets.clear();
                 }
             }
         }
@@ -713,8 +858,7 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
 fn open_clip(
     ctx: &ClipContext,
     s: &Session,
-    code: &str,
-    group: &str,
+    (code, group, part): (&str, &str, u32),
     first_pts: i64,
     first_frame: u64,
     scan_pts: i64,
@@ -739,6 +883,7 @@ fn open_clip(
         camera: ctx.camera.clone(),
         operator: None,
         group: group.to_string(),
+        part,
         file: file.clone(),
         started_at: started_at.clone(),
         scanned_at: ledger::format_time(s.wall(scan_pts)),
