@@ -1,0 +1,154 @@
+//! A network camera for real: GStreamer's RTSP server on loopback, started and killed by the
+//! test. Covers recording (transcode) from RTSP, and the camera lost mid-clip and coming back:
+//! the clip is sealed as `camera_lost` and the order continues as part 2.
+
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the RTSP server and waits until it serves.
+fn start_server(port: u16) -> Reaper {
+    let mut child: Child = Command::new("/usr/bin/python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rtsp_server.py"))
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("Debian's /usr/bin/python3 with python3-gi (bash .ci/deps installs it)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready", "RTSP server did not start");
+    Reaper(Some(child))
+}
+
+fn wait_for(dir: &std::path::Path, what: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while !std::fs::read_to_string(dir.join("manifest.jsonl"))
+        .unwrap_or_default()
+        .contains(what)
+    {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn rtsp_camera_lost_mid_clip_continues_as_part_2() {
+    let port = free_port();
+    let server = start_server(port);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let url = format!("rtsp://127.0.0.1:{port}/cam");
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(&cfg, "[station]\npre_roll_s = 1.0\npost_roll_s = 0.5\n").unwrap();
+    let mut station = Reaper(Some(
+        bin()
+            .args([
+                "--config",
+                cfg.to_str().unwrap(),
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "run",
+                "--source",
+                &url,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    std::thread::sleep(Duration::from_secs(2));
+    {
+        let stdin = station.0.as_mut().unwrap().stdin.as_mut().unwrap();
+        writeln!(stdin, "RTSP-1").unwrap();
+    }
+    wait_for(&dir, "clip_opened", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    // The camera dies mid-clip...
+    drop(server); // kills it
+    wait_for(&dir, "camera_lost", Duration::from_secs(20));
+    // ...and comes back on the same address.
+    let _server = start_server(port);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while std::fs::read_to_string(dir.join("manifest.jsonl"))
+        .unwrap_or_default()
+        .matches("clip_opened")
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "recording did not resume after the camera came back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    {
+        let stdin = station.0.as_mut().unwrap().stdin.as_mut().unwrap();
+        writeln!(stdin, "PW-STOP").unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    drop(station.0.as_mut().unwrap().stdin.take());
+    let out = station.0.take().unwrap().wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("camera lost") || stderr(&out).contains("reconnected"),
+        "the log says so: {}",
+        show(&out)
+    );
+
+    let m = manifest(&dir);
+    let opened: Vec<_> = m.iter().filter(|r| r["kind"] == "clip_opened").collect();
+    assert_eq!(opened.len(), 2, "{m:#?}");
+    assert_eq!(opened[0]["part"], 1);
+    assert_eq!(opened[1]["part"], 2);
+    assert_eq!(
+        opened[0]["group"], opened[1]["group"],
+        "both parts belong to the same scan"
+    );
+    let sealed = sealed(&dir);
+    let reasons: Vec<_> = sealed
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["camera_lost", "stop_code"]);
+    for r in &sealed {
+        assert_eq!(r["order"], "RTSP-1");
+        let (codec, frames, duration, flags) = probe(&dir.join(r["file"].as_str().unwrap()));
+        assert_eq!(codec, "h264");
+        assert_eq!(Some(frames), r["frames"].as_u64());
+        assert!(frames >= 30 && duration >= 1.0, "{r}");
+        assert!(flags.starts_with('K'));
+    }
+    let out = run(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "lookup",
+        "rtsp-1",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let parts: Vec<_> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["part"].as_u64().unwrap())
+        .collect();
+    assert_eq!(parts, [1, 2], "lookup finds both parts, in order");
+    let out = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
+    assert!(out.status.success(), "{}", show(&out));
+}
