@@ -98,6 +98,7 @@ fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<Verify
             file: file.clone(),
             started_at: ledger::now_string(),
             scanned_at: ledger::now_string(),
+            clock_synced: None,
             first_frame: 0,
         })?;
         ledger.append(Body::ClipSealed {

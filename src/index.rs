@@ -321,6 +321,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
             started_at,
             scanned_at,
             first_frame,
+            ..
         } => {
             tx.execute(
                 "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,

@@ -96,6 +96,9 @@ pub enum Body {
         scanned_at: String,
         /// Camera-session frame number of the first frame.
         first_frame: u64,
+        /// Whether the system clock was synchronised (NTP) when the clip started; `null` when
+        /// the system cannot tell.
+        clock_synced: Option<bool>,
     },
     /// A clip file is complete, fsynced and in place; `clip` is the `seq` of its `clip_opened`.
     ClipSealed {

@@ -888,6 +888,7 @@ fn open_clip(
         started_at: started_at.clone(),
         scanned_at: ledger::format_time(s.wall(scan_pts)),
         first_frame,
+        clock_synced: crate::capture::clock_synchronised(),
     })?;
     drop(ev);
     let writer = ClipWriter::create(&path, &s.params, s.info.time_base, first_pts)?;
