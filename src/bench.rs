@@ -188,3 +188,154 @@ fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<Verify
         ratio_all_cores: sha256sum_s / verify_all_cores_s,
     })
 }
+
+/// CPU seconds, wall seconds and peak RSS of one child process.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Usage {
+    pub cpu_s: f64,
+    pub wall_s: f64,
+    pub max_rss_mb: f64,
+}
+
+/// Runs a command to completion and measures it with `wait4` (its own CPU time and peak RSS,
+/// nothing of ours).
+pub fn measure(mut cmd: std::process::Command) -> Result<Usage, Error> {
+    let t = Instant::now();
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Thread(format!("cannot run {cmd:?}: {e}")))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid out-parameter; wait4 reaps exactly our child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let wall_s = t.elapsed().as_secs_f64();
+    if r != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        return Err(Error::Thread(format!("{cmd:?} failed: {}", err.trim())));
+    }
+    let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    Ok(Usage {
+        cpu_s: secs(ru.ru_utime) + secs(ru.ru_stime),
+        wall_s,
+        max_rss_mb: ru.ru_maxrss as f64 / 1024.0,
+    })
+}
+
+/// Escapes a filter's option string for an FFmpeg filtergraph (one more level of `\`).
+fn graph_escape(args: &str) -> String {
+    let mut out = String::new();
+    for c in args.chars() {
+        if matches!(c, '\\' | '\'' | ',' | ';' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The `ffmpeg` command line doing what our recorder does for one camera: the same test
+/// source, the same stamp filter, the same libx264 settings, fragmented MP4 out.
+pub fn ffmpeg_reference(width: u32, height: u32, frames: u64, out: &Path) -> std::process::Command {
+    let settings = crate::config::EncodeConfig::default();
+    let stamp = crate::encode::StampText {
+        station: "station-1".into(),
+        camera: "cam-1".into(),
+        order: Some("BENCH-0001".into()),
+    };
+    let font = settings.font_file.to_string_lossy().into_owned();
+    let wall = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
+    let draw = crate::encode::drawtext_args(
+        &font,
+        crate::encode::font_size(&settings, height),
+        &stamp,
+        wall,
+    );
+    let gop = crate::encode::gop_frames(&settings, 30.0);
+    let mut cmd = std::process::Command::new("ffmpeg");
+    cmd.args([
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+    ])
+    .arg(format!("testsrc2=size={width}x{height}:rate=30"))
+    .args(["-frames:v", &frames.to_string(), "-vf"])
+    .arg(format!("drawtext={},format=yuv420p", graph_escape(&draw)))
+    .args(["-c:v", "libx264", "-g", &gop.to_string(), "-bf", "0"]);
+    for (k, v) in crate::encode::x264_options(&settings, gop) {
+        cmd.arg(format!("-{k}")).arg(v);
+    }
+    cmd.args([
+        "-movflags",
+        "frag_keyframe+empty_moov+default_base_moof",
+        "-f",
+        "mp4",
+        "-y",
+    ])
+    .arg(out);
+    cmd
+}
+
+/// The worker of `bench transcode`: what one camera of a station does (test source, stamp,
+/// libx264, fragmented MP4 clip), as fast as it can, for `frames` frames.
+pub fn transcode_worker(width: u32, height: u32, frames: u64, out: &Path) -> Result<(), Error> {
+    use crate::capture::FrameSource;
+    let settings = crate::config::EncodeConfig::default();
+    let mut source = crate::capture::FfmpegSource::open(
+        &format!("lavfi:testsrc2=size={width}x{height}:rate=30"),
+        false,
+    )?;
+    let info = source.info();
+    let stamp = crate::encode::StampText {
+        station: "station-1".into(),
+        camera: "cam-1".into(),
+        order: Some("BENCH-0001".into()),
+    };
+    let wall = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
+    let mut enc = crate::encode::Encoder::open(info, &settings, wall, &stamp)?;
+    let mut writer: Option<crate::clip::ClipWriter> = None;
+    let mut packets = Vec::new();
+    let write = |packets: &mut Vec<crate::encode::EncodedPacket>,
+                 writer: &mut Option<crate::clip::ClipWriter>,
+                 enc: &crate::encode::Encoder|
+     -> Result<(), Error> {
+        for p in packets.drain(..) {
+            if writer.is_none() {
+                *writer = Some(crate::clip::ClipWriter::create(
+                    out,
+                    &enc.parameters(),
+                    info.time_base,
+                    p.pts,
+                )?);
+            }
+            if let Some(w) = writer.as_mut() {
+                w.write(p)?;
+            }
+        }
+        Ok(())
+    };
+    for i in 0..frames {
+        let Some(mut frame) = source.next_frame()? else {
+            break;
+        };
+        enc.encode(&mut frame, i == 0, &mut packets)?;
+        write(&mut packets, &mut writer, &enc)?;
+    }
+    enc.finish(&mut packets)?;
+    write(&mut packets, &mut writer, &enc)?;
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    Ok(())
+}

@@ -91,7 +91,9 @@ pub enum Cmd {
     },
     /// Measure a part against a reference run on this machine and print the ratio.
     Bench {
-        /// What to measure: `verify` (against `sha256sum` over the same files).
+        /// What to measure: `verify` (against `sha256sum` over the same files) or `transcode`
+        /// (CPU per recorded minute at 720p30 and 1080p30 with the stamp, against the `ffmpeg`
+        /// command line doing the same encode).
         what: String,
         /// Number of synthetic clips.
         #[arg(long, default_value_t = 16)]
@@ -105,6 +107,21 @@ pub enum Cmd {
         /// Where to put the temporary data (default: the system temp dir).
         #[arg(long)]
         work_dir: Option<PathBuf>,
+        /// Seconds of video per transcode run.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+    /// Internal: one side of a benchmark, run as a child process so it is measured alone.
+    #[command(hide = true)]
+    BenchWorker {
+        #[arg(long)]
+        width: u32,
+        #[arg(long)]
+        height: u32,
+        #[arg(long)]
+        frames: u64,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Print the station's public signing key (creating the key pair on first use).
     Key,
@@ -213,7 +230,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             mb,
             runs,
             work_dir,
-        } => bench(&what, files, mb, runs, work_dir),
+            seconds,
+        } => {
+            if what == "transcode" {
+                bench_transcode(runs, work_dir, seconds)
+            } else {
+                bench(&what, files, mb, runs, work_dir)
+            }
+        }
+        Cmd::BenchWorker {
+            width,
+            height,
+            frames,
+            out,
+        } => {
+            crate::bench::transcode_worker(width, height, frames, &out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Key => {
             let dir = cli.data_dir.or_else(|| config.data_dir.clone()).context(
                 "no data dir: pass --data-dir DIR (the key lives in it), or set data_dir in the config",
@@ -663,7 +696,7 @@ fn bench(
     work_dir: Option<PathBuf>,
 ) -> Result<ExitCode> {
     if what != "verify" {
-        bail!("unknown benchmark {what:?}; available: verify");
+        bail!("unknown benchmark {what:?}; available: verify, transcode");
     }
     if files == 0 || mb == 0 || runs == 0 {
         bail!("--files, --mb and --runs must be at least 1");
@@ -703,6 +736,68 @@ fn bench(
             "PASS"
         } else {
             "FAIL: verify on one core is slower than 0.9x sha256sum"
+        }
+    );
+    Ok(if pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn bench_transcode(runs: usize, work_dir: Option<PathBuf>, seconds: u64) -> Result<ExitCode> {
+    if runs == 0 || seconds == 0 {
+        bail!("--runs and --seconds must be at least 1");
+    }
+    let work = work_dir
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("packwitness-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let exe = std::env::current_exe().context("finding this program's path")?;
+    let frames = seconds * 30;
+    let per_min = 60.0 / seconds as f64;
+    let mut pass = true;
+    eprintln!("bench transcode: {seconds} s of testsrc2 at 30 fps per run, best of {runs}, CPU per recorded minute");
+    let result = (|| -> Result<()> {
+        for (w, h) in [(1280u32, 720u32), (1920, 1080)] {
+            let out = work.join(format!("{h}p.mp4"));
+            let mut ours = None::<crate::bench::Usage>;
+            let mut theirs = None::<crate::bench::Usage>;
+            for _ in 0..runs {
+                let mut c = std::process::Command::new(&exe);
+                c.args([
+                    "bench-worker",
+                    "--width",
+                    &w.to_string(),
+                    "--height",
+                    &h.to_string(),
+                    "--frames",
+                    &frames.to_string(),
+                    "--out",
+                ])
+                .arg(&out);
+                let _ = std::fs::remove_file(&out);
+                let u = crate::bench::measure(c)?;
+                ours = Some(ours.map_or(u, |b| if u.cpu_s < b.cpu_s { u } else { b }));
+                let u = crate::bench::measure(crate::bench::ffmpeg_reference(w, h, frames, &out))?;
+                theirs = Some(theirs.map_or(u, |b| if u.cpu_s < b.cpu_s { u } else { b }));
+            }
+            let (o, t) = (ours.context("no run")?, theirs.context("no run")?);
+            let ratio = o.cpu_s / t.cpu_s;
+            println!("{h}p30  packwitness {:>6.1} CPU-s/min ({:>5.2}x real time, {:>4.0} MB peak)   ffmpeg {:>6.1} CPU-s/min ({:>5.2}x, {:>4.0} MB)   ratio {ratio:.2} (target <= 1.05)",
+                o.cpu_s * per_min, seconds as f64 / o.wall_s, o.max_rss_mb, t.cpu_s * per_min, seconds as f64 / t.wall_s, t.max_rss_mb);
+            pass &= ratio <= 1.05;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result?;
+    println!(
+        "{}",
+        if pass {
+            "PASS"
+        } else {
+            "FAIL: the recorder costs more CPU than the ffmpeg command line"
         }
     );
     Ok(if pass {

@@ -81,6 +81,48 @@ pub fn stamp_expression(stamp: &StampText, wall_offset_s: f64) -> String {
     )
 }
 
+/// The stamp's font size in pixels for a picture `height` high.
+pub fn font_size(settings: &EncodeConfig, height: u32) -> u32 {
+    if settings.font_size > 0 {
+        settings.font_size
+    } else {
+        (height / 24).max(10)
+    }
+}
+
+/// The drawtext option string of the stamp (bottom left, white on a dark box).
+pub fn drawtext_args(font_file: &str, size: u32, stamp: &StampText, wall_offset_s: f64) -> String {
+    format!(
+        "fontfile={}:text={}:fontsize={size}:fontcolor=white:box=1:boxcolor=black@0.65:boxborderw={}:x={}:y=h-th-{}",
+        quote_option(font_file),
+        quote_option(&stamp_expression(stamp, wall_offset_s)),
+        size / 4,
+        size / 2,
+        size / 2,
+    )
+}
+
+/// Frames between keyframes.
+pub fn gop_frames(settings: &EncodeConfig, fps: f64) -> u32 {
+    (fps * settings.keyframe_interval_s).round().max(1.0) as u32
+}
+
+/// The libx264 private options for a keyframe interval of `gop` frames.
+pub fn x264_options(settings: &EncodeConfig, gop: u32) -> Vec<(String, String)> {
+    let mut params = format!("keyint_min={gop}:scenecut=0");
+    if !settings.x264_params.is_empty() {
+        params.push(':');
+        params.push_str(&settings.x264_params);
+    }
+    vec![
+        ("preset".into(), settings.preset.clone()),
+        ("crf".into(), settings.crf.to_string()),
+        // A keyframe asked for at a scan must be an IDR, so a clip starting there stands alone.
+        ("forced-idr".into(), "1".into()),
+        ("x264-params".into(), params),
+    ]
+}
+
 /// One camera's encoder: stamp filter graph plus libx264.
 pub struct Encoder {
     camera: String,
@@ -125,22 +167,15 @@ impl Encoder {
         enc.set_format(format::Pixel::YUV420P);
         enc.set_time_base(info.time_base);
         enc.set_frame_rate(Some(info.frame_rate));
-        let gop = (info.fps() * settings.keyframe_interval_s).round().max(1.0) as u32;
+        let gop = gop_frames(settings, info.fps());
         enc.set_gop(gop);
         enc.set_max_b_frames(0);
         // MP4 needs SPS/PPS in the stream header (avcC), not only in-band.
         enc.set_flags(codec::Flags::GLOBAL_HEADER);
         let mut opts = Dictionary::new();
-        opts.set("preset", &settings.preset);
-        opts.set("crf", &settings.crf.to_string());
-        // A keyframe asked for at a scan must be an IDR, so a clip starting there stands alone.
-        opts.set("forced-idr", "1");
-        let mut params = format!("keyint_min={gop}:scenecut=0");
-        if !settings.x264_params.is_empty() {
-            params.push(':');
-            params.push_str(&settings.x264_params);
+        for (k, v) in x264_options(settings, gop) {
+            opts.set(&k, &v);
         }
-        opts.set("x264-params", &params);
         let encoder = enc.open_with(opts).map_err(err(
             "opening libx264 (check encode.preset and encode.x264_params)",
         ))?;
@@ -193,11 +228,7 @@ impl Encoder {
             .map_err(err("creating the filter output"))?;
         output.set_pixel_format(format::Pixel::YUV420P);
         if self.settings.stamp {
-            let size = if self.settings.font_size > 0 {
-                self.settings.font_size
-            } else {
-                (info.height / 24).max(10)
-            };
+            let size = font_size(&self.settings, info.height);
             let font = self
                 .settings
                 .font_file
@@ -214,15 +245,7 @@ impl Encoder {
                     ),
                 });
             }
-            let text = stamp_expression(stamp, self.wall_offset_s);
-            let args = format!(
-                "fontfile={}:text={}:fontsize={size}:fontcolor=white:box=1:boxcolor=black@0.65:boxborderw={}:x={}:y=h-th-{}",
-                quote_option(font),
-                quote_option(&text),
-                size / 4,
-                size / 2,
-                size / 2,
-            );
+            let args = drawtext_args(font, size, stamp, self.wall_offset_s);
             let mut draw = graph
                 .add(&find("drawtext")?, "stamp", &args)
                 .map_err(err("creating the drawtext stamp"))?;

@@ -48,3 +48,37 @@ fn bench_verify_reports_ratios_and_cleans_up() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("unknown benchmark"), "{}", show(&bad));
 }
+
+#[test]
+fn bench_transcode_compares_with_the_ffmpeg_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "bench",
+        "transcode",
+        "--seconds",
+        "1",
+        "--runs",
+        "1",
+        "--work-dir",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "{}",
+        show(&out)
+    );
+    let text = stdout(&out);
+    for needle in [
+        "720p30  packwitness",
+        "1080p30  packwitness",
+        "ffmpeg",
+        "target <= 1.05",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?}: {}", show(&out));
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "bench left files behind"
+    );
+}
