@@ -340,6 +340,26 @@ impl FrameSource for FfmpegSource {
     }
 }
 
+/// Whether the system clock is synchronised (NTP or PTP), as the kernel reports it through
+/// `adjtimex`; `None` where that cannot be asked. Recorded with every clip so that an auditor
+/// can judge its timestamps.
+pub fn clock_synchronised() -> Option<bool> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: adjtimex with modes = 0 only reads the kernel clock state into `tx`.
+        let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+        let state = unsafe { libc::adjtimex(&mut tx) };
+        if state < 0 {
+            return None;
+        }
+        Some(state != libc::TIME_ERROR && tx.status & libc::STA_UNSYNC == 0)
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,25 +410,5 @@ mod tests {
             err.contains("/nonexistent/clip.mp4") && err.contains("no such file"),
             "{err}"
         );
-    }
-}
-
-/// Whether the system clock is synchronised (NTP or PTP), as the kernel reports it through
-/// `adjtimex`; `None` where that cannot be asked. Recorded with every clip so that an auditor
-/// can judge its timestamps.
-pub fn clock_synchronised() -> Option<bool> {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: adjtimex with modes = 0 only reads the kernel clock state into `tx`.
-        let mut tx: libc::timex = unsafe { std::mem::zeroed() };
-        let state = unsafe { libc::adjtimex(&mut tx) };
-        if state < 0 {
-            return None;
-        }
-        Some(state != libc::TIME_ERROR && tx.status & libc::STA_UNSYNC == 0)
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    {
-        None
     }
 }
