@@ -316,7 +316,8 @@ pub fn transcode_worker(width: u32, height: u32, frames: u64, out: &Path) -> Res
                     out,
                     &enc.parameters(),
                     info.time_base,
-                    p.pts,
+                    (p.pts, p.dts),
+                    false,
                 )?);
             }
             if let Some(w) = writer.as_mut() {

@@ -287,6 +287,27 @@ impl FfmpegSource {
     }
 }
 
+impl FfmpegSource {
+    /// The codec of the video stream as the source delivers it (before decoding).
+    pub fn codec_id(&self) -> codec::Id {
+        self.input
+            .stream(self.stream_index)
+            .map_or(codec::Id::None, |s| s.parameters().id())
+    }
+
+    /// The video stream's codec parameters, for copying it without decoding.
+    pub fn parameters(&self) -> codec::Parameters {
+        self.input
+            .stream(self.stream_index)
+            .map_or_else(codec::Parameters::new, |s| s.parameters())
+    }
+
+    /// Gives up decoding: the demuxer, the video stream index, the stream info, the spec.
+    pub fn into_demuxer(self) -> (format::context::Input, usize, StreamInfo, String) {
+        (self.input, self.stream_index, self.info, self.spec)
+    }
+}
+
 impl FrameSource for FfmpegSource {
     fn info(&self) -> StreamInfo {
         self.info

@@ -39,6 +39,43 @@ pub enum ClipError {
     },
 }
 
+/// The sample description of a 3GPP timed-text (`tx3g`) track: display flags, justification,
+/// background, text box, default style (font 1, 18 px, white) and a one-font table.
+const TX3G_SAMPLE_ENTRY: [u8; 48] = [
+    0, 0, 0, 0, // display flags
+    1, 0xff, // horizontal and vertical justification: centre, bottom
+    0, 0, 0, 0, // background colour RGBA
+    0, 0, 0, 0, 0, 0, 0, 0, // text box: top, left, bottom, right
+    0, 0, 0, 0, 0, 1, 0, 18, 0xff, 0xff, 0xff, 0xff, // style record
+    0, 0, 0, 18, b'f', b't', b'a', b'b', 0, 1, 0, 1, 5, b'S', b'e', b'r', b'i',
+    b'f', // font table
+];
+
+/// Adds a `mov_text` stream (stream 1, millisecond time base) carrying [`TX3G_SAMPLE_ENTRY`].
+fn add_text_stream(octx: &mut format::context::Output) -> Result<(), ffmpeg::Error> {
+    let mut stream = octx.add_stream(codec::encoder::find(codec::Id::MOV_TEXT))?;
+    stream.set_time_base(Rational(1, 1000));
+    // SAFETY: codecpar belongs to the new stream; extradata is allocated with av_mallocz (with
+    // the padding FFmpeg requires) and freed by FFmpeg with the stream.
+    unsafe {
+        let par = stream.parameters().as_mut_ptr();
+        (*par).codec_type = ffmpeg::ffi::AVMediaType::AVMEDIA_TYPE_SUBTITLE;
+        (*par).codec_id = ffmpeg::ffi::AVCodecID::AV_CODEC_ID_MOV_TEXT;
+        let n = TX3G_SAMPLE_ENTRY.len();
+        let buf = ffmpeg::ffi::av_mallocz(n + ffmpeg::ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize)
+            as *mut u8;
+        if buf.is_null() {
+            return Err(ffmpeg::Error::Other {
+                errno: ffmpeg::util::error::ENOMEM,
+            });
+        }
+        std::ptr::copy_nonoverlapping(TX3G_SAMPLE_ENTRY.as_ptr(), buf, n);
+        (*par).extradata = buf;
+        (*par).extradata_size = n as i32;
+    }
+    Ok(())
+}
+
 /// What a sealed clip file is, as recorded in the manifest.
 #[derive(Debug, Clone)]
 pub struct SealedFile {
@@ -113,6 +150,10 @@ pub struct ClipWriter {
     path: PathBuf,
     in_tb: Rational,
     out_tb: Rational,
+    /// Time base of the text track, when there is one.
+    text_tb: Option<Rational>,
+    /// Decode time of the first packet: every timestamp is rebased to it.
+    origin: i64,
     first_pts: i64,
     last_pts: i64,
     frames: u64,
@@ -127,11 +168,15 @@ fn partial_path(path: &Path) -> PathBuf {
 impl ClipWriter {
     /// Creates `path` (as `path.partial` until sealed) for a stream with these parameters;
     /// the first packet written must be a keyframe with pts `first_pts`.
+    ///
+    /// `origin` is the decode time of the first packet (timestamps are rebased to it); with
+    /// `text_track`, a timed-text (`mov_text`) track is added for the stamp (passthrough).
     pub fn create(
         path: &Path,
         params: &codec::Parameters,
         time_base: Rational,
-        first_pts: i64,
+        (first_pts, origin): (i64, i64),
+        text_track: bool,
     ) -> Result<ClipWriter, ClipError> {
         let io = |what| {
             let path = path.to_owned();
@@ -167,10 +212,18 @@ impl ClipWriter {
             format::output_as(partial_str, "mp4").map_err(ff("opening the MP4 muxer"))?;
         {
             let mut stream = octx
-                .add_stream(codec::encoder::find(codec::Id::H264))
+                .add_stream(codec::encoder::find(params.id()))
                 .map_err(ff("adding the video stream"))?;
             stream.set_parameters(params.clone());
+            // SAFETY: codecpar belongs to the stream just created; a camera's codec tag (from
+            // RTSP, say) may not be valid in MP4, and 0 lets the muxer choose.
+            unsafe {
+                (*stream.parameters().as_mut_ptr()).codec_tag = 0;
+            }
             stream.set_time_base(time_base);
+        }
+        if text_track {
+            add_text_stream(&mut octx).map_err(ff("adding the stamp's text track"))?;
         }
         let mut opts = Dictionary::new();
         opts.set("movflags", "frag_keyframe+empty_moov+default_base_moof");
@@ -181,6 +234,7 @@ impl ClipWriter {
         octx.write_header_with(opts)
             .map_err(ff("writing the MP4 header"))?;
         let out_tb = octx.stream(0).map(|s| s.time_base()).unwrap_or(time_base);
+        let text_tb = octx.stream(1).map(|s| s.time_base());
         Ok(ClipWriter {
             octx,
             sync,
@@ -189,6 +243,8 @@ impl ClipWriter {
             path: path.to_owned(),
             in_tb: time_base,
             out_tb,
+            text_tb,
+            origin,
             first_pts,
             last_pts: first_pts,
             frames: 0,
@@ -199,20 +255,20 @@ impl ClipWriter {
     /// completed a fragment, it is fsynced at once: a crash or power cut loses at most the
     /// fragment being recorded (a quarter second) plus the encoder's delay.
     pub fn write(&mut self, mut p: EncodedPacket) -> Result<(), ClipError> {
-        let rel = p.pts - self.first_pts;
         p.packet.set_stream(0);
-        p.packet.set_pts(Some(rel));
-        p.packet.set_dts(Some(rel));
+        p.packet.set_pts(Some(p.pts - self.origin));
+        p.packet.set_dts(Some(p.dts - self.origin));
         p.packet.set_position(-1);
         p.packet.rescale_ts(self.in_tb, self.out_tb);
+        // Packets come in decode order already: no interleaving buffer, nothing held back.
         p.packet
-            .write_interleaved(&mut self.octx)
+            .write(&mut self.octx)
             .map_err(|source| ClipError::Ffmpeg {
                 path: self.path.clone(),
                 what: "writing a packet",
                 source,
             })?;
-        self.last_pts = p.pts;
+        self.last_pts = self.last_pts.max(p.pts);
         self.frames += 1;
         let io = |what| {
             let path = self.path.clone();
@@ -223,6 +279,36 @@ impl ClipWriter {
             self.sync.sync_data().map_err(io("fsync of a fragment"))?;
             self.synced_len = len;
         }
+        Ok(())
+    }
+
+    /// Adds a stamp sample to the text track: `text` shown from `pts` (input time base) for
+    /// `duration`. Does nothing without a text track.
+    pub fn write_text(&mut self, pts: i64, duration: i64, text: &str) -> Result<(), ClipError> {
+        let Some(text_tb) = self.text_tb else {
+            return Ok(());
+        };
+        // A mov_text sample: 16-bit big-endian length, then UTF-8 text.
+        let bytes = text.as_bytes();
+        let len = bytes.len().min(u16::MAX as usize);
+        let mut data = Vec::with_capacity(len + 2);
+        data.extend_from_slice(&(len as u16).to_be_bytes());
+        data.extend_from_slice(&bytes[..len]);
+        let mut packet = ffmpeg::Packet::copy(&data);
+        packet.set_stream(1);
+        let rel = (pts - self.origin).max(0);
+        packet.set_pts(Some(rel));
+        packet.set_dts(Some(rel));
+        packet.set_duration(duration);
+        packet.set_flags(ffmpeg::codec::packet::Flags::KEY);
+        packet.rescale_ts(self.in_tb, text_tb);
+        packet
+            .write(&mut self.octx)
+            .map_err(|source| ClipError::Ffmpeg {
+                path: self.path.clone(),
+                what: "writing a stamp sample",
+                source,
+            })?;
         Ok(())
     }
 

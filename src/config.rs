@@ -77,6 +77,22 @@ pub struct CameraConfig {
     /// Read file and lavfi sources at their own frame rate, as a camera would deliver them.
     /// Network sources are always live and ignore this.
     pub realtime: bool,
+    /// `auto` (passthrough for H.264/H.265 network cameras, transcode otherwise),
+    /// `transcode` or `passthrough`.
+    pub mode: CaptureMode,
+}
+
+/// How a camera's video becomes clips.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptureMode {
+    /// Passthrough when the camera already sends H.264/H.265 over the network.
+    #[default]
+    Auto,
+    /// Decode, burn in the stamp, encode with libx264.
+    Transcode,
+    /// Copy the camera's packets; the stamp goes into a text track.
+    Passthrough,
 }
 
 impl Default for CameraConfig {
@@ -85,6 +101,7 @@ impl Default for CameraConfig {
             id: "cam-1".into(),
             source: "testsrc".into(),
             realtime: true,
+            mode: CaptureMode::Auto,
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct StampText {
 pub struct EncodedPacket {
     pub packet: Packet,
     pub pts: i64,
+    /// Decode timestamp; equals `pts` for our own encodes (no B-frames).
+    pub dts: i64,
     pub key: bool,
     /// Camera-session number of the frame (set by the capture thread).
     pub frame_no: u64,
@@ -121,6 +123,105 @@ pub fn x264_options(settings: &EncodeConfig, gop: u32) -> Vec<(String, String)> 
         ("forced-idr".into(), "1".into()),
         ("x264-params".into(), params),
     ]
+}
+
+/// The passthrough path for network cameras that already send H.264/H.265: packets are copied
+/// as they come, never decoded. The stamp cannot be burned in; the clip writer adds it as a
+/// text track instead.
+pub struct Passthrough {
+    input: ffmpeg::format::context::Input,
+    stream_index: usize,
+    info: StreamInfo,
+    spec: String,
+    last_dts: Option<i64>,
+    seen_key: bool,
+}
+
+impl Passthrough {
+    pub fn new(source: crate::capture::FfmpegSource) -> Passthrough {
+        let (input, stream_index, info, spec) = source.into_demuxer();
+        Passthrough {
+            input,
+            stream_index,
+            info,
+            spec,
+            last_dts: None,
+            seen_key: false,
+        }
+    }
+
+    pub fn info(&self) -> StreamInfo {
+        self.info
+    }
+
+    pub fn parameters(&self) -> codec::Parameters {
+        self.input
+            .stream(self.stream_index)
+            .map_or_else(codec::Parameters::new, |s| s.parameters())
+    }
+
+    /// The next packet of the video stream, from the first keyframe on, with timestamps filled
+    /// in where the camera left them out and decode times strictly increasing.
+    pub fn next_packet(&mut self) -> Result<Option<EncodedPacket>, crate::capture::CaptureError> {
+        let step = self.info.frame_duration();
+        loop {
+            // A new packet per read: reusing one leaks.
+            let mut packet = Packet::empty();
+            match packet.read(&mut self.input) {
+                Ok(()) => {}
+                Err(ffmpeg::Error::Eof) => return Ok(None),
+                Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    continue;
+                }
+                Err(source) => {
+                    return Err(crate::capture::CaptureError::Ffmpeg {
+                        spec: self.spec.clone(),
+                        what: "reading a packet",
+                        source,
+                    })
+                }
+            }
+            if packet.stream() != self.stream_index {
+                continue;
+            }
+            let key = packet.is_key();
+            if !self.seen_key && !key {
+                continue; // a stream joined mid-GOP starts at its next keyframe
+            }
+            self.seen_key = true;
+            let dts = match (packet.dts(), packet.pts(), self.last_dts) {
+                (Some(d), _, _) => d,
+                (None, Some(p), Some(last)) => p.min(last + step).max(last + 1),
+                (None, Some(p), None) => p,
+                (None, None, Some(last)) => last + step,
+                (None, None, None) => 0,
+            };
+            if self.last_dts.is_some_and(|last| dts <= last) {
+                tracing::warn!(source = %self.spec, dts, "packet with a decode time not after the previous one dropped");
+                continue;
+            }
+            let pts = packet.pts().unwrap_or(dts).max(dts);
+            self.last_dts = Some(dts);
+            packet.set_pts(Some(pts));
+            packet.set_dts(Some(dts));
+            if packet.duration() <= 0 {
+                packet.set_duration(step);
+            }
+            return Ok(Some(EncodedPacket {
+                packet,
+                pts,
+                dts,
+                key,
+                frame_no: 0,
+            }));
+        }
+    }
+}
+
+/// True for the codecs passthrough can store in MP4 as they are.
+pub fn can_pass_through(id: codec::Id) -> bool {
+    matches!(id, codec::Id::H264 | codec::Id::HEVC)
 }
 
 /// One camera's encoder: stamp filter graph plus libx264.
@@ -340,6 +441,7 @@ impl Encoder {
             out.push(EncodedPacket {
                 packet,
                 pts,
+                dts: pts,
                 key,
                 frame_no: 0,
             });

@@ -15,7 +15,7 @@ use crate::digest;
 use crate::ledger::{self, Body, LineReader, Record};
 
 pub const INDEX: &str = "index.sqlite3";
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -29,7 +29,7 @@ pub enum IndexError {
     Ledger(#[from] ledger::LedgerError),
 }
 
-/// Schema, version 1. Every row comes from a manifest record; `*_seq` name the line.
+/// Schema, version 2. Every row comes from a manifest record; `*_seq` name the line.
 const DDL: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,

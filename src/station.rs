@@ -24,8 +24,8 @@ use ffmpeg_next::codec;
 
 use crate::capture::{FfmpegSource, FrameSource, StreamInfo};
 use crate::clip::{self, ClipWriter};
-use crate::config::{CameraConfig, Config, EncodeConfig, StationConfig};
-use crate::encode::{EncodedPacket, Encoder, StampText};
+use crate::config::{CameraConfig, CaptureMode, Config, EncodeConfig, StationConfig};
+use crate::encode::{EncodedPacket, Encoder, Passthrough, StampText};
 use crate::index::Index;
 use crate::ledger::note::StationKey;
 use crate::ledger::{self, Body, Ledger, Record};
@@ -257,6 +257,8 @@ enum CameraEvent {
         /// Wall-clock time of the frame with pts `pts0` (one clock reading per session).
         wall0: DateTime<FixedOffset>,
         pts0: i64,
+        /// Passthrough: the stamp goes into a text track, not the picture.
+        text_track: bool,
     },
     /// From the frame with this pts on, the open clip (if any) is sealed for `reason`, and a clip
     /// of `next` (if any) starts, with its pre-roll.
@@ -291,11 +293,8 @@ impl Station {
         // camera that is down at start is retried by its capture thread, like a lost one.
         let mut sources = Vec::new();
         for cam in &config.cameras {
-            let source: Option<Box<dyn FrameSource>> = match FfmpegSource::open(
-                &cam.source,
-                cam.realtime,
-            ) {
-                Ok(s) => Some(Box::new(s)),
+            let source: Option<FfmpegSource> = match FfmpegSource::open(&cam.source, cam.realtime) {
+                Ok(s) => Some(s),
                 Err(e) if crate::capture::SourceSpec::parse(&cam.source).is_live() => {
                     tracing::warn!(camera = %cam.id, error = %e, "camera unavailable at start; retrying in the background");
                     None
@@ -438,7 +437,7 @@ enum SessionEnd {
 /// reconnecting after a loss with capped backoff (1 s doubling to 30 s), forever, until
 /// shutdown. An order open when the camera was lost continues as its next part.
 fn capture_loop(
-    first: Option<Box<dyn FrameSource>>,
+    first: Option<FfmpegSource>,
     cam: &CameraConfig,
     station: &StationConfig,
     settings: &EncodeConfig,
@@ -455,12 +454,12 @@ fn capture_loop(
     let mut open: Option<OpenOrder> = None;
     let mut backoff = Duration::from_secs(1);
     loop {
-        let src: Box<dyn FrameSource> = match source.take() {
+        let src: FfmpegSource = match source.take() {
             Some(s) => s,
             None => match FfmpegSource::open(&cam.source, cam.realtime) {
                 Ok(s) => {
                     tracing::warn!(camera = %cam.id, source = %cam.source, "camera reconnected");
-                    Box::new(s)
+                    s
                 }
                 Err(e) => {
                     tracing::warn!(camera = %cam.id, error = %e, retry_in = ?backoff, "camera unavailable; retrying");
@@ -524,9 +523,149 @@ fn capture_loop(
     }
 }
 
-/// One opening of a source: one clock reading, one encoder, frames until it ends or fails.
+/// One unit of input: a raw frame to encode, or a camera's own packet to copy.
+enum Unit {
+    Frame(ffmpeg_next::frame::Video),
+    Packet(EncodedPacket),
+}
+
+impl Unit {
+    fn pts(&self) -> i64 {
+        match self {
+            Unit::Frame(f) => f.pts().unwrap_or(0),
+            Unit::Packet(p) => p.pts,
+        }
+    }
+}
+
+/// A camera session's media path: transcode (decode, stamp, libx264) or passthrough.
+enum Media {
+    Transcode {
+        source: Box<dyn FrameSource>,
+        encoder: Option<Encoder>,
+        /// Frames inside the encoder, oldest first: (pts, frame number). No B-frames, so
+        /// packets come out in this order.
+        in_flight: VecDeque<(i64, u64)>,
+    },
+    Passthrough(Passthrough),
+}
+
+impl Media {
+    fn open(source: FfmpegSource, cam: &CameraConfig) -> Media {
+        let live = crate::capture::SourceSpec::parse(&cam.source).is_live();
+        let pass = match cam.mode {
+            CaptureMode::Passthrough => true,
+            CaptureMode::Transcode => false,
+            CaptureMode::Auto => live && crate::encode::can_pass_through(source.codec_id()),
+        };
+        if pass && !crate::encode::can_pass_through(source.codec_id()) {
+            tracing::warn!(camera = %cam.id, codec = ?source.codec_id(), "passthrough needs H.264 or H.265; transcoding instead");
+        } else if pass {
+            tracing::info!(camera = %cam.id, codec = ?source.codec_id(), "passthrough: packets copied, stamp as a text track");
+            return Media::Passthrough(Passthrough::new(source));
+        }
+        Media::Transcode {
+            source: Box::new(source),
+            encoder: None,
+            in_flight: VecDeque::new(),
+        }
+    }
+
+    fn info(&self) -> StreamInfo {
+        match self {
+            Media::Transcode { source, .. } => source.info(),
+            Media::Passthrough(p) => p.info(),
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<Unit>, crate::capture::CaptureError> {
+        match self {
+            Media::Transcode { source, .. } => Ok(source.next_frame()?.map(Unit::Frame)),
+            Media::Passthrough(p) => Ok(p.next_packet()?.map(Unit::Packet)),
+        }
+    }
+
+    /// Starts the session's encoder (transcode) and returns the stream's codec parameters.
+    fn start(
+        &mut self,
+        settings: &EncodeConfig,
+        wall_offset_s: f64,
+        stamp: &StampText,
+    ) -> Result<codec::Parameters, Error> {
+        match self {
+            Media::Transcode {
+                source, encoder, ..
+            } => {
+                let e = Encoder::open(source.info(), settings, wall_offset_s, stamp)?;
+                let params = e.parameters();
+                *encoder = Some(e);
+                Ok(params)
+            }
+            Media::Passthrough(p) => Ok(p.parameters()),
+        }
+    }
+
+    /// Turns a unit into packets (numbered with their frame), appended to `out`.
+    fn process(
+        &mut self,
+        unit: Unit,
+        frame_no: u64,
+        keyframe: bool,
+        stamp: Option<&StampText>,
+        out: &mut Vec<EncodedPacket>,
+    ) -> Result<(), Error> {
+        match (self, unit) {
+            (
+                Media::Transcode {
+                    encoder: Some(encoder),
+                    in_flight,
+                    ..
+                },
+                Unit::Frame(mut frame),
+            ) => {
+                if let Some(stamp) = stamp {
+                    encoder.set_stamp(stamp)?;
+                }
+                in_flight.push_back((frame.pts().unwrap_or(0), frame_no));
+                let mut packets = Vec::new();
+                encoder.encode(&mut frame, keyframe, &mut packets)?;
+                out.extend(packets.into_iter().map(|p| number(p, in_flight)));
+                Ok(())
+            }
+            (Media::Passthrough(_), Unit::Packet(mut p)) => {
+                p.frame_no = frame_no;
+                out.push(p);
+                Ok(())
+            }
+            _ => Err(Error::Thread(
+                "internal: media path and input unit disagree".into(),
+            )),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<EncodedPacket>) -> Result<(), Error> {
+        if let Media::Transcode {
+            encoder: Some(encoder),
+            in_flight,
+            ..
+        } = self
+        {
+            let mut packets = Vec::new();
+            encoder.finish(&mut packets)?;
+            out.extend(packets.into_iter().map(|p| number(p, in_flight)));
+        }
+        Ok(())
+    }
+
+    fn is_passthrough(&self) -> bool {
+        matches!(self, Media::Passthrough(_))
+    }
+}
+
+/// One opening of a source: one clock reading, one encoder (or none, in passthrough), frames
+/// until it ends or fails.
 fn run_session(
-    mut source: Box<dyn FrameSource>,
+    source: FfmpegSource,
     cam: &CameraConfig,
     station: &StationConfig,
     settings: &EncodeConfig,
@@ -534,15 +673,16 @@ fn run_session(
     send: &dyn Fn(CameraEvent) -> Result<(), Error>,
     open: &mut Option<OpenOrder>,
 ) -> Result<SessionEnd, Error> {
-    let info = source.info();
-    let mut frame = match source.next_frame() {
-        Ok(Some(f)) => f,
+    let mut media = Media::open(source, cam);
+    let info = media.info();
+    let mut unit = match media.next() {
+        Ok(Some(u)) => u,
         Ok(None) => return Ok(SessionEnd::Ended),
         Err(e) => return Ok(SessionEnd::Lost(e.to_string())),
     };
     // The one clock reading of this camera session; every frame's time derives from it.
     let wall0 = chrono::Local::now().fixed_offset();
-    let pts0 = frame.pts().unwrap_or(0);
+    let pts0 = unit.pts();
     let wall_offset_s = wall0.timestamp_micros() as f64 / 1e6 - info.seconds(pts0);
     let ticks = |s: f64| (s / info.seconds(1).max(1e-9)).round() as i64;
     let post_roll = ticks(station.post_roll_s);
@@ -551,24 +691,22 @@ fn run_session(
         camera: cam.id.clone(),
         order: None,
     };
-    let mut encoder = Encoder::open(info, settings, wall_offset_s, &stamp)?;
+    let params = media.start(settings, wall_offset_s, &stamp)?;
     send(CameraEvent::Started {
         info,
-        params: encoder.parameters(),
+        params,
         wall0,
         pts0,
+        text_track: media.is_passthrough(),
     })?;
     let mut packets = Vec::new();
-    // Frames inside the encoder, oldest first: (pts, frame number). No B-frames, so packets
-    // come out in this order.
-    let mut in_flight: VecDeque<(i64, u64)> = VecDeque::new();
     let mut frame_no = 0u64;
     // After a stop code, the stamp keeps the order until the post-roll ends.
     let mut idle_from: Option<i64> = None;
     // An order open before this session (scanned while the camera was down, or lost mid-clip).
     let mut resume = open.clone();
     let end = loop {
-        let pts = frame.pts().unwrap_or(0);
+        let pts = unit.pts();
         let mut keyframe = false;
         let mut shutdown = false;
         let mut restamp = false;
@@ -622,25 +760,27 @@ fn run_session(
         if shutdown {
             break SessionEnd::Shutdown;
         }
-        if restamp {
-            encoder.set_stamp(&stamp)?;
-        }
-        in_flight.push_back((pts, frame_no));
-        encoder.encode(&mut frame, keyframe, &mut packets)?;
+        media.process(
+            unit,
+            frame_no,
+            keyframe,
+            restamp.then_some(&stamp),
+            &mut packets,
+        )?;
         for p in packets.drain(..) {
-            send(CameraEvent::Packet(number(p, &mut in_flight)))?;
+            send(CameraEvent::Packet(p))?;
         }
         frame_no += 1;
-        match source.next_frame() {
-            Ok(Some(f)) => frame = f,
+        match media.next() {
+            Ok(Some(u)) => unit = u,
             Ok(None) => break SessionEnd::Ended,
             Err(e) => break SessionEnd::Lost(e.to_string()),
         }
     };
     // Whatever was encoded goes into the clip before it is sealed.
-    encoder.finish(&mut packets)?;
+    media.finish(&mut packets)?;
     for p in packets.drain(..) {
-        send(CameraEvent::Packet(number(p, &mut in_flight)))?;
+        send(CameraEvent::Packet(p))?;
     }
     if idle_from.is_some() {
         *open = None; // stopped during the post-roll: nothing to resume
@@ -677,6 +817,7 @@ struct Session {
     params: codec::Parameters,
     wall0: DateTime<FixedOffset>,
     pts0: i64,
+    text_track: bool,
 }
 
 impl Session {
@@ -688,6 +829,8 @@ impl Session {
 
 struct OpenClip {
     writer: ClipWriter,
+    /// Passthrough: the pts from which the next one-second stamp sample is due.
+    next_text: i64,
     opened_seq: u64,
     order: String,
     file: String,
@@ -698,6 +841,10 @@ struct OpenClip {
 /// The last seconds of encoded video, from a keyframe on: the pre-roll of the next clip.
 struct PreRoll {
     packets: VecDeque<EncodedPacket>,
+    /// Pre-roll asked for, in time-base ticks (may be 0).
+    want: i64,
+    /// Kept: `want`, but in passthrough at least the current GOP (a clip must start on the
+    /// camera's keyframe before the scan).
     keep: i64,
 }
 
@@ -722,12 +869,20 @@ impl PreRoll {
         }
     }
 
-    /// Packets from the latest keyframe at least `keep` before `at` (or the oldest kept).
-    fn take_before(&self, at: i64) -> Vec<EncodedPacket> {
+    fn has_keyframe(&self) -> bool {
+        self.packets.front().is_some_and(|p| p.key)
+    }
+
+    /// Packets from the latest keyframe at least `want` before `at` (or the oldest kept), up
+    /// to `at`; none when `at` is itself a keyframe and no pre-roll is wanted.
+    fn take_before(&self, at: i64, at_is_key: bool) -> Vec<EncodedPacket> {
+        if at_is_key && self.want == 0 {
+            return Vec::new();
+        }
         let start = self
             .packets
             .iter()
-            .rposition(|q| q.key && at - q.pts >= self.keep)
+            .rposition(|q| q.key && at - q.pts >= self.want.max(1))
             .unwrap_or(0);
         self.packets
             .iter()
@@ -735,6 +890,10 @@ impl PreRoll {
             .filter(|q| q.pts < at)
             .cloned()
             .collect()
+    }
+
+    fn clear(&mut self) {
+        self.packets.clear();
     }
 }
 
@@ -749,6 +908,7 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
     let mut waiting: Option<(String, String, u32)> = None;
     let mut pre_roll = PreRoll {
         packets: VecDeque::new(),
+        want: 0,
         keep: 0,
     };
     let result = (|| {
@@ -759,13 +919,21 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
                     params,
                     wall0,
                     pts0,
+                    text_track,
                 } => {
-                    pre_roll.keep = (ctx.pre_roll_s / info.seconds(1).max(1e-9)).round() as i64;
+                    pre_roll.want = (ctx.pre_roll_s / info.seconds(1).max(1e-9)).round() as i64;
+                    pre_roll.keep = if text_track {
+                        pre_roll.want.max(1)
+                    } else {
+                        pre_roll.want
+                    };
+                    pre_roll.clear();
                     session = Some(Session {
                         info,
                         params,
                         wall0,
                         pts0,
+                        text_track,
                     });
                 }
                 CameraEvent::Cut { pts, next, reason } => {
@@ -789,21 +957,23 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
                         }
                         waiting = next;
                     }
-                    if waiting.is_some() && p.key {
+                    // A clip starts on a keyframe: the scan's own (transcode forces one), or in
+                    // passthrough the camera's last one before the scan, from the pre-roll ring.
+                    if waiting.is_some() && (p.key || pre_roll.has_keyframe()) {
                         if let Some((code, group, part)) = waiting.take() {
-                            let earlier = pre_roll.take_before(p.pts);
+                            let earlier = pre_roll.take_before(p.pts, p.key);
                             let first = earlier.first().unwrap_or(&p);
-                            let (first_pts, first_frame) = (first.pts, first.frame_no);
+                            let (first_ts, first_frame) = ((first.pts, first.dts), first.frame_no);
                             let mut open = open_clip(
                                 &ctx,
                                 s,
                                 (&code, &group, part),
-                                first_pts,
+                                first_ts,
                                 first_frame,
                                 p.pts,
                             )?;
                             for q in earlier {
-                                open.writer.write(q)?;
+                                write_packet(s, &ctx, &mut open, q)?;
                             }
                             current = Some(open);
                         }
@@ -816,7 +986,7 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
                                 seal(&ctx, s, open, "timeout")?;
                             }
                         } else {
-                            open.writer.write(p)?;
+                            write_packet(s, &ctx, open, p)?;
                         }
                     }
                 }
@@ -833,7 +1003,7 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
                     session = None;
                     pending.clear();
                     waiting = None;
-                    pre_roll.packets.clear();
+                    pre_roll.clear();
                 }
             }
         }
@@ -855,11 +1025,37 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Writes a packet to an open clip; in passthrough, first the stamp samples (one a second,
+/// the same text the picture would carry) that are due by its time.
+fn write_packet(
+    s: &Session,
+    ctx: &ClipContext,
+    open: &mut OpenClip,
+    p: EncodedPacket,
+) -> Result<(), Error> {
+    if s.text_track {
+        let second = (1.0 / s.info.seconds(1).max(1e-9)).round().max(1.0) as i64;
+        while open.next_text <= p.pts {
+            let text = format!(
+                "{}  {} {}  {}",
+                open.order,
+                ctx.station,
+                ctx.camera,
+                s.wall(open.next_text).format("%Y-%m-%d %H:%M:%S%.3f %z")
+            );
+            open.writer.write_text(open.next_text, second, &text)?;
+            open.next_text += second;
+        }
+    }
+    open.writer.write(p)?;
+    Ok(())
+}
+
 fn open_clip(
     ctx: &ClipContext,
     s: &Session,
     (code, group, part): (&str, &str, u32),
-    first_pts: i64,
+    (first_pts, first_dts): (i64, i64),
     first_frame: u64,
     scan_pts: i64,
 ) -> Result<OpenClip, Error> {
@@ -891,7 +1087,13 @@ fn open_clip(
         clock_synced: crate::capture::clock_synchronised(),
     })?;
     drop(ev);
-    let writer = ClipWriter::create(&path, &s.params, s.info.time_base, first_pts)?;
+    let writer = ClipWriter::create(
+        &path,
+        &s.params,
+        s.info.time_base,
+        (first_pts, first_dts),
+        s.text_track,
+    )?;
     tracing::info!(order = code, camera = %ctx.camera, file = %file, "clip opened");
     Ok(OpenClip {
         writer,
@@ -900,6 +1102,7 @@ fn open_clip(
         file,
         started_at,
         first_frame,
+        next_text: first_pts,
     })
 }
 
@@ -911,6 +1114,7 @@ fn seal(ctx: &ClipContext, s: &Session, open: OpenClip, reason: &str) -> Result<
         file,
         started_at,
         first_frame,
+        ..
     } = open;
     let sealed = writer.finish()?;
     let frame = s.info.frame_duration();

@@ -152,3 +152,117 @@ fn rtsp_camera_lost_mid_clip_continues_as_part_2() {
     let out = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
     assert!(out.status.success(), "{}", show(&out));
 }
+
+/// Records one order from the RTSP camera with the given camera mode; returns the data dir.
+fn record_one(mode: &str, tmp: &std::path::Path, order: &str) -> (std::path::PathBuf, String) {
+    let port = free_port();
+    let _server = start_server(port);
+    let dir = tmp.join("d");
+    let cfg = tmp.join("pw.toml");
+    std::fs::write(
+        &cfg,
+        format!("[station]\npre_roll_s = 1.0\npost_roll_s = 0.5\n\n[[camera]]\nid = \"door\"\nsource = \"rtsp://127.0.0.1:{port}/cam\"\nmode = \"{mode}\"\n"),
+    )
+    .unwrap();
+    let mut station = Reaper(Some(
+        bin()
+            .env("PACKWITNESS_LOG", "info")
+            .args([
+                "--config",
+                cfg.to_str().unwrap(),
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "run",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    std::thread::sleep(Duration::from_secs(2));
+    {
+        let stdin = station.0.as_mut().unwrap().stdin.as_mut().unwrap();
+        writeln!(stdin, "{order}").unwrap();
+    }
+    wait_for(&dir, "clip_opened", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    {
+        let stdin = station.0.as_mut().unwrap().stdin.as_mut().unwrap();
+        writeln!(stdin, "PW-STOP").unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    drop(station.0.as_mut().unwrap().stdin.take());
+    let out = station.0.take().unwrap().wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    (dir, stderr(&out))
+}
+
+fn streams(path: &std::path::Path) -> Vec<String> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn rtsp_h264_is_passed_through_with_the_stamp_as_a_text_track() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, log) = record_one("auto", tmp.path(), "PASS-1");
+    assert!(
+        log.contains("passthrough"),
+        "auto picks passthrough for an H.264 camera: {log}"
+    );
+    let sealed = sealed(&dir);
+    assert_eq!(sealed.len(), 1);
+    let clip = dir.join(sealed[0]["file"].as_str().unwrap());
+    assert_eq!(streams(&clip), ["h264", "mov_text"]);
+    let (_, frames, duration, flags) = probe(&clip);
+    assert_eq!(Some(frames), sealed[0]["frames"].as_u64());
+    assert!(flags.starts_with('K') && duration > 2.0, "{duration}");
+    // The stamp is there, as timed text: order, station, camera, local time.
+    let srt = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&clip)
+        .args(["-map", "0:s:0", "-f", "srt", "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&srt.stdout);
+    assert!(text.contains("PASS-1  station-1 door  "), "{text}");
+    assert!(
+        text.matches("PASS-1").count() >= 3,
+        "a stamp every second: {text}"
+    );
+    let out = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
+    assert!(out.status.success(), "{}", show(&out));
+}
+
+#[test]
+fn rtsp_transcode_burns_the_stamp_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, log) = record_one("transcode", tmp.path(), "TRANS-1");
+    assert!(!log.contains("passthrough:"), "{log}");
+    let sealed = sealed(&dir);
+    assert_eq!(sealed.len(), 1);
+    let clip = dir.join(sealed[0]["file"].as_str().unwrap());
+    assert_eq!(
+        streams(&clip),
+        ["h264"],
+        "the stamp is in the picture, no text track"
+    );
+    let (_, frames, _, flags) = probe(&clip);
+    assert_eq!(Some(frames), sealed[0]["frames"].as_u64());
+    assert!(flags.starts_with('K'));
+}
