@@ -340,3 +340,43 @@ pub fn transcode_worker(width: u32, height: u32, frames: u64, out: &Path) -> Res
     }
     Ok(())
 }
+
+/// The worker of `bench passthrough`: what one passthrough camera does (demux, copy packets
+/// into a fragmented MP4 clip with the stamp's text track), for a whole input file.
+pub fn passthrough_worker(input: &Path, out: &Path) -> Result<(), Error> {
+    let spec = input.to_string_lossy().into_owned();
+    let source = crate::capture::FfmpegSource::open(&spec, false)?;
+    let mut pt = crate::encode::Passthrough::new(source);
+    let info = pt.info();
+    let params = pt.parameters();
+    let second = (1.0 / info.seconds(1).max(1e-9)).round().max(1.0) as i64;
+    let mut writer: Option<crate::clip::ClipWriter> = None;
+    let mut next_text = 0;
+    while let Some(p) = pt.next_packet()? {
+        if writer.is_none() {
+            writer = Some(crate::clip::ClipWriter::create(
+                out,
+                &params,
+                info.time_base,
+                (p.pts, p.dts),
+                true,
+            )?);
+            next_text = p.pts;
+        }
+        if let Some(w) = writer.as_mut() {
+            while next_text <= p.pts {
+                w.write_text(
+                    next_text,
+                    second,
+                    &format!("BENCH-0001  station-1 cam-1  {next_text}"),
+                )?;
+                next_text += second;
+            }
+            w.write(p)?;
+        }
+    }
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    Ok(())
+}

@@ -111,7 +111,7 @@ pub fn safe_name(code: &str) -> String {
 
 /// Makes `dir` and any missing parents, fsyncing each parent that gained an entry.
 pub fn create_dir_durable(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent() {

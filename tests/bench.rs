@@ -82,3 +82,36 @@ fn bench_transcode_compares_with_the_ffmpeg_command_line() {
         "bench left files behind"
     );
 }
+
+#[test]
+fn bench_passthrough_compares_with_ffmpeg_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "bench",
+        "passthrough",
+        "--seconds",
+        "2",
+        "--runs",
+        "1",
+        "--work-dir",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "{}",
+        show(&out)
+    );
+    let text = stdout(&out);
+    for needle in [
+        "1080p30 passthrough  packwitness",
+        "ffmpeg -c copy",
+        "target <= 1.0",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?}: {}", show(&out));
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "bench left files behind"
+    );
+}
