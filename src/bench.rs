@@ -200,13 +200,18 @@ pub struct Usage {
 /// Runs a command to completion and measures it with `wait4` (its own CPU time and peak RSS,
 /// nothing of ours).
 pub fn measure(mut cmd: std::process::Command) -> Result<Usage, Error> {
-    let t = Instant::now();
     let child = cmd
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| Error::Thread(format!("cannot run {cmd:?}: {e}")))?;
+    wait_measured(child, Instant::now(), &format!("{cmd:?}"))
+}
+
+/// Waits for a spawned child with `wait4` and returns its own CPU time and peak RSS. Its
+/// stderr, if piped and not taken, is read for the message when it fails.
+pub fn wait_measured(child: std::process::Child, t: Instant, what: &str) -> Result<Usage, Error> {
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: a zeroed rusage is a valid out-parameter; wait4 reaps exactly our child.
@@ -219,7 +224,7 @@ pub fn measure(mut cmd: std::process::Command) -> Result<Usage, Error> {
             use std::io::Read;
             let _ = e.read_to_string(&mut err);
         }
-        return Err(Error::Thread(format!("{cmd:?} failed: {}", err.trim())));
+        return Err(Error::Thread(format!("{what} failed: {}", err.trim())));
     }
     let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     Ok(Usage {

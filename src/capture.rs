@@ -80,6 +80,11 @@ pub trait FrameSource: Send {
     fn next_frame(&mut self) -> Result<Option<frame::Video>, CaptureError>;
     /// The spec the source was opened from, for messages.
     fn spec(&self) -> &str;
+    /// Frames that came more than 100 ms behind their time: a real camera would have dropped
+    /// them (its buffer overflows while the recorder falls behind).
+    fn late_frames(&self) -> u64 {
+        0
+    }
 }
 
 /// A parsed source spec, the one syntax used in the config and on the command line.
@@ -128,6 +133,7 @@ pub struct FfmpegSource {
     pace_origin: Option<(Instant, i64)>,
     last_pts: Option<i64>,
     eof_sent: bool,
+    late: u64,
 }
 
 fn find_input_format(name: &str) -> Option<format::Input> {
@@ -245,6 +251,7 @@ impl FfmpegSource {
             pace_origin: None,
             last_pts: None,
             eof_sent: false,
+            late: 0,
         })
     }
 
@@ -283,6 +290,8 @@ impl FfmpegSource {
         let now = Instant::now();
         if due > now {
             std::thread::sleep(due - now);
+        } else if now - due > Duration::from_millis(100) {
+            self.late += 1;
         }
     }
 }
@@ -315,6 +324,10 @@ impl FrameSource for FfmpegSource {
 
     fn spec(&self) -> &str {
         &self.spec
+    }
+
+    fn late_frames(&self) -> u64 {
+        self.late
     }
 
     fn next_frame(&mut self) -> Result<Option<frame::Video>, CaptureError> {

@@ -171,6 +171,7 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -239,6 +240,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 bench_transcode(runs, work_dir, seconds)
             } else if what == "passthrough" {
                 bench_passthrough(runs, work_dir, seconds)
+            } else if what == "station" {
+                bench_station(work_dir, seconds)
             } else {
                 bench(&what, files, mb, runs, work_dir)
             }
@@ -705,7 +708,7 @@ fn bench(
     work_dir: Option<PathBuf>,
 ) -> Result<ExitCode> {
     if what != "verify" {
-        bail!("unknown benchmark {what:?}; available: verify, transcode, passthrough");
+        bail!("unknown benchmark {what:?}; available: verify, transcode, passthrough, station");
     }
     if files == 0 || mb == 0 || runs == 0 {
         bail!("--files, --mb and --runs must be at least 1");
@@ -920,6 +923,93 @@ fn bench_passthrough(runs: usize, work_dir: Option<PathBuf>, seconds: u64) -> Re
             "PASS"
         } else {
             "FAIL: passthrough costs more CPU than ffmpeg -c copy"
+        }
+    );
+    Ok(if pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn bench_station(work_dir: Option<PathBuf>, seconds: u64) -> Result<ExitCode> {
+    use std::io::{BufRead, Write};
+    if seconds < 5 {
+        bail!("--seconds must be at least 5");
+    }
+    let work = work_dir
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("packwitness-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let result = (|| -> Result<bool> {
+        let cfg = work.join("station.toml");
+        std::fs::write(
+            &cfg,
+            "[station]\npre_roll_s = 3.0\n\n[[camera]]\nid = \"top\"\nsource = \"testsrc\"\n\n[[camera]]\nid = \"side\"\nsource = \"testsrc\"\n",
+        )?;
+        let exe = std::env::current_exe().context("finding this program's path")?;
+        eprintln!(
+            "bench station: 2 cameras 720p30, 3 s pre-roll, an order every 10 s, for {seconds} s"
+        );
+        let t = std::time::Instant::now();
+        let mut child = std::process::Command::new(exe)
+            .env("PACKWITNESS_LOG", "info")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--data-dir")
+            .arg(work.join("data"))
+            .arg("run")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .context("starting the station")?;
+        let stderr = child.stderr.take().context("station stderr")?;
+        let log = std::thread::spawn(move || {
+            std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<_>>()
+        });
+        let mut stdin = child.stdin.take().context("station stdin")?;
+        let mut n = 0;
+        while t.elapsed() < Duration::from_secs(seconds) {
+            n += 1;
+            writeln!(stdin, "BENCH-{n:05}")?;
+            std::thread::sleep(
+                Duration::from_secs(10)
+                    .min(Duration::from_secs(seconds).saturating_sub(t.elapsed())),
+            );
+        }
+        drop(stdin);
+        let usage = crate::bench::wait_measured(child, t, "the station")?;
+        let lines = log.join().unwrap_or_default();
+        let (mut frames, mut late) = (0u64, 0u64);
+        for l in lines.iter().filter(|l| l.contains("camera session ended")) {
+            let field = |k: &str| {
+                l.split(&format!("{k}="))
+                    .nth(1)
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            frames += field("frames");
+            late += field("late");
+        }
+        println!(
+            "station, 2 x 720p30 transcode: {:.2} cores ({:.1} CPU-s in {:.1} s), peak RSS {:.0} MB (target < 150), late (would-be dropped) frames {late} of {frames} (target 0)",
+            usage.cpu_s / usage.wall_s, usage.cpu_s, usage.wall_s, usage.max_rss_mb
+        );
+        Ok(usage.max_rss_mb < 150.0 && late == 0 && frames > 0)
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    let pass = result?;
+    println!(
+        "{}",
+        if pass {
+            "PASS"
+        } else {
+            "FAIL: a target above was missed"
         }
     );
     Ok(if pass {

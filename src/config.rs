@@ -135,7 +135,8 @@ impl Default for EncodeConfig {
             preset: "veryfast".into(),
             crf: 23,
             keyframe_interval_s: 1.0,
-            x264_params: "bframes=0:rc-lookahead=10:sync-lookahead=0".into(),
+            x264_params: "bframes=0:rc-lookahead=5:sync-lookahead=0:threads=1:lookahead-threads=1"
+                .into(),
             stamp: true,
             font_file: PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
             font_size: 0,

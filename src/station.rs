@@ -777,6 +777,11 @@ fn run_session(
             Err(e) => break SessionEnd::Lost(e.to_string()),
         }
     };
+    let late = match &media {
+        Media::Transcode { source, .. } => source.late_frames(),
+        Media::Passthrough(_) => 0,
+    };
+    tracing::info!(camera = %cam.id, frames = frame_no, late, "camera session ended");
     // Whatever was encoded goes into the clip before it is sealed.
     media.finish(&mut packets)?;
     for p in packets.drain(..) {

@@ -115,3 +115,43 @@ fn bench_passthrough_compares_with_ffmpeg_copy() {
         "bench left files behind"
     );
 }
+
+#[test]
+fn bench_station_reports_cpu_memory_and_late_frames() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "bench",
+        "station",
+        "--seconds",
+        "5",
+        "--work-dir",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "{}",
+        show(&out)
+    );
+    let text = stdout(&out);
+    for needle in [
+        "station, 2 x 720p30 transcode",
+        "peak RSS",
+        "target < 150",
+        "late (would-be dropped) frames",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?}: {}", show(&out));
+    }
+    // Both cameras delivered frames for about 5 s.
+    let frames: u64 = text
+        .split(" of ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(frames > 200, "{text}");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "bench left files behind"
+    );
+}
