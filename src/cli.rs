@@ -126,6 +126,12 @@ pub enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// List the USB cameras this machine has, with the formats each offers.
+    Cameras {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the station's public signing key (creating the key pair on first use).
     Key,
     /// Write, for each clip of an order, its manifest record with an inclusion proof against the
@@ -259,6 +265,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Cameras { json } => cameras(json),
         Cmd::Key => {
             let dir = cli.data_dir.or_else(|| config.data_dir.clone()).context(
                 "no data dir: pass --data-dir DIR (the key lives in it), or set data_dir in the config",
@@ -1017,4 +1024,41 @@ fn bench_station(work_dir: Option<PathBuf>, seconds: u64) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn cameras(json: bool) -> Result<ExitCode> {
+    let (list, problem) = match crate::capture::usb_cameras() {
+        Ok(l) => (l, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let found: Vec<serde_json::Value> = list
+        .iter()
+        .map(|(index, name, description)| {
+            let formats = crate::capture::usb_formats(*index).unwrap_or_else(|e| vec![format!("(cannot list formats: {e})")]);
+            serde_json::json!({ "index": index, "source": format!("usb:{index}"), "name": name, "description": description, "formats": formats })
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+    } else if found.is_empty() {
+        println!(
+            "no USB cameras found{}",
+            problem.map(|p| format!(" ({p})")).unwrap_or_default()
+        );
+        println!("hint: a USB camera shows up as /dev/video*; check its cable and that this user may use it");
+        println!("      (group `video`). Network cameras need no listing: give `rtsp://...` as a camera source.");
+    } else {
+        for c in &found {
+            println!(
+                "{}  {}  (source = \"{}\")",
+                c["index"],
+                c["name"].as_str().unwrap_or(""),
+                c["source"].as_str().unwrap_or("")
+            );
+            for f in c["formats"].as_array().into_iter().flatten() {
+                println!("    {}", f.as_str().unwrap_or(""));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

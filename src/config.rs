@@ -80,6 +80,12 @@ pub struct CameraConfig {
     /// `auto` (passthrough for H.264/H.265 network cameras, transcode otherwise),
     /// `transcode` or `passthrough`.
     pub mode: CaptureMode,
+    /// USB cameras: the picture size and frame rate asked for (the closest offered is used).
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// USB cameras: `mjpeg`, `yuyv`, or `any` (MJPEG if offered, else YUYV).
+    pub pixel_format: String,
 }
 
 /// How a camera's video becomes clips.
@@ -102,6 +108,10 @@ impl Default for CameraConfig {
             source: "testsrc".into(),
             realtime: true,
             mode: CaptureMode::Auto,
+            width: 1280,
+            height: 720,
+            fps: 30,
+            pixel_format: "any".into(),
         }
     }
 }
@@ -230,6 +240,17 @@ impl Config {
             check_id(&format!("camera[{i}].id"), &cam.id)?;
             if cam.source.trim().is_empty() {
                 return Err(format!("camera[{i}].source is empty; try \"testsrc\""));
+            }
+            if !["any", "mjpeg", "yuyv"].contains(&cam.pixel_format.as_str()) {
+                return Err(format!(
+                    "camera[{i}].pixel_format = {:?}: use \"any\", \"mjpeg\" or \"yuyv\"",
+                    cam.pixel_format
+                ));
+            }
+            if cam.width == 0 || cam.height == 0 || cam.fps == 0 || cam.fps > 240 {
+                return Err(format!(
+                    "camera[{i}]: width, height and fps must be positive (fps at most 240)"
+                ));
             }
             if self.cameras[..i].iter().any(|c| c.id == cam.id) {
                 return Err(format!("camera id {:?} is used twice", cam.id));

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset};
 use ffmpeg_next::codec;
 
-use crate::capture::{FfmpegSource, FrameSource, StreamInfo};
+use crate::capture::{AnySource, FfmpegSource, FrameSource, SourceSpec, StreamInfo};
 use crate::clip::{self, ClipWriter};
 use crate::config::{CameraConfig, CaptureMode, Config, EncodeConfig, StationConfig};
 use crate::encode::{EncodedPacket, Encoder, Passthrough, StampText};
@@ -293,6 +293,20 @@ impl Station {
         // camera that is down at start is retried by its capture thread, like a lost one.
         let mut sources = Vec::new();
         for cam in &config.cameras {
+            if let SourceSpec::Usb(index) = SourceSpec::parse(&cam.source) {
+                // A USB camera lives on the thread that opened it: its capture thread opens it.
+                match crate::capture::usb_cameras() {
+                    Ok(list) if list.iter().any(|c| c.0 == index) => {}
+                    Ok(_) => {
+                        tracing::warn!(camera = %cam.id, source = %cam.source, "no such USB camera now (`packwitness cameras` lists them); waiting for it")
+                    }
+                    Err(e) => {
+                        tracing::warn!(camera = %cam.id, error = %e, "cannot list USB cameras; trying to open it anyway")
+                    }
+                }
+                sources.push((cam.clone(), None));
+                continue;
+            }
             let source: Option<FfmpegSource> = match FfmpegSource::open(&cam.source, cam.realtime) {
                 Ok(s) => Some(s),
                 Err(e) if crate::capture::SourceSpec::parse(&cam.source).is_live() => {
@@ -454,9 +468,9 @@ fn capture_loop(
     let mut open: Option<OpenOrder> = None;
     let mut backoff = Duration::from_secs(1);
     loop {
-        let src: FfmpegSource = match source.take() {
-            Some(s) => s,
-            None => match FfmpegSource::open(&cam.source, cam.realtime) {
+        let src: AnySource = match source.take() {
+            Some(s) => AnySource::Ffmpeg(s),
+            None => match crate::capture::open_source(cam) {
                 Ok(s) => {
                     tracing::warn!(camera = %cam.id, source = %cam.source, "camera reconnected");
                     s
@@ -551,7 +565,17 @@ enum Media {
 }
 
 impl Media {
-    fn open(source: FfmpegSource, cam: &CameraConfig) -> Media {
+    fn open(source: AnySource, cam: &CameraConfig) -> Media {
+        let source = match source {
+            AnySource::Ffmpeg(s) => s,
+            AnySource::Usb(usb) => {
+                return Media::Transcode {
+                    source: usb,
+                    encoder: None,
+                    in_flight: VecDeque::new(),
+                };
+            }
+        };
         let live = crate::capture::SourceSpec::parse(&cam.source).is_live();
         let pass = match cam.mode {
             CaptureMode::Passthrough => true,
@@ -665,7 +689,7 @@ impl Media {
 /// One opening of a source: one clock reading, one encoder (or none, in passthrough), frames
 /// until it ends or fails.
 fn run_session(
-    source: FfmpegSource,
+    source: AnySource,
     cam: &CameraConfig,
     station: &StationConfig,
     settings: &EncodeConfig,

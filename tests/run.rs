@@ -155,3 +155,49 @@ fn unknown_scanner_kind_is_refused() {
         show(&out)
     );
 }
+
+#[test]
+fn cameras_lists_none_here_with_a_hint() {
+    // These machines have no V4L2 devices: the list is empty, with a hint, and exit 0.
+    let out = run(&["cameras"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let text = stdout(&out);
+    if text.starts_with("no USB cameras found") {
+        assert!(text.contains("hint:"), "{text}");
+        let json = run(&["cameras", "--json"]);
+        assert_eq!(stdout(&json).trim(), "[]");
+    } else {
+        assert!(
+            text.contains("source = \"usb:"),
+            "a camera is listed with its source spec: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_usb_camera_is_waited_for_with_a_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let out = bin()
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "run",
+            "--source",
+            "/dev/video97",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "end of input stops a station waiting for its camera: {}",
+        show(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("no such USB camera") && err.contains("packwitness cameras"),
+        "{err}"
+    );
+    assert!(sealed(&dir).is_empty());
+}
