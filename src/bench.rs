@@ -254,6 +254,9 @@ pub fn ffmpeg_reference(width: u32, height: u32, frames: u64, out: &Path) -> std
         station: "station-1".into(),
         camera: "cam-1".into(),
         order: Some("BENCH-0001".into()),
+        operator: None,
+        tracking: Vec::new(),
+        template: crate::config::DEFAULT_STAMP.into(),
     };
     let font = settings.font_file.to_string_lossy().into_owned();
     let wall = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
@@ -306,6 +309,9 @@ pub fn transcode_worker(width: u32, height: u32, frames: u64, out: &Path) -> Res
         station: "station-1".into(),
         camera: "cam-1".into(),
         order: Some("BENCH-0001".into()),
+        operator: None,
+        tracking: Vec::new(),
+        template: crate::config::DEFAULT_STAMP.into(),
     };
     let wall = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
     let mut enc = crate::encode::Encoder::open(info, &settings, wall, &stamp)?;

@@ -163,6 +163,15 @@ fn find_input_format(name: &str) -> Option<format::Input> {
 impl FfmpegSource {
     /// Opens a source. `realtime` paces non-live sources to their timestamps.
     pub fn open(spec_text: &str, realtime: bool) -> Result<FfmpegSource, CaptureError> {
+        FfmpegSource::open_with_timeout(spec_text, realtime, 5)
+    }
+
+    /// [`FfmpegSource::open`], where a network source silent for `stall_s` seconds fails.
+    pub fn open_with_timeout(
+        spec_text: &str,
+        realtime: bool,
+        stall_s: u32,
+    ) -> Result<FfmpegSource, CaptureError> {
         crate::init_ffmpeg();
         let spec = SourceSpec::parse(spec_text);
         let open_err = |source| CaptureError::Open {
@@ -190,9 +199,15 @@ impl FfmpegSource {
                 let mut opts = ffmpeg::Dictionary::new();
                 if url.starts_with("rtsp://") || url.starts_with("rtsps://") {
                     opts.set("rtsp_transport", "tcp");
-                    opts.set("timeout", "5000000");
+                    opts.set(
+                        "timeout",
+                        &(u64::from(stall_s.max(1)) * 1_000_000).to_string(),
+                    );
                 } else {
-                    opts.set("rw_timeout", "5000000");
+                    opts.set(
+                        "rw_timeout",
+                        &(u64::from(stall_s.max(1)) * 1_000_000).to_string(),
+                    );
                 }
                 format::input_with_dictionary(url, opts).map_err(open_err)?
             }
@@ -721,9 +736,10 @@ pub fn open_source(cam: &crate::config::CameraConfig) -> Result<AnySource, Captu
                 req,
             )?)))
         }
-        _ => Ok(AnySource::Ffmpeg(FfmpegSource::open(
+        _ => Ok(AnySource::Ffmpeg(FfmpegSource::open_with_timeout(
             &cam.source,
             cam.realtime,
+            cam.stall_timeout_s,
         )?)),
     }
 }

@@ -77,6 +77,8 @@ pub struct CameraConfig {
     /// Read file and lavfi sources at their own frame rate, as a camera would deliver them.
     /// Network sources are always live and ignore this.
     pub realtime: bool,
+    /// A network camera that sends nothing for this many seconds is taken as lost.
+    pub stall_timeout_s: u32,
     /// `auto` (passthrough for H.264/H.265 network cameras, transcode otherwise),
     /// `transcode` or `passthrough`.
     pub mode: CaptureMode,
@@ -107,6 +109,7 @@ impl Default for CameraConfig {
             id: "cam-1".into(),
             source: "testsrc".into(),
             realtime: true,
+            stall_timeout_s: 5,
             mode: CaptureMode::Auto,
             width: 1280,
             height: 720,
@@ -133,11 +136,19 @@ pub struct EncodeConfig {
     pub x264_params: String,
     /// Burn order, station, camera and local time into the picture.
     pub stamp: bool,
+    /// What the stamp says: text with placeholders {order} {tracking} {station} {camera}
+    /// {operator} {time} (local, with milliseconds) {offset} (UTC offset).
+    pub stamp_template: String,
+    /// Cap on the bit rate in kbit/s (libx264 VBV); 0 = none, CRF alone decides.
+    pub max_rate_kbps: u32,
     /// TrueType font for the stamp.
     pub font_file: PathBuf,
     /// Font size in pixels; 0 picks 1/24 of the picture height.
     pub font_size: u32,
 }
+
+/// The default stamp: `DEMO-0001  station-1 cam-1  2026-11-25 20:31:02.054 +0800`.
+pub const DEFAULT_STAMP: &str = "{order}  {station} {camera}  {time} {offset}";
 
 impl Default for EncodeConfig {
     fn default() -> Self {
@@ -148,6 +159,8 @@ impl Default for EncodeConfig {
             x264_params: "bframes=0:rc-lookahead=5:sync-lookahead=0:threads=1:lookahead-threads=1"
                 .into(),
             stamp: true,
+            stamp_template: DEFAULT_STAMP.into(),
+            max_rate_kbps: 0,
             font_file: PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
             font_size: 0,
         }
@@ -256,6 +269,8 @@ impl Config {
                 return Err(format!("camera id {:?} is used twice", cam.id));
             }
         }
+        crate::encode::parse_template(&self.encode.stamp_template)
+            .map_err(|e| format!("encode.stamp_template: {e}"))?;
         if self.encode.crf > 51 {
             return Err(format!(
                 "encode.crf = {} is out of range 0..=51",

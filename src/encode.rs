@@ -31,6 +31,94 @@ pub struct StampText {
     pub camera: String,
     /// The open order, or `None` while idle.
     pub order: Option<String>,
+    /// The packer's badge, if one was scanned.
+    pub operator: Option<String>,
+    /// Tracking codes scanned during the open clip so far.
+    pub tracking: Vec<String>,
+    /// `encode.stamp_template`.
+    pub template: String,
+}
+
+/// The placeholders a stamp template may use.
+pub const STAMP_FIELDS: [&str; 7] = [
+    "order", "tracking", "station", "camera", "operator", "time", "offset",
+];
+
+/// A piece of a stamp template.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StampPart {
+    Text(String),
+    Field(String),
+}
+
+/// Splits a template such as `{order}  {station} {camera}  {time} {offset}` into literal text
+/// and placeholders; `{{` and `}}` stand for braces. Unknown placeholders are an error.
+pub fn parse_template(template: &str) -> Result<Vec<StampPart>, String> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                text.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                text.push('}');
+            }
+            '{' => {
+                let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                if !STAMP_FIELDS.contains(&name.as_str()) {
+                    return Err(format!(
+                        "unknown placeholder {{{name}}}; use {}",
+                        STAMP_FIELDS.map(|f| format!("{{{f}}}")).join(" ")
+                    ));
+                }
+                if !text.is_empty() {
+                    parts.push(StampPart::Text(std::mem::take(&mut text)));
+                }
+                parts.push(StampPart::Field(name));
+            }
+            '}' => return Err("a lone '}' (write '}}' for a brace)".into()),
+            c => text.push(c),
+        }
+    }
+    if !text.is_empty() {
+        parts.push(StampPart::Text(text));
+    }
+    Ok(parts)
+}
+
+impl StampText {
+    /// The stamp as text, with `time` and `offset` given (the text track of passthrough clips).
+    pub fn render(&self, time: &str, offset: &str) -> String {
+        self.fill(|t| t.to_string(), time.to_string(), offset.to_string())
+    }
+
+    fn fill(&self, literal: impl Fn(&str) -> String, time: String, offset: String) -> String {
+        let parts = parse_template(&self.template)
+            .unwrap_or_else(|_| parse_template(crate::config::DEFAULT_STAMP).unwrap_or_default());
+        let mut out = String::new();
+        for p in parts {
+            match p {
+                StampPart::Text(t) => out.push_str(&literal(&t)),
+                StampPart::Field(f) => match f.as_str() {
+                    "order" => {
+                        out.push_str(&literal(self.order.as_deref().unwrap_or("(no order)")))
+                    }
+                    "tracking" => out.push_str(&literal(&self.tracking.join(" "))),
+                    "station" => out.push_str(&literal(&self.station)),
+                    "camera" => out.push_str(&literal(&self.camera)),
+                    "operator" => out.push_str(&literal(self.operator.as_deref().unwrap_or(""))),
+                    "time" => out.push_str(&time),
+                    "offset" => out.push_str(&offset),
+                    _ => {}
+                },
+            }
+        }
+        out
+    }
 }
 
 /// An encoded packet, timestamps in the encoder's time base (the source's).
@@ -73,13 +161,11 @@ fn quote_option(value: &str) -> String {
 /// `wall_offset_s` is the Unix time of pts 0, so `t + wall_offset_s` is the wall-clock time of a
 /// frame: derived from one clock reading per camera session, never one per frame.
 pub fn stamp_expression(stamp: &StampText, wall_offset_s: f64) -> String {
-    let order = stamp.order.as_deref().unwrap_or("(no order)");
     let d = format!("{wall_offset_s:.6}");
-    format!(
-        "{}  {} {}  %{{pts:localtime:{d}:%Y-%m-%d %H\\:%M\\:%S}}.%{{eif:mod(floor((t+{d})*1000),1000):d:3}} %{{pts:localtime:{d}:%z}}",
-        escape_expansion(order),
-        escape_expansion(&stamp.station),
-        escape_expansion(&stamp.camera),
+    stamp.fill(
+        escape_expansion,
+        format!("%{{pts:localtime:{d}:%Y-%m-%d %H\\:%M\\:%S}}.%{{eif:mod(floor((t+{d})*1000),1000):d:3}}"),
+        format!("%{{pts:localtime:{d}:%z}}"),
     )
 }
 
@@ -115,6 +201,13 @@ pub fn x264_options(settings: &EncodeConfig, gop: u32) -> Vec<(String, String)> 
     if !settings.x264_params.is_empty() {
         params.push(':');
         params.push_str(&settings.x264_params);
+    }
+    if settings.max_rate_kbps > 0 {
+        // A one-second VBV buffer: the rate holds over every second of video.
+        params.push_str(&format!(
+            ":vbv-maxrate={0}:vbv-bufsize={0}",
+            settings.max_rate_kbps
+        ));
     }
     vec![
         ("preset".into(), settings.preset.clone()),
@@ -468,8 +561,25 @@ mod tests {
             station: "st-1".into(),
             camera: "cam-1".into(),
             order: Some("A%B\\C'D".into()),
+            operator: None,
+            tracking: vec![],
+            template: crate::config::DEFAULT_STAMP.into(),
         };
         let e = stamp_expression(&s, 1764102661.5);
+        assert_eq!(
+            s.render("2026-11-25 20:31:02.054", "+0800"),
+            "A%B\\C'D  st-1 cam-1  2026-11-25 20:31:02.054 +0800"
+        );
+        let custom = StampText {
+            template: "{{{station}}} {order}/{tracking}/{operator}".into(),
+            tracking: vec!["SF1".into(), "SF2".into()],
+            ..s.clone()
+        };
+        assert_eq!(custom.render("t", "o"), "{st-1} A%B\\C'D/SF1 SF2/");
+        assert!(parse_template("{order} {nope}")
+            .unwrap_err()
+            .contains("unknown placeholder {nope}"));
+        assert!(parse_template("a } b").is_err());
         assert!(
             e.starts_with("A\\%B\\\\C'D  st-1 cam-1  %{pts:localtime:1764102661.500000:"),
             "{e}"

@@ -307,7 +307,11 @@ impl Station {
                 sources.push((cam.clone(), None));
                 continue;
             }
-            let source: Option<FfmpegSource> = match FfmpegSource::open(&cam.source, cam.realtime) {
+            let source: Option<FfmpegSource> = match FfmpegSource::open_with_timeout(
+                &cam.source,
+                cam.realtime,
+                cam.stall_timeout_s,
+            ) {
                 Ok(s) => Some(s),
                 Err(e) if crate::capture::SourceSpec::parse(&cam.source).is_live() => {
                     tracing::warn!(camera = %cam.id, error = %e, "camera unavailable at start; retrying in the background");
@@ -341,6 +345,7 @@ impl Station {
             station.capture.push((cam.id.clone(), handle));
             let ctx = ClipContext {
                 station: config.station.id.clone(),
+                stamp_template: config.encode.stamp_template.clone(),
                 camera: cam.id.clone(),
                 max_clip_s: config.station.max_clip_s,
                 pre_roll_s: config.station.pre_roll_s,
@@ -714,6 +719,9 @@ fn run_session(
         station: station.id.clone(),
         camera: cam.id.clone(),
         order: None,
+        operator: None,
+        tracking: Vec::new(),
+        template: settings.stamp_template.clone(),
     };
     let params = media.start(settings, wall_offset_s, &stamp)?;
     send(CameraEvent::Started {
@@ -835,6 +843,7 @@ fn number(mut p: EncodedPacket, in_flight: &mut VecDeque<(i64, u64)>) -> Encoded
 
 struct ClipContext {
     station: String,
+    stamp_template: String,
     camera: String,
     max_clip_s: u32,
     pre_roll_s: f64,
@@ -1065,12 +1074,18 @@ fn write_packet(
     if s.text_track {
         let second = (1.0 / s.info.seconds(1).max(1e-9)).round().max(1.0) as i64;
         while open.next_text <= p.pts {
-            let text = format!(
-                "{}  {} {}  {}",
-                open.order,
-                ctx.station,
-                ctx.camera,
-                s.wall(open.next_text).format("%Y-%m-%d %H:%M:%S%.3f %z")
+            let wall = s.wall(open.next_text);
+            let stamp = StampText {
+                station: ctx.station.clone(),
+                camera: ctx.camera.clone(),
+                order: Some(open.order.clone()),
+                operator: None,
+                tracking: Vec::new(),
+                template: ctx.stamp_template.clone(),
+            };
+            let text = stamp.render(
+                &wall.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+                &wall.format("%z").to_string(),
             );
             open.writer.write_text(open.next_text, second, &text)?;
             open.next_text += second;
