@@ -209,8 +209,23 @@ pub fn measure(mut cmd: std::process::Command) -> Result<Usage, Error> {
     wait_measured(child, Instant::now(), &format!("{cmd:?}"))
 }
 
+/// Waits for a spawned child and measures it: needs `wait4`, so Unix only.
+#[cfg(not(unix))]
+pub fn wait_measured(
+    mut child: std::process::Child,
+    _t: Instant,
+    what: &str,
+) -> Result<Usage, Error> {
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(Error::Thread(format!(
+        "{what}: the benchmarks measure child processes with wait4, which this system lacks"
+    )))
+}
+
 /// Waits for a spawned child with `wait4` and returns its own CPU time and peak RSS. Its
 /// stderr, if piped and not taken, is read for the message when it fails.
+#[cfg(unix)]
 pub fn wait_measured(child: std::process::Child, t: Instant, what: &str) -> Result<Usage, Error> {
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
@@ -246,18 +261,23 @@ fn graph_escape(args: &str) -> String {
     out
 }
 
-/// The `ffmpeg` command line doing what our recorder does for one camera: the same test
-/// source, the same stamp filter, the same libx264 settings, fragmented MP4 out.
-pub fn ffmpeg_reference(width: u32, height: u32, frames: u64, out: &Path) -> std::process::Command {
-    let settings = crate::config::EncodeConfig::default();
-    let stamp = crate::encode::StampText {
+/// The stamp of the benchmarks' one order.
+fn bench_stamp() -> crate::encode::StampText {
+    crate::encode::StampText {
         station: "station-1".into(),
         camera: "cam-1".into(),
         order: Some("BENCH-0001".into()),
         operator: None,
         tracking: Vec::new(),
         template: crate::config::DEFAULT_STAMP.into(),
-    };
+    }
+}
+
+/// The `ffmpeg` command line doing what our recorder does for one camera: the same test
+/// source, the same stamp filter, the same libx264 settings, fragmented MP4 out.
+pub fn ffmpeg_reference(width: u32, height: u32, frames: u64, out: &Path) -> std::process::Command {
+    let settings = crate::config::EncodeConfig::default();
+    let stamp = bench_stamp();
     let font = settings.font_file.to_string_lossy().into_owned();
     let wall = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
     let draw = crate::encode::drawtext_args(
@@ -305,14 +325,7 @@ pub fn transcode_worker(width: u32, height: u32, frames: u64, out: &Path) -> Res
         false,
     )?;
     let info = source.info();
-    let stamp = crate::encode::StampText {
-        station: "station-1".into(),
-        camera: "cam-1".into(),
-        order: Some("BENCH-0001".into()),
-        operator: None,
-        tracking: Vec::new(),
-        template: crate::config::DEFAULT_STAMP.into(),
-    };
+    let stamp = bench_stamp();
     let wall = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
     let mut enc = crate::encode::Encoder::open(info, &settings, wall, &stamp)?;
     let mut writer: Option<crate::clip::ClipWriter> = None;

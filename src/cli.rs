@@ -768,55 +768,70 @@ fn bench_transcode(runs: usize, work_dir: Option<PathBuf>, seconds: u64) -> Resu
     if runs == 0 || seconds == 0 {
         bail!("--runs and --seconds must be at least 1");
     }
+    eprintln!("bench transcode: {seconds} s of testsrc2 at 30 fps per run, best of {runs}, CPU per recorded minute");
+    in_bench_dir(
+        work_dir,
+        "the recorder costs more CPU than the ffmpeg command line",
+        |work| {
+            let exe = std::env::current_exe().context("finding this program's path")?;
+            let frames = seconds * 30;
+            let per_min = 60.0 / seconds as f64;
+            let mut pass = true;
+            for (w, h) in [(1280u32, 720u32), (1920, 1080)] {
+                let out = work.join(format!("{h}p.mp4"));
+                let mut ours = None::<crate::bench::Usage>;
+                let mut theirs = None::<crate::bench::Usage>;
+                for _ in 0..runs {
+                    let mut c = std::process::Command::new(&exe);
+                    c.args([
+                        "bench-worker",
+                        "--width",
+                        &w.to_string(),
+                        "--height",
+                        &h.to_string(),
+                        "--frames",
+                        &frames.to_string(),
+                        "--out",
+                    ])
+                    .arg(&out);
+                    let _ = std::fs::remove_file(&out);
+                    let u = crate::bench::measure(c)?;
+                    ours = Some(ours.map_or(u, |b| if u.cpu_s < b.cpu_s { u } else { b }));
+                    let u =
+                        crate::bench::measure(crate::bench::ffmpeg_reference(w, h, frames, &out))?;
+                    theirs = Some(theirs.map_or(u, |b| if u.cpu_s < b.cpu_s { u } else { b }));
+                }
+                let (o, t) = (ours.context("no run")?, theirs.context("no run")?);
+                let ratio = o.cpu_s / t.cpu_s;
+                println!("{h}p30  packwitness {:>6.1} CPU-s/min ({:>5.2}x real time, {:>4.0} MB peak)   ffmpeg {:>6.1} CPU-s/min ({:>5.2}x, {:>4.0} MB)   ratio {ratio:.2} (target <= 1.05)",
+                o.cpu_s * per_min, seconds as f64 / o.wall_s, o.max_rss_mb, t.cpu_s * per_min, seconds as f64 / t.wall_s, t.max_rss_mb);
+                pass &= ratio <= 1.05;
+            }
+            Ok(pass)
+        },
+    )
+}
+
+/// Runs a benchmark in a fresh directory (removed afterwards, whatever happens), then prints
+/// PASS or FAIL and gives the exit code.
+fn in_bench_dir(
+    work_dir: Option<PathBuf>,
+    failure: &str,
+    body: impl FnOnce(&Path) -> Result<bool>,
+) -> Result<ExitCode> {
     let work = work_dir
         .unwrap_or_else(std::env::temp_dir)
         .join(format!("packwitness-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    let exe = std::env::current_exe().context("finding this program's path")?;
-    let frames = seconds * 30;
-    let per_min = 60.0 / seconds as f64;
-    let mut pass = true;
-    eprintln!("bench transcode: {seconds} s of testsrc2 at 30 fps per run, best of {runs}, CPU per recorded minute");
-    let result = (|| -> Result<()> {
-        for (w, h) in [(1280u32, 720u32), (1920, 1080)] {
-            let out = work.join(format!("{h}p.mp4"));
-            let mut ours = None::<crate::bench::Usage>;
-            let mut theirs = None::<crate::bench::Usage>;
-            for _ in 0..runs {
-                let mut c = std::process::Command::new(&exe);
-                c.args([
-                    "bench-worker",
-                    "--width",
-                    &w.to_string(),
-                    "--height",
-                    &h.to_string(),
-                    "--frames",
-                    &frames.to_string(),
-                    "--out",
-                ])
-                .arg(&out);
-                let _ = std::fs::remove_file(&out);
-                let u = crate::bench::measure(c)?;
-                ours = Some(ours.map_or(u, |b| if u.cpu_s < b.cpu_s { u } else { b }));
-                let u = crate::bench::measure(crate::bench::ffmpeg_reference(w, h, frames, &out))?;
-                theirs = Some(theirs.map_or(u, |b| if u.cpu_s < b.cpu_s { u } else { b }));
-            }
-            let (o, t) = (ours.context("no run")?, theirs.context("no run")?);
-            let ratio = o.cpu_s / t.cpu_s;
-            println!("{h}p30  packwitness {:>6.1} CPU-s/min ({:>5.2}x real time, {:>4.0} MB peak)   ffmpeg {:>6.1} CPU-s/min ({:>5.2}x, {:>4.0} MB)   ratio {ratio:.2} (target <= 1.05)",
-                o.cpu_s * per_min, seconds as f64 / o.wall_s, o.max_rss_mb, t.cpu_s * per_min, seconds as f64 / t.wall_s, t.max_rss_mb);
-            pass &= ratio <= 1.05;
-        }
-        Ok(())
-    })();
+    let result = body(&work);
     let _ = std::fs::remove_dir_all(&work);
-    result?;
+    let pass = result?;
     println!(
         "{}",
         if pass {
-            "PASS"
+            "PASS".to_string()
         } else {
-            "FAIL: the recorder costs more CPU than the ffmpeg command line"
+            format!("FAIL: {failure}")
         }
     );
     Ok(if pass {
@@ -830,113 +845,98 @@ fn bench_passthrough(runs: usize, work_dir: Option<PathBuf>, seconds: u64) -> Re
     if runs == 0 || seconds == 0 {
         bail!("--runs and --seconds must be at least 1");
     }
-    let work = work_dir
-        .unwrap_or_else(std::env::temp_dir)
-        .join(format!("packwitness-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    let exe = std::env::current_exe().context("finding this program's path")?;
-    let result = (|| -> Result<bool> {
-        // A camera-like H.264 stream: 1080p30, a keyframe a second.
-        let input = work.join("camera.mp4");
-        let status = std::process::Command::new("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=1920x1080:rate=30",
-                "-t",
-                &seconds.to_string(),
-            ])
-            .args([
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-g",
-                "30",
-                "-bf",
-                "0",
-                "-y",
-            ])
-            .arg(&input)
-            .status()
-            .context("running ffmpeg to make the input")?;
-        if !status.success() {
-            bail!("ffmpeg could not make the benchmark input");
-        }
-        let out = work.join("out.mp4");
-        let (mut ours, mut copy, mut hash) = (f64::MAX, f64::MAX, f64::MAX);
-        let (mut ours_rss, mut copy_rss) = (0.0, 0.0);
-        for _ in 0..runs {
-            let _ = std::fs::remove_file(&out);
-            let mut c = std::process::Command::new(&exe);
-            c.arg("bench-worker")
-                .arg("--passthrough")
-                .arg(&input)
-                .arg("--out")
-                .arg(&out);
-            let u = crate::bench::measure(c)?;
-            if u.cpu_s < ours {
-                (ours, ours_rss) = (u.cpu_s, u.max_rss_mb);
-            }
-            let mut f = std::process::Command::new("ffmpeg");
-            f.args(["-v", "error", "-i"])
-                .arg(&input)
+    in_bench_dir(
+        work_dir,
+        "passthrough costs more CPU than ffmpeg -c copy",
+        |work| {
+            let exe = std::env::current_exe().context("finding this program's path")?;
+            // A camera-like H.264 stream: 1080p30, a keyframe a second.
+            let input = work.join("camera.mp4");
+            let status = std::process::Command::new("ffmpeg")
                 .args([
-                    "-c",
-                    "copy",
-                    "-movflags",
-                    "frag_keyframe+empty_moov+default_base_moof",
+                    "-v",
+                    "error",
                     "-f",
-                    "mp4",
+                    "lavfi",
+                    "-i",
+                    "testsrc2=size=1920x1080:rate=30",
+                    "-t",
+                    &seconds.to_string(),
+                ])
+                .args([
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-g",
+                    "30",
+                    "-bf",
+                    "0",
                     "-y",
                 ])
-                .arg(&out);
-            let u = crate::bench::measure(f)?;
-            if u.cpu_s < copy {
-                (copy, copy_rss) = (u.cpu_s, u.max_rss_mb);
+                .arg(&input)
+                .status()
+                .context("running ffmpeg to make the input")?;
+            if !status.success() {
+                bail!("ffmpeg could not make the benchmark input");
             }
-            // The evidence half of the job: hashing what was written (OpenSSL, SHA-NI).
-            let mut h = std::process::Command::new("openssl");
-            h.args(["dgst", "-sha256"]).arg(&out);
-            if let Ok(u) = crate::bench::measure(h) {
-                hash = hash.min(u.cpu_s);
+            let out = work.join("out.mp4");
+            let (mut ours, mut copy, mut hash) = (f64::MAX, f64::MAX, f64::MAX);
+            let (mut ours_rss, mut copy_rss) = (0.0, 0.0);
+            for _ in 0..runs {
+                let _ = std::fs::remove_file(&out);
+                let mut c = std::process::Command::new(&exe);
+                c.arg("bench-worker")
+                    .arg("--passthrough")
+                    .arg(&input)
+                    .arg("--out")
+                    .arg(&out);
+                let u = crate::bench::measure(c)?;
+                if u.cpu_s < ours {
+                    (ours, ours_rss) = (u.cpu_s, u.max_rss_mb);
+                }
+                let mut f = std::process::Command::new("ffmpeg");
+                f.args(["-v", "error", "-i"])
+                    .arg(&input)
+                    .args([
+                        "-c",
+                        "copy",
+                        "-movflags",
+                        "frag_keyframe+empty_moov+default_base_moof",
+                        "-f",
+                        "mp4",
+                        "-y",
+                    ])
+                    .arg(&out);
+                let u = crate::bench::measure(f)?;
+                if u.cpu_s < copy {
+                    (copy, copy_rss) = (u.cpu_s, u.max_rss_mb);
+                }
+                // The evidence half of the job: hashing what was written (OpenSSL, SHA-NI).
+                let mut h = std::process::Command::new("openssl");
+                h.args(["dgst", "-sha256"]).arg(&out);
+                if let Ok(u) = crate::bench::measure(h) {
+                    hash = hash.min(u.cpu_s);
+                }
             }
-        }
-        let per_min = 60.0 / seconds as f64;
-        let bare = ours / copy.max(1e-6);
-        println!(
+            let per_min = 60.0 / seconds as f64;
+            let bare = ours / copy.max(1e-6);
+            println!(
             "1080p30 passthrough  packwitness {:.2} CPU-s/min ({ours_rss:.0} MB peak)   ffmpeg -c copy {:.2} CPU-s/min ({copy_rss:.0} MB)   ratio {bare:.2} (target <= 1.0)",
             ours * per_min,
             copy * per_min
         );
-        if hash < f64::MAX {
-            println!(
+            if hash < f64::MAX {
+                println!(
                 "  the recorder also hashes every clip (SHA-256 of the file and of each fragment) and fsyncs each fragment;\n  against ffmpeg -c copy plus openssl dgst -sha256 of its output ({:.2} CPU-s/min): ratio {:.2}",
                 (copy + hash) * per_min,
                 ours / (copy + hash).max(1e-6)
             );
-        }
-        let pass = bare <= 1.0;
-        Ok(pass)
-    })();
-    let _ = std::fs::remove_dir_all(&work);
-    let pass = result?;
-    println!(
-        "{}",
-        if pass {
-            "PASS"
-        } else {
-            "FAIL: passthrough costs more CPU than ffmpeg -c copy"
-        }
-    );
-    Ok(if pass {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+            }
+            let pass = bare <= 1.0;
+            Ok(pass)
+        },
+    )
 }
 
 fn bench_station(work_dir: Option<PathBuf>, seconds: u64) -> Result<ExitCode> {
@@ -944,11 +944,7 @@ fn bench_station(work_dir: Option<PathBuf>, seconds: u64) -> Result<ExitCode> {
     if seconds < 5 {
         bail!("--seconds must be at least 5");
     }
-    let work = work_dir
-        .unwrap_or_else(std::env::temp_dir)
-        .join(format!("packwitness-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    let result = (|| -> Result<bool> {
+    in_bench_dir(work_dir, "a target above was missed", |work| {
         let cfg = work.join("station.toml");
         std::fs::write(
             &cfg,
@@ -1008,21 +1004,6 @@ fn bench_station(work_dir: Option<PathBuf>, seconds: u64) -> Result<ExitCode> {
             usage.cpu_s / usage.wall_s, usage.cpu_s, usage.wall_s, usage.max_rss_mb
         );
         Ok(usage.max_rss_mb < 150.0 && late == 0 && frames > 0)
-    })();
-    let _ = std::fs::remove_dir_all(&work);
-    let pass = result?;
-    println!(
-        "{}",
-        if pass {
-            "PASS"
-        } else {
-            "FAIL: a target above was missed"
-        }
-    );
-    Ok(if pass {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     })
 }
 
