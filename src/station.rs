@@ -1106,7 +1106,7 @@ fn open_clip(
     let started = s.wall(first_pts);
     let started_at = ledger::format_time(started);
     let mut ev = lock(&ctx.evidence)?;
-    let seq = ev.ledger_next_seq();
+    let seq = ev.ledger.next_seq();
     let file = format!(
         "clips/{}/{}/{}_{}_{:06}.mp4",
         ctx.station,
@@ -1184,10 +1184,4 @@ fn seal(ctx: &ClipContext, s: &Session, open: OpenClip, reason: &str) -> Result<
     lock(&ctx.evidence)?.append(body)?;
     tracing::info!(order = %order, camera = %ctx.camera, file = %file, reason, frames = sealed.frames, "clip sealed");
     Ok(())
-}
-
-impl Evidence {
-    fn ledger_next_seq(&self) -> u64 {
-        self.ledger.next_seq()
-    }
 }

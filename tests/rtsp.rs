@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -54,28 +54,17 @@ fn rtsp_camera_lost_mid_clip_continues_as_part_2() {
     let url = format!("rtsp://127.0.0.1:{port}/cam");
     let cfg = tmp.path().join("pw.toml");
     std::fs::write(&cfg, "[station]\npre_roll_s = 1.0\npost_roll_s = 0.5\n").unwrap();
-    let mut station = Reaper(Some(
-        bin()
-            .args([
-                "--config",
-                cfg.to_str().unwrap(),
-                "--data-dir",
-                dir.to_str().unwrap(),
-                "run",
-                "--source",
-                &url,
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
+    let mut station = spawn_station(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        &url,
+    ]);
     std::thread::sleep(Duration::from_secs(2));
-    {
-        let stdin = station.0.as_mut().unwrap().stdin.as_mut().unwrap();
-        writeln!(stdin, "RTSP-1").unwrap();
-    }
+    station.scan("RTSP-1");
     wait_for(&dir, "clip_opened", Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(3));
     // The camera dies mid-clip...
@@ -97,13 +86,9 @@ fn rtsp_camera_lost_mid_clip_continues_as_part_2() {
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(3));
-    {
-        let stdin = station.0.as_mut().unwrap().stdin.as_mut().unwrap();
-        writeln!(stdin, "PW-STOP").unwrap();
-    }
+    station.scan("PW-STOP");
     std::thread::sleep(Duration::from_secs(1));
-    drop(station.0.as_mut().unwrap().stdin.take());
-    let out = station.0.take().unwrap().wait_with_output().unwrap();
+    let out = station.finish();
     assert!(out.status.success(), "{}", show(&out));
     assert!(
         stderr(&out).contains("camera lost") || stderr(&out).contains("reconnected"),
@@ -164,36 +149,23 @@ fn record_one(mode: &str, tmp: &std::path::Path, order: &str) -> (std::path::Pat
         format!("[station]\npre_roll_s = 1.0\npost_roll_s = 0.5\n\n[[camera]]\nid = \"door\"\nsource = \"rtsp://127.0.0.1:{port}/cam\"\nmode = \"{mode}\"\n"),
     )
     .unwrap();
-    let mut station = Reaper(Some(
-        bin()
-            .env("PACKWITNESS_LOG", "info")
-            .args([
-                "--config",
-                cfg.to_str().unwrap(),
-                "--data-dir",
-                dir.to_str().unwrap(),
-                "run",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
+    let mut station = spawn_station_logging(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "run",
+        ],
+        "info",
+    );
     std::thread::sleep(Duration::from_secs(2));
-    {
-        let stdin = station.0.as_mut().unwrap().stdin.as_mut().unwrap();
-        writeln!(stdin, "{order}").unwrap();
-    }
+    station.scan(order);
     wait_for(&dir, "clip_opened", Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(3));
-    {
-        let stdin = station.0.as_mut().unwrap().stdin.as_mut().unwrap();
-        writeln!(stdin, "PW-STOP").unwrap();
-    }
+    station.scan("PW-STOP");
     std::thread::sleep(Duration::from_secs(1));
-    drop(station.0.as_mut().unwrap().stdin.take());
-    let out = station.0.take().unwrap().wait_with_output().unwrap();
+    let out = station.finish();
     assert!(out.status.success(), "{}", show(&out));
     (dir, stderr(&out))
 }

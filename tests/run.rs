@@ -3,27 +3,19 @@
 mod common;
 use common::*;
 
-use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn start(dir: &std::path::Path) -> Reaper {
-    let child = bin()
-        .args([
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "run",
-            "--source",
-            "testsrc",
-            "--scanner",
-            "stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    Reaper(Some(child))
+    spawn_station(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        "testsrc",
+        "--scanner",
+        "stdin",
+    ])
 }
 
 fn wait_exit(r: &mut Reaper, limit: Duration) -> std::process::Output {
@@ -43,17 +35,14 @@ fn scans_from_stdin_switch_and_stop() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
     let mut r = start(&dir);
-    {
-        let stdin = r.0.as_mut().unwrap().stdin.as_mut().unwrap();
-        std::thread::sleep(Duration::from_millis(700));
-        writeln!(stdin, "ord-1").unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
-        writeln!(stdin, "\u{7}junk").unwrap(); // refused, never disturbs the clip
-        writeln!(stdin, "ORD-2").unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
-        writeln!(stdin, "pw-stop").unwrap();
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    std::thread::sleep(Duration::from_millis(700));
+    r.scan("ord-1");
+    std::thread::sleep(Duration::from_millis(1500));
+    r.scan("\u{7}junk"); // refused, never disturbs the clip
+    r.scan("ORD-2");
+    std::thread::sleep(Duration::from_millis(1500));
+    r.scan("pw-stop");
+    std::thread::sleep(Duration::from_millis(500));
     drop(r.0.as_mut().unwrap().stdin.take()); // end of input stops the station
     let out = wait_exit(&mut r, Duration::from_secs(20));
     assert!(out.status.success(), "{}", show(&out));
@@ -79,10 +68,7 @@ fn sigterm_seals_the_open_clip_and_exits_0() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
     let mut r = start(&dir);
-    {
-        let stdin = r.0.as_mut().unwrap().stdin.as_mut().unwrap();
-        writeln!(stdin, "SIG-1").unwrap();
-    }
+    r.scan("SIG-1");
     // Wait until the clip is open, then ask the process to stop.
     let deadline = Instant::now() + Duration::from_secs(20);
     while !std::fs::read_to_string(dir.join("manifest.jsonl"))

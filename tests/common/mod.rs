@@ -192,6 +192,44 @@ pub fn mean_diff(
 /// Kills a child process when dropped, so a failing test never leaves one behind.
 pub struct Reaper(pub Option<Child>);
 
+/// Starts `packwitness ARGS` with stdin, stdout and stderr piped: a station fed by a test.
+pub fn spawn_station(args: &[&str]) -> Reaper {
+    spawn_station_logging(args, "warn")
+}
+
+/// [`spawn_station`] with the log at `level` (`PACKWITNESS_LOG`).
+pub fn spawn_station_logging(args: &[&str], level: &str) -> Reaper {
+    let child = bin()
+        .env("PACKWITNESS_LOG", level)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting packwitness");
+    Reaper(Some(child))
+}
+
+impl Reaper {
+    /// Types one scan into the station's standard input.
+    pub fn scan(&mut self, code: &str) {
+        use std::io::Write;
+        let stdin = self
+            .0
+            .as_mut()
+            .and_then(|c| c.stdin.as_mut())
+            .expect("a piped stdin");
+        writeln!(stdin, "{code}").expect("writing a scan");
+    }
+
+    /// Closes standard input (end of input stops a station) and collects the output.
+    pub fn finish(&mut self) -> Output {
+        let mut child = self.0.take().expect("a running child");
+        drop(child.stdin.take());
+        child.wait_with_output().expect("waiting for packwitness")
+    }
+}
+
 impl Drop for Reaper {
     fn drop(&mut self) {
         if let Some(mut c) = self.0.take() {
