@@ -95,6 +95,7 @@ fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<Verify
             operator: None,
             group: format!("bench-{i}"),
             part: 1,
+            box_no: 1,
             file: file.clone(),
             started_at: ledger::now_string(),
             scanned_at: ledger::now_string(),

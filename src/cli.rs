@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{CameraConfig, Config};
 use crate::ledger::{Body, Record};
 use crate::station::{self, Evidence, Station};
-use crate::trigger::{self, Command};
+use crate::trigger::{self, Classifier, CodeKind, Event};
 
 /// Exit code when lookup finds nothing.
 pub const EXIT_NOT_FOUND: u8 = 1;
@@ -59,9 +59,12 @@ pub enum Cmd {
         /// `rtsp://...`, `http://...` or a file.
         #[arg(long)]
         source: Option<String>,
-        /// Where scans come from: `stdin` (one code per line; end of input stops the station).
-        #[arg(long, default_value = "stdin")]
-        scanner: String,
+        /// Where scans come from (repeat for several scanners; default: the config's
+        /// [[station.scanner]], else stdin): `stdin` (one code per line; end of input stops
+        /// the station), `evdev:PATH` (a keyboard-wedge scanner's event device, or a file or
+        /// FIFO of raw input_event records), `serial:PATH[@BAUD]`.
+        #[arg(long)]
+        scanner: Vec<String>,
     },
     /// Show the clips of an order code.
     Lookup {
@@ -320,6 +323,16 @@ fn printer() -> station::Observer {
         }
         Body::CodeAttached { code, clip, .. } => println!("  attached  {code} to clip {clip}"),
         Body::Pruned { file, .. } => println!("  pruned    {file}"),
+        Body::Scan {
+            code,
+            code_kind,
+            action,
+            detail,
+            ..
+        } => match detail {
+            Some(d) => println!("  scanned   {code} ({code_kind}): {action}, {d}"),
+            None => println!("  scanned   {code} ({code_kind}): {action}"),
+        },
         Body::StationStart { .. } => {}
     })
 }
@@ -352,17 +365,29 @@ fn demo(
         orders
     };
     // Validate every code before recording anything.
-    let mut commands = Vec::new();
+    let classifier = Classifier::new(&config.codes)?;
+    let mut scans = Vec::new();
     for raw in &orders {
-        let cmd = trigger::classify(raw, &config.codes).map_err(|source| crate::Error::Code {
-            code: raw.clone(),
+        let scan = classifier
+            .classify(raw)
+            .map_err(|source| crate::Error::Code {
+                code: raw.clone(),
+                source,
+            })?;
+        if !matches!(scan.kind, CodeKind::Order | CodeKind::Tracking) {
+            bail!(
+                "demo order {raw:?} is a {} code, not an order; choose another demo order code",
+                scan.kind.as_str()
+            );
+        }
+        scans.push(scan);
+    }
+    let stop = classifier
+        .classify(&config.codes.stop)
+        .map_err(|source| crate::Error::Code {
+            code: config.codes.stop.clone(),
             source,
         })?;
-        if cmd == Command::Stop {
-            bail!("order code {raw:?} is the stop code; choose another demo order code");
-        }
-        commands.push(cmd);
-    }
     let dir = data_dir
         .or_else(|| config.data_dir.clone())
         .unwrap_or_else(new_demo_dir);
@@ -377,23 +402,20 @@ fn demo(
     let evidence = Arc::new(Mutex::new(Evidence::open(&dir, &config, Some(printer()))?));
     station::record_start(&evidence, &config, config_sha)?;
     let station = Station::start(&config, evidence.clone())?;
-    for cmd in &commands {
-        station.send(cmd);
+    for scan in &scans {
+        station.scan("demo", scan)?;
         std::thread::sleep(Duration::from_secs_f64(clip_seconds));
         if !station.running() {
             break;
         }
     }
-    station.send(&Command::Stop);
+    station.scan("demo", &stop)?;
     // Let the post-roll run out before stopping.
     std::thread::sleep(Duration::from_secs_f64(config.station.post_roll_s + 0.3));
     station.shutdown()?;
     drop(evidence); // releases the writer lock
 
-    let first = match &commands[0] {
-        Command::Order(code) => code.clone(),
-        _ => orders[0].clone(),
-    };
+    let first = scans[0].code.clone();
     println!();
     println!("$ packwitness --data-dir {} lookup {first}", dir.display());
     let found = crate::lookup(&dir, &first, config.codes.max_len)?;
@@ -432,43 +454,73 @@ fn run_station(
     config_sha: &str,
     data_dir: Option<PathBuf>,
     source: Option<String>,
-    scanner: &str,
+    scanners: &[String],
 ) -> Result<ExitCode> {
-    if scanner != "stdin" {
-        bail!("--scanner {scanner:?} is not supported; use --scanner stdin");
-    }
     if let Some(spec) = source {
         config.cameras = vec![CameraConfig {
             source: spec,
             ..CameraConfig::default()
         }];
     }
+    let mut scanner_cfgs = Vec::new();
+    for (i, spec) in scanners.iter().enumerate() {
+        let mut s = trigger::parse_scanner_spec(spec).map_err(anyhow::Error::msg)?;
+        if scanners.len() > 1 {
+            s.id = format!("scanner-{}", i + 1);
+        }
+        scanner_cfgs.push(s);
+    }
+    if scanner_cfgs.is_empty() {
+        scanner_cfgs = config.station.scanners.clone();
+    }
+    if scanner_cfgs.is_empty() {
+        scanner_cfgs.push(crate::config::ScannerConfig::default());
+    }
     let dir = data_dir
         .or_else(|| config.data_dir.clone())
         .context("no data dir: pass --data-dir DIR or set data_dir in the config")?;
     crate::create_data_dir(&dir)?;
+    let classifier = Arc::new(Classifier::new(&config.codes)?);
     let evidence = Arc::new(Mutex::new(Evidence::open(&dir, &config, None)?));
     station::record_start(&evidence, &config, config_sha)?;
     let station = Station::start(&config, evidence.clone())?;
     let (tx, rx) = mpsc::channel();
     let signal_tx = tx.clone();
     ctrlc::set_handler(move || {
-        let _ = signal_tx.send(Command::Shutdown);
+        let _ = signal_tx.send(Event::Shutdown);
     })
     .context("installing the SIGINT/SIGTERM handler")?;
-    let rules = config.codes.clone();
-    std::thread::Builder::new()
-        .name("scanner-stdin".into())
-        .spawn(move || trigger::read_lines(std::io::stdin().lock(), &rules, &tx))
-        .context("starting the scanner thread")?;
-    if std::io::stdin().is_terminal() {
+    for s in &scanner_cfgs {
+        trigger::spawn_scanner(s, classifier.clone(), tx.clone())
+            .with_context(|| format!("starting the thread of scanner {}", s.id))?;
+    }
+    drop(tx);
+    let stdin_scanner = scanner_cfgs
+        .iter()
+        .any(|s| s.kind == crate::config::ScannerKind::Stdin);
+    if stdin_scanner && std::io::stdin().is_terminal() {
         eprintln!("packwitness: recording station {} into {}; scan or type an order code and press Enter ({} seals, Ctrl-D or Ctrl-C stops)",
             config.station.id, dir.display(), config.codes.stop);
     }
+    let feedback = Feedback::new(&config.feedback);
     loop {
         match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(Command::Shutdown) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Ok(cmd) => station.send(&cmd),
+            Ok(Event::Shutdown) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Ok(Event::Ended { scanner }) => {
+                // Standard input or a recorded file ran out: the session is over.
+                tracing::info!(scanner = %scanner, "scanner input ended; stopping the station");
+                break;
+            }
+            Ok(Event::Scan { scanner, result }) => match result {
+                Ok(scan) => {
+                    let outcome = station.scan(&scanner, &scan)?;
+                    feedback.accepted(&scanner, &scan, &outcome);
+                }
+                Err(rejected) => {
+                    station.reject(&scanner, &rejected);
+                    feedback.rejected(&scanner, &rejected);
+                }
+            },
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 station.tick()?;
                 if !station.running() {
@@ -480,6 +532,83 @@ fn run_station(
     }
     station.shutdown()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Tells the packer what a scan did: a status line on a terminal, the bell and the configured
+/// commands. Never blocks the station: commands run in the background.
+struct Feedback {
+    config: crate::config::FeedbackConfig,
+    terminal: bool,
+}
+
+impl Feedback {
+    fn new(config: &crate::config::FeedbackConfig) -> Feedback {
+        Feedback {
+            config: config.clone(),
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn accepted(&self, scanner: &str, scan: &trigger::Scan, outcome: &station::Outcome) {
+        use station::state::Action;
+        let state = match &outcome.recording {
+            Some((order, 1)) => format!("recording {order}"),
+            Some((order, b)) => format!("recording {order} box {b}"),
+            None => "idle".to_string(),
+        };
+        let what = match &outcome.action {
+            Action::Ignored(why) => format!("ignored: {why}"),
+            Action::Debounced => "ignored: scanned twice".into(),
+            a => a.name().to_string(),
+        };
+        tracing::info!(scanner, code = %scan.code, kind = scan.kind.as_str(), rule = %scan.rule, action = %what, state = %state, "scan");
+        if self.terminal {
+            let op = outcome
+                .operator
+                .as_deref()
+                .map(|o| format!(" · operator {o}"))
+                .unwrap_or_default();
+            eprintln!(
+                "[{}] {} {}: {what} -> {state}{op}",
+                scanner,
+                scan.kind.as_str(),
+                scan.code
+            );
+        }
+        if !matches!(outcome.action, Action::Debounced) {
+            run_feedback(&self.config.accept_command);
+        }
+    }
+
+    fn rejected(&self, scanner: &str, rejected: &trigger::Rejected) {
+        if self.terminal {
+            let bell = if self.config.bell { "\u{7}" } else { "" };
+            eprintln!(
+                "{bell}[{scanner}] REJECTED {}: {}",
+                rejected.raw, rejected.error
+            );
+        }
+        run_feedback(&self.config.reject_command);
+    }
+}
+
+fn run_feedback(cmd: &[String]) {
+    let Some((program, args)) = cmd.split_first() else {
+        return;
+    };
+    match std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+    {
+        // Reaped on a thread of its own so the station never waits for a sound.
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+        }
+        Err(e) => {
+            tracing::warn!(command = %program, error = %e, "feedback command failed to start")
+        }
+    }
 }
 
 fn print_table(found: &[crate::Found]) {

@@ -41,6 +41,8 @@ pub struct Config {
     pub codes: CodeConfig,
     #[serde(default)]
     pub ledger: LedgerConfig,
+    #[serde(default)]
+    pub feedback: FeedbackConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -54,6 +56,13 @@ pub struct StationConfig {
     pub pre_roll_s: f64,
     /// Seconds of video after a stop code that a clip still records.
     pub post_roll_s: f64,
+    /// The order being recorded is scanned again: `seal`, `ignore` or `next_box`.
+    pub rescan_same_order: Rescan,
+    /// The same code scanned again within this many milliseconds is ignored.
+    pub debounce_ms: u64,
+    /// The station's barcode scanners; none: standard input.
+    #[serde(rename = "scanner")]
+    pub scanners: Vec<ScannerConfig>,
 }
 
 impl Default for StationConfig {
@@ -63,6 +72,9 @@ impl Default for StationConfig {
             max_clip_s: 900,
             pre_roll_s: 3.0,
             post_roll_s: 2.0,
+            rescan_same_order: Rescan::Seal,
+            debounce_ms: 1500,
+            scanners: Vec::new(),
         }
     }
 }
@@ -172,8 +184,20 @@ impl Default for EncodeConfig {
 pub struct CodeConfig {
     /// Longest accepted scan, in characters.
     pub max_len: usize,
-    /// The code that seals the open clip.
+    /// The code that seals the open clip (after the post-roll).
     pub stop: String,
+    /// The code that seals the open clip with reason `cancelled` (the clip is kept).
+    pub cancel: String,
+    /// The code that seals the current box and starts the next box of the same order.
+    pub next_box: String,
+    /// Operator badges are this prefix followed by the operator's name.
+    pub operator_prefix: String,
+    /// Operator names to print badges for on the control sheet.
+    pub operators: Vec<String>,
+    /// Classification rules, first match wins; `None`: the built-in rules
+    /// (`config/code-rules.toml`).
+    #[serde(rename = "rule")]
+    pub rules: Option<Vec<RuleConfig>>,
 }
 
 impl Default for CodeConfig {
@@ -181,6 +205,135 @@ impl Default for CodeConfig {
         CodeConfig {
             max_len: 64,
             stop: "PW-STOP".into(),
+            cancel: "PW-CANCEL".into(),
+            next_box: "PW-BOX".into(),
+            operator_prefix: "OP-".into(),
+            operators: Vec::new(),
+            rules: None,
+        }
+    }
+}
+
+/// One `[[codes.rule]]`: a named pattern for one kind of code.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Shown in logs and recorded with attached codes (`ups`, `sf`, `marketplace_long`, ...).
+    pub name: String,
+    pub kind: RuleKind,
+    /// A regex that must match the whole normalised code; a group named `code` picks the part
+    /// that is kept.
+    pub pattern: String,
+    /// A check digit the code (or its `code` group) must pass.
+    #[serde(default)]
+    pub check: Option<CheckDigit>,
+    /// For `reject` rules: what the packer is told.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// What a matching code is.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    Order,
+    Tracking,
+    Operator,
+    Reject,
+}
+
+/// Check-digit algorithms of carriers and GS1.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckDigit {
+    Gs1,
+    Ups,
+    S10,
+    Mod7,
+    Fedex12,
+}
+
+/// What a station does when the order being recorded is scanned again.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Rescan {
+    /// Seal it (as a stop code would).
+    #[default]
+    Seal,
+    /// Ignore the scan.
+    Ignore,
+    /// Seal this box and start the next box of the same order.
+    NextBox,
+}
+
+/// One barcode scanner of a station (`[[station.scanner]]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScannerConfig {
+    /// Name in logs and in the manifest's scan records.
+    pub id: String,
+    pub kind: ScannerKind,
+    /// evdev: the event device (`/dev/input/by-id/...-event-kbd`); serial: the tty.
+    pub path: PathBuf,
+    /// evdev: take the device for packwitness alone (EVIOCGRAB), so scans type nowhere else.
+    pub grab: bool,
+    /// serial: line speed.
+    pub baud: u32,
+    /// serial: what ends a code.
+    pub terminator: Terminator,
+}
+
+impl Default for ScannerConfig {
+    fn default() -> Self {
+        ScannerConfig {
+            id: "scanner".into(),
+            kind: ScannerKind::Stdin,
+            path: PathBuf::new(),
+            grab: true,
+            baud: 9600,
+            terminator: Terminator::Any,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ScannerKind {
+    Stdin,
+    Evdev,
+    Serial,
+}
+
+/// The end of a code on a serial line.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Terminator {
+    /// CR or LF (a CR LF pair ends one code).
+    Any,
+    Cr,
+    Lf,
+    Crlf,
+    Tab,
+}
+
+/// How a station tells the packer about a scan.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedbackConfig {
+    /// Ring the terminal bell on a rejected scan (when standard error is a terminal).
+    pub bell: bool,
+    /// Run this command (program and arguments) on a rejected scan, e.g. to play a sound.
+    pub reject_command: Vec<String>,
+    /// Run this command when a scan is accepted.
+    pub accept_command: Vec<String>,
+}
+
+impl Default for FeedbackConfig {
+    fn default() -> Self {
+        FeedbackConfig {
+            bell: true,
+            reject_command: Vec::new(),
+            accept_command: Vec::new(),
         }
     }
 }
@@ -215,6 +368,7 @@ impl Default for Config {
             encode: EncodeConfig::default(),
             codes: CodeConfig::default(),
             ledger: LedgerConfig::default(),
+            feedback: FeedbackConfig::default(),
         }
     }
 }
@@ -299,6 +453,25 @@ impl Config {
                 "codes.max_len = {} is out of range 8..=256",
                 self.codes.max_len
             ));
+        }
+        crate::trigger::Classifier::new(&self.codes).map_err(|e| e.to_string())?;
+        if self.station.debounce_ms > 60_000 {
+            return Err(format!(
+                "station.debounce_ms = {} is out of range 0..=60000",
+                self.station.debounce_ms
+            ));
+        }
+        for (i, s) in self.station.scanners.iter().enumerate() {
+            check_id(&format!("station.scanner[{i}].id"), &s.id)?;
+            if s.kind != ScannerKind::Stdin && s.path.as_os_str().is_empty() {
+                return Err(format!(
+                    "station.scanner[{i}] ({:?}) needs a path, e.g. /dev/input/by-id/...-event-kbd or /dev/ttyACM0",
+                    s.id
+                ));
+            }
+            if self.station.scanners[..i].iter().any(|o| o.id == s.id) {
+                return Err(format!("scanner id {:?} is used twice", s.id));
+            }
         }
         if self.ledger.checkpoint_every == 0 || self.ledger.checkpoint_minutes == 0 {
             return Err(

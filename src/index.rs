@@ -15,7 +15,7 @@ use crate::digest;
 use crate::ledger::{self, Body, LineReader, Record};
 
 pub const INDEX: &str = "index.sqlite3";
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -29,7 +29,7 @@ pub enum IndexError {
     Ledger(#[from] ledger::LedgerError),
 }
 
-/// Schema, version 2. Every row comes from a manifest record; `*_seq` name the line.
+/// Schema, version 3 (3 added `box_no`). Every row comes from a manifest record; `*_seq` name the line.
 const DDL: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS clips (
     operator    TEXT,                 -- badge scanned before the clip, if any
     clip_group  TEXT NOT NULL,        -- shared by the clips one scan opened on several cameras
     part        INTEGER NOT NULL DEFAULT 1, -- 2, 3, ... after the camera was lost and came back
+    box_no      INTEGER NOT NULL DEFAULT 1, -- 2, 3, ... for the next boxes of the order (PW-BOX)
     scanned_at  TEXT NOT NULL,        -- when the order was scanned (started_at includes pre-roll)
     file        TEXT NOT NULL,        -- relative to the data dir
     started_at  TEXT NOT NULL,        -- RFC 3339, local time with offset
@@ -93,6 +94,11 @@ pub struct ClipRow {
     pub scanned_at: String,
     /// 1; 2, 3, ... for the parts recorded after the camera was lost and came back.
     pub part: u32,
+    /// 1; 2, 3, ... for the next boxes of the same order.
+    #[serde(rename = "box")]
+    pub box_no: u32,
+    /// Codes attached to the clip (waybills scanned during it), in scan order.
+    pub codes: Vec<String>,
 }
 
 pub struct Index {
@@ -267,7 +273,8 @@ impl Index {
             .conn
             .prepare(
                 "SELECT opened_seq, order_code, station, camera, file, started_at, sealed_seq, reason,
-                        ended_at, duration_ms, frames, size, sha256, operator, pruned_seq, clip_group, scanned_at, part
+                        ended_at, duration_ms, frames, size, sha256, operator, pruned_seq, clip_group, scanned_at, part,
+                        box_no, (SELECT group_concat(code, char(10) ORDER BY seq) FROM codes WHERE clip = clips.opened_seq)
                  FROM clips
                  WHERE order_code = ?1 OR opened_seq IN (SELECT clip FROM codes WHERE code = ?1)
                  ORDER BY opened_seq",
@@ -294,6 +301,11 @@ impl Index {
                     group: r.get(15)?,
                     scanned_at: r.get(16)?,
                     part: r.get(17)?,
+                    box_no: r.get(18)?,
+                    codes: r
+                        .get::<_, Option<String>>(19)?
+                        .map(|s| s.split('\n').map(String::from).collect())
+                        .unwrap_or_default(),
                 })
             })
             .map_err(self.sql())?;
@@ -317,6 +329,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
             operator,
             group,
             part,
+            box_no,
             file,
             started_at,
             scanned_at,
@@ -325,9 +338,9 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
         } => {
             tx.execute(
                 "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,
-                                              operator, clip_group, scanned_at, part)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![rec.seq, order, station, camera, file, started_at, first_frame, operator, group, scanned_at, part],
+                                              operator, clip_group, scanned_at, part, box_no)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![rec.seq, order, station, camera, file, started_at, first_frame, operator, group, scanned_at, part, box_no],
             )?;
         }
         Body::ClipSealed {
@@ -375,7 +388,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
                 params![rec.seq, clip],
             )?;
         }
-        Body::StationStart { .. } | Body::Checkpoint { .. } | Body::TornLineRemoved { .. } => {}
+        Body::StationStart { .. }
+        | Body::Checkpoint { .. }
+        | Body::TornLineRemoved { .. }
+        | Body::Scan { .. } => {}
     }
     Ok(())
 }

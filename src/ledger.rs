@@ -88,6 +88,10 @@ pub enum Body {
         group: String,
         /// 1; 2, 3, ... when the camera was lost during the order and came back.
         part: u32,
+        /// 1; 2, 3, ... for the next boxes of the same order (`PW-BOX`). Absent in records
+        /// written before boxes existed, meaning 1.
+        #[serde(rename = "box", default = "one")]
+        box_no: u32,
         /// Path relative to the data dir, `/`-separated.
         file: String,
         /// Wall-clock time of the first frame (the start of the pre-roll).
@@ -148,6 +152,30 @@ pub enum Body {
         /// What the code is: `tracking`, or another rule name.
         code_kind: String,
     },
+    /// A scan the station acted on, written before the action is acknowledged to the packer.
+    Scan {
+        station: String,
+        /// The scanner's id (`[[station.scanner]]`, or `scanner` for standard input).
+        scanner: String,
+        /// The code as classified (normalised; a badge: the operator's name).
+        code: String,
+        /// `order`, `tracking`, `operator`, `stop`, `cancel` or `next_box`.
+        code_kind: String,
+        /// The rule that matched.
+        rule: String,
+        /// `open`, `switch`, `seal`, `attach`, `operator` or `ignored`.
+        action: String,
+        /// The seal reason of `switch`/`seal`, or why the scan was `ignored`.
+        detail: Option<String>,
+        /// The order (and box) recording after the scan, with its clip group.
+        order: Option<String>,
+        #[serde(rename = "box")]
+        box_no: Option<u32>,
+        group: Option<String>,
+        operator: Option<String>,
+        /// Wall-clock time of the scan.
+        scanned_at: String,
+    },
     /// Retention removed the file of clip `clip` (and its fragment list). Its `clip_sealed`
     /// record, with the hashes, stays in the chain and can still be proven.
     Pruned {
@@ -155,6 +183,10 @@ pub enum Body {
         file: String,
         reason: String,
     },
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Current local time in the manifest's format.
@@ -900,7 +932,7 @@ pub fn verify_with_progress(
                         pruned.insert(*clip);
                         report.clips_pruned += 1;
                     }
-                    Body::TornLineRemoved { .. } => {}
+                    Body::TornLineRemoved { .. } | Body::Scan { .. } => {}
                 }
                 prev_seq = rec.seq;
             }

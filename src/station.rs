@@ -29,8 +29,12 @@ use crate::encode::{EncodedPacket, Encoder, Passthrough, StampText};
 use crate::index::Index;
 use crate::ledger::note::StationKey;
 use crate::ledger::{self, Body, Ledger, Record};
-use crate::trigger::Command;
+use crate::trigger::{Rejected, Scan};
 use crate::Error;
+
+pub mod state;
+
+use state::{Action, Settings, StateMachine};
 
 /// Called with every record after it is durable in the manifest.
 pub type Observer = Box<dyn Fn(&Record) + Send>;
@@ -239,13 +243,21 @@ impl Evidence {
 /// What a station tells each of its capture threads.
 #[derive(Debug, Clone)]
 enum CameraCommand {
-    /// Start (or switch to) this order; `group` is shared by the clips of one scan.
+    /// Start (or switch to) this order, sealing the open clip for `reason`.
     Order {
-        code: String,
-        group: String,
+        next: OpenOrder,
+        reason: &'static str,
     },
-    /// Seal the open clip after the post-roll.
-    Stop,
+    /// Seal the open clip for `reason`, after the post-roll when `post_roll`.
+    Stop {
+        reason: &'static str,
+        post_roll: bool,
+    },
+    /// Attach a code to the open clip (and show it in the stamp).
+    Attach {
+        code: String,
+        kind: String,
+    },
     Shutdown,
 }
 
@@ -264,9 +276,13 @@ enum CameraEvent {
     /// of `next` (if any) starts, with its pre-roll.
     Cut {
         pts: i64,
-        /// (order, group, part): part 2, 3, ... continue an order after the camera was lost.
-        next: Option<(String, String, u32)>,
+        next: Option<OpenOrder>,
         reason: &'static str,
+    },
+    /// A code to attach to the open clip (or to the one about to open).
+    Attach {
+        code: String,
+        kind: String,
     },
     Packet(EncodedPacket),
     /// The session ended; seal for this reason.
@@ -277,6 +293,7 @@ enum CameraEvent {
 
 /// A running station.
 pub struct Station {
+    id: String,
     evidence: Arc<Mutex<Evidence>>,
     commands: Vec<Sender<CameraCommand>>,
     capture: Vec<(String, JoinHandle<Result<(), Error>>)>,
@@ -284,6 +301,19 @@ pub struct Station {
     /// Clip-group ids: `<session start, unix ms>-<scan number>`.
     session: i64,
     scans: AtomicU64,
+    /// What scans do; with the clip group being recorded.
+    machine: Mutex<(StateMachine, Option<String>)>,
+    /// The clock of the state machine.
+    epoch: Instant,
+}
+
+/// What became of a scan, for the packer's feedback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub action: Action,
+    /// The order and box recording after the scan.
+    pub recording: Option<(String, u32)>,
+    pub operator: Option<String>,
 }
 
 impl Station {
@@ -321,13 +351,21 @@ impl Station {
             };
             sources.push((cam.clone(), source));
         }
+        let settings = Settings {
+            rescan: config.station.rescan_same_order,
+            debounce_ms: config.station.debounce_ms,
+            max_clip_ms: u64::from(config.station.max_clip_s) * 1000,
+        };
         let mut station = Station {
+            id: config.station.id.clone(),
             evidence: evidence.clone(),
             commands: Vec::new(),
             capture: Vec::new(),
             clips: Vec::new(),
             session: chrono::Utc::now().timestamp_millis(),
             scans: AtomicU64::new(0),
+            machine: Mutex::new((StateMachine::new(settings), None)),
+            epoch: Instant::now(),
         };
         for (cam, source) in sources {
             let (cmd_tx, cmd_rx) = mpsc::channel();
@@ -361,21 +399,92 @@ impl Station {
         Ok(station)
     }
 
-    /// Sends a command to every camera of the station.
-    pub fn send(&self, cmd: &Command) {
-        let cmd = match cmd {
-            Command::Order(code) => {
-                let n = self.scans.fetch_add(1, Ordering::Relaxed) + 1;
-                CameraCommand::Order {
-                    code: code.clone(),
-                    group: format!("{}-{n}", self.session),
-                }
-            }
-            Command::Stop => CameraCommand::Stop,
-            Command::Shutdown => CameraCommand::Shutdown,
+    /// Acts on one scan from scanner `scanner`: decides what it does, writes that to the
+    /// manifest, then tells the cameras. The returned outcome is the acknowledgement.
+    pub fn scan(&self, scanner: &str, scan: &Scan) -> Result<Outcome, Error> {
+        let scanned_at = ledger::now_string();
+        let mut guard = self
+            .machine
+            .lock()
+            .map_err(|_| Error::Thread("the station state panicked earlier; restart".into()))?;
+        let ms = self.epoch.elapsed().as_millis() as u64;
+        let action = guard.0.scan(ms, scan);
+        if matches!(action, Action::Open(_) | Action::Switch { .. }) {
+            let n = self.scans.fetch_add(1, Ordering::Relaxed) + 1;
+            guard.1 = Some(format!("{}-{n}", self.session));
+        } else if matches!(action, Action::Seal { .. }) {
+            guard.1 = None;
+        }
+        let machine = &guard.0;
+        let outcome = Outcome {
+            action: action.clone(),
+            recording: machine.recording().map(|(o, b)| (o.to_string(), b)),
+            operator: machine.operator().map(str::to_string),
+        };
+        if action != Action::Debounced {
+            lock(&self.evidence)?.append(Body::Scan {
+                station: self.id.clone(),
+                scanner: scanner.to_string(),
+                code: scan.code.clone(),
+                code_kind: scan.kind.as_str().to_string(),
+                rule: scan.rule.clone(),
+                action: action.name().to_string(),
+                detail: action.detail().map(str::to_string),
+                order: outcome.recording.as_ref().map(|r| r.0.clone()),
+                box_no: outcome.recording.as_ref().map(|r| r.1),
+                group: guard.1.clone(),
+                operator: outcome.operator.clone(),
+                scanned_at,
+            })?;
+        }
+        let group = guard.1.clone();
+        drop(guard);
+        self.apply(&action, group);
+        Ok(outcome)
+    }
+
+    /// Tells the cameras what an action means for them.
+    fn apply(&self, action: &Action, group: Option<String>) {
+        let cmd = match action {
+            Action::Open(o) | Action::Switch { next: o, .. } => CameraCommand::Order {
+                next: OpenOrder {
+                    code: o.order.clone(),
+                    group: group.unwrap_or_default(),
+                    part: 1,
+                    box_no: o.box_no,
+                    operator: o.operator.clone(),
+                    codes: Vec::new(),
+                },
+                reason: action.detail().unwrap_or("next_order"),
+            },
+            Action::Seal { reason, post_roll } => CameraCommand::Stop {
+                reason,
+                post_roll: *post_roll,
+            },
+            Action::Attach { code, .. } => CameraCommand::Attach {
+                code: code.clone(),
+                kind: "tracking".into(),
+            },
+            Action::Operator(_) | Action::Ignored(_) | Action::Debounced => return,
         };
         for tx in &self.commands {
             let _ = tx.send(cmd.clone());
+        }
+    }
+
+    /// Reports a refused scan; recording is not touched.
+    pub fn reject(&self, scanner: &str, rejected: &Rejected) {
+        tracing::warn!(station = %self.id, scanner, scan = %rejected.raw, error = %rejected.error, "scan rejected");
+    }
+
+    /// The order and box being recorded, and the operator of the next clips.
+    pub fn recording(&self) -> (Option<(String, u32)>, Option<String>) {
+        match self.machine.lock() {
+            Ok(g) => (
+                g.0.recording().map(|(o, b)| (o.to_string(), b)),
+                g.0.operator().map(str::to_string),
+            ),
+            Err(_) => (None, None),
         }
     }
 
@@ -386,7 +495,9 @@ impl Station {
 
     /// Seals open clips (reason `shutdown`) and waits for every thread. Returns the first error.
     pub fn shutdown(self) -> Result<(), Error> {
-        self.send(&Command::Shutdown);
+        for tx in &self.commands {
+            let _ = tx.send(CameraCommand::Shutdown);
+        }
         let mut first_err = None;
         for (cam, h) in self.capture.into_iter().chain(self.clips) {
             let res = h
@@ -405,8 +516,24 @@ impl Station {
         first_err.map_or(Ok(()), Err)
     }
 
-    /// Writes a checkpoint when one is due; call it now and then while idle.
+    /// Seals a clip past `max_clip_s` and writes a checkpoint when one is due; call it now
+    /// and then while idle.
     pub fn tick(&self) -> Result<(), Error> {
+        let ms = self.epoch.elapsed().as_millis() as u64;
+        let timed_out = match self.machine.lock() {
+            Ok(mut g) => {
+                let a = g.0.tick(ms);
+                if a.is_some() {
+                    g.1 = None;
+                }
+                a
+            }
+            Err(_) => None,
+        };
+        if let Some(action) = timed_out {
+            tracing::warn!(station = %self.id, "clip reached max_clip_s; sealed with reason timeout");
+            self.apply(&action, None);
+        }
         lock(&self.evidence)?.tick()
     }
 }
@@ -441,6 +568,10 @@ struct OpenOrder {
     group: String,
     /// 1, then 2, 3, ... for each reconnection while the order stays open.
     part: u32,
+    box_no: u32,
+    operator: Option<String>,
+    /// Codes attached so far (code, kind): attached again to every part.
+    codes: Vec<(String, String)>,
 }
 
 /// How one camera session (one opening of the source) ended.
@@ -492,14 +623,13 @@ fn capture_loop(
                                 send(CameraEvent::End { reason: "shutdown" })?;
                                 return Ok(());
                             }
-                            Ok(CameraCommand::Order { code, group }) => {
-                                open = Some(OpenOrder {
-                                    code,
-                                    group,
-                                    part: 1,
-                                })
+                            Ok(CameraCommand::Order { next, .. }) => open = Some(next),
+                            Ok(CameraCommand::Stop { .. }) => open = None,
+                            Ok(CameraCommand::Attach { code, kind }) => {
+                                if let Some(o) = open.as_mut() {
+                                    o.codes.push((code, kind));
+                                }
                             }
-                            Ok(CameraCommand::Stop) => open = None,
                             Err(mpsc::RecvTimeoutError::Timeout) => break,
                         }
                     }
@@ -745,46 +875,69 @@ fn run_session(
         if idle_from.is_some_and(|t| pts >= t) {
             idle_from = None;
             stamp.order = None;
+            stamp.tracking.clear();
             *open = None;
             restamp = true;
         }
         if let Some(o) = resume.take() {
-            stamp.order = Some(o.code.clone());
+            show(&mut stamp, &o);
             keyframe = true;
             restamp = true;
             send(CameraEvent::Cut {
                 pts,
-                next: Some((o.code, o.group, o.part)),
+                next: Some(o),
                 reason: "next_order",
             })?;
         }
         while let Ok(cmd) = commands.try_recv() {
             match cmd {
-                CameraCommand::Order { code, group } => {
-                    stamp.order = Some(code.clone());
-                    *open = Some(OpenOrder {
-                        code: code.clone(),
-                        group: group.clone(),
-                        part: 1,
-                    });
+                CameraCommand::Order { next, reason } => {
+                    show(&mut stamp, &next);
+                    *open = Some(next.clone());
                     idle_from = None;
                     keyframe = true;
                     restamp = true;
                     send(CameraEvent::Cut {
                         pts,
-                        next: Some((code, group, 1)),
-                        reason: "next_order",
+                        next: Some(next),
+                        reason,
                     })?;
                 }
-                CameraCommand::Stop => {
+                CameraCommand::Stop {
+                    reason,
+                    post_roll: true,
+                } => {
                     if stamp.order.is_some() {
                         idle_from = Some(pts + post_roll);
                     }
                     send(CameraEvent::Cut {
                         pts: pts + post_roll,
                         next: None,
-                        reason: "stop_code",
+                        reason,
                     })?;
+                }
+                CameraCommand::Stop {
+                    reason,
+                    post_roll: false,
+                } => {
+                    idle_from = None;
+                    stamp.order = None;
+                    stamp.tracking.clear();
+                    *open = None;
+                    restamp = true;
+                    send(CameraEvent::Cut {
+                        pts,
+                        next: None,
+                        reason,
+                    })?;
+                }
+                CameraCommand::Attach { code, kind } => {
+                    if let Some(o) = open.as_mut() {
+                        o.codes.push((code.clone(), kind.clone()));
+                    }
+                    stamp.tracking.push(code.clone());
+                    restamp = true;
+                    send(CameraEvent::Attach { code, kind })?;
                 }
                 CameraCommand::Shutdown => shutdown = true,
             }
@@ -823,6 +976,22 @@ fn run_session(
         *open = None; // stopped during the post-roll: nothing to resume
     }
     Ok(end)
+}
+
+/// Puts an order into the stamp: its code (with the box number from box 2 on), operator and
+/// attached codes.
+fn show(stamp: &mut StampText, o: &OpenOrder) {
+    stamp.order = Some(order_label(&o.code, o.box_no));
+    stamp.operator = o.operator.clone();
+    stamp.tracking = o.codes.iter().map(|c| c.0.clone()).collect();
+}
+
+fn order_label(code: &str, box_no: u32) -> String {
+    if box_no > 1 {
+        format!("{code} box {box_no}")
+    } else {
+        code.to_string()
+    }
 }
 
 /// Gives a packet the camera-session number of its frame.
@@ -871,6 +1040,10 @@ struct OpenClip {
     next_text: i64,
     opened_seq: u64,
     order: String,
+    box_no: u32,
+    operator: Option<String>,
+    /// Attached codes, for the stamp of the text track.
+    codes: Vec<String>,
     file: String,
     started_at: String,
     first_frame: u64,
@@ -935,15 +1108,15 @@ impl PreRoll {
     }
 }
 
-/// A cut waiting for its frame: (pts, next order and group, reason to seal the open clip).
-type PendingCut = (i64, Option<(String, String, u32)>, &'static str);
+/// A cut waiting for its frame: (pts, next order, reason to seal the open clip).
+type PendingCut = (i64, Option<OpenOrder>, &'static str);
 
 fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Error> {
     let mut session: Option<Session> = None;
     let mut current: Option<OpenClip> = None;
     let mut pending: VecDeque<PendingCut> = VecDeque::new();
-    // An order waiting for its first keyframe: (code, group, part).
-    let mut waiting: Option<(String, String, u32)> = None;
+    // An order waiting for its first keyframe.
+    let mut waiting: Option<OpenOrder> = None;
     let mut pre_roll = PreRoll {
         packets: VecDeque::new(),
         want: 0,
@@ -990,26 +1163,20 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
                         if let Some(open) = current.take() {
                             seal(&ctx, s, open, reason)?;
                         }
-                        if let Some((skipped, _, _)) = waiting.take() {
-                            tracing::warn!(order = %skipped, "order replaced before its first frame; no clip recorded");
+                        if let Some(skipped) = waiting.take() {
+                            tracing::warn!(order = %skipped.code, "order replaced before its first frame; no clip recorded");
                         }
                         waiting = next;
                     }
                     // A clip starts on a keyframe: the scan's own (transcode forces one), or in
                     // passthrough the camera's last one before the scan, from the pre-roll ring.
                     if waiting.is_some() && (p.key || pre_roll.has_keyframe()) {
-                        if let Some((code, group, part)) = waiting.take() {
+                        if let Some(order) = waiting.take() {
                             let earlier = pre_roll.take_before(p.pts, p.key);
                             let first = earlier.first().unwrap_or(&p);
                             let (first_ts, first_frame) = ((first.pts, first.dts), first.frame_no);
-                            let mut open = open_clip(
-                                &ctx,
-                                s,
-                                (&code, &group, part),
-                                first_ts,
-                                first_frame,
-                                p.pts,
-                            )?;
+                            let mut open =
+                                open_clip(&ctx, s, &order, first_ts, first_frame, p.pts)?;
                             for q in earlier {
                                 write_packet(s, &ctx, &mut open, q)?;
                             }
@@ -1026,6 +1193,21 @@ fn clip_loop(ctx: ClipContext, events: Receiver<CameraEvent>) -> Result<(), Erro
                         } else {
                             write_packet(s, &ctx, open, p)?;
                         }
+                    }
+                }
+                CameraEvent::Attach { code, kind } => {
+                    // To the clip about to open if a cut is on its way, else to the open one.
+                    let upcoming = match pending.back_mut() {
+                        Some((_, next, _)) => next.as_mut(),
+                        None => waiting.as_mut(),
+                    };
+                    if let Some(next) = upcoming {
+                        next.codes.push((code, kind));
+                    } else if let Some(open) = current.as_mut() {
+                        lock(&ctx.evidence)?.attach_code(open.opened_seq, &code, &kind)?;
+                        open.codes.push(code);
+                    } else {
+                        tracing::warn!(camera = %ctx.camera, code = %code, "no clip open to attach the code to; it is in the scan record");
                     }
                 }
                 CameraEvent::End { reason } => {
@@ -1078,9 +1260,9 @@ fn write_packet(
             let stamp = StampText {
                 station: ctx.station.clone(),
                 camera: ctx.camera.clone(),
-                order: Some(open.order.clone()),
-                operator: None,
-                tracking: Vec::new(),
+                order: Some(order_label(&open.order, open.box_no)),
+                operator: open.operator.clone(),
+                tracking: open.codes.clone(),
                 template: ctx.stamp_template.clone(),
             };
             let text = stamp.render(
@@ -1098,11 +1280,12 @@ fn write_packet(
 fn open_clip(
     ctx: &ClipContext,
     s: &Session,
-    (code, group, part): (&str, &str, u32),
+    order: &OpenOrder,
     (first_pts, first_dts): (i64, i64),
     first_frame: u64,
     scan_pts: i64,
 ) -> Result<OpenClip, Error> {
+    let code = order.code.as_str();
     let started = s.wall(first_pts);
     let started_at = ledger::format_time(started);
     let mut ev = lock(&ctx.evidence)?;
@@ -1121,15 +1304,20 @@ fn open_clip(
         order: code.to_string(),
         station: ctx.station.clone(),
         camera: ctx.camera.clone(),
-        operator: None,
-        group: group.to_string(),
-        part,
+        operator: order.operator.clone(),
+        group: order.group.clone(),
+        part: order.part,
+        box_no: order.box_no,
         file: file.clone(),
         started_at: started_at.clone(),
         scanned_at: ledger::format_time(s.wall(scan_pts)),
         first_frame,
         clock_synced: crate::capture::clock_synchronised(),
     })?;
+    // Codes scanned before the clip's first frame, or during an earlier part of the order.
+    for (c, kind) in &order.codes {
+        ev.attach_code(rec.seq, c, kind)?;
+    }
     drop(ev);
     let writer = ClipWriter::create(
         &path,
@@ -1143,6 +1331,9 @@ fn open_clip(
         writer,
         opened_seq: rec.seq,
         order: code.to_string(),
+        box_no: order.box_no,
+        operator: order.operator.clone(),
+        codes: order.codes.iter().map(|c| c.0.clone()).collect(),
         file,
         started_at,
         first_frame,
