@@ -66,6 +66,12 @@ pub enum Cmd {
         #[arg(long)]
         scanner: Vec<String>,
     },
+    /// Write a printable page of barcodes for the control codes and operator badges.
+    ControlSheet {
+        /// The HTML file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Show the clips of an order code.
     Lookup {
         code: String,
@@ -287,6 +293,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let dir = data_dir_for_reading(cli.data_dir, &config)?;
             prove(&dir, &config, &code, output)
         }
+        Cmd::ControlSheet { output } => control_sheet(&config, &output),
         Cmd::VerifyProof { proof, key, clip } => verify_proof(&proof, &key, clip.as_deref()),
     }
 }
@@ -531,6 +538,29 @@ fn run_station(
         }
     }
     station.shutdown()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn control_sheet(config: &Config, output: &Path) -> Result<ExitCode> {
+    let page =
+        trigger::sheet::html(&config.codes, &config.station.id).map_err(anyhow::Error::msg)?;
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            bail!(
+                "cannot write {}: directory {} does not exist",
+                output.display(),
+                parent.display()
+            );
+        }
+    }
+    std::fs::write(output, page)
+        .with_context(|| format!("writing the control sheet to {}", output.display()))?;
+    let n = trigger::sheet::labels(&config.codes).len();
+    println!(
+        "wrote {} ({n} barcodes: stop, cancel, next box and {} operator badges); print it at 100% scale",
+        output.display(),
+        n - 3
+    );
     Ok(ExitCode::SUCCESS)
 }
 

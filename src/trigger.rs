@@ -9,6 +9,7 @@
 pub mod input;
 pub mod keys;
 pub mod rules;
+pub mod sheet;
 
 pub use input::{parse_scanner_spec, spawn_scanner, Event, Rejected};
 pub use rules::{normalize, Classifier, CodeError, CodeKind, Scan};

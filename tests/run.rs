@@ -46,7 +46,7 @@ fn scans_from_stdin_switch_and_stop() {
     drop(r.0.as_mut().unwrap().stdin.take()); // end of input stops the station
     let out = wait_exit(&mut r, Duration::from_secs(20));
     assert!(out.status.success(), "{}", show(&out));
-    assert!(stderr(&out).contains("scan refused"), "{}", show(&out));
+    assert!(stderr(&out).contains("scan rejected"), "{}", show(&out));
     let sealed = sealed(&dir);
     let got: Vec<_> = sealed
         .iter()
@@ -136,7 +136,7 @@ fn unknown_scanner_kind_is_refused() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
-        stderr(&out).contains("--scanner \"bluetooth\" is not supported"),
+        stderr(&out).contains("--scanner \"bluetooth\" is not a scanner"),
         "{}",
         show(&out)
     );
