@@ -383,7 +383,7 @@ fn demo(
             })?;
         if !matches!(scan.kind, CodeKind::Order | CodeKind::Tracking) {
             bail!(
-                "demo order {raw:?} is a {} code, not an order; choose another demo order code",
+                "demo order {raw:?} is not an order code (it is a {} code); choose another demo order code",
                 scan.kind.as_str()
             );
         }

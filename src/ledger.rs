@@ -21,7 +21,9 @@ pub mod note;
 pub mod proof;
 
 /// Manifest format version written in every record's `v`.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version written. Version 2 added the `scan` kind and `clip_opened.box`; readers
+/// accept versions 1 and 2 (a version 1 line is a version 2 line without those).
+pub const FORMAT_VERSION: u32 = 2;
 /// `prev` of the first record: 64 zeros.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// File name of the manifest inside the data dir.
@@ -819,13 +821,13 @@ pub fn verify_with_progress(
                 prev_seq += 1;
             }
             Ok(rec) => {
-                if rec.v != FORMAT_VERSION {
+                if !(1..=FORMAT_VERSION).contains(&rec.v) {
                     add(
                         n,
                         ProblemKind::Malformed,
                         None,
                         format!(
-                            "line {n} has format version {} (this program reads {FORMAT_VERSION})",
+                            "line {n} has format version {} (this program reads 1 to {FORMAT_VERSION}; a newer packwitness wrote it?)",
                             rec.v
                         ),
                     );
@@ -1075,6 +1077,48 @@ mod tests {
         );
         let back: Record = serde_json::from_str(&line).unwrap();
         assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn fixed_vector_scan_record_version_2() {
+        // The second line of the chain started by the station_start vector.
+        let rec = Record {
+            v: 2,
+            seq: 2,
+            prev: include_str!("../tests/vectors/station_start.sha256")
+                .trim()
+                .into(),
+            at: "2026-11-25T20:31:05.120+08:00".into(),
+            body: Body::Scan {
+                station: "station-1".into(),
+                scanner: "hand-1".into(),
+                code: "SF1234567890123".into(),
+                code_kind: "tracking".into(),
+                rule: "sf".into(),
+                action: "attach".into(),
+                detail: None,
+                order: Some("SO-2026-0001".into()),
+                box_no: Some(2),
+                group: Some("1764073862054-1".into()),
+                operator: Some("ALICE".into()),
+                scanned_at: "2026-11-25T20:31:05.118+08:00".into(),
+            },
+        };
+        let line = serde_json::to_string(&rec).unwrap() + "\n";
+        assert_eq!(line, include_str!("../tests/vectors/scan.jsonl"));
+        assert_eq!(
+            digest::sha256_hex(line.as_bytes()),
+            include_str!("../tests/vectors/scan.sha256").trim()
+        );
+        let back: Record = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn version_1_clip_opened_reads_as_box_1() {
+        let line = r#"{"v":1,"seq":3,"prev":"00","at":"t","kind":"clip_opened","order":"A","station":"s","camera":"c","operator":null,"group":"g","part":1,"file":"clips/a.mp4","started_at":"t","scanned_at":"t","first_frame":0,"clock_synced":null}"#;
+        let rec: Record = serde_json::from_str(line).unwrap();
+        assert!(matches!(rec.body, Body::ClipOpened { box_no: 1, .. }));
     }
 
     #[test]

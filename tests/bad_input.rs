@@ -173,11 +173,45 @@ fn refused_order_codes_record_nothing() {
 }
 
 #[test]
+fn codes_no_rule_accepts_record_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    for (code, expect) in [
+        ("HELLO WORLD", "matches no rule"),
+        ("6901234567892", "product barcode"),
+        ("OP-ALICE", "is not an order code"),
+    ] {
+        let out = run(&[
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "demo",
+            "--order",
+            code,
+            "--clip-seconds",
+            "1",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+        assert!(stderr(&out).contains(expect), "{}", show(&out));
+        assert!(!dir.exists(), "a refused code must not start a recording");
+    }
+}
+
+#[test]
 fn path_like_order_codes_get_safe_file_names() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
     let codes = ["../../escape", "a/b/c", "..", "/abs", "O'Brien %{pts} \\"];
+    // The default rules refuse such codes; a merchant's own rule may accept anything.
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("pw.toml");
+    std::fs::write(
+        &cfg,
+        "[[codes.rule]]\nname = \"anything\"\nkind = \"order\"\npattern = '.+'\n",
+    )
+    .unwrap();
     let mut args = vec![
+        "--config",
+        cfg.to_str().unwrap(),
         "--data-dir",
         dir.to_str().unwrap(),
         "demo",

@@ -141,7 +141,7 @@ fn manifest_chain_checks_with_sha256sum_and_jq() {
         .output()
         .unwrap();
     assert!(ok.status.success(), "{}", show(&ok));
-    assert!(stdout(&ok).contains("chain OK: 8 lines"), "{}", show(&ok));
+    assert!(stdout(&ok).contains("chain OK: 12 lines"), "{}", show(&ok));
     assert_eq!(stdout(&ok).matches(": OK").count(), 3, "{}", show(&ok));
     // And the same script catches a changed clip.
     let clip = dir.join(sealed(&dir)[0]["file"].as_str().unwrap());
@@ -179,7 +179,7 @@ fn demo_prints_lookup_verify_and_next_commands() {
     assert!(text.contains("status    ok"), "{text}");
     assert!(
         text.contains(
-            "OK: 4 manifest lines chain correctly; 1 signed checkpoints verify; 1 sealed clips"
+            "OK: 6 manifest lines chain correctly; 1 signed checkpoints verify; 1 sealed clips"
         ),
         "{text}"
     );

@@ -16,9 +16,12 @@ fn attached_codes_and_pruned_clips() {
     let pruned_file = sealed_before[1]["file"].as_str().unwrap().to_string();
     {
         let mut ev = Evidence::open(&dir, &Config::default(), None).unwrap();
-        ev.attach_code(2, "SF1234567890123", "tracking").unwrap();
-        ev.prune(4, "retention: older than 90 days").unwrap();
-        assert!(ev.prune(4, "again").is_err(), "a clip is pruned once");
+        let first = sealed_before[0]["clip"].as_u64().unwrap();
+        let second = sealed_before[1]["clip"].as_u64().unwrap();
+        ev.attach_code(first, "SF1234567890123", "tracking")
+            .unwrap();
+        ev.prune(second, "retention: older than 90 days").unwrap();
+        assert!(ev.prune(second, "again").is_err(), "a clip is pruned once");
         assert!(
             ev.prune(999, "nothing").is_err(),
             "unknown clips are refused"

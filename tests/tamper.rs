@@ -17,6 +17,17 @@ fn lines(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// Index (0-based) of the first manifest line of `kind` (and of `order`, if given).
+fn find(lines: &[String], kind: &str, order: Option<&str>) -> usize {
+    lines
+        .iter()
+        .position(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["kind"] == kind && order.is_none_or(|o| v["order"] == o)
+        })
+        .unwrap_or_else(|| panic!("no {kind} line for {order:?}"))
+}
+
 fn write_lines(dir: &std::path::Path, lines: &[String]) {
     std::fs::write(dir.join("manifest.jsonl"), lines.join("\n") + "\n").unwrap();
 }
@@ -35,8 +46,11 @@ fn untouched_demo_verifies() {
 fn flipped_clip_byte_names_the_sealed_line_and_file() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = demo_copy(tmp.path());
-    // Line 5 is the clip_sealed record of DEMO-0002.
-    let rec: serde_json::Value = serde_json::from_str(&lines(&dir)[4]).unwrap();
+    // The clip_sealed record of DEMO-0002.
+    let l = lines(&dir);
+    let at = find(&l, "clip_sealed", Some("DEMO-0002"));
+    let n = at as u64 + 1;
+    let rec: serde_json::Value = serde_json::from_str(&l[at]).unwrap();
     assert_eq!(rec["kind"], "clip_sealed");
     let file = rec["file"].as_str().unwrap().to_string();
     let path = dir.join(&file);
@@ -47,12 +61,12 @@ fn flipped_clip_byte_names_the_sealed_line_and_file() {
 
     let (code, v) = verify_json(&dir);
     assert_eq!(code, Some(3), "{v}");
-    assert_eq!(v["first_problem"]["line"], 5, "{v}");
+    assert_eq!(v["first_problem"]["line"], n, "{v}");
     assert_eq!(v["first_problem"]["kind"], "clip_modified", "{v}");
     assert_eq!(v["first_problem"]["file"], file.as_str(), "{v}");
     let text = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
     assert!(
-        stdout(&text).contains("FAILED at manifest line 5"),
+        stdout(&text).contains(&format!("FAILED at manifest line {n}")),
         "{}",
         show(&text)
     );
@@ -69,7 +83,7 @@ fn flipped_clip_byte_names_the_sealed_line_and_file() {
     std::fs::remove_file(&path).unwrap();
     let (_, v) = verify_json(&dir);
     assert_eq!(v["first_problem"]["kind"], "clip_missing", "{v}");
-    assert_eq!(v["first_problem"]["line"], 5, "{v}");
+    assert_eq!(v["first_problem"]["line"], n, "{v}");
 }
 
 #[test]
@@ -78,16 +92,17 @@ fn edited_line_is_named() {
     let dir = demo_copy(tmp.path());
     let mut l = lines(&dir);
     // Re-date the first clip: still valid JSON, still a valid record.
-    let started: serde_json::Value = serde_json::from_str(&l[1]).unwrap();
+    let at = find(&l, "clip_opened", None);
+    let started: serde_json::Value = serde_json::from_str(&l[at]).unwrap();
     let old = started["started_at"].as_str().unwrap().to_string();
     let year: i32 = old[..4].parse().unwrap();
     let new = format!("{}{}", year - 1, &old[4..]);
     assert_ne!(old, new);
-    l[1] = l[1].replace(&old, &new);
+    l[at] = l[at].replace(&old, &new);
     write_lines(&dir, &l);
     let (code, v) = verify_json(&dir);
     assert_eq!(code, Some(3), "{v}");
-    assert_eq!(v["first_problem"]["line"], 2, "{v}");
+    assert_eq!(v["first_problem"]["line"], at as u64 + 1, "{v}");
     assert_eq!(v["first_problem"]["kind"], "line_modified", "{v}");
 }
 
@@ -96,12 +111,13 @@ fn edited_hash_in_sealed_record_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = demo_copy(tmp.path());
     let mut l = lines(&dir);
-    let mut rec: serde_json::Value = serde_json::from_str(&l[2]).unwrap();
+    let at = find(&l, "clip_sealed", None);
+    let mut rec: serde_json::Value = serde_json::from_str(&l[at]).unwrap();
     rec["frames"] = serde_json::json!(rec["frames"].as_u64().unwrap() + 30);
-    l[2] = serde_json::to_string(&rec).unwrap();
+    l[at] = serde_json::to_string(&rec).unwrap();
     write_lines(&dir, &l);
     let (_, v) = verify_json(&dir);
-    assert_eq!(v["first_problem"]["line"], 3, "{v}");
+    assert_eq!(v["first_problem"]["line"], at as u64 + 1, "{v}");
 }
 
 #[test]
@@ -109,17 +125,19 @@ fn deleted_line_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = demo_copy(tmp.path());
     let mut l = lines(&dir);
-    l.remove(3); // line 4: DEMO-0002 clip_opened
+    let at = find(&l, "clip_opened", Some("DEMO-0002"));
+    let n = at + 1;
+    l.remove(at);
     write_lines(&dir, &l);
     let (code, v) = verify_json(&dir);
     assert_eq!(code, Some(3), "{v}");
-    assert_eq!(v["first_problem"]["line"], 4, "{v}");
+    assert_eq!(v["first_problem"]["line"], n as u64, "{v}");
     assert_eq!(v["first_problem"]["kind"], "lines_missing", "{v}");
     assert!(
         v["first_problem"]["detail"]
             .as_str()
             .unwrap()
-            .contains("seq 4..=4"),
+            .contains(&format!("seq {n}..={n}")),
         "{v}"
     );
 }
@@ -129,11 +147,12 @@ fn torn_and_garbage_lines_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = demo_copy(tmp.path());
     let mut text = std::fs::read(dir.join("manifest.jsonl")).unwrap();
+    let whole = text.iter().filter(|&&b| b == b'\n').count() as u64;
     text.extend_from_slice(b"{\"v\":1,\"seq\":9,\"pre");
     std::fs::write(dir.join("manifest.jsonl"), &text).unwrap();
     let (code, v) = verify_json(&dir);
     assert_eq!(code, Some(3), "{v}");
-    assert_eq!(v["first_problem"]["line"], 9, "{v}");
+    assert_eq!(v["first_problem"]["line"], whole + 1, "{v}");
     assert_eq!(v["first_problem"]["kind"], "torn_line", "{v}");
 
     let mut l = lines(&dir);
