@@ -644,8 +644,19 @@ fn run_feedback(cmd: &[String]) {
 fn print_table(found: &[crate::Found]) {
     for f in found {
         let c = &f.clip;
-        println!("order     {}", c.order);
+        match (c.box_no, c.part) {
+            (1, 1) => println!("order     {}", c.order),
+            (b, 1) => println!("order     {}  box {b}", c.order),
+            (1, p) => println!("order     {}  part {p}", c.order),
+            (b, p) => println!("order     {}  box {b}, part {p}", c.order),
+        }
         println!("  clip      #{} on {} / {}", c.clip, c.station, c.camera);
+        if let Some(op) = &c.operator {
+            println!("  operator  {op}");
+        }
+        if !c.codes.is_empty() {
+            println!("  codes     {}", c.codes.join(" "));
+        }
         println!("  scanned   {}", c.scanned_at);
         println!("  start     {}  (with pre-roll)", c.started_at);
         println!("  end       {}", c.ended_at.as_deref().unwrap_or("(open)"));

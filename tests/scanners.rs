@@ -282,6 +282,16 @@ fn station_run_from_an_evdev_scanner_records_boxes_waybills_and_operators() {
         .collect();
     assert_eq!(boxes, [1, 2]);
     assert_eq!(found[0]["codes"][0], "SF1234567890123");
+    let out = run(&["--data-dir", dir.to_str().unwrap(), "lookup", "ORD-77"]);
+    let table = stdout(&out);
+    for want in [
+        "order     ORD-77\n",
+        "order     ORD-77  box 2\n",
+        "operator  ALICE",
+        "codes     SF1234567890123",
+    ] {
+        assert!(table.contains(want), "{want:?} in {table}");
+    }
     let out = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
     assert!(out.status.success(), "{}", show(&out));
 }
