@@ -151,6 +151,40 @@ pub enum Cmd {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Write an evidence bundle (zip) of every clip of an order or tracking code: the clips,
+    /// their records with inclusion proofs, stills, an HTML report and a checker script.
+    Export {
+        code: String,
+        /// The bundle to write (FILE.zip).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Who exports (recorded in the manifest's access record); default: $USER.
+        #[arg(long)]
+        who: Option<String>,
+    },
+    /// Check an evidence bundle offline, with nothing from the station.
+    VerifyBundle {
+        bundle: PathBuf,
+        /// Pin the station public key (`<name>+<id>+<key>`) instead of trusting the bundle's.
+        #[arg(long)]
+        key: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a legal hold on every clip of a code (held clips are never pruned), or lift it.
+    Hold {
+        code: String,
+        /// Lift the hold instead.
+        #[arg(long)]
+        release: bool,
+        /// Why (recorded in the manifest).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Who (recorded in the manifest); default: $USER.
+        #[arg(long)]
+        who: Option<String>,
+    },
     /// Check a proof file offline against a station public key, and optionally a clip file.
     VerifyProof {
         proof: PathBuf,
@@ -289,6 +323,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Export { code, output, who } => {
+            let dir = data_dir_for_reading(cli.data_dir, &config)?;
+            export(&dir, &config, &code, &output, &who.unwrap_or_else(user))
+        }
+        Cmd::VerifyBundle { bundle, key, json } => verify_bundle(&bundle, key.as_deref(), json),
+        Cmd::Hold {
+            code,
+            release,
+            reason,
+            who,
+        } => {
+            let dir = data_dir_for_reading(cli.data_dir, &config)?;
+            hold(
+                &dir,
+                &config,
+                &code,
+                release,
+                reason,
+                &who.unwrap_or_else(user),
+            )
+        }
         Cmd::Prove { code, output } => {
             let dir = data_dir_for_reading(cli.data_dir, &config)?;
             prove(&dir, &config, &code, output)
@@ -340,6 +395,18 @@ fn printer() -> station::Observer {
             Some(d) => println!("  scanned   {code} ({code_kind}): {action}, {d}"),
             None => println!("  scanned   {code} ({code_kind}): {action}"),
         },
+        Body::Access {
+            action, code, who, ..
+        } => println!("  access    {action} of {code} by {who}"),
+        Body::Hold {
+            code,
+            released,
+            who,
+            ..
+        } => println!(
+            "  hold      {} on {code} by {who}",
+            if *released { "released" } else { "placed" }
+        ),
         Body::StationStart { .. } => {}
     })
 }
@@ -641,6 +708,191 @@ fn run_feedback(cmd: &[String]) {
     }
 }
 
+/// The account running the command, for access and hold records.
+fn user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", uid()))
+}
+
+fn uid() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Uid:")
+                    .map(|v| v.split_whitespace().next().unwrap_or("?").to_string())
+            })
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+fn not_found(dir: &Path, code: &str, max_len: usize) -> ExitCode {
+    eprintln!(
+        "no clip found for code {:?} in {} (order numbers and attached codes match exactly, case-insensitively)",
+        code.trim(),
+        dir.display()
+    );
+    if let Ok(norm) = trigger::normalize(code, max_len) {
+        if let Ok(idx) = crate::index::Index::open(dir) {
+            let prefix: String = norm
+                .chars()
+                .take(norm.chars().count().saturating_sub(2).max(3))
+                .collect();
+            if let Ok(similar) = idx.codes_with_prefix(&prefix, 5) {
+                if !similar.is_empty() {
+                    eprintln!("codes starting with {prefix:?}: {}", similar.join(", "));
+                }
+            }
+        }
+    }
+    ExitCode::from(EXIT_NOT_FOUND)
+}
+
+fn export(dir: &Path, config: &Config, code: &str, output: &Path, who: &str) -> Result<ExitCode> {
+    if code.contains(['*', '?', '%']) {
+        bail!("code {code:?} contains a wildcard; export takes one exact order or tracking code (use lookup to find it)");
+    }
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "exporting {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let exported = match crate::export::export(dir, config, code, output, who, &progress) {
+        Ok(e) => e,
+        Err(crate::Error::NotFound(_)) => return Ok(not_found(dir, code, config.codes.max_len)),
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let ev = &exported.evidence;
+    println!(
+        "wrote {} ({} bytes): {} clip(s) of {}",
+        exported.path.display(),
+        exported.bytes,
+        ev.clips.len(),
+        ev.code
+    );
+    for c in &ev.clips {
+        let what = match (&c.file, c.pruned) {
+            (Some(f), _) => f.clone(),
+            (None, true) => {
+                "(pruned by retention: its records and proofs are in the bundle)".into()
+            }
+            (None, false) => "(not sealed: not exported)".into(),
+        };
+        println!(
+            "  clip {} {} box {} part {}: {what}",
+            c.clip, c.camera, c.box_no, c.part
+        );
+    }
+    println!(
+        "the export is recorded in the manifest (line {}); check the bundle with: packwitness verify-bundle {} --key '{}'",
+        ev.access_line.unwrap_or(0),
+        exported.path.display(),
+        ev.station_key
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify_bundle(bundle: &Path, key: Option<&str>, json: bool) -> Result<ExitCode> {
+    let report = crate::export::verify_bundle(bundle, key)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"ok": report.ok(), "report": report})
+            )?
+        );
+    } else if report.ok() {
+        println!(
+            "OK: {} — {} clip(s) match their sealed records, {} pruned; {} record(s) proven in the log of {} lines signed by {}",
+            bundle.display(),
+            report.clips_ok,
+            report.clips_pruned,
+            report.records_proven,
+            report.checkpoint_size,
+            report.station_key
+        );
+        if key.is_none() {
+            println!(
+                "compare that station key with the one the merchant published (or pass --key)"
+            );
+        }
+    } else {
+        println!("FAILED: {}", bundle.display());
+        for p in &report.problems {
+            println!("  {}: {}", p.file, p.detail);
+        }
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_VERIFY_FAILED)
+    })
+}
+
+fn hold(
+    dir: &Path,
+    config: &Config,
+    code: &str,
+    release: bool,
+    reason: Option<String>,
+    who: &str,
+) -> Result<ExitCode> {
+    let found = crate::lookup(dir, code, config.codes.max_len)?;
+    if found.is_empty() {
+        return Ok(not_found(dir, code, config.codes.max_len));
+    }
+    let norm =
+        trigger::normalize(code, config.codes.max_len).map_err(|source| crate::Error::Code {
+            code: code.to_string(),
+            source,
+        })?;
+    let clips: Vec<u64> = found.iter().map(|f| f.clip.clip).collect();
+    station::append_or_spool(
+        dir,
+        config,
+        Body::Hold {
+            code: norm.clone(),
+            clips: clips.clone(),
+            released: release,
+            who: who.to_string(),
+            reason,
+        },
+        Duration::from_secs(30),
+    )?;
+    println!(
+        "{} {} clip(s) of {norm}: {}",
+        if release {
+            "released the hold on"
+        } else {
+            "placed a legal hold on"
+        },
+        clips.len(),
+        clips
+            .iter()
+            .map(|c| format!("#{c}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn print_table(found: &[crate::Found]) {
     for f in found {
         let c = &f.clip;
@@ -656,6 +908,9 @@ fn print_table(found: &[crate::Found]) {
         }
         if !c.codes.is_empty() {
             println!("  codes     {}", c.codes.join(" "));
+        }
+        if c.held {
+            println!("  hold      under legal hold: never pruned");
         }
         println!("  scanned   {}", c.scanned_at);
         println!("  start     {}  (with pre-roll)", c.started_at);
@@ -681,15 +936,10 @@ fn print_table(found: &[crate::Found]) {
 fn lookup(dir: &Path, code: &str, json: bool, max_len: usize) -> Result<ExitCode> {
     let found = crate::lookup(dir, code, max_len)?;
     if found.is_empty() {
-        eprintln!(
-            "no clip found for order {:?} in {} (codes match exactly, case-insensitively)",
-            code.trim(),
-            dir.display()
-        );
         if json {
             println!("[]");
         }
-        return Ok(ExitCode::from(EXIT_NOT_FOUND));
+        return Ok(not_found(dir, code, max_len));
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&found)?);

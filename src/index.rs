@@ -15,7 +15,7 @@ use crate::digest;
 use crate::ledger::{self, Body, LineReader, Record};
 
 pub const INDEX: &str = "index.sqlite3";
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -29,7 +29,7 @@ pub enum IndexError {
     Ledger(#[from] ledger::LedgerError),
 }
 
-/// Schema, version 3 (3 added `box_no`). Every row comes from a manifest record; `*_seq` name the line.
+/// Schema, version 4 (3 added `box_no`, 4 added `holds`). Every row comes from a manifest record; `*_seq` name the line.
 const DDL: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -67,6 +67,12 @@ CREATE TABLE IF NOT EXISTS codes (
     clip  INTEGER NOT NULL REFERENCES clips(opened_seq)
 );
 CREATE INDEX IF NOT EXISTS codes_by_code ON codes(code);
+-- Legal holds: the latest hold or release record of each clip decides.
+CREATE TABLE IF NOT EXISTS holds (
+    clip     INTEGER PRIMARY KEY REFERENCES clips(opened_seq),
+    seq      INTEGER NOT NULL,        -- seq of the latest hold record for the clip
+    released INTEGER NOT NULL         -- 1: the hold was lifted
+);
 ";
 
 /// A clip as lookup shows it.
@@ -99,6 +105,8 @@ pub struct ClipRow {
     pub box_no: u32,
     /// Codes attached to the clip (waybills scanned during it), in scan order.
     pub codes: Vec<String>,
+    /// Under legal hold: never pruned.
+    pub held: bool,
 }
 
 pub struct Index {
@@ -274,7 +282,8 @@ impl Index {
             .prepare(
                 "SELECT opened_seq, order_code, station, camera, file, started_at, sealed_seq, reason,
                         ended_at, duration_ms, frames, size, sha256, operator, pruned_seq, clip_group, scanned_at, part,
-                        box_no, (SELECT group_concat(code, char(10) ORDER BY seq) FROM codes WHERE clip = clips.opened_seq)
+                        box_no, (SELECT group_concat(code, char(10) ORDER BY seq) FROM codes WHERE clip = clips.opened_seq),
+                        (SELECT released = 0 FROM holds WHERE clip = clips.opened_seq)
                  FROM clips
                  WHERE order_code = ?1 OR opened_seq IN (SELECT clip FROM codes WHERE code = ?1)
                  ORDER BY opened_seq",
@@ -306,6 +315,7 @@ impl Index {
                         .get::<_, Option<String>>(19)?
                         .map(|s| s.split('\n').map(String::from).collect())
                         .unwrap_or_default(),
+                    held: r.get::<_, Option<bool>>(20)?.unwrap_or(false),
                 })
             })
             .map_err(self.sql())?;
@@ -391,7 +401,18 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
         Body::StationStart { .. }
         | Body::Checkpoint { .. }
         | Body::TornLineRemoved { .. }
-        | Body::Scan { .. } => {}
+        | Body::Scan { .. }
+        | Body::Access { .. } => {}
+        Body::Hold {
+            clips, released, ..
+        } => {
+            for clip in clips {
+                tx.execute(
+                    "INSERT OR REPLACE INTO holds(clip, seq, released) VALUES (?1, ?2, ?3)",
+                    params![clip, rec.seq, released],
+                )?;
+            }
+        }
     }
     Ok(())
 }
@@ -409,6 +430,50 @@ pub struct UnsealedClip {
 }
 
 impl Index {
+    /// The manifest lines (`seq`) of the codes attached to a clip, in order.
+    pub fn attached_lines(&self, clip: u64) -> Result<Vec<u64>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq FROM codes WHERE clip = ?1 ORDER BY seq")
+            .map_err(self.sql())?;
+        let rows = stmt.query_map([clip], |r| r.get(0)).map_err(self.sql())?;
+        rows.collect::<Result<Vec<u64>, _>>().map_err(self.sql())
+    }
+
+    /// Up to `limit` distinct order or attached codes starting with `prefix` (suggestions).
+    pub fn codes_with_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<String>, IndexError> {
+        let pattern = format!(
+            "{}%",
+            prefix
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT c FROM (SELECT order_code AS c FROM clips UNION SELECT code AS c FROM codes)
+                 WHERE c LIKE ?1 ESCAPE '\\' ORDER BY c LIMIT ?2",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map(params![pattern, limit], |r| r.get(0))
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<String>, _>>().map_err(self.sql())
+    }
+
+    /// Whether a clip is under legal hold now.
+    pub fn held(&self, clip: u64) -> Result<bool, IndexError> {
+        Ok(self
+            .conn
+            .query_row("SELECT released FROM holds WHERE clip = ?1", [clip], |r| {
+                r.get::<_, bool>(0)
+            })
+            .optional()
+            .map_err(self.sql())?
+            .is_some_and(|released| !released))
+    }
+
     /// The file of a sealed, not yet pruned clip.
     pub fn sealed_file(&self, clip: u64) -> Result<Option<String>, IndexError> {
         self.conn

@@ -21,7 +21,8 @@ pub mod note;
 pub mod proof;
 
 /// Manifest format version written in every record's `v`.
-/// The format version written. Version 2 added the `scan` kind and `clip_opened.box`; readers
+/// The format version written. Version 2 added the `scan`, `access` and `hold` kinds and
+/// `clip_opened.box`; readers
 /// accept versions 1 and 2 (a version 1 line is a version 2 line without those).
 pub const FORMAT_VERSION: u32 = 2;
 /// `prev` of the first record: 64 zeros.
@@ -177,6 +178,27 @@ pub enum Body {
         operator: Option<String>,
         /// Wall-clock time of the scan.
         scanned_at: String,
+    },
+    /// Someone exported clips (an evidence bundle) or looked at them.
+    Access {
+        /// `export`.
+        action: String,
+        /// The code asked for, normalised.
+        code: String,
+        /// The clips (`seq` of their `clip_opened`).
+        clips: Vec<u64>,
+        /// The user account that asked (`$USER`, or `--who`).
+        who: String,
+        /// Where it went (the bundle's file name), if anywhere.
+        to: Option<String>,
+    },
+    /// A legal hold placed on (or, `released`, lifted from) clips: held clips are never pruned.
+    Hold {
+        code: String,
+        clips: Vec<u64>,
+        released: bool,
+        who: String,
+        reason: Option<String>,
     },
     /// Retention removed the file of clip `clip` (and its fragment list). Its `clip_sealed`
     /// record, with the hashes, stays in the chain and can still be proven.
@@ -934,7 +956,10 @@ pub fn verify_with_progress(
                         pruned.insert(*clip);
                         report.clips_pruned += 1;
                     }
-                    Body::TornLineRemoved { .. } | Body::Scan { .. } => {}
+                    Body::TornLineRemoved { .. }
+                    | Body::Scan { .. }
+                    | Body::Access { .. }
+                    | Body::Hold { .. } => {}
                 }
                 prev_seq = rec.seq;
             }

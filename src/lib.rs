@@ -12,6 +12,7 @@ pub mod clip;
 pub mod config;
 pub mod digest;
 pub mod encode;
+pub mod export;
 pub mod index;
 pub mod ledger;
 pub mod station;
@@ -42,6 +43,10 @@ pub enum Error {
         #[source]
         source: trigger::CodeError,
     },
+    #[error(transparent)]
+    Proof(#[from] ledger::proof::ProofError),
+    #[error("no clip found for code {0:?} (order numbers and attached codes match exactly, case-insensitively)")]
+    NotFound(String),
     #[error("data dir {path}: {what}")]
     DataDir { path: PathBuf, what: String },
     #[error("{0}")]

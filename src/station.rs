@@ -51,6 +51,65 @@ pub struct Evidence {
     last_checkpoint: Instant,
 }
 
+/// Records asked for by other processes while a recorder holds the data dir wait here.
+pub const SPOOL: &str = "spool";
+
+/// Appends `body` (an `access` or `hold` record) to the manifest of `data_dir` and writes a
+/// checkpoint covering it. When a recording process holds the data dir, the record is left in
+/// its spool and this waits (up to `wait`) until that process has appended and checkpointed it.
+pub fn append_or_spool(
+    data_dir: &Path,
+    config: &Config,
+    body: Body,
+    wait: Duration,
+) -> Result<(), Error> {
+    match Ledger::open(data_dir) {
+        Ok(mut ledger) => {
+            let key = StationKey::load_or_create(&key_path(data_dir, config), &config.station.id)?;
+            ledger.append(body)?;
+            ledger.checkpoint(&key)?;
+            Ok(())
+        }
+        Err(ledger::LedgerError::Locked { .. }) => {
+            let dir = data_dir.join(SPOOL);
+            clip::create_dir_durable(&dir).map_err(|e| Error::DataDir {
+                path: dir.clone(),
+                what: format!("cannot create the spool directory: {e}"),
+            })?;
+            let name = format!(
+                "{}-{}.json",
+                chrono::Utc::now().timestamp_millis(),
+                std::process::id()
+            );
+            let tmp = dir.join(format!("{name}.tmp"));
+            let path = dir.join(&name);
+            let bytes = serde_json::to_vec(&body).map_err(|e| Error::Thread(e.to_string()))?;
+            let io = |e: std::io::Error| Error::DataDir {
+                path: path.clone(),
+                what: format!("cannot write the spool file: {e}"),
+            };
+            std::fs::write(&tmp, bytes).map_err(io)?;
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(io)?;
+            std::fs::rename(&tmp, &path).map_err(io)?;
+            let _ = clip::sync_dir(&dir);
+            let deadline = Instant::now() + wait;
+            while path.exists() {
+                if Instant::now() > deadline {
+                    return Err(Error::DataDir {
+                        path: data_dir.to_owned(),
+                        what: format!("the recording process holding this data dir did not take the request in {:?} (it is left in {}); is it running?", wait, path.display()),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Where the station key of a data dir lives (a relative `key_file` is inside the data dir).
 pub fn key_path(data_dir: &Path, config: &Config) -> PathBuf {
     data_dir.join(&config.ledger.key_file)
@@ -78,6 +137,7 @@ impl Evidence {
             last_checkpoint: Instant::now(),
         };
         ev.recover()?;
+        ev.ingest_spool()?;
         Ok(ev)
     }
 
@@ -111,6 +171,10 @@ impl Evidence {
 
     /// Writes a checkpoint if `checkpoint_every` records or `checkpoint_minutes` have passed.
     pub fn tick(&mut self) -> Result<(), Error> {
+        if self.ingest_spool()? > 0 {
+            // Whoever asked (an export) waits for a checkpoint that covers its record.
+            self.checkpoint()?;
+        }
         let since = self.ledger.since_checkpoint();
         if since >= self.checkpoint_every
             || (since > 0 && self.last_checkpoint.elapsed() >= self.checkpoint_interval)
@@ -118,6 +182,41 @@ impl Evidence {
             self.checkpoint()?;
         }
         Ok(())
+    }
+
+    /// Appends the records other processes left in `spool/` while this one held the data dir
+    /// (exports and holds asked for during recording), oldest first, and removes them. Only
+    /// `access` and `hold` records are taken; anything else is set aside as `.rejected`.
+    pub fn ingest_spool(&mut self) -> Result<usize, Error> {
+        let dir = self.data_dir.join(SPOOL);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(0);
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        let mut n = 0;
+        for path in files {
+            let body = std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Body>(&b).ok());
+            match body {
+                Some(body @ (Body::Access { .. } | Body::Hold { .. })) => {
+                    self.append(body)?;
+                    n += 1;
+                    if let Err(e) = std::fs::remove_file(&path) {
+                        tracing::error!(file = %path.display(), error = %e, "cannot remove an ingested spool file");
+                    }
+                }
+                _ => {
+                    tracing::warn!(file = %path.display(), "spool file is not an access or hold record; set aside");
+                    let _ = std::fs::rename(&path, path.with_extension("rejected"));
+                }
+            }
+        }
+        Ok(n)
     }
 
     /// Writes a signed checkpoint over everything so far (nothing if the last line is one).
@@ -157,6 +256,12 @@ impl Evidence {
                 "the index is unavailable; restart packwitness to rebuild it".into(),
             ));
         };
+        if index.held(clip)? {
+            return Err(Error::DataDir {
+                path: self.data_dir.clone(),
+                what: format!("clip {clip} is under legal hold and is never pruned; lift the hold with `packwitness hold CODE --release` first"),
+            });
+        }
         let file = index.sealed_file(clip)?.ok_or_else(|| Error::DataDir {
             path: self.data_dir.clone(),
             what: format!("clip {clip} is not a sealed clip of this data dir; nothing pruned"),

@@ -281,7 +281,7 @@ fn lookup_of_unknown_order_exits_1() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
-        stderr(&out).contains("no clip found for order \"NO-SUCH-ORDER\""),
+        stderr(&out).contains("no clip found for code \"NO-SUCH-ORDER\""),
         "{}",
         show(&out)
     );

@@ -199,6 +199,11 @@ impl NoteVerifier {
         })
     }
 
+    /// The raw 32-byte Ed25519 public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
     /// Checks that `note` carries a valid signature by this key; returns the signed body.
     pub fn open<'a>(&self, note: &'a str) -> Result<&'a str, NoteError> {
         let split = note

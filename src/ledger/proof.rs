@@ -77,6 +77,17 @@ pub fn snapshot(data_dir: &Path) -> Result<Option<Snapshot>, LedgerError> {
 }
 
 impl Snapshot {
+    /// Lines read (whole lines only; may be more than the checkpoint covers).
+    pub fn line_count(&self) -> u64 {
+        self.lines.len() as u64
+    }
+
+    /// The exact bytes of manifest line `n` (1-based), with its newline.
+    pub fn line(&self, n: u64) -> Option<&[u8]> {
+        let i = usize::try_from(n.checked_sub(1)?).ok()?;
+        self.lines.get(i).map(Vec::as_slice)
+    }
+
     /// The proof text for manifest line `line` (1-based).
     pub fn prove(&self, line: u64) -> Result<String, ProofError> {
         if line == 0 || line > self.size || self.size as usize > self.leaves.len() {
