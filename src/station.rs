@@ -171,10 +171,6 @@ impl Evidence {
 
     /// Writes a checkpoint if `checkpoint_every` records or `checkpoint_minutes` have passed.
     pub fn tick(&mut self) -> Result<(), Error> {
-        if self.ingest_spool()? > 0 {
-            // Whoever asked (an export) waits for a checkpoint that covers its record.
-            self.checkpoint()?;
-        }
         let since = self.ledger.since_checkpoint();
         if since >= self.checkpoint_every
             || (since > 0 && self.last_checkpoint.elapsed() >= self.checkpoint_interval)
@@ -639,7 +635,12 @@ impl Station {
             tracing::warn!(station = %self.id, "clip reached max_clip_s; sealed with reason timeout");
             self.apply(&action, None);
         }
-        lock(&self.evidence)?.tick()
+        let mut ev = lock(&self.evidence)?;
+        if ev.ingest_spool()? > 0 {
+            // Whoever asked (an export) waits for a checkpoint that covers its record.
+            ev.checkpoint()?;
+        }
+        ev.tick()
     }
 }
 
