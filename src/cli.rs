@@ -74,7 +74,25 @@ pub enum Cmd {
     },
     /// Show the clips of an order code.
     Lookup {
-        code: String,
+        /// An order number or an attached code (tracking number), matched exactly.
+        code: Option<String>,
+        /// Codes starting with this instead.
+        #[arg(long, conflicts_with = "code")]
+        prefix: Option<String>,
+        /// Scanned at or after this local date or time (`2026-11-25`, `2026-11-25 14:30`,
+        /// or RFC 3339 with an offset).
+        #[arg(long)]
+        since: Option<String>,
+        /// Scanned before this local time; a bare date includes that whole day.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        station: Option<String>,
+        #[arg(long)]
+        operator: Option<String>,
+        /// At most this many clips (oldest first).
+        #[arg(long)]
+        limit: Option<u32>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -255,9 +273,51 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Run { source, scanner } => {
             run_station(config, &config_sha, cli.data_dir, source, &scanner)
         }
-        Cmd::Lookup { code, json } => {
+        Cmd::Lookup {
+            code,
+            prefix,
+            since,
+            until,
+            station,
+            operator,
+            limit,
+            json,
+        } => {
             let dir = data_dir_for_reading(cli.data_dir, &config)?;
-            lookup(&dir, &code, json, config.codes.max_len)
+            match code {
+                Some(code)
+                    if prefix.is_none()
+                        && since.is_none()
+                        && until.is_none()
+                        && station.is_none()
+                        && operator.is_none()
+                        && limit.is_none() =>
+                {
+                    lookup(&dir, &code, json, config.codes.max_len)
+                }
+                code => {
+                    let max = config.codes.max_len;
+                    let norm = |raw: &str| {
+                        trigger::normalize(raw, max).map_err(|source| crate::Error::Code {
+                            code: raw.to_string(),
+                            source,
+                        })
+                    };
+                    let filter = crate::index::Filter {
+                        code: code.as_deref().map(norm).transpose()?,
+                        prefix: prefix.as_deref().map(norm).transpose()?,
+                        since_ms: since.as_deref().map(|t| parse_time(t, false)).transpose()?,
+                        until_ms: until.as_deref().map(|t| parse_time(t, true)).transpose()?,
+                        station,
+                        operator: operator.as_deref().map(|o| o.trim().to_ascii_uppercase()),
+                        limit,
+                    };
+                    if filter == crate::index::Filter::default() {
+                        bail!("lookup needs a CODE or at least one of --prefix, --since, --until, --station, --operator");
+                    }
+                    search(&dir, &filter, json)
+                }
+            }
         }
         Cmd::Verify {
             json,
@@ -891,6 +951,59 @@ fn hold(
             .join(" ")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A local date or time for `--since`/`--until`, as Unix milliseconds. A bare date is the
+/// start of that day (`end_of_day`: the start of the next day, so the day is included).
+fn parse_time(text: &str, end_of_day: bool) -> Result<i64> {
+    use chrono::{Local, NaiveDate, NaiveDateTime, TimeZone};
+    let t = text.trim();
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.timestamp_millis());
+    }
+    let local = |naive: NaiveDateTime| -> Result<i64> {
+        Local
+            .from_local_datetime(&naive)
+            .earliest()
+            .map(|d| d.timestamp_millis())
+            .with_context(|| format!("{t:?} does not exist in the local time zone"))
+    };
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
+            return local(n);
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        let d = if end_of_day {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
+        return local(d.and_time(chrono::NaiveTime::MIN));
+    }
+    bail!("{t:?} is not a date or time; use 2026-11-25, \"2026-11-25 14:30\" or RFC 3339 (2026-11-25T14:30:00+08:00)")
+}
+
+fn search(dir: &Path, filter: &crate::index::Filter, json: bool) -> Result<ExitCode> {
+    let found = crate::search(dir, filter)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+    } else if found.is_empty() {
+        eprintln!("no clip matches in {}", dir.display());
+    } else {
+        print_table(&found);
+        println!("{} clip(s)", found.len());
+    }
+    Ok(if found.is_empty() {
+        ExitCode::from(EXIT_NOT_FOUND)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_table(found: &[crate::Found]) {

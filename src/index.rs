@@ -15,7 +15,7 @@ use crate::digest;
 use crate::ledger::{self, Body, LineReader, Record};
 
 pub const INDEX: &str = "index.sqlite3";
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -29,7 +29,7 @@ pub enum IndexError {
     Ledger(#[from] ledger::LedgerError),
 }
 
-/// Schema, version 4 (3 added `box_no`, 4 added `holds`). Every row comes from a manifest record; `*_seq` name the line.
+/// Schema, version 5 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`). Every row comes from a manifest record; `*_seq` name the line.
 const DDL: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS clips (
     part        INTEGER NOT NULL DEFAULT 1, -- 2, 3, ... after the camera was lost and came back
     box_no      INTEGER NOT NULL DEFAULT 1, -- 2, 3, ... for the next boxes of the order (PW-BOX)
     scanned_at  TEXT NOT NULL,        -- when the order was scanned (started_at includes pre-roll)
+    scanned_ms  INTEGER,              -- the same instant, Unix milliseconds (for time ranges)
     file        TEXT NOT NULL,        -- relative to the data dir
     started_at  TEXT NOT NULL,        -- RFC 3339, local time with offset
     first_frame INTEGER NOT NULL,     -- camera-session frame number of the first frame
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS clips (
     pruned_seq  INTEGER               -- seq of the pruned record: the file was removed
 );
 CREATE INDEX IF NOT EXISTS clips_by_order ON clips(order_code, opened_seq);
+CREATE INDEX IF NOT EXISTS clips_by_time ON clips(scanned_ms);
 -- Codes attached to a clip (tracking numbers scanned during it): lookup aliases.
 CREATE TABLE IF NOT EXISTS codes (
     seq   INTEGER PRIMARY KEY,        -- seq of the code_attached record
@@ -74,6 +76,38 @@ CREATE TABLE IF NOT EXISTS holds (
     released INTEGER NOT NULL         -- 1: the hold was lifted
 );
 ";
+
+/// What `search` looks for: every condition set must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// An order code or attached code, exactly (normalised).
+    pub code: Option<String>,
+    /// Order or attached codes starting with this (normalised; `%` and `_` are literal).
+    pub prefix: Option<String>,
+    /// Scanned at or after this Unix millisecond...
+    pub since_ms: Option<i64>,
+    /// ...and before this one.
+    pub until_ms: Option<i64>,
+    pub station: Option<String>,
+    pub operator: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// Whether a database file already has tables (of any schema).
+fn has_tables(conn: &Connection) -> bool {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map_or(true, |n| n > 0)
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
 
 /// A clip as lookup shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -130,7 +164,8 @@ impl Index {
             .map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql)?;
-        conn.execute_batch(DDL).map_err(sql)?;
+        // The version first: an older schema is rebuilt before any of today's DDL (which may
+        // index columns an old table lacks) touches it.
         let version: Option<String> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'schema_version'",
@@ -138,26 +173,35 @@ impl Index {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(sql)?;
+            .unwrap_or(None); // no meta table: a new (or foreign) file
         match version.as_deref().map(str::parse::<i64>) {
-            None => {
+            Some(Ok(SCHEMA_VERSION)) => conn.execute_batch(DDL).map_err(sql)?,
+            None if !has_tables(&conn) => {
+                conn.execute_batch(DDL).map_err(sql)?;
                 conn.execute(
                     "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
                     [SCHEMA_VERSION.to_string()],
                 )
                 .map_err(sql)?;
             }
-            Some(Ok(SCHEMA_VERSION)) => {}
-            Some(_) => {
-                // Unknown version: the index is derived, so rebuild rather than guess.
-                tracing::warn!(index = %path.display(), "index schema differs; rebuilding from the manifest");
+            _ => {
+                // Another version, or no version: the index is derived, so rebuild it from the
+                // manifest rather than guess.
+                tracing::warn!(index = %path.display(), found = ?version, want = SCHEMA_VERSION, "index schema differs; rebuilding it from the manifest");
                 drop(conn);
-                std::fs::remove_file(&path).map_err(|e| {
-                    sql(rusqlite::Error::InvalidPath(PathBuf::from(format!(
-                        "{}: {e}",
-                        path.display()
-                    ))))
-                })?;
+                for suffix in ["", "-wal", "-shm"] {
+                    let p = PathBuf::from(format!("{}{suffix}", path.display()));
+                    match std::fs::remove_file(&p) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(sql(rusqlite::Error::InvalidPath(PathBuf::from(format!(
+                                "{}: cannot remove it to rebuild: {e}",
+                                p.display()
+                            )))))
+                        }
+                    }
+                }
                 return Index::open(data_dir);
             }
         }
@@ -277,6 +321,14 @@ impl Index {
 
     /// All clips of an order code (exact match on the normalised code), oldest first.
     pub fn lookup(&self, code: &str) -> Result<Vec<ClipRow>, IndexError> {
+        self.search(&Filter {
+            code: Some(code.to_string()),
+            ..Filter::default()
+        })
+    }
+
+    /// Clips matching every condition of `f`, oldest first.
+    pub fn search(&self, f: &Filter) -> Result<Vec<ClipRow>, IndexError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -285,39 +337,57 @@ impl Index {
                         box_no, (SELECT group_concat(code, char(10) ORDER BY seq) FROM codes WHERE clip = clips.opened_seq),
                         (SELECT released = 0 FROM holds WHERE clip = clips.opened_seq)
                  FROM clips
-                 WHERE order_code = ?1 OR opened_seq IN (SELECT clip FROM codes WHERE code = ?1)
-                 ORDER BY opened_seq",
+                 WHERE (?1 IS NULL OR order_code = ?1 OR opened_seq IN (SELECT clip FROM codes WHERE code = ?1))
+                   AND (?2 IS NULL OR order_code LIKE ?2 ESCAPE '\\'
+                        OR opened_seq IN (SELECT clip FROM codes WHERE code LIKE ?2 ESCAPE '\\'))
+                   AND (?3 IS NULL OR scanned_ms >= ?3)
+                   AND (?4 IS NULL OR scanned_ms < ?4)
+                   AND (?5 IS NULL OR station = ?5)
+                   AND (?6 IS NULL OR operator = ?6)
+                 ORDER BY opened_seq
+                 LIMIT ?7",
             )
             .map_err(self.sql())?;
         let rows = stmt
-            .query_map([code], |r| {
-                Ok(ClipRow {
-                    clip: r.get(0)?,
-                    order: r.get(1)?,
-                    station: r.get(2)?,
-                    camera: r.get(3)?,
-                    file: r.get(4)?,
-                    started_at: r.get(5)?,
-                    sealed_line: r.get(6)?,
-                    reason: r.get(7)?,
-                    ended_at: r.get(8)?,
-                    duration_ms: r.get(9)?,
-                    frames: r.get(10)?,
-                    size: r.get(11)?,
-                    sha256: r.get(12)?,
-                    operator: r.get(13)?,
-                    pruned: r.get::<_, Option<u64>>(14)?.is_some(),
-                    group: r.get(15)?,
-                    scanned_at: r.get(16)?,
-                    part: r.get(17)?,
-                    box_no: r.get(18)?,
-                    codes: r
-                        .get::<_, Option<String>>(19)?
-                        .map(|s| s.split('\n').map(String::from).collect())
-                        .unwrap_or_default(),
-                    held: r.get::<_, Option<bool>>(20)?.unwrap_or(false),
-                })
-            })
+            .query_map(
+                params![
+                    f.code,
+                    f.prefix.as_ref().map(|p| format!("{}%", like_escape(p))),
+                    f.since_ms,
+                    f.until_ms,
+                    f.station,
+                    f.operator,
+                    f.limit.map_or(-1, |l| l as i64)
+                ],
+                |r| {
+                    Ok(ClipRow {
+                        clip: r.get(0)?,
+                        order: r.get(1)?,
+                        station: r.get(2)?,
+                        camera: r.get(3)?,
+                        file: r.get(4)?,
+                        started_at: r.get(5)?,
+                        sealed_line: r.get(6)?,
+                        reason: r.get(7)?,
+                        ended_at: r.get(8)?,
+                        duration_ms: r.get(9)?,
+                        frames: r.get(10)?,
+                        size: r.get(11)?,
+                        sha256: r.get(12)?,
+                        operator: r.get(13)?,
+                        pruned: r.get::<_, Option<u64>>(14)?.is_some(),
+                        group: r.get(15)?,
+                        scanned_at: r.get(16)?,
+                        part: r.get(17)?,
+                        box_no: r.get(18)?,
+                        codes: r
+                            .get::<_, Option<String>>(19)?
+                            .map(|s| s.split('\n').map(String::from).collect())
+                            .unwrap_or_default(),
+                        held: r.get::<_, Option<bool>>(20)?.unwrap_or(false),
+                    })
+                },
+            )
             .map_err(self.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
     }
@@ -348,9 +418,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
         } => {
             tx.execute(
                 "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,
-                                              operator, clip_group, scanned_at, part, box_no)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![rec.seq, order, station, camera, file, started_at, first_frame, operator, group, scanned_at, part, box_no],
+                                              operator, clip_group, scanned_at, part, box_no, scanned_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![rec.seq, order, station, camera, file, started_at, first_frame, operator, group, scanned_at, part, box_no,
+                        chrono::DateTime::parse_from_rfc3339(scanned_at).ok().map(|t| t.timestamp_millis())],
             )?;
         }
         Body::ClipSealed {
@@ -442,13 +513,7 @@ impl Index {
 
     /// Up to `limit` distinct order or attached codes starting with `prefix` (suggestions).
     pub fn codes_with_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<String>, IndexError> {
-        let pattern = format!(
-            "{}%",
-            prefix
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = format!("{}%", like_escape(prefix));
         let mut stmt = self
             .conn
             .prepare(

@@ -120,8 +120,20 @@ pub fn lookup(data_dir: &Path, raw_code: &str, max_len: usize) -> Result<Vec<Fou
         code: raw_code.to_string(),
         source,
     })?;
+    search(
+        data_dir,
+        &index::Filter {
+            code: Some(code),
+            ..index::Filter::default()
+        },
+    )
+}
+
+/// The clips matching a filter, each with a fresh check of its file against its hash.
+pub fn search(data_dir: &Path, filter: &index::Filter) -> Result<Vec<Found>, Error> {
+    existing_data_dir(data_dir)?;
     let index = index::Index::open(data_dir)?;
-    let rows = index.lookup(&code)?;
+    let rows = index.search(filter)?;
     Ok(rows
         .into_iter()
         .map(|clip| {
