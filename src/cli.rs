@@ -190,6 +190,12 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuild the lookup index from the manifest and say where the two disagreed.
+    Reindex {
+        /// Replace the index even when the rebuilt one has fewer than half its clips.
+        #[arg(long)]
+        force: bool,
+    },
     /// Put a legal hold on every clip of a code (held clips are never pruned), or lift it.
     Hold {
         code: String,
@@ -386,6 +392,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Export { code, output, who } => {
             let dir = data_dir_for_reading(cli.data_dir, &config)?;
             export(&dir, &config, &code, &output, &who.unwrap_or_else(user))
+        }
+        Cmd::Reindex { force } => {
+            let dir = data_dir_for_reading(cli.data_dir, &config)?;
+            reindex(&dir, force)
         }
         Cmd::VerifyBundle { bundle, key, json } => verify_bundle(&bundle, key.as_deref(), json),
         Cmd::Hold {
@@ -867,6 +877,55 @@ fn export(dir: &Path, config: &Config, code: &str, output: &Path, who: &str) -> 
         ev.station_key
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn reindex(dir: &Path, force: bool) -> Result<ExitCode> {
+    let spinner = std::io::stderr().is_terminal().then(|| {
+        let s = indicatif::ProgressBar::new_spinner();
+        s.set_message("rebuilding the index from the manifest");
+        s.enable_steady_tick(Duration::from_millis(120));
+        s
+    });
+    let r = crate::index::reindex(dir, force)?;
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    println!(
+        "read {} manifest lines in {:.2} s ({:.0} records/s); clips: {} in the old index, {} in the manifest",
+        r.records,
+        r.seconds,
+        r.records as f64 / r.seconds.max(1e-9),
+        r.clips_before,
+        r.clips_after
+    );
+    if r.differences_total == 0 {
+        println!("the old index agreed with the manifest");
+    } else {
+        println!(
+            "{} difference(s) between the old index and the manifest:",
+            r.differences_total
+        );
+        for d in &r.differences {
+            println!("  {d}");
+        }
+        if r.differences_total > r.differences.len() as u64 {
+            println!(
+                "  ... and {} more",
+                r.differences_total - r.differences.len() as u64
+            );
+        }
+    }
+    if r.replaced {
+        println!("the index is rebuilt");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "refused: the rebuilt index would have {} clips where the old one had {} (fewer than half); \
+             the manifest may have been cut short: run `packwitness verify`. Pass --force to replace the index anyway",
+            r.clips_after, r.clips_before
+        );
+        Ok(ExitCode::from(1))
+    }
 }
 
 fn verify_bundle(bundle: &Path, key: Option<&str>, json: bool) -> Result<ExitCode> {

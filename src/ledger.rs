@@ -223,6 +223,29 @@ pub fn format_time(t: chrono::DateTime<chrono::FixedOffset>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
+/// Takes the one-writer lock of a data dir (held until the file is dropped), or says who
+/// holds it.
+pub fn take_lock(data_dir: &Path) -> Result<File, LedgerError> {
+    let lock_path = data_dir.join(LOCK);
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| LedgerError::Io {
+            path: lock_path.clone(),
+            what: "creating the lock file",
+            source,
+        })?;
+    if lock.try_lock().is_err() {
+        return Err(LedgerError::Locked {
+            dir: data_dir.to_owned(),
+            lock: lock_path,
+        });
+    }
+    Ok(lock)
+}
+
 /// The appending side: one per data dir, holding the lock.
 pub struct Ledger {
     path: PathBuf,
@@ -247,19 +270,7 @@ impl Ledger {
             let path = path.clone();
             move |source| LedgerError::Io { path, what, source }
         };
-        let lock_path = data_dir.join(LOCK);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io("creating the lock file"))?;
-        if lock.try_lock().is_err() {
-            return Err(LedgerError::Locked {
-                dir: data_dir.to_owned(),
-                lock: lock_path,
-            });
-        }
+        let lock = take_lock(data_dir)?;
         let existed = path.exists();
         let mut file = OpenOptions::new()
             .create(true)

@@ -95,3 +95,65 @@ fn an_index_of_an_older_schema_is_rebuilt() {
     assert_eq!(orders(&dir, &["DEMO-0002"]).1, ["DEMO-0002"]);
     assert_eq!(orders(&dir, &["STALE"]), (Some(1), vec![]));
 }
+
+#[test]
+fn reindex_reports_disagreements_and_stops_before_dropping_half() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    let d = dir.to_str().unwrap();
+    // An index that drifted: a changed hash and a clip the manifest never had.
+    let idx = dir.join("index.sqlite3");
+    let conn = rusqlite::Connection::open(&idx).unwrap();
+    conn.execute_batch(
+        "UPDATE clips SET sha256 = 'beef' WHERE order_code = 'DEMO-0002';
+         INSERT INTO clips(opened_seq, order_code, station, camera, clip_group, scanned_at, file, started_at, first_frame)
+         VALUES (999, 'GHOST', 's', 'c', 'g', 't', 'f', 't', 0);",
+    )
+    .unwrap();
+    drop(conn);
+    let out = run(&["--data-dir", d, "reindex"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let text = stdout(&out);
+    assert!(text.contains("2 difference(s)"), "{text}");
+    assert!(text.contains("(DEMO-0002) differs"), "{text}");
+    assert!(
+        text.contains("clip 999 (GHOST) is in the index but not in the manifest"),
+        "{text}"
+    );
+    assert!(text.contains("records/s"), "{text}");
+    let out = run(&["--data-dir", d, "reindex"]);
+    assert!(
+        stdout(&out).contains("agreed with the manifest"),
+        "{}",
+        show(&out)
+    );
+
+    // A manifest cut down to its first clip: the rebuilt index would drop two of three clips.
+    let m = std::fs::read_to_string(dir.join("manifest.jsonl")).unwrap();
+    let lines: Vec<&str> = m.lines().collect();
+    let first_sealed = lines
+        .iter()
+        .position(|l| l.contains("\"clip_sealed\""))
+        .unwrap();
+    let cut: String = lines[..=first_sealed]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join("manifest.jsonl"), cut).unwrap();
+    let out = run(&["--data-dir", d, "reindex"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(stderr(&out).contains("fewer than half"), "{}", show(&out));
+    let conn = rusqlite::Connection::open(&idx).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM clips", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 3, "the index was left alone");
+    drop(conn);
+    let out = run(&["--data-dir", d, "reindex", "--force"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let conn = rusqlite::Connection::open(&idx).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM clips", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+}
