@@ -137,6 +137,12 @@ pub enum Cmd {
         /// Seconds of video per transcode run.
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+        /// `lookup`: synthetic clips in the manifest and the index.
+        #[arg(long, default_value_t = 1_000_000)]
+        clips: u64,
+        /// `lookup`: lookups timed.
+        #[arg(long, default_value_t = 10_000)]
+        lookups: u64,
     },
     /// Internal: one side of a benchmark, run as a child process so it is measured alone.
     #[command(hide = true)]
@@ -350,8 +356,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             runs,
             work_dir,
             seconds,
+            clips,
+            lookups,
         } => {
-            if what == "transcode" {
+            if what == "lookup" {
+                bench_lookup(work_dir, clips, lookups)
+            } else if what == "transcode" {
                 bench_transcode(runs, work_dir, seconds)
             } else if what == "passthrough" {
                 bench_passthrough(runs, work_dir, seconds)
@@ -1299,6 +1309,46 @@ fn verify_proof(proof: &Path, key: &str, clip: Option<&Path>) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
+fn bench_lookup(work_dir: Option<PathBuf>, clips: u64, lookups: u64) -> Result<ExitCode> {
+    if clips == 0 || lookups == 0 {
+        bail!("--clips and --lookups must be at least 1");
+    }
+    let work = work_dir.unwrap_or_else(std::env::temp_dir);
+    println!(
+        "bench lookup: {clips} synthetic clips, {lookups} lookups, in {}",
+        work.display()
+    );
+    let b = crate::bench::lookup(&work, clips, lookups)?;
+    println!(
+        "manifest: {} lines, {:.0} MB; parsing every line alone (reference): {:.2} s",
+        b.records,
+        b.manifest_bytes as f64 / 1e6,
+        b.parse_s
+    );
+    let reindex_ok = b.reindex_records_per_s >= 100_000.0;
+    println!(
+        "reindex: {:.2} s, {:.0} records/s ({:.2}x the parse-only time; target >= 100000 records/s: {})",
+        b.reindex_s,
+        b.reindex_records_per_s,
+        b.reindex_ratio,
+        if reindex_ok { "PASS" } else { "FAIL" }
+    );
+    let lookup_ok = b.lookup_p99_ms < 5.0;
+    println!(
+        "lookup: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} lookups (target p99 < 5 ms: {})",
+        b.lookup_p50_ms,
+        b.lookup_p99_ms,
+        b.lookup_max_ms,
+        b.lookups,
+        if lookup_ok { "PASS" } else { "FAIL" }
+    );
+    Ok(if reindex_ok && lookup_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn bench(
     what: &str,
     files: usize,
@@ -1307,7 +1357,7 @@ fn bench(
     work_dir: Option<PathBuf>,
 ) -> Result<ExitCode> {
     if what != "verify" {
-        bail!("unknown benchmark {what:?}; available: verify, transcode, passthrough, station");
+        bail!("unknown benchmark {what:?}; available: verify, transcode, passthrough, station, lookup");
     }
     if files == 0 || mb == 0 || runs == 0 {
         bail!("--files, --mb and --runs must be at least 1");

@@ -155,3 +155,39 @@ fn bench_station_reports_cpu_memory_and_late_frames() {
         "bench left files behind"
     );
 }
+
+#[test]
+fn bench_lookup_reports_reindex_and_lookup_latency() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "bench",
+        "lookup",
+        "--clips",
+        "3000",
+        "--lookups",
+        "300",
+        "--work-dir",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "{}",
+        show(&out)
+    );
+    let text = stdout(&out);
+    for needle in [
+        "manifest: 6301 lines",
+        "parsing every line alone (reference)",
+        "records/s",
+        "target >= 100000 records/s",
+        "p99",
+        "target p99 < 5 ms",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?}: {}", show(&out));
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "bench left files behind"
+    );
+}
