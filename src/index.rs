@@ -159,13 +159,19 @@ impl Index {
 
     /// Opens (or builds) the index of `data_dir` kept in the file `path`.
     pub fn open_file(data_dir: &Path, path: &Path) -> Result<Index, IndexError> {
+        Index::open_file_with(data_dir, path, false)
+    }
+
+    /// `scratch`: the file is a new one that is thrown away if the process dies before it is
+    /// renamed into place (`reindex`), so it is built without a journal, then switched to WAL.
+    fn open_file_with(data_dir: &Path, path: &Path, scratch: bool) -> Result<Index, IndexError> {
         let path = path.to_owned();
         let sql = |source| IndexError::Sql {
             path: path.clone(),
             source,
         };
         let conn = Connection::open(&path).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
+        conn.pragma_update(None, "journal_mode", if scratch { "OFF" } else { "WAL" })
             .map_err(sql)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql)?;
@@ -221,6 +227,12 @@ impl Index {
             data_dir: data_dir.to_owned(),
         };
         index.catch_up()?;
+        if scratch {
+            index
+                .conn
+                .pragma_update(None, "journal_mode", "WAL")
+                .map_err(index.sql())?;
+        }
         Ok(index)
     }
 
@@ -602,7 +614,7 @@ pub fn reindex(data_dir: &Path, force: bool) -> Result<Reindexed, IndexError> {
         None
     };
     let t = std::time::Instant::now();
-    let new_index = Index::open_file(data_dir, &fresh)?;
+    let new_index = Index::open_file_with(data_dir, &fresh, true)?;
     let seconds = t.elapsed().as_secs_f64();
     let records = new_index
         .meta("last_line")?
