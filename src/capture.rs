@@ -344,6 +344,11 @@ impl FfmpegSource {
     }
 
     /// Gives up decoding: the demuxer, the video stream index, the stream info, the spec.
+    /// Whether frames are delivered at their own rate (a file or lavfi source with `realtime`).
+    pub fn paced(&self) -> bool {
+        self.pace
+    }
+
     pub fn into_demuxer(self) -> (format::context::Input, usize, StreamInfo, String) {
         (self.input, self.stream_index, self.info, self.spec)
     }

@@ -185,6 +185,10 @@ pub enum Cmd {
         /// Who exports (recorded in the manifest's access record); default: $USER.
         #[arg(long)]
         who: Option<String>,
+        /// Add, for each clip recorded in passthrough (stamp in a text track), a copy with the
+        /// stamp burned into the picture. The original stays in the bundle and is the evidence.
+        #[arg(long)]
+        burn_in: bool,
     },
     /// Check an evidence bundle offline, with nothing from the station.
     VerifyBundle {
@@ -399,9 +403,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Export { code, output, who } => {
+        Cmd::Export {
+            code,
+            output,
+            who,
+            burn_in,
+        } => {
             let dir = data_dir_for_reading(cli.data_dir, &config)?;
-            export(&dir, &config, &code, &output, &who.unwrap_or_else(user))
+            export(
+                &dir,
+                &config,
+                &code,
+                &output,
+                &who.unwrap_or_else(user),
+                burn_in,
+            )
         }
         Cmd::Reindex { force } => {
             let dir = data_dir_for_reading(cli.data_dir, &config)?;
@@ -829,7 +845,14 @@ fn not_found(dir: &Path, code: &str, max_len: usize) -> ExitCode {
     ExitCode::from(EXIT_NOT_FOUND)
 }
 
-fn export(dir: &Path, config: &Config, code: &str, output: &Path, who: &str) -> Result<ExitCode> {
+fn export(
+    dir: &Path,
+    config: &Config,
+    code: &str,
+    output: &Path,
+    who: &str,
+    burn_in: bool,
+) -> Result<ExitCode> {
     if code.contains(['*', '?', '%']) {
         bail!("code {code:?} contains a wildcard; export takes one exact order or tracking code (use lookup to find it)");
     }
@@ -851,7 +874,7 @@ fn export(dir: &Path, config: &Config, code: &str, output: &Path, who: &str) -> 
             b.set_position(done);
         }
     };
-    let exported = match crate::export::export(dir, config, code, output, who, &progress) {
+    let exported = match crate::export::export(dir, config, code, output, who, burn_in, &progress) {
         Ok(e) => e,
         Err(crate::Error::NotFound(_)) => return Ok(not_found(dir, code, config.codes.max_len)),
         Err(e) => return Err(e.into()),
@@ -879,6 +902,11 @@ fn export(dir: &Path, config: &Config, code: &str, output: &Path, who: &str) -> 
             "  clip {} {} box {} part {}: {what}",
             c.clip, c.camera, c.box_no, c.part
         );
+        if let Some(b) = &c.burned_in {
+            println!(
+                "    with the stamp burned in: {b} (a viewing copy; the original is the evidence)"
+            );
+        }
     }
     println!(
         "the export is recorded in the manifest (line {}); check the bundle with: packwitness verify-bundle {} --key '{}'",

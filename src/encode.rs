@@ -228,10 +228,13 @@ pub struct Passthrough {
     spec: String,
     last_dts: Option<i64>,
     seen_key: bool,
+    /// A file or test source read at its own rate, as a camera would send it: (start, dts0).
+    pace: Option<Option<(std::time::Instant, i64)>>,
 }
 
 impl Passthrough {
     pub fn new(source: crate::capture::FfmpegSource) -> Passthrough {
+        let pace = source.paced().then_some(None);
         let (input, stream_index, info, spec) = source.into_demuxer();
         Passthrough {
             input,
@@ -240,6 +243,19 @@ impl Passthrough {
             spec,
             last_dts: None,
             seen_key: false,
+            pace,
+        }
+    }
+
+    fn pace(&mut self, dts: i64) {
+        let Some(origin) = self.pace.as_mut() else {
+            return;
+        };
+        let (start, dts0) = *origin.get_or_insert((std::time::Instant::now(), dts));
+        let due =
+            start + std::time::Duration::from_secs_f64(self.info.seconds(dts - dts0).max(0.0));
+        if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+            std::thread::sleep(wait);
         }
     }
 
@@ -296,6 +312,7 @@ impl Passthrough {
             }
             let pts = packet.pts().unwrap_or(dts).max(dts);
             self.last_dts = Some(dts);
+            self.pace(dts);
             packet.set_pts(Some(pts));
             packet.set_dts(Some(dts));
             if packet.duration() <= 0 {

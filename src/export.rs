@@ -88,6 +88,10 @@ pub struct BundleClip {
     pub pruned: bool,
     pub still_start: Option<String>,
     pub still_end: Option<String>,
+    /// `--burn-in` of a passthrough clip: a copy with the stamp burned into the picture, for
+    /// people. Not evidence: the original (`file`) is, and its hash is in the records.
+    #[serde(default)]
+    pub burned_in: Option<String>,
     /// Manifest lines cited for this clip (opened, attached codes, sealed), each with a proof.
     pub records: Vec<RecordRef>,
 }
@@ -126,6 +130,7 @@ pub fn export(
     code: &str,
     out: &Path,
     who: &str,
+    burn_in: bool,
     progress: &dyn Fn(u64, u64),
 ) -> Result<Exported, Error> {
     let found = crate::lookup(data_dir, code, config.codes.max_len)?;
@@ -221,6 +226,7 @@ pub fn export(
             records.push(zip.cite(&snap, line, kind)?);
         }
         let mut bundle_file = None;
+        let mut burned_in = None;
         let (mut still_start, mut still_end) = (None, None);
         if c.sealed_line.is_some() && !c.pruned {
             let src = data_dir.join(&c.file);
@@ -259,6 +265,29 @@ pub fn export(
                     }
                 }
             }
+            if burn_in && has_text_track(&src) {
+                let tmp_clip = tmp.with_extension(format!("burn{k}.mp4"));
+                let stamp = crate::encode::StampText {
+                    station: c.station.clone(),
+                    camera: c.camera.clone(),
+                    order: Some(c.order.clone()),
+                    operator: c.operator.clone(),
+                    tracking: c.codes.clone(),
+                    template: config.encode.stamp_template.clone(),
+                };
+                let made = burn(&src, &tmp_clip, &stamp, &c.started_at, &config.encode);
+                let made = made.and_then(|()| {
+                    let mut f = std::fs::File::open(&tmp_clip).map_err(|e| {
+                        bad(&tmp_clip, format!("cannot read the burned-in copy: {e}"))
+                    })?;
+                    let burned = name.replacen("clips/", "burned-in/", 1);
+                    zip.add_reader(&burned, &mut f, true, &mut |_| {})?;
+                    Ok(burned)
+                });
+                let _ = std::fs::remove_file(&tmp_clip);
+                let _ = std::fs::remove_file(crate::clip::fragments_path(&tmp_clip));
+                burned_in = Some(made?);
+            }
             bundle_file = Some(name);
         }
         clips.push(BundleClip {
@@ -283,6 +312,7 @@ pub fn export(
             pruned: c.pruned,
             still_start,
             still_end,
+            burned_in,
             records,
         });
     }
@@ -469,6 +499,79 @@ impl Bundle {
             .finish()
             .map_err(|e| bad(&path, format!("cannot finish the bundle: {e}")))
     }
+}
+
+/// Whether a clip carries the stamp as a text track (it was recorded in passthrough).
+pub fn has_text_track(path: &Path) -> bool {
+    crate::init_ffmpeg();
+    match ffmpeg_next::format::input(&path) {
+        Ok(ictx) => ictx
+            .streams()
+            .any(|s| s.parameters().medium() == ffmpeg_next::media::Type::Subtitle),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "cannot open the clip to look for a text track");
+            false
+        }
+    }
+}
+
+/// Re-encodes a clip with the stamp burned into the picture. The time shown is the clip's own:
+/// `started_at` (its record) at the first frame, plus the stream timestamps.
+pub fn burn(
+    input: &Path,
+    out: &Path,
+    stamp: &crate::encode::StampText,
+    started_at: &str,
+    settings: &crate::config::EncodeConfig,
+) -> Result<(), Error> {
+    use crate::capture::FrameSource;
+    let start = chrono::DateTime::parse_from_rfc3339(started_at).map_err(|e| {
+        bad(
+            input,
+            format!("started_at {started_at:?} is not a time: {e}"),
+        )
+    })?;
+    let mut source = crate::capture::FfmpegSource::open(&input.to_string_lossy(), false)?;
+    let info = source.info();
+    let Some(mut frame) = source.next_frame()? else {
+        return Err(bad(input, "the clip has no frames to burn the stamp into"));
+    };
+    let wall = start.timestamp_micros() as f64 / 1e6 - info.seconds(frame.pts().unwrap_or(0));
+    let mut enc = crate::encode::Encoder::open(info, settings, wall, stamp)?;
+    let mut writer: Option<crate::clip::ClipWriter> = None;
+    let mut packets = Vec::new();
+    let mut first = true;
+    loop {
+        enc.encode(&mut frame, first, &mut packets)?;
+        first = false;
+        for p in packets.drain(..) {
+            let w = match writer.as_mut() {
+                Some(w) => w,
+                None => writer.insert(crate::clip::ClipWriter::create(
+                    out,
+                    &enc.parameters(),
+                    info.time_base,
+                    (p.pts, p.dts),
+                    false,
+                )?),
+            };
+            w.write(p)?;
+        }
+        match source.next_frame()? {
+            Some(f) => frame = f,
+            None => break,
+        }
+    }
+    enc.finish(&mut packets)?;
+    if let Some(w) = writer.as_mut() {
+        for p in packets.drain(..) {
+            w.write(p)?;
+        }
+    }
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    Ok(())
 }
 
 /// One frame of a clip as JPEG: the first (`last` false) or the last.

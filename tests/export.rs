@@ -386,3 +386,102 @@ fn export_by_waybill_while_the_station_is_recording() {
     let ok = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
     assert!(ok.status.success(), "{}", show(&ok));
 }
+
+#[test]
+fn burn_in_adds_a_stamped_copy_of_passthrough_clips() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A "camera" that sends H.264: recorded in passthrough, the stamp goes to a text track.
+    let cam = tmp.path().join("cam.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30:duration=8",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "30",
+            "-bf",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&cam)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", show(&made));
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[camera]]\nid = \"cam-1\"\nsource = \"{}\"\nmode = \"passthrough\"\nrealtime = true\n",
+            cam.display()
+        ),
+    )
+    .unwrap();
+    let dir = tmp.path().join("d");
+    let mut r = spawn_station(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--scanner",
+        "stdin",
+    ]);
+    std::thread::sleep(Duration::from_millis(800));
+    r.scan("PT-1");
+    std::thread::sleep(Duration::from_millis(3000));
+    r.scan("PW-STOP");
+    std::thread::sleep(Duration::from_millis(2500));
+    let out = r.finish();
+    assert!(out.status.success(), "{}", show(&out));
+
+    let zip = tmp.path().join("pt.zip");
+    let out = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "export",
+        "PT-1",
+        "-o",
+        zip.to_str().unwrap(),
+        "--burn-in",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(stdout(&out).contains("burned in"), "{}", show(&out));
+    let (code, v) = verify_bundle(&zip);
+    assert_eq!(code, Some(0), "{v}");
+    let u = tmp.path().join("u");
+    unzip(&zip, &u);
+    let ev: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(u.join("evidence.json")).unwrap()).unwrap();
+    let c = &ev["clips"][0];
+    let original = u.join(c["file"].as_str().unwrap());
+    let burned = u.join(c["burned_in"].as_str().unwrap());
+    // Same frames; the burned copy differs from the original where the stamp is (bottom
+    // left) and not in the middle of the picture.
+    let (_, frames_o, _, _) = probe(&original);
+    let (codec, frames_b, _, _) = probe(&burned);
+    assert_eq!(codec, "h264");
+    assert_eq!(frames_o, frames_b);
+    let a = gray_frame(&["-i", original.to_str().unwrap()], 10);
+    let b = gray_frame(&["-i", burned.to_str().unwrap()], 10);
+    let stamp = mean_diff(&a, &b, 1280, 0, 680, 640, 715);
+    let middle = mean_diff(&a, &b, 1280, 400, 300, 880, 420);
+    assert!(
+        stamp > 10.0 && stamp > 4.0 * middle,
+        "stamp {stamp}, middle {middle}"
+    );
+    // And the bundle's own checker covers the copy too.
+    let out = verify_sh(&u);
+    assert!(out.status.success(), "{}", show(&out));
+}
