@@ -1122,6 +1122,9 @@ fn print_table(found: &[crate::Found]) {
         if c.held {
             println!("  hold      under legal hold: never pruned");
         }
+        for a in &c.access {
+            println!("  access    {a}");
+        }
         println!("  scanned   {}", c.scanned_at);
         println!("  start     {}  (with pre-roll)", c.started_at);
         println!("  end       {}", c.ended_at.as_deref().unwrap_or("(open)"));

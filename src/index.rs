@@ -16,7 +16,7 @@ use crate::digest;
 use crate::ledger::{self, Body, LineReader, Record};
 
 pub const INDEX: &str = "index.sqlite3";
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -30,7 +30,7 @@ pub enum IndexError {
     Ledger(#[from] ledger::LedgerError),
 }
 
-/// Schema, version 6 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`). Every row comes from a manifest record; `*_seq` name the line.
+/// Schema, version 7 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`, 7 `access`). Every row comes from a manifest record; `*_seq` name the line.
 const DDL: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -71,6 +71,16 @@ CREATE TABLE IF NOT EXISTS codes (
 );
 CREATE INDEX IF NOT EXISTS codes_by_code ON codes(code);
 CREATE INDEX IF NOT EXISTS codes_by_clip ON codes(clip, seq);
+-- Who exported which clips: one row per clip of each access record.
+CREATE TABLE IF NOT EXISTS access (
+    seq     INTEGER NOT NULL,         -- seq of the access record
+    clip    INTEGER NOT NULL,
+    action  TEXT NOT NULL,            -- export
+    who     TEXT NOT NULL,
+    target  TEXT,                     -- the bundle's file name
+    at      TEXT NOT NULL,            -- when the record was written
+    PRIMARY KEY (clip, seq)
+);
 -- Legal holds: the latest hold or release record of each clip decides.
 CREATE TABLE IF NOT EXISTS holds (
     clip     INTEGER PRIMARY KEY REFERENCES clips(opened_seq),
@@ -143,6 +153,8 @@ pub struct ClipRow {
     pub codes: Vec<String>,
     /// Under legal hold: never pruned.
     pub held: bool,
+    /// Exports of the clip so far: `<action> by <who> at <time>`, oldest first.
+    pub access: Vec<String>,
 }
 
 pub struct Index {
@@ -286,7 +298,7 @@ impl Index {
             } else {
                 tracing::warn!(index = %self.path.display(), "manifest no longer matches the index; rebuilding");
                 self.conn
-                    .execute_batch("DELETE FROM codes; DELETE FROM holds; DELETE FROM clips; DELETE FROM meta WHERE key LIKE 'last_%';")
+                    .execute_batch("DELETE FROM codes; DELETE FROM holds; DELETE FROM access; DELETE FROM clips; DELETE FROM meta WHERE key LIKE 'last_%';")
                     .map_err(self.sql())?;
                 LineReader::new(BufReader::new(File::open(&manifest).map_err(io)?))
             }
@@ -400,7 +412,8 @@ impl Index {
                 "SELECT opened_seq, order_code, station, camera, file, started_at, sealed_seq, reason,
                         ended_at, duration_ms, frames, size, sha256, operator, pruned_seq, clip_group, scanned_at, part,
                         box_no, (SELECT group_concat(code, char(10) ORDER BY seq) FROM codes WHERE clip = clips.opened_seq),
-                        (SELECT released = 0 FROM holds WHERE clip = clips.opened_seq)
+                        (SELECT released = 0 FROM holds WHERE clip = clips.opened_seq),
+                        (SELECT group_concat(action || ' by ' || who || ' at ' || at, char(10) ORDER BY seq) FROM access WHERE clip = clips.opened_seq)
                  FROM clips
                  WHERE {}
                  ORDER BY opened_seq
@@ -447,6 +460,10 @@ impl Index {
                             .map(|s| s.split('\n').map(String::from).collect())
                             .unwrap_or_default(),
                         held: r.get::<_, Option<bool>>(20)?.unwrap_or(false),
+                        access: r
+                            .get::<_, Option<String>>(21)?
+                            .map(|s| s.split('\n').map(String::from).collect())
+                            .unwrap_or_default(),
                     })
                 },
             )
@@ -532,8 +549,21 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
         Body::StationStart { .. }
         | Body::Checkpoint { .. }
         | Body::TornLineRemoved { .. }
-        | Body::Scan { .. }
-        | Body::Access { .. } => {}
+        | Body::Scan { .. } => {}
+        Body::Access {
+            action,
+            clips,
+            who,
+            to,
+            ..
+        } => {
+            for clip in clips {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO access(seq, clip, action, who, target, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![rec.seq, clip, action, who, to, rec.at])?;
+            }
+        }
         Body::Hold {
             clips, released, ..
         } => {

@@ -94,6 +94,13 @@ fn bundle_round_trip_and_the_documented_steps_work() {
     assert_eq!(access[0]["to"], "DEMO-0002.zip");
     let ok = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
     assert!(ok.status.success(), "{}", show(&ok));
+    // Lookup shows who exported the clip.
+    let table = run(&["--data-dir", dir.to_str().unwrap(), "lookup", "DEMO-0002"]);
+    assert!(
+        stdout(&table).contains("access    export by cs-agent-7 at "),
+        "{}",
+        show(&table)
+    );
 
     // The bundle's evidence.json and its clip are the recorded ones.
     let files = entries(&zip);
