@@ -138,12 +138,37 @@ pub struct FfmpegSource {
     decoder: decoder::Video,
     stream_index: usize,
     info: StreamInfo,
-    pace: bool,
-    /// Wall instant and pts of the first frame, for pacing.
-    pace_origin: Option<(Instant, i64)>,
+    /// Set for a non-live source read in real time.
+    pacer: Option<Pacer>,
     last_pts: Option<i64>,
     eof_sent: bool,
+}
+
+/// Delivers a non-live source (a file, a lavfi graph) at its own rate, as a camera would:
+/// waits until each timestamp is due, and counts those that came more than 100 ms late
+/// (a real camera would have dropped them).
+#[derive(Debug, Default)]
+pub struct Pacer {
+    /// Wall instant and timestamp of the first frame.
+    origin: Option<(Instant, i64)>,
     late: u64,
+}
+
+impl Pacer {
+    pub fn wait(&mut self, info: &StreamInfo, ts: i64) {
+        let (origin, ts0) = *self.origin.get_or_insert((Instant::now(), ts));
+        let due = origin + Duration::from_secs_f64(info.seconds(ts - ts0).max(0.0));
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        } else if now - due > Duration::from_millis(100) {
+            self.late += 1;
+        }
+    }
+
+    pub fn late(&self) -> u64 {
+        self.late
+    }
 }
 
 fn find_input_format(name: &str) -> Option<format::Input> {
@@ -279,11 +304,9 @@ impl FfmpegSource {
             decoder,
             stream_index,
             info,
-            pace: realtime && !spec.is_live(),
-            pace_origin: None,
+            pacer: (realtime && !spec.is_live()).then(Pacer::default),
             last_pts: None,
             eof_sent: false,
-            late: 0,
         })
     }
 
@@ -312,20 +335,6 @@ impl FfmpegSource {
         self.last_pts = Some(pts);
         Some(frame)
     }
-
-    fn pace(&mut self, pts: i64) {
-        if !self.pace {
-            return;
-        }
-        let (origin, pts0) = *self.pace_origin.get_or_insert((Instant::now(), pts));
-        let due = origin + Duration::from_secs_f64(self.info.seconds(pts - pts0).max(0.0));
-        let now = Instant::now();
-        if due > now {
-            std::thread::sleep(due - now);
-        } else if now - due > Duration::from_millis(100) {
-            self.late += 1;
-        }
-    }
 }
 
 impl FfmpegSource {
@@ -343,14 +352,24 @@ impl FfmpegSource {
             .map_or_else(codec::Parameters::new, |s| s.parameters())
     }
 
-    /// Gives up decoding: the demuxer, the video stream index, the stream info, the spec.
-    /// Whether frames are delivered at their own rate (a file or lavfi source with `realtime`).
-    pub fn paced(&self) -> bool {
-        self.pace
-    }
-
-    pub fn into_demuxer(self) -> (format::context::Input, usize, StreamInfo, String) {
-        (self.input, self.stream_index, self.info, self.spec)
+    /// Gives up decoding: the demuxer, the video stream index, the stream info, the spec, and
+    /// the pacer of a source read in real time.
+    pub fn into_demuxer(
+        self,
+    ) -> (
+        format::context::Input,
+        usize,
+        StreamInfo,
+        String,
+        Option<Pacer>,
+    ) {
+        (
+            self.input,
+            self.stream_index,
+            self.info,
+            self.spec,
+            self.pacer,
+        )
     }
 }
 
@@ -364,7 +383,7 @@ impl FrameSource for FfmpegSource {
     }
 
     fn late_frames(&self) -> u64 {
-        self.late
+        self.pacer.as_ref().map_or(0, Pacer::late)
     }
 
     fn next_frame(&mut self) -> Result<Option<frame::Video>, CaptureError> {
@@ -372,7 +391,9 @@ impl FrameSource for FfmpegSource {
             if let Some(frame) = self.receive() {
                 if let Some(frame) = self.fix_timestamp(frame) {
                     if let Some(pts) = frame.pts() {
-                        self.pace(pts);
+                        if let Some(p) = self.pacer.as_mut() {
+                            p.wait(&self.info, pts);
+                        }
                     }
                     return Ok(Some(frame));
                 }

@@ -228,14 +228,13 @@ pub struct Passthrough {
     spec: String,
     last_dts: Option<i64>,
     seen_key: bool,
-    /// A file or test source read at its own rate, as a camera would send it: (start, dts0).
-    pace: Option<Option<(std::time::Instant, i64)>>,
+    /// A file or test source read at its own rate, as a camera would send it.
+    pacer: Option<crate::capture::Pacer>,
 }
 
 impl Passthrough {
     pub fn new(source: crate::capture::FfmpegSource) -> Passthrough {
-        let pace = source.paced().then_some(None);
-        let (input, stream_index, info, spec) = source.into_demuxer();
+        let (input, stream_index, info, spec, pacer) = source.into_demuxer();
         Passthrough {
             input,
             stream_index,
@@ -243,19 +242,7 @@ impl Passthrough {
             spec,
             last_dts: None,
             seen_key: false,
-            pace,
-        }
-    }
-
-    fn pace(&mut self, dts: i64) {
-        let Some(origin) = self.pace.as_mut() else {
-            return;
-        };
-        let (start, dts0) = *origin.get_or_insert((std::time::Instant::now(), dts));
-        let due =
-            start + std::time::Duration::from_secs_f64(self.info.seconds(dts - dts0).max(0.0));
-        if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
-            std::thread::sleep(wait);
+            pacer,
         }
     }
 
@@ -312,7 +299,9 @@ impl Passthrough {
             }
             let pts = packet.pts().unwrap_or(dts).max(dts);
             self.last_dts = Some(dts);
-            self.pace(dts);
+            if let Some(p) = self.pacer.as_mut() {
+                p.wait(&self.info, dts);
+            }
             packet.set_pts(Some(pts));
             packet.set_dts(Some(dts));
             if packet.duration() <= 0 {

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::ledger::note::{b64, Checkpoint, NoteVerifier, StationKey};
 use crate::ledger::{self, proof, Body, Record};
+use crate::trigger::sheet::escape;
 use crate::{digest, index, station, Error};
 
 pub const FORMAT: &str = "packwitness-bundle";
@@ -655,13 +656,6 @@ pub fn still(path: &Path, last: bool) -> Result<Vec<u8>, String> {
     Ok(packet.data().ok_or("empty JPEG")?.to_vec())
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The HTML report: self-contained (stills inlined), for people.
 fn report(ev: &Evidence, stills: &BTreeMap<String, Vec<u8>>) -> String {
     let img = |name: &Option<String>, caption: &str| -> String {
@@ -679,16 +673,16 @@ fn report(ev: &Evidence, stills: &BTreeMap<String, Vec<u8>>) -> String {
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>\n",
             c.clip,
-            esc(&c.camera),
+            escape(&c.camera),
             c.box_no,
             c.part,
-            esc(&c.scanned_at),
-            esc(&c.started_at),
-            esc(c.ended_at.as_deref().unwrap_or("(open)")),
-            esc(c.reason.as_deref().unwrap_or("")),
-            esc(c.operator.as_deref().unwrap_or("")),
-            esc(c.sha256.as_deref().unwrap_or("")),
-            esc(&match (&c.file, c.pruned) {
+            escape(&c.scanned_at),
+            escape(&c.started_at),
+            escape(c.ended_at.as_deref().unwrap_or("(open)")),
+            escape(c.reason.as_deref().unwrap_or("")),
+            escape(c.operator.as_deref().unwrap_or("")),
+            escape(c.sha256.as_deref().unwrap_or("")),
+            escape(&match (&c.file, c.pruned) {
                 (Some(f), _) => f.clone(),
                 (None, true) => "pruned by retention; its records are proven below".into(),
                 (None, false) => "not sealed".into(),
@@ -750,18 +744,18 @@ sed '1d;/^$/,$d' bundle.note | sha256sum -c
 Compare the station key with the one the merchant published before the dispute.</p>
 </body></html>
 "#,
-        code = esc(&ev.code),
-        exported = esc(&ev.exported_at),
-        who = esc(&ev.exported_by),
-        software = esc(&ev.software),
-        key = esc(&ev.station_key),
+        code = escape(&ev.code),
+        exported = escape(&ev.exported_at),
+        who = escape(&ev.exported_by),
+        software = escape(&ev.software),
+        key = escape(&ev.station_key),
         size = ev.checkpoint.size,
-        root = esc(&ev.checkpoint.root),
+        root = escape(&ev.checkpoint.root),
         time = ev
             .checkpoint
             .time
             .as_ref()
-            .map(|t| format!(", signed {}", esc(t)))
+            .map(|t| format!(", signed {}", escape(t)))
             .unwrap_or_default(),
     )
 }

@@ -267,8 +267,7 @@ fn path_like_order_codes_get_safe_file_names() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v[0]["file_status"], "ok", "{v}");
     }
-    let out = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
-    assert!(out.status.success(), "{}", show(&out));
+    assert_verifies(&dir);
 }
 
 #[test]

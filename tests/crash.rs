@@ -177,6 +177,5 @@ fn torn_manifest_line_is_kept_aside_and_the_chain_continues() {
     let kept = std::fs::read(dir.join(rec["kept_in"].as_str().unwrap())).unwrap();
     assert_eq!(kept, torn);
     assert!(std::fs::read(dir.join("manifest.jsonl")).unwrap().len() > before);
-    let v = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
-    assert!(v.status.success(), "{}", show(&v));
+    assert_verifies(&dir);
 }

@@ -92,8 +92,7 @@ fn bundle_round_trip_and_the_documented_steps_work() {
     assert_eq!(access[0]["who"], "cs-agent-7");
     assert_eq!(access[0]["code"], "DEMO-0002");
     assert_eq!(access[0]["to"], "DEMO-0002.zip");
-    let ok = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
-    assert!(ok.status.success(), "{}", show(&ok));
+    assert_verifies(&dir);
     // Lookup shows who exported the clip.
     let table = run(&["--data-dir", dir.to_str().unwrap(), "lookup", "DEMO-0002"]);
     assert!(
@@ -390,8 +389,7 @@ fn export_by_waybill_while_the_station_is_recording() {
     assert_eq!(access.len(), 1);
     assert_eq!(access[0]["code"], "SF1234567890123");
     assert!(!dir.join("spool").read_dir().unwrap().any(|_| true));
-    let ok = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
-    assert!(ok.status.success(), "{}", show(&ok));
+    assert_verifies(&dir);
 }
 
 #[test]

@@ -165,8 +165,7 @@ fn two_cameras_record_every_scan_in_one_group() {
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2, "{v}");
-    let out = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
-    assert!(out.status.success(), "{}", show(&out));
+    assert_verifies(&dir);
 }
 
 #[test]

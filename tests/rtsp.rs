@@ -134,8 +134,7 @@ fn rtsp_camera_lost_mid_clip_continues_as_part_2() {
         .map(|c| c["part"].as_u64().unwrap())
         .collect();
     assert_eq!(parts, [1, 2], "lookup finds both parts, in order");
-    let out = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
-    assert!(out.status.success(), "{}", show(&out));
+    assert_verifies(&dir);
 }
 
 /// Records one order from the RTSP camera with the given camera mode; returns the data dir.
@@ -217,8 +216,7 @@ fn rtsp_h264_is_passed_through_with_the_stamp_as_a_text_track() {
         text.matches("PASS-1").count() >= 3,
         "a stamp every second: {text}"
     );
-    let out = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
-    assert!(out.status.success(), "{}", show(&out));
+    assert_verifies(&dir);
 }
 
 #[test]

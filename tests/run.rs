@@ -59,8 +59,7 @@ fn scans_from_stdin_switch_and_stop() {
         scan_frame(&dir, b),
         a["first_frame"].as_u64().unwrap() + a["frames"].as_u64().unwrap()
     );
-    let out = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
-    assert!(out.status.success(), "{}", show(&out));
+    assert_verifies(&dir);
 }
 
 #[test]

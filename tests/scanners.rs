@@ -292,8 +292,7 @@ fn station_run_from_an_evdev_scanner_records_boxes_waybills_and_operators() {
     ] {
         assert!(table.contains(want), "{want:?} in {table}");
     }
-    let out = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
-    assert!(out.status.success(), "{}", show(&out));
+    assert_verifies(&dir);
 }
 
 #[test]

@@ -52,7 +52,9 @@ pub fn modules(code: &str) -> Result<Vec<bool>, String> {
     Ok(sym.encode().into_iter().map(|m| m == 1).collect())
 }
 
-fn escape(s: &str) -> String {
+/// Text made safe inside HTML (and XML) text and double-quoted attributes. The control sheet
+/// and the evidence report both use it.
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -189,6 +189,17 @@ pub fn mean_diff(
     sum as f64 / ((x1 - x0) * (y1 - y0)) as f64
 }
 
+/// `packwitness verify` on a data dir must pass (exit 0).
+pub fn assert_verifies(dir: &Path) {
+    let out = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
+    assert!(
+        out.status.success(),
+        "verify of {}: {}",
+        dir.display(),
+        show(&out)
+    );
+}
+
 /// Kills a child process when dropped, so a failing test never leaves one behind.
 pub struct Reaper(pub Option<Child>);
 
