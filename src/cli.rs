@@ -395,7 +395,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             )?;
             crate::create_data_dir(&dir)?;
             let path = station::key_path(&dir, &config);
-            let key = crate::ledger::note::StationKey::load_or_create(&path, &config.station.id)?;
+            let key = station::load_key(&dir, &config)?;
             println!("{}", key.verifier());
             eprintln!(
                 "(private key: {}; keep it secret, publish the line above)",
@@ -563,15 +563,20 @@ fn demo(
         .unwrap_or_else(new_demo_dir);
     crate::create_data_dir(&dir)?;
     println!("packwitness demo: data dir {}", dir.display());
-    for cam in &config.cameras {
+    let st = config.first_station();
+    for cam in &st.cameras {
+        println!("  camera {}: {}, station {}", cam.id, cam.source, st.id);
+    }
+    if config.stations.len() > 1 {
         println!(
-            "  camera {}: {}, station {}",
-            cam.id, cam.source, config.station.id
+            "  (the demo records station {} only; `run` records all {} stations)",
+            st.id,
+            config.stations.len()
         );
     }
     let evidence = Arc::new(Mutex::new(Evidence::open(&dir, &config, Some(printer()))?));
-    station::record_start(&evidence, &config, config_sha)?;
-    let station = Station::start(&config, evidence.clone())?;
+    station::record_start(&evidence, st, config_sha)?;
+    let station = Station::start(&config, st, evidence.clone())?;
     for scan in &scans {
         station.scan("demo", scan)?;
         std::thread::sleep(Duration::from_secs_f64(clip_seconds));
@@ -581,7 +586,7 @@ fn demo(
     }
     station.scan("demo", &stop)?;
     // Let the post-roll run out before stopping.
-    std::thread::sleep(Duration::from_secs_f64(config.station.post_roll_s + 0.3));
+    std::thread::sleep(Duration::from_secs_f64(st.post_roll_s + 0.3));
     station.shutdown()?;
     drop(evidence); // releases the writer lock
 
@@ -619,6 +624,10 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
+/// `run`: records every station of the config (or the one built from `--source` and
+/// `--scanner`) until SIGINT/SIGTERM, the end of a scanner input, a camera that ends, or an
+/// error: whichever station stops first stops them all, so that a supervisor (systemd) sees
+/// one process that is either recording everything or not running.
 fn run_station(
     mut config: Config,
     config_sha: &str,
@@ -626,25 +635,46 @@ fn run_station(
     source: Option<String>,
     scanners: &[String],
 ) -> Result<ExitCode> {
-    if let Some(spec) = source {
-        config.cameras = vec![CameraConfig {
-            source: spec,
-            ..CameraConfig::default()
-        }];
+    if (source.is_some() || !scanners.is_empty()) && config.stations.len() > 1 {
+        bail!(
+            "--source and --scanner set up a single station, but the config has {} stations; give each station's cameras and scanners in the config instead",
+            config.stations.len()
+        );
     }
-    let mut scanner_cfgs = Vec::new();
-    for (i, spec) in scanners.iter().enumerate() {
-        let mut s = trigger::parse_scanner_spec(spec).map_err(anyhow::Error::msg)?;
-        if scanners.len() > 1 {
-            s.id = format!("scanner-{}", i + 1);
+    if let Some(first) = config.stations.first_mut() {
+        if let Some(spec) = source {
+            first.cameras = vec![CameraConfig {
+                source: spec,
+                ..CameraConfig::default()
+            }];
         }
-        scanner_cfgs.push(s);
+        if !scanners.is_empty() {
+            first.scanners.clear();
+            for (i, spec) in scanners.iter().enumerate() {
+                let mut s = trigger::parse_scanner_spec(spec).map_err(anyhow::Error::msg)?;
+                if scanners.len() > 1 {
+                    s.id = format!("scanner-{}", i + 1);
+                }
+                first.scanners.push(s);
+            }
+        }
+        if first.scanners.is_empty() {
+            first.scanners.push(crate::config::ScannerConfig::default());
+        }
     }
-    if scanner_cfgs.is_empty() {
-        scanner_cfgs = config.station.scanners.clone();
-    }
-    if scanner_cfgs.is_empty() {
-        scanner_cfgs.push(crate::config::ScannerConfig::default());
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("--source/--scanner: {e}"))?;
+    let reads_stdin = config.stations.iter().any(|st| {
+        st.scanners
+            .iter()
+            .any(|s| s.kind == crate::config::ScannerKind::Stdin)
+    });
+    if reads_stdin && stdin_is_dev_null() {
+        bail!(
+            "a scanner reads standard input, but standard input is /dev/null (a service?), so it would end at once; \
+             give the station a [[station.scanner]] of kind \"evdev\" or \"serial\" in the config, or `run --scanner evdev:/dev/input/by-id/...-event-kbd`"
+        );
     }
     let dir = data_dir
         .or_else(|| config.data_dir.clone())
@@ -652,61 +682,151 @@ fn run_station(
     crate::create_data_dir(&dir)?;
     let classifier = Arc::new(Classifier::new(&config.codes)?);
     let evidence = Arc::new(Mutex::new(Evidence::open(&dir, &config, None)?));
-    station::record_start(&evidence, &config, config_sha)?;
-    let station = Station::start(&config, evidence.clone())?;
-    let (tx, rx) = mpsc::channel();
-    let signal_tx = tx.clone();
-    ctrlc::set_handler(move || {
-        let _ = signal_tx.send(Event::Shutdown);
-    })
-    .context("installing the SIGINT/SIGTERM handler")?;
-    for s in &scanner_cfgs {
-        trigger::spawn_scanner(s, classifier.clone(), tx.clone())
-            .with_context(|| format!("starting the thread of scanner {}", s.id))?;
+    // Every station's cameras are opened before any scanner is read: a config error stops the
+    // start, not a station already recording.
+    let mut stations = Vec::new();
+    for st in &config.stations {
+        station::record_start(&evidence, st, config_sha)?;
+        let started = Station::start(&config, st, evidence.clone())
+            .with_context(|| format!("starting station {}", st.id))?;
+        stations.push((st, started));
     }
-    drop(tx);
-    let stdin_scanner = scanner_cfgs
-        .iter()
-        .any(|s| s.kind == crate::config::ScannerKind::Stdin);
-    if stdin_scanner && std::io::stdin().is_terminal() {
-        eprintln!("packwitness: recording station {} into {}; scan or type an order code and press Enter ({} seals, Ctrl-D or Ctrl-C stops)",
-            config.station.id, dir.display(), config.codes.stop);
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in &stations {
+        let (tx, rx) = mpsc::channel();
+        senders.push(tx);
+        receivers.push(rx);
     }
-    let feedback = Feedback::new(&config.feedback);
+    let stop_all = {
+        let senders = senders.clone();
+        move || {
+            for tx in &senders {
+                let _ = tx.send(Event::Shutdown);
+            }
+        }
+    };
+    let on_signal = stop_all.clone();
+    ctrlc::set_handler(on_signal).context("installing the SIGINT/SIGTERM handler")?;
+    for ((st, _), tx) in stations.iter().zip(&senders) {
+        for s in &st.scanners {
+            trigger::spawn_scanner(s, classifier.clone(), tx.clone()).with_context(|| {
+                format!(
+                    "starting the thread of scanner {} of station {}",
+                    s.id, st.id
+                )
+            })?;
+        }
+    }
+    drop(senders);
+    if std::io::stdin().is_terminal() {
+        if let Some((st, _)) = stations.iter().find(|(st, _)| {
+            st.scanners
+                .iter()
+                .any(|s| s.kind == crate::config::ScannerKind::Stdin)
+        }) {
+            eprintln!("packwitness: recording station {} into {}; scan or type an order code and press Enter ({} seals, Ctrl-D or Ctrl-C stops)",
+                st.id, dir.display(), config.codes.stop);
+        }
+    }
+    let feedback = Feedback::new(&config.feedback, config.stations.len() > 1);
+    let mut first_err = None;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = stations
+            .into_iter()
+            .zip(receivers)
+            .map(|((st, started), rx)| {
+                let (feedback, stop_all) = (&feedback, stop_all.clone());
+                let id = st.id.clone();
+                let handle = std::thread::Builder::new()
+                    .name(format!("station-{id}"))
+                    .spawn_scoped(scope, move || {
+                        let res = station_loop(&started, rx, feedback);
+                        // Whichever station stops first stops them all.
+                        stop_all();
+                        let down = started.shutdown();
+                        res.and(down.map_err(anyhow::Error::from))
+                    });
+                (id, handle)
+            })
+            .collect();
+        for (id, handle) in handles {
+            let res = match handle {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("its thread panicked"))),
+                Err(e) => {
+                    stop_all();
+                    Err(anyhow::anyhow!("cannot start its thread: {e}"))
+                }
+            };
+            if let Err(e) = res {
+                tracing::error!(station = %id, error = %e, "station stopped with an error");
+                first_err.get_or_insert(e.context(format!("station {id}")));
+            }
+        }
+    });
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// True when standard input is the null device (as systemd gives a service by default).
+fn stdin_is_dev_null() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let (Ok(stdin), Ok(null)) = (
+            std::fs::metadata("/proc/self/fd/0"),
+            std::fs::metadata("/dev/null"),
+        ) else {
+            return false;
+        };
+        stdin.file_type().is_char_device() && stdin.rdev() == null.rdev()
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// One station's loop: scans in, actions out, a tick when nothing happens. Returns when told
+/// to stop, when a scanner input ends, or when a camera stops.
+fn station_loop(station: &Station, rx: mpsc::Receiver<Event>, feedback: &Feedback) -> Result<()> {
     loop {
         match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(Event::Shutdown) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Ok(Event::Shutdown) | Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
             Ok(Event::Ended { scanner }) => {
                 // Standard input or a recorded file ran out: the session is over.
-                tracing::info!(scanner = %scanner, "scanner input ended; stopping the station");
-                break;
+                tracing::info!(station = %station.id(), scanner = %scanner, "scanner input ended; stopping");
+                return Ok(());
             }
             Ok(Event::Scan { scanner, result }) => match result {
                 Ok(scan) => {
                     let outcome = station.scan(&scanner, &scan)?;
-                    feedback.accepted(&scanner, &scan, &outcome);
+                    feedback.accepted(station.id(), &scanner, &scan, &outcome);
                 }
                 Err(rejected) => {
                     station.reject(&scanner, &rejected);
-                    feedback.rejected(&scanner, &rejected);
+                    feedback.rejected(station.id(), &scanner, &rejected);
                 }
             },
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 station.tick()?;
                 if !station.running() {
-                    tracing::warn!("a camera stopped; shutting the station down");
-                    break;
+                    tracing::warn!(station = %station.id(), "a camera stopped; shutting down");
+                    return Ok(());
                 }
             }
         }
     }
-    station.shutdown()?;
-    Ok(ExitCode::SUCCESS)
 }
 
 fn control_sheet(config: &Config, output: &Path) -> Result<ExitCode> {
-    let page =
-        trigger::sheet::html(&config.codes, &config.station.id).map_err(anyhow::Error::msg)?;
+    // The control codes are the same for every station of a config.
+    let ids: Vec<&str> = config.stations.iter().map(|s| s.id.as_str()).collect();
+    let page = trigger::sheet::html(&config.codes, &ids.join(", ")).map_err(anyhow::Error::msg)?;
     if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
             bail!(
@@ -732,17 +852,34 @@ fn control_sheet(config: &Config, output: &Path) -> Result<ExitCode> {
 struct Feedback {
     config: crate::config::FeedbackConfig,
     terminal: bool,
+    /// Several stations: name the station in the status line.
+    several: bool,
 }
 
 impl Feedback {
-    fn new(config: &crate::config::FeedbackConfig) -> Feedback {
+    fn new(config: &crate::config::FeedbackConfig, several: bool) -> Feedback {
         Feedback {
             config: config.clone(),
             terminal: std::io::stderr().is_terminal(),
+            several,
         }
     }
 
-    fn accepted(&self, scanner: &str, scan: &trigger::Scan, outcome: &station::Outcome) {
+    fn who(&self, station: &str, scanner: &str) -> String {
+        if self.several {
+            format!("{station}/{scanner}")
+        } else {
+            scanner.to_string()
+        }
+    }
+
+    fn accepted(
+        &self,
+        station: &str,
+        scanner: &str,
+        scan: &trigger::Scan,
+        outcome: &station::Outcome,
+    ) {
         use station::state::Action;
         let state = match &outcome.recording {
             Some((order, 1)) => format!("recording {order}"),
@@ -754,7 +891,7 @@ impl Feedback {
             Action::Debounced => "ignored: scanned twice".into(),
             a => a.name().to_string(),
         };
-        tracing::info!(scanner, code = %scan.code, kind = scan.kind.as_str(), rule = %scan.rule, action = %what, state = %state, "scan");
+        tracing::info!(station, scanner, code = %scan.code, kind = scan.kind.as_str(), rule = %scan.rule, action = %what, state = %state, "scan");
         if self.terminal {
             let op = outcome
                 .operator
@@ -763,34 +900,41 @@ impl Feedback {
                 .unwrap_or_default();
             eprintln!(
                 "[{}] {} {}: {what} -> {state}{op}",
-                scanner,
+                self.who(station, scanner),
                 scan.kind.as_str(),
                 scan.code
             );
         }
         if !matches!(outcome.action, Action::Debounced) {
-            run_feedback(&self.config.accept_command);
+            run_feedback(&self.config.accept_command, station, scanner, &scan.code);
         }
     }
 
-    fn rejected(&self, scanner: &str, rejected: &trigger::Rejected) {
+    fn rejected(&self, station: &str, scanner: &str, rejected: &trigger::Rejected) {
         if self.terminal {
             let bell = if self.config.bell { "\u{7}" } else { "" };
             eprintln!(
-                "{bell}[{scanner}] REJECTED {}: {}",
-                rejected.raw, rejected.error
+                "{bell}[{}] REJECTED {}: {}",
+                self.who(station, scanner),
+                rejected.raw,
+                rejected.error
             );
         }
-        run_feedback(&self.config.reject_command);
+        run_feedback(&self.config.reject_command, station, scanner, &rejected.raw);
     }
 }
 
-fn run_feedback(cmd: &[String]) {
+/// Runs a feedback command with the scan in its environment (`PACKWITNESS_STATION`,
+/// `PACKWITNESS_SCANNER`, `PACKWITNESS_CODE`), so one command can serve several stations.
+fn run_feedback(cmd: &[String], station: &str, scanner: &str, code: &str) {
     let Some((program, args)) = cmd.split_first() else {
         return;
     };
     match std::process::Command::new(program)
         .args(args)
+        .env("PACKWITNESS_STATION", station)
+        .env("PACKWITNESS_SCANNER", scanner)
+        .env("PACKWITNESS_CODE", code)
         .stdin(std::process::Stdio::null())
         .spawn()
     {
@@ -1260,10 +1404,7 @@ fn prove(dir: &Path, config: &Config, raw: &str, output: Option<PathBuf>) -> Res
             "no signed checkpoint covers these clips yet, and a recording process holds the data dir; \
              it writes one every ledger.checkpoint_every records, every ledger.checkpoint_minutes, and at shutdown",
         )?;
-        let key = crate::ledger::note::StationKey::load_or_create(
-            &station::key_path(dir, config),
-            &config.station.id,
-        )?;
+        let key = station::load_key(dir, config)?;
         ledger.checkpoint(&key)?;
         drop(ledger);
         snap = crate::ledger::proof::snapshot(dir)?;

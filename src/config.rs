@@ -23,26 +23,40 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
-/// The whole config file. Every key is optional; see `config/packwitness.toml`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// The whole config file, after parsing. Every key is optional; see `config/packwitness.toml`
+/// (one station) and `config/two-stations.toml` (several stations in one process).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Where clips, the manifest and the index live.
-    #[serde(default)]
     pub data_dir: Option<PathBuf>,
-    #[serde(default)]
-    pub station: StationConfig,
-    /// The cameras of the station, in order. Default: one test-pattern camera.
-    #[serde(default = "default_cameras", rename = "camera")]
-    pub cameras: Vec<CameraConfig>,
-    #[serde(default)]
+    /// The stations this process records, each with its cameras and scanners (at least one).
+    /// From `[station]` plus top-level `[[camera]]` tables, or from `[[station]]` tables with
+    /// `[[station.camera]]` tables.
+    pub stations: Vec<StationConfig>,
     pub encode: EncodeConfig,
-    #[serde(default)]
     pub codes: CodeConfig,
-    #[serde(default)]
     pub ledger: LedgerConfig,
-    #[serde(default)]
     pub feedback: FeedbackConfig,
+}
+
+/// The file as written: `station` is one table or an array of tables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig<S> {
+    #[serde(default)]
+    data_dir: Option<PathBuf>,
+    station: Option<S>,
+    /// Cameras of the only station (the one-station shape).
+    #[serde(default, rename = "camera")]
+    cameras: Vec<CameraConfig>,
+    #[serde(default)]
+    encode: EncodeConfig,
+    #[serde(default)]
+    codes: CodeConfig,
+    #[serde(default)]
+    ledger: LedgerConfig,
+    #[serde(default)]
+    feedback: FeedbackConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -60,9 +74,13 @@ pub struct StationConfig {
     pub rescan_same_order: Rescan,
     /// The same code scanned again within this many milliseconds is ignored.
     pub debounce_ms: u64,
-    /// The station's barcode scanners; none: standard input.
+    /// The station's barcode scanners; none: standard input (one station only).
     #[serde(rename = "scanner")]
     pub scanners: Vec<ScannerConfig>,
+    /// The station's cameras, in order (`[[station.camera]]`, or top-level `[[camera]]` when
+    /// there is one station). Default: one test-pattern camera.
+    #[serde(rename = "camera")]
+    pub cameras: Vec<CameraConfig>,
 }
 
 impl Default for StationConfig {
@@ -75,6 +93,7 @@ impl Default for StationConfig {
             rescan_same_order: Rescan::Seal,
             debounce_ms: 1500,
             scanners: Vec::new(),
+            cameras: default_cameras(),
         }
     }
 }
@@ -363,8 +382,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: None,
-            station: StationConfig::default(),
-            cameras: default_cameras(),
+            stations: vec![StationConfig::default()],
             encode: EncodeConfig::default(),
             codes: CodeConfig::default(),
             ledger: LedgerConfig::default(),
@@ -385,42 +403,134 @@ impl Config {
 
     /// Parses config text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let parse_err = |e: toml::de::Error| ConfigError::Parse {
             path: path.to_owned(),
             // toml's message names the line, the column and the offending key.
             message: e.to_string().trim_end().to_string(),
-        })?;
-        config.validate().map_err(|message| ConfigError::Invalid {
+        };
+        let invalid = |message: String| ConfigError::Invalid {
             path: path.to_owned(),
             message,
-        })?;
+        };
+        // `[station]` (one) or `[[station]]` (several): look first, then parse the text again
+        // as that shape, so that errors keep their line numbers.
+        let table: toml::Table = toml::from_str(text).map_err(parse_err)?;
+        let several = matches!(table.get("station"), Some(toml::Value::Array(_)));
+        let config = if several {
+            let file: FileConfig<Vec<StationConfig>> = toml::from_str(text).map_err(parse_err)?;
+            if !file.cameras.is_empty() {
+                return Err(invalid(
+                    "with several [[station]] tables, each camera belongs to one station: write [[station.camera]] after its [[station]] instead of [[camera]]".into(),
+                ));
+            }
+            let stations = file.station.unwrap_or_default();
+            if stations.is_empty() {
+                return Err(invalid("station = [] lists no station".into()));
+            }
+            // The test-pattern default is for trying out one station; among several, a station
+            // without cameras is a mistake.
+            if let Some(toml::Value::Array(raw)) = table.get("station") {
+                for (st, t) in stations.iter().zip(raw) {
+                    if t.get("camera").is_none() {
+                        return Err(invalid(format!(
+                            "station {:?} has no camera; add a [[station.camera]] table after its [[station]]",
+                            st.id
+                        )));
+                    }
+                }
+            }
+            Config {
+                data_dir: file.data_dir,
+                stations,
+                encode: file.encode,
+                codes: file.codes,
+                ledger: file.ledger,
+                feedback: file.feedback,
+            }
+        } else {
+            let file: FileConfig<StationConfig> = toml::from_str(text).map_err(parse_err)?;
+            let mut station = file.station.unwrap_or_default();
+            // Cameras given as top-level [[camera]] replace the default test pattern; giving
+            // both shapes at once is ambiguous.
+            if !file.cameras.is_empty() {
+                let also_nested = table.get("station").and_then(|s| s.get("camera")).is_some();
+                if also_nested {
+                    return Err(invalid(
+                        "cameras are given both as [[camera]] and as [[station.camera]]; use one of the two".into(),
+                    ));
+                }
+                station.cameras = file.cameras;
+            }
+            Config {
+                data_dir: file.data_dir,
+                stations: vec![station],
+                encode: file.encode,
+                codes: file.codes,
+                ledger: file.ledger,
+                feedback: file.feedback,
+            }
+        };
+        config.validate().map_err(invalid)?;
         Ok(config)
+    }
+
+    /// The first station: the one `demo` records, and the name the data dir's signing key is
+    /// created with.
+    pub fn first_station(&self) -> &StationConfig {
+        // `validate` guarantees at least one; the default keeps a hand-built empty config safe.
+        static DEFAULT: std::sync::OnceLock<StationConfig> = std::sync::OnceLock::new();
+        self.stations
+            .first()
+            .unwrap_or_else(|| DEFAULT.get_or_init(StationConfig::default))
+    }
+
+    /// The station with this id.
+    pub fn station(&self, id: &str) -> Option<&StationConfig> {
+        self.stations.iter().find(|s| s.id == id)
     }
 
     /// Checks what serde cannot: ids usable in file names, ranges, uniqueness.
     pub fn validate(&self) -> Result<(), String> {
-        check_id("station.id", &self.station.id)?;
-        if self.cameras.is_empty() {
-            return Err("at least one [[camera]] is needed".into());
+        if self.stations.is_empty() {
+            return Err("at least one station is needed".into());
         }
-        for (i, cam) in self.cameras.iter().enumerate() {
-            check_id(&format!("camera[{i}].id"), &cam.id)?;
-            if cam.source.trim().is_empty() {
-                return Err(format!("camera[{i}].source is empty; try \"testsrc\""));
+        let several = self.stations.len() > 1;
+        let mut stdin_at: Option<&str> = None;
+        let mut devices: Vec<(&Path, &str)> = Vec::new();
+        for (n, station) in self.stations.iter().enumerate() {
+            let at = if several {
+                format!("station[{n}] ")
+            } else {
+                String::new()
+            };
+            check_id(&format!("{at}station.id"), &station.id)?;
+            if self.stations[..n].iter().any(|s| s.id == station.id) {
+                return Err(format!("station id {:?} is used twice", station.id));
             }
-            if !["any", "mjpeg", "yuyv"].contains(&cam.pixel_format.as_str()) {
+            station.validate(&at)?;
+            if several && station.scanners.is_empty() {
                 return Err(format!(
-                    "camera[{i}].pixel_format = {:?}: use \"any\", \"mjpeg\" or \"yuyv\"",
-                    cam.pixel_format
+                    "station {:?} has no [[station.scanner]]; with several stations each needs its own scanner(s)",
+                    station.id
                 ));
             }
-            if cam.width == 0 || cam.height == 0 || cam.fps == 0 || cam.fps > 240 {
-                return Err(format!(
-                    "camera[{i}]: width, height and fps must be positive (fps at most 240)"
-                ));
-            }
-            if self.cameras[..i].iter().any(|c| c.id == cam.id) {
-                return Err(format!("camera id {:?} is used twice", cam.id));
+            for s in &station.scanners {
+                if s.kind == ScannerKind::Stdin {
+                    if let Some(other) = stdin_at.replace(&station.id) {
+                        return Err(format!(
+                            "standard input can feed only one scanner, but stations {other:?} and {:?} both have a kind = \"stdin\" scanner",
+                            station.id
+                        ));
+                    }
+                } else if let Some((_, other)) = devices.iter().find(|(p, _)| *p == s.path) {
+                    return Err(format!(
+                        "scanner device {} is used twice (stations {other:?} and {:?}); one device belongs to one station",
+                        s.path.display(),
+                        station.id
+                    ));
+                } else {
+                    devices.push((&s.path, &station.id));
+                }
             }
         }
         crate::encode::parse_template(&self.encode.stamp_template)
@@ -437,17 +547,6 @@ impl Config {
                 self.encode.keyframe_interval_s
             ));
         }
-        for (key, v) in [
-            ("station.pre_roll_s", self.station.pre_roll_s),
-            ("station.post_roll_s", self.station.post_roll_s),
-        ] {
-            if !(0.0..=30.0).contains(&v) {
-                return Err(format!("{key} = {v} is out of range 0..=30"));
-            }
-        }
-        if self.station.max_clip_s == 0 {
-            return Err("station.max_clip_s must be at least 1".into());
-        }
         if !(8..=256).contains(&self.codes.max_len) {
             return Err(format!(
                 "codes.max_len = {} is out of range 8..=256",
@@ -455,28 +554,78 @@ impl Config {
             ));
         }
         crate::trigger::Classifier::new(&self.codes).map_err(|e| e.to_string())?;
-        if self.station.debounce_ms > 60_000 {
-            return Err(format!(
-                "station.debounce_ms = {} is out of range 0..=60000",
-                self.station.debounce_ms
-            ));
-        }
-        for (i, s) in self.station.scanners.iter().enumerate() {
-            check_id(&format!("station.scanner[{i}].id"), &s.id)?;
-            if s.kind != ScannerKind::Stdin && s.path.as_os_str().is_empty() {
-                return Err(format!(
-                    "station.scanner[{i}] ({:?}) needs a path, e.g. /dev/input/by-id/...-event-kbd or /dev/ttyACM0",
-                    s.id
-                ));
-            }
-            if self.station.scanners[..i].iter().any(|o| o.id == s.id) {
-                return Err(format!("scanner id {:?} is used twice", s.id));
-            }
-        }
         if self.ledger.checkpoint_every == 0 || self.ledger.checkpoint_minutes == 0 {
             return Err(
                 "ledger.checkpoint_every and ledger.checkpoint_minutes must be at least 1".into(),
             );
+        }
+        Ok(())
+    }
+}
+
+impl StationConfig {
+    /// One station's own keys; `at` prefixes messages (`station[1] `) when there are several.
+    fn validate(&self, at: &str) -> Result<(), String> {
+        if self.cameras.is_empty() {
+            return Err(format!(
+                "{at}station {:?} has no camera; add a [[station.camera]] table",
+                self.id
+            ));
+        }
+        for (i, cam) in self.cameras.iter().enumerate() {
+            check_id(&format!("{at}camera[{i}].id"), &cam.id)?;
+            if cam.source.trim().is_empty() {
+                return Err(format!("{at}camera[{i}].source is empty; try \"testsrc\""));
+            }
+            if !["any", "mjpeg", "yuyv"].contains(&cam.pixel_format.as_str()) {
+                return Err(format!(
+                    "{at}camera[{i}].pixel_format = {:?}: use \"any\", \"mjpeg\" or \"yuyv\"",
+                    cam.pixel_format
+                ));
+            }
+            if cam.width == 0 || cam.height == 0 || cam.fps == 0 || cam.fps > 240 {
+                return Err(format!(
+                    "{at}camera[{i}]: width, height and fps must be positive (fps at most 240)"
+                ));
+            }
+            if self.cameras[..i].iter().any(|c| c.id == cam.id) {
+                return Err(format!(
+                    "{at}camera id {:?} is used twice in station {:?}",
+                    cam.id, self.id
+                ));
+            }
+        }
+        for (key, v) in [
+            ("station.pre_roll_s", self.pre_roll_s),
+            ("station.post_roll_s", self.post_roll_s),
+        ] {
+            if !(0.0..=30.0).contains(&v) {
+                return Err(format!("{at}{key} = {v} is out of range 0..=30"));
+            }
+        }
+        if self.max_clip_s == 0 {
+            return Err(format!("{at}station.max_clip_s must be at least 1"));
+        }
+        if self.debounce_ms > 60_000 {
+            return Err(format!(
+                "{at}station.debounce_ms = {} is out of range 0..=60000",
+                self.debounce_ms
+            ));
+        }
+        for (i, s) in self.scanners.iter().enumerate() {
+            check_id(&format!("{at}station.scanner[{i}].id"), &s.id)?;
+            if s.kind != ScannerKind::Stdin && s.path.as_os_str().is_empty() {
+                return Err(format!(
+                    "{at}station.scanner[{i}] ({:?}) needs a path, e.g. /dev/input/by-id/...-event-kbd or /dev/ttyACM0",
+                    s.id
+                ));
+            }
+            if self.scanners[..i].iter().any(|o| o.id == s.id) {
+                return Err(format!(
+                    "{at}scanner id {:?} is used twice in station {:?}",
+                    s.id, self.id
+                ));
+            }
         }
         Ok(())
     }
@@ -506,7 +655,7 @@ mod tests {
     fn empty_file_gives_defaults() {
         let c = Config::parse("", Path::new("x.toml")).unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(c.cameras[0].source, "testsrc");
+        assert_eq!(c.stations[0].cameras[0].source, "testsrc");
     }
 
     #[test]
@@ -537,6 +686,104 @@ mod tests {
             "[[camera]]\nid = \"c\"\n[[camera]]\nid = \"c\"\n",
         ] {
             assert!(Config::parse(text, Path::new("x")).is_err(), "{text}");
+        }
+    }
+
+    const TWO: &str = r#"
+[[station]]
+id = "pack-1"
+pre_roll_s = 1.0
+[[station.scanner]]
+id = "hand"
+kind = "stdin"
+[[station.camera]]
+id = "top"
+source = "lavfi:testsrc2=size=320x240:rate=10"
+[[station.camera]]
+id = "side"
+
+[[station]]
+id = "pack-2"
+[[station.scanner]]
+id = "hand"
+kind = "evdev"
+path = "/dev/input/event7"
+[[station.camera]]
+id = "top"
+source = "rtsp://10.0.0.2/stream1"
+"#;
+
+    #[test]
+    fn several_stations_each_with_cameras_and_scanners() {
+        let c = Config::parse(TWO, Path::new("two.toml")).unwrap();
+        assert_eq!(c.stations.len(), 2);
+        let (a, b) = (&c.stations[0], &c.stations[1]);
+        assert_eq!((a.id.as_str(), b.id.as_str()), ("pack-1", "pack-2"));
+        assert_eq!(a.pre_roll_s, 1.0);
+        assert_eq!(b.pre_roll_s, StationConfig::default().pre_roll_s);
+        let cams = |s: &StationConfig| s.cameras.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        assert_eq!(cams(a), ["top", "side"]);
+        assert_eq!(cams(b), ["top"]);
+        assert_eq!(a.cameras[1].source, "testsrc");
+        assert_eq!(b.cameras[0].source, "rtsp://10.0.0.2/stream1");
+        assert_eq!(b.scanners[0].kind, ScannerKind::Evdev);
+        assert_eq!(c.first_station().id, "pack-1");
+        assert_eq!(c.station("pack-2"), Some(b));
+        // Line numbers survive the two-pass parse.
+        let typo = TWO.replace("pre_roll_s = 1.0", "pre_rol_s = 1.0");
+        let err = Config::parse(&typo, Path::new("two.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 4") && err.contains("pre_rol_s"), "{err}");
+    }
+
+    #[test]
+    fn shipped_two_station_example_parses() {
+        let text = include_str!("../config/two-stations.toml");
+        let c = Config::parse(text, Path::new("config/two-stations.toml")).unwrap();
+        let ids: Vec<&str> = c.stations.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["pack-1", "pack-2"]);
+        assert_eq!(c.stations[0].cameras.len(), 2);
+        assert_eq!(c.stations[1].scanners[0].kind, ScannerKind::Serial);
+    }
+
+    #[test]
+    fn one_station_cameras_may_be_nested_too() {
+        let nested = "[station]\nid = \"s\"\n[[station.camera]]\nid = \"a\"\n";
+        let c = Config::parse(nested, Path::new("x")).unwrap();
+        assert_eq!(c.stations[0].cameras[0].id, "a");
+        let both =
+            "[[camera]]\nid = \"b\"\n[station]\nid = \"s\"\n[[station.camera]]\nid = \"a\"\n";
+        let err = Config::parse(both, Path::new("x")).unwrap_err().to_string();
+        assert!(err.contains("use one of the two"), "{err}");
+    }
+
+    #[test]
+    fn several_stations_misconfigured_are_explained() {
+        let cases = [
+            (TWO.replace("id = \"pack-2\"", "id = \"pack-1\""), "used twice"),
+            (format!("{TWO}\n[[camera]]\nid = \"x\"\n"), "[[station.camera]]"),
+            (TWO.replace("kind = \"evdev\"\npath = \"/dev/input/event7\"", "kind = \"stdin\""), "standard input"),
+            (
+                TWO.replace("[[station.scanner]]\nid = \"hand\"\nkind = \"evdev\"\npath = \"/dev/input/event7\"\n", ""),
+                "no [[station.scanner]]",
+            ),
+            (
+                TWO.replace("[[station.camera]]\nid = \"top\"\nsource = \"rtsp://10.0.0.2/stream1\"\n", ""),
+                "has no camera",
+            ),
+            (TWO.replace("id = \"side\"", "id = \"top\""), "used twice in station"),
+            (
+                TWO.replace("kind = \"stdin\"", "kind = \"evdev\"\npath = \"/dev/input/event7\""),
+                "is used twice (stations",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = match Config::parse(&text, Path::new("two.toml")) {
+                Ok(_) => panic!("accepted:\n{text}"),
+                Err(e) => e.to_string(),
+            };
+            assert!(err.contains(want), "{want:?} not in {err}");
         }
     }
 }

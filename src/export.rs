@@ -25,7 +25,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::ledger::note::{b64, Checkpoint, NoteVerifier, StationKey};
+use crate::ledger::note::{b64, Checkpoint, NoteVerifier};
 use crate::ledger::{self, proof, Body, Record};
 use crate::trigger::sheet::escape;
 use crate::{digest, index, station, Error};
@@ -348,7 +348,7 @@ pub fn export(
     )?;
     zip.add("verify.sh", VERIFY_SH.as_bytes(), true)?;
     // Last: the station signs the list of everything above.
-    let key = StationKey::load_or_create(&station::key_path(data_dir, config), &config.station.id)?;
+    let key = station::load_key(data_dir, config)?;
     let mut listing = format!("{BUNDLE_NOTE_HEADER}\n");
     for (name, sha) in &zip.hashes {
         listing.push_str(&format!("{sha}  {name}\n"));

@@ -65,7 +65,7 @@ pub fn append_or_spool(
 ) -> Result<(), Error> {
     match Ledger::open(data_dir) {
         Ok(mut ledger) => {
-            let key = StationKey::load_or_create(&key_path(data_dir, config), &config.station.id)?;
+            let key = load_key(data_dir, config)?;
             ledger.append(body)?;
             ledger.checkpoint(&key)?;
             Ok(())
@@ -115,6 +115,15 @@ pub fn key_path(data_dir: &Path, config: &Config) -> PathBuf {
     data_dir.join(&config.ledger.key_file)
 }
 
+/// Loads the data dir's signing key, creating it (named after the first station) if missing.
+/// One key signs the manifest of a data dir, whatever the number of its stations.
+pub fn load_key(data_dir: &Path, config: &Config) -> Result<StationKey, Error> {
+    Ok(StationKey::load_or_create(
+        &key_path(data_dir, config),
+        &config.first_station().id,
+    )?)
+}
+
 impl Evidence {
     /// Opens the data dir for recording: takes the writer lock, repairs a torn manifest line,
     /// loads (or creates) the station key, and seals every clip a crash left open.
@@ -125,7 +134,7 @@ impl Evidence {
     ) -> Result<Evidence, Error> {
         let ledger = Ledger::open(data_dir)?;
         let index = Index::open(data_dir)?;
-        let key = StationKey::load_or_create(&key_path(data_dir, config), &config.station.id)?;
+        let key = load_key(data_dir, config)?;
         let mut ev = Evidence {
             ledger,
             index: Some(index),
@@ -418,12 +427,17 @@ pub struct Outcome {
 }
 
 impl Station {
-    /// Opens every camera of the config and starts recording (idle until the first order).
-    pub fn start(config: &Config, evidence: Arc<Mutex<Evidence>>) -> Result<Station, Error> {
+    /// Opens every camera of station `station` and starts recording (idle until the first
+    /// order). `config` gives what the stations of a process share (encoding).
+    pub fn start(
+        config: &Config,
+        station: &StationConfig,
+        evidence: Arc<Mutex<Evidence>>,
+    ) -> Result<Station, Error> {
         // A file or test source that cannot be opened is a configuration error; a network
         // camera that is down at start is retried by its capture thread, like a lost one.
         let mut sources = Vec::new();
-        for cam in &config.cameras {
+        for cam in &station.cameras {
             if let SourceSpec::Usb(index) = SourceSpec::parse(&cam.source) {
                 // A USB camera lives on the thread that opened it: its capture thread opens it.
                 match crate::capture::usb_cameras() {
@@ -453,12 +467,12 @@ impl Station {
             sources.push((cam.clone(), source));
         }
         let settings = Settings {
-            rescan: config.station.rescan_same_order,
-            debounce_ms: config.station.debounce_ms,
-            max_clip_ms: u64::from(config.station.max_clip_s) * 1000,
+            rescan: station.rescan_same_order,
+            debounce_ms: station.debounce_ms,
+            max_clip_ms: u64::from(station.max_clip_s) * 1000,
         };
-        let mut station = Station {
-            id: config.station.id.clone(),
+        let mut started = Station {
+            id: station.id.clone(),
             evidence: evidence.clone(),
             commands: Vec::new(),
             capture: Vec::new(),
@@ -473,31 +487,36 @@ impl Station {
             // Bounded: a stalled disk slows capture instead of growing memory without limit.
             let (ev_tx, ev_rx) = mpsc::sync_channel(256);
             let settings = config.encode.clone();
-            let station_cfg = config.station.clone();
+            let station_cfg = station.clone();
             let camera = cam.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("capture-{}", cam.id))
                 .spawn(move || {
+                    // Every log line of this camera names its station.
+                    let _span = tracing::info_span!("station", id = %station_cfg.id).entered();
                     capture_loop(source, &camera, &station_cfg, &settings, cmd_rx, ev_tx)
                 })
                 .map_err(|e| Error::Thread(format!("cannot start capture thread: {e}")))?;
-            station.capture.push((cam.id.clone(), handle));
+            started.capture.push((cam.id.clone(), handle));
             let ctx = ClipContext {
-                station: config.station.id.clone(),
+                station: station.id.clone(),
                 stamp_template: config.encode.stamp_template.clone(),
                 camera: cam.id.clone(),
-                max_clip_s: config.station.max_clip_s,
-                pre_roll_s: config.station.pre_roll_s,
+                max_clip_s: station.max_clip_s,
+                pre_roll_s: station.pre_roll_s,
                 evidence: evidence.clone(),
             };
             let handle = std::thread::Builder::new()
                 .name(format!("clips-{}", cam.id))
-                .spawn(move || clip_loop(ctx, ev_rx))
+                .spawn(move || {
+                    let _span = tracing::info_span!("station", id = %ctx.station).entered();
+                    clip_loop(ctx, ev_rx)
+                })
                 .map_err(|e| Error::Thread(format!("cannot start clip thread: {e}")))?;
-            station.clips.push((cam.id.clone(), handle));
-            station.commands.push(cmd_tx);
+            started.clips.push((cam.id.clone(), handle));
+            started.commands.push(cmd_tx);
         }
-        Ok(station)
+        Ok(started)
     }
 
     /// Acts on one scan from scanner `scanner`: decides what it does, writes that to the
@@ -571,6 +590,11 @@ impl Station {
         for tx in &self.commands {
             let _ = tx.send(cmd.clone());
         }
+    }
+
+    /// The station's id.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// Reports a refused scan; recording is not touched.
@@ -647,16 +671,16 @@ impl Station {
 /// Writes the `station_start` record of a session.
 pub fn record_start(
     evidence: &Mutex<Evidence>,
-    config: &Config,
+    station: &StationConfig,
     config_sha256: &str,
 ) -> Result<Record, Error> {
     let mut ev = lock(evidence)?;
     let key = ev.verifier();
     ev.append(Body::StationStart {
-        station: config.station.id.clone(),
+        station: station.id.clone(),
         software: format!("packwitness {}", env!("CARGO_PKG_VERSION")),
         config_sha256: config_sha256.to_string(),
-        cameras: config.cameras.iter().map(|c| c.id.clone()).collect(),
+        cameras: station.cameras.iter().map(|c| c.id.clone()).collect(),
         key,
     })
 }

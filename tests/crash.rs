@@ -23,7 +23,7 @@ impl Lcg {
 }
 
 fn restart_and_stop(dir: &std::path::Path) -> std::process::Output {
-    // stdin at end of input: the station recovers, starts, and stops at once.
+    // stdin an empty pipe: the station recovers, starts, and stops at once.
     bin()
         .args([
             "--data-dir",
@@ -32,7 +32,7 @@ fn restart_and_stop(dir: &std::path::Path) -> std::process::Output {
             "--source",
             "testsrc",
         ])
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .output()
         .unwrap()
 }

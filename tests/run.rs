@@ -171,7 +171,7 @@ fn a_missing_usb_camera_is_waited_for_with_a_clear_message() {
             "--source",
             "/dev/video97",
         ])
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .output()
         .unwrap();
     assert!(
@@ -185,4 +185,30 @@ fn a_missing_usb_camera_is_waited_for_with_a_clear_message() {
         "{err}"
     );
     assert!(sealed(&dir).is_empty());
+}
+
+#[test]
+fn a_stdin_scanner_on_dev_null_is_refused_before_recording() {
+    // Under systemd standard input is /dev/null: a stdin scanner would end at once and the
+    // service would restart in a loop. It is refused with what to do instead.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let out = bin()
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "run",
+            "--source",
+            "testsrc",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("/dev/null") && err.contains("[[station.scanner]]"),
+        "{err}"
+    );
+    assert!(!dir.join("manifest.jsonl").exists(), "nothing recorded");
 }

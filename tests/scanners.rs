@@ -5,9 +5,7 @@
 mod common;
 use common::*;
 
-use std::ffi::CString;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
@@ -16,26 +14,6 @@ use std::time::Duration;
 use packwitness::config::{CodeConfig, ScannerConfig, ScannerKind, Terminator};
 use packwitness::trigger::keys::{encode_event, type_code, KeyDecoder, EVENT_SIZE};
 use packwitness::trigger::{spawn_scanner, Classifier, CodeError, CodeKind, Event};
-
-fn mkfifo(path: &Path) {
-    let c = CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
-}
-
-/// The bytes a keyboard-wedge scanner's event device delivers for these codes, with the
-/// sync and scan-code events a real device sends between keys.
-fn records(codes: &[&str]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for code in codes {
-        for ev in type_code(code) {
-            out.extend_from_slice(&encode_event(4, 4, 0x70000 + ev.code as i32)); // EV_MSC
-            out.extend_from_slice(&encode_event(ev.kind, ev.code, ev.value));
-            out.extend_from_slice(&encode_event(0, 0, 0)); // EV_SYN
-        }
-    }
-    out
-}
 
 fn scanner(kind: ScannerKind, path: &Path) -> (ScannerConfig, Receiver<Event>) {
     let cfg = ScannerConfig {
@@ -69,11 +47,11 @@ fn evdev_fifo_with_junk_shift_and_unplug_replug() {
     mkfifo(&path);
     let (_cfg, rx) = scanner(ScannerKind::Evdev, &path);
     let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-    let mut bytes = records(&["so-2026-0001"]);
+    let mut bytes = evdev_records(&["so-2026-0001"]);
     // An F5 press spoils its own code only; a lone Enter is nothing; a partial record at the
     // end of a write is completed by the next write.
     bytes.extend_from_slice(&encode_event(1, 63, 1));
-    bytes.extend(records(&["X9", "", "sf1234567890123"]));
+    bytes.extend(evdev_records(&["X9", "", "sf1234567890123"]));
     let half = EVENT_SIZE * 3 + 5;
     w.write_all(&bytes[..half]).unwrap();
     w.flush().unwrap();
@@ -86,7 +64,7 @@ fn evdev_fifo_with_junk_shift_and_unplug_replug() {
         Ok((CodeKind::Tracking, "SF1234567890123".into()))
     );
     // Unplug mid-code: the device vanishes; the half-typed code is never sent.
-    let partial = records(&["OP-BOB"]);
+    let partial = evdev_records(&["OP-BOB"]);
     w.write_all(&partial[..partial.len() - EVENT_SIZE * 6])
         .unwrap();
     // The node goes first, then the end of input: a reader reopening at once must not catch
@@ -98,7 +76,8 @@ fn evdev_fifo_with_junk_shift_and_unplug_replug() {
     // Plugged back in at the same path: reopened, and scans flow again.
     mkfifo(&path);
     let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-    w.write_all(&records(&["op-alice", "PW-STOP"])).unwrap();
+    w.write_all(&evdev_records(&["op-alice", "PW-STOP"]))
+        .unwrap();
     assert_eq!(next(&rx), Ok((CodeKind::Operator, "ALICE".into())));
     assert_eq!(next(&rx), Ok((CodeKind::Stop, "PW-STOP".into())));
 }
@@ -107,7 +86,7 @@ fn evdev_fifo_with_junk_shift_and_unplug_replug() {
 fn evdev_record_file_is_replayed_then_ends() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("events.bin");
-    let mut bytes = records(&["A-1", "PW-BOX", "hello"]);
+    let mut bytes = evdev_records(&["A-1", "PW-BOX", "hello"]);
     bytes.extend_from_slice(&[1, 2, 3]); // a torn last record is dropped
     std::fs::write(&path, bytes).unwrap();
     let (_cfg, rx) = scanner(ScannerKind::Evdev, &path);
@@ -193,7 +172,7 @@ fn station_run_from_an_evdev_scanner_records_boxes_waybills_and_operators() {
     );
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     let mut type_ = |codes: &[&str], wait_ms: u64| {
-        w.write_all(&records(codes)).unwrap();
+        w.write_all(&evdev_records(codes)).unwrap();
         std::thread::sleep(Duration::from_millis(wait_ms));
     };
     std::thread::sleep(Duration::from_millis(700));

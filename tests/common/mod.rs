@@ -13,10 +13,11 @@ pub fn bin() -> Command {
 }
 
 /// Runs packwitness with these args and returns its output (never panics on a non-zero exit).
+/// Standard input is an empty pipe (closed at once), not /dev/null, which `run` refuses.
 pub fn run(args: &[&str]) -> Output {
     let out = bin()
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .output()
         .expect("running packwitness");
     out
@@ -260,4 +261,27 @@ pub fn scan_frame(dir: &Path, sealed: &serde_json::Value) -> u64 {
     let t = |k: &str| chrono::DateTime::parse_from_rfc3339(opened[k].as_str().unwrap()).unwrap();
     let ms = (t("scanned_at") - t("started_at")).num_milliseconds() as f64;
     opened["first_frame"].as_u64().unwrap() + (ms * 30.0 / 1000.0).round() as u64
+}
+
+/// Makes a FIFO (a stand-in for a scanner's event device).
+pub fn mkfifo(path: &Path) {
+    let c =
+        std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+/// The bytes a keyboard-wedge scanner's event device delivers for these codes, with the
+/// sync and scan-code events a real device sends between keys.
+pub fn evdev_records(codes: &[&str]) -> Vec<u8> {
+    let mut out = Vec::new();
+    use packwitness::trigger::keys::{encode_event, type_code};
+    for code in codes {
+        for ev in type_code(code) {
+            out.extend_from_slice(&encode_event(4, 4, 0x70000 + ev.code as i32)); // EV_MSC
+            out.extend_from_slice(&encode_event(ev.kind, ev.code, ev.value));
+            out.extend_from_slice(&encode_event(0, 0, 0)); // EV_SYN
+        }
+    }
+    out
 }
