@@ -368,15 +368,30 @@ pub fn transcode_worker(width: u32, height: u32, frames: u64, out: &Path) -> Res
 
 /// The worker of `bench passthrough`: what one passthrough camera does (demux, copy packets
 /// into a fragmented MP4 clip with the stamp's text track), for a whole input file.
-pub fn passthrough_worker(input: &Path, out: &Path) -> Result<(), Error> {
-    let spec = input.to_string_lossy().into_owned();
-    let source = crate::capture::FfmpegSource::open(&spec, false)?;
+pub fn passthrough_worker(input: &str, frames: u64, out: &Path) -> Result<(), Error> {
+    // Network sources as a station opens them (TCP for RTSP, 5 s timeouts); files as fast
+    // as they can be read.
+    // A live server that has just restarted its stream may not have sent the picture size
+    // yet: try again, as a station's capture thread would.
+    let mut attempt = 0;
+    let source = loop {
+        match crate::capture::FfmpegSource::open_with_timeout(input, false, 5) {
+            Ok(s) => break s,
+            Err(e) if attempt < 3 && crate::capture::SourceSpec::parse(input).is_live() => {
+                tracing::warn!(error = %e, "bench source not ready; retrying");
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     let mut pt = crate::encode::Passthrough::new(source);
     let info = pt.info();
     let params = pt.parameters();
     let second = (1.0 / info.seconds(1).max(1e-9)).round().max(1.0) as i64;
     let mut writer: Option<crate::clip::ClipWriter> = None;
     let mut next_text = 0;
+    let mut written = 0u64;
     while let Some(p) = pt.next_packet()? {
         if writer.is_none() {
             writer = Some(crate::clip::ClipWriter::create(
@@ -398,12 +413,185 @@ pub fn passthrough_worker(input: &Path, out: &Path) -> Result<(), Error> {
                 next_text += second;
             }
             w.write(p)?;
+            written += 1;
+        }
+        if frames > 0 && written >= frames {
+            break;
         }
     }
     if let Some(w) = writer {
         w.finish()?;
     }
     Ok(())
+}
+
+/// The RTSP camera stand-in of the tests (GStreamer's RTSP server), embedded so the benchmark
+/// can serve a live H.264 stream on loopback.
+const RTSP_SERVER_PY: &str = include_str!("../tests/rtsp_server.py");
+
+/// A GStreamer RTSP server serving an H.264 test stream on loopback; killed when dropped.
+pub struct RtspServer {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl RtspServer {
+    /// Starts the server (Debian's `/usr/bin/python3` with python3-gi) and waits until it
+    /// serves `width`x`height` at 30 fps and `kbps`.
+    pub fn start(work: &Path, width: u32, height: u32, kbps: u32) -> Result<RtspServer, Error> {
+        use std::io::BufRead;
+        let script = work.join("rtsp_server.py");
+        std::fs::write(&script, RTSP_SERVER_PY).map_err(|e| Error::DataDir {
+            path: script.clone(),
+            what: format!("cannot write the RTSP server script: {e}"),
+        })?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| Error::Thread(format!("no free loopback port: {e}")))?;
+        let mut child = std::process::Command::new("/usr/bin/python3")
+            .arg(&script)
+            .args([port, width as u16, height as u16].map(|n| n.to_string()))
+            .arg(kbps.to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::Thread(format!("cannot start /usr/bin/python3 for the RTSP server ({e}); `bash .ci/deps` installs python3-gi and GStreamer's RTSP server")))?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = std::io::BufReader::new(out).read_line(&mut line);
+        }
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            let _ = child.wait();
+            return Err(Error::Thread(format!(
+                "the GStreamer RTSP server did not start (`bash .ci/deps` installs python3-gi, gir1.2-gst-rtsp-server-1.0 and gstreamer1.0-plugins-ugly): {}",
+                err.trim()
+            )));
+        }
+        Ok(RtspServer {
+            child,
+            url: format!("rtsp://127.0.0.1:{port}/cam"),
+        })
+    }
+}
+
+impl Drop for RtspServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Result of `bench passthrough`: the best of the runs on each side, CPU seconds per minute
+/// of recorded video.
+#[derive(Debug, Clone)]
+pub struct PassthroughBench {
+    /// Whole process, start to exit, over the recorded minutes.
+    pub ours_cpu_per_min: f64,
+    pub ours_rss_mb: f64,
+    pub copy_cpu_per_min: f64,
+    pub copy_rss_mb: f64,
+    /// CPU seconds of a run that records one frame (start, connect, first keyframe, exit).
+    pub ours_start_cpu: f64,
+    pub copy_start_cpu: f64,
+    /// Per recorded minute once running: (whole run - start-up run) over the minutes. What a
+    /// recorder that runs for months costs.
+    pub ours_steady_per_min: f64,
+    pub copy_steady_per_min: f64,
+    /// `openssl dgst -sha256` of ffmpeg's output: the hashing the recorder does on top.
+    pub hash_cpu_per_min: f64,
+}
+
+/// Records `seconds` of a live 1080p30 RTSP stream (GStreamer, `kbps`) with our passthrough
+/// (one clip, with its text track, hashes and per-fragment fsyncs) and, at the same time from
+/// the same server, with `ffmpeg -rtsp_transport tcp -i URL -c copy` into the same kind of
+/// fragmented MP4; `runs` times, keeping each side's best.
+pub fn passthrough(
+    work: &Path,
+    exe: &Path,
+    runs: usize,
+    seconds: u64,
+    kbps: u32,
+) -> Result<PassthroughBench, Error> {
+    let server = RtspServer::start(work, 1920, 1080, kbps)?;
+    let (ours_out, copy_out) = (work.join("ours.mp4"), work.join("copy.mp4"));
+    // Both sides record the same stream at the same time: the same machine conditions.
+    let side_by_side = |frames: u64| -> Result<(Usage, Usage), Error> {
+        for f in [&ours_out, &copy_out] {
+            let _ = std::fs::remove_file(f);
+            let _ = std::fs::remove_file(crate::clip::fragments_path(f));
+        }
+        let mut ours = std::process::Command::new(exe);
+        ours.arg("bench-worker")
+            .arg("--passthrough")
+            .arg(&server.url)
+            .arg("--frames")
+            .arg(frames.to_string())
+            .arg("--out")
+            .arg(&ours_out);
+        let mut copy = std::process::Command::new("ffmpeg");
+        copy.args(["-v", "error", "-nostats", "-rtsp_transport", "tcp", "-i"])
+            .arg(&server.url)
+            .args(["-frames:v", &frames.to_string(), "-c", "copy"])
+            .args([
+                "-movflags",
+                "frag_keyframe+empty_moov+default_base_moof",
+                "-frag_duration",
+                "250000",
+                "-f",
+                "mp4",
+                "-y",
+            ])
+            .arg(&copy_out);
+        let t = std::thread::spawn(move || measure(copy));
+        let u = measure(ours)?;
+        let c = t
+            .join()
+            .map_err(|_| Error::Thread("the ffmpeg measuring thread panicked".into()))??;
+        Ok((u, c))
+    };
+    let mut best = PassthroughBench {
+        ours_cpu_per_min: f64::MAX,
+        ours_rss_mb: 0.0,
+        copy_cpu_per_min: f64::MAX,
+        copy_rss_mb: 0.0,
+        ours_start_cpu: f64::MAX,
+        copy_start_cpu: f64::MAX,
+        ours_steady_per_min: 0.0,
+        copy_steady_per_min: 0.0,
+        hash_cpu_per_min: f64::MAX,
+    };
+    let per_min = 60.0 / seconds as f64;
+    for _ in 0..runs {
+        let (u, c) = side_by_side(1)?;
+        best.ours_start_cpu = best.ours_start_cpu.min(u.cpu_s);
+        best.copy_start_cpu = best.copy_start_cpu.min(c.cpu_s);
+        let (u, c) = side_by_side(seconds * 30)?;
+        if u.cpu_s * per_min < best.ours_cpu_per_min {
+            best.ours_cpu_per_min = u.cpu_s * per_min;
+            best.ours_rss_mb = u.max_rss_mb;
+        }
+        if c.cpu_s * per_min < best.copy_cpu_per_min {
+            best.copy_cpu_per_min = c.cpu_s * per_min;
+            best.copy_rss_mb = c.max_rss_mb;
+        }
+        let mut h = std::process::Command::new("openssl");
+        h.args(["dgst", "-sha256"]).arg(&copy_out);
+        if let Ok(u) = measure(h) {
+            best.hash_cpu_per_min = best.hash_cpu_per_min.min(u.cpu_s * per_min);
+        }
+    }
+    drop(server);
+    best.ours_steady_per_min = (best.ours_cpu_per_min - best.ours_start_cpu * per_min).max(0.0);
+    best.copy_steady_per_min = (best.copy_cpu_per_min - best.copy_start_cpu * per_min).max(0.0);
+    Ok(best)
 }
 
 /// Result of `bench lookup`.

@@ -8,7 +8,10 @@
 //! 1. `<name>.mp4.partial` is created exclusively (an existing file is never overwritten);
 //! 2. fragments are written as the encoder produces them (`frag_keyframe+empty_moov+
 //!    default_base_moof`): every complete fragment is playable even if the process dies;
-//! 3. at seal: trailer written, file fsynced, hashed (SHA-256 over the bytes on disk);
+//!    each complete fragment is fsynced as its last byte is written, and its SHA-256 (and the
+//!    file's running SHA-256) is taken from the bytes as they go to the file, so sealing
+//!    never reads the clip back;
+//! 3. at seal: trailer written, file fsynced, the hashes finished;
 //! 4. renamed to `<name>.mp4`, and the directory fsynced;
 //! 5. only then does the caller write the sealed record to the manifest.
 
@@ -140,12 +143,167 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Where the muxer's bytes go: the clip file, hashed and split into pieces on the way.
+///
+/// The muxer writes the file strictly in order (fragmented MP4 to a non-seekable output), so
+/// one pass over the bytes as they are written gives the file's SHA-256, each piece's SHA-256
+/// (see [`Fragment`]) and the moments to fsync: the end of `moov` and the end of every `mdat`
+/// after a `moof`, the same cut points [`hash_fragments`] finds in a file on disk.
+struct Sink {
+    file: File,
+    whole: sha2::Sha256,
+    part: sha2::Sha256,
+    fragments: Vec<Fragment>,
+    /// Bytes written so far, and where the current piece started.
+    pos: u64,
+    piece_start: u64,
+    /// Where the current top-level box ends (`None`: its header is still being read).
+    box_end: Option<u64>,
+    box_start: u64,
+    head: [u8; 16],
+    head_len: usize,
+    kind: [u8; 4],
+    prev_kind: [u8; 4],
+    /// A box header that makes no sense: stop splitting (the whole-file hash stays right).
+    lost: bool,
+}
+
+impl Sink {
+    fn new(file: File) -> Sink {
+        use sha2::Digest;
+        Sink {
+            file,
+            whole: sha2::Sha256::new(),
+            part: sha2::Sha256::new(),
+            fragments: Vec::new(),
+            pos: 0,
+            piece_start: 0,
+            box_end: None,
+            box_start: 0,
+            head: [0; 16],
+            head_len: 0,
+            kind: [0; 4],
+            prev_kind: [0; 4],
+            lost: false,
+        }
+    }
+
+    /// Writes `buf` to the file, then hashes it and fsyncs at every piece that completes.
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        use sha2::Digest;
+        use std::io::Write;
+        self.file.write_all(buf)?;
+        self.whole.update(buf);
+        let mut rest = buf;
+        while !rest.is_empty() {
+            let step = match self.box_end {
+                _ if self.lost => rest.len(),
+                None => {
+                    // Reading a box header: 8 bytes, or 16 for a 64-bit size.
+                    let want = if self.head_len >= 8 && self.large() {
+                        16
+                    } else {
+                        8
+                    };
+                    let n = (want - self.head_len).min(rest.len());
+                    self.head[self.head_len..self.head_len + n].copy_from_slice(&rest[..n]);
+                    self.head_len += n;
+                    if self.head_len == 8 && self.large() {
+                        // Read the 64-bit size next.
+                    } else if self.head_len == want {
+                        self.start_box();
+                    }
+                    n
+                }
+                Some(end) => (end - (self.pos)).min(rest.len() as u64) as usize,
+            };
+            self.part.update(&rest[..step]);
+            self.pos += step as u64;
+            rest = &rest[step..];
+            if self.box_end == Some(self.pos) {
+                self.end_box()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn large(&self) -> bool {
+        self.head[..4] == [0, 0, 0, 1]
+    }
+
+    fn start_box(&mut self) {
+        let size32 = u32::from_be_bytes([self.head[0], self.head[1], self.head[2], self.head[3]]);
+        let size = match size32 {
+            1 => {
+                let mut large = [0u8; 8];
+                large.copy_from_slice(&self.head[8..16]);
+                u64::from_be_bytes(large)
+            }
+            // 0 ("to the end of the file") is never written by the fragmenting muxer.
+            s => u64::from(s),
+        };
+        self.kind.copy_from_slice(&self.head[4..8]);
+        // `pos` has not yet counted the header bytes just taken; the box began at box_start.
+        if size < self.head_len as u64 {
+            self.lost = true;
+            return;
+        }
+        self.box_end = Some(self.box_start + size);
+    }
+
+    /// A top-level box is complete: at a cut point, close the piece and make it durable.
+    fn end_box(&mut self) -> std::io::Result<()> {
+        let kind = self.kind;
+        let cut = &kind == b"moov" || (&kind == b"mdat" && &self.prev_kind == b"moof");
+        self.prev_kind = kind;
+        self.box_start = self.pos;
+        self.box_end = None;
+        self.head_len = 0;
+        if cut {
+            self.close_piece();
+            // A crash or power cut from here on loses nothing up to this byte.
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    fn close_piece(&mut self) {
+        use sha2::Digest;
+        if self.pos > self.piece_start {
+            let h = std::mem::replace(&mut self.part, sha2::Sha256::new());
+            self.fragments.push(Fragment {
+                offset: self.piece_start,
+                len: self.pos - self.piece_start,
+                sha256: digest::hex(&h.finalize()),
+            });
+            self.piece_start = self.pos;
+        }
+    }
+}
+
+/// The muxer's handle on a [`Sink`] (the clip writer keeps the other one).
+struct SinkWriter(std::sync::Arc<std::sync::Mutex<Sink>>);
+
+impl std::io::Write for SinkWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut sink = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("the clip writer panicked earlier"))?;
+        sink.write(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// An open clip being written.
 pub struct ClipWriter {
     octx: format::context::Output,
-    /// A second handle on the file, to fsync each fragment as soon as it is complete.
-    sync: File,
-    synced_len: u64,
+    /// The file, its hashes and its pieces, shared with the muxer's output.
+    sink: std::sync::Arc<std::sync::Mutex<Sink>>,
     partial: PathBuf,
     path: PathBuf,
     in_tb: Rational,
@@ -198,18 +356,18 @@ impl ClipWriter {
             });
         }
         // Exclusive create: two writers can never share a file.
-        let sync = OpenOptions::new()
+        let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&partial)
             .map_err(io("creating the file"))?;
-        let partial_str = partial.to_str().ok_or_else(|| ClipError::Io {
-            path: path.to_owned(),
-            what: "the data dir path is not valid UTF-8",
-            source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-        })?;
-        let mut octx =
-            format::output_as(partial_str, "mp4").map_err(ff("opening the MP4 muxer"))?;
+        let sink = std::sync::Arc::new(std::sync::Mutex::new(Sink::new(file)));
+        // A non-seekable output: the muxer never goes back, so the bytes can be hashed as
+        // they are written.
+        let stream = format::context::StreamIo::from_write(SinkWriter(sink.clone()))
+            .map_err(ff("setting up the clip's output"))?;
+        let mut octx = format::output_to_stream(stream, None, Some("mp4"))
+            .map_err(ff("opening the MP4 muxer"))?;
         {
             let mut stream = octx
                 .add_stream(codec::encoder::find(params.id()))
@@ -237,8 +395,7 @@ impl ClipWriter {
         let text_tb = octx.stream(1).map(|s| s.time_base());
         Ok(ClipWriter {
             octx,
-            sync,
-            synced_len: 0,
+            sink,
             partial,
             path: path.to_owned(),
             in_tb: time_base,
@@ -252,8 +409,9 @@ impl ClipWriter {
     }
 
     /// Appends one packet. Timestamps are rebased so the clip starts at 0. When the muxer has
-    /// completed a fragment, it is fsynced at once: a crash or power cut loses at most the
-    /// fragment being recorded (a quarter second) plus the encoder's delay.
+    /// completed a fragment, it is fsynced at once (by the sink, as its last byte goes out): a
+    /// crash or power cut loses at most the fragment being recorded (a quarter second) plus
+    /// the encoder's delay.
     pub fn write(&mut self, mut p: EncodedPacket) -> Result<(), ClipError> {
         p.packet.set_stream(0);
         p.packet.set_pts(Some(p.pts - self.origin));
@@ -270,15 +428,6 @@ impl ClipWriter {
             })?;
         self.last_pts = self.last_pts.max(p.pts);
         self.frames += 1;
-        let io = |what| {
-            let path = self.path.clone();
-            move |source| ClipError::Io { path, what, source }
-        };
-        let len = self.sync.metadata().map_err(io("reading its size"))?.len();
-        if len > self.synced_len {
-            self.sync.sync_data().map_err(io("fsync of a fragment"))?;
-            self.synced_len = len;
-        }
         Ok(())
     }
 
@@ -335,7 +484,7 @@ impl ClipWriter {
             })?;
         let ClipWriter {
             octx,
-            sync,
+            sink,
             partial,
             path,
             first_pts,
@@ -343,16 +492,25 @@ impl ClipWriter {
             frames,
             ..
         } = self;
-        drop(sync);
-        drop(octx); // closes the file
+        drop(octx); // flushes the muxer's last bytes into the sink
         let io = |what| {
             let path = path.clone();
             move |source| ClipError::Io { path, what, source }
         };
-        File::open(&partial)
-            .and_then(|f| f.sync_all())
-            .map_err(io("fsync"))?;
-        let (sha256, size, fragments) = hash_fragments(&partial).map_err(io("hashing"))?;
+        let mut sink = sink.lock().map_err(|_| ClipError::Io {
+            path: path.clone(),
+            what: "the clip's output",
+            source: std::io::Error::other("a writer thread panicked"),
+        })?;
+        // The trailer (mfra) is the last piece.
+        sink.close_piece();
+        sink.file.sync_all().map_err(io("fsync"))?;
+        let (size, fragments) = (sink.pos, std::mem::take(&mut sink.fragments));
+        let sha256 = {
+            use sha2::Digest;
+            digest::hex(&std::mem::replace(&mut sink.whole, sha2::Sha256::new()).finalize())
+        };
+        drop(sink);
         write_fragments(&path, &fragments).map_err(io("writing its fragment list"))?;
         fs::rename(&partial, &path).map_err(io("renaming into place"))?;
         if let Some(dir) = path.parent() {
@@ -673,6 +831,57 @@ pub fn count_frames(path: &Path) -> Result<(u64, f64, f64), ClipError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mp4_box(kind: &[u8; 4], body_len: usize, large: bool) -> Vec<u8> {
+        let mut b = Vec::new();
+        if large {
+            b.extend_from_slice(&1u32.to_be_bytes());
+            b.extend_from_slice(kind);
+            b.extend_from_slice(&(16 + body_len as u64).to_be_bytes());
+        } else {
+            b.extend_from_slice(&(8 + body_len as u32).to_be_bytes());
+            b.extend_from_slice(kind);
+        }
+        b.extend((0..body_len).map(|i| (i * 7 + kind[0] as usize) as u8));
+        b
+    }
+
+    /// The sink (hashing as bytes are written, in any chunking) and `hash_fragments` (reading
+    /// the file afterwards) must agree on the hash and on every piece.
+    #[test]
+    fn sink_pieces_equal_a_reread_of_the_file() {
+        let mut bytes = Vec::new();
+        for (kind, len, large) in [
+            (b"ftyp", 20, false),
+            (b"moov", 700, false),
+            (b"moof", 90, false),
+            (b"mdat", 5000, false),
+            (b"free", 0, false),
+            (b"moof", 90, false),
+            (b"mdat", 3000, true),
+            (b"moof", 90, false),
+            (b"mdat", 1, false),
+            (b"mfra", 40, false),
+        ] {
+            bytes.extend(mp4_box(kind, len, large));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for chunk in [1usize, 3, 7, 8, 15, 16, 100, 4096, 1 << 20] {
+            let path = dir.path().join(format!("c{chunk}.mp4"));
+            let mut sink = Sink::new(File::create(&path).unwrap());
+            for piece in bytes.chunks(chunk) {
+                sink.write(piece).unwrap();
+            }
+            sink.close_piece();
+            use sha2::Digest;
+            let whole = digest::hex(&sink.whole.clone().finalize());
+            let (sha, size, frags) = hash_fragments(&path).unwrap();
+            assert_eq!((whole, sink.pos), (sha, size), "chunk {chunk}");
+            assert_eq!(sink.fragments, frags, "chunk {chunk}");
+            // ftyp+moov, three fragments (the free box rides with the one after it), mfra.
+            assert_eq!(frags.len(), 5, "chunk {chunk}");
+        }
+    }
 
     #[test]
     fn safe_names_stay_inside_one_directory() {

@@ -104,7 +104,9 @@ fn bench_passthrough_compares_with_ffmpeg_copy() {
     let text = stdout(&out);
     for needle in [
         "1080p30 passthrough  packwitness",
-        "ffmpeg -c copy",
+        "ffmpeg -rtsp_transport tcp -c copy",
+        "start-up (connect",
+        "once running",
         "target <= 1.0",
     ] {
         assert!(text.contains(needle), "missing {needle:?}: {}", show(&out));

@@ -216,6 +216,21 @@ fn rtsp_h264_is_passed_through_with_the_stamp_as_a_text_track() {
         text.matches("PASS-1").count() >= 3,
         "a stamp every second: {text}"
     );
+    // Each stamp sample lasts until the next one, in the file's own boxes (FFmpeg's demuxer
+    // shows no durations for fragmented text tracks; players that read the boxes do). The
+    // muxer's empty 2-byte samples last no time.
+    let samples = text_samples(&clip);
+    let stamps: Vec<_> = samples.iter().filter(|s| s.2 > 2).collect();
+    assert!(stamps.len() >= 3, "{samples:?}");
+    for w in stamps.windows(2) {
+        let (start, dur, _) = *w[0];
+        assert!(dur > 0.5, "a stamp with no time on screen: {samples:?}");
+        assert!(
+            (start + dur - w[1].0).abs() < 0.002,
+            "stamps must follow each other without gap: {samples:?}"
+        );
+    }
+    assert!(samples.iter().all(|s| s.2 > 2 || s.1 == 0.0), "{samples:?}");
     assert_verifies(&dir);
 }
 

@@ -285,3 +285,138 @@ pub fn evdev_records(codes: &[&str]) -> Vec<u8> {
     }
     out
 }
+
+/// Top-level or child boxes of `buf` as (type, body).
+fn mp4_boxes(buf: &[u8]) -> Vec<([u8; 4], &[u8])> {
+    let mut out = Vec::new();
+    let mut off = 0usize;
+    while off + 8 <= buf.len() {
+        let size32 = u32::from_be_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
+        let kind: [u8; 4] = buf[off + 4..off + 8].try_into().unwrap();
+        let (size, head) = match size32 {
+            1 => (
+                u64::from_be_bytes(buf[off + 8..off + 16].try_into().unwrap()) as usize,
+                16,
+            ),
+            0 => (buf.len() - off, 8),
+            s => (s, 8),
+        };
+        if size < head || off + size > buf.len() {
+            break;
+        }
+        out.push((kind, &buf[off + head..off + size]));
+        off += size;
+    }
+    out
+}
+
+fn child<'a>(body: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+    mp4_boxes(body)
+        .into_iter()
+        .find(|(k, _)| k == kind)
+        .map(|(_, b)| b)
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// The samples of a fragmented MP4's timed-text track, read from the boxes themselves (tkhd,
+/// hdlr, mdhd, trex, tfhd, tfdt, trun), as (start s, duration s, size bytes). FFmpeg's demuxer
+/// does not report these durations for fragmented files; players that follow the boxes do.
+pub fn text_samples(path: &Path) -> Vec<(f64, f64, u32)> {
+    let data = std::fs::read(path).unwrap();
+    let top = mp4_boxes(&data);
+    let moov = top.iter().find(|(k, _)| k == b"moov").expect("moov").1;
+    let (mut track, mut timescale) = (None, 1u32);
+    for (k, trak) in mp4_boxes(moov) {
+        if &k != b"trak" {
+            continue;
+        }
+        let mdia = child(trak, b"mdia").unwrap();
+        let hdlr = child(mdia, b"hdlr").unwrap();
+        if &hdlr[8..12] == b"sbtl" || &hdlr[8..12] == b"text" {
+            let tkhd = child(trak, b"tkhd").unwrap();
+            track = Some(be32(tkhd, if tkhd[0] == 1 { 20 } else { 12 }));
+            let mdhd = child(mdia, b"mdhd").unwrap();
+            timescale = be32(mdhd, if mdhd[0] == 1 { 20 } else { 12 });
+        }
+    }
+    let track = track.expect("a timed-text track");
+    let (mut def_dur, mut def_size) = (0u32, 0u32);
+    if let Some(mvex) = child(moov, b"mvex") {
+        for (k, trex) in mp4_boxes(mvex) {
+            if &k == b"trex" && be32(trex, 4) == track {
+                def_dur = be32(trex, 12);
+                def_size = be32(trex, 16);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (k, moof) in &top {
+        if k != b"moof" {
+            continue;
+        }
+        for (k, traf) in mp4_boxes(moof) {
+            if &k != b"traf" {
+                continue;
+            }
+            let tfhd = child(traf, b"tfhd").unwrap();
+            if be32(tfhd, 4) != track {
+                continue;
+            }
+            let flags = be32(tfhd, 0) & 0xff_ffff;
+            let mut at = 8;
+            if flags & 0x1 != 0 {
+                at += 8;
+            }
+            if flags & 0x2 != 0 {
+                at += 4;
+            }
+            let (mut dur, mut size) = (def_dur, def_size);
+            if flags & 0x8 != 0 {
+                dur = be32(tfhd, at);
+                at += 4;
+            }
+            if flags & 0x10 != 0 {
+                size = be32(tfhd, at);
+            }
+            let tfdt = child(traf, b"tfdt").unwrap();
+            let mut t = if tfdt[0] == 1 {
+                u64::from_be_bytes(tfdt[4..12].try_into().unwrap())
+            } else {
+                be32(tfdt, 4) as u64
+            };
+            let trun = child(traf, b"trun").unwrap();
+            let tflags = be32(trun, 0) & 0xff_ffff;
+            let count = be32(trun, 4);
+            let mut at = 8;
+            if tflags & 0x1 != 0 {
+                at += 4;
+            }
+            if tflags & 0x4 != 0 {
+                at += 4;
+            }
+            for _ in 0..count {
+                let (mut d, mut s) = (dur, size);
+                if tflags & 0x100 != 0 {
+                    d = be32(trun, at);
+                    at += 4;
+                }
+                if tflags & 0x200 != 0 {
+                    s = be32(trun, at);
+                    at += 4;
+                }
+                if tflags & 0x400 != 0 {
+                    at += 4;
+                }
+                if tflags & 0x800 != 0 {
+                    at += 4;
+                }
+                out.push((t as f64 / timescale as f64, d as f64 / timescale as f64, s));
+                t += d as u64;
+            }
+        }
+    }
+    out
+}
