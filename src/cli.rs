@@ -53,7 +53,8 @@ pub enum Cmd {
         #[arg(long, default_value_t = 5.0)]
         clip_seconds: f64,
     },
-    /// Run one station: record from its cameras, take scans from a scanner.
+    /// Record: every station of the config (or one from --source), scans from their scanners;
+    /// with [server] listen set, also the web page and HTTP API.
     Run {
         /// Source of a single camera, replacing the config's cameras: `testsrc`, `lavfi:<graph>`,
         /// `rtsp://...`, `http://...` or a file.
@@ -65,6 +66,16 @@ pub enum Cmd {
         /// FIFO of raw input_event records), `serial:PATH[@BAUD]`.
         #[arg(long)]
         scanner: Vec<String>,
+        /// Serve the web page and HTTP API on this address (overrides [server] listen).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Serve a data dir's web page and HTTP API without recording (lookup, play, export), until
+    /// SIGINT/SIGTERM. Works next to a recording `run` on the same data dir.
+    Serve {
+        /// Address to listen on (default: [server] listen, else 127.0.0.1:8088).
+        #[arg(long)]
+        listen: Option<String>,
     },
     /// Write a printable page of barcodes for the control codes and operator badges.
     ControlSheet {
@@ -287,8 +298,30 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             orders,
             clip_seconds,
         } => demo(config, &config_sha, cli.data_dir, orders, clip_seconds),
-        Cmd::Run { source, scanner } => {
+        Cmd::Run {
+            source,
+            scanner,
+            listen,
+        } => {
+            let mut config = config;
+            if let Some(l) = listen {
+                config.server.listen = l;
+            }
             run_station(config, &config_sha, cli.data_dir, source, &scanner)
+        }
+        Cmd::Serve { listen } => {
+            let dir = data_dir_for_reading(cli.data_dir, &config)?;
+            let listen = listen
+                .or_else(|| Some(config.server.listen.clone()).filter(|l| !l.is_empty()))
+                .unwrap_or_else(|| "127.0.0.1:8088".into());
+            let server = crate::server::Server::start(&listen, &dir, &config, Vec::new())?;
+            println!(
+                "packwitness: serving {} at http://{}/ (Ctrl-C stops)",
+                dir.display(),
+                server.addr()
+            );
+            server.wait_for_signal()?;
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Lookup {
             code,
@@ -719,6 +752,34 @@ fn run_station(
             })?;
         }
     }
+    let statuses: Vec<Arc<Mutex<crate::server::StationStatus>>> = stations
+        .iter()
+        .map(|(st, _)| {
+            Arc::new(Mutex::new(crate::server::StationStatus {
+                id: st.id.clone(),
+                cameras: st.cameras.iter().map(|c| c.id.clone()).collect(),
+                running: true,
+                ..Default::default()
+            }))
+        })
+        .collect();
+    let server = if config.server.listen.is_empty() {
+        None
+    } else {
+        let handles = stations
+            .iter()
+            .zip(&senders)
+            .zip(&statuses)
+            .map(|(((st, _), tx), status)| crate::server::StationHandle {
+                id: st.id.clone(),
+                events: tx.clone(),
+                status: status.clone(),
+            })
+            .collect();
+        let server = crate::server::Server::start(&config.server.listen, &dir, &config, handles)?;
+        eprintln!("packwitness: web page and API at http://{}/", server.addr());
+        Some(server)
+    };
     drop(senders);
     if std::io::stdin().is_terminal() {
         if let Some((st, _)) = stations.iter().find(|(st, _)| {
@@ -736,13 +797,14 @@ fn run_station(
         let handles: Vec<_> = stations
             .into_iter()
             .zip(receivers)
-            .map(|((st, started), rx)| {
+            .zip(&statuses)
+            .map(|(((st, started), rx), status)| {
                 let (feedback, stop_all) = (&feedback, stop_all.clone());
                 let id = st.id.clone();
                 let handle = std::thread::Builder::new()
                     .name(format!("station-{id}"))
                     .spawn_scoped(scope, move || {
-                        let res = station_loop(&started, rx, feedback);
+                        let res = station_loop(&started, rx, feedback, status);
                         // Whichever station stops first stops them all.
                         stop_all();
                         let down = started.shutdown();
@@ -767,6 +829,9 @@ fn run_station(
             }
         }
     });
+    if let Some(server) = server {
+        server.stop();
+    }
     match first_err {
         Some(e) => Err(e),
         None => Ok(ExitCode::SUCCESS),
@@ -793,8 +858,37 @@ fn stdin_is_dev_null() -> bool {
 }
 
 /// One station's loop: scans in, actions out, a tick when nothing happens. Returns when told
-/// to stop, when a scanner input ends, or when a camera stops.
-fn station_loop(station: &Station, rx: mpsc::Receiver<Event>, feedback: &Feedback) -> Result<()> {
+/// to stop, when a scanner input ends, or when a camera stops. `status` is what the web page
+/// shows of the station.
+fn station_loop(
+    station: &Station,
+    rx: mpsc::Receiver<Event>,
+    feedback: &Feedback,
+    status: &Mutex<crate::server::StationStatus>,
+) -> Result<()> {
+    let set_status = |f: &dyn Fn(&mut crate::server::StationStatus)| {
+        if let Ok(mut s) = status.lock() {
+            f(&mut s);
+        }
+    };
+    // A scan from a scanner or from HTTP: what the station did, for the answer.
+    let handle = |scanner: &str,
+                  result: Result<trigger::Scan, trigger::Rejected>|
+     -> Result<serde_json::Value> {
+        match result {
+            Ok(scan) => {
+                let outcome = station.scan(scanner, &scan)?;
+                feedback.accepted(station.id(), scanner, &scan, &outcome);
+                set_status(&|s| s.update(&outcome, &scan.code));
+                Ok(crate::server::outcome_json(&outcome))
+            }
+            Err(rejected) => {
+                station.reject(scanner, &rejected);
+                feedback.rejected(station.id(), scanner, &rejected);
+                Ok(crate::server::rejected_json(&rejected))
+            }
+        }
+    };
     loop {
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(Event::Shutdown) | Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
@@ -803,19 +897,26 @@ fn station_loop(station: &Station, rx: mpsc::Receiver<Event>, feedback: &Feedbac
                 tracing::info!(station = %station.id(), scanner = %scanner, "scanner input ended; stopping");
                 return Ok(());
             }
-            Ok(Event::Scan { scanner, result }) => match result {
-                Ok(scan) => {
-                    let outcome = station.scan(&scanner, &scan)?;
-                    feedback.accepted(station.id(), &scanner, &scan, &outcome);
-                }
-                Err(rejected) => {
-                    station.reject(&scanner, &rejected);
-                    feedback.rejected(station.id(), &scanner, &rejected);
-                }
-            },
+            Ok(Event::Scan { scanner, result }) => {
+                handle(&scanner, result)?;
+            }
+            Ok(Event::Remote {
+                scanner,
+                result,
+                reply,
+            }) => {
+                let answer = handle(&scanner, result);
+                let _ = reply.send(match &answer {
+                    Ok(a) => a.clone(),
+                    Err(e) => serde_json::json!({"accepted": false, "error": e.to_string()}),
+                });
+                answer?;
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 station.tick()?;
-                if !station.running() {
+                let running = station.running();
+                set_status(&|s| s.running = running);
+                if !running {
                     tracing::warn!(station = %station.id(), "a camera stopped; shutting down");
                     return Ok(());
                 }

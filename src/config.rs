@@ -37,6 +37,19 @@ pub struct Config {
     pub codes: CodeConfig,
     pub ledger: LedgerConfig,
     pub feedback: FeedbackConfig,
+    pub server: ServerConfig,
+}
+
+/// The station's web page and HTTP API (`[server]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address `run` serves on, e.g. "127.0.0.1:8088" or "0.0.0.0:8088"; empty: no server.
+    /// `serve` uses it too (default there: 127.0.0.1:8088).
+    pub listen: String,
+    /// When set, every request needs it: `Authorization: Bearer TOKEN` or `?token=TOKEN`.
+    /// Set one before listening on anything but 127.0.0.1.
+    pub token: String,
 }
 
 /// The file as written: `station` is one table or an array of tables.
@@ -57,6 +70,8 @@ struct FileConfig<S> {
     ledger: LedgerConfig,
     #[serde(default)]
     feedback: FeedbackConfig,
+    #[serde(default)]
+    server: ServerConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -387,6 +402,7 @@ impl Default for Config {
             codes: CodeConfig::default(),
             ledger: LedgerConfig::default(),
             feedback: FeedbackConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -446,6 +462,7 @@ impl Config {
                 codes: file.codes,
                 ledger: file.ledger,
                 feedback: file.feedback,
+                server: file.server,
             }
         } else {
             let file: FileConfig<StationConfig> = toml::from_str(text).map_err(parse_err)?;
@@ -468,6 +485,7 @@ impl Config {
                 codes: file.codes,
                 ledger: file.ledger,
                 feedback: file.feedback,
+                server: file.server,
             }
         };
         config.validate().map_err(invalid)?;
@@ -554,6 +572,14 @@ impl Config {
             ));
         }
         crate::trigger::Classifier::new(&self.codes).map_err(|e| e.to_string())?;
+        if !self.server.listen.is_empty()
+            && self.server.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(format!(
+                "server.listen = {:?} is not an address:port such as \"127.0.0.1:8088\"",
+                self.server.listen
+            ));
+        }
         if self.ledger.checkpoint_every == 0 || self.ledger.checkpoint_minutes == 0 {
             return Err(
                 "ledger.checkpoint_every and ledger.checkpoint_minutes must be at least 1".into(),

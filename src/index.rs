@@ -766,6 +766,18 @@ impl Index {
             .map_err(self.sql())
     }
 
+    /// The order code of a clip.
+    pub fn order_of(&self, clip: u64) -> Result<Option<String>, IndexError> {
+        self.conn
+            .query_row(
+                "SELECT order_code FROM clips WHERE opened_seq = ?1",
+                [clip],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
     /// Clips with a `clip_opened` record and no `clip_sealed` record, oldest first.
     pub fn unsealed(&self) -> Result<Vec<UnsealedClip>, IndexError> {
         let mut stmt = self

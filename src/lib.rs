@@ -15,6 +15,7 @@ pub mod encode;
 pub mod export;
 pub mod index;
 pub mod ledger;
+pub mod server;
 pub mod station;
 pub mod trigger;
 
@@ -51,6 +52,8 @@ pub enum Error {
     DataDir { path: PathBuf, what: String },
     #[error("{0}")]
     Thread(String),
+    #[error("web server on {listen}: {what} (set [server] listen in the config, or --listen)")]
+    Server { listen: String, what: String },
 }
 
 /// Initialises FFmpeg once per process (idempotent) and keeps its log to errors.

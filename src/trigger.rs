@@ -11,5 +11,5 @@ pub mod keys;
 pub mod rules;
 pub mod sheet;
 
-pub use input::{parse_scanner_spec, spawn_scanner, Event, Rejected};
+pub use input::{parse_scanner_spec, shorten as printable, spawn_scanner, Event, Rejected};
 pub use rules::{normalize, Classifier, CodeError, CodeKind, Scan};

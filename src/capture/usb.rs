@@ -220,4 +220,3 @@ impl FrameSource for UsbSource {
         &self.spec
     }
 }
-

@@ -24,6 +24,13 @@ pub enum Event {
         scanner: String,
         result: Result<Scan, Rejected>,
     },
+    /// A scan sent over HTTP: like `Scan`, and the station answers on `reply` with what it
+    /// did (a JSON object) once the scan is recorded.
+    Remote {
+        scanner: String,
+        result: Result<Scan, Rejected>,
+        reply: std::sync::mpsc::Sender<serde_json::Value>,
+    },
     /// A scanner whose input has an end (standard input, a recorded file) reached it.
     Ended { scanner: String },
     /// Stop the station (a signal).
@@ -149,7 +156,8 @@ impl Out {
     }
 }
 
-fn shorten(raw: &str) -> String {
+/// A scan as logs and answers show it: escaped, at most 80 characters.
+pub fn shorten(raw: &str) -> String {
     let escaped: String = raw.escape_debug().collect();
     if escaped.chars().count() > 80 {
         format!("{}...", escaped.chars().take(80).collect::<String>())
