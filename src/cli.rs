@@ -218,6 +218,14 @@ pub enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    /// Apply the [retention] policy now: remove sealed clips past keep_days, and the oldest
+    /// ones while free space is under min_free_mb (never held clips). A recording `run`
+    /// applies it every minute by itself.
+    Prune {
+        /// List what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Put a legal hold on every clip of a code (held clips are never pruned), or lift it.
     Hold {
         code: String,
@@ -452,6 +460,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 &who.unwrap_or_else(user),
                 burn_in,
             )
+        }
+        Cmd::Prune { dry_run } => {
+            let dir = data_dir_for_reading(cli.data_dir, &config)?;
+            prune(&dir, &config, dry_run)
         }
         Cmd::Reindex { force } => {
             let dir = data_dir_for_reading(cli.data_dir, &config)?;
@@ -1159,6 +1171,56 @@ fn export(
         ev.access_line.unwrap_or(0),
         exported.path.display(),
         ev.station_key
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prune(dir: &Path, config: &Config, dry_run: bool) -> Result<ExitCode> {
+    let mut ev = match Evidence::open(dir, config, None) {
+        Ok(ev) => ev,
+        Err(crate::Error::Ledger(crate::ledger::LedgerError::Locked { .. })) => bail!(
+            "a recording packwitness holds {}; it applies [retention] every minute by itself (stop it to prune by hand)",
+            dir.display()
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let r = &config.retention;
+    println!(
+        "retention: keep_days = {}{}, min_free_mb = {}, min_age_hours = {}; {} MB free now",
+        r.keep_days,
+        if r.keep_days == 0 {
+            " (no age limit)"
+        } else {
+            ""
+        },
+        r.min_free_mb,
+        r.min_age_hours,
+        crate::retention::free_bytes(dir).map_or(0, |b| b / (1024 * 1024))
+    );
+    let planned = crate::retention::apply(&mut ev, r, dry_run)?;
+    if !dry_run {
+        ev.checkpoint()?;
+    }
+    for p in &planned {
+        println!(
+            "{} clip {} of {} ({} MB): {}",
+            if dry_run { "would remove" } else { "removed" },
+            p.clip,
+            p.order,
+            p.size / (1024 * 1024),
+            p.reason
+        );
+    }
+    let freed: u64 = planned.iter().map(|p| p.size).sum();
+    println!(
+        "{} clip(s), {} MB{}",
+        planned.len(),
+        freed / (1024 * 1024),
+        if dry_run {
+            " (dry run: nothing removed)"
+        } else {
+            " freed"
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

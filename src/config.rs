@@ -38,6 +38,30 @@ pub struct Config {
     pub ledger: LedgerConfig,
     pub feedback: FeedbackConfig,
     pub server: ServerConfig,
+    pub retention: RetentionConfig,
+}
+
+/// When sealed clips are removed (`[retention]`). Held clips never are; every removal is a
+/// `pruned` record first.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Remove clips whose order was scanned more than this many days ago; 0: no age limit.
+    pub keep_days: u32,
+    /// Keep this much space free on the data dir's disk by removing the oldest clips; 0: off.
+    pub min_free_mb: u64,
+    /// ...but never, for space, a clip younger than this.
+    pub min_age_hours: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            keep_days: 0,
+            min_free_mb: 2048,
+            min_age_hours: 24,
+        }
+    }
 }
 
 /// The station's web page and HTTP API (`[server]`).
@@ -72,6 +96,8 @@ struct FileConfig<S> {
     feedback: FeedbackConfig,
     #[serde(default)]
     server: ServerConfig,
+    #[serde(default)]
+    retention: RetentionConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -403,6 +429,7 @@ impl Default for Config {
             ledger: LedgerConfig::default(),
             feedback: FeedbackConfig::default(),
             server: ServerConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -463,6 +490,7 @@ impl Config {
                 ledger: file.ledger,
                 feedback: file.feedback,
                 server: file.server,
+                retention: file.retention,
             }
         } else {
             let file: FileConfig<StationConfig> = toml::from_str(text).map_err(parse_err)?;
@@ -486,6 +514,7 @@ impl Config {
                 ledger: file.ledger,
                 feedback: file.feedback,
                 server: file.server,
+                retention: file.retention,
             }
         };
         config.validate().map_err(invalid)?;

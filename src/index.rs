@@ -766,6 +766,30 @@ impl Index {
             .map_err(self.sql())
     }
 
+    /// Sealed clips retention may remove (not pruned, not held), oldest scan first.
+    pub fn retention_candidates(&self) -> Result<Vec<crate::retention::Candidate>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT opened_seq, order_code, COALESCE(scanned_ms, 0), COALESCE(size, 0) FROM clips
+                 WHERE sealed_seq IS NOT NULL AND pruned_seq IS NULL
+                   AND opened_seq NOT IN (SELECT clip FROM holds WHERE released = 0)
+                 ORDER BY scanned_ms, opened_seq",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(crate::retention::Candidate {
+                    clip: r.get(0)?,
+                    order: r.get(1)?,
+                    scanned_ms: r.get(2)?,
+                    size: r.get(3)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
     /// The order code of a clip.
     pub fn order_of(&self, clip: u64) -> Result<Option<String>, IndexError> {
         self.conn

@@ -15,6 +15,7 @@ pub mod encode;
 pub mod export;
 pub mod index;
 pub mod ledger;
+pub mod retention;
 pub mod server;
 pub mod station;
 pub mod trigger;

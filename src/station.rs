@@ -49,6 +49,9 @@ pub struct Evidence {
     checkpoint_every: u64,
     checkpoint_interval: Duration,
     last_checkpoint: Instant,
+    retention: crate::config::RetentionConfig,
+    /// When retention last ran (it runs at the first tick, then every minute).
+    last_retention: Option<Instant>,
 }
 
 /// Records asked for by other processes while a recorder holds the data dir wait here.
@@ -144,6 +147,8 @@ impl Evidence {
             checkpoint_every: config.ledger.checkpoint_every,
             checkpoint_interval: Duration::from_secs(config.ledger.checkpoint_minutes * 60),
             last_checkpoint: Instant::now(),
+            retention: config.retention.clone(),
+            last_retention: None,
         };
         ev.recover()?;
         ev.ingest_spool()?;
@@ -241,6 +246,32 @@ impl Evidence {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Applies the retention policy when a minute has passed since it last ran. A failure is
+    /// logged: recording goes on.
+    pub fn retention_tick(&mut self) {
+        if self
+            .last_retention
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(60))
+        {
+            return;
+        }
+        self.last_retention = Some(Instant::now());
+        let policy = self.retention.clone();
+        if let Err(e) = crate::retention::apply(self, &policy, false) {
+            tracing::error!(error = %e, "retention could not remove clips; it tries again in a minute");
+        }
+    }
+
+    /// Sealed clips retention may remove, oldest first (see `retention`).
+    pub fn retention_candidates(&self) -> Result<Vec<crate::retention::Candidate>, Error> {
+        match &self.index {
+            Some(index) => Ok(index.retention_candidates()?),
+            None => Err(Error::Thread(
+                "the index is unavailable; restart packwitness to rebuild it".into(),
+            )),
+        }
     }
 
     /// Attaches another code (a tracking number) to clip `clip`, so lookup finds it by that code.
@@ -664,6 +695,7 @@ impl Station {
             // Whoever asked (an export) waits for a checkpoint that covers its record.
             ev.checkpoint()?;
         }
+        ev.retention_tick();
         ev.tick()
     }
 }
