@@ -166,6 +166,10 @@ struct Sink {
     prev_kind: [u8; 4],
     /// A box header that makes no sense: stop splitting (the whole-file hash stays right).
     lost: bool,
+    /// A write failed (disk full, I/O error): the file may end in a torn write, and nothing
+    /// more is written. Sealing cuts it back to its last complete fragment and hashes it
+    /// from disk.
+    broken: bool,
 }
 
 impl Sink {
@@ -185,6 +189,7 @@ impl Sink {
             kind: [0; 4],
             prev_kind: [0; 4],
             lost: false,
+            broken: false,
         }
     }
 
@@ -192,7 +197,15 @@ impl Sink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<()> {
         use sha2::Digest;
         use std::io::Write;
-        self.file.write_all(buf)?;
+        if self.broken {
+            return Err(std::io::Error::other(
+                "an earlier write to this clip failed; it takes no more data",
+            ));
+        }
+        if let Err(e) = self.file.write_all(buf) {
+            self.broken = true;
+            return Err(e);
+        }
         self.whole.update(buf);
         let mut rest = buf;
         while !rest.is_empty() {
@@ -357,6 +370,7 @@ impl ClipWriter {
         }
         // Exclusive create: two writers can never share a file.
         let file = OpenOptions::new()
+            .read(true) // to find the last complete fragment if a write fails
             .write(true)
             .create_new(true)
             .open(&partial)
@@ -423,7 +437,7 @@ impl ClipWriter {
             .write(&mut self.octx)
             .map_err(|source| ClipError::Ffmpeg {
                 path: self.path.clone(),
-                what: "writing a packet",
+                what: "writing a packet (is the disk full? check free space and permissions of the data dir)",
                 source,
             })?;
         self.last_pts = self.last_pts.max(p.pts);
@@ -475,13 +489,19 @@ impl ClipWriter {
 
     /// Seals the clip: steps 3 and 4 of the life of a clip file (see the module comment).
     pub fn finish(mut self) -> Result<SealedFile, ClipError> {
-        self.octx
-            .write_trailer()
-            .map_err(|source| ClipError::Ffmpeg {
-                path: self.path.clone(),
-                what: "writing the MP4 trailer",
-                source,
-            })?;
+        let trailer = self.octx.write_trailer();
+        let broken = self.sink.lock().map_or(true, |s| s.broken);
+        if let Err(source) = trailer {
+            // After a failed write the trailer cannot be written either; what is whole is
+            // kept below.
+            if !broken {
+                return Err(ClipError::Ffmpeg {
+                    path: self.path.clone(),
+                    what: "writing the MP4 trailer",
+                    source,
+                });
+            }
+        }
         let ClipWriter {
             octx,
             sink,
@@ -490,6 +510,7 @@ impl ClipWriter {
             first_pts,
             last_pts,
             frames,
+            in_tb,
             ..
         } = self;
         drop(octx); // flushes the muxer's last bytes into the sink
@@ -502,15 +523,38 @@ impl ClipWriter {
             what: "the clip's output",
             source: std::io::Error::other("a writer thread panicked"),
         })?;
-        // The trailer (mfra) is the last piece.
-        sink.close_piece();
-        sink.file.sync_all().map_err(io("fsync"))?;
-        let (size, fragments) = (sink.pos, std::mem::take(&mut sink.fragments));
-        let sha256 = {
-            use sha2::Digest;
-            digest::hex(&std::mem::replace(&mut sink.whole, sha2::Sha256::new()).finalize())
+        let (size, sha256, fragments, frames, last_pts) = if sink.broken {
+            // A write failed (a full disk?): keep what is whole. Cut the file back to its last
+            // complete fragment, then hash and count what is really there.
+            let cut = last_complete_fragment_end(&mut sink.file)
+                .map_err(io("reading its boxes after a failed write"))?;
+            sink.file
+                .set_len(cut)
+                .map_err(io("cutting the fragment a failed write left torn"))?;
+            sink.file.sync_all().map_err(io("fsync"))?;
+            drop(sink);
+            let (sha256, size, fragments) = hash_fragments(&partial).map_err(io("hashing"))?;
+            let (frames, span_s, _) = if size == 0 {
+                (0, 0.0, 0.0)
+            } else {
+                count_frames(&partial)?
+            };
+            let tb = in_tb.numerator() as f64 / in_tb.denominator().max(1) as f64;
+            let last = first_pts + (span_s / tb.max(1e-12)).round() as i64;
+            tracing::warn!(file = %path.display(), frames, "a write failed; the clip is sealed with its complete fragments only");
+            (size, sha256, fragments, frames, last)
+        } else {
+            // The trailer (mfra) is the last piece.
+            sink.close_piece();
+            sink.file.sync_all().map_err(io("fsync"))?;
+            let (size, fragments) = (sink.pos, std::mem::take(&mut sink.fragments));
+            let sha256 = {
+                use sha2::Digest;
+                digest::hex(&std::mem::replace(&mut sink.whole, sha2::Sha256::new()).finalize())
+            };
+            drop(sink);
+            (size, sha256, fragments, frames, last_pts)
         };
-        drop(sink);
         write_fragments(&path, &fragments).map_err(io("writing its fragment list"))?;
         fs::rename(&partial, &path).map_err(io("renaming into place"))?;
         if let Some(dir) = path.parent() {

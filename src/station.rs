@@ -655,7 +655,9 @@ impl Station {
             let _ = tx.send(CameraCommand::Shutdown);
         }
         let mut first_err = None;
-        for (cam, h) in self.capture.into_iter().chain(self.clips) {
+        // Clip threads first: their errors (a write that failed) say more than the capture
+        // thread's "clip writer stopped" that follows from them.
+        for (cam, h) in self.clips.into_iter().chain(self.capture) {
             let res = h
                 .join()
                 .unwrap_or_else(|_| Err(Error::Thread(format!("camera {cam}: a thread panicked"))));

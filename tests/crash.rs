@@ -179,3 +179,46 @@ fn torn_manifest_line_is_kept_aside_and_the_chain_continues() {
     assert!(std::fs::read(dir.join("manifest.jsonl")).unwrap().len() > before);
     assert_verifies(&dir);
 }
+
+#[test]
+fn a_write_that_fails_keeps_complete_fragments_and_the_manifest_verifies() {
+    // A full disk, made small: RLIMIT_FSIZE (bash `ulimit -f`, in KiB) with SIGXFSZ ignored,
+    // so a write past 3000 KiB fails with EFBIG as a full disk's would with ENOSPC.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 3000; exec '{}' --data-dir '{}' run --source testsrc",
+            env!("CARGO_BIN_EXE_packwitness"),
+            dir.display()
+        ))
+        .env_remove("PACKWITNESS_CONFIG")
+        .env("PACKWITNESS_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reaper = Reaper(None);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    writeln!(child.stdin.as_mut().unwrap(), "FULL-1").unwrap();
+    reaper.0 = Some(child);
+    // testsrc at 720p fills 3000 KiB in a few seconds; the station stops on the error.
+    let out = reaper.finish_after(std::time::Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(err.contains("is the disk full?"), "{err}");
+    let sealed = sealed(&dir);
+    assert_eq!(sealed.len(), 1, "the clip is sealed, not left open");
+    assert_eq!(sealed[0]["reason"], "error");
+    let path = dir.join(sealed[0]["file"].as_str().unwrap());
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(size > 1_000_000 && size <= 3000 * 1024, "{size}");
+    assert_eq!(sealed[0]["size"].as_u64(), Some(size));
+    // What the record says is what plays: the torn fragment was cut off.
+    let (_, frames, _, flags) = probe(&path);
+    assert_eq!(Some(frames), sealed[0]["frames"].as_u64());
+    assert!(flags.starts_with('K'));
+    assert_verifies(&dir);
+}

@@ -234,6 +234,17 @@ impl Reaper {
         writeln!(stdin, "{code}").expect("writing a scan");
     }
 
+    /// Waits (up to `limit`) for the process to end by itself, then collects its output.
+    pub fn finish_after(&mut self, limit: std::time::Duration) -> Output {
+        let mut child = self.0.take().expect("a running child");
+        let deadline = std::time::Instant::now() + limit;
+        while child.try_wait().expect("waiting").is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        child.wait_with_output().expect("waiting for packwitness")
+    }
+
     /// Closes standard input (end of input stops a station) and collects the output.
     pub fn finish(&mut self) -> Output {
         let mut child = self.0.take().expect("a running child");
