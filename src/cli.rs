@@ -6,7 +6,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{CameraConfig, Config};
 use crate::ledger::{Body, Record};
 use crate::station::{self, Evidence, Station};
-use crate::trigger::{self, Classifier, CodeKind, Event};
+use crate::trigger::{self, Classifier, CodeKind};
 
 /// Exit code when lookup finds nothing.
 pub const EXIT_NOT_FOUND: u8 = 1;
@@ -726,128 +726,9 @@ fn run_station(
         .or_else(|| config.data_dir.clone())
         .context("no data dir: pass --data-dir DIR or set data_dir in the config")?;
     crate::create_data_dir(&dir)?;
-    let classifier = Arc::new(Classifier::new(&config.codes)?);
-    let evidence = Arc::new(Mutex::new(Evidence::open(&dir, &config, None)?));
-    // Every station's cameras are opened before any scanner is read: a config error stops the
-    // start, not a station already recording.
-    let mut stations = Vec::new();
-    for st in &config.stations {
-        station::record_start(&evidence, st, config_sha)?;
-        let started = Station::start(&config, st, evidence.clone())
-            .with_context(|| format!("starting station {}", st.id))?;
-        stations.push((st, started));
-    }
-    let mut senders = Vec::new();
-    let mut receivers = Vec::new();
-    for _ in &stations {
-        let (tx, rx) = mpsc::channel();
-        senders.push(tx);
-        receivers.push(rx);
-    }
-    let stop_all = {
-        let senders = senders.clone();
-        move || {
-            for tx in &senders {
-                let _ = tx.send(Event::Shutdown);
-            }
-        }
-    };
-    let on_signal = stop_all.clone();
-    ctrlc::set_handler(on_signal).context("installing the SIGINT/SIGTERM handler")?;
-    for ((st, _), tx) in stations.iter().zip(&senders) {
-        for s in &st.scanners {
-            trigger::spawn_scanner(s, classifier.clone(), tx.clone()).with_context(|| {
-                format!(
-                    "starting the thread of scanner {} of station {}",
-                    s.id, st.id
-                )
-            })?;
-        }
-    }
-    let statuses: Vec<Arc<Mutex<crate::server::StationStatus>>> = stations
-        .iter()
-        .map(|(st, _)| {
-            Arc::new(Mutex::new(crate::server::StationStatus {
-                id: st.id.clone(),
-                cameras: st.cameras.iter().map(|c| c.id.clone()).collect(),
-                running: true,
-                ..Default::default()
-            }))
-        })
-        .collect();
-    let server = if config.server.listen.is_empty() {
-        None
-    } else {
-        let handles = stations
-            .iter()
-            .zip(&senders)
-            .zip(&statuses)
-            .map(|(((st, _), tx), status)| crate::server::StationHandle {
-                id: st.id.clone(),
-                events: tx.clone(),
-                status: status.clone(),
-            })
-            .collect();
-        let server = crate::server::Server::start(&config.server.listen, &dir, &config, handles)?;
-        eprintln!("packwitness: web page and API at http://{}/", server.addr());
-        Some(server)
-    };
-    drop(senders);
-    if std::io::stdin().is_terminal() {
-        if let Some((st, _)) = stations.iter().find(|(st, _)| {
-            st.scanners
-                .iter()
-                .any(|s| s.kind == crate::config::ScannerKind::Stdin)
-        }) {
-            eprintln!("packwitness: recording station {} into {}; scan or type an order code and press Enter ({} seals, Ctrl-D or Ctrl-C stops)",
-                st.id, dir.display(), config.codes.stop);
-        }
-    }
-    let feedback = Feedback::new(&config.feedback, config.stations.len() > 1);
-    let mut first_err = None;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = stations
-            .into_iter()
-            .zip(receivers)
-            .zip(&statuses)
-            .map(|(((st, started), rx), status)| {
-                let (feedback, stop_all) = (&feedback, stop_all.clone());
-                let id = st.id.clone();
-                let handle = std::thread::Builder::new()
-                    .name(format!("station-{id}"))
-                    .spawn_scoped(scope, move || {
-                        let res = station_loop(&started, rx, feedback, status);
-                        // Whichever station stops first stops them all.
-                        stop_all();
-                        let down = started.shutdown();
-                        res.and(down.map_err(anyhow::Error::from))
-                    });
-                (id, handle)
-            })
-            .collect();
-        for (id, handle) in handles {
-            let res = match handle {
-                Ok(h) => h
-                    .join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("its thread panicked"))),
-                Err(e) => {
-                    stop_all();
-                    Err(anyhow::anyhow!("cannot start its thread: {e}"))
-                }
-            };
-            if let Err(e) = res {
-                tracing::error!(station = %id, error = %e, "station stopped with an error");
-                first_err.get_or_insert(e.context(format!("station {id}")));
-            }
-        }
-    });
-    if let Some(server) = server {
-        server.stop();
-    }
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(ExitCode::SUCCESS),
-    }
+    let feedback = Feedback::new(&config, &dir);
+    station::run::run(&config, config_sha, &dir, &feedback)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// True when standard input is the null device (as systemd gives a service by default).
@@ -866,74 +747,6 @@ fn stdin_is_dev_null() -> bool {
     #[cfg(not(unix))]
     {
         false
-    }
-}
-
-/// One station's loop: scans in, actions out, a tick when nothing happens. Returns when told
-/// to stop, when a scanner input ends, or when a camera stops. `status` is what the web page
-/// shows of the station.
-fn station_loop(
-    station: &Station,
-    rx: mpsc::Receiver<Event>,
-    feedback: &Feedback,
-    status: &Mutex<crate::server::StationStatus>,
-) -> Result<()> {
-    let set_status = |f: &dyn Fn(&mut crate::server::StationStatus)| {
-        if let Ok(mut s) = status.lock() {
-            f(&mut s);
-        }
-    };
-    // A scan from a scanner or from HTTP: what the station did, for the answer.
-    let handle = |scanner: &str,
-                  result: Result<trigger::Scan, trigger::Rejected>|
-     -> Result<serde_json::Value> {
-        match result {
-            Ok(scan) => {
-                let outcome = station.scan(scanner, &scan)?;
-                feedback.accepted(station.id(), scanner, &scan, &outcome);
-                set_status(&|s| s.update(&outcome, &scan.code));
-                Ok(crate::server::outcome_json(&outcome))
-            }
-            Err(rejected) => {
-                station.reject(scanner, &rejected);
-                feedback.rejected(station.id(), scanner, &rejected);
-                Ok(crate::server::rejected_json(&rejected))
-            }
-        }
-    };
-    loop {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(Event::Shutdown) | Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
-            Ok(Event::Ended { scanner }) => {
-                // Standard input or a recorded file ran out: the session is over.
-                tracing::info!(station = %station.id(), scanner = %scanner, "scanner input ended; stopping");
-                return Ok(());
-            }
-            Ok(Event::Scan { scanner, result }) => {
-                handle(&scanner, result)?;
-            }
-            Ok(Event::Remote {
-                scanner,
-                result,
-                reply,
-            }) => {
-                let answer = handle(&scanner, result);
-                let _ = reply.send(match &answer {
-                    Ok(a) => a.clone(),
-                    Err(e) => serde_json::json!({"accepted": false, "error": e.to_string()}),
-                });
-                answer?;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                station.tick()?;
-                let running = station.running();
-                set_status(&|s| s.running = running);
-                if !running {
-                    tracing::warn!(station = %station.id(), "a camera stopped; shutting down");
-                    return Ok(());
-                }
-            }
-        }
     }
 }
 
@@ -968,14 +781,19 @@ struct Feedback {
     terminal: bool,
     /// Several stations: name the station in the status line.
     several: bool,
+    /// For the terminal's first line: the stop code and the data dir.
+    stop_code: String,
+    data_dir: PathBuf,
 }
 
 impl Feedback {
-    fn new(config: &crate::config::FeedbackConfig, several: bool) -> Feedback {
+    fn new(config: &Config, data_dir: &Path) -> Feedback {
         Feedback {
-            config: config.clone(),
+            config: config.feedback.clone(),
             terminal: std::io::stderr().is_terminal(),
-            several,
+            several: config.stations.len() > 1,
+            stop_code: config.codes.stop.clone(),
+            data_dir: data_dir.to_owned(),
         }
     }
 
@@ -984,6 +802,23 @@ impl Feedback {
             format!("{station}/{scanner}")
         } else {
             scanner.to_string()
+        }
+    }
+}
+
+impl station::run::Feedback for Feedback {
+    fn ready(&self, stations: &[&str], stdin: Option<&str>, web: Option<std::net::SocketAddr>) {
+        if let Some(addr) = web {
+            eprintln!("packwitness: web page and API at http://{addr}/");
+        }
+        if let Some(st) = stdin.filter(|_| std::io::stdin().is_terminal()) {
+            let others = if stations.len() > 1 {
+                format!(" (stations: {})", stations.join(", "))
+            } else {
+                String::new()
+            };
+            eprintln!("packwitness: recording station {st}{others} into {}; scan or type an order code and press Enter ({} seals, Ctrl-D or Ctrl-C stops)",
+                self.data_dir.display(), self.stop_code);
         }
     }
 

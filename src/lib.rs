@@ -53,6 +53,12 @@ pub enum Error {
     DataDir { path: PathBuf, what: String },
     #[error("{0}")]
     Thread(String),
+    #[error("station {station}: {source}")]
+    Station {
+        station: String,
+        #[source]
+        source: Box<Error>,
+    },
     #[error("web server on {listen}: {what} (set [server] listen in the config, or --listen)")]
     Server { listen: String, what: String },
 }

@@ -32,6 +32,7 @@ use crate::ledger::{self, Body, Ledger, Record};
 use crate::trigger::{Rejected, Scan};
 use crate::Error;
 
+pub mod run;
 pub mod state;
 
 use state::{Action, Settings, StateMachine};
