@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path as UrlPath, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -434,7 +434,7 @@ async fn clip_file(
         .headers()
         .get(header::RANGE)
         .and_then(|r| r.to_str().ok())
-        .is_none_or(|r| r.trim() == "bytes=0-" || r.starts_with("bytes=0-"));
+        .is_none_or(|r| r.trim_start().starts_with("bytes=0-"));
     let s = shared.clone();
     let path = blocking(move || {
         let index = crate::index::Index::open(&s.data_dir)?;
@@ -471,8 +471,9 @@ async fn export_bundle(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     UrlPath(code): UrlPath<String>,
+    req: Request,
 ) -> Result<Response, Failure> {
-    let bytes_and_name = blocking(move || {
+    let (dir, out, name) = blocking(move || {
         let dir = std::env::temp_dir().join(format!(
             "packwitness-web-export-{}-{}",
             std::process::id(),
@@ -496,19 +497,22 @@ async fn export_bundle(
             &who(peer),
             false,
             &|_, _| {},
-        )
-        .and_then(|_| {
-            std::fs::read(&out).map_err(|e| Error::DataDir {
-                path: out.clone(),
-                what: format!("cannot read the bundle back: {e}"),
-            })
-        });
-        let _ = std::fs::remove_dir_all(&dir);
-        Ok((made?, name))
+        );
+        if let Err(e) = made {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        Ok((dir, out, name))
     })
     .await?;
-    let (bytes, name) = bytes_and_name;
-    let mut headers = HeaderMap::new();
+    // Streamed from the file (a bundle holds whole clips): once the response has it open, the
+    // scratch copy is unlinked, and its space is freed when the download ends.
+    let res = tower::ServiceExt::oneshot(tower_http::services::ServeFile::new(&out), req).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut res = res
+        .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map(Body::new);
+    let headers = res.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/zip"),
@@ -516,7 +520,7 @@ async fn export_bundle(
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok((headers, bytes).into_response())
+    Ok(res)
 }
 
 #[derive(Deserialize)]

@@ -380,3 +380,35 @@ fn run_takes_scans_over_http_and_reports_status() {
     assert_eq!(sealed[0]["reason"], "stop_code");
     assert_verifies(&dir);
 }
+
+#[test]
+fn a_port_in_use_stops_run_before_any_camera_opens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        "testsrc",
+        "--listen",
+        &addr,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&addr) && err.contains("cannot listen"),
+        "{err}"
+    );
+    let records = if dir.join("manifest.jsonl").exists() {
+        manifest(&dir)
+    } else {
+        Vec::new()
+    };
+    assert!(
+        records.iter().all(|r| r["kind"] != "station_start"),
+        "{records:?}"
+    );
+}

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Station pack-1: two cameras, scans from standard input. Station pack-2: one camera, scans
 /// from an evdev FIFO. Small pictures keep three encoders cheap on two cores.
@@ -43,34 +43,36 @@ source = "lavfi:testsrc2=size=320x240:rate=30"
 }
 
 fn terminate(r: &mut Reaper) -> std::process::Output {
-    let mut child = r.0.take().unwrap();
+    let pid = r.0.as_ref().unwrap().id();
     // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    child.wait_with_output().unwrap()
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    r.finish_after(Duration::from_secs(30))
 }
 
-#[test]
-fn two_stations_record_side_by_side_into_one_manifest() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("d");
-    let fifo = tmp.path().join("hand-event-kbd");
+/// Starts the two stations of [`two_stations`] in one process; returns it, its data dir and
+/// the write end of pack-2's scanner FIFO.
+fn start_two(tmp: &std::path::Path) -> (Reaper, std::path::PathBuf, std::fs::File) {
+    let dir = tmp.join("d");
+    let fifo = tmp.join("hand-event-kbd");
     mkfifo(&fifo);
-    let config = tmp.path().join("two.toml");
+    let config = tmp.join("two.toml");
     std::fs::write(&config, two_stations(&fifo)).unwrap();
-    let mut r = spawn_station(&[
+    let r = spawn_station(&[
         "--config",
         config.to_str().unwrap(),
         "--data-dir",
         dir.to_str().unwrap(),
         "run",
     ]);
-    let mut hand = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let hand = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     std::thread::sleep(Duration::from_millis(1500));
+    (r, dir, hand)
+}
+
+#[test]
+fn two_stations_record_side_by_side_into_one_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut r, dir, mut hand) = start_two(tmp.path());
     r.scan("ORD-101");
     hand.write_all(&evdev_records(&["ORD-201"])).unwrap();
     std::thread::sleep(Duration::from_millis(1500));
@@ -197,20 +199,7 @@ fn two_stations_record_side_by_side_into_one_manifest() {
 #[test]
 fn end_of_one_stations_input_stops_every_station() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("d");
-    let fifo = tmp.path().join("hand-event-kbd");
-    mkfifo(&fifo);
-    let config = tmp.path().join("two.toml");
-    std::fs::write(&config, two_stations(&fifo)).unwrap();
-    let mut r = spawn_station(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "run",
-    ]);
-    let mut hand = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let (mut r, dir, mut hand) = start_two(tmp.path());
     hand.write_all(&evdev_records(&["ORD-209"])).unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     // Standard input (pack-1's scanner) ends: the whole process stops, and pack-2's open

@@ -40,47 +40,17 @@ pub fn run(
     let classifier =
         Arc::new(Classifier::new(&config.codes).map_err(|e| Error::Thread(e.to_string()))?);
     let evidence = Arc::new(Mutex::new(Evidence::open(dir, config, None)?));
-    // Every station's cameras are opened before any scanner is read: a config error stops the
-    // start, not a station already recording.
-    let mut stations = Vec::new();
-    for st in &config.stations {
-        record_start(&evidence, st, config_sha)?;
-        let started = Station::start(config, st, evidence.clone()).map_err(|e| Error::Station {
-            station: st.id.clone(),
-            source: Box::new(e),
-        })?;
-        stations.push((st, started));
-    }
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
-    for _ in &stations {
+    for _ in &config.stations {
         let (tx, rx) = mpsc::channel();
         senders.push(tx);
         receivers.push(rx);
     }
-    let stop_all = {
-        let senders = senders.clone();
-        move || {
-            for tx in &senders {
-                let _ = tx.send(Event::Shutdown);
-            }
-        }
-    };
-    ctrlc::set_handler(stop_all.clone())
-        .map_err(|e| Error::Thread(format!("cannot install the SIGINT/SIGTERM handler: {e}")))?;
-    for ((st, _), tx) in stations.iter().zip(&senders) {
-        for s in &st.scanners {
-            trigger::spawn_scanner(s, classifier.clone(), tx.clone()).map_err(|e| {
-                Error::Thread(format!(
-                    "cannot start scanner {} of station {}: {e}",
-                    s.id, st.id
-                ))
-            })?;
-        }
-    }
-    let statuses: Vec<Arc<Mutex<StationStatus>>> = stations
+    let statuses: Vec<Arc<Mutex<StationStatus>>> = config
+        .stations
         .iter()
-        .map(|(st, _)| {
+        .map(|st| {
             Arc::new(Mutex::new(StationStatus {
                 id: st.id.clone(),
                 cameras: st.cameras.iter().map(|c| c.id.clone()).collect(),
@@ -89,14 +59,16 @@ pub fn run(
             }))
         })
         .collect();
+    // The web server first: a port in use stops the start before any camera is opened.
     let web = if config.server.listen.is_empty() {
         None
     } else {
-        let handles = stations
+        let handles = config
+            .stations
             .iter()
             .zip(&senders)
             .zip(&statuses)
-            .map(|(((st, _), tx), status)| StationHandle {
+            .map(|((st, tx), status)| StationHandle {
                 id: st.id.clone(),
                 events: tx.clone(),
                 status: status.clone(),
@@ -109,6 +81,55 @@ pub fn run(
             handles,
         )?)
     };
+    // Every station's cameras are opened before any scanner is read: a config error stops the
+    // start (sealing nothing, since nothing was scanned), not a station already recording.
+    let mut stations = Vec::new();
+    for st in &config.stations {
+        let started = record_start(&evidence, st, config_sha)
+            .and_then(|_| Station::start(config, st, evidence.clone()));
+        match started {
+            Ok(started) => stations.push((st, started)),
+            Err(e) => {
+                for (_, s) in stations {
+                    let _ = s.shutdown();
+                }
+                return Err(Error::Station {
+                    station: st.id.clone(),
+                    source: Box::new(e),
+                });
+            }
+        }
+    }
+    let stop_all = {
+        let senders = senders.clone();
+        move || {
+            for tx in &senders {
+                let _ = tx.send(Event::Shutdown);
+            }
+        }
+    };
+    let listening = (|| {
+        ctrlc::set_handler(stop_all.clone()).map_err(|e| {
+            Error::Thread(format!("cannot install the SIGINT/SIGTERM handler: {e}"))
+        })?;
+        for ((st, _), tx) in stations.iter().zip(&senders) {
+            for s in &st.scanners {
+                trigger::spawn_scanner(s, classifier.clone(), tx.clone()).map_err(|e| {
+                    Error::Thread(format!(
+                        "cannot start scanner {} of station {}: {e}",
+                        s.id, st.id
+                    ))
+                })?;
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = listening {
+        for (_, s) in stations {
+            let _ = s.shutdown();
+        }
+        return Err(e);
+    }
     drop(senders);
     let ids: Vec<&str> = stations.iter().map(|(st, _)| st.id.as_str()).collect();
     let stdin = stations
