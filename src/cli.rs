@@ -653,6 +653,10 @@ fn demo(
         shell_quote(&first)
     );
     println!("  packwitness --data-dir {} verify", dir.display());
+    println!(
+        "  packwitness --data-dir {} serve      (the web page: look up, play, download evidence)",
+        dir.display()
+    );
     Ok(if report.ok() {
         ExitCode::SUCCESS
     } else {
