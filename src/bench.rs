@@ -449,13 +449,19 @@ impl RtspServer {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|e| Error::Thread(format!("no free loopback port: {e}")))?;
+        // Its messages go to a file: a pipe nobody reads could fill and stall it.
+        let log_path = work.join("rtsp_server.log");
+        let log = std::fs::File::create(&log_path).map_err(|e| Error::DataDir {
+            path: log_path.clone(),
+            what: format!("cannot write the RTSP server's log: {e}"),
+        })?;
         let mut child = std::process::Command::new("/usr/bin/python3")
             .arg(&script)
             .args([port, width as u16, height as u16].map(|n| n.to_string()))
             .arg(kbps.to_string())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+            .stderr(log)
             .spawn()
             .map_err(|e| Error::Thread(format!("cannot start /usr/bin/python3 for the RTSP server ({e}); `bash .ci/deps` installs python3-gi and GStreamer's RTSP server")))?;
         let mut line = String::new();
@@ -464,12 +470,8 @@ impl RtspServer {
         }
         if line.trim() != "ready" {
             let _ = child.kill();
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                use std::io::Read;
-                let _ = e.read_to_string(&mut err);
-            }
             let _ = child.wait();
+            let err = std::fs::read_to_string(&log_path).unwrap_or_default();
             return Err(Error::Thread(format!(
                 "the GStreamer RTSP server did not start (`bash .ci/deps` installs python3-gi, gir1.2-gst-rtsp-server-1.0 and gstreamer1.0-plugins-ugly): {}",
                 err.trim()
@@ -479,6 +481,13 @@ impl RtspServer {
             child,
             url: format!("rtsp://127.0.0.1:{port}/cam"),
         })
+    }
+}
+
+impl RtspServer {
+    /// False once the server process has exited.
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 }
 
@@ -520,10 +529,10 @@ pub fn passthrough(
     seconds: u64,
     kbps: u32,
 ) -> Result<PassthroughBench, Error> {
-    let server = RtspServer::start(work, 1920, 1080, kbps)?;
+    let mut server = RtspServer::start(work, 1920, 1080, kbps)?;
     let (ours_out, copy_out) = (work.join("ours.mp4"), work.join("copy.mp4"));
     // Both sides record the same stream at the same time: the same machine conditions.
-    let side_by_side = |frames: u64| -> Result<(Usage, Usage), Error> {
+    let side_by_side = |url: &str, frames: u64| -> Result<(Usage, Usage), Error> {
         for f in [&ours_out, &copy_out] {
             let _ = std::fs::remove_file(f);
             let _ = std::fs::remove_file(crate::clip::fragments_path(f));
@@ -531,14 +540,14 @@ pub fn passthrough(
         let mut ours = std::process::Command::new(exe);
         ours.arg("bench-worker")
             .arg("--passthrough")
-            .arg(&server.url)
+            .arg(url)
             .arg("--frames")
             .arg(frames.to_string())
             .arg("--out")
             .arg(&ours_out);
         let mut copy = std::process::Command::new("ffmpeg");
         copy.args(["-v", "error", "-nostats", "-rtsp_transport", "tcp", "-i"])
-            .arg(&server.url)
+            .arg(url)
             .args(["-frames:v", &frames.to_string(), "-c", "copy"])
             .args([
                 "-movflags",
@@ -569,11 +578,30 @@ pub fn passthrough(
         hash_cpu_per_min: f64::MAX,
     };
     let per_min = 60.0 / seconds as f64;
+    // GStreamer's server can die when clients come and go on a loaded machine: a run that
+    // fails on a dead server is repeated on a new one (three tries).
+    let mut measured = |frames: u64| -> Result<(Usage, Usage), Error> {
+        let mut tries = 0;
+        loop {
+            match side_by_side(&server.url, frames) {
+                Ok(r) => return Ok(r),
+                Err(e) if tries < 2 && !server.alive() => {
+                    let log =
+                        std::fs::read_to_string(work.join("rtsp_server.log")).unwrap_or_default();
+                    let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
+                    tracing::warn!(error = %e, server_log = %tail, "the RTSP server died; starting a new one and measuring again");
+                    server = RtspServer::start(work, 1920, 1080, kbps)?;
+                    tries += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
     for _ in 0..runs {
-        let (u, c) = side_by_side(1)?;
+        let (u, c) = measured(1)?;
         best.ours_start_cpu = best.ours_start_cpu.min(u.cpu_s);
         best.copy_start_cpu = best.copy_start_cpu.min(c.cpu_s);
-        let (u, c) = side_by_side(seconds * 30)?;
+        let (u, c) = measured(seconds * 30)?;
         if u.cpu_s * per_min < best.ours_cpu_per_min {
             best.ours_cpu_per_min = u.cpu_s * per_min;
             best.ours_rss_mb = u.max_rss_mb;
