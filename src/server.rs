@@ -633,10 +633,11 @@ fn render_page(
                     .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
                     .unwrap_or_default();
                 let file = if f.file_status == "ok" {
+                    // preload="none": nothing is fetched (or recorded as a view) until Play.
                     format!(
-                        "<a href=\"/clips/{}{}\">play</a> <span class=\"ok\">hash ok</span>",
-                        c.clip,
-                        tq('?')
+                        "<video controls preload=\"none\" width=\"320\" src=\"/clips/{clip}{t}\"></video><br><a href=\"/clips/{clip}{t}\">open</a> <span class=\"ok\">hash ok</span>",
+                        clip = c.clip,
+                        t = tq('?')
                     )
                 } else {
                     format!(

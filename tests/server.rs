@@ -153,6 +153,8 @@ fn serve_looks_up_plays_ranges_and_exports_with_access_records() {
         "{html}"
     );
     assert!(html.contains("/export/demo-0002"), "{html}");
+    // A player on the page, which fetches nothing until Play (so listing is not viewing).
+    assert!(html.contains("<video controls preload=\"none\""), "{html}");
 
     let found = http(&addr, "GET", "/api/lookup/DEMO-0002", &[], b"");
     assert_eq!(found.status, 200);
