@@ -458,12 +458,21 @@ async fn clip_file(
             format!("clip {clip} is not a sealed clip of this data dir (still recording, pruned, or unknown)"),
         )
     })?;
-    let mut res = tower::ServiceExt::oneshot(tower_http::services::ServeFile::new(&path), req)
+    serve_file(&path, req, "video/mp4").await
+}
+
+/// Answers `req` from a file (byte ranges, conditional requests) with this content type.
+async fn serve_file(
+    path: &Path,
+    req: Request,
+    content_type: &'static str,
+) -> Result<Response, Failure> {
+    let mut res = tower::ServiceExt::oneshot(tower_http::services::ServeFile::new(path), req)
         .await
         .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map(Body::new);
     res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(res)
 }
 
@@ -507,16 +516,10 @@ async fn export_bundle(
     .await?;
     // Streamed from the file (a bundle holds whole clips): once the response has it open, the
     // scratch copy is unlinked, and its space is freed when the download ends.
-    let res = tower::ServiceExt::oneshot(tower_http::services::ServeFile::new(&out), req).await;
+    let res = serve_file(&out, req, "application/zip").await;
     let _ = std::fs::remove_dir_all(&dir);
-    let mut res = res
-        .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map(Body::new);
+    let mut res = res?;
     let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/zip"),
-    );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }

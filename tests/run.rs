@@ -18,18 +18,6 @@ fn start(dir: &std::path::Path) -> Reaper {
     ])
 }
 
-fn wait_exit(r: &mut Reaper, limit: Duration) -> std::process::Output {
-    let deadline = Instant::now() + limit;
-    loop {
-        let done = r.0.as_mut().unwrap().try_wait().unwrap().is_some();
-        if done || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    r.0.take().unwrap().wait_with_output().unwrap()
-}
-
 #[test]
 fn scans_from_stdin_switch_and_stop() {
     let tmp = tempfile::tempdir().unwrap();
@@ -44,7 +32,7 @@ fn scans_from_stdin_switch_and_stop() {
     r.scan("pw-stop");
     std::thread::sleep(Duration::from_millis(500));
     drop(r.0.as_mut().unwrap().stdin.take()); // end of input stops the station
-    let out = wait_exit(&mut r, Duration::from_secs(20));
+    let out = r.finish_after(Duration::from_secs(20));
     assert!(out.status.success(), "{}", show(&out));
     assert!(stderr(&out).contains("scan rejected"), "{}", show(&out));
     let sealed = sealed(&dir);
@@ -84,7 +72,7 @@ fn sigterm_seals_the_open_clip_and_exits_0() {
         .status()
         .unwrap();
     assert!(kill.success());
-    let out = wait_exit(&mut r, Duration::from_secs(20));
+    let out = r.finish_after(Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let sealed = sealed(&dir);
     assert_eq!(sealed.len(), 1, "{}", show(&out));
@@ -119,7 +107,7 @@ fn second_station_on_the_same_data_dir_is_refused() {
         show(&out)
     );
     drop(first.0.as_mut().unwrap().stdin.take());
-    let out = wait_exit(&mut first, Duration::from_secs(20));
+    let out = first.finish_after(Duration::from_secs(20));
     assert!(out.status.success(), "{}", show(&out));
 }
 
