@@ -1,12 +1,21 @@
 //! Configuration: the TOML file a warehouse lead edits, parsed strictly.
 //!
-//! Owns: the shape of `packwitness.toml`, its defaults and its validation.
-//! Never: opens devices or touches the data dir. Unknown keys are an error, so a typo never
-//! silently falls back to a default.
+//! Owns: the shape of `packwitness.toml`, its defaults, and the checks that need nothing but
+//! the config itself (ids, ranges, uniqueness). Checks that need another module's parser (the
+//! stamp template, the code rules) live with that module and are run by the app
+//! (`app::load_config`).
+//! Never: opens devices, touches the data dir or depends on another module of the crate.
+//! Unknown keys are an error, so a typo never silently falls back to a default.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+impl From<ConfigError> for crate::Error {
+    fn from(e: ConfigError) -> crate::Error {
+        crate::Error::new(crate::ErrorKind::Invalid, e)
+    }
+}
 
 /// Everything that can go wrong while loading a config file.
 #[derive(Debug, thiserror::Error)]
@@ -580,8 +589,6 @@ impl Config {
                 }
             }
         }
-        crate::encode::parse_template(&self.encode.stamp_template)
-            .map_err(|e| format!("encode.stamp_template: {e}"))?;
         if self.encode.crf > 51 {
             return Err(format!(
                 "encode.crf = {} is out of range 0..=51",
@@ -600,7 +607,6 @@ impl Config {
                 self.codes.max_len
             ));
         }
-        crate::trigger::Classifier::new(&self.codes).map_err(|e| e.to_string())?;
         if !self.server.listen.is_empty()
             && self.server.listen.parse::<std::net::SocketAddr>().is_err()
         {

@@ -1,8 +1,11 @@
 //! Index: the SQLite lookup table of clips by order code, derived from the manifest.
 //!
-//! Owns: `index.sqlite3` in the data dir, its schema, catching up with the manifest, lookup.
-//! Never: holds anything the manifest does not. Deleting the index loses nothing: it is
-//! rebuilt from the manifest on next open.
+//! Owns: `index.sqlite3` in the data dir, its schema, catching up with the manifest, lookup
+//! (with a check of each clip file's size), suggestions, and `reindex`.
+//! Never: holds anything the manifest does not (deleting it loses nothing: the writer rebuilds
+//! it), and a reader never changes it: only the process holding the writer lock creates,
+//! migrates or catches up the index ([`Index::open_writer`]); lookups, the web server and
+//! verify open it read-only under the shared index lock ([`Index::open_read`]).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -12,10 +15,11 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use crate::datadir::{self, INDEX, MANIFEST};
 use crate::digest;
-use crate::ledger::{self, Body, LineReader, Record};
-
-pub const INDEX: &str = "index.sqlite3";
+use crate::error::{Error, ErrorKind};
+use crate::log::{self, Body, LineReader, Record};
+use crate::media::fmp4::{self, FileProblem};
 const SCHEMA_VERSION: i64 = 7;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +31,23 @@ pub enum IndexError {
         source: rusqlite::Error,
     },
     #[error(transparent)]
-    Ledger(#[from] ledger::LedgerError),
+    Ledger(#[from] log::LedgerError),
+    #[error("index {path}: its schema is version {found:?}, this program uses {want}; the running recorder rebuilds it when it starts (or stop it and run any lookup)")]
+    Schema {
+        path: PathBuf,
+        found: Option<String>,
+        want: i64,
+    },
+}
+
+impl From<IndexError> for Error {
+    fn from(e: IndexError) -> Error {
+        match e {
+            IndexError::Ledger(l) => l.into(),
+            e @ IndexError::Schema { .. } => Error::new(ErrorKind::Unavailable, e),
+            e @ IndexError::Sql { .. } => Error::new(ErrorKind::Io, e),
+        }
+    }
 }
 
 /// Schema, version 7 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`, 7 `access`). Every row comes from a manifest record; `*_seq` name the line.
@@ -161,15 +181,132 @@ pub struct Index {
     conn: Connection,
     path: PathBuf,
     data_dir: PathBuf,
+    /// A reader's shared index lock, held while the index is open.
+    _lock: Option<File>,
+}
+
+/// How a clip file is checked by [`lookup`] and [`search`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileCheck {
+    /// Its size against the record (a `stat`: what lookups do).
+    #[default]
+    Size,
+    /// Its SHA-256 against the record (reads the whole file: `lookup --check`, verify).
+    Hash,
+}
+
+fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> IndexError + '_ {
+    move |source| IndexError::Sql {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn schema_version(conn: &Connection) -> Option<String> {
+    conn.query_row(
+        "SELECT value FROM meta WHERE key = 'schema_version'",
+        [],
+        |r| r.get(0),
+    )
+    .optional()
+    .unwrap_or(None) // no meta table: a new (or foreign) file
+}
+
+fn remove_index_files(path: &Path) -> Result<(), IndexError> {
+    for suffix in ["", "-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(sql_err(path)(rusqlite::Error::InvalidPath(PathBuf::from(
+                    format!("{}: cannot remove it to rebuild: {e}", p.display()),
+                ))))
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Index {
-    /// Opens the index of a data dir, creating it if missing, and catches up with the manifest.
-    pub fn open(data_dir: &Path) -> Result<Index, IndexError> {
-        Index::open_file(data_dir, &data_dir.join(INDEX))
+    /// Opens the index of a data dir as its writer, creating it if missing, rebuilding it when
+    /// its schema is another version, and catching up with the manifest. Call it only while
+    /// holding the writer lock.
+    pub fn open_writer(data_dir: &Path) -> Result<Index, IndexError> {
+        Index::open_file_with(data_dir, &data_dir.join(INDEX), false)
     }
 
-    /// Opens (or builds) the index of `data_dir` kept in the file `path`.
+    /// Opens the index of a data dir for reading: query-only, under the shared index lock.
+    ///
+    /// When no recorder holds the data dir and the index is missing, of another schema or
+    /// behind the manifest, this process becomes the writer for a moment (taking the writer
+    /// lock) to bring it up to date first. While a recorder runs, it keeps the index current.
+    pub fn open_read(data_dir: &Path) -> Result<Index, Error> {
+        if !datadir::writer_running(data_dir) {
+            if let Ok(lock) = datadir::take_writer_lock(data_dir) {
+                if Index::needs_writer(data_dir) {
+                    Index::open_writer(data_dir)?;
+                }
+                drop(lock);
+            }
+        }
+        let lock = datadir::lock_index(data_dir, false)?;
+        let path = data_dir.join(INDEX);
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql_err(&path))?;
+        conn.pragma_update(None, "query_only", "ON")
+            .map_err(sql_err(&path))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql_err(&path))?;
+        let found = schema_version(&conn);
+        if found.as_deref() != Some(SCHEMA_VERSION.to_string().as_str()) {
+            return Err(IndexError::Schema {
+                path,
+                found,
+                want: SCHEMA_VERSION,
+            }
+            .into());
+        }
+        Ok(Index {
+            conn,
+            path,
+            data_dir: data_dir.to_owned(),
+            _lock: Some(lock),
+        })
+    }
+
+    /// True when the index is missing, of another schema, or behind the manifest's end.
+    fn needs_writer(data_dir: &Path) -> bool {
+        let path = data_dir.join(INDEX);
+        if !path.exists() {
+            return true;
+        }
+        let Ok(conn) =
+            Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        else {
+            return true;
+        };
+        if schema_version(&conn).as_deref() != Some(SCHEMA_VERSION.to_string().as_str()) {
+            return true;
+        }
+        let meta = |k: &str| -> Option<u64> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| {
+                r.get::<_, String>(0)
+            })
+            .ok()
+            .and_then(|v| v.parse().ok())
+        };
+        let manifest_len = std::fs::metadata(data_dir.join(MANIFEST)).map_or(0, |m| m.len());
+        match (meta("last_offset"), meta("last_len")) {
+            (Some(offset), Some(len)) => offset + len != manifest_len,
+            _ => manifest_len > 0,
+        }
+    }
+
+    /// Opens (or builds) the index of `data_dir` kept in the file `path`, as its writer.
     pub fn open_file(data_dir: &Path, path: &Path) -> Result<Index, IndexError> {
         Index::open_file_with(data_dir, path, false)
     }
@@ -178,65 +315,48 @@ impl Index {
     /// renamed into place (`reindex`), so it is built without a journal, then switched to WAL.
     fn open_file_with(data_dir: &Path, path: &Path, scratch: bool) -> Result<Index, IndexError> {
         let path = path.to_owned();
-        let sql = |source| IndexError::Sql {
-            path: path.clone(),
-            source,
-        };
-        let conn = Connection::open(&path).map_err(sql)?;
+        let conn = Connection::open(&path).map_err(sql_err(&path))?;
+        let sql = |e| sql_err(&path)(e);
         conn.pragma_update(None, "journal_mode", if scratch { "OFF" } else { "WAL" })
-            .map_err(sql)?;
+            .map_err(&sql)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(sql)?;
+            .map_err(&sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(sql)?;
+            .map_err(&sql)?;
         // 32 MB of page cache: a rebuild of a million clips keeps its B-trees in memory.
         conn.pragma_update(None, "cache_size", -32768)
-            .map_err(sql)?;
+            .map_err(&sql)?;
         // The version first: an older schema is rebuilt before any of today's DDL (which may
         // index columns an old table lacks) touches it.
-        let version: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .unwrap_or(None); // no meta table: a new (or foreign) file
+        let version = schema_version(&conn);
         match version.as_deref().map(str::parse::<i64>) {
-            Some(Ok(SCHEMA_VERSION)) => conn.execute_batch(DDL).map_err(sql)?,
+            Some(Ok(SCHEMA_VERSION)) => conn.execute_batch(DDL).map_err(&sql)?,
             None if !has_tables(&conn) => {
-                conn.execute_batch(DDL).map_err(sql)?;
+                conn.execute_batch(DDL).map_err(&sql)?;
                 conn.execute(
                     "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
                     [SCHEMA_VERSION.to_string()],
                 )
-                .map_err(sql)?;
+                .map_err(&sql)?;
             }
             _ => {
                 // Another version, or no version: the index is derived, so rebuild it from the
-                // manifest rather than guess.
+                // manifest rather than guess; readers wait on the index lock meanwhile.
                 tracing::warn!(index = %path.display(), found = ?version, want = SCHEMA_VERSION, "index schema differs; rebuilding it from the manifest");
                 drop(conn);
-                for suffix in ["", "-wal", "-shm"] {
-                    let p = PathBuf::from(format!("{}{suffix}", path.display()));
-                    match std::fs::remove_file(&p) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => {
-                            return Err(sql(rusqlite::Error::InvalidPath(PathBuf::from(format!(
-                                "{}: cannot remove it to rebuild: {e}",
-                                p.display()
-                            )))))
-                        }
-                    }
-                }
-                return Index::open_file(data_dir, &path);
+                let lock = datadir::lock_index(data_dir, true).map_err(|e| {
+                    sql_err(&path)(rusqlite::Error::InvalidPath(PathBuf::from(e.to_string())))
+                })?;
+                remove_index_files(&path)?;
+                drop(lock);
+                return Index::open_file_with(data_dir, &path, scratch);
             }
         }
         let mut index = Index {
             conn,
             path,
             data_dir: data_dir.to_owned(),
+            _lock: None,
         };
         index.catch_up()?;
         if scratch {
@@ -265,12 +385,12 @@ impl Index {
     /// Applies every manifest line the index has not seen yet. The index remembers the last
     /// line applied (number, offset, hash); if that line no longer matches, it starts over.
     pub fn catch_up(&mut self) -> Result<u64, IndexError> {
-        let manifest = self.data_dir.join(ledger::MANIFEST);
+        let manifest = self.data_dir.join(MANIFEST);
         if !manifest.exists() {
             return Ok(0);
         }
         let io = |source| {
-            IndexError::Ledger(ledger::LedgerError::Io {
+            IndexError::Ledger(log::LedgerError::Io {
                 path: manifest.clone(),
                 what: "reading for the index",
                 source,
@@ -344,10 +464,13 @@ impl Index {
             last = Some((n, offset, bytes));
         }
         // Only the last line's hash is kept: enough to notice a manifest that was replaced.
-        if let Some((n, offset, hash)) = last.map(|(n, o, b)| (n, o, digest::sha256_hex(&b))) {
+        if let Some((n, offset, last_len, hash)) =
+            last.map(|(n, o, b)| (n, o, b.len(), digest::sha256_hex(&b)))
+        {
             for (k, v) in [
                 ("last_line", n.to_string()),
                 ("last_offset", offset.to_string()),
+                ("last_len", last_len.to_string()),
                 ("last_hash", hash),
             ] {
                 tx.execute(
@@ -529,7 +652,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
                     ended_at = excluded.ended_at, duration_ms = excluded.duration_ms,
                     frames = excluded.frames, size = excluded.size, sha256 = excluded.sha256",
                 )?
-                .execute(params![clip, order, station, camera, file, started_at, first_frame, rec.seq, reason, ended_at,
+                .execute(params![clip, order, station, camera, file, started_at, first_frame, rec.seq, reason.as_str(), ended_at,
                         duration_ms, frames, size, sha256])?;
         }
         Body::CodeAttached {
@@ -622,7 +745,10 @@ fn summaries(conn: &Connection) -> rusqlite::Result<BTreeMap<u64, Summary>> {
 /// half the clips of the old one, nothing is replaced unless `force`. Needs the writer lock
 /// (stop the recorder first).
 pub fn reindex(data_dir: &Path, force: bool) -> Result<Reindexed, IndexError> {
-    let _lock = ledger::take_lock(data_dir)?;
+    let _lock = datadir::take_writer_lock(data_dir).map_err(|e| IndexError::Sql {
+        path: data_dir.join(INDEX),
+        source: rusqlite::Error::InvalidPath(PathBuf::from(e.to_string())),
+    })?;
     let path = data_dir.join(INDEX);
     let fresh = data_dir.join(format!("{INDEX}.new"));
     let sql_at = |p: &Path| {
@@ -679,6 +805,11 @@ pub fn reindex(data_dir: &Path, force: bool) -> Result<Reindexed, IndexError> {
     let (before, after) = (old_map.len() as u64, new.len() as u64);
     let replaced = force || after * 2 >= before;
     if replaced {
+        // Readers wait while the file is swapped.
+        let _index_lock = datadir::lock_index(data_dir, true).map_err(|e| IndexError::Sql {
+            path: path.clone(),
+            source: rusqlite::Error::InvalidPath(PathBuf::from(e.to_string())),
+        })?;
         for suffix in ["-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
@@ -767,7 +898,7 @@ impl Index {
     }
 
     /// Sealed clips retention may remove (not pruned, not held), oldest scan first.
-    pub fn retention_candidates(&self) -> Result<Vec<crate::retention::Candidate>, IndexError> {
+    pub fn retention_candidates(&self) -> Result<Vec<ClipAge>, IndexError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -779,7 +910,7 @@ impl Index {
             .map_err(self.sql())?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(crate::retention::Candidate {
+                Ok(ClipAge {
                     clip: r.get(0)?,
                     order: r.get(1)?,
                     scanned_ms: r.get(2)?,
@@ -825,5 +956,97 @@ impl Index {
             })
             .map_err(self.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+}
+
+/// A sealed clip's age and size, for retention.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipAge {
+    pub clip: u64,
+    pub order: String,
+    /// When its order was scanned, Unix milliseconds.
+    pub scanned_ms: i64,
+    pub size: u64,
+}
+
+/// A clip found by [`lookup`] or [`search`], with the state of its file now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Found {
+    #[serde(flatten)]
+    pub clip: ClipRow,
+    /// `ok`, `open` (not sealed yet), `pruned`, `modified`, `truncated`, `missing` or
+    /// `bad_path`.
+    pub file_status: String,
+    pub file_detail: Option<String>,
+    /// True when `ok` means the file's SHA-256 was computed now and matches; false when only
+    /// its size was compared with the record (what a lookup does; `verify` re-hashes).
+    pub hash_checked: bool,
+}
+
+/// All clips of an order or attached code, each with a check of its file.
+pub fn lookup(
+    data_dir: &Path,
+    raw_code: &str,
+    max_len: usize,
+    check: FileCheck,
+) -> Result<Vec<Found>, Error> {
+    datadir::existing(data_dir)?;
+    let code = crate::codes::normalize(raw_code, max_len)
+        .map_err(|e| Error::from(e).context(format!("order code {raw_code:?}")))?;
+    search(
+        data_dir,
+        &Filter {
+            code: Some(code),
+            ..Filter::default()
+        },
+        check,
+    )
+}
+
+/// The clips matching a filter, each with a check of its file.
+pub fn search(data_dir: &Path, filter: &Filter, check: FileCheck) -> Result<Vec<Found>, Error> {
+    datadir::existing(data_dir)?;
+    let index = Index::open_read(data_dir)?;
+    let rows = index.search(filter)?;
+    drop(index);
+    Ok(rows
+        .into_iter()
+        .map(|clip| check_found(data_dir, clip, check))
+        .collect())
+}
+
+/// The state of a clip's file, by `check`.
+pub fn check_found(data_dir: &Path, clip: ClipRow, check: FileCheck) -> Found {
+    let hash = check == FileCheck::Hash;
+    let (status, detail, checked) = match (&clip.size, &clip.sha256) {
+        _ if clip.pruned => (
+            "pruned",
+            Some("retention removed the file; its record and hashes remain provable".into()),
+            false,
+        ),
+        (Some(size), Some(sha)) => match fmp4::check_file(data_dir, &clip.file, *size, sha, hash) {
+            Ok(()) => ("ok", None, hash),
+            Err((kind, detail)) => (
+                match kind {
+                    FileProblem::BadPath => "bad_path",
+                    FileProblem::Missing => "missing",
+                    FileProblem::Truncated => "truncated",
+                    FileProblem::Modified => "modified",
+                },
+                Some(detail),
+                hash,
+            ),
+        },
+        _ => (
+            "open",
+            Some("not sealed: recording, or interrupted".into()),
+            false,
+        ),
+    };
+    Found {
+        clip,
+        file_status: status.to_string(),
+        file_detail: detail,
+        hash_checked: checked,
     }
 }

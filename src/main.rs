@@ -1,3 +1,7 @@
+//! The `packwitness` binary: parse, call the library, print (see `cmd`).
+
+mod cmd;
+
 fn main() -> std::process::ExitCode {
-    packwitness::cli::main()
+    cmd::main()
 }

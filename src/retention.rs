@@ -2,14 +2,10 @@
 //!
 //! Owns: the policy (`[retention]`: an age limit and a free-space floor) and the choice of
 //! clips, oldest first. Never: removes a held clip, an open clip, or a clip younger than
-//! `min_age_hours` for space; never deletes a file itself: `Evidence::prune` writes the
+//! `min_age_hours` for space; never deletes a file itself: the recorder's writer writes the
 //! `pruned` record first (fsynced), then deletes, so a removal is always on the record.
 
-use std::path::Path;
-
 use crate::config::RetentionConfig;
-use crate::station::Evidence;
-use crate::Error;
 
 /// A sealed clip that retention may remove (not held, not pruned yet).
 #[derive(Debug, Clone, PartialEq)]
@@ -81,66 +77,6 @@ pub fn plan(
     out
 }
 
-/// Bytes free for this user on the filesystem of `dir`.
-pub fn free_bytes(dir: &Path) -> std::io::Result<u64> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-        // SAFETY: a zeroed statvfs is a valid out-parameter, and `c` is NUL-terminated.
-        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(u64::MAX)
-    }
-}
-
-/// Applies the policy to a data dir now: plans, and (unless `dry_run`) prunes each chosen
-/// clip. Returns what was (or would be) removed. Under the free-space floor with nothing left
-/// that may be removed, says so in the log: recording goes on until the disk is full.
-pub fn apply(
-    evidence: &mut Evidence,
-    policy: &RetentionConfig,
-    dry_run: bool,
-) -> Result<Vec<Planned>, Error> {
-    if policy.keep_days == 0 && policy.min_free_mb == 0 {
-        return Ok(Vec::new());
-    }
-    let candidates = evidence.retention_candidates()?;
-    let free = match free_bytes(evidence.data_dir()) {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!(dir = %evidence.data_dir().display(), error = %e, "cannot read the free space; only the age limit applies");
-            u64::MAX
-        }
-    };
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    let planned = plan(&candidates, now_ms, policy, free);
-    let freed: u64 = planned.iter().map(|p| p.size).sum();
-    let floor = policy.min_free_mb.saturating_mul(1024 * 1024);
-    if policy.min_free_mb > 0 && free.saturating_add(freed) < floor {
-        tracing::error!(
-            free_mb = free / (1024 * 1024),
-            min_free_mb = policy.min_free_mb,
-            "the disk is nearly full and no more clips may be removed (held, or younger than min_age_hours); free space or add disk before recording stops"
-        );
-    }
-    if !dry_run {
-        for p in &planned {
-            evidence.prune(p.clip, &p.reason)?;
-            tracing::warn!(clip = p.clip, order = %p.order, bytes = p.size, reason = %p.reason, "clip removed by retention (its records and hashes stay in the manifest)");
-        }
-    }
-    Ok(planned)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,11 +136,5 @@ mod tests {
         assert_eq!(ids, [1, 2]);
         assert!(p[0].reason.contains("keep_days"), "{p:?}");
         assert!(p[1].reason.contains("min_free_mb"), "{p:?}");
-    }
-
-    #[test]
-    fn free_space_of_this_directory_is_read() {
-        let f = free_bytes(Path::new(".")).unwrap();
-        assert!(f > 0);
     }
 }

@@ -1,0 +1,360 @@
+//! Running the stations of a config in one process: the `run` command's engine.
+//!
+//! Owns: the writer thread of the process (with its socket for other processes), one loop
+//! thread per station (scans in, actions out, timeouts on a timer), the scanner threads, the
+//! web server of the process, SIGINT/SIGTERM, and the rule that whichever station stops first
+//! stops them all. Never: prints (the caller's [`Feedback`] does).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::clock::SharedClock;
+use crate::codes::{Classifier, Rejected, Scan};
+use crate::config::{Config, ScannerKind};
+use crate::error::Error;
+use crate::recorder::assembly::Fmp4Files;
+use crate::recorder::camera::Opener;
+use crate::recorder::station::record_start;
+use crate::recorder::{Outcome, Station, StationDeps, Writer, WriterThread};
+use crate::scanners;
+use crate::web::{self, ScanRefused, StationStatus};
+
+/// How the packer (and whoever started the process) hears what happens.
+pub trait Feedback: Sync {
+    /// Recording has started: the stations, the one reading standard input (if any), and the
+    /// web server's address (if any).
+    fn ready(&self, stations: &[&str], stdin: Option<&str>, web: Option<SocketAddr>);
+    /// A scan was accepted and acted on (it is in the manifest).
+    fn accepted(&self, station: &str, scanner: &str, scan: &Scan, outcome: &Outcome);
+    /// A scan was refused; recording is untouched.
+    fn rejected(&self, station: &str, scanner: &str, rejected: &Rejected);
+}
+
+/// What reaches a station's loop.
+pub enum StationEvent {
+    /// From one of its scanners.
+    Scanner(scanners::Event),
+    /// A scan sent over HTTP: the station answers on `reply` (a JSON object) once the scan is
+    /// recorded.
+    Remote {
+        scanner: String,
+        result: Result<Scan, Rejected>,
+        reply: Sender<serde_json::Value>,
+    },
+    /// Stop (a signal, or another station stopped).
+    Shutdown,
+}
+
+/// What `run` records with.
+pub struct Run<'a> {
+    pub config: &'a Config,
+    /// SHA-256 of the config file's bytes as parsed ("" hashed for built-in defaults).
+    pub config_sha: &'a str,
+    pub data_dir: &'a Path,
+    pub clock: SharedClock,
+    pub opener: Arc<dyn Opener>,
+    pub feedback: &'a dyn Feedback,
+}
+
+/// The stations of this process, as the web server reaches them.
+struct AppStations {
+    stations: Vec<(String, Sender<StationEvent>, Arc<Mutex<StationStatus>>)>,
+}
+
+impl web::Stations for AppStations {
+    fn statuses(&self) -> Vec<StationStatus> {
+        self.stations
+            .iter()
+            .map(|(_, _, s)| s.lock().map(|g| g.clone()).unwrap_or_default())
+            .collect()
+    }
+
+    fn scan(
+        &self,
+        id: &str,
+        result: Result<Scan, Rejected>,
+    ) -> Result<serde_json::Value, ScanRefused> {
+        let Some((_, tx, _)) = self.stations.iter().find(|(s, _, _)| s == id) else {
+            return Err(ScanRefused::NoSuchStation(
+                self.stations.iter().map(|s| s.0.clone()).collect(),
+            ));
+        };
+        let (reply, rx) = mpsc::channel();
+        tx.send(StationEvent::Remote {
+            scanner: "http".into(),
+            result,
+            reply,
+        })
+        .map_err(|_| ScanRefused::Stopping)?;
+        rx.recv_timeout(Duration::from_secs(10))
+            .map_err(|_| ScanRefused::NoAnswer)
+    }
+}
+
+/// Installs the SIGINT/SIGTERM handler of the process: `on_signal` runs on each.
+pub fn on_signal(on_signal: impl Fn() + Send + 'static) -> Result<(), Error> {
+    ctrlc::set_handler(on_signal)
+        .map_err(|e| Error::internal(format!("cannot install the SIGINT/SIGTERM handler: {e}")))
+}
+
+/// Blocks until SIGINT or SIGTERM.
+pub fn wait_for_signal() -> Result<(), Error> {
+    let (tx, rx) = mpsc::channel();
+    on_signal(move || {
+        let _ = tx.send(());
+    })?;
+    let _ = rx.recv();
+    Ok(())
+}
+
+/// Records every station of the config into the data dir until SIGINT/SIGTERM, the end of a
+/// scanner's input, a camera that ends, or an error. Whichever station stops first stops them
+/// all, each sealing its open clips, so a supervisor sees one process that records everything
+/// or none. Installs the process's SIGINT/SIGTERM handler.
+pub fn run(r: Run<'_>) -> Result<(), Error> {
+    let config = r.config;
+    let classifier = Arc::new(Classifier::new(&config.codes)?);
+    let writer = Writer::open(r.data_dir, config, r.clock.clone())?;
+    let writer = WriterThread::spawn(writer, true)?;
+    let handle = writer.handle();
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in &config.stations {
+        let (tx, rx) = mpsc::channel();
+        senders.push(tx);
+        receivers.push(rx);
+    }
+    let statuses: Vec<Arc<Mutex<StationStatus>>> = config
+        .stations
+        .iter()
+        .map(|st| {
+            Arc::new(Mutex::new(StationStatus {
+                id: st.id.clone(),
+                cameras: st.cameras.iter().map(|c| c.id.clone()).collect(),
+                running: true,
+                ..Default::default()
+            }))
+        })
+        .collect();
+    // The web server first: a port in use stops the start before any camera is opened.
+    let web = if config.server.listen.is_empty() {
+        None
+    } else {
+        let stations = AppStations {
+            stations: config
+                .stations
+                .iter()
+                .zip(&senders)
+                .zip(&statuses)
+                .map(|((st, tx), status)| (st.id.clone(), tx.clone(), status.clone()))
+                .collect(),
+        };
+        Some(web::Server::start(
+            &config.server.listen,
+            web::ServerDeps {
+                data_dir: r.data_dir.to_owned(),
+                config: config.clone(),
+                clock: r.clock.clone(),
+                stations: Some(Arc::new(stations)),
+                writer: Some(handle.clone()),
+            },
+        )?)
+    };
+    // Every station's cameras are opened before any scanner is read: a config error stops the
+    // start (sealing nothing, since nothing was scanned), not a station already recording.
+    let mut stations = Vec::new();
+    for st in &config.stations {
+        let deps = StationDeps {
+            records: Arc::new(handle.clone()),
+            opener: r.opener.clone(),
+            files: Arc::new(Fmp4Files),
+            clock: r.clock.clone(),
+            data_dir: r.data_dir.to_owned(),
+        };
+        let started = record_start(&handle, st, r.config_sha, handle.verifier())
+            .and_then(|_| Station::start(config, st, deps));
+        match started {
+            Ok(started) => stations.push((st, started)),
+            Err(e) => {
+                for (_, s) in stations {
+                    let _ = s.shutdown();
+                }
+                return Err(e.context(format!("station {}", st.id)));
+            }
+        }
+    }
+    let stop_all = {
+        let senders = senders.clone();
+        move || {
+            for tx in &senders {
+                let _ = tx.send(StationEvent::Shutdown);
+            }
+        }
+    };
+    let listening = (|| {
+        on_signal(stop_all.clone())?;
+        for ((st, _), tx) in stations.iter().zip(&senders) {
+            for s in &st.scanners {
+                let tx = tx.clone();
+                let sink: scanners::Sink =
+                    Box::new(move |ev| tx.send(StationEvent::Scanner(ev)).is_ok());
+                scanners::spawn_scanner(s, classifier.clone(), sink).map_err(|e| {
+                    Error::internal(format!(
+                        "cannot start scanner {} of station {}: {e}",
+                        s.id, st.id
+                    ))
+                })?;
+            }
+        }
+        Ok::<(), Error>(())
+    })();
+    if let Err(e) = listening {
+        for (_, s) in stations {
+            let _ = s.shutdown();
+        }
+        return Err(e);
+    }
+    drop(senders);
+    let ids: Vec<&str> = stations.iter().map(|(st, _)| st.id.as_str()).collect();
+    let stdin = stations
+        .iter()
+        .find(|(st, _)| st.scanners.iter().any(|s| s.kind == ScannerKind::Stdin))
+        .map(|(st, _)| st.id.as_str());
+    r.feedback
+        .ready(&ids, stdin, web.as_ref().map(|w| w.addr()));
+    let mut first_err = None;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = stations
+            .into_iter()
+            .zip(receivers)
+            .zip(&statuses)
+            .map(|(((st, started), rx), status)| {
+                let stop_all = stop_all.clone();
+                let id = st.id.clone();
+                let feedback = r.feedback;
+                let clock = r.clock.clone();
+                let handle = std::thread::Builder::new()
+                    .name(format!("station-{id}"))
+                    .spawn_scoped(scope, move || {
+                        let res = station_loop(&started, rx, feedback, status, &clock);
+                        // Whichever station stops first stops them all.
+                        stop_all();
+                        let down = started.shutdown();
+                        res.and(down)
+                    });
+                (id, handle)
+            })
+            .collect();
+        for (id, handle) in handles {
+            let res = match handle {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::internal("its thread panicked"))),
+                Err(e) => {
+                    stop_all();
+                    Err(Error::internal(format!("cannot start its thread: {e}")))
+                }
+            };
+            if let Err(e) = res {
+                tracing::error!(station = %id, error = %e, "station stopped with an error");
+                first_err.get_or_insert(e.context(format!("station {id}")));
+            }
+        }
+    });
+    if let Some(web) = web {
+        web.stop();
+    }
+    // The shutdown checkpoint: everything recorded is covered by a signature.
+    if let Err(e) = writer.stop() {
+        tracing::error!(error = %e, "could not write the shutdown checkpoint");
+        first_err.get_or_insert(e);
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+/// How often a station checks its timeout even while scans keep coming.
+const TICK: Duration = Duration::from_millis(200);
+
+/// One station's loop: scans in, actions out, a tick every 200 ms whatever comes in. Returns
+/// when told to stop, when a scanner input ends, or when a camera stops. `status` is what the
+/// web page shows of the station.
+fn station_loop(
+    station: &Station,
+    rx: mpsc::Receiver<StationEvent>,
+    feedback: &dyn Feedback,
+    status: &Mutex<StationStatus>,
+    clock: &SharedClock,
+) -> Result<(), Error> {
+    let set_status = |f: &dyn Fn(&mut StationStatus)| {
+        if let Ok(mut s) = status.lock() {
+            f(&mut s);
+        }
+    };
+    // A scan from a scanner or from HTTP: what the station did, for the answer.
+    let handle =
+        |scanner: &str, result: Result<Scan, Rejected>| -> Result<serde_json::Value, Error> {
+            match result {
+                Ok(scan) => {
+                    let outcome = station.scan(scanner, &scan)?;
+                    feedback.accepted(station.id(), scanner, &scan, &outcome);
+                    let at = clock.now().format("%H:%M:%S").to_string();
+                    set_status(&|s| s.update(&outcome, &scan.code, at.clone()));
+                    Ok(web::outcome_json(&outcome))
+                }
+                Err(rejected) => {
+                    station.reject(scanner, &rejected);
+                    feedback.rejected(station.id(), scanner, &rejected);
+                    Ok(web::rejected_json(&rejected))
+                }
+            }
+        };
+    let mut last_tick = clock.monotonic();
+    loop {
+        let event = rx.recv_timeout(TICK);
+        let now = clock.monotonic();
+        if now.saturating_sub(last_tick) >= TICK || matches!(event, Err(RecvTimeoutError::Timeout))
+        {
+            last_tick = now;
+            station.tick();
+            let running = station.running();
+            set_status(&|s| s.running = running);
+            if !running {
+                tracing::warn!(station = %station.id(), "a camera stopped; shutting down");
+                return Ok(());
+            }
+        }
+        match event {
+            Ok(StationEvent::Shutdown) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            Ok(StationEvent::Scanner(scanners::Event::Ended { scanner })) => {
+                // Standard input or a recorded file ran out: the session is over.
+                tracing::info!(station = %station.id(), scanner = %scanner, "scanner input ended; stopping");
+                return Ok(());
+            }
+            Ok(StationEvent::Scanner(scanners::Event::Scan { scanner, result })) => {
+                handle(&scanner, result)?;
+            }
+            Ok(StationEvent::Scanner(scanners::Event::Connected { scanner })) => {
+                tracing::info!(station = %station.id(), scanner = %scanner, "scanner connected");
+            }
+            Ok(StationEvent::Scanner(scanners::Event::Disconnected { scanner })) => {
+                tracing::warn!(station = %station.id(), scanner = %scanner, "scanner disconnected");
+            }
+            Ok(StationEvent::Remote {
+                scanner,
+                result,
+                reply,
+            }) => {
+                let answer = handle(&scanner, result);
+                let _ = reply.send(match &answer {
+                    Ok(a) => a.clone(),
+                    Err(e) => serde_json::json!({"accepted": false, "error": e.to_string()}),
+                });
+                answer?;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+}

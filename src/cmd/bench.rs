@@ -1,0 +1,206 @@
+//! `bench ...`: runs a benchmark of `app::bench` and prints its figures and ratios.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+
+use packwitness::app::bench::{self as b, WorkDir};
+
+/// The options of `bench`, whichever benchmark uses them.
+pub struct Args {
+    pub files: usize,
+    pub mb: usize,
+    pub runs: usize,
+    pub work_dir: Option<PathBuf>,
+    pub seconds: u64,
+    pub clips: u64,
+    pub lookups: u64,
+}
+
+fn verdict(pass: bool, failure: &str) -> Result<ExitCode> {
+    if pass {
+        out!("PASS");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        out!("FAIL: {failure}");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+pub fn bench(what: &str, a: Args) -> Result<ExitCode> {
+    match what {
+        "verify" => verify(a),
+        "transcode" => transcode(a),
+        "passthrough" => passthrough(a),
+        "station" => station(a),
+        "lookup" => lookup(a),
+        _ => bail!("unknown benchmark {what:?}; available: verify, transcode, passthrough, station, lookup"),
+    }
+}
+
+fn lookup(a: Args) -> Result<ExitCode> {
+    if a.clips == 0 || a.lookups == 0 {
+        bail!("--clips and --lookups must be at least 1");
+    }
+    let work = a.work_dir.unwrap_or_else(std::env::temp_dir);
+    out!(
+        "bench lookup: {} synthetic clips, {} lookups, in {}",
+        a.clips,
+        a.lookups,
+        work.display()
+    );
+    let r = b::lookup(&work, a.clips, a.lookups)?;
+    out!(
+        "manifest: {} lines, {:.0} MB; parsing every line alone (reference): {:.2} s",
+        r.records,
+        r.manifest_bytes as f64 / 1e6,
+        r.parse_s
+    );
+    let reindex_ok = r.reindex_records_per_s >= 100_000.0;
+    out!(
+        "reindex: {:.2} s, {:.0} records/s ({:.2}x the parse-only time; target >= 100000 records/s: {})",
+        r.reindex_s,
+        r.reindex_records_per_s,
+        r.reindex_ratio,
+        if reindex_ok { "PASS" } else { "FAIL" }
+    );
+    let lookup_ok = r.lookup_p99_ms < 5.0;
+    out!(
+        "lookup: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} lookups (target p99 < 5 ms: {})",
+        r.lookup_p50_ms,
+        r.lookup_p99_ms,
+        r.lookup_max_ms,
+        r.lookups,
+        if lookup_ok { "PASS" } else { "FAIL" }
+    );
+    Ok(if reindex_ok && lookup_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn verify(a: Args) -> Result<ExitCode> {
+    let (files, mb, runs) = (a.files, a.mb, a.runs);
+    if files == 0 || mb == 0 || runs == 0 {
+        bail!("--files, --mb and --runs must be at least 1");
+    }
+    let work = a.work_dir.unwrap_or_else(std::env::temp_dir);
+    eprintln!(
+        "bench verify: {files} clips x {mb} MiB in {} (best of {runs})",
+        work.display()
+    );
+    let r = b::verify(&work, files, mb, runs)?;
+    let mbs = |s: f64| r.bytes as f64 / (1 << 20) as f64 / s;
+    out!(
+        "sha256sum (reference, 1 core)  {:>8.3} s  {:>8.0} MiB/s",
+        r.sha256sum_s,
+        mbs(r.sha256sum_s)
+    );
+    if let Some(o) = r.openssl_s {
+        out!("openssl dgst -sha256 (1 core)   {:>8.3} s  {:>8.0} MiB/s  (verify 1 core: {:.2}x of it)", o, mbs(o), o / r.verify_one_core_s);
+    }
+    out!(
+        "verify --threads 1             {:>8.3} s  {:>8.0} MiB/s  ratio {:.2} (target >= 0.90)",
+        r.verify_one_core_s,
+        mbs(r.verify_one_core_s),
+        r.ratio_one_core
+    );
+    out!(
+        "verify ({} threads)             {:>8.3} s  {:>8.0} MiB/s  ratio {:.2}",
+        r.cores,
+        r.verify_all_cores_s,
+        mbs(r.verify_all_cores_s),
+        r.ratio_all_cores
+    );
+    verdict(
+        r.ratio_one_core >= 0.9,
+        "verify on one core is slower than 0.9x sha256sum",
+    )
+}
+
+fn transcode(a: Args) -> Result<ExitCode> {
+    if a.runs == 0 || a.seconds == 0 {
+        bail!("--runs and --seconds must be at least 1");
+    }
+    eprintln!(
+        "bench transcode: {} s of testsrc2 at 30 fps per run, best of {}, CPU per recorded minute",
+        a.seconds, a.runs
+    );
+    let work = WorkDir::new(a.work_dir)?;
+    let exe = std::env::current_exe().context("finding this program's path")?;
+    let rows = b::transcode(&exe, work.path(), a.runs, a.seconds)?;
+    let per_min = 60.0 / a.seconds as f64;
+    let mut pass = true;
+    for r in &rows {
+        let (o, t) = (&r.ours, &r.ffmpeg);
+        let ratio = o.cpu_s / t.cpu_s;
+        out!("{}p30  packwitness {:>6.1} CPU-s/min ({:>5.2}x real time, {:>4.0} MB peak)   ffmpeg {:>6.1} CPU-s/min ({:>5.2}x, {:>4.0} MB)   ratio {ratio:.2} (target <= 1.05)",
+            r.height, o.cpu_s * per_min, a.seconds as f64 / o.wall_s, o.max_rss_mb, t.cpu_s * per_min, a.seconds as f64 / t.wall_s, t.max_rss_mb);
+        pass &= ratio <= 1.05;
+    }
+    verdict(
+        pass,
+        "the recorder costs more CPU than the ffmpeg command line",
+    )
+}
+
+fn passthrough(a: Args) -> Result<ExitCode> {
+    let (runs, seconds) = (a.runs, a.seconds);
+    if runs == 0 || seconds == 0 {
+        bail!("--runs and --seconds must be at least 1");
+    }
+    let work = WorkDir::new(a.work_dir)?;
+    let exe = std::env::current_exe().context("finding this program's path")?;
+    let kbps = 8000;
+    eprintln!("bench passthrough: {seconds} s of a live 1080p30 H.264 RTSP stream at {kbps} kbit/s (GStreamer on loopback), {runs} run(s), packwitness and ffmpeg recording it side by side");
+    let r = b::passthrough(work.path(), &exe, runs, seconds, kbps)?;
+    let whole = r.ours_cpu_per_min / r.copy_cpu_per_min.max(1e-9);
+    let steady = r.ours_steady_per_min / r.copy_steady_per_min.max(1e-9);
+    out!(
+        "1080p30 passthrough  packwitness {:.2} CPU-s/min ({:.0} MB peak)   ffmpeg -rtsp_transport tcp -c copy {:.2} CPU-s/min ({:.0} MB)   whole-run ratio {whole:.2}",
+        r.ours_cpu_per_min, r.ours_rss_mb, r.copy_cpu_per_min, r.copy_rss_mb
+    );
+    out!(
+        "  start-up (connect, first keyframe, one frame, exit): packwitness {:.2} CPU-s, ffmpeg {:.2} CPU-s",
+        r.ours_start_cpu, r.copy_start_cpu
+    );
+    out!(
+        "  once running (whole run minus start-up): packwitness {:.2} CPU-s/min, ffmpeg {:.2} CPU-s/min   ratio {steady:.2} (target <= 1.0)",
+        r.ours_steady_per_min, r.copy_steady_per_min
+    );
+    if r.hash_cpu_per_min < f64::MAX {
+        let with_hash = r.copy_steady_per_min + r.hash_cpu_per_min;
+        out!(
+            "  the recorder also hashes every clip (SHA-256 of the file and of each fragment, as it is written) and fsyncs each fragment;\n  against ffmpeg -c copy plus openssl dgst -sha256 of its output ({with_hash:.2} CPU-s/min once running): ratio {:.2}",
+            r.ours_steady_per_min / with_hash.max(1e-9)
+        );
+    }
+    verdict(
+        steady <= 1.0,
+        "passthrough costs more CPU than ffmpeg -c copy",
+    )
+}
+
+fn station(a: Args) -> Result<ExitCode> {
+    let seconds = a.seconds;
+    if seconds < 5 {
+        bail!("--seconds must be at least 5");
+    }
+    let work = WorkDir::new(a.work_dir)?;
+    let exe = std::env::current_exe().context("finding this program's path")?;
+    eprintln!(
+        "bench station: 2 cameras 720p30, 3 s pre-roll, an order every 10 s, for {seconds} s"
+    );
+    let r = b::station(&exe, work.path(), seconds)?;
+    let u = &r.usage;
+    out!(
+        "station, 2 x 720p30 transcode: {:.2} cores ({:.1} CPU-s in {:.1} s), peak RSS {:.0} MB (target < 150), late (would-be dropped) frames {} of {} (target 0)",
+        u.cpu_s / u.wall_s, u.cpu_s, u.wall_s, u.max_rss_mb, r.late, r.frames
+    );
+    verdict(
+        u.max_rss_mb < 150.0 && r.late == 0 && r.frames > 0,
+        "a target above was missed",
+    )
+}

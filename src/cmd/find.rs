@@ -1,0 +1,377 @@
+//! `lookup`, `export`, `prove`, `hold`, `verify-bundle` and `verify-proof`: what customer
+//! service and the receiving platform run.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+
+use packwitness::clock::{parse_local_time, RealClock, SharedClock};
+use packwitness::config::Config;
+use packwitness::export::prove::ProofCheck;
+use packwitness::index::{self, FileCheck, Filter, Found, Index};
+use packwitness::recorder::open_appender;
+
+use super::{progress_bar, EXIT_NOT_FOUND, EXIT_VERIFY_FAILED};
+
+/// `lookup`'s conditions as typed.
+pub struct Query {
+    pub code: Option<String>,
+    pub prefix: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub station: Option<String>,
+    pub operator: Option<String>,
+    pub limit: Option<u32>,
+}
+
+fn not_found(dir: &Path, code: &str, max_len: usize) -> ExitCode {
+    eprintln!(
+        "no clip found for code {:?} in {} (order numbers and attached codes match exactly, case-insensitively)",
+        code.trim(),
+        dir.display()
+    );
+    if let Ok(norm) = packwitness::codes::normalize(code, max_len) {
+        if let Ok(idx) = Index::open_read(dir) {
+            let prefix: String = norm
+                .chars()
+                .take(norm.chars().count().saturating_sub(2).max(3))
+                .collect();
+            if let Ok(similar) = idx.codes_with_prefix(&prefix, 5) {
+                if !similar.is_empty() {
+                    eprintln!("codes starting with {prefix:?}: {}", similar.join(", "));
+                }
+            }
+        }
+    }
+    ExitCode::from(EXIT_NOT_FOUND)
+}
+
+pub fn lookup(dir: &Path, config: &Config, q: Query, json: bool, hash: bool) -> Result<ExitCode> {
+    let check = if hash {
+        FileCheck::Hash
+    } else {
+        FileCheck::Size
+    };
+    let max = config.codes.max_len;
+    let only_code = q.prefix.is_none()
+        && q.since.is_none()
+        && q.until.is_none()
+        && q.station.is_none()
+        && q.operator.is_none()
+        && q.limit.is_none();
+    if let (Some(code), true) = (&q.code, only_code) {
+        let found = index::lookup(dir, code, max, check)?;
+        if found.is_empty() {
+            if json {
+                out!("[]");
+            }
+            return Ok(not_found(dir, code, max));
+        }
+        if json {
+            out!("{}", serde_json::to_string_pretty(&found)?);
+        } else {
+            print_table(&found)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let norm = |raw: &str| packwitness::codes::normalize(raw, max);
+    let filter = Filter {
+        code: q.code.as_deref().map(norm).transpose()?,
+        prefix: q.prefix.as_deref().map(norm).transpose()?,
+        since_ms: q
+            .since
+            .as_deref()
+            .map(|t| parse_local_time(t, false))
+            .transpose()?,
+        until_ms: q
+            .until
+            .as_deref()
+            .map(|t| parse_local_time(t, true))
+            .transpose()?,
+        station: q.station,
+        operator: q.operator.as_deref().map(|o| o.trim().to_ascii_uppercase()),
+        limit: q.limit,
+    };
+    if filter == Filter::default() {
+        bail!("lookup needs a CODE or at least one of --prefix, --since, --until, --station, --operator");
+    }
+    let found = index::search(dir, &filter, check)?;
+    if json {
+        out!("{}", serde_json::to_string_pretty(&found)?);
+    } else if found.is_empty() {
+        eprintln!("no clip matches in {}", dir.display());
+    } else {
+        print_table(&found)?;
+        out!("{} clip(s)", found.len());
+    }
+    Ok(if found.is_empty() {
+        ExitCode::from(EXIT_NOT_FOUND)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The clips found, for people.
+pub fn print_table(found: &[Found]) -> Result<()> {
+    for f in found {
+        let c = &f.clip;
+        match (c.box_no, c.part) {
+            (1, 1) => out!("order     {}", c.order),
+            (b, 1) => out!("order     {}  box {b}", c.order),
+            (1, p) => out!("order     {}  part {p}", c.order),
+            (b, p) => out!("order     {}  box {b}, part {p}", c.order),
+        }
+        out!("  clip      #{} on {} / {}", c.clip, c.station, c.camera);
+        if let Some(op) = &c.operator {
+            out!("  operator  {op}");
+        }
+        if !c.codes.is_empty() {
+            out!("  codes     {}", c.codes.join(" "));
+        }
+        if c.held {
+            out!("  hold      under legal hold: never pruned");
+        }
+        for a in &c.access {
+            out!("  access    {a}");
+        }
+        out!("  scanned   {}", c.scanned_at);
+        out!("  start     {}  (with pre-roll)", c.started_at);
+        out!("  end       {}", c.ended_at.as_deref().unwrap_or("(open)"));
+        if let Some(ms) = c.duration_ms {
+            out!("  duration  {:.3} s", ms as f64 / 1000.0);
+        }
+        if let Some(frames) = c.frames {
+            out!("  frames    {frames}");
+        }
+        if let Some(reason) = &c.reason {
+            out!("  sealed by {reason}");
+        }
+        out!("  file      {}", c.file);
+        out!("  sha256    {}", c.sha256.as_deref().unwrap_or("-"));
+        match (&f.file_detail, f.hash_checked) {
+            (None, true) => out!("  status    ok: the file matches its SHA-256 (hashed now)"),
+            (None, false) => out!(
+                "  status    ok: the file is there with its recorded size (not re-hashed; `lookup --check` or `verify` hashes it)"
+            ),
+            (Some(d), _) => out!("  status    {}: {d}", f.file_status.to_uppercase()),
+        }
+    }
+    Ok(())
+}
+
+pub fn export(
+    dir: &Path,
+    config: &Config,
+    code: &str,
+    output: &Path,
+    who: &str,
+    burn_in: bool,
+) -> Result<ExitCode> {
+    if code.contains(['*', '?', '%']) {
+        bail!("code {code:?} contains a wildcard; export takes one exact order or tracking code (use lookup to find it)");
+    }
+    let clock: SharedClock = RealClock::shared();
+    let appender = open_appender(dir, config, clock.clone())?;
+    let bar = progress_bar("exporting {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}");
+    let progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let req = packwitness::export::Request {
+        code,
+        out: output,
+        who,
+        burn_in,
+    };
+    let exported = match packwitness::export::export(
+        dir,
+        config,
+        appender.as_ref(),
+        clock.as_ref(),
+        &req,
+        &progress,
+    ) {
+        Ok(e) => e,
+        Err(e) if e.kind() == packwitness::ErrorKind::NotFound => {
+            return Ok(not_found(dir, code, config.codes.max_len))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    drop(appender);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let ev = &exported.evidence;
+    out!(
+        "wrote {} ({} bytes): {} clip(s) of {}",
+        exported.path.display(),
+        exported.bytes,
+        ev.clips.len(),
+        ev.code
+    );
+    for c in &ev.clips {
+        let what = match (&c.file, c.pruned) {
+            (Some(f), _) => f.clone(),
+            (None, true) => {
+                "(pruned by retention: its records and proofs are in the bundle)".into()
+            }
+            (None, false) => "(not sealed: not exported)".into(),
+        };
+        out!(
+            "  clip {} {} box {} part {}: {what}",
+            c.clip,
+            c.camera,
+            c.box_no,
+            c.part
+        );
+        if let Some(b) = &c.burned_in {
+            out!(
+                "    with the stamp burned in: {b} (a viewing copy; the original is the evidence)"
+            );
+        }
+    }
+    out!(
+        "the export is recorded in the manifest (line {}); check the bundle with: packwitness verify-bundle {} --key '{}'",
+        ev.access_line.unwrap_or(0),
+        exported.path.display(),
+        ev.station_key
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify_bundle(bundle: &Path, key: Option<&str>, json: bool) -> Result<ExitCode> {
+    let report = packwitness::export::verify_bundle(bundle, key)?;
+    if json {
+        out!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"ok": report.ok(), "report": report})
+            )?
+        );
+    } else if report.ok() {
+        out!(
+            "OK: {} — {} clip(s) match their sealed records, {} pruned; {} record(s) proven in the log of {} lines signed by {}",
+            bundle.display(),
+            report.clips_ok,
+            report.clips_pruned,
+            report.records_proven,
+            report.checkpoint_size,
+            report.station_key
+        );
+        if key.is_none() {
+            out!("compare that station key with the one the merchant published (or pass --key)");
+        }
+    } else {
+        out!("FAILED: {}", bundle.display());
+        for p in &report.problems {
+            out!("  {}: {}", p.file, p.detail);
+        }
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_VERIFY_FAILED)
+    })
+}
+
+pub fn hold(
+    dir: &Path,
+    config: &Config,
+    code: &str,
+    release: bool,
+    reason: Option<String>,
+    who: &str,
+) -> Result<ExitCode> {
+    let appender = open_appender(dir, config, RealClock::shared())?;
+    let held = match packwitness::export::prove::hold(
+        dir,
+        config,
+        appender.as_ref(),
+        code,
+        release,
+        reason,
+        who,
+    ) {
+        Ok(h) => h,
+        Err(e) if e.kind() == packwitness::ErrorKind::NotFound => {
+            return Ok(not_found(dir, code, config.codes.max_len))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    out!(
+        "{} {} clip(s) of {}: {}",
+        if held.released {
+            "released the hold on"
+        } else {
+            "placed a legal hold on"
+        },
+        held.clips.len(),
+        held.code,
+        held.clips
+            .iter()
+            .map(|c| format!("#{c}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn prove(dir: &Path, config: &Config, raw: &str, output: Option<PathBuf>) -> Result<ExitCode> {
+    let appender = open_appender(dir, config, RealClock::shared())?;
+    let proven =
+        match packwitness::export::prove::prove(dir, config, appender.as_ref(), raw, output) {
+            Ok(p) => p,
+            Err(e) if e.kind() == packwitness::ErrorKind::NotFound => {
+                eprintln!(
+                    "no clip found for order {:?} in {}",
+                    raw.trim(),
+                    dir.display()
+                );
+                return Ok(ExitCode::from(EXIT_NOT_FOUND));
+            }
+            Err(e) => return Err(e.into()),
+        };
+    for f in &proven.files {
+        out!(
+            "{}  (manifest line {}, clip {})",
+            f.path.display(),
+            f.line,
+            f.clip_file
+        );
+    }
+    if let Some(path) = &proven.key_file {
+        out!("{}", path.display());
+        out!("check with: packwitness verify-proof FILE.tlog-proof --key \"$(cat {})\" --clip CLIP.mp4", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify_proof(proof: &Path, key: &str, clip: Option<&Path>) -> Result<ExitCode> {
+    match packwitness::export::prove::verify_proof(proof, key, clip)? {
+        ProofCheck::Failed(why) => {
+            out!("FAILED: {why}");
+            Ok(ExitCode::from(EXIT_VERIFY_FAILED))
+        }
+        ProofCheck::Ok {
+            proof: v,
+            clip_sha256,
+        } => {
+            let signer = key.split('+').next().unwrap_or(key);
+            out!(
+                "OK: manifest line {} is in the log {} of {} lines, signed by {}",
+                v.line,
+                v.checkpoint.origin,
+                v.checkpoint.size,
+                signer
+            );
+            out!("record: {}", String::from_utf8_lossy(&v.entry).trim_end());
+            if let (Some(path), Some(sha)) = (clip, clip_sha256) {
+                out!("OK: {} matches the record (SHA-256 {sha})", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

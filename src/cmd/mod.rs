@@ -1,0 +1,484 @@
+//! The command line: parse arguments, call the library, print for people or scripts.
+//!
+//! Owns: flags, output formats and exit codes, one file per command group: [`record`] (demo,
+//! run, serve), [`find`] (lookup, export, prove, hold, verify-bundle, verify-proof),
+//! [`check`] (verify, reindex, prune), [`setup`] (key, cameras, control-sheet) and
+//! [`bench`]. Never: recording, lookup or evidence logic (the library has it).
+//!
+//! Output goes through [`out!`]: a closed pipe (`packwitness lookup X | head -1`) ends the
+//! command quietly with exit 0, as ripgrep does, instead of a panic.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use packwitness::config::Config;
+
+/// Writes a line to standard output; a failed write (a closed pipe) is an error of the
+/// command, which `main` turns into a quiet exit.
+macro_rules! out {
+    () => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock())?;
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}
+
+mod bench;
+mod check;
+mod find;
+mod record;
+mod setup;
+
+/// Exit code when lookup finds nothing.
+pub const EXIT_NOT_FOUND: u8 = 1;
+/// Exit code when verify finds a problem in the evidence.
+pub const EXIT_VERIFY_FAILED: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "packwitness",
+    version,
+    about = "Video evidence for every packed order: record, seal, look up, verify"
+)]
+pub struct Cli {
+    /// Config file (TOML). Without it, built-in defaults are used.
+    #[arg(long, global = true, env = "PACKWITNESS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data dir holding clips, manifest.jsonl and index.sqlite3 (overrides data_dir in the config).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Record a few orders from a test pattern, then look one up and verify everything.
+    Demo {
+        /// Order codes to simulate (repeat the flag); default DEMO-0001..DEMO-0003.
+        #[arg(long = "order")]
+        orders: Vec<String>,
+        /// Seconds of packing per order.
+        #[arg(long, default_value_t = 5.0)]
+        clip_seconds: f64,
+    },
+    /// Record: every station of the config (or one from --source), scans from their scanners;
+    /// with [server] listen set, also the web page and HTTP API.
+    Run {
+        /// Source of a single camera, replacing the config's cameras: `testsrc`, `lavfi:<graph>`,
+        /// `rtsp://...`, `http://...` or a file.
+        #[arg(long)]
+        source: Option<String>,
+        /// Where scans come from (repeat for several scanners; default: the config's
+        /// [[station.scanner]], else stdin): `stdin` (one code per line; end of input stops
+        /// the station), `evdev:PATH` (a keyboard-wedge scanner's event device, or a file or
+        /// FIFO of raw input_event records), `serial:PATH[@BAUD]`.
+        #[arg(long)]
+        scanner: Vec<String>,
+        /// Serve the web page and HTTP API on this address (overrides [server] listen).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Serve a data dir's web page and HTTP API without recording (lookup, play, export), until
+    /// SIGINT/SIGTERM. Works next to a recording `run` on the same data dir.
+    Serve {
+        /// Address to listen on (default: [server] listen, else 127.0.0.1:8088).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Write a printable page of barcodes for the control codes and operator badges.
+    ControlSheet {
+        /// The HTML file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Show the clips of an order code.
+    Lookup {
+        /// An order number or an attached code (tracking number), matched exactly.
+        code: Option<String>,
+        /// Codes starting with this instead.
+        #[arg(long, conflicts_with = "code")]
+        prefix: Option<String>,
+        /// Scanned at or after this local date or time (`2026-11-25`, `2026-11-25 14:30`,
+        /// or RFC 3339 with an offset).
+        #[arg(long)]
+        since: Option<String>,
+        /// Scanned before this local time; a bare date includes that whole day.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        station: Option<String>,
+        #[arg(long)]
+        operator: Option<String>,
+        /// At most this many clips (oldest first).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Re-hash each clip found against its sealed SHA-256 (by default only its size is
+        /// compared; `verify` re-hashes everything).
+        #[arg(long)]
+        check: bool,
+    },
+    /// Re-hash every clip and re-check the manifest chain and its signed checkpoints.
+    Verify {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Check clip sizes only, not their hashes (fast).
+        #[arg(long, conflicts_with = "full")]
+        quick: bool,
+        /// Hash every clip (the default).
+        #[arg(long)]
+        full: bool,
+        /// The station public key to trust (from `packwitness key`); default: the one the
+        /// manifest names.
+        #[arg(long)]
+        key: Option<String>,
+        /// Threads hashing clips (0 = one per CPU).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
+    /// Measure a part against a reference run on this machine and print the ratio.
+    Bench {
+        /// What to measure: `verify` (against `sha256sum` over the same files) or `transcode`
+        /// (CPU per recorded minute at 720p30 and 1080p30 with the stamp, against the `ffmpeg`
+        /// command line doing the same encode).
+        what: String,
+        /// Number of synthetic clips.
+        #[arg(long, default_value_t = 16)]
+        files: usize,
+        /// Size of each clip in MiB.
+        #[arg(long, default_value_t = 64)]
+        mb: usize,
+        /// Runs of each side; the best is kept.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Where to put the temporary data (default: the system temp dir).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Seconds of video per transcode run.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// `lookup`: synthetic clips in the manifest and the index.
+        #[arg(long, default_value_t = 1_000_000)]
+        clips: u64,
+        /// `lookup`: lookups timed.
+        #[arg(long, default_value_t = 10_000)]
+        lookups: u64,
+    },
+    /// Internal: one side of a benchmark, run as a child process so it is measured alone.
+    #[command(hide = true)]
+    BenchWorker {
+        #[arg(long, default_value_t = 0)]
+        width: u32,
+        #[arg(long, default_value_t = 0)]
+        height: u32,
+        #[arg(long, default_value_t = 0)]
+        frames: u64,
+        /// Passthrough from this source (a file or an rtsp:// URL) instead of transcoding the
+        /// test pattern; --frames limits the video packets (0: to the end).
+        #[arg(long)]
+        passthrough: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List the USB cameras this machine has, with the formats each offers.
+    Cameras {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the station's public signing key (creating the key pair on first use).
+    Key,
+    /// Write, for each clip of an order, its manifest record with an inclusion proof against the
+    /// latest signed checkpoint (c2sp.org/tlog-proof), checkable without any other order.
+    Prove {
+        code: String,
+        /// Directory for the proof files (default: ./proof-<order>).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Write an evidence bundle (zip) of every clip of an order or tracking code: the clips,
+    /// their records with inclusion proofs, stills, an HTML report and a checker script.
+    Export {
+        code: String,
+        /// The bundle to write (FILE.zip).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Who exports (recorded in the manifest's access record); default: $USER.
+        #[arg(long)]
+        who: Option<String>,
+        /// Add, for each clip recorded in passthrough (stamp in a text track), a copy with the
+        /// stamp burned into the picture. The original stays in the bundle and is the evidence.
+        #[arg(long)]
+        burn_in: bool,
+    },
+    /// Check an evidence bundle offline, with nothing from the station.
+    VerifyBundle {
+        bundle: PathBuf,
+        /// Pin the station public key (`<name>+<id>+<key>`) instead of trusting the bundle's.
+        #[arg(long)]
+        key: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild the lookup index from the manifest and say where the two disagreed.
+    Reindex {
+        /// Replace the index even when the rebuilt one has fewer than half its clips.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Apply the [retention] policy now: remove sealed clips past keep_days, and the oldest
+    /// ones while free space is under min_free_mb (never held clips). A recording `run`
+    /// applies it every minute by itself.
+    Prune {
+        /// List what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Put a legal hold on every clip of a code (held clips are never pruned), or lift it.
+    Hold {
+        code: String,
+        /// Lift the hold instead.
+        #[arg(long)]
+        release: bool,
+        /// Why (recorded in the manifest).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Who (recorded in the manifest); default: $USER.
+        #[arg(long)]
+        who: Option<String>,
+    },
+    /// Check a proof file offline against a station public key, and optionally a clip file.
+    VerifyProof {
+        proof: PathBuf,
+        /// The station public key (`<name>+<id>+<key>`, as printed by `packwitness key`).
+        #[arg(long)]
+        key: String,
+        /// The clip file the proof is about: its SHA-256 must match the proven record.
+        #[arg(long)]
+        clip: Option<PathBuf>,
+    },
+}
+
+/// Entry point of the binary: runs and maps errors to exit codes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let code = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<packwitness::Error>())
+                .map_or(1, |e| e.kind().exit_code());
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// True when the error is standard output closed under us (`| head`): not a failure.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PACKWITNESS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The data dir of a command that reads one: `--data-dir`, else the config's, and it must be
+/// a data dir already.
+fn data_dir_for_reading(cli_dir: Option<PathBuf>, config: &Config) -> Result<PathBuf> {
+    let dir = cli_dir.or_else(|| config.data_dir.clone()).context(
+        "no data dir: pass --data-dir DIR, or set data_dir in the config file given with --config",
+    )?;
+    packwitness::datadir::existing(&dir)?;
+    Ok(dir)
+}
+
+/// A progress bar on a terminal (standard error), none otherwise.
+fn progress_bar(template: &str) -> Option<indicatif::ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    })
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let loaded = packwitness::app::load_config(cli.config.as_deref())?;
+    let (config, config_sha) = (loaded.config, loaded.sha256);
+    let data_dir = cli.data_dir;
+    match cli.command {
+        Cmd::Demo {
+            orders,
+            clip_seconds,
+        } => record::demo(&config, &config_sha, data_dir, &orders, clip_seconds),
+        Cmd::Run {
+            source,
+            scanner,
+            listen,
+        } => record::run(config, &config_sha, data_dir, source, &scanner, listen),
+        Cmd::Serve { listen } => {
+            let dir = data_dir_for_reading(data_dir, &config)?;
+            record::serve(&config, &dir, listen)
+        }
+        Cmd::Lookup {
+            code,
+            prefix,
+            since,
+            until,
+            station,
+            operator,
+            limit,
+            json,
+            check,
+        } => {
+            let dir = data_dir_for_reading(data_dir, &config)?;
+            let q = find::Query {
+                code,
+                prefix,
+                since,
+                until,
+                station,
+                operator,
+                limit,
+            };
+            find::lookup(&dir, &config, q, json, check)
+        }
+        Cmd::Verify {
+            json,
+            quick,
+            full: _,
+            key,
+            threads,
+        } => {
+            let dir = data_dir_for_reading(data_dir, &config)?;
+            check::verify(
+                &dir,
+                json,
+                &packwitness::verify::VerifyOptions {
+                    quick,
+                    key,
+                    threads,
+                },
+            )
+        }
+        Cmd::Bench {
+            what,
+            files,
+            mb,
+            runs,
+            work_dir,
+            seconds,
+            clips,
+            lookups,
+        } => bench::bench(
+            &what,
+            bench::Args {
+                files,
+                mb,
+                runs,
+                work_dir,
+                seconds,
+                clips,
+                lookups,
+            },
+        ),
+        Cmd::BenchWorker {
+            width,
+            height,
+            frames,
+            passthrough,
+            out,
+        } => {
+            match passthrough {
+                Some(input) => packwitness::app::bench::passthrough_worker(&input, frames, &out)?,
+                None => packwitness::app::bench::transcode_worker(width, height, frames, &out)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Cameras { json } => setup::cameras(json),
+        Cmd::Key => setup::key(data_dir, &config),
+        Cmd::Export {
+            code,
+            output,
+            who,
+            burn_in,
+        } => {
+            let dir = data_dir_for_reading(data_dir, &config)?;
+            let who = who.unwrap_or_else(packwitness::app::user);
+            find::export(&dir, &config, &code, &output, &who, burn_in)
+        }
+        Cmd::Prune { dry_run } => {
+            let dir = data_dir_for_reading(data_dir, &config)?;
+            check::prune(&dir, &config, dry_run)
+        }
+        Cmd::Reindex { force } => {
+            let dir = data_dir_for_reading(data_dir, &config)?;
+            check::reindex(&dir, force)
+        }
+        Cmd::VerifyBundle { bundle, key, json } => {
+            find::verify_bundle(&bundle, key.as_deref(), json)
+        }
+        Cmd::Hold {
+            code,
+            release,
+            reason,
+            who,
+        } => {
+            let dir = data_dir_for_reading(data_dir, &config)?;
+            let who = who.unwrap_or_else(packwitness::app::user);
+            find::hold(&dir, &config, &code, release, reason, &who)
+        }
+        Cmd::Prove { code, output } => {
+            let dir = data_dir_for_reading(data_dir, &config)?;
+            find::prove(&dir, &config, &code, output)
+        }
+        Cmd::ControlSheet { output } => setup::control_sheet(&config, &output),
+        Cmd::VerifyProof { proof, key, clip } => find::verify_proof(&proof, &key, clip.as_deref()),
+    }
+}
+
+/// Quotes a value for a shell command line shown to people.
+fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}

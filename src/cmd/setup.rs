@@ -1,0 +1,88 @@
+//! `key`, `cameras` and `control-sheet`: setting a station up.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+
+use packwitness::config::Config;
+use packwitness::log::note::StationKey;
+
+pub fn key(data_dir: Option<PathBuf>, config: &Config) -> Result<ExitCode> {
+    let dir = data_dir.or_else(|| config.data_dir.clone()).context(
+        "no data dir: pass --data-dir DIR (the key lives in it), or set data_dir in the config",
+    )?;
+    packwitness::datadir::create(&dir)?;
+    let path = packwitness::datadir::key_path(&dir, &config.ledger.key_file);
+    let key = StationKey::for_data_dir(&dir, config)?;
+    out!("{}", key.verifier());
+    eprintln!(
+        "(private key: {}; keep it secret, publish the line above)",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn control_sheet(config: &Config, output: &Path) -> Result<ExitCode> {
+    // The control codes are the same for every station of a config.
+    let ids: Vec<&str> = config.stations.iter().map(|s| s.id.as_str()).collect();
+    let page = packwitness::codes::sheet::html(&config.codes, &ids.join(", "))
+        .map_err(anyhow::Error::msg)?;
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            bail!(
+                "cannot write {}: directory {} does not exist",
+                output.display(),
+                parent.display()
+            );
+        }
+    }
+    std::fs::write(output, page)
+        .with_context(|| format!("writing the control sheet to {}", output.display()))?;
+    let n = packwitness::codes::sheet::labels(&config.codes).len();
+    out!(
+        "wrote {} ({n} barcodes: stop, cancel, next box and {} operator badges); print it at 100% scale",
+        output.display(),
+        n - 3
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn cameras(json: bool) -> Result<ExitCode> {
+    use packwitness::media::source::{usb_cameras, usb_formats};
+    let (list, problem) = match usb_cameras() {
+        Ok(l) => (l, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let found: Vec<serde_json::Value> = list
+        .iter()
+        .map(|(index, name, description)| {
+            let formats = usb_formats(*index)
+                .unwrap_or_else(|e| vec![format!("(cannot list formats: {e})")]);
+            serde_json::json!({ "index": index, "source": format!("usb:{index}"), "name": name, "description": description, "formats": formats })
+        })
+        .collect();
+    if json {
+        out!("{}", serde_json::to_string_pretty(&found)?);
+    } else if found.is_empty() {
+        out!(
+            "no USB cameras found{}",
+            problem.map(|p| format!(" ({p})")).unwrap_or_default()
+        );
+        out!("hint: a USB camera shows up as /dev/video*; check its cable and that this user may use it");
+        out!("      (group `video`). Network cameras need no listing: give `rtsp://...` as a camera source.");
+    } else {
+        for c in &found {
+            out!(
+                "{}  {}  (source = \"{}\")",
+                c["index"],
+                c["name"].as_str().unwrap_or(""),
+                c["source"].as_str().unwrap_or("")
+            );
+            for f in c["formats"].as_array().into_iter().flatten() {
+                out!("    {}", f.as_str().unwrap_or(""));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,122 @@
+//! The bundle's report: one self-contained HTML page for people (stills inlined).
+//!
+//! Owns: what a reviewer reads first: the clips, their stills and timeline, and how to check
+//! the bundle by hand. Never: is evidence itself (every fact in it is proven by the records).
+//! Built with maud, which escapes every value it is given.
+
+use std::collections::BTreeMap;
+
+use maud::{html, Markup, DOCTYPE};
+
+use super::Evidence;
+use crate::log::note::b64;
+
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}\
+td,th{border:1px solid #bbb;padding:.3em .5em;font-size:.9em;vertical-align:top}code,pre{font-size:.85em;word-break:break-all}\
+figure{display:inline-block;margin:0 1em 1em 0}img{max-width:36em;width:100%;border:1px solid #888}pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}";
+
+const MANUAL_CHECK: &str =
+    "# 1. The clips are the ones recorded: their SHA-256 equals the hash in the sealed records.
+sha256sum -c SHA256SUMS
+grep -o '\"sha256\":\"[0-9a-f]*\"' records/line-*.jsonl
+
+# 2. The checkpoint is signed by the station key (Ed25519).
+sed '/^$/,$d' checkpoint.note > body.txt
+tail -n 1 checkpoint.note | cut -d' ' -f3 | base64 -d | tail -c 64 > sig.bin
+openssl pkeyutl -verify -pubin -inkey station.pem -rawin -in body.txt -sigfile sig.bin
+
+# 3. Each record is in that signed log: recompute the RFC 6962 Merkle path of
+#    proofs/line-N.tlog-proof from the leaf SHA-256(0x00 || record line) up to the root
+#    (verify.sh does it with openssl dgst); the record inside the proof is records/line-N.jsonl:
+sed -n 's/^extra //p' proofs/line-N.tlog-proof | base64 -d | cmp - records/line-N.jsonl
+
+# 4. No file of the bundle was changed after export: bundle.note is signed like step 2
+#    and lists the SHA-256 of every other file.
+sed '1d;/^$/,$d' bundle.note | sha256sum -c
+";
+
+fn figure(stills: &BTreeMap<String, Vec<u8>>, name: &Option<String>, caption: &str) -> Markup {
+    match name.as_ref().and_then(|n| stills.get(n)) {
+        Some(b) => html! {
+            figure {
+                img alt=(caption) src={ "data:image/jpeg;base64," (b64(b)) };
+                figcaption { (caption) }
+            }
+        },
+        None => html! {},
+    }
+}
+
+/// The HTML report: self-contained (stills inlined), for people.
+pub fn report(ev: &Evidence, stills: &BTreeMap<String, Vec<u8>>) -> String {
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Evidence for " (ev.code) }
+                style { (STYLE) }
+            }
+            body {
+                h1 { "Packing video evidence: " (ev.code) }
+                p {
+                    "Exported " (ev.exported_at) " by " (ev.exported_by) " with " (ev.software)
+                    ". Station key " code { (ev.station_key) } "."
+                }
+                p {
+                    "Every clip below was recorded by the station, its SHA-256 written into the station's append-only, "
+                    "hash-chained manifest when it was sealed, and that manifest line is proven to be in the station's "
+                    "signed log (checkpoint of " (ev.checkpoint.size) " lines, root " code { (ev.checkpoint.root) }
+                    @if let Some(t) = &ev.checkpoint.time { ", signed " (t) }
+                    ")."
+                }
+                h2 { "Stills" }
+                @for c in &ev.clips {
+                    (figure(stills, &c.still_start, &format!("clip {} start ({})", c.clip, c.started_at)))
+                    (figure(stills, &c.still_end, &format!("clip {} last frame before the seal ({})", c.clip, c.ended_at.as_deref().unwrap_or(""))))
+                }
+                h2 { "Timeline" }
+                table {
+                    tr {
+                        th { "clip" } th { "camera" } th { "box" } th { "part" } th { "scanned" }
+                        th { "start (with pre-roll)" } th { "end" } th { "sealed by" } th { "operator" }
+                        th { "SHA-256" } th { "file" }
+                    }
+                    @for c in &ev.clips {
+                        tr {
+                            td { (c.clip) }
+                            td { (c.camera) }
+                            td { (c.box_no) }
+                            td { (c.part) }
+                            td { (c.scanned_at) }
+                            td { (c.started_at) }
+                            td { (c.ended_at.as_deref().unwrap_or("(open)")) }
+                            td { (c.reason.as_deref().unwrap_or("")) }
+                            td { (c.operator.as_deref().unwrap_or("")) }
+                            td { code { (c.sha256.as_deref().unwrap_or("")) } }
+                            td {
+                                @match (&c.file, c.pruned) {
+                                    (Some(f), _) => (f),
+                                    (None, true) => "pruned by retention; its records are proven below",
+                                    (None, false) => "not sealed",
+                                }
+                            }
+                        }
+                    }
+                }
+                h2 { "How to check this bundle yourself" }
+                p {
+                    "You need nothing from the station or from packwitness: bash, coreutils and openssl (3.0 or newer). "
+                    "Unzip the bundle and run " code { "bash verify.sh" } ", which does exactly these steps:"
+                }
+                pre { (MANUAL_CHECK) }
+                p {
+                    "Or, with packwitness: " code { "packwitness verify-bundle BUNDLE.zip --key '" (ev.station_key) "'" } ". "
+                    "Compare the station key with the one the merchant published before the dispute."
+                }
+            }
+        }
+    };
+    page.into_string()
+}

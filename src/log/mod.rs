@@ -1,0 +1,462 @@
+//! Log: the append-only, hash-chained manifest (`manifest.jsonl`): its records, the one
+//! writer that appends them, the Merkle tree over them, signed checkpoints and proofs.
+//!
+//! Owns: the record format (documented in docs/format.md), appending records durably
+//! ([`writer`]), reading them back, RFC 6962 Merkle hashing ([`merkle`]), the station key and
+//! C2SP signed notes ([`note`]), and inclusion proofs ([`proof`]).
+//! Never: rewrites or deletes a line, or looks at clip files (verify does).
+//!
+//! Each line is one JSON object followed by `\n`. Its `prev` is the lowercase-hex SHA-256 of
+//! the previous line's exact bytes, including that line's `\n`; the first line's `prev` is
+//! [`GENESIS`]. So `sed -n 1p manifest.jsonl | sha256sum` must equal `prev` of line 2.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::datadir::MANIFEST;
+use crate::error::{Error, ErrorKind};
+
+pub mod merkle;
+pub mod note;
+pub mod proof;
+pub mod writer;
+
+pub use writer::Ledger;
+
+/// The format version written in every record's `v`. Version 2 added the `scan`, `access` and
+/// `hold` kinds and `clip_opened.box`; readers accept versions 1 and 2 (a version 1 line is a
+/// version 2 line without those).
+pub const FORMAT_VERSION: u32 = 2;
+/// `prev` of the first record: 64 zeros.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Why a clip was sealed (`clip_sealed.reason`), written as the snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SealReason {
+    /// The next order was scanned: it starts at the same frame.
+    NextOrder,
+    /// The stop code was scanned (after the post-roll).
+    StopCode,
+    /// The cancel code was scanned; the clip is kept.
+    Cancelled,
+    /// The order being recorded was scanned again (`rescan_same_order = "seal"`).
+    Rescan,
+    /// The next box of the same order starts.
+    NextBox,
+    /// The clip reached `max_clip_s`.
+    Timeout,
+    /// The process was told to stop.
+    Shutdown,
+    /// A file or test source reached its end.
+    SourceEnded,
+    /// The camera was lost; the order continues as the next part when it is back.
+    CameraLost,
+    /// The process died; recovery sealed the clip at its last complete fragment.
+    Interrupted,
+    /// Writing the clip failed (a full disk); sealed with its complete fragments.
+    Error,
+    /// A reason this program does not know (written by a newer one).
+    #[serde(other)]
+    Other,
+}
+
+impl SealReason {
+    /// The name written in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SealReason::NextOrder => "next_order",
+            SealReason::StopCode => "stop_code",
+            SealReason::Cancelled => "cancelled",
+            SealReason::Rescan => "rescan",
+            SealReason::NextBox => "next_box",
+            SealReason::Timeout => "timeout",
+            SealReason::Shutdown => "shutdown",
+            SealReason::SourceEnded => "source_ended",
+            SealReason::CameraLost => "camera_lost",
+            SealReason::Interrupted => "interrupted",
+            SealReason::Error => "error",
+            SealReason::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for SealReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a scan did (`scan.action`), written as the snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanAction {
+    Open,
+    Switch,
+    Seal,
+    Attach,
+    Operator,
+    Ignored,
+    /// An action this program does not know (written by a newer one).
+    #[serde(other)]
+    Other,
+}
+
+impl ScanAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanAction::Open => "open",
+            ScanAction::Switch => "switch",
+            ScanAction::Seal => "seal",
+            ScanAction::Attach => "attach",
+            ScanAction::Operator => "operator",
+            ScanAction::Ignored => "ignored",
+            ScanAction::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for ScanAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Appends records to a data dir's manifest: the recorder's writer thread, a writer opened
+/// for one command, or the socket of a recorder running in another process. Every call
+/// returns once the record is durable.
+pub trait Appender: Send + Sync {
+    /// Appends `body`; returns the record with its `seq`.
+    fn append(&self, body: Body) -> Result<Record, Error>;
+    /// Appends a signed checkpoint over everything so far (none if the last line is one).
+    fn checkpoint(&self) -> Result<Option<Record>, Error>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("manifest {path}: {what}: {source}")]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("manifest {path}: a write failed earlier ({what}); the writer refuses more records until it is reopened (restart packwitness)")]
+    Broken { path: PathBuf, what: String },
+    #[error("manifest {path}, line {line}: {what}; run `packwitness verify` for a full report")]
+    Corrupt {
+        path: PathBuf,
+        line: u64,
+        what: String,
+    },
+}
+
+/// One manifest line.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    /// Format version, [`FORMAT_VERSION`].
+    pub v: u32,
+    /// 1 for the first line, then +1 per line.
+    pub seq: u64,
+    /// SHA-256 (hex) of the previous line's bytes including its newline; [`GENESIS`] for line 1.
+    pub prev: String,
+    /// Local time the record was written, RFC 3339 with milliseconds and UTC offset.
+    pub at: String,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// What a record says. The `kind` field names the variant.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Body {
+    /// A recording process started on this data dir.
+    StationStart {
+        station: String,
+        software: String,
+        /// SHA-256 of the config text in force (of the empty string when defaults were used).
+        config_sha256: String,
+        cameras: Vec<String>,
+        /// The station's public signing key (signed-note verifier form) for checkpoints.
+        key: String,
+    },
+    /// Recording of a clip began; written before the first byte of video is.
+    ClipOpened {
+        order: String,
+        station: String,
+        camera: String,
+        /// The packer's badge scanned before this clip, if any (`null` otherwise).
+        operator: Option<String>,
+        /// Shared by the clips that one scan opened on the station's cameras.
+        group: String,
+        /// 1; 2, 3, ... when the camera was lost during the order and came back.
+        part: u32,
+        /// 1; 2, 3, ... for the next boxes of the same order (`PW-BOX`). Absent in records
+        /// written before boxes existed, meaning 1.
+        #[serde(rename = "box", default = "one")]
+        box_no: u32,
+        /// Path relative to the data dir, `/`-separated.
+        file: String,
+        /// Wall-clock time of the first frame (the start of the pre-roll).
+        started_at: String,
+        /// Wall-clock time of the frame at which the order was scanned.
+        scanned_at: String,
+        /// Camera-session frame number of the first frame.
+        first_frame: u64,
+        /// Whether the system clock was synchronised (NTP) when the clip started; `null` when
+        /// the system cannot tell.
+        clock_synced: Option<bool>,
+    },
+    /// A clip file is complete, fsynced and in place; `clip` is the `seq` of its `clip_opened`.
+    ClipSealed {
+        clip: u64,
+        order: String,
+        station: String,
+        camera: String,
+        file: String,
+        /// Why it was sealed.
+        reason: SealReason,
+        started_at: String,
+        /// Wall-clock time of the last frame.
+        ended_at: String,
+        duration_ms: u64,
+        frames: u64,
+        /// Camera-session frame number of the first frame (0 = first frame the camera delivered).
+        first_frame: u64,
+        size: u64,
+        sha256: String,
+        /// Pieces of the file (header, each `moof`+`mdat` fragment, trailer) and the SHA-256
+        /// over their raw 32-byte digests in order; the pieces are listed, with offsets, in
+        /// `<file>.fragments`, so a modified clip can be located to the fragment.
+        fragments: u64,
+        fragments_sha256: String,
+    },
+    /// A signed tree head over every line before this one (RFC 6962 tree, C2SP checkpoint).
+    Checkpoint {
+        /// Number of lines covered: lines 1..=size.
+        size: u64,
+        /// Merkle tree hash of those lines, lowercase hex.
+        root: String,
+        /// The signed checkpoint note, as text.
+        note: String,
+    },
+    /// On start, the manifest ended in an incomplete line (a write cut short by a crash). The
+    /// bytes were moved to `kept_in` (relative to the data dir) and the chain continues.
+    TornLineRemoved {
+        bytes: u64,
+        sha256: String,
+        kept_in: String,
+    },
+    /// Another code (a tracking number, say) scanned during clip `clip`: lookup finds the clip
+    /// by it too.
+    CodeAttached {
+        clip: u64,
+        code: String,
+        /// What the code is: `tracking`, or another rule name.
+        code_kind: String,
+    },
+    /// A scan the station acted on, written before the action is acknowledged to the packer.
+    Scan {
+        station: String,
+        /// The scanner's id (`[[station.scanner]]`, or `scanner` for standard input).
+        scanner: String,
+        /// The code as classified (normalised; a badge: the operator's name).
+        code: String,
+        /// `order`, `tracking`, `operator`, `stop`, `cancel` or `next_box`.
+        code_kind: String,
+        /// The rule that matched.
+        rule: String,
+        /// What the scan did.
+        action: ScanAction,
+        /// The seal reason of `switch`/`seal`, or why the scan was `ignored`.
+        detail: Option<String>,
+        /// The order (and box) recording after the scan, with its clip group.
+        order: Option<String>,
+        #[serde(rename = "box")]
+        box_no: Option<u32>,
+        group: Option<String>,
+        operator: Option<String>,
+        /// Wall-clock time of the scan.
+        scanned_at: String,
+    },
+    /// Someone exported clips (an evidence bundle) or looked at them.
+    Access {
+        /// `export`.
+        action: String,
+        /// The code asked for, normalised.
+        code: String,
+        /// The clips (`seq` of their `clip_opened`).
+        clips: Vec<u64>,
+        /// The user account that asked (`$USER`, or `--who`).
+        who: String,
+        /// Where it went (the bundle's file name), if anywhere.
+        to: Option<String>,
+    },
+    /// A legal hold placed on (or, `released`, lifted from) clips: held clips are never pruned.
+    Hold {
+        code: String,
+        clips: Vec<u64>,
+        released: bool,
+        who: String,
+        reason: Option<String>,
+    },
+    /// Retention removed the file of clip `clip` (and its fragment list). Its `clip_sealed`
+    /// record, with the hashes, stays in the chain and can still be proven.
+    Pruned {
+        clip: u64,
+        file: String,
+        reason: String,
+    },
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl From<LedgerError> for Error {
+    fn from(e: LedgerError) -> Error {
+        let kind = match &e {
+            LedgerError::Io { .. } => ErrorKind::Io,
+            LedgerError::Broken { .. } => ErrorKind::Unavailable,
+            LedgerError::Corrupt { .. } => ErrorKind::Corrupt,
+        };
+        Error::new(kind, e)
+    }
+}
+
+/// Reads manifest lines in order with their 1-based number and byte offset.
+pub struct LineReader<R> {
+    reader: R,
+    line: u64,
+    offset: u64,
+}
+
+impl<R: BufRead> LineReader<R> {
+    pub fn new(reader: R) -> Self {
+        LineReader {
+            reader,
+            line: 0,
+            offset: 0,
+        }
+    }
+
+    /// Starts at `offset`, which must be the start of line `line + 1`.
+    pub fn starting_at(reader: R, line: u64, offset: u64) -> Self {
+        LineReader {
+            reader,
+            line,
+            offset,
+        }
+    }
+
+    /// Next line's (number, offset, bytes including the newline if present).
+    pub fn next_line(&mut self) -> std::io::Result<Option<(u64, u64, Vec<u8>)>> {
+        let mut buf = Vec::new();
+        let n = self.reader.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        let at = self.offset;
+        self.offset += n as u64;
+        Ok(Some((self.line, at, buf)))
+    }
+}
+
+/// Opens the manifest of a data dir for reading.
+pub fn open_manifest(data_dir: &Path) -> Result<LineReader<BufReader<File>>, LedgerError> {
+    let path = data_dir.join(MANIFEST);
+    let file = File::open(&path).map_err(|source| LedgerError::Io {
+        path: path.clone(),
+        what: "opening (is this a packwitness data dir?)",
+        source,
+    })?;
+    Ok(LineReader::new(BufReader::new(file)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest;
+
+    /// A public key in signed-note verifier form (from Go's sumdb/note documentation).
+    const TEST_KEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+
+    #[test]
+    fn fixed_vector_record_layout() {
+        // The exact bytes of a record are a public contract (README, "Manifest format").
+        let rec = Record {
+            v: 1,
+            seq: 1,
+            prev: GENESIS.into(),
+            at: "2026-11-25T20:31:02.054+08:00".into(),
+            body: Body::StationStart {
+                station: "station-1".into(),
+                software: "packwitness 0.1.0".into(),
+                config_sha256: digest::sha256_hex(b""),
+                cameras: vec!["cam-1".into()],
+                key: TEST_KEY.into(),
+            },
+        };
+        let line = serde_json::to_string(&rec).unwrap() + "\n";
+        assert_eq!(
+            line,
+            "{\"v\":1,\"seq\":1,\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"at\":\"2026-11-25T20:31:02.054+08:00\",\"kind\":\"station_start\",\"station\":\"station-1\",\"software\":\"packwitness 0.1.0\",\"config_sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"cameras\":[\"cam-1\"],\"key\":\"PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW\"}\n"
+        );
+        assert_eq!(
+            line,
+            include_str!("../../tests/vectors/station_start.jsonl")
+        );
+        assert_eq!(
+            digest::sha256_hex(line.as_bytes()),
+            include_str!("../../tests/vectors/station_start.sha256").trim()
+        );
+        let back: Record = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn fixed_vector_scan_record_version_2() {
+        // The second line of the chain started by the station_start vector.
+        let rec = Record {
+            v: 2,
+            seq: 2,
+            prev: include_str!("../../tests/vectors/station_start.sha256")
+                .trim()
+                .into(),
+            at: "2026-11-25T20:31:05.120+08:00".into(),
+            body: Body::Scan {
+                station: "station-1".into(),
+                scanner: "hand-1".into(),
+                code: "SF1234567890123".into(),
+                code_kind: "tracking".into(),
+                rule: "sf".into(),
+                action: ScanAction::Attach,
+                detail: None,
+                order: Some("SO-2026-0001".into()),
+                box_no: Some(2),
+                group: Some("1764073862054-1".into()),
+                operator: Some("ALICE".into()),
+                scanned_at: "2026-11-25T20:31:05.118+08:00".into(),
+            },
+        };
+        let line = serde_json::to_string(&rec).unwrap() + "\n";
+        assert_eq!(line, include_str!("../../tests/vectors/scan.jsonl"));
+        assert_eq!(
+            digest::sha256_hex(line.as_bytes()),
+            include_str!("../../tests/vectors/scan.sha256").trim()
+        );
+        let back: Record = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn version_1_clip_opened_reads_as_box_1() {
+        let line = r#"{"v":1,"seq":3,"prev":"00","at":"t","kind":"clip_opened","order":"A","station":"s","camera":"c","operator":null,"group":"g","part":1,"file":"clips/a.mp4","started_at":"t","scanned_at":"t","first_frame":0,"clock_synced":null}"#;
+        let rec: Record = serde_json::from_str(line).unwrap();
+        assert!(matches!(rec.body, Body::ClipOpened { box_no: 1, .. }));
+    }
+}

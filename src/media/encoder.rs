@@ -1,0 +1,471 @@
+//! Encode: one continuous H.264 encoder per camera, with the evidence stamp burned in.
+//!
+//! Owns: the drawtext stamp (order, station, camera, local time with milliseconds and UTC
+//! offset), libx264 settings, and forced keyframes where a clip must start.
+//! Never: cuts clips or writes files. The encoder is opened once per camera session and runs
+//! continuously; a new order only changes the stamp text and asks for a keyframe.
+
+use ffmpeg::{codec, encoder, filter, format, frame, picture, Dictionary, Packet, Rational};
+use ffmpeg_next as ffmpeg;
+
+use std::collections::VecDeque;
+
+use super::stamp::StampText;
+use super::{EncodedPacket, FrameSource, PacketSource, StreamInfo, Unit};
+use crate::config::EncodeConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("camera {camera}: {what}: {source}")]
+    Ffmpeg {
+        camera: String,
+        what: String,
+        #[source]
+        source: ffmpeg::Error,
+    },
+    #[error("camera {camera}: {what}")]
+    Setup { camera: String, what: String },
+}
+
+/// Escapes literal text for drawtext's expansion (`\` and `%` are special there).
+fn escape_expansion(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '%' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // A stamp is one line; control characters never reach here (codes are validated),
+            // but make sure they can't break the layout either.
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Quotes a value for an FFmpeg option string: inside '...' everything is literal but `'`.
+fn quote_option(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
+/// The drawtext `text` value: literal parts escaped, time rendered from the frame's pts.
+///
+/// `wall_offset_s` is the Unix time of pts 0, so `t + wall_offset_s` is the wall-clock time of a
+/// frame: derived from one clock reading per camera session, never one per frame.
+pub fn stamp_expression(stamp: &StampText, wall_offset_s: f64) -> String {
+    let d = format!("{wall_offset_s:.6}");
+    stamp.fill(
+        escape_expansion,
+        format!("%{{pts:localtime:{d}:%Y-%m-%d %H\\:%M\\:%S}}.%{{eif:mod(floor((t+{d})*1000),1000):d:3}}"),
+        format!("%{{pts:localtime:{d}:%z}}"),
+    )
+}
+
+/// The stamp's font size in pixels for a picture `height` high.
+pub fn font_size(settings: &EncodeConfig, height: u32) -> u32 {
+    if settings.font_size > 0 {
+        settings.font_size
+    } else {
+        (height / 24).max(10)
+    }
+}
+
+/// The drawtext option string of the stamp (bottom left, white on a dark box).
+pub fn drawtext_args(font_file: &str, size: u32, stamp: &StampText, wall_offset_s: f64) -> String {
+    format!(
+        "fontfile={}:text={}:fontsize={size}:fontcolor=white:box=1:boxcolor=black@0.65:boxborderw={}:x={}:y=h-th-{}",
+        quote_option(font_file),
+        quote_option(&stamp_expression(stamp, wall_offset_s)),
+        size / 4,
+        size / 2,
+        size / 2,
+    )
+}
+
+/// Frames between keyframes.
+pub fn gop_frames(settings: &EncodeConfig, fps: f64) -> u32 {
+    (fps * settings.keyframe_interval_s).round().max(1.0) as u32
+}
+
+/// The libx264 private options for a keyframe interval of `gop` frames.
+pub fn x264_options(settings: &EncodeConfig, gop: u32) -> Vec<(String, String)> {
+    let mut params = format!("keyint_min={gop}:scenecut=0");
+    if !settings.x264_params.is_empty() {
+        params.push(':');
+        params.push_str(&settings.x264_params);
+    }
+    if settings.max_rate_kbps > 0 {
+        // A one-second VBV buffer: the rate holds over every second of video.
+        params.push_str(&format!(
+            ":vbv-maxrate={0}:vbv-bufsize={0}",
+            settings.max_rate_kbps
+        ));
+    }
+    vec![
+        ("preset".into(), settings.preset.clone()),
+        ("crf".into(), settings.crf.to_string()),
+        // A keyframe asked for at a scan must be an IDR, so a clip starting there stands alone.
+        ("forced-idr".into(), "1".into()),
+        ("x264-params".into(), params),
+    ]
+}
+
+/// One camera's encoder: stamp filter graph plus libx264.
+pub struct Encoder {
+    camera: String,
+    info: StreamInfo,
+    settings: EncodeConfig,
+    wall_offset_s: f64,
+    graph: Option<filter::Graph>,
+    encoder: encoder::Video,
+    frame_duration: i64,
+}
+
+impl Encoder {
+    /// Opens the encoder for frames shaped like `info`.
+    pub fn open(
+        info: StreamInfo,
+        settings: &EncodeConfig,
+        wall_offset_s: f64,
+        stamp: &StampText,
+    ) -> Result<Encoder, EncodeError> {
+        super::init_ffmpeg();
+        let camera = stamp.camera.clone();
+        let err = |what: &str| {
+            let camera = camera.clone();
+            let what = what.to_string();
+            move |source| EncodeError::Ffmpeg {
+                camera,
+                what,
+                source,
+            }
+        };
+        let codec = encoder::find_by_name("libx264").ok_or_else(|| EncodeError::Setup {
+            camera: camera.clone(),
+            what: "this FFmpeg has no libx264 encoder (install Debian's libavcodec59 / ffmpeg)"
+                .into(),
+        })?;
+        let mut enc = codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .video()
+            .map_err(err("creating the H.264 encoder"))?;
+        enc.set_width(info.width);
+        enc.set_height(info.height);
+        enc.set_format(format::Pixel::YUV420P);
+        enc.set_time_base(info.time_base);
+        enc.set_frame_rate(Some(info.frame_rate));
+        let gop = gop_frames(settings, info.fps());
+        enc.set_gop(gop);
+        enc.set_max_b_frames(0);
+        // MP4 needs SPS/PPS in the stream header (avcC), not only in-band.
+        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+        let mut opts = Dictionary::new();
+        for (k, v) in x264_options(settings, gop) {
+            opts.set(&k, &v);
+        }
+        let encoder = enc.open_with(opts).map_err(err(
+            "opening libx264 (check encode.preset and encode.x264_params)",
+        ))?;
+        let mut me = Encoder {
+            camera,
+            info,
+            settings: settings.clone(),
+            wall_offset_s,
+            graph: None,
+            encoder,
+            frame_duration: info.frame_duration(),
+        };
+        me.set_stamp(stamp)?;
+        Ok(me)
+    }
+
+    /// Rebuilds the stamp filter graph with new text. Called at an order switch, never per frame.
+    pub fn set_stamp(&mut self, stamp: &StampText) -> Result<(), EncodeError> {
+        let camera = self.camera.clone();
+        let err = |what: &'static str| {
+            let camera = camera.clone();
+            move |source| EncodeError::Ffmpeg {
+                camera,
+                what: what.to_string(),
+                source,
+            }
+        };
+        let info = self.info;
+        let mut graph = filter::Graph::new();
+        let find = |name: &str| {
+            filter::find(name).ok_or_else(|| EncodeError::Setup {
+                camera: self.camera.clone(),
+                what: format!("this FFmpeg has no '{name}' filter"),
+            })
+        };
+        let pix: ffmpeg::ffi::AVPixelFormat = info.pixel_format.into();
+        let args = format!(
+            "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect=1/1",
+            info.width,
+            info.height,
+            pix as i32,
+            info.time_base.numerator(),
+            info.time_base.denominator()
+        );
+        let mut input = graph
+            .add(&find("buffer")?, "in", &args)
+            .map_err(err("creating the filter input"))?;
+        let mut output = graph
+            .add(&find("buffersink")?, "out", "")
+            .map_err(err("creating the filter output"))?;
+        output.set_pixel_format(format::Pixel::YUV420P);
+        if self.settings.stamp {
+            let size = font_size(&self.settings, info.height);
+            let font = self
+                .settings
+                .font_file
+                .to_str()
+                .ok_or_else(|| EncodeError::Setup {
+                    camera: self.camera.clone(),
+                    what: "encode.font_file is not valid UTF-8".into(),
+                })?;
+            if !self.settings.font_file.is_file() {
+                return Err(EncodeError::Setup {
+                    camera: self.camera.clone(),
+                    what: format!(
+                        "font file {font} not found (install fonts-dejavu-core or set encode.font_file)"
+                    ),
+                });
+            }
+            let args = drawtext_args(font, size, stamp, self.wall_offset_s);
+            let mut draw = graph
+                .add(&find("drawtext")?, "stamp", &args)
+                .map_err(err("creating the drawtext stamp"))?;
+            input.link(0, &mut draw, 0);
+            draw.link(0, &mut output, 0);
+        } else {
+            input.link(0, &mut output, 0);
+        }
+        graph
+            .validate()
+            .map_err(err("configuring the stamp filter graph"))?;
+        self.graph = Some(graph);
+        Ok(())
+    }
+
+    /// Encodes one frame; `keyframe` forces an IDR here. Finished packets are appended to `out`.
+    pub fn encode(
+        &mut self,
+        frame: &mut frame::Video,
+        keyframe: bool,
+        out: &mut Vec<EncodedPacket>,
+    ) -> Result<(), EncodeError> {
+        let camera = self.camera.clone();
+        let err = move |what: &'static str| {
+            let camera = camera.clone();
+            move |source| EncodeError::Ffmpeg {
+                camera,
+                what: what.to_string(),
+                source,
+            }
+        };
+        let graph = self.graph.as_mut().ok_or_else(|| EncodeError::Setup {
+            camera: self.camera.clone(),
+            what: "stamp filter graph missing".into(),
+        })?;
+        let pts = frame.pts();
+        graph
+            .get("in")
+            .ok_or_else(|| EncodeError::Setup {
+                camera: self.camera.clone(),
+                what: "filter input missing".into(),
+            })?
+            .source()
+            .add(frame)
+            .map_err(err("feeding the stamp filter"))?;
+        let mut sink = graph.get("out").ok_or_else(|| EncodeError::Setup {
+            camera: self.camera.clone(),
+            what: "filter output missing".into(),
+        })?;
+        let mut filtered = frame::Video::empty();
+        while sink.sink().frame(&mut filtered).is_ok() {
+            filtered.set_pts(pts);
+            filtered.set_kind(if keyframe {
+                picture::Type::I
+            } else {
+                picture::Type::None
+            });
+            self.encoder
+                .send_frame(&filtered)
+                .map_err(err("sending a frame to libx264"))?;
+            self.drain(out);
+        }
+        Ok(())
+    }
+
+    /// Flushes the encoder at the end of a camera session.
+    pub fn finish(&mut self, out: &mut Vec<EncodedPacket>) -> Result<(), EncodeError> {
+        let camera = self.camera.clone();
+        self.encoder
+            .send_eof()
+            .map_err(|source| EncodeError::Ffmpeg {
+                camera,
+                what: "flushing libx264".into(),
+                source,
+            })?;
+        self.drain(out);
+        Ok(())
+    }
+
+    fn drain(&mut self, out: &mut Vec<EncodedPacket>) {
+        loop {
+            let mut packet = Packet::empty();
+            if self.encoder.receive_packet(&mut packet).is_err() {
+                break;
+            }
+            let Some(pts) = packet.pts() else {
+                tracing::warn!(camera = %self.camera, "encoded packet without timestamp dropped");
+                continue;
+            };
+            packet.set_duration(self.frame_duration);
+            let key = packet.is_key();
+            out.push(EncodedPacket {
+                packet,
+                pts,
+                dts: pts,
+                key,
+                frame_no: 0,
+            });
+        }
+    }
+
+    /// Codec parameters for the clip writer's stream header.
+    pub fn parameters(&self) -> codec::Parameters {
+        codec::Parameters::from(&*self.encoder)
+    }
+
+    pub fn time_base(&self) -> Rational {
+        self.info.time_base
+    }
+}
+
+/// The transcode path: decoded frames from a source, stamped and encoded with libx264.
+pub struct Transcode {
+    source: Box<dyn FrameSource>,
+    settings: EncodeConfig,
+    encoder: Option<Encoder>,
+    /// Frames inside the encoder, oldest first: (pts, frame number). No B-frames, so
+    /// packets come out in this order.
+    in_flight: VecDeque<(i64, u64)>,
+}
+
+impl Transcode {
+    pub fn new(source: Box<dyn FrameSource>, settings: &EncodeConfig) -> Transcode {
+        Transcode {
+            source,
+            settings: settings.clone(),
+            encoder: None,
+            in_flight: VecDeque::new(),
+        }
+    }
+
+    /// Gives packets the camera-session number of their frame.
+    fn number(&mut self, packets: Vec<EncodedPacket>, out: &mut Vec<EncodedPacket>) {
+        for mut p in packets {
+            while let Some(&(pts, n)) = self.in_flight.front() {
+                if pts < p.pts {
+                    self.in_flight.pop_front();
+                    continue;
+                }
+                if pts == p.pts {
+                    self.in_flight.pop_front();
+                    p.frame_no = n;
+                }
+                break;
+            }
+            out.push(p);
+        }
+    }
+}
+
+impl PacketSource for Transcode {
+    fn info(&self) -> StreamInfo {
+        self.source.info()
+    }
+
+    fn next_unit(&mut self) -> Result<Option<Unit>, crate::Error> {
+        Ok(self.source.next_frame()?.map(Unit::Frame))
+    }
+
+    fn start(
+        &mut self,
+        wall_offset_s: f64,
+        stamp: &StampText,
+    ) -> Result<codec::Parameters, crate::Error> {
+        let e = Encoder::open(self.source.info(), &self.settings, wall_offset_s, stamp)?;
+        let params = e.parameters();
+        self.encoder = Some(e);
+        Ok(params)
+    }
+
+    fn process(
+        &mut self,
+        unit: Unit,
+        frame_no: u64,
+        keyframe: bool,
+        stamp: Option<&StampText>,
+        out: &mut Vec<EncodedPacket>,
+    ) -> Result<(), crate::Error> {
+        let (Some(encoder), Unit::Frame(mut frame)) = (self.encoder.as_mut(), unit) else {
+            return Err(crate::Error::internal(
+                "transcode was given a packet, or a frame before its encoder started",
+            ));
+        };
+        if let Some(stamp) = stamp {
+            encoder.set_stamp(stamp)?;
+        }
+        self.in_flight
+            .push_back((frame.pts().unwrap_or(0), frame_no));
+        let mut packets = Vec::new();
+        encoder.encode(&mut frame, keyframe, &mut packets)?;
+        self.number(packets, out);
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<EncodedPacket>) -> Result<(), crate::Error> {
+        if let Some(encoder) = self.encoder.as_mut() {
+            let mut packets = Vec::new();
+            encoder.finish(&mut packets)?;
+            self.number(packets, out);
+        }
+        Ok(())
+    }
+
+    fn text_track(&self) -> bool {
+        false
+    }
+
+    fn late_frames(&self) -> u64 {
+        self.source.late_frames()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamp_text_escapes_literals() {
+        let s = StampText {
+            station: "st-1".into(),
+            camera: "cam-1".into(),
+            order: Some("A%B\\C'D".into()),
+            operator: None,
+            tracking: vec![],
+            template: crate::config::DEFAULT_STAMP.into(),
+        };
+        let e = stamp_expression(&s, 1764102661.5);
+        assert!(
+            e.starts_with("A\\%B\\\\C'D  st-1 cam-1  %{pts:localtime:1764102661.500000:"),
+            "{e}"
+        );
+        assert_eq!(quote_option("it's"), "'it'\\''s'");
+    }
+}

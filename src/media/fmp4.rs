@@ -1,0 +1,943 @@
+//! fMP4: one order's video as a crash-safe fragmented MP4 file.
+//!
+//! Owns: the MP4 muxer, file naming inside the data dir, and the durability steps of a clip
+//! file. Never: decides when a clip starts or ends (the station does) or records anything in
+//! the manifest (the ledger does).
+//!
+//! Life of a clip file, in order:
+//! 1. `<name>.mp4.partial` is created exclusively (an existing file is never overwritten);
+//! 2. fragments are written as the encoder produces them (`frag_keyframe+empty_moov+
+//!    default_base_moof`): every complete fragment is playable even if the process dies;
+//!    each complete fragment is fsynced as its last byte is written, and its SHA-256 (and the
+//!    file's running SHA-256) is taken from the bytes as they go to the file, so sealing
+//!    never reads the clip back;
+//! 3. at seal: trailer written, file fsynced, the hashes finished;
+//! 4. renamed to `<name>.mp4`, and the directory fsynced;
+//! 5. only then does the caller write the sealed record to the manifest.
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use ffmpeg::{codec, format, Dictionary, Rational};
+use ffmpeg_next as ffmpeg;
+
+use super::EncodedPacket;
+use crate::digest;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClipError {
+    #[error("clip {path}: {what}: {source} (check free space and permissions of the data dir)")]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("clip {path}: {what}: {source}")]
+    Ffmpeg {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: ffmpeg::Error,
+    },
+}
+
+/// The sample description of a 3GPP timed-text (`tx3g`) track: display flags, justification,
+/// background, text box, default style (font 1, 18 px, white) and a one-font table.
+const TX3G_SAMPLE_ENTRY: [u8; 48] = [
+    0, 0, 0, 0, // display flags
+    1, 0xff, // horizontal and vertical justification: centre, bottom
+    0, 0, 0, 0, // background colour RGBA
+    0, 0, 0, 0, 0, 0, 0, 0, // text box: top, left, bottom, right
+    0, 0, 0, 0, 0, 1, 0, 18, 0xff, 0xff, 0xff, 0xff, // style record
+    0, 0, 0, 18, b'f', b't', b'a', b'b', 0, 1, 0, 1, 5, b'S', b'e', b'r', b'i',
+    b'f', // font table
+];
+
+/// Adds a `mov_text` stream (stream 1, millisecond time base) carrying [`TX3G_SAMPLE_ENTRY`].
+fn add_text_stream(octx: &mut format::context::Output) -> Result<(), ffmpeg::Error> {
+    let mut stream = octx.add_stream(codec::encoder::find(codec::Id::MOV_TEXT))?;
+    stream.set_time_base(Rational(1, 1000));
+    // SAFETY: codecpar belongs to the new stream; extradata is allocated with av_mallocz (with
+    // the padding FFmpeg requires) and freed by FFmpeg with the stream.
+    unsafe {
+        let par = stream.parameters().as_mut_ptr();
+        (*par).codec_type = ffmpeg::ffi::AVMediaType::AVMEDIA_TYPE_SUBTITLE;
+        (*par).codec_id = ffmpeg::ffi::AVCodecID::AV_CODEC_ID_MOV_TEXT;
+        let n = TX3G_SAMPLE_ENTRY.len();
+        let buf = ffmpeg::ffi::av_mallocz(n + ffmpeg::ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize)
+            as *mut u8;
+        if buf.is_null() {
+            return Err(ffmpeg::Error::Other {
+                errno: ffmpeg::util::error::ENOMEM,
+            });
+        }
+        std::ptr::copy_nonoverlapping(TX3G_SAMPLE_ENTRY.as_ptr(), buf, n);
+        (*par).extradata = buf;
+        (*par).extradata_size = n as i32;
+    }
+    Ok(())
+}
+
+/// What a sealed clip file is, as recorded in the manifest.
+#[derive(Debug, Clone)]
+pub struct SealedFile {
+    pub size: u64,
+    pub sha256: String,
+    pub fragments: Vec<Fragment>,
+    pub frames: u64,
+    /// pts of the first and last frame, in the encoder time base.
+    pub first_pts: i64,
+    pub last_pts: i64,
+}
+
+/// Where the muxer's bytes go: the clip file, hashed and split into pieces on the way.
+///
+/// The muxer writes the file strictly in order (fragmented MP4 to a non-seekable output), so
+/// one pass over the bytes as they are written gives the file's SHA-256, each piece's SHA-256
+/// (see [`Fragment`]) and the moments to fsync: the end of `moov` and the end of every `mdat`
+/// after a `moof`, the same cut points [`hash_fragments`] finds in a file on disk.
+struct Sink {
+    file: File,
+    whole: sha2::Sha256,
+    part: sha2::Sha256,
+    fragments: Vec<Fragment>,
+    /// Bytes written so far, and where the current piece started.
+    pos: u64,
+    piece_start: u64,
+    /// Where the current top-level box ends (`None`: its header is still being read).
+    box_end: Option<u64>,
+    box_start: u64,
+    head: [u8; 16],
+    head_len: usize,
+    kind: [u8; 4],
+    prev_kind: [u8; 4],
+    /// A box header that makes no sense: stop splitting (the whole-file hash stays right).
+    lost: bool,
+    /// A write failed (disk full, I/O error): the file may end in a torn write, and nothing
+    /// more is written. Sealing cuts it back to its last complete fragment and hashes it
+    /// from disk.
+    broken: bool,
+}
+
+impl Sink {
+    fn new(file: File) -> Sink {
+        use sha2::Digest;
+        Sink {
+            file,
+            whole: sha2::Sha256::new(),
+            part: sha2::Sha256::new(),
+            fragments: Vec::new(),
+            pos: 0,
+            piece_start: 0,
+            box_end: None,
+            box_start: 0,
+            head: [0; 16],
+            head_len: 0,
+            kind: [0; 4],
+            prev_kind: [0; 4],
+            lost: false,
+            broken: false,
+        }
+    }
+
+    /// Writes `buf` to the file, then hashes it and fsyncs at every piece that completes.
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        use sha2::Digest;
+        use std::io::Write;
+        if self.broken {
+            return Err(std::io::Error::other(
+                "an earlier write to this clip failed; it takes no more data",
+            ));
+        }
+        if let Err(e) = self.file.write_all(buf) {
+            self.broken = true;
+            return Err(e);
+        }
+        self.whole.update(buf);
+        let mut rest = buf;
+        while !rest.is_empty() {
+            let step = match self.box_end {
+                _ if self.lost => rest.len(),
+                None => {
+                    // Reading a box header: 8 bytes, or 16 for a 64-bit size.
+                    let want = if self.head_len >= 8 && self.large() {
+                        16
+                    } else {
+                        8
+                    };
+                    let n = (want - self.head_len).min(rest.len());
+                    self.head[self.head_len..self.head_len + n].copy_from_slice(&rest[..n]);
+                    self.head_len += n;
+                    if self.head_len == 8 && self.large() {
+                        // Read the 64-bit size next.
+                    } else if self.head_len == want {
+                        self.start_box();
+                    }
+                    n
+                }
+                Some(end) => (end - (self.pos)).min(rest.len() as u64) as usize,
+            };
+            self.part.update(&rest[..step]);
+            self.pos += step as u64;
+            rest = &rest[step..];
+            if self.box_end == Some(self.pos) {
+                self.end_box()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn large(&self) -> bool {
+        self.head[..4] == [0, 0, 0, 1]
+    }
+
+    fn start_box(&mut self) {
+        let size32 = u32::from_be_bytes([self.head[0], self.head[1], self.head[2], self.head[3]]);
+        let size = match size32 {
+            1 => {
+                let mut large = [0u8; 8];
+                large.copy_from_slice(&self.head[8..16]);
+                u64::from_be_bytes(large)
+            }
+            // 0 ("to the end of the file") is never written by the fragmenting muxer.
+            s => u64::from(s),
+        };
+        self.kind.copy_from_slice(&self.head[4..8]);
+        // `pos` has not yet counted the header bytes just taken; the box began at box_start.
+        if size < self.head_len as u64 {
+            self.lost = true;
+            return;
+        }
+        self.box_end = Some(self.box_start + size);
+    }
+
+    /// A top-level box is complete: at a cut point, close the piece and make it durable.
+    fn end_box(&mut self) -> std::io::Result<()> {
+        let kind = self.kind;
+        let cut = &kind == b"moov" || (&kind == b"mdat" && &self.prev_kind == b"moof");
+        self.prev_kind = kind;
+        self.box_start = self.pos;
+        self.box_end = None;
+        self.head_len = 0;
+        if cut {
+            self.close_piece();
+            // A crash or power cut from here on loses nothing up to this byte.
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    fn close_piece(&mut self) {
+        use sha2::Digest;
+        if self.pos > self.piece_start {
+            let h = std::mem::replace(&mut self.part, sha2::Sha256::new());
+            self.fragments.push(Fragment {
+                offset: self.piece_start,
+                len: self.pos - self.piece_start,
+                sha256: digest::hex(&h.finalize()),
+            });
+            self.piece_start = self.pos;
+        }
+    }
+}
+
+/// The muxer's handle on a [`Sink`] (the clip writer keeps the other one).
+struct SinkWriter(std::sync::Arc<std::sync::Mutex<Sink>>);
+
+impl std::io::Write for SinkWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut sink = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("the clip writer panicked earlier"))?;
+        sink.write(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An open clip being written.
+pub struct ClipWriter {
+    octx: format::context::Output,
+    /// The file, its hashes and its pieces, shared with the muxer's output.
+    sink: std::sync::Arc<std::sync::Mutex<Sink>>,
+    partial: PathBuf,
+    path: PathBuf,
+    in_tb: Rational,
+    out_tb: Rational,
+    /// Time base of the text track, when there is one.
+    text_tb: Option<Rational>,
+    /// Decode time of the first packet: every timestamp is rebased to it.
+    origin: i64,
+    first_pts: i64,
+    last_pts: i64,
+    frames: u64,
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".partial");
+    PathBuf::from(p)
+}
+
+impl ClipWriter {
+    /// Creates `path` (as `path.partial` until sealed) for a stream with these parameters;
+    /// the first packet written must be a keyframe with pts `first_pts`.
+    ///
+    /// `origin` is the decode time of the first packet (timestamps are rebased to it); with
+    /// `text_track`, a timed-text (`mov_text`) track is added for the stamp (passthrough).
+    pub fn create(
+        path: &Path,
+        params: &codec::Parameters,
+        time_base: Rational,
+        (first_pts, origin): (i64, i64),
+        text_track: bool,
+    ) -> Result<ClipWriter, ClipError> {
+        let io = |what| {
+            let path = path.to_owned();
+            move |source| ClipError::Io { path, what, source }
+        };
+        let ff = |what| {
+            let path = path.to_owned();
+            move |source| ClipError::Ffmpeg { path, what, source }
+        };
+        if let Some(dir) = path.parent() {
+            crate::datadir::create_dir_durable(dir).map_err(io("creating its directory"))?;
+        }
+        let partial = partial_path(path);
+        if path.exists() {
+            return Err(ClipError::Io {
+                path: path.to_owned(),
+                what: "refusing to overwrite an existing clip",
+                source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            });
+        }
+        // Exclusive create: two writers can never share a file.
+        let file = OpenOptions::new()
+            .read(true) // to find the last complete fragment if a write fails
+            .write(true)
+            .create_new(true)
+            .open(&partial)
+            .map_err(io("creating the file"))?;
+        let sink = std::sync::Arc::new(std::sync::Mutex::new(Sink::new(file)));
+        // A non-seekable output: the muxer never goes back, so the bytes can be hashed as
+        // they are written.
+        let stream = format::context::StreamIo::from_write(SinkWriter(sink.clone()))
+            .map_err(ff("setting up the clip's output"))?;
+        let mut octx = format::output_to_stream(stream, None, Some("mp4"))
+            .map_err(ff("opening the MP4 muxer"))?;
+        {
+            let mut stream = octx
+                .add_stream(codec::encoder::find(params.id()))
+                .map_err(ff("adding the video stream"))?;
+            stream.set_parameters(params.clone());
+            // SAFETY: codecpar belongs to the stream just created; a camera's codec tag (from
+            // RTSP, say) may not be valid in MP4, and 0 lets the muxer choose.
+            unsafe {
+                (*stream.parameters().as_mut_ptr()).codec_tag = 0;
+            }
+            stream.set_time_base(time_base);
+        }
+        if text_track {
+            add_text_stream(&mut octx).map_err(ff("adding the stamp's text track"))?;
+        }
+        let mut opts = Dictionary::new();
+        opts.set("movflags", "frag_keyframe+empty_moov+default_base_moof");
+        // A fragment at least every quarter second (and at every keyframe), so a crash loses
+        // little; every packet goes to the file at once, not into an I/O buffer.
+        opts.set("frag_duration", "250000");
+        opts.set("flush_packets", "1");
+        octx.write_header_with(opts)
+            .map_err(ff("writing the MP4 header"))?;
+        let out_tb = octx.stream(0).map(|s| s.time_base()).unwrap_or(time_base);
+        let text_tb = octx.stream(1).map(|s| s.time_base());
+        Ok(ClipWriter {
+            octx,
+            sink,
+            partial,
+            path: path.to_owned(),
+            in_tb: time_base,
+            out_tb,
+            text_tb,
+            origin,
+            first_pts,
+            last_pts: first_pts,
+            frames: 0,
+        })
+    }
+
+    /// Appends one packet. Timestamps are rebased so the clip starts at 0. When the muxer has
+    /// completed a fragment, it is fsynced at once (by the sink, as its last byte goes out): a
+    /// crash or power cut loses at most the fragment being recorded (a quarter second) plus
+    /// the encoder's delay.
+    pub fn write(&mut self, mut p: EncodedPacket) -> Result<(), ClipError> {
+        p.packet.set_stream(0);
+        p.packet.set_pts(Some(p.pts - self.origin));
+        p.packet.set_dts(Some(p.dts - self.origin));
+        p.packet.set_position(-1);
+        p.packet.rescale_ts(self.in_tb, self.out_tb);
+        // Packets come in decode order already: no interleaving buffer, nothing held back.
+        p.packet
+            .write(&mut self.octx)
+            .map_err(|source| ClipError::Ffmpeg {
+                path: self.path.clone(),
+                what: "writing a packet (is the disk full? check free space and permissions of the data dir)",
+                source,
+            })?;
+        self.last_pts = self.last_pts.max(p.pts);
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// Adds a stamp sample to the text track: `text` shown from `pts` (input time base) for
+    /// `duration`. Does nothing without a text track.
+    pub fn write_text(&mut self, pts: i64, duration: i64, text: &str) -> Result<(), ClipError> {
+        let Some(text_tb) = self.text_tb else {
+            return Ok(());
+        };
+        // A mov_text sample: 16-bit big-endian length, then UTF-8 text.
+        let bytes = text.as_bytes();
+        let len = bytes.len().min(u16::MAX as usize);
+        let mut data = Vec::with_capacity(len + 2);
+        data.extend_from_slice(&(len as u16).to_be_bytes());
+        data.extend_from_slice(&bytes[..len]);
+        let mut packet = ffmpeg::Packet::copy(&data);
+        packet.set_stream(1);
+        let rel = (pts - self.origin).max(0);
+        packet.set_pts(Some(rel));
+        packet.set_dts(Some(rel));
+        packet.set_duration(duration);
+        packet.set_flags(ffmpeg::codec::packet::Flags::KEY);
+        packet.rescale_ts(self.in_tb, text_tb);
+        packet
+            .write(&mut self.octx)
+            .map_err(|source| ClipError::Ffmpeg {
+                path: self.path.clone(),
+                what: "writing a stamp sample",
+                source,
+            })?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    pub fn first_pts(&self) -> i64 {
+        self.first_pts
+    }
+
+    /// Seals the clip: steps 3 and 4 of the life of a clip file (see the module comment).
+    pub fn finish(mut self) -> Result<SealedFile, ClipError> {
+        let trailer = self.octx.write_trailer();
+        let broken = self.sink.lock().map_or(true, |s| s.broken);
+        if let Err(source) = trailer {
+            // After a failed write the trailer cannot be written either; what is whole is
+            // kept below.
+            if !broken {
+                return Err(ClipError::Ffmpeg {
+                    path: self.path.clone(),
+                    what: "writing the MP4 trailer",
+                    source,
+                });
+            }
+        }
+        let ClipWriter {
+            octx,
+            sink,
+            partial,
+            path,
+            first_pts,
+            last_pts,
+            frames,
+            in_tb,
+            ..
+        } = self;
+        drop(octx); // flushes the muxer's last bytes into the sink
+        let io = |what| {
+            let path = path.clone();
+            move |source| ClipError::Io { path, what, source }
+        };
+        let mut sink = sink.lock().map_err(|_| ClipError::Io {
+            path: path.clone(),
+            what: "the clip's output",
+            source: std::io::Error::other("a writer thread panicked"),
+        })?;
+        let (size, sha256, fragments, frames, last_pts) = if sink.broken {
+            // A write failed (a full disk?): keep what is whole. Cut the file back to its last
+            // complete fragment, then hash and count what is really there.
+            let cut = last_complete_fragment_end(&mut sink.file)
+                .map_err(io("reading its boxes after a failed write"))?;
+            sink.file
+                .set_len(cut)
+                .map_err(io("cutting the fragment a failed write left torn"))?;
+            sink.file.sync_all().map_err(io("fsync"))?;
+            drop(sink);
+            let (sha256, size, fragments) = hash_fragments(&partial).map_err(io("hashing"))?;
+            let (frames, span_s, _) = if size == 0 {
+                (0, 0.0, 0.0)
+            } else {
+                count_frames(&partial)?
+            };
+            let tb = in_tb.numerator() as f64 / in_tb.denominator().max(1) as f64;
+            let last = first_pts + (span_s / tb.max(1e-12)).round() as i64;
+            tracing::warn!(file = %path.display(), frames, "a write failed; the clip is sealed with its complete fragments only");
+            (size, sha256, fragments, frames, last)
+        } else {
+            // The trailer (mfra) is the last piece.
+            sink.close_piece();
+            sink.file.sync_all().map_err(io("fsync"))?;
+            let (size, fragments) = (sink.pos, std::mem::take(&mut sink.fragments));
+            let sha256 = {
+                use sha2::Digest;
+                digest::hex(&std::mem::replace(&mut sink.whole, sha2::Sha256::new()).finalize())
+            };
+            drop(sink);
+            (size, sha256, fragments, frames, last_pts)
+        };
+        write_fragments(&path, &fragments).map_err(io("writing its fragment list"))?;
+        fs::rename(&partial, &path).map_err(io("renaming into place"))?;
+        if let Some(dir) = path.parent() {
+            crate::datadir::sync_dir(dir).map_err(io("fsync of its directory"))?;
+        }
+        Ok(SealedFile {
+            size,
+            sha256,
+            fragments,
+            frames,
+            first_pts,
+            last_pts,
+        })
+    }
+}
+
+/// Top-level MP4 boxes of a file as (type, offset, size), up to the first incomplete one.
+/// Reads box headers only.
+fn complete_boxes(file: &mut File) -> std::io::Result<Vec<([u8; 4], u64, u64)>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    let mut offset = 0u64;
+    let mut boxes = Vec::new();
+    while offset + 8 <= len {
+        file.seek(SeekFrom::Start(offset))?;
+        let mut head = [0u8; 16];
+        let want = if offset + 16 <= len { 16 } else { 8 };
+        file.read_exact(&mut head[..want])?;
+        let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as u64;
+        let kind = [head[4], head[5], head[6], head[7]];
+        let size = match size32 {
+            0 => break, // "to end of file": never complete while being written
+            1 if want == 16 => {
+                let mut large = [0u8; 8];
+                large.copy_from_slice(&head[8..16]);
+                u64::from_be_bytes(large)
+            }
+            1 => break,
+            s => s,
+        };
+        if size < 8 || offset + size > len {
+            break;
+        }
+        boxes.push((kind, offset, size));
+        offset += size;
+    }
+    Ok(boxes)
+}
+
+/// Offsets where a fragmented MP4 can end and stay valid: the end of its `moov` box and the
+/// end of every `mdat` box that follows a `moof` box.
+fn cut_points(boxes: &[([u8; 4], u64, u64)]) -> Vec<u64> {
+    let mut cuts = Vec::new();
+    let mut prev = [0u8; 4];
+    for (kind, offset, size) in boxes {
+        if kind == b"moov" || (kind == b"mdat" && &prev == b"moof") {
+            cuts.push(offset + size);
+        }
+        prev = *kind;
+    }
+    cuts
+}
+
+/// The last offset where the file can be cut and stay valid (0 when even the header is
+/// incomplete).
+pub fn last_complete_fragment_end(file: &mut File) -> std::io::Result<u64> {
+    Ok(cut_points(&complete_boxes(file)?)
+        .last()
+        .copied()
+        .unwrap_or(0))
+}
+
+/// One piece of a clip file: the header (`ftyp` + `moov`), a fragment (`moof` + `mdat`), or
+/// the trailer (`mfra`), with the SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fragment {
+    pub offset: u64,
+    pub len: u64,
+    pub sha256: String,
+}
+
+/// File name of a clip's fragment list (next to the clip).
+pub fn fragments_path(clip: &Path) -> PathBuf {
+    let mut p = clip.as_os_str().to_owned();
+    p.push(".fragments");
+    PathBuf::from(p)
+}
+
+/// SHA-256 over the raw 32-byte digests of the fragments, in order: the `fragments_sha256` of
+/// a `clip_sealed` record.
+pub fn fragments_digest(frags: &[Fragment]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for f in frags {
+        for i in (0..f.sha256.len()).step_by(2) {
+            h.update([u8::from_str_radix(f.sha256.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0)]);
+        }
+    }
+    digest::hex(&h.finalize())
+}
+
+/// Hashes a clip in one pass: the whole file, and each of its pieces (see [`Fragment`]).
+pub fn hash_fragments(path: &Path) -> std::io::Result<(String, u64, Vec<Fragment>)> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut bounds = cut_points(&complete_boxes(&mut file)?);
+    bounds.retain(|&c| c > 0 && c < len);
+    bounds.push(len);
+    file.seek(SeekFrom::Start(0))?;
+    let mut whole = Sha256::new();
+    let mut part = Sha256::new();
+    let mut frags = Vec::new();
+    let mut start = 0u64;
+    let mut pos = 0u64;
+    let mut next = bounds.iter().copied().filter(|&b| b > 0);
+    let mut end = next.next().unwrap_or(len);
+    let mut buf = vec![0u8; 1 << 20];
+    while pos < len {
+        let want = (end - pos).min(buf.len() as u64) as usize;
+        let n = file.read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        whole.update(&buf[..n]);
+        part.update(&buf[..n]);
+        pos += n as u64;
+        if pos == end {
+            let h = std::mem::replace(&mut part, Sha256::new());
+            frags.push(Fragment {
+                offset: start,
+                len: end - start,
+                sha256: digest::hex(&h.finalize()),
+            });
+            start = end;
+            end = next.next().unwrap_or(len);
+        }
+    }
+    Ok((digest::hex(&whole.finalize()), pos, frags))
+}
+
+/// Writes a clip's fragment list (`offset length sha256` per line) and fsyncs it.
+pub fn write_fragments(clip: &Path, frags: &[Fragment]) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = fragments_path(clip);
+    let mut text = String::new();
+    for f in frags {
+        text.push_str(&format!("{} {} {}\n", f.offset, f.len, f.sha256));
+    }
+    let mut file = File::create(&path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+/// Reads a fragment list written by [`write_fragments`].
+pub fn read_fragments(clip: &Path) -> Option<Vec<Fragment>> {
+    let text = fs::read_to_string(fragments_path(clip)).ok()?;
+    text.lines()
+        .map(|l| {
+            let mut it = l.split(' ');
+            Some(Fragment {
+                offset: it.next()?.parse().ok()?,
+                len: it.next()?.parse().ok()?,
+                sha256: it.next()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The first piece of a modified clip that differs from its recorded fragment list (which must
+/// match `fragments_sha256`), as (index, fragment); `None` when that cannot be told.
+pub fn first_bad_fragment(clip: &Path, fragments_sha256: &str) -> Option<(usize, Fragment)> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Seek, SeekFrom};
+    let frags = read_fragments(clip)?;
+    if fragments_digest(&frags) != fragments_sha256 {
+        return None;
+    }
+    let mut file = File::open(clip).ok()?;
+    let mut buf = vec![0u8; 1 << 20];
+    for (i, f) in frags.into_iter().enumerate() {
+        file.seek(SeekFrom::Start(f.offset)).ok()?;
+        let mut h = Sha256::new();
+        let mut left = f.len;
+        while left > 0 {
+            let cap = buf.len() as u64;
+            let n = file.read(&mut buf[..left.min(cap) as usize]).ok()?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            left -= n as u64;
+        }
+        if left > 0 || digest::hex(&h.finalize()) != f.sha256 {
+            return Some((i, f));
+        }
+    }
+    None
+}
+
+/// What recovery made of a clip left unsealed by a crash.
+#[derive(Debug, Clone)]
+pub struct Recovered {
+    pub size: u64,
+    pub sha256: String,
+    pub fragments: Vec<Fragment>,
+    pub frames: u64,
+    /// Seconds from the first frame's start to the last frame's start.
+    pub span_s: f64,
+    /// Seconds of video (frames times their durations).
+    pub duration_s: f64,
+    /// Bytes cut from the end (an incomplete fragment).
+    pub cut_bytes: u64,
+}
+
+/// Makes a clip that was being written when the process died playable and final: truncates
+/// `<path>.partial` to its last complete fragment, fsyncs, hashes and renames it to `path`.
+/// If `path` already exists (the crash came after the rename), it is taken as it is.
+/// Returns `None` when no file was ever created.
+pub fn recover(path: &Path) -> Result<Option<Recovered>, ClipError> {
+    let io = |what| {
+        let path = path.to_owned();
+        move |source| ClipError::Io { path, what, source }
+    };
+    let partial = partial_path(path);
+    let mut cut_bytes = 0;
+    if !path.exists() {
+        if !partial.exists() {
+            return Ok(None);
+        }
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&partial)
+            .map_err(io("opening to recover"))?;
+        let len = f.metadata().map_err(io("reading its size"))?.len();
+        let cut = last_complete_fragment_end(&mut f).map_err(io("reading its boxes"))?;
+        if cut < len {
+            f.set_len(cut)
+                .map_err(io("cutting the incomplete fragment"))?;
+            cut_bytes = len - cut;
+        }
+        f.sync_all().map_err(io("fsync"))?;
+        drop(f);
+        fs::rename(&partial, path).map_err(io("renaming into place"))?;
+        if let Some(dir) = path.parent() {
+            crate::datadir::sync_dir(dir).map_err(io("fsync of its directory"))?;
+        }
+    }
+    let (sha256, size, fragments) = hash_fragments(path).map_err(io("hashing"))?;
+    write_fragments(path, &fragments).map_err(io("writing its fragment list"))?;
+    let (frames, span_s, duration_s) = if size == 0 {
+        (0, 0.0, 0.0)
+    } else {
+        count_frames(path)?
+    };
+    Ok(Some(Recovered {
+        size,
+        sha256,
+        fragments,
+        frames,
+        span_s,
+        duration_s,
+        cut_bytes,
+    }))
+}
+
+/// Frames of the first video stream and (span, duration) in seconds, by reading every packet.
+pub fn count_frames(path: &Path) -> Result<(u64, f64, f64), ClipError> {
+    super::init_ffmpeg();
+    let name = path.to_str().ok_or_else(|| ClipError::Io {
+        path: path.to_owned(),
+        what: "the path is not valid UTF-8",
+        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+    })?;
+    let mut ictx = match format::input(name) {
+        Ok(c) => c,
+        // A header-only file (no fragment yet) may not open: it has no frames.
+        Err(_) => return Ok((0, 0.0, 0.0)),
+    };
+    let Some(stream) = ictx.streams().best(ffmpeg::media::Type::Video) else {
+        return Ok((0, 0.0, 0.0));
+    };
+    let (index, tb) = (stream.index(), stream.time_base());
+    let mut frames = 0u64;
+    let mut first: Option<i64> = None;
+    let mut last = 0i64;
+    let mut end = 0i64;
+    loop {
+        // A new packet per read: reusing one leaks.
+        let mut packet = ffmpeg::Packet::empty();
+        match packet.read(&mut ictx) {
+            Ok(()) => {}
+            Err(ffmpeg::Error::Eof) => break,
+            Err(source) => {
+                return Err(ClipError::Ffmpeg {
+                    path: path.to_owned(),
+                    what: "reading packets",
+                    source,
+                })
+            }
+        }
+        if packet.stream() != index {
+            continue;
+        }
+        let pts = packet.pts().or(packet.dts()).unwrap_or(0);
+        frames += 1;
+        first.get_or_insert(pts);
+        last = last.max(pts);
+        end = end.max(pts + packet.duration().max(0));
+    }
+    let secs = |t: i64| t as f64 * tb.numerator() as f64 / tb.denominator().max(1) as f64;
+    let first = first.unwrap_or(0);
+    Ok((frames, secs(last - first), secs(end - first)))
+}
+
+/// What is wrong with a sealed clip's file, found by [`check_file`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileProblem {
+    /// The record names a file outside `clips/`.
+    BadPath,
+    /// The file is gone (or cannot be read).
+    Missing,
+    /// The file is shorter than recorded.
+    Truncated,
+    /// The file's size or bytes differ from the record.
+    Modified,
+}
+
+/// Checks a sealed clip's file against its record: the path, the size, and with `hash` its
+/// SHA-256 (a full read). `Err` says what is wrong, with a sentence naming the file.
+pub fn check_file(
+    data_dir: &Path,
+    file: &str,
+    size: u64,
+    sha256: &str,
+    hash: bool,
+) -> Result<(), (FileProblem, String)> {
+    if !crate::datadir::is_safe_clip_path(file) {
+        return Err((
+            FileProblem::BadPath,
+            format!("file {file:?} is not a path under clips/"),
+        ));
+    }
+    let path = data_dir.join(file);
+    let actual_size = match fs::metadata(&path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A clip interrupted before its first frame has no file and records size 0.
+            if size == 0 {
+                return Ok(());
+            }
+            return Err((FileProblem::Missing, format!("{file} is missing")));
+        }
+        Err(e) => return Err((FileProblem::Missing, format!("{file} cannot be read: {e}"))),
+    };
+    if actual_size < size {
+        return Err((
+            FileProblem::Truncated,
+            format!("{file} is {actual_size} bytes, the record says {size}"),
+        ));
+    }
+    if actual_size != size {
+        return Err((
+            FileProblem::Modified,
+            format!("{file} was modified: {actual_size} bytes, the record says {size}"),
+        ));
+    }
+    if !hash {
+        return Ok(());
+    }
+    let (actual, _) = digest::sha256_file(&path)
+        .map_err(|e| (FileProblem::Missing, format!("{file} cannot be read: {e}")))?;
+    if actual != sha256 {
+        return Err((
+            FileProblem::Modified,
+            format!("{file} was modified: its SHA-256 is {actual}, the record says {sha256}"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mp4_box(kind: &[u8; 4], body_len: usize, large: bool) -> Vec<u8> {
+        let mut b = Vec::new();
+        if large {
+            b.extend_from_slice(&1u32.to_be_bytes());
+            b.extend_from_slice(kind);
+            b.extend_from_slice(&(16 + body_len as u64).to_be_bytes());
+        } else {
+            b.extend_from_slice(&(8 + body_len as u32).to_be_bytes());
+            b.extend_from_slice(kind);
+        }
+        b.extend((0..body_len).map(|i| (i * 7 + kind[0] as usize) as u8));
+        b
+    }
+
+    /// The sink (hashing as bytes are written, in any chunking) and `hash_fragments` (reading
+    /// the file afterwards) must agree on the hash and on every piece.
+    #[test]
+    fn sink_pieces_equal_a_reread_of_the_file() {
+        let mut bytes = Vec::new();
+        for (kind, len, large) in [
+            (b"ftyp", 20, false),
+            (b"moov", 700, false),
+            (b"moof", 90, false),
+            (b"mdat", 5000, false),
+            (b"free", 0, false),
+            (b"moof", 90, false),
+            (b"mdat", 3000, true),
+            (b"moof", 90, false),
+            (b"mdat", 1, false),
+            (b"mfra", 40, false),
+        ] {
+            bytes.extend(mp4_box(kind, len, large));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for chunk in [1usize, 3, 7, 8, 15, 16, 100, 4096, 1 << 20] {
+            let path = dir.path().join(format!("c{chunk}.mp4"));
+            let mut sink = Sink::new(File::create(&path).unwrap());
+            for piece in bytes.chunks(chunk) {
+                sink.write(piece).unwrap();
+            }
+            sink.close_piece();
+            use sha2::Digest;
+            let whole = digest::hex(&sink.whole.clone().finalize());
+            let (sha, size, frags) = hash_fragments(&path).unwrap();
+            assert_eq!((whole, sink.pos), (sha, size), "chunk {chunk}");
+            assert_eq!(sink.fragments, frags, "chunk {chunk}");
+            // ftyp+moov, three fragments (the free box rides with the one after it), mfra.
+            assert_eq!(frags.len(), 5, "chunk {chunk}");
+        }
+    }
+}

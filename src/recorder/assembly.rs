@@ -1,0 +1,1037 @@
+//! Clip assembly: one camera's stream of packets cut into clips, one per order.
+//!
+//! Owns: the pre-roll ring (the last seconds of packets, from a keyframe on), cuts at exact
+//! frames (a cut mark carries the pts of the first frame of the next clip, so encoder delay
+//! never misroutes a frame), the `max_clip_s` timeout, the stamp samples of the text track in
+//! passthrough, and the records of a clip: `clip_opened` before its first byte, codes attached
+//! during it, `clip_sealed` after its file is fsynced and in place.
+//! Never: reads a clock or a camera. Times come from the stream (the session's one wall-clock
+//! reading plus stream time), packets come through the [`CameraEvent`] channel, files go
+//! through [`ClipFiles`] and records through [`RecordSink`], so all of it is tested with
+//! made-up packets and no FFmpeg.
+//!
+//! A clip's pre-roll never reaches back past the frame at which the previous clip of the
+//! camera was sealed: no bundle opens with another customer's parcel.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use ffmpeg_next::{codec, Rational};
+
+use super::writer::{MakeRecord, WriterHandle};
+use crate::clock::format_time;
+use crate::datadir::safe_name;
+use crate::error::Error;
+use crate::log::{Appender, Body, Record, SealReason};
+use crate::media::fmp4::{self, ClipWriter, SealedFile};
+use crate::media::{EncodedPacket, StampText, StreamInfo};
+
+/// Where records go: the writer thread, or a collector in tests.
+pub trait RecordSink: Send + Sync {
+    /// Appends the record `make` builds for its `seq`; returns once it is durable.
+    fn append_with(&self, make: MakeRecord) -> Result<Record, Error>;
+
+    fn append(&self, body: Body) -> Result<Record, Error> {
+        self.append_with(Box::new(move |_| body))
+    }
+}
+
+impl RecordSink for WriterHandle {
+    fn append_with(&self, make: MakeRecord) -> Result<Record, Error> {
+        WriterHandle::append_with(self, make)
+    }
+
+    fn append(&self, body: Body) -> Result<Record, Error> {
+        Appender::append(self, body)
+    }
+}
+
+/// An open clip file.
+pub trait ClipOut {
+    /// Writes a packet (in decode order).
+    fn write(&mut self, p: EncodedPacket) -> Result<(), Error>;
+    /// Writes a stamp sample of the text track from `pts` for `duration` ticks.
+    fn write_text(&mut self, pts: i64, duration: i64, text: &str) -> Result<(), Error>;
+    /// pts of the clip's first frame.
+    fn first_pts(&self) -> i64;
+    /// Completes the file: durable and in place when this returns.
+    fn finish(self: Box<Self>) -> Result<SealedFile, Error>;
+}
+
+/// Makes clip files.
+pub trait ClipFiles: Send + Sync {
+    /// Creates the file of a clip whose first packet has pts/dts `first` in time base `tb`.
+    fn create(
+        &self,
+        path: &Path,
+        params: &codec::Parameters,
+        tb: Rational,
+        first: (i64, i64),
+        text_track: bool,
+    ) -> Result<Box<dyn ClipOut>, Error>;
+}
+
+/// Fragmented MP4 files on disk (`media::fmp4`).
+pub struct Fmp4Files;
+
+impl ClipOut for ClipWriter {
+    fn write(&mut self, p: EncodedPacket) -> Result<(), Error> {
+        Ok(ClipWriter::write(self, p)?)
+    }
+
+    fn write_text(&mut self, pts: i64, duration: i64, text: &str) -> Result<(), Error> {
+        Ok(ClipWriter::write_text(self, pts, duration, text)?)
+    }
+
+    fn first_pts(&self) -> i64 {
+        ClipWriter::first_pts(self)
+    }
+
+    fn finish(self: Box<Self>) -> Result<SealedFile, Error> {
+        Ok(ClipWriter::finish(*self)?)
+    }
+}
+
+impl ClipFiles for Fmp4Files {
+    fn create(
+        &self,
+        path: &Path,
+        params: &codec::Parameters,
+        tb: Rational,
+        first: (i64, i64),
+        text_track: bool,
+    ) -> Result<Box<dyn ClipOut>, Error> {
+        Ok(Box::new(ClipWriter::create(
+            path, params, tb, first, text_track,
+        )?))
+    }
+}
+
+/// The order a camera records, carried across reconnections.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenOrder {
+    pub code: String,
+    pub group: String,
+    /// 1, then 2, 3, ... for each reconnection while the order stays open.
+    pub part: u32,
+    pub box_no: u32,
+    pub operator: Option<String>,
+    /// Codes attached so far (code, kind): attached again to every part.
+    pub codes: Vec<(String, String)>,
+}
+
+impl OpenOrder {
+    /// What the stamp shows of the order: its code, with the box number from box 2 on.
+    pub fn label(&self) -> String {
+        order_label(&self.code, self.box_no)
+    }
+}
+
+pub fn order_label(code: &str, box_no: u32) -> String {
+    if box_no > 1 {
+        format!("{code} box {box_no}")
+    } else {
+        code.to_string()
+    }
+}
+
+/// Messages from a camera's capture loop to its clip assembly.
+pub enum CameraEvent {
+    /// A camera session began: its stream, codec parameters and the wall-clock time of the
+    /// frame with pts `pts0` (one clock reading per session).
+    Started {
+        info: StreamInfo,
+        params: codec::Parameters,
+        wall0: DateTime<FixedOffset>,
+        pts0: i64,
+        /// The stamp goes into a text track, not the picture.
+        text_track: bool,
+        /// Whether the clock was synchronised at `wall0`.
+        clock_synced: Option<bool>,
+    },
+    /// From the frame with this pts on, the open clip (if any) is sealed for `reason`, and a
+    /// clip of `next` (if any) starts, with its pre-roll.
+    Cut {
+        pts: i64,
+        next: Option<OpenOrder>,
+        reason: SealReason,
+    },
+    /// A code to attach to the open clip (or to the one about to open).
+    Attach {
+        code: String,
+        kind: String,
+    },
+    Packet(EncodedPacket),
+    /// The session ended; seal for this reason.
+    End {
+        reason: SealReason,
+    },
+}
+
+/// What clip assembly needs to know of its camera.
+pub struct Context {
+    pub station: String,
+    pub camera: String,
+    pub stamp_template: String,
+    pub max_clip_s: u32,
+    pub pre_roll_s: f64,
+    pub data_dir: PathBuf,
+    pub records: Arc<dyn RecordSink>,
+    pub files: Arc<dyn ClipFiles>,
+}
+
+struct Session {
+    info: StreamInfo,
+    params: codec::Parameters,
+    wall0: DateTime<FixedOffset>,
+    pts0: i64,
+    text_track: bool,
+    clock_synced: Option<bool>,
+}
+
+impl Session {
+    fn wall(&self, pts: i64) -> DateTime<FixedOffset> {
+        let micros = (self.info.seconds(pts - self.pts0) * 1e6).round() as i64;
+        self.wall0 + chrono::Duration::microseconds(micros)
+    }
+}
+
+struct OpenClip {
+    out: Box<dyn ClipOut>,
+    /// Passthrough: the pts from which the next one-second stamp sample is due.
+    next_text: i64,
+    opened_seq: u64,
+    order: String,
+    box_no: u32,
+    operator: Option<String>,
+    /// Attached codes, for the stamp of the text track.
+    codes: Vec<String>,
+    file: String,
+    started_at: String,
+    first_frame: u64,
+}
+
+/// The last seconds of packets, from a keyframe on: the pre-roll of the next clip.
+#[derive(Default)]
+pub struct PreRoll {
+    packets: VecDeque<EncodedPacket>,
+    /// Pre-roll asked for, in time-base ticks (may be 0).
+    want: i64,
+    /// Kept: `want`, but in passthrough at least the current GOP (a clip must start on the
+    /// camera's keyframe before the scan).
+    keep: i64,
+    /// No packet before this pts may start a clip: where the camera's previous clip ended.
+    floor: i64,
+}
+
+impl PreRoll {
+    /// A ring keeping `want` ticks (and with `whole_gop`, at least the current GOP).
+    pub fn new(want: i64, whole_gop: bool) -> PreRoll {
+        PreRoll {
+            packets: VecDeque::new(),
+            want,
+            keep: if whole_gop { want.max(1) } else { want },
+            floor: i64::MIN,
+        }
+    }
+
+    pub fn push(&mut self, p: &EncodedPacket) {
+        if self.keep <= 0 {
+            return;
+        }
+        if self.packets.is_empty() && !p.key {
+            return; // a pre-roll starts on a keyframe
+        }
+        self.packets.push_back(p.clone());
+        // Drop whole GOPs while the next keyframe is still at least `keep` before the newest.
+        let newest = p.pts;
+        while let Some(second) = self.packets.iter().skip(1).position(|q| q.key) {
+            let second = second + 1;
+            if newest - self.packets[second].pts >= self.keep {
+                self.packets.drain(..second);
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// A clip was sealed at `pts`: the next clip's pre-roll starts at `pts` or later.
+    pub fn set_floor(&mut self, pts: i64) {
+        self.floor = pts;
+        while self.packets.front().is_some_and(|p| p.pts < pts) {
+            self.packets.pop_front();
+        }
+        // What is kept must still start on a keyframe.
+        while self.packets.front().is_some_and(|p| !p.key) {
+            self.packets.pop_front();
+        }
+    }
+
+    /// True when a clip could start from the ring (it holds a keyframe).
+    pub fn has_keyframe(&self) -> bool {
+        self.packets.front().is_some_and(|p| p.key)
+    }
+
+    /// Packets from the latest keyframe at least `want` before `at` (or the oldest kept), up
+    /// to `at`; none when `at` is itself a keyframe and no pre-roll is wanted.
+    pub fn take_before(&self, at: i64, at_is_key: bool) -> Vec<EncodedPacket> {
+        if at_is_key && self.want == 0 {
+            return Vec::new();
+        }
+        let start = self
+            .packets
+            .iter()
+            .rposition(|q| q.key && at - q.pts >= self.want.max(1))
+            .unwrap_or(0);
+        self.packets
+            .iter()
+            .skip(start)
+            .filter(|q| q.pts < at && q.pts >= self.floor)
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear(&mut self) {
+        self.packets.clear();
+        self.floor = i64::MIN;
+    }
+}
+
+/// A cut waiting for its frame.
+struct PendingCut {
+    pts: i64,
+    next: Option<OpenOrder>,
+    reason: SealReason,
+}
+
+/// Clip assembly of one camera: events in, clips and records out, until the channel closes
+/// or the session ends for good.
+pub struct Assembly {
+    ctx: Context,
+    session: Option<Session>,
+    current: Option<OpenClip>,
+    pending: VecDeque<PendingCut>,
+    /// An order waiting for its first keyframe.
+    waiting: Option<OpenOrder>,
+    pre_roll: PreRoll,
+}
+
+impl Assembly {
+    pub fn new(ctx: Context) -> Assembly {
+        Assembly {
+            ctx,
+            session: None,
+            current: None,
+            pending: VecDeque::new(),
+            waiting: None,
+            pre_roll: PreRoll::default(),
+        }
+    }
+
+    /// Runs until the capture loop ends; seals what is open on the way out, also after an
+    /// error (the evidence written so far is kept, sealed, before the error is reported).
+    pub fn run(mut self, events: Receiver<CameraEvent>) -> Result<(), Error> {
+        let result = (|| {
+            for ev in events.iter() {
+                if !self.handle(ev)? {
+                    return Ok(());
+                }
+            }
+            // The capture loop vanished without an End: seal what we have.
+            self.seal_current(SealReason::SourceEnded)
+        })();
+        if result.is_err() {
+            if let Err(e) = self.seal_current(SealReason::Error) {
+                tracing::error!(error = %e, "could not seal the open clip after an error");
+            }
+        }
+        result
+    }
+
+    /// Acts on one event; false when the camera is done for good.
+    pub fn handle(&mut self, ev: CameraEvent) -> Result<bool, Error> {
+        match ev {
+            CameraEvent::Started {
+                info,
+                params,
+                wall0,
+                pts0,
+                text_track,
+                clock_synced,
+            } => {
+                let want = (self.ctx.pre_roll_s / info.seconds(1).max(1e-9)).round() as i64;
+                self.pre_roll = PreRoll::new(want, text_track);
+                self.session = Some(Session {
+                    info,
+                    params,
+                    wall0,
+                    pts0,
+                    text_track,
+                    clock_synced,
+                });
+            }
+            CameraEvent::Cut { pts, next, reason } => {
+                // A cut supersedes later ones still pending (a new order during a post-roll).
+                while self.pending.back().is_some_and(|c| c.pts >= pts) {
+                    self.pending.pop_back();
+                }
+                self.pending.push_back(PendingCut { pts, next, reason });
+            }
+            CameraEvent::Packet(p) => self.packet(p)?,
+            CameraEvent::Attach { code, kind } => self.attach(code, kind)?,
+            CameraEvent::End { reason } => {
+                // A cut whose frame never came (stop, then shutdown) still gives its reason.
+                let seal_reason = self.pending.front().map_or(reason, |c| c.reason);
+                self.seal_current(seal_reason)?;
+                if reason != SealReason::CameraLost {
+                    return Ok(false);
+                }
+                // The camera session is over; the next one has its own clock and encoder.
+                self.session = None;
+                self.pending.clear();
+                self.waiting = None;
+                self.pre_roll.clear();
+            }
+        }
+        Ok(true)
+    }
+
+    fn packet(&mut self, p: EncodedPacket) -> Result<(), Error> {
+        if self.session.is_none() {
+            return Ok(());
+        }
+        while self.pending.front().is_some_and(|c| p.pts >= c.pts) {
+            let Some(cut) = self.pending.pop_front() else {
+                break;
+            };
+            if self.current.is_some() {
+                self.seal_current(cut.reason)?;
+                self.pre_roll.set_floor(cut.pts);
+            }
+            if let Some(skipped) = self.waiting.take() {
+                tracing::warn!(order = %skipped.code, "order replaced before its first frame; no clip recorded");
+            }
+            self.waiting = cut.next;
+        }
+        // A clip starts on a keyframe: the scan's own (transcode forces one), or in
+        // passthrough the camera's last one before the scan, from the pre-roll ring.
+        if self.waiting.is_some() && (p.key || self.pre_roll.has_keyframe()) {
+            if let Some(order) = self.waiting.take() {
+                let earlier = self.pre_roll.take_before(p.pts, p.key);
+                if earlier.is_empty() && !p.key {
+                    // Nothing before the scan may be used (the previous clip ended there):
+                    // wait for the camera's next keyframe.
+                    self.waiting = Some(order);
+                } else {
+                    let first = earlier.first().unwrap_or(&p);
+                    let (first_ts, first_frame) = ((first.pts, first.dts), first.frame_no);
+                    let mut open = self.open_clip(&order, first_ts, first_frame, p.pts)?;
+                    for q in earlier {
+                        self.write_packet(&mut open, q)?;
+                    }
+                    self.current = Some(open);
+                }
+            }
+        }
+        self.pre_roll.push(&p);
+        let Some(s) = self.session.as_ref() else {
+            return Ok(());
+        };
+        if let Some(first) = self.current.as_ref().map(|o| o.out.first_pts()) {
+            let elapsed = s.info.seconds(p.pts - first);
+            if elapsed >= self.ctx.max_clip_s as f64 {
+                self.seal_current(SealReason::Timeout)?;
+                self.pre_roll.set_floor(p.pts);
+            } else if let Some(mut open) = self.current.take() {
+                let written = self.write_packet(&mut open, p);
+                self.current = Some(open);
+                written?;
+            }
+        }
+        Ok(())
+    }
+
+    fn attach(&mut self, code: String, kind: String) -> Result<(), Error> {
+        // To the clip about to open if a cut is on its way, else to the open one.
+        let upcoming = match self.pending.back_mut() {
+            Some(cut) => cut.next.as_mut(),
+            None => self.waiting.as_mut(),
+        };
+        if let Some(next) = upcoming {
+            next.codes.push((code, kind));
+        } else if let Some(open) = self.current.as_mut() {
+            self.ctx.records.append(Body::CodeAttached {
+                clip: open.opened_seq,
+                code: code.clone(),
+                code_kind: kind,
+            })?;
+            open.codes.push(code);
+        } else {
+            tracing::warn!(camera = %self.ctx.camera, code = %code, "no clip open to attach the code to; it is in the scan record");
+        }
+        Ok(())
+    }
+
+    /// Writes a packet to an open clip; in passthrough, first the stamp samples (one a second,
+    /// the same text the picture would carry) that are due by its time.
+    fn write_packet(&self, open: &mut OpenClip, p: EncodedPacket) -> Result<(), Error> {
+        let Some(s) = self.session.as_ref() else {
+            return Ok(());
+        };
+        if s.text_track {
+            let second = (1.0 / s.info.seconds(1).max(1e-9)).round().max(1.0) as i64;
+            while open.next_text <= p.pts {
+                let wall = s.wall(open.next_text);
+                let stamp = StampText {
+                    station: self.ctx.station.clone(),
+                    camera: self.ctx.camera.clone(),
+                    order: Some(order_label(&open.order, open.box_no)),
+                    operator: open.operator.clone(),
+                    tracking: open.codes.clone(),
+                    template: self.ctx.stamp_template.clone(),
+                };
+                let text = stamp.render(
+                    &wall.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+                    &wall.format("%z").to_string(),
+                );
+                open.out.write_text(open.next_text, second, &text)?;
+                open.next_text += second;
+            }
+        }
+        open.out.write(p)
+    }
+
+    fn open_clip(
+        &self,
+        order: &OpenOrder,
+        (first_pts, first_dts): (i64, i64),
+        first_frame: u64,
+        scan_pts: i64,
+    ) -> Result<OpenClip, Error> {
+        let s = self
+            .session
+            .as_ref()
+            .ok_or_else(|| Error::internal("a clip opened outside a camera session"))?;
+        let code = order.code.clone();
+        let started = s.wall(first_pts);
+        let started_at = format_time(started);
+        let (station, camera) = (self.ctx.station.clone(), self.ctx.camera.clone());
+        let day = started.format("%Y-%m-%d").to_string();
+        let file_for = {
+            let (station, camera, code, day) =
+                (station.clone(), camera.clone(), code.clone(), day.clone());
+            move |seq: u64| {
+                format!(
+                    "clips/{station}/{day}/{}_{camera}_{seq:06}.mp4",
+                    safe_name(&code)
+                )
+            }
+        };
+        // The record first: a recording can never exist without a trace in the manifest.
+        let body = {
+            let file_for = file_for.clone();
+            let (operator, group, part, box_no) = (
+                order.operator.clone(),
+                order.group.clone(),
+                order.part,
+                order.box_no,
+            );
+            let (code, started_at) = (code.clone(), started_at.clone());
+            let scanned_at = format_time(s.wall(scan_pts));
+            let clock_synced = s.clock_synced;
+            move |seq: u64| Body::ClipOpened {
+                order: code,
+                station,
+                camera,
+                operator,
+                group,
+                part,
+                box_no,
+                file: file_for(seq),
+                started_at,
+                scanned_at,
+                first_frame,
+                clock_synced,
+            }
+        };
+        let rec = self.ctx.records.append_with(Box::new(body))?;
+        let file = file_for(rec.seq);
+        // Codes scanned before the clip's first frame, or during an earlier part of the order.
+        for (c, kind) in &order.codes {
+            self.ctx.records.append(Body::CodeAttached {
+                clip: rec.seq,
+                code: c.clone(),
+                code_kind: kind.clone(),
+            })?;
+        }
+        let out = self.ctx.files.create(
+            &self.ctx.data_dir.join(&file),
+            &s.params,
+            s.info.time_base,
+            (first_pts, first_dts),
+            s.text_track,
+        )?;
+        tracing::info!(order = %code, camera = %self.ctx.camera, file = %file, "clip opened");
+        Ok(OpenClip {
+            out,
+            opened_seq: rec.seq,
+            order: code,
+            box_no: order.box_no,
+            operator: order.operator.clone(),
+            codes: order.codes.iter().map(|c| c.0.clone()).collect(),
+            file,
+            started_at,
+            first_frame,
+            next_text: first_pts,
+        })
+    }
+
+    /// Seals the open clip, if any: the file is completed (fsynced, in place), then its
+    /// `clip_sealed` record is written.
+    fn seal_current(&mut self, reason: SealReason) -> Result<(), Error> {
+        let (Some(s), Some(open)) = (self.session.as_ref(), self.current.take()) else {
+            return Ok(());
+        };
+        let OpenClip {
+            out,
+            opened_seq,
+            order,
+            file,
+            started_at,
+            first_frame,
+            ..
+        } = open;
+        let sealed = out.finish()?;
+        let frame = s.info.frame_duration();
+        let duration_ms =
+            (s.info.seconds(sealed.last_pts - sealed.first_pts + frame) * 1000.0).round() as u64;
+        let body = Body::ClipSealed {
+            clip: opened_seq,
+            order: order.clone(),
+            station: self.ctx.station.clone(),
+            camera: self.ctx.camera.clone(),
+            file: file.clone(),
+            reason,
+            started_at,
+            ended_at: format_time(s.wall(sealed.last_pts)),
+            duration_ms,
+            frames: sealed.frames,
+            first_frame,
+            size: sealed.size,
+            sha256: sealed.sha256,
+            fragments: sealed.fragments.len() as u64,
+            fragments_sha256: fmp4::fragments_digest(&sealed.fragments),
+        };
+        self.ctx.records.append(body)?;
+        tracing::info!(order = %order, camera = %self.ctx.camera, file = %file, reason = %reason, frames = sealed.frames, "clip sealed");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Clip assembly with made-up packets, in memory: what each clip gets, exactly.
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records appended, with their seq.
+    #[derive(Default)]
+    pub struct Collect(pub Mutex<Vec<Body>>);
+
+    impl RecordSink for Collect {
+        fn append_with(&self, make: MakeRecord) -> Result<Record, Error> {
+            let mut v = self.0.lock().unwrap();
+            let seq = v.len() as u64 + 1;
+            let body = make(seq);
+            v.push(body.clone());
+            Ok(Record {
+                v: 2,
+                seq,
+                prev: String::new(),
+                at: String::new(),
+                body,
+            })
+        }
+    }
+
+    /// A clip kept in memory: its path, the pts of every packet written, its text samples.
+    pub type MemClipData = (PathBuf, Vec<i64>, usize);
+
+    /// Clip files kept in memory.
+    #[derive(Default)]
+    pub struct MemFiles(pub Arc<Mutex<Vec<MemClipData>>>);
+
+    struct MemClip {
+        all: Arc<Mutex<Vec<MemClipData>>>,
+        index: usize,
+        first: i64,
+        last: i64,
+        frames: u64,
+    }
+
+    impl ClipOut for MemClip {
+        fn write(&mut self, p: EncodedPacket) -> Result<(), Error> {
+            self.all.lock().unwrap()[self.index].1.push(p.pts);
+            self.last = p.pts;
+            self.frames += 1;
+            Ok(())
+        }
+        fn write_text(&mut self, _pts: i64, _d: i64, _t: &str) -> Result<(), Error> {
+            self.all.lock().unwrap()[self.index].2 += 1;
+            Ok(())
+        }
+        fn first_pts(&self) -> i64 {
+            self.first
+        }
+        fn finish(self: Box<Self>) -> Result<SealedFile, Error> {
+            Ok(SealedFile {
+                size: self.frames * 100,
+                sha256: "00".repeat(32),
+                fragments: Vec::new(),
+                frames: self.frames,
+                first_pts: self.first,
+                last_pts: self.last,
+            })
+        }
+    }
+
+    impl ClipFiles for MemFiles {
+        fn create(
+            &self,
+            path: &Path,
+            _params: &codec::Parameters,
+            _tb: Rational,
+            first: (i64, i64),
+            _text: bool,
+        ) -> Result<Box<dyn ClipOut>, Error> {
+            let mut all = self.0.lock().unwrap();
+            all.push((path.to_owned(), Vec::new(), 0));
+            Ok(Box::new(MemClip {
+                all: self.0.clone(),
+                index: all.len() - 1,
+                first: first.0,
+                last: first.0,
+                frames: 0,
+            }))
+        }
+    }
+
+    pub fn context(records: Arc<Collect>, files: Arc<MemFiles>, pre_roll_s: f64) -> Context {
+        Context {
+            station: "st".into(),
+            camera: "cam".into(),
+            stamp_template: crate::config::DEFAULT_STAMP.into(),
+            max_clip_s: 900,
+            pre_roll_s,
+            data_dir: PathBuf::from("/data"),
+            records,
+            files,
+        }
+    }
+
+    pub fn order(code: &str) -> OpenOrder {
+        OpenOrder {
+            code: code.into(),
+            group: "g".into(),
+            part: 1,
+            box_no: 1,
+            operator: None,
+            codes: Vec::new(),
+        }
+    }
+
+    /// Packets of a 30 fps stream in a 1/90000 time base, keyframe every `gop` frames.
+    fn packets(n: usize, gop: usize) -> Vec<EncodedPacket> {
+        let mut r = crate::media::replay::Replay::synthetic(n, 30, gop);
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Ok(Some(crate::media::Unit::Packet(mut p))) =
+            crate::media::PacketSource::next_unit(&mut r)
+        {
+            p.frame_no = i;
+            i += 1;
+            out.push(p);
+        }
+        out
+    }
+
+    fn started(text_track: bool) -> CameraEvent {
+        let r = crate::media::replay::Replay::synthetic(1, 30, 1);
+        CameraEvent::Started {
+            info: crate::media::PacketSource::info(&r),
+            params: codec::Parameters::new(),
+            wall0: DateTime::parse_from_rfc3339("2026-11-25T20:31:02.000+08:00").unwrap(),
+            pts0: 0,
+            text_track,
+            clock_synced: Some(true),
+        }
+    }
+
+    const F: i64 = 3000; // one frame at 30 fps in 1/90000
+
+    fn run(events: Vec<CameraEvent>, pre_roll_s: f64) -> (Vec<Body>, Vec<MemClipData>) {
+        let records = Arc::new(Collect::default());
+        let files = Arc::new(MemFiles::default());
+        let mut a = Assembly::new(context(records.clone(), files.clone(), pre_roll_s));
+        for ev in events {
+            if !a.handle(ev).unwrap() {
+                break;
+            }
+        }
+        let recs = records.0.lock().unwrap().clone();
+        let clips = files.0.lock().unwrap().clone();
+        (recs, clips)
+    }
+
+    /// Two orders back to back (transcode: the encoder makes the cut frame a keyframe):
+    /// every frame goes to exactly one clip, the second starting at the cut frame.
+    #[test]
+    fn a_switch_is_frame_exact() {
+        let mut ps = packets(90, 30);
+        ps[40].key = true; // the forced IDR at the switch
+        let mut ev = vec![
+            started(false),
+            CameraEvent::Cut {
+                pts: 0,
+                next: Some(order("A")),
+                reason: SealReason::NextOrder,
+            },
+        ];
+        for (i, p) in ps.into_iter().enumerate() {
+            if i == 40 {
+                ev.push(CameraEvent::Cut {
+                    pts: 40 * F,
+                    next: Some(order("B")),
+                    reason: SealReason::NextOrder,
+                });
+            }
+            ev.push(CameraEvent::Packet(p));
+        }
+        ev.push(CameraEvent::End {
+            reason: SealReason::Shutdown,
+        });
+        let (recs, clips) = run(ev, 0.0);
+        assert_eq!(clips.len(), 2);
+        assert_eq!(clips[0].1, (0..40).map(|i| i * F).collect::<Vec<_>>());
+        assert_eq!(clips[1].1, (40..90).map(|i| i * F).collect::<Vec<_>>());
+        let reasons: Vec<SealReason> = recs
+            .iter()
+            .filter_map(|b| match b {
+                Body::ClipSealed { reason, .. } => Some(*reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reasons, [SealReason::NextOrder, SealReason::Shutdown]);
+        // The file name carries the seq of the clip's own opening record.
+        assert!(
+            matches!(&recs[0], Body::ClipOpened { file, .. } if file == "clips/st/2026-11-25/A_cam_000001.mp4")
+        );
+    }
+
+    /// Passthrough (no forced keyframe): a clip starts at the camera's last keyframe at least
+    /// the pre-roll before the scan, and the scan time is the scan's frame.
+    #[test]
+    fn pre_roll_starts_on_the_keyframe_before() {
+        let ps = packets(200, 30);
+        let mut ev = vec![started(true)];
+        for (i, p) in ps.into_iter().enumerate() {
+            if i == 100 {
+                ev.push(CameraEvent::Cut {
+                    pts: 100 * F,
+                    next: Some(order("A")),
+                    reason: SealReason::NextOrder,
+                });
+            }
+            ev.push(CameraEvent::Packet(p));
+        }
+        ev.push(CameraEvent::End {
+            reason: SealReason::Shutdown,
+        });
+        let (recs, clips) = run(ev, 1.0);
+        // 1 s = 30 frames before frame 100: the keyframe at or before frame 70 is frame 60.
+        assert_eq!(clips[0].1.first(), Some(&(60 * F)));
+        assert_eq!(clips[0].1.len(), 140);
+        assert!(clips[0].2 >= 4, "a stamp sample a second: {}", clips[0].2);
+        match &recs[0] {
+            Body::ClipOpened {
+                started_at,
+                scanned_at,
+                first_frame,
+                ..
+            } => {
+                assert_eq!(started_at, "2026-11-25T20:31:04.000+08:00");
+                assert_eq!(scanned_at, "2026-11-25T20:31:05.333+08:00");
+                assert_eq!(*first_frame, 60);
+            }
+            b => panic!("{b:?}"),
+        }
+    }
+
+    /// A stop with post-roll, then the next order 0.5 s later with 3 s of pre-roll: the new
+    /// clip does not reach back into the previous order's clip.
+    #[test]
+    fn pre_roll_never_reaches_into_the_previous_order() {
+        let ps = packets(300, 15);
+        let mut ev = vec![
+            started(true),
+            CameraEvent::Cut {
+                pts: 0,
+                next: Some(order("A")),
+                reason: SealReason::NextOrder,
+            },
+        ];
+        for (i, p) in ps.into_iter().enumerate() {
+            if i == 100 {
+                // Stop scanned at frame 100, post-roll 1 s: the clip ends at frame 130.
+                ev.push(CameraEvent::Cut {
+                    pts: 130 * F,
+                    next: None,
+                    reason: SealReason::StopCode,
+                });
+            }
+            if i == 145 {
+                ev.push(CameraEvent::Cut {
+                    pts: 145 * F,
+                    next: Some(order("B")),
+                    reason: SealReason::NextOrder,
+                });
+            }
+            ev.push(CameraEvent::Packet(p));
+        }
+        ev.push(CameraEvent::End {
+            reason: SealReason::Shutdown,
+        });
+        let (_, clips) = run(ev, 3.0);
+        assert_eq!(clips.len(), 2);
+        let a_last = *clips[0].1.last().unwrap();
+        let b_first = *clips[1].1.first().unwrap();
+        assert_eq!(a_last, 129 * F);
+        assert!(
+            b_first >= 130 * F,
+            "B starts at {} (A ended at {a_last})",
+            b_first / F
+        );
+        assert_eq!(b_first, 135 * F, "the first keyframe after A ended");
+    }
+
+    /// `max_clip_s` seals a clip by stream time; a lost camera seals with `camera_lost` and
+    /// the order goes on as part 2 in the next session.
+    #[test]
+    fn timeout_and_camera_lost() {
+        let records = Arc::new(Collect::default());
+        let files = Arc::new(MemFiles::default());
+        let mut ctx = context(records.clone(), files.clone(), 0.0);
+        ctx.max_clip_s = 1;
+        let mut a = Assembly::new(ctx);
+        a.handle(started(false)).unwrap();
+        a.handle(CameraEvent::Cut {
+            pts: 0,
+            next: Some(order("A")),
+            reason: SealReason::NextOrder,
+        })
+        .unwrap();
+        for p in packets(45, 30) {
+            a.handle(CameraEvent::Packet(p)).unwrap();
+        }
+        assert!(a
+            .handle(CameraEvent::End {
+                reason: SealReason::CameraLost
+            })
+            .unwrap());
+        a.handle(started(false)).unwrap();
+        let mut part2 = order("A");
+        part2.part = 2;
+        a.handle(CameraEvent::Cut {
+            pts: 0,
+            next: Some(part2),
+            reason: SealReason::NextOrder,
+        })
+        .unwrap();
+        for p in packets(10, 30) {
+            a.handle(CameraEvent::Packet(p)).unwrap();
+        }
+        assert!(!a
+            .handle(CameraEvent::End {
+                reason: SealReason::Shutdown
+            })
+            .unwrap());
+        let recs = records.0.lock().unwrap();
+        let sealed: Vec<(SealReason, u64)> = recs
+            .iter()
+            .filter_map(|b| match b {
+                Body::ClipSealed { reason, frames, .. } => Some((*reason, *frames)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            sealed,
+            [(SealReason::Timeout, 30), (SealReason::Shutdown, 10)]
+        );
+        let parts: Vec<u32> = recs
+            .iter()
+            .filter_map(|b| match b {
+                Body::ClipOpened { part, .. } => Some(*part),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(parts, [1, 2]);
+    }
+
+    /// A code scanned while a clip is open is attached to it; one scanned between a cut and
+    /// its frame goes to the clip about to open.
+    #[test]
+    fn attached_codes_go_to_the_right_clip() {
+        let ps = packets(60, 10);
+        let mut ev = vec![
+            started(false),
+            CameraEvent::Cut {
+                pts: 0,
+                next: Some(order("A")),
+                reason: SealReason::NextOrder,
+            },
+        ];
+        for (i, p) in ps.into_iter().enumerate() {
+            if i == 5 {
+                ev.push(CameraEvent::Attach {
+                    code: "SF1".into(),
+                    kind: "tracking".into(),
+                });
+            }
+            if i == 30 {
+                ev.push(CameraEvent::Cut {
+                    pts: 30 * F,
+                    next: Some(order("B")),
+                    reason: SealReason::NextOrder,
+                });
+                ev.push(CameraEvent::Attach {
+                    code: "SF2".into(),
+                    kind: "tracking".into(),
+                });
+            }
+            ev.push(CameraEvent::Packet(p));
+        }
+        let (recs, _) = run(ev, 0.0);
+        let attached: Vec<(u64, String)> = recs
+            .iter()
+            .filter_map(|b| match b {
+                Body::CodeAttached { clip, code, .. } => Some((*clip, code.clone())),
+                _ => None,
+            })
+            .collect();
+        let opened: Vec<u64> = recs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| matches!(b, Body::ClipOpened { .. }).then_some(i as u64 + 1))
+            .collect();
+        assert_eq!(
+            attached,
+            [
+                (opened[0], "SF1".to_string()),
+                (opened[1], "SF2".to_string())
+            ]
+        );
+    }
+}

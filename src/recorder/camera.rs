@@ -1,0 +1,409 @@
+//! The camera loop: one camera for the whole life of a station, reconnecting forever.
+//!
+//! Owns: opening the camera's source through an [`Opener`] (so tests replay recorded packets
+//! instead), one session per opening (one wall-clock reading, one encoder), turning the
+//! station's commands into cut marks at the frame where they take effect (forcing a keyframe
+//! there when transcoding), the stamp text, the post-roll, and reconnecting after a loss with
+//! a capped backoff that starts again from one second after every session that delivered
+//! frames. An order open when the camera was lost continues as its next part.
+//! Never: writes files or records (clip assembly does, from the events this loop sends).
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::time::Duration;
+
+use super::assembly::{CameraEvent, OpenOrder};
+use crate::clock::SharedClock;
+use crate::config::{CameraConfig, CaptureMode, EncodeConfig, StationConfig};
+use crate::error::Error;
+use crate::log::SealReason;
+use crate::media::encoder::Transcode;
+use crate::media::passthrough::Passthrough;
+use crate::media::source::{self, AnySource, FfmpegSource, SourceSpec};
+use crate::media::{PacketSource, StampText};
+
+/// Opens a camera's source, once per session, on the camera's own thread.
+pub trait Opener: Send + Sync {
+    fn open(&self, cam: &CameraConfig) -> Result<Box<dyn PacketSource>, Error>;
+}
+
+/// The real cameras: USB through nokhwa, everything else through FFmpeg; transcode or
+/// passthrough by the camera's `mode`.
+pub struct MediaOpener {
+    pub encode: EncodeConfig,
+}
+
+impl Opener for MediaOpener {
+    fn open(&self, cam: &CameraConfig) -> Result<Box<dyn PacketSource>, Error> {
+        let src = match source::open_source(cam)? {
+            AnySource::Usb(usb) => return Ok(Box::new(Transcode::new(usb, &self.encode))),
+            AnySource::Ffmpeg(s) => s,
+        };
+        Ok(media_path(src, cam, &self.encode))
+    }
+}
+
+/// Transcode or passthrough for an opened FFmpeg source.
+pub fn media_path(
+    src: FfmpegSource,
+    cam: &CameraConfig,
+    settings: &EncodeConfig,
+) -> Box<dyn PacketSource> {
+    let live = SourceSpec::parse(&cam.source).is_live();
+    let can = crate::media::passthrough::can_pass_through(src.codec_id());
+    let pass = match cam.mode {
+        CaptureMode::Passthrough => true,
+        CaptureMode::Transcode => false,
+        CaptureMode::Auto => live && can,
+    };
+    if pass && !can {
+        tracing::warn!(camera = %cam.id, codec = ?src.codec_id(), "passthrough needs H.264 or H.265; transcoding instead");
+    } else if pass {
+        tracing::info!(camera = %cam.id, codec = ?src.codec_id(), "passthrough: packets copied, stamp as a text track");
+        return Box::new(Passthrough::new(src));
+    }
+    Box::new(Transcode::new(Box::new(src), settings))
+}
+
+/// What a station tells each of its cameras.
+#[derive(Debug, Clone)]
+pub enum CameraCommand {
+    /// Start (or switch to) this order, sealing the open clip for `reason`.
+    Order {
+        next: OpenOrder,
+        reason: SealReason,
+    },
+    /// Seal the open clip for `reason`, after the post-roll when `post_roll`.
+    Stop {
+        reason: SealReason,
+        post_roll: bool,
+    },
+    /// Attach a code to the open clip (and show it in the stamp).
+    Attach {
+        code: String,
+        kind: String,
+    },
+    Shutdown,
+}
+
+/// How one camera session (one opening of the source) ended.
+enum SessionEnd {
+    Shutdown,
+    /// A file or test source reached its end.
+    Ended,
+    /// The camera failed or vanished; reconnect.
+    Lost(String),
+}
+
+/// What a camera loop needs.
+pub struct CameraLoop {
+    pub cam: CameraConfig,
+    pub station: StationConfig,
+    pub stamp_template: String,
+    pub opener: std::sync::Arc<dyn Opener>,
+    pub clock: SharedClock,
+}
+
+/// Waits up to `wait` while taking commands (a scan while the camera is down is recorded as
+/// soon as it is back); true when told to shut down.
+fn wait_taking_commands(
+    commands: &Receiver<CameraCommand>,
+    wait: Duration,
+    open: &mut Option<OpenOrder>,
+) -> bool {
+    let deadline = std::time::Instant::now() + wait;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match commands.recv_timeout(left) {
+            Ok(CameraCommand::Shutdown) | Err(RecvTimeoutError::Disconnected) => return true,
+            Ok(CameraCommand::Order { next, .. }) => *open = Some(next),
+            Ok(CameraCommand::Stop { .. }) => *open = None,
+            Ok(CameraCommand::Attach { code, kind }) => {
+                if let Some(o) = open.as_mut() {
+                    o.codes.push((code, kind));
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => break,
+        }
+    }
+    false
+}
+
+impl CameraLoop {
+    /// Runs the camera until shutdown (or, for a file or test source, its end).
+    pub fn run(
+        &self,
+        commands: Receiver<CameraCommand>,
+        events: SyncSender<CameraEvent>,
+    ) -> Result<(), Error> {
+        let cam = &self.cam;
+        let send = |ev| {
+            events
+                .send(ev)
+                .map_err(|_| Error::internal(format!("camera {}: its clip writer stopped", cam.id)))
+        };
+        let live = SourceSpec::parse(&cam.source).is_live();
+        let mut open: Option<OpenOrder> = None;
+        let mut backoff = Duration::from_secs(1);
+        let mut first = true;
+        loop {
+            let src = match self.opener.open(cam) {
+                Ok(s) => {
+                    if !first {
+                        tracing::warn!(camera = %cam.id, source = %cam.source, "camera reconnected");
+                    }
+                    s
+                }
+                Err(e) if first && !live => return Err(e),
+                Err(e) => {
+                    tracing::warn!(camera = %cam.id, error = %e, retry_in = ?backoff, "camera unavailable; retrying");
+                    if wait_taking_commands(&commands, backoff, &mut open) {
+                        send(CameraEvent::End {
+                            reason: SealReason::Shutdown,
+                        })?;
+                        return Ok(());
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    first = false;
+                    continue;
+                }
+            };
+            first = false;
+            let (end, delivered) = self.run_session(src, &commands, &send, &mut open)?;
+            if delivered {
+                backoff = Duration::from_secs(1);
+            }
+            match end {
+                SessionEnd::Shutdown => {
+                    send(CameraEvent::End {
+                        reason: SealReason::Shutdown,
+                    })?;
+                    return Ok(());
+                }
+                SessionEnd::Ended if !live => {
+                    send(CameraEvent::End {
+                        reason: SealReason::SourceEnded,
+                    })?;
+                    return Ok(());
+                }
+                SessionEnd::Ended | SessionEnd::Lost(_) => {
+                    let why = match &end {
+                        SessionEnd::Lost(e) => e.clone(),
+                        _ => "the stream ended".to_string(),
+                    };
+                    tracing::warn!(camera = %cam.id, source = %cam.source, error = %why, "camera lost; the open clip is sealed and recording resumes when it is back");
+                    send(CameraEvent::End {
+                        reason: SealReason::CameraLost,
+                    })?;
+                    if let Some(o) = open.as_mut() {
+                        o.part += 1;
+                    }
+                    if wait_taking_commands(
+                        &commands,
+                        backoff.min(Duration::from_secs(1)),
+                        &mut open,
+                    ) {
+                        send(CameraEvent::End {
+                            reason: SealReason::Shutdown,
+                        })?;
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// One opening of a source: one clock reading, one encoder (or none, in passthrough),
+    /// frames until it ends or fails. Also says whether any frame came.
+    fn run_session(
+        &self,
+        mut media: Box<dyn PacketSource>,
+        commands: &Receiver<CameraCommand>,
+        send: &dyn Fn(CameraEvent) -> Result<(), Error>,
+        open: &mut Option<OpenOrder>,
+    ) -> Result<(SessionEnd, bool), Error> {
+        let (cam, station) = (&self.cam, &self.station);
+        let info = media.info();
+        let mut unit = match media.next_unit() {
+            Ok(Some(u)) => u,
+            Ok(None) => return Ok((SessionEnd::Ended, false)),
+            Err(e) => return Ok((SessionEnd::Lost(e.to_string()), false)),
+        };
+        // The one clock reading of this camera session; every frame's time derives from it.
+        let wall0 = self.clock.now();
+        let clock_synced = self.clock.synchronised();
+        let pts0 = unit.pts();
+        let wall_offset_s = wall0.timestamp_micros() as f64 / 1e6 - info.seconds(pts0);
+        let ticks = |s: f64| (s / info.seconds(1).max(1e-9)).round() as i64;
+        let post_roll = ticks(station.post_roll_s);
+        let mut stamp = StampText {
+            station: station.id.clone(),
+            camera: cam.id.clone(),
+            order: None,
+            operator: None,
+            tracking: Vec::new(),
+            template: self.stamp_template.clone(),
+        };
+        let params = media.start(wall_offset_s, &stamp)?;
+        send(CameraEvent::Started {
+            info,
+            params,
+            wall0,
+            pts0,
+            text_track: media.text_track(),
+            clock_synced,
+        })?;
+        let mut packets = Vec::new();
+        let mut frame_no = 0u64;
+        // After a stop code, the stamp keeps the order until the post-roll ends.
+        let mut idle_from: Option<i64> = None;
+        // An order open before this session (scanned while the camera was down, or lost
+        // mid-clip).
+        let mut resume = open.clone();
+        let end = loop {
+            let pts = unit.pts();
+            let mut keyframe = false;
+            let mut shutdown = false;
+            let mut restamp = false;
+            if idle_from.is_some_and(|t| pts >= t) {
+                idle_from = None;
+                stamp.order = None;
+                stamp.tracking.clear();
+                *open = None;
+                restamp = true;
+            }
+            if let Some(o) = resume.take() {
+                show(&mut stamp, &o);
+                keyframe = true;
+                restamp = true;
+                send(CameraEvent::Cut {
+                    pts,
+                    next: Some(o),
+                    reason: SealReason::NextOrder,
+                })?;
+            }
+            while let Ok(cmd) = commands.try_recv() {
+                match cmd {
+                    CameraCommand::Order { next, reason } => {
+                        show(&mut stamp, &next);
+                        *open = Some(next.clone());
+                        idle_from = None;
+                        keyframe = true;
+                        restamp = true;
+                        send(CameraEvent::Cut {
+                            pts,
+                            next: Some(next),
+                            reason,
+                        })?;
+                    }
+                    CameraCommand::Stop {
+                        reason,
+                        post_roll: true,
+                    } => {
+                        if stamp.order.is_some() {
+                            idle_from = Some(pts + post_roll);
+                        }
+                        send(CameraEvent::Cut {
+                            pts: pts + post_roll,
+                            next: None,
+                            reason,
+                        })?;
+                    }
+                    CameraCommand::Stop {
+                        reason,
+                        post_roll: false,
+                    } => {
+                        idle_from = None;
+                        stamp.order = None;
+                        stamp.tracking.clear();
+                        *open = None;
+                        restamp = true;
+                        send(CameraEvent::Cut {
+                            pts,
+                            next: None,
+                            reason,
+                        })?;
+                    }
+                    CameraCommand::Attach { code, kind } => {
+                        if let Some(o) = open.as_mut() {
+                            o.codes.push((code.clone(), kind.clone()));
+                        }
+                        stamp.tracking.push(code.clone());
+                        restamp = true;
+                        send(CameraEvent::Attach { code, kind })?;
+                    }
+                    CameraCommand::Shutdown => shutdown = true,
+                }
+            }
+            if shutdown {
+                break SessionEnd::Shutdown;
+            }
+            media.process(
+                unit,
+                frame_no,
+                keyframe,
+                restamp.then_some(&stamp),
+                &mut packets,
+            )?;
+            for p in packets.drain(..) {
+                send(CameraEvent::Packet(p))?;
+            }
+            frame_no += 1;
+            match media.next_unit() {
+                Ok(Some(u)) => unit = u,
+                Ok(None) => break SessionEnd::Ended,
+                Err(e) => break SessionEnd::Lost(e.to_string()),
+            }
+        };
+        tracing::info!(camera = %cam.id, frames = frame_no, late = media.late_frames(), "camera session ended");
+        // Whatever was encoded goes into the clip before it is sealed.
+        media.finish(&mut packets)?;
+        for p in packets.drain(..) {
+            send(CameraEvent::Packet(p))?;
+        }
+        if idle_from.is_some() {
+            *open = None; // stopped during the post-roll: nothing to resume
+        }
+        Ok((end, true))
+    }
+}
+
+/// Puts an order into the stamp: its code (with the box number from box 2 on), operator and
+/// attached codes.
+fn show(stamp: &mut StampText, o: &OpenOrder) {
+    stamp.order = Some(o.label());
+    stamp.operator = o.operator.clone();
+    stamp.tracking = o.codes.iter().map(|c| c.0.clone()).collect();
+}
+
+/// Checks at start that a file or test source can be opened (a typo in the config is an
+/// error now, not a camera retried forever); a network or USB camera down at start is
+/// retried in the background instead.
+pub fn check_source(cam: &CameraConfig) -> Result<(), Error> {
+    match SourceSpec::parse(&cam.source) {
+        SourceSpec::Usb(index) => {
+            match source::usb_cameras() {
+                Ok(list) if list.iter().any(|c| c.0 == index) => {}
+                Ok(_) => {
+                    tracing::warn!(camera = %cam.id, source = %cam.source, "no such USB camera now (`packwitness cameras` lists them); waiting for it")
+                }
+                Err(e) => {
+                    tracing::warn!(camera = %cam.id, error = %e, "cannot list USB cameras; trying to open it anyway")
+                }
+            }
+            Ok(())
+        }
+        s if s.is_live() => Ok(()),
+        _ => FfmpegSource::open_with_timeout(&cam.source, false, cam.stall_timeout_s)
+            .map(drop)
+            .map_err(Error::from),
+    }
+}
+
+/// A bounded channel from a camera loop to its clip assembly.
+pub fn event_channel(
+    bound: usize,
+) -> (
+    SyncSender<CameraEvent>,
+    std::sync::mpsc::Receiver<CameraEvent>,
+) {
+    mpsc::sync_channel(bound)
+}

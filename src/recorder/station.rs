@@ -1,0 +1,295 @@
+//! A station: its cameras, its state machine, and what a scan does.
+//!
+//! Owns: starting a camera loop and a clip assembly per camera (two threads each, joined by
+//! a bounded channel), deciding what each scan does (the state machine, on the station's
+//! clock), writing that decision as a `scan` record before anyone is told (the record is the
+//! acknowledgement), telling the cameras, timeouts, and shutting the cameras down cleanly.
+//! Never: reads scanners or serves HTTP (the app does) or writes a clip (assembly does).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use super::assembly::{Assembly, ClipFiles, Context, OpenOrder, RecordSink};
+use super::camera::{self, CameraCommand, CameraLoop, Opener};
+use super::state::{Action, Settings, StateMachine};
+use crate::clock::{format_time, SharedClock};
+use crate::codes::{Rejected, Scan};
+use crate::config::{Config, StationConfig};
+use crate::error::Error;
+use crate::log::{Body, Record, SealReason};
+
+/// Packets that may wait between a camera and its clip writer (a bounded channel: a stalled
+/// disk slows capture instead of growing memory without limit).
+const EVENT_QUEUE: usize = 256;
+
+/// What a station is started with, besides its config.
+pub struct StationDeps {
+    pub records: Arc<dyn RecordSink>,
+    pub opener: Arc<dyn Opener>,
+    pub files: Arc<dyn ClipFiles>,
+    pub clock: SharedClock,
+    pub data_dir: std::path::PathBuf,
+}
+
+/// A running station.
+pub struct Station {
+    id: String,
+    records: Arc<dyn RecordSink>,
+    clock: SharedClock,
+    commands: Vec<Sender<CameraCommand>>,
+    capture: Vec<(String, JoinHandle<Result<(), Error>>)>,
+    clips: Vec<(String, JoinHandle<Result<(), Error>>)>,
+    /// Clip-group ids: `<session start, unix ms>-<scan number>`.
+    session: i64,
+    scans: AtomicU64,
+    /// What scans do; with the clip group being recorded.
+    machine: Mutex<(StateMachine, Option<String>)>,
+}
+
+/// What became of a scan, for the packer's feedback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub action: Action,
+    /// The order and box recording after the scan.
+    pub recording: Option<(String, u32)>,
+    pub operator: Option<String>,
+}
+
+/// Writes the `station_start` record of a station's session.
+pub fn record_start(
+    records: &dyn RecordSink,
+    station: &StationConfig,
+    config_sha256: &str,
+    key: &str,
+) -> Result<Record, Error> {
+    records.append(Body::StationStart {
+        station: station.id.clone(),
+        software: format!("packwitness {}", env!("CARGO_PKG_VERSION")),
+        config_sha256: config_sha256.to_string(),
+        cameras: station.cameras.iter().map(|c| c.id.clone()).collect(),
+        key: key.to_string(),
+    })
+}
+
+impl Station {
+    /// Starts every camera of `station` (idle until the first order). `config` gives what the
+    /// stations of a process share (encoding).
+    pub fn start(
+        config: &Config,
+        station: &StationConfig,
+        deps: StationDeps,
+    ) -> Result<Station, Error> {
+        // A file or test source that cannot be opened is a configuration error; a network
+        // camera that is down at start is retried by its camera loop, like a lost one.
+        for cam in &station.cameras {
+            camera::check_source(cam).map_err(|e| e.context(format!("camera {}", cam.id)))?;
+        }
+        let settings = Settings {
+            rescan: station.rescan_same_order,
+            debounce_ms: station.debounce_ms,
+            max_clip_ms: u64::from(station.max_clip_s) * 1000,
+        };
+        let mut started = Station {
+            id: station.id.clone(),
+            records: deps.records.clone(),
+            clock: deps.clock.clone(),
+            commands: Vec::new(),
+            capture: Vec::new(),
+            clips: Vec::new(),
+            session: deps.clock.now().timestamp_millis(),
+            scans: AtomicU64::new(0),
+            machine: Mutex::new((StateMachine::new(settings), None)),
+        };
+        for cam in &station.cameras {
+            let (cmd_tx, cmd_rx) = mpsc::channel();
+            let (ev_tx, ev_rx) = camera::event_channel(EVENT_QUEUE);
+            let looper = CameraLoop {
+                cam: cam.clone(),
+                station: station.clone(),
+                stamp_template: config.encode.stamp_template.clone(),
+                opener: deps.opener.clone(),
+                clock: deps.clock.clone(),
+            };
+            let id = station.id.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("capture-{}", cam.id))
+                .spawn(move || {
+                    // Every log line of this camera names its station.
+                    let _span = tracing::info_span!("station", id = %id).entered();
+                    looper.run(cmd_rx, ev_tx)
+                })
+                .map_err(|e| Error::internal(format!("cannot start a capture thread: {e}")))?;
+            started.capture.push((cam.id.clone(), handle));
+            let ctx = Context {
+                station: station.id.clone(),
+                camera: cam.id.clone(),
+                stamp_template: config.encode.stamp_template.clone(),
+                max_clip_s: station.max_clip_s,
+                pre_roll_s: station.pre_roll_s,
+                data_dir: deps.data_dir.clone(),
+                records: deps.records.clone(),
+                files: deps.files.clone(),
+            };
+            let id = station.id.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("clips-{}", cam.id))
+                .spawn(move || {
+                    let _span = tracing::info_span!("station", id = %id).entered();
+                    Assembly::new(ctx).run(ev_rx)
+                })
+                .map_err(|e| Error::internal(format!("cannot start a clip thread: {e}")))?;
+            started.clips.push((cam.id.clone(), handle));
+            started.commands.push(cmd_tx);
+        }
+        Ok(started)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.monotonic().as_millis() as u64
+    }
+
+    fn machine(&self) -> Result<std::sync::MutexGuard<'_, (StateMachine, Option<String>)>, Error> {
+        self.machine
+            .lock()
+            .map_err(|_| Error::internal("the station state panicked earlier; restart"))
+    }
+
+    /// Acts on one scan from scanner `scanner`: decides what it does, writes that to the
+    /// manifest, then tells the cameras. The returned outcome is the acknowledgement.
+    pub fn scan(&self, scanner: &str, scan: &Scan) -> Result<Outcome, Error> {
+        let scanned_at = format_time(self.clock.now());
+        let mut guard = self.machine()?;
+        let action = guard.0.scan(self.now_ms(), scan);
+        if matches!(action, Action::Open(_) | Action::Switch { .. }) {
+            let n = self.scans.fetch_add(1, Ordering::Relaxed) + 1;
+            guard.1 = Some(format!("{}-{n}", self.session));
+        } else if matches!(action, Action::Seal { .. }) {
+            guard.1 = None;
+        }
+        let machine = &guard.0;
+        let outcome = Outcome {
+            action: action.clone(),
+            recording: machine.recording().map(|(o, b)| (o.to_string(), b)),
+            operator: machine.operator().map(str::to_string),
+        };
+        if let Some(written) = action.scan_action() {
+            self.records.append(Body::Scan {
+                station: self.id.clone(),
+                scanner: scanner.to_string(),
+                code: scan.code.clone(),
+                code_kind: scan.kind.as_str().to_string(),
+                rule: scan.rule.clone(),
+                action: written,
+                detail: action.detail().map(str::to_string),
+                order: outcome.recording.as_ref().map(|r| r.0.clone()),
+                box_no: outcome.recording.as_ref().map(|r| r.1),
+                group: guard.1.clone(),
+                operator: outcome.operator.clone(),
+                scanned_at,
+            })?;
+        }
+        let group = guard.1.clone();
+        drop(guard);
+        self.apply(&action, group);
+        Ok(outcome)
+    }
+
+    /// Tells the cameras what an action means for them.
+    fn apply(&self, action: &Action, group: Option<String>) {
+        let cmd = match action {
+            Action::Open(o) | Action::Switch { next: o, .. } => CameraCommand::Order {
+                next: OpenOrder {
+                    code: o.order.clone(),
+                    group: group.unwrap_or_default(),
+                    part: 1,
+                    box_no: o.box_no,
+                    operator: o.operator.clone(),
+                    codes: Vec::new(),
+                },
+                reason: match action {
+                    Action::Switch { reason, .. } => *reason,
+                    _ => SealReason::NextOrder,
+                },
+            },
+            Action::Seal { reason, post_roll } => CameraCommand::Stop {
+                reason: *reason,
+                post_roll: *post_roll,
+            },
+            Action::Attach { code, .. } => CameraCommand::Attach {
+                code: code.clone(),
+                kind: "tracking".into(),
+            },
+            Action::Operator(_) | Action::Ignored(_) | Action::Debounced => return,
+        };
+        for tx in &self.commands {
+            let _ = tx.send(cmd.clone());
+        }
+    }
+
+    /// The station's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Reports a refused scan; recording is not touched.
+    pub fn reject(&self, scanner: &str, rejected: &Rejected) {
+        tracing::warn!(station = %self.id, scanner, scan = %rejected.raw, error = %rejected.error, "scan rejected");
+    }
+
+    /// The order and box being recorded, and the operator of the next clips.
+    pub fn recording(&self) -> (Option<(String, u32)>, Option<String>) {
+        match self.machine.lock() {
+            Ok(g) => (
+                g.0.recording().map(|(o, b)| (o.to_string(), b)),
+                g.0.operator().map(str::to_string),
+            ),
+            Err(_) => (None, None),
+        }
+    }
+
+    /// True while every camera loop is still running.
+    pub fn running(&self) -> bool {
+        self.capture.iter().all(|(_, h)| !h.is_finished())
+    }
+
+    /// Seals a clip past `max_clip_s` (on the station's clock). Call it on a timer.
+    pub fn tick(&self) {
+        let timed_out = match self.machine.lock() {
+            Ok(mut g) => {
+                let a = g.0.tick(self.now_ms());
+                if a.is_some() {
+                    g.1 = None;
+                }
+                a
+            }
+            Err(_) => None,
+        };
+        if let Some(action) = timed_out {
+            tracing::warn!(station = %self.id, "clip reached max_clip_s; sealed with reason timeout");
+            self.apply(&action, None);
+        }
+    }
+
+    /// Seals open clips (reason `shutdown`) and waits for every thread. Returns the first
+    /// error.
+    pub fn shutdown(self) -> Result<(), Error> {
+        for tx in &self.commands {
+            let _ = tx.send(CameraCommand::Shutdown);
+        }
+        let mut first_err = None;
+        // Clip threads first: their errors (a write that failed) say more than the capture
+        // thread's "clip writer stopped" that follows from them.
+        for (cam, h) in self.clips.into_iter().chain(self.capture) {
+            let res = h.join().unwrap_or_else(|_| {
+                Err(Error::internal(format!("camera {cam}: a thread panicked")))
+            });
+            if let Err(e) = res {
+                tracing::error!(camera = %cam, error = %e, "camera stopped with an error");
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,735 @@
+//! The writer: the one place of a process that appends to the manifest.
+//!
+//! Owns: the [`Writer`] (the ledger, the index it keeps current, the signing key, checkpoints
+//! on a count and on a timer, retention), the writer thread that cameras, scanners and the web
+//! server of a process talk to by message ([`WriterHandle`]), the Unix domain socket through
+//! which other processes (`export`, `hold` while `run` records) send their records, and
+//! [`open_appender`], which gives a command whichever of the two it needs.
+//! Never: holds a lock that a camera waits on while it fsyncs: a camera sends its record and
+//! waits for that record's reply only; clip files are written and fsynced by each camera's
+//! own thread.
+//!
+//! Group commit: the writer thread takes every request waiting in its queue, writes their
+//! records together and fsyncs once, then answers each.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::SharedClock;
+use crate::config::{Config, RetentionConfig};
+use crate::datadir::{self, SOCKET};
+use crate::error::{Error, ErrorKind};
+use crate::index::Index;
+use crate::log::note::StationKey;
+use crate::log::{Appender, Body, Ledger, Record};
+use crate::media::fmp4;
+use crate::retention;
+
+/// Called with every record once it is durable (on the writer's thread).
+pub type Observer = Box<dyn Fn(&Record) + Send>;
+
+/// Builds a record for the `seq` it will get.
+pub type MakeRecord = Box<dyn FnOnce(u64) -> Body + Send>;
+
+/// How often retention runs while recording.
+const RETENTION_EVERY: Duration = Duration::from_secs(60);
+
+/// Loads the data dir's signing key, creating it (named after the first station) if missing.
+/// One key signs the manifest of a data dir, whatever the number of its stations.
+pub fn load_key(data_dir: &Path, config: &Config) -> Result<StationKey, Error> {
+    Ok(StationKey::for_data_dir(data_dir, config)?)
+}
+
+/// The appending side of a data dir, with everything that must happen around an append.
+pub struct Writer {
+    ledger: Ledger,
+    /// `None` after an index failure: the index is derived and rebuilt on the next start.
+    index: Option<Index>,
+    data_dir: PathBuf,
+    key: StationKey,
+    clock: SharedClock,
+    checkpoint_every: u64,
+    checkpoint_interval: Duration,
+    /// Monotonic time of the last checkpoint.
+    last_checkpoint: Duration,
+    retention: RetentionConfig,
+    last_retention: Option<Duration>,
+    observer: Option<Observer>,
+}
+
+impl Writer {
+    /// Opens the data dir for writing: takes the writer lock, repairs a torn manifest line,
+    /// brings the index up to date, loads (or creates) the signing key, and seals every clip
+    /// a crash left open.
+    pub fn open(data_dir: &Path, config: &Config, clock: SharedClock) -> Result<Writer, Error> {
+        let ledger = Ledger::open(data_dir, clock.as_ref())?;
+        let index = Index::open_writer(data_dir)?;
+        let key = load_key(data_dir, config)?;
+        let mut w = Writer {
+            ledger,
+            index: Some(index),
+            data_dir: data_dir.to_owned(),
+            key,
+            last_checkpoint: clock.monotonic(),
+            clock,
+            checkpoint_every: config.ledger.checkpoint_every,
+            checkpoint_interval: Duration::from_secs(config.ledger.checkpoint_minutes * 60),
+            retention: config.retention.clone(),
+            last_retention: None,
+            observer: None,
+        };
+        super::recovery::seal_interrupted(&mut w)?;
+        Ok(w)
+    }
+
+    /// Calls `observer` with every record from now on, once it is durable.
+    pub fn set_observer(&mut self, observer: Observer) {
+        self.observer = Some(observer);
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The station's public key, in signed-note verifier form.
+    pub fn verifier(&self) -> String {
+        self.key.verifier()
+    }
+
+    pub(crate) fn index(&self) -> Option<&Index> {
+        self.index.as_ref()
+    }
+
+    /// Appends a record durably, brings the index up to date, and writes a checkpoint when
+    /// `checkpoint_every` records have passed.
+    pub fn append(&mut self, body: Body) -> Result<Record, Error> {
+        let mut recs = self.append_batch(vec![Box::new(move |_| body)])?;
+        recs.pop()
+            .ok_or_else(|| Error::internal("an append returned no record"))
+    }
+
+    /// Appends the records `makers` build, with one fsync (see [`Ledger::append_batch`]).
+    pub fn append_batch(&mut self, makers: Vec<MakeRecord>) -> Result<Vec<Record>, Error> {
+        let recs = self.ledger.append_batch(makers, self.clock.as_ref())?;
+        self.after_append(&recs);
+        if self.ledger.since_checkpoint() >= self.checkpoint_every {
+            self.checkpoint()?;
+        }
+        Ok(recs)
+    }
+
+    /// Index and observer, after records are durable. An index failure is logged, never
+    /// fatal: the index can always be rebuilt; the manifest is what counts.
+    fn after_append(&mut self, recs: &[Record]) {
+        if let Some(index) = self.index.as_mut() {
+            if let Err(e) = index.catch_up() {
+                tracing::error!(error = %e, "index update failed; it is rebuilt from the manifest on the next start");
+                self.index = None;
+            }
+        }
+        if let Some(observer) = &self.observer {
+            for r in recs {
+                observer(r);
+            }
+        }
+    }
+
+    /// Writes a signed checkpoint over everything so far (nothing if the last line is one).
+    pub fn checkpoint(&mut self) -> Result<Option<Record>, Error> {
+        let rec = self.ledger.checkpoint(&self.key, self.clock.as_ref())?;
+        self.last_checkpoint = self.clock.monotonic();
+        if let Some(r) = &rec {
+            self.after_append(std::slice::from_ref(r));
+        }
+        Ok(rec)
+    }
+
+    /// What the timer does: a checkpoint when `checkpoint_minutes` passed with records after
+    /// the last one, and retention once a minute. Returns how long until it is due again.
+    pub fn tick(&mut self) -> Result<Duration, Error> {
+        let now = self.clock.monotonic();
+        let since = now.saturating_sub(self.last_checkpoint);
+        if self.ledger.since_checkpoint() > 0 && since >= self.checkpoint_interval {
+            self.checkpoint()?;
+        }
+        let due_retention = self
+            .last_retention
+            .is_none_or(|t| now.saturating_sub(t) >= RETENTION_EVERY);
+        if due_retention {
+            self.last_retention = Some(now);
+            let policy = self.retention.clone();
+            if let Err(e) = self.apply_retention(&policy, false) {
+                tracing::error!(error = %e, "retention could not remove clips; it tries again in a minute");
+            }
+        }
+        let now = self.clock.monotonic();
+        let to_checkpoint = self
+            .checkpoint_interval
+            .saturating_sub(now.saturating_sub(self.last_checkpoint));
+        let to_retention = self.last_retention.map_or(Duration::ZERO, |t| {
+            RETENTION_EVERY.saturating_sub(now.saturating_sub(t))
+        });
+        Ok(to_checkpoint
+            .min(to_retention)
+            .clamp(Duration::from_millis(50), Duration::from_secs(1)))
+    }
+
+    /// Applies a retention policy now: plans, and (unless `dry_run`) prunes each chosen clip.
+    /// Returns what was (or would be) removed. Under the free-space floor with nothing left
+    /// that may be removed, says so in the log.
+    pub fn apply_retention(
+        &mut self,
+        policy: &RetentionConfig,
+        dry_run: bool,
+    ) -> Result<Vec<retention::Planned>, Error> {
+        if policy.keep_days == 0 && policy.min_free_mb == 0 {
+            return Ok(Vec::new());
+        }
+        let index = self.index.as_ref().ok_or_else(|| {
+            Error::msg(
+                ErrorKind::Unavailable,
+                "the index is unavailable; restart packwitness to rebuild it",
+            )
+        })?;
+        let candidates: Vec<retention::Candidate> = index
+            .retention_candidates()?
+            .into_iter()
+            .map(|c| retention::Candidate {
+                clip: c.clip,
+                order: c.order,
+                scanned_ms: c.scanned_ms,
+                size: c.size,
+            })
+            .collect();
+        let free = match datadir::free_bytes(&self.data_dir) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(dir = %self.data_dir.display(), error = %e, "cannot read the free space; only the age limit applies");
+                u64::MAX
+            }
+        };
+        let now_ms = self.clock.now().timestamp_millis();
+        let planned = retention::plan(&candidates, now_ms, policy, free);
+        let freed: u64 = planned.iter().map(|p| p.size).sum();
+        let floor = policy.min_free_mb.saturating_mul(1024 * 1024);
+        if policy.min_free_mb > 0 && free.saturating_add(freed) < floor {
+            tracing::error!(
+                free_mb = free / (1024 * 1024),
+                min_free_mb = policy.min_free_mb,
+                "the disk is nearly full and no more clips may be removed (held, or younger than min_age_hours); free space or add disk before recording stops"
+            );
+        }
+        if !dry_run {
+            for p in &planned {
+                self.prune(p.clip, &p.reason)?;
+                tracing::warn!(clip = p.clip, order = %p.order, bytes = p.size, reason = %p.reason, "clip removed by retention (its records and hashes stay in the manifest)");
+            }
+        }
+        Ok(planned)
+    }
+
+    /// Removes a sealed clip's file for retention. The `pruned` record is written (and
+    /// fsynced) first, then the file and its fragment list are deleted: a crash in between
+    /// leaves a file that is merely still there, never one missing without a record.
+    pub fn prune(&mut self, clip: u64, reason: &str) -> Result<Record, Error> {
+        let index = self.index.as_ref().ok_or_else(|| {
+            Error::msg(
+                ErrorKind::Unavailable,
+                "the index is unavailable; restart packwitness to rebuild it",
+            )
+        })?;
+        if index.held(clip)? {
+            return Err(Error::msg(
+                ErrorKind::Conflict,
+                format!("clip {clip} is under legal hold and is never pruned; lift the hold with `packwitness hold CODE --release` first"),
+            ));
+        }
+        let file = index.sealed_file(clip)?.ok_or_else(|| {
+            Error::msg(
+                ErrorKind::NotFound,
+                format!("clip {clip} is not a sealed clip of this data dir; nothing pruned"),
+            )
+        })?;
+        let rec = self.append(Body::Pruned {
+            clip,
+            file: file.clone(),
+            reason: reason.to_string(),
+        })?;
+        let path = self.data_dir.join(&file);
+        for p in [fmp4::fragments_path(&path), path.clone()] {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(file = %p.display(), error = %e, "pruned clip file could not be removed")
+                }
+            }
+        }
+        if let Some(dir) = path.parent() {
+            let _ = datadir::sync_dir(dir);
+        }
+        Ok(rec)
+    }
+}
+
+/// What the writer thread is asked.
+enum Request {
+    Append {
+        make: MakeRecord,
+        reply: Sender<Result<Record, Error>>,
+    },
+    Checkpoint {
+        reply: Sender<Result<Option<Record>, Error>>,
+    },
+    Stop,
+}
+
+/// How a process reaches its writer thread. Cheap to clone; every call waits for its reply.
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: Sender<Request>,
+    verifier: String,
+    data_dir: PathBuf,
+}
+
+fn gone() -> Error {
+    Error::msg(
+        ErrorKind::Unavailable,
+        "the manifest writer has stopped (see the log for why); restart packwitness",
+    )
+}
+
+impl WriterHandle {
+    /// Appends the record `make` builds for the `seq` it gets.
+    pub fn append_with(&self, make: MakeRecord) -> Result<Record, Error> {
+        let (reply, rx) = mpsc::channel();
+        self.tx
+            .send(Request::Append { make, reply })
+            .map_err(|_| gone())?;
+        rx.recv().map_err(|_| gone())?
+    }
+
+    /// The station's public key, in signed-note verifier form.
+    pub fn verifier(&self) -> &str {
+        &self.verifier
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+impl Appender for WriterHandle {
+    fn append(&self, body: Body) -> Result<Record, Error> {
+        self.append_with(Box::new(move |_| body))
+    }
+
+    fn checkpoint(&self) -> Result<Option<Record>, Error> {
+        let (reply, rx) = mpsc::channel();
+        self.tx
+            .send(Request::Checkpoint { reply })
+            .map_err(|_| gone())?;
+        rx.recv().map_err(|_| gone())?
+    }
+}
+
+/// The writer running on a thread of its own (and, with a socket, serving other processes).
+pub struct WriterThread {
+    handle: WriterHandle,
+    thread: Option<JoinHandle<Result<(), Error>>>,
+    socket: Option<SocketServer>,
+}
+
+impl WriterThread {
+    /// Starts the writer thread; with `serve_socket`, also the socket other processes use.
+    pub fn spawn(writer: Writer, serve_socket: bool) -> Result<WriterThread, Error> {
+        let (tx, rx) = mpsc::channel();
+        let handle = WriterHandle {
+            tx,
+            verifier: writer.verifier(),
+            data_dir: writer.data_dir.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("manifest-writer".into())
+            .spawn(move || writer_loop(writer, rx))
+            .map_err(|e| {
+                Error::internal(format!("cannot start the manifest writer thread: {e}"))
+            })?;
+        let mut me = WriterThread {
+            handle,
+            thread: Some(thread),
+            socket: None,
+        };
+        if serve_socket {
+            me.socket = Some(SocketServer::start(&me.handle)?);
+        }
+        Ok(me)
+    }
+
+    pub fn handle(&self) -> WriterHandle {
+        self.handle.clone()
+    }
+
+    /// Writes the last checkpoint (everything recorded is covered by a signature) and stops
+    /// the thread; returns the first error the writer met.
+    pub fn stop(mut self) -> Result<(), Error> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        if let Some(s) = self.socket.take() {
+            s.stop();
+        }
+        let last = self.handle.checkpoint().map(|_| ());
+        let _ = self.handle.tx.send(Request::Stop);
+        let joined = match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(Error::internal("the manifest writer thread panicked"))),
+            None => Ok(()),
+        };
+        joined.and(last)
+    }
+}
+
+impl Drop for WriterThread {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            if let Err(e) = self.finish() {
+                tracing::error!(error = %e, "the manifest writer stopped with an error");
+            }
+        }
+    }
+}
+
+fn writer_loop(mut w: Writer, rx: Receiver<Request>) -> Result<(), Error> {
+    let mut wait = Duration::ZERO;
+    loop {
+        let first = match rx.recv_timeout(wait) {
+            Ok(r) => Some(r),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        };
+        let mut pending: Vec<Request> = first.into_iter().collect();
+        while pending.len() < 256 {
+            match rx.try_recv() {
+                Ok(r) => pending.push(r),
+                Err(_) => break,
+            }
+        }
+        let mut stop = false;
+        let mut makers = Vec::new();
+        let mut replies = Vec::new();
+        let mut checkpoints = Vec::new();
+        for r in pending {
+            match r {
+                Request::Append { make, reply } => {
+                    makers.push(make);
+                    replies.push(reply);
+                }
+                Request::Checkpoint { reply } => checkpoints.push(reply),
+                Request::Stop => stop = true,
+            }
+        }
+        if !makers.is_empty() {
+            match w.append_batch(makers) {
+                Ok(recs) => {
+                    for (rec, reply) in recs.into_iter().zip(replies) {
+                        let _ = reply.send(Ok(rec));
+                    }
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    let kind = e.kind();
+                    for reply in replies {
+                        let _ = reply.send(Err(Error::msg(kind, text.clone())));
+                    }
+                }
+            }
+        }
+        for reply in checkpoints {
+            let _ = reply.send(w.checkpoint());
+        }
+        if stop {
+            return Ok(());
+        }
+        wait = match w.tick() {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "a timed checkpoint failed; trying again");
+                Duration::from_secs(1)
+            }
+        };
+    }
+}
+
+/// A request over the writer's socket: one JSON line.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SocketRequest {
+    /// Append this record (only `access` and `hold` are taken from other processes), then a
+    /// checkpoint that covers it.
+    Append(Box<Body>),
+    /// Write a checkpoint now (if any record is not covered yet).
+    Checkpoint,
+}
+
+/// The answer: one JSON line.
+#[derive(Debug, Serialize, Deserialize)]
+struct SocketReply {
+    record: Option<Record>,
+    error: Option<String>,
+    /// `conflict`, `invalid`, ...: the error's kind.
+    kind: Option<String>,
+}
+
+fn kind_name(k: ErrorKind) -> &'static str {
+    match k {
+        ErrorKind::NotFound => "not_found",
+        ErrorKind::Invalid => "invalid",
+        ErrorKind::Conflict => "conflict",
+        ErrorKind::Unavailable => "unavailable",
+        ErrorKind::Corrupt => "corrupt",
+        ErrorKind::Io => "io",
+        ErrorKind::Internal => "internal",
+    }
+}
+
+fn kind_from_name(s: &str) -> ErrorKind {
+    match s {
+        "not_found" => ErrorKind::NotFound,
+        "invalid" => ErrorKind::Invalid,
+        "conflict" => ErrorKind::Conflict,
+        "unavailable" => ErrorKind::Unavailable,
+        "corrupt" => ErrorKind::Corrupt,
+        "io" => ErrorKind::Io,
+        _ => ErrorKind::Internal,
+    }
+}
+
+/// The socket's address: its path in the data dir, or, when that path is too long for a
+/// socket address (108 bytes), the same file reached through `/proc/self/fd` of an open
+/// handle on the data dir.
+struct SocketPath {
+    path: PathBuf,
+    _dir: Option<std::fs::File>,
+}
+
+fn socket_path(data_dir: &Path) -> Result<SocketPath, Error> {
+    let full = data_dir.join(SOCKET);
+    if full.as_os_str().len() < 100 {
+        return Ok(SocketPath {
+            path: full,
+            _dir: None,
+        });
+    }
+    let dir = std::fs::File::open(data_dir)?;
+    use std::os::fd::AsRawFd;
+    Ok(SocketPath {
+        path: PathBuf::from(format!("/proc/self/fd/{}/{SOCKET}", dir.as_raw_fd())),
+        _dir: Some(dir),
+    })
+}
+
+/// Serves the writer's socket on a thread of its own.
+struct SocketServer {
+    path: SocketPath,
+    thread: Option<JoinHandle<()>>,
+    stopping: Arc<Mutex<bool>>,
+}
+
+impl SocketServer {
+    fn start(handle: &WriterHandle) -> Result<SocketServer, Error> {
+        let path = socket_path(&handle.data_dir)?;
+        // We hold the writer lock: a socket file left by a dead recorder is stale.
+        let _ = std::fs::remove_file(&path.path);
+        let listener = UnixListener::bind(&path.path).map_err(|e| {
+            Error::msg(
+                ErrorKind::Io,
+                format!(
+                    "cannot open the writer socket {}: {e}",
+                    handle.data_dir.join(SOCKET).display()
+                ),
+            )
+        })?;
+        let stopping = Arc::new(Mutex::new(false));
+        let (h, stop) = (handle.clone(), stopping.clone());
+        let thread = std::thread::Builder::new()
+            .name("writer-socket".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.lock().map_or(true, |s| *s) {
+                        break;
+                    }
+                    match conn {
+                        Ok(stream) => {
+                            let h = h.clone();
+                            let _ = std::thread::Builder::new()
+                                .name("writer-client".into())
+                                .spawn(move || serve_client(stream, &h));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "writer socket: a connection failed"),
+                    }
+                }
+            })
+            .map_err(|e| Error::internal(format!("cannot start the writer socket thread: {e}")))?;
+        Ok(SocketServer {
+            path,
+            thread: Some(thread),
+            stopping,
+        })
+    }
+
+    fn stop(mut self) {
+        if let Ok(mut s) = self.stopping.lock() {
+            *s = true;
+        }
+        // Wake the accept loop with a connection of our own.
+        let _ = UnixStream::connect(&self.path.path);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.path.path);
+    }
+}
+
+fn serve_client(stream: UnixStream, h: &WriterHandle) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut line = String::new();
+    let mut reader = BufReader::new(&stream);
+    if reader.read_line(&mut line).is_err() || line.trim().is_empty() {
+        return;
+    }
+    let answer = match serde_json::from_str::<SocketRequest>(&line) {
+        Err(e) => Err(Error::invalid(format!("not a writer request: {e}"))),
+        Ok(SocketRequest::Append(body)) => match *body {
+            body @ (Body::Access { .. } | Body::Hold { .. }) => h
+                .append(body)
+                .and_then(|rec| h.checkpoint().map(|_| Some(rec))),
+            _ => Err(Error::invalid(
+                "only access and hold records are taken from other processes",
+            )),
+        },
+        Ok(SocketRequest::Checkpoint) => h.checkpoint(),
+    };
+    let reply = match answer {
+        Ok(rec) => SocketReply {
+            record: rec,
+            error: None,
+            kind: None,
+        },
+        Err(e) => SocketReply {
+            record: None,
+            error: Some(e.to_string()),
+            kind: Some(kind_name(e.kind()).into()),
+        },
+    };
+    if let Ok(mut text) = serde_json::to_string(&reply) {
+        text.push('\n');
+        let mut w = &stream;
+        let _ = w.write_all(text.as_bytes());
+    }
+}
+
+/// Sends records to a recorder running in another process, through its socket.
+struct SocketAppender {
+    data_dir: PathBuf,
+}
+
+impl SocketAppender {
+    fn call(&self, req: &SocketRequest) -> Result<Option<Record>, Error> {
+        let path = socket_path(&self.data_dir)?;
+        let unavailable = |what: String| {
+            Error::msg(
+                ErrorKind::Unavailable,
+                format!(
+                    "data dir {}: a recording process holds it, but its writer socket {}: {what}; is it still running?",
+                    self.data_dir.display(),
+                    self.data_dir.join(SOCKET).display()
+                ),
+            )
+        };
+        let stream = UnixStream::connect(&path.path)
+            .map_err(|e| unavailable(format!("cannot connect ({e})")))?;
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+        let mut text = serde_json::to_string(req).map_err(|e| Error::internal(e.to_string()))?;
+        text.push('\n');
+        (&stream)
+            .write_all(text.as_bytes())
+            .map_err(|e| unavailable(format!("cannot send ({e})")))?;
+        let mut line = String::new();
+        BufReader::new(&stream)
+            .read_line(&mut line)
+            .map_err(|e| unavailable(format!("no answer ({e})")))?;
+        let reply: SocketReply =
+            serde_json::from_str(&line).map_err(|e| unavailable(format!("a bad answer ({e})")))?;
+        match (reply.record, reply.error) {
+            (_, Some(e)) => Err(Error::msg(
+                kind_from_name(reply.kind.as_deref().unwrap_or("")),
+                e,
+            )),
+            (rec, None) => Ok(rec),
+        }
+    }
+}
+
+impl Appender for SocketAppender {
+    fn append(&self, body: Body) -> Result<Record, Error> {
+        self.call(&SocketRequest::Append(Box::new(body)))?
+            .ok_or_else(|| Error::internal("the recorder answered without the record"))
+    }
+
+    fn checkpoint(&self) -> Result<Option<Record>, Error> {
+        self.call(&SocketRequest::Checkpoint)
+    }
+}
+
+/// A writer opened by a command for its own records (no recorder holds the data dir).
+struct DirectAppender(Mutex<Writer>);
+
+impl DirectAppender {
+    fn with<T>(&self, f: impl FnOnce(&mut Writer) -> Result<T, Error>) -> Result<T, Error> {
+        let mut w = self
+            .0
+            .lock()
+            .map_err(|_| Error::internal("the manifest writer panicked earlier"))?;
+        f(&mut w)
+    }
+}
+
+impl Appender for DirectAppender {
+    fn append(&self, body: Body) -> Result<Record, Error> {
+        self.with(|w| w.append(body))
+    }
+
+    fn checkpoint(&self) -> Result<Option<Record>, Error> {
+        self.with(|w| w.checkpoint())
+    }
+}
+
+/// An appender for a command's own records (an export's `access`, a `hold`): the data dir's
+/// writer opened here when nothing else holds it, else the socket of the recorder that does.
+pub fn open_appender(
+    data_dir: &Path,
+    config: &Config,
+    clock: SharedClock,
+) -> Result<Box<dyn Appender>, Error> {
+    match Writer::open(data_dir, config, clock) {
+        Ok(w) => Ok(Box::new(DirectAppender(Mutex::new(w)))),
+        Err(e) if e.kind() == ErrorKind::Conflict => Ok(Box::new(SocketAppender {
+            data_dir: data_dir.to_owned(),
+        })),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,599 @@
+//! Web: the station's web page and HTTP API.
+//!
+//! Owns: HTTP (axum on a tokio runtime of its own thread), the lookup page ([`page`]), clip
+//! playback with byte ranges, evidence-bundle downloads, the stations' status, and scans sent
+//! over HTTP.
+//! Never: records video or writes the manifest itself. Views and downloads are written as
+//! `access` records through an [`Appender`] (the recorder's writer in this process, or the
+//! data dir's writer reached as a CLI command would), and a scan goes to the station through
+//! [`Stations`], exactly like a scanner's.
+//!
+//! Routes (every one needs the token when `server.token` is set):
+//!   GET  /                            the page: search by order or tracking code, status
+//!   GET  /api/lookup/{code}           the clips of a code, as `lookup --json` prints them
+//!   GET  /api/status                  what each station of this process records
+//!   GET  /clips/{clip}                a sealed clip's MP4 (byte ranges for seeking)
+//!   GET  /export/{code}               an evidence bundle (zip) of a code, as `export` makes
+//!   POST /api/stations/{id}/scan      a scan (the code as the body): the station's answer
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path as UrlPath, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::SharedClock;
+use crate::codes::{Classifier, Rejected, Scan};
+use crate::config::Config;
+use crate::error::{Error, ErrorKind};
+use crate::index::{self, FileCheck, Index};
+use crate::log::{Appender, Body as Record};
+use crate::recorder::{open_appender, Outcome, WriterHandle};
+
+pub mod page;
+
+/// What a station is doing now, as the page and `/api/status` show it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StationStatus {
+    pub id: String,
+    pub cameras: Vec<String>,
+    /// The order and box being recorded.
+    pub order: Option<String>,
+    #[serde(rename = "box")]
+    pub box_no: Option<u32>,
+    pub operator: Option<String>,
+    /// Every camera's capture thread is running.
+    pub running: bool,
+    /// The last accepted scan: code, action, local time.
+    pub last_scan: Option<(String, String, String)>,
+}
+
+impl StationStatus {
+    /// Brings the status up to date after a scan's outcome (at local time `at`, `HH:MM:SS`).
+    pub fn update(&mut self, outcome: &Outcome, code: &str, at: String) {
+        self.order = outcome.recording.as_ref().map(|r| r.0.clone());
+        self.box_no = outcome.recording.as_ref().map(|r| r.1);
+        self.operator = outcome.operator.clone();
+        self.last_scan = Some((code.to_string(), outcome.action.name().to_string(), at));
+    }
+}
+
+/// Why a scan sent over HTTP got no answer from a station.
+#[derive(Debug)]
+pub enum ScanRefused {
+    /// No station of that id records in this process; the ids that do.
+    NoSuchStation(Vec<String>),
+    /// The station is stopping.
+    Stopping,
+    /// It did not answer in time.
+    NoAnswer,
+}
+
+/// The stations of the process, as the server reaches them.
+pub trait Stations: Send + Sync {
+    fn statuses(&self) -> Vec<StationStatus>;
+    /// Hands a scan to station `id` like a scanner would, and waits for its answer.
+    fn scan(
+        &self,
+        id: &str,
+        result: Result<Scan, Rejected>,
+    ) -> Result<serde_json::Value, ScanRefused>;
+}
+
+/// A scan's answer, as JSON: what the station did and what it records now.
+pub fn outcome_json(outcome: &Outcome) -> serde_json::Value {
+    serde_json::json!({
+        "accepted": true,
+        "action": outcome.action.name(),
+        "detail": outcome.action.detail(),
+        "order": outcome.recording.as_ref().map(|r| r.0.clone()),
+        "box": outcome.recording.as_ref().map(|r| r.1),
+        "operator": outcome.operator,
+    })
+}
+
+/// A refused scan's answer, as JSON.
+pub fn rejected_json(rejected: &Rejected) -> serde_json::Value {
+    serde_json::json!({
+        "accepted": false,
+        "scan": rejected.raw,
+        "error": rejected.error.to_string(),
+    })
+}
+
+/// What a server serves.
+pub struct ServerDeps {
+    pub data_dir: PathBuf,
+    pub config: Config,
+    pub clock: SharedClock,
+    /// The stations recording in this process (none for `serve`).
+    pub stations: Option<Arc<dyn Stations>>,
+    /// This process's writer, when it records; otherwise access records go through
+    /// [`open_appender`].
+    pub writer: Option<WriterHandle>,
+}
+
+struct Shared {
+    deps: ServerDeps,
+    classifier: Classifier,
+}
+
+impl Shared {
+    fn data_dir(&self) -> &Path {
+        &self.deps.data_dir
+    }
+
+    fn config(&self) -> &Config {
+        &self.deps.config
+    }
+
+    fn appender(&self) -> Result<Box<dyn Appender>, Error> {
+        match &self.deps.writer {
+            Some(w) => Ok(Box::new(w.clone())),
+            None => open_appender(self.data_dir(), self.config(), self.deps.clock.clone()),
+        }
+    }
+}
+
+/// A server running on a thread of its own; stopped when dropped.
+pub struct Server {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds `listen` at once (so a taken port is an error now, not later) and serves the data
+    /// dir, and the stations given, on a thread of its own.
+    pub fn start(listen: &str, deps: ServerDeps) -> Result<Server, Error> {
+        let bad = |what: String| {
+            Error::msg(
+                ErrorKind::Unavailable,
+                format!("web server on {listen}: {what} (set [server] listen in the config, or --listen)"),
+            )
+        };
+        let addr: SocketAddr = listen
+            .parse()
+            .map_err(|_| bad("not an address:port such as 127.0.0.1:8088".into()))?;
+        let std_listener = std::net::TcpListener::bind(addr).map_err(|e| {
+            bad(format!(
+                "cannot listen: {e} (is another program using the port?)"
+            ))
+        })?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(|e| bad(format!("cannot set up the socket: {e}")))?;
+        let addr = std_listener
+            .local_addr()
+            .map_err(|e| bad(format!("cannot read the bound address: {e}")))?;
+        if !addr.ip().is_loopback() && deps.config.server.token.is_empty() {
+            tracing::warn!(%addr, "the web page and API are open to the network without a token; set server.token");
+        }
+        let classifier = Classifier::new(&deps.config.codes).map_err(|e| bad(e.to_string()))?;
+        let shared = Arc::new(Shared { deps, classifier });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("http")
+            .enable_all()
+            .build()
+            .map_err(|e| bad(format!("cannot start the HTTP runtime: {e}")))?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(shared);
+        let thread = std::thread::Builder::new()
+            .name("http-server".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            tracing::error!(error = %e, "HTTP server cannot use its socket");
+                            return;
+                        }
+                    };
+                    let served = axum::serve(
+                        listener,
+                        app.into_make_service_with_connect_info::<SocketAddr>(),
+                    )
+                    .with_graceful_shutdown(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
+                    if let Err(e) = served {
+                        tracing::error!(error = %e, "HTTP server stopped");
+                    }
+                });
+            })
+            .map_err(|e| bad(format!("cannot start its thread: {e}")))?;
+        tracing::info!(%addr, "web page and API at http://{addr}/");
+        Ok(Server {
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address actually bound (port 0 in `listen` picks a free one).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving and waits for the server's thread; requests in flight finish first.
+    pub fn stop(mut self) {
+        self.shut();
+    }
+
+    fn shut(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/api/lookup/{code}", get(api_lookup))
+        .route("/api/status", get(api_status))
+        .route("/clips/{clip}", get(clip_file))
+        .route("/export/{code}", get(export_bundle))
+        .route("/api/stations/{id}/scan", post(api_scan))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            require_token,
+        ))
+        .with_state(shared)
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// With `server.token` set, a request passes with `Authorization: Bearer TOKEN` or
+/// `?token=TOKEN`; anything else gets 401.
+async fn require_token(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<TokenQuery>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let want = &shared.config().server.token;
+    if want.is_empty() {
+        return next.run(req).await;
+    }
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let given = bearer.or(q.token.as_deref());
+    if given.is_some_and(|g| constant_time_eq(g.as_bytes(), want.as_bytes())) {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            "this station needs its token: add ?token=... to the address, or send Authorization: Bearer ...\n",
+        )
+            .into_response()
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// An error for people: the status and one line saying what failed and what to do.
+struct Failure(StatusCode, String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.0, format!("{}\n", self.1)).into_response()
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        let status = StatusCode::from_u16(e.kind().http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Failure(status, e.to_string())
+    }
+}
+
+/// Runs blocking work (SQLite, files, FFmpeg) off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| {
+            Failure(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("a request failed: {e}"),
+            )
+        })?
+        .map_err(Failure::from)
+}
+
+/// Who asked, for access records: the peer's address.
+fn who(peer: SocketAddr) -> String {
+    format!("web {}", peer.ip())
+}
+
+async fn api_lookup(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(code): UrlPath<String>,
+) -> Result<Response, Failure> {
+    let found = blocking(move || {
+        index::lookup(
+            shared.data_dir(),
+            &code,
+            shared.config().codes.max_len,
+            FileCheck::Size,
+        )
+    })
+    .await?;
+    let status = if found.is_empty() {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(found)).into_response())
+}
+
+async fn api_status(State(shared): State<Arc<Shared>>) -> Json<Vec<StationStatus>> {
+    Json(statuses(&shared))
+}
+
+fn statuses(shared: &Shared) -> Vec<StationStatus> {
+    shared
+        .deps
+        .stations
+        .as_ref()
+        .map(|s| s.statuses())
+        .unwrap_or_default()
+}
+
+async fn api_scan(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(id): UrlPath<String>,
+    body: String,
+) -> Result<Response, Failure> {
+    let Some(stations) = shared.deps.stations.clone() else {
+        return Err(Failure(
+            StatusCode::NOT_FOUND,
+            format!("no station {id:?} records in this process (stations: none; `serve` only looks clips up, `run` records)"),
+        ));
+    };
+    let raw = body.trim_end_matches(['\r', '\n']).to_string();
+    let result = shared.classifier.classify(&raw).map_err(|error| Rejected {
+        raw: crate::codes::shorten(&raw),
+        error,
+    });
+    let id2 = id.clone();
+    let answer = tokio::task::spawn_blocking(move || stations.scan(&id2, result))
+        .await
+        .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let answer = match answer {
+        Ok(a) => a,
+        Err(ScanRefused::NoSuchStation(known)) => {
+            return Err(Failure(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no station {id:?} records in this process (stations: {})",
+                    known.join(", ")
+                ),
+            ))
+        }
+        Err(ScanRefused::Stopping) => {
+            return Err(Failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("station {id} is stopping; try again when it is back"),
+            ))
+        }
+        Err(ScanRefused::NoAnswer) => {
+            return Err(Failure(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("station {id} did not answer in 10 s; see its log"),
+            ))
+        }
+    };
+    let status = if answer["accepted"] == true {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, Json(answer)).into_response())
+}
+
+/// Appends an `access` record for a view or a download (through the recorder's spool when
+/// one holds the data dir).
+fn record_access(
+    shared: &Shared,
+    action: &str,
+    code: &str,
+    clips: Vec<u64>,
+    who: String,
+    to: Option<String>,
+) -> Result<(), Error> {
+    let appender = shared.appender()?;
+    appender.append(Record::Access {
+        action: action.into(),
+        code: code.into(),
+        clips,
+        who,
+        to,
+    })?;
+    appender.checkpoint()?;
+    Ok(())
+}
+
+async fn clip_file(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath(clip): UrlPath<u64>,
+    req: Request,
+) -> Result<Response, Failure> {
+    // A player asks for many byte ranges: a view is recorded once, at its first request.
+    let first = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|r| r.to_str().ok())
+        .is_none_or(|r| r.trim_start().starts_with("bytes=0-"));
+    let s = shared.clone();
+    let path = blocking(move || {
+        let index = Index::open_read(s.data_dir())?;
+        let Some(file) = index
+            .sealed_file(clip)?
+            .filter(|f| crate::datadir::is_safe_clip_path(f))
+        else {
+            return Ok(None);
+        };
+        let order = index.order_of(clip)?.unwrap_or_default();
+        drop(index);
+        if first {
+            record_access(&s, "view", &order, vec![clip], who(peer), None)?;
+        }
+        Ok(Some(s.data_dir().join(file)))
+    })
+    .await?
+    .ok_or_else(|| {
+        Failure(
+            StatusCode::NOT_FOUND,
+            format!("clip {clip} is not a sealed clip of this data dir (still recording, pruned, or unknown)"),
+        )
+    })?;
+    serve_file(&path, req, "video/mp4").await
+}
+
+/// Answers `req` from a file (byte ranges, conditional requests) with this content type.
+async fn serve_file(
+    path: &Path,
+    req: Request,
+    content_type: &'static str,
+) -> Result<Response, Failure> {
+    let mut res = tower::ServiceExt::oneshot(tower_http::services::ServeFile::new(path), req)
+        .await
+        .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map(Body::new);
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(res)
+}
+
+async fn export_bundle(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath(code): UrlPath<String>,
+    req: Request,
+) -> Result<Response, Failure> {
+    let (dir, out, name) = blocking(move || {
+        let dir = std::env::temp_dir().join(format!(
+            "packwitness-web-export-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_micros()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Error::msg(
+                ErrorKind::Io,
+                format!(
+                    "{}: cannot make a scratch directory for the bundle: {e}",
+                    dir.display()
+                ),
+            )
+        })?;
+        let name = format!(
+            "evidence-{}-{}.zip",
+            crate::datadir::safe_name(&code),
+            shared.deps.clock.now().format("%Y%m%d-%H%M%S")
+        );
+        let out = dir.join(&name);
+        let who = who(peer);
+        let made = shared.appender().and_then(|appender| {
+            crate::export::export(
+                shared.data_dir(),
+                shared.config(),
+                appender.as_ref(),
+                shared.deps.clock.as_ref(),
+                &crate::export::Request {
+                    code: &code,
+                    out: &out,
+                    who: &who,
+                    burn_in: false,
+                },
+                &|_, _| {},
+            )
+        });
+        if let Err(e) = made {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        Ok((dir, out, name))
+    })
+    .await?;
+    // Streamed from the file (a bundle holds whole clips): once the response has it open, the
+    // scratch copy is unlinked, and its space is freed when the download ends.
+    let res = serve_file(&out, req, "application/zip").await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut res = res?;
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    code: Option<String>,
+    token: Option<String>,
+}
+
+async fn page(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<PageQuery>,
+) -> Result<Html<String>, Failure> {
+    let code = q.code.unwrap_or_default().trim().to_string();
+    let token = q.token.unwrap_or_default();
+    let found = if code.is_empty() {
+        None
+    } else {
+        let s = shared.clone();
+        let c = code.clone();
+        Some(
+            tokio::task::spawn_blocking(move || {
+                index::lookup(s.data_dir(), &c, s.config().codes.max_len, FileCheck::Size)
+            })
+            .await
+            .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+        )
+    };
+    Ok(Html(page::render(&statuses(&shared), &code, found, &token)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"a"));
+    }
+}

@@ -1,0 +1,20 @@
+//! The integration tests: one test binary, one module per part, sharing `common` (the
+//! command builder, waiting for records, the demo fixture made once per run).
+
+mod bad_input;
+mod bench;
+mod common;
+mod crash;
+mod demo;
+mod docs;
+mod export;
+mod ledger_kinds;
+mod lookup;
+mod recording;
+mod retention;
+mod rtsp;
+mod run;
+mod scanners;
+mod server;
+mod stations;
+mod tamper;

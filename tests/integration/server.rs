@@ -1,0 +1,413 @@
+//! The web page and HTTP API over real HTTP: `serve` on a recorded data dir (lookup, play
+//! with byte ranges, evidence download, token), and `run --listen` (status, scans over HTTP).
+
+use crate::common::*;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
+use std::time::Duration;
+
+use sha2::Digest;
+
+/// A response: status code, headers (lower-case names), body.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (closed after the response).
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = raw.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&raw[..eol]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
+        raw = &raw[eol + 2 + size + 2..];
+    }
+}
+
+/// Starts `serve` on a free port; returns the process and its address.
+fn serve(dir: &std::path::Path, config: Option<&std::path::Path>) -> (Station, String) {
+    let mut args = Vec::new();
+    if let Some(c) = config {
+        args.extend(["--config".to_string(), c.display().to_string()]);
+    }
+    args.extend([
+        "--data-dir".to_string(),
+        dir.display().to_string(),
+        "serve".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+    ]);
+    let mut child = bin()
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (Station(Some(child)), addr)
+}
+
+fn access_records(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    manifest(dir)
+        .into_iter()
+        .filter(|r| r["kind"] == "access")
+        .collect()
+}
+
+#[test]
+fn serve_looks_up_plays_ranges_and_exports_with_access_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    let (_server, addr) = serve(&dir, None);
+
+    let page = http(&addr, "GET", "/", &[], b"");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("<form") && page.text().contains("name=\"code\""));
+
+    let page = http(&addr, "GET", "/?code=demo-0002", &[], b"");
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    assert!(
+        html.contains("DEMO-0002") && html.contains("present, size as recorded"),
+        "{html}"
+    );
+    assert!(html.contains("/export/demo-0002"), "{html}");
+    // A player on the page, which fetches nothing until Play (so listing is not viewing).
+    assert!(html.contains("<video controls preload=\"none\""), "{html}");
+
+    let found = http(&addr, "GET", "/api/lookup/DEMO-0002", &[], b"");
+    assert_eq!(found.status, 200);
+    let found = found.json();
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0]["order"], "DEMO-0002");
+    assert_eq!(found[0]["file_status"], "ok");
+    let missing = http(&addr, "GET", "/api/lookup/NOPE-0009", &[], b"");
+    assert_eq!(
+        (missing.status, missing.json()),
+        (404, serde_json::json!([]))
+    );
+    let bad = http(&addr, "GET", "/api/lookup/%07bell", &[], b"");
+    assert_eq!(bad.status, 400, "{}", bad.text());
+
+    // The clip, whole: the bytes the manifest's hash names.
+    let clip = found[0]["clip"].as_u64().unwrap();
+    let file = dir.join(found[0]["file"].as_str().unwrap());
+    let on_disk = std::fs::read(&file).unwrap();
+    let whole = http(&addr, "GET", &format!("/clips/{clip}"), &[], b"");
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.header("content-type"), Some("video/mp4"));
+    assert_eq!(
+        packwitness::digest::hex(&sha2::Sha256::digest(&whole.body)),
+        found[0]["sha256"].as_str().unwrap()
+    );
+    // A player seeking: a byte range, answered 206 with exactly those bytes.
+    let part = http(
+        &addr,
+        "GET",
+        &format!("/clips/{clip}"),
+        &[("Range", "bytes=100-1123")],
+        b"",
+    );
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, on_disk[100..1124]);
+    assert_eq!(http(&addr, "GET", "/clips/999999", &[], b"").status, 404);
+
+    // One view recorded (the range request is the same viewing), by the peer's address.
+    let views: Vec<_> = access_records(&dir)
+        .into_iter()
+        .filter(|r| r["action"] == "view")
+        .collect();
+    assert_eq!(views.len(), 1, "{views:?}");
+    assert_eq!(views[0]["clips"], serde_json::json!([clip]));
+    assert_eq!(views[0]["who"], "web 127.0.0.1");
+    assert_eq!(views[0]["code"], "DEMO-0002");
+
+    // The evidence bundle, downloaded, checks offline; the download is recorded.
+    let zip = http(&addr, "GET", "/export/demo-0002", &[], b"");
+    assert_eq!(zip.status, 200, "{}", zip.text());
+    assert_eq!(zip.header("content-type"), Some("application/zip"));
+    assert!(zip
+        .header("content-disposition")
+        .is_some_and(|d| d.contains("evidence-demo-0002-")));
+    let bundle = tmp.path().join("bundle.zip");
+    std::fs::write(&bundle, &zip.body).unwrap();
+    let out = run(&["verify-bundle", bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", show(&out));
+    let exports: Vec<_> = access_records(&dir)
+        .into_iter()
+        .filter(|r| r["action"] == "export")
+        .collect();
+    assert_eq!(exports.len(), 1);
+    assert_eq!(exports[0]["who"], "web 127.0.0.1");
+    assert_eq!(
+        http(&addr, "GET", "/export/NOPE-0009", &[], b"").status,
+        404
+    );
+
+    // Scans need a recording process.
+    let scan = http(&addr, "POST", "/api/stations/station-1/scan", &[], b"ORD-1");
+    assert_eq!(scan.status, 404);
+    assert!(scan.text().contains("`run` records"), "{}", scan.text());
+    assert_verifies(&dir);
+}
+
+#[test]
+fn a_token_is_required_when_configured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(&cfg, "[server]\ntoken = \"s3cret-token\"\n").unwrap();
+    let (_server, addr) = serve(&dir, Some(&cfg));
+    for path in [
+        "/",
+        "/api/lookup/DEMO-0001",
+        "/clips/1",
+        "/export/DEMO-0001",
+    ] {
+        let r = http(&addr, "GET", path, &[], b"");
+        assert_eq!(r.status, 401, "{path}");
+        let r = http(&addr, "GET", &format!("{path}?token=wrong"), &[], b"");
+        assert_eq!(r.status, 401, "{path}");
+    }
+    let page = http(
+        &addr,
+        "GET",
+        "/?code=DEMO-0001&token=s3cret-token",
+        &[],
+        b"",
+    );
+    assert_eq!(page.status, 200);
+    // Links on the page carry the token, so a click works.
+    assert!(
+        page.text().contains("?token=s3cret-token"),
+        "{}",
+        page.text()
+    );
+    let r = http(
+        &addr,
+        "GET",
+        "/api/lookup/DEMO-0001",
+        &[("Authorization", "Bearer s3cret-token")],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    assert!(
+        access_records(&dir).is_empty(),
+        "refused requests record nothing"
+    );
+}
+
+#[test]
+fn run_takes_scans_over_http_and_reports_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut r = spawn_station(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        "testsrc",
+        "--scanner",
+        "stdin",
+        "--listen",
+        &addr,
+    ]);
+    wait_until("the web server", || TcpStream::connect(&addr).is_ok());
+    let status = http(&addr, "GET", "/api/status", &[], b"").json();
+    assert_eq!(status[0]["id"], "station-1");
+    assert_eq!(status[0]["order"], serde_json::Value::Null);
+    assert_eq!(status[0]["running"], true);
+
+    r.wait_record(&dir, "the station's start", |r| {
+        r["kind"] == "station_start"
+    });
+    let open = http(
+        &addr,
+        "POST",
+        "/api/stations/station-1/scan",
+        &[],
+        b"ORD-500\n",
+    );
+    assert_eq!(open.status, 200, "{}", open.text());
+    let open = open.json();
+    assert_eq!(open["accepted"], true);
+    assert_eq!(open["action"], "open");
+    assert_eq!(open["order"], "ORD-500");
+    let status = http(&addr, "GET", "/api/status", &[], b"").json();
+    assert_eq!(status[0]["order"], "ORD-500");
+    let page = http(&addr, "GET", "/", &[], b"").text();
+    assert!(page.contains("ORD-500"), "{page}");
+
+    let junk = http(
+        &addr,
+        "POST",
+        "/api/stations/station-1/scan",
+        &[],
+        b"6901234567892",
+    );
+    assert_eq!(junk.status, 422);
+    assert_eq!(junk.json()["accepted"], false);
+    assert!(
+        junk.json()["error"].as_str().unwrap().contains("product"),
+        "{}",
+        junk.text()
+    );
+    let nobody = http(&addr, "POST", "/api/stations/station-9/scan", &[], b"ORD-1");
+    assert_eq!(nobody.status, 404);
+    assert!(nobody.text().contains("station-1"), "{}", nobody.text());
+
+    packing(1500);
+    let stop = http(
+        &addr,
+        "POST",
+        "/api/stations/station-1/scan",
+        &[],
+        b"PW-STOP",
+    );
+    assert_eq!(stop.json()["action"], "seal");
+    r.wait_record(&dir, "ORD-500 sealed", |r| r["kind"] == "clip_sealed");
+    let out = r.finish();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(stderr(&out).contains(&format!("http://{addr}/")));
+
+    let scans: Vec<(String, String)> = manifest(&dir)
+        .iter()
+        .filter(|r| r["kind"] == "scan")
+        .map(|r| {
+            (
+                r["scanner"].as_str().unwrap().to_string(),
+                r["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        scans,
+        [
+            ("http".to_string(), "ORD-500".to_string()),
+            ("http".to_string(), "PW-STOP".to_string())
+        ]
+    );
+    let sealed = sealed(&dir);
+    assert_eq!(sealed.len(), 1);
+    assert_eq!(sealed[0]["order"], "ORD-500");
+    assert_eq!(sealed[0]["reason"], "stop_code");
+    assert_verifies(&dir);
+}
+
+#[test]
+fn a_port_in_use_stops_run_before_any_camera_opens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        "testsrc",
+        "--listen",
+        &addr,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&addr) && err.contains("cannot listen"),
+        "{err}"
+    );
+    let records = if dir.join("manifest.jsonl").exists() {
+        manifest(&dir)
+    } else {
+        Vec::new()
+    };
+    assert!(
+        records.iter().all(|r| r["kind"] != "station_start"),
+        "{records:?}"
+    );
+}
