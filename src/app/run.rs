@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use crate::clock::SharedClock;
 use crate::codes::{Classifier, Rejected, Scan};
-use crate::config::{Config, ScannerKind};
+use crate::config::{Config, ScannerKind, StationConfig};
 use crate::error::Error;
 use crate::recorder::assembly::Fmp4Files;
 use crate::recorder::camera::Opener;
 use crate::recorder::station::record_start;
-use crate::recorder::{Outcome, Station, StationDeps, Writer, WriterThread};
+use crate::recorder::{Outcome, Station, StationDeps, Writer, WriterHandle, WriterThread};
 use crate::scanners;
 use crate::web::{self, ScanRefused, StationStatus};
 
@@ -110,6 +110,13 @@ pub fn wait_for_signal() -> Result<(), Error> {
     Ok(())
 }
 
+/// One station's channel and the status the web page shows of it.
+struct Lane {
+    tx: Sender<StationEvent>,
+    rx: mpsc::Receiver<StationEvent>,
+    status: Arc<Mutex<StationStatus>>,
+}
+
 /// Records every station of the config into the data dir until SIGINT/SIGTERM, the end of a
 /// scanner's input, a camera that ends, or an error. Whichever station stops first stops them
 /// all, each sealing its open clips, so a supervisor sees one process that records everything
@@ -117,56 +124,95 @@ pub fn wait_for_signal() -> Result<(), Error> {
 pub fn run(r: Run<'_>) -> Result<(), Error> {
     let config = r.config;
     let classifier = Arc::new(Classifier::new(&config.codes)?);
-    let writer = Writer::open(r.data_dir, config, r.clock.clone())?;
-    let writer = WriterThread::spawn(writer, true)?;
+    let writer = WriterThread::spawn(Writer::open(r.data_dir, config, r.clock.clone())?, true)?;
     let handle = writer.handle();
-    let mut senders = Vec::new();
-    let mut receivers = Vec::new();
-    for _ in &config.stations {
-        let (tx, rx) = mpsc::channel();
-        senders.push(tx);
-        receivers.push(rx);
-    }
-    let statuses: Vec<Arc<Mutex<StationStatus>>> = config
+    let lanes: Vec<Lane> = config
         .stations
         .iter()
         .map(|st| {
-            Arc::new(Mutex::new(StationStatus {
+            let (tx, rx) = mpsc::channel();
+            let status = Arc::new(Mutex::new(StationStatus {
                 id: st.id.clone(),
                 cameras: st.cameras.iter().map(|c| c.id.clone()).collect(),
                 running: true,
                 ..Default::default()
-            }))
+            }));
+            Lane { tx, rx, status }
         })
         .collect();
     // The web server first: a port in use stops the start before any camera is opened.
-    let web = if config.server.listen.is_empty() {
-        None
-    } else {
-        let stations = AppStations {
-            stations: config
-                .stations
-                .iter()
-                .zip(&senders)
-                .zip(&statuses)
-                .map(|((st, tx), status)| (st.id.clone(), tx.clone(), status.clone()))
-                .collect(),
-        };
-        Some(web::Server::start(
-            &config.server.listen,
-            web::ServerDeps {
-                data_dir: r.data_dir.to_owned(),
-                config: config.clone(),
-                clock: r.clock.clone(),
-                stations: Some(Arc::new(stations)),
-                writer: Some(handle.clone()),
-            },
-        )?)
+    let web = start_web(&r, &lanes, &handle)?;
+    let stations = start_stations(&r, &handle)?;
+    let senders: Vec<Sender<StationEvent>> = lanes.iter().map(|l| l.tx.clone()).collect();
+    let stop_all = move || {
+        for tx in &senders {
+            let _ = tx.send(StationEvent::Shutdown);
+        }
     };
-    // Every station's cameras are opened before any scanner is read: a config error stops the
-    // start (sealing nothing, since nothing was scanned), not a station already recording.
+    if let Err(e) = listen(&stations, &lanes, &classifier, stop_all.clone()) {
+        for (_, s) in stations {
+            let _ = s.shutdown();
+        }
+        return Err(e);
+    }
+    let ids: Vec<&str> = stations.iter().map(|(st, _)| st.id.as_str()).collect();
+    let stdin = stations
+        .iter()
+        .find(|(st, _)| st.scanners.iter().any(|s| s.kind == ScannerKind::Stdin))
+        .map(|(st, _)| st.id.as_str());
+    r.feedback
+        .ready(&ids, stdin, web.as_ref().map(|w| w.addr()));
+    let mut first_err = join_stations(&r, stations, lanes, stop_all);
+    if let Some(web) = web {
+        web.stop();
+    }
+    // The shutdown checkpoint: everything recorded is covered by a signature.
+    if let Err(e) = writer.stop() {
+        tracing::error!(error = %e, "could not write the shutdown checkpoint");
+        first_err.get_or_insert(e);
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+/// The web server of the process, when `[server] listen` is set.
+fn start_web(
+    r: &Run<'_>,
+    lanes: &[Lane],
+    handle: &WriterHandle,
+) -> Result<Option<web::Server>, Error> {
+    let config = r.config;
+    if config.server.listen.is_empty() {
+        return Ok(None);
+    }
+    let stations = AppStations {
+        stations: config
+            .stations
+            .iter()
+            .zip(lanes)
+            .map(|(st, l)| (st.id.clone(), l.tx.clone(), l.status.clone()))
+            .collect(),
+    };
+    Ok(Some(web::Server::start(
+        &config.server.listen,
+        web::ServerDeps {
+            data_dir: r.data_dir.to_owned(),
+            config: config.clone(),
+            clock: r.clock.clone(),
+            stations: Some(Arc::new(stations)),
+            writer: Some(handle.clone()),
+        },
+    )?))
+}
+
+/// Starts every station (its `station_start` record, then its cameras). Every station's
+/// cameras are opened before any scanner is read: a config error stops the start (sealing
+/// nothing, since nothing was scanned), not a station already recording.
+fn start_stations<'c>(
+    r: &Run<'c>,
+    handle: &WriterHandle,
+) -> Result<Vec<(&'c StationConfig, Station)>, Error> {
     let mut stations = Vec::new();
-    for st in &config.stations {
+    for st in &r.config.stations {
         let deps = StationDeps {
             records: Arc::new(handle.clone()),
             opener: r.opener.clone(),
@@ -174,8 +220,8 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
             clock: r.clock.clone(),
             data_dir: r.data_dir.to_owned(),
         };
-        let started = record_start(&handle, st, r.config_sha, handle.verifier())
-            .and_then(|_| Station::start(config, st, deps));
+        let started = record_start(handle, st, r.config_sha, handle.verifier())
+            .and_then(|_| Station::start(r.config, st, deps));
         match started {
             Ok(started) => stations.push((st, started)),
             Err(e) => {
@@ -186,52 +232,47 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
             }
         }
     }
-    let stop_all = {
-        let senders = senders.clone();
-        move || {
-            for tx in &senders {
-                let _ = tx.send(StationEvent::Shutdown);
-            }
+    Ok(stations)
+}
+
+/// Installs the signal handler and starts every scanner thread.
+fn listen(
+    stations: &[(&StationConfig, Station)],
+    lanes: &[Lane],
+    classifier: &Arc<Classifier>,
+    stop_all: impl Fn() + Send + Clone + 'static,
+) -> Result<(), Error> {
+    on_signal(stop_all)?;
+    for ((st, _), lane) in stations.iter().zip(lanes) {
+        for s in &st.scanners {
+            let tx = lane.tx.clone();
+            let sink: scanners::Sink =
+                Box::new(move |ev| tx.send(StationEvent::Scanner(ev)).is_ok());
+            scanners::spawn_scanner(s, classifier.clone(), sink).map_err(|e| {
+                Error::internal(format!(
+                    "cannot start scanner {} of station {}: {e}",
+                    s.id, st.id
+                ))
+            })?;
         }
-    };
-    let listening = (|| {
-        on_signal(stop_all.clone())?;
-        for ((st, _), tx) in stations.iter().zip(&senders) {
-            for s in &st.scanners {
-                let tx = tx.clone();
-                let sink: scanners::Sink =
-                    Box::new(move |ev| tx.send(StationEvent::Scanner(ev)).is_ok());
-                scanners::spawn_scanner(s, classifier.clone(), sink).map_err(|e| {
-                    Error::internal(format!(
-                        "cannot start scanner {} of station {}: {e}",
-                        s.id, st.id
-                    ))
-                })?;
-            }
-        }
-        Ok::<(), Error>(())
-    })();
-    if let Err(e) = listening {
-        for (_, s) in stations {
-            let _ = s.shutdown();
-        }
-        return Err(e);
     }
-    drop(senders);
-    let ids: Vec<&str> = stations.iter().map(|(st, _)| st.id.as_str()).collect();
-    let stdin = stations
-        .iter()
-        .find(|(st, _)| st.scanners.iter().any(|s| s.kind == ScannerKind::Stdin))
-        .map(|(st, _)| st.id.as_str());
-    r.feedback
-        .ready(&ids, stdin, web.as_ref().map(|w| w.addr()));
+    Ok(())
+}
+
+/// Runs each station's loop on a thread of its own until one stops (which stops them all),
+/// shuts each down, and returns the first error.
+fn join_stations(
+    r: &Run<'_>,
+    stations: Vec<(&StationConfig, Station)>,
+    lanes: Vec<Lane>,
+    stop_all: impl Fn() + Send + Clone,
+) -> Option<Error> {
     let mut first_err = None;
     std::thread::scope(|scope| {
         let handles: Vec<_> = stations
             .into_iter()
-            .zip(receivers)
-            .zip(&statuses)
-            .map(|(((st, started), rx), status)| {
+            .zip(lanes)
+            .map(|((st, started), lane)| {
                 let stop_all = stop_all.clone();
                 let id = st.id.clone();
                 let feedback = r.feedback;
@@ -239,7 +280,7 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
                 let handle = std::thread::Builder::new()
                     .name(format!("station-{id}"))
                     .spawn_scoped(scope, move || {
-                        let res = station_loop(&started, rx, feedback, status, &clock);
+                        let res = station_loop(&started, lane.rx, feedback, &lane.status, &clock);
                         // Whichever station stops first stops them all.
                         stop_all();
                         let down = started.shutdown();
@@ -264,15 +305,7 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
             }
         }
     });
-    if let Some(web) = web {
-        web.stop();
-    }
-    // The shutdown checkpoint: everything recorded is covered by a signature.
-    if let Err(e) = writer.stop() {
-        tracing::error!(error = %e, "could not write the shutdown checkpoint");
-        first_err.get_or_insert(e);
-    }
-    first_err.map_or(Ok(()), Err)
+    first_err
 }
 
 /// How often a station checks its timeout even while scans keep coming.

@@ -355,47 +355,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let dir = data_dir_for_reading(data_dir, &config)?;
             record::serve(&config, &dir, listen)
         }
-        Cmd::Lookup {
-            code,
-            prefix,
-            since,
-            until,
-            station,
-            operator,
-            limit,
-            json,
-            check,
-        } => {
-            let dir = data_dir_for_reading(data_dir, &config)?;
-            let q = find::Query {
-                code,
-                prefix,
-                since,
-                until,
-                station,
-                operator,
-                limit,
-            };
-            find::lookup(&dir, &config, q, json, check)
-        }
-        Cmd::Verify {
-            json,
-            quick,
-            full: _,
-            key,
-            threads,
-        } => {
-            let dir = data_dir_for_reading(data_dir, &config)?;
-            check::verify(
-                &dir,
-                json,
-                &packwitness::verify::VerifyOptions {
-                    quick,
-                    key,
-                    threads,
-                },
-            )
-        }
         Cmd::Bench {
             what,
             files,
@@ -432,22 +391,72 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Cameras { json } => setup::cameras(json),
         Cmd::Key => setup::key(data_dir, &config),
+        Cmd::ControlSheet { output } => setup::control_sheet(&config, &output),
+        other => evidence(other, &config, data_dir),
+    }
+}
+
+/// The commands about evidence already recorded: finding, checking and handing it over.
+fn evidence(command: Cmd, config: &Config, data_dir: Option<PathBuf>) -> Result<ExitCode> {
+    let dir = || data_dir_for_reading(data_dir.clone(), config);
+    match command {
+        Cmd::Lookup {
+            code,
+            prefix,
+            since,
+            until,
+            station,
+            operator,
+            limit,
+            json,
+            check,
+        } => {
+            let dir = dir()?;
+            let q = find::Query {
+                code,
+                prefix,
+                since,
+                until,
+                station,
+                operator,
+                limit,
+            };
+            find::lookup(&dir, config, q, json, check)
+        }
+        Cmd::Verify {
+            json,
+            quick,
+            full: _,
+            key,
+            threads,
+        } => {
+            let dir = dir()?;
+            check::verify(
+                &dir,
+                json,
+                &packwitness::verify::VerifyOptions {
+                    quick,
+                    key,
+                    threads,
+                },
+            )
+        }
         Cmd::Export {
             code,
             output,
             who,
             burn_in,
         } => {
-            let dir = data_dir_for_reading(data_dir, &config)?;
+            let dir = dir()?;
             let who = who.unwrap_or_else(packwitness::app::user);
-            find::export(&dir, &config, &code, &output, &who, burn_in)
+            find::export(&dir, config, &code, &output, &who, burn_in)
         }
         Cmd::Prune { dry_run } => {
-            let dir = data_dir_for_reading(data_dir, &config)?;
-            check::prune(&dir, &config, dry_run)
+            let dir = dir()?;
+            check::prune(&dir, config, dry_run)
         }
         Cmd::Reindex { force } => {
-            let dir = data_dir_for_reading(data_dir, &config)?;
+            let dir = dir()?;
             check::reindex(&dir, force)
         }
         Cmd::VerifyBundle { bundle, key, json } => {
@@ -459,16 +468,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             reason,
             who,
         } => {
-            let dir = data_dir_for_reading(data_dir, &config)?;
+            let dir = dir()?;
             let who = who.unwrap_or_else(packwitness::app::user);
-            find::hold(&dir, &config, &code, release, reason, &who)
+            find::hold(&dir, config, &code, release, reason, &who)
         }
         Cmd::Prove { code, output } => {
-            let dir = data_dir_for_reading(data_dir, &config)?;
-            find::prove(&dir, &config, &code, output)
+            let dir = dir()?;
+            find::prove(&dir, config, &code, output)
         }
-        Cmd::ControlSheet { output } => setup::control_sheet(&config, &output),
         Cmd::VerifyProof { proof, key, clip } => find::verify_proof(&proof, &key, clip.as_deref()),
+        other => anyhow::bail!("internal: {other:?} is not a command about recorded evidence"),
     }
 }
 

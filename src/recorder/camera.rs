@@ -280,59 +280,16 @@ impl CameraLoop {
                     reason: SealReason::NextOrder,
                 })?;
             }
-            while let Ok(cmd) = commands.try_recv() {
-                match cmd {
-                    CameraCommand::Order { next, reason } => {
-                        show(&mut stamp, &next);
-                        *open = Some(next.clone());
-                        idle_from = None;
-                        keyframe = true;
-                        restamp = true;
-                        send(CameraEvent::Cut {
-                            pts,
-                            next: Some(next),
-                            reason,
-                        })?;
-                    }
-                    CameraCommand::Stop {
-                        reason,
-                        post_roll: true,
-                    } => {
-                        if stamp.order.is_some() {
-                            idle_from = Some(pts + post_roll);
-                        }
-                        send(CameraEvent::Cut {
-                            pts: pts + post_roll,
-                            next: None,
-                            reason,
-                        })?;
-                    }
-                    CameraCommand::Stop {
-                        reason,
-                        post_roll: false,
-                    } => {
-                        idle_from = None;
-                        stamp.order = None;
-                        stamp.tracking.clear();
-                        *open = None;
-                        restamp = true;
-                        send(CameraEvent::Cut {
-                            pts,
-                            next: None,
-                            reason,
-                        })?;
-                    }
-                    CameraCommand::Attach { code, kind } => {
-                        if let Some(o) = open.as_mut() {
-                            o.codes.push((code.clone(), kind.clone()));
-                        }
-                        stamp.tracking.push(code.clone());
-                        restamp = true;
-                        send(CameraEvent::Attach { code, kind })?;
-                    }
-                    CameraCommand::Shutdown => shutdown = true,
-                }
-            }
+            let at = Frame {
+                pts,
+                post_roll,
+                commands,
+                send,
+            };
+            let taken = at.take_commands(&mut stamp, open, &mut idle_from)?;
+            keyframe |= taken.keyframe;
+            restamp |= taken.restamp;
+            shutdown |= taken.shutdown;
             if shutdown {
                 break SessionEnd::Shutdown;
             }
@@ -363,6 +320,93 @@ impl CameraLoop {
             *open = None; // stopped during the post-roll: nothing to resume
         }
         Ok((end, true))
+    }
+}
+
+/// What the commands taken at a frame ask of it.
+#[derive(Default)]
+struct Taken {
+    /// A clip starts here: force a keyframe.
+    keyframe: bool,
+    /// The stamp text changed.
+    restamp: bool,
+    shutdown: bool,
+}
+
+/// A frame about to be processed, and what commands are applied with.
+struct Frame<'a> {
+    pts: i64,
+    /// The post-roll, in time-base ticks.
+    post_roll: i64,
+    commands: &'a Receiver<CameraCommand>,
+    send: &'a dyn Fn(CameraEvent) -> Result<(), Error>,
+}
+
+impl Frame<'_> {
+    /// Applies every command waiting at this frame: cut marks at this frame (or, after a stop
+    /// with post-roll, at the end of the post-roll), stamp text, attached codes.
+    fn take_commands(
+        &self,
+        stamp: &mut StampText,
+        open: &mut Option<OpenOrder>,
+        idle_from: &mut Option<i64>,
+    ) -> Result<Taken, Error> {
+        let (pts, send) = (self.pts, self.send);
+        let mut t = Taken::default();
+        while let Ok(cmd) = self.commands.try_recv() {
+            match cmd {
+                CameraCommand::Order { next, reason } => {
+                    show(stamp, &next);
+                    *open = Some(next.clone());
+                    *idle_from = None;
+                    t.keyframe = true;
+                    t.restamp = true;
+                    send(CameraEvent::Cut {
+                        pts,
+                        next: Some(next),
+                        reason,
+                    })?;
+                }
+                CameraCommand::Stop {
+                    reason,
+                    post_roll: true,
+                } => {
+                    if stamp.order.is_some() {
+                        *idle_from = Some(pts + self.post_roll);
+                    }
+                    send(CameraEvent::Cut {
+                        pts: pts + self.post_roll,
+                        next: None,
+                        reason,
+                    })?;
+                }
+                CameraCommand::Stop {
+                    reason,
+                    post_roll: false,
+                } => {
+                    *idle_from = None;
+                    stamp.order = None;
+                    stamp.tracking.clear();
+                    *open = None;
+                    t.restamp = true;
+                    send(CameraEvent::Cut {
+                        pts,
+                        next: None,
+                        reason,
+                    })?;
+                }
+                CameraCommand::Attach { code, kind } => {
+                    if let Some(o) = open.as_mut() {
+                        o.codes.push((code.clone(), kind.clone()));
+                    }
+                    stamp.tracking.push(code.clone());
+                    t.restamp = true;
+                    send(CameraEvent::Attach { code, kind })?;
+                }
+                CameraCommand::Shutdown => t.shutdown = true,
+            }
+        }
+        Ok(t)
     }
 }
 

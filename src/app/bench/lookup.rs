@@ -1,0 +1,177 @@
+//! `bench lookup`: reindex speed and lookup latency on a synthetic manifest of many clips.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::datadir::MANIFEST;
+use crate::log::{self as ledger, Body, SealReason};
+use crate::Error;
+
+/// Result of `bench lookup`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LookupBench {
+    pub clips: u64,
+    pub records: u64,
+    pub manifest_bytes: u64,
+    /// Seconds to read and parse every manifest line (the reference: the least any index
+    /// build must do).
+    pub parse_s: f64,
+    /// Seconds to build the index from the manifest (what `reindex` does).
+    pub reindex_s: f64,
+    pub reindex_records_per_s: f64,
+    /// reindex time / parse-only time.
+    pub reindex_ratio: f64,
+    pub lookups: u64,
+    pub lookup_p50_ms: f64,
+    pub lookup_p99_ms: f64,
+    pub lookup_max_ms: f64,
+}
+
+/// Writes a manifest of `clips` synthetic sealed clips (every tenth with a waybill attached),
+/// builds the index from it, then times `lookups` lookups of random orders and waybills (one
+/// in ten unknown). Lines are written without fsync: this measures the index, not the disk.
+pub fn lookup(work_dir: &Path, clips: u64, lookups: u64) -> Result<LookupBench, Error> {
+    use std::io::Write;
+    let dir = work_dir.join(format!("packwitness-bench-lookup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    crate::datadir::create(&dir)?;
+    let result = (|| {
+        let io = |e: std::io::Error| {
+            Error::msg(
+                crate::ErrorKind::Io,
+                format!("{}: writing the synthetic manifest: {e}", dir.display()),
+            )
+        };
+        let path = dir.join(MANIFEST);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
+        let mut prev = ledger::GENESIS.to_string();
+        let mut seq = 0u64;
+        let at = "2026-11-25T10:00:00.000+08:00".to_string();
+        let mut put = |body: Body| -> Result<u64, Error> {
+            seq += 1;
+            let rec = ledger::Record {
+                v: ledger::FORMAT_VERSION,
+                seq,
+                prev: prev.clone(),
+                at: at.clone(),
+                body,
+            };
+            let mut line = serde_json::to_vec(&rec).map_err(|e| Error::internal(e.to_string()))?;
+            line.push(b'\n');
+            prev = crate::digest::sha256_hex(&line);
+            out.write_all(&line).map_err(io)?;
+            Ok(seq)
+        };
+        put(Body::StationStart {
+            station: "bench".into(),
+            software: format!("packwitness {}", env!("CARGO_PKG_VERSION")),
+            config_sha256: crate::digest::sha256_hex(b""),
+            cameras: vec!["cam-1".into()],
+            key: "bench+00000000+AA".into(),
+        })?;
+        for i in 0..clips {
+            let order = format!("SO-{i:09}");
+            let file = format!("clips/bench/2026-11-25/{order}_cam-1_{i:06}.mp4");
+            let opened = put(Body::ClipOpened {
+                order: order.clone(),
+                station: "bench".into(),
+                camera: "cam-1".into(),
+                operator: Some(format!("OP{}", i % 20)),
+                group: format!("g-{i}"),
+                part: 1,
+                box_no: 1,
+                file: file.clone(),
+                started_at: at.clone(),
+                scanned_at: at.clone(),
+                first_frame: i * 900,
+                clock_synced: Some(true),
+            })?;
+            if i % 10 == 0 {
+                put(Body::CodeAttached {
+                    clip: opened,
+                    code: format!("SF{i:013}"),
+                    code_kind: "tracking".into(),
+                })?;
+            }
+            put(Body::ClipSealed {
+                clip: opened,
+                order,
+                station: "bench".into(),
+                camera: "cam-1".into(),
+                file,
+                reason: SealReason::NextOrder,
+                started_at: at.clone(),
+                ended_at: at.clone(),
+                duration_ms: 30_000,
+                frames: 900,
+                first_frame: i * 900,
+                size: 20_000_000,
+                sha256: crate::digest::sha256_hex(&i.to_le_bytes()),
+                fragments: 121,
+                fragments_sha256: crate::digest::sha256_hex(&(i + 1).to_le_bytes()),
+            })?;
+        }
+        out.flush().map_err(io)?;
+        drop(out);
+        let manifest_bytes = std::fs::metadata(&path).map_err(io)?.len();
+
+        // Reference: read and parse every line, nothing else.
+        let t = Instant::now();
+        let mut reader = ledger::open_manifest(&dir)?;
+        let mut records = 0u64;
+        while let Some((_, _, bytes)) = reader.next_line().map_err(io)? {
+            let rec: ledger::Record =
+                serde_json::from_slice(&bytes).map_err(|e| Error::internal(e.to_string()))?;
+            std::hint::black_box(&rec);
+            records += 1;
+        }
+        let parse_s = t.elapsed().as_secs_f64();
+
+        // `packwitness reindex`, whole: the lock, the build into a new file, the comparison
+        // with the (absent) old index, the rename.
+        let t = Instant::now();
+        crate::index::reindex(&dir, false)?;
+        let reindex_s = t.elapsed().as_secs_f64();
+        let index = crate::index::Index::open_read(&dir)?;
+
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut times = Vec::with_capacity(lookups as usize);
+        for _ in 0..lookups {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let i = x % clips.max(1);
+            let code = match x % 10 {
+                0 => format!("NOPE-{i}"),
+                1 => format!("SF{:013}", i - i % 10),
+                _ => format!("SO-{i:09}"),
+            };
+            let t = Instant::now();
+            let rows = index.lookup(&code)?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            std::hint::black_box(rows);
+        }
+        times.sort_by(f64::total_cmp);
+        let pct = |p: f64| {
+            times
+                .get(((times.len() as f64 * p) as usize).min(times.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        Ok(LookupBench {
+            clips,
+            records,
+            manifest_bytes,
+            parse_s,
+            reindex_s,
+            reindex_records_per_s: records as f64 / reindex_s.max(1e-9),
+            reindex_ratio: reindex_s / parse_s.max(1e-9),
+            lookups,
+            lookup_p50_ms: pct(0.50),
+            lookup_p99_ms: pct(0.99),
+            lookup_max_ms: times.last().copied().unwrap_or(0.0),
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}

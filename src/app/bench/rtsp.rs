@@ -1,0 +1,214 @@
+//! `bench passthrough`: a live RTSP stream (GStreamer on loopback) recorded by packwitness and
+//! by `ffmpeg -c copy` at the same time.
+
+use std::path::Path;
+
+use super::{measure, Usage};
+use crate::Error;
+
+/// The RTSP camera stand-in of the tests (GStreamer's RTSP server), embedded so the benchmark
+/// can serve a live H.264 stream on loopback.
+const RTSP_SERVER_PY: &str = include_str!("../../../tests/rtsp_server.py");
+
+/// A GStreamer RTSP server serving an H.264 test stream on loopback; killed when dropped.
+pub struct RtspServer {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl RtspServer {
+    /// Starts the server (Debian's `/usr/bin/python3` with python3-gi) and waits until it
+    /// serves `width`x`height` at 30 fps and `kbps`.
+    pub fn start(work: &Path, width: u32, height: u32, kbps: u32) -> Result<RtspServer, Error> {
+        use std::io::BufRead;
+        let script = work.join("rtsp_server.py");
+        std::fs::write(&script, RTSP_SERVER_PY).map_err(|e| {
+            Error::msg(
+                crate::ErrorKind::Io,
+                format!(
+                    "{}: cannot write the RTSP server script: {e}",
+                    script.display()
+                ),
+            )
+        })?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| Error::internal(format!("no free loopback port: {e}")))?;
+        // Its messages go to a file: a pipe nobody reads could fill and stall it.
+        let log_path = work.join("rtsp_server.log");
+        let log = std::fs::File::create(&log_path).map_err(|e| {
+            Error::msg(
+                crate::ErrorKind::Io,
+                format!(
+                    "{}: cannot write the RTSP server's log: {e}",
+                    log_path.display()
+                ),
+            )
+        })?;
+        let mut child = std::process::Command::new("/usr/bin/python3")
+            .arg(&script)
+            .args([port, width as u16, height as u16].map(|n| n.to_string()))
+            .arg(kbps.to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| Error::internal(format!("cannot start /usr/bin/python3 for the RTSP server ({e}); `bash .ci/deps` installs python3-gi and GStreamer's RTSP server")))?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = std::io::BufReader::new(out).read_line(&mut line);
+        }
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = std::fs::read_to_string(&log_path).unwrap_or_default();
+            return Err(Error::internal(format!(
+                "the GStreamer RTSP server did not start (`bash .ci/deps` installs python3-gi, gir1.2-gst-rtsp-server-1.0 and gstreamer1.0-plugins-ugly): {}",
+                err.trim()
+            )));
+        }
+        Ok(RtspServer {
+            child,
+            url: format!("rtsp://127.0.0.1:{port}/cam"),
+        })
+    }
+}
+
+impl RtspServer {
+    /// False once the server process has exited.
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for RtspServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Result of `bench passthrough`: the best of the runs on each side, CPU seconds per minute
+/// of recorded video.
+#[derive(Debug, Clone)]
+pub struct PassthroughBench {
+    /// Whole process, start to exit, over the recorded minutes.
+    pub ours_cpu_per_min: f64,
+    pub ours_rss_mb: f64,
+    pub copy_cpu_per_min: f64,
+    pub copy_rss_mb: f64,
+    /// CPU seconds of a run that records one frame (start, connect, first keyframe, exit).
+    pub ours_start_cpu: f64,
+    pub copy_start_cpu: f64,
+    /// Per recorded minute once running: (whole run - start-up run) over the minutes. What a
+    /// recorder that runs for months costs.
+    pub ours_steady_per_min: f64,
+    pub copy_steady_per_min: f64,
+    /// `openssl dgst -sha256` of ffmpeg's output: the hashing the recorder does on top.
+    pub hash_cpu_per_min: f64,
+}
+
+/// Records `seconds` of a live 1080p30 RTSP stream (GStreamer, `kbps`) with our passthrough
+/// (one clip, with its text track, hashes and per-fragment fsyncs) and, at the same time from
+/// the same server, with `ffmpeg -rtsp_transport tcp -i URL -c copy` into the same kind of
+/// fragmented MP4; `runs` times, keeping each side's best.
+pub fn passthrough(
+    work: &Path,
+    exe: &Path,
+    runs: usize,
+    seconds: u64,
+    kbps: u32,
+) -> Result<PassthroughBench, Error> {
+    let mut server = RtspServer::start(work, 1920, 1080, kbps)?;
+    let (ours_out, copy_out) = (work.join("ours.mp4"), work.join("copy.mp4"));
+    // Both sides record the same stream at the same time: the same machine conditions.
+    let side_by_side = |url: &str, frames: u64| -> Result<(Usage, Usage), Error> {
+        for f in [&ours_out, &copy_out] {
+            let _ = std::fs::remove_file(f);
+            let _ = std::fs::remove_file(crate::media::fmp4::fragments_path(f));
+        }
+        let mut ours = std::process::Command::new(exe);
+        ours.arg("bench-worker")
+            .arg("--passthrough")
+            .arg(url)
+            .arg("--frames")
+            .arg(frames.to_string())
+            .arg("--out")
+            .arg(&ours_out);
+        let mut copy = std::process::Command::new("ffmpeg");
+        copy.args(["-v", "error", "-nostats", "-rtsp_transport", "tcp", "-i"])
+            .arg(url)
+            .args(["-frames:v", &frames.to_string(), "-c", "copy"])
+            .args([
+                "-movflags",
+                "frag_keyframe+empty_moov+default_base_moof",
+                "-frag_duration",
+                "250000",
+                "-f",
+                "mp4",
+                "-y",
+            ])
+            .arg(&copy_out);
+        let t = std::thread::spawn(move || measure(copy));
+        let u = measure(ours)?;
+        let c = t
+            .join()
+            .map_err(|_| Error::internal("the ffmpeg measuring thread panicked"))??;
+        Ok((u, c))
+    };
+    let mut best = PassthroughBench {
+        ours_cpu_per_min: f64::MAX,
+        ours_rss_mb: 0.0,
+        copy_cpu_per_min: f64::MAX,
+        copy_rss_mb: 0.0,
+        ours_start_cpu: f64::MAX,
+        copy_start_cpu: f64::MAX,
+        ours_steady_per_min: 0.0,
+        copy_steady_per_min: 0.0,
+        hash_cpu_per_min: f64::MAX,
+    };
+    let per_min = 60.0 / seconds as f64;
+    // GStreamer's server can die when clients come and go on a loaded machine: a run that
+    // fails on a dead server is repeated on a new one (three tries).
+    let mut measured = |frames: u64| -> Result<(Usage, Usage), Error> {
+        let mut tries = 0;
+        loop {
+            match side_by_side(&server.url, frames) {
+                Ok(r) => return Ok(r),
+                Err(e) if tries < 2 && !server.alive() => {
+                    let log =
+                        std::fs::read_to_string(work.join("rtsp_server.log")).unwrap_or_default();
+                    let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
+                    tracing::warn!(error = %e, server_log = %tail, "the RTSP server died; starting a new one and measuring again");
+                    server = RtspServer::start(work, 1920, 1080, kbps)?;
+                    tries += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    for _ in 0..runs {
+        let (u, c) = measured(1)?;
+        best.ours_start_cpu = best.ours_start_cpu.min(u.cpu_s);
+        best.copy_start_cpu = best.copy_start_cpu.min(c.cpu_s);
+        let (u, c) = measured(seconds * 30)?;
+        if u.cpu_s * per_min < best.ours_cpu_per_min {
+            best.ours_cpu_per_min = u.cpu_s * per_min;
+            best.ours_rss_mb = u.max_rss_mb;
+        }
+        if c.cpu_s * per_min < best.copy_cpu_per_min {
+            best.copy_cpu_per_min = c.cpu_s * per_min;
+            best.copy_rss_mb = c.max_rss_mb;
+        }
+        let mut h = std::process::Command::new("openssl");
+        h.args(["dgst", "-sha256"]).arg(&copy_out);
+        if let Ok(u) = measure(h) {
+            best.hash_cpu_per_min = best.hash_cpu_per_min.min(u.cpu_s * per_min);
+        }
+    }
+    drop(server);
+    best.ours_steady_per_min = (best.ours_cpu_per_min - best.ours_start_cpu * per_min).max(0.0);
+    best.copy_steady_per_min = (best.copy_cpu_per_min - best.copy_start_cpu * per_min).max(0.0);
+    Ok(best)
+}

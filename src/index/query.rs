@@ -1,0 +1,404 @@
+//! Questions asked of the index: lookups by code, searches with filters, suggestions, and
+//! what retention and recovery need; and the check of each clip file found.
+
+use std::path::Path;
+
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::{Index, IndexError};
+use crate::datadir;
+use crate::error::Error;
+use crate::media::fmp4::{self, FileProblem};
+
+/// How a clip file is checked by [`lookup`] and [`search`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileCheck {
+    /// Its size against the record (a `stat`: what lookups do).
+    #[default]
+    Size,
+    /// Its SHA-256 against the record (reads the whole file: `lookup --check`, verify).
+    Hash,
+}
+
+/// What `search` looks for: every condition set must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// An order code or attached code, exactly (normalised).
+    pub code: Option<String>,
+    /// Order or attached codes starting with this (normalised; `%` and `_` are literal).
+    pub prefix: Option<String>,
+    /// Scanned at or after this Unix millisecond...
+    pub since_ms: Option<i64>,
+    /// ...and before this one.
+    pub until_ms: Option<i64>,
+    pub station: Option<String>,
+    pub operator: Option<String>,
+    pub limit: Option<u32>,
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// A clip as lookup shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ClipRow {
+    pub clip: u64,
+    pub order: String,
+    pub station: String,
+    pub camera: String,
+    pub file: String,
+    pub started_at: String,
+    pub sealed_line: Option<u64>,
+    pub reason: Option<String>,
+    pub ended_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub frames: Option<u64>,
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+    pub operator: Option<String>,
+    /// Retention removed the file; the record and its hashes remain.
+    pub pruned: bool,
+    /// Clip-group id: the clips one scan opened on the station's cameras.
+    pub group: String,
+    /// When the order was scanned (`started_at` is earlier by the pre-roll).
+    pub scanned_at: String,
+    /// 1; 2, 3, ... for the parts recorded after the camera was lost and came back.
+    pub part: u32,
+    /// 1; 2, 3, ... for the next boxes of the same order.
+    #[serde(rename = "box")]
+    pub box_no: u32,
+    /// Codes attached to the clip (waybills scanned during it), in scan order.
+    pub codes: Vec<String>,
+    /// Under legal hold: never pruned.
+    pub held: bool,
+    /// Exports of the clip so far: `<action> by <who> at <time>`, oldest first.
+    pub access: Vec<String>,
+}
+
+impl Index {
+    /// All clips of an order code (exact match on the normalised code), oldest first.
+    pub fn lookup(&self, code: &str) -> Result<Vec<ClipRow>, IndexError> {
+        self.search(&Filter {
+            code: Some(code.to_string()),
+            ..Filter::default()
+        })
+    }
+
+    /// Clips matching every condition of `f`, oldest first.
+    pub fn search(&self, f: &Filter) -> Result<Vec<ClipRow>, IndexError> {
+        // Only the conditions asked for, each in a form SQLite answers from an index.
+        let mut conds = Vec::new();
+        if f.code.is_some() {
+            conds.push("opened_seq IN (SELECT opened_seq FROM clips WHERE order_code = ?1 UNION SELECT clip FROM codes WHERE code = ?1)");
+        }
+        if f.prefix.is_some() {
+            conds.push("opened_seq IN (SELECT opened_seq FROM clips WHERE order_code >= ?2 AND order_code < ?7 UNION SELECT clip FROM codes WHERE code >= ?2 AND code < ?7)");
+        }
+        if f.since_ms.is_some() {
+            conds.push("scanned_ms >= ?3");
+        }
+        if f.until_ms.is_some() {
+            conds.push("scanned_ms < ?4");
+        }
+        if f.station.is_some() {
+            conds.push("station = ?5");
+        }
+        if f.operator.is_some() {
+            conds.push("operator = ?6");
+        }
+        if conds.is_empty() {
+            conds.push("1");
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT opened_seq, order_code, station, camera, file, started_at, sealed_seq, reason,
+                        ended_at, duration_ms, frames, size, sha256, operator, pruned_seq, clip_group, scanned_at, part,
+                        box_no, (SELECT group_concat(code, char(10) ORDER BY seq) FROM codes WHERE clip = clips.opened_seq),
+                        (SELECT released = 0 FROM holds WHERE clip = clips.opened_seq),
+                        (SELECT group_concat(action || ' by ' || who || ' at ' || at, char(10) ORDER BY seq) FROM access WHERE clip = clips.opened_seq)
+                 FROM clips
+                 WHERE {}
+                 ORDER BY opened_seq
+                 LIMIT ?8",
+                conds.join(" AND ")
+            ))
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map(
+                params![
+                    f.code,
+                    f.prefix,
+                    f.since_ms,
+                    f.until_ms,
+                    f.station,
+                    f.operator,
+                    // Just above every string that starts with the prefix (UTF-8 order).
+                    f.prefix.as_ref().map(|p| format!("{p}\u{10FFFF}")),
+                    f.limit.map_or(-1, |l| l as i64),
+                ],
+                |r| {
+                    Ok(ClipRow {
+                        clip: r.get(0)?,
+                        order: r.get(1)?,
+                        station: r.get(2)?,
+                        camera: r.get(3)?,
+                        file: r.get(4)?,
+                        started_at: r.get(5)?,
+                        sealed_line: r.get(6)?,
+                        reason: r.get(7)?,
+                        ended_at: r.get(8)?,
+                        duration_ms: r.get(9)?,
+                        frames: r.get(10)?,
+                        size: r.get(11)?,
+                        sha256: r.get(12)?,
+                        operator: r.get(13)?,
+                        pruned: r.get::<_, Option<u64>>(14)?.is_some(),
+                        group: r.get(15)?,
+                        scanned_at: r.get(16)?,
+                        part: r.get(17)?,
+                        box_no: r.get(18)?,
+                        codes: r
+                            .get::<_, Option<String>>(19)?
+                            .map(|s| s.split('\n').map(String::from).collect())
+                            .unwrap_or_default(),
+                        held: r.get::<_, Option<bool>>(20)?.unwrap_or(false),
+                        access: r
+                            .get::<_, Option<String>>(21)?
+                            .map(|s| s.split('\n').map(String::from).collect())
+                            .unwrap_or_default(),
+                    })
+                },
+            )
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    /// Number of clips indexed.
+    pub fn count(&self) -> Result<u64, IndexError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM clips", [], |r| r.get(0))
+            .map_err(self.sql())
+    }
+}
+
+/// A clip opened but not sealed, as recovery needs it.
+#[derive(Debug, Clone)]
+pub struct UnsealedClip {
+    pub clip: u64,
+    pub order: String,
+    pub station: String,
+    pub camera: String,
+    pub file: String,
+    pub started_at: String,
+    pub first_frame: u64,
+}
+
+impl Index {
+    /// The manifest lines (`seq`) of the codes attached to a clip, in order.
+    pub fn attached_lines(&self, clip: u64) -> Result<Vec<u64>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq FROM codes WHERE clip = ?1 ORDER BY seq")
+            .map_err(self.sql())?;
+        let rows = stmt.query_map([clip], |r| r.get(0)).map_err(self.sql())?;
+        rows.collect::<Result<Vec<u64>, _>>().map_err(self.sql())
+    }
+
+    /// Up to `limit` distinct order or attached codes starting with `prefix` (suggestions).
+    pub fn codes_with_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<String>, IndexError> {
+        let pattern = format!("{}%", like_escape(prefix));
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT c FROM (SELECT order_code AS c FROM clips UNION SELECT code AS c FROM codes)
+                 WHERE c LIKE ?1 ESCAPE '\\' ORDER BY c LIMIT ?2",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map(params![pattern, limit], |r| r.get(0))
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<String>, _>>().map_err(self.sql())
+    }
+
+    /// Whether a clip is under legal hold now.
+    pub fn held(&self, clip: u64) -> Result<bool, IndexError> {
+        Ok(self
+            .conn
+            .query_row("SELECT released FROM holds WHERE clip = ?1", [clip], |r| {
+                r.get::<_, bool>(0)
+            })
+            .optional()
+            .map_err(self.sql())?
+            .is_some_and(|released| !released))
+    }
+
+    /// The file of a sealed, not yet pruned clip.
+    pub fn sealed_file(&self, clip: u64) -> Result<Option<String>, IndexError> {
+        self.conn
+            .query_row(
+                "SELECT file FROM clips WHERE opened_seq = ?1 AND sealed_seq IS NOT NULL AND pruned_seq IS NULL",
+                [clip],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Sealed clips retention may remove (not pruned, not held), oldest scan first.
+    pub fn retention_candidates(&self) -> Result<Vec<ClipAge>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT opened_seq, order_code, COALESCE(scanned_ms, 0), COALESCE(size, 0) FROM clips
+                 WHERE sealed_seq IS NOT NULL AND pruned_seq IS NULL
+                   AND opened_seq NOT IN (SELECT clip FROM holds WHERE released = 0)
+                 ORDER BY scanned_ms, opened_seq",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ClipAge {
+                    clip: r.get(0)?,
+                    order: r.get(1)?,
+                    scanned_ms: r.get(2)?,
+                    size: r.get(3)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    /// The order code of a clip.
+    pub fn order_of(&self, clip: u64) -> Result<Option<String>, IndexError> {
+        self.conn
+            .query_row(
+                "SELECT order_code FROM clips WHERE opened_seq = ?1",
+                [clip],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Clips with a `clip_opened` record and no `clip_sealed` record, oldest first.
+    pub fn unsealed(&self) -> Result<Vec<UnsealedClip>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT opened_seq, order_code, station, camera, file, started_at, first_frame
+                 FROM clips WHERE sealed_seq IS NULL ORDER BY opened_seq",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(UnsealedClip {
+                    clip: r.get(0)?,
+                    order: r.get(1)?,
+                    station: r.get(2)?,
+                    camera: r.get(3)?,
+                    file: r.get(4)?,
+                    started_at: r.get(5)?,
+                    first_frame: r.get(6)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+}
+
+/// A sealed clip's age and size, for retention.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipAge {
+    pub clip: u64,
+    pub order: String,
+    /// When its order was scanned, Unix milliseconds.
+    pub scanned_ms: i64,
+    pub size: u64,
+}
+
+/// A clip found by [`lookup`] or [`search`], with the state of its file now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Found {
+    #[serde(flatten)]
+    pub clip: ClipRow,
+    /// `ok`, `open` (not sealed yet), `pruned`, `modified`, `truncated`, `missing` or
+    /// `bad_path`.
+    pub file_status: String,
+    pub file_detail: Option<String>,
+    /// True when `ok` means the file's SHA-256 was computed now and matches; false when only
+    /// its size was compared with the record (what a lookup does; `verify` re-hashes).
+    pub hash_checked: bool,
+}
+
+/// All clips of an order or attached code, each with a check of its file.
+pub fn lookup(
+    data_dir: &Path,
+    raw_code: &str,
+    max_len: usize,
+    check: FileCheck,
+) -> Result<Vec<Found>, Error> {
+    datadir::existing(data_dir)?;
+    let code = crate::codes::normalize(raw_code, max_len)
+        .map_err(|e| Error::from(e).context(format!("order code {raw_code:?}")))?;
+    search(
+        data_dir,
+        &Filter {
+            code: Some(code),
+            ..Filter::default()
+        },
+        check,
+    )
+}
+
+/// The clips matching a filter, each with a check of its file.
+pub fn search(data_dir: &Path, filter: &Filter, check: FileCheck) -> Result<Vec<Found>, Error> {
+    datadir::existing(data_dir)?;
+    let index = Index::open_read(data_dir)?;
+    let rows = index.search(filter)?;
+    drop(index);
+    Ok(rows
+        .into_iter()
+        .map(|clip| check_found(data_dir, clip, check))
+        .collect())
+}
+
+/// The state of a clip's file, by `check`.
+pub fn check_found(data_dir: &Path, clip: ClipRow, check: FileCheck) -> Found {
+    let hash = check == FileCheck::Hash;
+    let (status, detail, checked) = match (&clip.size, &clip.sha256) {
+        _ if clip.pruned => (
+            "pruned",
+            Some("retention removed the file; its record and hashes remain provable".into()),
+            false,
+        ),
+        (Some(size), Some(sha)) => match fmp4::check_file(data_dir, &clip.file, *size, sha, hash) {
+            Ok(()) => ("ok", None, hash),
+            Err((kind, detail)) => (
+                match kind {
+                    FileProblem::BadPath => "bad_path",
+                    FileProblem::Missing => "missing",
+                    FileProblem::Truncated => "truncated",
+                    FileProblem::Modified => "modified",
+                },
+                Some(detail),
+                hash,
+            ),
+        },
+        _ => (
+            "open",
+            Some("not sealed: recording, or interrupted".into()),
+            false,
+        ),
+    };
+    Found {
+        clip,
+        file_status: status.to_string(),
+        file_detail: detail,
+        hash_checked: checked,
+    }
+}

@@ -1,0 +1,167 @@
+//! The index's tables, and what each manifest record puts in them.
+
+use rusqlite::params;
+
+use crate::log::{Body, Record};
+
+/// Schema, version 7 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`, 7 `access`). Every row comes from a manifest record; `*_seq` name the line.
+pub(super) const DDL: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+-- One row per clip: inserted by its clip_opened record, completed by its clip_sealed record.
+CREATE TABLE IF NOT EXISTS clips (
+    opened_seq  INTEGER PRIMARY KEY,  -- seq of the clip_opened record (the clip id)
+    order_code  TEXT NOT NULL,        -- normalised order code, exactly as recorded
+    station     TEXT NOT NULL,
+    camera      TEXT NOT NULL,
+    operator    TEXT,                 -- badge scanned before the clip, if any
+    clip_group  TEXT NOT NULL,        -- shared by the clips one scan opened on several cameras
+    part        INTEGER NOT NULL DEFAULT 1, -- 2, 3, ... after the camera was lost and came back
+    box_no      INTEGER NOT NULL DEFAULT 1, -- 2, 3, ... for the next boxes of the order (PW-BOX)
+    scanned_at  TEXT NOT NULL,        -- when the order was scanned (started_at includes pre-roll)
+    scanned_ms  INTEGER,              -- the same instant, Unix milliseconds (for time ranges)
+    file        TEXT NOT NULL,        -- relative to the data dir
+    started_at  TEXT NOT NULL,        -- RFC 3339, local time with offset
+    first_frame INTEGER NOT NULL,     -- camera-session frame number of the first frame
+    sealed_seq  INTEGER,              -- NULL while the clip is open
+    reason      TEXT,
+    ended_at    TEXT,
+    duration_ms INTEGER,
+    frames      INTEGER,
+    size        INTEGER,
+    sha256      TEXT,
+    pruned_seq  INTEGER               -- seq of the pruned record: the file was removed
+);
+CREATE INDEX IF NOT EXISTS clips_by_order ON clips(order_code, opened_seq);
+CREATE INDEX IF NOT EXISTS clips_by_time ON clips(scanned_ms);
+-- Codes attached to a clip (tracking numbers scanned during it): lookup aliases.
+CREATE TABLE IF NOT EXISTS codes (
+    seq   INTEGER PRIMARY KEY,        -- seq of the code_attached record
+    code  TEXT NOT NULL,
+    kind  TEXT NOT NULL,
+    clip  INTEGER NOT NULL REFERENCES clips(opened_seq)
+);
+CREATE INDEX IF NOT EXISTS codes_by_code ON codes(code);
+CREATE INDEX IF NOT EXISTS codes_by_clip ON codes(clip, seq);
+-- Who exported which clips: one row per clip of each access record.
+CREATE TABLE IF NOT EXISTS access (
+    seq     INTEGER NOT NULL,         -- seq of the access record
+    clip    INTEGER NOT NULL,
+    action  TEXT NOT NULL,            -- export
+    who     TEXT NOT NULL,
+    target  TEXT,                     -- the bundle's file name
+    at      TEXT NOT NULL,            -- when the record was written
+    PRIMARY KEY (clip, seq)
+);
+-- Legal holds: the latest hold or release record of each clip decides.
+CREATE TABLE IF NOT EXISTS holds (
+    clip     INTEGER PRIMARY KEY REFERENCES clips(opened_seq),
+    seq      INTEGER NOT NULL,        -- seq of the latest hold record for the clip
+    released INTEGER NOT NULL         -- 1: the hold was lifted
+);
+";
+
+/// The schema version written in `meta`; another version is rebuilt.
+pub(super) const SCHEMA_VERSION: i64 = 7;
+
+/// Applies one record to the index.
+pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
+    match &rec.body {
+        Body::ClipOpened {
+            order,
+            station,
+            camera,
+            operator,
+            group,
+            part,
+            box_no,
+            file,
+            started_at,
+            scanned_at,
+            first_frame,
+            ..
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,
+                                              operator, clip_group, scanned_at, part, box_no, scanned_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )?
+                .execute(params![rec.seq, order, station, camera, file, started_at, first_frame, operator, group, scanned_at, part, box_no,
+                        chrono::DateTime::parse_from_rfc3339(scanned_at).ok().map(|t| t.timestamp_millis())])?;
+        }
+        Body::ClipSealed {
+            clip,
+            order,
+            station,
+            camera,
+            file,
+            reason,
+            started_at,
+            ended_at,
+            duration_ms,
+            frames,
+            first_frame,
+            size,
+            sha256,
+            ..
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,
+                                   sealed_seq, reason, ended_at, duration_ms, frames, size, sha256,
+                                   clip_group, scanned_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, '', ?6)
+                 ON CONFLICT(opened_seq) DO UPDATE SET
+                    sealed_seq = excluded.sealed_seq, reason = excluded.reason,
+                    ended_at = excluded.ended_at, duration_ms = excluded.duration_ms,
+                    frames = excluded.frames, size = excluded.size, sha256 = excluded.sha256",
+                )?
+                .execute(params![clip, order, station, camera, file, started_at, first_frame, rec.seq, reason.as_str(), ended_at,
+                        duration_ms, frames, size, sha256])?;
+        }
+        Body::CodeAttached {
+            clip,
+            code,
+            code_kind,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO codes(seq, code, kind, clip) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![rec.seq, code, code_kind, clip])?;
+        }
+        Body::Pruned { clip, .. } => {
+            tx.prepare_cached("UPDATE clips SET pruned_seq = ?1 WHERE opened_seq = ?2")?
+                .execute(params![rec.seq, clip])?;
+        }
+        Body::StationStart { .. }
+        | Body::Checkpoint { .. }
+        | Body::TornLineRemoved { .. }
+        | Body::Scan { .. } => {}
+        Body::Access {
+            action,
+            clips,
+            who,
+            to,
+            ..
+        } => {
+            for clip in clips {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO access(seq, clip, action, who, target, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![rec.seq, clip, action, who, to, rec.at])?;
+            }
+        }
+        Body::Hold {
+            clips, released, ..
+        } => {
+            for clip in clips {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO holds(clip, seq, released) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![clip, rec.seq, released])?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,402 @@
+//! Clip assembly with made-up packets, in memory: what each clip gets, exactly.
+
+use super::*;
+use std::sync::Mutex;
+
+/// Records appended, with their seq.
+#[derive(Default)]
+pub struct Collect(pub Mutex<Vec<Body>>);
+
+impl RecordSink for Collect {
+    fn append_with(&self, make: MakeRecord) -> Result<Record, Error> {
+        let mut v = self.0.lock().unwrap();
+        let seq = v.len() as u64 + 1;
+        let body = make(seq);
+        v.push(body.clone());
+        Ok(Record {
+            v: 2,
+            seq,
+            prev: String::new(),
+            at: String::new(),
+            body,
+        })
+    }
+}
+
+/// A clip kept in memory: its path, the pts of every packet written, its text samples.
+pub type MemClipData = (PathBuf, Vec<i64>, usize);
+
+/// Clip files kept in memory.
+#[derive(Default)]
+pub struct MemFiles(pub Arc<Mutex<Vec<MemClipData>>>);
+
+struct MemClip {
+    all: Arc<Mutex<Vec<MemClipData>>>,
+    index: usize,
+    first: i64,
+    last: i64,
+    frames: u64,
+}
+
+impl ClipOut for MemClip {
+    fn write(&mut self, p: EncodedPacket) -> Result<(), Error> {
+        self.all.lock().unwrap()[self.index].1.push(p.pts);
+        self.last = p.pts;
+        self.frames += 1;
+        Ok(())
+    }
+    fn write_text(&mut self, _pts: i64, _d: i64, _t: &str) -> Result<(), Error> {
+        self.all.lock().unwrap()[self.index].2 += 1;
+        Ok(())
+    }
+    fn first_pts(&self) -> i64 {
+        self.first
+    }
+    fn finish(self: Box<Self>) -> Result<SealedFile, Error> {
+        Ok(SealedFile {
+            size: self.frames * 100,
+            sha256: "00".repeat(32),
+            fragments: Vec::new(),
+            frames: self.frames,
+            first_pts: self.first,
+            last_pts: self.last,
+        })
+    }
+}
+
+impl ClipFiles for MemFiles {
+    fn create(
+        &self,
+        path: &Path,
+        _params: &codec::Parameters,
+        _tb: Rational,
+        first: (i64, i64),
+        _text: bool,
+    ) -> Result<Box<dyn ClipOut>, Error> {
+        let mut all = self.0.lock().unwrap();
+        all.push((path.to_owned(), Vec::new(), 0));
+        Ok(Box::new(MemClip {
+            all: self.0.clone(),
+            index: all.len() - 1,
+            first: first.0,
+            last: first.0,
+            frames: 0,
+        }))
+    }
+}
+
+pub fn context(records: Arc<Collect>, files: Arc<MemFiles>, pre_roll_s: f64) -> Context {
+    Context {
+        station: "st".into(),
+        camera: "cam".into(),
+        stamp_template: crate::config::DEFAULT_STAMP.into(),
+        max_clip_s: 900,
+        pre_roll_s,
+        data_dir: PathBuf::from("/data"),
+        records,
+        files,
+    }
+}
+
+pub fn order(code: &str) -> OpenOrder {
+    OpenOrder {
+        code: code.into(),
+        group: "g".into(),
+        part: 1,
+        box_no: 1,
+        operator: None,
+        codes: Vec::new(),
+    }
+}
+
+/// Packets of a 30 fps stream in a 1/90000 time base, keyframe every `gop` frames.
+fn packets(n: usize, gop: usize) -> Vec<EncodedPacket> {
+    let mut r = crate::media::replay::Replay::synthetic(n, 30, gop);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Ok(Some(crate::media::Unit::Packet(mut p))) =
+        crate::media::PacketSource::next_unit(&mut r)
+    {
+        p.frame_no = i;
+        i += 1;
+        out.push(p);
+    }
+    out
+}
+
+fn started(text_track: bool) -> CameraEvent {
+    let r = crate::media::replay::Replay::synthetic(1, 30, 1);
+    CameraEvent::Started {
+        info: crate::media::PacketSource::info(&r),
+        params: codec::Parameters::new(),
+        wall0: DateTime::parse_from_rfc3339("2026-11-25T20:31:02.000+08:00").unwrap(),
+        pts0: 0,
+        text_track,
+        clock_synced: Some(true),
+    }
+}
+
+const F: i64 = 3000; // one frame at 30 fps in 1/90000
+
+fn run(events: Vec<CameraEvent>, pre_roll_s: f64) -> (Vec<Body>, Vec<MemClipData>) {
+    let records = Arc::new(Collect::default());
+    let files = Arc::new(MemFiles::default());
+    let mut a = Assembly::new(context(records.clone(), files.clone(), pre_roll_s));
+    for ev in events {
+        if !a.handle(ev).unwrap() {
+            break;
+        }
+    }
+    let recs = records.0.lock().unwrap().clone();
+    let clips = files.0.lock().unwrap().clone();
+    (recs, clips)
+}
+
+/// Two orders back to back (transcode: the encoder makes the cut frame a keyframe):
+/// every frame goes to exactly one clip, the second starting at the cut frame.
+#[test]
+fn a_switch_is_frame_exact() {
+    let mut ps = packets(90, 30);
+    ps[40].key = true; // the forced IDR at the switch
+    let mut ev = vec![
+        started(false),
+        CameraEvent::Cut {
+            pts: 0,
+            next: Some(order("A")),
+            reason: SealReason::NextOrder,
+        },
+    ];
+    for (i, p) in ps.into_iter().enumerate() {
+        if i == 40 {
+            ev.push(CameraEvent::Cut {
+                pts: 40 * F,
+                next: Some(order("B")),
+                reason: SealReason::NextOrder,
+            });
+        }
+        ev.push(CameraEvent::Packet(p));
+    }
+    ev.push(CameraEvent::End {
+        reason: SealReason::Shutdown,
+    });
+    let (recs, clips) = run(ev, 0.0);
+    assert_eq!(clips.len(), 2);
+    assert_eq!(clips[0].1, (0..40).map(|i| i * F).collect::<Vec<_>>());
+    assert_eq!(clips[1].1, (40..90).map(|i| i * F).collect::<Vec<_>>());
+    let reasons: Vec<SealReason> = recs
+        .iter()
+        .filter_map(|b| match b {
+            Body::ClipSealed { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, [SealReason::NextOrder, SealReason::Shutdown]);
+    // The file name carries the seq of the clip's own opening record.
+    assert!(
+        matches!(&recs[0], Body::ClipOpened { file, .. } if file == "clips/st/2026-11-25/A_cam_000001.mp4")
+    );
+}
+
+/// Passthrough (no forced keyframe): a clip starts at the camera's last keyframe at least
+/// the pre-roll before the scan, and the scan time is the scan's frame.
+#[test]
+fn pre_roll_starts_on_the_keyframe_before() {
+    let ps = packets(200, 30);
+    let mut ev = vec![started(true)];
+    for (i, p) in ps.into_iter().enumerate() {
+        if i == 100 {
+            ev.push(CameraEvent::Cut {
+                pts: 100 * F,
+                next: Some(order("A")),
+                reason: SealReason::NextOrder,
+            });
+        }
+        ev.push(CameraEvent::Packet(p));
+    }
+    ev.push(CameraEvent::End {
+        reason: SealReason::Shutdown,
+    });
+    let (recs, clips) = run(ev, 1.0);
+    // 1 s = 30 frames before frame 100: the keyframe at or before frame 70 is frame 60.
+    assert_eq!(clips[0].1.first(), Some(&(60 * F)));
+    assert_eq!(clips[0].1.len(), 140);
+    assert!(clips[0].2 >= 4, "a stamp sample a second: {}", clips[0].2);
+    match &recs[0] {
+        Body::ClipOpened {
+            started_at,
+            scanned_at,
+            first_frame,
+            ..
+        } => {
+            assert_eq!(started_at, "2026-11-25T20:31:04.000+08:00");
+            assert_eq!(scanned_at, "2026-11-25T20:31:05.333+08:00");
+            assert_eq!(*first_frame, 60);
+        }
+        b => panic!("{b:?}"),
+    }
+}
+
+/// A stop with post-roll, then the next order 0.5 s later with 3 s of pre-roll: the new
+/// clip does not reach back into the previous order's clip.
+#[test]
+fn pre_roll_never_reaches_into_the_previous_order() {
+    let ps = packets(300, 15);
+    let mut ev = vec![
+        started(true),
+        CameraEvent::Cut {
+            pts: 0,
+            next: Some(order("A")),
+            reason: SealReason::NextOrder,
+        },
+    ];
+    for (i, p) in ps.into_iter().enumerate() {
+        if i == 100 {
+            // Stop scanned at frame 100, post-roll 1 s: the clip ends at frame 130.
+            ev.push(CameraEvent::Cut {
+                pts: 130 * F,
+                next: None,
+                reason: SealReason::StopCode,
+            });
+        }
+        if i == 145 {
+            ev.push(CameraEvent::Cut {
+                pts: 145 * F,
+                next: Some(order("B")),
+                reason: SealReason::NextOrder,
+            });
+        }
+        ev.push(CameraEvent::Packet(p));
+    }
+    ev.push(CameraEvent::End {
+        reason: SealReason::Shutdown,
+    });
+    let (_, clips) = run(ev, 3.0);
+    assert_eq!(clips.len(), 2);
+    let a_last = *clips[0].1.last().unwrap();
+    let b_first = *clips[1].1.first().unwrap();
+    assert_eq!(a_last, 129 * F);
+    assert!(
+        b_first >= 130 * F,
+        "B starts at {} (A ended at {a_last})",
+        b_first / F
+    );
+    assert_eq!(b_first, 135 * F, "the first keyframe after A ended");
+}
+
+/// `max_clip_s` seals a clip by stream time; a lost camera seals with `camera_lost` and
+/// the order goes on as part 2 in the next session.
+#[test]
+fn timeout_and_camera_lost() {
+    let records = Arc::new(Collect::default());
+    let files = Arc::new(MemFiles::default());
+    let mut ctx = context(records.clone(), files.clone(), 0.0);
+    ctx.max_clip_s = 1;
+    let mut a = Assembly::new(ctx);
+    a.handle(started(false)).unwrap();
+    a.handle(CameraEvent::Cut {
+        pts: 0,
+        next: Some(order("A")),
+        reason: SealReason::NextOrder,
+    })
+    .unwrap();
+    for p in packets(45, 30) {
+        a.handle(CameraEvent::Packet(p)).unwrap();
+    }
+    assert!(a
+        .handle(CameraEvent::End {
+            reason: SealReason::CameraLost
+        })
+        .unwrap());
+    a.handle(started(false)).unwrap();
+    let mut part2 = order("A");
+    part2.part = 2;
+    a.handle(CameraEvent::Cut {
+        pts: 0,
+        next: Some(part2),
+        reason: SealReason::NextOrder,
+    })
+    .unwrap();
+    for p in packets(10, 30) {
+        a.handle(CameraEvent::Packet(p)).unwrap();
+    }
+    assert!(!a
+        .handle(CameraEvent::End {
+            reason: SealReason::Shutdown
+        })
+        .unwrap());
+    let recs = records.0.lock().unwrap();
+    let sealed: Vec<(SealReason, u64)> = recs
+        .iter()
+        .filter_map(|b| match b {
+            Body::ClipSealed { reason, frames, .. } => Some((*reason, *frames)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sealed,
+        [(SealReason::Timeout, 30), (SealReason::Shutdown, 10)]
+    );
+    let parts: Vec<u32> = recs
+        .iter()
+        .filter_map(|b| match b {
+            Body::ClipOpened { part, .. } => Some(*part),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(parts, [1, 2]);
+}
+
+/// A code scanned while a clip is open is attached to it; one scanned between a cut and
+/// its frame goes to the clip about to open.
+#[test]
+fn attached_codes_go_to_the_right_clip() {
+    let ps = packets(60, 10);
+    let mut ev = vec![
+        started(false),
+        CameraEvent::Cut {
+            pts: 0,
+            next: Some(order("A")),
+            reason: SealReason::NextOrder,
+        },
+    ];
+    for (i, p) in ps.into_iter().enumerate() {
+        if i == 5 {
+            ev.push(CameraEvent::Attach {
+                code: "SF1".into(),
+                kind: "tracking".into(),
+            });
+        }
+        if i == 30 {
+            ev.push(CameraEvent::Cut {
+                pts: 30 * F,
+                next: Some(order("B")),
+                reason: SealReason::NextOrder,
+            });
+            ev.push(CameraEvent::Attach {
+                code: "SF2".into(),
+                kind: "tracking".into(),
+            });
+        }
+        ev.push(CameraEvent::Packet(p));
+    }
+    let (recs, _) = run(ev, 0.0);
+    let attached: Vec<(u64, String)> = recs
+        .iter()
+        .filter_map(|b| match b {
+            Body::CodeAttached { clip, code, .. } => Some((*clip, code.clone())),
+            _ => None,
+        })
+        .collect();
+    let opened: Vec<u64> = recs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| matches!(b, Body::ClipOpened { .. }).then_some(i as u64 + 1))
+        .collect();
+    assert_eq!(
+        attached,
+        [
+            (opened[0], "SF1".to_string()),
+            (opened[1], "SF2".to_string())
+        ]
+    );
+}
