@@ -19,6 +19,25 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// 32 bytes from 64 hex digits (either case); `None` for anything else.
+pub fn unhex32(text: &str) -> Option<[u8; 32]> {
+    let b = text.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let val = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, pair) in b.chunks_exact(2).enumerate() {
+        out[i] = val(pair[0])? << 4 | val(pair[1])?;
+    }
+    Some(out)
+}
+
 /// SHA-256 of a byte string, as lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
@@ -63,6 +82,10 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+        let abc =
+            unhex32("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad").unwrap();
+        assert_eq!(hex(&abc), sha256_hex(b"abc"));
+        assert_eq!(unhex32("zz"), None);
         let (h, n) = sha256_reader(&mut &b"abc"[..]).unwrap();
         assert_eq!(
             (h.as_str(), n),

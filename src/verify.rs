@@ -431,7 +431,7 @@ pub fn verify_with_progress(
                             None => add(n, ProblemKind::BadSignature, None, format!("line {n}: checkpoint with no station key before it")),
                             Some(Err(e)) => add(n, ProblemKind::BadSignature, None, format!("line {n}: {e}")),
                             Some(Ok(body)) => match note::Checkpoint::parse(body) {
-                                Ok(cp) if cp.size == *size && digest::hex(&cp.root) == *root && cp.time.as_deref() == Some(rec.at.as_str()) => {
+                                Ok(cp) if cp.size == *size && digest::hex(&cp.root) == *root && cp.time.as_deref() == Some(rec.at.as_str()) && cp.salt == rec.salt => {
                                     last_checkpoint_ok = root_ok;
                                 }
                                 _ => add(n, ProblemKind::CheckpointMismatch, None,
@@ -459,6 +459,7 @@ pub fn verify_with_progress(
                         report.clips_pruned += 1;
                     }
                     Body::TornLineRemoved { .. }
+                    | Body::CrashRecovered { .. }
                     | Body::Scan { .. }
                     | Body::Access { .. }
                     | Body::Hold { .. } => {}

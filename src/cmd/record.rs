@@ -49,6 +49,9 @@ fn printer() -> Observer {
             Body::TornLineRemoved { bytes, kept_in, .. } => {
                 format!("  repaired  a torn last manifest line ({bytes} bytes kept in {kept_in})")
             }
+            Body::CrashRecovered { from, to, .. } => format!(
+                "  recovered after a crash: lines {from}..={to} were not signed yet; the next checkpoint covers them"
+            ),
             Body::CodeAttached { code, clip, .. } => format!("  attached  {code} to clip {clip}"),
             Body::Pruned { file, .. } => format!("  pruned    {file}"),
             Body::Scan {

@@ -31,6 +31,7 @@ use crate::digest;
 use crate::error::{Error, ErrorKind};
 use crate::index::{self, FileCheck};
 use crate::log::note::{b64, Checkpoint, NoteVerifier, StationKey};
+use crate::log::reader::{Checkpointed, LogReader};
 use crate::log::{proof, Appender, Body};
 use crate::media::{derived, StampText};
 
@@ -144,7 +145,8 @@ pub struct Request<'a> {
 ///
 /// First an `access` record says who exported what, to where (through `appender`: this
 /// process's writer, or the socket of the recorder holding the data dir), with a checkpoint
-/// after it; then every cited line is proven against that checkpoint.
+/// after it; then every cited line is proven against that checkpoint, from the tiles: the
+/// cost does not grow with the size of the log, only with the clips of the order.
 pub fn export(
     data_dir: &Path,
     config: &Config,
@@ -153,18 +155,17 @@ pub fn export(
     req: &Request<'_>,
     progress: &dyn Fn(u64, u64),
 ) -> Result<Exported, Error> {
-    let (code, out, who, burn_in) = (req.code, req.out, req.who, req.burn_in);
-    let found = index::lookup(data_dir, code, config.codes.max_len, FileCheck::Size)?;
+    let found = index::lookup(data_dir, req.code, config.codes.max_len, FileCheck::Size)?;
     if found.is_empty() {
         return Err(Error::msg(
             ErrorKind::NotFound,
-            format!("no clip found for code {:?}", code.trim()),
+            format!("no clip found for code {:?}", req.code.trim()),
         ));
     }
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = req.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
             return Err(bad(
-                out,
+                req.out,
                 format!(
                     "the directory {} does not exist; create it or choose another -o",
                     parent.display()
@@ -172,8 +173,9 @@ pub fn export(
             ));
         }
     }
-    let code_asked = crate::codes::normalize(code, config.codes.max_len)?;
-    let out_name = out
+    let code_asked = crate::codes::normalize(req.code, config.codes.max_len)?;
+    let out_name = req
+        .out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -181,119 +183,131 @@ pub fn export(
         action: "export".into(),
         code: code_asked.clone(),
         clips: found.iter().map(|f| f.clip.clip).collect(),
-        who: who.to_string(),
-        to: Some(out_name.clone()),
+        who: req.who.to_string(),
+        to: Some(out_name),
     })?;
     appender.checkpoint()?;
-    let access_line = access.seq;
-    let snap = proof::snapshot(data_dir)?
-        .filter(|s| s.size >= access_line)
+    let reader = LogReader::open(data_dir)?;
+    let cp = reader
+        .latest_checkpoint()?
+        .filter(|c| c.size >= access.seq)
         .ok_or_else(|| {
             bad(
                 data_dir,
                 "no signed checkpoint covers the export's access record; run `packwitness verify`",
             )
         })?;
-    let key_text = proof::station_key_before(data_dir, snap.checkpoint_line)?
+    let key_text = reader
+        .state()
+        .key
+        .clone()
         .ok_or_else(|| bad(data_dir, "the manifest names no station key"))?;
     let verifier = NoteVerifier::parse(&key_text)?;
-    let body = verifier.open(&snap.note).map_err(|e| {
+    let body = verifier.open(&cp.note).map_err(|e| {
         bad(
             data_dir,
             format!("the latest checkpoint does not verify: {e}"),
         )
     })?;
-    let cp = Checkpoint::parse(body)?;
+    let signed = Checkpoint::parse(body)?;
     let idx = index::Index::open_read(data_dir)?;
-
-    let tmp = out.with_extension("zip.partial");
+    let tmp = req.out.with_extension("zip.partial");
     let file = std::fs::File::create(&tmp)
         .map_err(|e| bad(&tmp, format!("cannot create the bundle: {e}")))?;
-    let mut zip = Bundle::new(file, &tmp);
+    let mut b = Builder {
+        zip: Bundle::new(file, &tmp),
+        reader: &reader,
+        cp: &cp,
+        data_dir,
+        config,
+        names: BTreeMap::new(),
+        sums: String::new(),
+        done: 0,
+        total: found.iter().filter_map(|f| f.clip.size).sum(),
+        progress,
+        tmp: tmp.clone(),
+    };
     let mut clips = Vec::new();
-    let total: u64 = found.iter().filter_map(|f| f.clip.size).sum();
-    let mut done = 0u64;
-    let mut sums = String::new();
-    let mut names = BTreeMap::new();
     for (k, f) in found.iter().enumerate() {
+        let lines = idx.attached_lines(f.clip.clip)?;
+        clips.push(b.add_clip(k, f, &lines, req.burn_in)?);
+    }
+    b.zip.cite(&reader, &cp, access.seq, "access")?;
+    let evidence = Evidence {
+        format: FORMAT.into(),
+        version: VERSION,
+        code: code_asked,
+        exported_at: format_time(clock.now()),
+        exported_by: req.who.to_string(),
+        software: format!("packwitness {}", env!("CARGO_PKG_VERSION")),
+        station_key: key_text.clone(),
+        checkpoint: CheckpointInfo {
+            size: signed.size,
+            root: b64(&signed.root),
+            time: signed.time.clone(),
+            file: "checkpoint.note".into(),
+        },
+        clips,
+        access_line: Some(access.seq),
+    };
+    let key = StationKey::for_data_dir(data_dir, config)?;
+    let bytes = b.finish(&evidence, &verifier, &key)?;
+    std::fs::rename(&tmp, req.out)
+        .map_err(|e| bad(req.out, format!("cannot move the bundle in place: {e}")))?;
+    Ok(Exported {
+        path: req.out.to_owned(),
+        evidence,
+        bytes,
+    })
+}
+
+/// A bundle being assembled.
+struct Builder<'a> {
+    zip: Bundle,
+    reader: &'a LogReader,
+    cp: &'a Checkpointed,
+    data_dir: &'a Path,
+    config: &'a Config,
+    /// Clip file names used so far (two clips never share a name inside the bundle).
+    names: BTreeMap<String, u32>,
+    sums: String,
+    done: u64,
+    total: u64,
+    progress: &'a dyn Fn(u64, u64),
+    tmp: PathBuf,
+}
+
+impl Builder<'_> {
+    /// Adds clip `k` of the order: its records with proofs and, when sealed and not pruned,
+    /// its file, stills and (with `burn_in`, for a passthrough clip) a stamped copy.
+    fn add_clip(
+        &mut self,
+        k: usize,
+        f: &index::Found,
+        attached: &[u64],
+        burn_in: bool,
+    ) -> Result<BundleClip, Error> {
         let c = &f.clip;
         let mut lines = vec![(c.clip, "clip_opened")];
-        for seq in idx.attached_lines(c.clip)? {
-            lines.push((seq, "code_attached"));
-        }
+        lines.extend(attached.iter().map(|&seq| (seq, "code_attached")));
         if let Some(l) = c.sealed_line {
             lines.push((l, "clip_sealed"));
         }
         let mut records = Vec::new();
         for (line, kind) in lines {
-            records.push(zip.cite(&snap, line, kind)?);
+            records.push(self.zip.cite(self.reader, self.cp, line, kind)?);
         }
-        let mut bundle_file = None;
-        let mut burned_in = None;
-        let (mut still_start, mut still_end) = (None, None);
+        let (mut file, mut burned_in, mut stills) = (None, None, (None, None));
         if c.sealed_line.is_some() && !c.pruned {
-            let src = data_dir.join(&c.file);
-            let base = Path::new(&c.file)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| format!("clip{}.mp4", c.clip));
-            // Two clips never share a name inside the bundle.
-            let n = names.entry(base.clone()).or_insert(0u32);
-            *n += 1;
-            let name = if *n == 1 {
-                format!("clips/{base}")
-            } else {
-                format!("clips/{}-{n}", base)
-            };
-            let mut input = std::fs::File::open(&src)
-                .map_err(|e| bad(&src, format!("cannot read the clip: {e}")))?;
-            zip.add_reader(&name, &mut input, true, &mut |n| progress(done + n, total))?;
-            done += c.size.unwrap_or(0);
-            if let Some(sha) = &c.sha256 {
-                sums.push_str(&format!("{sha}  {name}\n"));
-            }
-            for (which, slot) in [(false, &mut still_start), (true, &mut still_end)] {
-                match derived::still(&src, which) {
-                    Ok(jpeg) => {
-                        let still_name = format!(
-                            "stills/clip{}-{}.jpg",
-                            k + 1,
-                            if which { "end" } else { "start" }
-                        );
-                        zip.add(&still_name, &jpeg, false)?;
-                        *slot = Some(still_name);
-                    }
-                    Err(e) => {
-                        tracing::warn!(file = %src.display(), error = %e, "no still image for the report")
-                    }
-                }
-            }
+            let src = self.data_dir.join(&c.file);
+            let name = self.add_clip_file(c, &src)?;
+            stills = self.add_stills(k, &src)?;
             if burn_in && derived::has_text_track(&src) {
-                let tmp_clip = tmp.with_extension(format!("burn{k}.mp4"));
-                let stamp = StampText {
-                    station: c.station.clone(),
-                    camera: c.camera.clone(),
-                    order: Some(c.order.clone()),
-                    operator: c.operator.clone(),
-                    tracking: c.codes.clone(),
-                    template: config.encode.stamp_template.clone(),
-                };
-                let made = derived::burn(&src, &tmp_clip, &stamp, &c.started_at, &config.encode);
-                let made = made.and_then(|()| {
-                    let mut f = std::fs::File::open(&tmp_clip).map_err(|e| {
-                        bad(&tmp_clip, format!("cannot read the burned-in copy: {e}"))
-                    })?;
-                    let burned = name.replacen("clips/", "burned-in/", 1);
-                    zip.add_reader(&burned, &mut f, true, &mut |_| {})?;
-                    Ok(burned)
-                });
-                let _ = std::fs::remove_file(&tmp_clip);
-                let _ = std::fs::remove_file(crate::media::fmp4::fragments_path(&tmp_clip));
-                burned_in = Some(made?);
+                burned_in = Some(self.add_burned(k, c, &src, &name)?);
             }
-            bundle_file = Some(name);
+            file = Some(name);
         }
-        clips.push(BundleClip {
+        Ok(BundleClip {
             clip: c.clip,
             order: c.order.clone(),
             station: c.station.clone(),
@@ -311,63 +325,130 @@ pub fn export(
             reason: c.reason.clone(),
             sha256: c.sha256.clone(),
             size: c.size,
-            file: bundle_file,
+            file,
             pruned: c.pruned,
-            still_start,
-            still_end,
+            still_start: stills.0,
+            still_end: stills.1,
             burned_in,
             records,
-        });
+        })
     }
-    zip.cite(&snap, access_line, "access")?;
-    let evidence = Evidence {
-        format: FORMAT.into(),
-        version: VERSION,
-        code: code_asked,
-        exported_at: format_time(clock.now()),
-        exported_by: who.to_string(),
-        software: format!("packwitness {}", env!("CARGO_PKG_VERSION")),
-        station_key: key_text.clone(),
-        checkpoint: CheckpointInfo {
-            size: cp.size,
-            root: b64(&cp.root),
-            time: cp.time.clone(),
-            file: "checkpoint.note".into(),
-        },
-        clips,
-        access_line: Some(access_line),
-    };
-    zip.add("checkpoint.note", snap.note.as_bytes(), true)?;
-    zip.add("station.pub", format!("{key_text}\n").as_bytes(), true)?;
-    zip.add("station.pem", pem(&verifier).as_bytes(), true)?;
-    zip.add("SHA256SUMS", sums.as_bytes(), true)?;
-    let json = serde_json::to_vec_pretty(&evidence).map_err(|e| Error::internal(e.to_string()))?;
-    zip.add("evidence.json", &json, true)?;
-    zip.add(
-        "report.html",
-        report::report(&evidence, &zip.stills).as_bytes(),
-        true,
-    )?;
-    zip.add("verify.sh", VERIFY_SH.as_bytes(), true)?;
-    // Last: the station signs the list of everything above.
-    let key = StationKey::for_data_dir(data_dir, config)?;
-    let mut listing = format!("{BUNDLE_NOTE_HEADER}\n");
-    for (name, sha) in &zip.hashes {
-        listing.push_str(&format!("{sha}  {name}\n"));
+
+    /// Copies a clip in, byte for byte; returns its name in the bundle.
+    fn add_clip_file(&mut self, c: &index::ClipRow, src: &Path) -> Result<String, Error> {
+        let base = Path::new(&c.file)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("clip{}.mp4", c.clip));
+        let n = self.names.entry(base.clone()).or_insert(0u32);
+        *n += 1;
+        let name = if *n == 1 {
+            format!("clips/{base}")
+        } else {
+            format!("clips/{base}-{n}")
+        };
+        let mut input =
+            std::fs::File::open(src).map_err(|e| bad(src, format!("cannot read the clip: {e}")))?;
+        let (done, total, progress) = (self.done, self.total, self.progress);
+        self.zip
+            .add_reader(&name, &mut input, true, &mut |n| progress(done + n, total))?;
+        self.done += c.size.unwrap_or(0);
+        if let Some(sha) = &c.sha256 {
+            self.sums.push_str(&format!("{sha}  {name}\n"));
+        }
+        Ok(name)
     }
-    let note = key.sign(&listing);
-    zip.add("bundle.note", note.as_bytes(), true)?;
-    let file = zip.finish()?;
-    file.sync_all()
-        .map_err(|e| bad(&tmp, format!("cannot sync the bundle: {e}")))?;
-    let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-    std::fs::rename(&tmp, out)
-        .map_err(|e| bad(out, format!("cannot move the bundle in place: {e}")))?;
-    Ok(Exported {
-        path: out.to_owned(),
-        evidence,
-        bytes,
-    })
+
+    /// The first frame and the last frame before the seal, as JPEG stills for the report.
+    fn add_stills(
+        &mut self,
+        k: usize,
+        src: &Path,
+    ) -> Result<(Option<String>, Option<String>), Error> {
+        let mut out = (None, None);
+        for (last, slot) in [(false, &mut out.0), (true, &mut out.1)] {
+            match derived::still(src, last) {
+                Ok(jpeg) => {
+                    let name = format!(
+                        "stills/clip{}-{}.jpg",
+                        k + 1,
+                        if last { "end" } else { "start" }
+                    );
+                    self.zip.add(&name, &jpeg, false)?;
+                    *slot = Some(name);
+                }
+                Err(e) => {
+                    tracing::warn!(file = %src.display(), error = %e, "no still image for the report")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A copy of a passthrough clip with the stamp burned in (for people; not evidence).
+    fn add_burned(
+        &mut self,
+        k: usize,
+        c: &index::ClipRow,
+        src: &Path,
+        name: &str,
+    ) -> Result<String, Error> {
+        let tmp_clip = self.tmp.with_extension(format!("burn{k}.mp4"));
+        let stamp = StampText {
+            station: c.station.clone(),
+            camera: c.camera.clone(),
+            order: Some(c.order.clone()),
+            operator: c.operator.clone(),
+            tracking: c.codes.clone(),
+            template: self.config.encode.stamp_template.clone(),
+        };
+        let made = derived::burn(src, &tmp_clip, &stamp, &c.started_at, &self.config.encode)
+            .and_then(|()| {
+                let mut f = std::fs::File::open(&tmp_clip)
+                    .map_err(|e| bad(&tmp_clip, format!("cannot read the burned-in copy: {e}")))?;
+                let burned = name.replacen("clips/", "burned-in/", 1);
+                self.zip.add_reader(&burned, &mut f, true, &mut |_| {})?;
+                Ok(burned)
+            });
+        let _ = std::fs::remove_file(&tmp_clip);
+        let _ = std::fs::remove_file(crate::media::fmp4::fragments_path(&tmp_clip));
+        made
+    }
+
+    /// Adds the checkpoint, the keys, the sums, `evidence.json`, the report and the checker,
+    /// then `bundle.note` (the station signs the list of everything above), and closes the
+    /// zip durably. Returns its size.
+    fn finish(
+        mut self,
+        evidence: &Evidence,
+        verifier: &NoteVerifier,
+        key: &StationKey,
+    ) -> Result<u64, Error> {
+        let zip = &mut self.zip;
+        zip.add("checkpoint.note", self.cp.note.as_bytes(), true)?;
+        zip.add(
+            "station.pub",
+            format!("{}\n", evidence.station_key).as_bytes(),
+            true,
+        )?;
+        zip.add("station.pem", pem(verifier).as_bytes(), true)?;
+        zip.add("SHA256SUMS", self.sums.as_bytes(), true)?;
+        let json =
+            serde_json::to_vec_pretty(evidence).map_err(|e| Error::internal(e.to_string()))?;
+        zip.add("evidence.json", &json, true)?;
+        let html = report::report(evidence, &zip.stills);
+        zip.add("report.html", html.as_bytes(), true)?;
+        zip.add("verify.sh", VERIFY_SH.as_bytes(), true)?;
+        let mut listing = format!("{BUNDLE_NOTE_HEADER}\n");
+        for (name, sha) in &zip.hashes {
+            listing.push_str(&format!("{sha}  {name}\n"));
+        }
+        zip.add("bundle.note", key.sign(&listing).as_bytes(), true)?;
+        let file = self.zip.finish()?;
+        file.sync_all()
+            .map_err(|e| bad(&self.tmp, format!("cannot sync the bundle: {e}")))?;
+        Ok(file.metadata().map(|m| m.len()).unwrap_or(0))
+    }
 }
 
 /// The Ed25519 public key as a PEM SubjectPublicKeyInfo, for `openssl pkeyutl -verify`.
@@ -465,13 +546,16 @@ impl Bundle {
         Ok(())
     }
 
-    /// Adds a manifest line and its proof.
-    fn cite(&mut self, snap: &proof::Snapshot, line: u64, kind: &str) -> Result<RecordRef, Error> {
-        let bytes = snap
-            .line(line)
-            .ok_or_else(|| self.err(format!("manifest line {line} is missing")))?
-            .to_vec();
-        let proof_text = snap.prove(line)?;
+    /// Adds a manifest line and its proof against `cp`.
+    fn cite(
+        &mut self,
+        reader: &LogReader,
+        cp: &Checkpointed,
+        line: u64,
+        kind: &str,
+    ) -> Result<RecordRef, Error> {
+        let bytes = reader.line(line)?;
+        let proof_text = proof::prove(reader, cp, line)?;
         let record = format!("records/line-{line}.jsonl");
         let proof = format!("proofs/line-{line}.tlog-proof");
         if !self.hashes.contains_key(&record) {

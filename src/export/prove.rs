@@ -14,6 +14,7 @@ use crate::digest;
 use crate::error::{Error, ErrorKind};
 use crate::index::{self, FileCheck, Index};
 use crate::log::note::NoteVerifier;
+use crate::log::reader::{Checkpointed, LogReader};
 use crate::log::{proof, Appender, Body};
 
 /// A proof file written by [`prove`].
@@ -63,12 +64,15 @@ pub fn prove(
             ),
         )
     })?;
-    let mut snap = proof::snapshot(data_dir)?;
-    if snap.as_ref().is_none_or(|s| s.size < needed) {
+    let covering = |r: &LogReader| -> Result<Option<Checkpointed>, Error> {
+        Ok(r.latest_checkpoint()?.filter(|c| c.size >= needed))
+    };
+    let mut reader = LogReader::open(data_dir)?;
+    if covering(&reader)?.is_none() {
         appender.checkpoint()?;
-        snap = proof::snapshot(data_dir)?;
+        reader = LogReader::open(data_dir)?;
     }
-    let snap = snap.filter(|s| s.size >= needed).ok_or_else(|| {
+    let cp = covering(&reader)?.ok_or_else(|| {
         Error::msg(
             ErrorKind::Unavailable,
             "no signed checkpoint covers these clips yet",
@@ -80,13 +84,13 @@ pub fn prove(
         Error::msg(ErrorKind::Io, format!("writing {}: {e}", p.display()))
     };
     std::fs::create_dir_all(&out_dir).map_err(|e| io(&out_dir, e))?;
-    let key_line = proof::station_key_before(data_dir, snap.checkpoint_line)?;
+    let key_line = reader.state().key.clone();
     let mut files = Vec::new();
     for f in &found {
         let Some(line) = f.clip.sealed_line else {
             continue;
         };
-        let text = snap.prove(line)?;
+        let text = proof::prove(&reader, &cp, line)?;
         let name = format!(
             "{}_clip{}.tlog-proof",
             safe_name(&f.clip.order),

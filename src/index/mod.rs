@@ -124,6 +124,7 @@ impl Index {
     /// behind the manifest, this process becomes the writer for a moment (taking the writer
     /// lock) to bring it up to date first. While a recorder runs, it keeps the index current.
     pub fn open_read(data_dir: &Path) -> Result<Index, Error> {
+        let target = std::fs::metadata(data_dir.join(MANIFEST)).map_or(0, |m| m.len());
         if !datadir::writer_running(data_dir) {
             if let Ok(lock) = datadir::take_writer_lock(data_dir) {
                 if Index::needs_writer(data_dir) {
@@ -131,6 +132,8 @@ impl Index {
                 }
                 drop(lock);
             }
+        } else {
+            Index::wait_for_indexer(data_dir, target);
         }
         let lock = datadir::lock_index(data_dir, false)?;
         let path = data_dir.join(INDEX);
@@ -158,6 +161,43 @@ impl Index {
             data_dir: data_dir.to_owned(),
             _lock: Some(lock),
         })
+    }
+
+    /// Where the index has got to in the manifest (the end of the last line applied), if it
+    /// is an index of this schema.
+    fn indexed_end(data_dir: &Path) -> Option<u64> {
+        let conn = Connection::open_with_flags(
+            data_dir.join(INDEX),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .ok()?;
+        if schema_version(&conn).as_deref() != Some(SCHEMA_VERSION.to_string().as_str()) {
+            return None;
+        }
+        let meta = |k: &str| -> Option<u64> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| {
+                r.get::<_, String>(0)
+            })
+            .ok()?
+            .parse()
+            .ok()
+        };
+        Some(meta("last_offset").unwrap_or(0) + meta("last_len").unwrap_or(0))
+    }
+
+    /// While a recorder keeps the index, a reader waits (a little) for it to take in every
+    /// line that was in the manifest when the reader started: a lookup sees what was durable
+    /// when it was asked. After a minute (a new index of millions of lines still being built)
+    /// it goes on, and says so.
+    fn wait_for_indexer(data_dir: &Path, target: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while Index::indexed_end(data_dir).is_none_or(|end| end < target) {
+            if std::time::Instant::now() > deadline {
+                tracing::warn!(dir = %data_dir.display(), "the recorder is still building the lookup index; results may be incomplete");
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     /// True when the index is missing, of another schema, or behind the manifest's end.

@@ -137,6 +137,7 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
         Body::StationStart { .. }
         | Body::Checkpoint { .. }
         | Body::TornLineRemoved { .. }
+        | Body::CrashRecovered { .. }
         | Body::Scan { .. } => {}
         Body::Access {
             action,

@@ -22,14 +22,18 @@ use crate::error::{Error, ErrorKind};
 pub mod merkle;
 pub mod note;
 pub mod proof;
+pub mod reader;
+pub mod state;
+pub mod tiles;
 pub mod writer;
 
 pub use writer::Ledger;
 
 /// The format version written in every record's `v`. Version 2 added the `scan`, `access` and
-/// `hold` kinds and `clip_opened.box`; readers accept versions 1 and 2 (a version 1 line is a
-/// version 2 line without those).
-pub const FORMAT_VERSION: u32 = 2;
+/// `hold` kinds and `clip_opened.box`; version 3 added `salt` to every record and the
+/// `crash_recovered` kind. Readers accept versions 1 to 3 (an older line is a newer one
+/// without what was added since).
+pub const FORMAT_VERSION: u32 = 3;
 /// `prev` of the first record: 64 zeros.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -165,6 +169,11 @@ pub struct Record {
     pub prev: String,
     /// Local time the record was written, RFC 3339 with milliseconds and UTC offset.
     pub at: String,
+    /// Version 3: 128 random bits (32 lowercase hex digits), so that no line can be found by
+    /// hashing guesses of its content: neither from a later line's `prev` nor from a sibling
+    /// hash of an inclusion proof. Absent in versions 1 and 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
     #[serde(flatten)]
     pub body: Body,
 }
@@ -249,6 +258,19 @@ pub enum Body {
         bytes: u64,
         sha256: String,
         kept_in: String,
+        /// Version 3: why the line was bad (`incomplete (no newline): ...` or `complete but
+        /// not a valid record`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// On start, the last record was not a checkpoint: the process before died (a crash, a
+    /// power cut, kill -9). Lines `from..=to` were not covered by a signature when it died;
+    /// the checkpoint after this record covers them. Version 3.
+    CrashRecovered {
+        /// The line of the last checkpoint before the crash (0: none).
+        last_checkpoint: u64,
+        from: u64,
+        to: u64,
     },
     /// Another code (a tracking number, say) scanned during clip `clip`: lookup finds the clip
     /// by it too.
@@ -393,6 +415,7 @@ mod tests {
             seq: 1,
             prev: GENESIS.into(),
             at: "2026-11-25T20:31:02.054+08:00".into(),
+            salt: None,
             body: Body::StationStart {
                 station: "station-1".into(),
                 software: "packwitness 0.1.0".into(),
@@ -428,6 +451,7 @@ mod tests {
                 .trim()
                 .into(),
             at: "2026-11-25T20:31:05.120+08:00".into(),
+            salt: None,
             body: Body::Scan {
                 station: "station-1".into(),
                 scanner: "hand-1".into(),

@@ -271,6 +271,9 @@ pub struct Checkpoint {
     pub root: Hash,
     /// Extension line `time <RFC 3339>`: when the checkpoint was written.
     pub time: Option<String>,
+    /// Extension line `salt <hex>` (manifest version 3): the salt of the checkpoint's own
+    /// record, so that the signature covers that record down to the last byte.
+    pub salt: Option<String>,
 }
 
 impl Checkpoint {
@@ -283,6 +286,9 @@ impl Checkpoint {
         );
         if let Some(t) = &self.time {
             body.push_str(&format!("time {t}\n"));
+        }
+        if let Some(salt) = &self.salt {
+            body.push_str(&format!("salt {salt}\n"));
         }
         body
     }
@@ -305,12 +311,20 @@ impl Checkpoint {
         let root: Hash = root_raw
             .try_into()
             .map_err(|_| bad("root hash is not 32 bytes"))?;
-        let time = lines.find_map(|l| l.strip_prefix("time ").map(str::to_string));
+        let (mut time, mut salt) = (None, None);
+        for l in lines {
+            if let Some(t) = l.strip_prefix("time ") {
+                time.get_or_insert_with(|| t.to_string());
+            } else if let Some(t) = l.strip_prefix("salt ") {
+                salt.get_or_insert_with(|| t.to_string());
+            }
+        }
         Ok(Checkpoint {
             origin: origin.to_string(),
             size,
             root,
             time,
+            salt,
         })
     }
 }
@@ -348,6 +362,7 @@ mod tests {
             size: 7,
             root: [9; 32],
             time: Some("2026-11-25T21:00:00.000+00:00".into()),
+            salt: Some("00112233445566778899aabbccddeeff".into()),
         };
         let note = k.sign(&cp.body());
         let v = NoteVerifier::parse(&k.verifier()).unwrap();

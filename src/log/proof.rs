@@ -11,11 +11,10 @@
 //! <signed checkpoint note>
 //! ```
 
-use std::path::Path;
-
 use super::merkle::{self, Hash};
 use super::note::{b64, unb64, Checkpoint, NoteVerifier};
-use super::{open_manifest, Body, LedgerError, Record};
+use super::reader::{Checkpointed, LogReader};
+use super::{LedgerError, Record};
 
 const HEADER: &str = "c2sp.org/tlog-proof@v1";
 
@@ -45,85 +44,26 @@ impl From<ProofError> for crate::Error {
     }
 }
 
-/// The latest checkpoint of a manifest and the leaf hashes it covers.
-pub struct Snapshot {
-    pub checkpoint_line: u64,
-    pub size: u64,
-    pub note: String,
-    leaves: Vec<Hash>,
-    lines: Vec<Vec<u8>>,
-}
-
-/// Reads the manifest once: every line's leaf hash and bytes, and its last checkpoint.
-pub fn snapshot(data_dir: &Path) -> Result<Option<Snapshot>, LedgerError> {
-    let mut reader = open_manifest(data_dir)?;
-    let path = data_dir.join(crate::datadir::MANIFEST);
-    let mut leaves = Vec::new();
-    let mut lines = Vec::new();
-    let mut last = None;
-    while let Some((n, _, bytes)) = reader.next_line().map_err(|source| LedgerError::Io {
-        path: path.clone(),
-        what: "reading",
-        source,
-    })? {
-        if !bytes.ends_with(b"\n") {
-            break;
+/// The proof file of manifest line `line` against the signed checkpoint `cp`.
+pub fn prove(reader: &LogReader, cp: &Checkpointed, line: u64) -> Result<String, crate::Error> {
+    if line == 0 || line > cp.size {
+        return Err(ProofError::NotCovered {
+            line,
+            covered: cp.size,
+            hint: "stop the recording process (it writes a checkpoint at shutdown) or wait for the next one",
         }
-        if let Ok(Record {
-            body: Body::Checkpoint { size, note, .. },
-            ..
-        }) = serde_json::from_slice(&bytes)
-        {
-            last = Some((n, size, note));
-        }
-        leaves.push(merkle::leaf_hash(&bytes));
-        lines.push(bytes);
+        .into());
     }
-    Ok(last.map(|(checkpoint_line, size, note)| Snapshot {
-        checkpoint_line,
-        size,
-        note,
-        leaves,
-        lines,
-    }))
-}
-
-impl Snapshot {
-    /// Lines read (whole lines only; may be more than the checkpoint covers).
-    pub fn line_count(&self) -> u64 {
-        self.lines.len() as u64
-    }
-
-    /// The exact bytes of manifest line `n` (1-based), with its newline.
-    pub fn line(&self, n: u64) -> Option<&[u8]> {
-        let i = usize::try_from(n.checked_sub(1)?).ok()?;
-        self.lines.get(i).map(Vec::as_slice)
-    }
-
-    /// The proof text for manifest line `line` (1-based).
-    pub fn prove(&self, line: u64) -> Result<String, ProofError> {
-        if line == 0 || line > self.size || self.size as usize > self.leaves.len() {
-            return Err(ProofError::NotCovered {
-                line,
-                covered: self.size,
-                hint: "stop the recording process (it writes a checkpoint at shutdown) or wait for the next one",
-            });
-        }
-        let index = (line - 1) as usize;
-        let path = merkle::inclusion_proof(&self.leaves[..self.size as usize], index)
-            .ok_or_else(|| ProofError::Invalid(format!("no leaf {index}")))?;
-        let mut out = format!(
-            "{HEADER}\nextra {}\nindex {index}\n",
-            b64(&self.lines[index])
-        );
-        for h in path {
-            out.push_str(&b64(&h));
-            out.push('\n');
-        }
+    let entry = reader.line(line)?;
+    let path = reader.inclusion(line, cp.size)?;
+    let mut out = format!("{HEADER}\nextra {}\nindex {}\n", b64(&entry), line - 1);
+    for h in path {
+        out.push_str(&b64(&h));
         out.push('\n');
-        out.push_str(&self.note);
-        Ok(out)
     }
+    out.push('\n');
+    out.push_str(&cp.note);
+    Ok(out)
 }
 
 /// A checked proof: the record it proves and the checkpoint it was checked against.
@@ -190,28 +130,4 @@ pub fn verify(text: &str, key: &NoteVerifier) -> Result<Verified, ProofError> {
         record,
         checkpoint,
     })
-}
-
-/// The station key named by the last `station_start` record before `line`.
-pub fn station_key_before(data_dir: &Path, line: u64) -> Result<Option<String>, LedgerError> {
-    let mut reader = open_manifest(data_dir)?;
-    let path = data_dir.join(crate::datadir::MANIFEST);
-    let mut key = None;
-    while let Some((n, _, bytes)) = reader.next_line().map_err(|source| LedgerError::Io {
-        path: path.clone(),
-        what: "reading",
-        source,
-    })? {
-        if n >= line {
-            break;
-        }
-        if let Ok(Record {
-            body: Body::StationStart { key: k, .. },
-            ..
-        }) = serde_json::from_slice(&bytes)
-        {
-            key = Some(k);
-        }
-    }
-    Ok(key)
 }

@@ -1,44 +1,100 @@
 //! The appending side of the manifest: one per data dir, holding the writer lock.
 //!
-//! Owns: opening the manifest for appending (repairing a torn last line), appending a record
-//! durably (write, fsync, then the in-memory chain state), and signed checkpoints.
-//! Never: appends after a failed write or fsync. The failed bytes are cut back off the file and
-//! the ledger refuses every further append until it is reopened, which re-reads the file as
-//! it is: so no line is ever half written in the middle of the manifest and no `seq` is used
-//! twice (as moonfire-nvr's writer does after a failed fsync).
+//! Owns: opening the manifest for appending from its tail (repairing a torn or unreadable
+//! last line), appending records durably with a fresh salt each, keeping what is derived
+//! from the lines in step (line offsets, tiles, `ledger.state`), and signed checkpoints.
+//! Never: appends after a failed write or fsync of the manifest. The failed bytes are cut
+//! back off the file and the ledger refuses every further append until it is reopened, which
+//! re-reads the file as it is: so no line is ever half written in the middle of the manifest
+//! and no `seq` is used twice (as moonfire-nvr's writer does after a failed fsync).
+//!
+//! The order of an append (a batch of records, one fsync each step):
+//! 1. the lines are written to `manifest.jsonl` and fsynced: from here on they exist;
+//! 2. their start offsets are appended to `manifest.offsets` and fsynced;
+//! 3. their leaf hashes go into the tiles; completed and changed tiles are written, fsynced;
+//! 4. `ledger.state` is replaced (written, fsynced, renamed, directory fsynced).
+//!
+//! A crash after step 1 leaves derived files behind the manifest: the next open finds the
+//! lines after `state.end` and catches up. Derived files that disagree with the manifest
+//! (root, last line hash, sizes) are rebuilt from it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{merkle, note, Body, LedgerError, LineReader, Record, FORMAT_VERSION, GENESIS};
+use super::state::{self, LogState, Offsets, OpenClip};
+use super::tiles::{TileError, TileStore, TileWriter};
+use super::{merkle, note, Body, LedgerError, Record, FORMAT_VERSION, GENESIS};
 use crate::clock::{format_time, Clock};
 use crate::datadir::{self, MANIFEST};
 use crate::digest;
 use crate::error::Error;
 
+/// 128 random bits as 32 lowercase hex digits: a record's salt.
+pub fn new_salt() -> Result<String, LedgerError> {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).map_err(|e| LedgerError::Io {
+        path: PathBuf::from("/dev/urandom"),
+        what: "no randomness for a record's salt",
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(digest::hex(&b))
+}
+
+fn tile_err(path: &Path) -> impl Fn(TileError) -> LedgerError + '_ {
+    move |e| LedgerError::Corrupt {
+        path: path.to_owned(),
+        line: 0,
+        what: e.to_string(),
+    }
+}
+
 /// The appending side of a data dir's manifest.
 pub struct Ledger {
+    data_dir: PathBuf,
     path: PathBuf,
     file: File,
     _lock: File,
-    /// Length of the file up to the end of the last durable line.
-    len: u64,
-    next_seq: u64,
-    prev: String,
-    frontier: merkle::Frontier,
-    since_checkpoint: u64,
-    /// Set by a failed write or fsync: no more appends until reopened.
+    state: LogState,
+    offsets: Offsets,
+    tiles: TileWriter,
+    /// Set by a failed write or fsync of the manifest: no more appends until reopened.
     broken: Option<String>,
+    /// Set by a failed write of a derived file: the manifest goes on, derived files are
+    /// caught up by the next open.
+    derived_stale: bool,
+    /// What the open found and repaired, for the caller to report.
+    pub opened: Opened,
 }
+
+/// What [`Ledger::open`] did besides opening.
+#[derive(Debug, Clone, Default)]
+pub struct Opened {
+    /// Lines read from the manifest (its tail, or all of it when derived files were rebuilt).
+    pub lines_read: u64,
+    /// Why derived files were rebuilt from the whole manifest, if they were.
+    pub rebuilt: Option<String>,
+    /// Tiles that were missing and were rebuilt.
+    pub tiles_repaired: Vec<String>,
+    /// The log did not end in a checkpoint: the previous process died.
+    pub unclean: bool,
+}
+
+/// Builds a record for the `seq` it gets.
+pub type MakeBody = Box<dyn FnOnce(u64) -> Body + Send>;
+
+/// Lines between flushes of the derived files while catching up (bounds memory).
+const CATCH_UP_FLUSH: u64 = 65_536;
 
 impl Ledger {
     /// Opens (or creates) the manifest of `data_dir` for appending and takes the writer lock.
     ///
-    /// Reads every line once to rebuild the Merkle frontier. A last line cut short by a crash
-    /// (no newline) is moved to `manifest.torn-<unix ms>`, the manifest is truncated to its
-    /// last whole line, and a `torn_line_removed` record says so. Any other damage is an error
-    /// (run `packwitness verify`): the ledger never appends to a chain it cannot extend.
+    /// Reads the tail after `ledger.state` (all of it when derived files are missing or
+    /// disagree with the manifest, as after an upgrade from version 2). A last line cut short
+    /// by a crash, or complete but not a valid record, is moved to `manifest.torn-<unix ms>`,
+    /// the manifest is cut to the line before it, and a `torn_line_removed` record says so.
+    /// Any other damage is an error (run `packwitness verify`): the ledger never appends to a
+    /// chain it cannot extend.
     pub fn open(data_dir: &Path, clock: &dyn Clock) -> Result<Ledger, Error> {
         let lock = datadir::take_writer_lock(data_dir)?;
         Ok(Ledger::open_locked(data_dir, lock, clock)?)
@@ -51,7 +107,7 @@ impl Ledger {
             move |source| LedgerError::Io { path, what, source }
         };
         let existed = path.exists();
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
@@ -60,97 +116,276 @@ impl Ledger {
         if !existed {
             datadir::sync_dir(data_dir).map_err(io("fsync of the data dir"))?;
         }
-        let mut frontier = merkle::Frontier::default();
-        let mut next_seq = 1;
-        let mut prev = GENESIS.to_string();
-        let mut since_checkpoint = 0;
-        let mut len = 0;
-        let mut torn = None;
-        {
-            let mut reader = LineReader::new(BufReader::new(&mut file));
-            while let Some((n, offset, line)) = reader.next_line().map_err(io("reading"))? {
-                if !line.ends_with(b"\n") {
-                    torn = Some((offset, line));
-                    break;
-                }
-                let rec: Record =
-                    serde_json::from_slice(&line).map_err(|e| LedgerError::Corrupt {
-                        path: path.clone(),
-                        line: n,
-                        what: format!("not a valid record ({e})"),
-                    })?;
-                if rec.seq != n {
-                    return Err(LedgerError::Corrupt {
-                        path: path.clone(),
-                        line: n,
-                        what: format!("seq {} where {n} was expected", rec.seq),
-                    });
-                }
-                since_checkpoint = if matches!(rec.body, Body::Checkpoint { .. }) {
-                    0
-                } else {
-                    since_checkpoint + 1
-                };
-                frontier.push(merkle::leaf_hash(&line));
-                prev = digest::sha256_hex(&line);
-                next_seq = n + 1;
-                len = offset + line.len() as u64;
+        let store = TileStore::new(data_dir);
+        let mut opened = Opened::default();
+        let (state, offsets, tiles) = match Ledger::check_state(data_dir, &file, &store) {
+            Ok((s, o, t, repaired)) => {
+                opened.tiles_repaired = repaired;
+                (s, o, t)
             }
-        }
+            Err(why) => {
+                if existed && file.metadata().map_or(0, |m| m.len()) > 0 {
+                    tracing::warn!(dir = %data_dir.display(), why = %why, "rebuilding the line offsets and tiles from the whole manifest");
+                    opened.rebuilt = Some(why);
+                }
+                store.clear().map_err(io("removing stale tiles"))?;
+                let state = LogState {
+                    version: 1,
+                    root: digest::hex(&merkle::root(&[])),
+                    ..LogState::default()
+                };
+                (state, Offsets::open(data_dir, 0)?, TileWriter::empty(store))
+            }
+        };
         let mut ledger = Ledger {
-            path: path.clone(),
+            data_dir: data_dir.to_owned(),
+            path,
             file,
             _lock: lock,
-            len,
-            next_seq,
-            prev,
-            frontier,
-            since_checkpoint,
+            state,
+            offsets,
+            tiles,
             broken: None,
+            derived_stale: false,
+            opened,
         };
-        if let Some((offset, bytes)) = torn {
-            let kept = format!("manifest.torn-{}", clock.now().timestamp_millis());
-            let kept_path = data_dir.join(&kept);
-            std::fs::write(&kept_path, &bytes)
-                .and_then(|_| File::open(&kept_path)?.sync_all())
-                .map_err(io("keeping the torn last line aside"))?;
-            datadir::sync_dir(data_dir).map_err(io("fsync of the data dir"))?;
-            ledger
-                .file
-                .set_len(offset)
-                .map_err(io("cutting the torn last line"))?;
-            ledger
-                .file
-                .sync_all()
-                .map_err(io("fsync after cutting the torn line"))?;
-            tracing::warn!(bytes = bytes.len(), kept = %kept, "manifest ended in a torn line; kept aside and removed");
-            ledger.append(
-                Body::TornLineRemoved {
-                    bytes: bytes.len() as u64,
-                    sha256: digest::sha256_hex(&bytes),
-                    kept_in: kept,
-                },
-                clock,
-            )?;
-        }
+        ledger.catch_up(clock)?;
         Ok(ledger)
+    }
+
+    /// The state on disk, if it agrees with the manifest and the tiles: the last line's bytes,
+    /// the offsets' length, the tiles' root, every tile present (a missing one is rebuilt).
+    fn check_state(
+        data_dir: &Path,
+        file: &File,
+        store: &TileStore,
+    ) -> Result<(LogState, Offsets, TileWriter, Vec<String>), String> {
+        let s = LogState::load(data_dir).ok_or("no readable ledger.state")?;
+        let len = file.metadata().map_err(|e| e.to_string())?.len();
+        if s.end > len {
+            return Err(format!(
+                "ledger.state says the manifest is {} bytes; it is {len}",
+                s.end
+            ));
+        }
+        let offsets = Offsets::open(data_dir, s.size).map_err(|e| e.to_string())?;
+        let line_at = |n: u64| -> Result<Vec<u8>, String> {
+            let start = offsets.get(n).map_err(|e| e.to_string())?;
+            let end = if n == s.size {
+                s.end
+            } else {
+                offsets.get(n + 1).map_err(|e| e.to_string())?
+            };
+            if end < start {
+                return Err(format!("line offsets out of order at line {n}"));
+            }
+            state::read_at(file, start, (end - start) as usize).map_err(|e| e.to_string())
+        };
+        if s.size > 0 {
+            let last = line_at(s.size)?;
+            if digest::sha256_hex(&last) != s.last_sha256 || !last.ends_with(b"\n") {
+                return Err(format!(
+                    "line {} is not the line ledger.state names",
+                    s.size
+                ));
+            }
+        }
+        let mut leaf = |i: u64| -> Result<merkle::Hash, TileError> {
+            line_at(i + 1)
+                .map(|l| merkle::leaf_hash(&l))
+                .map_err(|what| TileError::Bad {
+                    path: MANIFEST.into(),
+                    what,
+                })
+        };
+        let repaired = store.repair(s.size, &mut leaf).map_err(|e| e.to_string())?;
+        let tiles = TileWriter::load(store.clone(), s.size).map_err(|e| e.to_string())?;
+        if digest::hex(&tiles.root()) != s.root {
+            return Err("the tiles' root is not the one ledger.state names".into());
+        }
+        Ok((s, offsets, tiles, repaired))
+    }
+
+    /// Reads the lines after the state's end, brings the derived files up to date, and moves a
+    /// torn or unreadable last line aside.
+    fn catch_up(&mut self, clock: &dyn Clock) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let io = |what| {
+            let path = path.clone();
+            move |source| LedgerError::Io { path, what, source }
+        };
+        let mut handle = self.file.try_clone().map_err(io("reading"))?;
+        std::io::Seek::seek(&mut handle, std::io::SeekFrom::Start(self.state.end))
+            .map_err(io("reading"))?;
+        let mut reader = super::LineReader::starting_at(
+            std::io::BufReader::with_capacity(1 << 20, handle),
+            self.state.size,
+            self.state.end,
+        );
+        // A complete line that is not a valid record is only forgiven at the end.
+        let mut bad: Option<(u64, u64, Vec<u8>, String)> = None;
+        let mut torn = None;
+        while let Some((n, offset, line)) = reader.next_line().map_err(io("reading"))? {
+            if let Some((bn, _, _, what)) = bad.take() {
+                return Err(LedgerError::Corrupt {
+                    path: self.path.clone(),
+                    line: bn,
+                    what,
+                });
+            }
+            if !line.ends_with(b"\n") {
+                torn = Some((offset, line, "incomplete (no newline): a write cut short"));
+                break;
+            }
+            let rec: Record = match serde_json::from_slice(&line) {
+                Ok(r) => r,
+                Err(e) => {
+                    bad = Some((n, offset, line, format!("not a valid record ({e})")));
+                    continue;
+                }
+            };
+            if rec.seq != n {
+                bad = Some((
+                    n,
+                    offset,
+                    line,
+                    format!("seq {} where {n} was expected", rec.seq),
+                ));
+                continue;
+            }
+            self.take(&rec, &line, offset);
+            self.opened.lines_read += 1;
+            if self.opened.lines_read.is_multiple_of(CATCH_UP_FLUSH) {
+                self.flush_derived()?;
+            }
+        }
+        let torn = torn
+            .or(bad.map(|(_, offset, line, _)| (offset, line, "complete but not a valid record")));
+        self.flush_derived()?;
+        self.opened.unclean = self.state.size > 0 && self.state.last_checkpoint != self.state.size;
+        if let Some((offset, bytes, why)) = torn {
+            self.remove_torn(offset, &bytes, why, clock)?;
+        }
+        Ok(())
+    }
+
+    /// Moves a bad last line aside and records it.
+    fn remove_torn(
+        &mut self,
+        offset: u64,
+        bytes: &[u8],
+        why: &str,
+        clock: &dyn Clock,
+    ) -> Result<(), LedgerError> {
+        let io = |what| {
+            let path = self.path.clone();
+            move |source| LedgerError::Io { path, what, source }
+        };
+        let kept = format!("manifest.torn-{}", clock.now().timestamp_millis());
+        let kept_path = self.data_dir.join(&kept);
+        std::fs::write(&kept_path, bytes)
+            .and_then(|_| File::open(&kept_path)?.sync_all())
+            .map_err(io("keeping the bad last line aside"))?;
+        datadir::sync_dir(&self.data_dir).map_err(io("fsync of the data dir"))?;
+        self.file
+            .set_len(offset)
+            .map_err(io("cutting the bad last line"))?;
+        self.file
+            .sync_all()
+            .map_err(io("fsync after cutting the bad last line"))?;
+        tracing::warn!(bytes = bytes.len(), kept = %kept, why, "the manifest's last line was bad; kept aside and removed");
+        self.append(
+            Body::TornLineRemoved {
+                bytes: bytes.len() as u64,
+                sha256: digest::sha256_hex(bytes),
+                kept_in: kept,
+                reason: Some(why.to_string()),
+            },
+            clock,
+        )?;
+        Ok(())
+    }
+
+    /// Takes a durable line into the derived state (written by [`Ledger::flush_derived`]).
+    fn take(&mut self, rec: &Record, line: &[u8], offset: u64) {
+        self.offsets.push(offset);
+        self.tiles.push(merkle::leaf_hash(line));
+        let s = &mut self.state;
+        s.size = rec.seq;
+        s.end = offset + line.len() as u64;
+        s.last_sha256 = digest::sha256_hex(line);
+        match &rec.body {
+            Body::Checkpoint { .. } => s.last_checkpoint = rec.seq,
+            Body::StationStart { key, .. } => {
+                s.key = Some(key.clone());
+                s.key_line = rec.seq;
+            }
+            Body::ClipOpened {
+                order,
+                station,
+                camera,
+                file,
+                started_at,
+                first_frame,
+                ..
+            } => s.open.push(OpenClip {
+                clip: rec.seq,
+                order: order.clone(),
+                station: station.clone(),
+                camera: camera.clone(),
+                file: file.clone(),
+                started_at: started_at.clone(),
+                first_frame: *first_frame,
+            }),
+            Body::ClipSealed { clip, .. } => s.open.retain(|o| o.clip != *clip),
+            _ => {}
+        }
+    }
+
+    /// Writes the derived files (offsets, tiles, state), each durably, in that order. A
+    /// failure is logged and leaves them for the next open to catch up: the manifest, which
+    /// is the truth, is already durable.
+    fn flush_derived(&mut self) -> Result<(), LedgerError> {
+        if self.derived_stale {
+            return Ok(());
+        }
+        self.state.root = digest::hex(&self.tiles.root());
+        let done = self
+            .offsets
+            .flush()
+            .and_then(|()| self.tiles.flush().map_err(tile_err(&self.path)))
+            .and_then(|()| self.state.save(&self.data_dir));
+        if let Err(e) = done {
+            tracing::error!(error = %e, "cannot update the tiles and line offsets; they are caught up from the manifest at the next start");
+            self.derived_stale = true;
+        }
+        Ok(())
     }
 
     /// Appends a record and fsyncs it; returns it with its `seq`. When this returns, the
     /// record survives a crash or power cut.
     pub fn append(&mut self, body: Body, clock: &dyn Clock) -> Result<Record, LedgerError> {
-        self.append_at(body, format_time(clock.now()))
+        let mut recs = self.append_batch(vec![Box::new(move |_| body)], clock)?;
+        recs.pop().ok_or_else(|| LedgerError::Corrupt {
+            path: self.path.clone(),
+            line: self.state.size,
+            what: "an append returned no record".into(),
+        })
     }
 
     /// Appends the record `make(seq)` builds for the `seq` it will have (a clip's file name
     /// carries the `seq` of its opening record).
     pub fn append_with(
         &mut self,
-        make: impl FnOnce(u64) -> Body,
+        make: impl FnOnce(u64) -> Body + Send + 'static,
         clock: &dyn Clock,
     ) -> Result<Record, LedgerError> {
-        let body = make(self.next_seq);
-        self.append(body, clock)
+        let mut recs = self.append_batch(vec![Box::new(make)], clock)?;
+        recs.pop().ok_or_else(|| LedgerError::Corrupt {
+            path: self.path.clone(),
+            line: self.state.size,
+            what: "an append returned no record".into(),
+        })
     }
 
     /// Appends the records `makers` build (each given the `seq` it gets), in order, with one
@@ -158,8 +393,22 @@ impl Ledger {
     /// appended and the ledger is stopped.
     pub fn append_batch(
         &mut self,
-        makers: Vec<Box<dyn FnOnce(u64) -> Body + Send>>,
+        makers: Vec<MakeBody>,
         clock: &dyn Clock,
+    ) -> Result<Vec<Record>, LedgerError> {
+        let at = format_time(clock.now());
+        let salted = makers
+            .into_iter()
+            .map(|m| Ok((new_salt()?, m)))
+            .collect::<Result<Vec<_>, LedgerError>>()?;
+        self.write_records(salted, at)
+    }
+
+    /// Writes records built by `makers`, each with its salt.
+    fn write_records(
+        &mut self,
+        makers: Vec<(String, MakeBody)>,
+        at: String,
     ) -> Result<Vec<Record>, LedgerError> {
         if let Some(what) = &self.broken {
             return Err(LedgerError::Broken {
@@ -167,17 +416,23 @@ impl Ledger {
                 what: what.clone(),
             });
         }
-        let at = format_time(clock.now());
         let mut bytes = Vec::new();
         let mut records = Vec::with_capacity(makers.len());
-        let (mut seq, mut prev) = (self.next_seq, self.prev.clone());
         let mut lines = Vec::with_capacity(makers.len());
-        for make in makers {
+        let first = self.state.size + 1;
+        let mut prev = if self.state.size == 0 {
+            GENESIS.to_string()
+        } else {
+            self.state.last_sha256.clone()
+        };
+        for (i, (salt, make)) in makers.into_iter().enumerate() {
+            let seq = first + i as u64;
             let rec = Record {
                 v: FORMAT_VERSION,
                 seq,
                 prev: prev.clone(),
                 at: at.clone(),
+                salt: Some(salt),
                 body: make(seq),
             };
             let mut line = serde_json::to_vec(&rec).map_err(|e| LedgerError::Corrupt {
@@ -187,7 +442,6 @@ impl Ledger {
             })?;
             line.push(b'\n');
             prev = digest::sha256_hex(&line);
-            seq += 1;
             bytes.extend_from_slice(&line);
             lines.push(line);
             records.push(rec);
@@ -205,63 +459,13 @@ impl Ledger {
                 source,
             });
         }
-        self.len += bytes.len() as u64;
-        self.prev = prev;
-        self.next_seq = seq;
+        let mut offset = self.state.end;
         for (line, rec) in lines.iter().zip(&records) {
-            self.frontier.push(merkle::leaf_hash(line));
-            self.since_checkpoint = if matches!(rec.body, Body::Checkpoint { .. }) {
-                0
-            } else {
-                self.since_checkpoint + 1
-            };
+            self.take(rec, line, offset);
+            offset += line.len() as u64;
         }
+        self.flush_derived()?;
         Ok(records)
-    }
-
-    fn append_at(&mut self, body: Body, at: String) -> Result<Record, LedgerError> {
-        if let Some(what) = &self.broken {
-            return Err(LedgerError::Broken {
-                path: self.path.clone(),
-                what: what.clone(),
-            });
-        }
-        let rec = Record {
-            v: FORMAT_VERSION,
-            seq: self.next_seq,
-            prev: self.prev.clone(),
-            at,
-            body,
-        };
-        let mut line = serde_json::to_vec(&rec).map_err(|e| LedgerError::Corrupt {
-            path: self.path.clone(),
-            line: rec.seq,
-            what: format!("cannot serialise record: {e}"),
-        })?;
-        line.push(b'\n');
-        let written = self
-            .file
-            .write_all(&line)
-            .map_err(|e| ("appending a record", e))
-            .and_then(|()| self.file.sync_data().map_err(|e| ("fsync after append", e)));
-        if let Err((what, source)) = written {
-            self.fail(what);
-            return Err(LedgerError::Io {
-                path: self.path.clone(),
-                what,
-                source,
-            });
-        }
-        self.len += line.len() as u64;
-        self.prev = digest::sha256_hex(&line);
-        self.next_seq += 1;
-        self.frontier.push(merkle::leaf_hash(&line));
-        self.since_checkpoint = if matches!(rec.body, Body::Checkpoint { .. }) {
-            0
-        } else {
-            self.since_checkpoint + 1
-        };
-        Ok(rec)
     }
 
     /// After a failed write or fsync: cut the file back to its last durable line (what was
@@ -269,7 +473,7 @@ impl Ledger {
     fn fail(&mut self, what: &str) {
         let cut = self
             .file
-            .set_len(self.len)
+            .set_len(self.state.end)
             .and_then(|()| self.file.sync_all());
         if let Err(e) = &cut {
             tracing::error!(manifest = %self.path.display(), error = %e, "cannot cut the manifest back after a failed write; the next start repairs it");
@@ -286,15 +490,17 @@ impl Ledger {
         key: &note::StationKey,
         clock: &dyn Clock,
     ) -> Result<Option<Record>, LedgerError> {
-        if self.since_checkpoint == 0 {
+        if self.since_checkpoint() == 0 {
             return Ok(None);
         }
         let at = format_time(clock.now());
+        let salt = new_salt()?;
         let cp = note::Checkpoint {
             origin: key.name().to_string(),
-            size: self.frontier.size(),
-            root: self.frontier.root(),
+            size: self.state.size,
+            root: self.tiles.root(),
             time: Some(at.clone()),
+            salt: Some(salt.clone()),
         };
         let signed = key.sign(&cp.body());
         let body = Body::Checkpoint {
@@ -302,12 +508,13 @@ impl Ledger {
             root: digest::hex(&cp.root),
             note: signed,
         };
-        self.append_at(body, at).map(Some)
+        let mut recs = self.write_records(vec![(salt, Box::new(move |_| body))], at)?;
+        Ok(recs.pop())
     }
 
     /// Records appended since the last checkpoint.
     pub fn since_checkpoint(&self) -> u64 {
-        self.since_checkpoint
+        self.state.size - self.state.last_checkpoint
     }
 
     pub fn path(&self) -> &Path {
@@ -316,12 +523,17 @@ impl Ledger {
 
     /// The `seq` the next appended record will get.
     pub fn next_seq(&self) -> u64 {
-        self.next_seq
+        self.state.size + 1
     }
 
     /// Whether a failed write stopped this ledger (and why).
     pub fn broken(&self) -> Option<&str> {
         self.broken.as_deref()
+    }
+
+    /// What the ledger knows of its log (size, last checkpoint, key, open clips).
+    pub fn state(&self) -> &LogState {
+        &self.state
     }
 }
 
@@ -411,10 +623,12 @@ mod tests {
         let good = std::fs::read(dir.path().join(MANIFEST)).unwrap();
         // Make the next write fail: the manifest's file handle is replaced by a read-only one.
         l.file = File::open(dir.path().join(MANIFEST)).unwrap();
+        let good_state = l.state().clone();
         assert!(l.append(start(), &clock).is_err());
         let err = l.append(start(), &clock).unwrap_err().to_string();
         assert!(err.contains("refuses more records"), "{err}");
         assert_eq!(std::fs::read(dir.path().join(MANIFEST)).unwrap(), good);
+        assert_eq!(LogState::load(dir.path()), Some(good_state));
         drop(l);
         let mut l = Ledger::open(dir.path(), &clock).unwrap();
         assert_eq!(l.append(start(), &clock).unwrap().seq, 2);

@@ -16,6 +16,7 @@
 
 pub mod assembly;
 pub mod camera;
+pub mod indexer;
 pub mod recovery;
 pub mod state;
 pub mod station;

@@ -17,10 +17,7 @@ use crate::media::fmp4;
 
 /// Seals, with reason `interrupted`, every clip opened but never sealed (the process died).
 pub fn seal_interrupted(w: &mut Writer) -> Result<u64, Error> {
-    let open = match w.index() {
-        Some(index) => index.unsealed()?,
-        None => return Ok(0),
-    };
+    let open = w.log_state().open.clone();
     let mut sealed = 0;
     for c in open {
         if !datadir::is_safe_clip_path(&c.file) {

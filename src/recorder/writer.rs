@@ -50,8 +50,8 @@ pub fn load_key(data_dir: &Path, config: &Config) -> Result<StationKey, Error> {
 /// The appending side of a data dir, with everything that must happen around an append.
 pub struct Writer {
     ledger: Ledger,
-    /// `None` after an index failure: the index is derived and rebuilt on the next start.
-    index: Option<Index>,
+    /// Keeps the lookup index up to date on its own thread.
+    indexer: Option<super::indexer::Indexer>,
     data_dir: PathBuf,
     key: StationKey,
     clock: SharedClock,
@@ -70,11 +70,11 @@ impl Writer {
     /// a crash left open.
     pub fn open(data_dir: &Path, config: &Config, clock: SharedClock) -> Result<Writer, Error> {
         let ledger = Ledger::open(data_dir, clock.as_ref())?;
-        let index = Index::open_writer(data_dir)?;
+        let opened = ledger.opened.clone();
         let key = load_key(data_dir, config)?;
         let mut w = Writer {
             ledger,
-            index: Some(index),
+            indexer: Some(super::indexer::Indexer::start(data_dir)?),
             data_dir: data_dir.to_owned(),
             key,
             last_checkpoint: clock.monotonic(),
@@ -85,7 +85,23 @@ impl Writer {
             last_retention: None,
             observer: None,
         };
+        if let Some(why) = &opened.rebuilt {
+            tracing::warn!(why = %why, lines = opened.lines_read, "tiles and line offsets rebuilt from the manifest");
+        }
+        if opened.unclean {
+            // The process before died: say so, seal what it left open, and sign it all.
+            let state = w.ledger.state();
+            let (last_checkpoint, to) = (state.last_checkpoint, state.size);
+            w.append(Body::CrashRecovered {
+                last_checkpoint,
+                from: last_checkpoint + 1,
+                to,
+            })?;
+        }
         super::recovery::seal_interrupted(&mut w)?;
+        if opened.unclean {
+            w.checkpoint()?;
+        }
         Ok(w)
     }
 
@@ -107,8 +123,9 @@ impl Writer {
         self.key.verifier()
     }
 
-    pub(crate) fn index(&self) -> Option<&Index> {
-        self.index.as_ref()
+    /// What the ledger knows of its log: the open clips, the last checkpoint, the key.
+    pub fn log_state(&self) -> &crate::log::state::LogState {
+        self.ledger.state()
     }
 
     /// Appends a record durably, brings the index up to date, and writes a checkpoint when
@@ -129,14 +146,11 @@ impl Writer {
         Ok(recs)
     }
 
-    /// Index and observer, after records are durable. An index failure is logged, never
-    /// fatal: the index can always be rebuilt; the manifest is what counts.
+    /// Index and observer, after records are durable. The indexer is only told (it never
+    /// makes an append wait); the index can always be rebuilt: the manifest is what counts.
     fn after_append(&mut self, recs: &[Record]) {
-        if let Some(index) = self.index.as_mut() {
-            if let Err(e) = index.catch_up() {
-                tracing::error!(error = %e, "index update failed; it is rebuilt from the manifest on the next start");
-                self.index = None;
-            }
+        if let Some(indexer) = &self.indexer {
+            indexer.appended();
         }
         if let Some(observer) = &self.observer {
             for r in recs {
@@ -196,12 +210,7 @@ impl Writer {
         if policy.keep_days == 0 && policy.min_free_mb == 0 {
             return Ok(Vec::new());
         }
-        let index = self.index.as_ref().ok_or_else(|| {
-            Error::msg(
-                ErrorKind::Unavailable,
-                "the index is unavailable; restart packwitness to rebuild it",
-            )
-        })?;
+        let index = Index::open_read(&self.data_dir)?;
         let candidates: Vec<retention::Candidate> = index
             .retention_candidates()?
             .into_iter()
@@ -243,12 +252,7 @@ impl Writer {
     /// fsynced) first, then the file and its fragment list are deleted: a crash in between
     /// leaves a file that is merely still there, never one missing without a record.
     pub fn prune(&mut self, clip: u64, reason: &str) -> Result<Record, Error> {
-        let index = self.index.as_ref().ok_or_else(|| {
-            Error::msg(
-                ErrorKind::Unavailable,
-                "the index is unavailable; restart packwitness to rebuild it",
-            )
-        })?;
+        let index = Index::open_read(&self.data_dir)?;
         if index.held(clip)? {
             return Err(Error::msg(
                 ErrorKind::Conflict,
@@ -261,6 +265,7 @@ impl Writer {
                 format!("clip {clip} is not a sealed clip of this data dir; nothing pruned"),
             )
         })?;
+        drop(index);
         let rec = self.append(Body::Pruned {
             clip,
             file: file.clone(),

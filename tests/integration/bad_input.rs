@@ -232,6 +232,7 @@ fn path_like_order_codes_get_safe_file_names() {
     for f in tree(&dir) {
         assert!(
             f.starts_with("clips/station-1/")
+                || f.starts_with("tile/0/")
                 || [
                     "manifest.jsonl",
                     "index.sqlite3",
@@ -239,6 +240,8 @@ fn path_like_order_codes_get_safe_file_names() {
                     "index.sqlite3-shm",
                     "packwitness.lock",
                     "index.lock",
+                    "ledger.state",
+                    "manifest.offsets",
                     "keys/station.key"
                 ]
                 .contains(&f.as_str()),

@@ -78,13 +78,31 @@ fn bench_verify_measures_sha256sum_and_verify_and_their_ratio() {
         tmp.path().to_str().unwrap(),
     ]);
     let text = stdout(&out);
-    let reference = measured(&text, "sha256sum (reference, 1 core)");
-    let ours = measured(&text, "verify --threads 1");
-    let ratio = number_after(&text, "ratio");
-    let expected = reference / ours;
+    let line = |label: &str| {
+        text.lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label:?} line: {text}"))
+    };
+    // Throughputs (MiB/s, whole numbers) carry more digits than the seconds do.
+    let mibs = |l: &str| {
+        let before = &l[..l.find("MiB/s").unwrap_or_else(|| panic!("no MiB/s in {l}"))];
+        let n: f64 = before
+            .split_whitespace()
+            .last()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("no throughput in {l}"));
+        assert!(n > 0.0, "not measured: {l}");
+        n
+    };
+    let reference = line("sha256sum (reference, 1 core)");
+    let ours = line("verify --threads 1");
+    measured(reference, "core)");
+    measured(ours, "threads 1");
+    let ratio = number_after(ours, "ratio");
+    let expected = mibs(ours) / mibs(reference);
     assert!(
-        (ratio - expected).abs() <= 0.01 + expected * 0.01,
-        "ratio {ratio} is not sha256sum/verify = {expected}: {text}"
+        (ratio - expected).abs() <= 0.05 * expected + 0.02,
+        "ratio {ratio} is not verify/sha256sum throughput = {expected}: {text}"
     );
     verdict_agrees(&out, ratio >= 0.9);
     assert_clean(tmp.path());
@@ -117,7 +135,7 @@ fn bench_transcode_measures_both_sides_at_both_sizes() {
         let theirs = measured(line, "ffmpeg");
         let ratio = number_after(line, "ratio");
         assert!(
-            (ratio - ours / theirs).abs() <= 0.02 + ratio * 0.02,
+            (ratio - ours / theirs).abs() <= 0.02 + ratio * 0.05,
             "{size}: ratio {ratio} vs {ours}/{theirs}"
         );
         pass &= ratio <= 1.05;
@@ -150,8 +168,9 @@ fn bench_passthrough_measures_both_recorders_of_one_stream() {
     let theirs = number_after(running, "ffmpeg");
     let ratio = number_after(running, "ratio");
     assert!(theirs > 0.0, "{running}");
+    // Two-decimal figures of a short run: allow their rounding.
     assert!(
-        (ratio - ours / theirs).abs() <= 0.02 + ratio * 0.02,
+        (ratio - ours / theirs).abs() <= 0.02 + ratio * 0.05 + 0.006 / theirs,
         "{running}"
     );
     verdict_agrees(&out, ratio <= 1.0);

@@ -54,6 +54,7 @@ pub fn lookup(work_dir: &Path, clips: u64, lookups: u64) -> Result<LookupBench, 
                 seq,
                 prev: prev.clone(),
                 at: at.clone(),
+                salt: None,
                 body,
             };
             let mut line = serde_json::to_vec(&rec).map_err(|e| Error::internal(e.to_string()))?;

@@ -18,6 +18,7 @@ impl RecordSink for Collect {
             seq,
             prev: String::new(),
             at: String::new(),
+            salt: None,
             body,
         })
     }
