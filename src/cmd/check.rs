@@ -21,7 +21,18 @@ pub fn print_report(report: &Report) -> Result<()> {
             report.checkpoints,
             if report.uncovered_lines > 0 { format!(" ({} lines after the last one)", report.uncovered_lines) } else { String::new() },
             report.clips_ok,
-            if report.quick { "have their recorded size (--quick: not hashed)" } else { "match their SHA-256" },
+            if report.quick {
+                "have their recorded size (--quick: not hashed)".to_string()
+            } else if report.clips_hashed_before > 0 {
+                format!(
+                    "match their SHA-256 ({} hashed now; {} hashed by an earlier verify, up to line {}, and checked by size: --full hashes them again)",
+                    report.clips_hashed,
+                    report.clips_hashed_before,
+                    report.remembered_line.unwrap_or(0)
+                )
+            } else {
+                "match their SHA-256".to_string()
+            },
             report.bytes_hashed,
             if report.clips_open > 0 { format!("; {} clip(s) not sealed", report.clips_open) } else { String::new() }
         );

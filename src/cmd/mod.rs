@@ -131,7 +131,8 @@ pub enum Cmd {
         #[arg(long)]
         check: bool,
     },
-    /// Re-hash every clip and re-check the manifest chain and its signed checkpoints.
+    /// Check the manifest chain, its signed checkpoints, the tiles, and every clip: by default
+    /// re-hashing the clips sealed since the last clean verify (sizes of all).
     Verify {
         /// Print JSON instead of text.
         #[arg(long)]
@@ -139,7 +140,7 @@ pub enum Cmd {
         /// Check clip sizes only, not their hashes (fast).
         #[arg(long, conflicts_with = "full")]
         quick: bool,
-        /// Hash every clip (the default).
+        /// Hash every clip, also those a previous verify hashed.
         #[arg(long)]
         full: bool,
         /// The station public key to trust (from `packwitness key`); default: the one the
@@ -426,7 +427,7 @@ fn evidence(command: Cmd, config: &Config, data_dir: Option<PathBuf>) -> Result<
         Cmd::Verify {
             json,
             quick,
-            full: _,
+            full,
             key,
             threads,
         } => {
@@ -436,8 +437,12 @@ fn evidence(command: Cmd, config: &Config, data_dir: Option<PathBuf>) -> Result<
                 json,
                 &packwitness::verify::VerifyOptions {
                     quick,
+                    full,
                     key,
                     threads,
+                    checkpoint_interval: Some(std::time::Duration::from_secs(
+                        config.ledger.checkpoint_minutes * 60,
+                    )),
                 },
             )
         }

@@ -52,6 +52,7 @@ fn printer() -> Observer {
             Body::CrashRecovered { from, to, .. } => format!(
                 "  recovered after a crash: lines {from}..={to} were not signed yet; the next checkpoint covers them"
             ),
+            Body::KeyRotation { new, .. } => format!("  key       rotated to {new}"),
             Body::CodeAttached { code, clip, .. } => format!("  attached  {code} to clip {clip}"),
             Body::Pruned { file, .. } => format!("  pruned    {file}"),
             Body::Scan {

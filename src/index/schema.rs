@@ -138,6 +138,7 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
         | Body::Checkpoint { .. }
         | Body::TornLineRemoved { .. }
         | Body::CrashRecovered { .. }
+        | Body::KeyRotation { .. }
         | Body::Scan { .. } => {}
         Body::Access {
             action,

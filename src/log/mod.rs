@@ -263,6 +263,15 @@ pub enum Body {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// The station key changes: the old key (the one in force) signs the new one. A
+    /// `station_start` with another key than the one in force is refused by verify unless
+    /// this record introduced it. `note` is a signed note by the old key whose body is
+    /// `packwitness key rotation\nold <old>\nnew <new>\n`. Version 3.
+    KeyRotation {
+        old: String,
+        new: String,
+        note: String,
+    },
     /// On start, the last record was not a checkpoint: the process before died (a crash, a
     /// power cut, kill -9). Lines `from..=to` were not covered by a signature when it died;
     /// the checkpoint after this record covers them. Version 3.

@@ -223,15 +223,29 @@ impl NoteVerifier {
         })
     }
 
+    /// The key in its text form, `<name>+<hex id>+<base64(0x01 || public key)>`.
+    pub fn text(&self) -> String {
+        let mut raw = vec![ALG_ED25519];
+        raw.extend_from_slice(self.key.as_bytes());
+        format!(
+            "{}+{}+{}",
+            self.name,
+            crate::digest::hex(&self.id),
+            B64.encode(raw)
+        )
+    }
+
     /// The raw 32-byte Ed25519 public key.
     pub fn public_key(&self) -> [u8; 32] {
         self.key.to_bytes()
     }
 
     /// Checks that `note` carries a valid signature by this key; returns the signed body.
+    /// The body ends at the note's last blank line (c2sp.org/signed-note); signature lines
+    /// of other keys (witness cosignatures, say) are skipped.
     pub fn open<'a>(&self, note: &'a str) -> Result<&'a str, NoteError> {
         let split = note
-            .find("\n\n")
+            .rfind("\n\n")
             .ok_or_else(|| NoteError::Note("no blank line before the signatures".into()))?;
         let body = &note[..split + 1];
         for line in note[split + 2..].lines() {

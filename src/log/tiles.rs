@@ -318,6 +318,59 @@ impl TileStore {
     }
 }
 
+/// Tiles computed from leaves in memory, as they come (verify compares them with the stored
+/// ones without keeping more than the right edge).
+#[derive(Default)]
+pub struct TileBuilder {
+    size: u64,
+    levels: Vec<Vec<Hash>>,
+}
+
+impl TileBuilder {
+    /// Appends a leaf hash; returns the full tiles it completed: (level, N, hashes).
+    pub fn push(&mut self, leaf: Hash) -> Vec<(u8, u64, Vec<Hash>)> {
+        let mut done = Vec::new();
+        let mut h = leaf;
+        let mut level = 0usize;
+        loop {
+            if self.levels.len() <= level {
+                self.levels.push(Vec::new());
+            }
+            self.levels[level].push(h);
+            if self.levels[level].len() < WIDTH as usize {
+                break;
+            }
+            let full = std::mem::take(&mut self.levels[level]);
+            let n = ((self.size + 1) >> (8 * level as u64)) / WIDTH - 1;
+            h = merkle::root(&full);
+            done.push((level as u8, n, full));
+            level += 1;
+        }
+        self.size += 1;
+        done
+    }
+
+    /// The partial tiles at the right edge: (level, N, hashes), non-empty ones only.
+    pub fn partials(&self) -> Vec<(u8, u64, Vec<Hash>)> {
+        self.levels
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(l, h)| (l as u8, (self.size >> (8 * l as u64)) / WIDTH, h.clone()))
+            .collect()
+    }
+}
+
+/// Compares tile hashes computed from the manifest with the stored tile: `None` when they
+/// agree, else what is wrong.
+pub fn compare(store: &TileStore, level: u8, n: u64, hashes: &[Hash]) -> Option<String> {
+    match store.read(level, n, hashes.len() as u64) {
+        Ok(data) if data == to_bytes(hashes) => None,
+        Ok(_) => Some("its hashes are not those of the manifest's lines".into()),
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 /// The writer's right edge of the tree: the partial tile of every level, in memory, written
 /// out as leaves are appended.
 pub struct TileWriter {

@@ -241,6 +241,7 @@ fn path_like_order_codes_get_safe_file_names() {
                     "packwitness.lock",
                     "index.lock",
                     "ledger.state",
+                    "verify.state",
                     "manifest.offsets",
                     "keys/station.key"
                 ]

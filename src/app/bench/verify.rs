@@ -53,6 +53,10 @@ fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<Verify
     crate::datadir::create_dir_durable(&clips).map_err(io("creating clips/"))?;
     let clock = RealClock::new();
     let now = crate::clock::now_string(&clock);
+    // A synthetic clip of 300 frames at 30 fps: the last frame starts 9.967 s after the first.
+    let later = crate::clock::format_time(
+        crate::clock::Clock::now(&clock) + chrono::Duration::milliseconds(9_967),
+    );
     let mut ledger = Ledger::open(dir, &clock)?;
     let key = StationKey::load_or_create(&dir.join("keys/station.key"), "bench")?;
     ledger.append(
@@ -102,9 +106,9 @@ fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<Verify
                 file,
                 reason: SealReason::StopCode,
                 started_at: now.clone(),
-                ended_at: now.clone(),
-                duration_ms: 0,
-                frames: 0,
+                ended_at: later.clone(),
+                duration_ms: 10_000,
+                frames: 300,
                 first_frame: 0,
                 size,
                 sha256,
@@ -153,6 +157,7 @@ fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<Verify
                 dir,
                 &VerifyOptions {
                     threads,
+                    full: true,
                     ..VerifyOptions::default()
                 },
             )?;
