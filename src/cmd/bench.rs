@@ -16,6 +16,8 @@ pub struct Args {
     pub seconds: u64,
     pub clips: u64,
     pub lookups: u64,
+    pub records: u64,
+    pub keep: Option<PathBuf>,
 }
 
 fn verdict(pass: bool, failure: &str) -> Result<ExitCode> {
@@ -35,7 +37,8 @@ pub fn bench(what: &str, a: Args) -> Result<ExitCode> {
         "passthrough" => passthrough(a),
         "station" => station(a),
         "lookup" => lookup(a),
-        _ => bail!("unknown benchmark {what:?}; available: verify, transcode, passthrough, station, lookup"),
+        "ledger" => ledger(a),
+        _ => bail!("unknown benchmark {what:?}; available: verify, transcode, passthrough, station, lookup, ledger"),
     }
 }
 
@@ -203,4 +206,120 @@ fn station(a: Args) -> Result<ExitCode> {
         u.max_rss_mb < 150.0 && r.late == 0 && r.frames > 0,
         "a target above was missed",
     )
+}
+
+/// Growth allowed between the reference log and the big one, for a cost that must not grow
+/// with the log (startup, proofs, export: each is a few reads, whatever the size).
+const GROWTH: f64 = 2.0;
+
+fn ledger(a: Args) -> Result<ExitCode> {
+    if a.records < 10 {
+        bail!("--records must be at least 10");
+    }
+    let work = WorkDir::new(a.work_dir)?;
+    let dir = b::ledger::dir_for(a.keep.as_deref(), work.path());
+    if a.keep.is_some() && dir.join("manifest.jsonl").exists() {
+        bail!(
+            "{} already holds a data dir; give --keep an empty or new directory",
+            dir.display()
+        );
+    }
+    let exe = std::env::current_exe().context("finding this program's path")?;
+    eprintln!(
+        "bench ledger: building {} synthetic records in {} and a reference log of {}",
+        a.records,
+        dir.display(),
+        b::ledger::REFERENCE_RECORDS
+    );
+    let r = b::ledger(
+        &exe,
+        &dir,
+        &work.path().join("reference"),
+        a.records,
+        a.runs,
+    )?;
+    let (big, small) = (&r.big, &r.small);
+    let reindex_rate = big.records as f64 / big.reindex_s.max(1e-9);
+    let mut pass = reindex_rate >= 100_000.0;
+    out!(
+        "log: {} lines, {:.0} MB; built in {:.1} s; reindex in {:.1} s ({:.0} records/s, target >= 100000)  {}",
+        big.records,
+        big.manifest_bytes as f64 / 1e6,
+        big.build_s,
+        big.reindex_s,
+        reindex_rate,
+        if pass { "PASS" } else { "FAIL" }
+    );
+    out!(
+        "reference: the same operations on a log of {} lines; ratio = this log / reference (target <= {GROWTH:.1}: the cost does not grow with the log)",
+        small.records
+    );
+    let mut row = |what: &str, big_s: f64, small_s: f64, target_s: f64, rss: f64| -> Result<()> {
+        let ratio = big_s / small_s.max(1e-9);
+        let ok = ratio <= GROWTH && big_s < target_s && rss < 100.0;
+        pass &= ok;
+        out!(
+            "{what:<30} {:>8.1} ms  reference {:>7.1} ms  ratio {ratio:>5.2}  (target < {:.0} ms)  peak RSS {rss:>4.0} MB (target < 100)  {}",
+            big_s * 1000.0,
+            small_s * 1000.0,
+            target_s * 1000.0,
+            if ok { "PASS" } else { "FAIL" }
+        );
+        Ok(())
+    };
+    let mb = |u: &b::Usage| u.max_rss_mb;
+    row(
+        "run: start to first scan",
+        big.start_s,
+        small.start_s,
+        1.0,
+        mb(&big.run),
+    )?;
+    row(
+        "export of one order",
+        big.export.wall_s,
+        small.export.wall_s,
+        1.0,
+        mb(&big.export),
+    )?;
+    row(
+        "prove",
+        big.prove.wall_s,
+        small.prove.wall_s,
+        0.5,
+        mb(&big.prove),
+    )?;
+    row(
+        "consistency (early checkpoint)",
+        big.consistency.wall_s,
+        small.consistency.wall_s,
+        0.5,
+        mb(&big.consistency),
+    )?;
+    // verify reads every line: its reference is sha256sum reading the manifest once.
+    let v_ratio = big.verify.wall_s / r.sha256sum_s.max(1e-9);
+    let v_ok = v_ratio <= 4.0 && mb(&big.verify) < 100.0;
+    pass &= v_ok;
+    out!(
+        "verify --quick                 {:>8.1} ms  sha256sum of the manifest {:.1} ms  ratio {v_ratio:>5.2}  (target <= 4.0)  {:.0} lines/s  peak RSS {:>4.0} MB (target < 100)  {}",
+        big.verify.wall_s * 1000.0,
+        r.sha256sum_s * 1000.0,
+        big.verify_lines_per_s,
+        mb(&big.verify),
+        if v_ok { "PASS" } else { "FAIL" }
+    );
+    let l_ok = big.lookup_p99_ms < 5.0 && mb(&big.lookup) < 100.0;
+    pass &= l_ok;
+    out!(
+        "lookup                         p50 {:.3} ms, p99 {:.3} ms  reference p99 {:.3} ms  (target p99 < 5 ms)  peak RSS {:>4.0} MB (target < 100)  {}",
+        big.lookup_p50_ms,
+        big.lookup_p99_ms,
+        small.lookup_p99_ms,
+        mb(&big.lookup),
+        if l_ok { "PASS" } else { "FAIL" }
+    );
+    if let Some(k) = &a.keep {
+        out!("data dir kept in {}", k.display());
+    }
+    verdict(pass, "a target above was missed")
 }

@@ -25,7 +25,7 @@ pub fn print_report(report: &Report) -> Result<()> {
                 "have their recorded size (--quick: not hashed)".to_string()
             } else if report.clips_hashed_before > 0 {
                 format!(
-                    "match their SHA-256 ({} hashed now; {} hashed by an earlier verify, up to line {}, and checked by size: --full hashes them again)",
+                    "pass: {} hashed now match their SHA-256; {} were hashed by an earlier verify (through line {}) and have their recorded size now, not re-hashed (--full hashes them again)",
                     report.clips_hashed,
                     report.clips_hashed_before,
                     report.remembered_line.unwrap_or(0)
@@ -148,6 +148,10 @@ pub fn reindex(dir: &Path, force: bool) -> Result<ExitCode> {
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
+    out!(
+        "line offsets, tiles and ledger.state rebuilt from the manifest in {:.2} s",
+        r.ledger_seconds
+    );
     out!(
         "read {} manifest lines in {:.2} s ({:.0} records/s); clips: {} in the old index, {} in the manifest",
         r.records,

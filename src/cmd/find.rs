@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use packwitness::clock::{parse_local_time, RealClock, SharedClock};
 use packwitness::config::Config;
@@ -370,6 +370,36 @@ pub fn verify_proof(proof: &Path, key: &str, clip: Option<&Path>) -> Result<Exit
             out!("record: {}", String::from_utf8_lossy(&v.entry).trim_end());
             if let (Some(path), Some(sha)) = (clip, clip_sha256) {
                 out!("OK: {} matches the record (SHA-256 {sha})", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn consistency(dir: &Path, old: &Path, output: Option<&Path>) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(old)
+        .with_context(|| format!("reading the old checkpoint {}", old.display()))?;
+    match packwitness::export::prove::consistency(dir, &text)? {
+        packwitness::export::prove::Consistency::Refused(why) => {
+            out!("REFUSED: {why}");
+            Ok(ExitCode::from(EXIT_VERIFY_FAILED))
+        }
+        packwitness::export::prove::Consistency::Extends {
+            old_size,
+            new_size,
+            proof,
+        } => {
+            out!("OK: the log of {new_size} lines extends the old checkpoint of {old_size} lines");
+            match output {
+                Some(path) => {
+                    std::fs::write(path, &proof)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    out!("consistency proof written to {}", path.display());
+                }
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().lock().write_all(proof.as_bytes())?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

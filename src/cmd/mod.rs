@@ -178,6 +178,12 @@ pub enum Cmd {
         /// `lookup`: lookups timed.
         #[arg(long, default_value_t = 10_000)]
         lookups: u64,
+        /// `ledger`: records in the synthetic log.
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        /// `ledger`: build the data dir here and leave it for inspection.
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
     /// Internal: one side of a benchmark, run as a child process so it is measured alone.
     #[command(hide = true)]
@@ -192,6 +198,12 @@ pub enum Cmd {
         /// test pattern; --frames limits the video packets (0: to the end).
         #[arg(long)]
         passthrough: Option<String>,
+        /// Time this many lookups in the data dir `--out` instead (bench ledger).
+        #[arg(long)]
+        lookups: Option<u64>,
+        /// Build a synthetic log of this many records in the data dir `--out` (bench ledger).
+        #[arg(long)]
+        build_ledger: Option<u64>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -202,7 +214,12 @@ pub enum Cmd {
         json: bool,
     },
     /// Print the station's public signing key (creating the key pair on first use).
-    Key,
+    Key {
+        /// Replace the key: the current key signs a key_rotation record naming a new one (the
+        /// old key file is kept aside). Stop the recorder first.
+        #[arg(long)]
+        rotate: bool,
+    },
     /// Write, for each clip of an order, its manifest record with an inclusion proof against the
     /// latest signed checkpoint (c2sp.org/tlog-proof), checkable without any other order.
     Prove {
@@ -262,6 +279,16 @@ pub enum Cmd {
         /// Who (recorded in the manifest); default: $USER.
         #[arg(long)]
         who: Option<String>,
+    },
+    /// Prove (or refuse) that the log extends a signed checkpoint kept earlier (the
+    /// checkpoint.note of an old bundle, say): exit 0 with the consistency proof, 3 when the
+    /// log does not extend it.
+    Consistency {
+        /// The old signed checkpoint note.
+        old_checkpoint: PathBuf,
+        /// Write the proof (old size, proof hashes, the latest checkpoint) here.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Check a proof file offline against a station public key, and optionally a clip file.
     VerifyProof {
@@ -365,6 +392,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             seconds,
             clips,
             lookups,
+            records,
+            keep,
         } => bench::bench(
             &what,
             bench::Args {
@@ -375,6 +404,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 seconds,
                 clips,
                 lookups,
+                records,
+                keep,
             },
         ),
         Cmd::BenchWorker {
@@ -382,16 +413,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             height,
             frames,
             passthrough,
+            lookups,
+            build_ledger,
             out,
         } => {
-            match passthrough {
-                Some(input) => packwitness::app::bench::passthrough_worker(&input, frames, &out)?,
-                None => packwitness::app::bench::transcode_worker(width, height, frames, &out)?,
+            if let Some(n) = build_ledger {
+                out!("{}", packwitness::app::bench::build_worker(&out, n)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            match (passthrough, lookups) {
+                (_, Some(n)) => out!("{}", packwitness::app::bench::lookups_worker(&out, n)?),
+                (Some(input), None) => {
+                    packwitness::app::bench::passthrough_worker(&input, frames, &out)?
+                }
+                (None, None) => {
+                    packwitness::app::bench::transcode_worker(width, height, frames, &out)?
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Cameras { json } => setup::cameras(json),
-        Cmd::Key => setup::key(data_dir, &config),
+        Cmd::Key { rotate } => setup::key(data_dir, &config, rotate),
         Cmd::ControlSheet { output } => setup::control_sheet(&config, &output),
         other => evidence(other, &config, data_dir),
     }
@@ -482,6 +524,13 @@ fn evidence(command: Cmd, config: &Config, data_dir: Option<PathBuf>) -> Result<
             find::prove(&dir, config, &code, output)
         }
         Cmd::VerifyProof { proof, key, clip } => find::verify_proof(&proof, &key, clip.as_deref()),
+        Cmd::Consistency {
+            old_checkpoint,
+            output,
+        } => {
+            let dir = dir()?;
+            find::consistency(&dir, &old_checkpoint, output.as_deref())
+        }
         other => anyhow::bail!("internal: {other:?} is not a command about recorded evidence"),
     }
 }

@@ -8,11 +8,31 @@ use anyhow::{bail, Context, Result};
 use packwitness::config::Config;
 use packwitness::log::note::StationKey;
 
-pub fn key(data_dir: Option<PathBuf>, config: &Config) -> Result<ExitCode> {
+pub fn key(data_dir: Option<PathBuf>, config: &Config, rotate: bool) -> Result<ExitCode> {
     let dir = data_dir.or_else(|| config.data_dir.clone()).context(
         "no data dir: pass --data-dir DIR (the key lives in it), or set data_dir in the config",
     )?;
     packwitness::datadir::create(&dir)?;
+    if rotate {
+        let mut w = match packwitness::recorder::Writer::open(
+            &dir,
+            config,
+            packwitness::clock::RealClock::shared(),
+        ) {
+            Ok(w) => w,
+            Err(e) if e.kind() == packwitness::ErrorKind::Conflict => {
+                bail!(
+                    "a recording packwitness holds {}; stop it to rotate the key",
+                    dir.display()
+                )
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (old, new) = w.rotate_key(config)?;
+        out!("{new}");
+        eprintln!("(the key {old} signed the rotation to the key above; publish it)");
+        return Ok(ExitCode::SUCCESS);
+    }
     let path = packwitness::datadir::key_path(&dir, &config.ledger.key_file);
     let key = StationKey::for_data_dir(&dir, config)?;
     out!("{}", key.verifier());

@@ -227,3 +227,100 @@ pub fn hold(
         released: release,
     })
 }
+
+/// What [`consistency`] found.
+#[derive(Debug)]
+pub enum Consistency {
+    /// The log extends the old checkpoint; the proof (c2sp.org/tlog-witness form: `old <N>`,
+    /// the RFC 9162 consistency proof hashes in base64, a blank line, the log's latest signed
+    /// checkpoint) checks against both roots.
+    Extends {
+        old_size: u64,
+        new_size: u64,
+        proof: String,
+    },
+    /// It does not; why.
+    Refused(String),
+}
+
+/// Does the log of `data_dir` extend the signed checkpoint `old_note` (one kept earlier, from
+/// an old bundle say)? Checks the note's signature by the station key, then that the tree of
+/// its size, recomputed from the stored tiles, has its root, and proves the latest
+/// checkpoint consistent with it.
+pub fn consistency(data_dir: &Path, old_note: &str) -> Result<Consistency, Error> {
+    let reader = LogReader::open(data_dir)?;
+    let key = reader
+        .state()
+        .key
+        .clone()
+        .ok_or_else(|| Error::msg(ErrorKind::Invalid, "the log names no station key"))?;
+    // The key in force, or one a signed rotation replaced (the old checkpoint may be older).
+    let mut opened = None;
+    for k in std::iter::once(&key).chain(reader.state().previous_keys.iter().rev()) {
+        let v = NoteVerifier::parse(k)?;
+        if let Ok(body) = v.open(old_note) {
+            opened = Some((v, body));
+            break;
+        }
+    }
+    let Some((verifier, body)) = opened else {
+        return Ok(Consistency::Refused(format!(
+            "the old checkpoint is not signed by this station's key {key} (nor by a key it replaced)"
+        )));
+    };
+    let old = crate::log::note::Checkpoint::parse(body)?;
+    if old.origin != verifier.name {
+        return Ok(Consistency::Refused(format!(
+            "the old checkpoint is of the log {:?}, not of this one ({:?})",
+            old.origin, verifier.name
+        )));
+    }
+    let new = reader.latest_checkpoint()?.ok_or_else(|| {
+        Error::msg(
+            ErrorKind::Unavailable,
+            "the log has no signed checkpoint yet",
+        )
+    })?;
+    if old.size > new.size {
+        return Ok(Consistency::Refused(format!(
+            "the old checkpoint covers {} lines, the log's latest only {}: the log was cut back",
+            old.size, new.size
+        )));
+    }
+    let root = reader.tree_hash(old.size)?;
+    if root != old.root {
+        return Ok(Consistency::Refused(format!(
+            "the first {} lines of the log hash to {}, the old checkpoint says {}: the log was rewritten since it was signed (a fork under the same key)",
+            old.size,
+            crate::log::note::b64(&root),
+            crate::log::note::b64(&old.root)
+        )));
+    }
+    let hashes = if old.size == 0 {
+        Vec::new()
+    } else {
+        reader.consistency(old.size, new.size)?
+    };
+    if old.size > 0
+        && !crate::log::merkle::verify_consistency(
+            old.size, new.size, &old.root, &new.root, &hashes,
+        )
+    {
+        return Err(Error::msg(
+            ErrorKind::Corrupt,
+            "the consistency proof computed from the tiles does not verify; the tiles are damaged (`packwitness reindex` rebuilds them)",
+        ));
+    }
+    let mut proof = format!("old {}\n", old.size);
+    for h in &hashes {
+        proof.push_str(&crate::log::note::b64(h));
+        proof.push('\n');
+    }
+    proof.push('\n');
+    proof.push_str(&new.note);
+    Ok(Consistency::Extends {
+        old_size: old.size,
+        new_size: new.size,
+        proof,
+    })
+}

@@ -53,9 +53,7 @@ mod query;
 mod reindex;
 mod schema;
 
-pub use query::{
-    check_found, lookup, search, ClipAge, ClipRow, FileCheck, Filter, Found, UnsealedClip,
-};
+pub use query::{check_found, lookup, search, ClipAge, ClipRow, FileCheck, Filter, Found};
 pub use reindex::{reindex, Reindexed};
 use schema::{apply, DDL, SCHEMA_VERSION};
 

@@ -186,18 +186,6 @@ impl Index {
     }
 }
 
-/// A clip opened but not sealed, as recovery needs it.
-#[derive(Debug, Clone)]
-pub struct UnsealedClip {
-    pub clip: u64,
-    pub order: String,
-    pub station: String,
-    pub camera: String,
-    pub file: String,
-    pub started_at: String,
-    pub first_frame: u64,
-}
-
 impl Index {
     /// The manifest lines (`seq`) of the codes attached to a clip, in order.
     pub fn attached_lines(&self, clip: u64) -> Result<Vec<u64>, IndexError> {
@@ -283,31 +271,6 @@ impl Index {
             )
             .optional()
             .map_err(self.sql())
-    }
-
-    /// Clips with a `clip_opened` record and no `clip_sealed` record, oldest first.
-    pub fn unsealed(&self) -> Result<Vec<UnsealedClip>, IndexError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT opened_seq, order_code, station, camera, file, started_at, first_frame
-                 FROM clips WHERE sealed_seq IS NULL ORDER BY opened_seq",
-            )
-            .map_err(self.sql())?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(UnsealedClip {
-                    clip: r.get(0)?,
-                    order: r.get(1)?,
-                    station: r.get(2)?,
-                    camera: r.get(3)?,
-                    file: r.get(4)?,
-                    started_at: r.get(5)?,
-                    first_frame: r.get(6)?,
-                })
-            })
-            .map_err(self.sql())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
     }
 }
 

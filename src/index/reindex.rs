@@ -7,7 +7,9 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::{Index, IndexError};
+use crate::clock::RealClock;
 use crate::datadir::{self, INDEX};
+use crate::log::Ledger;
 
 /// What `reindex` did.
 #[derive(Debug, Clone, Serialize)]
@@ -15,6 +17,8 @@ pub struct Reindexed {
     /// Manifest lines read.
     pub records: u64,
     pub seconds: f64,
+    /// Seconds spent rebuilding the ledger's line offsets, tiles and state.
+    pub ledger_seconds: f64,
     pub clips_before: u64,
     pub clips_after: u64,
     /// Where the old index and the manifest disagreed (at most 50 listed).
@@ -53,10 +57,16 @@ fn summaries(conn: &Connection) -> rusqlite::Result<BTreeMap<u64, Summary>> {
 /// half the clips of the old one, nothing is replaced unless `force`. Needs the writer lock
 /// (stop the recorder first).
 pub fn reindex(data_dir: &Path, force: bool) -> Result<Reindexed, IndexError> {
-    let _lock = datadir::take_writer_lock(data_dir).map_err(|e| IndexError::Sql {
+    let lock = datadir::take_writer_lock(data_dir).map_err(|e| IndexError::Sql {
         path: data_dir.join(INDEX),
         source: rusqlite::Error::InvalidPath(PathBuf::from(e.to_string())),
     })?;
+    // The ledger's derived files first (line offsets, tiles, ledger.state), from every line:
+    // a tile whose bytes were changed (which opening the ledger does not look for) is
+    // replaced. The ledger keeps the writer lock until the index is in place.
+    let t = std::time::Instant::now();
+    let ledger = Ledger::rebuild(data_dir, lock, &RealClock::new())?;
+    let ledger_seconds = t.elapsed().as_secs_f64();
     let path = data_dir.join(INDEX);
     let fresh = data_dir.join(format!("{INDEX}.new"));
     let sql_at = |p: &Path| {
@@ -131,9 +141,11 @@ pub fn reindex(data_dir: &Path, force: bool) -> Result<Reindexed, IndexError> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", fresh.display()));
     }
+    drop(ledger);
     Ok(Reindexed {
         records,
         seconds,
+        ledger_seconds,
         clips_before: before,
         clips_after: after,
         differences,

@@ -4,7 +4,7 @@ use rusqlite::params;
 
 use crate::log::{Body, Record};
 
-/// Schema, version 7 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`, 7 `access`). Every row comes from a manifest record; `*_seq` name the line.
+/// Schema, version 8 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`, 7 `access`, 8 `clips_on_disk`). Every row comes from a manifest record; `*_seq` name the line.
 pub(super) const DDL: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS clips (
 );
 CREATE INDEX IF NOT EXISTS clips_by_order ON clips(order_code, opened_seq);
 CREATE INDEX IF NOT EXISTS clips_by_time ON clips(scanned_ms);
+-- The clips whose files are on disk, oldest first: what retention chooses from, without
+-- reading the rows of the clips it pruned long ago.
+CREATE INDEX IF NOT EXISTS clips_on_disk ON clips(scanned_ms, opened_seq)
+    WHERE sealed_seq IS NOT NULL AND pruned_seq IS NULL;
 -- Codes attached to a clip (tracking numbers scanned during it): lookup aliases.
 CREATE TABLE IF NOT EXISTS codes (
     seq   INTEGER PRIMARY KEY,        -- seq of the code_attached record
@@ -64,7 +68,7 @@ CREATE TABLE IF NOT EXISTS holds (
 ";
 
 /// The schema version written in `meta`; another version is rebuilt.
-pub(super) const SCHEMA_VERSION: i64 = 7;
+pub(super) const SCHEMA_VERSION: i64 = 8;
 
 /// Applies one record to the index.
 pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {

@@ -21,6 +21,7 @@ use crate::error::{Error, ErrorKind};
 
 pub mod merkle;
 pub mod note;
+mod parse;
 pub mod proof;
 pub mod reader;
 pub mod state;
@@ -158,8 +159,8 @@ pub enum LedgerError {
     },
 }
 
-/// One manifest line.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One manifest line. (Deserialised by [`parse`], in one pass.)
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Record {
     /// Format version, [`FORMAT_VERSION`].
     pub v: u32,

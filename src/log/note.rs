@@ -73,16 +73,29 @@ impl StationKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(err(format!("cannot read it: {e}"))),
         }
+        let key = StationKey::generate(station).map_err(err)?;
+        key.save_new(path)?;
+        tracing::info!(key = %path.display(), "new station signing key created");
+        Ok(key)
+    }
+
+    /// A fresh random key named `packwitness.local/<station>/<random>` (not saved).
+    pub fn generate(station: &str) -> Result<StationKey, String> {
         let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed)
-            .map_err(|e| err(format!("no randomness for a new key: {e}")))?;
+        getrandom::getrandom(&mut seed).map_err(|e| format!("no randomness for a new key: {e}"))?;
         let mut tag = [0u8; 8];
-        getrandom::getrandom(&mut tag)
-            .map_err(|e| err(format!("no randomness for a new key: {e}")))?;
-        let name = format!("packwitness.local/{station}/{}", crate::digest::hex(&tag));
-        let key = StationKey {
-            name,
+        getrandom::getrandom(&mut tag).map_err(|e| format!("no randomness for a new key: {e}"))?;
+        Ok(StationKey {
+            name: format!("packwitness.local/{station}/{}", crate::digest::hex(&tag)),
             key: SigningKey::from_bytes(&seed),
+        })
+    }
+
+    /// Writes the key to a new file (mode 0600; an existing file is never overwritten).
+    pub fn save_new(&self, path: &Path) -> Result<(), NoteError> {
+        let err = |what: String| NoteError::KeyFile {
+            path: path.display().to_string(),
+            what,
         };
         if let Some(dir) = path.parent() {
             crate::datadir::create_dir_durable(dir)
@@ -98,15 +111,14 @@ impl StationKey {
         let mut f = opts
             .open(path)
             .map_err(|e| err(format!("cannot create it: {e}")))?;
-        f.write_all(format!("{}\n", key.private_text()).as_bytes())
+        f.write_all(format!("{}\n", self.private_text()).as_bytes())
             .and_then(|_| f.sync_all())
             .map_err(|e| err(format!("cannot write it: {e}")))?;
         if let Some(dir) = path.parent() {
             crate::datadir::sync_dir(dir)
                 .map_err(|e| err(format!("fsync of its directory: {e}")))?;
         }
-        tracing::info!(key = %path.display(), "new station signing key created");
-        Ok(key)
+        Ok(())
     }
 
     /// The signing key of a data dir (`ledger.key_file`; a relative path is inside the data

@@ -210,7 +210,12 @@ impl LogReader {
 
     /// A tile as c2sp.org/tlog-tiles serves it (`width` hashes), if the log has it.
     pub fn tile(&self, level: u8, n: u64, width: u64) -> Result<Vec<u8>, Error> {
-        let count = self.state.size >> (8 * u64::from(level));
+        // Level 8 and above would hold subtrees of 2^64 lines: never in a log.
+        let count = self
+            .state
+            .size
+            .checked_shr(8 * u32::from(level))
+            .unwrap_or(0);
         if n.saturating_mul(WIDTH).saturating_add(width) > count {
             return Err(Error::msg(
                 ErrorKind::NotFound,

@@ -52,6 +52,10 @@ pub struct LogState {
     /// The key of the last `station_start` (signed-note verifier form), and its line.
     pub key: Option<String>,
     pub key_line: u64,
+    /// Keys replaced by a signed `key_rotation`, oldest first (old checkpoints are signed
+    /// by them). Absent in states written before rotations existed.
+    #[serde(default)]
+    pub previous_keys: Vec<String>,
     /// Clips opened and not sealed.
     pub open: Vec<OpenClip>,
 }

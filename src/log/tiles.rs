@@ -268,54 +268,6 @@ impl TileStore {
             _ => Ok(()),
         }
     }
-
-    /// Checks that every tile a tree of `size` leaves has is on disk with the right length
-    /// (a `stat` each), and rebuilds a missing or short one from the tiles below it, or from
-    /// the leaves with `leaf(i)` for level 0. Returns the tiles it rebuilt.
-    pub fn repair(
-        &self,
-        size: u64,
-        leaf: &mut dyn FnMut(u64) -> Result<Hash, TileError>,
-    ) -> Result<Vec<String>, TileError> {
-        let mut rebuilt = Vec::new();
-        let mut level = 0u8;
-        while size >> (8 * level as u64) > 0 {
-            let count = size >> (8 * level as u64);
-            for n in 0..count.div_ceil(WIDTH) {
-                let width = (count - n * WIDTH).min(WIDTH);
-                let rel = tile_path(level, n, width);
-                let ok = match fs::metadata(self.file(&rel)) {
-                    Ok(m) => m.len() == width * HASH as u64,
-                    Err(_) => width < WIDTH && self.read(level, n, width).is_ok(),
-                };
-                if ok {
-                    continue;
-                }
-                let hashes: Vec<Hash> = if level == 0 {
-                    (n * WIDTH..n * WIDTH + width)
-                        .map(&mut *leaf)
-                        .collect::<Result<_, _>>()?
-                } else {
-                    let below = level - 1;
-                    (n * WIDTH..n * WIDTH + width)
-                        .map(|child| {
-                            self.read(below, child, WIDTH)
-                                .map(|d| merkle::root(&to_hashes(&d)))
-                        })
-                        .collect::<Result<_, _>>()?
-                };
-                if width == WIDTH {
-                    self.write_full(level, n, &hashes)?;
-                } else {
-                    self.write_partial(level, n, &hashes)?;
-                }
-                tracing::warn!(tile = %rel, "tile was missing or short; rebuilt from the manifest");
-                rebuilt.push(rel);
-            }
-            level += 1;
-        }
-        Ok(rebuilt)
-    }
 }
 
 /// Tiles computed from leaves in memory, as they come (verify compares them with the stored
@@ -675,13 +627,5 @@ mod tests {
                 merkle::consistency_proof(&leaves[..size as usize], m)
             );
         }
-        // A missing full tile is found and rebuilt from the leaves.
-        fs::remove_file(dir.path().join(tile_path(0, 3, 256))).unwrap();
-        let rebuilt = store.repair(n, &mut |i| Ok(leaves[i as usize])).unwrap();
-        assert_eq!(rebuilt, vec![tile_path(0, 3, 256)]);
-        assert_eq!(
-            TileHashes::new(&store, n).tree_hash(n).unwrap(),
-            merkle::root(&leaves)
-        );
     }
 }

@@ -63,6 +63,9 @@ pub struct Ledger {
     /// Set by a failed write of a derived file: the manifest goes on, derived files are
     /// caught up by the next open.
     derived_stale: bool,
+    /// Bulk import (synthetic logs for benchmarks): no fsync per append, derived files
+    /// written by [`Ledger::flush`] only.
+    bulk: bool,
     /// What the open found and repaired, for the caller to report.
     pub opened: Opened,
 }
@@ -74,8 +77,6 @@ pub struct Opened {
     pub lines_read: u64,
     /// Why derived files were rebuilt from the whole manifest, if they were.
     pub rebuilt: Option<String>,
-    /// Tiles that were missing and were rebuilt.
-    pub tiles_repaired: Vec<String>,
     /// The log did not end in a checkpoint: the previous process died.
     pub unclean: bool,
 }
@@ -97,10 +98,34 @@ impl Ledger {
     /// chain it cannot extend.
     pub fn open(data_dir: &Path, clock: &dyn Clock) -> Result<Ledger, Error> {
         let lock = datadir::take_writer_lock(data_dir)?;
-        Ok(Ledger::open_locked(data_dir, lock, clock)?)
+        Ok(Ledger::open_locked(data_dir, lock, clock, false)?)
     }
 
-    fn open_locked(data_dir: &Path, lock: File, clock: &dyn Clock) -> Result<Ledger, LedgerError> {
+    /// Rebuilds the line offsets, the tiles and `ledger.state` from the whole manifest (for
+    /// `reindex`), under the writer lock `lock` the caller took. The manifest itself is only
+    /// changed as [`Ledger::open`] changes it (a torn last line moved aside).
+    pub fn rebuild(data_dir: &Path, lock: File, clock: &dyn Clock) -> Result<Ledger, LedgerError> {
+        let state = data_dir.join(state::STATE);
+        match std::fs::remove_file(&state) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(LedgerError::Io {
+                    path: state,
+                    what: "removing the stale ledger.state",
+                    source: e,
+                })
+            }
+            _ => {}
+        }
+        Ledger::open_locked(data_dir, lock, clock, true)
+    }
+
+    /// `asked`: the rebuild of the derived files was asked for (reindex), not a surprise.
+    fn open_locked(
+        data_dir: &Path,
+        lock: File,
+        clock: &dyn Clock,
+        asked: bool,
+    ) -> Result<Ledger, LedgerError> {
         let path = data_dir.join(MANIFEST);
         let io = |what| {
             let path = path.clone();
@@ -119,12 +144,11 @@ impl Ledger {
         let store = TileStore::new(data_dir);
         let mut opened = Opened::default();
         let (state, offsets, tiles) = match Ledger::check_state(data_dir, &file, &store) {
-            Ok((s, o, t, repaired)) => {
-                opened.tiles_repaired = repaired;
-                (s, o, t)
-            }
+            Ok(sot) => sot,
             Err(why) => {
-                if existed && file.metadata().map_or(0, |m| m.len()) > 0 {
+                if asked {
+                    tracing::info!(dir = %data_dir.display(), "rebuilding the line offsets and tiles from the whole manifest");
+                } else if existed && file.metadata().map_or(0, |m| m.len()) > 0 {
                     tracing::warn!(dir = %data_dir.display(), why = %why, "rebuilding the line offsets and tiles from the whole manifest");
                     opened.rebuilt = Some(why);
                 }
@@ -147,6 +171,7 @@ impl Ledger {
             tiles,
             broken: None,
             derived_stale: false,
+            bulk: false,
             opened,
         };
         ledger.catch_up(clock)?;
@@ -154,12 +179,12 @@ impl Ledger {
     }
 
     /// The state on disk, if it agrees with the manifest and the tiles: the last line's bytes,
-    /// the offsets' length, the tiles' root, every tile present (a missing one is rebuilt).
+    /// the offsets' length, the root of the tiles at the right edge.
     fn check_state(
         data_dir: &Path,
         file: &File,
         store: &TileStore,
-    ) -> Result<(LogState, Offsets, TileWriter, Vec<String>), String> {
+    ) -> Result<(LogState, Offsets, TileWriter), String> {
         let s = LogState::load(data_dir).ok_or("no readable ledger.state")?;
         let len = file.metadata().map_err(|e| e.to_string())?.len();
         if s.end > len {
@@ -190,20 +215,14 @@ impl Ledger {
                 ));
             }
         }
-        let mut leaf = |i: u64| -> Result<merkle::Hash, TileError> {
-            line_at(i + 1)
-                .map(|l| merkle::leaf_hash(&l))
-                .map_err(|what| TileError::Bad {
-                    path: MANIFEST.into(),
-                    what,
-                })
-        };
-        let repaired = store.repair(s.size, &mut leaf).map_err(|e| e.to_string())?;
+        // Only the right edge is read (tiles are written before the state that counts them):
+        // opening costs the same at any size. A tile deleted by hand in the middle is found
+        // by verify and rebuilt by reindex.
         let tiles = TileWriter::load(store.clone(), s.size).map_err(|e| e.to_string())?;
         if digest::hex(&tiles.root()) != s.root {
             return Err("the tiles' root is not the one ledger.state names".into());
         }
-        Ok((s, offsets, tiles, repaired))
+        Ok((s, offsets, tiles))
     }
 
     /// Reads the lines after the state's end, brings the derived files up to date, and moves a
@@ -318,6 +337,13 @@ impl Ledger {
             Body::Checkpoint { .. } => s.last_checkpoint = rec.seq,
             Body::StationStart { key, .. } => {
                 s.key = Some(key.clone());
+                s.key_line = rec.seq;
+            }
+            Body::KeyRotation { old, new, .. } => {
+                if !s.previous_keys.contains(old) {
+                    s.previous_keys.push(old.clone());
+                }
+                s.key = Some(new.clone());
                 s.key_line = rec.seq;
             }
             Body::ClipOpened {
@@ -464,7 +490,9 @@ impl Ledger {
             self.take(rec, line, offset);
             offset += line.len() as u64;
         }
-        self.flush_derived()?;
+        if !self.bulk {
+            self.flush_derived()?;
+        }
         Ok(records)
     }
 
@@ -510,6 +538,27 @@ impl Ledger {
         };
         let mut recs = self.write_records(vec![(salt, Box::new(move |_| body))], at)?;
         Ok(recs.pop())
+    }
+
+    /// Bulk import on or off: while on, appends are not fsynced and derived files wait for
+    /// [`Ledger::flush`] (a crash loses the import, never the log before it). Turning it off
+    /// flushes.
+    pub fn set_bulk(&mut self, bulk: bool) -> Result<(), LedgerError> {
+        if self.bulk && !bulk {
+            self.flush()?;
+        }
+        self.bulk = bulk;
+        Ok(())
+    }
+
+    /// Makes everything appended so far durable: the manifest, then the derived files.
+    pub fn flush(&mut self) -> Result<(), LedgerError> {
+        self.file.sync_data().map_err(|source| LedgerError::Io {
+            path: self.path.clone(),
+            what: "fsync",
+            source,
+        })?;
+        self.flush_derived()
     }
 
     /// Records appended since the last checkpoint.

@@ -199,6 +199,33 @@ impl Writer {
             .clamp(Duration::from_millis(50), Duration::from_secs(1)))
     }
 
+    /// Replaces the station key: the key in force signs a `key_rotation` record naming the new
+    /// one, the next checkpoint is signed by the new key, and the old key file is kept aside
+    /// (`<key file>.old-<unix ms>`). Returns (old, new) verifier keys.
+    pub fn rotate_key(&mut self, config: &Config) -> Result<(String, String), Error> {
+        let path = datadir::key_path(&self.data_dir, &config.ledger.key_file);
+        let new = StationKey::generate(&config.first_station().id).map_err(Error::internal)?;
+        let (old_v, new_v) = (self.key.verifier(), new.verifier());
+        let body = format!("packwitness key rotation\nold {old_v}\nnew {new_v}\n");
+        let note = self.key.sign(&body);
+        self.append(Body::KeyRotation {
+            old: old_v.clone(),
+            new: new_v.clone(),
+            note,
+        })?;
+        let aside = path.with_extension(format!("old-{}", self.clock.now().timestamp_millis()));
+        std::fs::rename(&path, &aside).map_err(|e| {
+            Error::msg(
+                ErrorKind::Io,
+                format!("cannot keep the old key aside as {}: {e}", aside.display()),
+            )
+        })?;
+        new.save_new(&path)?;
+        self.key = new;
+        self.checkpoint()?;
+        Ok((old_v, new_v))
+    }
+
     /// Applies a retention policy now: plans, and (unless `dry_run`) prunes each chosen clip.
     /// Returns what was (or would be) removed. Under the free-space floor with nothing left
     /// that may be removed, says so in the log.

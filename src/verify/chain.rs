@@ -1,7 +1,7 @@
 //! The chain pass: every manifest line checked in order, with state that does not grow with
 //! the log (bitsets of clip ids, the clips still open, the tree's right edge).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
@@ -43,6 +43,34 @@ impl Bits {
     }
 }
 
+/// The work on a line that does not depend on the lines before it (hashes, parsing), done on
+/// any thread.
+pub(super) struct Prepared {
+    torn: bool,
+    len: u32,
+    hash: merkle::Hash,
+    leaf: merkle::Hash,
+    parsed: Result<Record, String>,
+}
+
+impl Prepared {
+    pub fn of(bytes: &[u8]) -> Prepared {
+        use sha2::{Digest, Sha256};
+        let torn = !bytes.ends_with(b"\n");
+        Prepared {
+            torn,
+            len: bytes.len() as u32,
+            hash: Sha256::digest(bytes).into(),
+            leaf: merkle::leaf_hash(bytes),
+            parsed: if torn {
+                Err("incomplete".into())
+            } else {
+                serde_json::from_slice(bytes).map_err(|e| e.to_string())
+            },
+        }
+    }
+}
+
 /// What a sealed clip's record must agree with: its opening.
 struct Opening {
     order: String,
@@ -61,9 +89,8 @@ pub(super) struct Chain<'a> {
     pub report: &'a mut Report,
     problems: HashSet<(u64, ProblemKind, Option<String>)>,
     pinned: Option<note::NoteVerifier>,
-    /// The key in force, and the one a rotation record introduced (not yet started).
+    /// The key in force (from the first `station_start`, then each signed rotation).
     key: Option<(String, note::NoteVerifier)>,
-    rotated_to: Option<String>,
     frontier: merkle::Frontier,
     tiles: TileBuilder,
     store: Option<TileStore>,
@@ -77,14 +104,16 @@ pub(super) struct Chain<'a> {
     sealed: Bits,
     pub pruned: Bits,
     open: HashMap<u64, Opening>,
-    /// Checkpoints (line, size, root, at) in order: for the consistency checks at the end.
+    /// The first and the last two good checkpoints (line, size, root, at): for the
+    /// consistency checks at the end (at most three kept, however long the log).
     pub checkpoints: Vec<(u64, u64, merkle::Hash, String)>,
     interval: Option<Duration>,
     /// The first line after the last checkpoint, its time, and whether a crash explains it.
     uncovered: Option<(u64, String, bool)>,
     last_cp_at: Option<String>,
-    /// Where the sealed records are, for the file checks after the pass.
-    pub sealed_at: Vec<SealedAt>,
+    /// Where the sealed records of clips not pruned are (by clip), for the file checks after
+    /// the pass: bounded by the clips on disk, not by the length of the log.
+    pub sealed_at: BTreeMap<u64, SealedAt>,
     /// Byte offset and length of the line being checked.
     pub offset: u64,
     line_len: u32,
@@ -105,7 +134,6 @@ impl<'a> Chain<'a> {
             problems: HashSet::new(),
             pinned,
             key: None,
-            rotated_to: None,
             frontier: merkle::Frontier::default(),
             tiles: TileBuilder::default(),
             store,
@@ -121,7 +149,7 @@ impl<'a> Chain<'a> {
             interval,
             uncovered: None,
             last_cp_at: None,
-            sealed_at: Vec::new(),
+            sealed_at: BTreeMap::new(),
             offset: 0,
             line_len: 0,
             want_line: None,
@@ -148,22 +176,22 @@ impl<'a> Chain<'a> {
         )
     }
 
-    /// Checks line `n`; false when the pass must stop (a torn line).
-    pub fn line(&mut self, n: u64, bytes: &[u8]) -> bool {
+    /// Checks line `n` from its [`Prepared`] work; false when the pass must stop.
+    pub fn apply(&mut self, n: u64, p: Prepared) -> bool {
         self.report.lines = n;
-        self.line_len = bytes.len() as u32;
-        if !bytes.ends_with(b"\n") {
+        self.line_len = p.len;
+        if p.torn {
             self.add(n, ProblemKind::TornLine, None,
                 format!("line {n} is incomplete (no newline): a write was cut short; starting packwitness on this data dir repairs it"));
             return false;
         }
-        let hash = digest::sha256_hex(bytes);
+        let Prepared {
+            hash, leaf, parsed, ..
+        } = p;
+        let hash = digest::hex(&hash);
         if self.want_line == Some(n) {
             self.seen_line_hash = Some(hash.clone());
         }
-        let leaf = merkle::leaf_hash(bytes);
-        let parsed: Result<Record, String> =
-            serde_json::from_slice(bytes).map_err(|e| e.to_string());
         self.links(n, &parsed);
         self.last_checkpoint_ok = false;
         match &parsed {
@@ -377,6 +405,7 @@ impl<'a> Chain<'a> {
                 if self.pruned.insert(*clip) {
                     self.report.clips_pruned += 1;
                 }
+                self.sealed_at.remove(clip);
             }
             Body::CrashRecovered { .. } => {
                 if let Some(u) = self.uncovered.as_mut() {
@@ -411,16 +440,9 @@ impl<'a> Chain<'a> {
         }
         match &self.key {
             Some((current, _)) if current.trim() != key.trim() => {
-                if self
-                    .rotated_to
-                    .as_deref()
-                    .is_some_and(|r| r.trim() == key.trim())
-                {
-                    self.rotated_to = None;
-                } else {
-                    self.add(n, ProblemKind::KeyChanged, None, format!(
-                        "line {n}: the station key changes to {key} without a key_rotation record signed by the key in force ({current}): a log under another key was spliced in, or the key was replaced"));
-                }
+                let current = current.clone();
+                self.add(n, ProblemKind::KeyChanged, None, format!(
+                    "line {n}: the station key changes to {key} without a key_rotation record signed by the key in force ({current}): a log under another key was spliced in, or the key was replaced"));
             }
             _ => {}
         }
@@ -434,8 +456,9 @@ impl<'a> Chain<'a> {
             }),
             _ => false,
         };
-        if ok {
-            self.rotated_to = Some(new.to_string());
+        if let (true, Ok(v)) = (ok, note::NoteVerifier::parse(new)) {
+            // From here on the new key is in force (the next checkpoint is signed by it).
+            self.key = Some((new.to_string(), v));
         } else {
             self.add(
                 n,
@@ -539,12 +562,17 @@ impl<'a> Chain<'a> {
                 format!("line {n}: clip {clip} has bytes but no frames"),
             );
         }
-        self.sealed_at.push(SealedAt {
-            line: n,
-            clip: *clip,
-            offset: self.offset,
-            len: self.line_len,
-        });
+        if !self.pruned.contains(*clip) {
+            self.sealed_at.insert(
+                *clip,
+                SealedAt {
+                    line: n,
+                    clip: *clip,
+                    offset: self.offset,
+                    len: self.line_len,
+                },
+            );
+        }
     }
 
     fn checkpoint(&mut self, n: u64, rec: &Record, size: u64, root: &str, text: &str) {
@@ -565,6 +593,9 @@ impl<'a> Chain<'a> {
                     && cp.time.as_deref() == Some(rec.at.as_str()) && cp.salt == rec.salt => {
                     self.last_checkpoint_ok = root_ok;
                     if root_ok {
+                        if self.checkpoints.len() == 3 {
+                            self.checkpoints.remove(1);
+                        }
                         self.checkpoints.push((n, size, actual, rec.at.clone()));
                     }
                 }

@@ -179,12 +179,185 @@ fn clip_files(data_dir: &Path) -> HashMap<String, u64> {
     out
 }
 
+/// What the chain pass leaves for the checks after it.
+struct Passed {
+    checkpoints: Vec<(u64, u64, merkle::Hash, String)>,
+    tail: Option<(u64, String, bool)>,
+    tail_late: Option<String>,
+    interval: Option<Duration>,
+    seen_hash: Option<String>,
+    sealed_at: std::collections::BTreeMap<u64, chain::SealedAt>,
+    pruned: chain::Bits,
+    open_files: Vec<String>,
+}
+
+fn problem(
+    report: &mut Report,
+    line: u64,
+    kind: ProblemKind,
+    file: Option<String>,
+    detail: String,
+) {
+    report.problems.push(Problem {
+        line,
+        kind,
+        file,
+        detail,
+    });
+}
+
 /// [`verify`], calling `progress(bytes hashed, bytes to hash at most)` as clips are hashed.
 pub fn verify_with_progress(
     data_dir: &Path,
     opts: &VerifyOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report, LedgerError> {
+    // --quick hashes nothing, but still checks that the log holds what was checked before.
+    let remembered = if opts.full {
+        None
+    } else {
+        remember::Remembered::load(data_dir)
+    };
+    let mut files = clip_files(data_dir);
+    let mut report = Report {
+        quick: opts.quick,
+        ..Report::default()
+    };
+    let passed = pass(
+        data_dir,
+        opts,
+        remembered.as_ref().map(|r| r.line),
+        &mut report,
+    )?;
+    log_checks(data_dir, &passed, &mut report);
+    // What a previous verify checked must still be there.
+    let mut hashed_through = 0;
+    if let Some(r) = &remembered {
+        if passed.seen_hash.as_deref() == Some(r.line_sha256.as_str()) {
+            report.remembered_line = Some(r.line);
+            hashed_through = r.hashed_through;
+        } else {
+            let line = r.line.min(report.lines.max(1));
+            problem(&mut report, line, ProblemKind::LogRewritten, None, format!(
+                "the checkpoint verify checked at line {} on {} (a log of {} lines, root {}) is not in the log any more: the log was changed or replaced since",
+                r.line, r.verified_at, r.size, r.root));
+        }
+    }
+    let last_sealed = file_checks(
+        data_dir,
+        opts,
+        &passed,
+        hashed_through,
+        &mut files,
+        &mut report,
+        progress,
+    )?;
+    let mut extra: Vec<String> = files.into_keys().collect();
+    extra.sort();
+    let lines = report.lines;
+    for file in extra {
+        problem(&mut report, lines, ProblemKind::ExtraFile, Some(file.clone()),
+            format!("{file} is not named by any manifest record (added by hand, or its records were removed)"));
+    }
+    report.problems.sort_by_key(|p| p.line);
+    if report.ok() && !opts.quick {
+        if let Some((line, size, root, _)) = passed.checkpoints.last() {
+            let through = last_sealed.max(hashed_through);
+            remember::Remembered::save(data_dir, *line, *size, root, through);
+        }
+    }
+    Ok(report)
+}
+
+/// Lines in a chunk of the pipeline.
+const CHUNK: usize = 2048;
+
+/// Reads the manifest and prepares its lines (hashes, parsing) on `threads` threads, handing
+/// them to `apply` in order; stops when `apply` says so. Memory stays a few chunks.
+fn read_prepared<R: std::io::BufRead + Send>(
+    mut reader: crate::log::LineReader<R>,
+    threads: usize,
+    path: &Path,
+    apply: &mut dyn FnMut(u64, u64, chain::Prepared) -> bool,
+) -> Result<(), LedgerError> {
+    type Chunk = (usize, Vec<(u64, u64, Vec<u8>)>);
+    type Done = (usize, Vec<(u64, u64, chain::Prepared)>);
+    let workers = threads.clamp(1, 8);
+    let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<Chunk>(workers * 2);
+    let job_rx = std::sync::Mutex::new(job_rx);
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Done>(workers * 2);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (rx, tx) = (&job_rx, done_tx.clone());
+            scope.spawn(move || loop {
+                let job = match rx.lock() {
+                    Ok(r) => r.recv(),
+                    Err(_) => return,
+                };
+                let Ok((k, lines)) = job else { return };
+                let out = lines
+                    .into_iter()
+                    .map(|(n, off, bytes)| (n, off, chain::Prepared::of(&bytes)))
+                    .collect();
+                if tx.send((k, out)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        let feeder = scope.spawn(move || -> Result<(), LedgerError> {
+            let mut k = 0;
+            loop {
+                let mut lines = Vec::with_capacity(CHUNK);
+                while lines.len() < CHUNK {
+                    match reader.next_line().map_err(|source| LedgerError::Io {
+                        path: path.to_owned(),
+                        what: "reading",
+                        source,
+                    })? {
+                        Some(l) => lines.push(l),
+                        None => break,
+                    }
+                }
+                let last = lines.len() < CHUNK;
+                if !lines.is_empty() && job_tx.send((k, lines)).is_err() {
+                    return Ok(());
+                }
+                k += 1;
+                if last {
+                    return Ok(());
+                }
+            }
+        });
+        let mut next = 0usize;
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut stopped = false;
+        for (k, chunk) in done_rx.iter() {
+            waiting.insert(k, chunk);
+            while let Some(chunk) = waiting.remove(&next) {
+                next += 1;
+                if stopped {
+                    continue;
+                }
+                for (n, off, p) in chunk {
+                    if !apply(n, off, p) {
+                        stopped = true;
+                        break;
+                    }
+                }
+            }
+        }
+        feeder.join().unwrap_or(Ok(()))
+    })
+}
+
+/// Reads every line once through the chain checks.
+fn pass(
+    data_dir: &Path,
+    opts: &VerifyOptions,
+    want_line: Option<u64>,
+    report: &mut Report,
+) -> Result<Passed, LedgerError> {
     let path = data_dir.join(MANIFEST);
     let pinned = match &opts.key {
         Some(k) => Some(
@@ -196,102 +369,81 @@ pub fn verify_with_progress(
         ),
         None => None,
     };
-    let remembered = if opts.full || opts.quick {
-        None
-    } else {
-        remember::Remembered::load(data_dir)
+    let store = data_dir
+        .join("tile")
+        .is_dir()
+        .then(|| TileStore::new(data_dir));
+    let mut chain = chain::Chain::new(report, pinned, opts.checkpoint_interval, store);
+    chain.want_line = want_line;
+    let reader = open_manifest(data_dir)?;
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
     };
-    let mut files = clip_files(data_dir);
-    let mut report = Report {
-        quick: opts.quick,
-        ..Report::default()
-    };
-    let store = TileStore::new(data_dir);
-    let has_tiles = data_dir.join("tile").is_dir();
-    let mut chain = chain::Chain::new(
-        &mut report,
-        pinned,
-        opts.checkpoint_interval,
-        has_tiles.then(|| store.clone()),
-    );
-    chain.want_line = remembered.as_ref().map(|r| r.line);
-    let mut reader = open_manifest(data_dir)?;
-    while let Some((n, offset, bytes)) = reader.next_line().map_err(|source| LedgerError::Io {
-        path: path.clone(),
-        what: "reading",
-        source,
-    })? {
+    read_prepared(reader, threads, &path, &mut |n, offset, prepared| {
         chain.offset = offset;
-        if !chain.line(n, &bytes) {
-            break;
-        }
-    }
+        chain.apply(n, prepared)
+    })?;
     chain.finish();
-    let checkpoints = std::mem::take(&mut chain.checkpoints);
-    let tail = chain.uncovered_tail();
-    let tail_late = chain.tail_late(&crate::clock::format_time(
-        chrono::Local::now().fixed_offset(),
-    ));
-    let interval = chain.interval();
-    let seen_hash = chain.seen_line_hash.take();
-    let sealed_at = std::mem::take(&mut chain.sealed_at);
-    let pruned = std::mem::take(&mut chain.pruned);
-    let open_files = chain.open_files();
-    drop(chain);
-    let lines = report.lines;
-    let add = |report: &mut Report, line, kind, file, detail| {
-        report.problems.push(Problem {
-            line,
-            kind,
-            file,
-            detail,
-        })
-    };
+    let now = crate::clock::format_time(chrono::Local::now().fixed_offset());
+    Ok(Passed {
+        checkpoints: std::mem::take(&mut chain.checkpoints),
+        tail: chain.uncovered_tail(),
+        tail_late: chain.tail_late(&now),
+        interval: chain.interval(),
+        seen_hash: chain.seen_line_hash.take(),
+        sealed_at: std::mem::take(&mut chain.sealed_at),
+        pruned: std::mem::take(&mut chain.pruned),
+        open_files: chain.open_files(),
+    })
+}
 
-    // Signatures over the whole log.
-    if lines > 0 && checkpoints.is_empty() && report.checkpoints == 0 {
-        add(&mut report, lines, ProblemKind::NoCheckpoint, None,
-            format!("the log has {} lines and no signed checkpoint: nothing in it is signed (the only checkpoint was removed?)", lines));
+/// The checks of the log as a whole: something signed it, nothing after the last signature
+/// waited too long, the checkpoints are consistent.
+fn log_checks(data_dir: &Path, p: &Passed, report: &mut Report) {
+    let lines = report.lines;
+    if lines > 0 && p.checkpoints.is_empty() && report.checkpoints == 0 {
+        problem(report, lines, ProblemKind::NoCheckpoint, None,
+            format!("the log has {lines} lines and no signed checkpoint: nothing in it is signed (the only checkpoint was removed?)"));
     }
-    if let Some((first, _, crashed)) = &tail {
+    if let Some((first, _, crashed)) = &p.tail {
         if !datadir::writer_running(data_dir) && report.checkpoints > 0 {
             let why = if *crashed {
                 "the recorder recovered from a crash and stopped before signing them"
             } else {
                 "the recorder died (its next start records that and signs them), or the last checkpoint was removed"
             };
-            add(&mut report, *first, ProblemKind::UnsignedTail, None, format!(
-                "lines {first}..={} are not covered by a signed checkpoint and no recorder is running: {why}",
-                lines));
-        } else if let (Some(late), Some(interval)) = (&tail_late, interval) {
-            add(&mut report, *first, ProblemKind::StaleCheckpoint, None, format!(
-                "lines {first}..={} have waited {late} for a signed checkpoint (ledger.checkpoint_minutes is {} min)",
-                lines, interval.as_secs() / 60));
+            problem(report, *first, ProblemKind::UnsignedTail, None, format!(
+                "lines {first}..={lines} are not covered by a signed checkpoint and no recorder is running: {why}"));
+        } else if let (Some(late), Some(interval)) = (&p.tail_late, p.interval) {
+            problem(report, *first, ProblemKind::StaleCheckpoint, None, format!(
+                "lines {first}..={lines} have waited {late} for a signed checkpoint (ledger.checkpoint_minutes is {} min)",
+                interval.as_secs() / 60));
         }
     }
-    consistency(data_dir, &checkpoints, &mut report);
+    consistency(data_dir, &p.checkpoints, report);
+}
 
-    // What a previous verify checked must still be there.
-    let mut hashed_through = 0;
-    if let Some(r) = &remembered {
-        if seen_hash.as_deref() == Some(r.line_sha256.as_str()) {
-            report.remembered_line = Some(r.line);
-            hashed_through = r.hashed_through;
-        } else {
-            add(&mut report, r.line.min(lines.max(1)), ProblemKind::LogRewritten, None, format!(
-                "the checkpoint verify checked at line {} on {} (a log of {} lines, root {}) is not in the log any more: the log was changed or replaced since",
-                r.line, r.verified_at, r.size, r.root));
-        }
-    }
-
-    // The clip files, unless pruned.
+/// The file of every sealed clip not pruned: its size, and its SHA-256 and fragment list when
+/// it was not hashed by an earlier clean verify (or with `--full`). Returns the last sealed
+/// line checked.
+fn file_checks(
+    data_dir: &Path,
+    opts: &VerifyOptions,
+    p: &Passed,
+    hashed_through: u64,
+    files: &mut HashMap<String, u64>,
+    report: &mut Report,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<u64, LedgerError> {
+    let path = data_dir.join(MANIFEST);
     let manifest = std::fs::File::open(&path).map_err(|source| LedgerError::Io {
         path: path.clone(),
         what: "opening",
         source,
     })?;
     let mut jobs = Vec::new();
-    for s in sealed_at.iter().filter(|s| !pruned.contains(s.clip)) {
+    for s in p.sealed_at.values().filter(|s| !p.pruned.contains(s.clip)) {
         let bytes =
             crate::log::state::read_at(&manifest, s.offset, s.len as usize).map_err(|source| {
                 LedgerError::Io {
@@ -324,7 +476,7 @@ pub fn verify_with_progress(
             });
         }
     }
-    for f in &open_files {
+    for f in &p.open_files {
         files.remove(&format!("{f}.partial"));
         files.remove(f);
     }
@@ -353,8 +505,8 @@ pub fn verify_with_progress(
                     report.clips_hashed_before += 1;
                 }
             }
-            Err((kind, detail)) => add(
-                &mut report,
+            Err((kind, detail)) => problem(
+                report,
                 job.line,
                 kind,
                 Some(job.file.clone()),
@@ -362,20 +514,7 @@ pub fn verify_with_progress(
             ),
         }
     }
-    let mut extra: Vec<String> = files.into_keys().collect();
-    extra.sort();
-    for file in extra {
-        add(&mut report, lines, ProblemKind::ExtraFile, Some(file.clone()),
-            format!("{file} is not named by any manifest record (added by hand, or its records were removed)"));
-    }
-    report.problems.sort_by_key(|p| p.line);
-    if report.ok() && !opts.quick {
-        if let Some((line, size, root, _)) = checkpoints.last() {
-            let through = last_sealed.max(hashed_through);
-            remember::Remembered::save(data_dir, *line, &manifest, *size, root, through);
-        }
-    }
-    Ok(report)
+    Ok(last_sealed)
 }
 
 /// Every checkpoint extends the one before it. The pass already proved it (each checkpoint's
@@ -412,46 +551,4 @@ fn consistency(data_dir: &Path, cps: &[(u64, u64, merkle::Hash, String)], report
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::SimClock;
-    use crate::log::Ledger;
-
-    const TEST_KEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
-
-    #[test]
-    fn a_changed_line_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = SimClock::at_test_epoch();
-        {
-            let mut l = Ledger::open(dir.path(), &clock).unwrap();
-            for _ in 0..3 {
-                l.append(
-                    Body::StationStart {
-                        station: "s".into(),
-                        software: "t".into(),
-                        config_sha256: crate::digest::sha256_hex(b""),
-                        cameras: vec!["c".into()],
-                        key: TEST_KEY.into(),
-                    },
-                    &clock,
-                )
-                .unwrap();
-            }
-        }
-        let report = verify(dir.path(), &VerifyOptions::default()).unwrap();
-        // Nothing is signed: that is reported, and only that.
-        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
-        assert_eq!(report.problems[0].kind, ProblemKind::NoCheckpoint);
-        let path = dir.path().join(MANIFEST);
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(
-            &path,
-            text.replacen("\"station\":\"s\"", "\"station\":\"x\"", 1),
-        )
-        .unwrap();
-        let report = verify(dir.path(), &VerifyOptions::default()).unwrap();
-        let first = report.first_problem().unwrap();
-        assert_eq!((first.line, first.kind), (1, ProblemKind::LineModified));
-    }
-}
+mod tests;

@@ -8,7 +8,6 @@
 //! `verify --full` ignores it. It is verify's own note, never evidence: deleting it only
 //! makes the next verify hash everything again.
 
-use std::fs::File;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -39,15 +38,8 @@ impl Remembered {
     }
 
     /// Remembers a clean run (best effort: a read-only data dir just means no memory).
-    pub fn save(
-        data_dir: &Path,
-        line: u64,
-        manifest: &File,
-        size: u64,
-        root: &Hash,
-        hashed_through: u64,
-    ) {
-        let Some(line_sha256) = line_hash(manifest, data_dir, line) else {
+    pub fn save(data_dir: &Path, line: u64, size: u64, root: &Hash, hashed_through: u64) {
+        let Some(line_sha256) = line_hash(data_dir, line) else {
             return;
         };
         let r = Remembered {
@@ -71,7 +63,7 @@ impl Remembered {
 
 /// The SHA-256 of line `line` of the manifest (read through the line offsets when they
 /// reach it, else by scanning).
-fn line_hash(_manifest: &File, data_dir: &Path, line: u64) -> Option<String> {
+fn line_hash(data_dir: &Path, line: u64) -> Option<String> {
     if let Ok(reader) = crate::log::reader::LogReader::open(data_dir) {
         if let Ok(bytes) = reader.line(line) {
             return Some(crate::digest::sha256_hex(&bytes));

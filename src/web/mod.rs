@@ -15,6 +15,10 @@
 //!   GET  /clips/{clip}                a sealed clip's MP4 (byte ranges for seeking)
 //!   GET  /export/{code}               an evidence bundle (zip) of a code, as `export` makes
 //!   POST /api/stations/{id}/scan      a scan (the code as the body): the station's answer
+//!   GET  /checkpoint                  the log's latest signed checkpoint (c2sp.org/tlog-tiles)
+//!   GET  /tile/<L>/<N>[.p/<W>]        a tile of stored hashes, as c2sp.org/tlog-tiles serves it
+//!   GET  /tile/entries/<N>[.p/<W>]    an entry bundle: the manifest lines 256N+1.., each after
+//!                                     its length (big-endian u16)
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -252,6 +256,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/clips/{clip}", get(clip_file))
         .route("/export/{code}", get(export_bundle))
         .route("/api/stations/{id}/scan", post(api_scan))
+        .route("/checkpoint", get(tlog_checkpoint))
+        .route("/tile/{*path}", get(tlog_tile))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             require_token,
@@ -555,6 +561,60 @@ async fn export_bundle(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)
+}
+
+/// The latest signed checkpoint, as a tlog client asks for it.
+async fn tlog_checkpoint(State(shared): State<Arc<Shared>>) -> Result<Response, Failure> {
+    let note = blocking(move || {
+        let r = crate::log::reader::LogReader::open(shared.data_dir())?;
+        r.latest_checkpoint()?
+            .map(|c| c.note)
+            .ok_or_else(|| Error::msg(ErrorKind::NotFound, "the log has no signed checkpoint yet"))
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        note,
+    )
+        .into_response())
+}
+
+/// A tile or an entry bundle (c2sp.org/tlog-tiles); full ones never change.
+async fn tlog_tile(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(path): UrlPath<String>,
+) -> Result<Response, Failure> {
+    let full_path = format!("tile/{path}");
+    let Some(t) = crate::log::tiles::parse_path(&full_path) else {
+        return Err(Failure(
+            StatusCode::NOT_FOUND,
+            format!("{full_path} is not a tile path (tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>], N as x001/x234/067)"),
+        ));
+    };
+    let bytes = blocking(move || {
+        let r = crate::log::reader::LogReader::open(shared.data_dir())?;
+        match t.level {
+            Some(level) => r.tile(level, t.n, t.width),
+            None => r.entries(t.n, t.width),
+        }
+    })
+    .await?;
+    let cache = if t.width == crate::log::tiles::WIDTH {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -10,12 +10,14 @@ use std::time::{Duration, Instant};
 
 use crate::Error;
 
+pub mod ledger;
 mod lookup;
 mod media;
 mod rtsp;
 mod station;
 mod verify;
 
+pub use ledger::{build_worker, ledger, lookups_worker, Figures, LedgerBench};
 pub use lookup::{lookup, LookupBench};
 pub use media::{ffmpeg_reference, passthrough_worker, transcode, transcode_worker, TranscodeRow};
 pub use rtsp::{passthrough, PassthroughBench, RtspServer};

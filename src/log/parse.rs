@@ -1,0 +1,222 @@
+//! Reading a manifest line into a [`Record`] in one pass.
+//!
+//! Owns: the deserializer of records. A derived one (a flattened, internally tagged enum)
+//! buffers every line into an intermediate tree before it knows the kind; this one reads the
+//! line once into a flat set of every field any kind has, then builds the kind's body. It is
+//! what makes `verify` and index rebuilds read hundreds of thousands of lines a second. The
+//! bytes written are unchanged: records are still serialised by serde's derive.
+//! Never: accepts a record that lacks a field its kind requires (the error names it).
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+
+use super::{Body, Record, ScanAction, SealReason};
+
+/// Every field of every record kind, as found in a line.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Flat {
+    v: Option<u32>,
+    seq: Option<u64>,
+    prev: Option<String>,
+    at: Option<String>,
+    salt: Option<String>,
+    kind: Option<String>,
+    station: Option<String>,
+    software: Option<String>,
+    config_sha256: Option<String>,
+    cameras: Option<Vec<String>>,
+    key: Option<String>,
+    order: Option<String>,
+    camera: Option<String>,
+    operator: Option<String>,
+    group: Option<String>,
+    part: Option<u32>,
+    #[serde(rename = "box")]
+    box_no: Option<u32>,
+    file: Option<String>,
+    started_at: Option<String>,
+    scanned_at: Option<String>,
+    first_frame: Option<u64>,
+    clock_synced: Option<bool>,
+    clip: Option<u64>,
+    reason: Option<String>,
+    ended_at: Option<String>,
+    duration_ms: Option<u64>,
+    frames: Option<u64>,
+    size: Option<u64>,
+    sha256: Option<String>,
+    fragments: Option<u64>,
+    fragments_sha256: Option<String>,
+    root: Option<String>,
+    note: Option<String>,
+    bytes: Option<u64>,
+    kept_in: Option<String>,
+    last_checkpoint: Option<u64>,
+    from: Option<u64>,
+    to: Option<serde_json::Value>,
+    old: Option<String>,
+    new: Option<String>,
+    code: Option<String>,
+    code_kind: Option<String>,
+    scanner: Option<String>,
+    rule: Option<String>,
+    action: Option<String>,
+    detail: Option<String>,
+    clips: Option<Vec<u64>>,
+    who: Option<String>,
+    released: Option<bool>,
+}
+
+fn need<T>(v: Option<T>, kind: &str, field: &str) -> Result<T, String> {
+    v.ok_or_else(|| format!("a {kind} record without its {field:?} field"))
+}
+
+fn seal_reason(s: &str) -> SealReason {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).unwrap_or(SealReason::Other)
+}
+
+fn scan_action(s: &str) -> ScanAction {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).unwrap_or(ScanAction::Other)
+}
+
+impl Flat {
+    fn into_record(self) -> Result<Record, String> {
+        let mut f = self;
+        let kind = need(f.kind.take(), "", "kind")?;
+        let k = kind.as_str();
+        macro_rules! req {
+            ($field:ident) => {
+                need(f.$field.take(), k, stringify!($field))?
+            };
+        }
+        let to_string = |v: &Option<serde_json::Value>| -> Result<Option<String>, String> {
+            match v {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) => Ok(Some(s.to_string())),
+                Some(_) => Err(format!("a {k} record whose \"to\" is not text")),
+            }
+        };
+        let to_u64 = |v: &Option<serde_json::Value>| -> Result<u64, String> {
+            v.as_ref()
+                .and_then(serde_json::Value::as_u64)
+                .ok_or_else(|| format!("a {k} record without its \"to\" line"))
+        };
+        let body = match k {
+            "station_start" => Body::StationStart {
+                station: req!(station),
+                software: req!(software),
+                config_sha256: req!(config_sha256),
+                cameras: req!(cameras),
+                key: req!(key),
+            },
+            "clip_opened" => Body::ClipOpened {
+                order: req!(order),
+                station: req!(station),
+                camera: req!(camera),
+                operator: f.operator.take(),
+                group: req!(group),
+                part: req!(part),
+                box_no: f.box_no.unwrap_or(1),
+                file: req!(file),
+                started_at: req!(started_at),
+                scanned_at: req!(scanned_at),
+                first_frame: req!(first_frame),
+                clock_synced: f.clock_synced,
+            },
+            "clip_sealed" => Body::ClipSealed {
+                clip: req!(clip),
+                order: req!(order),
+                station: req!(station),
+                camera: req!(camera),
+                file: req!(file),
+                reason: seal_reason(&req!(reason)),
+                started_at: req!(started_at),
+                ended_at: req!(ended_at),
+                duration_ms: req!(duration_ms),
+                frames: req!(frames),
+                first_frame: req!(first_frame),
+                size: req!(size),
+                sha256: req!(sha256),
+                fragments: req!(fragments),
+                fragments_sha256: req!(fragments_sha256),
+            },
+            "checkpoint" => Body::Checkpoint {
+                size: req!(size),
+                root: req!(root),
+                note: req!(note),
+            },
+            "torn_line_removed" => Body::TornLineRemoved {
+                bytes: req!(bytes),
+                sha256: req!(sha256),
+                kept_in: req!(kept_in),
+                reason: f.reason.take(),
+            },
+            "crash_recovered" => Body::CrashRecovered {
+                last_checkpoint: req!(last_checkpoint),
+                from: req!(from),
+                to: to_u64(&f.to)?,
+            },
+            "key_rotation" => Body::KeyRotation {
+                old: req!(old),
+                new: req!(new),
+                note: req!(note),
+            },
+            "code_attached" => Body::CodeAttached {
+                clip: req!(clip),
+                code: req!(code),
+                code_kind: req!(code_kind),
+            },
+            "scan" => Body::Scan {
+                station: req!(station),
+                scanner: req!(scanner),
+                code: req!(code),
+                code_kind: req!(code_kind),
+                rule: req!(rule),
+                action: scan_action(&req!(action)),
+                detail: f.detail.take(),
+                order: f.order.take(),
+                box_no: f.box_no,
+                group: f.group.take(),
+                operator: f.operator.take(),
+                scanned_at: req!(scanned_at),
+            },
+            "access" => Body::Access {
+                action: req!(action),
+                code: req!(code),
+                clips: req!(clips),
+                who: req!(who),
+                to: to_string(&f.to)?,
+            },
+            "hold" => Body::Hold {
+                code: req!(code),
+                clips: req!(clips),
+                released: req!(released),
+                who: req!(who),
+                reason: f.reason.take(),
+            },
+            "pruned" => Body::Pruned {
+                clip: req!(clip),
+                file: req!(file),
+                reason: req!(reason),
+            },
+            other => return Err(format!("unknown record kind {other:?}")),
+        };
+        Ok(Record {
+            v: need(f.v, k, "v")?,
+            seq: need(f.seq, k, "seq")?,
+            prev: need(f.prev, k, "prev")?,
+            at: need(f.at, k, "at")?,
+            salt: f.salt,
+            body,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Record, D::Error> {
+        Flat::deserialize(d)?
+            .into_record()
+            .map_err(D::Error::custom)
+    }
+}
