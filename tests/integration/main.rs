@@ -10,6 +10,7 @@ mod docs;
 mod export;
 mod house;
 mod ledger_kinds;
+mod ledger_v3;
 mod lookup;
 mod recording;
 mod retention;
