@@ -26,6 +26,8 @@ pub mod proof;
 pub mod reader;
 pub mod state;
 pub mod tiles;
+#[cfg(test)]
+mod vectors;
 pub mod writer;
 
 pub use writer::Ledger;

@@ -134,7 +134,7 @@ impl StationKey {
         )
     }
 
-    fn parse(text: &str) -> Result<StationKey, String> {
+    pub(crate) fn parse(text: &str) -> Result<StationKey, String> {
         // The base64 key may itself contain '+': split off the first four fields only.
         let parts: Vec<&str> = text.splitn(5, '+').collect();
         let [p, k, name, id, data] = parts[..] else {

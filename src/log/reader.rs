@@ -59,7 +59,7 @@ impl LogReader {
         let current = LogState::load(data_dir).is_some_and(|s| s.end == manifest_len);
         if !current && !datadir::writer_running(data_dir) {
             // Nobody keeps the derived files: bring them up to date as the writer would.
-            match super::Ledger::open(data_dir, &RealClock::new()) {
+            match super::Ledger::open_derived(data_dir, &RealClock::new()) {
                 Ok(l) => drop(l),
                 Err(e) if e.kind() == ErrorKind::Conflict => {}
                 Err(e) => return Err(e),

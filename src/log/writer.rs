@@ -66,6 +66,8 @@ pub struct Ledger {
     /// Bulk import (synthetic logs for benchmarks): no fsync per append, derived files
     /// written by [`Ledger::flush`] only.
     bulk: bool,
+    /// Whether a bad last line found at open is moved aside (a reader's open leaves it).
+    repair: bool,
     /// What the open found and repaired, for the caller to report.
     pub opened: Opened,
 }
@@ -98,7 +100,15 @@ impl Ledger {
     /// chain it cannot extend.
     pub fn open(data_dir: &Path, clock: &dyn Clock) -> Result<Ledger, Error> {
         let lock = datadir::take_writer_lock(data_dir)?;
-        Ok(Ledger::open_locked(data_dir, lock, clock, false)?)
+        Ok(Ledger::open_locked(data_dir, lock, clock, false, true)?)
+    }
+
+    /// Brings the derived files (offsets, tiles, state) up to date with the manifest for a
+    /// reader when no recorder runs, without changing the manifest: a bad last line is left
+    /// as it is (and this ledger refuses appends).
+    pub fn open_derived(data_dir: &Path, clock: &dyn Clock) -> Result<Ledger, Error> {
+        let lock = datadir::take_writer_lock(data_dir)?;
+        Ok(Ledger::open_locked(data_dir, lock, clock, false, false)?)
     }
 
     /// Rebuilds the line offsets, the tiles and `ledger.state` from the whole manifest (for
@@ -116,15 +126,17 @@ impl Ledger {
             }
             _ => {}
         }
-        Ledger::open_locked(data_dir, lock, clock, true)
+        Ledger::open_locked(data_dir, lock, clock, true, true)
     }
 
-    /// `asked`: the rebuild of the derived files was asked for (reindex), not a surprise.
+    /// `asked`: the rebuild of the derived files was asked for (reindex), not a surprise;
+    /// `repair`: a bad last line is moved aside (else left, and appends refused).
     fn open_locked(
         data_dir: &Path,
         lock: File,
         clock: &dyn Clock,
         asked: bool,
+        repair: bool,
     ) -> Result<Ledger, LedgerError> {
         let path = data_dir.join(MANIFEST);
         let io = |what| {
@@ -172,6 +184,7 @@ impl Ledger {
             broken: None,
             derived_stale: false,
             bulk: false,
+            repair,
             opened,
         };
         ledger.catch_up(clock)?;
@@ -283,7 +296,13 @@ impl Ledger {
         self.flush_derived()?;
         self.opened.unclean = self.state.size > 0 && self.state.last_checkpoint != self.state.size;
         if let Some((offset, bytes, why)) = torn {
-            self.remove_torn(offset, &bytes, why, clock)?;
+            if self.repair {
+                self.remove_torn(offset, &bytes, why, clock)?;
+            } else {
+                // A reader brought the derived files up to date: the manifest is the
+                // recorder's to repair, and nothing may be appended after that line.
+                self.broken = Some(format!("the last manifest line is bad ({why}); the recorder's next start moves it aside"));
+            }
         }
         Ok(())
     }
@@ -626,6 +645,32 @@ mod tests {
         assert_eq!(r3.prev, digest::sha256_hex(&text[first_len..]));
         let seq = l.append_with(start_named, &clock).unwrap();
         assert!(matches!(&seq.body, Body::StationStart { station, .. } if station == "s4"));
+    }
+
+    #[test]
+    fn the_same_record_twice_hashes_differently() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = SimClock::at_test_epoch();
+        let mut l = Ledger::open(dir.path(), &clock).unwrap();
+        let (a, b) = (
+            l.append(start(), &clock).unwrap(),
+            l.append(start(), &clock).unwrap(),
+        );
+        // Same body, same time: only seq, prev and the salt tell them apart, and the salt alone
+        // is 128 bits nobody outside can guess.
+        assert_eq!(a.at, b.at);
+        let (sa, sb) = (a.salt.clone().unwrap(), b.salt.clone().unwrap());
+        assert_eq!(sa.len(), 32);
+        assert_ne!(sa, sb);
+        let text = std::fs::read(dir.path().join(MANIFEST)).unwrap();
+        let lines: Vec<&[u8]> = text.split_inclusive(|&c| c == b'\n').collect();
+        // Line 1 with line 2's salt is not line 1: a guess of every other field is not enough.
+        let guessed = String::from_utf8_lossy(lines[0]).replace(&sa, &sb);
+        assert_ne!(
+            merkle::leaf_hash(guessed.as_bytes()),
+            merkle::leaf_hash(lines[0])
+        );
+        assert_ne!(merkle::leaf_hash(lines[0]), merkle::leaf_hash(lines[1]));
     }
 
     fn start_named(seq: u64) -> Body {

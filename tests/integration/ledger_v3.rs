@@ -595,6 +595,49 @@ fn salts_keep_other_orders_out_of_a_bundle() {
             "{other} is named in the bundle of DEMO-0002"
         );
     }
+
+    // What an attacker holding the bundle can hash against: the proofs' sibling hashes and
+    // the records' `prev`. The true neighbouring lines do match some of them (that is what a
+    // proof is), but the same lines with any salt but the true one match none: guessing
+    // every other field of a neighbour is not enough.
+    let mut targets = std::collections::HashSet::new();
+    for t in text.split(|c: char| c.is_whitespace() || c == '"') {
+        if t.len() == 44 && t.ends_with('=') {
+            if let Ok(h) = base64::engine::general_purpose::STANDARD.decode(t) {
+                targets.insert(h);
+            }
+        }
+        if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+            targets.insert(t.bytes().collect::<Vec<u8>>());
+        }
+    }
+    let hits = |line: &[u8]| {
+        let hex = packwitness::digest::hex(&sha(&[line]));
+        targets.contains(leaf(line).as_slice()) || targets.contains(&hex.into_bytes())
+    };
+    let mut neighbours = 0;
+    for (r, line) in recs.iter().zip(&lines) {
+        if r["order"] == "DEMO-0002" || text.contains(String::from_utf8_lossy(line).trim_end()) {
+            continue;
+        }
+        neighbours += usize::from(hits(line));
+        let salt = r["salt"].as_str().unwrap();
+        for guess in [
+            "00000000000000000000000000000000",
+            "ffffffffffffffffffffffffffffffff",
+        ] {
+            let guessed = String::from_utf8_lossy(line).replace(salt, guess);
+            assert!(
+                !hits(guessed.as_bytes()),
+                "line {} matched with a guessed salt",
+                r["seq"]
+            );
+        }
+    }
+    assert!(
+        neighbours > 0,
+        "no neighbouring line is in the proofs: the check above proves nothing"
+    );
 }
 
 #[test]
@@ -741,5 +784,74 @@ fn bench_ledger_measures_both_logs_and_its_verdict_follows_its_figures() {
         std::fs::read_dir(tmp.path()).unwrap().count(),
         0,
         "bench left files behind"
+    );
+}
+
+/// A log written by the last version-2 release (`tests/vectors/v2-log`: two demo orders, their
+/// clips pruned, the key that signed it): still read, still verified, and continued in
+/// version 3 by the same key.
+#[test]
+fn a_version_2_log_verifies_and_grows_in_version_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/v2-log");
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    std::fs::copy(fixture.join("manifest.jsonl"), dir.join("manifest.jsonl")).unwrap();
+    std::fs::copy(fixture.join("station.key"), dir.join("keys/station.key")).unwrap();
+    let before = manifest(&dir);
+    assert!(before
+        .iter()
+        .all(|r| r["v"] == 2 && r.get("salt").is_none()));
+    let v = verify_json(&dir, &["--full"]);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["report"]["checkpoints"], 2, "{v}");
+    let old_note = checkpoints(&dir).last().unwrap()["note"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let note_file = tmp.path().join("v2.note");
+    std::fs::write(&note_file, &old_note).unwrap();
+
+    let out = data(
+        &dir,
+        &["hold", "V2-0001", "--reason", "dispute", "--who", "cs"],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let after = manifest(&dir);
+    assert!(after.len() > before.len());
+    for r in &after[before.len()..] {
+        assert_eq!(r["v"], 3, "{r}");
+        assert_eq!(r["salt"].as_str().map(str::len), Some(32), "{r}");
+    }
+    assert_tiles_match(&dir, "a version 2 log continued");
+    let v = verify_json(&dir, &["--full"]);
+    assert_eq!(v["ok"], true, "{v}");
+    let out = data(&dir, &["consistency", note_file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let found = data(&dir, &["lookup", "V2-0002", "--json"]);
+    assert!(found.status.success(), "{}", show(&found));
+}
+
+#[test]
+fn verify_reports_a_torn_last_line_and_leaves_the_manifest_as_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    let path = dir.join("manifest.jsonl");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"{\"v\":3,\"seq\":99,\"pr");
+    std::fs::write(&path, &bytes).unwrap();
+    // Derived files gone too, so that a reader must bring them up to date.
+    std::fs::remove_file(dir.join("ledger.state")).unwrap();
+    let v = verify_json(&dir, &[]);
+    assert!(problem_kinds(&v).contains(&"torn_line".to_string()), "{v}");
+    assert!(
+        std::fs::read(&path).unwrap() == bytes,
+        "verify changed the manifest"
+    );
+    let out = data(&dir, &["lookup", "DEMO-0001"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        std::fs::read(&path).unwrap() == bytes,
+        "lookup changed the manifest"
     );
 }

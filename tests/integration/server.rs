@@ -123,6 +123,9 @@ fn a_token_is_required_when_configured() {
         "/api/lookup/DEMO-0001",
         "/clips/1",
         "/export/DEMO-0001",
+        "/checkpoint",
+        "/tile/0/000.p/3",
+        "/tile/entries/000.p/3",
     ] {
         let r = http(&addr, "GET", path, &[], b"");
         assert_eq!(r.status, 401, "{path}");
@@ -143,6 +146,14 @@ fn a_token_is_required_when_configured() {
         "{}",
         page.text()
     );
+    let r = http(
+        &addr,
+        "GET",
+        "/checkpoint",
+        &[("Authorization", "Bearer s3cret-token")],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
     let r = http(
         &addr,
         "GET",
