@@ -70,3 +70,89 @@ fn systemd_unit_runs_the_recorder_as_a_service() {
     assert!(readme.contains("config/packwitness.service"));
     assert!(readme.contains("config/two-stations.toml"));
 }
+
+fn doc(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// docs/format.md quotes the version-3 vector log line for line, with the SHA-256 of each
+/// (which must be right), describes every kind in it, and the log verifies.
+#[test]
+fn format_doc_quotes_the_v3_vectors_and_they_verify() {
+    use sha2::Digest;
+    let format = doc("docs/format.md");
+    let vectors = doc("tests/vectors/v3.jsonl");
+    for (i, line) in vectors.lines().enumerate() {
+        assert!(
+            format.contains(&format!("    {line}\n")),
+            "docs/format.md does not quote line {} of tests/vectors/v3.jsonl",
+            i + 1
+        );
+        let hash = packwitness::digest::hex(&sha2::Sha256::digest(format!("{line}\n")));
+        assert!(
+            format.contains(&format!("{:>2}  {hash}", i + 1)),
+            "docs/format.md lacks the SHA-256 of line {}: {hash}",
+            i + 1
+        );
+        let rec: serde_json::Value = serde_json::from_str(line).unwrap();
+        let kind = rec["kind"].as_str().unwrap();
+        assert!(
+            format.contains(&format!("- `{kind}`")),
+            "docs/format.md does not describe {kind}"
+        );
+    }
+    for file in [
+        "ledger.state",
+        "manifest.offsets",
+        "verify.state",
+        "tile/<L>/<N>",
+        "keys/station.key",
+    ] {
+        assert!(
+            format.contains(file),
+            "docs/format.md does not describe {file}"
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("manifest.jsonl"), &vectors).unwrap();
+    let out = crate::common::run(&[
+        "--data-dir",
+        tmp.path().to_str().unwrap(),
+        "verify",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["report"]["checkpoints"], 2, "{v}");
+}
+
+/// README names every problem verify can report, as its JSON spells it.
+#[test]
+fn readme_names_every_verify_problem() {
+    let readme = doc("README.md");
+    let src = doc("src/verify/mod.rs");
+    let body = &src[src.find("pub enum ProblemKind {").unwrap()..];
+    let body = &body[..body.find('}').unwrap()];
+    let mut n = 0;
+    for word in body
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.ends_with(',') && l.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+    {
+        let name = word.trim_end_matches(',');
+        let mut snake = String::new();
+        for (i, c) in name.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                snake.push('_');
+            }
+            snake.push(c.to_ascii_lowercase());
+        }
+        assert!(
+            readme.contains(&format!("`{snake}`")),
+            "README does not name `{snake}`"
+        );
+        n += 1;
+    }
+    assert!(n >= 19, "found only {n} problem kinds");
+}
