@@ -81,28 +81,36 @@ fn scan_action(s: &str) -> ScanAction {
 }
 
 impl Flat {
-    fn into_record(self) -> Result<Record, String> {
-        let mut f = self;
-        let kind = need(f.kind.take(), "", "kind")?;
+    fn into_record(mut self) -> Result<Record, String> {
+        let kind = need(self.kind.take(), "", "kind")?;
         let k = kind.as_str();
+        let body = match self.recorder_body(k)? {
+            Some(b) => b,
+            None => self.other_body(k)?,
+        };
+        Ok(Record {
+            v: need(self.v, k, "v")?,
+            seq: need(self.seq, k, "seq")?,
+            prev: need(self.prev, k, "prev")?,
+            at: need(self.at, k, "at")?,
+            salt: self.salt,
+            body,
+        })
+    }
+
+    /// The kinds the recorder writes about its own log and clips; `None` for the others.
+    fn recorder_body(&mut self, k: &str) -> Result<Option<Body>, String> {
         macro_rules! req {
             ($field:ident) => {
-                need(f.$field.take(), k, stringify!($field))?
+                need(self.$field.take(), k, stringify!($field))?
             };
         }
-        let to_string = |v: &Option<serde_json::Value>| -> Result<Option<String>, String> {
-            match v {
-                None | Some(serde_json::Value::Null) => Ok(None),
-                Some(serde_json::Value::String(s)) => Ok(Some(s.to_string())),
-                Some(_) => Err(format!("a {k} record whose \"to\" is not text")),
-            }
-        };
         let to_u64 = |v: &Option<serde_json::Value>| -> Result<u64, String> {
             v.as_ref()
                 .and_then(serde_json::Value::as_u64)
                 .ok_or_else(|| format!("a {k} record without its \"to\" line"))
         };
-        let body = match k {
+        Ok(Some(match k {
             "station_start" => Body::StationStart {
                 station: req!(station),
                 software: req!(software),
@@ -114,15 +122,15 @@ impl Flat {
                 order: req!(order),
                 station: req!(station),
                 camera: req!(camera),
-                operator: f.operator.take(),
+                operator: self.operator.take(),
                 group: req!(group),
                 part: req!(part),
-                box_no: f.box_no.unwrap_or(1),
+                box_no: self.box_no.unwrap_or(1),
                 file: req!(file),
                 started_at: req!(started_at),
                 scanned_at: req!(scanned_at),
                 first_frame: req!(first_frame),
-                clock_synced: f.clock_synced,
+                clock_synced: self.clock_synced,
             },
             "clip_sealed" => Body::ClipSealed {
                 clip: req!(clip),
@@ -150,18 +158,37 @@ impl Flat {
                 bytes: req!(bytes),
                 sha256: req!(sha256),
                 kept_in: req!(kept_in),
-                reason: f.reason.take(),
+                reason: self.reason.take(),
             },
             "crash_recovered" => Body::CrashRecovered {
                 last_checkpoint: req!(last_checkpoint),
                 from: req!(from),
-                to: to_u64(&f.to)?,
+                to: to_u64(&self.to)?,
             },
             "key_rotation" => Body::KeyRotation {
                 old: req!(old),
                 new: req!(new),
                 note: req!(note),
             },
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Scans, codes, access, holds and retention.
+    fn other_body(&mut self, k: &str) -> Result<Body, String> {
+        macro_rules! req {
+            ($field:ident) => {
+                need(self.$field.take(), k, stringify!($field))?
+            };
+        }
+        let to_string = |v: &Option<serde_json::Value>| -> Result<Option<String>, String> {
+            match v {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) => Ok(Some(s.to_string())),
+                Some(_) => Err(format!("a {k} record whose \"to\" is not text")),
+            }
+        };
+        Ok(match k {
             "code_attached" => Body::CodeAttached {
                 clip: req!(clip),
                 code: req!(code),
@@ -174,11 +201,11 @@ impl Flat {
                 code_kind: req!(code_kind),
                 rule: req!(rule),
                 action: scan_action(&req!(action)),
-                detail: f.detail.take(),
-                order: f.order.take(),
-                box_no: f.box_no,
-                group: f.group.take(),
-                operator: f.operator.take(),
+                detail: self.detail.take(),
+                order: self.order.take(),
+                box_no: self.box_no,
+                group: self.group.take(),
+                operator: self.operator.take(),
                 scanned_at: req!(scanned_at),
             },
             "access" => Body::Access {
@@ -186,14 +213,14 @@ impl Flat {
                 code: req!(code),
                 clips: req!(clips),
                 who: req!(who),
-                to: to_string(&f.to)?,
+                to: to_string(&self.to)?,
             },
             "hold" => Body::Hold {
                 code: req!(code),
                 clips: req!(clips),
                 released: req!(released),
                 who: req!(who),
-                reason: f.reason.take(),
+                reason: self.reason.take(),
             },
             "pruned" => Body::Pruned {
                 clip: req!(clip),
@@ -201,14 +228,6 @@ impl Flat {
                 reason: req!(reason),
             },
             other => return Err(format!("unknown record kind {other:?}")),
-        };
-        Ok(Record {
-            v: need(f.v, k, "v")?,
-            seq: need(f.seq, k, "seq")?,
-            prev: need(f.prev, k, "prev")?,
-            at: need(f.at, k, "at")?,
-            salt: f.salt,
-            body,
         })
     }
 }

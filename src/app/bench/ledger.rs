@@ -72,11 +72,111 @@ fn sample_clip(dir: &Path) -> Result<(Vec<u8>, String, Vec<fmp4::Fragment>), Err
     Ok((bytes, sha, frags))
 }
 
+/// The sample clip every kept clip is a copy of: its bytes, SHA-256 and fragment list.
+struct Sample {
+    bytes: Vec<u8>,
+    sha: String,
+    frags: Vec<fmp4::Fragment>,
+}
+
+/// The records of synthetic clip `i` (scan, opening, a waybill every tenth, seal), its
+/// opening being line `opened`; the last [`KEPT`] clips get a real file (a copy of the
+/// sample), the others a made-up hash and no file (retention prunes them).
+fn clip_bodies(
+    dir: &Path,
+    i: u64,
+    opened: u64,
+    keep: bool,
+    at: chrono::DateTime<chrono::FixedOffset>,
+    sample: &Sample,
+) -> Result<(Vec<Body>, String), Error> {
+    let order = format!("BL-{i:08}");
+    let started = format_time(at);
+    let ended = format_time(at + chrono::Duration::milliseconds(29_967));
+    let file = format!("clips/bench/2026-11-25/{order}_cam-1_{i:08}.mp4");
+    let mut bodies = vec![
+        Body::Scan {
+            station: "bench".into(),
+            scanner: "hand".into(),
+            code: order.clone(),
+            code_kind: "order".into(),
+            rule: "bench".into(),
+            action: ScanAction::Switch,
+            detail: Some("next_order".into()),
+            order: Some(order.clone()),
+            box_no: Some(1),
+            group: Some(format!("g-{i}")),
+            operator: Some(format!("OP{}", i % 20)),
+            scanned_at: started.clone(),
+        },
+        Body::ClipOpened {
+            order: order.clone(),
+            station: "bench".into(),
+            camera: "cam-1".into(),
+            operator: Some(format!("OP{}", i % 20)),
+            group: format!("g-{i}"),
+            part: 1,
+            box_no: 1,
+            file: file.clone(),
+            started_at: started.clone(),
+            scanned_at: started.clone(),
+            first_frame: i * 900,
+            clock_synced: Some(true),
+        },
+    ];
+    if i.is_multiple_of(10) {
+        bodies.push(Body::CodeAttached {
+            clip: opened,
+            code: format!("SF{i:013}"),
+            code_kind: "tracking".into(),
+        });
+    }
+    let (size, sha, nfrags, frags_sha) = if keep {
+        let path = dir.join(&file);
+        crate::datadir::create_dir_durable(path.parent().unwrap_or(dir))
+            .map_err(io("creating a clip directory"))?;
+        std::fs::write(&path, &sample.bytes).map_err(io("writing a clip"))?;
+        fmp4::write_fragments(&path, &sample.frags).map_err(io("writing a fragment list"))?;
+        (
+            sample.bytes.len() as u64,
+            sample.sha.clone(),
+            sample.frags.len() as u64,
+            fmp4::fragments_digest(&sample.frags),
+        )
+    } else {
+        (
+            20_000_000,
+            crate::digest::sha256_hex(&i.to_le_bytes()),
+            121,
+            crate::digest::sha256_hex(&(i + 1).to_le_bytes()),
+        )
+    };
+    bodies.push(Body::ClipSealed {
+        clip: opened,
+        order,
+        station: "bench".into(),
+        camera: "cam-1".into(),
+        file: file.clone(),
+        reason: SealReason::NextOrder,
+        started_at: started,
+        ended_at: ended,
+        duration_ms: 30_000,
+        frames: 900,
+        first_frame: i * 900,
+        size,
+        sha256: sha,
+        fragments: nfrags,
+        fragments_sha256: frags_sha,
+    });
+    Ok((bodies, file))
+}
+
 /// Writes a data dir of about `records` records; returns (an order with a file, the line of
 /// an early checkpoint).
 pub fn build(dir: &Path, records: u64) -> Result<(String, u64), Error> {
     crate::datadir::create(dir)?;
-    let (clip_bytes, clip_sha, frags) = sample_clip(dir)?;
+    let (bytes, sha, frags) = sample_clip(dir)?;
+    let sample = Sample { bytes, sha, frags };
     let clock = SimClock::at_test_epoch();
     let key = StationKey::load_or_create(&dir.join("keys/station.key"), "bench")?;
     let mut l = Ledger::open(dir, &clock)?;
@@ -99,85 +199,9 @@ pub fn build(dir: &Path, records: u64) -> Result<(String, u64), Error> {
     let mut last_cp = clock.monotonic();
     let mut pending_prunes = std::collections::VecDeque::new();
     for i in 0..clips {
-        let order = format!("BL-{i:08}");
-        let at = clock.now();
-        let started = format_time(at);
-        let ended = format_time(at + chrono::Duration::milliseconds(29_967));
-        let file = format!("clips/bench/2026-11-25/{order}_cam-1_{i:08}.mp4");
         let keep = i + KEPT >= clips;
-        let mut bodies = vec![Body::Scan {
-            station: "bench".into(),
-            scanner: "hand".into(),
-            code: order.clone(),
-            code_kind: "order".into(),
-            rule: "bench".into(),
-            action: ScanAction::Switch,
-            detail: Some("next_order".into()),
-            order: Some(order.clone()),
-            box_no: Some(1),
-            group: Some(format!("g-{i}")),
-            operator: Some(format!("OP{}", i % 20)),
-            scanned_at: started.clone(),
-        }];
         let opened = l.next_seq() + 1;
-        bodies.push(Body::ClipOpened {
-            order: order.clone(),
-            station: "bench".into(),
-            camera: "cam-1".into(),
-            operator: Some(format!("OP{}", i % 20)),
-            group: format!("g-{i}"),
-            part: 1,
-            box_no: 1,
-            file: file.clone(),
-            started_at: started.clone(),
-            scanned_at: started.clone(),
-            first_frame: i * 900,
-            clock_synced: Some(true),
-        });
-        if i % 10 == 0 {
-            bodies.push(Body::CodeAttached {
-                clip: opened,
-                code: format!("SF{i:013}"),
-                code_kind: "tracking".into(),
-            });
-        }
-        let (size, sha, nfrags, frags_sha) = if keep {
-            let path = dir.join(&file);
-            crate::datadir::create_dir_durable(path.parent().unwrap_or(dir))
-                .map_err(io("creating a clip directory"))?;
-            std::fs::write(&path, &clip_bytes).map_err(io("writing a clip"))?;
-            fmp4::write_fragments(&path, &frags).map_err(io("writing a fragment list"))?;
-            (
-                clip_bytes.len() as u64,
-                clip_sha.clone(),
-                frags.len() as u64,
-                fmp4::fragments_digest(&frags),
-            )
-        } else {
-            (
-                20_000_000,
-                crate::digest::sha256_hex(&i.to_le_bytes()),
-                121,
-                crate::digest::sha256_hex(&(i + 1).to_le_bytes()),
-            )
-        };
-        bodies.push(Body::ClipSealed {
-            clip: opened,
-            order: order.clone(),
-            station: "bench".into(),
-            camera: "cam-1".into(),
-            file: file.clone(),
-            reason: SealReason::NextOrder,
-            started_at: started,
-            ended_at: ended,
-            duration_ms: 30_000,
-            frames: 900,
-            first_frame: i * 900,
-            size,
-            sha256: sha,
-            fragments: nfrags,
-            fragments_sha256: frags_sha,
-        });
+        let (mut bodies, file) = clip_bodies(dir, i, opened, keep, clock.now(), &sample)?;
         if !keep {
             pending_prunes.push_back((opened, file));
         }

@@ -27,132 +27,152 @@ pub struct LookupBench {
     pub lookup_max_ms: f64,
 }
 
+/// Writes the synthetic manifest of `clips` clips (version-2 lines: the lookup needs no
+/// salts); returns its size in bytes.
+fn write_manifest(dir: &Path, clips: u64) -> Result<u64, Error> {
+    use std::io::Write;
+    let io = |e: std::io::Error| {
+        Error::msg(
+            crate::ErrorKind::Io,
+            format!("{}: writing the synthetic manifest: {e}", dir.display()),
+        )
+    };
+    let path = dir.join(MANIFEST);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
+    let mut prev = ledger::GENESIS.to_string();
+    let mut seq = 0u64;
+    let at = "2026-11-25T10:00:00.000+08:00".to_string();
+    let mut put = |body: Body| -> Result<u64, Error> {
+        seq += 1;
+        let rec = ledger::Record {
+            v: 2,
+            seq,
+            prev: prev.clone(),
+            at: at.clone(),
+            salt: None,
+            body,
+        };
+        let mut line = serde_json::to_vec(&rec).map_err(|e| Error::internal(e.to_string()))?;
+        line.push(b'\n');
+        prev = crate::digest::sha256_hex(&line);
+        out.write_all(&line).map_err(io)?;
+        Ok(seq)
+    };
+    put(Body::StationStart {
+        station: "bench".into(),
+        software: format!("packwitness {}", env!("CARGO_PKG_VERSION")),
+        config_sha256: crate::digest::sha256_hex(b""),
+        cameras: vec!["cam-1".into()],
+        key: "bench+00000000+AA".into(),
+    })?;
+    for i in 0..clips {
+        let order = format!("SO-{i:09}");
+        let file = format!("clips/bench/2026-11-25/{order}_cam-1_{i:06}.mp4");
+        let opened = put(Body::ClipOpened {
+            order: order.clone(),
+            station: "bench".into(),
+            camera: "cam-1".into(),
+            operator: Some(format!("OP{}", i % 20)),
+            group: format!("g-{i}"),
+            part: 1,
+            box_no: 1,
+            file: file.clone(),
+            started_at: at.clone(),
+            scanned_at: at.clone(),
+            first_frame: i * 900,
+            clock_synced: Some(true),
+        })?;
+        if i % 10 == 0 {
+            put(Body::CodeAttached {
+                clip: opened,
+                code: format!("SF{i:013}"),
+                code_kind: "tracking".into(),
+            })?;
+        }
+        put(Body::ClipSealed {
+            clip: opened,
+            order,
+            station: "bench".into(),
+            camera: "cam-1".into(),
+            file,
+            reason: SealReason::NextOrder,
+            started_at: at.clone(),
+            ended_at: at.clone(),
+            duration_ms: 30_000,
+            frames: 900,
+            first_frame: i * 900,
+            size: 20_000_000,
+            sha256: crate::digest::sha256_hex(&i.to_le_bytes()),
+            fragments: 121,
+            fragments_sha256: crate::digest::sha256_hex(&(i + 1).to_le_bytes()),
+        })?;
+    }
+    out.flush().map_err(io)?;
+    drop(out);
+    let manifest_bytes = std::fs::metadata(&path).map_err(io)?.len();
+    Ok(manifest_bytes)
+}
+
+/// The reference: read and parse every line, nothing else. Returns (records, seconds).
+fn parse_all(dir: &Path) -> Result<(u64, f64), Error> {
+    let io = |e: std::io::Error| {
+        Error::msg(
+            crate::ErrorKind::Io,
+            format!("{}: reading the synthetic manifest: {e}", dir.display()),
+        )
+    };
+    let t = Instant::now();
+    let mut reader = ledger::open_manifest(dir)?;
+    let mut records = 0u64;
+    while let Some((_, _, bytes)) = reader.next_line().map_err(io)? {
+        let rec: ledger::Record =
+            serde_json::from_slice(&bytes).map_err(|e| Error::internal(e.to_string()))?;
+        std::hint::black_box(&rec);
+        records += 1;
+    }
+    Ok((records, t.elapsed().as_secs_f64()))
+}
+
+/// `lookups` lookups of orders, waybills and unknown codes; their times in ms, sorted.
+fn time_lookups(dir: &Path, clips: u64, lookups: u64) -> Result<Vec<f64>, Error> {
+    let index = crate::index::Index::open_read(dir)?;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut times = Vec::with_capacity(lookups as usize);
+    for _ in 0..lookups {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let i = x % clips.max(1);
+        let code = match x % 10 {
+            0 => format!("NOPE-{i}"),
+            1 => format!("SF{:013}", i - i % 10),
+            _ => format!("SO-{i:09}"),
+        };
+        let t = Instant::now();
+        let rows = index.lookup(&code)?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(rows);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times)
+}
+
 /// Writes a manifest of `clips` synthetic sealed clips (every tenth with a waybill attached),
 /// builds the index from it, then times `lookups` lookups of random orders and waybills (one
 /// in ten unknown). Lines are written without fsync: this measures the index, not the disk.
 pub fn lookup(work_dir: &Path, clips: u64, lookups: u64) -> Result<LookupBench, Error> {
-    use std::io::Write;
     let dir = work_dir.join(format!("packwitness-bench-lookup-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     crate::datadir::create(&dir)?;
     let result = (|| {
-        let io = |e: std::io::Error| {
-            Error::msg(
-                crate::ErrorKind::Io,
-                format!("{}: writing the synthetic manifest: {e}", dir.display()),
-            )
-        };
-        let path = dir.join(MANIFEST);
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
-        let mut prev = ledger::GENESIS.to_string();
-        let mut seq = 0u64;
-        let at = "2026-11-25T10:00:00.000+08:00".to_string();
-        let mut put = |body: Body| -> Result<u64, Error> {
-            seq += 1;
-            let rec = ledger::Record {
-                v: ledger::FORMAT_VERSION,
-                seq,
-                prev: prev.clone(),
-                at: at.clone(),
-                salt: None,
-                body,
-            };
-            let mut line = serde_json::to_vec(&rec).map_err(|e| Error::internal(e.to_string()))?;
-            line.push(b'\n');
-            prev = crate::digest::sha256_hex(&line);
-            out.write_all(&line).map_err(io)?;
-            Ok(seq)
-        };
-        put(Body::StationStart {
-            station: "bench".into(),
-            software: format!("packwitness {}", env!("CARGO_PKG_VERSION")),
-            config_sha256: crate::digest::sha256_hex(b""),
-            cameras: vec!["cam-1".into()],
-            key: "bench+00000000+AA".into(),
-        })?;
-        for i in 0..clips {
-            let order = format!("SO-{i:09}");
-            let file = format!("clips/bench/2026-11-25/{order}_cam-1_{i:06}.mp4");
-            let opened = put(Body::ClipOpened {
-                order: order.clone(),
-                station: "bench".into(),
-                camera: "cam-1".into(),
-                operator: Some(format!("OP{}", i % 20)),
-                group: format!("g-{i}"),
-                part: 1,
-                box_no: 1,
-                file: file.clone(),
-                started_at: at.clone(),
-                scanned_at: at.clone(),
-                first_frame: i * 900,
-                clock_synced: Some(true),
-            })?;
-            if i % 10 == 0 {
-                put(Body::CodeAttached {
-                    clip: opened,
-                    code: format!("SF{i:013}"),
-                    code_kind: "tracking".into(),
-                })?;
-            }
-            put(Body::ClipSealed {
-                clip: opened,
-                order,
-                station: "bench".into(),
-                camera: "cam-1".into(),
-                file,
-                reason: SealReason::NextOrder,
-                started_at: at.clone(),
-                ended_at: at.clone(),
-                duration_ms: 30_000,
-                frames: 900,
-                first_frame: i * 900,
-                size: 20_000_000,
-                sha256: crate::digest::sha256_hex(&i.to_le_bytes()),
-                fragments: 121,
-                fragments_sha256: crate::digest::sha256_hex(&(i + 1).to_le_bytes()),
-            })?;
-        }
-        out.flush().map_err(io)?;
-        drop(out);
-        let manifest_bytes = std::fs::metadata(&path).map_err(io)?.len();
-
-        // Reference: read and parse every line, nothing else.
-        let t = Instant::now();
-        let mut reader = ledger::open_manifest(&dir)?;
-        let mut records = 0u64;
-        while let Some((_, _, bytes)) = reader.next_line().map_err(io)? {
-            let rec: ledger::Record =
-                serde_json::from_slice(&bytes).map_err(|e| Error::internal(e.to_string()))?;
-            std::hint::black_box(&rec);
-            records += 1;
-        }
-        let parse_s = t.elapsed().as_secs_f64();
-
+        let manifest_bytes = write_manifest(&dir, clips)?;
+        let (records, parse_s) = parse_all(&dir)?;
         // `packwitness reindex`, whole: the lock, the build into a new file, the comparison
         // with the (absent) old index, the rename.
         let t = Instant::now();
         crate::index::reindex(&dir, false)?;
         let reindex_s = t.elapsed().as_secs_f64();
-        let index = crate::index::Index::open_read(&dir)?;
-
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut times = Vec::with_capacity(lookups as usize);
-        for _ in 0..lookups {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let i = x % clips.max(1);
-            let code = match x % 10 {
-                0 => format!("NOPE-{i}"),
-                1 => format!("SF{:013}", i - i % 10),
-                _ => format!("SO-{i:09}"),
-            };
-            let t = Instant::now();
-            let rows = index.lookup(&code)?;
-            times.push(t.elapsed().as_secs_f64() * 1000.0);
-            std::hint::black_box(rows);
-        }
-        times.sort_by(f64::total_cmp);
+        let times = time_lookups(&dir, clips, lookups)?;
         let pct = |p: f64| {
             times
                 .get(((times.len() as f64 * p) as usize).min(times.len().saturating_sub(1)))

@@ -37,17 +37,22 @@ pub fn verify(work: &Path, files: usize, mb: usize, runs: usize) -> Result<Verif
     result
 }
 
-fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<VerifyBench, Error> {
-    let io = |what: &str| {
-        let what = what.to_string();
-        let path = dir.to_owned();
-        move |e: std::io::Error| {
-            Error::msg(
-                crate::ErrorKind::Io,
-                format!("{}: {what}: {e}", path.display()),
-            )
-        }
-    };
+/// How an I/O error of the benchmark's data dir reads.
+fn io_in(dir: &Path, what: &str) -> impl Fn(std::io::Error) -> Error {
+    let what = what.to_string();
+    let path = dir.to_owned();
+    move |e: std::io::Error| {
+        Error::msg(
+            crate::ErrorKind::Io,
+            format!("{}: {what}: {e}", path.display()),
+        )
+    }
+}
+
+/// A data dir of `files` synthetic clips of `mb` MiB, sealed and signed; returns the clip
+/// paths and their total size.
+fn write_clips(dir: &Path, files: usize, mb: usize) -> Result<(Vec<PathBuf>, u64), Error> {
+    let io = |what: &str| io_in(dir, what);
     crate::datadir::create(dir)?;
     let clips = dir.join("clips/bench");
     crate::datadir::create_dir_durable(&clips).map_err(io("creating clips/"))?;
@@ -120,9 +125,12 @@ fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<Verify
         paths.push(path);
     }
     ledger.checkpoint(&key, &clock)?;
-    drop(ledger);
-    let bytes = (files * buf.len()) as u64;
-    drop(buf);
+    Ok((paths, (files * buf.len()) as u64))
+}
+
+fn run_verify(dir: &Path, files: usize, mb: usize, runs: usize) -> Result<VerifyBench, Error> {
+    let io = |what: &str| io_in(dir, what);
+    let (paths, bytes) = write_clips(dir, files, mb)?;
 
     let sha256sum = || -> Result<Duration, Error> {
         let t = Instant::now();
