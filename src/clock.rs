@@ -222,6 +222,13 @@ pub fn parse_local_time(text: &str, end_of_day: bool) -> Result<i64, TimeError> 
     Err(TimeError::Unreadable(t.to_string()))
 }
 
+/// `HH:MM:SS` of an RFC 3339 time (the whole text when it is not one).
+pub fn short_time(t: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.format("%H:%M:%S").to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ use std::path::Path;
 use crate::config::{CameraConfig, Config, ScannerConfig, ScannerKind};
 use crate::error::Error;
 
+pub mod alarm;
 pub mod bench;
 pub mod demo;
 pub mod run;

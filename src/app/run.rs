@@ -140,9 +140,18 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
             Lane { tx, rx, status }
         })
         .collect();
+    // What `packwitness status`, the alarms and `/healthz` see of this process.
+    let status = process_status(&r, &lanes, &handle);
+    {
+        let status = status.clone();
+        handle.set_status(Box::new(move || {
+            serde_json::to_value(status()).unwrap_or_default()
+        }));
+    }
     // The web server first: a port in use stops the start before any camera is opened.
     let web = start_web(&r, &lanes, &handle)?;
     let stations = start_stations(&r, &handle)?;
+    let alarms = super::alarm::Alarms::start(config, r.data_dir.to_owned(), status)?;
     let senders: Vec<Sender<StationEvent>> = lanes.iter().map(|l| l.tx.clone()).collect();
     let stop_all = move || {
         for tx in &senders {
@@ -163,6 +172,7 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     r.feedback
         .ready(&ids, stdin, web.as_ref().map(|w| w.addr()));
     let mut first_err = join_stations(&r, stations, lanes, stop_all);
+    alarms.stop();
     if let Some(web) = web {
         web.stop();
     }
@@ -172,6 +182,30 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         first_err.get_or_insert(e);
     }
     first_err.map_or(Ok(()), Err)
+}
+
+/// The status of this process, composed anew at each call from its stations' statuses.
+fn process_status(
+    r: &Run<'_>,
+    lanes: &[Lane],
+    handle: &WriterHandle,
+) -> Arc<dyn Fn() -> web::ProcessStatus + Send + Sync> {
+    let statuses: Vec<Arc<Mutex<StationStatus>>> = lanes.iter().map(|l| l.status.clone()).collect();
+    let (data_dir, config, clock, writer) = (
+        r.data_dir.to_owned(),
+        r.config.clone(),
+        r.clock.clone(),
+        handle.clone(),
+    );
+    let started = clock.monotonic();
+    Arc::new(move || {
+        let stations = statuses
+            .iter()
+            .map(|s| s.lock().map(|g| g.clone()).unwrap_or_default())
+            .collect();
+        let uptime = clock.monotonic().saturating_sub(started).as_secs_f64();
+        web::ProcessStatus::compose(&data_dir, &config, stations, Some(&writer), &clock, uptime)
+    })
 }
 
 /// The web server of the process, when `[server] listen` is set.
@@ -334,7 +368,12 @@ fn station_loop(
                     let outcome = station.scan(scanner, &scan)?;
                     feedback.accepted(station.id(), scanner, &scan, &outcome);
                     let at = clock.now().format("%H:%M:%S").to_string();
-                    set_status(&|s| s.update(&outcome, &scan.code, at.clone()));
+                    let report = station.report();
+                    set_status(&|s| {
+                        s.update(&outcome, &scan.code, at.clone());
+                        s.state = report.state.clone();
+                        s.health = Some(report.clone());
+                    });
                     Ok(web::outcome_json(&outcome))
                 }
                 Err(rejected) => {
@@ -351,9 +390,14 @@ fn station_loop(
         if now.saturating_sub(last_tick) >= TICK || matches!(event, Err(RecvTimeoutError::Timeout))
         {
             last_tick = now;
-            station.tick();
+            station.tick()?;
             let running = station.running();
-            set_status(&|s| s.running = running);
+            let report = station.report();
+            set_status(&|s| {
+                s.running = running;
+                s.state = report.state.clone();
+                s.health = Some(report.clone());
+            });
             if !running {
                 tracing::warn!(station = %station.id(), "a camera stopped; shutting down");
                 return Ok(());

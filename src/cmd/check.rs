@@ -8,8 +8,10 @@ use anyhow::{bail, Result};
 
 use packwitness::clock::RealClock;
 use packwitness::config::Config;
+use packwitness::recorder::health::short_time;
 use packwitness::recorder::Writer;
 use packwitness::verify::{Report, VerifyOptions};
+use packwitness::web::ProcessStatus;
 
 use super::{progress_bar, EXIT_VERIFY_FAILED};
 
@@ -188,4 +190,131 @@ pub fn reindex(dir: &Path, force: bool) -> Result<ExitCode> {
         );
         Ok(ExitCode::from(1))
     }
+}
+
+/// `packwitness status`: asks the recorder of `dir` over its socket.
+pub fn status(dir: &Path, json: bool) -> Result<ExitCode> {
+    let p = match packwitness::recorder::writer::recorder_status(dir) {
+        Ok(v) => serde_json::from_value::<ProcessStatus>(v).map_err(|e| {
+            anyhow::anyhow!("the recorder's status is not one this program reads: {e}")
+        })?,
+        Err(e) => ProcessStatus::no_recorder(dir, &e.to_string()),
+    };
+    if json {
+        out!("{}", serde_json::to_string_pretty(&p)?);
+    } else {
+        print_status(&p)?;
+    }
+    Ok(if p.healthy() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn print_status(p: &ProcessStatus) -> Result<()> {
+    if !p.recording_process {
+        out!("not recording: {}", p.problems.join("; "));
+        return Ok(());
+    }
+    out!(
+        "packwitness pid {} on {}: {}",
+        p.pid,
+        p.data_dir,
+        if p.healthy() {
+            "every camera live".to_string()
+        } else {
+            format!("{} problem(s)", p.problems.len())
+        }
+    );
+    for s in &p.stations {
+        let Some(h) = &s.health else {
+            out!("  station {}: starting", s.id);
+            continue;
+        };
+        let what = match (&h.order, &h.not_recording) {
+            (None, _) => "idle".to_string(),
+            (Some(o), None) => format!("recording {o}"),
+            (Some(o), Some(why)) => format!("NOT RECORDING {o}: {why}"),
+        };
+        let elapsed = h
+            .elapsed_s
+            .map(|e| format!(" for {e:.0} s"))
+            .unwrap_or_default();
+        let op = h
+            .operator
+            .as_deref()
+            .map(|o| format!(", operator {o}"))
+            .unwrap_or_default();
+        let last = h
+            .last_scan
+            .as_ref()
+            .map(|l| {
+                format!(
+                    ", last scan {} ({}) at {}",
+                    l.code,
+                    l.action,
+                    short_time(&l.at)
+                )
+            })
+            .unwrap_or_default();
+        out!("  station {}: {what}{elapsed}{op}{last}; {} scans, {} refused, {} orders without video", s.id, h.scans, h.rejects, h.no_video);
+        if let Some(r) = &h.last_rejection {
+            out!(
+                "    last refused scan {:?} at {}: {}",
+                r.scan,
+                short_time(&r.at),
+                r.error
+            );
+        }
+        for c in &h.cameras {
+            let age = c
+                .last_frame_age_s
+                .map(|a| format!(", last frame {a:.2} s ago"))
+                .unwrap_or_default();
+            let down = match (&c.down_since, &c.reason) {
+                (Some(d), Some(r)) => format!(" since {}: {r}", short_time(d)),
+                (Some(d), None) => format!(" since {}", short_time(d)),
+                (None, Some(r)) => format!(": {r}"),
+                _ => String::new(),
+            };
+            out!(
+                "    camera {} ({}): {}{down}, {:.1} fps, {} frames, {} late, writer lag {:.2} s{age}, {} reconnects",
+                c.camera,
+                c.source,
+                c.state.as_str(),
+                c.fps,
+                c.frames,
+                c.late_frames,
+                c.writer_lag_s,
+                c.reconnects
+            );
+        }
+    }
+    out!(
+        "  disk: {} MB free{}",
+        p.disk_free_mb,
+        p.hours_left
+            .map(|h| format!(", about {h:.1} hours of recording at the current rate"))
+            .unwrap_or_default()
+    );
+    match (&p.last_checkpoint_at, p.last_checkpoint_age_s) {
+        (Some(at), Some(age)) => out!("  last checkpoint: {at} ({age:.0} s ago)"),
+        _ => out!("  last checkpoint: none signed by this process yet"),
+    }
+    out!(
+        "  clock: {}",
+        match p.clock_synced {
+            Some(true) => "synchronised",
+            Some(false) => "NOT synchronised",
+            None => "synchronisation unknown",
+        }
+    );
+    for w in &p.warnings {
+        out!("warning: {w}");
+    }
+    for pr in &p.problems {
+        out!("problem: {pr}");
+    }
+    Ok(())
 }

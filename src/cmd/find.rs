@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
-use packwitness::clock::{parse_local_time, RealClock, SharedClock};
+use packwitness::clock::{parse_local_time, short_time, RealClock, SharedClock};
 use packwitness::config::Config;
 use packwitness::export::prove::ProofCheck;
 use packwitness::index::{self, FileCheck, Filter, Found, Index};
@@ -62,16 +62,20 @@ pub fn lookup(dir: &Path, config: &Config, q: Query, json: bool, hash: bool) -> 
         && q.limit.is_none();
     if let (Some(code), true) = (&q.code, only_code) {
         let found = index::lookup(dir, code, max, check)?;
-        if found.is_empty() {
+        let notes = index::notes(dir, code, max)?;
+        if found.is_empty() && notes.is_empty() {
             if json {
                 out!("[]");
             }
             return Ok(not_found(dir, code, max));
         }
         if json {
-            out!("{}", serde_json::to_string_pretty(&found)?);
+            // The clips, then what else is known of the order (entries with a `kind`).
+            let all = index::lookup_entries(&found, &notes);
+            out!("{}", serde_json::to_string_pretty(&all)?);
         } else {
             print_table(&found)?;
+            print_notes(&notes)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -113,6 +117,39 @@ pub fn lookup(dir: &Path, config: &Config, q: Query, json: bool, hash: bool) -> 
 }
 
 /// The clips found, for people.
+/// The orders scanned while no camera recorded, and the gaps in an order's video.
+pub fn print_notes(notes: &index::Notes) -> Result<()> {
+    for n in &notes.no_video {
+        let b = if n.box_no > 1 {
+            format!("  box {}", n.box_no)
+        } else {
+            String::new()
+        };
+        out!("order     {}{b}", n.order);
+        out!(
+            "  NO VIDEO  scanned at {} on {}: {}",
+            short_time(&n.scanned_at),
+            n.station,
+            n.reason
+        );
+        out!("  scanned   {}  (manifest line {})", n.scanned_at, n.line);
+    }
+    for g in &notes.gaps {
+        out!(
+            "  gap       {} on {}: nothing recorded from {} to {} ({}){}",
+            g.order,
+            g.camera,
+            g.from,
+            g.to,
+            g.reason,
+            g.clip
+                .map(|c| format!("; clip #{c} resumed it"))
+                .unwrap_or_else(|| "; the order ended first".into())
+        );
+    }
+    Ok(())
+}
+
 pub fn print_table(found: &[Found]) -> Result<()> {
     for f in found {
         let c = &f.clip;

@@ -253,6 +253,15 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// What the recorder running on the data dir is doing now: each station and camera
+    /// (`starting`, `live`, `stalled` or `lost`, from the frames that reach the disk), the
+    /// disk, the last checkpoint, the clock. Exit 0 when every camera is live and nothing is
+    /// wrong, 1 otherwise (also when no recorder runs).
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Rebuild the lookup index from the manifest and say where the two disagreed.
     Reindex {
         /// Replace the index even when the rebuilt one has fewer than half its clips.
@@ -501,6 +510,10 @@ fn evidence(command: Cmd, config: &Config, data_dir: Option<PathBuf>) -> Result<
         Cmd::Prune { dry_run } => {
             let dir = dir()?;
             check::prune(&dir, config, dry_run)
+        }
+        Cmd::Status { json } => {
+            let dir = dir()?;
+            check::status(&dir, json)
         }
         Cmd::Reindex { force } => {
             let dir = dir()?;

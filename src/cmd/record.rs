@@ -53,6 +53,20 @@ fn printer() -> Observer {
                 "  recovered after a crash: lines {from}..={to} were not signed yet; the next checkpoint covers them"
             ),
             Body::KeyRotation { new, .. } => format!("  key       rotated to {new}"),
+            Body::NoVideo {
+                order, scanned_at, down, ..
+            } => format!(
+                "  NO VIDEO  {order} scanned at {scanned_at}: {}",
+                packwitness::recorder::health::down_text(down)
+            ),
+            Body::CameraGap {
+                camera,
+                order,
+                from,
+                to,
+                reason,
+                ..
+            } => format!("  gap       {order} on {camera}: nothing recorded from {from} to {to} ({reason})"),
             Body::CodeAttached { code, clip, .. } => format!("  attached  {code} to clip {clip}"),
             Body::Pruned { file, .. } => format!("  pruned    {file}"),
             Body::Scan {
@@ -247,10 +261,19 @@ impl app::run::Feedback for Feedback {
     }
 
     fn accepted(&self, station: &str, scanner: &str, scan: &Scan, outcome: &Outcome) {
-        let state = match &outcome.recording {
-            Some((order, 1)) => format!("recording {order}"),
-            Some((order, b)) => format!("recording {order} box {b}"),
-            None => "idle".to_string(),
+        let label = |order: &str, b: u32| {
+            if b > 1 {
+                format!("{order} box {b}")
+            } else {
+                order.to_string()
+            }
+        };
+        let state = match (&outcome.recording, &outcome.not_recording) {
+            (Some((order, b)), None) => format!("recording {}", label(order, *b)),
+            (Some((order, b)), Some(why)) => {
+                format!("NOT RECORDING {}: {why}", label(order, *b))
+            }
+            (None, _) => "idle".to_string(),
         };
         let what = match &outcome.action {
             Action::Ignored(why) => format!("ignored: {why}"),
@@ -258,14 +281,28 @@ impl app::run::Feedback for Feedback {
             a => a.name().to_string(),
         };
         tracing::info!(station, scanner, code = %scan.code, kind = scan.kind.as_str(), rule = %scan.rule, action = %what, state = %state, "scan");
+        if outcome.not_recording.is_some() && !self.terminal {
+            // Loud whether or not anyone watches a terminal: the log says it too.
+            eprintln!(
+                "[{}] {} {}: {what} -> {state}",
+                self.who(station, scanner),
+                scan.kind.as_str(),
+                scan.code
+            );
+        }
         if self.terminal {
+            let bell = if self.config.bell && outcome.not_recording.is_some() {
+                "\u{7}"
+            } else {
+                ""
+            };
             let op = outcome
                 .operator
                 .as_deref()
                 .map(|o| format!(" · operator {o}"))
                 .unwrap_or_default();
             eprintln!(
-                "[{}] {} {}: {what} -> {state}{op}",
+                "{bell}[{}] {} {}: {what} -> {state}{op}",
                 self.who(station, scanner),
                 scan.kind.as_str(),
                 scan.code

@@ -48,6 +48,20 @@ pub struct Config {
     pub feedback: FeedbackConfig,
     pub server: ServerConfig,
     pub retention: RetentionConfig,
+    pub alarm: AlarmConfig,
+}
+
+/// What is run when an alarm is raised or cleared (`[alarm]`): a camera lost or stalled, an
+/// order open and not recorded, video waiting to be written, the disk filling, the manifest
+/// writer failing, the clock unsynchronised.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlarmConfig {
+    /// Program and arguments, run on every change with `PACKWITNESS_ALARM` (the kind),
+    /// `PACKWITNESS_ALARM_STATE` (`raised` or `cleared`), `PACKWITNESS_STATION`,
+    /// `PACKWITNESS_CAMERA`, `PACKWITNESS_REASON` and `PACKWITNESS_DATA_DIR` in its
+    /// environment; empty: alarms are only logged (and shown by status and `/healthz`).
+    pub command: Vec<String>,
 }
 
 /// When sealed clips are removed (`[retention]`). Held clips never are; every removal is a
@@ -107,6 +121,8 @@ struct FileConfig<S> {
     server: ServerConfig,
     #[serde(default)]
     retention: RetentionConfig,
+    #[serde(default)]
+    alarm: AlarmConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -439,6 +455,7 @@ impl Default for Config {
             feedback: FeedbackConfig::default(),
             server: ServerConfig::default(),
             retention: RetentionConfig::default(),
+            alarm: AlarmConfig::default(),
         }
     }
 }
@@ -498,6 +515,7 @@ impl Config {
                 codes: file.codes,
                 ledger: file.ledger,
                 feedback: file.feedback,
+                alarm: file.alarm,
                 server: file.server,
                 retention: file.retention,
             }
@@ -522,6 +540,7 @@ impl Config {
                 codes: file.codes,
                 ledger: file.ledger,
                 feedback: file.feedback,
+                alarm: file.alarm,
                 server: file.server,
                 retention: file.retention,
             }

@@ -53,7 +53,10 @@ mod query;
 mod reindex;
 mod schema;
 
-pub use query::{check_found, lookup, search, ClipAge, ClipRow, FileCheck, Filter, Found};
+pub use query::{
+    check_found, lookup, lookup_entries, notes, search, ClipAge, ClipRow, FileCheck, Filter, Found,
+    GapRow, NoVideoRow, Notes,
+};
 pub use reindex::{reindex, Reindexed};
 use schema::{apply, DDL, SCHEMA_VERSION};
 

@@ -284,9 +284,149 @@ pub struct ClipAge {
     pub size: u64,
 }
 
+/// An order scanned while no camera recorded (a `no_video` record), as lookup shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NoVideoRow {
+    /// Always `"no_video"`: what this entry of a lookup is.
+    pub kind: &'static str,
+    pub no_video: bool,
+    /// The manifest line of the `no_video` record.
+    pub line: u64,
+    pub order: String,
+    pub station: String,
+    #[serde(rename = "box")]
+    pub box_no: u32,
+    pub group: String,
+    pub scanned_at: String,
+    /// Why, for people: each camera and what it was doing.
+    pub reason: String,
+    pub down: Vec<crate::log::CameraDown>,
+}
+
+/// A time a camera recorded nothing of an open order (a `camera_gap` record).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GapRow {
+    /// Always `"gap"`.
+    pub kind: &'static str,
+    pub line: u64,
+    pub order: String,
+    pub station: String,
+    pub camera: String,
+    pub group: String,
+    pub from: String,
+    pub to: String,
+    /// The clip that resumed the order, if one did.
+    pub clip: Option<u64>,
+    pub reason: String,
+}
+
+/// What lookup says of an order besides its clips.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Notes {
+    pub no_video: Vec<NoVideoRow>,
+    pub gaps: Vec<GapRow>,
+}
+
+impl Notes {
+    pub fn is_empty(&self) -> bool {
+        self.no_video.is_empty() && self.gaps.is_empty()
+    }
+}
+
+impl Index {
+    /// The `no_video` and `camera_gap` records of an order code, oldest first.
+    pub fn notes(&self, code: &str) -> Result<Notes, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, order_code, station, box_no, clip_group, scanned_at, down
+                 FROM no_video WHERE order_code = ?1 ORDER BY seq",
+            )
+            .map_err(self.sql())?;
+        let no_video = stmt
+            .query_map([code], |r| {
+                let down: Vec<crate::log::CameraDown> =
+                    serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default();
+                Ok(NoVideoRow {
+                    kind: "no_video",
+                    no_video: true,
+                    line: r.get(0)?,
+                    order: r.get(1)?,
+                    station: r.get(2)?,
+                    box_no: r.get(3)?,
+                    group: r.get(4)?,
+                    scanned_at: r.get(5)?,
+                    reason: crate::log::down_text(&down),
+                    down,
+                })
+            })
+            .map_err(self.sql())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.sql())?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, order_code, station, camera, clip_group, from_at, to_at, clip, reason
+                 FROM gaps WHERE order_code = ?1 ORDER BY seq",
+            )
+            .map_err(self.sql())?;
+        let gaps = stmt
+            .query_map([code], |r| {
+                Ok(GapRow {
+                    kind: "gap",
+                    line: r.get(0)?,
+                    order: r.get(1)?,
+                    station: r.get(2)?,
+                    camera: r.get(3)?,
+                    group: r.get(4)?,
+                    from: r.get(5)?,
+                    to: r.get(6)?,
+                    clip: r.get(7)?,
+                    reason: r.get(8)?,
+                })
+            })
+            .map_err(self.sql())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.sql())?;
+        Ok(Notes { no_video, gaps })
+    }
+}
+
+/// A lookup as JSON: the clips, then the order's `no_video` and `gap` entries (each with its
+/// `kind`).
+pub fn lookup_entries(found: &[Found], notes: &Notes) -> Vec<serde_json::Value> {
+    let mut all: Vec<serde_json::Value> = found
+        .iter()
+        .filter_map(|f| serde_json::to_value(f).ok())
+        .collect();
+    all.extend(
+        notes
+            .no_video
+            .iter()
+            .filter_map(|n| serde_json::to_value(n).ok()),
+    );
+    all.extend(
+        notes
+            .gaps
+            .iter()
+            .filter_map(|g| serde_json::to_value(g).ok()),
+    );
+    all
+}
+
+/// The `no_video` and gap records of an order code (normalised as at recording).
+pub fn notes(data_dir: &Path, raw_code: &str, max_len: usize) -> Result<Notes, Error> {
+    datadir::existing(data_dir)?;
+    let code = crate::codes::normalize(raw_code, max_len)
+        .map_err(|e| Error::from(e).context(format!("order code {raw_code:?}")))?;
+    Ok(Index::open_read(data_dir)?.notes(&code)?)
+}
+
 /// A clip found by [`lookup`] or [`search`], with the state of its file now.
 #[derive(Debug, Clone, Serialize)]
 pub struct Found {
+    /// Always `"clip"`: what this entry of a lookup is (see [`NoVideoRow`], [`GapRow`]).
+    pub kind: &'static str,
     #[serde(flatten)]
     pub clip: ClipRow,
     /// `ok`, `open` (not sealed yet), `pruned`, `modified`, `truncated`, `missing` or
@@ -359,6 +499,7 @@ pub fn check_found(data_dir: &Path, clip: ClipRow, check: FileCheck) -> Found {
         ),
     };
     Found {
+        kind: "clip",
         clip,
         file_status: status.to_string(),
         file_detail: detail,

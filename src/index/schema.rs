@@ -4,7 +4,7 @@ use rusqlite::params;
 
 use crate::log::{Body, Record};
 
-/// Schema, version 8 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`, 7 `access`, 8 `clips_on_disk`). Every row comes from a manifest record; `*_seq` name the line.
+/// Schema, version 8 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`, 7 `access`, 8 `clips_on_disk`, `no_video` and `gaps`). Every row comes from a manifest record; `*_seq` name the line.
 pub(super) const DDL: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -59,6 +59,31 @@ CREATE TABLE IF NOT EXISTS access (
     at      TEXT NOT NULL,            -- when the record was written
     PRIMARY KEY (clip, seq)
 );
+-- Orders scanned while no camera recorded: one row per no_video record.
+CREATE TABLE IF NOT EXISTS no_video (
+    seq         INTEGER PRIMARY KEY,  -- seq of the no_video record
+    order_code  TEXT NOT NULL,
+    station     TEXT NOT NULL,
+    box_no      INTEGER NOT NULL,
+    clip_group  TEXT NOT NULL,
+    scanned_at  TEXT NOT NULL,
+    scanned_ms  INTEGER,
+    down        TEXT NOT NULL         -- the record's `down`, as JSON
+);
+CREATE INDEX IF NOT EXISTS no_video_by_order ON no_video(order_code);
+-- Times a camera recorded nothing of an open order: one row per camera_gap record.
+CREATE TABLE IF NOT EXISTS gaps (
+    seq         INTEGER PRIMARY KEY,  -- seq of the camera_gap record
+    order_code  TEXT NOT NULL,
+    station     TEXT NOT NULL,
+    camera      TEXT NOT NULL,
+    clip_group  TEXT NOT NULL,
+    from_at     TEXT NOT NULL,
+    to_at       TEXT NOT NULL,
+    clip        INTEGER,              -- the clip that resumed the order, if any
+    reason      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS gaps_by_order ON gaps(order_code);
 -- Legal holds: the latest hold or release record of each clip decides.
 CREATE TABLE IF NOT EXISTS holds (
     clip     INTEGER PRIMARY KEY REFERENCES clips(opened_seq),
@@ -137,6 +162,38 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
         Body::Pruned { clip, .. } => {
             tx.prepare_cached("UPDATE clips SET pruned_seq = ?1 WHERE opened_seq = ?2")?
                 .execute(params![rec.seq, clip])?;
+        }
+        Body::NoVideo {
+            station,
+            order,
+            box_no,
+            group,
+            scanned_at,
+            down,
+        } => {
+            let down = serde_json::to_string(down).unwrap_or_default();
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO no_video(seq, order_code, station, box_no, clip_group, scanned_at, scanned_ms, down)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![rec.seq, order, station, box_no, group, scanned_at,
+                chrono::DateTime::parse_from_rfc3339(scanned_at).ok().map(|t| t.timestamp_millis()), down])?;
+        }
+        Body::CameraGap {
+            station,
+            camera,
+            order,
+            group,
+            from,
+            to,
+            clip,
+            reason,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO gaps(seq, order_code, station, camera, clip_group, from_at, to_at, clip, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![rec.seq, order, station, camera, group, from, to, clip, reason])?;
         }
         Body::StationStart { .. }
         | Body::Checkpoint { .. }

@@ -34,8 +34,8 @@ pub use writer::Ledger;
 
 /// The format version written in every record's `v`. Version 2 added the `scan`, `access` and
 /// `hold` kinds and `clip_opened.box`; version 3 added `salt` to every record and the
-/// `crash_recovered` kind. Readers accept versions 1 to 3 (an older line is a newer one
-/// without what was added since).
+/// `crash_recovered`, `key_rotation`, `no_video` and `camera_gap` kinds. Readers accept
+/// versions 1 to 3 (an older line is a newer one without what was added since).
 pub const FORMAT_VERSION: u32 = 3;
 /// `prev` of the first record: 64 zeros.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -266,6 +266,33 @@ pub enum Body {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// An order was scanned while no camera of its station delivered frames, and none did
+    /// within a few seconds: from its scan on, the order has no video, and `down` says why of
+    /// each camera. (A camera that comes back while the order is open records it from then
+    /// on, after a `camera_gap`.) Version 3.
+    NoVideo {
+        station: String,
+        order: String,
+        #[serde(rename = "box")]
+        box_no: u32,
+        group: String,
+        scanned_at: String,
+        down: Vec<CameraDown>,
+    },
+    /// A camera recorded nothing of an open order from `from` to `to` (wall-clock times):
+    /// it was lost during the order, or down when the order was scanned. `clip` is the clip
+    /// that resumed the order when the camera came back (the `seq` of its `clip_opened`), or
+    /// `null` when the order ended first. Version 3.
+    CameraGap {
+        station: String,
+        camera: String,
+        order: String,
+        group: String,
+        from: String,
+        to: String,
+        clip: Option<u64>,
+        reason: String,
+    },
     /// The station key changes: the old key (the one in force) signs the new one. A
     /// `station_start` with another key than the one in force is refused by verify unless
     /// this record introduced it. `note` is a signed note by the old key whose body is
@@ -344,6 +371,39 @@ pub enum Body {
         file: String,
         reason: String,
     },
+}
+
+/// A camera that recorded nothing, as a `no_video` record says it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CameraDown {
+    pub camera: String,
+    /// `starting`, `stalled` or `lost`.
+    pub state: String,
+    /// Since when it delivered no frame (wall-clock), if it ever did or was seen failing.
+    pub since: Option<String>,
+    /// The last error of its source, if any.
+    pub reason: Option<String>,
+}
+
+/// Why cameras recorded nothing, for people: `cam-1 lost since 06:02:11 (connection
+/// refused)`.
+pub fn down_text(down: &[CameraDown]) -> String {
+    if down.is_empty() {
+        return "the station has no camera".into();
+    }
+    down.iter()
+        .map(|d| {
+            let mut t = format!("{} {}", d.camera, d.state);
+            if let Some(s) = &d.since {
+                t.push_str(&format!(" since {}", crate::clock::short_time(s)));
+            }
+            if let Some(r) = &d.reason {
+                t.push_str(&format!(" ({r})"));
+            }
+            t
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn one() -> u32 {

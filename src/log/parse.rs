@@ -53,7 +53,8 @@ struct Flat {
     bytes: Option<u64>,
     kept_in: Option<String>,
     last_checkpoint: Option<u64>,
-    from: Option<u64>,
+    from: Option<serde_json::Value>,
+    down: Option<Vec<super::CameraDown>>,
     to: Option<serde_json::Value>,
     old: Option<String>,
     new: Option<String>,
@@ -105,10 +106,10 @@ impl Flat {
                 need(self.$field.take(), k, stringify!($field))?
             };
         }
-        let to_u64 = |v: &Option<serde_json::Value>| -> Result<u64, String> {
+        let to_u64 = |v: &Option<serde_json::Value>, field: &str| -> Result<u64, String> {
             v.as_ref()
                 .and_then(serde_json::Value::as_u64)
-                .ok_or_else(|| format!("a {k} record without its \"to\" line"))
+                .ok_or_else(|| format!("a {k} record without its {field:?} line"))
         };
         Ok(Some(match k {
             "station_start" => Body::StationStart {
@@ -162,8 +163,8 @@ impl Flat {
             },
             "crash_recovered" => Body::CrashRecovered {
                 last_checkpoint: req!(last_checkpoint),
-                from: req!(from),
-                to: to_u64(&self.to)?,
+                from: to_u64(&self.from, "from")?,
+                to: to_u64(&self.to, "to")?,
             },
             "key_rotation" => Body::KeyRotation {
                 old: req!(old),
@@ -181,13 +182,14 @@ impl Flat {
                 need(self.$field.take(), k, stringify!($field))?
             };
         }
-        let to_string = |v: &Option<serde_json::Value>| -> Result<Option<String>, String> {
-            match v {
-                None | Some(serde_json::Value::Null) => Ok(None),
-                Some(serde_json::Value::String(s)) => Ok(Some(s.to_string())),
-                Some(_) => Err(format!("a {k} record whose \"to\" is not text")),
-            }
-        };
+        let to_string =
+            |v: &Option<serde_json::Value>, field: &str| -> Result<Option<String>, String> {
+                match v {
+                    None | Some(serde_json::Value::Null) => Ok(None),
+                    Some(serde_json::Value::String(s)) => Ok(Some(s.to_string())),
+                    Some(_) => Err(format!("a {k} record whose {field:?} is not text")),
+                }
+            };
         Ok(match k {
             "code_attached" => Body::CodeAttached {
                 clip: req!(clip),
@@ -213,7 +215,7 @@ impl Flat {
                 code: req!(code),
                 clips: req!(clips),
                 who: req!(who),
-                to: to_string(&self.to)?,
+                to: to_string(&self.to, "to")?,
             },
             "hold" => Body::Hold {
                 code: req!(code),
@@ -225,6 +227,24 @@ impl Flat {
             "pruned" => Body::Pruned {
                 clip: req!(clip),
                 file: req!(file),
+                reason: req!(reason),
+            },
+            "no_video" => Body::NoVideo {
+                station: req!(station),
+                order: req!(order),
+                box_no: self.box_no.unwrap_or(1),
+                group: req!(group),
+                scanned_at: req!(scanned_at),
+                down: req!(down),
+            },
+            "camera_gap" => Body::CameraGap {
+                station: req!(station),
+                camera: req!(camera),
+                order: req!(order),
+                group: req!(group),
+                from: need(to_string(&self.from, "from")?, k, "from")?,
+                to: need(to_string(&self.to, "to")?, k, "to")?,
+                clip: self.clip,
                 reason: req!(reason),
             },
             other => return Err(format!("unknown record kind {other:?}")),

@@ -6,7 +6,7 @@
 //! --lib vectors` rewrites it after a deliberate format change.
 
 use super::note::{Checkpoint, StationKey};
-use super::{merkle, Body, Record, ScanAction, SealReason, GENESIS};
+use super::{merkle, Body, CameraDown, Record, ScanAction, SealReason, GENESIS};
 use crate::digest;
 
 /// The vector log's signing keys (test keys: published, never use them for a station).
@@ -147,6 +147,29 @@ pub fn lines() -> Vec<String> {
             file,
             reason: "retention: older than keep_days = 30".into(),
         },
+        Body::NoVideo {
+            station: STATION.into(),
+            order: "SO-2026-0002".into(),
+            box_no: 1,
+            group: "1764073862054-2".into(),
+            scanned_at: at(33),
+            down: vec![CameraDown {
+                camera: "cam-1".into(),
+                state: "lost".into(),
+                since: Some(at(32)),
+                reason: Some("connection refused".into()),
+            }],
+        },
+        Body::CameraGap {
+            station: STATION.into(),
+            camera: "cam-1".into(),
+            order: "SO-2026-0002".into(),
+            group: "1764073862054-2".into(),
+            from: at(33),
+            to: at(37),
+            clip: None,
+            reason: "cam-1 down since 20:31:32: connection refused".into(),
+        },
         Body::TornLineRemoved {
             bytes: 17,
             sha256: digest::sha256_hex(b"{\"v\":3,\"seq\":9,\"p"),
@@ -156,7 +179,7 @@ pub fn lines() -> Vec<String> {
         Body::CrashRecovered {
             last_checkpoint: 0,
             from: 1,
-            to: 9,
+            to: 11,
         },
     ];
     let mut out: Vec<String> = Vec::new();
@@ -164,16 +187,16 @@ pub fn lines() -> Vec<String> {
     for (i, b) in bodies.into_iter().enumerate() {
         push(&mut out, &mut leaves, b, 2 + 4 * i as u32);
     }
-    let cp = checkpoint(out.len() as u64 + 1, &leaves, &k1, 44);
-    push(&mut out, &mut leaves, cp, 44);
+    let cp = checkpoint(out.len() as u64 + 1, &leaves, &k1, 50);
+    push(&mut out, &mut leaves, cp, 50);
     let rot = Body::KeyRotation {
         old: k1.verifier(),
         new: k2.verifier(),
         note: k1.sign(&rotation),
     };
-    push(&mut out, &mut leaves, rot, 50);
-    let cp = checkpoint(out.len() as u64 + 1, &leaves, &k2, 51);
-    push(&mut out, &mut leaves, cp, 51);
+    push(&mut out, &mut leaves, rot, 54);
+    let cp = checkpoint(out.len() as u64 + 1, &leaves, &k2, 55);
+    push(&mut out, &mut leaves, cp, 55);
     out
 }
 
@@ -207,7 +230,7 @@ mod tests {
                     .to_string(),
             );
         }
-        assert_eq!(kinds.len(), 12, "{kinds:?}");
+        assert_eq!(kinds.len(), 14, "{kinds:?}");
         let (k1, k2) = (
             StationKey::parse(TEST_PRIVATE_KEY).unwrap(),
             StationKey::parse(TEST_PRIVATE_KEY_2).unwrap(),

@@ -5,14 +5,18 @@
 //! station's commands into cut marks at the frame where they take effect (forcing a keyframe
 //! there when transcoding), the stamp text, the post-roll, and reconnecting after a loss with
 //! a capped backoff that starts again from one second after every session that delivered
-//! frames. An order open when the camera was lost continues as its next part.
+//! frames (and is at most a second while an order is open, or a scan arrives). An order open
+//! when the camera was lost continues as its next part; the time it recorded nothing is sent
+//! as a gap (before the part that resumes it, or when the order ends first). It tells the
+//! camera's [`CameraHealth`] when a source fails and when a session starts.
 //! Never: writes files or records (clip assembly does, from the events this loop sends).
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
-use super::assembly::{CameraEvent, OpenOrder};
-use crate::clock::SharedClock;
+use super::assembly::{CameraEvent, Gap, OpenOrder};
+use super::health::{short_time, CameraHealth};
+use crate::clock::{format_time, SharedClock};
 use crate::config::{CameraConfig, CaptureMode, EncodeConfig, StationConfig};
 use crate::error::Error;
 use crate::log::SealReason;
@@ -101,33 +105,85 @@ pub struct CameraLoop {
     pub stamp_template: String,
     pub opener: std::sync::Arc<dyn Opener>,
     pub clock: SharedClock,
+    pub health: std::sync::Arc<CameraHealth>,
 }
 
-/// Waits up to `wait` while taking commands (a scan while the camera is down is recorded as
-/// soon as it is back); true when told to shut down.
-fn wait_taking_commands(
-    commands: &Receiver<CameraCommand>,
-    wait: Duration,
-    open: &mut Option<OpenOrder>,
-) -> bool {
-    let deadline = std::time::Instant::now() + wait;
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        match commands.recv_timeout(left) {
-            Ok(CameraCommand::Shutdown) | Err(RecvTimeoutError::Disconnected) => return true,
-            Ok(CameraCommand::Order { next, .. }) => *open = Some(next),
-            Ok(CameraCommand::Stop { .. }) => *open = None,
-            Ok(CameraCommand::Attach { code, kind }) => {
-                if let Some(o) = open.as_mut() {
-                    o.codes.push((code, kind));
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => break,
-        }
-    }
-    false
+/// A camera that is down: since when (wall-clock) and why.
+struct Down {
+    since: String,
+    why: String,
 }
 
 impl CameraLoop {
+    /// Waits up to `wait` while the camera is down, taking commands: an order scanned now is
+    /// recorded as soon as the camera is back, with a gap from now; an order that ends now
+    /// ends its gap. True when told to shut down.
+    fn wait_taking_commands(
+        &self,
+        commands: &Receiver<CameraCommand>,
+        wait: Duration,
+        open: &mut Option<OpenOrder>,
+        down: &Down,
+        send: &dyn Fn(CameraEvent) -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        let deadline = std::time::Instant::now() + wait;
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            let cmd = match commands.recv_timeout(left) {
+                Ok(c) => c,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => CameraCommand::Shutdown,
+            };
+            let now = format_time(self.clock.now());
+            match cmd {
+                CameraCommand::Shutdown => {
+                    self.end_gap(open.take(), &now, send)?;
+                    return Ok(true);
+                }
+                CameraCommand::Order { mut next, .. } => {
+                    self.end_gap(open.take(), &now, send)?;
+                    next.gap = Some(Gap {
+                        from: now,
+                        reason: format!(
+                            "{} down since {}: {}",
+                            self.cam.id,
+                            short_time(&down.since),
+                            down.why
+                        ),
+                    });
+                    *open = Some(next);
+                    // Try the camera again now: an order waits for it.
+                    return Ok(false);
+                }
+                CameraCommand::Stop { .. } => self.end_gap(open.take(), &now, send)?,
+                CameraCommand::Attach { code, kind } => {
+                    if let Some(o) = open.as_mut() {
+                        o.codes.push((code, kind));
+                    }
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// An order that ends while the camera is down: its gap ends `now`.
+    fn end_gap(
+        &self,
+        order: Option<OpenOrder>,
+        now: &str,
+        send: &dyn Fn(CameraEvent) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        if let Some(mut o) = order {
+            if let Some(gap) = o.gap.take() {
+                send(CameraEvent::GapEnded {
+                    order: o,
+                    gap,
+                    to: now.to_string(),
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs the camera until shutdown (or, for a file or test source, its end).
     pub fn run(
         &self,
@@ -144,6 +200,16 @@ impl CameraLoop {
         let mut open: Option<OpenOrder> = None;
         let mut backoff = Duration::from_secs(1);
         let mut first = true;
+        let mut down = Down {
+            since: format_time(self.clock.now()),
+            why: "starting".into(),
+        };
+        let shutdown = |open: &mut Option<OpenOrder>| -> Result<(), Error> {
+            self.end_gap(open.take(), &format_time(self.clock.now()), &send)?;
+            send(CameraEvent::End {
+                reason: SealReason::Shutdown,
+            })
+        };
         loop {
             let src = match self.opener.open(cam) {
                 Ok(s) => {
@@ -155,11 +221,17 @@ impl CameraLoop {
                 Err(e) if first && !live => return Err(e),
                 Err(e) => {
                     tracing::warn!(camera = %cam.id, error = %e, retry_in = ?backoff, "camera unavailable; retrying");
-                    if wait_taking_commands(&commands, backoff, &mut open) {
-                        send(CameraEvent::End {
-                            reason: SealReason::Shutdown,
-                        })?;
-                        return Ok(());
+                    self.health.lost(&e.to_string());
+                    down.why = e.to_string();
+                    // While an order is open the camera is tried every second, so that it
+                    // records again within a second or two of coming back.
+                    let wait = if open.is_some() {
+                        backoff.min(Duration::from_secs(1))
+                    } else {
+                        backoff
+                    };
+                    if self.wait_taking_commands(&commands, wait, &mut open, &down, &send)? {
+                        return shutdown(&mut open);
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                     first = false;
@@ -172,12 +244,7 @@ impl CameraLoop {
                 backoff = Duration::from_secs(1);
             }
             match end {
-                SessionEnd::Shutdown => {
-                    send(CameraEvent::End {
-                        reason: SealReason::Shutdown,
-                    })?;
-                    return Ok(());
-                }
+                SessionEnd::Shutdown => return shutdown(&mut open),
                 SessionEnd::Ended if !live => {
                     send(CameraEvent::End {
                         reason: SealReason::SourceEnded,
@@ -190,21 +257,29 @@ impl CameraLoop {
                         _ => "the stream ended".to_string(),
                     };
                     tracing::warn!(camera = %cam.id, source = %cam.source, error = %why, "camera lost; the open clip is sealed and recording resumes when it is back");
+                    self.health.lost(&why);
+                    down = Down {
+                        since: format_time(self.clock.now()),
+                        why: why.clone(),
+                    };
                     send(CameraEvent::End {
                         reason: SealReason::CameraLost,
                     })?;
                     if let Some(o) = open.as_mut() {
                         o.part += 1;
+                        o.gap = Some(Gap {
+                            from: down.since.clone(),
+                            reason: format!("{} lost: {why}", cam.id),
+                        });
                     }
-                    if wait_taking_commands(
+                    if self.wait_taking_commands(
                         &commands,
                         backoff.min(Duration::from_secs(1)),
                         &mut open,
-                    ) {
-                        send(CameraEvent::End {
-                            reason: SealReason::Shutdown,
-                        })?;
-                        return Ok(());
+                        &down,
+                        &send,
+                    )? {
+                        return shutdown(&mut open);
                     }
                 }
             }
@@ -227,6 +302,7 @@ impl CameraLoop {
             Ok(None) => return Ok((SessionEnd::Ended, false)),
             Err(e) => return Ok((SessionEnd::Lost(e.to_string()), false)),
         };
+        self.health.session_started(info.fps());
         // The one clock reading of this camera session; every frame's time derives from it.
         let wall0 = self.clock.now();
         let clock_synced = self.clock.synchronised();
@@ -258,6 +334,9 @@ impl CameraLoop {
         // An order open before this session (scanned while the camera was down, or lost
         // mid-clip).
         let mut resume = open.clone();
+        if let Some(o) = open.as_mut() {
+            o.gap = None; // the resumed clip's record ends the gap
+        }
         let end = loop {
             let pts = unit.pts();
             let mut keyframe = false;
@@ -300,10 +379,14 @@ impl CameraLoop {
                 restamp.then_some(&stamp),
                 &mut packets,
             )?;
+            self.health.sent(packets.len() as u64);
             for p in packets.drain(..) {
                 send(CameraEvent::Packet(p))?;
             }
             frame_no += 1;
+            if frame_no.is_multiple_of(32) {
+                self.health.late_frames(media.late_frames());
+            }
             match media.next_unit() {
                 Ok(Some(u)) => unit = u,
                 Ok(None) => break SessionEnd::Ended,
@@ -313,6 +396,7 @@ impl CameraLoop {
         tracing::info!(camera = %cam.id, frames = frame_no, late = media.late_frames(), "camera session ended");
         // Whatever was encoded goes into the clip before it is sealed.
         media.finish(&mut packets)?;
+        self.health.sent(packets.len() as u64);
         for p in packets.drain(..) {
             send(CameraEvent::Packet(p))?;
         }

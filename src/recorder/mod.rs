@@ -16,8 +16,10 @@
 
 pub mod assembly;
 pub mod camera;
+pub mod health;
 pub mod indexer;
 pub mod recovery;
+pub mod socket;
 pub mod state;
 pub mod station;
 pub mod writer;

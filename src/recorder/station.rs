@@ -7,12 +7,16 @@
 //! Never: reads scanners or serves HTTP (the app does) or writes a clip (assembly does).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::assembly::{Assembly, ClipFiles, Context, OpenOrder, RecordSink};
 use super::camera::{self, CameraCommand, CameraLoop, Opener};
+use super::health::{CameraHealth, CameraState, CameraStatus};
 use super::state::{Action, Settings, StateMachine};
 use crate::clock::{format_time, SharedClock};
 use crate::codes::{Rejected, Scan};
@@ -46,15 +50,88 @@ pub struct Station {
     scans: AtomicU64,
     /// What scans do; with the clip group being recorded.
     machine: Mutex<(StateMachine, Option<String>)>,
+    health: Vec<Arc<CameraHealth>>,
+    seen: Mutex<Seen>,
 }
 
 /// What became of a scan, for the packer's feedback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub action: Action,
-    /// The order and box recording after the scan.
+    /// The order and box open after the scan.
     pub recording: Option<(String, u32)>,
     pub operator: Option<String>,
+    /// An order is open but no camera of the station delivers frames: why (NOT RECORDING).
+    pub not_recording: Option<String>,
+}
+
+/// How long an order scanned while every camera is still starting waits for one to deliver
+/// frames before it gets a `no_video` record.
+pub const NO_VIDEO_GRACE: Duration = Duration::from_secs(3);
+
+/// An order scanned while no camera delivered frames, watched until one does.
+#[derive(Debug, Clone)]
+struct Unseen {
+    order: String,
+    box_no: u32,
+    group: String,
+    scanned_at: String,
+    /// Monotonic time after which it gets its `no_video` record.
+    deadline: Duration,
+}
+
+/// What the station saw lately, for its status.
+#[derive(Debug, Default)]
+struct Seen {
+    unseen: Option<Unseen>,
+    /// The open order: its group, and since when (wall, monotonic).
+    order_since: Option<(String, Duration)>,
+    last_scan: Option<LastScan>,
+    last_rejection: Option<LastRejection>,
+    scans: u64,
+    rejects: u64,
+    no_video: u64,
+}
+
+/// The last accepted scan.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LastScan {
+    pub code: String,
+    pub action: String,
+    pub at: String,
+}
+
+/// The last refused scan.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LastRejection {
+    pub scan: String,
+    pub error: String,
+    pub at: String,
+}
+
+/// A station now, as status, the web page, `/healthz` and `/metrics` show it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StationReport {
+    pub id: String,
+    /// `recording` (an order is open and a camera writes it), `not_recording` (an order is
+    /// open and no camera delivers frames), `idle`.
+    pub state: String,
+    pub order: Option<String>,
+    #[serde(rename = "box")]
+    pub box_no: Option<u32>,
+    pub operator: Option<String>,
+    /// When the open order was scanned, and seconds since.
+    pub order_since: Option<String>,
+    pub elapsed_s: Option<f64>,
+    /// Why nothing is recorded of the open order.
+    pub not_recording: Option<String>,
+    pub last_scan: Option<LastScan>,
+    pub last_rejection: Option<LastRejection>,
+    pub scans: u64,
+    pub rejects: u64,
+    /// Orders that got a `no_video` record since the process started.
+    pub no_video: u64,
+    pub cameras: Vec<CameraStatus>,
 }
 
 /// Writes the `station_start` record of a station's session.
@@ -101,16 +178,21 @@ impl Station {
             session: deps.clock.now().timestamp_millis(),
             scans: AtomicU64::new(0),
             machine: Mutex::new((StateMachine::new(settings), None)),
+            health: Vec::new(),
+            seen: Mutex::new(Seen::default()),
         };
         for cam in &station.cameras {
             let (cmd_tx, cmd_rx) = mpsc::channel();
             let (ev_tx, ev_rx) = camera::event_channel(EVENT_QUEUE);
+            let health = CameraHealth::new(&cam.id, &cam.source, deps.clock.clone());
+            started.health.push(health.clone());
             let looper = CameraLoop {
                 cam: cam.clone(),
                 station: station.clone(),
                 stamp_template: config.encode.stamp_template.clone(),
                 opener: deps.opener.clone(),
                 clock: deps.clock.clone(),
+                health: health.clone(),
             };
             let id = station.id.clone();
             let handle = std::thread::Builder::new()
@@ -131,6 +213,7 @@ impl Station {
                 data_dir: deps.data_dir.clone(),
                 records: deps.records.clone(),
                 files: deps.files.clone(),
+                health,
             };
             let id = station.id.clone();
             let handle = std::thread::Builder::new()
@@ -169,9 +252,11 @@ impl Station {
             guard.1 = None;
         }
         let machine = &guard.0;
+        let recording = machine.recording().map(|(o, b)| (o.to_string(), b));
         let outcome = Outcome {
             action: action.clone(),
-            recording: machine.recording().map(|(o, b)| (o.to_string(), b)),
+            not_recording: recording.as_ref().and_then(|_| self.why_not_recording()),
+            recording,
             operator: machine.operator().map(str::to_string),
         };
         if let Some(written) = action.scan_action() {
@@ -187,13 +272,161 @@ impl Station {
                 box_no: outcome.recording.as_ref().map(|r| r.1),
                 group: guard.1.clone(),
                 operator: outcome.operator.clone(),
-                scanned_at,
+                scanned_at: scanned_at.clone(),
             })?;
         }
         let group = guard.1.clone();
         drop(guard);
+        self.after_scan(&action, &outcome, group.as_deref(), &scan.code, &scanned_at)?;
         self.apply(&action, group);
         Ok(outcome)
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Why no camera records now, if none delivers frames (`None`: one does).
+    fn why_not_recording(&self) -> Option<String> {
+        if self.health.iter().any(|h| h.state() == CameraState::Live) {
+            return None;
+        }
+        let down: Vec<_> = self.health.iter().map(|h| h.down()).collect();
+        Some(super::health::down_text(&down))
+    }
+
+    /// Keeps what the status shows, and watches an order scanned while no camera delivers
+    /// frames: it gets its `no_video` record now when every camera is down, or after
+    /// [`NO_VIDEO_GRACE`] if the cameras still starting do not deliver by then.
+    fn after_scan(
+        &self,
+        action: &Action,
+        outcome: &Outcome,
+        group: Option<&str>,
+        code: &str,
+        scanned_at: &str,
+    ) -> Result<(), Error> {
+        let now = self.clock.monotonic();
+        let ended = {
+            let mut seen = self.seen();
+            seen.scans += 1;
+            seen.last_scan = Some(LastScan {
+                code: code.to_string(),
+                action: action.name().to_string(),
+                at: scanned_at.to_string(),
+            });
+            match action {
+                Action::Open(_) | Action::Switch { .. } | Action::Seal { .. } => {
+                    let ended = seen.unseen.take();
+                    seen.order_since = None;
+                    if let (Some((order, box_no)), Some(group)) = (&outcome.recording, group) {
+                        seen.order_since = Some((scanned_at.to_string(), now));
+                        if outcome.not_recording.is_some() {
+                            seen.unseen = Some(Unseen {
+                                order: order.clone(),
+                                box_no: *box_no,
+                                group: group.to_string(),
+                                scanned_at: scanned_at.to_string(),
+                                deadline: now + NO_VIDEO_GRACE,
+                            });
+                        }
+                    }
+                    ended
+                }
+                _ => None,
+            }
+        };
+        // An order that ended before any camera delivered a frame has no video.
+        if let Some(u) = ended {
+            if self.why_not_recording().is_some() {
+                self.no_video(u)?;
+            }
+        }
+        // Every camera down (none merely starting): no need to wait.
+        let all_down = self
+            .health
+            .iter()
+            .all(|h| matches!(h.state(), CameraState::Lost | CameraState::Stalled));
+        if all_down {
+            let u = self.seen().unseen.take();
+            if let Some(u) = u {
+                self.no_video(u)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the `no_video` record of an order.
+    fn no_video(&self, u: Unseen) -> Result<(), Error> {
+        let down: Vec<_> = self.health.iter().map(|h| h.down()).collect();
+        tracing::error!(station = %self.id, order = %u.order, cameras = %super::health::down_text(&down), "NOT RECORDING: an order was scanned while no camera delivers frames; it has no video");
+        self.records.append(Body::NoVideo {
+            station: self.id.clone(),
+            order: u.order,
+            box_no: u.box_no,
+            group: u.group,
+            scanned_at: u.scanned_at,
+            down,
+        })?;
+        self.seen().no_video += 1;
+        Ok(())
+    }
+
+    /// An order watched since its scan: a camera delivered (nothing to write), or the grace
+    /// ran out (its `no_video` record).
+    fn watch_unseen(&self) -> Result<(), Error> {
+        let now = self.clock.monotonic();
+        let due = {
+            let mut seen = self.seen();
+            match &seen.unseen {
+                Some(_) if self.why_not_recording().is_none() => {
+                    seen.unseen = None;
+                    None
+                }
+                Some(u) if now >= u.deadline => seen.unseen.take(),
+                _ => None,
+            }
+        };
+        match due {
+            Some(u) => self.no_video(u),
+            None => Ok(()),
+        }
+    }
+
+    /// The station now.
+    pub fn report(&self) -> StationReport {
+        let (recording, operator) = self.recording();
+        let now = self.clock.monotonic();
+        let not_recording = recording.as_ref().and_then(|_| self.why_not_recording());
+        let seen = self.seen();
+        let (order_since, elapsed_s) = match &seen.order_since {
+            Some((at, mono)) if recording.is_some() => (
+                Some(at.clone()),
+                Some(now.saturating_sub(*mono).as_secs_f64()),
+            ),
+            _ => (None, None),
+        };
+        StationReport {
+            id: self.id.clone(),
+            state: match (&recording, &not_recording) {
+                (None, _) => "idle",
+                (Some(_), None) => "recording",
+                (Some(_), Some(_)) => "not_recording",
+            }
+            .to_string(),
+            order: recording.as_ref().map(|r| r.0.clone()),
+            box_no: recording.as_ref().map(|r| r.1),
+            operator,
+            order_since,
+            elapsed_s,
+            not_recording,
+            last_scan: seen.last_scan.clone(),
+            last_rejection: seen.last_rejection.clone(),
+            scans: seen.scans,
+            rejects: seen.rejects,
+            no_video: seen.no_video,
+            cameras: self.health.iter().map(|h| h.status()).collect(),
+        }
     }
 
     /// Tells the cameras what an action means for them.
@@ -207,6 +440,7 @@ impl Station {
                     box_no: o.box_no,
                     operator: o.operator.clone(),
                     codes: Vec::new(),
+                    gap: None,
                 },
                 reason: match action {
                     Action::Switch { reason, .. } => *reason,
@@ -236,6 +470,13 @@ impl Station {
     /// Reports a refused scan; recording is not touched.
     pub fn reject(&self, scanner: &str, rejected: &Rejected) {
         tracing::warn!(station = %self.id, scanner, scan = %rejected.raw, error = %rejected.error, "scan rejected");
+        let mut seen = self.seen();
+        seen.rejects += 1;
+        seen.last_rejection = Some(LastRejection {
+            scan: rejected.raw.clone(),
+            error: rejected.error.to_string(),
+            at: format_time(self.clock.now()),
+        });
     }
 
     /// The order and box being recorded, and the operator of the next clips.
@@ -254,8 +495,15 @@ impl Station {
         self.capture.iter().all(|(_, h)| !h.is_finished())
     }
 
-    /// Seals a clip past `max_clip_s` (on the station's clock). Call it on a timer.
-    pub fn tick(&self) {
+    /// Seals a clip past `max_clip_s` (on the station's clock) and writes the `no_video`
+    /// record of an order whose cameras did not come up. Call it on a timer.
+    pub fn tick(&self) -> Result<(), Error> {
+        self.watch_unseen()?;
+        self.tick_timeout();
+        Ok(())
+    }
+
+    fn tick_timeout(&self) {
         let timed_out = match self.machine.lock() {
             Ok(mut g) => {
                 let a = g.0.tick(self.now_ms());

@@ -2,9 +2,9 @@
 //!
 //! Owns: the [`Writer`] (the ledger, the index it keeps current, the signing key, checkpoints
 //! on a count and on a timer, retention), the writer thread that cameras, scanners and the web
-//! server of a process talk to by message ([`WriterHandle`]), the Unix domain socket through
-//! which other processes (`export`, `hold` while `run` records) send their records, and
-//! [`open_appender`], which gives a command whichever of the two it needs.
+//! server of a process talk to by message ([`WriterHandle`]), what it did lately (the last
+//! checkpoint, a failed write) for the status, and [`open_appender`], which gives a command
+//! the writer or, when a recorder holds the data dir, its socket ([`super::socket`]).
 //! Never: holds a lock that a camera waits on while it fsyncs: a camera sends its record and
 //! waits for that record's reply only; clip files are written and fsynced by each camera's
 //! own thread.
@@ -12,25 +12,24 @@
 //! Group commit: the writer thread takes every request waiting in its queue, writes their
 //! records together and fsyncs once, then answers each.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::clock::SharedClock;
 use crate::config::{Config, RetentionConfig};
-use crate::datadir::{self, SOCKET};
+use crate::datadir;
 use crate::error::{Error, ErrorKind};
 use crate::index::Index;
 use crate::log::note::StationKey;
 use crate::log::{Appender, Body, Ledger, Record};
 use crate::media::fmp4;
 use crate::retention;
+
+pub use super::socket::recorder_status;
+use super::socket::{SocketAppender, SocketServer};
 
 /// Called with every record once it is durable (on the writer's thread).
 pub type Observer = Box<dyn Fn(&Record) + Send>;
@@ -47,8 +46,22 @@ pub fn load_key(data_dir: &Path, config: &Config) -> Result<StationKey, Error> {
     Ok(StationKey::for_data_dir(data_dir, config)?)
 }
 
+/// What the writer did lately, for the status (shared with its handles).
+#[derive(Debug, Clone, Default)]
+pub struct WriterStats {
+    /// Time (`at`) of the last checkpoint written by this process, and when (monotonic).
+    pub last_checkpoint_at: Option<String>,
+    pub last_checkpoint_mono: Option<Duration>,
+    /// Set when a write failed: no more records until the process restarts.
+    pub broken: Option<String>,
+}
+
+/// A status of the recording process, as JSON, for `packwitness status` over the socket.
+pub type StatusFn = Box<dyn Fn() -> serde_json::Value + Send + Sync>;
+
 /// The appending side of a data dir, with everything that must happen around an append.
 pub struct Writer {
+    stats: Arc<Mutex<WriterStats>>,
     ledger: Ledger,
     /// Keeps the lookup index up to date on its own thread.
     indexer: Option<super::indexer::Indexer>,
@@ -73,6 +86,7 @@ impl Writer {
         let opened = ledger.opened.clone();
         let key = load_key(data_dir, config)?;
         let mut w = Writer {
+            stats: Arc::default(),
             ledger,
             indexer: Some(super::indexer::Indexer::start(data_dir)?),
             data_dir: data_dir.to_owned(),
@@ -149,6 +163,17 @@ impl Writer {
     /// Index and observer, after records are durable. The indexer is only told (it never
     /// makes an append wait); the index can always be rebuilt: the manifest is what counts.
     fn after_append(&mut self, recs: &[Record]) {
+        if let Ok(mut st) = self.stats.lock() {
+            if let Some(cp) = recs
+                .iter()
+                .rev()
+                .find(|r| matches!(r.body, Body::Checkpoint { .. }))
+            {
+                st.last_checkpoint_at = Some(cp.at.clone());
+                st.last_checkpoint_mono = Some(self.clock.monotonic());
+            }
+            st.broken = self.ledger.broken().map(str::to_string);
+        }
         if let Some(indexer) = &self.indexer {
             indexer.appended();
         }
@@ -333,6 +358,8 @@ pub struct WriterHandle {
     tx: Sender<Request>,
     verifier: String,
     data_dir: PathBuf,
+    stats: Arc<Mutex<WriterStats>>,
+    status: Arc<Mutex<Option<StatusFn>>>,
 }
 
 fn gone() -> Error {
@@ -350,6 +377,26 @@ impl WriterHandle {
             .send(Request::Append { make, reply })
             .map_err(|_| gone())?;
         rx.recv().map_err(|_| gone())?
+    }
+
+    /// What the writer did lately.
+    pub fn stats(&self) -> WriterStats {
+        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The status `set_status` gave, now.
+    pub fn status_now(&self) -> Option<serde_json::Value> {
+        self.status
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().map(|f| f()))
+    }
+
+    /// Answers `packwitness status` over the socket with what `f` says.
+    pub fn set_status(&self, f: StatusFn) {
+        if let Ok(mut s) = self.status.lock() {
+            *s = Some(f);
+        }
     }
 
     /// The station's public key, in signed-note verifier form.
@@ -391,6 +438,8 @@ impl WriterThread {
             tx,
             verifier: writer.verifier(),
             data_dir: writer.data_dir.clone(),
+            stats: writer.stats.clone(),
+            status: Arc::default(),
         };
         let thread = std::thread::Builder::new()
             .name("manifest-writer".into())
@@ -484,6 +533,9 @@ fn writer_loop(mut w: Writer, rx: Receiver<Request>) -> Result<(), Error> {
                 Err(e) => {
                     let text = e.to_string();
                     let kind = e.kind();
+                    if let Ok(mut st) = w.stats.lock() {
+                        st.broken = Some(text.clone());
+                    }
                     for reply in replies {
                         let _ = reply.send(Err(Error::msg(kind, text.clone())));
                     }
@@ -503,227 +555,6 @@ fn writer_loop(mut w: Writer, rx: Receiver<Request>) -> Result<(), Error> {
                 Duration::from_secs(1)
             }
         };
-    }
-}
-
-/// A request over the writer's socket: one JSON line.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum SocketRequest {
-    /// Append this record (only `access` and `hold` are taken from other processes), then a
-    /// checkpoint that covers it.
-    Append(Box<Body>),
-    /// Write a checkpoint now (if any record is not covered yet).
-    Checkpoint,
-}
-
-/// The answer: one JSON line.
-#[derive(Debug, Serialize, Deserialize)]
-struct SocketReply {
-    record: Option<Record>,
-    error: Option<String>,
-    /// `conflict`, `invalid`, ...: the error's kind.
-    kind: Option<String>,
-}
-
-fn kind_name(k: ErrorKind) -> &'static str {
-    match k {
-        ErrorKind::NotFound => "not_found",
-        ErrorKind::Invalid => "invalid",
-        ErrorKind::Conflict => "conflict",
-        ErrorKind::Unavailable => "unavailable",
-        ErrorKind::Corrupt => "corrupt",
-        ErrorKind::Io => "io",
-        ErrorKind::Internal => "internal",
-    }
-}
-
-fn kind_from_name(s: &str) -> ErrorKind {
-    match s {
-        "not_found" => ErrorKind::NotFound,
-        "invalid" => ErrorKind::Invalid,
-        "conflict" => ErrorKind::Conflict,
-        "unavailable" => ErrorKind::Unavailable,
-        "corrupt" => ErrorKind::Corrupt,
-        "io" => ErrorKind::Io,
-        _ => ErrorKind::Internal,
-    }
-}
-
-/// The socket's address: its path in the data dir, or, when that path is too long for a
-/// socket address (108 bytes), the same file reached through `/proc/self/fd` of an open
-/// handle on the data dir.
-struct SocketPath {
-    path: PathBuf,
-    _dir: Option<std::fs::File>,
-}
-
-fn socket_path(data_dir: &Path) -> Result<SocketPath, Error> {
-    let full = data_dir.join(SOCKET);
-    if full.as_os_str().len() < 100 {
-        return Ok(SocketPath {
-            path: full,
-            _dir: None,
-        });
-    }
-    let dir = std::fs::File::open(data_dir)?;
-    use std::os::fd::AsRawFd;
-    Ok(SocketPath {
-        path: PathBuf::from(format!("/proc/self/fd/{}/{SOCKET}", dir.as_raw_fd())),
-        _dir: Some(dir),
-    })
-}
-
-/// Serves the writer's socket on a thread of its own.
-struct SocketServer {
-    path: SocketPath,
-    thread: Option<JoinHandle<()>>,
-    stopping: Arc<Mutex<bool>>,
-}
-
-impl SocketServer {
-    fn start(handle: &WriterHandle) -> Result<SocketServer, Error> {
-        let path = socket_path(&handle.data_dir)?;
-        // We hold the writer lock: a socket file left by a dead recorder is stale.
-        let _ = std::fs::remove_file(&path.path);
-        let listener = UnixListener::bind(&path.path).map_err(|e| {
-            Error::msg(
-                ErrorKind::Io,
-                format!(
-                    "cannot open the writer socket {}: {e}",
-                    handle.data_dir.join(SOCKET).display()
-                ),
-            )
-        })?;
-        let stopping = Arc::new(Mutex::new(false));
-        let (h, stop) = (handle.clone(), stopping.clone());
-        let thread = std::thread::Builder::new()
-            .name("writer-socket".into())
-            .spawn(move || {
-                for conn in listener.incoming() {
-                    if stop.lock().map_or(true, |s| *s) {
-                        break;
-                    }
-                    match conn {
-                        Ok(stream) => {
-                            let h = h.clone();
-                            let _ = std::thread::Builder::new()
-                                .name("writer-client".into())
-                                .spawn(move || serve_client(stream, &h));
-                        }
-                        Err(e) => tracing::warn!(error = %e, "writer socket: a connection failed"),
-                    }
-                }
-            })
-            .map_err(|e| Error::internal(format!("cannot start the writer socket thread: {e}")))?;
-        Ok(SocketServer {
-            path,
-            thread: Some(thread),
-            stopping,
-        })
-    }
-
-    fn stop(mut self) {
-        if let Ok(mut s) = self.stopping.lock() {
-            *s = true;
-        }
-        // Wake the accept loop with a connection of our own.
-        let _ = UnixStream::connect(&self.path.path);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let _ = std::fs::remove_file(&self.path.path);
-    }
-}
-
-fn serve_client(stream: UnixStream, h: &WriterHandle) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut line = String::new();
-    let mut reader = BufReader::new(&stream);
-    if reader.read_line(&mut line).is_err() || line.trim().is_empty() {
-        return;
-    }
-    let answer = match serde_json::from_str::<SocketRequest>(&line) {
-        Err(e) => Err(Error::invalid(format!("not a writer request: {e}"))),
-        Ok(SocketRequest::Append(body)) => match *body {
-            body @ (Body::Access { .. } | Body::Hold { .. }) => h
-                .append(body)
-                .and_then(|rec| h.checkpoint().map(|_| Some(rec))),
-            _ => Err(Error::invalid(
-                "only access and hold records are taken from other processes",
-            )),
-        },
-        Ok(SocketRequest::Checkpoint) => h.checkpoint(),
-    };
-    let reply = match answer {
-        Ok(rec) => SocketReply {
-            record: rec,
-            error: None,
-            kind: None,
-        },
-        Err(e) => SocketReply {
-            record: None,
-            error: Some(e.to_string()),
-            kind: Some(kind_name(e.kind()).into()),
-        },
-    };
-    if let Ok(mut text) = serde_json::to_string(&reply) {
-        text.push('\n');
-        let mut w = &stream;
-        let _ = w.write_all(text.as_bytes());
-    }
-}
-
-/// Sends records to a recorder running in another process, through its socket.
-struct SocketAppender {
-    data_dir: PathBuf,
-}
-
-impl SocketAppender {
-    fn call(&self, req: &SocketRequest) -> Result<Option<Record>, Error> {
-        let path = socket_path(&self.data_dir)?;
-        let unavailable = |what: String| {
-            Error::msg(
-                ErrorKind::Unavailable,
-                format!(
-                    "data dir {}: a recording process holds it, but its writer socket {}: {what}; is it still running?",
-                    self.data_dir.display(),
-                    self.data_dir.join(SOCKET).display()
-                ),
-            )
-        };
-        let stream = UnixStream::connect(&path.path)
-            .map_err(|e| unavailable(format!("cannot connect ({e})")))?;
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-        let mut text = serde_json::to_string(req).map_err(|e| Error::internal(e.to_string()))?;
-        text.push('\n');
-        (&stream)
-            .write_all(text.as_bytes())
-            .map_err(|e| unavailable(format!("cannot send ({e})")))?;
-        let mut line = String::new();
-        BufReader::new(&stream)
-            .read_line(&mut line)
-            .map_err(|e| unavailable(format!("no answer ({e})")))?;
-        let reply: SocketReply =
-            serde_json::from_str(&line).map_err(|e| unavailable(format!("a bad answer ({e})")))?;
-        match (reply.record, reply.error) {
-            (_, Some(e)) => Err(Error::msg(
-                kind_from_name(reply.kind.as_deref().unwrap_or("")),
-                e,
-            )),
-            (rec, None) => Ok(rec),
-        }
-    }
-}
-
-impl Appender for SocketAppender {
-    fn append(&self, body: Body) -> Result<Record, Error> {
-        self.call(&SocketRequest::Append(Box::new(body)))?
-            .ok_or_else(|| Error::internal("the recorder answered without the record"))
-    }
-
-    fn checkpoint(&self) -> Result<Option<Record>, Error> {
-        self.call(&SocketRequest::Checkpoint)
     }
 }
 

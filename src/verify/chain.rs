@@ -412,7 +412,16 @@ impl<'a> Chain<'a> {
                     u.2 = true;
                 }
             }
-            Body::TornLineRemoved { .. }
+            Body::CameraGap {
+                clip: Some(clip), ..
+            } => {
+                if !self.opened.contains(*clip) {
+                    self.add(n, ProblemKind::Malformed, None, format!("line {n}: a camera gap names clip {clip}, which no earlier line opened"));
+                }
+            }
+            Body::CameraGap { clip: None, .. }
+            | Body::NoVideo { .. }
+            | Body::TornLineRemoved { .. }
             | Body::Scan { .. }
             | Body::Access { .. }
             | Body::Hold { .. } => {}

@@ -40,10 +40,13 @@ use crate::index::{self, FileCheck, Index};
 use crate::log::{Appender, Body as Record};
 use crate::recorder::{open_appender, Outcome, WriterHandle};
 
+pub mod health;
 pub mod page;
 
+pub use health::ProcessStatus;
+
 /// What a station is doing now, as the page and `/api/status` show it.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StationStatus {
     pub id: String,
     pub cameras: Vec<String>,
@@ -56,6 +59,13 @@ pub struct StationStatus {
     pub running: bool,
     /// The last accepted scan: code, action, local time.
     pub last_scan: Option<(String, String, String)>,
+    /// `recording`, `not_recording` or `idle` (from the cameras' frames, not from intent).
+    #[serde(default)]
+    pub state: String,
+    /// The station's health: each camera's state and figures, why nothing is recorded,
+    /// refreshed five times a second.
+    #[serde(default)]
+    pub health: Option<crate::recorder::station::StationReport>,
 }
 
 impl StationStatus {
@@ -99,6 +109,8 @@ pub fn outcome_json(outcome: &Outcome) -> serde_json::Value {
         "order": outcome.recording.as_ref().map(|r| r.0.clone()),
         "box": outcome.recording.as_ref().map(|r| r.1),
         "operator": outcome.operator,
+        "recording_video": outcome.recording.is_some() && outcome.not_recording.is_none(),
+        "not_recording": outcome.not_recording,
     })
 }
 
@@ -126,6 +138,8 @@ pub struct ServerDeps {
 struct Shared {
     deps: ServerDeps,
     classifier: Classifier,
+    /// When the server started (monotonic): the uptime the rates are over.
+    started: std::time::Duration,
 }
 
 impl Shared {
@@ -180,7 +194,12 @@ impl Server {
             tracing::warn!(%addr, "the web page and API are open to the network without a token; set server.token");
         }
         let classifier = Classifier::new(&deps.config.codes).map_err(|e| bad(e.to_string()))?;
-        let shared = Arc::new(Shared { deps, classifier });
+        let started = deps.clock.monotonic();
+        let shared = Arc::new(Shared {
+            deps,
+            classifier,
+            started,
+        });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("http")
@@ -256,6 +275,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/clips/{clip}", get(clip_file))
         .route("/export/{code}", get(export_bundle))
         .route("/api/stations/{id}/scan", post(api_scan))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/checkpoint", get(tlog_checkpoint))
         .route("/tile/{*path}", get(tlog_tile))
         .layer(axum::middleware::from_fn_with_state(
@@ -344,21 +365,73 @@ async fn api_lookup(
     State(shared): State<Arc<Shared>>,
     UrlPath(code): UrlPath<String>,
 ) -> Result<Response, Failure> {
-    let found = blocking(move || {
-        index::lookup(
-            shared.data_dir(),
-            &code,
-            shared.config().codes.max_len,
-            FileCheck::Size,
-        )
+    let (found, notes) = blocking(move || {
+        let max = shared.config().codes.max_len;
+        let found = index::lookup(shared.data_dir(), &code, max, FileCheck::Size)?;
+        Ok((found, index::notes(shared.data_dir(), &code, max)?))
     })
     .await?;
-    let status = if found.is_empty() {
+    let status = if found.is_empty() && notes.is_empty() {
         StatusCode::NOT_FOUND
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(found)).into_response())
+    Ok((status, Json(index::lookup_entries(&found, &notes))).into_response())
+}
+
+/// The status of the recording process: this one's stations, or, for `serve`, the recorder
+/// on the same data dir asked over its socket.
+fn process_status(shared: &Shared) -> ProcessStatus {
+    let deps = &shared.deps;
+    match &deps.stations {
+        Some(st) => ProcessStatus::compose(
+            &deps.data_dir,
+            &deps.config,
+            st.statuses(),
+            deps.writer.as_ref(),
+            &deps.clock,
+            deps.clock
+                .monotonic()
+                .saturating_sub(shared.started)
+                .as_secs_f64(),
+        ),
+        None => match crate::recorder::writer::recorder_status(&deps.data_dir).and_then(|v| {
+            serde_json::from_value::<ProcessStatus>(v).map_err(|e| Error::internal(e.to_string()))
+        }) {
+            Ok(p) => p,
+            Err(e) => ProcessStatus::no_recorder(&deps.data_dir, &e.to_string()),
+        },
+    }
+}
+
+/// 200 when every camera of every station delivers frames and nothing else is wrong; 503
+/// with the reasons otherwise.
+async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
+    let p = match tokio::task::spawn_blocking(move || process_status(&shared)).await {
+        Ok(p) => p,
+        Err(e) => {
+            ProcessStatus::no_recorder(Path::new(""), &format!("the status task failed: {e}"))
+        }
+    };
+    let code = if p.healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({ "ok": p.healthy(), "problems": p.problems });
+    (code, Json(body)).into_response()
+}
+
+/// The process's figures in the Prometheus text format.
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    match tokio::task::spawn_blocking(move || process_status(&shared)).await {
+        Ok(p) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            health::metrics_text(&p),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 async fn api_status(State(shared): State<Arc<Shared>>) -> Json<Vec<StationStatus>> {
@@ -636,7 +709,9 @@ async fn page(
         let c = code.clone();
         Some(
             tokio::task::spawn_blocking(move || {
-                index::lookup(s.data_dir(), &c, s.config().codes.max_len, FileCheck::Size)
+                let max = s.config().codes.max_len;
+                let found = index::lookup(s.data_dir(), &c, max, FileCheck::Size)?;
+                Ok((found, index::notes(s.data_dir(), &c, max)?))
             })
             .await
             .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,

@@ -4,7 +4,7 @@ use maud::{html, Markup, DOCTYPE};
 
 use super::StationStatus;
 use crate::error::Error;
-use crate::index::Found;
+use crate::index::{Found, Notes};
 
 const STYLE: &str =
     "body{font-family:sans-serif;margin:1.5em;max-width:70em}table{border-collapse:collapse}\
@@ -33,14 +33,32 @@ fn stations_table(stations: &[StationStatus]) -> Markup {
                 tr {
                     td { (s.id) }
                     td {
-                        (s.cameras.join(", "))
+                        @if let Some(h) = &s.health {
+                            @for c in &h.cameras {
+                                @let live = c.state == crate::recorder::health::CameraState::Live;
+                                span class=(if live { "ok" } else { "bad" }) {
+                                    (c.camera) " " (c.state.as_str())
+                                    @if live { " " (format!("{:.0} fps", c.fps)) }
+                                    @if let Some(r) = &c.reason { " (" (r) ")" }
+                                }
+                                br;
+                            }
+                        } @else {
+                            (s.cameras.join(", "))
+                        }
                         @if !s.running { " " b { "(a camera stopped)" } }
                     }
                     td {
-                        @match (&s.order, s.box_no) {
-                            (Some(o), Some(b)) if b > 1 => { (o) " box " (b) }
-                            (Some(o), _) => (o),
-                            _ => "idle",
+                        @if let Some(why) = s.health.as_ref().and_then(|h| h.not_recording.as_ref()) {
+                            b class="bad" { "NOT RECORDING " (s.order.as_deref().unwrap_or("")) }
+                            br;
+                            span class="bad" { (why) }
+                        } @else {
+                            @match (&s.order, s.box_no) {
+                                (Some(o), Some(b)) if b > 1 => { "REC " (o) " box " (b) }
+                                (Some(o), _) => { "REC " (o) }
+                                _ => "idle",
+                            }
                         }
                     }
                     td { (s.operator.as_deref().unwrap_or("")) }
@@ -60,6 +78,23 @@ fn order_label(f: &Found) -> String {
         (b, 1) => format!("{} box {b}", c.order),
         (1, p) => format!("{} part {p}", c.order),
         (b, p) => format!("{} box {b} part {p}", c.order),
+    }
+}
+
+/// Orders scanned while no camera recorded, and gaps in an order's video.
+fn notes_list(notes: &Notes) -> Markup {
+    html! {
+        @for n in &notes.no_video {
+            p class="bad" {
+                b { "NO VIDEO" } " for " (n.order) ": scanned at " (n.scanned_at) " on " (n.station)
+                " while no camera recorded: " (n.reason)
+            }
+        }
+        @for g in &notes.gaps {
+            p class="bad" {
+                "Nothing recorded by " (g.camera) " from " (g.from) " to " (g.to) ": " (g.reason)
+            }
+        }
     }
 }
 
@@ -104,7 +139,7 @@ fn results(code: &str, list: &[Found], tq: &str) -> Markup {
 pub fn render(
     stations: &[StationStatus],
     code: &str,
-    found: Option<Result<Vec<Found>, Error>>,
+    found: Option<Result<(Vec<Found>, Notes), Error>>,
     token: &str,
 ) -> String {
     let tq = if token.is_empty() {
@@ -118,6 +153,8 @@ pub fn render(
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                // The station table is live: without a search, the page reloads itself.
+                @if found.is_none() && !stations.is_empty() { meta http-equiv="refresh" content="5"; }
                 title { "packwitness" }
                 style { (STYLE) }
             }
@@ -133,10 +170,13 @@ pub fn render(
                 @match &found {
                     None => {}
                     Some(Err(e)) => p class="bad" { (e.to_string()) },
-                    Some(Ok(list)) if list.is_empty() => p {
+                    Some(Ok((list, notes))) if list.is_empty() && notes.is_empty() => p {
                         "No clip for " b { (code) } ". Check the code, or try the order number instead of the waybill."
                     },
-                    Some(Ok(list)) => (results(code, list, &tq)),
+                    Some(Ok((list, notes))) => {
+                        (notes_list(notes))
+                        @if !list.is_empty() { (results(code, list, &tq)) }
+                    },
                 }
             }
         }
@@ -151,7 +191,7 @@ mod tests {
     #[test]
     fn codes_are_escaped_in_urls_and_html() {
         assert_eq!(url_escape("SO-1/2 x"), "SO-1%2F2%20x");
-        let page = render(&[], "<b>", Some(Ok(Vec::new())), "");
+        let page = render(&[], "<b>", Some(Ok((Vec::new(), Notes::default()))), "");
         assert!(
             page.contains("&lt;b&gt;") && !page.contains("<b><"),
             "{page}"

@@ -8,6 +8,7 @@ mod crash;
 mod demo;
 mod docs;
 mod export;
+mod health;
 mod house;
 mod ledger_kinds;
 mod ledger_v3;

@@ -7,7 +7,7 @@ use crate::common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -16,7 +16,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts the RTSP server and waits until it serves.
-fn start_server(port: u16) -> Station {
+pub fn start_server(port: u16) -> Station {
     let mut child: Child = Command::new("/usr/bin/python3")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rtsp_server.py"))
         .arg(port.to_string())
@@ -117,13 +117,16 @@ fn rtsp_camera_lost_mid_clip_continues_as_part_2() {
         "--json",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let parts: Vec<_> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["part"].as_u64().unwrap())
-        .collect();
+    let entries = v.as_array().unwrap();
+    let clips: Vec<_> = entries.iter().filter(|e| e["kind"] == "clip").collect();
+    let parts: Vec<_> = clips.iter().map(|c| c["part"].as_u64().unwrap()).collect();
     assert_eq!(parts, [1, 2], "lookup finds both parts, in order");
+    // The time between them is a gap of its own, naming the part that resumed the order.
+    let gaps: Vec<_> = entries.iter().filter(|e| e["kind"] == "gap").collect();
+    assert_eq!(gaps.len(), 1, "{v}");
+    assert_eq!(gaps[0]["clip"], clips[1]["clip"], "{v}");
+    assert!(gaps[0]["from"].as_str() < gaps[0]["to"].as_str(), "{v}");
+    assert_eq!(gaps[0]["to"], clips[1]["started_at"], "{v}");
     assert_verifies(&dir);
 }
 

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset};
 use ffmpeg_next::{codec, Rational};
 
+use super::health::CameraHealth;
 use super::writer::{MakeRecord, WriterHandle};
 use crate::clock::format_time;
 use crate::datadir::safe_name;
@@ -127,6 +128,18 @@ pub struct OpenOrder {
     pub operator: Option<String>,
     /// Codes attached so far (code, kind): attached again to every part.
     pub codes: Vec<(String, String)>,
+    /// The camera recorded nothing of the order since this time, for this reason (it was
+    /// lost during the order, or down when it was scanned): the next clip of the order is
+    /// preceded by a `camera_gap` record.
+    pub gap: Option<Gap>,
+}
+
+/// A time a camera recorded nothing of an open order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gap {
+    /// Wall-clock time (RFC 3339) from which nothing was recorded.
+    pub from: String,
+    pub reason: String,
 }
 
 impl OpenOrder {
@@ -171,6 +184,13 @@ pub enum CameraEvent {
         kind: String,
     },
     Packet(EncodedPacket),
+    /// An order ended (or was replaced) while the camera was down: it recorded nothing of it
+    /// from `gap.from` to `to`.
+    GapEnded {
+        order: OpenOrder,
+        gap: Gap,
+        to: String,
+    },
     /// The session ended; seal for this reason.
     End {
         reason: SealReason,
@@ -187,6 +207,8 @@ pub struct Context {
     pub data_dir: PathBuf,
     pub records: Arc<dyn RecordSink>,
     pub files: Arc<dyn ClipFiles>,
+    /// Told of every frame that arrives and every clip opened and sealed.
+    pub health: Arc<CameraHealth>,
 }
 
 struct Session {
@@ -300,7 +322,11 @@ impl Assembly {
                 }
                 self.pending.push_back(PendingCut { pts, next, reason });
             }
-            CameraEvent::Packet(p) => self.packet(p)?,
+            CameraEvent::Packet(p) => {
+                self.ctx.health.frame(p.packet.size());
+                self.packet(p)?;
+            }
+            CameraEvent::GapEnded { order, gap, to } => self.gap_record(&order, &gap, to, None)?,
             CameraEvent::Attach { code, kind } => self.attach(code, kind)?,
             CameraEvent::End { reason } => {
                 // A cut whose frame never came (stop, then shutdown) still gives its reason.
@@ -487,6 +513,9 @@ impl Assembly {
                 code_kind: kind.clone(),
             })?;
         }
+        if let Some(gap) = &order.gap {
+            self.gap_record(order, gap, started_at.clone(), Some(rec.seq))?;
+        }
         let out = self.ctx.files.create(
             &self.ctx.data_dir.join(&file),
             &s.params,
@@ -494,6 +523,7 @@ impl Assembly {
             (first_pts, first_dts),
             s.text_track,
         )?;
+        self.ctx.health.clip_opened(&order.group, &code);
         tracing::info!(order = %code, camera = %self.ctx.camera, file = %file, "clip opened");
         Ok(OpenClip {
             out,
@@ -507,6 +537,29 @@ impl Assembly {
             first_frame,
             next_text: first_pts,
         })
+    }
+
+    /// The `camera_gap` record of an order: nothing recorded from `gap.from` to `to`; `clip`
+    /// is the clip that resumed it, if one did.
+    fn gap_record(
+        &self,
+        order: &OpenOrder,
+        gap: &Gap,
+        to: String,
+        clip: Option<u64>,
+    ) -> Result<(), Error> {
+        tracing::warn!(order = %order.code, camera = %self.ctx.camera, from = %gap.from, to = %to, reason = %gap.reason, "nothing recorded of the order for a while");
+        self.ctx.records.append(Body::CameraGap {
+            station: self.ctx.station.clone(),
+            camera: self.ctx.camera.clone(),
+            order: order.code.clone(),
+            group: order.group.clone(),
+            from: gap.from.clone(),
+            to,
+            clip,
+            reason: gap.reason.clone(),
+        })?;
+        Ok(())
     }
 
     /// Seals the open clip, if any: the file is completed (fsynced, in place), then its
@@ -524,6 +577,7 @@ impl Assembly {
             first_frame,
             ..
         } = open;
+        self.ctx.health.clip_sealed();
         let sealed = out.finish()?;
         let frame = s.info.frame_duration();
         let duration_ms =

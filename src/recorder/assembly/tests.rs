@@ -96,6 +96,11 @@ pub fn context(records: Arc<Collect>, files: Arc<MemFiles>, pre_roll_s: f64) -> 
         data_dir: PathBuf::from("/data"),
         records,
         files,
+        health: crate::recorder::health::CameraHealth::new(
+            "cam",
+            "replay",
+            std::sync::Arc::new(crate::clock::SimClock::at_test_epoch()),
+        ),
     }
 }
 
@@ -107,6 +112,7 @@ pub fn order(code: &str) -> OpenOrder {
         box_no: 1,
         operator: None,
         codes: Vec::new(),
+        gap: None,
     }
 }
 

@@ -1,0 +1,477 @@
+//! Health over HTTP: `/healthz` (200 only when every camera of every station delivers frames
+//! and nothing else is wrong, 503 with the reasons otherwise) and `/metrics` (Prometheus
+//! text), from the same [`ProcessStatus`] that `packwitness status` prints.
+//!
+//! Owns: composing the status of a recording process (its stations, the disk, the last
+//! checkpoint, the clock), the list of what is wrong with it, and the metrics text.
+//! Never: claims health it did not see: a `serve` with no recorder on its data dir is 503.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::StationStatus;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::recorder::health::CameraState;
+use crate::recorder::WriterHandle;
+
+/// A recording process now.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProcessStatus {
+    /// False when no recording process answered (the status of a data dir nobody records).
+    pub recording_process: bool,
+    pub pid: u32,
+    pub data_dir: String,
+    pub disk_free_mb: u64,
+    /// Bytes a second the cameras deliver (as if every one recorded all the time) and the
+    /// hours of recording the free space holds at that rate.
+    pub bytes_per_s: f64,
+    pub hours_left: Option<f64>,
+    pub last_checkpoint_at: Option<String>,
+    pub last_checkpoint_age_s: Option<f64>,
+    /// Whether the system clock is synchronised (NTP); `null` when it cannot be told.
+    pub clock_synced: Option<bool>,
+    /// Set when a manifest write failed: nothing more is recorded until a restart.
+    pub writer_broken: Option<String>,
+    pub stations: Vec<StationStatus>,
+    /// What is wrong, for people; empty when every camera delivers and nothing else is.
+    pub problems: Vec<String>,
+    /// What is not right but does not stop the recording (an unsynchronised clock).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// Recording with less than this many hours of free space left is a problem.
+pub const LOW_DISK_HOURS: f64 = 2.0;
+/// Packets queued for longer than this between capture and a clip file is a problem.
+pub const MAX_WRITER_LAG_S: f64 = 1.0;
+
+impl ProcessStatus {
+    /// The status of this process: its stations (as the station loops keep them), the
+    /// writer, the disk of `data_dir`, the clock.
+    pub fn compose(
+        data_dir: &Path,
+        config: &Config,
+        stations: Vec<StationStatus>,
+        writer: Option<&WriterHandle>,
+        clock: &SharedClock,
+        uptime_s: f64,
+    ) -> ProcessStatus {
+        let free = crate::datadir::free_bytes(data_dir).unwrap_or(0);
+        let bytes: u64 = stations
+            .iter()
+            .filter_map(|s| s.health.as_ref())
+            .flat_map(|h| h.cameras.iter().map(|c| c.bytes))
+            .sum();
+        let bytes_per_s = bytes as f64 / uptime_s.max(1.0);
+        let reserve = config.retention.min_free_mb.saturating_mul(1024 * 1024);
+        let hours_left =
+            (bytes_per_s > 0.0).then(|| free.saturating_sub(reserve) as f64 / bytes_per_s / 3600.0);
+        let stats = writer.map(|w| w.stats()).unwrap_or_default();
+        let now = clock.monotonic();
+        let mut p = ProcessStatus {
+            recording_process: true,
+            pid: std::process::id(),
+            data_dir: data_dir.display().to_string(),
+            disk_free_mb: free / (1024 * 1024),
+            bytes_per_s,
+            hours_left,
+            last_checkpoint_at: stats.last_checkpoint_at,
+            last_checkpoint_age_s: stats
+                .last_checkpoint_mono
+                .map(|t| now.saturating_sub(t).as_secs_f64()),
+            clock_synced: clock.synchronised(),
+            writer_broken: stats.broken,
+            stations,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+        };
+        for a in alarms(&p, config) {
+            if a.kind == "clock_unsynchronised" {
+                p.warnings.push(a.reason);
+            } else {
+                p.problems.push(a.reason);
+            }
+        }
+        p
+    }
+
+    /// The status of a data dir whose recorder did not answer.
+    pub fn no_recorder(data_dir: &Path, why: &str) -> ProcessStatus {
+        ProcessStatus {
+            data_dir: data_dir.display().to_string(),
+            problems: vec![format!("no recording process answers: {why}")],
+            ..ProcessStatus::default()
+        }
+    }
+
+    pub fn healthy(&self) -> bool {
+        self.recording_process && self.problems.is_empty()
+    }
+}
+
+/// Something wrong with a recording process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alarm {
+    /// `no_station`, `camera_starting`, `camera_stalled`, `camera_lost`, `camera_stopped`,
+    /// `not_recording`, `writer_lag`, `writer_broken`, `disk_low`, `clock_unsynchronised`.
+    pub kind: String,
+    pub station: Option<String>,
+    pub camera: Option<String>,
+    /// For people: what is wrong, and since when.
+    pub reason: String,
+}
+
+impl Alarm {
+    /// What identifies an alarm across checks (its reason may change while it lasts).
+    pub fn key(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            self.kind,
+            self.station.as_deref().unwrap_or(""),
+            self.camera.as_deref().unwrap_or("")
+        )
+    }
+}
+
+/// What is wrong with a recording process.
+pub fn alarms(p: &ProcessStatus, config: &Config) -> Vec<Alarm> {
+    let mut out = Vec::new();
+    let mut push = |kind: &str, station: Option<&str>, camera: Option<&str>, reason: String| {
+        out.push(Alarm {
+            kind: kind.into(),
+            station: station.map(str::to_string),
+            camera: camera.map(str::to_string),
+            reason,
+        })
+    };
+    if p.stations.is_empty() {
+        push(
+            "no_station",
+            None,
+            None,
+            "this process records no station".into(),
+        );
+    }
+    for s in &p.stations {
+        let id = Some(s.id.as_str());
+        let Some(h) = &s.health else {
+            push(
+                "camera_starting",
+                id,
+                None,
+                format!("station {}: no health yet", s.id),
+            );
+            continue;
+        };
+        if !s.running {
+            push(
+                "camera_stopped",
+                id,
+                None,
+                format!("station {}: a camera thread stopped", s.id),
+            );
+        }
+        if let (Some(order), Some(why)) = (&h.order, &h.not_recording) {
+            push(
+                "not_recording",
+                id,
+                None,
+                format!(
+                    "station {}: order {order} is open and NOT RECORDING: {why}",
+                    s.id
+                ),
+            );
+        }
+        for c in &h.cameras {
+            let cam = Some(c.camera.as_str());
+            if c.state != CameraState::Live {
+                let mut t = format!(
+                    "station {} camera {} is {}",
+                    s.id,
+                    c.camera,
+                    c.state.as_str()
+                );
+                if let Some(since) = &c.down_since {
+                    t.push_str(&format!(" since {since}"));
+                }
+                if let Some(r) = &c.reason {
+                    t.push_str(&format!(": {r}"));
+                }
+                push(&format!("camera_{}", c.state.as_str()), id, cam, t);
+            } else if c.writer_lag_s > MAX_WRITER_LAG_S {
+                push("writer_lag", id, cam, format!(
+                    "station {} camera {}: {:.1} s of video wait to be written (the disk or the CPU cannot keep up)",
+                    s.id, c.camera, c.writer_lag_s
+                ));
+            }
+        }
+    }
+    if let Some(b) = &p.writer_broken {
+        push(
+            "writer_broken",
+            None,
+            None,
+            format!("the manifest writer failed and records nothing more until a restart: {b}"),
+        );
+    }
+    let floor = config.retention.min_free_mb;
+    if p.recording_process && floor > 0 && p.disk_free_mb < floor {
+        push(
+            "disk_low",
+            None,
+            None,
+            format!(
+                "disk: {} MB free, under [retention] min_free_mb = {floor}",
+                p.disk_free_mb
+            ),
+        );
+    } else if let Some(h) = p.hours_left.filter(|h| *h < LOW_DISK_HOURS) {
+        push(
+            "disk_low",
+            None,
+            None,
+            format!(
+                "disk: {} MB free, about {h:.1} hours of recording at the current rate",
+                p.disk_free_mb
+            ),
+        );
+    }
+    if p.clock_synced == Some(false) {
+        push(
+            "clock_unsynchronised",
+            None,
+            None,
+            "the system clock is not synchronised (NTP): recorded times may be off".into(),
+        );
+    }
+    out
+}
+
+/// `name{labels} value` lines of the Prometheus text format.
+struct Metrics(String);
+
+impl Metrics {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        self.0.push_str(&format!(
+            "# HELP packwitness_{name} {help}\n# TYPE packwitness_{name} {kind}\n"
+        ));
+    }
+
+    fn value(&mut self, name: &str, labels: &[(&str, &str)], v: f64) {
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| {
+                let v = v
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n");
+                format!("{k}=\"{v}\"")
+            })
+            .collect();
+        let l = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{}}}", labels.join(","))
+        };
+        self.0.push_str(&format!("packwitness_{name}{l} {v}\n"));
+    }
+}
+
+/// The process's figures in the Prometheus text exposition format (`packwitness_` prefix).
+pub fn metrics_text(p: &ProcessStatus) -> String {
+    let mut m = Metrics(String::new());
+    let cams: Vec<(&str, &crate::recorder::health::CameraStatus)> = p
+        .stations
+        .iter()
+        .filter_map(|s| s.health.as_ref().map(|h| (s.id.as_str(), h)))
+        .flat_map(|(id, h)| h.cameras.iter().map(move |c| (id, c)))
+        .collect();
+    type CamFn = fn(&crate::recorder::health::CameraStatus) -> f64;
+    let per_camera: [(&str, &str, &str, CamFn); 7] = [
+        (
+            "camera_frames_total",
+            "counter",
+            "Frames that reached the clip writer.",
+            |c| c.frames as f64,
+        ),
+        (
+            "camera_late_frames_total",
+            "counter",
+            "Frames that came more than 100 ms late.",
+            |c| c.late_frames as f64,
+        ),
+        (
+            "camera_fps",
+            "gauge",
+            "Frames a second over the last second.",
+            |c| c.fps,
+        ),
+        (
+            "camera_writer_lag_seconds",
+            "gauge",
+            "Video queued between capture and the clip file.",
+            |c| c.writer_lag_s,
+        ),
+        (
+            "camera_last_frame_age_seconds",
+            "gauge",
+            "Seconds since the last frame reached the clip writer.",
+            |c| c.last_frame_age_s.unwrap_or(f64::INFINITY),
+        ),
+        (
+            "camera_reconnects_total",
+            "counter",
+            "Times the camera came back after a loss.",
+            |c| c.reconnects as f64,
+        ),
+        (
+            "camera_bytes_total",
+            "counter",
+            "Bytes of video that reached the clip writer.",
+            |c| c.bytes as f64,
+        ),
+    ];
+    for (name, kind, help, f) in per_camera {
+        m.family(name, kind, help);
+        for (st, c) in &cams {
+            m.value(name, &[("station", st), ("camera", &c.camera)], f(c));
+        }
+    }
+    m.family(
+        "camera_up",
+        "gauge",
+        "1 when the camera is live (frames reach the clip writer).",
+    );
+    for (st, c) in &cams {
+        m.value(
+            "camera_up",
+            &[("station", st), ("camera", &c.camera)],
+            f64::from(u8::from(c.state == CameraState::Live)),
+        );
+    }
+    m.family(
+        "camera_state",
+        "gauge",
+        "1 for the camera's state (starting, live, stalled, lost).",
+    );
+    for (st, c) in &cams {
+        for state in [
+            CameraState::Starting,
+            CameraState::Live,
+            CameraState::Stalled,
+            CameraState::Lost,
+        ] {
+            m.value(
+                "camera_state",
+                &[
+                    ("station", st),
+                    ("camera", &c.camera),
+                    ("state", state.as_str()),
+                ],
+                f64::from(u8::from(c.state == state)),
+            );
+        }
+    }
+    let stations: Vec<_> = p
+        .stations
+        .iter()
+        .filter_map(|s| s.health.as_ref().map(|h| (s, h)))
+        .collect();
+    m.family(
+        "station_scans_total",
+        "counter",
+        "Scans the station accepted.",
+    );
+    for (s, h) in &stations {
+        m.value("station_scans_total", &[("station", &s.id)], h.scans as f64);
+    }
+    m.family(
+        "station_rejects_total",
+        "counter",
+        "Scans the station refused.",
+    );
+    for (s, h) in &stations {
+        m.value(
+            "station_rejects_total",
+            &[("station", &s.id)],
+            h.rejects as f64,
+        );
+    }
+    m.family(
+        "station_no_video_total",
+        "counter",
+        "Orders that got a no_video record.",
+    );
+    for (s, h) in &stations {
+        m.value(
+            "station_no_video_total",
+            &[("station", &s.id)],
+            h.no_video as f64,
+        );
+    }
+    m.family(
+        "station_recording",
+        "gauge",
+        "1 while an order is open and a camera delivers frames.",
+    );
+    for (s, h) in &stations {
+        m.value(
+            "station_recording",
+            &[("station", &s.id)],
+            f64::from(u8::from(h.state == "recording")),
+        );
+    }
+    m.family(
+        "station_not_recording",
+        "gauge",
+        "1 while an order is open and no camera delivers frames.",
+    );
+    for (s, h) in &stations {
+        m.value(
+            "station_not_recording",
+            &[("station", &s.id)],
+            f64::from(u8::from(h.state == "not_recording")),
+        );
+    }
+    m.family(
+        "disk_free_bytes",
+        "gauge",
+        "Free space of the data dir's file system.",
+    );
+    m.value(
+        "disk_free_bytes",
+        &[],
+        (p.disk_free_mb * 1024 * 1024) as f64,
+    );
+    if let Some(h) = p.hours_left {
+        m.family(
+            "disk_hours_left",
+            "gauge",
+            "Hours of recording the free space holds at the current rate.",
+        );
+        m.value("disk_hours_left", &[], h);
+    }
+    if let Some(a) = p.last_checkpoint_age_s {
+        m.family(
+            "last_checkpoint_age_seconds",
+            "gauge",
+            "Seconds since this process signed a checkpoint.",
+        );
+        m.value("last_checkpoint_age_seconds", &[], a);
+    }
+    m.family(
+        "clock_synchronised",
+        "gauge",
+        "1 when the system clock is NTP-synchronised, 0 when not, -1 when unknown.",
+    );
+    m.value(
+        "clock_synchronised",
+        &[],
+        p.clock_synced.map_or(-1.0, |s| f64::from(u8::from(s))),
+    );
+    m.family("healthy", "gauge", "1 when /healthz answers 200.");
+    m.value("healthy", &[], f64::from(u8::from(p.healthy())));
+    m.0
+}
