@@ -77,6 +77,7 @@ pub fn one_station(
                 source: spec,
                 ..CameraConfig::default()
             }];
+            first.default_camera = false;
         }
         if !scanners.is_empty() {
             first.scanners.clear();
@@ -96,6 +97,13 @@ pub fn one_station(
         .validate()
         .map_err(|e| Error::invalid(format!("--source/--scanner: {e}")))?;
     validate(&config)?;
+    // Recording the built-in test pattern as if it were a camera would be evidence of nothing.
+    if let Some(st) = config.stations.iter().find(|s| s.default_camera) {
+        return Err(Error::invalid(format!(
+            "station {} has no camera: add a [[camera]] table with its source (rtsp://..., usb:0, /dev/video0) to the config, or pass --source (`--source testsrc` records a test pattern, which is not evidence)",
+            st.id
+        )));
+    }
     Ok(config)
 }
 

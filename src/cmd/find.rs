@@ -160,6 +160,9 @@ pub fn print_table(found: &[Found]) -> Result<()> {
             (b, p) => out!("order     {}  box {b}, part {p}", c.order),
         }
         out!("  clip      #{} on {} / {}", c.clip, c.station, c.camera);
+        if c.test_pattern {
+            out!("  TEST PATTERN: recorded from a test pattern, not from a camera: not evidence");
+        }
         if let Some(op) = &c.operator {
             out!("  operator  {op}");
         }

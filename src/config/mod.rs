@@ -147,6 +147,14 @@ pub struct StationConfig {
     /// there is one station). Default: one test-pattern camera.
     #[serde(rename = "camera")]
     pub cameras: Vec<CameraConfig>,
+    /// True when no camera was configured and `cameras` is the built-in test pattern:
+    /// `run` refuses it (a test pattern is no evidence) unless `--source` is given.
+    #[serde(skip, default = "yes")]
+    pub default_camera: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for StationConfig {
@@ -160,6 +168,7 @@ impl Default for StationConfig {
             debounce_ms: 1500,
             scanners: Vec::new(),
             cameras: default_cameras(),
+            default_camera: true,
         }
     }
 }
@@ -508,6 +517,13 @@ impl Config {
                     }
                 }
             }
+            let stations = stations
+                .into_iter()
+                .map(|st| StationConfig {
+                    default_camera: false,
+                    ..st
+                })
+                .collect();
             Config {
                 data_dir: file.data_dir,
                 stations,
@@ -532,6 +548,9 @@ impl Config {
                     ));
                 }
                 station.cameras = file.cameras;
+                station.default_camera = false;
+            } else if table.get("station").and_then(|s| s.get("camera")).is_some() {
+                station.default_camera = false;
             }
             Config {
                 data_dir: file.data_dir,

@@ -12,9 +12,27 @@ fn empty_file_gives_defaults() {
 #[test]
 fn shipped_example_parses() {
     let text = include_str!("../../config/packwitness.toml");
-    let c = Config::parse(text, Path::new("config/packwitness.toml")).unwrap();
-    // It documents the defaults: it must say what the program does without it.
+    let mut c = Config::parse(text, Path::new("config/packwitness.toml")).unwrap();
+    // It documents the defaults: it must say what the program does without it. Its camera is
+    // written out (the test pattern, to be replaced), so it is not the refused default.
+    assert!(!c.stations[0].default_camera);
+    c.stations[0].default_camera = true;
     assert_eq!(c, Config::default());
+}
+
+#[test]
+fn a_config_without_cameras_has_only_the_default_test_pattern() {
+    for text in ["", "[station]\nid = \"s1\"\n"] {
+        let c = Config::parse(text, Path::new("x.toml")).unwrap();
+        assert!(c.stations[0].default_camera, "{text:?}");
+    }
+    for text in [
+        "[[camera]]\nid = \"c\"\nsource = \"rtsp://cam/x\"\n",
+        "[station]\nid = \"s1\"\n[[station.camera]]\nid = \"c\"\nsource = \"rtsp://cam/x\"\n",
+    ] {
+        let c = Config::parse(text, Path::new("x.toml")).unwrap();
+        assert!(!c.stations[0].default_camera, "{text:?}");
+    }
 }
 
 #[test]

@@ -274,6 +274,28 @@ impl Checker {
                         );
                     }
                 }
+                Body::StationStart {
+                    station,
+                    cameras,
+                    sources,
+                    ..
+                } => {
+                    let source = cameras
+                        .iter()
+                        .position(|cam| *cam == c.camera)
+                        .and_then(|i| sources.get(i));
+                    let test = source
+                        .is_some_and(|s| crate::media::SourceSpec::parse(s).is_test_pattern());
+                    if *station != c.station || test != c.test_pattern {
+                        self.problem(
+                            &r.record,
+                            format!(
+                                "is not the start of station {} naming camera {}'s source as evidence.json says",
+                                c.station, c.camera
+                            ),
+                        );
+                    }
+                }
                 Body::CodeAttached { clip, code, .. } => {
                     if *clip != c.clip || !c.codes.contains(code) {
                         self.problem(

@@ -104,7 +104,12 @@ pub struct BundleClip {
     /// people. Not evidence: the original (`file`) is, and its hash is in the records.
     #[serde(default)]
     pub burned_in: Option<String>,
-    /// Manifest lines cited for this clip (opened, attached codes, sealed), each with a proof.
+    /// Recorded from a test pattern (`testsrc`, `lavfi:...`, as the cited `station_start`
+    /// says): not evidence of anything.
+    #[serde(default)]
+    pub test_pattern: bool,
+    /// Manifest lines cited for this clip (the station's start naming the camera's source,
+    /// opened, attached codes, sealed), each with a proof.
     pub records: Vec<RecordRef>,
 }
 
@@ -288,7 +293,12 @@ impl Builder<'_> {
         burn_in: bool,
     ) -> Result<BundleClip, Error> {
         let c = &f.clip;
-        let mut lines = vec![(c.clip, "clip_opened")];
+        let mut lines: Vec<(u64, &str)> = c
+            .station_start_line
+            .map(|l| (l, "station_start"))
+            .into_iter()
+            .collect();
+        lines.push((c.clip, "clip_opened"));
         lines.extend(attached.iter().map(|&seq| (seq, "code_attached")));
         if let Some(l) = c.sealed_line {
             lines.push((l, "clip_sealed"));
@@ -327,6 +337,7 @@ impl Builder<'_> {
             size: c.size,
             file,
             pruned: c.pruned,
+            test_pattern: c.test_pattern,
             still_start: stills.0,
             still_end: stills.1,
             burned_in,

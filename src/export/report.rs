@@ -86,7 +86,10 @@ pub fn report(ev: &Evidence, stills: &BTreeMap<String, Vec<u8>>) -> String {
                     @for c in &ev.clips {
                         tr {
                             td { (c.clip) }
-                            td { (c.camera) }
+                            td {
+                                (c.camera)
+                                @if c.test_pattern { br; b { "TEST PATTERN: not evidence" } }
+                            }
                             td { (c.box_no) }
                             td { (c.part) }
                             td { (c.scanned_at) }

@@ -77,6 +77,10 @@ pub struct ClipRow {
     pub held: bool,
     /// Exports of the clip so far: `<action> by <who> at <time>`, oldest first.
     pub access: Vec<String>,
+    /// Recorded from a test pattern (`testsrc`, `lavfi:...`): not evidence.
+    pub test_pattern: bool,
+    /// The `station_start` record naming the camera's source when the clip opened.
+    pub station_start_line: Option<u64>,
 }
 
 impl Index {
@@ -120,7 +124,8 @@ impl Index {
                         ended_at, duration_ms, frames, size, sha256, operator, pruned_seq, clip_group, scanned_at, part,
                         box_no, (SELECT group_concat(code, char(10) ORDER BY seq) FROM codes WHERE clip = clips.opened_seq),
                         (SELECT released = 0 FROM holds WHERE clip = clips.opened_seq),
-                        (SELECT group_concat(action || ' by ' || who || ' at ' || at, char(10) ORDER BY seq) FROM access WHERE clip = clips.opened_seq)
+                        (SELECT group_concat(action || ' by ' || who || ' at ' || at, char(10) ORDER BY seq) FROM access WHERE clip = clips.opened_seq),
+                        test_pattern, start_seq
                  FROM clips
                  WHERE {}
                  ORDER BY opened_seq
@@ -171,6 +176,8 @@ impl Index {
                             .get::<_, Option<String>>(21)?
                             .map(|s| s.split('\n').map(String::from).collect())
                             .unwrap_or_default(),
+                        test_pattern: r.get::<_, i64>(22)? != 0,
+                        station_start_line: r.get(23)?,
                     })
                 },
             )

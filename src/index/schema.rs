@@ -4,7 +4,7 @@ use rusqlite::params;
 
 use crate::log::{Body, Record};
 
-/// Schema, version 8 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`, 7 `access`, 8 `clips_on_disk`, `no_video` and `gaps`). Every row comes from a manifest record; `*_seq` name the line.
+/// Schema, version 8 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`, 7 `access`, 8 `clips_on_disk`, `no_video`, `gaps`, `sources` and `test_pattern`). Every row comes from a manifest record; `*_seq` name the line.
 pub(super) const DDL: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -32,7 +32,18 @@ CREATE TABLE IF NOT EXISTS clips (
     frames      INTEGER,
     size        INTEGER,
     sha256      TEXT,
-    pruned_seq  INTEGER               -- seq of the pruned record: the file was removed
+    pruned_seq  INTEGER,              -- seq of the pruned record: the file was removed
+    test_pattern INTEGER NOT NULL DEFAULT 0, -- 1: recorded from a test pattern, no evidence
+    start_seq   INTEGER               -- seq of the station_start in force when it opened
+);
+-- Each camera's source, from the latest station_start record of its station.
+CREATE TABLE IF NOT EXISTS sources (
+    station      TEXT NOT NULL,
+    camera       TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    test_pattern INTEGER NOT NULL,
+    seq          INTEGER NOT NULL,    -- seq of that station_start record
+    PRIMARY KEY (station, camera)
 );
 CREATE INDEX IF NOT EXISTS clips_by_order ON clips(order_code, opened_seq);
 CREATE INDEX IF NOT EXISTS clips_by_time ON clips(scanned_ms);
@@ -114,8 +125,10 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
         } => {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,
-                                              operator, clip_group, scanned_at, part, box_no, scanned_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                              operator, clip_group, scanned_at, part, box_no, scanned_ms, test_pattern, start_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                         COALESCE((SELECT test_pattern FROM sources WHERE station = ?3 AND camera = ?4), 0),
+                         (SELECT seq FROM sources WHERE station = ?3 AND camera = ?4))",
                 )?
                 .execute(params![rec.seq, order, station, camera, file, started_at, first_frame, operator, group, scanned_at, part, box_no,
                         chrono::DateTime::parse_from_rfc3339(scanned_at).ok().map(|t| t.timestamp_millis())])?;
@@ -195,8 +208,21 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
             )?
             .execute(params![rec.seq, order, station, camera, group, from, to, clip, reason])?;
         }
-        Body::StationStart { .. }
-        | Body::Checkpoint { .. }
+        Body::StationStart {
+            station,
+            cameras,
+            sources,
+            ..
+        } => {
+            for (camera, source) in cameras.iter().zip(sources) {
+                let test = crate::media::SourceSpec::parse(source).is_test_pattern();
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO sources(station, camera, source, test_pattern, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![station, camera, source, test, rec.seq])?;
+            }
+        }
+        Body::Checkpoint { .. }
         | Body::TornLineRemoved { .. }
         | Body::CrashRecovered { .. }
         | Body::KeyRotation { .. }

@@ -194,6 +194,10 @@ pub enum Body {
         cameras: Vec<String>,
         /// The station's public signing key (signed-note verifier form) for checkpoints.
         key: String,
+        /// Each camera's source, in the order of `cameras` (`testsrc` and `lavfi:...` are
+        /// test patterns: their clips are no evidence). Absent in records written before it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sources: Vec<String>,
     },
     /// Recording of a clip began; written before the first byte of video is.
     ClipOpened {
@@ -494,6 +498,7 @@ mod tests {
                 config_sha256: digest::sha256_hex(b""),
                 cameras: vec!["cam-1".into()],
                 key: TEST_KEY.into(),
+                sources: Vec::new(),
             },
         };
         let line = serde_json::to_string(&rec).unwrap() + "\n";

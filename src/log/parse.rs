@@ -26,6 +26,7 @@ struct Flat {
     software: Option<String>,
     config_sha256: Option<String>,
     cameras: Option<Vec<String>>,
+    sources: Option<Vec<String>>,
     key: Option<String>,
     order: Option<String>,
     camera: Option<String>,
@@ -118,6 +119,7 @@ impl Flat {
                 config_sha256: req!(config_sha256),
                 cameras: req!(cameras),
                 key: req!(key),
+                sources: self.sources.take().unwrap_or_default(),
             },
             "clip_opened" => Body::ClipOpened {
                 order: req!(order),

@@ -77,6 +77,7 @@ pub fn lines() -> Vec<String> {
             config_sha256: digest::sha256_hex(b""),
             cameras: vec!["cam-1".into()],
             key: k1.verifier(),
+            sources: vec!["rtsp://admin:***@10.0.0.5:554/h264".into()],
         },
         Body::Scan {
             station: STATION.into(),

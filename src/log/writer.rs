@@ -620,6 +620,7 @@ mod tests {
             config_sha256: digest::sha256_hex(b""),
             cameras: vec!["c".into()],
             key: TEST_KEY.into(),
+            sources: Vec::new(),
         }
     }
 
@@ -687,6 +688,7 @@ mod tests {
                 config_sha256,
                 cameras,
                 key,
+                sources: Vec::new(),
             },
             b => b,
         }

@@ -80,6 +80,39 @@ pub enum SourceSpec {
     Usb(u32),
 }
 
+/// A source spec as it may be shown and recorded: the password of a URL's user
+/// (`rtsp://admin:secret@cam/...`) replaced by `***`.
+pub fn redacted(spec: &str) -> String {
+    let Some((scheme, rest)) = spec.split_once("://") else {
+        return spec.to_string();
+    };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rfind('@') {
+        Some(at) => {
+            let user = &rest[..at];
+            let user = user.split_once(':').map_or(user, |(u, _)| u);
+            let shown = if rest[..at].contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{shown}{}", &rest[at..])
+        }
+        None => spec.to_string(),
+    }
+}
+
+/// A text (an error message) with every URL password in it replaced by `***`.
+pub fn redacted_text(text: &str) -> String {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    match RE
+        .get_or_init(|| regex::Regex::new(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@").ok())
+    {
+        Some(re) => re.replace_all(text, "$1:***@").into_owned(),
+        None => text.to_string(),
+    }
+}
+
 /// The test pattern used by `demo` and `testsrc`.
 pub const TEST_PATTERN: &str = "testsrc2=size=1280x720:rate=30";
 
@@ -108,6 +141,11 @@ impl SourceSpec {
     /// Live sources deliver frames at their own pace; others are paced when asked.
     pub fn is_live(&self) -> bool {
         matches!(self, SourceSpec::Url(_) | SourceSpec::Usb(_))
+    }
+
+    /// A picture made by FFmpeg (`testsrc`, `lavfi:...`): a test pattern, no evidence.
+    pub fn is_test_pattern(&self) -> bool {
+        matches!(self, SourceSpec::Lavfi(_))
     }
 }
 
@@ -445,6 +483,29 @@ pub fn open_source(cam: &crate::config::CameraConfig) -> Result<AnySource, Captu
             cam.realtime,
             cam.stall_timeout_s,
         )?)),
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    #[test]
+    fn passwords_never_leave_the_config() {
+        use super::redacted;
+        assert_eq!(
+            redacted("rtsp://admin:s3cret@10.0.0.5:554/h264"),
+            "rtsp://admin:***@10.0.0.5:554/h264"
+        );
+        assert_eq!(redacted("rtsp://viewer@cam/x"), "rtsp://viewer@cam/x");
+        assert_eq!(
+            redacted("http://cam.local/mjpeg?a=b@c"),
+            "http://cam.local/mjpeg?a=b@c"
+        );
+        assert_eq!(redacted("testsrc"), "testsrc");
+        assert_eq!(redacted("/dev/video0"), "/dev/video0");
+        assert_eq!(
+            super::redacted_text("cannot open source rtsp://admin:s3cret@cam:554/x: refused"),
+            "cannot open source rtsp://admin:***@cam:554/x: refused"
+        );
     }
 }
 

@@ -222,7 +222,7 @@ impl CameraLoop {
                 Err(e) => {
                     tracing::warn!(camera = %cam.id, error = %e, retry_in = ?backoff, "camera unavailable; retrying");
                     self.health.lost(&e.to_string());
-                    down.why = e.to_string();
+                    down.why = crate::media::source::redacted_text(&e.to_string());
                     // While an order is open the camera is tried every second, so that it
                     // records again within a second or two of coming back.
                     let wait = if open.is_some() {
@@ -253,7 +253,7 @@ impl CameraLoop {
                 }
                 SessionEnd::Ended | SessionEnd::Lost(_) => {
                     let why = match &end {
-                        SessionEnd::Lost(e) => e.clone(),
+                        SessionEnd::Lost(e) => crate::media::source::redacted_text(e),
                         _ => "the stream ended".to_string(),
                     };
                     tracing::warn!(camera = %cam.id, source = %cam.source, error = %why, "camera lost; the open clip is sealed and recording resumes when it is back");

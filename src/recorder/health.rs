@@ -138,7 +138,7 @@ impl CameraHealth {
     pub fn lost(&self, why: &str) {
         let mut g = self.lock();
         self.mark_down(&mut g);
-        g.lost = Some(why.to_string());
+        g.lost = Some(crate::media::source::redacted_text(why));
         g.session_at = None;
         g.recording = None;
     }

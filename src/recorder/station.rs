@@ -147,6 +147,11 @@ pub fn record_start(
         config_sha256: config_sha256.to_string(),
         cameras: station.cameras.iter().map(|c| c.id.clone()).collect(),
         key: key.to_string(),
+        sources: station
+            .cameras
+            .iter()
+            .map(|c| crate::media::source::redacted(&c.source))
+            .collect(),
     })
 }
 
@@ -184,7 +189,11 @@ impl Station {
         for cam in &station.cameras {
             let (cmd_tx, cmd_rx) = mpsc::channel();
             let (ev_tx, ev_rx) = camera::event_channel(EVENT_QUEUE);
-            let health = CameraHealth::new(&cam.id, &cam.source, deps.clock.clone());
+            let health = CameraHealth::new(
+                &cam.id,
+                &crate::media::source::redacted(&cam.source),
+                deps.clock.clone(),
+            );
             started.health.push(health.clone());
             let looper = CameraLoop {
                 cam: cam.clone(),

@@ -27,6 +27,7 @@ fn start(key: &StationKey) -> Body {
         config_sha256: crate::digest::sha256_hex(b""),
         cameras: vec!["c".into()],
         key: key.verifier(),
+        sources: Vec::new(),
     }
 }
 
@@ -184,6 +185,7 @@ fn a_changed_line_is_named() {
                     config_sha256: crate::digest::sha256_hex(b""),
                     cameras: vec!["c".into()],
                     key: TEST_KEY.into(),
+                    sources: Vec::new(),
                 },
                 &clock,
             )

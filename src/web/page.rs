@@ -112,7 +112,10 @@ fn results(code: &str, list: &[Found], tq: &str) -> Markup {
                 @let c = &f.clip;
                 tr {
                     td { (order_label(f)) }
-                    td { (c.station) " / " (c.camera) }
+                    td {
+                        (c.station) " / " (c.camera)
+                        @if c.test_pattern { br; b class="bad" { "TEST PATTERN: not evidence" } }
+                    }
                     td { (c.started_at) }
                     td { @if let Some(ms) = c.duration_ms { (format!("{:.1} s", ms as f64 / 1000.0)) } }
                     td { (c.reason.as_deref().unwrap_or("recording")) }

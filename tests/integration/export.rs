@@ -79,8 +79,9 @@ fn bundle_round_trip_and_the_documented_steps_work() {
     let (code, v) = verify_bundle(&zip);
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["report"]["clips_ok"], 1, "{v}");
-    // clip_opened, clip_sealed and the export's own access record.
-    assert_eq!(v["report"]["records_proven"], 3, "{v}");
+    // The station's start (naming the camera's source), clip_opened, clip_sealed and the
+    // export's own access record.
+    assert_eq!(v["report"]["records_proven"], 4, "{v}");
 
     // The export is in the manifest, and the manifest still verifies.
     let access: Vec<_> = manifest(&dir)
@@ -109,6 +110,12 @@ fn bundle_round_trip_and_the_documented_steps_work() {
         .find(|r| r["order"] == "DEMO-0002")
         .unwrap();
     assert_eq!(ev["clips"][0]["sha256"], sealed["sha256"]);
+    // The demo records a test pattern: the bundle says so, from the proven station start.
+    assert_eq!(ev["clips"][0]["test_pattern"], true, "{ev}");
+    assert_eq!(
+        ev["clips"][0]["records"][0]["kind"], "station_start",
+        "{ev}"
+    );
     let clip_name = ev["clips"][0]["file"].as_str().unwrap();
     assert_eq!(
         get(clip_name),
@@ -119,6 +126,7 @@ fn bundle_round_trip_and_the_documented_steps_work() {
     assert!(html.contains("data:image/jpeg;base64,"));
     assert!(!html.contains("src=\"http") && !html.contains("<link"));
     assert!(html.contains(sealed["sha256"].as_str().unwrap()));
+    assert!(html.contains("TEST PATTERN: not evidence"));
 
     // The documented checks, with bash, coreutils and openssl only.
     let u = tmp.path().join("unzipped");
@@ -126,7 +134,7 @@ fn bundle_round_trip_and_the_documented_steps_work() {
     let out = verify_sh(&u);
     assert!(out.status.success(), "{}", show(&out));
     assert!(
-        stdout(&out).contains("BUNDLE OK: 1 clips, 3 records"),
+        stdout(&out).contains("BUNDLE OK: 1 clips, 4 records"),
         "{}",
         show(&out)
     );
@@ -384,8 +392,8 @@ fn export_by_waybill_while_the_station_is_recording() {
     assert!(out.status.success(), "{}", show(&out));
     let (code, v) = verify_bundle(&zip);
     assert_eq!(code, Some(0), "{v}");
-    // opened, attached waybill, sealed, and the access record.
-    assert_eq!(v["report"]["records_proven"], 4, "{v}");
+    // station start, opened, attached waybill, sealed, and the access record.
+    assert_eq!(v["report"]["records_proven"], 5, "{v}");
     let out = r.finish();
     assert!(out.status.success(), "{}", show(&out));
     let access: Vec<_> = manifest(&dir)

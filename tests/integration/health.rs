@@ -268,3 +268,93 @@ fn a_live_camera_is_healthy_with_figures_that_agree() {
     let out = station.finish();
     assert!(out.status.success(), "{}", show(&out));
 }
+
+#[test]
+fn run_without_a_camera_is_refused_and_a_test_pattern_is_marked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(&cfg, "[station]\nid = \"pack-1\"\n").unwrap();
+    let out = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("station pack-1 has no camera")
+            && stderr(&out).contains("[[camera]]"),
+        "{}",
+        show(&out)
+    );
+    assert!(!dir.join("manifest.jsonl").exists(), "nothing was recorded");
+
+    // Asked for explicitly, a test pattern records, and every view says what it is.
+    let mut station = spawn_station(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        "lavfi:testsrc2=size=320x240:rate=15",
+    ]);
+    let start = station.wait_record(&dir, "the station's start", |r| {
+        r["kind"] == "station_start"
+    });
+    assert_eq!(
+        start["sources"][0], "lavfi:testsrc2=size=320x240:rate=15",
+        "{start}"
+    );
+    station.scan("SO-1003-TEST");
+    station.wait_record(&dir, "the clip", |r| r["kind"] == "clip_opened");
+    station.scan("PW-STOP");
+    station.wait_record(&dir, "the seal", |r| r["kind"] == "clip_sealed");
+    let out = station.finish();
+    assert!(out.status.success(), "{}", show(&out));
+    let out = run(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "lookup",
+        "SO-1003-TEST",
+    ]);
+    assert!(stdout(&out).contains("TEST PATTERN"), "{}", show(&out));
+    let out = run(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "lookup",
+        "SO-1003-TEST",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["test_pattern"], true, "{v}");
+}
+
+#[test]
+fn camera_passwords_stay_out_of_the_manifest_and_the_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let url = format!("rtsp://admin:s3cret-pw@127.0.0.1:{}/cam", free_port());
+    let mut station =
+        spawn_station(&["--data-dir", dir.to_str().unwrap(), "run", "--source", &url]);
+    let start = station.wait_record(&dir, "the station's start", |r| {
+        r["kind"] == "station_start"
+    });
+    assert!(
+        start["sources"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("rtsp://admin:***@127.0.0.1:"),
+        "{start}"
+    );
+    station.scan("SO-1004-PW");
+    station.wait_record(&dir, "the no_video record", |r| r["kind"] == "no_video");
+    let (_, v) = status_json(&dir);
+    let out = station.finish();
+    assert!(out.status.success(), "{}", show(&out));
+    let manifest = std::fs::read_to_string(dir.join("manifest.jsonl")).unwrap();
+    assert!(!manifest.contains("s3cret-pw"), "{manifest}");
+    assert!(!v.to_string().contains("s3cret-pw"), "{v}");
+}

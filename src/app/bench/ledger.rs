@@ -188,6 +188,7 @@ pub fn build(dir: &Path, records: u64) -> Result<(String, u64), Error> {
             config_sha256: crate::digest::sha256_hex(b""),
             cameras: vec!["cam-1".into()],
             key: key.verifier(),
+            sources: Vec::new(),
         },
         &clock,
     )?;

@@ -64,6 +64,7 @@ fn write_manifest(dir: &Path, clips: u64) -> Result<u64, Error> {
         config_sha256: crate::digest::sha256_hex(b""),
         cameras: vec!["cam-1".into()],
         key: "bench+00000000+AA".into(),
+        sources: Vec::new(),
     })?;
     for i in 0..clips {
         let order = format!("SO-{i:09}");

@@ -71,6 +71,7 @@ fn write_clips(dir: &Path, files: usize, mb: usize) -> Result<(Vec<PathBuf>, u64
             config_sha256: crate::digest::sha256_hex(b""),
             cameras: vec!["cam-1".into()],
             key: key.verifier(),
+            sources: Vec::new(),
         },
         &clock,
     )?;
