@@ -124,7 +124,9 @@ struct Lane {
 pub fn run(r: Run<'_>) -> Result<(), Error> {
     let config = r.config;
     let classifier = Arc::new(Classifier::new(&config.codes)?);
-    let writer = WriterThread::spawn(Writer::open(r.data_dir, config, r.clock.clone())?, true)?;
+    let mut opened = Writer::open(r.data_dir, config, r.clock.clone())?;
+    let resumable = opened.take_resumable();
+    let writer = WriterThread::spawn(opened, true)?;
     let handle = writer.handle();
     let lanes: Vec<Lane> = config
         .stations
@@ -151,6 +153,14 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     // The web server first: a port in use stops the start before any camera is opened.
     let web = start_web(&r, &lanes, &handle)?;
     let stations = start_stations(&r, &handle)?;
+    // Orders open when the process before died are recorded again, as their next part.
+    for (st, station) in &stations {
+        for o in resumable.iter().filter(|o| o.station == st.id) {
+            if let Err(e) = station.resume(o) {
+                tracing::error!(station = %st.id, order = %o.order, error = %e, "could not resume the order");
+            }
+        }
+    }
     let alarms = super::alarm::Alarms::start(config, r.data_dir.to_owned(), status)?;
     let senders: Vec<Sender<StationEvent>> = lanes.iter().map(|l| l.tx.clone()).collect();
     let stop_all = move || {

@@ -59,6 +59,9 @@ fn printer() -> Observer {
                 "  NO VIDEO  {order} scanned at {scanned_at}: {}",
                 packwitness::recorder::health::down_text(down)
             ),
+            Body::OrderResumed { order, scanned_at, .. } => format!(
+                "  resumed   {order} (scanned at {scanned_at}): the process died while it was open"
+            ),
             Body::CameraGap {
                 camera,
                 order,

@@ -223,6 +223,7 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
             }
         }
         Body::Checkpoint { .. }
+        | Body::OrderResumed { .. }
         | Body::TornLineRemoved { .. }
         | Body::CrashRecovered { .. }
         | Body::KeyRotation { .. }

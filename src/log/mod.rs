@@ -72,6 +72,15 @@ pub enum SealReason {
 }
 
 impl SealReason {
+    /// Whether a seal for this reason ends its order (a camera lost, a crash or a failed
+    /// write leaves the order open: it continues, or is resumed).
+    pub fn ends_order(self) -> bool {
+        !matches!(
+            self,
+            SealReason::CameraLost | SealReason::Interrupted | SealReason::Error
+        )
+    }
+
     /// The name written in records.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -295,6 +304,19 @@ pub enum Body {
         from: String,
         to: String,
         clip: Option<u64>,
+        reason: String,
+    },
+    /// A start after a crash resumed the order the station had open when the process died:
+    /// its cameras record it again, as its next part, until its stop code, the next scan or
+    /// `max_clip_s`. Version 3.
+    OrderResumed {
+        station: String,
+        order: String,
+        #[serde(rename = "box")]
+        box_no: u32,
+        group: String,
+        /// When the order was scanned, before the crash.
+        scanned_at: String,
         reason: String,
     },
     /// The station key changes: the old key (the one in force) signs the new one. A

@@ -249,6 +249,14 @@ impl Flat {
                 clip: self.clip,
                 reason: req!(reason),
             },
+            "order_resumed" => Body::OrderResumed {
+                station: req!(station),
+                order: req!(order),
+                box_no: self.box_no.unwrap_or(1),
+                group: req!(group),
+                scanned_at: req!(scanned_at),
+                reason: req!(reason),
+            },
             other => return Err(format!("unknown record kind {other:?}")),
         })
     }

@@ -35,6 +35,20 @@ pub struct OpenClip {
     pub first_frame: u64,
 }
 
+/// An order a station had open (scanned, not sealed), as the records say.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OpenOrderState {
+    pub station: String,
+    pub order: String,
+    #[serde(rename = "box")]
+    pub box_no: u32,
+    pub group: String,
+    pub operator: Option<String>,
+    pub scanned_at: String,
+    /// The highest part recorded of it so far (0: none).
+    pub part: u32,
+}
+
 /// `ledger.state`, version 1 (JSON).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct LogState {
@@ -58,6 +72,10 @@ pub struct LogState {
     pub previous_keys: Vec<String>,
     /// Clips opened and not sealed.
     pub open: Vec<OpenClip>,
+    /// Orders scanned and not sealed, one per station: what a start after a crash resumes.
+    /// Absent in states written before it.
+    #[serde(default)]
+    pub orders: Vec<OpenOrderState>,
 }
 
 impl LogState {

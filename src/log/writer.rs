@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use super::state::{self, LogState, Offsets, OpenClip};
 use super::tiles::{TileError, TileStore, TileWriter};
-use super::{merkle, note, Body, LedgerError, Record, FORMAT_VERSION, GENESIS};
+use super::{merkle, note, Body, LedgerError, Record, ScanAction, FORMAT_VERSION, GENESIS};
 use crate::clock::{format_time, Clock};
 use crate::datadir::{self, MANIFEST};
 use crate::digest;
@@ -83,6 +83,51 @@ pub struct Opened {
     pub unclean: bool,
 }
 
+/// Keeps the orders each station has open from the records that open and end them.
+fn track_orders(orders: &mut Vec<state::OpenOrderState>, body: &Body) {
+    match body {
+        Body::StationStart { station, .. } => orders.retain(|o| o.station != *station),
+        Body::Scan {
+            station,
+            action,
+            order,
+            box_no,
+            group,
+            operator,
+            scanned_at,
+            ..
+        } => match (action, order, group) {
+            (ScanAction::Open | ScanAction::Switch, Some(order), Some(group)) => {
+                orders.retain(|o| o.station != *station);
+                orders.push(state::OpenOrderState {
+                    station: station.clone(),
+                    order: order.clone(),
+                    box_no: box_no.unwrap_or(1),
+                    group: group.clone(),
+                    operator: operator.clone(),
+                    scanned_at: scanned_at.clone(),
+                    part: 0,
+                });
+            }
+            (ScanAction::Seal, _, _) => orders.retain(|o| o.station != *station),
+            _ => {}
+        },
+        Body::ClipOpened {
+            station,
+            group,
+            part,
+            ..
+        } => {
+            for o in orders.iter_mut() {
+                if o.station == *station && o.group == *group {
+                    o.part = o.part.max(*part);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Builds a record for the `seq` it gets.
 pub type MakeBody = Box<dyn FnOnce(u64) -> Body + Send>;
 
@@ -127,6 +172,24 @@ impl Ledger {
             _ => {}
         }
         Ledger::open_locked(data_dir, lock, clock, true, true)
+    }
+
+    /// After a failed write, opens the manifest again as a start would (under the same writer
+    /// lock, which is never let go): the tail is checked, a bad last line moved aside with a
+    /// record. On success appends work again; on failure this ledger stays as it was
+    /// (refusing appends) and the error says why.
+    pub fn reopen(&mut self, clock: &dyn Clock) -> Result<(), LedgerError> {
+        let lock = self._lock.try_clone().map_err(|source| LedgerError::Io {
+            path: self.path.clone(),
+            what: "keeping the writer lock",
+            source,
+        })?;
+        let fresh = Ledger::open_locked(&self.data_dir, lock, clock, false, true)?;
+        let bulk = self.bulk;
+        *self = fresh;
+        self.bulk = bulk;
+        tracing::warn!(manifest = %self.path.display(), "the manifest is writable again");
+        Ok(())
     }
 
     /// `asked`: the rebuild of the derived files was asked for (reindex), not a surprise;
@@ -382,9 +445,22 @@ impl Ledger {
                 started_at: started_at.clone(),
                 first_frame: *first_frame,
             }),
-            Body::ClipSealed { clip, .. } => s.open.retain(|o| o.clip != *clip),
+            Body::ClipSealed {
+                clip,
+                station,
+                order,
+                reason,
+                ..
+            } => {
+                s.open.retain(|o| o.clip != *clip);
+                if reason.ends_order() {
+                    s.orders
+                        .retain(|o| !(o.station == *station && o.order == *order));
+                }
+            }
             _ => {}
         }
+        track_orders(&mut s.orders, &rec.body);
     }
 
     /// Writes the derived files (offsets, tiles, state), each durably, in that order. A
@@ -525,7 +601,7 @@ impl Ledger {
         if let Err(e) = &cut {
             tracing::error!(manifest = %self.path.display(), error = %e, "cannot cut the manifest back after a failed write; the next start repairs it");
         }
-        tracing::error!(manifest = %self.path.display(), what, "a manifest write failed; no more records until packwitness restarts");
+        tracing::error!(manifest = %self.path.display(), what, "a manifest write failed; no more records until it is reopened (the recorder tries every few seconds)");
         self.broken = Some(what.to_string());
     }
 
@@ -725,8 +801,12 @@ mod tests {
         assert!(err.contains("refuses more records"), "{err}");
         assert_eq!(std::fs::read(dir.path().join(MANIFEST)).unwrap(), good);
         assert_eq!(LogState::load(dir.path()), Some(good_state));
+        // Reopened in place (as the writer does when the disk has room again): no seq is
+        // reused, the chain goes on.
+        l.reopen(&clock).unwrap();
+        assert_eq!(l.append(start(), &clock).unwrap().seq, 2);
         drop(l);
         let mut l = Ledger::open(dir.path(), &clock).unwrap();
-        assert_eq!(l.append(start(), &clock).unwrap().seq, 2);
+        assert_eq!(l.append(start(), &clock).unwrap().seq, 3);
     }
 }

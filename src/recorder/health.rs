@@ -68,6 +68,8 @@ struct Inner {
     nominal_fps: f64,
     /// The clip being written now: its clip group and order.
     recording: Option<(String, String)>,
+    /// Clips cannot be written now (a full disk, an I/O error): why.
+    sink_failed: Option<String>,
 }
 
 /// The shared health of one camera.
@@ -105,6 +107,9 @@ pub struct CameraStatus {
     pub bytes: u64,
     /// The order whose clip is being written now.
     pub recording: Option<String>,
+    /// Clips cannot be written now: why (the camera may be live all the same).
+    #[serde(default)]
+    pub write_error: Option<String>,
 }
 
 impl CameraHealth {
@@ -199,6 +204,21 @@ impl CameraHealth {
         self.lock().recording = None;
     }
 
+    /// Clips of this camera cannot be written (`Some(why)`), or can again (`None`).
+    pub fn sink_failed(&self, why: Option<&str>) {
+        let mut g = self.lock();
+        g.sink_failed = why.map(crate::media::source::redacted_text);
+        if g.sink_failed.is_some() {
+            g.recording = None;
+        }
+    }
+
+    /// True when frames arrive and can be written: what "recording" needs.
+    pub fn can_record(&self) -> bool {
+        let live = self.state() == CameraState::Live;
+        live && self.lock().sink_failed.is_none()
+    }
+
     /// The clip group being written now, if any, and the camera is live.
     pub fn recording_group(&self) -> Option<String> {
         let live = self.state() == CameraState::Live;
@@ -264,17 +284,24 @@ impl CameraHealth {
                 .as_ref()
                 .filter(|_| state == CameraState::Live)
                 .map(|r| r.1.clone()),
+            write_error: g.sink_failed.clone(),
         }
     }
 
     /// The camera as a `no_video` record names it.
     pub fn down(&self) -> CameraDown {
         let s = self.status();
+        let unwritable = s.state == CameraState::Live && s.write_error.is_some();
         CameraDown {
             camera: s.camera,
-            state: s.state.as_str().to_string(),
+            state: if unwritable {
+                "unwritable"
+            } else {
+                s.state.as_str()
+            }
+            .to_string(),
             since: s.down_since,
-            reason: s.reason,
+            reason: s.write_error.or(s.reason),
         }
     }
 }

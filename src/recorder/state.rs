@@ -120,6 +120,20 @@ impl StateMachine {
         self.current.as_ref().map_or(&[], |c| &c.attached)
     }
 
+    /// Opens `order` again without a scan (a start after a crash resumes it), at `now_ms`.
+    pub fn resume(&mut self, now_ms: u64, order: &str, box_no: u32, operator: Option<String>) {
+        if operator.is_some() {
+            self.operator = operator;
+        }
+        self.current = Some(Current {
+            order: order.to_string(),
+            box_no,
+            since_ms: now_ms,
+            keyed_by: CodeKind::Order,
+            attached: Vec::new(),
+        });
+    }
+
     /// Decides what a scan at `now_ms` (any monotonic clock, in milliseconds) does.
     pub fn scan(&mut self, now_ms: u64, scan: &Scan) -> Action {
         if let Some((code, at)) = &mut self.last_scan {

@@ -24,9 +24,10 @@ use crate::config::{Config, StationConfig};
 use crate::error::Error;
 use crate::log::{Body, Record, SealReason};
 
-/// Packets that may wait between a camera and its clip writer (a bounded channel: a stalled
-/// disk slows capture instead of growing memory without limit).
-const EVENT_QUEUE: usize = 256;
+/// Events that may wait between a camera and its clip writer: about a quarter second of
+/// packets at 30 fps (a bounded channel: a slow disk slows capture, which counts the frames
+/// that come late, instead of holding seconds of video that a crash would lose).
+const EVENT_QUEUE: usize = 8;
 
 /// What a station is started with, besides its config.
 pub struct StationDeps {
@@ -297,7 +298,7 @@ impl Station {
 
     /// Why no camera records now, if none delivers frames (`None`: one does).
     fn why_not_recording(&self) -> Option<String> {
-        if self.health.iter().any(|h| h.state() == CameraState::Live) {
+        if self.health.iter().any(|h| h.can_record()) {
             return None;
         }
         let down: Vec<_> = self.health.iter().map(|h| h.down()).collect();
@@ -471,6 +472,61 @@ impl Station {
         }
     }
 
+    /// Resumes the order the station had open when the process before died: an
+    /// `order_resumed` record, then its cameras record it as its next part (until its stop
+    /// code, the next scan or `max_clip_s`), watched like a scanned order when no camera
+    /// delivers yet.
+    pub fn resume(&self, o: &crate::log::state::OpenOrderState) -> Result<(), Error> {
+        let now = self.clock.monotonic();
+        let mut guard = self.machine()?;
+        self.records.append(Body::OrderResumed {
+            station: self.id.clone(),
+            order: o.order.clone(),
+            box_no: o.box_no,
+            group: o.group.clone(),
+            scanned_at: o.scanned_at.clone(),
+            reason:
+                "the process died while the order was open; it is recorded again from its restart"
+                    .into(),
+        })?;
+        guard
+            .0
+            .resume(self.now_ms(), &o.order, o.box_no, o.operator.clone());
+        guard.1 = Some(o.group.clone());
+        drop(guard);
+        tracing::warn!(station = %self.id, order = %o.order, "order resumed after a crash");
+        {
+            let at = format_time(self.clock.now());
+            let mut seen = self.seen();
+            seen.order_since = Some((at.clone(), now));
+            if self.why_not_recording().is_some() {
+                seen.unseen = Some(Unseen {
+                    order: o.order.clone(),
+                    box_no: o.box_no,
+                    group: o.group.clone(),
+                    scanned_at: at,
+                    deadline: now + NO_VIDEO_GRACE,
+                });
+            }
+        }
+        let cmd = CameraCommand::Order {
+            next: OpenOrder {
+                code: o.order.clone(),
+                group: o.group.clone(),
+                part: o.part + 1,
+                box_no: o.box_no,
+                operator: o.operator.clone(),
+                codes: Vec::new(),
+                gap: None,
+            },
+            reason: SealReason::NextOrder,
+        };
+        for tx in &self.commands {
+            let _ = tx.send(cmd.clone());
+        }
+        Ok(())
+    }
+
     /// The station's id.
     pub fn id(&self) -> &str {
         &self.id
@@ -532,6 +588,15 @@ impl Station {
     /// Seals open clips (reason `shutdown`) and waits for every thread. Returns the first
     /// error.
     pub fn shutdown(self) -> Result<(), Error> {
+        // An order no camera delivered for, stopped before its grace ran out, has no video.
+        let unseen = self.seen().unseen.take();
+        if let Some(u) = unseen {
+            if self.why_not_recording().is_some() {
+                if let Err(e) = self.no_video(u) {
+                    tracing::error!(station = %self.id, error = %e, "could not write the no_video record of the open order");
+                }
+            }
+        }
         for tx in &self.commands {
             let _ = tx.send(CameraCommand::Shutdown);
         }

@@ -39,6 +39,10 @@ pub type MakeRecord = Box<dyn FnOnce(u64) -> Body + Send>;
 
 /// How often retention runs while recording.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
+/// How often the free space is compared with `min_free_mb`.
+const SPACE_EVERY: Duration = Duration::from_secs(5);
+/// How often a manifest whose write failed is opened again.
+const REOPEN_EVERY: Duration = Duration::from_secs(2);
 
 /// Loads the data dir's signing key, creating it (named after the first station) if missing.
 /// One key signs the manifest of a data dir, whatever the number of its stations.
@@ -62,6 +66,8 @@ pub type StatusFn = Box<dyn Fn() -> serde_json::Value + Send + Sync>;
 /// The appending side of a data dir, with everything that must happen around an append.
 pub struct Writer {
     stats: Arc<Mutex<WriterStats>>,
+    /// The orders the stations had open when the process before died.
+    resumable: Vec<crate::log::state::OpenOrderState>,
     ledger: Ledger,
     /// Keeps the lookup index up to date on its own thread.
     indexer: Option<super::indexer::Indexer>,
@@ -74,6 +80,8 @@ pub struct Writer {
     last_checkpoint: Duration,
     retention: RetentionConfig,
     last_retention: Option<Duration>,
+    last_space_check: Option<Duration>,
+    last_reopen: Option<Duration>,
     observer: Option<Observer>,
 }
 
@@ -85,8 +93,14 @@ impl Writer {
         let ledger = Ledger::open(data_dir, clock.as_ref())?;
         let opened = ledger.opened.clone();
         let key = load_key(data_dir, config)?;
+        let resumable = if opened.unclean {
+            ledger.state().orders.clone()
+        } else {
+            Vec::new()
+        };
         let mut w = Writer {
             stats: Arc::default(),
+            resumable,
             ledger,
             indexer: Some(super::indexer::Indexer::start(data_dir)?),
             data_dir: data_dir.to_owned(),
@@ -97,6 +111,8 @@ impl Writer {
             checkpoint_interval: Duration::from_secs(config.ledger.checkpoint_minutes * 60),
             retention: config.retention.clone(),
             last_retention: None,
+            last_space_check: None,
+            last_reopen: None,
             observer: None,
         };
         if let Some(why) = &opened.rebuilt {
@@ -117,6 +133,12 @@ impl Writer {
             w.checkpoint()?;
         }
         Ok(w)
+    }
+
+    /// The orders the stations had open when the process before this one died (empty after a
+    /// clean stop): a recorder resumes them.
+    pub fn take_resumable(&mut self) -> Vec<crate::log::state::OpenOrderState> {
+        std::mem::take(&mut self.resumable)
     }
 
     /// Calls `observer` with every record from now on, once it is durable.
@@ -198,6 +220,40 @@ impl Writer {
     /// the last one, and retention once a minute. Returns how long until it is due again.
     pub fn tick(&mut self) -> Result<Duration, Error> {
         let now = self.clock.monotonic();
+        // A failed write (a full disk): open the manifest again every few seconds.
+        if self.ledger.broken().is_some()
+            && self
+                .last_reopen
+                .is_none_or(|t| now.saturating_sub(t) >= REOPEN_EVERY)
+        {
+            self.last_reopen = Some(now);
+            match self.ledger.reopen(self.clock.as_ref()) {
+                Ok(()) => {
+                    if let Ok(mut st) = self.stats.lock() {
+                        st.broken = None;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the manifest is still not writable; trying again in a few seconds");
+                    return Ok(REOPEN_EVERY);
+                }
+            }
+        }
+        // The free-space floor is looked at every few seconds, not once a minute: a disk that
+        // fills up is made room on before a write fails.
+        let low = self.retention.min_free_mb > 0
+            && self
+                .last_space_check
+                .is_none_or(|t| now.saturating_sub(t) >= SPACE_EVERY)
+            && {
+                self.last_space_check = Some(now);
+                datadir::free_bytes(&self.data_dir)
+                    .is_ok_and(|b| b < self.retention.min_free_mb.saturating_mul(1024 * 1024))
+            };
+        if low {
+            tracing::warn!(dir = %self.data_dir.display(), "free space under [retention] min_free_mb: applying retention now");
+            self.last_retention = None;
+        }
         let since = now.saturating_sub(self.last_checkpoint);
         if self.ledger.since_checkpoint() > 0 && since >= self.checkpoint_interval {
             self.checkpoint()?;

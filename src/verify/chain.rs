@@ -421,6 +421,7 @@ impl<'a> Chain<'a> {
             }
             Body::CameraGap { clip: None, .. }
             | Body::NoVideo { .. }
+            | Body::OrderResumed { .. }
             | Body::TornLineRemoved { .. }
             | Body::Scan { .. }
             | Body::Access { .. }

@@ -115,7 +115,7 @@ impl ProcessStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alarm {
     /// `no_station`, `camera_starting`, `camera_stalled`, `camera_lost`, `camera_stopped`,
-    /// `not_recording`, `writer_lag`, `writer_broken`, `disk_low`, `clock_unsynchronised`.
+    /// `not_recording`, `write_failed`, `writer_lag`, `writer_broken`, `disk_low`, `clock_unsynchronised`.
     pub kind: String,
     pub station: Option<String>,
     pub camera: Option<String>,
@@ -200,6 +200,11 @@ pub fn alarms(p: &ProcessStatus, config: &Config) -> Vec<Alarm> {
                     t.push_str(&format!(": {r}"));
                 }
                 push(&format!("camera_{}", c.state.as_str()), id, cam, t);
+            } else if let Some(e) = &c.write_error {
+                push("write_failed", id, cam, format!(
+                    "station {} camera {}: clips cannot be written ({e}); recording resumes by itself when they can",
+                    s.id, c.camera
+                ));
             } else if c.writer_lag_s > MAX_WRITER_LAG_S {
                 push("writer_lag", id, cam, format!(
                     "station {} camera {}: {:.1} s of video wait to be written (the disk or the CPU cannot keep up)",

@@ -63,7 +63,57 @@ pub fn last_complete_fragment_end(file: &mut File) -> std::io::Result<u64> {
         .unwrap_or(0))
 }
 
-/// One piece of a clip file: the header (`ftyp` + `moov`), a fragment (`moof` + `mdat`), or
+/// Whether an `mdat` payload looks written. A crash can leave the last blocks of a file
+/// allocated but never written (zeros): its tail must not be zeros, and, for video alone in
+/// MP4 (`nal_walk`: H.264/H.265 with a 4-byte length before every NAL unit), the lengths must
+/// add up exactly and every NAL header must be valid.
+pub(super) fn payload_looks_written(data: &[u8], nal_walk: bool) -> bool {
+    let tail = &data[data.len().saturating_sub(512)..];
+    if data.is_empty() || tail.iter().all(|&b| b == 0) {
+        return false;
+    }
+    if !nal_walk {
+        return true;
+    }
+    let mut i = 0usize;
+    while i + 4 <= data.len() {
+        let len = u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
+        if len == 0 || i + 4 + len > data.len() || data[i + 4] & 0x80 != 0 {
+            return false;
+        }
+        i += 4 + len;
+    }
+    i == data.len()
+}
+
+/// Where to cut a file whose last fragment's media data was never really written (see
+/// [`payload_looks_written`]): the start of that fragment's `moof`; `None` when it is whole.
+pub(super) fn damaged_last_fragment(
+    file: &mut File,
+    nal_walk: bool,
+) -> std::io::Result<Option<u64>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let boxes = complete_boxes(file)?;
+    let pairs: Vec<_> = boxes
+        .windows(2)
+        .filter(|w| &w[0].0 == b"moof" && &w[1].0 == b"mdat")
+        .map(|w| (w[0].1, w[1].1, w[1].2))
+        .collect();
+    let Some(&(moof_at, mdat_at, mdat_size)) = pairs.last() else {
+        return Ok(None);
+    };
+    // The header is 8 bytes, or 16 with a 64-bit size.
+    file.seek(SeekFrom::Start(mdat_at))?;
+    let mut head = [0u8; 4];
+    file.read_exact(&mut head)?;
+    let header = if u32::from_be_bytes(head) == 1 { 16 } else { 8 };
+    let mut data = vec![0u8; mdat_size.saturating_sub(header) as usize];
+    file.seek(SeekFrom::Start(mdat_at + header))?;
+    file.read_exact(&mut data)?;
+    Ok((!payload_looks_written(&data, nal_walk)).then_some(moof_at))
+}
+
+/// One piece of a clip file: the header (`ftyp` + `moov`), a fragment (`moof` + `mdat`), or/// One piece of a clip file: the header (`ftyp` + `moov`), a fragment (`moof` + `mdat`), or
 /// the trailer (`mfra`), with the SHA-256 of its bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fragment {
@@ -256,4 +306,31 @@ pub fn check_file(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod written_tests {
+    use super::payload_looks_written;
+
+    #[test]
+    fn zeros_and_broken_nal_lengths_are_not_video() {
+        let nal = |n: usize| {
+            let mut v = (n as u32).to_be_bytes().to_vec();
+            v.push(0x65); // an IDR slice header
+            v.extend(std::iter::repeat_n(0x5a, n - 1));
+            v
+        };
+        let good: Vec<u8> = [nal(40), nal(700), nal(3)].concat();
+        assert!(payload_looks_written(&good, true));
+        assert!(!payload_looks_written(&vec![0u8; good.len()], true));
+        assert!(!payload_looks_written(&vec![0u8; 4096], false));
+        let mut tail_zeroed = good.clone();
+        let n = tail_zeroed.len();
+        tail_zeroed[n - 600..].fill(0);
+        assert!(!payload_looks_written(&tail_zeroed, true));
+        let mut forbidden = good.clone();
+        forbidden[4] = 0xe5;
+        assert!(!payload_looks_written(&forbidden, true));
+        assert!(!payload_looks_written(&good[..good.len() - 1], true));
+    }
 }

@@ -45,12 +45,26 @@ pub fn recover(path: &Path) -> Result<Option<Recovered>, ClipError> {
             .open(&partial)
             .map_err(io("opening to recover"))?;
         let len = f.metadata().map_err(io("reading its size"))?.len();
-        let cut = last_complete_fragment_end(&mut f).map_err(io("reading its boxes"))?;
-        if cut < len {
+        let mut cut = last_complete_fragment_end(&mut f).map_err(io("reading its boxes"))?;
+        // A complete last fragment whose media was never written (zeros) plays nothing: the
+        // clip ends before it. Video alone is checked NAL by NAL; with a text track, for zeros.
+        let nal_walk = !crate::media::derived::has_text_track(&partial);
+        for _ in 0..4 {
             f.set_len(cut)
                 .map_err(io("cutting the incomplete fragment"))?;
-            cut_bytes = len - cut;
+            match super::pieces::damaged_last_fragment(&mut f, nal_walk)
+                .map_err(io("reading its last fragment"))?
+            {
+                Some(at) => {
+                    tracing::warn!(file = %partial.display(), offset = at, "the last fragment was never written (zeros); cut off");
+                    cut = at;
+                }
+                None => break,
+            }
         }
+        f.set_len(cut)
+            .map_err(io("cutting the incomplete fragment"))?;
+        cut_bytes = len - cut;
         f.sync_all().map_err(io("fsync"))?;
         drop(f);
         fs::rename(&partial, path).map_err(io("renaming into place"))?;

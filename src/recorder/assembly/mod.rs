@@ -30,6 +30,7 @@ use crate::log::{Appender, Body, Record, SealReason};
 use crate::media::fmp4::{self, ClipWriter, SealedFile};
 use crate::media::{EncodedPacket, StampText, StreamInfo};
 
+mod failure;
 mod preroll;
 #[cfg(test)]
 mod tests;
@@ -240,6 +241,8 @@ struct OpenClip {
     file: String,
     started_at: String,
     first_frame: u64,
+    /// The order it records (to resume it as the next part if writing fails).
+    order_ref: OpenOrder,
 }
 
 /// A cut waiting for its frame.
@@ -259,6 +262,10 @@ pub struct Assembly {
     /// An order waiting for its first keyframe.
     waiting: Option<OpenOrder>,
     pre_roll: PreRoll,
+    /// Clips cannot be written now ([`failure`]).
+    failed: Option<failure::Failed>,
+    /// A `clip_sealed` record that could not be written yet.
+    pending_seal: Option<Body>,
 }
 
 impl Assembly {
@@ -270,6 +277,8 @@ impl Assembly {
             pending: VecDeque::new(),
             waiting: None,
             pre_roll: PreRoll::default(),
+            failed: None,
+            pending_seal: None,
         }
     }
 
@@ -324,13 +333,18 @@ impl Assembly {
             }
             CameraEvent::Packet(p) => {
                 self.ctx.health.frame(p.packet.size());
-                self.packet(p)?;
+                if self.pending_seal.is_some() && p.key {
+                    self.retry_pending_seal();
+                }
+                self.take_packet(p)?;
             }
             CameraEvent::GapEnded { order, gap, to } => self.gap_record(&order, &gap, to, None)?,
             CameraEvent::Attach { code, kind } => self.attach(code, kind)?,
             CameraEvent::End { reason } => {
                 // A cut whose frame never came (stop, then shutdown) still gives its reason.
                 let seal_reason = self.pending.front().map_or(reason, |c| c.reason);
+                self.end_failed();
+                self.retry_pending_seal();
                 self.seal_current(seal_reason)?;
                 if reason != SealReason::CameraLost {
                     return Ok(false);
@@ -401,6 +415,9 @@ impl Assembly {
     }
 
     fn attach(&mut self, code: String, kind: String) -> Result<(), Error> {
+        if self.attach_while_failed(&code, &kind) {
+            return Ok(());
+        }
         // To the clip about to open if a cut is on its way, else to the open one.
         let upcoming = match self.pending.back_mut() {
             Some(cut) => cut.next.as_mut(),
@@ -457,6 +474,7 @@ impl Assembly {
         first_frame: u64,
         scan_pts: i64,
     ) -> Result<OpenClip, Error> {
+        self.room_for_a_clip()?;
         let s = self
             .session
             .as_ref()
@@ -536,6 +554,7 @@ impl Assembly {
             started_at,
             first_frame,
             next_text: first_pts,
+            order_ref: order.clone(),
         })
     }
 
@@ -599,7 +618,10 @@ impl Assembly {
             fragments: sealed.fragments.len() as u64,
             fragments_sha256: fmp4::fragments_digest(&sealed.fragments),
         };
-        self.ctx.records.append(body)?;
+        if let Err(e) = self.ctx.records.append(body.clone()) {
+            self.pending_seal = Some(body);
+            return Err(e);
+        }
         tracing::info!(order = %order, camera = %self.ctx.camera, file = %file, reason = %reason, frames = sealed.frames, "clip sealed");
         Ok(())
     }
