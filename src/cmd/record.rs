@@ -59,6 +59,14 @@ fn printer() -> Observer {
                 "  NO VIDEO  {order} scanned at {scanned_at}: {}",
                 packwitness::recorder::health::down_text(down)
             ),
+            Body::OrphanRecovered {
+                order,
+                file,
+                frames,
+                ..
+            } => format!(
+                "  recovered {file} of {order} ({frames} frames): its opening record was lost in a crash"
+            ),
             Body::OrderResumed { order, scanned_at, .. } => format!(
                 "  resumed   {order} (scanned at {scanned_at}): the process died while it was open"
             ),

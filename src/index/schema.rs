@@ -192,6 +192,25 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
             .execute(params![rec.seq, order, station, box_no, group, scanned_at,
                 chrono::DateTime::parse_from_rfc3339(scanned_at).ok().map(|t| t.timestamp_millis()), down])?;
         }
+        Body::OrphanRecovered {
+            station,
+            camera,
+            order,
+            file,
+            size,
+            sha256,
+            frames,
+            duration_ms,
+            ..
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,
+                                              operator, clip_group, scanned_at, part, box_no, sealed_seq, reason,
+                                              duration_ms, frames, size, sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, NULL, '', ?6, 1, 1, ?1, 'orphan_recovered', ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![rec.seq, order, station, camera, file, rec.at, duration_ms, frames, size, sha256])?;
+        }
         Body::CameraGap {
             station,
             camera,

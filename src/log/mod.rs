@@ -34,7 +34,8 @@ pub use writer::Ledger;
 
 /// The format version written in every record's `v`. Version 2 added the `scan`, `access` and
 /// `hold` kinds and `clip_opened.box`; version 3 added `salt` to every record and the
-/// `crash_recovered`, `key_rotation`, `no_video` and `camera_gap` kinds. Readers accept
+/// `crash_recovered`, `key_rotation`, `no_video`, `camera_gap`, `order_resumed` and
+/// `orphan_recovered` kinds. Readers accept
 /// versions 1 to 3 (an older line is a newer one without what was added since).
 pub const FORMAT_VERSION: u32 = 3;
 /// `prev` of the first record: 64 zeros.
@@ -317,6 +318,24 @@ pub enum Body {
         group: String,
         /// When the order was scanned, before the crash.
         scanned_at: String,
+        reason: String,
+    },
+    /// A start found a clip file being written (`.partial`) that no record names: its
+    /// `clip_opened` line was lost in a crash. The file was recovered like an interrupted
+    /// clip (cut to its last good fragment, hashed, renamed to `file`) and is named here, so
+    /// that it is evidence, not a stray file. `order` and `camera` come from its file name.
+    /// Version 3.
+    OrphanRecovered {
+        station: String,
+        camera: String,
+        order: String,
+        file: String,
+        size: u64,
+        sha256: String,
+        fragments: u64,
+        fragments_sha256: String,
+        frames: u64,
+        duration_ms: u64,
         reason: String,
     },
     /// The station key changes: the old key (the one in force) signs the new one. A

@@ -171,6 +171,32 @@ pub fn lines() -> Vec<String> {
             clip: None,
             reason: "cam-1 down since 20:31:32: connection refused".into(),
         },
+        Body::OrderResumed {
+            station: STATION.into(),
+            order: "SO-2026-0002".into(),
+            box_no: 1,
+            group: "1764073862054-2".into(),
+            scanned_at: at(33),
+            reason: "the process died while the order was open; it is recorded again from its restart".into(),
+        },
+        Body::OrphanRecovered {
+            station: STATION.into(),
+            camera: "cam-1".into(),
+            order: "SO-2026-0003".into(),
+            file: "clips/station-1/2026-11-25/SO-2026-0003_cam-1_000013.mp4".into(),
+            size: 1_234_567,
+            sha256: digest::sha256_hex(b"an orphan's bytes"),
+            fragments: 24,
+            fragments_sha256: digest::sha256_hex(b"an orphan's pieces"),
+            frames: 180,
+            duration_ms: 6_000,
+            reason: "its clip_opened record was lost in a crash (order and camera from its file name)".into(),
+        },
+        Body::Pruned {
+            clip: 12,
+            file: "clips/station-1/2026-11-25/SO-2026-0003_cam-1_000013.mp4".into(),
+            reason: "retention: older than keep_days = 30".into(),
+        },
         Body::TornLineRemoved {
             bytes: 17,
             sha256: digest::sha256_hex(b"{\"v\":3,\"seq\":9,\"p"),
@@ -180,7 +206,7 @@ pub fn lines() -> Vec<String> {
         Body::CrashRecovered {
             last_checkpoint: 0,
             from: 1,
-            to: 11,
+            to: 14,
         },
     ];
     let mut out: Vec<String> = Vec::new();
@@ -188,16 +214,16 @@ pub fn lines() -> Vec<String> {
     for (i, b) in bodies.into_iter().enumerate() {
         push(&mut out, &mut leaves, b, 2 + 4 * i as u32);
     }
-    let cp = checkpoint(out.len() as u64 + 1, &leaves, &k1, 50);
-    push(&mut out, &mut leaves, cp, 50);
+    let cp = checkpoint(out.len() as u64 + 1, &leaves, &k1, 58);
+    push(&mut out, &mut leaves, cp, 58);
     let rot = Body::KeyRotation {
         old: k1.verifier(),
         new: k2.verifier(),
         note: k1.sign(&rotation),
     };
-    push(&mut out, &mut leaves, rot, 54);
-    let cp = checkpoint(out.len() as u64 + 1, &leaves, &k2, 55);
-    push(&mut out, &mut leaves, cp, 55);
+    push(&mut out, &mut leaves, rot, 59);
+    let cp = checkpoint(out.len() as u64 + 1, &leaves, &k2, 59);
+    push(&mut out, &mut leaves, cp, 59);
     out
 }
 
@@ -231,7 +257,7 @@ mod tests {
                     .to_string(),
             );
         }
-        assert_eq!(kinds.len(), 14, "{kinds:?}");
+        assert_eq!(kinds.len(), 16, "{kinds:?}");
         let (k1, k2) = (
             StationKey::parse(TEST_PRIVATE_KEY).unwrap(),
             StationKey::parse(TEST_PRIVATE_KEY_2).unwrap(),

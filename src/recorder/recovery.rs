@@ -3,6 +3,9 @@
 //! Owns: sealing every clip that has a `clip_opened` record and no `clip_sealed` one, with
 //! reason `interrupted`: its `.partial` file is cut to its last complete fragment, fsynced,
 //! hashed and renamed (see `media::fmp4::recover`), then sealed with what is on disk.
+//! A `.partial` file that no record names (its `clip_opened` line was lost in the crash) is
+//! recovered the same way and named by an `orphan_recovered` record; only the two latest day
+//! folders of each station are looked in, so a start costs the same after years.
 //! Never: deletes a clip or a record; a clip that cannot be recovered stays unsealed, and
 //! `verify` reports it.
 
@@ -68,4 +71,83 @@ pub fn seal_interrupted(w: &mut Writer) -> Result<u64, Error> {
         sealed += 1;
     }
     Ok(sealed)
+}
+
+/// The `.partial` clip files of the two latest day folders of each station.
+fn partial_files(data_dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let list = |p: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(p)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    };
+    let clips = data_dir.join("clips");
+    for station in list(&clips) {
+        let days = list(&clips.join(&station));
+        for day in days.iter().rev().take(2) {
+            for f in list(&clips.join(&station).join(day)) {
+                if f.ends_with(".mp4.partial") {
+                    out.push(format!("clips/{station}/{day}/{f}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Recovers every `.partial` clip file that no record names, and names it in an
+/// `orphan_recovered` record. Run after [`seal_interrupted`] (which takes the ones that do).
+pub fn recover_orphans(w: &mut Writer) -> Result<u64, Error> {
+    let mut found = 0;
+    for rel in partial_files(w.data_dir()) {
+        let file = rel.trim_end_matches(".partial").to_string();
+        if !datadir::is_safe_clip_path(&file) {
+            continue;
+        }
+        // clips/<station>/<day>/<order>_<camera>_<seq>.mp4
+        let mut parts = file.split('/');
+        let station = parts.nth(1).unwrap_or_default().to_string();
+        let name = file
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(".mp4");
+        let mut fields = name.rsplitn(3, '_');
+        let (_seq, camera, order) = (
+            fields.next().unwrap_or_default(),
+            fields.next().unwrap_or_default().to_string(),
+            fields.next().unwrap_or_default().to_string(),
+        );
+        let r = match fmp4::recover(&w.data_dir().join(&file)) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!(file = %file, error = %e, "cannot recover a clip file no record names; left as it is (verify reports it)");
+                continue;
+            }
+        };
+        tracing::warn!(file = %file, order = %order, frames = r.frames, "a clip file whose opening record was lost in a crash recovered and named in the manifest");
+        w.append(Body::OrphanRecovered {
+            station,
+            camera,
+            order,
+            file,
+            size: r.size,
+            sha256: r.sha256,
+            fragments: r.fragments.len() as u64,
+            fragments_sha256: fmp4::fragments_digest(&r.fragments),
+            frames: r.frames,
+            duration_ms: (r.duration_s * 1000.0).round() as u64,
+            reason:
+                "its clip_opened record was lost in a crash (order and camera from its file name)"
+                    .into(),
+        })?;
+        found += 1;
+    }
+    Ok(found)
 }

@@ -129,7 +129,8 @@ impl Writer {
             })?;
         }
         super::recovery::seal_interrupted(&mut w)?;
-        if opened.unclean {
+        let orphans = super::recovery::recover_orphans(&mut w)?;
+        if opened.unclean || orphans > 0 {
             w.checkpoint()?;
         }
         Ok(w)

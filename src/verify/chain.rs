@@ -412,6 +412,22 @@ impl<'a> Chain<'a> {
                     u.2 = true;
                 }
             }
+            Body::OrphanRecovered { .. } => {
+                // Its file is checked like a sealed clip's; its line is its id.
+                self.report.clips_sealed += 1;
+                self.report.clips_interrupted += 1;
+                self.opened.insert(n);
+                self.sealed.insert(n);
+                self.sealed_at.insert(
+                    n,
+                    SealedAt {
+                        line: n,
+                        clip: n,
+                        offset: self.offset,
+                        len: self.line_len,
+                    },
+                );
+            }
             Body::CameraGap {
                 clip: Some(clip), ..
             } => {

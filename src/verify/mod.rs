@@ -452,18 +452,24 @@ fn file_checks(
                     source,
                 }
             })?;
-        if let Ok(Record {
-            body:
-                Body::ClipSealed {
-                    file,
-                    size,
-                    sha256,
-                    fragments_sha256,
-                    ..
-                },
-            ..
-        }) = serde_json::from_slice(&bytes)
-        {
+        let named = match serde_json::from_slice::<Record>(&bytes).map(|r| r.body) {
+            Ok(Body::ClipSealed {
+                file,
+                size,
+                sha256,
+                fragments_sha256,
+                ..
+            })
+            | Ok(Body::OrphanRecovered {
+                file,
+                size,
+                sha256,
+                fragments_sha256,
+                ..
+            }) => Some((file, size, sha256, fragments_sha256)),
+            _ => None,
+        };
+        if let Some((file, size, sha256, fragments_sha256)) = named {
             files.remove(&file);
             files.remove(&format!("{file}.fragments"));
             jobs.push(ClipJob {

@@ -324,3 +324,63 @@ fn a_last_fragment_left_unwritten_is_cut_off_at_recovery() {
     assert_eq!(Some(frames), rec["frames"].as_u64(), "{rec}");
     assert_verifies(&dir);
 }
+
+#[test]
+fn a_clip_whose_opening_line_was_lost_is_recovered_and_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut st = spawn_station(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        "testsrc",
+    ]);
+    st.wait_record(&dir, "the station's start", |r| {
+        r["kind"] == "station_start"
+    });
+    st.scan("ORPHAN-1");
+    let opened = st.wait_record(&dir, "the clip", |r| r["kind"] == "clip_opened");
+    let partial = dir.join(format!("{}.partial", opened["file"].as_str().unwrap()));
+    wait_until("a few fragments on disk", || {
+        let data = std::fs::read(&partial).unwrap_or_default();
+        boxes(&data).iter().filter(|b| &b.0 == b"moof").count() >= 3
+    });
+    st.0.as_mut().unwrap().kill().unwrap(); // SIGKILL
+    st.0.take().unwrap().wait().unwrap();
+    // The crash took the clip_opened line with it (it never reached the disk).
+    let text = std::fs::read_to_string(dir.join("manifest.jsonl")).unwrap();
+    let keep: String = text
+        .split_inclusive('\n')
+        .take_while(|l| !l.contains("\"kind\":\"clip_opened\""))
+        .collect();
+    std::fs::write(dir.join("manifest.jsonl"), keep).unwrap();
+    for derived in ["ledger.state", "manifest.offsets", "index.sqlite3"] {
+        let _ = std::fs::remove_file(dir.join(derived));
+    }
+    let out = restart_and_stop(&dir);
+    assert!(out.status.success(), "{}", show(&out));
+    let rec = manifest(&dir)
+        .into_iter()
+        .find(|r| r["kind"] == "orphan_recovered")
+        .expect("the file is named by an orphan_recovered record");
+    assert_eq!(rec["order"], "ORPHAN-1", "{rec}");
+    assert_eq!(rec["camera"], "cam-1", "{rec}");
+    assert_eq!(rec["file"], opened["file"], "{rec}");
+    let path = dir.join(rec["file"].as_str().unwrap());
+    assert!(path.exists() && !partial.exists());
+    let (_, frames, _, _) = probe(&path);
+    assert_eq!(Some(frames), rec["frames"].as_u64(), "{rec}");
+    // It is evidence now: verify hashes it (no stray file), and lookup finds it.
+    let v = run(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "verify",
+        "--json",
+        "--full",
+    ]);
+    assert!(v.status.success(), "{}", show(&v));
+    let out = run(&["--data-dir", dir.to_str().unwrap(), "lookup", "ORPHAN-1"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(stdout(&out).contains("orphan_recovered"), "{}", show(&out));
+}
