@@ -176,6 +176,11 @@ pub fn print_table(found: &[Found]) -> Result<()> {
             out!("  access    {a}");
         }
         out!("  scanned   {}", c.scanned_at);
+        match c.clock_synced {
+            Some(true) => out!("  clock     synchronised (NTP) when recorded"),
+            Some(false) => out!("  clock     NOT synchronised when recorded: its times may be off"),
+            None => {}
+        }
         out!("  start     {}  (with pre-roll)", c.started_at);
         out!("  end       {}", c.ended_at.as_deref().unwrap_or("(open)"));
         if let Some(ms) = c.duration_ms {

@@ -67,6 +67,9 @@ fn printer() -> Observer {
             } => format!(
                 "  recovered {file} of {order} ({frames} frames): its opening record was lost in a crash"
             ),
+            Body::ClockAdjusted {
+                camera, step_ms, ..
+            } => format!("  clock     {camera}: frame times stepped by {step_ms} ms"),
             Body::OrderResumed { order, scanned_at, .. } => format!(
                 "  resumed   {order} (scanned at {scanned_at}): the process died while it was open"
             ),

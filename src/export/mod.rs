@@ -108,6 +108,10 @@ pub struct BundleClip {
     /// says): not evidence of anything.
     #[serde(default)]
     pub test_pattern: bool,
+    /// Whether the system clock was NTP-synchronised when the clip started (its
+    /// `clip_opened` record says so; `null`: unknown).
+    #[serde(default)]
+    pub clock_synced: Option<bool>,
     /// Manifest lines cited for this clip (the station's start naming the camera's source,
     /// opened, attached codes, sealed), each with a proof.
     pub records: Vec<RecordRef>,
@@ -338,6 +342,7 @@ impl Builder<'_> {
             file,
             pruned: c.pruned,
             test_pattern: c.test_pattern,
+            clock_synced: c.clock_synced,
             still_start: stills.0,
             still_end: stills.1,
             burned_in,

@@ -92,7 +92,10 @@ pub fn report(ev: &Evidence, stills: &BTreeMap<String, Vec<u8>>) -> String {
                             }
                             td { (c.box_no) }
                             td { (c.part) }
-                            td { (c.scanned_at) }
+                            td {
+                                (c.scanned_at)
+                                @if c.clock_synced == Some(false) { br; b { "clock not synchronised" } }
+                            }
                             td { (c.started_at) }
                             td { (c.ended_at.as_deref().unwrap_or("(open)")) }
                             td { (c.reason.as_deref().unwrap_or("")) }

@@ -81,6 +81,8 @@ pub struct ClipRow {
     pub test_pattern: bool,
     /// The `station_start` record naming the camera's source when the clip opened.
     pub station_start_line: Option<u64>,
+    /// Whether the system clock was NTP-synchronised when the clip started (`null`: unknown).
+    pub clock_synced: Option<bool>,
 }
 
 impl Index {
@@ -125,7 +127,7 @@ impl Index {
                         box_no, (SELECT group_concat(code, char(10) ORDER BY seq) FROM codes WHERE clip = clips.opened_seq),
                         (SELECT released = 0 FROM holds WHERE clip = clips.opened_seq),
                         (SELECT group_concat(action || ' by ' || who || ' at ' || at, char(10) ORDER BY seq) FROM access WHERE clip = clips.opened_seq),
-                        test_pattern, start_seq
+                        test_pattern, start_seq, clock_synced
                  FROM clips
                  WHERE {}
                  ORDER BY opened_seq
@@ -178,6 +180,7 @@ impl Index {
                             .unwrap_or_default(),
                         test_pattern: r.get::<_, i64>(22)? != 0,
                         station_start_line: r.get(23)?,
+                        clock_synced: r.get(24)?,
                     })
                 },
             )

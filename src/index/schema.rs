@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS clips (
     sha256      TEXT,
     pruned_seq  INTEGER,              -- seq of the pruned record: the file was removed
     test_pattern INTEGER NOT NULL DEFAULT 0, -- 1: recorded from a test pattern, no evidence
-    start_seq   INTEGER               -- seq of the station_start in force when it opened
+    start_seq   INTEGER,              -- seq of the station_start in force when it opened
+    clock_synced INTEGER              -- the system clock was NTP-synchronised (NULL: unknown)
 );
 -- Each camera's source, from the latest station_start record of its station.
 CREATE TABLE IF NOT EXISTS sources (
@@ -121,17 +122,18 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
             started_at,
             scanned_at,
             first_frame,
+            clock_synced,
             ..
         } => {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,
-                                              operator, clip_group, scanned_at, part, box_no, scanned_ms, test_pattern, start_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                                              operator, clip_group, scanned_at, part, box_no, scanned_ms, clock_synced, test_pattern, start_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
                          COALESCE((SELECT test_pattern FROM sources WHERE station = ?3 AND camera = ?4), 0),
                          (SELECT seq FROM sources WHERE station = ?3 AND camera = ?4))",
                 )?
                 .execute(params![rec.seq, order, station, camera, file, started_at, first_frame, operator, group, scanned_at, part, box_no,
-                        chrono::DateTime::parse_from_rfc3339(scanned_at).ok().map(|t| t.timestamp_millis())])?;
+                        chrono::DateTime::parse_from_rfc3339(scanned_at).ok().map(|t| t.timestamp_millis()), clock_synced])?;
         }
         Body::ClipSealed {
             clip,
@@ -243,6 +245,7 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
         }
         Body::Checkpoint { .. }
         | Body::OrderResumed { .. }
+        | Body::ClockAdjusted { .. }
         | Body::TornLineRemoved { .. }
         | Body::CrashRecovered { .. }
         | Body::KeyRotation { .. }

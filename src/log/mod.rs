@@ -34,8 +34,8 @@ pub use writer::Ledger;
 
 /// The format version written in every record's `v`. Version 2 added the `scan`, `access` and
 /// `hold` kinds and `clip_opened.box`; version 3 added `salt` to every record and the
-/// `crash_recovered`, `key_rotation`, `no_video`, `camera_gap`, `order_resumed` and
-/// `orphan_recovered` kinds. Readers accept
+/// `crash_recovered`, `key_rotation`, `no_video`, `camera_gap`, `clock_adjusted`,
+/// `order_resumed` and `orphan_recovered` kinds. Readers accept
 /// versions 1 to 3 (an older line is a newer one without what was added since).
 pub const FORMAT_VERSION: u32 = 3;
 /// `prev` of the first record: 64 zeros.
@@ -336,6 +336,15 @@ pub enum Body {
         fragments_sha256: String,
         frames: u64,
         duration_ms: u64,
+        reason: String,
+    },
+    /// A camera's frame times stepped by `step_ms` (negative: earlier): frames came earlier
+    /// than their mapped wall-clock time, so the session's first reading was late. Frame
+    /// times after this record use the corrected map. Version 3.
+    ClockAdjusted {
+        station: String,
+        camera: String,
+        step_ms: i64,
         reason: String,
     },
     /// The station key changes: the old key (the one in force) signs the new one. A

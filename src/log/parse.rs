@@ -56,6 +56,7 @@ struct Flat {
     last_checkpoint: Option<u64>,
     from: Option<serde_json::Value>,
     down: Option<Vec<super::CameraDown>>,
+    step_ms: Option<i64>,
     to: Option<serde_json::Value>,
     old: Option<String>,
     new: Option<String>,
@@ -260,6 +261,14 @@ impl Flat {
                 fragments_sha256: req!(fragments_sha256),
                 frames: req!(frames),
                 duration_ms: req!(duration_ms),
+                reason: req!(reason),
+            },
+            "clock_adjusted" => Body::ClockAdjusted {
+                station: req!(station),
+                camera: req!(camera),
+                step_ms: self
+                    .step_ms
+                    .ok_or_else(|| format!("a {k} record without its \"step_ms\" field"))?,
                 reason: req!(reason),
             },
             "order_resumed" => Body::OrderResumed {

@@ -171,6 +171,12 @@ pub fn lines() -> Vec<String> {
             clip: None,
             reason: "cam-1 down since 20:31:32: connection refused".into(),
         },
+        Body::ClockAdjusted {
+            station: STATION.into(),
+            camera: "cam-1".into(),
+            step_ms: -903,
+            reason: "frames arrived earlier than their mapped time: the first reading of the session was late (buffered packets)".into(),
+        },
         Body::OrderResumed {
             station: STATION.into(),
             order: "SO-2026-0002".into(),
@@ -193,7 +199,7 @@ pub fn lines() -> Vec<String> {
             reason: "its clip_opened record was lost in a crash (order and camera from its file name)".into(),
         },
         Body::Pruned {
-            clip: 12,
+            clip: 13,
             file: "clips/station-1/2026-11-25/SO-2026-0003_cam-1_000013.mp4".into(),
             reason: "retention: older than keep_days = 30".into(),
         },
@@ -206,13 +212,13 @@ pub fn lines() -> Vec<String> {
         Body::CrashRecovered {
             last_checkpoint: 0,
             from: 1,
-            to: 14,
+            to: 15,
         },
     ];
     let mut out: Vec<String> = Vec::new();
     let mut leaves = Vec::new();
     for (i, b) in bodies.into_iter().enumerate() {
-        push(&mut out, &mut leaves, b, 2 + 4 * i as u32);
+        push(&mut out, &mut leaves, b, 2 + 3 * i as u32);
     }
     let cp = checkpoint(out.len() as u64 + 1, &leaves, &k1, 58);
     push(&mut out, &mut leaves, cp, 58);
@@ -257,7 +263,7 @@ mod tests {
                     .to_string(),
             );
         }
-        assert_eq!(kinds.len(), 16, "{kinds:?}");
+        assert_eq!(kinds.len(), 17, "{kinds:?}");
         let (k1, k2) = (
             StationKey::parse(TEST_PRIVATE_KEY).unwrap(),
             StationKey::parse(TEST_PRIVATE_KEY_2).unwrap(),

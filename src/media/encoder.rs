@@ -181,6 +181,11 @@ impl Encoder {
         Ok(me)
     }
 
+    /// The Unix time of pts 0 for stamps drawn after the next [`Encoder::set_stamp`].
+    pub fn set_wall_offset(&mut self, wall_offset_s: f64) {
+        self.wall_offset_s = wall_offset_s;
+    }
+
     /// Rebuilds the stamp filter graph with new text. Called at an order switch, never per frame.
     pub fn set_stamp(&mut self, stamp: &StampText) -> Result<(), EncodeError> {
         let camera = self.camera.clone();
@@ -444,6 +449,12 @@ impl PacketSource for Transcode {
 
     fn late_frames(&self) -> u64 {
         self.source.late_frames()
+    }
+
+    fn set_wall_offset(&mut self, wall_offset_s: f64) {
+        if let Some(e) = self.encoder.as_mut() {
+            e.set_wall_offset(wall_offset_s);
+        }
     }
 }
 

@@ -142,6 +142,9 @@ pub trait PacketSource {
     fn late_frames(&self) -> u64 {
         0
     }
+    /// The Unix time of pts 0 changed (the session's wall-clock map was corrected): a stamp
+    /// drawn from now on uses it.
+    fn set_wall_offset(&mut self, _wall_offset_s: f64) {}
 }
 
 impl From<CaptureError> for Error {

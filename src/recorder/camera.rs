@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use super::assembly::{CameraEvent, Gap, OpenOrder};
 use super::health::{short_time, CameraHealth};
+use super::wallclock::{Adjust, WallMap};
 use crate::clock::{format_time, SharedClock};
 use crate::config::{CameraConfig, CaptureMode, EncodeConfig, StationConfig};
 use crate::error::Error;
@@ -327,6 +328,10 @@ impl CameraLoop {
             text_track: media.text_track(),
             clock_synced,
         })?;
+        let mut clock = SessionClock {
+            map: WallMap::new(unix_s(wall0), info.seconds(pts0)),
+            stamped: wall_offset_s,
+        };
         let mut packets = Vec::new();
         let mut frame_no = 0u64;
         // After a stop code, the stamp keeps the order until the post-roll ends.
@@ -341,7 +346,7 @@ impl CameraLoop {
             let pts = unit.pts();
             let mut keyframe = false;
             let mut shutdown = false;
-            let mut restamp = false;
+            let mut restamp = self.keep_time(&mut clock, pts, &info, media.as_mut(), send)?;
             if idle_from.is_some_and(|t| pts >= t) {
                 idle_from = None;
                 stamp.order = None;
@@ -404,6 +409,55 @@ impl CameraLoop {
             *open = None; // stopped during the post-roll: nothing to resume
         }
         Ok((end, true))
+    }
+}
+
+/// A session's wall-clock map and the offset its stamp was last drawn with.
+struct SessionClock {
+    map: WallMap,
+    stamped: f64,
+}
+
+fn unix_s(t: chrono::DateTime<chrono::FixedOffset>) -> f64 {
+    t.timestamp_micros() as f64 / 1e6
+}
+
+impl CameraLoop {
+    /// Compares a frame with the wall clock at its arrival and corrects the session's map
+    /// ([`WallMap`]): the clip writer and the stamp follow. True when the stamp must be
+    /// drawn again (its time moved by more than 20 ms).
+    fn keep_time(
+        &self,
+        clock: &mut SessionClock,
+        pts: i64,
+        info: &crate::media::StreamInfo,
+        media: &mut dyn PacketSource,
+        send: &dyn Fn(CameraEvent) -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        let now = self.clock.now();
+        let s = info.seconds(pts);
+        let Some(adjust) = clock.map.observe(s, unix_s(now)) else {
+            return Ok(false);
+        };
+        let micros = (clock.map.wall(s) * 1e6).round() as i64;
+        let wall = chrono::DateTime::from_timestamp_micros(micros)
+            .map_or(now, |t| t.with_timezone(now.offset()));
+        let step_s = match adjust {
+            Adjust::Step(x) => {
+                tracing::warn!(camera = %self.cam.id, step_ms = (x * 1000.0).round(), "frames came earlier than their time: the camera's clock map stepped");
+                Some(x)
+            }
+            Adjust::Slew(_) => None,
+        };
+        send(CameraEvent::Reanchor { pts, wall, step_s })?;
+        self.health
+            .clock(clock.map.behind_s, clock.map.stepped_s + clock.map.slewed_s);
+        media.set_wall_offset(clock.map.offset());
+        if (clock.map.offset() - clock.stamped).abs() > 0.02 {
+            clock.stamped = clock.map.offset();
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
 

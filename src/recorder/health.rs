@@ -70,6 +70,10 @@ struct Inner {
     recording: Option<(String, String)>,
     /// Clips cannot be written now (a full disk, an I/O error): why.
     sink_failed: Option<String>,
+    /// How far frames arrive after their time, and how much the session's time map was
+    /// corrected (s).
+    behind_s: f64,
+    clock_adjusted_s: f64,
 }
 
 /// The shared health of one camera.
@@ -110,6 +114,12 @@ pub struct CameraStatus {
     /// Clips cannot be written now: why (the camera may be live all the same).
     #[serde(default)]
     pub write_error: Option<String>,
+    /// Seconds frames arrive after their time: how far the recorder is behind real time.
+    #[serde(default)]
+    pub behind_s: f64,
+    /// Seconds the session's time map was stepped and slewed so far.
+    #[serde(default)]
+    pub clock_adjusted_s: f64,
 }
 
 impl CameraHealth {
@@ -204,6 +214,14 @@ impl CameraHealth {
         self.lock().recording = None;
     }
 
+    /// The session's time map: how far frames arrive after their time, and how much it was
+    /// corrected so far.
+    pub fn clock(&self, behind_s: f64, adjusted_s: f64) {
+        let mut g = self.lock();
+        g.behind_s = behind_s;
+        g.clock_adjusted_s = adjusted_s;
+    }
+
     /// Clips of this camera cannot be written (`Some(why)`), or can again (`None`).
     pub fn sink_failed(&self, why: Option<&str>) {
         let mut g = self.lock();
@@ -285,6 +303,8 @@ impl CameraHealth {
                 .filter(|_| state == CameraState::Live)
                 .map(|r| r.1.clone()),
             write_error: g.sink_failed.clone(),
+            behind_s: g.behind_s,
+            clock_adjusted_s: g.clock_adjusted_s,
         }
     }
 

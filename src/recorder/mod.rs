@@ -22,6 +22,7 @@ pub mod recovery;
 pub mod socket;
 pub mod state;
 pub mod station;
+pub mod wallclock;
 pub mod writer;
 
 pub use station::{Outcome, Station, StationDeps};

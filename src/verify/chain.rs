@@ -438,6 +438,7 @@ impl<'a> Chain<'a> {
             Body::CameraGap { clip: None, .. }
             | Body::NoVideo { .. }
             | Body::OrderResumed { .. }
+            | Body::ClockAdjusted { .. }
             | Body::TornLineRemoved { .. }
             | Body::Scan { .. }
             | Body::Access { .. }

@@ -44,6 +44,8 @@ pub struct ProcessStatus {
 
 /// Recording with less than this many hours of free space left is a problem.
 pub const LOW_DISK_HOURS: f64 = 2.0;
+/// Frames arriving this long after their time: the recorder is behind real time.
+pub const MAX_BEHIND_S: f64 = 2.0;
 /// Packets queued for longer than this between capture and a clip file is a problem.
 pub const MAX_WRITER_LAG_S: f64 = 1.0;
 
@@ -205,6 +207,11 @@ pub fn alarms(p: &ProcessStatus, config: &Config) -> Vec<Alarm> {
                     "station {} camera {}: clips cannot be written ({e}); recording resumes by itself when they can",
                     s.id, c.camera
                 ));
+            } else if c.behind_s > MAX_BEHIND_S {
+                push("behind", id, cam, format!(
+                    "station {} camera {}: frames arrive {:.1} s after their time (the machine cannot keep up)",
+                    s.id, c.camera, c.behind_s
+                ));
             } else if c.writer_lag_s > MAX_WRITER_LAG_S {
                 push("writer_lag", id, cam, format!(
                     "station {} camera {}: {:.1} s of video wait to be written (the disk or the CPU cannot keep up)",
@@ -294,7 +301,7 @@ pub fn metrics_text(p: &ProcessStatus) -> String {
         .flat_map(|(id, h)| h.cameras.iter().map(move |c| (id, c)))
         .collect();
     type CamFn = fn(&crate::recorder::health::CameraStatus) -> f64;
-    let per_camera: [(&str, &str, &str, CamFn); 7] = [
+    let per_camera: [(&str, &str, &str, CamFn); 9] = [
         (
             "camera_frames_total",
             "counter",
@@ -336,6 +343,18 @@ pub fn metrics_text(p: &ProcessStatus) -> String {
             "counter",
             "Bytes of video that reached the clip writer.",
             |c| c.bytes as f64,
+        ),
+        (
+            "camera_behind_seconds",
+            "gauge",
+            "How long after their time frames arrive.",
+            |c| c.behind_s,
+        ),
+        (
+            "camera_clock_adjusted_seconds",
+            "gauge",
+            "How much the camera's time map was stepped and slewed.",
+            |c| c.clock_adjusted_s,
         ),
     ];
     for (name, kind, help, f) in per_camera {

@@ -195,6 +195,22 @@ fn rtsp_h264_is_passed_through_with_the_stamp_as_a_text_track() {
     );
     let sealed = sealed(&dir);
     assert_eq!(sealed.len(), 1);
+    // The frame at which the order was scanned carries the time of the scan: the camera's
+    // times are anchored to the wall clock, not to when its first packet happened to arrive.
+    let m = manifest(&dir);
+    let scan = m.iter().find(|r| r["kind"] == "scan").unwrap();
+    let opened = m.iter().find(|r| r["kind"] == "clip_opened").unwrap();
+    let t = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    let off = t(&opened["scanned_at"]) - t(&scan["scanned_at"]);
+    eprintln!("clip time of the scan - wall clock at the scan: {off} ms");
+    assert!(
+        off.abs() <= 150,
+        "the clip's time of the scan is {off} ms off the wall clock"
+    );
     let clip = dir.join(sealed[0]["file"].as_str().unwrap());
     assert_eq!(streams(&clip), ["h264", "mov_text"]);
     let (_, frames, duration, flags) = probe(&clip);

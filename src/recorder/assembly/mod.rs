@@ -179,6 +179,13 @@ pub enum CameraEvent {
         next: Option<OpenOrder>,
         reason: SealReason,
     },
+    /// The session's wall-clock map was corrected: from the frame with pts `pts` on, that
+    /// frame's time is `wall` (a step of `step_s` seconds when the map stepped, else a slew).
+    Reanchor {
+        pts: i64,
+        wall: DateTime<FixedOffset>,
+        step_s: Option<f64>,
+    },
     /// A code to attach to the open clip (or to the one about to open).
     Attach {
         code: String,
@@ -339,6 +346,20 @@ impl Assembly {
                 self.take_packet(p)?;
             }
             CameraEvent::GapEnded { order, gap, to } => self.gap_record(&order, &gap, to, None)?,
+            CameraEvent::Reanchor { pts, wall, step_s } => {
+                if let Some(s) = self.session.as_mut() {
+                    s.wall0 = wall;
+                    s.pts0 = pts;
+                }
+                if let Some(step) = step_s {
+                    self.ctx.records.append(Body::ClockAdjusted {
+                        station: self.ctx.station.clone(),
+                        camera: self.ctx.camera.clone(),
+                        step_ms: (step * 1000.0).round() as i64,
+                        reason: "frames arrived earlier than their mapped time: the first reading of the session was late (buffered packets)".into(),
+                    })?;
+                }
+            }
             CameraEvent::Attach { code, kind } => self.attach(code, kind)?,
             CameraEvent::End { reason } => {
                 // A cut whose frame never came (stop, then shutdown) still gives its reason.
