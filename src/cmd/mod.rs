@@ -184,6 +184,10 @@ pub enum Cmd {
         /// `ledger`: build the data dir here and leave it for inspection.
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// `station`: run it a second time with every core kept busy by a spinning process,
+        /// and compare (writer lag, late frames, video lost to a kill -9).
+        #[arg(long)]
+        load: bool,
     },
     /// Internal: one side of a benchmark, run as a child process so it is measured alone.
     #[command(hide = true)]
@@ -403,6 +407,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             lookups,
             records,
             keep,
+            load,
         } => bench::bench(
             &what,
             bench::Args {
@@ -415,6 +420,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 lookups,
                 records,
                 keep,
+                load,
             },
         ),
         Cmd::BenchWorker {

@@ -178,24 +178,42 @@ fn bench_passthrough_measures_both_recorders_of_one_stream() {
 }
 
 #[test]
-fn bench_station_measures_cpu_memory_and_frames() {
+fn bench_station_measures_cpu_memory_frames_lag_and_loss_quiet_and_loaded() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(&[
         "bench",
         "station",
         "--seconds",
         "5",
+        "--load",
         "--work-dir",
         tmp.path().to_str().unwrap(),
     ]);
     let text = stdout(&out);
-    measured(&text, "station, 2 x 720p30 transcode:");
-    let rss = measured(&text, "peak RSS");
-    let late = number_after(&text, "late (would-be dropped) frames");
-    let frames = measured(&text, " of ");
-    // Both cameras delivered frames for about 5 s.
-    assert!(frames > 200.0, "{text}");
-    verdict_agrees(&out, rss < 150.0 && late == 0.0);
+    let quiet = text
+        .lines()
+        .find(|l| l.starts_with("station, 2 x 720p30 transcode:"))
+        .unwrap_or_else(|| panic!("{}", show(&out)));
+    let busy = text
+        .lines()
+        .find(|l| l.starts_with("the same, every core busy:"))
+        .unwrap_or_else(|| panic!("{}", show(&out)));
+    let mut pass = true;
+    for (line, loaded) in [(quiet, false), (busy, true)] {
+        let rss = measured(line, "peak RSS");
+        let late = number_after(line, "late (would-be dropped) frames");
+        let frames = measured(line, " of ");
+        let lag = number_after(line, "writer lag p99");
+        let lost = measured(line, "video lost to kill -9");
+        // Both cameras delivered frames for about 5 s, and the kill cost under a few seconds.
+        assert!(frames > 200.0 && lost < 5.0, "{line}");
+        pass &= lost <= 1.0 && lag <= 1.0;
+        if !loaded {
+            pass &= rss < 150.0 && late == 0.0;
+        }
+    }
+    assert!(text.contains("under load against the quiet run"), "{text}");
+    verdict_agrees(&out, pass);
     assert_clean(tmp.path());
 }
 

@@ -384,3 +384,30 @@ fn a_clip_whose_opening_line_was_lost_is_recovered_and_named() {
     assert!(out.status.success(), "{}", show(&out));
     assert!(stdout(&out).contains("orphan_recovered"), "{}", show(&out));
 }
+
+#[test]
+fn an_invalid_complete_last_line_is_moved_aside_and_the_start_goes_on() {
+    for bad in [
+        &b"\0\0\0\0\0\0\0\0\n"[..],
+        &b"{\"v\":3,\"seq\":99,\"bogus\n"[..],
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = demo_copy(tmp.path());
+        let path = dir.join("manifest.jsonl");
+        let mut text = std::fs::read(&path).unwrap();
+        text.extend_from_slice(bad);
+        std::fs::write(&path, &text).unwrap();
+        // A crash loop under systemd is what this must never be: the start succeeds.
+        let out = restart_and_stop(&dir);
+        assert!(out.status.success(), "{}", show(&out));
+        let rec = manifest(&dir)
+            .into_iter()
+            .find(|r| r["kind"] == "torn_line_removed")
+            .expect("a record says so");
+        assert_eq!(rec["bytes"], bad.len(), "{rec}");
+        assert_eq!(rec["reason"], "complete but not a valid record", "{rec}");
+        let kept = std::fs::read(dir.join(rec["kept_in"].as_str().unwrap())).unwrap();
+        assert_eq!(kept, bad);
+        assert_verifies(&dir);
+    }
+}

@@ -376,3 +376,34 @@ fn extra_files_and_bad_signatures_are_reported() {
         show(&out)
     );
 }
+
+#[test]
+fn a_changed_fragment_list_is_found_and_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    let l = lines(&dir);
+    let at = find(&l, "clip_sealed", Some("DEMO-0001"));
+    let rec: serde_json::Value = serde_json::from_str(&l[at]).unwrap();
+    let list = dir.join(format!("{}.fragments", rec["file"].as_str().unwrap()));
+    let mut bytes = std::fs::read(&list).unwrap();
+    // A digit of a piece's SHA-256 (the last field of the second line).
+    let second = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let i = second + bytes[second..].iter().position(|&b| b == b'\n').unwrap() - 3;
+    bytes[i] = if bytes[i] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&list, &bytes).unwrap();
+    let (code, v) = verify_json(&dir);
+    assert_eq!(code, Some(3), "{v}");
+    assert_eq!(v["first_problem"]["kind"], "fragments_modified", "{v}");
+    assert_eq!(v["first_problem"]["line"], at as u64 + 1, "{v}");
+    // A list that is gone is named too.
+    std::fs::remove_file(&list).unwrap();
+    let (_, v) = verify_json(&dir);
+    assert_eq!(v["first_problem"]["kind"], "fragments_modified", "{v}");
+    assert!(
+        v["first_problem"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("missing"),
+        "{v}"
+    );
+}

@@ -84,13 +84,39 @@ pub fn wait_measured(
 /// stderr, if piped and not taken, is read for the message when it fails.
 #[cfg(unix)]
 pub fn wait_measured(child: std::process::Child, t: Instant, what: &str) -> Result<Usage, Error> {
+    wait4_usage(child, t, what, false)
+}
+
+/// [`wait_measured`] for a child the benchmark killed itself (SIGKILL is its expected end).
+#[cfg(unix)]
+pub fn wait_killed(child: std::process::Child, t: Instant, what: &str) -> Result<Usage, Error> {
+    wait4_usage(child, t, what, true)
+}
+
+#[cfg(not(unix))]
+pub fn wait_killed(child: std::process::Child, t: Instant, what: &str) -> Result<Usage, Error> {
+    wait_measured(child, t, what)
+}
+
+#[cfg(unix)]
+fn wait4_usage(
+    child: std::process::Child,
+    t: Instant,
+    what: &str,
+    killed: bool,
+) -> Result<Usage, Error> {
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: a zeroed rusage is a valid out-parameter; wait4 reaps exactly our child.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
     let wall_s = t.elapsed().as_secs_f64();
-    if r != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+    let ended_well = if killed {
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL
+    } else {
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+    };
+    if r != pid || !ended_well {
         let mut err = String::new();
         if let Some(mut e) = child.stderr {
             use std::io::Read;

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{wait_measured, Usage};
+use super::Usage;
 use crate::Error;
 
 /// `bench station`: a two-camera station recording an order every 10 s.
@@ -12,73 +12,156 @@ pub struct StationBench {
     pub usage: Usage,
     pub frames: u64,
     pub late: u64,
+    /// Writer lag (video queued between capture and the clip file), sampled from the
+    /// station's status five times a second.
+    pub lag_p99_s: f64,
+    pub lag_max_s: f64,
+    /// How far frames arrived after their time (sampled likewise): the recorder's lag
+    /// behind real time.
+    pub behind_p99_s: f64,
+    /// Video lost to the kill -9 that ends the run: from the last frame kept to the kill.
+    pub lost_s: f64,
 }
 
-/// Runs `exe run` with two 720p30 test-pattern cameras for `seconds`, a scan every 10 s, and
-/// measures the process; frames and late frames are read from its log's session summaries.
-pub fn station(exe: &Path, work: &Path, seconds: u64) -> Result<StationBench, Error> {
-    use std::io::{BufRead, Write};
-    let cfg = work.join("station.toml");
+/// Runs `exe run` with two 720p30 test-pattern cameras for `seconds`, a scan every 10 s
+/// (with `load`, one spinning process per core beside it), samples its status, kills it with
+/// SIGKILL, restarts it to recover the interrupted clips, and measures what the kill lost.
+pub fn station(exe: &Path, work: &Path, seconds: u64, load: bool) -> Result<StationBench, Error> {
+    use std::io::Write;
     let io = |e: std::io::Error| Error::msg(crate::ErrorKind::Io, format!("bench station: {e}"));
+    std::fs::create_dir_all(work).map_err(io)?;
+    let cfg = work.join("station.toml");
     std::fs::write(
         &cfg,
         "[station]\npre_roll_s = 3.0\n\n[[camera]]\nid = \"top\"\nsource = \"testsrc\"\n\n[[camera]]\nid = \"side\"\nsource = \"testsrc\"\n",
     )
     .map_err(io)?;
+    let data = work.join("data");
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut hogs = Vec::new();
+    if load {
+        for _ in 0..cores {
+            hogs.push(
+                std::process::Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .spawn()
+                    .map_err(io)?,
+            );
+        }
+    }
     let t = Instant::now();
     let mut child = std::process::Command::new(exe)
-        .env("PACKWITNESS_LOG", "info")
+        .env("PACKWITNESS_LOG", "warn")
         .arg("--config")
         .arg(&cfg)
         .arg("--data-dir")
-        .arg(work.join("data"))
+        .arg(&data)
         .arg("run")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .map_err(io)?;
-    let stderr = child
-        .stderr
-        .take()
-        .ok_or_else(|| Error::internal("the station's stderr"))?;
-    let log = std::thread::spawn(move || {
-        std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .collect::<Vec<_>>()
-    });
     let mut stdin = child
         .stdin
         .take()
         .ok_or_else(|| Error::internal("the station's stdin"))?;
-    let mut n = 0;
+    let (mut lags, mut behind, mut n, mut frames, mut late) =
+        (Vec::new(), Vec::new(), 0, 0u64, 0u64);
+    let mut next_scan = t;
     while t.elapsed() < Duration::from_secs(seconds) {
-        n += 1;
-        writeln!(stdin, "BENCH-{n:05}").map_err(io)?;
-        // The packer's pace: an order every ten seconds.
-        std::thread::sleep(
-            Duration::from_secs(10).min(Duration::from_secs(seconds).saturating_sub(t.elapsed())),
-        );
+        if Instant::now() >= next_scan {
+            n += 1;
+            writeln!(stdin, "BENCH-{n:05}").map_err(io)?;
+            // The packer's pace: an order every ten seconds.
+            next_scan += Duration::from_secs(10);
+        }
+        if let Ok(v) = crate::recorder::writer::recorder_status(&data) {
+            let cams = v["stations"][0]["health"]["cameras"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for c in &cams {
+                lags.push(c["writer_lag_s"].as_f64().unwrap_or(0.0));
+                behind.push(c["behind_s"].as_f64().unwrap_or(0.0));
+            }
+            frames = cams.iter().filter_map(|c| c["frames"].as_u64()).sum();
+            late = cams.iter().filter_map(|c| c["late_frames"].as_u64()).sum();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The end: a kill, as a power cut would do it, while both cameras record.
+    let _ = child.kill();
+    let killed = chrono::Local::now();
+    let usage = super::wait_killed(child, t, "the station")?;
+    for mut h in hogs {
+        let _ = h.kill();
+        let _ = h.wait();
     }
     drop(stdin);
-    let usage = wait_measured(child, t, "the station")?;
-    let lines = log.join().unwrap_or_default();
-    let (mut frames, mut late) = (0u64, 0u64);
-    for l in lines.iter().filter(|l| l.contains("camera session ended")) {
-        let field = |k: &str| {
-            l.split(&format!("{k}="))
-                .nth(1)
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        frames += field("frames");
-        late += field("late");
+    let recovered = std::process::Command::new(exe)
+        .env("PACKWITNESS_LOG", "error")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("run")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(io)?;
+    if !recovered.status.success() {
+        return Err(Error::internal("the restart after the kill failed"));
     }
+    lags.sort_by(f64::total_cmp);
+    behind.sort_by(f64::total_cmp);
+    let pct = |v: &[f64], p: f64| {
+        v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
     Ok(StationBench {
         usage,
         frames,
         late,
+        lag_p99_s: pct(&lags, 0.99),
+        behind_p99_s: pct(&behind, 0.99),
+        lag_max_s: lags.last().copied().unwrap_or(f64::NAN),
+        lost_s: lost_to_the_kill(&data, killed)?,
     })
+}
+
+/// The worst gap, over the clips a kill interrupted, between the last frame kept and the kill.
+fn lost_to_the_kill(data: &Path, killed: chrono::DateTime<chrono::Local>) -> Result<f64, Error> {
+    let mut reader = crate::log::open_manifest(data)?;
+    let mut worst = f64::NAN;
+    while let Ok(Some((_, _, line))) = reader.next_line() {
+        let Ok(rec) = serde_json::from_slice::<crate::log::Record>(&line) else {
+            continue;
+        };
+        if let crate::log::Body::ClipSealed {
+            reason: crate::log::SealReason::Interrupted,
+            started_at,
+            duration_ms,
+            ..
+        } = rec.body
+        {
+            if let Ok(s) = chrono::DateTime::parse_from_rfc3339(&started_at) {
+                let kept = s + chrono::Duration::milliseconds(duration_ms as i64);
+                let lost = (killed.fixed_offset() - kept).num_milliseconds() as f64 / 1000.0;
+                worst = if worst.is_nan() {
+                    lost
+                } else {
+                    worst.max(lost)
+                };
+            }
+        }
+    }
+    if worst.is_nan() {
+        return Err(Error::internal(
+            "the kill interrupted no clip: nothing was measured",
+        ));
+    }
+    Ok(worst)
 }
