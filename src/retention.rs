@@ -1,11 +1,51 @@
 //! Retention: which sealed clips to remove when they are old or the disk is filling up.
 //!
 //! Owns: the policy (`[retention]`: an age limit and a free-space floor) and the choice of
-//! clips, oldest first. Never: removes a held clip, an open clip, or a clip younger than
+//! clips, oldest first; the floor is `min_free_mb` or `reserve_minutes` of recording at the
+//! rate the sealed clips were measured at ([`RecordingRate`]), whichever is larger. Never: removes a held clip, an open clip, or a clip younger than
 //! `min_age_hours` for space; never deletes a file itself: the recorder's writer writes the
 //! `pruned` record first (fsynced), then deletes, so a removal is always on the record.
 
+use std::collections::BTreeMap;
+
 use crate::config::RetentionConfig;
+
+const MB: u64 = 1024 * 1024;
+
+/// How many bytes a second the station writes while it records, measured from the clips it
+/// sealed: per camera, a moving average of each sealed clip's size over its duration; the
+/// station's rate is the sum (every camera records while an order is open).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordingRate {
+    cameras: BTreeMap<(String, String), f64>,
+}
+
+impl RecordingRate {
+    /// A clip of `camera` at `station`: `size` bytes in `duration_ms`. Clips shorter than a
+    /// second say little about the rate (a keyframe dominates) and are not counted.
+    pub fn observe(&mut self, station: &str, camera: &str, size: u64, duration_ms: u64) {
+        if duration_ms < 1000 {
+            return;
+        }
+        let rate = size as f64 * 1000.0 / duration_ms as f64;
+        self.cameras
+            .entry((station.to_string(), camera.to_string()))
+            .and_modify(|r| *r = 0.8 * *r + 0.2 * rate)
+            .or_insert(rate);
+    }
+
+    /// Bytes a second while every camera records; 0 before any clip was measured.
+    pub fn bytes_per_s(&self) -> f64 {
+        self.cameras.values().sum()
+    }
+
+    /// The free space retention keeps: `min_free_mb`, or `reserve_minutes` of recording at
+    /// the measured rate, whichever is larger (0: no floor).
+    pub fn floor_bytes(&self, policy: &RetentionConfig) -> u64 {
+        let reserve = self.bytes_per_s() * 60.0 * f64::from(policy.reserve_minutes);
+        policy.min_free_mb.saturating_mul(MB).max(reserve as u64)
+    }
+}
 
 /// A sealed clip that retention may remove (not held, not pruned yet).
 #[derive(Debug, Clone, PartialEq)]
@@ -29,13 +69,15 @@ pub struct Planned {
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// Chooses clips to remove: every candidate older than `keep_days` (when set), then, while
-/// the free space (plus what was already chosen) is under `min_free_mb`, the oldest
-/// remaining candidates older than `min_age_hours`. `candidates` are oldest first.
+/// the free space (plus what was already chosen) is under `floor_bytes` (see
+/// [`RecordingRate::floor_bytes`]), the oldest remaining candidates older than
+/// `min_age_hours`. `candidates` are oldest first.
 pub fn plan(
     candidates: &[Candidate],
     now_ms: i64,
     policy: &RetentionConfig,
     free_bytes: u64,
+    floor_bytes: u64,
 ) -> Vec<Planned> {
     let mut out = Vec::new();
     let mut free = free_bytes;
@@ -53,7 +95,7 @@ pub fn plan(
             rest.push(c);
         }
     }
-    let floor = policy.min_free_mb.saturating_mul(1024 * 1024);
+    let floor = floor_bytes;
     let min_age_ms = i64::from(policy.min_age_hours) * 3600 * 1000;
     for c in rest {
         if free >= floor {
@@ -69,8 +111,10 @@ pub fn plan(
             order: c.order.clone(),
             size: c.size,
             reason: format!(
-                "retention: free space under min_free_mb = {}",
-                policy.min_free_mb
+                "retention: free space under {} MB (min_free_mb = {}, reserve_minutes = {})",
+                floor / MB,
+                policy.min_free_mb,
+                policy.reserve_minutes
             ),
         });
     }
@@ -99,6 +143,7 @@ mod tests {
             keep_days,
             min_free_mb,
             min_age_hours,
+            reserve_minutes: 0,
         }
     }
 
@@ -106,12 +151,12 @@ mod tests {
     fn age_limit_removes_only_older_clips() {
         let now = 1_800_000_000_000;
         let c = clips(&[24 * 40, 24 * 31, 24 * 29, 1], now);
-        let p = plan(&c, now, &policy(30, 0, 24), u64::MAX);
+        let p = plan(&c, now, &policy(30, 0, 24), u64::MAX, 0);
         let ids: Vec<u64> = p.iter().map(|p| p.clip).collect();
         assert_eq!(ids, [1, 2]);
         assert!(p[0].reason.contains("keep_days = 30"));
         assert!(
-            plan(&c, now, &policy(0, 0, 24), 0).is_empty(),
+            plan(&c, now, &policy(0, 0, 24), 0, 0).is_empty(),
             "nothing set: nothing removed"
         );
     }
@@ -122,19 +167,49 @@ mod tests {
         let c = clips(&[100, 90, 80, 2, 1], now);
         let mb = 1024 * 1024;
         // 150 MB free, floor 400 MB: three 100 MB clips, oldest first; never the young ones.
-        let p = plan(&c, now, &policy(0, 400, 24), 150 * mb);
+        let p = plan(&c, now, &policy(0, 400, 24), 150 * mb, 400 * MB);
         let ids: Vec<u64> = p.iter().map(|p| p.clip).collect();
         assert_eq!(ids, [1, 2, 3]);
         // Enough space: nothing.
-        assert!(plan(&c, now, &policy(0, 400, 24), 500 * mb).is_empty());
+        assert!(plan(&c, now, &policy(0, 400, 24), 500 * mb, 400 * MB).is_empty());
         // A floor that cannot be met stops at the young clips.
-        let p = plan(&c, now, &policy(0, 100_000, 24), 0);
+        let p = plan(&c, now, &policy(0, 100_000, 24), 0, 100_000 * MB);
         assert_eq!(p.len(), 3);
         // Age removals count towards the floor.
-        let p = plan(&c, now, &policy(4, 250, 24), 100 * mb);
+        let p = plan(&c, now, &policy(4, 250, 24), 100 * mb, 250 * MB);
         let ids: Vec<u64> = p.iter().map(|p| p.clip).collect();
         assert_eq!(ids, [1, 2]);
         assert!(p[0].reason.contains("keep_days"), "{p:?}");
         assert!(p[1].reason.contains("min_free_mb"), "{p:?}");
+    }
+
+    #[test]
+    fn reserve_minutes_follow_the_measured_rate() {
+        let mut rate = RecordingRate::default();
+        let mut p = policy(0, 100, 0);
+        p.reserve_minutes = 10;
+        // Nothing measured yet: min_free_mb alone.
+        assert_eq!(rate.floor_bytes(&p), 100 * MB);
+        // Two cameras at 0.5 MB/s each (a sub-second clip does not count): 10 minutes of
+        // recording is 600 MB, more than min_free_mb.
+        rate.observe("s1", "cam-1", 5 * MB, 10_000);
+        rate.observe("s1", "cam-2", 5 * MB, 10_000);
+        rate.observe("s1", "cam-2", 50 * MB, 900);
+        assert!((rate.bytes_per_s() - MB as f64).abs() < 1.0);
+        assert_eq!(rate.floor_bytes(&p), 600 * MB);
+        // A camera whose bit rate doubles moves the average a fifth of the way.
+        rate.observe("s1", "cam-1", 10 * MB, 10_000);
+        assert!((rate.bytes_per_s() - 1.1 * MB as f64).abs() < 1.0);
+        // The floor drives the plan: 100 MB free, 600 MB wanted -> the 100 MB clips go
+        // (5 of them, oldest first; none is younger than min_age_hours = 0).
+        let now = 1_800_000_000_000;
+        let c = clips(&[9, 8, 7, 6, 5, 4, 3], now);
+        let planned = plan(&c, now, &p, 100 * MB, 600 * MB);
+        assert_eq!(planned.len(), 5);
+        assert!(
+            planned[0].reason.contains("under 600 MB")
+                && planned[0].reason.contains("reserve_minutes = 10"),
+            "{planned:?}"
+        );
     }
 }

@@ -102,7 +102,7 @@ pub fn prune(dir: &Path, config: &Config, dry_run: bool) -> Result<ExitCode> {
     };
     let r = &config.retention;
     out!(
-        "retention: keep_days = {}{}, min_free_mb = {}, min_age_hours = {}; {} MB free now",
+        "retention: keep_days = {}{}, min_free_mb = {}, reserve_minutes = {}, min_age_hours = {}; {} MB free now",
         r.keep_days,
         if r.keep_days == 0 {
             " (no age limit)"
@@ -110,6 +110,7 @@ pub fn prune(dir: &Path, config: &Config, dry_run: bool) -> Result<ExitCode> {
             ""
         },
         r.min_free_mb,
+        r.reserve_minutes,
         r.min_age_hours,
         packwitness::datadir::free_bytes(dir).map_or(0, |b| b / (1024 * 1024))
     );
@@ -292,10 +293,11 @@ fn print_status(p: &ProcessStatus) -> Result<()> {
         }
     }
     out!(
-        "  disk: {} MB free{}",
+        "  disk: {} MB free, {} MB kept free by retention{}",
         p.disk_free_mb,
+        p.free_floor_mb,
         p.hours_left
-            .map(|h| format!(", about {h:.1} hours of recording at the current rate"))
+            .map(|h| format!(", about {h:.1} hours of recording above that at the current rate"))
             .unwrap_or_default()
     );
     match (&p.last_checkpoint_at, p.last_checkpoint_age_s) {

@@ -75,6 +75,9 @@ pub struct RetentionConfig {
     pub min_free_mb: u64,
     /// ...but never, for space, a clip younger than this.
     pub min_age_hours: u32,
+    /// Keep at least this many minutes of recording free, at the rate the sealed clips were
+    /// measured at (all cameras); the floor is this or `min_free_mb`, whichever is larger.
+    pub reserve_minutes: u32,
 }
 
 impl Default for RetentionConfig {
@@ -83,6 +86,7 @@ impl Default for RetentionConfig {
             keep_days: 0,
             min_free_mb: 2048,
             min_age_hours: 24,
+            reserve_minutes: 120,
         }
     }
 }

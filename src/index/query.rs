@@ -271,6 +271,28 @@ impl Index {
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
     }
 
+    /// The newest `limit` sealed clips, newest first: (station, camera, size, duration_ms).
+    /// Reads only those rows (the clip id is the primary key), however long the log.
+    pub fn recent_sealed_sizes(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(String, String, u64, u64)>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT station, camera, size, duration_ms FROM clips
+                 WHERE sealed_seq IS NOT NULL AND size IS NOT NULL AND duration_ms IS NOT NULL
+                 ORDER BY opened_seq DESC LIMIT ?1",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([limit], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
     /// The order code of a clip.
     pub fn order_of(&self, clip: u64) -> Result<Option<String>, IndexError> {
         self.conn

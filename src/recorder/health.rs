@@ -62,6 +62,8 @@ struct Inner {
     reconnects: u64,
     late: u64,
     bytes: u64,
+    /// Clips sealed and recorded in the manifest.
+    clips: u64,
     /// Frames counted in the current one-second window, and when it started.
     window: (u64, Duration),
     fps: f64,
@@ -109,6 +111,9 @@ pub struct CameraStatus {
     pub reconnects: u64,
     /// Bytes of video that reached the clip writer since the process started.
     pub bytes: u64,
+    /// Clips of this camera sealed and recorded since the process started.
+    #[serde(default)]
+    pub clips: u64,
     /// The order whose clip is being written now.
     pub recording: Option<String>,
     /// Clips cannot be written now: why (the camera may be live all the same).
@@ -214,6 +219,11 @@ impl CameraHealth {
         self.lock().recording = None;
     }
 
+    /// A clip's `clip_sealed` record is in the manifest.
+    pub fn clip_recorded(&self) {
+        self.lock().clips += 1;
+    }
+
     /// The session's time map: how far frames arrive after their time, and how much it was
     /// corrected so far.
     pub fn clock(&self, behind_s: f64, adjusted_s: f64) {
@@ -297,6 +307,7 @@ impl CameraHealth {
             writer_lag_s: queued as f64 / g.nominal_fps.max(1.0),
             reconnects: g.reconnects,
             bytes: g.bytes,
+            clips: g.clips,
             recording: g
                 .recording
                 .as_ref()
@@ -365,6 +376,11 @@ mod tests {
         assert!((h.status().fps - 25.0).abs() < 1.5, "{}", h.status().fps);
         h.clip_opened("g-1", "SO-1");
         assert_eq!(h.recording_group().as_deref(), Some("g-1"));
+        assert_eq!(h.status().clips, 0);
+        h.clip_sealed();
+        h.clip_recorded();
+        assert_eq!((h.status().clips, h.status().recording), (1, None));
+        h.clip_opened("g-1", "SO-1");
         // No frame for longer than STALL: stalled, and not recording whatever was asked.
         clock.advance(STALL + Duration::from_millis(1));
         assert_eq!(h.state(), CameraState::Stalled);

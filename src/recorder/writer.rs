@@ -58,6 +58,10 @@ pub struct WriterStats {
     pub last_checkpoint_mono: Option<Duration>,
     /// Set when a write failed: no more records until the process restarts.
     pub broken: Option<String>,
+    /// The free space retention keeps (`min_free_mb` or `reserve_minutes` at the measured
+    /// rate), and that rate (bytes a second while every camera records).
+    pub free_floor: u64,
+    pub recording_bytes_per_s: f64,
 }
 
 /// A status of the recording process, as JSON, for `packwitness status` over the socket.
@@ -79,10 +83,32 @@ pub struct Writer {
     /// Monotonic time of the last checkpoint.
     last_checkpoint: Duration,
     retention: RetentionConfig,
+    /// The recording rate measured from the sealed clips: what `reserve_minutes` is.
+    rate: retention::RecordingRate,
     last_retention: Option<Duration>,
     last_space_check: Option<Duration>,
     last_reopen: Option<Duration>,
     observer: Option<Observer>,
+}
+
+/// The recording rate of the last clips the index knows (the newest 200, so a start reads
+/// no more for a log of years); nothing when the index cannot be read yet.
+fn seed_rate(data_dir: &Path) -> retention::RecordingRate {
+    let mut rate = retention::RecordingRate::default();
+    let recent =
+        Index::open_read(data_dir).and_then(|i| i.recent_sealed_sizes(200).map_err(Error::from));
+    match recent {
+        Ok(clips) => {
+            // Oldest first, so the newest weigh most in the average.
+            for c in clips.iter().rev() {
+                rate.observe(&c.0, &c.1, c.2, c.3);
+            }
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "no recording rate from the index yet");
+        }
+    }
+    rate
 }
 
 impl Writer {
@@ -110,6 +136,7 @@ impl Writer {
             checkpoint_every: config.ledger.checkpoint_every,
             checkpoint_interval: Duration::from_secs(config.ledger.checkpoint_minutes * 60),
             retention: config.retention.clone(),
+            rate: seed_rate(data_dir),
             last_retention: None,
             last_space_check: None,
             last_reopen: None,
@@ -128,6 +155,7 @@ impl Writer {
                 to,
             })?;
         }
+        w.publish_floor();
         super::recovery::seal_interrupted(&mut w)?;
         let orphans = super::recovery::recover_orphans(&mut w)?;
         if opened.unclean || orphans > 0 {
@@ -183,6 +211,14 @@ impl Writer {
         Ok(recs)
     }
 
+    /// Tells the status the free-space floor in force and the rate it comes from.
+    fn publish_floor(&self) {
+        if let Ok(mut st) = self.stats.lock() {
+            st.free_floor = self.rate.floor_bytes(&self.retention);
+            st.recording_bytes_per_s = self.rate.bytes_per_s();
+        }
+    }
+
     /// Index and observer, after records are durable. The indexer is only told (it never
     /// makes an append wait); the index can always be rebuilt: the manifest is what counts.
     fn after_append(&mut self, recs: &[Record]) {
@@ -197,6 +233,19 @@ impl Writer {
             }
             st.broken = self.ledger.broken().map(str::to_string);
         }
+        for r in recs {
+            if let Body::ClipSealed {
+                station,
+                camera,
+                size,
+                duration_ms,
+                ..
+            } = &r.body
+            {
+                self.rate.observe(station, camera, *size, *duration_ms);
+            }
+        }
+        self.publish_floor();
         if let Some(indexer) = &self.indexer {
             indexer.appended();
         }
@@ -242,17 +291,17 @@ impl Writer {
         }
         // The free-space floor is looked at every few seconds, not once a minute: a disk that
         // fills up is made room on before a write fails.
-        let low = self.retention.min_free_mb > 0
+        let floor = self.rate.floor_bytes(&self.retention);
+        let low = floor > 0
             && self
                 .last_space_check
                 .is_none_or(|t| now.saturating_sub(t) >= SPACE_EVERY)
             && {
                 self.last_space_check = Some(now);
-                datadir::free_bytes(&self.data_dir)
-                    .is_ok_and(|b| b < self.retention.min_free_mb.saturating_mul(1024 * 1024))
+                datadir::free_bytes(&self.data_dir).is_ok_and(|b| b < floor)
             };
         if low {
-            tracing::warn!(dir = %self.data_dir.display(), "free space under [retention] min_free_mb: applying retention now");
+            tracing::warn!(dir = %self.data_dir.display(), floor_mb = floor / (1024 * 1024), "free space under the [retention] floor (min_free_mb, reserve_minutes): applying retention now");
             self.last_retention = None;
         }
         let since = now.saturating_sub(self.last_checkpoint);
@@ -316,7 +365,8 @@ impl Writer {
         policy: &RetentionConfig,
         dry_run: bool,
     ) -> Result<Vec<retention::Planned>, Error> {
-        if policy.keep_days == 0 && policy.min_free_mb == 0 {
+        let floor = self.rate.floor_bytes(policy);
+        if policy.keep_days == 0 && floor == 0 {
             return Ok(Vec::new());
         }
         let index = Index::open_read(&self.data_dir)?;
@@ -338,13 +388,14 @@ impl Writer {
             }
         };
         let now_ms = self.clock.now().timestamp_millis();
-        let planned = retention::plan(&candidates, now_ms, policy, free);
+        let planned = retention::plan(&candidates, now_ms, policy, free, floor);
         let freed: u64 = planned.iter().map(|p| p.size).sum();
-        let floor = policy.min_free_mb.saturating_mul(1024 * 1024);
-        if policy.min_free_mb > 0 && free.saturating_add(freed) < floor {
+        if floor > 0 && free.saturating_add(freed) < floor {
             tracing::error!(
                 free_mb = free / (1024 * 1024),
+                floor_mb = floor / (1024 * 1024),
                 min_free_mb = policy.min_free_mb,
+                reserve_minutes = policy.reserve_minutes,
                 "the disk is nearly full and no more clips may be removed (held, or younger than min_age_hours); free space or add disk before recording stops"
             );
         }

@@ -28,6 +28,10 @@ pub struct ProcessStatus {
     /// hours of recording the free space holds at that rate.
     pub bytes_per_s: f64,
     pub hours_left: Option<f64>,
+    /// The free space retention keeps: `min_free_mb` or `reserve_minutes` of recording at
+    /// the rate the sealed clips were measured at, whichever is larger.
+    #[serde(default)]
+    pub free_floor_mb: u64,
     pub last_checkpoint_at: Option<String>,
     pub last_checkpoint_age_s: Option<f64>,
     /// Whether the system clock is synchronised (NTP); `null` when it cannot be told.
@@ -67,10 +71,13 @@ impl ProcessStatus {
             .flat_map(|h| h.cameras.iter().map(|c| c.bytes))
             .sum();
         let bytes_per_s = bytes as f64 / uptime_s.max(1.0);
-        let reserve = config.retention.min_free_mb.saturating_mul(1024 * 1024);
+        let stats = writer.map(|w| w.stats()).unwrap_or_default();
+        let reserve = match writer {
+            Some(_) => stats.free_floor,
+            None => config.retention.min_free_mb.saturating_mul(1024 * 1024),
+        };
         let hours_left =
             (bytes_per_s > 0.0).then(|| free.saturating_sub(reserve) as f64 / bytes_per_s / 3600.0);
-        let stats = writer.map(|w| w.stats()).unwrap_or_default();
         let now = clock.monotonic();
         let mut p = ProcessStatus {
             recording_process: true,
@@ -79,6 +86,7 @@ impl ProcessStatus {
             disk_free_mb: free / (1024 * 1024),
             bytes_per_s,
             hours_left,
+            free_floor_mb: reserve / (1024 * 1024),
             last_checkpoint_at: stats.last_checkpoint_at,
             last_checkpoint_age_s: stats
                 .last_checkpoint_mono
@@ -228,15 +236,15 @@ pub fn alarms(p: &ProcessStatus, config: &Config) -> Vec<Alarm> {
             format!("the manifest writer failed and records nothing more until a restart: {b}"),
         );
     }
-    let floor = config.retention.min_free_mb;
+    let floor = p.free_floor_mb;
     if p.recording_process && floor > 0 && p.disk_free_mb < floor {
         push(
             "disk_low",
             None,
             None,
             format!(
-                "disk: {} MB free, under [retention] min_free_mb = {floor}",
-                p.disk_free_mb
+                "disk: {} MB free, under the {floor} MB retention keeps ([retention] min_free_mb = {}, reserve_minutes = {})",
+                p.disk_free_mb, config.retention.min_free_mb, config.retention.reserve_minutes
             ),
         );
     } else if let Some(h) = p.hours_left.filter(|h| *h < LOW_DISK_HOURS) {
@@ -301,7 +309,13 @@ pub fn metrics_text(p: &ProcessStatus) -> String {
         .flat_map(|(id, h)| h.cameras.iter().map(move |c| (id, c)))
         .collect();
     type CamFn = fn(&crate::recorder::health::CameraStatus) -> f64;
-    let per_camera: [(&str, &str, &str, CamFn); 9] = [
+    let per_camera: [(&str, &str, &str, CamFn); 10] = [
+        (
+            "camera_clips_total",
+            "counter",
+            "Clips sealed and recorded in the manifest.",
+            |c| c.clips as f64,
+        ),
         (
             "camera_frames_total",
             "counter",
@@ -469,11 +483,21 @@ pub fn metrics_text(p: &ProcessStatus) -> String {
         &[],
         (p.disk_free_mb * 1024 * 1024) as f64,
     );
+    m.family(
+        "disk_floor_bytes",
+        "gauge",
+        "Free space retention keeps (min_free_mb or reserve_minutes at the measured rate).",
+    );
+    m.value(
+        "disk_floor_bytes",
+        &[],
+        (p.free_floor_mb * 1024 * 1024) as f64,
+    );
     if let Some(h) = p.hours_left {
         m.family(
             "disk_hours_left",
             "gauge",
-            "Hours of recording the free space holds at the current rate.",
+            "Hours of recording the free space above the floor holds at the current rate.",
         );
         m.value("disk_hours_left", &[], h);
     }

@@ -263,8 +263,21 @@ fn a_live_camera_is_healthy_with_figures_that_agree() {
         "{m}"
     );
     assert!(m.contains("packwitness_healthy 1"), "{m}");
+    assert!(
+        m.contains("packwitness_camera_clips_total{station=\"station-1\",camera=\"cam-1\"} 0"),
+        "{m}"
+    );
     station.scan("PW-STOP");
     station.wait_record(&dir, "the clip sealed", |r| r["kind"] == "clip_sealed");
+    // The clip counted once its seal is in the manifest.
+    wait_until("the sealed clip to be counted", || {
+        status_json(&dir).1["stations"][0]["health"]["cameras"][0]["clips"] == 1
+    });
+    let m = http(&web, "GET", "/metrics", &[], b"").text();
+    assert!(
+        m.contains("packwitness_camera_clips_total{station=\"station-1\",camera=\"cam-1\"} 1"),
+        "{m}"
+    );
     let out = station.finish();
     assert!(out.status.success(), "{}", show(&out));
 }

@@ -155,3 +155,55 @@ fn a_recording_station_applies_retention_by_itself() {
     assert!(sealed(&dir).iter().any(|s| s["order"] == "ORD-900"));
     assert_verifies(&dir);
 }
+
+#[test]
+fn reserve_minutes_set_the_floor_from_the_measured_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    let cfg = tmp.path().join("pw.toml");
+    // No fixed floor: only the reserve, at the rate of the demo's sealed clips (read from
+    // the index at start), asks for more room than any disk has.
+    std::fs::write(
+        &cfg,
+        "[retention]\nmin_free_mb = 0\nmin_age_hours = 0\nreserve_minutes = 100000000\n",
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    let mut r = spawn_station(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "run",
+        "--source",
+        "testsrc",
+    ]);
+    wait_records(&dir, "the demo clips pruned for the reserve", 1, |r| {
+        r["kind"] == "pruned"
+    });
+    let reason = pruned(&dir)[0]["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.contains("reserve_minutes = 100000000") && reason.contains("min_free_mb = 0"),
+        "{reason}"
+    );
+    let out = run(&["--data-dir", d, "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let free = v["disk_free_mb"].as_u64().unwrap();
+    assert!(v["free_floor_mb"].as_u64().unwrap() > free, "{v}");
+    assert!(
+        v["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_str().unwrap().contains("reserve_minutes = 100000000")),
+        "{v}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "disk_low makes the status unhealthy"
+    );
+    let out = r.finish();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_verifies(&dir);
+}

@@ -156,6 +156,7 @@ impl Assembly {
         };
         match self.ctx.records.append(body.clone()) {
             Ok(_) => {
+                self.ctx.health.clip_recorded();
                 tracing::warn!(camera = %self.ctx.camera, "the seal of the failed clip is written");
                 true
             }

@@ -643,6 +643,7 @@ impl Assembly {
             self.pending_seal = Some(body);
             return Err(e);
         }
+        self.ctx.health.clip_recorded();
         tracing::info!(order = %order, camera = %self.ctx.camera, file = %file, reason = %reason, frames = sealed.frames, "clip sealed");
         Ok(())
     }
