@@ -12,7 +12,7 @@ use packwitness::export::prove::ProofCheck;
 use packwitness::index::{self, FileCheck, Filter, Found, Index};
 use packwitness::recorder::open_appender;
 
-use super::{progress_bar, EXIT_NOT_FOUND, EXIT_VERIFY_FAILED};
+use super::{progress_bar, EXIT_NOT_FOUND, EXIT_NOT_PINNED, EXIT_VERIFY_FAILED};
 
 /// `lookup`'s conditions as typed.
 pub struct Query {
@@ -287,27 +287,49 @@ pub fn export(
     Ok(ExitCode::SUCCESS)
 }
 
+/// A key given on the command line: the key itself, or a file holding it.
+fn key_arg(key: &str) -> Result<String> {
+    let path = Path::new(key);
+    if !key.contains('+') && path.is_file() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the station key file {}", path.display()))?;
+        return Ok(text.trim().to_string());
+    }
+    Ok(key.trim().to_string())
+}
+
 pub fn verify_bundle(bundle: &Path, key: Option<&str>, json: bool) -> Result<ExitCode> {
-    let report = packwitness::export::verify_bundle(bundle, key)?;
+    let key = key.map(key_arg).transpose()?;
+    let report = packwitness::export::verify_bundle(bundle, key.as_deref())?;
+    let code = if !report.ok() {
+        EXIT_VERIFY_FAILED
+    } else if !report.pinned {
+        EXIT_NOT_PINNED
+    } else {
+        0
+    };
     if json {
         out!(
             "{}",
             serde_json::to_string_pretty(
-                &serde_json::json!({"ok": report.ok(), "report": report})
+                &serde_json::json!({"ok": report.ok() && report.pinned, "report": report})
             )?
         );
     } else if report.ok() {
+        let head = if report.pinned { "OK" } else { "NOT VERIFIED" };
         out!(
-            "OK: {} — {} clip(s) match their sealed records, {} pruned; {} record(s) proven in the log of {} lines signed by {}",
+            "{head}: {} — order {}: {} clip(s) match their sealed records, {} pruned; {} record(s) proven in the log of {} lines signed by {}",
             bundle.display(),
+            report.code,
             report.clips_ok,
             report.clips_pruned,
             report.records_proven,
             report.checkpoint_size,
             report.station_key
         );
-        if key.is_none() {
-            out!("compare that station key with the one the merchant published (or pass --key)");
+        out!("{}", report.statement);
+        if !report.pinned {
+            out!("the bundle only agrees with the key it carries; check it with the key the merchant published: --key KEY");
         }
     } else {
         out!("FAILED: {}", bundle.display());
@@ -315,11 +337,7 @@ pub fn verify_bundle(bundle: &Path, key: Option<&str>, json: bool) -> Result<Exi
             out!("  {}: {}", p.file, p.detail);
         }
     }
-    Ok(if report.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_VERIFY_FAILED)
-    })
+    Ok(ExitCode::from(code))
 }
 
 pub fn hold(

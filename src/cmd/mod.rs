@@ -40,6 +40,9 @@ mod setup;
 pub const EXIT_NOT_FOUND: u8 = 1;
 /// Exit code when verify finds a problem in the evidence.
 pub const EXIT_VERIFY_FAILED: u8 = 3;
+/// `verify-bundle` without `--key`: consistent, but not checked against the station's
+/// published key, so not verified.
+pub const EXIT_NOT_PINNED: u8 = 4;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -250,7 +253,9 @@ pub enum Cmd {
     /// Check an evidence bundle offline, with nothing from the station.
     VerifyBundle {
         bundle: PathBuf,
-        /// Pin the station public key (`<name>+<id>+<key>`) instead of trusting the bundle's.
+        /// The station's public key as the merchant published it (`<name>+<id>+<key>`, or a
+        /// file holding it). Without it the bundle is only checked against the key it carries:
+        /// "NOT VERIFIED", exit 4.
         #[arg(long)]
         key: Option<String>,
         /// Print JSON instead of text.

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{bad, CheckpointInfo, Evidence, RecordRef, BUNDLE_NOTE_HEADER, FORMAT, VERSION};
+use super::{bad, CheckpointInfo, Evidence, RecordRef, BUNDLE_NOTE_HEADER, FORMAT, READS, VERSION};
 use crate::digest;
 use crate::error::Error;
 use crate::log::note::{b64, Checkpoint, NoteVerifier};
@@ -30,6 +30,11 @@ pub struct BundleProblem {
 pub struct BundleReport {
     pub code: String,
     pub station_key: String,
+    /// True when the station key was given (`--key`): only then does a clean report mean the
+    /// bundle is the station's; otherwise it is only consistent with the key it carries.
+    pub pinned: bool,
+    /// What the bundle proves, in one line, from its proven records.
+    pub statement: String,
     pub clips_ok: u64,
     pub clips_pruned: u64,
     pub records_proven: u64,
@@ -101,11 +106,11 @@ impl Files {
             .get("evidence.json")
             .ok_or("missing: not a packwitness bundle?")?;
         let ev = serde_json::from_slice::<Evidence>(b).map_err(|e| format!("not valid: {e}"))?;
-        if ev.format == FORMAT && ev.version == VERSION {
+        if ev.format == FORMAT && READS.contains(&ev.version) {
             Ok(ev)
         } else {
             Err(format!(
-                "bundle format {} version {} (this program reads {FORMAT} {VERSION})",
+                "bundle format {} version {} (this program reads {FORMAT} 1 to {VERSION})",
                 ev.format, ev.version
             ))
         }
@@ -135,6 +140,8 @@ fn unreadable_evidence(files: &Files) -> Evidence {
         },
         clips: Vec::new(),
         access_line: None,
+        order_records: Vec::new(),
+        statement: String::new(),
     }
 }
 
@@ -258,9 +265,9 @@ impl Checker {
         Some(v.record)
     }
 
-    /// The proven records of a clip; returns its proven seal (sha256), if any.
-    fn clip_records(&mut self, c: &super::BundleClip) -> Option<String> {
-        let mut sealed = None;
+    /// The proven records of a clip: its opening, its seal, the codes attached to it.
+    fn clip_records(&mut self, c: &super::BundleClip) -> ProvenClip {
+        let mut p = ProvenClip::default();
         for r in &c.records {
             let Some(rec) = self.record(r) else {
                 continue;
@@ -273,6 +280,7 @@ impl Checker {
                             format!("is not the opening of clip {} of {}", c.clip, c.order),
                         );
                     }
+                    p.opened = Some(rec);
                 }
                 Body::StationStart {
                     station,
@@ -302,18 +310,89 @@ impl Checker {
                             &r.record,
                             format!("attaches {code} to clip {clip}, not as evidence.json says"),
                         );
+                    } else {
+                        p.codes.push(code.clone());
                     }
                 }
-                Body::ClipSealed { clip, sha256, .. } => {
+                Body::ClipSealed { clip, .. } => {
                     if *clip != c.clip {
                         self.problem(&r.record, format!("seals clip {clip}, not clip {}", c.clip));
                     }
-                    sealed = Some(sha256.clone());
+                    p.sealed = Some(rec);
+                }
+                Body::Pruned { clip, .. } => {
+                    if *clip != c.clip {
+                        self.problem(
+                            &r.record,
+                            format!("prunes clip {clip}, not clip {}", c.clip),
+                        );
+                    }
+                    p.pruned = true;
                 }
                 _ => self.problem(&r.record, "is not a clip record".into()),
             }
         }
-        sealed
+        p
+    }
+
+    /// A clip's proven records against the order on the bundle and what evidence.json says
+    /// of it: opened and sealed, of the order (or carrying its code), the same times.
+    fn clip_belongs(&mut self, code: &str, c: &super::BundleClip, p: &ProvenClip) {
+        let what = format!("clip {} of {}", c.clip, c.order);
+        let Some(Body::ClipOpened {
+            order,
+            station,
+            camera,
+            started_at,
+            clock_synced,
+            ..
+        }) = p.opened.as_ref().map(|r| &r.body)
+        else {
+            return self.problem(
+                "evidence.json",
+                format!("{what}: no proven clip_opened record: the clip's start is not shown"),
+            );
+        };
+        if !code.is_empty() && order != code && !p.codes.iter().any(|k| k == code) {
+            self.problem(
+                "evidence.json",
+                format!("{what}: the proven records are of order {order}, and no proven record attaches {code} to it: not the order on the bundle"),
+            );
+        }
+        if *station != c.station
+            || *camera != c.camera
+            || *started_at != c.started_at
+            || *clock_synced != c.clock_synced
+        {
+            self.problem(
+                "evidence.json",
+                format!("{what}: its station, camera, start or clock status is not the proven clip_opened record's"),
+            );
+        }
+        match p.sealed.as_ref().map(|r| &r.body) {
+            Some(Body::ClipSealed {
+                ended_at,
+                duration_ms,
+                frames,
+                size,
+                ..
+            }) => {
+                if c.ended_at.as_ref() != Some(ended_at)
+                    || c.duration_ms != Some(*duration_ms)
+                    || c.frames != Some(*frames)
+                    || c.size != Some(*size)
+                {
+                    self.problem(
+                        "evidence.json",
+                        format!("{what}: its end, duration, frames or size are not the proven clip_sealed record's"),
+                    );
+                }
+            }
+            _ => self.problem(
+                "evidence.json",
+                format!("{what}: no proven clip_sealed record: exported while recording, or the seal was left out"),
+            ),
+        }
     }
 
     /// A clip file against its proven seal; true when it matches. Adds its line to
@@ -347,18 +426,89 @@ impl Checker {
         false
     }
 
-    /// The export's own access record, proven like the others.
-    fn access(&mut self, line: u64) {
+    /// The export's own access record, proven like the others: the code on the bundle, and
+    /// every clip the order had when it was exported (a clip left out is named).
+    fn access(&mut self, ev: &Evidence) {
+        let Some(line) = ev.access_line else {
+            return self.problem(
+                "evidence.json",
+                "names no access record: nothing shows which clips the order had".into(),
+            );
+        };
         let r = RecordRef {
             line,
             kind: "access".into(),
             record: format!("records/line-{line}.jsonl"),
             proof: format!("proofs/line-{line}.tlog-proof"),
         };
-        if let Some(rec) = self.record(&r) {
-            if !matches!(rec.body, Body::Access { .. }) {
-                self.problem(&r.record, "is not an access record".into());
+        let Some(rec) = self.record(&r) else { return };
+        let Body::Access { code, clips, .. } = &rec.body else {
+            return self.problem(&r.record, "is not an access record".into());
+        };
+        if *code != ev.code {
+            self.problem(
+                &r.record,
+                format!(
+                    "the export was of {code}, not of {} as the bundle says",
+                    ev.code
+                ),
+            );
+        }
+        let listed: std::collections::BTreeSet<u64> = ev.clips.iter().map(|c| c.clip).collect();
+        let recorded: std::collections::BTreeSet<u64> = clips.iter().copied().collect();
+        for missing in recorded.difference(&listed) {
+            self.problem(
+                "evidence.json",
+                format!(
+                    "clip {missing} of the order (its access record lists it) is not in the bundle"
+                ),
+            );
+        }
+        for extra in listed.difference(&recorded) {
+            self.problem(
+                "evidence.json",
+                format!("clip {extra} is not one the access record lists"),
+            );
+        }
+    }
+
+    /// The records about the order beyond its clips (version 2): proven, and of the order.
+    fn order_records(&mut self, ev: &Evidence) {
+        let orders: Vec<&str> = ev.clips.iter().map(|c| c.order.as_str()).collect();
+        for r in &ev.order_records {
+            let Some(rec) = self.record(r) else { continue };
+            let order = match &rec.body {
+                Body::Scan { order, .. } => order.clone(),
+                Body::NoVideo { order, .. }
+                | Body::CameraGap { order, .. }
+                | Body::OrderResumed { order, .. } => Some(order.clone()),
+                _ => {
+                    self.problem(&r.record, "is not a record about an order".into());
+                    continue;
+                }
+            };
+            if order.is_some_and(|o| o != ev.code && !orders.contains(&o.as_str())) {
+                self.problem(&r.record, "is about another order".into());
             }
+        }
+    }
+}
+
+/// A clip's records, as proven.
+#[derive(Default)]
+struct ProvenClip {
+    opened: Option<Record>,
+    sealed: Option<Record>,
+    codes: Vec<String>,
+    /// A proven `pruned` record says retention removed the file.
+    pruned: bool,
+}
+
+impl ProvenClip {
+    fn sealed_sha256(&self) -> Option<String> {
+        match self.sealed.as_ref().map(|r| &r.body) {
+            Some(Body::ClipSealed { sha256, .. }) => Some(sha256.clone()),
+            _ => None,
         }
     }
 }
@@ -392,20 +542,46 @@ pub fn verify_bundle(path: &Path, key: Option<&str>) -> Result<BundleReport, Err
             "is not the station key the bundle is checked with".into(),
         );
     }
+    if ck.files.text("station.pem") != Some(super::pem(&ck.verifier)) {
+        ck.problem(
+            "station.pem",
+            "is not the station key the bundle is checked with (openssl would check another key)"
+                .into(),
+        );
+    }
+    if ev.station_key.trim() != key_text.trim() {
+        ck.problem(
+            "evidence.json",
+            "names another station key than the one the bundle is checked with".into(),
+        );
+    }
     ck.file_list();
     ck.checkpoint(&ev);
     let (mut clips_ok, mut clips_pruned) = (0, 0);
     let mut sums = String::new();
     for c in &ev.clips {
-        let sealed = ck.clip_records(c);
+        let proven = ck.clip_records(c);
+        ck.clip_belongs(&ev.code, c, &proven);
+        if c.pruned && !proven.pruned && ev.version >= 2 {
+            ck.problem(
+                "evidence.json",
+                format!("clip {}: said pruned, but no proven pruned record says so: the clip was left out", c.clip),
+            );
+        }
         if c.pruned {
             clips_pruned += 1;
-        } else if ck.clip_file(c, sealed, &mut sums) {
+        } else if ck.clip_file(c, proven.sealed_sha256(), &mut sums) {
             clips_ok += 1;
         }
     }
-    if let Some(line) = ev.access_line {
-        ck.access(line);
+    ck.access(&ev);
+    ck.order_records(&ev);
+    let statement = super::statement(&ev.clips);
+    if ev.version >= 2 && ev.statement != statement {
+        ck.problem(
+            "evidence.json",
+            format!("its statement is not what its proven records show: {statement}"),
+        );
     }
     if ck.files.text("SHA256SUMS").as_deref() != Some(sums.as_str()) {
         ck.problem(
@@ -419,6 +595,8 @@ pub fn verify_bundle(path: &Path, key: Option<&str>) -> Result<BundleReport, Err
     Ok(BundleReport {
         code: ev.code,
         station_key: key_text,
+        pinned: key.is_some(),
+        statement,
         clips_ok,
         clips_pruned,
         records_proven: ck.records_proven,

@@ -5,7 +5,8 @@
 //! Never: changes clips or records; the only records it adds to the manifest say that an
 //! export (`access`) or a hold happened, and they go through the caller's [`Appender`].
 //!
-//! Bundle format version 1, every path relative to the zip's root:
+//! Bundle format version 2 (1 had no `order_records` and no `statement`; both are read),
+//! every path relative to the zip's root:
 //!   evidence.json            machine-readable summary (format below, `Evidence`)
 //!   clips/<name>.mp4         the clips, byte for byte as recorded
 //!   records/line-<n>.jsonl   each manifest line cited, byte for byte (with its newline)
@@ -42,7 +43,11 @@ pub mod report;
 pub use check::{verify_bundle, BundleProblem, BundleReport};
 
 pub const FORMAT: &str = "packwitness-bundle";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// The bundle versions `verify-bundle` reads.
+pub const READS: [u32; 2] = [1, 2];
+/// At most this many records about an order beyond its clips are cited (its scans, ...).
+const MAX_ORDER_RECORDS: u32 = 2000;
 const BUNDLE_NOTE_HEADER: &str = "packwitness-bundle v1";
 
 /// `evidence.json`.
@@ -60,8 +65,16 @@ pub struct Evidence {
     /// The checkpoint every proof leads to.
     pub checkpoint: CheckpointInfo,
     pub clips: Vec<BundleClip>,
-    /// The manifest line of this export's own `access` record (proven like the others).
+    /// The manifest line of this export's own `access` record (proven like the others): it
+    /// names the code asked for and every clip the order had, so a clip left out is seen.
     pub access_line: Option<u64>,
+    /// The records about the order beyond its clips, each proven: its scans (the stop code
+    /// too), `no_video`, `camera_gap` and `order_resumed` records. Version 2.
+    #[serde(default)]
+    pub order_records: Vec<RecordRef>,
+    /// What the bundle proves, in one line (see [`statement`]). Version 2.
+    #[serde(default)]
+    pub statement: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -182,6 +195,15 @@ pub fn export(
             ));
         }
     }
+    if let Some(open) = found.iter().find(|f| f.clip.sealed_line.is_none()) {
+        return Err(Error::msg(
+            ErrorKind::Conflict,
+            format!(
+                "order {} is still being recorded (clip {} on {} {} is open); export it once it is sealed (a stop code, the next order, or max_clip_s)",
+                open.clip.order, open.clip.clip, open.clip.station, open.clip.camera
+            ),
+        ));
+    }
     let code_asked = crate::codes::normalize(req.code, config.codes.max_len)?;
     let out_name = req
         .out
@@ -241,7 +263,19 @@ pub fn export(
         let lines = idx.attached_lines(f.clip.clip)?;
         clips.push(b.add_clip(k, f, &lines, req.burn_in)?);
     }
+    let mut orders: Vec<&str> = found.iter().map(|f| f.clip.order.as_str()).collect();
+    orders.sort_unstable();
+    orders.dedup();
+    let mut order_records = Vec::new();
+    for order in orders {
+        for (line, kind) in idx.order_lines(order, MAX_ORDER_RECORDS)? {
+            if line <= cp.size {
+                order_records.push(b.zip.cite(&reader, &cp, line, &kind)?);
+            }
+        }
+    }
     b.zip.cite(&reader, &cp, access.seq, "access")?;
+    let statement = statement(&clips);
     let evidence = Evidence {
         format: FORMAT.into(),
         version: VERSION,
@@ -258,6 +292,8 @@ pub fn export(
         },
         clips,
         access_line: Some(access.seq),
+        order_records,
+        statement,
     };
     let key = StationKey::for_data_dir(data_dir, config)?;
     let bytes = b.finish(&evidence, &verifier, &key)?;
@@ -268,6 +304,25 @@ pub fn export(
         evidence,
         bytes,
     })
+}
+
+/// What a bundle proves, in one line: when its clips were recorded by the station's clock,
+/// and whether that clock was synchronised.
+pub fn statement(clips: &[BundleClip]) -> String {
+    let from = clips.iter().map(|c| c.started_at.as_str()).min();
+    let to = clips.iter().filter_map(|c| c.ended_at.as_deref()).max();
+    let synced = if clips.iter().all(|c| c.clock_synced == Some(true)) {
+        "yes"
+    } else if clips.iter().any(|c| c.clock_synced == Some(false)) {
+        "no"
+    } else {
+        "unknown"
+    };
+    format!(
+        "recorded between {} and {} (station clock, NTP synchronised: {synced}); not anchored outside the station: the times rest on the station's clock and key alone",
+        from.unwrap_or("?"),
+        to.unwrap_or("?")
+    )
 }
 
 /// A bundle being assembled.
@@ -306,6 +361,9 @@ impl Builder<'_> {
         lines.extend(attached.iter().map(|&seq| (seq, "code_attached")));
         if let Some(l) = c.sealed_line {
             lines.push((l, "clip_sealed"));
+        }
+        if let Some(l) = c.pruned_line.filter(|&l| l <= self.cp.size) {
+            lines.push((l, "pruned"));
         }
         let mut records = Vec::new();
         for (line, kind) in lines {
@@ -468,7 +526,7 @@ impl Builder<'_> {
 }
 
 /// The Ed25519 public key as a PEM SubjectPublicKeyInfo, for `openssl pkeyutl -verify`.
-fn pem(v: &NoteVerifier) -> String {
+pub fn pem(v: &NoteVerifier) -> String {
     // DER: SEQUENCE { SEQUENCE { OID 1.3.101.112 }, BIT STRING (key) }
     let mut der = vec![
         0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,

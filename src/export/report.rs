@@ -16,23 +16,39 @@ td,th{border:1px solid #bbb;padding:.3em .5em;font-size:.9em;vertical-align:top}
 figure{display:inline-block;margin:0 1em 1em 0}img{max-width:36em;width:100%;border:1px solid #888}pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}";
 
 const MANUAL_CHECK: &str =
-    "# 1. The clips are the ones recorded: their SHA-256 equals the hash in the sealed records.
-sha256sum -c SHA256SUMS
-grep -o '\"sha256\":\"[0-9a-f]*\"' records/line-*.jsonl
+    "# 0. The station key the merchant published before the dispute. Not station.pub from this
+#    bundle: whoever made the bundle chose that one.
+KEY='name+id+key'
+{ printf '\\x30\\x2a\\x30\\x05\\x06\\x03\\x2b\\x65\\x70\\x03\\x21\\x00'
+  printf '%s' \"$KEY\" | cut -d+ -f3- | base64 -d | tail -c 32; } > key.der
+openssl pkey -pubin -inform DER -in key.der -out key.pem
 
-# 2. The checkpoint is signed by the station key (Ed25519).
-sed '/^$/,$d' checkpoint.note > body.txt
-tail -n 1 checkpoint.note | cut -d' ' -f3 | base64 -d | tail -c 64 > sig.bin
-openssl pkeyutl -verify -pubin -inkey station.pem -rawin -in body.txt -sigfile sig.bin
+# 1. The checkpoint is signed by that key (Ed25519). The signed text ends at the last blank
+#    line; the station's signature line starts with an em dash and the key's name (other
+#    lines, a witness's cosignature, are other keys').
+n=$(grep -n '^$' checkpoint.note | tail -n 1 | cut -d: -f1)
+head -n $((n - 1)) checkpoint.note > body.txt
+grep \"^— ${KEY%%+*} \" checkpoint.note | cut -d' ' -f3 | base64 -d | tail -c 64 > sig.bin
+openssl pkeyutl -verify -pubin -inkey key.pem -rawin -in body.txt -sigfile sig.bin
+
+# 2. No file of the bundle was changed after export: bundle.note is signed like step 1
+#    and lists the SHA-256 of every other file.
+sed '1d;/^$/,$d' bundle.note | sha256sum -c
 
 # 3. Each record is in that signed log: recompute the RFC 6962 Merkle path of
 #    proofs/line-N.tlog-proof from the leaf SHA-256(0x00 || record line) up to the root
-#    (verify.sh does it with openssl dgst); the record inside the proof is records/line-N.jsonl:
-sed -n 's/^extra //p' proofs/line-N.tlog-proof | base64 -d | cmp - records/line-N.jsonl
+#    (verify.sh does it with openssl dgst); the record inside each proof is its record file:
+for p in proofs/line-*.tlog-proof; do r=records/$(basename \"$p\" .tlog-proof).jsonl
+  sed -n 's/^extra //p' \"$p\" | base64 -d | cmp - \"$r\" && echo \"$r: in the proof\"; done
 
-# 4. No file of the bundle was changed after export: bundle.note is signed like step 2
-#    and lists the SHA-256 of every other file.
-sed '1d;/^$/,$d' bundle.note | sha256sum -c
+# 4. The records are of this order: each clip_opened record names it (or a code_attached
+#    record attaches it to the clip), each has its clip_sealed record, and the access
+#    record (the export) lists exactly these clips.
+grep -h '\"kind\":\"\\(clip_opened\\|access\\)\"' records/line-*.jsonl
+
+# 5. The clips are the ones recorded: their SHA-256 equals the hash in the sealed records.
+sha256sum -c SHA256SUMS
+grep -o '\"sha256\":\"[0-9a-f]*\"' records/line-*.jsonl
 ";
 
 fn figure(stills: &BTreeMap<String, Vec<u8>>, name: &Option<String>, caption: &str) -> Markup {
@@ -60,6 +76,9 @@ pub fn report(ev: &Evidence, stills: &BTreeMap<String, Vec<u8>>) -> String {
             }
             body {
                 h1 { "Packing video evidence: " (ev.code) }
+                @if !ev.statement.is_empty() {
+                    p { b { "What this bundle proves: " } (ev.statement) "." }
+                }
                 p {
                     "Exported " (ev.exported_at) " by " (ev.exported_by) " with " (ev.software)
                     ". Station key " code { (ev.station_key) } "."
@@ -114,7 +133,8 @@ pub fn report(ev: &Evidence, stills: &BTreeMap<String, Vec<u8>>) -> String {
                 h2 { "How to check this bundle yourself" }
                 p {
                     "You need nothing from the station or from packwitness: bash, coreutils and openssl (3.0 or newer). "
-                    "Unzip the bundle and run " code { "bash verify.sh" } ", which does exactly these steps:"
+                    "Unzip the bundle and run " code { "bash verify.sh 'STATION_KEY'" } " with the station key the merchant published "
+                    "before the dispute; it does exactly these steps and says BUNDLE OK only if all pass:"
                 }
                 pre { (MANUAL_CHECK) }
                 p {

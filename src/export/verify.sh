@@ -1,37 +1,81 @@
 #!/usr/bin/env bash
 # Checks this packwitness evidence bundle with bash, coreutils and openssl (3.0 or newer) only.
-# Run it in the unzipped bundle:  bash verify.sh
+# Run it in the unzipped bundle with the station key the merchant published before the
+# dispute (a key inside the bundle proves nothing: whoever made the bundle chose it):
+#   bash verify.sh 'STATION_KEY'      the key itself, name+id+base64
+#   bash verify.sh FILE               or a file holding it
 # It prints each step and ends with "BUNDLE OK" (exit 0), or names what is wrong (exit 1).
+# Without a key it checks nothing and says so (exit 2).
 set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 fail() { echo "FAILED: $*"; exit 1; }
 t=$(mktemp -d) || exit 1
 trap 'rm -rf "$t"' EXIT
 h() { openssl dgst -sha256 -binary; }
+hex() { od -An -v -tx1 | tr -d ' \n'; }
 
-# A signed note (checkpoint.note, bundle.note): body up to the blank line, Ed25519 signature
-# by the station key (the last 64 bytes of the signature line's base64).
+key=${1:-}
+if [ -z "$key" ]; then
+  echo "NOT VERIFIED: give the station key the merchant published beforehand:"
+  echo "  bash verify.sh 'name+id+key'     or     bash verify.sh FILE"
+  echo "(the bundle carries $(cat station.pub 2>/dev/null || echo 'no key'); a key inside the bundle proves nothing)"
+  exit 2
+fi
+[ -f "$key" ] && key=$(tr -d ' \r\n' < "$key")
+
+echo "1. the station key given is well formed, and the bundle's keys are that key"
+name=${key%%+*}; rest=${key#*+}; kid=${rest%%+*}; kb64=${rest#*+}
+[ -n "$name" ] && [ "$name" != "$key" ] && [ ${#kid} -eq 8 ] && [ "$kb64" != "$rest" ] \
+  || fail "the station key '$key' is not name+id+key"
+printf '%s' "$kb64" | base64 -d > "$t/kraw" 2>/dev/null
+[ "$(wc -c < "$t/kraw")" -eq 33 ] && [ "$(head -c 1 "$t/kraw" | hex)" = "01" ] \
+  || fail "the station key is not an Ed25519 signed-note key"
+# The key ID is the first 4 bytes of SHA-256(name, newline, 0x01, public key).
+id=$({ printf '%s\n' "$name"; cat "$t/kraw"; } | h | head -c 4 | hex)
+[ "$id" = "$kid" ] || fail "the station key's ID $kid is not the hash of its name and key ($id)"
+{ printf '\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00'; tail -c 32 "$t/kraw"; } | base64 -w0 > "$t/spki"
+{ echo "-----BEGIN PUBLIC KEY-----"; cat "$t/spki"; echo; echo "-----END PUBLIC KEY-----"; } > "$t/key.pem"
+[ "$(tr -d '\r\n' < station.pub 2>/dev/null)" = "$key" ] \
+  || fail "station.pub is not the key given: the bundle was signed by another key"
+cmp -s station.pem "$t/key.pem" || fail "station.pem is not the key given"
+grep -q "^  \"station_key\": \"$key\",\$" evidence.json || fail "evidence.json names another station key"
+
+# A signed note (c2sp.org/signed-note): the text ends at its last blank line; each line after
+# it is "— <key name> <base64(key ID || signature)>". Lines of other keys (a witness's
+# cosignature) are skipped; the one of the station key must verify.
 check_note() {
-  sed '/^$/,$d' "$1" > "$t/body"
-  tail -n 1 "$1" | cut -d' ' -f3 | base64 -d 2>/dev/null | tail -c 64 > "$t/sig"
-  openssl pkeyutl -verify -pubin -inkey station.pem -rawin -in "$t/body" -sigfile "$t/sig" \
-    > /dev/null 2>&1 || fail "$1: the signature by the station key (station.pem) does not verify"
+  local n line ok=
+  n=$(grep -n '^$' "$1" | tail -n 1 | cut -d: -f1)
+  [ -n "$n" ] || fail "$1: no blank line before the signatures"
+  head -n $((n - 1)) "$1" > "$t/body"
+  while IFS= read -r line; do
+    case "$line" in "— $name "*) ;; *) continue ;; esac
+    printf '%s' "${line#"— $name "}" | base64 -d > "$t/sig" 2>/dev/null || continue
+    [ "$(wc -c < "$t/sig")" -eq 68 ] && [ "$(head -c 4 "$t/sig" | hex)" = "$kid" ] || continue
+    tail -c 64 "$t/sig" > "$t/sig64"
+    openssl pkeyutl -verify -pubin -inkey "$t/key.pem" -rawin -in "$t/body" -sigfile "$t/sig64" \
+      > /dev/null 2>&1 || fail "$1: the signature by the station key $name does not verify"
+    ok=1
+    break
+  done < <(tail -n +$((n + 1)) "$1")
+  [ -n "$ok" ] || fail "$1: no signature by the station key $name"
 }
 
-echo "1. bundle.note is signed by the station and lists every file"
+echo "2. bundle.note is signed by the station key and lists every file"
 check_note bundle.note
-sed '1d;/^$/,$d' bundle.note > "$t/list"
+[ "$(head -n 1 "$t/body")" = "packwitness-bundle v1" ] || fail "bundle.note is not a packwitness-bundle v1 list"
+tail -n +2 "$t/body" > "$t/list"
 sha256sum --quiet -c "$t/list" || fail "a file of the bundle was changed after export (above)"
 for f in $(find . -type f ! -name bundle.note | sed 's|^\./||'); do
   grep -q "  $f\$" "$t/list" || fail "$f is not in the signed list: added after export"
 done
 
-echo "2. checkpoint.note is signed by the station"
+echo "3. checkpoint.note is signed by the station key"
 check_note checkpoint.note
-size=$(sed -n 2p checkpoint.note)
-root=$(sed -n 3p checkpoint.note)
+size=$(sed -n 2p "$t/body")
+root=$(sed -n 3p "$t/body")
 
-echo "3. every record is in the signed log (RFC 6962 inclusion proof up to the root)"
+echo "4. every record is in the signed log (RFC 6962 inclusion proof up to the root)"
 for proof in proofs/line-*.tlog-proof; do
   n=${proof#proofs/line-}; n=${n%.tlog-proof}
   rec="records/line-$n.jsonl"
@@ -57,16 +101,53 @@ for proof in proofs/line-*.tlog-proof; do
   done
   [ "$sn" -eq 0 ] && [ "$(base64 -w0 < "$t/r")" = "$root" ] || fail "$proof does not lead to the signed root"
 done
-
-echo "4. every clip has the SHA-256 its proven clip_sealed record gives"
 for rec in records/line-*.jsonl; do
-  grep -q '"kind":"clip_sealed"' "$rec" || continue
+  [ -f "proofs/$(basename "$rec" .jsonl).tlog-proof" ] || fail "$rec has no proof"
+done
+
+echo "5. the records are of the order on the bundle, and every clip has its opening and its seal"
+kinds() { grep -l "\"kind\":\"$1\"" records/line-*.jsonl 2>/dev/null; }
+access=$(kinds access)
+[ "$(printf '%s\n' "$access" | grep -c .)" -eq 1 ] || fail "the bundle has no access record (or several): nothing shows which clips the order had"
+code=$(grep -o '"code":"[^"]*"' "$access" | head -n 1 | cut -d'"' -f4)
+evcode=$(grep -o '^  "code": "[^"]*"' evidence.json | cut -d'"' -f4)
+[ "$code" = "$evcode" ] || fail "evidence.json says $evcode, but the export ($access) was of $code"
+listed=$(grep -o '"clips":\[[0-9,]*\]' "$access" | tr -dc '0-9,' | tr ',' '\n' | sort -n | tr '\n' ' ')
+opened=""
+for rec in $(kinds clip_opened); do
+  n=${rec#records/line-}; n=${n%.jsonl}
+  opened="$opened$n "
+  order=$(grep -o '"order":"[^"]*"' "$rec" | cut -d'"' -f4)
+  if [ "$order" != "$code" ]; then
+    kinds code_attached | xargs -r grep -l "\"clip\":$n,\"code\":\"$code\"" | grep -q . \
+      || fail "$rec is a clip of order $order, and no record attaches $code to it: not the order on the bundle"
+  fi
+  kinds clip_sealed | xargs -r grep -l "\"clip\":$n," | grep -q . \
+    || fail "clip $n ($rec) has no clip_sealed record: exported while recording, or its seal was left out"
+done
+for rec in $(kinds clip_sealed); do
+  c=$(grep -o '"clip":[0-9]*' "$rec" | head -n 1 | cut -d: -f2)
+  grep -qs '"kind":"clip_opened"' "records/line-$c.jsonl" || fail "$rec seals clip $c, whose clip_opened record is not in the bundle"
+done
+opened=$(printf '%s' "$opened" | tr ' ' '\n' | grep . | sort -n | tr '\n' ' ')
+[ "$listed" = "$opened" ] || fail "the access record lists clips $listed; the bundle has $opened: a clip of the order is missing"
+
+echo "6. every clip has the SHA-256 its proven clip_sealed record gives"
+for rec in $(kinds clip_sealed); do
   sha=$(grep -o '"sha256":"[0-9a-f]*"' "$rec" | cut -d'"' -f4)
-  grep -q "^$sha  " SHA256SUMS || fail "SHA256SUMS has no clip for $rec (pruned clips have none)" 
+  c=$(grep -o '"clip":[0-9]*' "$rec" | head -n 1 | cut -d: -f2)
+  grep -q "^$sha  " SHA256SUMS || kinds pruned | xargs -r grep -l "\"clip\":$c," | grep -q . \
+    || fail "SHA256SUMS has no clip for $rec, and no record says retention pruned it"
 done
 sha256sum -c SHA256SUMS || fail "a clip does not match its record"
-while read -r sha name; do
-  grep -l "\"sha256\":\"$sha\"" records/line-*.jsonl | xargs -r grep -l '"kind":"clip_sealed"' \
-    | grep -q . || fail "$name: no proven clip_sealed record has its hash"
+while read -r sha file; do
+  kinds clip_sealed | xargs -r grep -l "\"sha256\":\"$sha\"" | grep -q . \
+    || fail "$file: no proven clip_sealed record has its hash"
 done < SHA256SUMS
-echo "BUNDLE OK: $(wc -l < SHA256SUMS) clips, $(ls proofs | wc -l) records proven against $(sed -n 1p checkpoint.note) ($size lines)"
+
+from=$(kinds clip_sealed | xargs -r grep -ho '"started_at":"[^"]*"' | cut -d'"' -f4 | sort | head -n 1)
+to=$(kinds clip_sealed | xargs -r grep -ho '"ended_at":"[^"]*"' | cut -d'"' -f4 | sort | tail -n 1)
+synced=$(kinds clip_opened | xargs -r grep -ho '"clock_synced":[a-z]*' | cut -d: -f2 | sort -u | tr '\n' ' ')
+case "$synced" in "true ") synced=yes ;; *false*) synced=no ;; *) synced=unknown ;; esac
+echo "BUNDLE OK: order $code, $(grep -c . SHA256SUMS) clips, $(ls proofs | wc -l) records proven against $(sed -n 1p checkpoint.note) ($size lines), signed by the key given ($name)"
+echo "recorded between ${from:-?} and ${to:-?} (station clock, NTP synchronised: $synced); not anchored outside the station: the times rest on the station's clock and key alone"

@@ -62,6 +62,9 @@ pub struct ClipRow {
     pub operator: Option<String>,
     /// Retention removed the file; the record and its hashes remain.
     pub pruned: bool,
+    /// The line of the `pruned` record that says so.
+    #[serde(default)]
+    pub pruned_line: Option<u64>,
     /// Clip-group id: the clips one scan opened on the station's cameras.
     pub group: String,
     /// When the order was scanned (`started_at` is earlier by the pre-roll).
@@ -165,6 +168,7 @@ impl Index {
                         sha256: r.get(12)?,
                         operator: r.get(13)?,
                         pruned: r.get::<_, Option<u64>>(14)?.is_some(),
+                        pruned_line: r.get(14)?,
                         group: r.get(15)?,
                         scanned_at: r.get(16)?,
                         part: r.get(17)?,
@@ -266,6 +270,23 @@ impl Index {
                     scanned_ms: r.get(2)?,
                     size: r.get(3)?,
                 })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    /// The records about `order` beyond its clips (scans, no_video, camera_gap,
+    /// order_resumed), oldest first, at most `limit`: (seq, kind).
+    pub fn order_lines(&self, order: &str, limit: u32) -> Result<Vec<(u64, String)>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, kind FROM order_lines WHERE order_code = ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map(rusqlite::params![order, limit], |r| {
+                Ok((r.get(0)?, r.get(1)?))
             })
             .map_err(self.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())

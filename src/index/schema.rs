@@ -1,10 +1,10 @@
 //! The index's tables, and what each manifest record puts in them.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use crate::log::{Body, Record};
 
-/// Schema, version 8 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`, 7 `access`, 8 `clips_on_disk`, `no_video`, `gaps`, `sources` and `test_pattern`). Every row comes from a manifest record; `*_seq` name the line.
+/// Schema, version 9 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`, 7 `access`, 8 `clips_on_disk`, `no_video`, `gaps`, `sources` and `test_pattern`, 9 `order_lines`). Every row comes from a manifest record; `*_seq` name the line.
 pub(super) const DDL: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -97,6 +97,16 @@ CREATE TABLE IF NOT EXISTS gaps (
 );
 CREATE INDEX IF NOT EXISTS gaps_by_order ON gaps(order_code);
 -- Legal holds: the latest hold or release record of each clip decides.
+-- The records about an order beyond its clips (its scans, including the stop code that
+-- ended it; no_video, camera_gap and order_resumed): what a bundle cites as context.
+CREATE TABLE IF NOT EXISTS order_lines (
+    seq         INTEGER PRIMARY KEY,
+    order_code  TEXT NOT NULL,
+    station     TEXT NOT NULL,
+    kind        TEXT NOT NULL         -- the record's kind
+);
+CREATE INDEX IF NOT EXISTS order_lines_by_order ON order_lines(order_code, seq);
+CREATE INDEX IF NOT EXISTS order_lines_by_station ON order_lines(station, seq);
 CREATE TABLE IF NOT EXISTS holds (
     clip     INTEGER PRIMARY KEY REFERENCES clips(opened_seq),
     seq      INTEGER NOT NULL,        -- seq of the latest hold record for the clip
@@ -105,11 +115,64 @@ CREATE TABLE IF NOT EXISTS holds (
 ";
 
 /// The schema version written in `meta`; another version is rebuilt.
-pub(super) const SCHEMA_VERSION: i64 = 8;
+pub(super) const SCHEMA_VERSION: i64 = 9;
+
+/// Notes a record about `order` beyond its clips.
+fn order_line(
+    tx: &rusqlite::Transaction<'_>,
+    rec: &Record,
+    order: &str,
+    station: &str,
+    kind: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO order_lines(seq, order_code, station, kind) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![rec.seq, order, station, kind])?;
+    Ok(())
+}
+
+/// A scan: noted for the order recording after it or, for a stop code (no order after it),
+/// for the order it stopped (the station's last scanned order).
+fn apply_scan(
+    tx: &rusqlite::Transaction<'_>,
+    rec: &Record,
+    station: &str,
+    order: Option<&str>,
+) -> rusqlite::Result<()> {
+    let order = match order {
+        Some(o) => Some(o.to_string()),
+        None => tx
+            .prepare_cached(
+                "SELECT order_code FROM order_lines WHERE station = ?1 AND kind = 'scan'
+                 ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row([station], |r| r.get::<_, String>(0))
+            .optional()?,
+    };
+    match order {
+        Some(o) => order_line(tx, rec, &o, station, "scan"),
+        None => Ok(()),
+    }
+}
 
 /// Applies one record to the index.
 pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
     match &rec.body {
+        Body::Scan {
+            station,
+            order,
+            action,
+            ..
+        } => {
+            let stopped = order.is_none() && *action == crate::log::ScanAction::Seal;
+            if order.is_some() || stopped {
+                apply_scan(tx, rec, station, order.as_deref())?;
+            }
+        }
+        Body::OrderResumed { station, order, .. } => {
+            order_line(tx, rec, order, station, "order_resumed")?
+        }
         Body::ClipOpened {
             order,
             station,
@@ -186,6 +249,7 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
             scanned_at,
             down,
         } => {
+            order_line(tx, rec, order, station, "no_video")?;
             let down = serde_json::to_string(down).unwrap_or_default();
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO no_video(seq, order_code, station, box_no, clip_group, scanned_at, scanned_ms, down)
@@ -223,6 +287,7 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
             clip,
             reason,
         } => {
+            order_line(tx, rec, order, station, "camera_gap")?;
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO gaps(seq, order_code, station, camera, clip_group, from_at, to_at, clip, reason)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -244,12 +309,10 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
             }
         }
         Body::Checkpoint { .. }
-        | Body::OrderResumed { .. }
         | Body::ClockAdjusted { .. }
         | Body::TornLineRemoved { .. }
         | Body::CrashRecovered { .. }
-        | Body::KeyRotation { .. }
-        | Body::Scan { .. } => {}
+        | Body::KeyRotation { .. } => {}
         Body::Access {
             action,
             clips,

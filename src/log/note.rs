@@ -81,12 +81,23 @@ impl StationKey {
 
     /// A fresh random key named `packwitness.local/<station>/<random>` (not saved).
     pub fn generate(station: &str) -> Result<StationKey, String> {
-        let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed).map_err(|e| format!("no randomness for a new key: {e}"))?;
         let mut tag = [0u8; 8];
         getrandom::getrandom(&mut tag).map_err(|e| format!("no randomness for a new key: {e}"))?;
+        StationKey::generate_named(&format!(
+            "packwitness.local/{station}/{}",
+            crate::digest::hex(&tag)
+        ))
+    }
+
+    /// A fresh random key with the key name `name` (not saved).
+    pub fn generate_named(name: &str) -> Result<StationKey, String> {
+        if !valid_name(name) {
+            return Err(format!("{name:?} is not a valid key name"));
+        }
+        let mut seed = [0u8; 32];
+        getrandom::getrandom(&mut seed).map_err(|e| format!("no randomness for a new key: {e}"))?;
         Ok(StationKey {
-            name: format!("packwitness.local/{station}/{}", crate::digest::hex(&tag)),
+            name: name.to_string(),
             key: SigningKey::from_bytes(&seed),
         })
     }

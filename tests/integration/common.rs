@@ -79,6 +79,13 @@ pub fn demo_fixture() -> &'static Path {
 }
 
 /// A private copy of the demo fixture.
+/// The station key of a data dir, as `packwitness key` prints it for publishing.
+pub fn station_key(dir: &Path) -> String {
+    let out = run(&["--data-dir", dir.to_str().unwrap(), "key"]);
+    assert!(out.status.success(), "{}", show(&out));
+    stdout(&out).trim().to_string()
+}
+
 pub fn demo_copy(tmp: &Path) -> PathBuf {
     let dst = tmp.join("data");
     copy_dir(demo_fixture(), &dst);

@@ -24,8 +24,15 @@ fn export(dir: &Path, code: &str, out: &Path) -> std::process::Output {
     ])
 }
 
-fn verify_bundle(zip: &Path) -> (Option<i32>, serde_json::Value) {
-    let out = run(&["verify-bundle", zip.to_str().unwrap(), "--json"]);
+/// Checks a bundle with the station key of `dir`, as a platform that got it beforehand would.
+fn verify_bundle(zip: &Path, key: &str) -> (Option<i32>, serde_json::Value) {
+    let out = run(&[
+        "verify-bundle",
+        zip.to_str().unwrap(),
+        "--json",
+        "--key",
+        key,
+    ]);
     let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(&out)));
     (out.status.code(), v)
 }
@@ -61,9 +68,10 @@ fn unzip(zip: &Path, to: &Path) {
     }
 }
 
-fn verify_sh(dir: &Path) -> std::process::Output {
+fn verify_sh(dir: &Path, key: &str) -> std::process::Output {
     std::process::Command::new("bash")
         .arg("verify.sh")
+        .arg(key)
         .current_dir(dir)
         .output()
         .unwrap()
@@ -76,12 +84,13 @@ fn bundle_round_trip_and_the_documented_steps_work() {
     let zip = tmp.path().join("DEMO-0002.zip");
     let out = export(&dir, " demo-0002 ", &zip);
     assert!(out.status.success(), "{}", show(&out));
-    let (code, v) = verify_bundle(&zip);
+    let (code, v) = verify_bundle(&zip, &station_key(&dir));
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["report"]["clips_ok"], 1, "{v}");
     // The station's start (naming the camera's source), clip_opened, clip_sealed and the
     // export's own access record.
-    assert_eq!(v["report"]["records_proven"], 4, "{v}");
+    // ... and the order's scan.
+    assert_eq!(v["report"]["records_proven"], 5, "{v}");
 
     // The export is in the manifest, and the manifest still verifies.
     let access: Vec<_> = manifest(&dir)
@@ -131,26 +140,36 @@ fn bundle_round_trip_and_the_documented_steps_work() {
     // The documented checks, with bash, coreutils and openssl only.
     let u = tmp.path().join("unzipped");
     unzip(&zip, &u);
-    let out = verify_sh(&u);
+    let out = verify_sh(&u, &station_key(&dir));
     assert!(out.status.success(), "{}", show(&out));
     assert!(
-        stdout(&out).contains("BUNDLE OK: 1 clips, 4 records"),
+        stdout(&out).contains("BUNDLE OK: order DEMO-0002, 1 clips, 5 records"),
         "{}",
         show(&out)
     );
-    // The individual commands the report lists.
-    let sh = |cmd: &str| {
-        std::process::Command::new("bash")
-            .args(["-c", cmd])
-            .current_dir(&u)
-            .output()
-            .unwrap()
-    };
-    assert!(sh("sha256sum -c SHA256SUMS").status.success());
-    let o = sh("sed '/^$/,$d' checkpoint.note > body.txt && tail -n 1 checkpoint.note | cut -d' ' -f3 | base64 -d | tail -c 64 > sig.bin && openssl pkeyutl -verify -pubin -inkey station.pem -rawin -in body.txt -sigfile sig.bin");
-    assert!(o.status.success(), "{}", show(&o));
+    // The commands the report lists, run as a reviewer would paste them (in a copy: they
+    // leave files behind), with the published key.
+    let manual = html
+        .split_once("<pre>")
+        .and_then(|(_, r)| r.split_once("</pre>"))
+        .unwrap()
+        .0
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+        .replace("KEY='name+id+key'", &format!("KEY='{}'", station_key(&dir)));
+    let u2 = tmp.path().join("by-hand");
+    unzip(&zip, &u2);
+    let o = std::process::Command::new("bash")
+        .args(["-e", "-c", &manual])
+        .current_dir(&u2)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{manual}\n{}", show(&o));
     assert!(
-        stdout(&o).contains("Signature Verified Successfully"),
+        stdout(&o).contains("Signature Verified Successfully")
+            && stdout(&o).contains(&format!("{clip_name}: OK")),
         "{}",
         show(&o)
     );
@@ -160,7 +179,7 @@ fn bundle_round_trip_and_the_documented_steps_work() {
     let i = b.len() / 2;
     b[i] ^= 1;
     std::fs::write(&clip, b).unwrap();
-    let out = verify_sh(&u);
+    let out = verify_sh(&u, &station_key(&dir));
     assert!(!out.status.success());
     assert!(stdout(&out).contains(clip_name), "{}", show(&out));
 }
@@ -186,7 +205,7 @@ fn any_changed_added_or_removed_file_fails_and_is_named() {
         changed[k].1 = b;
         let bad = tmp.path().join(format!("bad{k}.zip"));
         write_zip(&bad, &changed);
-        let (code, v) = verify_bundle(&bad);
+        let (code, v) = verify_bundle(&bad, &station_key(&dir));
         assert_eq!(code, Some(3), "{name}: {v}");
         let named = v["report"]["problems"]
             .as_array()
@@ -204,7 +223,7 @@ fn any_changed_added_or_removed_file_fails_and_is_named() {
     more.push(("clips/extra.mp4".into(), b"not evidence".to_vec()));
     let bad = tmp.path().join("more.zip");
     write_zip(&bad, &more);
-    let (code, v) = verify_bundle(&bad);
+    let (code, v) = verify_bundle(&bad, &station_key(&dir));
     assert_eq!(code, Some(3));
     assert_eq!(v["report"]["problems"][0]["file"], "clips/extra.mp4", "{v}");
     let fewer: Vec<_> = files
@@ -214,7 +233,7 @@ fn any_changed_added_or_removed_file_fails_and_is_named() {
         .collect();
     let bad = tmp.path().join("fewer.zip");
     write_zip(&bad, &fewer);
-    let (code, v) = verify_bundle(&bad);
+    let (code, v) = verify_bundle(&bad, &station_key(&dir));
     assert_eq!(code, Some(3), "{v}");
     // A key other than the station's is refused.
     let other = run(&["--data-dir", tmp.path().join("k").to_str().unwrap(), "key"]);
@@ -307,7 +326,7 @@ fn pruned_clips_export_their_proofs_and_holds_stop_pruning() {
         "{}",
         show(&out)
     );
-    let (code, v) = verify_bundle(&zip);
+    let (code, v) = verify_bundle(&zip, &station_key(&dir));
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["report"]["clips_pruned"], 1, "{v}");
     assert_eq!(v["report"]["clips_ok"], 0, "{v}");
@@ -390,10 +409,11 @@ fn export_by_waybill_while_the_station_is_recording() {
     let zip: PathBuf = tmp.path().join("waybill.zip");
     let out = export(&dir, "sf1234567890123", &zip);
     assert!(out.status.success(), "{}", show(&out));
-    let (code, v) = verify_bundle(&zip);
+    let (code, v) = verify_bundle(&zip, &station_key(&dir));
     assert_eq!(code, Some(0), "{v}");
     // station start, opened, attached waybill, sealed, and the access record.
-    assert_eq!(v["report"]["records_proven"], 5, "{v}");
+    // ... and the order's two scans (the order, the waybill).
+    assert_eq!(v["report"]["records_proven"], 7, "{v}");
     let out = r.finish();
     assert!(out.status.success(), "{}", show(&out));
     let access: Vec<_> = manifest(&dir)
@@ -483,7 +503,7 @@ fn burn_in_adds_a_stamped_copy_of_passthrough_clips() {
     ]);
     assert!(out.status.success(), "{}", show(&out));
     assert!(stdout(&out).contains("burned in"), "{}", show(&out));
-    let (code, v) = verify_bundle(&zip);
+    let (code, v) = verify_bundle(&zip, &station_key(&dir));
     assert_eq!(code, Some(0), "{v}");
     let u = tmp.path().join("u");
     unzip(&zip, &u);
@@ -507,6 +527,6 @@ fn burn_in_adds_a_stamped_copy_of_passthrough_clips() {
         "stamp {stamp}, middle {middle}"
     );
     // And the bundle's own checker covers the copy too.
-    let out = verify_sh(&u);
+    let out = verify_sh(&u, &station_key(&dir));
     assert!(out.status.success(), "{}", show(&out));
 }

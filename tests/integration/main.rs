@@ -20,4 +20,5 @@ mod run;
 mod scanners;
 mod server;
 mod stations;
+mod stranger;
 mod tamper;

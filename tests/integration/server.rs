@@ -92,6 +92,19 @@ fn serve_looks_up_plays_ranges_and_exports_with_access_records() {
     let bundle = tmp.path().join("bundle.zip");
     std::fs::write(&bundle, &zip.body).unwrap();
     let out = run(&["verify-bundle", bundle.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "no key given: not verified; {}",
+        show(&out)
+    );
+    assert!(stdout(&out).starts_with("NOT VERIFIED"), "{}", show(&out));
+    let out = run(&[
+        "verify-bundle",
+        bundle.to_str().unwrap(),
+        "--key",
+        &station_key(&dir),
+    ]);
     assert!(out.status.success(), "{}", show(&out));
     let exports: Vec<_> = access_records(&dir)
         .into_iter()

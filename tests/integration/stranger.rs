@@ -1,0 +1,340 @@
+//! A stranger's check: `verify.sh KEY` and `verify-bundle --key KEY` with the key the merchant
+//! published cannot be fooled by a bundle signed with another key, relabelled to another
+//! order, or with records left out; and they accept a checkpoint a witness cosigned.
+
+use crate::common::*;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use packwitness::config::Config;
+use packwitness::log::note::{NoteVerifier, StationKey};
+
+/// A bundle unzipped into a map of its files.
+type Files = BTreeMap<String, Vec<u8>>;
+
+fn read_zip(zip: &Path) -> Files {
+    use std::io::Read;
+    let mut a = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    (0..a.len())
+        .map(|i| {
+            let mut f = a.by_index(i).unwrap();
+            let mut b = Vec::new();
+            f.read_to_end(&mut b).unwrap();
+            (f.name().unwrap().into_owned(), b)
+        })
+        .collect()
+}
+
+fn write_zip(path: &Path, files: &Files) {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in files {
+        z.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+/// Re-signs bundle.note over the files as they are now, with `key`: what anyone holding
+/// that key can do.
+fn resign(files: &mut Files, key: &StationKey) {
+    let mut list = String::from("packwitness-bundle v1\n");
+    for (name, bytes) in files.iter().filter(|f| f.0 != "bundle.note") {
+        list.push_str(&format!(
+            "{}  {name}\n",
+            packwitness::digest::sha256_hex(bytes)
+        ));
+    }
+    files.insert("bundle.note".into(), key.sign(&list).into_bytes());
+}
+
+/// Puts a new checkpoint note in place, in checkpoint.note and inside every proof.
+fn replace_checkpoint(files: &mut Files, note: &str) {
+    let old = String::from_utf8(files["checkpoint.note"].clone()).unwrap();
+    for (name, bytes) in files.iter_mut() {
+        if name.starts_with("proofs/") {
+            let text = String::from_utf8(bytes.clone()).unwrap();
+            *bytes = text.replace(&old, note).into_bytes();
+        }
+    }
+    files.insert("checkpoint.note".into(), note.as_bytes().to_vec());
+}
+
+/// The signed text of a note (up to its last blank line).
+fn note_body(note: &[u8]) -> String {
+    let t = String::from_utf8(note.to_vec()).unwrap();
+    let i = t.rfind("\n\n").unwrap();
+    t[..i + 1].to_string()
+}
+
+fn unzip_to(files: &Files, to: &Path) {
+    for (name, bytes) in files {
+        let p = to.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+}
+
+/// verify.sh with `args`, in `files` unzipped; and verify-bundle of them zipped, with `key`.
+fn check(
+    tmp: &Path,
+    tag: &str,
+    files: &Files,
+    key: &str,
+) -> (std::process::Output, std::process::Output) {
+    let u = tmp.join(tag);
+    unzip_to(files, &u);
+    let sh = std::process::Command::new("bash")
+        .arg("verify.sh")
+        .arg(key)
+        .current_dir(&u)
+        .output()
+        .unwrap();
+    let zip = tmp.join(format!("{tag}.zip"));
+    write_zip(&zip, files);
+    let vb = run(&["verify-bundle", zip.to_str().unwrap(), "--key", key]);
+    (sh, vb)
+}
+
+struct Case {
+    tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    key: String,
+    files: Files,
+}
+
+fn exported(code: &str) -> Case {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    let zip = tmp.path().join("genuine.zip");
+    let out = run(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "export",
+        code,
+        "-o",
+        zip.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let key = station_key(&dir);
+    let files = read_zip(&zip);
+    Case {
+        tmp,
+        dir,
+        key,
+        files,
+    }
+}
+
+fn genuine_key(dir: &Path) -> StationKey {
+    StationKey::for_data_dir(dir, &Config::default()).unwrap()
+}
+
+#[test]
+fn without_the_published_key_nothing_is_said_ok() {
+    let c = exported("DEMO-0002");
+    let u = c.tmp.path().join("u");
+    unzip_to(&c.files, &u);
+    let out = std::process::Command::new("bash")
+        .arg("verify.sh")
+        .current_dir(&u)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(stdout(&out).starts_with("NOT VERIFIED"), "{}", show(&out));
+    assert!(!stdout(&out).contains("BUNDLE OK"));
+    // The key may come from a file the platform keeps.
+    let kf = c.tmp.path().join("merchant.pub");
+    std::fs::write(&kf, format!("{}\n", c.key)).unwrap();
+    let (sh, vb) = check(c.tmp.path(), "file", &c.files, kf.to_str().unwrap());
+    assert!(sh.status.success(), "{}", show(&sh));
+    assert!(vb.status.success(), "{}", show(&vb));
+    assert!(
+        stdout(&sh).contains("BUNDLE OK: order DEMO-0002"),
+        "{}",
+        show(&sh)
+    );
+    // The one-line statement is the same in both checks.
+    let line = |o: &std::process::Output| {
+        stdout(o)
+            .lines()
+            .find(|l| l.starts_with("recorded between"))
+            .map(str::to_string)
+    };
+    assert!(line(&sh).is_some(), "{}", show(&sh));
+    assert_eq!(line(&sh), line(&vb), "{}\n{}", show(&sh), show(&vb));
+}
+
+#[test]
+fn a_bundle_signed_by_another_key_under_the_genuine_name_fails() {
+    let c = exported("DEMO-0002");
+    let genuine = NoteVerifier::parse(&c.key).unwrap();
+    let forged = StationKey::generate_named(&genuine.name).unwrap();
+    let forged_v = NoteVerifier::parse(&forged.verifier()).unwrap();
+    // Every note re-signed by the forged key; the genuine key pasted into station.pub and
+    // evidence.json (as they are), the forged one in station.pem for openssl.
+    let mut f = c.files.clone();
+    let cp = forged.sign(&note_body(&f["checkpoint.note"]));
+    replace_checkpoint(&mut f, &cp);
+    f.insert(
+        "station.pem".into(),
+        packwitness::export::pem(&forged_v).into_bytes(),
+    );
+    resign(&mut f, &forged);
+    let (sh, vb) = check(c.tmp.path(), "pem", &f, &c.key);
+    assert_eq!(sh.status.code(), Some(1), "{}", show(&sh));
+    assert!(
+        stdout(&sh).contains("station.pem is not the key given"),
+        "{}",
+        show(&sh)
+    );
+    assert_eq!(vb.status.code(), Some(3), "{}", show(&vb));
+    // With the genuine station.pem, the signatures are not the genuine key's.
+    f.insert("station.pem".into(), c.files["station.pem"].clone());
+    resign(&mut f, &forged);
+    let (sh, vb) = check(c.tmp.path(), "sig", &f, &c.key);
+    assert_eq!(sh.status.code(), Some(1), "{}", show(&sh));
+    assert!(
+        stdout(&sh).contains("bundle.note: no signature by the station key"),
+        "{}",
+        show(&sh)
+    );
+    assert_eq!(vb.status.code(), Some(3), "{}", show(&vb));
+    // Checked with the forger's key, the bundle's keys are not it.
+    let (sh, _) = check(c.tmp.path(), "theirs", &f, &forged.verifier());
+    assert!(
+        stdout(&sh).contains("station.pub is not the key given"),
+        "{}",
+        show(&sh)
+    );
+}
+
+#[test]
+fn a_checkpoint_cosigned_by_a_witness_still_verifies() {
+    let c = exported("DEMO-0002");
+    let station = genuine_key(&c.dir);
+    let witness = StationKey::generate_named("witness.example/w1").unwrap();
+    // The witness's signature line before and after the station's: both are fine.
+    let body = note_body(&c.files["checkpoint.note"]);
+    let theirs = witness.sign(&body);
+    let theirs = theirs.rsplit_once("\n\n").unwrap().1;
+    let ours = String::from_utf8(c.files["checkpoint.note"].clone()).unwrap();
+    let ours = ours.rsplit_once("\n\n").unwrap().1;
+    for (tag, sigs) in [
+        ("after", format!("{ours}{theirs}")),
+        ("before", format!("{theirs}{ours}")),
+    ] {
+        let mut f = c.files.clone();
+        replace_checkpoint(&mut f, &format!("{body}\n{sigs}"));
+        resign(&mut f, &station);
+        let (sh, vb) = check(c.tmp.path(), tag, &f, &c.key);
+        assert!(sh.status.success(), "{tag}: {}", show(&sh));
+        assert!(stdout(&sh).contains("BUNDLE OK"), "{}", show(&sh));
+        assert!(vb.status.success(), "{tag}: {}", show(&vb));
+    }
+}
+
+#[test]
+fn a_relabelled_bundle_fails() {
+    let c = exported("DEMO-0002");
+    let station = genuine_key(&c.dir);
+    let mut f = c.files.clone();
+    for name in ["evidence.json", "report.html"] {
+        let t = String::from_utf8(f[name].clone()).unwrap();
+        f.insert(
+            name.into(),
+            t.replace("DEMO-0002", "DEMO-0003").into_bytes(),
+        );
+    }
+    resign(&mut f, &station);
+    let (sh, vb) = check(c.tmp.path(), "relabel", &f, &c.key);
+    assert_eq!(sh.status.code(), Some(1), "{}", show(&sh));
+    assert!(
+        stdout(&sh).contains("evidence.json says DEMO-0003, but the export"),
+        "{}",
+        show(&sh)
+    );
+    assert_eq!(vb.status.code(), Some(3), "{}", show(&vb));
+    assert!(stdout(&vb).contains("not of DEMO-0003"), "{}", show(&vb));
+    // Relabelled with the access record too (it is in the signed log: its proof fails).
+    let acc = f
+        .keys()
+        .find(|n| {
+            n.starts_with("records/")
+                && String::from_utf8_lossy(&f[n.as_str()]).contains("\"kind\":\"access\"")
+        })
+        .unwrap()
+        .clone();
+    let t = String::from_utf8(f[&acc].clone()).unwrap();
+    f.insert(
+        acc.clone(),
+        t.replace("DEMO-0002", "DEMO-0003").into_bytes(),
+    );
+    resign(&mut f, &station);
+    let (sh, vb) = check(c.tmp.path(), "relabel2", &f, &c.key);
+    assert_eq!(sh.status.code(), Some(1), "{}", show(&sh));
+    assert!(
+        stdout(&sh).contains(&format!("{acc} is not the record")),
+        "{}",
+        show(&sh)
+    );
+    assert_eq!(vb.status.code(), Some(3), "{}", show(&vb));
+}
+
+/// Takes a record (and its proof) out of the bundle and out of evidence.json, and re-signs.
+fn without(c: &Case, kind: &str) -> Files {
+    let station = genuine_key(&c.dir);
+    let mut f = c.files.clone();
+    let rec = f
+        .keys()
+        .find(|n| {
+            n.starts_with("records/")
+                && String::from_utf8_lossy(&f[n.as_str()]).contains(&format!("\"kind\":\"{kind}\""))
+        })
+        .unwrap_or_else(|| panic!("no {kind} record"))
+        .clone();
+    let line: u64 = rec
+        .trim_start_matches("records/line-")
+        .trim_end_matches(".jsonl")
+        .parse()
+        .unwrap();
+    f.remove(&rec);
+    f.remove(&format!("proofs/line-{line}.tlog-proof"));
+    let mut ev: serde_json::Value = serde_json::from_slice(&f["evidence.json"]).unwrap();
+    for clip in ev["clips"].as_array_mut().unwrap() {
+        clip["records"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|r| r["line"] != line);
+    }
+    if ev["access_line"] == line {
+        ev["access_line"] = serde_json::Value::Null;
+    }
+    f.insert(
+        "evidence.json".into(),
+        serde_json::to_vec_pretty(&ev).unwrap(),
+    );
+    resign(&mut f, &station);
+    f
+}
+
+#[test]
+fn a_bundle_with_records_left_out_fails() {
+    let c = exported("DEMO-0002");
+    for (kind, says) in [
+        ("access", "no access record"),
+        (
+            "clip_opened",
+            "whose clip_opened record is not in the bundle",
+        ),
+        ("clip_sealed", "has no clip_sealed record"),
+    ] {
+        let f = without(&c, kind);
+        let (sh, vb) = check(c.tmp.path(), kind, &f, &c.key);
+        assert_eq!(sh.status.code(), Some(1), "{kind}: {}", show(&sh));
+        assert!(stdout(&sh).contains(says), "{kind}: {}", show(&sh));
+        assert_eq!(vb.status.code(), Some(3), "{kind}: {}", show(&vb));
+    }
+}
