@@ -29,6 +29,7 @@ pub mod codes;
 pub mod log;
 pub mod media;
 
+pub mod anchor;
 pub mod index;
 pub mod retention;
 pub mod scanners;

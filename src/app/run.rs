@@ -127,6 +127,17 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     let classifier = Arc::new(Classifier::new(&config.codes)?);
     let mut opened = Writer::open(r.data_dir, config, r.clock.clone())?;
     let resumable = opened.take_resumable();
+    // Checkpoints go to the TSA from a thread of their own: the writer only hands them over.
+    let anchorer = crate::anchor::Anchorer::start(r.data_dir, &config.anchor)
+        .map_err(|e| Error::msg(crate::error::ErrorKind::Invalid, e.to_string()))?;
+    if let Some(a) = &anchorer {
+        let feed = a.feeder();
+        opened.set_observer(Box::new(move |rec| {
+            if let crate::log::Body::Checkpoint { size, note, .. } = &rec.body {
+                feed(*size, note);
+            }
+        }));
+    }
     let writer = WriterThread::spawn(opened, true)?;
     let handle = writer.handle();
     let lanes: Vec<Lane> = config
@@ -144,7 +155,12 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         })
         .collect();
     // What `packwitness status`, the alarms and `/healthz` see of this process.
-    let status = process_status(&r, &lanes, &handle);
+    let status = process_status(
+        &r,
+        &lanes,
+        &handle,
+        anchorer.as_ref().map(|a| a.status_handle()),
+    );
     {
         let status = status.clone();
         handle.set_status(Box::new(move || {
@@ -152,7 +168,7 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         }));
     }
     // The web server first: a port in use stops the start before any camera is opened.
-    let web = start_web(&r, &lanes, &handle)?;
+    let web = start_web(&r, &lanes, &handle, status.clone())?;
     let stations = start_stations(&r, &handle)?;
     // Orders open when the process before died are recorded again, as their next part.
     for (st, station) in &stations {
@@ -192,6 +208,11 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         tracing::error!(error = %e, "could not write the shutdown checkpoint");
         first_err.get_or_insert(e);
     }
+    // After the writer: its shutdown checkpoint is queued for the TSA (sent at the next start
+    // if not now).
+    if let Some(a) = anchorer {
+        a.stop();
+    }
     first_err.map_or(Ok(()), Err)
 }
 
@@ -210,7 +231,8 @@ fn process_status(
     r: &Run<'_>,
     lanes: &[Lane],
     handle: &WriterHandle,
-) -> Arc<dyn Fn() -> web::ProcessStatus + Send + Sync> {
+    anchor: Option<Arc<Mutex<crate::anchor::AnchorStatus>>>,
+) -> web::StatusSource {
     let statuses: Vec<Arc<Mutex<StationStatus>>> = lanes.iter().map(|l| l.status.clone()).collect();
     let (data_dir, config, clock, writer) = (
         r.data_dir.to_owned(),
@@ -225,7 +247,18 @@ fn process_status(
             .map(|s| s.lock().map(|g| g.clone()).unwrap_or_default())
             .collect();
         let uptime = clock.monotonic().saturating_sub(started).as_secs_f64();
-        web::ProcessStatus::compose(&data_dir, &config, stations, Some(&writer), &clock, uptime)
+        let anchor = anchor
+            .as_ref()
+            .and_then(|a| a.lock().ok().map(|g| g.clone()));
+        web::ProcessStatus::compose(
+            &data_dir,
+            &config,
+            stations,
+            Some(&writer),
+            &clock,
+            uptime,
+            anchor,
+        )
     })
 }
 
@@ -234,6 +267,7 @@ fn start_web(
     r: &Run<'_>,
     lanes: &[Lane],
     handle: &WriterHandle,
+    status: web::StatusSource,
 ) -> Result<Option<web::Server>, Error> {
     let config = r.config;
     if config.server.listen.is_empty() {
@@ -255,6 +289,7 @@ fn start_web(
             clock: r.clock.clone(),
             stations: Some(Arc::new(stations)),
             writer: Some(handle.clone()),
+            status: Some(status),
         },
     )?))
 }

@@ -214,6 +214,7 @@ pub fn serve(config: &Config, dir: &Path, listen: Option<String>) -> Result<Exit
             clock: RealClock::shared(),
             stations: None,
             writer: None,
+            status: None,
         },
     )?;
     out!(

@@ -49,6 +49,30 @@ pub struct Config {
     pub server: ServerConfig,
     pub retention: RetentionConfig,
     pub alarm: AlarmConfig,
+    pub anchor: AnchorConfig,
+}
+
+/// Checkpoints stamped outside the station (`[anchor]`): RFC 3161 time-stamp authorities.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnchorConfig {
+    /// TSA addresses (`http://...`, RFC 3161 over HTTP), tried in order; empty: no anchoring.
+    pub tsa: Vec<String>,
+    /// PEM file of the CA certificates the TSA's certificate chain must reach.
+    pub tsa_ca: String,
+    /// The newest checkpoint is sent at most this often (seconds); a queue keeps what could
+    /// not be sent yet, delivered in order.
+    pub every_s: u64,
+}
+
+impl Default for AnchorConfig {
+    fn default() -> Self {
+        AnchorConfig {
+            tsa: Vec::new(),
+            tsa_ca: String::new(),
+            every_s: 60,
+        }
+    }
 }
 
 /// What is run when an alarm is raised or cleared (`[alarm]`): a camera lost or stalled, an
@@ -127,6 +151,8 @@ struct FileConfig<S> {
     retention: RetentionConfig,
     #[serde(default)]
     alarm: AlarmConfig,
+    #[serde(default)]
+    anchor: AnchorConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -469,6 +495,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             retention: RetentionConfig::default(),
             alarm: AlarmConfig::default(),
+            anchor: AnchorConfig::default(),
         }
     }
 }
@@ -536,6 +563,7 @@ impl Config {
                 ledger: file.ledger,
                 feedback: file.feedback,
                 alarm: file.alarm,
+                anchor: file.anchor,
                 server: file.server,
                 retention: file.retention,
             }
@@ -564,6 +592,7 @@ impl Config {
                 ledger: file.ledger,
                 feedback: file.feedback,
                 alarm: file.alarm,
+                anchor: file.anchor,
                 server: file.server,
                 retention: file.retention,
             }

@@ -44,6 +44,9 @@ pub struct ProcessStatus {
     /// What is not right but does not stop the recording (an unsynchronised clock).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Checkpoints stamped by a TSA (`[anchor]`): the queue and the last stamp.
+    #[serde(default)]
+    pub anchor: Option<crate::anchor::AnchorStatus>,
 }
 
 /// Recording with less than this many hours of free space left is a problem.
@@ -63,6 +66,7 @@ impl ProcessStatus {
         writer: Option<&WriterHandle>,
         clock: &SharedClock,
         uptime_s: f64,
+        anchor: Option<crate::anchor::AnchorStatus>,
     ) -> ProcessStatus {
         let free = crate::datadir::free_bytes(data_dir).unwrap_or(0);
         let bytes: u64 = stations
@@ -96,7 +100,26 @@ impl ProcessStatus {
             stations,
             problems: Vec::new(),
             warnings: Vec::new(),
+            anchor,
         };
+        if let Some(a) = p.anchor.as_ref().filter(|a| a.queued > 0) {
+            let late = a
+                .oldest_queued_s
+                .is_some_and(|s| s > 2.0 * config.anchor.every_s as f64);
+            if late || a.last_error.is_some() {
+                p.warnings.push(format!(
+                    "anchoring: {} checkpoint(s) wait for a TSA{}{}",
+                    a.queued,
+                    a.oldest_queued_s
+                        .map(|s| format!(" (the oldest for {s:.0} s)"))
+                        .unwrap_or_default(),
+                    a.last_error
+                        .as_ref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
         for a in alarms(&p, config) {
             if a.kind == "clock_unsynchronised" {
                 p.warnings.push(a.reason);
@@ -500,6 +523,20 @@ pub fn metrics_text(p: &ProcessStatus) -> String {
             "Hours of recording the free space above the floor holds at the current rate.",
         );
         m.value("disk_hours_left", &[], h);
+    }
+    if let Some(a) = &p.anchor {
+        m.family(
+            "anchor_queued",
+            "gauge",
+            "Checkpoints waiting for a TSA's time-stamp.",
+        );
+        m.value("anchor_queued", &[], a.queued as f64);
+        m.family(
+            "anchor_last_size",
+            "gauge",
+            "Size of the last checkpoint a TSA stamped (0: none yet).",
+        );
+        m.value("anchor_last_size", &[], a.last_size.unwrap_or(0) as f64);
     }
     if let Some(a) = p.last_checkpoint_age_s {
         m.family(

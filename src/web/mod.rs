@@ -133,7 +133,12 @@ pub struct ServerDeps {
     /// This process's writer, when it records; otherwise access records go through
     /// [`open_appender`].
     pub writer: Option<WriterHandle>,
+    /// The status of the recording process, composed by it (its stations, writer, anchors).
+    pub status: Option<StatusSource>,
 }
+
+/// A function that composes the recording process's status anew at each call.
+pub type StatusSource = Arc<dyn Fn() -> ProcessStatus + Send + Sync>;
 
 struct Shared {
     deps: ServerDeps,
@@ -383,6 +388,9 @@ async fn api_lookup(
 /// on the same data dir asked over its socket.
 fn process_status(shared: &Shared) -> ProcessStatus {
     let deps = &shared.deps;
+    if let Some(status) = &deps.status {
+        return status();
+    }
     match &deps.stations {
         Some(st) => ProcessStatus::compose(
             &deps.data_dir,
@@ -394,6 +402,7 @@ fn process_status(shared: &Shared) -> ProcessStatus {
                 .monotonic()
                 .saturating_sub(shared.started)
                 .as_secs_f64(),
+            None,
         ),
         None => match crate::recorder::writer::recorder_status(&deps.data_dir).and_then(|v| {
             serde_json::from_value::<ProcessStatus>(v).map_err(|e| Error::internal(e.to_string()))

@@ -1,0 +1,348 @@
+//! RFC 3161 time-stamp protocol: the request for a checkpoint note, and the check of the
+//! response against the TSA certificates the merchant chose to trust (`[anchor] tsa_ca`).
+//!
+//! Owns: building a `TimeStampReq` (SHA-256 imprint, a random nonce, the TSA's certificate
+//! asked for), and checking a `TimeStampResp` completely: granted, a SignedData over a
+//! TSTInfo whose imprint and nonce are ours, signed attributes whose message digest is the
+//! TSTInfo's, the signature by a certificate with the critical timeStamping extended key
+//! usage, valid at the stamp's time, whose chain reaches a `tsa_ca` certificate (RSA PKCS #1
+//! v1.5 or ECDSA P-256, with SHA-256). Never: trusts a certificate only because the token
+//! carries it.
+
+use der::asn1::{Int, OctetString};
+use der::oid::ObjectIdentifier;
+use der::{Decode, Encode};
+use sha2::Digest;
+use x509_cert::Certificate;
+
+use super::AnchorError;
+
+const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+const SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
+const TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+const CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
+const MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+const EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+/// DER DigestInfo prefix of a SHA-256 hash (RFC 8017 section 9.2, note 1).
+const SHA256_DIGEST_INFO: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+
+fn bad(what: impl Into<String>) -> AnchorError {
+    AnchorError::Token(what.into())
+}
+
+fn der_err(what: &str) -> impl Fn(der::Error) -> AnchorError + '_ {
+    move |e| bad(format!("{what}: {e}"))
+}
+
+/// A request to stamp some bytes, with the nonce the answer must carry.
+pub struct Request {
+    pub der: Vec<u8>,
+    pub nonce: Vec<u8>,
+}
+
+/// A `TimeStampReq` for the SHA-256 of `data`, with a random 64-bit nonce, asking for the
+/// TSA's certificate in the answer.
+pub fn request(data: &[u8]) -> Result<Request, AnchorError> {
+    let mut nonce = vec![0u8; 8];
+    getrandom::getrandom(&mut nonce).map_err(|e| bad(format!("no randomness for a nonce: {e}")))?;
+    // Positive and without a leading zero byte: the same INTEGER whoever encodes it.
+    nonce[0] = (nonce[0] & 0x7f) | 0x40;
+    let req = x509_tsp::TimeStampReq {
+        version: x509_tsp::TspVersion::V1,
+        message_imprint: x509_tsp::MessageImprint {
+            hash_algorithm: x509_cert::spki::AlgorithmIdentifier {
+                oid: SHA256,
+                parameters: Some(der::Any::null()),
+            },
+            hashed_message: OctetString::new(sha2::Sha256::digest(data).to_vec())
+                .map_err(der_err("imprint"))?,
+        },
+        req_policy: None,
+        nonce: Some(Int::new(&nonce).map_err(der_err("nonce"))?),
+        cert_req: true,
+        extensions: None,
+    };
+    Ok(Request {
+        der: req.to_der().map_err(der_err("request"))?,
+        nonce,
+    })
+}
+
+/// What a checked token says.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stamp {
+    /// The TSA's time (`genTime`), RFC 3339 in UTC.
+    pub gen_time: String,
+    /// The subject of the certificate that signed it.
+    pub tsa: String,
+    /// The token's serial number (hex) and policy.
+    pub serial: String,
+    pub policy: String,
+}
+
+/// The certificates of a PEM file (`[anchor] tsa_ca`).
+pub fn load_roots(pem: &[u8]) -> Result<Vec<Certificate>, AnchorError> {
+    let certs =
+        Certificate::load_pem_chain(pem).map_err(|e| bad(format!("not PEM certificates: {e}")))?;
+    if certs.is_empty() {
+        return Err(bad("no certificate in it"));
+    }
+    Ok(certs)
+}
+
+/// Checks a `TimeStampResp` (DER) for `data`: see the module. `nonce`: the request's.
+pub fn check(
+    resp: &[u8],
+    data: &[u8],
+    nonce: Option<&[u8]>,
+    roots: &[Certificate],
+) -> Result<Stamp, AnchorError> {
+    let resp = x509_tsp::TimeStampResp::from_der(resp).map_err(der_err("TimeStampResp"))?;
+    let status = resp.status.status as u8;
+    if status > 1 {
+        let text = resp
+            .status
+            .status_string
+            .as_ref()
+            .map(|s| format!("{s:?}"))
+            .unwrap_or_default();
+        return Err(bad(format!("the TSA refused (PKIStatus {status}) {text}")));
+    }
+    let token = resp
+        .time_stamp_token
+        .ok_or_else(|| bad("granted, but no token"))?;
+    check_token(&token, data, nonce, roots)
+}
+
+/// Checks a `TimeStampToken` (a ContentInfo) for `data`.
+pub fn check_token(
+    token: &cms::content_info::ContentInfo,
+    data: &[u8],
+    nonce: Option<&[u8]>,
+    roots: &[Certificate],
+) -> Result<Stamp, AnchorError> {
+    if token.content_type != SIGNED_DATA {
+        return Err(bad("the token is not a CMS SignedData"));
+    }
+    let sd: cms::signed_data::SignedData =
+        token.content.decode_as().map_err(der_err("SignedData"))?;
+    let eci = &sd.encap_content_info;
+    if eci.econtent_type != TST_INFO {
+        return Err(bad("the signed content is not a TSTInfo"));
+    }
+    let tst_der = eci
+        .econtent
+        .as_ref()
+        .ok_or_else(|| bad("the token carries no TSTInfo"))?
+        .value()
+        .to_vec();
+    let tst = x509_tsp::TstInfo::from_der(&tst_der).map_err(der_err("TSTInfo"))?;
+    if tst.message_imprint.hash_algorithm.oid != SHA256
+        || tst.message_imprint.hashed_message.as_bytes() != sha2::Sha256::digest(data).as_slice()
+    {
+        return Err(bad(
+            "the token stamps other bytes (its imprint is not their SHA-256)",
+        ));
+    }
+    if let Some(n) = nonce {
+        if tst.nonce.as_ref().map(|i| i.as_bytes()) != Some(n) {
+            return Err(bad(
+                "the token's nonce is not the request's (a replayed answer?)",
+            ));
+        }
+    }
+    let mut signers = sd.signer_infos.0.iter();
+    let (Some(si), None) = (signers.next(), signers.next()) else {
+        return Err(bad("the token must have exactly one signer"));
+    };
+    if si.digest_alg.oid != SHA256 {
+        return Err(bad("the signer's digest is not SHA-256"));
+    }
+    let attrs = si
+        .signed_attrs
+        .as_ref()
+        .ok_or_else(|| bad("the signer has no signed attributes"))?;
+    let attr = |oid: ObjectIdentifier| {
+        attrs
+            .iter()
+            .find(|a| a.oid == oid)
+            .and_then(|a| a.values.iter().next())
+    };
+    let digest = attr(MESSAGE_DIGEST)
+        .and_then(|v| v.decode_as::<OctetString>().ok())
+        .ok_or_else(|| bad("no messageDigest attribute"))?;
+    if digest.as_bytes() != sha2::Sha256::digest(&tst_der).as_slice() {
+        return Err(bad("the signed message digest is not the TSTInfo's"));
+    }
+    let ctype = attr(CONTENT_TYPE).and_then(|v| v.decode_as::<ObjectIdentifier>().ok());
+    if ctype != Some(TST_INFO) {
+        return Err(bad("the signed content type is not TSTInfo"));
+    }
+    let embedded: Vec<&Certificate> = sd
+        .certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|c| match c {
+            cms::cert::CertificateChoices::Certificate(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let signer = find_signer(&si.sid, &embedded, roots)?;
+    let signed = attrs.to_der().map_err(der_err("signed attributes"))?;
+    verify_sig(
+        &signer.tbs_certificate.subject_public_key_info,
+        &si.signature_algorithm.oid,
+        &signed,
+        si.signature.as_bytes(),
+    )
+    .map_err(|e| bad(format!("the token's signature: {e}")))?;
+    time_stamping_cert(signer)?;
+    let gen = tst.gen_time.to_unix_duration();
+    let validity = &signer.tbs_certificate.validity;
+    if gen < validity.not_before.to_unix_duration() || gen > validity.not_after.to_unix_duration() {
+        return Err(bad("the TSA certificate was not valid at the stamp's time"));
+    }
+    chain_to_roots(signer, &embedded, roots)?;
+    let secs = i64::try_from(gen.as_secs()).unwrap_or(i64::MAX);
+    let time = chrono::DateTime::from_timestamp(secs, gen.subsec_nanos())
+        .ok_or_else(|| bad("the stamp's time is out of range"))?;
+    Ok(Stamp {
+        gen_time: time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        tsa: signer.tbs_certificate.subject.to_string(),
+        serial: crate::digest::hex(tst.serial_number.as_bytes()),
+        policy: tst.policy.to_string(),
+    })
+}
+
+/// The certificate the signer identifier names, among the token's and the trusted ones.
+fn find_signer<'a>(
+    sid: &cms::signed_data::SignerIdentifier,
+    embedded: &[&'a Certificate],
+    roots: &'a [Certificate],
+) -> Result<&'a Certificate, AnchorError> {
+    use cms::signed_data::SignerIdentifier as Sid;
+    let all = embedded.iter().copied().chain(roots.iter());
+    let found = match sid {
+        Sid::IssuerAndSerialNumber(ias) => all.into_iter().find(|c| {
+            c.tbs_certificate.issuer == ias.issuer
+                && c.tbs_certificate.serial_number == ias.serial_number
+        }),
+        Sid::SubjectKeyIdentifier(ski) => {
+            let want = ski.to_der().ok();
+            all.into_iter().find(|c| {
+                c.tbs_certificate.extensions.iter().flatten().any(|e| {
+                    e.extn_id.to_string() == "2.5.29.14"
+                        && want
+                            .as_deref()
+                            .is_some_and(|w| e.extn_value.as_bytes() == w)
+                })
+            })
+        }
+    };
+    found.ok_or_else(|| bad("the token does not carry the certificate that signed it"))
+}
+
+/// The TSA certificate must have the timeStamping extended key usage, critical (RFC 3161
+/// section 2.3).
+fn time_stamping_cert(cert: &Certificate) -> Result<(), AnchorError> {
+    let eku = cert
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == EXT_KEY_USAGE)
+        .ok_or_else(|| bad("the TSA certificate has no extended key usage"))?;
+    let usages = x509_cert::ext::pkix::ExtendedKeyUsage::from_der(eku.extn_value.as_bytes())
+        .map_err(der_err("extended key usage"))?;
+    if !eku.critical || usages.0 != [TIME_STAMPING] {
+        return Err(bad(
+            "the TSA certificate's extended key usage is not timeStamping alone, critical",
+        ));
+    }
+    Ok(())
+}
+
+/// Walks from `cert` up to a certificate of `roots` (through at most three intermediates the
+/// token carries), checking each signature.
+fn chain_to_roots(
+    cert: &Certificate,
+    embedded: &[&Certificate],
+    roots: &[Certificate],
+) -> Result<(), AnchorError> {
+    let mut current = cert;
+    for _ in 0..4 {
+        if roots.iter().any(|r| r == current) {
+            return Ok(());
+        }
+        let issuer = &current.tbs_certificate.issuer;
+        let by_root = roots.iter().find(|r| r.tbs_certificate.subject == *issuer);
+        let next = by_root.or_else(|| {
+            embedded
+                .iter()
+                .copied()
+                .find(|c| c.tbs_certificate.subject == *issuer && *c != current)
+        });
+        let Some(next) = next else { break };
+        let tbs = current
+            .tbs_certificate
+            .to_der()
+            .map_err(der_err("certificate"))?;
+        verify_sig(
+            &next.tbs_certificate.subject_public_key_info,
+            &current.signature_algorithm.oid,
+            &tbs,
+            current.signature.raw_bytes(),
+        )
+        .map_err(|e| {
+            bad(format!(
+                "the certificate of {} is not signed by {} (a certificate of [anchor] tsa_ca or the token): {e}",
+                current.tbs_certificate.subject, next.tbs_certificate.subject
+            ))
+        })?;
+        if by_root.is_some() {
+            return Ok(());
+        }
+        current = next;
+    }
+    Err(bad(format!(
+        "the TSA certificate {} does not lead to a certificate of [anchor] tsa_ca",
+        cert.tbs_certificate.subject
+    )))
+}
+
+/// Checks `sig` over `msg` with SHA-256 by the key `spki` (RSA PKCS #1 v1.5 or ECDSA P-256).
+fn verify_sig(
+    spki: &x509_cert::spki::SubjectPublicKeyInfoOwned,
+    alg: &ObjectIdentifier,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), String> {
+    let hash = sha2::Sha256::digest(msg);
+    let key = spki.subject_public_key.raw_bytes();
+    if *alg == RSA || *alg == RSA_SHA256 {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        let pk = rsa::RsaPublicKey::from_pkcs1_der(key).map_err(|e| format!("RSA key: {e}"))?;
+        let scheme = rsa::Pkcs1v15Sign {
+            hash_len: Some(32),
+            prefix: SHA256_DIGEST_INFO.to_vec().into_boxed_slice(),
+        };
+        pk.verify(scheme, &hash, sig).map_err(|e| e.to_string())
+    } else if *alg == ECDSA_SHA256 {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(key)
+            .map_err(|e| format!("P-256 key: {e}"))?;
+        let s = p256::ecdsa::Signature::from_der(sig).map_err(|e| format!("signature: {e}"))?;
+        vk.verify_prehash(&hash, &s).map_err(|e| e.to_string())
+    } else {
+        Err(format!(
+            "signature algorithm {alg} is not supported (RSA or ECDSA P-256 with SHA-256)"
+        ))
+    }
+}
