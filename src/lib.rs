@@ -8,7 +8,8 @@
 //!    [`digest`]
 //! 2. [`media`] (sources, encoder, passthrough, fMP4 writer), [`codes`] (what a scan is),
 //!    [`log`] (records, the ledger writer, Merkle tree, signed notes, proofs)
-//! 3. [`index`] (SQLite lookup), [`scanners`] (devices), [`retention`] (policy)
+//! 3. [`index`] (SQLite lookup), [`scanners`] (devices), [`retention`] (policy), [`anchor`]
+//!    (RFC 3161 time-stamps of checkpoints)
 //! 4. [`recorder`] (writer thread, cameras, clip assembly, stations), [`verify`], [`export`]
 //! 5. [`web`] (HTTP)
 //! 6. [`app`] (a recording process: stations + scanners + web + signals; the demo; benches)

@@ -13,7 +13,7 @@ fn layer(module: &str) -> Option<u32> {
         "error" => 0,
         "clock" | "datadir" | "config" | "digest" => 1,
         "media" | "codes" | "log" => 2,
-        "index" | "scanners" | "retention" => 3,
+        "index" | "scanners" | "retention" | "anchor" => 3,
         "recorder" | "verify" | "export" => 4,
         "web" => 5,
         "app" => 6,
