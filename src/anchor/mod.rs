@@ -14,6 +14,8 @@
 //!                                      `.note` file (`openssl ts -verify -data X.note -in
 //!                                      X.tsr -CAfile tsa_ca.pem` checks it)
 //!   anchors/last                       the size of the last checkpoint queued
+//!   anchors/tsa.idx                    one 32-byte line per stamped checkpoint, in size order:
+//!                                      `<size, 20 digits> <day>\n` (found by binary search)
 
 pub mod http;
 pub mod tsp;
@@ -70,6 +72,8 @@ pub struct AnchorStatus {
 
 enum Msg {
     Checkpoint(u64, String),
+    /// Where `anchored` records go (the writer, once it runs).
+    Attach(Box<dyn crate::log::Appender>),
     Stop,
 }
 
@@ -170,7 +174,8 @@ impl Setup {
     }
 
     /// Asks each TSA in turn to stamp one queued note; stores the first checked token.
-    fn stamp(&self, size: u64, path: &Path) -> Result<tsp::Stamp, AnchorError> {
+    /// Returns what it says, the token's path relative to the data dir, and its SHA-256.
+    fn stamp(&self, size: u64, path: &Path) -> Result<(tsp::Stamp, String, String), AnchorError> {
         let note = std::fs::read(path).map_err(|e| io(path, e))?;
         let mut errors = Vec::new();
         for url in &self.urls {
@@ -187,12 +192,17 @@ impl Setup {
             match got {
                 Ok((stamp, resp)) => {
                     let day = stamp.gen_time.get(..10).unwrap_or("unknown").to_string();
-                    let dir = self.dir.join("tsa").join(day);
+                    let dir = self.dir.join("tsa").join(&day);
                     let name = note_name(size);
                     write_durable(&dir.join(&name).with_extension("tsr"), &resp)?;
                     write_durable(&dir.join(&name), &note)?;
+                    append_index(&self.dir, size, &day)?;
                     std::fs::remove_file(path).map_err(|e| io(path, e))?;
-                    return Ok(stamp);
+                    let file = format!(
+                        "anchors/tsa/{day}/{}",
+                        note_name(size).replace(".note", ".tsr")
+                    );
+                    return Ok((stamp, file, crate::digest::sha256_hex(&resp)));
                 }
                 Err(e) => errors.push(e.to_string()),
             }
@@ -224,6 +234,11 @@ impl Anchorer {
             status,
             thread: Some(thread),
         }))
+    }
+
+    /// Records go to `appender` from now on: each stamp is an `anchored` record.
+    pub fn attach(&self, appender: Box<dyn crate::log::Appender>) {
+        let _ = self.tx.send(Msg::Attach(appender));
     }
 
     /// A function the writer calls with every checkpoint it signs (never blocks).
@@ -260,6 +275,7 @@ fn anchor_loop(setup: Setup, rx: mpsc::Receiver<Msg>, status: Arc<Mutex<AnchorSt
     let mut backoff = Duration::ZERO;
     let mut next_try = Instant::now();
     let mut oldest_since: Option<Instant> = None;
+    let mut records: Option<Box<dyn crate::log::Appender>> = None;
     let set = |f: &mut dyn FnMut(&mut AnchorStatus)| {
         if let Ok(mut g) = status.lock() {
             f(&mut g);
@@ -272,6 +288,10 @@ fn anchor_loop(setup: Setup, rx: mpsc::Receiver<Msg>, status: Arc<Mutex<AnchorSt
         let stop = match rx.recv_timeout(wait) {
             Ok(Msg::Checkpoint(size, note)) if size > last_queued => {
                 pending = Some((size, note));
+                false
+            }
+            Ok(Msg::Attach(a)) => {
+                records = Some(a);
                 false
             }
             Ok(Msg::Checkpoint(..)) | Err(RecvTimeoutError::Timeout) => false,
@@ -310,8 +330,21 @@ fn anchor_loop(setup: Setup, rx: mpsc::Receiver<Msg>, status: Arc<Mutex<AnchorSt
         }
         let (size, path) = &queue[0];
         match setup.stamp(*size, path) {
-            Ok(stamp) => {
+            Ok((stamp, file, sha256)) => {
                 tracing::info!(size, time = %stamp.gen_time, tsa = %stamp.tsa, "checkpoint stamped by the TSA");
+                // The log says so: every later line was written after the TSA's time.
+                if let Some(r) = &records {
+                    let body = crate::log::Body::Anchored {
+                        size: *size,
+                        tsa: stamp.tsa.clone(),
+                        time: stamp.gen_time.clone(),
+                        file,
+                        sha256,
+                    };
+                    if let Err(e) = r.append(body) {
+                        tracing::warn!(size, error = %e, "the anchored record could not be written (the token is kept)");
+                    }
+                }
                 backoff = Duration::ZERO;
                 oldest_since = None;
                 set(&mut |s| {
@@ -329,5 +362,96 @@ fn anchor_loop(setup: Setup, rx: mpsc::Receiver<Msg>, status: Arc<Mutex<AnchorSt
                 set(&mut |s| s.last_error = Some(e.to_string()));
             }
         }
+    }
+}
+
+const IDX_LINE: u64 = 32;
+
+/// Adds a stamped checkpoint to `anchors/tsa.idx` (fsynced).
+fn append_index(dir: &Path, size: u64, day: &str) -> Result<(), AnchorError> {
+    use std::io::Write;
+    let path = dir.join("tsa.idx");
+    let line = format!("{size:020} {day:<10}\n");
+    debug_assert_eq!(line.len() as u64, IDX_LINE);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| io(&path, e))?;
+    // A line torn by a crash is cut off: the index keeps whole lines only.
+    let len = f.metadata().map_err(|e| io(&path, e))?.len();
+    if len % IDX_LINE != 0 {
+        f.set_len(len - len % IDX_LINE).map_err(|e| io(&path, e))?;
+    }
+    f.write_all(line.as_bytes())
+        .and_then(|()| f.sync_data())
+        .map_err(|e| io(&path, e))
+}
+
+/// A checkpoint a TSA stamped, in the data dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamped {
+    pub size: u64,
+    /// The exact note stamped, and the DER TimeStampResp.
+    pub note: PathBuf,
+    pub tsr: PathBuf,
+}
+
+/// The stamped checkpoints, through `anchors/tsa.idx` (a binary search: the cost does not
+/// grow with the years of anchors).
+pub struct StampIndex {
+    dir: PathBuf,
+    file: Option<std::fs::File>,
+    lines: u64,
+}
+
+impl StampIndex {
+    pub fn open(data_dir: &Path) -> StampIndex {
+        let dir = anchors_dir(data_dir);
+        let file = std::fs::File::open(dir.join("tsa.idx")).ok();
+        let lines = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len() / IDX_LINE);
+        StampIndex { dir, file, lines }
+    }
+
+    fn entry(&self, i: u64) -> Option<Stamped> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; IDX_LINE as usize];
+        self.file
+            .as_ref()?
+            .read_exact_at(&mut buf, i * IDX_LINE)
+            .ok()?;
+        let text = std::str::from_utf8(&buf).ok()?;
+        let size: u64 = text.get(..20)?.parse().ok()?;
+        let day = text.get(21..31)?.trim();
+        let note = self.dir.join("tsa").join(day).join(note_name(size));
+        Some(Stamped {
+            size,
+            tsr: note.with_extension("tsr"),
+            note,
+        })
+    }
+
+    /// The index of the first entry whose size is at least `size`.
+    fn lower_bound(&self, size: u64) -> u64 {
+        let (mut lo, mut hi) = (0, self.lines);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.entry(mid) {
+                Some(e) if e.size < size => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        lo
+    }
+
+    /// The earliest stamped checkpoint covering line `line` (size >= line) and at most
+    /// `max_size`.
+    pub fn first_covering(&self, line: u64, max_size: u64) -> Option<Stamped> {
+        let i = self.lower_bound(line);
+        self.entry(i)
+            .filter(|e| e.size <= max_size && e.note.is_file() && e.tsr.is_file())
     }
 }

@@ -132,13 +132,26 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         .map_err(|e| Error::msg(crate::error::ErrorKind::Invalid, e.to_string()))?;
     if let Some(a) = &anchorer {
         let feed = a.feeder();
+        // A checkpoint over nothing but `anchored` records is not sent again: anchoring an
+        // idle log would otherwise go on forever.
+        let only_anchors = std::sync::atomic::AtomicBool::new(false);
         opened.set_observer(Box::new(move |rec| {
-            if let crate::log::Body::Checkpoint { size, note, .. } = &rec.body {
-                feed(*size, note);
+            use std::sync::atomic::Ordering::Relaxed;
+            match &rec.body {
+                crate::log::Body::Checkpoint { size, note, .. } => {
+                    if !only_anchors.swap(true, Relaxed) {
+                        feed(*size, note);
+                    }
+                }
+                crate::log::Body::Anchored { .. } => {}
+                _ => only_anchors.store(false, Relaxed),
             }
         }));
     }
     let writer = WriterThread::spawn(opened, true)?;
+    if let Some(a) = &anchorer {
+        a.attach(Box::new(writer.handle()));
+    }
     let handle = writer.handle();
     let lanes: Vec<Lane> = config
         .stations

@@ -298,9 +298,20 @@ fn key_arg(key: &str) -> Result<String> {
     Ok(key.trim().to_string())
 }
 
-pub fn verify_bundle(bundle: &Path, key: Option<&str>, json: bool) -> Result<ExitCode> {
+pub fn verify_bundle(
+    bundle: &Path,
+    key: Option<&str>,
+    tsa_ca: Option<&Path>,
+    json: bool,
+) -> Result<ExitCode> {
     let key = key.map(key_arg).transpose()?;
-    let report = packwitness::export::verify_bundle(bundle, key.as_deref())?;
+    let tsa_ca = tsa_ca
+        .map(|p| {
+            std::fs::read(p)
+                .with_context(|| format!("cannot read the TSA certificates {}", p.display()))
+        })
+        .transpose()?;
+    let report = packwitness::export::verify_bundle(bundle, key.as_deref(), tsa_ca.as_deref())?;
     let code = if !report.ok() {
         EXIT_VERIFY_FAILED
     } else if !report.pinned {
@@ -328,6 +339,9 @@ pub fn verify_bundle(bundle: &Path, key: Option<&str>, json: bool) -> Result<Exi
             report.station_key
         );
         out!("{}", report.statement);
+        if report.anchors > 0 && !report.tsa_pinned {
+            out!("the TSA certificates came with the bundle: compare them with the TSA's published ones, or pass --tsa-ca FILE");
+        }
         if !report.pinned {
             out!("the bundle only agrees with the key it carries; check it with the key the merchant published: --key KEY");
         }

@@ -258,6 +258,10 @@ pub enum Cmd {
         /// "NOT VERIFIED", exit 4.
         #[arg(long)]
         key: Option<String>,
+        /// The TSA's CA certificates (PEM) as the TSA publishes them; without it the time-stamps
+        /// are checked against the certificates the bundle carries (and the output says so).
+        #[arg(long)]
+        tsa_ca: Option<PathBuf>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -530,9 +534,12 @@ fn evidence(command: Cmd, config: &Config, data_dir: Option<PathBuf>) -> Result<
             let dir = dir()?;
             check::reindex(&dir, force)
         }
-        Cmd::VerifyBundle { bundle, key, json } => {
-            find::verify_bundle(&bundle, key.as_deref(), json)
-        }
+        Cmd::VerifyBundle {
+            bundle,
+            key,
+            tsa_ca,
+            json,
+        } => find::verify_bundle(&bundle, key.as_deref(), tsa_ca.as_deref(), json),
         Cmd::Hold {
             code,
             release,

@@ -70,6 +70,9 @@ fn printer() -> Observer {
             Body::ClockAdjusted {
                 camera, step_ms, ..
             } => format!("  clock     {camera}: frame times stepped by {step_ms} ms"),
+            Body::Anchored { size, tsa, time, .. } => {
+                format!("  anchored  checkpoint of {size} lines stamped at {time} by {tsa}")
+            }
             Body::OrderResumed { order, scanned_at, .. } => format!(
                 "  resumed   {order} (scanned at {scanned_at}): the process died while it was open"
             ),

@@ -33,6 +33,10 @@ pub struct BundleReport {
     /// True when the station key was given (`--key`): only then does a clean report mean the
     /// bundle is the station's; otherwise it is only consistent with the key it carries.
     pub pinned: bool,
+    /// The stamped checkpoints the bundle carries, and whether their TSA certificates were
+    /// given (`--tsa-ca`) rather than taken from the bundle.
+    pub anchors: u64,
+    pub tsa_pinned: bool,
     /// What the bundle proves, in one line, from its proven records.
     pub statement: String,
     pub clips_ok: u64,
@@ -142,6 +146,7 @@ fn unreadable_evidence(files: &Files) -> Evidence {
         access_line: None,
         order_records: Vec::new(),
         statement: String::new(),
+        anchors: Vec::new(),
     }
 }
 
@@ -320,6 +325,7 @@ impl Checker {
                     }
                     p.sealed = Some(rec);
                 }
+                Body::Anchored { .. } if c.anchors.anchored_line == Some(rec.seq) => {}
                 Body::Pruned { clip, .. } => {
                     if *clip != c.clip {
                         self.problem(
@@ -515,7 +521,15 @@ impl ProvenClip {
 
 /// Checks a bundle offline. `key` pins the station key (otherwise the bundle's own is used and
 /// reported, to be compared with the published one).
-pub fn verify_bundle(path: &Path, key: Option<&str>) -> Result<BundleReport, Error> {
+pub fn verify_bundle(
+    path: &Path,
+    key: Option<&str>,
+    tsa_ca: Option<&[u8]>,
+) -> Result<BundleReport, Error> {
+    let tsa_roots = tsa_ca
+        .map(crate::anchor::tsp::load_roots)
+        .transpose()
+        .map_err(|e| bad(path, format!("the TSA certificates given (--tsa-ca): {e}")))?;
     let files = Files::read(path)?;
     let mut problems = Vec::new();
     let ev = files.evidence().unwrap_or_else(|e| {
@@ -576,7 +590,17 @@ pub fn verify_bundle(path: &Path, key: Option<&str>) -> Result<BundleReport, Err
     }
     ck.access(&ev);
     ck.order_records(&ev);
-    let statement = super::statement(&ev.clips);
+    let anchored = super::anchors::check(
+        &ev,
+        &ck.files.small,
+        &ck.verifier,
+        ck.checkpoint.as_ref(),
+        tsa_roots.as_deref(),
+    );
+    for (file, detail) in anchored.problems {
+        ck.problem(&file, detail);
+    }
+    let statement = super::statement(&ev.clips, &ev.anchors);
     if ev.version >= 2 && ev.statement != statement {
         ck.problem(
             "evidence.json",
@@ -596,6 +620,8 @@ pub fn verify_bundle(path: &Path, key: Option<&str>) -> Result<BundleReport, Err
         code: ev.code,
         station_key: key_text,
         pinned: key.is_some(),
+        tsa_pinned: anchored.tsa_pinned,
+        anchors: ev.anchors.len() as u64,
         statement,
         clips_ok,
         clips_pruned,

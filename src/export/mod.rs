@@ -36,6 +36,7 @@ use crate::log::reader::{Checkpointed, LogReader};
 use crate::log::{proof, Appender, Body};
 use crate::media::{derived, StampText};
 
+pub mod anchors;
 pub mod check;
 pub mod prove;
 pub mod report;
@@ -75,6 +76,9 @@ pub struct Evidence {
     /// What the bundle proves, in one line (see [`statement`]). Version 2.
     #[serde(default)]
     pub statement: String,
+    /// The checkpoints a TSA stamped that the clips' anchors name (see [`anchors`]).
+    #[serde(default)]
+    pub anchors: Vec<anchors::AnchorInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -125,6 +129,9 @@ pub struct BundleClip {
     /// `clip_opened` record says so; `null`: unknown).
     #[serde(default)]
     pub clock_synced: Option<bool>,
+    /// The stamped checkpoints after its seal and before its opening.
+    #[serde(default)]
+    pub anchors: anchors::ClipAnchors,
     /// Manifest lines cited for this clip (the station's start naming the camera's source,
     /// opened, attached codes, sealed), each with a proof.
     pub records: Vec<RecordRef>,
@@ -275,7 +282,8 @@ pub fn export(
         }
     }
     b.zip.cite(&reader, &cp, access.seq, "access")?;
-    let statement = statement(&clips);
+    let anchor_list = anchors::add(&mut b.zip, data_dir, config, &reader, &cp, &idx, &mut clips)?;
+    let statement = statement(&clips, &anchor_list);
     let evidence = Evidence {
         format: FORMAT.into(),
         version: VERSION,
@@ -294,6 +302,7 @@ pub fn export(
         access_line: Some(access.seq),
         order_records,
         statement,
+        anchors: anchor_list,
     };
     let key = StationKey::for_data_dir(data_dir, config)?;
     let bytes = b.finish(&evidence, &verifier, &key)?;
@@ -307,8 +316,9 @@ pub fn export(
 }
 
 /// What a bundle proves, in one line: when its clips were recorded by the station's clock,
-/// and whether that clock was synchronised.
-pub fn statement(clips: &[BundleClip]) -> String {
+/// whether that clock was synchronised, and, when every clip's seal is in a checkpoint a TSA
+/// stamped, the latest of those times: the clips existed no later than that.
+pub fn statement(clips: &[BundleClip], anchors: &[anchors::AnchorInfo]) -> String {
     let from = clips.iter().map(|c| c.started_at.as_str()).min();
     let to = clips.iter().filter_map(|c| c.ended_at.as_deref()).max();
     let synced = if clips.iter().all(|c| c.clock_synced == Some(true)) {
@@ -318,8 +328,29 @@ pub fn statement(clips: &[BundleClip]) -> String {
     } else {
         "unknown"
     };
+    let stamps: Option<Vec<&anchors::AnchorInfo>> = clips
+        .iter()
+        .map(|c| {
+            c.anchors
+                .after
+                .and_then(|size| anchors.iter().find(|a| a.size == size))
+        })
+        .collect();
+    let anchored = match stamps
+        .as_deref()
+        .and_then(|s| s.iter().max_by_key(|a| a.size))
+    {
+        Some(last) if !clips.is_empty() => format!(
+            "existed no later than {} (RFC 3161 time-stamp by {})",
+            last.gen_time, last.tsa
+        ),
+        _ => {
+            "not anchored outside the station: the times rest on the station's clock and key alone"
+                .to_string()
+        }
+    };
     format!(
-        "recorded between {} and {} (station clock, NTP synchronised: {synced}); not anchored outside the station: the times rest on the station's clock and key alone",
+        "recorded between {} and {} (station clock, NTP synchronised: {synced}); {anchored}",
         from.unwrap_or("?"),
         to.unwrap_or("?")
     )
@@ -401,6 +432,7 @@ impl Builder<'_> {
             pruned: c.pruned,
             test_pattern: c.test_pattern,
             clock_synced: c.clock_synced,
+            anchors: anchors::ClipAnchors::default(),
             still_start: stills.0,
             still_end: stills.1,
             burned_in,

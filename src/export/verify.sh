@@ -75,12 +75,12 @@ check_note checkpoint.note
 size=$(sed -n 2p "$t/body")
 root=$(sed -n 3p "$t/body")
 
-echo "4. every record is in the signed log (RFC 6962 inclusion proof up to the root)"
-for proof in proofs/line-*.tlog-proof; do
-  n=${proof#proofs/line-}; n=${n%.tlog-proof}
-  rec="records/line-$n.jsonl"
+# An RFC 6962 inclusion proof (c2sp.org/tlog-proof) of a record against a checkpoint note
+# whose tree has $3 lines and root $4.
+prove_in() {
+  local proof=$1 rec=$2 size=$3 root=$4 n idx fn sn p
+  n=${rec#records/line-}; n=${n%.jsonl}
   sed -n 's/^extra //p' "$proof" | base64 -d | cmp -s - "$rec" || fail "$rec is not the record in $proof"
-  sed '1,/^$/d' "$proof" | cmp -s - checkpoint.note || fail "$proof is against another checkpoint"
   idx=$(sed -n 's/^index //p' "$proof")
   [ "$idx" = "$((n - 1))" ] || fail "$proof proves index $idx, not line $n"
   { printf '\000'; cat "$rec"; } | h > "$t/r"
@@ -100,6 +100,14 @@ for proof in proofs/line-*.tlog-proof; do
     mv "$t/n" "$t/r"; fn=$((fn >> 1)); sn=$((sn >> 1))
   done
   [ "$sn" -eq 0 ] && [ "$(base64 -w0 < "$t/r")" = "$root" ] || fail "$proof does not lead to the signed root"
+}
+
+echo "4. every record is in the signed log (RFC 6962 inclusion proof up to the root)"
+for proof in proofs/line-*.tlog-proof; do
+  case "$proof" in *.at-*) continue ;; esac
+  n=${proof#proofs/line-}; n=${n%.tlog-proof}
+  sed '1,/^$/d' "$proof" | cmp -s - checkpoint.note || fail "$proof is against another checkpoint"
+  prove_in "$proof" "records/line-$n.jsonl" "$size" "$root"
 done
 for rec in records/line-*.jsonl; do
   [ -f "proofs/$(basename "$rec" .jsonl).tlog-proof" ] || fail "$rec has no proof"
@@ -145,9 +153,59 @@ while read -r sha file; do
     || fail "$file: no proven clip_sealed record has its hash"
 done < SHA256SUMS
 
+anchored="not anchored outside the station: the times rest on the station's clock and key alone"
+if ls anchors/*.tsr > /dev/null 2>&1; then
+  echo "7. each time-stamp: the station signed the checkpoint, the TSA's token stamps it, and no clip time contradicts it"
+  ca=${TSA_CA:-anchors/tsa-ca.pem}
+  [ -n "${TSA_CA:-}" ] || echo "   (TSA certificates from the bundle: compare anchors/tsa-ca.pem with the TSA's published ones, or run with TSA_CA=FILE)"
+  : > "$t/stamps"
+  for tsr in anchors/*.tsr; do
+    a=${tsr%.tsr}; z=${a#anchors/}
+    check_note "$a.note"
+    [ "$(sed -n 2p "$t/body")" = "$z" ] || fail "$a.note is not the station's checkpoint of $z lines"
+    openssl ts -verify -data "$a.note" -in "$tsr" -CAfile "$ca" > /dev/null 2>&1 \
+      || fail "$tsr: the time-stamp does not verify against $ca"
+    ta=$(openssl ts -reply -in "$tsr" -text 2>/dev/null | sed -n 's/^Time stamp: //p')
+    tas=$(date -u -d "$ta" +%s 2>/dev/null) || fail "$tsr: its time cannot be read"
+    tsa=$(openssl ts -reply -in "$tsr" -token_out 2>/dev/null | openssl pkcs7 -inform DER -print_certs 2>/dev/null | sed -n 's/^subject=//p' | sed 's/ = /=/g' | head -n 1)
+    echo "$z $tas $(sed -n 3p "$t/body")" >> "$t/stamps"
+    echo "   checkpoint of $z lines stamped at $(date -u -d "@$tas" +%Y-%m-%dT%H:%M:%SZ) by ${tsa:-the TSA}"
+  done
+  last=0; lastt=""
+  for rec in $(kinds clip_sealed); do
+    s=${rec#records/line-}; s=${s%.jsonl}
+    end=$(date -d "$(grep -o '"ended_at":"[^"]*"' "$rec" | cut -d'"' -f4)" +%s)
+    at=$(ls proofs/line-"$s".at-*.tlog-proof 2>/dev/null | head -n 1)
+    [ -n "$at" ] || { last=-1; continue; }
+    z=${at#*.at-}; z=${z%.tlog-proof}
+    read -r _ tas zroot < <(grep "^$z " "$t/stamps") || fail "$at names a checkpoint the bundle has no time-stamp for"
+    sed '1,/^$/d' "$at" | cmp -s - "anchors/$z.note" || fail "$at is not against anchors/$z.note"
+    prove_in "$at" "$rec" "$z" "$zroot"
+    [ "$end" -le $((tas + 2)) ] || fail "$rec claims to end after the TSA stamped a log that already held it: the station clock was ahead, or the log was re-dated"
+    if [ "$last" -ge 0 ] && [ "$tas" -ge "$last" ]; then last=$tas; lastt=$z; fi
+  done
+  for rec in $(kinds anchored); do
+    l=${rec#records/line-}; l=${l%.jsonl}
+    z=$(grep -o '"size":[0-9]*' "$rec" | cut -d: -f2)
+    sha=$(grep -o '"sha256":"[0-9a-f]*"' "$rec" | cut -d'"' -f4)
+    [ "$(sha256sum < "anchors/$z.tsr" | cut -d' ' -f1)" = "$sha" ] 2>/dev/null || fail "$rec names a token the bundle does not carry"
+    read -r _ tas _ < <(grep "^$z " "$t/stamps")
+    for o in $(kinds clip_opened); do
+      n=${o#records/line-}; n=${n%.jsonl}
+      [ "$n" -gt "$l" ] || continue
+      sc=$(date -d "$(grep -o '"scanned_at":"[^"]*"' "$o" | cut -d'"' -f4)" +%s)
+      [ $((sc + 2)) -ge "$tas" ] || fail "$o claims a scan before the time-stamp of $rec, which was written before it: the log was re-dated (or the station clock set back)"
+    done
+  done
+  if [ "$last" -gt 0 ]; then
+    tsa=$(openssl ts -reply -in "anchors/$lastt.tsr" -token_out 2>/dev/null | openssl pkcs7 -inform DER -print_certs 2>/dev/null | sed -n 's/^subject=//p' | sed 's/ = /=/g' | head -n 1)
+    anchored="existed no later than $(date -u -d "@$last" +%Y-%m-%dT%H:%M:%SZ) (RFC 3161 time-stamp by ${tsa:-the TSA})"
+  fi
+fi
+
 from=$(kinds clip_sealed | xargs -r grep -ho '"started_at":"[^"]*"' | cut -d'"' -f4 | sort | head -n 1)
 to=$(kinds clip_sealed | xargs -r grep -ho '"ended_at":"[^"]*"' | cut -d'"' -f4 | sort | tail -n 1)
 synced=$(kinds clip_opened | xargs -r grep -ho '"clock_synced":[a-z]*' | cut -d: -f2 | sort -u | tr '\n' ' ')
 case "$synced" in "true ") synced=yes ;; *false*) synced=no ;; *) synced=unknown ;; esac
-echo "BUNDLE OK: order $code, $(grep -c . SHA256SUMS) clips, $(ls proofs | wc -l) records proven against $(sed -n 1p checkpoint.note) ($size lines), signed by the key given ($name)"
-echo "recorded between ${from:-?} and ${to:-?} (station clock, NTP synchronised: $synced); not anchored outside the station: the times rest on the station's clock and key alone"
+echo "BUNDLE OK: order $code, $(grep -c . SHA256SUMS) clips, $(ls proofs | grep -vc '\.at-') records proven against $(sed -n 1p checkpoint.note) ($size lines), signed by the key given ($name)"
+echo "recorded between ${from:-?} and ${to:-?} (station clock, NTP synchronised: $synced); $anchored"

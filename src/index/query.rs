@@ -292,6 +292,18 @@ impl Index {
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
     }
 
+    /// The latest `anchored` record before line `line`: (its seq, the size it stamps).
+    pub fn anchored_before(&self, line: u64) -> Result<Option<(u64, u64)>, IndexError> {
+        self.conn
+            .query_row(
+                "SELECT seq, size FROM anchored WHERE seq < ?1 ORDER BY seq DESC LIMIT 1",
+                [line],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
     /// The newest `limit` sealed clips, newest first: (station, camera, size, duration_ms).
     /// Reads only those rows (the clip id is the primary key), however long the log.
     pub fn recent_sealed_sizes(

@@ -4,7 +4,7 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::log::{Body, Record};
 
-/// Schema, version 9 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`, 7 `access`, 8 `clips_on_disk`, `no_video`, `gaps`, `sources` and `test_pattern`, 9 `order_lines`). Every row comes from a manifest record; `*_seq` name the line.
+/// Schema, version 9 (3 added `box_no`, 4 `holds`, 5 `scanned_ms`, 6 `codes_by_clip`, 7 `access`, 8 `clips_on_disk`, `no_video`, `gaps`, `sources` and `test_pattern`, 9 `order_lines`, `anchored`). Every row comes from a manifest record; `*_seq` name the line.
 pub(super) const DDL: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -107,6 +107,11 @@ CREATE TABLE IF NOT EXISTS order_lines (
 );
 CREATE INDEX IF NOT EXISTS order_lines_by_order ON order_lines(order_code, seq);
 CREATE INDEX IF NOT EXISTS order_lines_by_station ON order_lines(station, seq);
+-- Checkpoints a TSA stamped: one row per anchored record.
+CREATE TABLE IF NOT EXISTS anchored (
+    seq   INTEGER PRIMARY KEY,        -- seq of the anchored record
+    size  INTEGER NOT NULL            -- the checkpoint it stamps
+);
 CREATE TABLE IF NOT EXISTS holds (
     clip     INTEGER PRIMARY KEY REFERENCES clips(opened_seq),
     seq      INTEGER NOT NULL,        -- seq of the latest hold record for the clip
@@ -169,6 +174,10 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
             if order.is_some() || stopped {
                 apply_scan(tx, rec, station, order.as_deref())?;
             }
+        }
+        Body::Anchored { size, .. } => {
+            tx.prepare_cached("INSERT OR REPLACE INTO anchored(seq, size) VALUES (?1, ?2)")?
+                .execute(params![rec.seq, size])?;
         }
         Body::OrderResumed { station, order, .. } => {
             order_line(tx, rec, order, station, "order_resumed")?

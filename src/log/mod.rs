@@ -347,6 +347,16 @@ pub enum Body {
         step_ms: i64,
         reason: String,
     },
+    /// A time-stamp authority stamped the checkpoint of `size` lines: its token (the DER
+    /// TimeStampResp, `file` relative to the data dir, with its SHA-256) says `time`. Every
+    /// later line was written after that time. Version 3.
+    Anchored {
+        size: u64,
+        tsa: String,
+        time: String,
+        file: String,
+        sha256: String,
+    },
     /// The station key changes: the old key (the one in force) signs the new one. A
     /// `station_start` with another key than the one in force is refused by verify unless
     /// this record introduced it. `note` is a signed note by the old key whose body is

@@ -50,6 +50,8 @@ struct Flat {
     fragments: Option<u64>,
     fragments_sha256: Option<String>,
     root: Option<String>,
+    tsa: Option<String>,
+    time: Option<String>,
     note: Option<String>,
     bytes: Option<u64>,
     kept_in: Option<String>,
@@ -262,6 +264,13 @@ impl Flat {
                 frames: req!(frames),
                 duration_ms: req!(duration_ms),
                 reason: req!(reason),
+            },
+            "anchored" => Body::Anchored {
+                size: req!(size),
+                tsa: req!(tsa),
+                time: req!(time),
+                file: req!(file),
+                sha256: req!(sha256),
             },
             "clock_adjusted" => Body::ClockAdjusted {
                 station: req!(station),

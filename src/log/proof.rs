@@ -46,24 +46,80 @@ impl From<ProofError> for crate::Error {
 
 /// The proof file of manifest line `line` against the signed checkpoint `cp`.
 pub fn prove(reader: &LogReader, cp: &Checkpointed, line: u64) -> Result<String, crate::Error> {
-    if line == 0 || line > cp.size {
+    prove_at(reader, cp.size, &cp.note, line)
+}
+
+/// The proof file of manifest line `line` against the signed checkpoint note `note` of the
+/// tree of `size` lines (an earlier checkpoint, a stamped one say).
+pub fn prove_at(
+    reader: &LogReader,
+    size: u64,
+    note: &str,
+    line: u64,
+) -> Result<String, crate::Error> {
+    if line == 0 || line > size {
         return Err(ProofError::NotCovered {
             line,
-            covered: cp.size,
+            covered: size,
             hint: "stop the recording process (it writes a checkpoint at shutdown) or wait for the next one",
         }
         .into());
     }
     let entry = reader.line(line)?;
-    let path = reader.inclusion(line, cp.size)?;
+    let path = reader.inclusion(line, size)?;
     let mut out = format!("{HEADER}\nextra {}\nindex {}\n", b64(&entry), line - 1);
     for h in path {
         out.push_str(&b64(&h));
         out.push('\n');
     }
     out.push('\n');
-    out.push_str(&cp.note);
+    out.push_str(note);
     Ok(out)
+}
+
+/// A consistency proof file from the tree of `old_size` lines to the checkpoint `new`:
+/// `old <size>`, the hashes (RFC 9162 2.1.4), a blank line, the new checkpoint's note.
+pub fn consistency_text(
+    reader: &LogReader,
+    old_size: u64,
+    new: &Checkpointed,
+) -> Result<String, crate::Error> {
+    let hashes = if old_size == 0 || old_size == new.size {
+        Vec::new()
+    } else {
+        reader.consistency(old_size, new.size)?
+    };
+    let mut out = format!("old {old_size}\n");
+    for h in &hashes {
+        out.push_str(&b64(h));
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&new.note);
+    Ok(out)
+}
+
+/// Reads a consistency proof file: (old size, hashes, the new checkpoint note).
+pub fn parse_consistency(text: &str) -> Result<(u64, Vec<Hash>, &str), ProofError> {
+    let bad = |w: &str| ProofError::Invalid(w.to_string());
+    let (head, note) = text
+        .split_once("\n\n")
+        .ok_or_else(|| bad("no blank line before the checkpoint"))?;
+    let mut lines = head.lines();
+    let old = lines
+        .next()
+        .and_then(|l| l.strip_prefix("old "))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| bad("no `old <size>` line"))?;
+    let mut hashes = Vec::new();
+    for l in lines {
+        let h = unb64(l).ok_or_else(|| bad("a proof hash is not base64"))?;
+        hashes.push(
+            h.try_into()
+                .map_err(|_| bad("a proof hash is not 32 bytes"))?,
+        );
+    }
+    Ok((old, hashes, note))
 }
 
 /// A checked proof: the record it proves and the checkpoint it was checked against.

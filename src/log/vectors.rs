@@ -171,6 +171,13 @@ pub fn lines() -> Vec<String> {
             clip: None,
             reason: "cam-1 down since 20:31:32: connection refused".into(),
         },
+        Body::Anchored {
+            size: 9,
+            tsa: "CN=packwitness test TSA".into(),
+            time: "2026-11-25T12:31:31Z".into(),
+            file: "anchors/tsa/2026-11-25/00000000000000000009.tsr".into(),
+            sha256: digest::sha256_hex(b"a time-stamp token"),
+        },
         Body::ClockAdjusted {
             station: STATION.into(),
             camera: "cam-1".into(),
@@ -263,7 +270,7 @@ mod tests {
                     .to_string(),
             );
         }
-        assert_eq!(kinds.len(), 17, "{kinds:?}");
+        assert_eq!(kinds.len(), 18, "{kinds:?}");
         let (k1, k2) = (
             StationKey::parse(TEST_PRIVATE_KEY).unwrap(),
             StationKey::parse(TEST_PRIVATE_KEY_2).unwrap(),

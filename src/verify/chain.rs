@@ -439,6 +439,7 @@ impl<'a> Chain<'a> {
             | Body::NoVideo { .. }
             | Body::OrderResumed { .. }
             | Body::ClockAdjusted { .. }
+            | Body::Anchored { .. }
             | Body::TornLineRemoved { .. }
             | Body::Scan { .. }
             | Body::Access { .. }

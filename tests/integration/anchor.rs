@@ -209,9 +209,193 @@ fn checkpoints_are_stamped_by_a_tsa_and_queued_while_it_is_down() {
     let mut sorted = serials.clone();
     sorted.sort();
     assert_eq!(serials, sorted, "{got:?}");
+    // Each stamp is on the record.
+    wait_until("the anchored records", || {
+        manifest(&dir)
+            .iter()
+            .filter(|r| r["kind"] == "anchored")
+            .count()
+            >= got.len()
+    });
     let out = station.finish();
     assert!(out.status.success(), "{}", show(&out));
     assert_verifies(&dir);
+
+    // The bundle carries the stamps: both checkers prove the clip existed no later than the
+    // TSA's time, with the published key and the TSA's CA.
+    let zip = tmp.path().join("b.zip");
+    let out = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "export",
+        "SO-1001-TSA",
+        "-o",
+        zip.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let key = station_key(&dir);
+    let ca = tsa_dir.join("ca.pem");
+    let vb = run(&[
+        "verify-bundle",
+        zip.to_str().unwrap(),
+        "--key",
+        &key,
+        "--tsa-ca",
+        ca.to_str().unwrap(),
+    ]);
+    assert!(vb.status.success(), "{}", show(&vb));
+    assert!(
+        stdout(&vb).contains("existed no later than 20"),
+        "{}",
+        show(&vb)
+    );
+    let u = tmp.path().join("u");
+    unzip_to(&zip, &u);
+    let sh = Command::new("bash")
+        .arg("verify.sh")
+        .arg(&key)
+        .env("TSA_CA", &ca)
+        .current_dir(&u)
+        .output()
+        .unwrap();
+    assert!(sh.status.success(), "{}", show(&sh));
+    let when = |o: &std::process::Output| {
+        stdout(o)
+            .split("existed no later than ")
+            .nth(1)
+            .map(|r| r.split(' ').next().unwrap().to_string())
+    };
+    assert!(when(&sh).is_some(), "{}", show(&sh));
+    assert_eq!(when(&sh), when(&vb), "{}\n{}", show(&sh), show(&vb));
+    // Against another CA, the stamps do not check.
+    let other = tmp.path().join("other");
+    make_tsa(&other);
+    let vb = run(&[
+        "verify-bundle",
+        zip.to_str().unwrap(),
+        "--key",
+        &key,
+        "--tsa-ca",
+        other.join("ca.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(vb.status.code(), Some(3), "{}", show(&vb));
+
+    // Re-dated: the log continued with the station clock set back six days (the key copied,
+    // a staged order recorded). Its opening comes after an anchored record whose token says
+    // 2026-12: both checkers refuse the clip's claimed time.
+    redate(&dir, &cfg, &key, &ca, tmp.path());
+}
+
+/// Continues the log of `dir` with a clock six days back, records a staged clip, exports it,
+/// and checks that both checkers catch it.
+fn redate(dir: &Path, cfg: &Path, key: &str, ca: &Path, tmp: &Path) {
+    use packwitness::log::{Body, SealReason};
+    let config = packwitness::config::Config::load(cfg).unwrap();
+    let clock: packwitness::clock::SharedClock =
+        std::sync::Arc::new(packwitness::clock::SimClock::at_test_epoch());
+    let genuine = manifest(dir)
+        .into_iter()
+        .find(|r| r["kind"] == "clip_sealed")
+        .unwrap();
+    let file = "clips/station-1/2026-11-25/SO-1009-FAKE_cam-1_000999.mp4";
+    let bytes = std::fs::read(dir.join(genuine["file"].as_str().unwrap())).unwrap();
+    std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+    std::fs::write(dir.join(file), &bytes).unwrap();
+    {
+        let mut w = packwitness::recorder::Writer::open(dir, &config, clock).unwrap();
+        let t = |s: u32| format!("2026-11-25T20:40:{s:02}.000+08:00");
+        let opened = w
+            .append(Body::ClipOpened {
+                order: "SO-1009-FAKE".into(),
+                station: "station-1".into(),
+                camera: "cam-1".into(),
+                operator: None,
+                group: "fake-1".into(),
+                part: 1,
+                box_no: 1,
+                file: file.into(),
+                started_at: t(0),
+                scanned_at: t(3),
+                first_frame: 0,
+                clock_synced: Some(true),
+            })
+            .unwrap();
+        w.append(Body::ClipSealed {
+            clip: opened.seq,
+            order: "SO-1009-FAKE".into(),
+            station: "station-1".into(),
+            camera: "cam-1".into(),
+            file: file.into(),
+            reason: SealReason::StopCode,
+            started_at: t(0),
+            ended_at: t(9),
+            duration_ms: 9000,
+            frames: genuine["frames"].as_u64().unwrap(),
+            first_frame: 0,
+            size: bytes.len() as u64,
+            sha256: packwitness::digest::sha256_hex(&bytes),
+            fragments: genuine["fragments"].as_u64().unwrap(),
+            fragments_sha256: genuine["fragments_sha256"].as_str().unwrap().into(),
+        })
+        .unwrap();
+        w.checkpoint().unwrap();
+    }
+    let zip = tmp.join("fake.zip");
+    let out = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "export",
+        "SO-1009-FAKE",
+        "-o",
+        zip.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let vb = run(&[
+        "verify-bundle",
+        zip.to_str().unwrap(),
+        "--key",
+        key,
+        "--tsa-ca",
+        ca.to_str().unwrap(),
+    ]);
+    assert_eq!(vb.status.code(), Some(3), "{}", show(&vb));
+    assert!(
+        stdout(&vb).contains("the log was re-dated"),
+        "{}",
+        show(&vb)
+    );
+    let u = tmp.join("fake");
+    unzip_to(&zip, &u);
+    let sh = Command::new("bash")
+        .arg("verify.sh")
+        .arg(key)
+        .env("TSA_CA", ca)
+        .current_dir(&u)
+        .output()
+        .unwrap();
+    assert_eq!(sh.status.code(), Some(1), "{}", show(&sh));
+    assert!(
+        stdout(&sh).contains("the log was re-dated"),
+        "{}",
+        show(&sh)
+    );
+}
+
+fn unzip_to(zip: &Path, to: &Path) {
+    use std::io::Read;
+    let mut a = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    for i in 0..a.len() {
+        let mut f = a.by_index(i).unwrap();
+        let p = to.join(f.name().unwrap().as_ref());
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let mut b = Vec::new();
+        f.read_to_end(&mut b).unwrap();
+        std::fs::write(p, b).unwrap();
+    }
 }
 
 #[test]

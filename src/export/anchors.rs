@@ -1,0 +1,358 @@
+//! The anchors a bundle carries: for each clip, the earliest checkpoint a TSA stamped after
+//! its seal (with an inclusion proof of the seal against it: the clip existed no later than
+//! the stamp's time) and the last `anchored` record before its opening (cited and proven like
+//! the clip's records: the clip was opened after that token's time); each stamped checkpoint
+//! with its token and a consistency proof to the export checkpoint; the TSA certificates the
+//! station trusted.
+//!
+//! Files: `anchors/<size>.note` (the exact note stamped), `anchors/<size>.tsr` (the DER
+//! TimeStampResp), `anchors/<size>.consistency` (old <size> to `checkpoint.note`),
+//! `anchors/tsa-ca.pem`, and `proofs/line-<n>.at-<size>.tlog-proof`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Bundle, BundleClip};
+use crate::anchor::{tsp, StampIndex, Stamped};
+use crate::config::Config;
+use crate::error::Error;
+use crate::index::Index;
+use crate::log::proof;
+use crate::log::reader::{Checkpointed, LogReader};
+
+/// A stamped checkpoint in a bundle.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AnchorInfo {
+    pub size: u64,
+    pub note: String,
+    pub tsr: String,
+    pub consistency: String,
+    /// What the token says (checked at export against the station's `tsa_ca`; a checker
+    /// checks it again).
+    pub gen_time: String,
+    pub tsa: String,
+}
+
+/// A clip's anchors.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ClipAnchors {
+    /// The earliest stamped checkpoint holding the clip's seal, and the seal's proof in it.
+    pub after: Option<u64>,
+    pub after_proof: Option<String>,
+    /// The line of the last `anchored` record before the clip was opened (cited with the
+    /// clip's records; its token is the anchor of the size it names).
+    pub anchored_line: Option<u64>,
+}
+
+/// The line of a clip's seal, from its cited records.
+fn sealed_line(c: &BundleClip) -> Option<u64> {
+    c.records
+        .iter()
+        .find(|r| r.kind == "clip_sealed")
+        .map(|r| r.line)
+}
+
+/// Adds the anchors of `clips` to the bundle; returns the stamped checkpoints added. Nothing
+/// when `[anchor] tsa_ca` is not set or no checkpoint was stamped.
+pub(super) fn add(
+    zip: &mut Bundle,
+    data_dir: &std::path::Path,
+    config: &Config,
+    reader: &LogReader,
+    cp: &Checkpointed,
+    index: &Index,
+    clips: &mut [BundleClip],
+) -> Result<Vec<AnchorInfo>, Error> {
+    let ca = &config.anchor.tsa_ca;
+    if ca.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pem = match std::fs::read(ca) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(tsa_ca = %ca, error = %e, "the TSA certificates cannot be read: the bundle carries no anchors");
+            return Ok(Vec::new());
+        }
+    };
+    let roots = tsp::load_roots(&pem).map_err(|e| Error::internal(e.to_string()))?;
+    let idx = StampIndex::open(data_dir);
+    let mut added: BTreeMap<u64, AnchorInfo> = BTreeMap::new();
+    for c in clips.iter_mut() {
+        let after = sealed_line(c).and_then(|s| idx.first_covering(s, cp.size));
+        let anchored = index.anchored_before(c.clip)?;
+        let before = anchored
+            .and_then(|(_, size)| idx.first_covering(size, size))
+            .filter(|st| anchored.is_some_and(|a| a.1 == st.size));
+        for st in after.iter().chain(before.iter()) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = added.entry(st.size) {
+                if let Some(info) = add_stamped(zip, reader, cp, st, &roots)? {
+                    slot.insert(info);
+                }
+            }
+        }
+        if let (Some(st), Some(line)) = (
+            after.filter(|a| added.contains_key(&a.size)),
+            sealed_line(c),
+        ) {
+            let note = std::fs::read_to_string(&st.note).map_err(|e| {
+                super::bad(&st.note, format!("cannot read the stamped checkpoint: {e}"))
+            })?;
+            let name = format!("proofs/line-{line}.at-{}.tlog-proof", st.size);
+            zip.add(
+                &name,
+                proof::prove_at(reader, st.size, &note, line)?.as_bytes(),
+                true,
+            )?;
+            c.anchors.after = Some(st.size);
+            c.anchors.after_proof = Some(name);
+        }
+        if let (Some((line, size)), true) = (anchored, before.is_some()) {
+            if added.contains_key(&size) {
+                c.records.push(zip.cite(reader, cp, line, "anchored")?);
+                c.anchors.anchored_line = Some(line);
+            }
+        }
+    }
+    if !added.is_empty() {
+        zip.add("anchors/tsa-ca.pem", &pem, true)?;
+    }
+    Ok(added.into_values().collect())
+}
+
+/// Adds one stamped checkpoint (note, token, consistency proof to the export checkpoint),
+/// if its token still checks against the TSA certificates.
+fn add_stamped(
+    zip: &mut Bundle,
+    reader: &LogReader,
+    cp: &Checkpointed,
+    st: &Stamped,
+    roots: &[x509_cert::Certificate],
+) -> Result<Option<AnchorInfo>, Error> {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| super::bad(p, format!("cannot read the anchor: {e}")))
+    };
+    let (note, tsr) = (read(&st.note)?, read(&st.tsr)?);
+    let stamp = match tsp::check(&tsr, &note, None, roots) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(file = %st.tsr.display(), error = %e, "a stored time-stamp does not check; left out of the bundle");
+            return Ok(None);
+        }
+    };
+    let base = format!("anchors/{}", st.size);
+    let info = AnchorInfo {
+        size: st.size,
+        note: format!("{base}.note"),
+        tsr: format!("{base}.tsr"),
+        consistency: format!("{base}.consistency"),
+        gen_time: stamp.gen_time,
+        tsa: stamp.tsa,
+    };
+    zip.add(&info.note, &note, true)?;
+    zip.add(&info.tsr, &tsr, false)?;
+    zip.add(
+        &info.consistency,
+        proof::consistency_text(reader, st.size, cp)?.as_bytes(),
+        true,
+    )?;
+    Ok(Some(info))
+}
+
+/// Clock error tolerated between the station and the TSA when their times are compared (s).
+const TOLERANCE_S: i64 = 2;
+
+fn seconds(t: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|d| d.timestamp())
+}
+
+/// What checking a bundle's anchors found.
+pub(super) struct Checked {
+    pub problems: Vec<(String, String)>,
+    /// True when the TSA certificates were given to the checker, not taken from the bundle.
+    pub tsa_pinned: bool,
+}
+
+/// Checks the bundle's anchors: each stamped note is signed by the station key, its token
+/// checks against the TSA certificates (given, or the bundle's), its consistency proof leads
+/// to the export checkpoint; each clip's seal is proven in its `after` anchor; and no time
+/// contradicts a token: a clip opened after an `anchored` record cannot claim a time before
+/// that token's, and a seal a TSA stamped cannot claim to end after the stamp.
+pub(super) fn check(
+    ev: &super::Evidence,
+    small: &BTreeMap<String, Vec<u8>>,
+    verifier: &crate::log::note::NoteVerifier,
+    export: Option<&crate::log::note::Checkpoint>,
+    pinned: Option<&[x509_cert::Certificate]>,
+) -> Checked {
+    let mut problems: Vec<(String, String)> = Vec::new();
+    let mut p = |f: &str, d: String| problems.push((f.to_string(), d));
+    let bundled = small
+        .get("anchors/tsa-ca.pem")
+        .and_then(|pem| tsp::load_roots(pem).ok())
+        .unwrap_or_default();
+    let roots: &[x509_cert::Certificate] = pinned.unwrap_or(&bundled);
+    // size -> (stamp time in seconds, root)
+    let mut good: BTreeMap<u64, (i64, crate::log::merkle::Hash)> = BTreeMap::new();
+    for a in &ev.anchors {
+        let (Some(note), Some(tsr)) = (small.get(&a.note), small.get(&a.tsr)) else {
+            p(&a.note, "the anchor's note or token is missing".into());
+            continue;
+        };
+        let text = String::from_utf8_lossy(note).into_owned();
+        let cp = match verifier
+            .open(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|b| crate::log::note::Checkpoint::parse(b).map_err(|e| e.to_string()))
+        {
+            Ok(cp) if cp.size == a.size && cp.origin == verifier.name => cp,
+            Ok(_) => {
+                p(
+                    &a.note,
+                    format!("is not the station's checkpoint of {} lines", a.size),
+                );
+                continue;
+            }
+            Err(e) => {
+                p(&a.note, format!("signature: {e}"));
+                continue;
+            }
+        };
+        match tsp::check(tsr, note, None, roots) {
+            Ok(st) if st.gen_time == a.gen_time && st.tsa == a.tsa => {}
+            Ok(st) => p(
+                &a.tsr,
+                format!(
+                    "says {} by {}, not as evidence.json says",
+                    st.gen_time, st.tsa
+                ),
+            ),
+            Err(e) => {
+                p(&a.tsr, e.to_string());
+                continue;
+            }
+        }
+        let consistent = small
+            .get(&a.consistency)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .and_then(|t| {
+                let (old, hashes, new_note) = proof::parse_consistency(&t).ok()?;
+                let new = export?;
+                let same_note =
+                    small.get("checkpoint.note").map(|n| n.as_slice()) == Some(new_note.as_bytes());
+                Some(
+                    same_note
+                        && old == a.size
+                        && (old == new.size && cp.root == new.root && hashes.is_empty()
+                            || crate::log::merkle::verify_consistency(
+                                old, new.size, &cp.root, &new.root, &hashes,
+                            )),
+                )
+            });
+        if consistent != Some(true) {
+            p(
+                &a.consistency,
+                "does not prove the stamped log is the start of the exported one".into(),
+            );
+            continue;
+        }
+        if let Some(t) = seconds(&a.gen_time) {
+            good.insert(a.size, (t, cp.root));
+        }
+    }
+    for c in &ev.clips {
+        clip_anchors(c, small, verifier, &good, &mut p);
+    }
+    Checked {
+        problems,
+        tsa_pinned: pinned.is_some(),
+    }
+}
+
+/// One clip's anchors, against the checked stamps.
+fn clip_anchors(
+    c: &BundleClip,
+    small: &BTreeMap<String, Vec<u8>>,
+    verifier: &crate::log::note::NoteVerifier,
+    good: &BTreeMap<u64, (i64, crate::log::merkle::Hash)>,
+    p: &mut dyn FnMut(&str, String),
+) {
+    let what = format!("clip {} of {}", c.clip, c.order);
+    if let (Some(size), Some(name)) = (c.anchors.after, &c.anchors.after_proof) {
+        let Some((time, root)) = good.get(&size) else {
+            return p(
+                "evidence.json",
+                format!("{what}: its anchor {size} does not check"),
+            );
+        };
+        let proven = small
+            .get(name)
+            .and_then(|t| proof::verify(&String::from_utf8_lossy(t), verifier).ok());
+        match proven {
+            Some(v)
+                if v.checkpoint.root == *root
+                    && Some(v.line) == sealed_line(c)
+                    && matches!(v.record.body, crate::log::Body::ClipSealed { .. }) => {}
+            _ => p(
+                name,
+                format!("does not prove {what}'s seal in the stamped checkpoint {size}"),
+            ),
+        }
+        if c.ended_at
+            .as_deref()
+            .and_then(seconds)
+            .is_some_and(|e| e > time + TOLERANCE_S)
+        {
+            p(
+                "evidence.json",
+                format!("{what} claims to end at {}, after the TSA stamped a log that already held its seal: the station clock was ahead, or the log was re-dated", c.ended_at.as_deref().unwrap_or("?")),
+            );
+        }
+    }
+    let Some(line) = c.anchors.anchored_line else {
+        return;
+    };
+    let rec = small
+        .get(&format!("records/line-{line}.jsonl"))
+        .and_then(|b| serde_json::from_slice::<crate::log::Record>(b).ok());
+    let Some(crate::log::Record {
+        seq,
+        body: crate::log::Body::Anchored { size, sha256, .. },
+        ..
+    }) = rec
+    else {
+        return p(
+            "evidence.json",
+            format!("{what}: line {line} is not an anchored record"),
+        );
+    };
+    let token = small
+        .get(&format!("anchors/{size}.tsr"))
+        .map(|b| crate::digest::sha256_hex(b));
+    let Some((time, _)) = good
+        .get(&size)
+        .filter(|_| token.as_deref() == Some(sha256.as_str()))
+    else {
+        return p(
+            &format!("records/line-{line}.jsonl"),
+            format!("names a token the bundle does not carry, or one that does not check (anchor {size})"),
+        );
+    };
+    if seq >= c.clip {
+        p(
+            "evidence.json",
+            format!("{what}: its anchored record is not before it"),
+        );
+    }
+    if seconds(&c.scanned_at).is_some_and(|s| s + TOLERANCE_S < *time) {
+        p(
+            "evidence.json",
+            format!(
+                "{what} claims it was scanned at {}, but it was opened after line {line}, written once a TSA had stamped the log at a later time: the log was re-dated (or the station clock set back)",
+                c.scanned_at
+            ),
+        );
+    }
+}
