@@ -171,13 +171,6 @@ pub fn lines() -> Vec<String> {
             clip: None,
             reason: "cam-1 down since 20:31:32: connection refused".into(),
         },
-        Body::Anchored {
-            size: 9,
-            tsa: "CN=packwitness test TSA".into(),
-            time: "2026-11-25T12:31:31Z".into(),
-            file: "anchors/tsa/2026-11-25/00000000000000000009.tsr".into(),
-            sha256: digest::sha256_hex(b"a time-stamp token"),
-        },
         Body::ClockAdjusted {
             station: STATION.into(),
             camera: "cam-1".into(),
@@ -209,6 +202,13 @@ pub fn lines() -> Vec<String> {
             clip: 13,
             file: "clips/station-1/2026-11-25/SO-2026-0003_cam-1_000013.mp4".into(),
             reason: "retention: older than keep_days = 30".into(),
+        },
+        Body::Anchored {
+            size: 9,
+            tsa: "CN=packwitness test TSA".into(),
+            time: "2026-11-25T12:31:31Z".into(),
+            file: "anchors/tsa/2026-11-25/00000000000000000009.tsr".into(),
+            sha256: digest::sha256_hex(b"a time-stamp token"),
         },
         Body::TornLineRemoved {
             bytes: 17,

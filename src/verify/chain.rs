@@ -111,6 +111,9 @@ pub(super) struct Chain<'a> {
     /// The first line after the last checkpoint, its time, and whether a crash explains it.
     uncovered: Option<(u64, String, bool)>,
     last_cp_at: Option<String>,
+    /// The latest TSA time an `anchored` record gave (Unix ms), and its line: no later line
+    /// may have been written before it.
+    anchor_floor: Option<(i64, u64)>,
     /// Where the sealed records of clips not pruned are (by clip), for the file checks after
     /// the pass: bounded by the clips on disk, not by the length of the log.
     pub sealed_at: BTreeMap<u64, SealedAt>,
@@ -149,6 +152,7 @@ impl<'a> Chain<'a> {
             interval,
             uncovered: None,
             last_cp_at: None,
+            anchor_floor: None,
             sealed_at: BTreeMap::new(),
             offset: 0,
             line_len: 0,
@@ -353,8 +357,37 @@ impl<'a> Chain<'a> {
         }
     }
 
+    /// A line written, by its own time, before a TSA time that an earlier line recorded was
+    /// re-dated (or the clock set back): every later line was written after that time.
+    fn anchor_time(&mut self, n: u64, rec: &Record) {
+        const TOLERANCE_MS: i64 = 2000;
+        let ms = |t: &str| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .ok()
+                .map(|d| d.timestamp_millis())
+        };
+        if let (Some((floor, line)), Some(at)) = (self.anchor_floor, ms(&rec.at)) {
+            if at + TOLERANCE_MS < floor {
+                self.add(
+                    n,
+                    ProblemKind::Inconsistent,
+                    None,
+                    format!("line {n}: written at {}, before the TSA time recorded on line {line}: the log was re-dated (or the station clock set back)", rec.at),
+                );
+            }
+        }
+        if let Body::Anchored { time, .. } = &rec.body {
+            if let Some(t) = ms(time) {
+                if self.anchor_floor.is_none_or(|(f, _)| t > f) {
+                    self.anchor_floor = Some((t, n));
+                }
+            }
+        }
+    }
+
     fn body(&mut self, n: u64, rec: &Record) {
         self.coverage(n, rec);
+        self.anchor_time(n, rec);
         match &rec.body {
             Body::StationStart { key, .. } => self.station_key(n, key),
             Body::KeyRotation {

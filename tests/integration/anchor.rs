@@ -342,6 +342,10 @@ fn redate(dir: &Path, cfg: &Path, key: &str, ca: &Path, tmp: &Path) {
         .unwrap();
         w.checkpoint().unwrap();
     }
+    // The whole log tells too: its lines were written before a TSA time it recorded.
+    let v = run(&["--data-dir", dir.to_str().unwrap(), "verify"]);
+    assert_eq!(v.status.code(), Some(3), "{}", show(&v));
+    assert!(show(&v).contains("the log was re-dated"), "{}", show(&v));
     let zip = tmp.join("fake.zip");
     let out = run(&[
         "--config",
