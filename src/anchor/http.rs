@@ -53,6 +53,26 @@ pub fn post(
     body: &[u8],
     timeout: Duration,
 ) -> Result<Vec<u8>, AnchorError> {
+    let (status, got) = post_status(url, content_type, body, timeout)?;
+    if status != 200 {
+        return Err(AnchorError::Http {
+            url: url.to_string(),
+            what: format!(
+                "answered {status}: {}",
+                String::from_utf8_lossy(&got).trim()
+            ),
+        });
+    }
+    Ok(got)
+}
+
+/// POSTs `body`; returns the answer's status and body, whatever the status.
+pub fn post_status(
+    url: &str,
+    content_type: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), AnchorError> {
     let u = Url::parse(url)?;
     let err = |what: String| AnchorError::Http {
         url: url.to_string(),
@@ -84,8 +104,8 @@ pub fn post(
     parse_response(&got).map_err(err)
 }
 
-/// The body of a 200 answer.
-fn parse_response(got: &[u8]) -> Result<Vec<u8>, String> {
+/// The status and body of an answer.
+fn parse_response(got: &[u8]) -> Result<(u16, Vec<u8>), String> {
     let end = got
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -93,10 +113,11 @@ fn parse_response(got: &[u8]) -> Result<Vec<u8>, String> {
     let head = String::from_utf8_lossy(&got[..end]);
     let mut lines = head.split("\r\n");
     let status = lines.next().unwrap_or("");
-    let code = status.split_whitespace().nth(1).unwrap_or("");
-    if code != "200" {
-        return Err(format!("answered {status:?}"));
-    }
+    let code: u16 = status
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not an HTTP answer: {status:?}"))?;
     let mut length = None;
     let mut chunked = false;
     for l in lines {
@@ -111,15 +132,15 @@ fn parse_response(got: &[u8]) -> Result<Vec<u8>, String> {
     }
     let rest = &got[end + 4..];
     if chunked {
-        return dechunk(rest);
+        return dechunk(rest).map(|b| (code, b));
     }
     match length {
-        Some(n) if n <= rest.len() && n <= MAX_BODY => Ok(rest[..n].to_vec()),
+        Some(n) if n <= rest.len() && n <= MAX_BODY => Ok((code, rest[..n].to_vec())),
         Some(n) => Err(format!(
             "the answer was cut short ({} of {n} bytes)",
             rest.len()
         )),
-        None => Ok(rest.to_vec()),
+        None => Ok((code, rest.to_vec())),
     }
 }
 
@@ -159,12 +180,12 @@ mod tests {
         assert_eq!(Url::parse("http://tsa.example").unwrap().path, "/");
         assert!(Url::parse("https://tsa.example/").is_err());
         let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef";
-        assert_eq!(parse_response(ok).unwrap(), b"abc");
+        assert_eq!(parse_response(ok).unwrap(), (200, b"abc".to_vec()));
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
-        assert_eq!(parse_response(chunked).unwrap(), b"abcde");
-        assert!(parse_response(b"HTTP/1.1 500 Oops\r\n\r\n")
-            .unwrap_err()
-            .contains("500"));
+        assert_eq!(parse_response(chunked).unwrap(), (200, b"abcde".to_vec()));
+        let conflict = b"HTTP/1.1 409 Conflict\r\nContent-Length: 3\r\n\r\n12\n";
+        assert_eq!(parse_response(conflict).unwrap(), (409, b"12\n".to_vec()));
+        assert!(parse_response(b"HTTP/1.1 5xx Oops\r\n\r\n").is_err());
         assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab").is_err());
     }
 }

@@ -17,8 +17,11 @@
 //!   anchors/tsa.idx                    one 32-byte line per stamped checkpoint, in size order:
 //!                                      `<size, 20 digits> <day>\n` (found by binary search)
 
+pub mod cosign;
 pub mod http;
 pub mod tsp;
+pub mod witness;
+pub mod witness_client;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -43,7 +46,7 @@ pub enum AnchorError {
     Config(String),
 }
 
-fn io(path: &Path, what: impl std::fmt::Display) -> AnchorError {
+pub(crate) fn io(path: &Path, what: impl std::fmt::Display) -> AnchorError {
     AnchorError::Io {
         path: path.display().to_string(),
         what: what.to_string(),
@@ -68,6 +71,9 @@ pub struct AnchorStatus {
     pub last_tsa: Option<String>,
     /// Why the last try failed, while the queue is not empty.
     pub last_error: Option<String>,
+    /// The witnesses (`[[anchor.witness]]`).
+    #[serde(default)]
+    pub witnesses: Vec<witness_client::WitnessStatus>,
 }
 
 enum Msg {
@@ -94,7 +100,7 @@ fn note_name(size: u64) -> String {
 }
 
 /// Writes `bytes` to `path` durably (a temporary file, fsync, rename, fsync of the folder).
-fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), AnchorError> {
+pub(crate) fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), AnchorError> {
     let dir = path.parent().ok_or_else(|| io(path, "no parent folder"))?;
     crate::datadir::create_dir_durable(dir).map_err(|e| io(dir, e))?;
     let tmp = path.with_extension("partial");
@@ -369,8 +375,16 @@ const IDX_LINE: u64 = 32;
 
 /// Adds a stamped checkpoint to `anchors/tsa.idx` (fsynced).
 fn append_index(dir: &Path, size: u64, day: &str) -> Result<(), AnchorError> {
+    append_index_at(&dir.join("tsa.idx"), size, day)
+}
+
+/// Adds an entry to an anchor index file (fsynced).
+pub(crate) fn append_index_at(path: &Path, size: u64, day: &str) -> Result<(), AnchorError> {
     use std::io::Write;
-    let path = dir.join("tsa.idx");
+    let path = path.to_path_buf();
+    if let Some(dir) = path.parent() {
+        crate::datadir::create_dir_durable(dir).map_err(|e| io(dir, e))?;
+    }
     let line = format!("{size:020} {day:<10}\n");
     debug_assert_eq!(line.len() as u64, IDX_LINE);
     let mut f = std::fs::OpenOptions::new()
@@ -400,20 +414,39 @@ pub struct Stamped {
 /// The stamped checkpoints, through `anchors/tsa.idx` (a binary search: the cost does not
 /// grow with the years of anchors).
 pub struct StampIndex {
+    /// The folder of the day folders.
     dir: PathBuf,
     file: Option<std::fs::File>,
     lines: u64,
+    /// Entries have a token beside the note (TSA) or not (witness cosignatures).
+    tokens: bool,
 }
 
 impl StampIndex {
+    /// The TSA stamps of a data dir.
     pub fn open(data_dir: &Path) -> StampIndex {
         let dir = anchors_dir(data_dir);
-        let file = std::fs::File::open(dir.join("tsa.idx")).ok();
+        StampIndex::at(&dir.join("tsa.idx"), dir.join("tsa"), true)
+    }
+
+    /// The checkpoints the witness with key ID `id` cosigned.
+    pub fn witness(data_dir: &Path, id: &str) -> StampIndex {
+        let dir = witness_client::witness_dir(data_dir, id);
+        StampIndex::at(&dir.with_extension("idx"), dir, false)
+    }
+
+    fn at(idx: &Path, dir: PathBuf, tokens: bool) -> StampIndex {
+        let file = std::fs::File::open(idx).ok();
         let lines = file
             .as_ref()
             .and_then(|f| f.metadata().ok())
             .map_or(0, |m| m.len() / IDX_LINE);
-        StampIndex { dir, file, lines }
+        StampIndex {
+            dir,
+            file,
+            lines,
+            tokens,
+        }
     }
 
     fn entry(&self, i: u64) -> Option<Stamped> {
@@ -426,7 +459,7 @@ impl StampIndex {
         let text = std::str::from_utf8(&buf).ok()?;
         let size: u64 = text.get(..20)?.parse().ok()?;
         let day = text.get(21..31)?.trim();
-        let note = self.dir.join("tsa").join(day).join(note_name(size));
+        let note = self.dir.join(day).join(note_name(size));
         Some(Stamped {
             size,
             tsr: note.with_extension("tsr"),
@@ -452,6 +485,6 @@ impl StampIndex {
     pub fn first_covering(&self, line: u64, max_size: u64) -> Option<Stamped> {
         let i = self.lower_bound(line);
         self.entry(i)
-            .filter(|e| e.size <= max_size && e.note.is_file() && e.tsr.is_file())
+            .filter(|e| e.size <= max_size && e.note.is_file() && (!self.tokens || e.tsr.is_file()))
     }
 }

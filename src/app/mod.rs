@@ -15,6 +15,7 @@ pub mod alarm;
 pub mod bench;
 pub mod demo;
 pub mod run;
+pub mod witness;
 
 /// A config and the SHA-256 of the bytes it was parsed from.
 pub struct Loaded {

@@ -110,6 +110,9 @@ pub fn wait_for_signal() -> Result<(), Error> {
     Ok(())
 }
 
+/// Where the writer's checkpoints go: the TSA's and the witnesses' threads.
+type Feed = Box<dyn Fn(u64, &str) + Send>;
+
 /// One station's channel and the status the web page shows of it.
 struct Lane {
     tx: Sender<StationEvent>,
@@ -127,11 +130,21 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     let classifier = Arc::new(Classifier::new(&config.codes)?);
     let mut opened = Writer::open(r.data_dir, config, r.clock.clone())?;
     let resumable = opened.take_resumable();
-    // Checkpoints go to the TSA from a thread of their own: the writer only hands them over.
-    let anchorer = crate::anchor::Anchorer::start(r.data_dir, &config.anchor)
-        .map_err(|e| Error::msg(crate::error::ErrorKind::Invalid, e.to_string()))?;
-    if let Some(a) = &anchorer {
-        let feed = a.feeder();
+    // Checkpoints go to the TSA and the witnesses from threads of their own: the writer only
+    // hands them over.
+    let invalid = |e: crate::anchor::AnchorError| {
+        Error::msg(crate::error::ErrorKind::Invalid, format!("[anchor] {e}"))
+    };
+    let anchorer = crate::anchor::Anchorer::start(r.data_dir, &config.anchor).map_err(invalid)?;
+    let cosigner = crate::anchor::witness_client::Cosigner::start(r.data_dir, &config.anchor)
+        .map_err(invalid)?;
+    if anchorer.is_some() || cosigner.is_some() {
+        let feeds: Vec<Feed> = anchorer
+            .as_ref()
+            .map(|a| Box::new(a.feeder()) as Feed)
+            .into_iter()
+            .chain(cosigner.as_ref().map(|c| Box::new(c.feeder()) as Feed))
+            .collect();
         // A checkpoint over nothing but `anchored` records is not sent again: anchoring an
         // idle log would otherwise go on forever.
         let only_anchors = std::sync::atomic::AtomicBool::new(false);
@@ -140,7 +153,9 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
             match &rec.body {
                 crate::log::Body::Checkpoint { size, note, .. } => {
                     if !only_anchors.swap(true, Relaxed) {
-                        feed(*size, note);
+                        for feed in &feeds {
+                            feed(*size, note);
+                        }
                     }
                 }
                 crate::log::Body::Anchored { .. } => {}
@@ -173,6 +188,7 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         &lanes,
         &handle,
         anchorer.as_ref().map(|a| a.status_handle()),
+        cosigner.as_ref().map(|c| c.status_handle()),
     );
     {
         let status = status.clone();
@@ -226,6 +242,9 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     if let Some(a) = anchorer {
         a.stop();
     }
+    if let Some(c) = cosigner {
+        c.stop();
+    }
     first_err.map_or(Ok(()), Err)
 }
 
@@ -245,6 +264,7 @@ fn process_status(
     lanes: &[Lane],
     handle: &WriterHandle,
     anchor: Option<Arc<Mutex<crate::anchor::AnchorStatus>>>,
+    witnesses: Option<Arc<Mutex<Vec<crate::anchor::witness_client::WitnessStatus>>>>,
 ) -> web::StatusSource {
     let statuses: Vec<Arc<Mutex<StationStatus>>> = lanes.iter().map(|l| l.status.clone()).collect();
     let (data_dir, config, clock, writer) = (
@@ -260,9 +280,15 @@ fn process_status(
             .map(|s| s.lock().map(|g| g.clone()).unwrap_or_default())
             .collect();
         let uptime = clock.monotonic().saturating_sub(started).as_secs_f64();
-        let anchor = anchor
+        let mut anchor = anchor
             .as_ref()
             .and_then(|a| a.lock().ok().map(|g| g.clone()));
+        if let Some(w) = witnesses
+            .as_ref()
+            .and_then(|w| w.lock().ok().map(|g| g.clone()))
+        {
+            anchor.get_or_insert_with(Default::default).witnesses = w;
+        }
         web::ProcessStatus::compose(
             &data_dir,
             &config,

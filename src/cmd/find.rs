@@ -302,6 +302,7 @@ pub fn verify_bundle(
     bundle: &Path,
     key: Option<&str>,
     tsa_ca: Option<&Path>,
+    witnesses: &[String],
     json: bool,
 ) -> Result<ExitCode> {
     let key = key.map(key_arg).transpose()?;
@@ -311,7 +312,12 @@ pub fn verify_bundle(
                 .with_context(|| format!("cannot read the TSA certificates {}", p.display()))
         })
         .transpose()?;
-    let report = packwitness::export::verify_bundle(bundle, key.as_deref(), tsa_ca.as_deref())?;
+    let witnesses: Vec<String> = witnesses
+        .iter()
+        .map(|w| key_arg(w))
+        .collect::<Result<_>>()?;
+    let report =
+        packwitness::export::verify_bundle(bundle, key.as_deref(), tsa_ca.as_deref(), &witnesses)?;
     let code = if !report.ok() {
         EXIT_VERIFY_FAILED
     } else if !report.pinned {
@@ -339,6 +345,9 @@ pub fn verify_bundle(
             report.station_key
         );
         out!("{}", report.statement);
+        for w in &report.witnessed {
+            out!("{w}");
+        }
         if report.anchors > 0 && !report.tsa_pinned {
             out!("the TSA certificates came with the bundle: compare them with the TSA's published ones, or pass --tsa-ca FILE");
         }

@@ -220,6 +220,26 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// A witness for station logs (c2sp.org/tlog-witness), run by a platform, a neutral party
+    /// or a head office for many stations: it cosigns each station's checkpoints only as
+    /// consistent extensions of the last one it cosigned, refuses and keeps forks and
+    /// rollbacks, and keeps its state in --data-dir. With --listen it prints its verifier key
+    /// (first line) and serves `POST /add-checkpoint`.
+    Witness {
+        /// Address to serve on, e.g. 127.0.0.1:8089.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Print the witness's verifier key and exit.
+        #[arg(long)]
+        key: bool,
+        /// Witness this station's log: its public key as `packwitness key` prints it
+        /// (repeatable; remembered).
+        #[arg(long = "add-log", value_name = "STATION_KEY")]
+        add_log: Vec<String>,
+        /// The witness key's name, when its key is created (a schema-less URL).
+        #[arg(long, default_value = "witness.packwitness.local/w1")]
+        name: String,
+    },
     /// Print the station's public signing key (creating the key pair on first use).
     Key {
         /// Replace the key: the current key signs a key_rotation record naming a new one (the
@@ -262,6 +282,10 @@ pub enum Cmd {
         /// are checked against the certificates the bundle carries (and the output says so).
         #[arg(long)]
         tsa_ca: Option<PathBuf>,
+        /// A witness's verifier key (or a file holding it): every clip must be in a checkpoint
+        /// that witness cosigned (repeatable).
+        #[arg(long = "witness", value_name = "WITNESS_KEY")]
+        witnesses: Vec<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -458,6 +482,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Cameras { json } => setup::cameras(json),
         Cmd::Key { rotate } => setup::key(data_dir, &config, rotate),
+        Cmd::Witness {
+            listen,
+            key,
+            add_log,
+            name,
+        } => setup::witness(data_dir, listen.as_deref(), key, &add_log, &name),
         Cmd::ControlSheet { output } => setup::control_sheet(&config, &output),
         other => evidence(other, &config, data_dir),
     }
@@ -538,8 +568,9 @@ fn evidence(command: Cmd, config: &Config, data_dir: Option<PathBuf>) -> Result<
             bundle,
             key,
             tsa_ca,
+            witnesses,
             json,
-        } => find::verify_bundle(&bundle, key.as_deref(), tsa_ca.as_deref(), json),
+        } => find::verify_bundle(&bundle, key.as_deref(), tsa_ca.as_deref(), &witnesses, json),
         Cmd::Hold {
             code,
             release,

@@ -106,3 +106,39 @@ pub fn cameras(json: bool) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `packwitness witness`: registers logs, prints the key, or serves.
+pub fn witness(
+    dir: Option<PathBuf>,
+    listen: Option<&str>,
+    key: bool,
+    add_log: &[String],
+    name: &str,
+) -> Result<ExitCode> {
+    let dir = dir.context("the witness keeps its key and state in --data-dir DIR: give one")?;
+    let w = packwitness::app::witness::open(&dir, name)?;
+    for k in add_log {
+        let origin = w
+            .add_log(k)
+            .map_err(|e| anyhow::anyhow!("--add-log {k}: {e}"))?;
+        eprintln!("witnessing the log {origin}");
+    }
+    if key {
+        out!("{}", w.verifier());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(listen) = listen else {
+        if add_log.is_empty() {
+            bail!("say what to do: --listen ADDR to serve, --key to print the key, --add-log KEY to witness a station");
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    packwitness::app::witness::serve(listen, w, |key, addr| {
+        use std::io::Write;
+        // The key first, flushed: a script reads it before the server is used.
+        let mut so = std::io::stdout().lock();
+        let _ = writeln!(so, "{key}").and_then(|()| so.flush());
+        eprintln!("packwitness witness: serving POST http://{addr}/add-checkpoint (Ctrl-C stops)");
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

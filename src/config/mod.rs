@@ -63,6 +63,18 @@ pub struct AnchorConfig {
     /// The newest checkpoint is sent at most this often (seconds); a queue keeps what could
     /// not be sent yet, delivered in order.
     pub every_s: u64,
+    /// Witnesses (c2sp.org/tlog-witness) that cosign the checkpoints (`[[anchor.witness]]`).
+    pub witness: Vec<WitnessConfig>,
+}
+
+/// A witness (`[[anchor.witness]]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// Its submission prefix, `http://host:port` (`/add-checkpoint` is added).
+    pub url: String,
+    /// Its verifier key (`<name>+<id>+<base64(0x04 || key)>`), as the witness prints it.
+    pub key: String,
 }
 
 impl Default for AnchorConfig {
@@ -71,6 +83,7 @@ impl Default for AnchorConfig {
             tsa: Vec::new(),
             tsa_ca: String::new(),
             every_s: 60,
+            witness: Vec::new(),
         }
     }
 }

@@ -43,6 +43,104 @@ pub struct ClipAnchors {
     /// The line of the last `anchored` record before the clip was opened (cited with the
     /// clip's records; its token is the anchor of the size it names).
     pub anchored_line: Option<u64>,
+    /// Per witness, the earliest checkpoint it cosigned that holds the clip's seal.
+    #[serde(default)]
+    pub cosigned: Vec<ClipCosigned>,
+}
+
+/// A clip's seal in a cosigned checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClipCosigned {
+    /// The witness's key ID (hex) and the checkpoint's size.
+    pub witness: String,
+    pub size: u64,
+    /// The seal's inclusion proof against the cosigned checkpoint.
+    pub proof: String,
+}
+
+/// A checkpoint a witness cosigned, in a bundle.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CosignedInfo {
+    /// The witness's key name and key ID (hex).
+    pub witness: String,
+    pub key_id: String,
+    pub size: u64,
+    /// The note with the station's signature and the witness's cosignature.
+    pub note: String,
+    pub consistency: String,
+    /// The cosignature's time (RFC 3339, UTC).
+    pub time: String,
+}
+
+/// Adds, for each `[[anchor.witness]]`, the earliest checkpoint it cosigned holding each
+/// clip's seal (note, consistency proof to the export checkpoint, the seal's proof).
+pub(super) fn add_cosigned(
+    zip: &mut Bundle,
+    data_dir: &std::path::Path,
+    config: &Config,
+    reader: &LogReader,
+    cp: &Checkpointed,
+    clips: &mut [BundleClip],
+) -> Result<Vec<CosignedInfo>, Error> {
+    use crate::anchor::cosign::WitnessVerifier;
+    use crate::anchor::witness_client::witness_id;
+    let mut added: BTreeMap<(String, u64), CosignedInfo> = BTreeMap::new();
+    for w in &config.anchor.witness {
+        let Ok(v) = WitnessVerifier::parse(&w.key) else {
+            continue;
+        };
+        let id = witness_id(&w.key);
+        let idx = StampIndex::witness(data_dir, &id);
+        for c in clips.iter_mut() {
+            let Some(line) = sealed_line(c) else { continue };
+            let Some(st) = idx.first_covering(line, cp.size) else {
+                continue;
+            };
+            let note = std::fs::read_to_string(&st.note).map_err(|e| {
+                super::bad(
+                    &st.note,
+                    format!("cannot read the cosigned checkpoint: {e}"),
+                )
+            })?;
+            let Some(time) = v.cosigned(&note) else {
+                tracing::warn!(file = %st.note.display(), "a kept cosignature does not check; left out of the bundle");
+                continue;
+            };
+            let base = format!("anchors/w-{id}-{}", st.size);
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                added.entry((id.clone(), st.size))
+            {
+                zip.add(&format!("{base}.note"), note.as_bytes(), true)?;
+                zip.add(
+                    &format!("{base}.consistency"),
+                    proof::consistency_text(reader, st.size, cp)?.as_bytes(),
+                    true,
+                )?;
+                slot.insert(CosignedInfo {
+                    witness: v.name.clone(),
+                    key_id: id.clone(),
+                    size: st.size,
+                    note: format!("{base}.note"),
+                    consistency: format!("{base}.consistency"),
+                    time: chrono::DateTime::from_timestamp(i64::try_from(time).unwrap_or(0), 0)
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                        .unwrap_or_default(),
+                });
+            }
+            let name = format!("proofs/line-{line}.w-{id}-{}.tlog-proof", st.size);
+            zip.add(
+                &name,
+                proof::prove_at(reader, st.size, &note, line)?.as_bytes(),
+                true,
+            )?;
+            c.anchors.cosigned.push(ClipCosigned {
+                witness: id.clone(),
+                size: st.size,
+                proof: name,
+            });
+        }
+    }
+    Ok(added.into_values().collect())
 }
 
 /// The line of a clip's seal, from its cited records.
@@ -355,4 +453,131 @@ fn clip_anchors(
             ),
         );
     }
+}
+
+/// Checks the cosignatures of the witnesses given (`verify-bundle --witness KEY`): each clip's
+/// seal must be in a checkpoint that witness cosigned (signed by the station, consistent with
+/// the export checkpoint), and no clip may claim to end after that cosignature. Returns the
+/// problems and, per witness, the line of what it proves.
+pub(super) fn check_cosigned(
+    ev: &super::Evidence,
+    small: &BTreeMap<String, Vec<u8>>,
+    verifier: &crate::log::note::NoteVerifier,
+    export: Option<&crate::log::note::Checkpoint>,
+    witnesses: &[String],
+) -> (Vec<(String, String)>, Vec<String>) {
+    use crate::anchor::cosign::WitnessVerifier;
+    let mut problems: Vec<(String, String)> = Vec::new();
+    let mut lines = Vec::new();
+    for key in witnesses {
+        let Ok(w) = WitnessVerifier::parse(key) else {
+            problems.push((
+                "(--witness)".into(),
+                format!("{key:?} is not a witness key"),
+            ));
+            continue;
+        };
+        let id = crate::anchor::witness_client::witness_id(key);
+        // size -> (cosignature time, root)
+        let mut good: BTreeMap<u64, (i64, crate::log::merkle::Hash)> = BTreeMap::new();
+        for info in ev.witnessed.iter().filter(|i| i.key_id == id) {
+            let text = small
+                .get(&info.note)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            let cp = verifier
+                .open(&text)
+                .ok()
+                .and_then(|b| crate::log::note::Checkpoint::parse(b).ok())
+                .filter(|cp| cp.size == info.size);
+            let time = w.cosigned(&text);
+            let (Some(cp), Some(time)) = (cp, time) else {
+                problems.push((
+                    info.note.clone(),
+                    format!(
+                        "is not the station's checkpoint cosigned by witness {}",
+                        w.name
+                    ),
+                ));
+                continue;
+            };
+            let consistent = small
+                .get(&info.consistency)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .and_then(|t| {
+                    let (old, hashes, _) = proof::parse_consistency(&t).ok()?;
+                    let new = export?;
+                    Some(
+                        old == cp.size
+                            && (old == new.size && cp.root == new.root
+                                || crate::log::merkle::verify_consistency(
+                                    old, new.size, &cp.root, &new.root, &hashes,
+                                )),
+                    )
+                });
+            if consistent != Some(true) {
+                problems.push((
+                    info.consistency.clone(),
+                    "does not prove the cosigned log is the start of the exported one".into(),
+                ));
+                continue;
+            }
+            good.insert(
+                info.size,
+                (i64::try_from(time).unwrap_or(i64::MAX), cp.root),
+            );
+        }
+        let mut latest = None;
+        for c in &ev.clips {
+            let what = format!("clip {} of {}", c.clip, c.order);
+            let Some(cc) = c.anchors.cosigned.iter().find(|cc| cc.witness == id) else {
+                problems.push((
+                    "evidence.json".into(),
+                    format!("{what} is in no checkpoint witness {} cosigned (a log the witness never saw, or a fork it refused)", w.name),
+                ));
+                continue;
+            };
+            let Some((time, root)) = good.get(&cc.size) else {
+                problems.push((
+                    "evidence.json".into(),
+                    format!("{what}: its cosigned checkpoint does not check"),
+                ));
+                continue;
+            };
+            let proven = small
+                .get(&cc.proof)
+                .and_then(|t| proof::verify(&String::from_utf8_lossy(t), verifier).ok());
+            if !proven.is_some_and(|v| {
+                v.checkpoint.root == *root
+                    && Some(v.line) == sealed_line(c)
+                    && matches!(v.record.body, crate::log::Body::ClipSealed { .. })
+            }) {
+                problems.push((
+                    cc.proof.clone(),
+                    format!("does not prove {what}'s seal in the cosigned checkpoint"),
+                ));
+            }
+            if c.ended_at
+                .as_deref()
+                .and_then(seconds)
+                .is_some_and(|e| e > time + TOLERANCE_S)
+            {
+                problems.push((
+                    "evidence.json".into(),
+                    format!("{what} claims to end after witness {} cosigned a log holding its seal: the log was re-dated", w.name),
+                ));
+            }
+            latest = latest.max(Some(*time));
+        }
+        if let Some(t) = latest {
+            let when = chrono::DateTime::from_timestamp(t, 0)
+                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            lines.push(format!(
+                "cosigned by witness {}: every clip's seal was in a log it saw, consistent with all it saw before, no later than {when}",
+                w.name
+            ));
+        }
+    }
+    (problems, lines)
 }

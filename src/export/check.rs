@@ -37,6 +37,8 @@ pub struct BundleReport {
     /// given (`--tsa-ca`) rather than taken from the bundle.
     pub anchors: u64,
     pub tsa_pinned: bool,
+    /// What each witness given (`--witness`) proves, one line each.
+    pub witnessed: Vec<String>,
     /// What the bundle proves, in one line, from its proven records.
     pub statement: String,
     pub clips_ok: u64,
@@ -147,6 +149,7 @@ fn unreadable_evidence(files: &Files) -> Evidence {
         order_records: Vec::new(),
         statement: String::new(),
         anchors: Vec::new(),
+        witnessed: Vec::new(),
     }
 }
 
@@ -525,6 +528,7 @@ pub fn verify_bundle(
     path: &Path,
     key: Option<&str>,
     tsa_ca: Option<&[u8]>,
+    witnesses: &[String],
 ) -> Result<BundleReport, Error> {
     let tsa_roots = tsa_ca
         .map(crate::anchor::tsp::load_roots)
@@ -600,6 +604,16 @@ pub fn verify_bundle(
     for (file, detail) in anchored.problems {
         ck.problem(&file, detail);
     }
+    let (cosign_problems, witnessed) = super::anchors::check_cosigned(
+        &ev,
+        &ck.files.small,
+        &ck.verifier,
+        ck.checkpoint.as_ref(),
+        witnesses,
+    );
+    for (file, detail) in cosign_problems {
+        ck.problem(&file, detail);
+    }
     let statement = super::statement(&ev.clips, &ev.anchors);
     if ev.version >= 2 && ev.statement != statement {
         ck.problem(
@@ -621,6 +635,7 @@ pub fn verify_bundle(
         station_key: key_text,
         pinned: key.is_some(),
         tsa_pinned: anchored.tsa_pinned,
+        witnessed,
         anchors: ev.anchors.len() as u64,
         statement,
         clips_ok,

@@ -79,6 +79,9 @@ pub struct Evidence {
     /// The checkpoints a TSA stamped that the clips' anchors name (see [`anchors`]).
     #[serde(default)]
     pub anchors: Vec<anchors::AnchorInfo>,
+    /// The checkpoints witnesses cosigned that the clips' anchors name.
+    #[serde(default)]
+    pub witnessed: Vec<anchors::CosignedInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -283,6 +286,7 @@ pub fn export(
     }
     b.zip.cite(&reader, &cp, access.seq, "access")?;
     let anchor_list = anchors::add(&mut b.zip, data_dir, config, &reader, &cp, &idx, &mut clips)?;
+    let witnessed = anchors::add_cosigned(&mut b.zip, data_dir, config, &reader, &cp, &mut clips)?;
     let statement = statement(&clips, &anchor_list);
     let evidence = Evidence {
         format: FORMAT.into(),
@@ -303,6 +307,7 @@ pub fn export(
         order_records,
         statement,
         anchors: anchor_list,
+        witnessed,
     };
     let key = StationKey::for_data_dir(data_dir, config)?;
     let bytes = b.finish(&evidence, &verifier, &key)?;

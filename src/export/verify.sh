@@ -4,6 +4,7 @@
 # dispute (a key inside the bundle proves nothing: whoever made the bundle chose it):
 #   bash verify.sh 'STATION_KEY'      the key itself, name+id+base64
 #   bash verify.sh FILE               or a file holding it
+#   bash verify.sh KEY WITNESS_KEY... and the witnesses whose cosignatures must be there
 # It prints each step and ends with "BUNDLE OK" (exit 0), or names what is wrong (exit 1).
 # Without a key it checks nothing and says so (exit 2).
 set -uo pipefail
@@ -104,7 +105,7 @@ prove_in() {
 
 echo "4. every record is in the signed log (RFC 6962 inclusion proof up to the root)"
 for proof in proofs/line-*.tlog-proof; do
-  case "$proof" in *.at-*) continue ;; esac
+  case "$proof" in *.at-* | *.w-*) continue ;; esac
   n=${proof#proofs/line-}; n=${n%.tlog-proof}
   sed '1,/^$/d' "$proof" | cmp -s - checkpoint.note || fail "$proof is against another checkpoint"
   prove_in "$proof" "records/line-$n.jsonl" "$size" "$root"
@@ -203,9 +204,52 @@ if ls anchors/*.tsr > /dev/null 2>&1; then
   fi
 fi
 
+witnessed=""
+shift
+for wkey in "$@"; do
+  [ -f "$wkey" ] && wkey=$(tr -d ' \r\n' < "$wkey")
+  wname=${wkey%%+*}; wrest=${wkey#*+}; wid=${wrest%%+*}; wb64=${wrest#*+}
+  echo "8. every clip's seal is in a checkpoint the witness $wname cosigned"
+  printf '%s' "$wb64" | base64 -d > "$t/wraw" 2>/dev/null
+  [ "$(wc -c < "$t/wraw")" -eq 33 ] && [ "$(head -c 1 "$t/wraw" | hex)" = "04" ] \
+    || fail "the witness key '$wkey' is not an Ed25519 cosignature key"
+  [ "$({ printf '%s\n' "$wname"; cat "$t/wraw"; } | h | head -c 4 | hex)" = "$wid" ] \
+    || fail "the witness key's ID $wid is not the hash of its name and key"
+  { printf '\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00'; tail -c 32 "$t/wraw"; } | base64 -w0 > "$t/wspki"
+  { echo "-----BEGIN PUBLIC KEY-----"; cat "$t/wspki"; echo; echo "-----END PUBLIC KEY-----"; } > "$t/w.pem"
+  wlast=0
+  for rec in $(kinds clip_sealed); do
+    s=${rec#records/line-}; s=${s%.jsonl}
+    wp=$(ls proofs/line-"$s".w-"$wid"-*.tlog-proof 2>/dev/null | head -n 1)
+    [ -n "$wp" ] || fail "$rec is in no checkpoint the witness $wname cosigned (a log it never saw, or a fork it refused)"
+    z=${wp%.tlog-proof}; z=${z##*-}
+    wn="anchors/w-$wid-$z.note"
+    sed '1,/^$/d' "$wp" | cmp -s - "$wn" || fail "$wp is not against $wn"
+    check_note "$wn"
+    wts=""
+    while IFS= read -r line; do
+      case "$line" in "— $wname "*) ;; *) continue ;; esac
+      printf '%s' "${line#"— $wname "}" | base64 -d > "$t/cs" 2>/dev/null || continue
+      [ "$(wc -c < "$t/cs")" -eq 76 ] && [ "$(head -c 4 "$t/cs" | hex)" = "$wid" ] || continue
+      ts=$((16#$(tail -c +5 "$t/cs" | head -c 8 | hex)))
+      { printf 'cosignature/v1\ntime %s\n' "$ts"; cat "$t/body"; } > "$t/cmsg"
+      tail -c 64 "$t/cs" > "$t/csig"
+      openssl pkeyutl -verify -pubin -inkey "$t/w.pem" -rawin -in "$t/cmsg" -sigfile "$t/csig" \
+        > /dev/null 2>&1 && { wts=$ts; break; }
+    done < <(sed '1,/^$/d' "$wn")
+    [ -n "$wts" ] || fail "$wn carries no valid cosignature by $wname"
+    prove_in "$wp" "$rec" "$z" "$(sed -n 3p "$t/body")"
+    end=$(date -d "$(grep -o '"ended_at":"[^"]*"' "$rec" | cut -d'"' -f4)" +%s)
+    [ "$end" -le $((wts + 2)) ] || fail "$rec claims to end after $wname cosigned a log holding it: the log was re-dated"
+    [ "$wts" -gt "$wlast" ] && wlast=$wts
+  done
+  witnessed="$witnessed
+cosigned by witness $wname: every clip's seal was in a log it saw, consistent with all it saw before, no later than $(date -u -d "@$wlast" +%Y-%m-%dT%H:%M:%SZ)"
+done
+
 from=$(kinds clip_sealed | xargs -r grep -ho '"started_at":"[^"]*"' | cut -d'"' -f4 | sort | head -n 1)
 to=$(kinds clip_sealed | xargs -r grep -ho '"ended_at":"[^"]*"' | cut -d'"' -f4 | sort | tail -n 1)
 synced=$(kinds clip_opened | xargs -r grep -ho '"clock_synced":[a-z]*' | cut -d: -f2 | sort -u | tr '\n' ' ')
 case "$synced" in "true ") synced=yes ;; *false*) synced=no ;; *) synced=unknown ;; esac
 echo "BUNDLE OK: order $code, $(grep -c . SHA256SUMS) clips, $(ls proofs | grep -vc '\.at-') records proven against $(sed -n 1p checkpoint.note) ($size lines), signed by the key given ($name)"
-echo "recorded between ${from:-?} and ${to:-?} (station clock, NTP synchronised: $synced); $anchored"
+echo "recorded between ${from:-?} and ${to:-?} (station clock, NTP synchronised: $synced); $anchored$witnessed"

@@ -120,6 +120,12 @@ impl ProcessStatus {
                 ));
             }
         }
+        for w in p.anchor.iter().flat_map(|a| a.witnesses.iter()) {
+            if let Some(e) = &w.last_error {
+                p.warnings
+                    .push(format!("witness {} ({}): {e}", w.name, w.url));
+            }
+        }
         for a in alarms(&p, config) {
             if a.kind == "clock_unsynchronised" {
                 p.warnings.push(a.reason);

@@ -23,3 +23,4 @@ mod server;
 mod stations;
 mod stranger;
 mod tamper;
+mod witness;

@@ -1,0 +1,91 @@
+//! `packwitness witness`: a c2sp.org/tlog-witness server for station logs (see
+//! [`crate::anchor::witness`]), over HTTP: `POST /add-checkpoint`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+use crate::anchor::witness::Witness;
+use crate::error::{Error, ErrorKind};
+
+/// The largest request taken (an old size, 63 hashes and a checkpoint with a few signatures).
+const MAX_REQUEST: usize = 16 * 1024;
+
+async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Bytes) -> Response {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return (StatusCode::BAD_REQUEST, "the body is not UTF-8\n").into_response();
+    };
+    let now = chrono::Utc::now().timestamp().max(1) as u64;
+    let a = w.add_checkpoint(text, now);
+    let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, a.content_type)], a.body).into_response()
+}
+
+/// Serves the witness of `dir` on `listen` until SIGINT/SIGTERM; `ready` is told its
+/// verifier key and address once it listens.
+pub fn serve(
+    listen: &str,
+    witness: Witness,
+    ready: impl FnOnce(&str, SocketAddr),
+) -> Result<(), Error> {
+    let bad = |what: String| {
+        Error::msg(
+            ErrorKind::Unavailable,
+            format!("witness on {listen}: {what}"),
+        )
+    };
+    let addr: SocketAddr = listen
+        .parse()
+        .map_err(|_| bad("not an address:port such as 127.0.0.1:8089".into()))?;
+    let std_listener = std::net::TcpListener::bind(addr).map_err(|e| {
+        bad(format!(
+            "cannot listen: {e} (is another program using the port?)"
+        ))
+    })?;
+    std_listener
+        .set_nonblocking(true)
+        .map_err(|e| bad(format!("cannot set up the socket: {e}")))?;
+    let addr = std_listener
+        .local_addr()
+        .map_err(|e| bad(format!("cannot read the bound address: {e}")))?;
+    let key = witness.verifier();
+    let app = axum::Router::new()
+        .route("/add-checkpoint", post(add_checkpoint))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST))
+        .with_state(Arc::new(witness));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("witness")
+        .enable_all()
+        .build()
+        .map_err(|e| bad(format!("cannot start the HTTP runtime: {e}")))?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop_tx = std::sync::Mutex::new(Some(stop_tx));
+    super::run::on_signal(move || {
+        if let Some(tx) = stop_tx.lock().ok().and_then(|mut g| g.take()) {
+            let _ = tx.send(());
+        }
+    })?;
+    ready(&key, addr);
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(std_listener)
+            .map_err(|e| bad(format!("cannot use its socket: {e}")))?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .map_err(|e| bad(format!("stopped: {e}")))
+    })
+}
+
+/// Opens the witness of `dir` (creating its key named `name` the first time).
+pub fn open(dir: &Path, name: &str) -> Result<Witness, Error> {
+    Witness::open(dir, name).map_err(|e| Error::msg(ErrorKind::Invalid, e.to_string()))
+}
