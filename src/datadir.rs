@@ -208,7 +208,32 @@ pub fn safe_name(code: &str) -> String {
 
 /// Where a key file named in the config lives: a relative path is inside the data dir.
 pub fn key_path(data_dir: &Path, key_file: &Path) -> PathBuf {
-    data_dir.join(key_file)
+    if !key_file.as_os_str().is_empty() {
+        return data_dir.join(key_file);
+    }
+    // Data dirs made before the key moved out keep their key where it is.
+    let legacy = data_dir.join(LEGACY_KEY);
+    if legacy.is_file() {
+        return legacy;
+    }
+    default_key_path(data_dir)
+}
+
+/// Where the key of data dirs made before version 0.2 is: inside the data dir.
+pub const LEGACY_KEY: &str = "keys/station.key";
+
+/// The default key file of a data dir: beside it, never inside, so that a copy or a backup
+/// of the clips is not a copy of the key: `<data dir>.key/station.key`.
+pub fn default_key_path(data_dir: &Path) -> PathBuf {
+    let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_owned());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "data".into());
+    dir.parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(format!("{name}.key"))
+        .join("station.key")
 }
 
 /// Bytes free for this user on the filesystem of `dir`.

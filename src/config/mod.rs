@@ -482,7 +482,9 @@ pub struct LedgerConfig {
     pub checkpoint_every: u64,
     /// ...or when this many minutes have passed since the last one and records were added.
     pub checkpoint_minutes: u64,
-    /// The station's private signing key; relative paths are inside the data dir.
+    /// The station's private signing key; relative paths are inside the data dir. Empty (the
+    /// default): `<data dir>.key/station.key`, beside the data dir and never inside it (a data
+    /// dir made earlier keeps its `keys/station.key`).
     pub key_file: PathBuf,
 }
 
@@ -491,7 +493,7 @@ impl Default for LedgerConfig {
         LedgerConfig {
             checkpoint_every: 100,
             checkpoint_minutes: 10,
-            key_file: PathBuf::from("keys/station.key"),
+            key_file: PathBuf::new(),
         }
     }
 }

@@ -79,6 +79,25 @@ pub fn report(ev: &Evidence, stills: &BTreeMap<String, Vec<u8>>) -> String {
                 @if !ev.statement.is_empty() {
                     p { b { "What this bundle proves: " } (ev.statement) "." }
                 }
+                @if !ev.anchors.is_empty() {
+                    p {
+                        "Time-stamps (RFC 3161): "
+                        @for a in &ev.anchors {
+                            "the checkpoint of " (a.size) " lines at " (a.gen_time) " by " (a.tsa) "; "
+                        }
+                        "check them against the TSA's published certificates (TSA_CA=FILE for verify.sh, --tsa-ca for verify-bundle)."
+                    }
+                }
+                @if !ev.witnessed.is_empty() {
+                    p {
+                        "Witness cosignatures (c2sp.org/tlog-cosignature): "
+                        @for w in &ev.witnessed {
+                            "the checkpoint of " (w.size) " lines by " (w.witness) " (key ID " (w.key_id) ") at " (w.time) "; "
+                        }
+                        "they count only once checked with the witness's key, obtained from the witness: "
+                        code { "bash verify.sh STATION_KEY WITNESS_KEY" } "."
+                    }
+                }
                 p {
                     "Exported " (ev.exported_at) " by " (ev.exported_by) " with " (ev.software)
                     ". Station key " code { (ev.station_key) } "."

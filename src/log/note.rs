@@ -139,10 +139,15 @@ impl StationKey {
         data_dir: &Path,
         config: &crate::config::Config,
     ) -> Result<StationKey, NoteError> {
-        StationKey::load_or_create(
-            &crate::datadir::key_path(data_dir, &config.ledger.key_file),
-            &config.first_station().id,
-        )
+        let path = crate::datadir::key_path(data_dir, &config.ledger.key_file);
+        if config.ledger.key_file.as_os_str().is_empty() && path.starts_with(data_dir) {
+            tracing::warn!(
+                key = %path.display(),
+                move_to = %crate::datadir::default_key_path(data_dir).display(),
+                "the station key is inside the data dir: a copy of the clips is a copy of the key; move it beside the data dir (stop the recorder first)"
+            );
+        }
+        StationKey::load_or_create(&path, &config.first_station().id)
     }
 
     pub(crate) fn parse(text: &str) -> Result<StationKey, String> {

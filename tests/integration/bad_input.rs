@@ -223,12 +223,19 @@ fn path_like_order_codes_get_safe_file_names() {
     }
     let out = bin().args(&args).current_dir(tmp.path()).output().unwrap();
     assert!(out.status.success(), "{}", show(&out));
-    // Only the data dir was created next to it.
-    let top: Vec<_> = std::fs::read_dir(tmp.path())
+    // Only the data dir and, beside it, its key were created next to it.
+    let mut top: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(top, vec![std::ffi::OsString::from("d")]);
+    top.sort();
+    assert_eq!(
+        top,
+        vec![
+            std::ffi::OsString::from("d"),
+            std::ffi::OsString::from("d.key")
+        ]
+    );
     for f in tree(&dir) {
         assert!(
             f.starts_with("clips/station-1/")

@@ -88,8 +88,34 @@ pub fn station_key(dir: &Path) -> String {
 
 pub fn demo_copy(tmp: &Path) -> PathBuf {
     let dst = tmp.join("data");
-    copy_dir(demo_fixture(), &dst);
+    copy_station(demo_fixture(), &dst);
     dst
+}
+
+/// The key folder beside a data dir (the default `<data dir>.key`).
+pub fn key_dir(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap().to_os_string();
+    name.push(".key");
+    dir.with_file_name(name)
+}
+
+/// The station key file of a data dir: inside it for data dirs made before the key moved
+/// out, beside it otherwise.
+pub fn station_key_file(dir: &Path) -> PathBuf {
+    let legacy = dir.join("keys/station.key");
+    if legacy.is_file() {
+        legacy
+    } else {
+        key_dir(dir).join("station.key")
+    }
+}
+
+/// A copy of a station: its data dir and the key beside it.
+pub fn copy_station(src: &Path, dst: &Path) {
+    copy_dir(src, dst);
+    if key_dir(src).is_dir() {
+        copy_dir(&key_dir(src), &key_dir(dst));
+    }
 }
 
 pub fn copy_dir(src: &Path, dst: &Path) {

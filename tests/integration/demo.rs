@@ -194,12 +194,23 @@ fn demo_without_data_dir_makes_a_new_one_in_the_current_directory() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", show(&out));
-    let made: Vec<_> = std::fs::read_dir(tmp.path())
+    let mut made: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(made.len(), 1, "{made:?}");
+    made.sort();
+    // The data dir, and its key beside it (never inside).
+    assert_eq!(made.len(), 2, "{made:?}");
     assert!(made[0].starts_with("packwitness-demo-"), "{made:?}");
+    assert_eq!(made[1], format!("{}.key", made[0]), "{made:?}");
+    let key = tmp.path().join(&made[1]).join("station.key");
+    assert!(key.is_file());
+    assert!(!tmp.path().join(&made[0]).join("keys").exists());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     assert!(
         stdout(&out).contains(&made[0]),
         "the demo prints its data dir"

@@ -463,7 +463,7 @@ fn consistency_proves_the_log_grew_and_refuses_a_fork_under_the_same_key() {
     std::fs::write(&note_file, &old_note).unwrap();
     // Keep a copy of the station as it was then, for the fork below.
     let fork = tmp.path().join("fork");
-    copy_dir(&dir, &fork);
+    copy_station(&dir, &fork);
 
     let out = data(
         &dir,
@@ -670,7 +670,7 @@ fn a_rotated_key_verifies_and_old_checkpoints_still_prove_consistency() {
         format!("packwitness key rotation\nold {old_key}\nnew {new_key}\n")
     );
     // The old private key is kept aside, not deleted.
-    let kept = std::fs::read_dir(dir.join("keys"))
+    let kept = std::fs::read_dir(station_key_file(&dir).parent().unwrap())
         .unwrap()
         .filter(|e| {
             e.as_ref()

@@ -197,8 +197,12 @@ fn two_stations_are_cosigned_and_a_fork_is_refused() {
 
     // A fork: station 1's key copied into a new data dir, recording a longer log of its own.
     let fork = t.join("fork");
-    std::fs::create_dir_all(fork.join("keys")).unwrap();
-    std::fs::copy(d1.join("keys/station.key"), fork.join("keys/station.key")).unwrap();
+    std::fs::create_dir_all(key_dir(&fork)).unwrap();
+    std::fs::copy(
+        key_dir(&d1).join("station.key"),
+        key_dir(&fork).join("station.key"),
+    )
+    .unwrap();
     assert_eq!(station_key(&fork), k1);
     record(&fork, &c1, &["SO-1001-W", "SO-1002-W", "SO-1003-W"], true);
     let refused = std::fs::read_to_string(wdir.join("refused.log")).unwrap();
