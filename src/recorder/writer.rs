@@ -39,6 +39,9 @@ pub type MakeRecord = Box<dyn FnOnce(u64) -> Body + Send>;
 
 /// How often retention runs while recording.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
+/// With anchoring on, a seal is checkpointed (and so anchored) this long after it: the seals
+/// of one scan's cameras share a checkpoint.
+const SEAL_BURST: Duration = Duration::from_secs(1);
 /// How often the free space is compared with `min_free_mb`.
 const SPACE_EVERY: Duration = Duration::from_secs(5);
 /// How often a manifest whose write failed is opened again.
@@ -82,6 +85,10 @@ pub struct Writer {
     checkpoint_interval: Duration,
     /// Monotonic time of the last checkpoint.
     last_checkpoint: Duration,
+    /// With anchoring on (`[anchor]`), when the first seal after the last checkpoint was
+    /// written: a burst of seals gets its checkpoint (and so its anchor) a second later.
+    anchoring: bool,
+    seal_burst: Option<Duration>,
     retention: RetentionConfig,
     /// The recording rate measured from the sealed clips: what `reserve_minutes` is.
     rate: retention::RecordingRate,
@@ -132,6 +139,8 @@ impl Writer {
             data_dir: data_dir.to_owned(),
             key,
             last_checkpoint: clock.monotonic(),
+            anchoring: !config.anchor.tsa.is_empty() || !config.anchor.witness.is_empty(),
+            seal_burst: None,
             clock,
             checkpoint_every: config.ledger.checkpoint_every,
             checkpoint_interval: Duration::from_secs(config.ledger.checkpoint_minutes * 60),
@@ -222,6 +231,14 @@ impl Writer {
     /// Index and observer, after records are durable. The indexer is only told (it never
     /// makes an append wait); the index can always be rebuilt: the manifest is what counts.
     fn after_append(&mut self, recs: &[Record]) {
+        if self.anchoring
+            && self.seal_burst.is_none()
+            && recs
+                .iter()
+                .any(|r| matches!(r.body, Body::ClipSealed { .. }))
+        {
+            self.seal_burst = Some(self.clock.monotonic());
+        }
         if let Ok(mut st) = self.stats.lock() {
             if let Some(cp) = recs
                 .iter()
@@ -260,6 +277,7 @@ impl Writer {
     pub fn checkpoint(&mut self) -> Result<Option<Record>, Error> {
         let rec = self.ledger.checkpoint(&self.key, self.clock.as_ref())?;
         self.last_checkpoint = self.clock.monotonic();
+        self.seal_burst = None;
         if let Some(r) = &rec {
             self.after_append(std::slice::from_ref(r));
         }
@@ -305,7 +323,10 @@ impl Writer {
             self.last_retention = None;
         }
         let since = now.saturating_sub(self.last_checkpoint);
-        if self.ledger.since_checkpoint() > 0 && since >= self.checkpoint_interval {
+        let burst_due = self
+            .seal_burst
+            .is_some_and(|t| now.saturating_sub(t) >= SEAL_BURST);
+        if self.ledger.since_checkpoint() > 0 && (since >= self.checkpoint_interval || burst_due) {
             self.checkpoint()?;
         }
         let due_retention = self
@@ -321,7 +342,10 @@ impl Writer {
         let now = self.clock.monotonic();
         let to_checkpoint = self
             .checkpoint_interval
-            .saturating_sub(now.saturating_sub(self.last_checkpoint));
+            .saturating_sub(now.saturating_sub(self.last_checkpoint))
+            .min(self.seal_burst.map_or(Duration::MAX, |t| {
+                SEAL_BURST.saturating_sub(now.saturating_sub(t))
+            }));
         let to_retention = self.last_retention.map_or(Duration::ZERO, |t| {
             RETENTION_EVERY.saturating_sub(now.saturating_sub(t))
         });

@@ -45,7 +45,9 @@ fn config(tmp: &Path, name: &str, port: u16, witness_key: &str) -> PathBuf {
     std::fs::write(
         &cfg,
         format!(
-            "[station]\nid = \"{name}\"\n[ledger]\ncheckpoint_every = 1\n[anchor]\nevery_s = 1\n[[anchor.witness]]\nurl = \"http://127.0.0.1:{port}\"\nkey = \"{witness_key}\"\n"
+            // No checkpoint_every: the seals' own checkpoints (a second after each burst of
+            // seals, with anchoring on) are what the witness gets.
+            "[station]\nid = \"{name}\"\n[anchor]\nevery_s = 1\n[[anchor.witness]]\nurl = \"http://127.0.0.1:{port}\"\nkey = \"{witness_key}\"\n"
         ),
     )
     .unwrap();
@@ -244,13 +246,18 @@ fn two_stations_are_cosigned_and_a_fork_is_refused() {
     assert_eq!(sh.status.code(), Some(1), "{}", show(&sh));
 
     // A rollback to an older checkpoint of station 1 is refused too (409 with the size held).
-    let old_note = manifest(&d1)
-        .into_iter()
-        .find(|r| r["kind"] == "checkpoint")
-        .unwrap()["note"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // Signed by station 1's own key: a smaller tree than the witness holds.
+    let key = packwitness::log::note::StationKey::load_or_create(
+        &key_dir(&d1).join("station.key"),
+        "unused",
+    )
+    .unwrap();
+    let old_note = key.sign(&format!(
+        "{}\n{}\n{}\n",
+        key.name(),
+        held - 1,
+        packwitness::log::note::b64(&[3u8; 32])
+    ));
     let addr = format!("127.0.0.1:{port}");
     let r = http(
         &addr,
