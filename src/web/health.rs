@@ -543,6 +543,25 @@ pub fn metrics_text(p: &ProcessStatus) -> String {
             "Size of the last checkpoint a TSA stamped (0: none yet).",
         );
         m.value("anchor_last_size", &[], a.last_size.unwrap_or(0) as f64);
+        type WitnessFn = fn(&crate::anchor::witness_client::WitnessStatus) -> f64;
+        let per_witness: [(&str, &str, WitnessFn); 2] = [
+            (
+                "witness_last_size",
+                "Size of the last checkpoint the witness cosigned (0: none yet).",
+                |w| w.last_size.unwrap_or(0) as f64,
+            ),
+            (
+                "witness_failing",
+                "1 while the witness's last answer was not a cosignature.",
+                |w| f64::from(u8::from(w.last_error.is_some())),
+            ),
+        ];
+        for (name, help, f) in per_witness.iter().filter(|_| !a.witnesses.is_empty()) {
+            m.family(name, "gauge", help);
+            for w in &a.witnesses {
+                m.value(name, &[("witness", &w.name)], f(w));
+            }
+        }
     }
     if let Some(a) = p.last_checkpoint_age_s {
         m.family(
