@@ -135,9 +135,12 @@ pub struct ServerConfig {
     /// Address `run` serves on, e.g. "127.0.0.1:8088" or "0.0.0.0:8088"; empty: no server.
     /// `serve` uses it too (default there: 127.0.0.1:8088).
     pub listen: String,
-    /// When set, every request needs it: `Authorization: Bearer TOKEN` or `?token=TOKEN`.
-    /// Set one before listening on anything but 127.0.0.1.
+    /// When set, every request needs it: `Authorization: Bearer TOKEN` or `?token=TOKEN`; at
+    /// least 16 characters. Required to listen on anything but loopback.
     pub token: String,
+    /// Host names the server answers to besides IP addresses and `localhost` (a request
+    /// naming another Host is refused: no DNS rebinding).
+    pub hosts: Vec<String>,
 }
 
 /// The file as written: `station` is one table or an array of tables.

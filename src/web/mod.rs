@@ -40,6 +40,7 @@ use crate::index::{self, FileCheck, Index};
 use crate::log::{Appender, Body as Record};
 use crate::recorder::{open_appender, Outcome, WriterHandle};
 
+mod guard;
 pub mod health;
 pub mod page;
 
@@ -145,6 +146,35 @@ struct Shared {
     classifier: Classifier,
     /// When the server started (monotonic): the uptime the rates are over.
     started: std::time::Duration,
+    /// When each (clip, viewer) was last recorded as viewed: one record per viewing.
+    views: std::sync::Mutex<std::collections::HashMap<(u64, std::net::IpAddr), std::time::Instant>>,
+    /// Bundles being built at once.
+    exports: tokio::sync::Semaphore,
+}
+
+/// The shortest `[server] token` accepted.
+const MIN_TOKEN: usize = 16;
+/// Bundles built at once; more are answered 503.
+const MAX_EXPORTS: usize = 2;
+/// Requests of one clip by one viewer within this time are one viewing (one `view` record).
+const VIEWING: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+impl Shared {
+    /// True when this request of `clip` by `peer` starts a viewing (and is now recorded so).
+    fn new_viewing(&self, clip: u64, peer: std::net::IpAddr) -> bool {
+        let now = std::time::Instant::now();
+        let Ok(mut v) = self.views.lock() else {
+            return true;
+        };
+        v.retain(|_, t| now.duration_since(*t) < VIEWING);
+        match v.get(&(clip, peer)) {
+            Some(_) => false,
+            None => {
+                v.insert((clip, peer), now);
+                true
+            }
+        }
+    }
 }
 
 impl Shared {
@@ -195,8 +225,17 @@ impl Server {
         let addr = std_listener
             .local_addr()
             .map_err(|e| bad(format!("cannot read the bound address: {e}")))?;
-        if !addr.ip().is_loopback() && deps.config.server.token.is_empty() {
-            tracing::warn!(%addr, "the web page and API are open to the network without a token; set server.token");
+        let token = &deps.config.server.token;
+        if !addr.ip().is_loopback() && token.is_empty() {
+            return Err(bad(
+                "listening beyond this machine without [server] token is refused: clips are evidence and personal data (set a token of at least 16 characters, or listen on 127.0.0.1)".into(),
+            ));
+        }
+        if !token.is_empty() && token.chars().count() < MIN_TOKEN {
+            return Err(bad(format!(
+                "[server] token is {} characters; use at least {MIN_TOKEN} (e.g. `openssl rand -hex 16`)",
+                token.chars().count()
+            )));
         }
         let classifier = Classifier::new(&deps.config.codes).map_err(|e| bad(e.to_string()))?;
         let started = deps.clock.monotonic();
@@ -204,6 +243,8 @@ impl Server {
             deps,
             classifier,
             started,
+            views: std::sync::Mutex::new(std::collections::HashMap::new()),
+            exports: tokio::sync::Semaphore::new(MAX_EXPORTS),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -304,6 +345,9 @@ async fn require_token(
     req: Request,
     next: axum::middleware::Next,
 ) -> Response {
+    if let Some(refused) = guard::refuse(&req, &shared.config().server.hosts) {
+        return refused;
+    }
     let want = &shared.config().server.token;
     if want.is_empty() {
         return next.run(req).await;
@@ -536,12 +580,9 @@ async fn clip_file(
     UrlPath(clip): UrlPath<u64>,
     req: Request,
 ) -> Result<Response, Failure> {
-    // A player asks for many byte ranges: a view is recorded once, at its first request.
-    let first = req
-        .headers()
-        .get(header::RANGE)
-        .and_then(|r| r.to_str().ok())
-        .is_none_or(|r| r.trim_start().starts_with("bytes=0-"));
+    // A player asks for many byte ranges: a viewing is recorded once, at whichever request
+    // comes first (any range); a HEAD sends no video and records nothing.
+    let first = req.method() != axum::http::Method::HEAD && shared.new_viewing(clip, peer.ip());
     let s = shared.clone();
     let path = blocking(move || {
         let index = Index::open_read(s.data_dir())?;
@@ -589,7 +630,26 @@ async fn export_bundle(
     UrlPath(code): UrlPath<String>,
     req: Request,
 ) -> Result<Response, Failure> {
+    // A HEAD sends no bundle: nothing is built, nothing is recorded.
+    if req.method() == axum::http::Method::HEAD {
+        return Ok((
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/zip"),
+            )],
+            Body::empty(),
+        )
+            .into_response());
+    }
+    let _permit = shared.exports.try_acquire().map_err(|_| {
+        Failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_EXPORTS} evidence bundles are being built now; try again in a minute"),
+        )
+    })?;
+    let shared2 = shared.clone();
     let (dir, out, name) = blocking(move || {
+        let shared = shared2;
         let dir = std::env::temp_dir().join(format!(
             "packwitness-web-export-{}-{}",
             std::process::id(),

@@ -129,7 +129,7 @@ fn a_token_is_required_when_configured() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = demo_copy(tmp.path());
     let cfg = tmp.path().join("pw.toml");
-    std::fs::write(&cfg, "[server]\ntoken = \"s3cret-token\"\n").unwrap();
+    std::fs::write(&cfg, "[server]\ntoken = \"s3cret-token-0123456789\"\n").unwrap();
     let (_server, addr) = serve(&dir, Some(&cfg));
     for path in [
         "/",
@@ -148,14 +148,14 @@ fn a_token_is_required_when_configured() {
     let page = http(
         &addr,
         "GET",
-        "/?code=DEMO-0001&token=s3cret-token",
+        "/?code=DEMO-0001&token=s3cret-token-0123456789",
         &[],
         b"",
     );
     assert_eq!(page.status, 200);
     // Links on the page carry the token, so a click works.
     assert!(
-        page.text().contains("?token=s3cret-token"),
+        page.text().contains("?token=s3cret-token-0123456789"),
         "{}",
         page.text()
     );
@@ -163,7 +163,7 @@ fn a_token_is_required_when_configured() {
         &addr,
         "GET",
         "/checkpoint",
-        &[("Authorization", "Bearer s3cret-token")],
+        &[("Authorization", "Bearer s3cret-token-0123456789")],
         b"",
     );
     assert_eq!(r.status, 200, "{}", r.text());
@@ -171,7 +171,7 @@ fn a_token_is_required_when_configured() {
         &addr,
         "GET",
         "/api/lookup/DEMO-0001",
-        &[("Authorization", "Bearer s3cret-token")],
+        &[("Authorization", "Bearer s3cret-token-0123456789")],
         b"",
     );
     assert_eq!(r.status, 200);
@@ -313,5 +313,79 @@ fn a_port_in_use_stops_run_before_any_camera_opens() {
     assert!(
         records.iter().all(|r| r["kind"] != "station_start"),
         "{records:?}"
+    );
+}
+
+#[test]
+fn foreign_hosts_cross_site_posts_heads_and_any_range_are_handled_safely() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    let (_server, addr) = serve(&dir, None);
+    // DNS rebinding: a page of another name that resolves here is refused.
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET /api/lookup/DEMO-0001 HTTP/1.1\r\nHost: evil.example:8088\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
+    // A cross-site POST (a form or fetch on another site's page) changes nothing.
+    for h in [
+        ("Origin", "http://evil.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ] {
+        let r = http(
+            &addr,
+            "POST",
+            "/api/stations/station-1/scan",
+            &[h],
+            b"SO-1001-X",
+        );
+        assert_eq!(r.status, 403, "{h:?}: {}", r.text());
+    }
+    let before = access_records(&dir).len();
+    // HEAD of a bundle builds and records nothing.
+    let r = http(&addr, "HEAD", "/export/DEMO-0001", &[], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(access_records(&dir).len(), before);
+    // Any byte range starts a viewing, recorded once.
+    let found = http(&addr, "GET", "/api/lookup/DEMO-0001", &[], b"").json();
+    let clip = found[0]["clip"].as_u64().unwrap();
+    for range in ["bytes=1-", "bytes=5-"] {
+        let r = http(
+            &addr,
+            "GET",
+            &format!("/clips/{clip}"),
+            &[("Range", range)],
+            b"",
+        );
+        assert_eq!(r.status, 206);
+    }
+    let views: Vec<_> = access_records(&dir)
+        .into_iter()
+        .filter(|r| r["action"] == "view")
+        .collect();
+    assert_eq!(views.len(), 1, "{views:?}");
+    // A short token, or the network without one, is refused at start.
+    let cfg = tmp.path().join("short.toml");
+    std::fs::write(&cfg, "[server]\ntoken = \"short\"\n").unwrap();
+    let d = dir.to_str().unwrap();
+    let out = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(stderr(&out).contains("at least 16"), "{}", show(&out));
+    let out = run(&["--data-dir", d, "serve", "--listen", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("without [server] token is refused"),
+        "{}",
+        show(&out)
     );
 }
