@@ -40,6 +40,7 @@ pub fn plan(config: &Config, orders: &[String], clip_seconds: f64) -> Result<Pla
         orders.to_vec()
     };
     let classifier = Classifier::new(&config.codes)?;
+    crate::media::font::check_config(config)?;
     let mut scans = Vec::new();
     for raw in &orders {
         let scan = classifier

@@ -128,6 +128,8 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     no_huge_pages();
     let config = r.config;
     let classifier = Arc::new(Classifier::new(&config.codes)?);
+    // A stamp the font cannot draw is refused before anything is recorded.
+    crate::media::font::check_config(config)?;
     let mut opened = Writer::open(r.data_dir, config, r.clock.clone())?;
     let resumable = opened.take_resumable();
     // Checkpoints go to the TSA and the witnesses from threads of their own: the writer only

@@ -293,7 +293,8 @@ pub struct EncodeConfig {
     pub stamp_template: String,
     /// Cap on the bit rate in kbit/s (libx264 VBV); 0 = none, CRF alone decides.
     pub max_rate_kbps: u32,
-    /// TrueType font for the stamp.
+    /// TrueType/OpenType font (or collection) for the stamp; empty: the first installed of
+    /// a CJK-capable font (fonts-wqy-microhei, fonts-noto-cjk), then DejaVu Sans.
     pub font_file: PathBuf,
     /// Font size in pixels; 0 picks 1/24 of the picture height.
     pub font_size: u32,
@@ -313,7 +314,7 @@ impl Default for EncodeConfig {
             stamp: true,
             stamp_template: DEFAULT_STAMP.into(),
             max_rate_kbps: 0,
-            font_file: PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+            font_file: PathBuf::new(),
             font_size: 0,
         }
     }

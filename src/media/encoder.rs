@@ -223,19 +223,16 @@ impl Encoder {
         output.set_pixel_format(format::Pixel::YUV420P);
         if self.settings.stamp {
             let size = font_size(&self.settings, info.height);
-            let font = self
-                .settings
-                .font_file
-                .to_str()
-                .ok_or_else(|| EncodeError::Setup {
-                    camera: self.camera.clone(),
-                    what: "encode.font_file is not valid UTF-8".into(),
-                })?;
-            if !self.settings.font_file.is_file() {
+            let font_path = super::font::resolve(&self.settings.font_file);
+            let font = font_path.to_str().ok_or_else(|| EncodeError::Setup {
+                camera: self.camera.clone(),
+                what: "encode.font_file is not valid UTF-8".into(),
+            })?;
+            if !font_path.is_file() {
                 return Err(EncodeError::Setup {
                     camera: self.camera.clone(),
                     what: format!(
-                        "font file {font} not found (install fonts-dejavu-core or set encode.font_file)"
+                        "font file {font} not found (install fonts-wqy-microhei or fonts-dejavu-core, or set encode.font_file)"
                     ),
                 });
             }

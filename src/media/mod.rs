@@ -15,6 +15,7 @@ use ffmpeg_next as ffmpeg;
 pub mod derived;
 pub mod encoder;
 pub mod fmp4;
+pub mod font;
 pub mod passthrough;
 pub mod replay;
 pub mod source;

@@ -305,3 +305,48 @@ fn lookup_of_unknown_order_exits_1() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out).trim(), "[]");
 }
+
+#[test]
+fn a_stamp_the_font_cannot_draw_is_refused_and_chinese_draws_with_the_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("zh.toml");
+    std::fs::write(
+        &cfg,
+        "[encode]\nstamp_template = \"订单 {order}  {station} {camera}  {time}\"\nfont_file = \"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf\"\n",
+    )
+    .unwrap();
+    let d = tmp.path().join("d");
+    let out = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        d.to_str().unwrap(),
+        "demo",
+        "--clip-seconds",
+        "0.5",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("订 (U+8BA2)") && stderr(&out).contains("单 (U+5355)"),
+        "{}",
+        show(&out)
+    );
+    assert!(!d.join("manifest.jsonl").exists(), "nothing recorded");
+    // With the default font (fonts-wqy-microhei, installed by .ci/deps) the same stamp records.
+    std::fs::write(
+        &cfg,
+        "[encode]\nstamp_template = \"订单 {order}  {station} {camera}  {time}\"\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        d.to_str().unwrap(),
+        "demo",
+        "--clip-seconds",
+        "0.5",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_verifies(&d);
+}

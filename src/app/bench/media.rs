@@ -35,7 +35,9 @@ fn bench_stamp() -> crate::media::StampText {
 pub fn ffmpeg_reference(width: u32, height: u32, frames: u64, out: &Path) -> std::process::Command {
     let settings = crate::config::EncodeConfig::default();
     let stamp = bench_stamp();
-    let font = settings.font_file.to_string_lossy().into_owned();
+    let font = crate::media::font::resolve(&settings.font_file)
+        .to_string_lossy()
+        .into_owned();
     let wall = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
     let draw = crate::media::encoder::drawtext_args(
         &font,
