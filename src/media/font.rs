@@ -80,7 +80,8 @@ pub fn check_stamp(font_file: &Path, template: &str, names: &[&str]) -> Result<(
     ))
 }
 
-/// The start check of a whole config: every station's and camera's id with the template.
+/// The start check of a whole config: every station's and camera's id and the operators'
+/// names (their badges are stamped) with the template.
 pub fn check_config(config: &crate::config::Config) -> Result<(), crate::error::Error> {
     if !config.encode.stamp {
         return Ok(());
@@ -89,6 +90,7 @@ pub fn check_config(config: &crate::config::Config) -> Result<(), crate::error::
         .stations
         .iter()
         .flat_map(|s| std::iter::once(s.id.as_str()).chain(s.cameras.iter().map(|c| c.id.as_str())))
+        .chain(config.codes.operators.iter().map(String::as_str))
         .collect();
     check_stamp(
         &config.encode.font_file,
