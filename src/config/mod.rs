@@ -129,7 +129,7 @@ impl Default for RetentionConfig {
 }
 
 /// The station's web page and HTTP API (`[server]`).
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Address `run` serves on, e.g. "127.0.0.1:8088" or "0.0.0.0:8088"; empty: no server.
@@ -141,6 +141,22 @@ pub struct ServerConfig {
     /// Host names the server answers to besides IP addresses and `localhost` (a request
     /// naming another Host is refused: no DNS rebinding).
     pub hosts: Vec<String>,
+    /// A connection with no byte either way for this many seconds is closed.
+    pub idle_timeout_s: u64,
+    /// Connections from one address at once; more are closed as they come.
+    pub max_connections_per_ip: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: String::new(),
+            token: String::new(),
+            hosts: Vec::new(),
+            idle_timeout_s: 30,
+            max_connections_per_ip: 32,
+        }
+    }
 }
 
 /// The file as written: `station` is one table or an array of tables.

@@ -40,6 +40,7 @@ use crate::index::{self, FileCheck, Index};
 use crate::log::{Appender, Body as Record};
 use crate::recorder::{open_appender, Outcome, WriterHandle};
 
+mod conn;
 mod guard;
 pub mod health;
 pub mod page;
@@ -253,6 +254,8 @@ impl Server {
             .build()
             .map_err(|e| bad(format!("cannot start the HTTP runtime: {e}")))?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let per_ip = shared.config().server.max_connections_per_ip as usize;
+        let idle = std::time::Duration::from_secs(shared.config().server.idle_timeout_s.max(1));
         let app = router(shared);
         let thread = std::thread::Builder::new()
             .name("http-server".into())
@@ -265,6 +268,11 @@ impl Server {
                             return;
                         }
                     };
+                    // (tap_io: so that the peer's SocketAddr reaches the handlers.)
+                    let listener = axum::serve::ListenerExt::tap_io(
+                        conn::Capped::new(listener, per_ip, idle),
+                        |_| {},
+                    );
                     let served = axum::serve(
                         listener,
                         app.into_make_service_with_connect_info::<SocketAddr>(),

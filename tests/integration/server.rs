@@ -389,3 +389,50 @@ fn foreign_hosts_cross_site_posts_heads_and_any_range_are_handled_safely() {
         show(&out)
     );
 }
+
+#[test]
+fn slow_and_crowding_clients_are_dropped() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nidle_timeout_s = 1\nmax_connections_per_ip = 4\n",
+    )
+    .unwrap();
+    let (_server, addr) = serve(&dir, Some(&cfg));
+    // A client that starts a request and never finishes it is closed once idle.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    // (A read timeout would be an error: the server must close it well before.)
+    let n = slow
+        .read(&mut buf)
+        .expect("closed by the server, not left hanging");
+    assert_eq!(n, 0, "the idle connection is closed, not answered");
+    // Four connections held open from one address: a fifth is closed at once, and the page
+    // answers again once they are gone.
+    let held: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    let mut fifth = TcpStream::connect(&addr).unwrap();
+    fifth
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let _ =
+        fifth.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let n = match fifth.read(&mut buf) {
+        Ok(n) => n,
+        // A reset is a close too.
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+        Err(e) => panic!("the fifth connection was neither answered nor closed: {e}"),
+    };
+    assert_eq!(n, 0, "over the per-address cap: closed");
+    drop(held);
+    wait_until("the page to answer again", || {
+        TcpStream::connect(&addr).is_ok()
+            && http(&addr, "GET", "/api/status", &[], b"").status == 200
+    });
+}
