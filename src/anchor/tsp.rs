@@ -131,8 +131,8 @@ pub fn check_token(
     if token.content_type != SIGNED_DATA {
         return Err(bad("the token is not a CMS SignedData"));
     }
-    let sd: cms::signed_data::SignedData =
-        token.content.decode_as().map_err(der_err("SignedData"))?;
+    let sd = cms::signed_data::SignedData::from_der(&without_repeated_certs(&token.content)?)
+        .map_err(der_err("SignedData"))?;
     let eci = &sd.encap_content_info;
     if eci.econtent_type != TST_INFO {
         return Err(bad("the signed content is not a TSTInfo"));
@@ -219,6 +219,40 @@ pub fn check_token(
         serial: crate::digest::hex(tst.serial_number.as_bytes()),
         policy: tst.policy.to_string(),
     })
+}
+
+/// The SignedData of a token with its certificate set in DER order and each certificate once:
+/// OpenSSL's TSA lists the signer's certificate twice when its `certs` file holds it too, which
+/// a strict DER decoder refuses. The set is not signed (the signed attributes are), so this
+/// changes nothing that is checked.
+fn without_repeated_certs(content: &der::Any) -> Result<Vec<u8>, AnchorError> {
+    use der::{Reader, Tag, TagNumber, Tagged};
+    let certs_tag = Tag::ContextSpecific {
+        constructed: true,
+        number: TagNumber::N0,
+    };
+    let mut r = der::SliceReader::new(content.value()).map_err(der_err("SignedData"))?;
+    let mut body = Vec::new();
+    while !r.is_finished() {
+        let part = der::Any::decode(&mut r).map_err(der_err("SignedData"))?;
+        if part.tag() == certs_tag {
+            let mut rr = der::SliceReader::new(part.value()).map_err(der_err("certificates"))?;
+            let mut certs = Vec::new();
+            while !rr.is_finished() {
+                let c = der::Any::decode(&mut rr).map_err(der_err("certificates"))?;
+                certs.push(c.to_der().map_err(der_err("certificates"))?);
+            }
+            certs.sort();
+            certs.dedup();
+            let set = der::Any::new(certs_tag, certs.concat()).map_err(der_err("certificates"))?;
+            body.extend(set.to_der().map_err(der_err("certificates"))?);
+        } else {
+            body.extend(part.to_der().map_err(der_err("SignedData"))?);
+        }
+    }
+    der::Any::new(Tag::Sequence, body)
+        .and_then(|a| a.to_der())
+        .map_err(der_err("SignedData"))
 }
 
 /// The certificate the signer identifier names, among the token's and the trusted ones.

@@ -42,7 +42,7 @@ fn make_tsa(dir: &Path) -> PathBuf {
         &cfg,
         format!(
             "[tsa]\ndefault_tsa = tsa1\n[tsa1]\ndir = {d}\nserial = $dir/serial\nsigner_cert = $dir/tsa.pem\n\
-             signer_key = $dir/tsa.key\nsigner_digest = sha256\n\
+             certs = $dir/tsa.pem\nsigner_key = $dir/tsa.key\nsigner_digest = sha256\n\
              default_policy = 1.3.6.1.4.1.99999.1\ndigests = sha256\naccuracy = secs:1\n\
              ess_cert_id_alg = sha256\ncrypto_device = builtin\n",
             d = dir.display()
