@@ -44,6 +44,22 @@ pub const EXIT_VERIFY_FAILED: u8 = 3;
 /// published key, so not verified.
 pub const EXIT_NOT_PINNED: u8 = 4;
 
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCmd {
+    /// Add an account; its password is the first line of standard input.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["viewer", "agent", "admin"])]
+        role: String,
+    },
+    /// List the accounts and their roles.
+    List,
+    /// Remove an account.
+    Remove { name: String },
+    /// Change an account's password (the first line of standard input).
+    Passwd { name: String },
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "packwitness",
@@ -219,6 +235,13 @@ pub enum Cmd {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Accounts of the web app (in the data dir's users.json, argon2id hashes): viewer (search,
+    /// play), agent (also export), admin (also scans over HTTP). Passwords are read from
+    /// standard input, one line. With an account, the web app asks everyone to log in.
+    User {
+        #[command(subcommand)]
+        action: UserCmd,
     },
     /// A witness for station logs (c2sp.org/tlog-witness), run by a platform, a neutral party
     /// or a head office for many stations: it cosigns each station's checkpoints only as
@@ -482,6 +505,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Cameras { json } => setup::cameras(json),
         Cmd::Key { rotate } => setup::key(data_dir, &config, rotate),
+        Cmd::User { action } => setup::user(data_dir, &config, action),
         Cmd::Witness {
             listen,
             key,

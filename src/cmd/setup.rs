@@ -142,3 +142,41 @@ pub fn witness(
     })?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// The first line of standard input: a password.
+fn read_password() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// `packwitness user add|list|remove|passwd`.
+pub fn user(dir: Option<PathBuf>, config: &Config, action: super::UserCmd) -> Result<ExitCode> {
+    use packwitness::web::accounts;
+    let dir = dir
+        .or_else(|| config.data_dir.clone())
+        .context("no data dir: pass --data-dir DIR, or set data_dir in the config")?;
+    match action {
+        super::UserCmd::Add { name, role } => {
+            let role = accounts::Role::parse(&role)?;
+            accounts::add(&dir, &name, role, &read_password()?)?;
+            eprintln!("user {name} added as {}", role.as_str());
+        }
+        super::UserCmd::List => {
+            for u in accounts::load(&dir)? {
+                out!("{}\t{}", u.name, u.role.as_str());
+            }
+        }
+        super::UserCmd::Remove { name } => {
+            accounts::remove(&dir, &name)?;
+            eprintln!("user {name} removed (their sessions end at their next request)");
+        }
+        super::UserCmd::Passwd { name } => {
+            accounts::passwd(&dir, &name, &read_password()?)?;
+            eprintln!("password of {name} changed");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

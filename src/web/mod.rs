@@ -40,6 +40,8 @@ use crate::index::{self, FileCheck, Index};
 use crate::log::{Appender, Body as Record};
 use crate::recorder::{open_appender, Outcome, WriterHandle};
 
+pub mod accounts;
+mod auth;
 mod conn;
 mod guard;
 pub mod health;
@@ -151,6 +153,8 @@ struct Shared {
     views: std::sync::Mutex<std::collections::HashMap<(u64, std::net::IpAddr), std::time::Instant>>,
     /// Bundles being built at once.
     exports: tokio::sync::Semaphore,
+    /// Who is logged in (when the data dir has accounts).
+    sessions: accounts::Sessions,
 }
 
 /// The shortest `[server] token` accepted.
@@ -227,9 +231,10 @@ impl Server {
             .local_addr()
             .map_err(|e| bad(format!("cannot read the bound address: {e}")))?;
         let token = &deps.config.server.token;
-        if !addr.ip().is_loopback() && token.is_empty() {
+        let accounts = accounts::load(&deps.data_dir).map_or(0, |u| u.len());
+        if !addr.ip().is_loopback() && token.is_empty() && accounts == 0 {
             return Err(bad(
-                "listening beyond this machine without [server] token is refused: clips are evidence and personal data (set a token of at least 16 characters, or listen on 127.0.0.1)".into(),
+                "listening beyond this machine without an account (`packwitness user add`) or [server] token is refused: clips are evidence and personal data (or listen on 127.0.0.1)".into(),
             ));
         }
         if !token.is_empty() && token.chars().count() < MIN_TOKEN {
@@ -245,6 +250,7 @@ impl Server {
             classifier,
             started,
             views: std::sync::Mutex::new(std::collections::HashMap::new()),
+            sessions: accounts::Sessions::default(),
             exports: tokio::sync::Semaphore::new(MAX_EXPORTS),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -333,52 +339,13 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route("/checkpoint", get(tlog_checkpoint))
         .route("/tile/{*path}", get(tlog_tile))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
-            require_token,
+            auth::authorize,
         ))
         .with_state(shared)
-}
-
-#[derive(Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
-}
-
-/// With `server.token` set, a request passes with `Authorization: Bearer TOKEN` or
-/// `?token=TOKEN`; anything else gets 401.
-async fn require_token(
-    State(shared): State<Arc<Shared>>,
-    Query(q): Query<TokenQuery>,
-    req: Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if let Some(refused) = guard::refuse(&req, &shared.config().server.hosts) {
-        return refused;
-    }
-    let want = &shared.config().server.token;
-    if want.is_empty() {
-        return next.run(req).await;
-    }
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let given = bearer.or(q.token.as_deref());
-    if given.is_some_and(|g| constant_time_eq(g.as_bytes(), want.as_bytes())) {
-        next.run(req).await
-    } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            "this station needs its token: add ?token=... to the address, or send Authorization: Bearer ...\n",
-        )
-            .into_response()
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// An error for people: the status and one line saying what failed and what to do.
@@ -414,8 +381,11 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Who asked, for access records: the peer's address.
-fn who(peer: SocketAddr) -> String {
-    format!("web {}", peer.ip())
+fn who(peer: SocketAddr, user: Option<&auth::WebUser>) -> String {
+    match user {
+        Some(u) => u.0.clone(),
+        None => format!("web {}", peer.ip()),
+    }
 }
 
 async fn api_lookup(
@@ -588,6 +558,7 @@ async fn clip_file(
     UrlPath(clip): UrlPath<u64>,
     req: Request,
 ) -> Result<Response, Failure> {
+    let user = req.extensions().get::<auth::WebUser>().cloned();
     // A player asks for many byte ranges: a viewing is recorded once, at whichever request
     // comes first (any range); a HEAD sends no video and records nothing.
     let first = req.method() != axum::http::Method::HEAD && shared.new_viewing(clip, peer.ip());
@@ -603,7 +574,7 @@ async fn clip_file(
         let order = index.order_of(clip)?.unwrap_or_default();
         drop(index);
         if first {
-            record_access(&s, "view", &order, vec![clip], who(peer), None)?;
+            record_access(&s, "view", &order, vec![clip], who(peer, user.as_ref()), None)?;
         }
         Ok(Some(s.data_dir().join(file)))
     })
@@ -638,6 +609,7 @@ async fn export_bundle(
     UrlPath(code): UrlPath<String>,
     req: Request,
 ) -> Result<Response, Failure> {
+    let user = req.extensions().get::<auth::WebUser>().cloned();
     // A HEAD sends no bundle: nothing is built, nothing is recorded.
     if req.method() == axum::http::Method::HEAD {
         return Ok((
@@ -678,7 +650,7 @@ async fn export_bundle(
             shared.deps.clock.now().format("%Y%m%d-%H%M%S")
         );
         let out = dir.join(&name);
-        let who = who(peer);
+        let who = who(peer, user.as_ref());
         let made = shared.appender().and_then(|appender| {
             crate::export::export(
                 shared.data_dir(),
@@ -800,6 +772,7 @@ async fn page(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auth::constant_time_eq;
 
     #[test]
     fn tokens_compare_whole() {

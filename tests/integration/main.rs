@@ -1,6 +1,7 @@
 //! The integration tests: one test binary, one module per part, sharing `common` (the
 //! command builder, waiting for records, the demo fixture made once per run).
 
+mod accounts;
 mod anchor;
 mod bad_input;
 mod bench;

@@ -384,7 +384,7 @@ fn foreign_hosts_cross_site_posts_heads_and_any_range_are_handled_safely() {
     let out = run(&["--data-dir", d, "serve", "--listen", "0.0.0.0:0"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
-        stderr(&out).contains("without [server] token is refused"),
+        stderr(&out).contains("or [server] token is refused"),
         "{}",
         show(&out)
     );

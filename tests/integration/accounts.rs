@@ -1,0 +1,157 @@
+//! Accounts of the web app: `packwitness user add|list|remove|passwd` (password from standard
+//! input), the login form, session cookies, roles on every route, failed logins rate-limited,
+//! and views and exports recorded with the user's name.
+
+use crate::common::*;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+
+fn user(dir: &Path, args: &[&str], password: Option<&str>) -> std::process::Output {
+    let mut child = bin()
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("user")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        if let Some(p) = password {
+            stdin.write_all(format!("{p}\n").as_bytes()).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Logs in; returns the session cookie (`pw_session=...`), or the status when refused.
+fn login(addr: &str, name: &str, password: &str) -> Result<String, u16> {
+    let body = format!("name={name}&password={}", password.replace(' ', "+"));
+    let r = http(
+        addr,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    );
+    match r.header("set-cookie") {
+        Some(c) if r.status == 303 => {
+            assert!(
+                c.contains("HttpOnly") && c.contains("SameSite=Strict"),
+                "{c}"
+            );
+            Ok(c.split(';').next().unwrap().to_string())
+        }
+        _ => Err(r.status),
+    }
+}
+
+#[test]
+fn roles_sessions_and_names_on_the_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    for (name, role) in [("vera", "viewer"), ("alice", "agent")] {
+        let out = user(&dir, &["add", name, "--role", role], Some("correct horse"));
+        assert!(out.status.success(), "{}", show(&out));
+    }
+    let out = user(&dir, &["add", "shorty", "--role", "viewer"], Some("short"));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let list = user(&dir, &["list"], None);
+    assert_eq!(stdout(&list), "vera\tviewer\nalice\tagent\n");
+    let users = std::fs::read_to_string(dir.join("users.json")).unwrap();
+    assert!(!users.contains("correct horse") && users.contains("$argon2id$"));
+
+    let (_server, addr) = serve(&dir, None);
+    // Not logged in: the page sends to the login form (a text and a password input), the API
+    // says 401; on loopback the health and log endpoints stay readable.
+    let r = http(&addr, "GET", "/", &[], b"");
+    assert_eq!((r.status, r.header("location")), (303, Some("/login")));
+    let form = http(&addr, "GET", "/login", &[], b"").text();
+    assert!(
+        form.contains("type=\"password\"") && form.contains("type=\"text\""),
+        "{form}"
+    );
+    assert_eq!(
+        http(&addr, "GET", "/api/lookup/DEMO-0001", &[], b"").status,
+        401
+    );
+    assert_eq!(http(&addr, "GET", "/checkpoint", &[], b"").status, 200);
+
+    // A viewer searches and plays, and may not export.
+    let vera = login(&addr, "vera", "correct horse").unwrap();
+    let c = [("Cookie", vera.as_str())];
+    let found = http(&addr, "GET", "/api/lookup/DEMO-0001", &c, b"");
+    assert_eq!(found.status, 200);
+    let clip = found.json()[0]["clip"].as_u64().unwrap();
+    assert_eq!(
+        http(&addr, "GET", &format!("/clips/{clip}"), &c, b"").status,
+        200
+    );
+    assert_eq!(http(&addr, "GET", "/export/DEMO-0001", &c, b"").status, 403);
+    // An agent exports; both are on the record by name.
+    let alice = login(&addr, "alice", "correct horse").unwrap();
+    let r = http(
+        &addr,
+        "GET",
+        "/export/DEMO-0001",
+        &[("Cookie", alice.as_str())],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let access: Vec<_> = manifest(&dir)
+        .into_iter()
+        .filter(|r| r["kind"] == "access")
+        .collect();
+    let by = |action: &str| {
+        access
+            .iter()
+            .filter(|r| r["action"] == action)
+            .map(|r| r["who"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(by("view"), ["vera"]);
+    assert_eq!(by("export"), ["alice"]);
+
+    // A removed account's session ends at its next request.
+    assert!(user(&dir, &["remove", "vera"], None).status.success());
+    assert_eq!(
+        http(&addr, "GET", "/api/lookup/DEMO-0001", &c, b"").status,
+        401
+    );
+    // A changed password: the old one no longer logs in.
+    assert!(user(&dir, &["passwd", "alice"], Some("battery staple"))
+        .status
+        .success());
+    assert_eq!(login(&addr, "alice", "correct horse"), Err(401));
+    assert!(login(&addr, "alice", "battery staple").is_ok());
+    // Failed logins: after five in a minute (one above, four here), the address is refused
+    // for the minute, even with the right password.
+    for _ in 0..4 {
+        assert_eq!(login(&addr, "alice", "wrong guess"), Err(401));
+    }
+    assert_eq!(login(&addr, "alice", "battery staple"), Err(429));
+    // With an account, listening beyond loopback is allowed.
+    let out = bin()
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = Station(Some(out));
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(out.0.as_mut().unwrap().stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("serving"), "{line}");
+}
