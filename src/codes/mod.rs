@@ -132,7 +132,14 @@ pub enum RuleError {
 /// assert!(matches!(normalize("A\u{7}B", 64), Err(CodeError::Control { .. })));
 /// ```
 pub fn normalize(raw: &str, max_len: usize) -> Result<String, CodeError> {
-    let code = raw.trim();
+    // Full-width forms (a Chinese keyboard's ＳＦ１２３) are their ASCII letters and digits,
+    // and spaces inside a code (typed, or an ideographic space) are not part of it.
+    let folded: String = raw
+        .chars()
+        .map(half_width)
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let code = folded.as_str();
     if code.is_empty() {
         return Err(CodeError::Empty);
     }
@@ -147,6 +154,22 @@ pub fn normalize(raw: &str, max_len: usize) -> Result<String, CodeError> {
         return Err(CodeError::TooLong { len, max: max_len });
     }
     Ok(code.to_ascii_uppercase())
+}
+
+/// The ASCII character of a full-width form (U+FF01..U+FF5E), a space for the ideographic
+/// space (U+3000); any other character as it is.
+fn half_width(c: char) -> char {
+    match c as u32 {
+        0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        0x3000 => ' ',
+        _ => c,
+    }
+}
+
+/// A code as releases before 0.2 recorded it (trimmed, ASCII upper case only): what lookup
+/// also tries, so that codes recorded then are still found.
+pub fn legacy_normalize(raw: &str) -> String {
+    raw.trim().to_ascii_uppercase()
 }
 
 struct Rule {
@@ -424,9 +447,14 @@ mod tests {
         );
         assert!(matches!(classify("OP-"), Err(CodeError::BadBadge { .. })));
         assert!(matches!(
-            classify("OP-A B"),
+            classify("OP-A/B"),
             Err(CodeError::BadBadge { .. })
         ));
+        // A space inside a badge is not part of it, as in any code.
+        assert_eq!(
+            classify("OP-A B").unwrap(),
+            (Operator, "operator".into(), "AB".into())
+        );
         for (code, rule) in [
             ("SF1234567890123", "sf"),
             ("sf1402018340210", "sf"),
@@ -512,6 +540,10 @@ mod tests {
     fn normalisation() {
         // A scanner's CR/LF suffix is surrounding whitespace; a control character inside is not.
         assert_eq!(normalize("  so-123\r\n", 64).unwrap(), "SO-123");
+        // Full-width input and spaces inside a code: as the scanner would have sent it.
+        assert_eq!(normalize("ＳＦ１２３４　５６", 64).unwrap(), "SF123456");
+        assert_eq!(normalize("sf 1234 56", 64).unwrap(), "SF123456");
+        assert!(normalize("\u{3000} \u{3000}", 64).is_err());
         assert_eq!(
             normalize("so\u{7}123", 64).unwrap_err(),
             CodeError::Control { code: 7, pos: 2 }

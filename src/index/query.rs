@@ -513,14 +513,23 @@ pub fn lookup(
     datadir::existing(data_dir)?;
     let code = crate::codes::normalize(raw_code, max_len)
         .map_err(|e| Error::from(e).context(format!("order code {raw_code:?}")))?;
-    search(
-        data_dir,
-        &Filter {
-            code: Some(code),
-            ..Filter::default()
-        },
-        check,
-    )
+    let by = |code: String| {
+        search(
+            data_dir,
+            &Filter {
+                code: Some(code),
+                ..Filter::default()
+            },
+            check,
+        )
+    };
+    let found = by(code.clone())?;
+    // A code recorded before inner spaces and full-width forms were folded.
+    let legacy = crate::codes::legacy_normalize(raw_code);
+    if found.is_empty() && legacy != code {
+        return by(legacy);
+    }
+    Ok(found)
 }
 
 /// The clips matching a filter, each with a check of its file.

@@ -156,3 +156,17 @@ fn reindex_reports_disagreements_and_stops_before_dropping_half() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+#[test]
+fn full_width_input_and_inner_spaces_find_the_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    let d = dir.to_str().unwrap();
+    // What a Chinese keyboard types, and a code copied with a space in it.
+    for asked in ["ＤＥＭＯ－０００１", "demo -00 01", "DEMO\u{3000}-0001"] {
+        let out = run(&["--data-dir", d, "lookup", asked, "--json"]);
+        assert!(out.status.success(), "{asked}: {}", show(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v[0]["order"], "DEMO-0001", "{asked}: {v}");
+    }
+}
