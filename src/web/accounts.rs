@@ -181,6 +181,42 @@ pub fn check(users: &[User], name: &str, password: &str) -> Option<Role> {
         .map(|()| u.role)
 }
 
+/// The accounts of a data dir, read again only when `users.json` changes (its size and
+/// modification time): every request asks who may do what, and a video seek is many requests.
+#[derive(Default)]
+pub struct AccountsCache {
+    seen: Mutex<Option<(FileStamp, std::sync::Arc<Vec<User>>)>>,
+}
+
+/// The size and modification time of `users.json` (`None`: no file).
+type FileStamp = Option<(u64, std::time::SystemTime)>;
+
+impl AccountsCache {
+    pub fn get(&self, data_dir: &Path) -> std::sync::Arc<Vec<User>> {
+        let stamp = std::fs::metadata(users_path(data_dir))
+            .ok()
+            .and_then(|m| Some((m.len(), m.modified().ok()?)));
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, users)) = seen.as_ref().filter(|(s, _)| *s == stamp) {
+            return users.clone();
+        }
+        let users = std::sync::Arc::new(match load(data_dir) {
+            Ok(u) => u,
+            Err(e) => {
+                // Unreadable accounts lock everyone out rather than open the app.
+                tracing::error!(error = %e, "cannot read the accounts; nobody can log in until it is fixed");
+                vec![User {
+                    name: String::new(),
+                    role: Role::Viewer,
+                    hash: String::new(),
+                }]
+            }
+        });
+        *seen = Some((stamp, users.clone()));
+        users
+    }
+}
+
 /// Who a session is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {

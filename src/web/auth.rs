@@ -75,7 +75,7 @@ pub(super) async fn authorize(
         && bearer
             .or(q.token.as_deref())
             .is_some_and(|g| constant_time_eq(g.as_bytes(), want.as_bytes()));
-    let users = accounts::load(shared.data_dir()).unwrap_or_default();
+    let users = shared.accounts.get(shared.data_dir());
     if users.is_empty() {
         if want.is_empty() || token_ok {
             return next.run(req).await;
@@ -181,7 +181,7 @@ pub(super) async fn login(
     }
     let s = shared.clone();
     let checked = tokio::task::spawn_blocking(move || {
-        let users = accounts::load(s.data_dir()).unwrap_or_default();
+        let users = s.accounts.get(s.data_dir());
         accounts::check(&users, &f.name, &f.password).map(|r| (f.name, r))
     })
     .await

@@ -153,8 +153,9 @@ struct Shared {
     views: std::sync::Mutex<std::collections::HashMap<(u64, std::net::IpAddr), std::time::Instant>>,
     /// Bundles being built at once.
     exports: tokio::sync::Semaphore,
-    /// Who is logged in (when the data dir has accounts).
+    /// Who is logged in (when the data dir has accounts), and the accounts.
     sessions: accounts::Sessions,
+    accounts: accounts::AccountsCache,
 }
 
 /// The shortest `[server] token` accepted.
@@ -251,6 +252,7 @@ impl Server {
             started,
             views: std::sync::Mutex::new(std::collections::HashMap::new()),
             sessions: accounts::Sessions::default(),
+            accounts: accounts::AccountsCache::default(),
             exports: tokio::sync::Semaphore::new(MAX_EXPORTS),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
