@@ -141,6 +141,16 @@ impl Clock for SimClock {
     }
 }
 
+/// A Unix time in whole seconds as RFC 3339 UTC, e.g. `2026-12-01T11:09:48Z`: the form of a
+/// witness cosignature's time (empty when out of range).
+pub fn utc_seconds(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
 /// RFC 3339 with milliseconds and numeric offset, e.g. `2026-11-25T20:31:02.054+08:00`: the
 /// form of every time in the manifest.
 pub fn format_time(t: DateTime<FixedOffset>) -> String {

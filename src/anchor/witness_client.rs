@@ -274,9 +274,7 @@ impl Client {
                     self.verifier.name
                 ))
             })?;
-        let when = chrono::DateTime::from_timestamp(i64::try_from(time).unwrap_or(0), 0)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_default();
+        let when = crate::clock::utc_seconds(time);
         let day = when.get(..10).unwrap_or("unknown").to_string();
         let dir = witness_dir(data_dir, &self.id);
         let mut cosigned = note.to_string();

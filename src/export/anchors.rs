@@ -122,9 +122,7 @@ pub(super) fn add_cosigned(
                     size: st.size,
                     note: format!("{base}.note"),
                     consistency: format!("{base}.consistency"),
-                    time: chrono::DateTime::from_timestamp(i64::try_from(time).unwrap_or(0), 0)
-                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                        .unwrap_or_default(),
+                    time: crate::clock::utc_seconds(time),
                 });
             }
             let name = format!("proofs/line-{line}.w-{id}-{}.tlog-proof", st.size);
@@ -266,6 +264,55 @@ fn seconds(t: &str) -> Option<i64> {
         .map(|d| d.timestamp())
 }
 
+/// Does the consistency proof file `name` prove the tree of `size` lines with `root` to be the
+/// start of the export checkpoint (`checkpoint.note`, whose note the proof must carry)?
+fn leads_to_export(
+    small: &BTreeMap<String, Vec<u8>>,
+    name: &str,
+    size: u64,
+    root: &crate::log::merkle::Hash,
+    export: Option<&crate::log::note::Checkpoint>,
+) -> bool {
+    let (Some(text), Some(new)) = (small.get(name), export) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(text);
+    let Ok((old, hashes, new_note)) = proof::parse_consistency(&text) else {
+        return false;
+    };
+    let same_note = small.get("checkpoint.note").map(|n| n.as_slice()) == Some(new_note.as_bytes());
+    same_note
+        && old == size
+        && (old == new.size && *root == new.root && hashes.is_empty()
+            || crate::log::merkle::verify_consistency(old, new.size, root, &new.root, &hashes))
+}
+
+/// Does the proof file `name` prove `c`'s seal in the checkpoint with `root`?
+fn proves_seal(
+    small: &BTreeMap<String, Vec<u8>>,
+    name: &str,
+    verifier: &crate::log::note::NoteVerifier,
+    root: &crate::log::merkle::Hash,
+    c: &BundleClip,
+) -> bool {
+    small
+        .get(name)
+        .and_then(|t| proof::verify(&String::from_utf8_lossy(t), verifier).ok())
+        .is_some_and(|v| {
+            v.checkpoint.root == *root
+                && Some(v.line) == sealed_line(c)
+                && matches!(v.record.body, crate::log::Body::ClipSealed { .. })
+        })
+}
+
+/// Does `c` claim to end more than the tolerance after `time` (Unix seconds)?
+fn ends_after(c: &BundleClip, time: i64) -> bool {
+    c.ended_at
+        .as_deref()
+        .and_then(seconds)
+        .is_some_and(|e| e > time + TOLERANCE_S)
+}
+
 /// What checking a bundle's anchors found.
 pub(super) struct Checked {
     pub problems: Vec<(String, String)>,
@@ -332,24 +379,8 @@ pub(super) fn check(
                 continue;
             }
         }
-        let consistent = small
-            .get(&a.consistency)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .and_then(|t| {
-                let (old, hashes, new_note) = proof::parse_consistency(&t).ok()?;
-                let new = export?;
-                let same_note =
-                    small.get("checkpoint.note").map(|n| n.as_slice()) == Some(new_note.as_bytes());
-                Some(
-                    same_note
-                        && old == a.size
-                        && (old == new.size && cp.root == new.root && hashes.is_empty()
-                            || crate::log::merkle::verify_consistency(
-                                old, new.size, &cp.root, &new.root, &hashes,
-                            )),
-                )
-            });
-        if consistent != Some(true) {
+        let consistent = leads_to_export(small, &a.consistency, a.size, &cp.root, export);
+        if !consistent {
             p(
                 &a.consistency,
                 "does not prove the stamped log is the start of the exported one".into(),
@@ -385,24 +416,13 @@ fn clip_anchors(
                 format!("{what}: its anchor {size} does not check"),
             );
         };
-        let proven = small
-            .get(name)
-            .and_then(|t| proof::verify(&String::from_utf8_lossy(t), verifier).ok());
-        match proven {
-            Some(v)
-                if v.checkpoint.root == *root
-                    && Some(v.line) == sealed_line(c)
-                    && matches!(v.record.body, crate::log::Body::ClipSealed { .. }) => {}
-            _ => p(
+        if !proves_seal(small, name, verifier, root, c) {
+            p(
                 name,
                 format!("does not prove {what}'s seal in the stamped checkpoint {size}"),
-            ),
+            );
         }
-        if c.ended_at
-            .as_deref()
-            .and_then(seconds)
-            .is_some_and(|e| e > time + TOLERANCE_S)
-        {
+        if ends_after(c, *time) {
             p(
                 "evidence.json",
                 format!("{what} claims to end at {}, after the TSA stamped a log that already held its seal: the station clock was ahead, or the log was re-dated", c.ended_at.as_deref().unwrap_or("?")),
@@ -501,21 +521,8 @@ pub(super) fn check_cosigned(
                 ));
                 continue;
             };
-            let consistent = small
-                .get(&info.consistency)
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .and_then(|t| {
-                    let (old, hashes, _) = proof::parse_consistency(&t).ok()?;
-                    let new = export?;
-                    Some(
-                        old == cp.size
-                            && (old == new.size && cp.root == new.root
-                                || crate::log::merkle::verify_consistency(
-                                    old, new.size, &cp.root, &new.root, &hashes,
-                                )),
-                    )
-                });
-            if consistent != Some(true) {
+            let consistent = leads_to_export(small, &info.consistency, cp.size, &cp.root, export);
+            if !consistent {
                 problems.push((
                     info.consistency.clone(),
                     "does not prove the cosigned log is the start of the exported one".into(),
@@ -544,24 +551,13 @@ pub(super) fn check_cosigned(
                 ));
                 continue;
             };
-            let proven = small
-                .get(&cc.proof)
-                .and_then(|t| proof::verify(&String::from_utf8_lossy(t), verifier).ok());
-            if !proven.is_some_and(|v| {
-                v.checkpoint.root == *root
-                    && Some(v.line) == sealed_line(c)
-                    && matches!(v.record.body, crate::log::Body::ClipSealed { .. })
-            }) {
+            if !proves_seal(small, &cc.proof, verifier, root, c) {
                 problems.push((
                     cc.proof.clone(),
                     format!("does not prove {what}'s seal in the cosigned checkpoint"),
                 ));
             }
-            if c.ended_at
-                .as_deref()
-                .and_then(seconds)
-                .is_some_and(|e| e > time + TOLERANCE_S)
-            {
+            if ends_after(c, *time) {
                 problems.push((
                     "evidence.json".into(),
                     format!("{what} claims to end after witness {} cosigned a log holding its seal: the log was re-dated", w.name),
@@ -570,9 +566,7 @@ pub(super) fn check_cosigned(
             latest = latest.max(Some(*time));
         }
         if let Some(t) = latest {
-            let when = chrono::DateTime::from_timestamp(t, 0)
-                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                .unwrap_or_default();
+            let when = crate::clock::utc_seconds(u64::try_from(t).unwrap_or(0));
             lines.push(format!(
                 "cosigned by witness {}: every clip's seal was in a log it saw, consistent with all it saw before, no later than {when}",
                 w.name
