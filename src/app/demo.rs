@@ -104,6 +104,7 @@ pub fn record(
             files: Arc::new(Fmp4Files),
             clock,
             data_dir: dir.to_owned(),
+            previews: Default::default(),
         },
     )?;
     let played = (|| {

@@ -17,6 +17,7 @@ use crate::config::{Config, ScannerKind, StationConfig};
 use crate::error::Error;
 use crate::recorder::assembly::Fmp4Files;
 use crate::recorder::camera::Opener;
+use crate::recorder::preview::{Preview, Previews};
 use crate::recorder::station::record_start;
 use crate::recorder::{Outcome, Station, StationDeps, Writer, WriterHandle, WriterThread};
 use crate::scanners;
@@ -62,9 +63,14 @@ pub struct Run<'a> {
 /// The stations of this process, as the web server reaches them.
 struct AppStations {
     stations: Vec<(String, Sender<StationEvent>, Arc<Mutex<StationStatus>>)>,
+    previews: Arc<Previews>,
 }
 
 impl web::Stations for AppStations {
+    fn preview(&self, station: &str, camera: &str) -> Option<Arc<Preview>> {
+        self.previews.get(station, camera)
+    }
+
     fn statuses(&self) -> Vec<StationStatus> {
         self.stations
             .iter()
@@ -199,8 +205,9 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         }));
     }
     // The web server first: a port in use stops the start before any camera is opened.
-    let web = start_web(&r, &lanes, &handle, status.clone())?;
-    let stations = start_stations(&r, &handle)?;
+    let previews = Arc::new(Previews::default());
+    let web = start_web(&r, &lanes, &handle, status.clone(), &previews)?;
+    let stations = start_stations(&r, &handle, &previews)?;
     // Orders open when the process before died are recorded again, as their next part.
     for (st, station) in &stations {
         for o in resumable.iter().filter(|o| o.station == st.id) {
@@ -309,6 +316,7 @@ fn start_web(
     lanes: &[Lane],
     handle: &WriterHandle,
     status: web::StatusSource,
+    previews: &Arc<Previews>,
 ) -> Result<Option<web::Server>, Error> {
     let config = r.config;
     if config.server.listen.is_empty() {
@@ -321,6 +329,7 @@ fn start_web(
             .zip(lanes)
             .map(|(st, l)| (st.id.clone(), l.tx.clone(), l.status.clone()))
             .collect(),
+        previews: previews.clone(),
     };
     Ok(Some(web::Server::start(
         &config.server.listen,
@@ -341,6 +350,7 @@ fn start_web(
 fn start_stations<'c>(
     r: &Run<'c>,
     handle: &WriterHandle,
+    previews: &Arc<Previews>,
 ) -> Result<Vec<(&'c StationConfig, Station)>, Error> {
     let mut stations = Vec::new();
     for st in &r.config.stations {
@@ -350,6 +360,7 @@ fn start_stations<'c>(
             files: Arc::new(Fmp4Files),
             clock: r.clock.clone(),
             data_dir: r.data_dir.to_owned(),
+            previews: previews.clone(),
         };
         let started = record_start(handle, st, r.config_sha, handle.verifier())
             .and_then(|_| Station::start(r.config, st, deps));

@@ -96,6 +96,7 @@ pub fn lookup(dir: &Path, config: &Config, q: Query, json: bool, hash: bool) -> 
         station: q.station,
         operator: q.operator.as_deref().map(|o| o.trim().to_ascii_uppercase()),
         limit: q.limit,
+        newest_first: false,
     };
     if filter == Filter::default() {
         bail!("lookup needs a CODE or at least one of --prefix, --since, --until, --station, --operator");

@@ -143,6 +143,9 @@ pub struct ServerConfig {
     pub hosts: Vec<String>,
     /// A connection with no byte either way for this many seconds is closed.
     pub idle_timeout_s: u64,
+    /// A request whose head (request line and headers) is not complete this many seconds
+    /// after its first byte is dropped with its connection.
+    pub header_timeout_s: u64,
     /// Connections from one address at once; more are closed as they come.
     pub max_connections_per_ip: u32,
 }
@@ -154,6 +157,7 @@ impl Default for ServerConfig {
             token: String::new(),
             hosts: Vec::new(),
             idle_timeout_s: 30,
+            header_timeout_s: 10,
             max_connections_per_ip: 32,
         }
     }
@@ -202,6 +206,10 @@ pub struct StationConfig {
     pub rescan_same_order: Rescan,
     /// The same code scanned again within this many milliseconds is ignored.
     pub debounce_ms: u64,
+    /// A secret (at least 16 characters) that lets a program (a WMS) send this station's
+    /// scans over HTTP (`Authorization: Bearer ...` on `POST /api/stations/<id>/scan`) and
+    /// nothing else. Empty: only an admin (or `[server] token`) may.
+    pub scan_token: String,
     /// The station's barcode scanners; none: standard input (one station only).
     #[serde(rename = "scanner")]
     pub scanners: Vec<ScannerConfig>,
@@ -228,6 +236,7 @@ impl Default for StationConfig {
             post_roll_s: 2.0,
             rescan_same_order: Rescan::Seal,
             debounce_ms: 1500,
+            scan_token: String::new(),
             scanners: Vec::new(),
             cameras: default_cameras(),
             default_camera: true,
@@ -670,6 +679,22 @@ impl Config {
                 return Err(format!("station id {:?} is used twice", station.id));
             }
             station.validate(&at)?;
+            let t = station.scan_token.chars().count();
+            if t > 0 && t < 16 {
+                return Err(format!(
+                    "station {:?} scan_token is {t} characters; use at least 16 (e.g. `openssl rand -hex 16`)",
+                    station.id
+                ));
+            }
+            if self.stations[..n]
+                .iter()
+                .any(|s| !s.scan_token.is_empty() && s.scan_token == station.scan_token)
+            {
+                return Err(format!(
+                    "station {:?} has the scan_token of another station; give each its own",
+                    station.id
+                ));
+            }
             if several && station.scanners.is_empty() {
                 return Err(format!(
                     "station {:?} has no [[station.scanner]]; with several stations each needs its own scanner(s)",

@@ -35,12 +35,8 @@ pub struct Filter {
     pub station: Option<String>,
     pub operator: Option<String>,
     pub limit: Option<u32>,
-}
-
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    /// Newest first (the web app's recent clips), instead of oldest first.
+    pub newest_first: bool,
 }
 
 /// A clip as lookup shows it.
@@ -133,9 +129,10 @@ impl Index {
                         test_pattern, start_seq, clock_synced
                  FROM clips
                  WHERE {}
-                 ORDER BY opened_seq
+                 ORDER BY opened_seq {}
                  LIMIT ?8",
-                conds.join(" AND ")
+                conds.join(" AND "),
+                if f.newest_first { "DESC" } else { "ASC" }
             ))
             .map_err(self.sql())?;
         let rows = stmt
@@ -211,20 +208,28 @@ impl Index {
         rows.collect::<Result<Vec<u64>, _>>().map_err(self.sql())
     }
 
-    /// Up to `limit` distinct order or attached codes starting with `prefix` (suggestions).
+    /// Up to `limit` distinct order or attached codes starting with `prefix` (suggestions),
+    /// in order. Each table is read along its index from the prefix on, `limit` rows at
+    /// most, so a one-letter prefix costs the same in a log of millions of clips.
     pub fn codes_with_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<String>, IndexError> {
-        let pattern = format!("{}%", like_escape(prefix));
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT c FROM (SELECT order_code AS c FROM clips UNION SELECT code AS c FROM codes)
-                 WHERE c LIKE ?1 ESCAPE '\\' ORDER BY c LIMIT ?2",
-            )
-            .map_err(self.sql())?;
-        let rows = stmt
-            .query_map(params![pattern, limit], |r| r.get(0))
-            .map_err(self.sql())?;
-        rows.collect::<Result<Vec<String>, _>>().map_err(self.sql())
+        let end = format!("{prefix}\u{10FFFF}");
+        let mut out: Vec<String> = Vec::new();
+        for sql in [
+            "SELECT DISTINCT order_code FROM clips WHERE order_code >= ?1 AND order_code < ?2 ORDER BY order_code LIMIT ?3",
+            "SELECT DISTINCT code FROM codes WHERE code >= ?1 AND code < ?2 ORDER BY code LIMIT ?3",
+        ] {
+            let mut stmt = self.conn.prepare_cached(sql).map_err(self.sql())?;
+            let rows = stmt
+                .query_map(params![prefix, end, limit], |r| r.get::<_, String>(0))
+                .map_err(self.sql())?;
+            for r in rows {
+                out.push(r.map_err(self.sql())?);
+            }
+        }
+        out.sort();
+        out.dedup();
+        out.truncate(limit as usize);
+        Ok(out)
     }
 
     /// Whether a clip is under legal hold now.

@@ -88,7 +88,7 @@ pub fn burn(
 
 /// One frame of a clip as JPEG: the first (`last` false) or the last.
 pub fn still(path: &Path, last: bool) -> Result<Vec<u8>, String> {
-    use ffmpeg_next::{codec, format, frame, media, software};
+    use ffmpeg_next::{codec, format, frame, media};
     super::init_ffmpeg();
     let e = |w: &str| {
         let w = w.to_string();
@@ -136,33 +136,5 @@ pub fn still(path: &Path, last: bool) -> Result<Vec<u8>, String> {
         }
     }
     let src = got.ok_or("no frame decoded")?;
-    let (w, h) = (src.width(), src.height());
-    let mjpeg = codec::encoder::find(codec::Id::MJPEG).ok_or("no MJPEG encoder")?;
-    let mut enc = codec::context::Context::new_with_codec(mjpeg)
-        .encoder()
-        .video()
-        .map_err(e("creating the JPEG encoder"))?;
-    enc.set_width(w);
-    enc.set_height(h);
-    enc.set_format(format::Pixel::YUVJ420P);
-    enc.set_time_base((1, 25));
-    let mut enc = enc.open_as(mjpeg).map_err(e("opening the JPEG encoder"))?;
-    let mut scaler = software::scaling::Context::get(
-        src.format(),
-        w,
-        h,
-        format::Pixel::YUVJ420P,
-        w,
-        h,
-        software::scaling::Flags::BILINEAR,
-    )
-    .map_err(e("scaler"))?;
-    let mut out = frame::Video::empty();
-    scaler.run(&src, &mut out).map_err(e("scaling"))?;
-    out.set_pts(Some(0));
-    enc.send_frame(&out).map_err(e("encoding"))?;
-    enc.send_eof().map_err(e("encoding"))?;
-    let mut packet = ffmpeg_next::Packet::empty();
-    enc.receive_packet(&mut packet).map_err(e("encoding"))?;
-    Ok(packet.data().ok_or("empty JPEG")?.to_vec())
+    super::preview::jpeg(&src, 0)
 }

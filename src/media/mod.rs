@@ -17,6 +17,7 @@ pub mod encoder;
 pub mod fmp4;
 pub mod font;
 pub mod passthrough;
+pub mod preview;
 pub mod replay;
 pub mod source;
 pub mod stamp;

@@ -107,6 +107,8 @@ pub struct CameraLoop {
     pub opener: std::sync::Arc<dyn Opener>,
     pub clock: SharedClock,
     pub health: std::sync::Arc<CameraHealth>,
+    /// The live picture for the station screen (taken only while someone watches).
+    pub preview: std::sync::Arc<super::preview::Preview>,
 }
 
 /// A camera that is down: since when (wall-clock) and why.
@@ -320,6 +322,7 @@ impl CameraLoop {
             template: self.stamp_template.clone(),
         };
         let params = media.start(wall_offset_s, &stamp)?;
+        self.preview.session(&params);
         send(CameraEvent::Started {
             info,
             params,
@@ -377,6 +380,7 @@ impl CameraLoop {
             if shutdown {
                 break SessionEnd::Shutdown;
             }
+            self.preview.tap(&unit);
             media.process(
                 unit,
                 frame_no,

@@ -64,6 +64,7 @@ struct Inner {
     bytes: u64,
     /// Clips sealed and recorded in the manifest.
     clips: u64,
+    last_saved: Option<SavedClip>,
     /// Frames counted in the current one-second window, and when it started.
     window: (u64, Duration),
     fps: f64,
@@ -76,6 +77,18 @@ struct Inner {
     /// corrected (s).
     behind_s: f64,
     clock_adjusted_s: f64,
+}
+
+/// A clip sealed and recorded in the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SavedClip {
+    pub order: String,
+    /// The clip's length (s) and the seal's reason.
+    pub seconds: f64,
+    pub reason: String,
+    /// When its seal was recorded, and its number since the process started.
+    pub at: String,
+    pub n: u64,
 }
 
 /// The shared health of one camera.
@@ -114,6 +127,9 @@ pub struct CameraStatus {
     /// Clips of this camera sealed and recorded since the process started.
     #[serde(default)]
     pub clips: u64,
+    /// The last clip sealed and recorded (the station screen's "saved").
+    #[serde(default)]
+    pub last_saved: Option<SavedClip>,
     /// The order whose clip is being written now.
     pub recording: Option<String>,
     /// Clips cannot be written now: why (the camera may be live all the same).
@@ -219,9 +235,18 @@ impl CameraHealth {
         self.lock().recording = None;
     }
 
-    /// A clip's `clip_sealed` record is in the manifest.
-    pub fn clip_recorded(&self) {
-        self.lock().clips += 1;
+    /// A clip's `clip_sealed` record is in the manifest: of `order`, `duration_ms` long.
+    pub fn clip_recorded(&self, order: &str, duration_ms: u64, reason: &str) {
+        let at = format_time(self.clock.now());
+        let mut g = self.lock();
+        g.clips += 1;
+        g.last_saved = Some(SavedClip {
+            order: order.to_string(),
+            seconds: duration_ms as f64 / 1000.0,
+            reason: reason.to_string(),
+            at,
+            n: g.clips,
+        });
     }
 
     /// The session's time map: how far frames arrive after their time, and how much it was
@@ -308,6 +333,7 @@ impl CameraHealth {
             reconnects: g.reconnects,
             bytes: g.bytes,
             clips: g.clips,
+            last_saved: g.last_saved.clone(),
             recording: g
                 .recording
                 .as_ref()
@@ -378,8 +404,13 @@ mod tests {
         assert_eq!(h.recording_group().as_deref(), Some("g-1"));
         assert_eq!(h.status().clips, 0);
         h.clip_sealed();
-        h.clip_recorded();
+        h.clip_recorded("SO-1", 12_500, "stop_code");
         assert_eq!((h.status().clips, h.status().recording), (1, None));
+        let saved = h.status().last_saved.expect("saved");
+        assert_eq!(
+            (saved.order.as_str(), saved.seconds, saved.n),
+            ("SO-1", 12.5, 1)
+        );
         h.clip_opened("g-1", "SO-1");
         // No frame for longer than STALL: stalled, and not recording whatever was asked.
         clock.advance(STALL + Duration::from_millis(1));

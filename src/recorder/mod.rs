@@ -3,8 +3,8 @@
 //! Owns, one room each: the [`writer`] (the one place that appends to the manifest, talked to
 //! by message and, from other processes, through a socket), [`recovery`] after a crash, the
 //! [`camera`] loop (sources, sessions, reconnects, cut marks), clip [`assembly`] (pre-roll,
-//! cuts, timeouts, the records of a clip), the station [`state`] machine, and the [`station`]
-//! that wires them together.
+//! cuts, timeouts, the records of a clip), the station [`state`] machine, the [`preview`] pictures of
+//! the station screen, and the [`station`] that wires them together.
 //! Never: reads scanners, serves HTTP or prints (the app and the binary do).
 //!
 //! Data flows one way. Per camera:
@@ -18,6 +18,7 @@ pub mod assembly;
 pub mod camera;
 pub mod health;
 pub mod indexer;
+pub mod preview;
 pub mod recovery;
 pub mod socket;
 pub mod state;

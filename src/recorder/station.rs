@@ -36,6 +36,8 @@ pub struct StationDeps {
     pub files: Arc<dyn ClipFiles>,
     pub clock: SharedClock,
     pub data_dir: std::path::PathBuf,
+    /// Where the cameras' live pictures are kept for the station screen.
+    pub previews: Arc<super::preview::Previews>,
 }
 
 /// A running station.
@@ -196,7 +198,12 @@ impl Station {
                 deps.clock.clone(),
             );
             started.health.push(health.clone());
+            let preview = deps
+                .previews
+                .camera(&station.id, &cam.id)
+                .map_err(|e| Error::internal(format!("cannot start a preview thread: {e}")))?;
             let looper = CameraLoop {
+                preview,
                 cam: cam.clone(),
                 station: station.clone(),
                 stamp_template: config.encode.stamp_template.clone(),

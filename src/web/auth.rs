@@ -19,9 +19,10 @@ use serde::Deserialize;
 use super::accounts::{self, Role};
 use super::{guard, Shared};
 
-/// The account a request was made by (in the request's extensions).
+/// Who made a request (in the request's extensions): the name recorded in access records,
+/// whether it is a logged-in account (a logout button), and its role.
 #[derive(Debug, Clone)]
-pub struct WebUser(pub String);
+pub struct WebUser(pub String, pub bool, pub Option<Role>);
 
 #[derive(Deserialize)]
 pub(super) struct TokenQuery {
@@ -45,7 +46,11 @@ fn session_id(req: &Request) -> Option<String> {
 
 /// The role a route needs.
 fn needs(method: &Method, path: &str) -> Role {
-    if path.starts_with("/export/") {
+    let hold = *method == Method::POST && path.starts_with("/order/") && path.ends_with("/hold");
+    if path.starts_with("/export/")
+        || hold
+        || (path.starts_with("/clips/") && path.ends_with("/download"))
+    {
         Role::Agent
     } else if *method == Method::POST && path.starts_with("/api/stations/") {
         Role::Admin
@@ -71,39 +76,63 @@ pub(super) async fn authorize(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let token_ok = !want.is_empty()
-        && bearer
-            .or(q.token.as_deref())
-            .is_some_and(|g| constant_time_eq(g.as_bytes(), want.as_bytes()));
+    let path = req.uri().path().to_string();
+    // The pages' own scripts and styles hold nothing secret (the login page needs them).
+    if path.starts_with("/assets/") {
+        return next.run(req).await;
+    }
+    // A WMS sends one station's scans with that station's own token, and can do nothing else.
+    if let Some(station) = scan_station(req.method(), &path) {
+        let st = shared.config().station(station);
+        if let (Some(st), Some(b)) = (st, bearer) {
+            if !st.scan_token.is_empty() && constant_time_eq(b.as_bytes(), st.scan_token.as_bytes())
+            {
+                req.extensions_mut()
+                    .insert(WebUser(format!("scan_token {}", st.id), false, None));
+                return next.run(req).await;
+            }
+        }
+    }
+    let by_query = q
+        .token
+        .as_deref()
+        .is_some_and(|g| !want.is_empty() && constant_time_eq(g.as_bytes(), want.as_bytes()));
+    let token_ok = by_query
+        || (!want.is_empty()
+            && bearer.is_some_and(|g| constant_time_eq(g.as_bytes(), want.as_bytes())));
+    // A token in a page's address is traded for a session cookie, and the address is given
+    // again without it (so it stays out of links, history and the Referer).
+    if by_query && *req.method() == Method::GET && is_page(&path) {
+        return token_session(&shared, &req, behind_tls(req.headers(), peer));
+    }
     let users = shared.accounts.get(shared.data_dir());
+    let session = session_id(&req).and_then(|id| shared.sessions.get(&id));
     if users.is_empty() {
-        if want.is_empty() || token_ok {
+        let token_session = session.as_ref().is_some_and(|s| s.name == TOKEN_USER);
+        if want.is_empty() || token_ok || token_session {
             return next.run(req).await;
         }
         return (
             StatusCode::UNAUTHORIZED,
-            "this station needs its token: add ?token=... to the address, or send Authorization: Bearer ...\n",
+            "this station needs its token: open the page once as /?token=... (a session cookie is set), or send Authorization: Bearer ...\n",
         )
             .into_response();
     }
-    let path = req.uri().path().to_string();
     let read_only_log = matches!(path.as_str(), "/healthz" | "/metrics" | "/checkpoint")
         || path.starts_with("/tile/");
     if path == "/login" || path == "/logout" || (read_only_log && peer.ip().is_loopback()) {
         return next.run(req).await;
     }
     // A session is as good as its account now: removed, it ends; its role is today's.
-    let session = session_id(&req)
-        .and_then(|id| shared.sessions.get(&id))
-        .and_then(|s| {
-            users
-                .iter()
-                .find(|u| u.name == s.name)
-                .map(|u| (u.name.clone(), u.role))
-        });
+    let session = session.and_then(|s| {
+        users
+            .iter()
+            .find(|u| u.name == s.name)
+            .map(|u| (u.name.clone(), u.role))
+    });
     let (name, role) = match (session, token_ok) {
         (Some(s), _) => s,
-        (None, true) => ("token".to_string(), Role::Admin),
+        (None, true) => (TOKEN_USER.to_string(), Role::Admin),
         (None, false) if *req.method() == Method::GET && path == "/" => {
             return Redirect::to("/login").into_response();
         }
@@ -128,8 +157,67 @@ pub(super) async fn authorize(
         )
             .into_response();
     }
-    req.extensions_mut().insert(WebUser(name));
+    let logged_in = name != TOKEN_USER;
+    req.extensions_mut()
+        .insert(WebUser(name, logged_in, Some(role)));
     next.run(req).await
+}
+
+/// The name access records give the `[server] token`.
+const TOKEN_USER: &str = "token";
+
+/// The station a request sends a scan to, if it is one.
+fn scan_station<'p>(method: &Method, path: &'p str) -> Option<&'p str> {
+    if *method != Method::POST {
+        return None;
+    }
+    path.strip_prefix("/api/stations/")?.strip_suffix("/scan")
+}
+
+/// A page people open (not an API, a clip or a bundle, which scripts fetch with the token).
+fn is_page(path: &str) -> bool {
+    path == "/" || path.starts_with("/order/") || path.starts_with("/station/")
+}
+
+/// True when a reverse proxy on this machine says the browser reached it over HTTPS (the
+/// session cookie is then `Secure`).
+fn behind_tls(headers: &axum::http::HeaderMap, peer: SocketAddr) -> bool {
+    peer.ip().is_loopback()
+        && headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+fn session_cookie(id: &str, secure: bool) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        accounts::SESSION.as_secs(),
+        if secure { "; Secure" } else { "" }
+    ))
+    .ok()
+}
+
+/// The page asked for again without `token=` in its address, with a session cookie.
+fn token_session(shared: &Shared, req: &Request, secure: bool) -> Response {
+    let Ok(id) = shared.sessions.open(TOKEN_USER, Role::Admin) else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "cannot open a session\n").into_response();
+    };
+    let query: Vec<&str> = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("token="))
+        .collect();
+    let mut to = req.uri().path().to_string();
+    if !query.is_empty() {
+        to = format!("{to}?{}", query.join("&"));
+    }
+    let mut res = Redirect::to(&to).into_response();
+    if let Some(c) = session_cookie(&id, secure) {
+        res.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    res
 }
 
 fn login_form(error: Option<&str>) -> Html<String> {
@@ -140,10 +228,11 @@ fn login_form(error: Option<&str>) -> Html<String> {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "packwitness: log in / 登录" }
+                link rel="stylesheet" href="/assets/app.css";
             }
-            body style="font-family:sans-serif;max-width:24em;margin:3em auto" {
+            body.login {
                 h1 { "Log in / 登录" }
-                @if let Some(e) = error { p style="color:#b00" { (e) } }
+                @if let Some(e) = error { p.bad { (e) } }
                 form method="post" action="/login" {
                     p { label { "Name / 用户名" br; input type="text" name="name" autocomplete="username" required; } }
                     p { label { "Password / 密码" br; input type="password" name="password" autocomplete="current-password" required; } }
@@ -168,9 +257,11 @@ pub(super) struct LoginForm {
 pub(super) async fn login(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
     let ip = peer.ip();
+    let secure = behind_tls(&headers, peer);
     if shared.sessions.locked_out(ip) {
         tracing::warn!(%ip, "login refused: too many failures from this address");
         return (
@@ -200,12 +291,8 @@ pub(super) async fn login(
         return (StatusCode::INTERNAL_SERVER_ERROR, "cannot open a session\n").into_response();
     };
     tracing::info!(user = %name, role = role.as_str(), %ip, "logged in");
-    let cookie = format!(
-        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        accounts::SESSION.as_secs()
-    );
     let mut res = Redirect::to("/").into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    if let Some(v) = session_cookie(&id, secure) {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
     res

@@ -1,8 +1,9 @@
 //! The server's connections: at most [`MAX_CONNECTIONS`] at once and
 //! `[server] max_connections_per_ip` from one address (more are closed as they come), and
-//! a connection with no byte in either direction for `[server] idle_timeout_s` is closed (a
-//! client that opens connections and never finishes its request cannot hold the station's
-//! page hostage).
+//! a connection with no byte in either direction for `[server] idle_timeout_s` is closed, and
+//! so is one whose request head (request line and headers) is not complete
+//! `[server] header_timeout_s` after its first byte (a client that opens connections and
+//! trickles its requests cannot hold the station's page hostage).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -28,16 +29,18 @@ pub struct Capped {
     per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
     max_per_ip: usize,
     idle: Duration,
+    header: Duration,
 }
 
 impl Capped {
-    pub fn new(inner: TcpListener, max_per_ip: usize, idle: Duration) -> Capped {
+    pub fn new(inner: TcpListener, max_per_ip: usize, idle: Duration, header: Duration) -> Capped {
         Capped {
             inner,
             total: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
             per_ip: Arc::default(),
             max_per_ip: max_per_ip.max(1),
             idle,
+            header,
         }
     }
 }
@@ -78,6 +81,9 @@ impl axum::serve::Listener for Capped {
                 per_ip: self.per_ip.clone(),
                 idle: self.idle,
                 deadline: Box::pin(tokio::time::sleep(self.idle)),
+                header: self.header,
+                head: Head::Waiting,
+                head_deadline: Box::pin(tokio::time::sleep(self.header)),
             };
             return (guarded, addr);
         }
@@ -96,11 +102,67 @@ pub struct Guarded {
     per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
+    header: Duration,
+    head: Head,
+    head_deadline: Pin<Box<Sleep>>,
+}
+
+/// Where a connection is in its request, as far as the head's timeout cares.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Head {
+    /// Between requests: no head timeout.
+    Waiting,
+    /// A request head is coming: the last bytes seen (to find its blank line across reads).
+    Reading(u32),
+    /// The head is complete: its body and its answer are the idle timeout's business.
+    Read,
+}
+
+impl Head {
+    /// After `bytes` were read.
+    fn read(self, bytes: &[u8]) -> Head {
+        let mut tail = match self {
+            Head::Read => return Head::Read,
+            Head::Waiting => 0u32,
+            Head::Reading(t) => t,
+        };
+        for &b in bytes {
+            tail = (tail << 8) | u32::from(b);
+            if tail == u32::from_be_bytes(*b"\r\n\r\n") {
+                return Head::Read;
+            }
+        }
+        Head::Reading(tail)
+    }
 }
 
 impl Guarded {
     fn progressed(&mut self) {
         self.deadline.as_mut().reset(Instant::now() + self.idle);
+    }
+
+    fn read_bytes(&mut self, bytes: &[u8]) {
+        let before = self.head;
+        self.head = before.read(bytes);
+        if before == Head::Waiting && self.head != Head::Read {
+            self.head_deadline
+                .as_mut()
+                .reset(Instant::now() + self.header);
+        }
+    }
+
+    /// A request whose head is still coming after the head timeout: an error.
+    fn head_check(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        if !matches!(self.head, Head::Reading(_)) {
+            return Poll::Pending;
+        }
+        match self.head_deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request head was not complete in time",
+            )),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     /// A pending read or write: an error once the connection has been idle too long.
@@ -138,10 +200,17 @@ impl AsyncRead for Guarded {
             Poll::Ready(r) => {
                 if buf.filled().len() > before {
                     self.progressed();
+                    let got = buf.filled()[before..].to_vec();
+                    self.read_bytes(&got);
                 }
                 Poll::Ready(r)
             }
-            Poll::Pending => self.idle_check(cx).map(Err),
+            Poll::Pending => {
+                if let Poll::Ready(e) = self.head_check(cx) {
+                    return Poll::Ready(Err(e));
+                }
+                self.idle_check(cx).map(Err)
+            }
         }
     }
 }
@@ -156,6 +225,8 @@ impl AsyncWrite for Guarded {
             Poll::Ready(r) => {
                 if matches!(r, Ok(n) if n > 0) {
                     self.progressed();
+                    // An answer is going out: the next bytes read start a new request.
+                    self.head = Head::Waiting;
                 }
                 Poll::Ready(r)
             }
@@ -169,5 +240,21 @@ impl AsyncWrite for Guarded {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Head;
+
+    #[test]
+    fn a_head_ends_at_its_blank_line_across_reads() {
+        let h = Head::Waiting.read(b"GET / HTTP/1.1\r\nHost: x\r");
+        assert!(matches!(h, Head::Reading(_)));
+        let h = h.read(b"\n\r");
+        assert!(matches!(h, Head::Reading(_)));
+        assert_eq!(h.read(b"\nbody"), Head::Read);
+        assert_eq!(Head::Read.read(b"more body"), Head::Read);
+        assert!(matches!(Head::Waiting.read(b"\r\n"), Head::Reading(_)));
     }
 }

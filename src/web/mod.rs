@@ -25,9 +25,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path as UrlPath, Query, Request, State};
+use axum::extract::{ConnectInfo, Path as UrlPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -41,11 +41,16 @@ use crate::log::{Appender, Body as Record};
 use crate::recorder::{open_appender, Outcome, WriterHandle};
 
 pub mod accounts;
+mod assets;
 mod auth;
 mod conn;
 mod guard;
 pub mod health;
+pub mod i18n;
+mod order;
 pub mod page;
+mod screen;
+mod search;
 
 pub use health::ProcessStatus;
 
@@ -96,6 +101,12 @@ pub enum ScanRefused {
 /// The stations of the process, as the server reaches them.
 pub trait Stations: Send + Sync {
     fn statuses(&self) -> Vec<StationStatus>;
+    /// The live picture of `camera` of `station`, when it records in this process.
+    fn preview(
+        &self,
+        station: &str,
+        camera: &str,
+    ) -> Option<Arc<crate::recorder::preview::Preview>>;
     /// Hands a scan to station `id` like a scanner would, and waits for its answer.
     fn scan(
         &self,
@@ -264,6 +275,7 @@ impl Server {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let per_ip = shared.config().server.max_connections_per_ip as usize;
         let idle = std::time::Duration::from_secs(shared.config().server.idle_timeout_s.max(1));
+        let head = std::time::Duration::from_secs(shared.config().server.header_timeout_s.max(1));
         let app = router(shared);
         let thread = std::thread::Builder::new()
             .name("http-server".into())
@@ -278,7 +290,7 @@ impl Server {
                     };
                     // (tap_io: so that the peer's SocketAddr reaches the handlers.)
                     let listener = axum::serve::ListenerExt::tap_io(
-                        conn::Capped::new(listener, per_ip, idle),
+                        conn::Capped::new(listener, per_ip, idle, head),
                         |_| {},
                     );
                     let served = axum::serve(
@@ -331,10 +343,23 @@ impl Drop for Server {
 
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/", get(page))
+        .route("/", get(search::search_page))
+        .route("/order/{code}", get(order::order_page))
+        .route("/order/{code}/hold", post(order::hold))
+        .route("/station/{id}", get(screen::station_page))
+        .route("/assets/{name}", get(assets::asset))
+        .route("/api/suggest", get(search::suggest))
+        .route("/api/search", get(search::api_search))
         .route("/api/lookup/{code}", get(api_lookup))
         .route("/api/status", get(api_status))
+        .route("/api/stations/{id}/events", get(screen::station_events))
+        .route(
+            "/api/stations/{id}/cameras/{camera}/preview.jpg",
+            get(screen::camera_preview),
+        )
         .route("/clips/{clip}", get(clip_file))
+        .route("/clips/{clip}/download", get(order::download))
+        .route("/clips/{clip}/still/{which}", get(order::still))
         .route("/export/{code}", get(export_bundle))
         .route("/api/stations/{id}/scan", post(api_scan))
         .route("/healthz", get(healthz))
@@ -347,6 +372,8 @@ fn router(shared: Arc<Shared>) -> Router {
             shared.clone(),
             auth::authorize,
         ))
+        // Scans, forms and logins are small: nothing bigger is read.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(shared)
 }
 
@@ -739,36 +766,6 @@ async fn tlog_tile(
         bytes,
     )
         .into_response())
-}
-
-#[derive(Deserialize)]
-struct PageQuery {
-    code: Option<String>,
-    token: Option<String>,
-}
-
-async fn page(
-    State(shared): State<Arc<Shared>>,
-    Query(q): Query<PageQuery>,
-) -> Result<Html<String>, Failure> {
-    let code = q.code.unwrap_or_default().trim().to_string();
-    let token = q.token.unwrap_or_default();
-    let found = if code.is_empty() {
-        None
-    } else {
-        let s = shared.clone();
-        let c = code.clone();
-        Some(
-            tokio::task::spawn_blocking(move || {
-                let max = s.config().codes.max_len;
-                let found = index::lookup(s.data_dir(), &c, max, FileCheck::Size)?;
-                Ok((found, index::notes(s.data_dir(), &c, max)?))
-            })
-            .await
-            .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
-        )
-    };
-    Ok(Html(page::render(&statuses(&shared), &code, found, &token)))
 }
 
 #[cfg(test)]

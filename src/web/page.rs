@@ -1,15 +1,14 @@
-//! The station's web page, rendered with maud (every value escaped by default).
+//! The customer-service app's pages, rendered with maud (every value escaped by default):
+//! the search page (`/`: search, filters, recent clips, the live station board) and the
+//! parts the order page ([`super::order`]) shares with it. Works without scripts;
+//! `assets/app.js` adds search as you type, the live board and the player's controls.
 
 use maud::{html, Markup, DOCTYPE};
 
+use super::i18n::{t, Lang};
 use super::StationStatus;
 use crate::error::Error;
 use crate::index::{Found, Notes};
-
-const STYLE: &str =
-    "body{font-family:sans-serif;margin:1.5em;max-width:70em}table{border-collapse:collapse}\
-td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}.bad{color:#b00}.ok{color:#070}\
-input,button{font-size:1.1em}video{max-width:100%}";
 
 /// Percent-encodes a code for a URL path segment or query value.
 pub fn url_escape(s: &str) -> String {
@@ -24,54 +23,110 @@ pub fn url_escape(s: &str) -> String {
     out
 }
 
-fn stations_table(stations: &[StationStatus]) -> Markup {
+/// A recorded time (RFC 3339, the station's zone) as people read it: date, time, UTC offset.
+pub fn show_time(s: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.format("%Y-%m-%d %H:%M:%S UTC%:z").to_string(),
+        Err(_) => s.to_string(),
+    }
+}
+
+/// Who is looking, for the header.
+pub struct Viewer<'a> {
+    pub lang: Lang,
+    /// The account's name, when logged in (a logout button).
+    pub user: Option<&'a str>,
+}
+
+/// The frame of every app page: header with the language switch, the body, the script.
+pub fn layout(v: &Viewer<'_>, title: &str, body: Markup) -> String {
+    let other = match v.lang {
+        Lang::En => ("zh", "中文"),
+        Lang::Zh => ("en", "English"),
+    };
     html! {
-        h2 { "Stations" }
-        table {
-            tr { th { "station" } th { "cameras" } th { "recording" } th { "operator" } th { "last scan" } }
-            @for s in stations {
-                tr {
-                    td { (s.id) }
-                    td {
-                        @if let Some(h) = &s.health {
-                            @for c in &h.cameras {
-                                @let live = c.state == crate::recorder::health::CameraState::Live;
-                                span class=(if live { "ok" } else { "bad" }) {
-                                    (c.camera) " " (c.state.as_str())
-                                    @if live { " " (format!("{:.0} fps", c.fps)) }
-                                    @if let Some(r) = &c.reason { " (" (r) ")" }
-                                }
-                                br;
-                            }
-                        } @else {
-                            (s.cameras.join(", "))
-                        }
-                        @if !s.running { " " b { "(a camera stopped)" } }
-                    }
-                    td {
-                        @if let Some(why) = s.health.as_ref().and_then(|h| h.not_recording.as_ref()) {
-                            b class="bad" { "NOT RECORDING " (s.order.as_deref().unwrap_or("")) }
-                            br;
-                            span class="bad" { (why) }
-                        } @else {
-                            @match (&s.order, s.box_no) {
-                                (Some(o), Some(b)) if b > 1 => { "REC " (o) " box " (b) }
-                                (Some(o), _) => { "REC " (o) }
-                                _ => "idle",
+        (DOCTYPE)
+        html lang=(v.lang.tag()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · packwitness" }
+                link rel="stylesheet" href="/assets/app.css";
+            }
+            body {
+                header.top {
+                    a.brand href="/" { "packwitness" }
+                    nav {
+                        a href="/#stations" { (t(v.lang, "stations")) }
+                        a #lang href={ "?lang=" (other.0) } { (other.1) }
+                        @if let Some(u) = v.user {
+                            form.inline method="post" action="/logout" {
+                                span.user { (u) } " "
+                                button type="submit" { (t(v.lang, "logout")) }
                             }
                         }
-                    }
-                    td { (s.operator.as_deref().unwrap_or("")) }
-                    td {
-                        @if let Some((c, a, t)) = &s.last_scan { (c) " " (a) " at " (t) }
                     }
                 }
+                main { (body) }
+                script type="module" src="/assets/app.js" {}
+            }
+        }
+    }
+    .into_string()
+}
+
+/// The search form's values.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct SearchForm {
+    #[serde(default)]
+    pub q: String,
+    /// `YYYY-MM-DD`, in the station's zone.
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub station: String,
+    #[serde(default)]
+    pub operator: String,
+}
+
+impl SearchForm {
+    pub fn is_empty(&self) -> bool {
+        self.q.trim().is_empty()
+            && self.from.is_empty()
+            && self.to.is_empty()
+            && self.station.is_empty()
+            && self.operator.trim().is_empty()
+    }
+}
+
+fn search_form(lang: Lang, f: &SearchForm, stations: &[String]) -> Markup {
+    html! {
+        form #search method="get" action="/" role="search" {
+            div.searchbox {
+                input #q type="search" name="q" value=(f.q) placeholder=(t(lang, "search_hint"))
+                    autocomplete="off" autofocus aria-label=(t(lang, "search"));
+                button type="submit" { (t(lang, "search")) }
+                ul #suggest hidden {}
+            }
+            div.filters {
+                label { (t(lang, "from")) " " input type="date" name="from" value=(f.from); }
+                label { (t(lang, "to")) " " input type="date" name="to" value=(f.to); }
+                label { (t(lang, "station")) " "
+                    select name="station" {
+                        option value="" { (t(lang, "any")) }
+                        @for s in stations { option value=(s) selected[f.station == *s] { (s) } }
+                    }
+                }
+                label { (t(lang, "operator_col")) " " input type="text" name="operator" value=(f.operator) size="10"; }
             }
         }
     }
 }
 
-fn order_label(f: &Found) -> String {
+/// A clip's order, box and part in one label.
+pub fn clip_label(f: &Found) -> String {
     let c = &f.clip;
     match (c.box_no, c.part) {
         (1, 1) => c.order.clone(),
@@ -81,55 +136,38 @@ fn order_label(f: &Found) -> String {
     }
 }
 
-/// Orders scanned while no camera recorded, and gaps in an order's video.
-fn notes_list(notes: &Notes) -> Markup {
-    html! {
-        @for n in &notes.no_video {
-            p class="bad" {
-                b { "NO VIDEO" } " for " (n.order) ": scanned at " (n.scanned_at) " on " (n.station)
-                " while no camera recorded: " (n.reason)
-            }
-        }
-        @for g in &notes.gaps {
-            p class="bad" {
-                "Nothing recorded by " (g.camera) " from " (g.from) " to " (g.to) ": " (g.reason)
-            }
-        }
-    }
+/// A clip's length, `12.3 s`.
+pub fn length(f: &Found) -> String {
+    f.clip
+        .duration_ms
+        .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
+        .unwrap_or_default()
 }
 
-fn results(code: &str, list: &[Found], tq: &str) -> Markup {
+fn clips_table(lang: Lang, list: &[Found]) -> Markup {
     html! {
-        p {
-            (list.len()) " clip(s) for " b { (code) } " · "
-            a href={ "/export/" (url_escape(code)) (tq) } { "download the evidence bundle" }
-            " (clips, signed records and proofs; checkable offline with " code { "packwitness verify-bundle" }
-            " or its " code { "verify.sh" } "; the download is recorded)"
-        }
-        table {
-            tr { th { "order" } th { "station / camera" } th { "started" } th { "length" } th { "sealed" } th { "codes" } th { "file" } }
-            @for f in list {
-                @let c = &f.clip;
-                tr {
-                    td { (order_label(f)) }
-                    td {
-                        (c.station) " / " (c.camera)
-                        @if c.test_pattern { br; b class="bad" { "TEST PATTERN: not evidence" } }
-                    }
-                    td { (c.started_at) }
-                    td { @if let Some(ms) = c.duration_ms { (format!("{:.1} s", ms as f64 / 1000.0)) } }
-                    td { (c.reason.as_deref().unwrap_or("recording")) }
-                    td { (c.codes.join(" ")) }
-                    td {
-                        @if f.file_status == "ok" {
-                            // preload="none": nothing is fetched (or recorded as a view) until Play.
-                            video controls preload="none" width="320" src={ "/clips/" (c.clip) (tq) } {}
-                            br;
-                            a href={ "/clips/" (c.clip) (tq) } { "open" }
-                            " "
-                            span class="ok" { "present, size as recorded" }
-                        } @else {
-                            span class="bad" { (f.file_status) " " (f.file_detail.as_deref().unwrap_or("")) }
+        div.scroll {
+            table.clips {
+                thead { tr {
+                    th { (t(lang, "order")) } th { (t(lang, "station")) } th { (t(lang, "started")) }
+                    th { (t(lang, "length")) } th { (t(lang, "status")) } th { (t(lang, "operator_col")) }
+                } }
+                tbody {
+                    @for f in list {
+                        @let c = &f.clip;
+                        tr {
+                            td { a href={ "/order/" (url_escape(&c.order)) } { (clip_label(f)) }
+                                @for code in &c.codes { br; small { (code) } } }
+                            td { (c.station) " / " (c.camera)
+                                @if c.test_pattern { br; b.bad { (t(lang, "test_pattern")) } } }
+                            td { (show_time(&c.started_at)) }
+                            td { (length(f)) }
+                            td {
+                                @match &c.reason { Some(r) => { (t(lang, "sealed")) " (" (r) ")" }, None => b.rec { (t(lang, "recording")) } }
+                                @if c.held { br; b { (t(lang, "held")) } }
+                                @if f.file_status != "ok" && f.file_status != "open" { br; span.bad { (f.file_status) } }
+                            }
+                            td { (c.operator.as_deref().unwrap_or("")) }
                         }
                     }
                 }
@@ -138,53 +176,86 @@ fn results(code: &str, list: &[Found], tq: &str) -> Markup {
     }
 }
 
-/// The whole page: the stations of this process, a search form, and the clips found.
-pub fn render(
-    stations: &[StationStatus],
-    code: &str,
-    found: Option<Result<(Vec<Found>, Notes), Error>>,
-    token: &str,
-) -> String {
-    let tq = if token.is_empty() {
-        String::new()
-    } else {
-        format!("?token={}", url_escape(token))
+fn board(lang: Lang, stations: &[StationStatus], configured: &[String]) -> Markup {
+    html! {
+        section #stations {
+            h2 { (t(lang, "stations")) }
+            div.scroll { table #board {
+                thead { tr {
+                    th { (t(lang, "station")) } th { (t(lang, "status")) } th { (t(lang, "order")) }
+                    th { (t(lang, "operator_col")) } th { (t(lang, "camera_state")) } th { (t(lang, "last_scan")) }
+                } }
+                tbody {
+                    @for id in configured {
+                        @let s = stations.iter().find(|s| s.id == *id);
+                        @let h = s.and_then(|s| s.health.as_ref());
+                        tr data-station=(id) {
+                            td { a href={ "/station/" (url_escape(id)) } { (id) } br; small { (t(lang, "screen")) } }
+                            td.state { @match h.map(|h| h.state.as_str()) {
+                                Some("recording") => b.rec { (t(lang, "recording")) },
+                                Some("not_recording") => b.bad { (t(lang, "not_recording")) },
+                                Some(_) => span { (t(lang, "idle")) },
+                                None => span.bad { "?" },
+                            } }
+                            td.order { (h.and_then(|h| h.order.as_deref()).unwrap_or("")) }
+                            td.operator { (h.and_then(|h| h.operator.as_deref()).unwrap_or("")) }
+                            td.cams { @if let Some(h) = h { @for c in &h.cameras {
+                                span class=(if c.state == crate::recorder::health::CameraState::Live { "ok" } else { "bad" }) {
+                                    (c.camera) " " (c.state.as_str()) } " " } } }
+                            td.scan { @if let Some(l) = h.and_then(|h| h.last_scan.as_ref()) { (l.code) " " (l.action) " " (l.at) } }
+                        }
+                    }
+                }
+            } }
+        }
+    }
+}
+
+/// What the search page shows.
+pub struct SearchPage<'a> {
+    pub form: &'a SearchForm,
+    pub stations: &'a [StationStatus],
+    pub configured: &'a [String],
+    /// The clips found (or the recent ones when nothing was asked).
+    pub found: Result<Vec<Found>, Error>,
+    pub notes: Notes,
+}
+
+/// The search page.
+pub fn search_page(v: &Viewer<'_>, p: SearchPage<'_>) -> String {
+    let lang = v.lang;
+    let asked = !p.form.is_empty();
+    let body = html! {
+        (search_form(lang, p.form, p.configured))
+        (notes_list(lang, &p.notes))
+        @match &p.found {
+            Err(e) => p.bad { (e.to_string()) },
+            Ok(list) => {
+                h2 { (t(lang, if asked { "results" } else { "recent" })) " (" (list.len()) ")" }
+                @if list.is_empty() { p { (t(lang, "no_clip")) } } @else { (clips_table(lang, list)) }
+            },
+        }
+        p.note { (t(lang, "times_in")) }
+        (board(lang, p.stations, p.configured))
     };
-    let page = html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                // The station table is live: without a search, the page reloads itself.
-                @if found.is_none() && !stations.is_empty() { meta http-equiv="refresh" content="5"; }
-                title { "packwitness" }
-                style { (STYLE) }
-            }
-            body {
-                h1 { "packwitness" }
-                @if !stations.is_empty() { (stations_table(stations)) }
-                h2 { "Find an order" }
-                form method="get" action="/" {
-                    input name="code" value=(code) placeholder="order or tracking number" autofocus size="40";
-                    @if !token.is_empty() { input type="hidden" name="token" value=(token); }
-                    button { "Look up" }
-                }
-                @match &found {
-                    None => {}
-                    Some(Err(e)) => p class="bad" { (e.to_string()) },
-                    Some(Ok((list, notes))) if list.is_empty() && notes.is_empty() => p {
-                        "No clip for " b { (code) } ". Check the code, or try the order number instead of the waybill."
-                    },
-                    Some(Ok((list, notes))) => {
-                        (notes_list(notes))
-                        @if !list.is_empty() { (results(code, list, &tq)) }
-                    },
-                }
+    layout(v, "packwitness", body)
+}
+
+/// Orders scanned while no camera recorded, and gaps in an order's video.
+pub fn notes_list(lang: Lang, notes: &Notes) -> Markup {
+    html! {
+        @for n in &notes.no_video {
+            p.bad {
+                b { (t(lang, "no_video")) } " " (n.order) ": " (show_time(&n.scanned_at)) " " (n.station)
+                " · " (t(lang, "reason")) ": " (n.reason)
             }
         }
-    };
-    page.into_string()
+        @for g in &notes.gaps {
+            p.bad {
+                (t(lang, "gap")) " " (g.camera) ": " (show_time(&g.from)) " – " (show_time(&g.to)) " · " (g.reason)
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -194,10 +265,37 @@ mod tests {
     #[test]
     fn codes_are_escaped_in_urls_and_html() {
         assert_eq!(url_escape("SO-1/2 x"), "SO-1%2F2%20x");
-        let page = render(&[], "<b>", Some(Ok((Vec::new(), Notes::default()))), "");
+        let form = SearchForm {
+            q: "<b>".into(),
+            ..Default::default()
+        };
+        let page = search_page(
+            &Viewer {
+                lang: Lang::Zh,
+                user: None,
+            },
+            SearchPage {
+                form: &form,
+                stations: &[],
+                configured: &["station-1".into()],
+                found: Ok(Vec::new()),
+                notes: Notes::default(),
+            },
+        );
         assert!(
             page.contains("&lt;b&gt;") && !page.contains("<b><"),
             "{page}"
         );
+        assert!(page.contains("没有找到录像") && page.contains("lang=\"zh-CN\""));
+        assert!(page.contains("type=\"search\""));
+    }
+
+    #[test]
+    fn times_show_the_station_offset() {
+        assert_eq!(
+            show_time("2026-11-25T20:31:02.054+08:00"),
+            "2026-11-25 20:31:02 UTC+08:00"
+        );
+        assert_eq!(show_time("junk"), "junk");
     }
 }

@@ -155,3 +155,90 @@ fn roles_sessions_and_names_on_the_record() {
         .unwrap();
     assert!(line.contains("serving"), "{line}");
 }
+
+#[test]
+fn a_wms_scans_with_its_station_token_and_does_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let port = crate::rtsp::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[station]\nscan_token = \"wms-0123456789abcdef\"\n\n[server]\nlisten = \"{addr}\"\n"
+        ),
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    let mut st = spawn_station(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "run",
+        "--source",
+        "testsrc",
+        "--scanner",
+        "stdin",
+    ]);
+    st.wait_record(&dir, "the station's start", |r| {
+        r["kind"] == "station_start"
+    });
+    let out = user(
+        &dir,
+        &["add", "vera", "--role", "viewer"],
+        Some("correct horse"),
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let bearer = [("Authorization", "Bearer wms-0123456789abcdef")];
+    let scan = http(
+        &addr,
+        "POST",
+        "/api/stations/station-1/scan",
+        &bearer,
+        b"ORD-601",
+    );
+    assert_eq!(scan.status, 200, "{}", scan.text());
+    assert_eq!(scan.json()["order"], "ORD-601");
+    st.wait_record(&dir, "the WMS scan", |r| {
+        r["kind"] == "scan" && r["code"] == "ORD-601" && r["scanner"] == "http"
+    });
+    // The scan token opens nothing else, and a viewer may not scan.
+    for path in ["/api/lookup/ORD-601", "/", "/station/station-1"] {
+        let r = http(&addr, "GET", path, &bearer, b"");
+        assert!(r.status == 401 || r.status == 303, "{path}: {}", r.status);
+    }
+    let wrong = [("Authorization", "Bearer wms-0123456789abcdeX")];
+    let r = http(
+        &addr,
+        "POST",
+        "/api/stations/station-1/scan",
+        &wrong,
+        b"ORD-602",
+    );
+    assert_eq!(r.status, 401);
+    let cookie = login(&addr, "vera", "correct horse").unwrap();
+    let r = http(
+        &addr,
+        "POST",
+        "/api/stations/station-1/scan",
+        &[("Cookie", &cookie)],
+        b"ORD-603",
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    // The viewer sees the station screen and its events.
+    let screen = http(
+        &addr,
+        "GET",
+        "/station/station-1",
+        &[("Cookie", &cookie)],
+        b"",
+    );
+    assert_eq!(screen.status, 200);
+    assert!(screen.text().contains("/assets/station.js"));
+    let _ = st.finish();
+    assert!(!manifest(&dir)
+        .iter()
+        .any(|r| r["code"] == "ORD-602" || r["code"] == "ORD-603"));
+}

@@ -5,6 +5,7 @@ mod accounts;
 mod anchor;
 mod bad_input;
 mod bench;
+mod browser;
 mod common;
 mod crash;
 mod demo;

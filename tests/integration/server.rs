@@ -22,18 +22,46 @@ fn serve_looks_up_plays_ranges_and_exports_with_access_records() {
 
     let page = http(&addr, "GET", "/", &[], b"");
     assert_eq!(page.status, 200);
-    assert!(page.text().contains("<form") && page.text().contains("name=\"code\""));
+    let html = page.text();
+    assert!(
+        html.contains("<form") && html.contains("type=\"search\" name=\"q\""),
+        "{html}"
+    );
+    // The recent clips, newest first, and pages only this server's scripts may run in.
+    assert!(
+        html.contains("Recent clips") && html.contains("DEMO-0003"),
+        "{html}"
+    );
+    assert!(page
+        .header("content-security-policy")
+        .is_some_and(|c| c.contains("script-src 'self'")));
+    // A prefix, typed in any case, finds the orders; the old form of the page's address
+    // goes to the order's page.
+    let found = http(&addr, "GET", "/?q=demo-000", &[], b"").text();
+    assert!(
+        found.contains("/order/DEMO-0001") && found.contains("/order/DEMO-0002"),
+        "{found}"
+    );
+    let moved = http(&addr, "GET", "/?code=demo-0002", &[], b"");
+    assert_eq!(moved.header("location"), Some("/order/demo-0002"));
+    let suggest = http(&addr, "GET", "/api/suggest?q=%EF%BD%84emo-000", &[], b"").json();
+    assert_eq!(suggest["normalized"], "DEMO-000", "{suggest}");
+    assert!(suggest["codes"].as_array().unwrap().len() >= 3, "{suggest}");
 
-    let page = http(&addr, "GET", "/?code=demo-0002", &[], b"");
+    let page = http(&addr, "GET", "/order/demo-0002", &[], b"");
     assert_eq!(page.status, 200, "{}", page.text());
     let html = page.text();
     assert!(
-        html.contains("DEMO-0002") && html.contains("present, size as recorded"),
+        html.contains("DEMO-0002") && html.contains("file present, size as recorded"),
         "{html}"
     );
     assert!(html.contains("/export/demo-0002"), "{html}");
     // A player on the page, which fetches nothing until Play (so listing is not viewing).
-    assert!(html.contains("<video controls preload=\"none\""), "{html}");
+    assert!(
+        html.contains("<video class=\"big\" controls preload=\"none\""),
+        "{html}"
+    );
+    assert!(access_records(&dir).is_empty(), "a page is not a view");
 
     let found = http(&addr, "GET", "/api/lookup/DEMO-0002", &[], b"");
     assert_eq!(found.status, 200);
@@ -152,13 +180,50 @@ fn a_token_is_required_when_configured() {
         &[],
         b"",
     );
-    assert_eq!(page.status, 200);
-    // Links on the page carry the token, so a click works.
-    assert!(
-        page.text().contains("?token=s3cret-token-0123456789"),
-        "{}",
-        page.text()
+    // The token in the address is traded for a session cookie, and the address is given
+    // again without it: no secret in links, history or the Referer.
+    assert_eq!(page.status, 303, "{}", page.text());
+    assert_eq!(page.header("location"), Some("/?code=DEMO-0001"));
+    let cookie = page
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    assert!(page.header("set-cookie").unwrap().contains("HttpOnly"));
+    let page = http(
+        &addr,
+        "GET",
+        "/order/DEMO-0001",
+        &[("Cookie", &cookie)],
+        b"",
     );
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(!page.text().contains("token="), "{}", page.text());
+    let found = http(
+        &addr,
+        "GET",
+        "/api/lookup/DEMO-0001",
+        &[("Cookie", &cookie)],
+        b"",
+    )
+    .json();
+    let clip = found[0]["clip"].as_u64().unwrap();
+    let clip = http(
+        &addr,
+        "GET",
+        &format!("/clips/{clip}"),
+        &[("Cookie", &cookie)],
+        b"",
+    );
+    assert_eq!(clip.status, 200);
+    let forged = http(
+        &addr,
+        "GET",
+        "/order/DEMO-0001",
+        &[("Cookie", "pw_session=0000")],
+        b"",
+    );
+    assert_eq!(forged.status, 401);
     let r = http(
         &addr,
         "GET",
@@ -175,9 +240,14 @@ fn a_token_is_required_when_configured() {
         b"",
     );
     assert_eq!(r.status, 200);
-    assert!(
-        access_records(&dir).is_empty(),
-        "refused requests record nothing"
+    let views: Vec<_> = access_records(&dir)
+        .into_iter()
+        .filter(|r| r["action"] == "view")
+        .collect();
+    assert_eq!(
+        views.len(),
+        1,
+        "only the clip played is recorded: {views:?}"
     );
 }
 
@@ -435,4 +505,47 @@ fn slow_and_crowding_clients_are_dropped() {
         TcpStream::connect(&addr).is_ok()
             && http(&addr, "GET", "/api/status", &[], b"").status == 200
     });
+}
+
+#[test]
+fn a_client_trickling_its_headers_is_dropped() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nidle_timeout_s = 60\nheader_timeout_s = 1\n",
+    )
+    .unwrap();
+    let (_server, addr) = serve(&dir, Some(&cfg));
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut writer = slow.try_clone().unwrap();
+    // A header line every 200 ms, never the blank line: never idle, never a whole request.
+    let trickle = std::thread::spawn(move || {
+        let _ = writer.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        for i in 0..300 {
+            input_gap(200);
+            if writer
+                .write_all(format!("X-Slow-{i}: a\r\n").as_bytes())
+                .is_err()
+            {
+                return i;
+            }
+        }
+        300
+    });
+    let mut buf = [0u8; 64];
+    let n = match slow.read(&mut buf) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+        Err(e) => panic!("the trickling client was not dropped: {e}"),
+    };
+    assert_eq!(n, 0, "dropped, not answered");
+    drop(slow);
+    assert!(trickle.join().unwrap() < 300);
+    // Others are served.
+    assert_eq!(http(&addr, "GET", "/api/status", &[], b"").status, 200);
 }

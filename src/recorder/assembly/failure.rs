@@ -8,7 +8,7 @@
 use super::{Assembly, Gap, OpenOrder};
 use crate::clock::format_time;
 use crate::error::{Error, ErrorKind};
-use crate::log::SealReason;
+use crate::log::{Body, SealReason};
 use crate::media::EncodedPacket;
 
 /// Seconds of stream time after a failure before a clip is tried again.
@@ -156,7 +156,17 @@ impl Assembly {
         };
         match self.ctx.records.append(body.clone()) {
             Ok(_) => {
-                self.ctx.health.clip_recorded();
+                if let Body::ClipSealed {
+                    order,
+                    duration_ms,
+                    reason,
+                    ..
+                } = &body
+                {
+                    self.ctx
+                        .health
+                        .clip_recorded(order, *duration_ms, reason.as_str());
+                }
                 tracing::warn!(camera = %self.ctx.camera, "the seal of the failed clip is written");
                 true
             }

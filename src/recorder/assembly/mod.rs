@@ -643,7 +643,9 @@ impl Assembly {
             self.pending_seal = Some(body);
             return Err(e);
         }
-        self.ctx.health.clip_recorded();
+        self.ctx
+            .health
+            .clip_recorded(&order, duration_ms, reason.as_str());
         tracing::info!(order = %order, camera = %self.ctx.camera, file = %file, reason = %reason, frames = sealed.frames, "clip sealed");
         Ok(())
     }

@@ -1,0 +1,188 @@
+// The station screen: what the packer sees above the packing table.
+// Pushed the station's status (server-sent events); shows the live picture of each camera,
+// the open order, REC with the time since the scan, the last scan, "saved" when a clip is
+// sealed, and NOT RECORDING over everything when a camera does not deliver frames or the
+// recorder cannot be reached. Sounds are made here (Web Audio), nothing is fetched for them.
+
+const boot = JSON.parse(document.getElementById("boot").textContent);
+const S = boot.strings;
+const $ = (id) => document.getElementById(id);
+
+// ---- sounds ---------------------------------------------------------------------------
+let audio = null;
+function soundOn() {
+  if (!audio) {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (Ctx) audio = new Ctx();
+  }
+  if (audio && audio.state === "suspended") audio.resume();
+  const on = audio && audio.state !== "suspended";
+  $("sound").textContent = on ? S.sound_on : S.sound_off;
+  $("sound").classList.toggle("on", !!on);
+}
+$("sound").addEventListener("click", soundOn);
+// A kiosk started with --autoplay-policy=no-user-gesture-required has sound at once.
+soundOn();
+
+function tone(freq, start, dur, type = "sine", gain = 0.25) {
+  if (!audio || audio.state !== "running") return;
+  const t = audio.currentTime + start;
+  const o = audio.createOscillator();
+  const g = audio.createGain();
+  o.type = type;
+  o.frequency.value = freq;
+  g.gain.setValueAtTime(gain, t);
+  g.gain.exponentialRampToValueAtTime(0.001, t + dur);
+  o.connect(g).connect(audio.destination);
+  o.start(t);
+  o.stop(t + dur + 0.02);
+}
+const sounds = {
+  start: () => { tone(660, 0, 0.12); tone(880, 0.13, 0.18); },
+  saved: () => { tone(880, 0, 0.1); tone(1100, 0.11, 0.1); tone(1320, 0.22, 0.25); },
+  rejected: () => { tone(180, 0, 0.5, "square", 0.2); },
+  alarm: () => { tone(950, 0, 0.35, "sawtooth", 0.2); tone(650, 0.4, 0.35, "sawtooth", 0.2); },
+};
+window.packwitnessSounds = [];  // what was played, for tests and for the curious
+function play(name) {
+  window.packwitnessSounds.push(name);
+  sounds[name]();
+}
+
+// ---- live pictures ----------------------------------------------------------------------
+function startPreview(camera) {
+  const box = document.createElement("figure");
+  box.className = "cam";
+  const img = document.createElement("img");
+  img.alt = `${S.camera} ${camera}`;
+  const cap = document.createElement("figcaption");
+  cap.textContent = camera;
+  box.append(img, cap);
+  $("cameras").append(box);
+  let seq = 0;
+  const url = `/api/stations/${encodeURIComponent(boot.station)}/cameras/${encodeURIComponent(camera)}/preview.jpg`;
+  async function next() {
+    try {
+      const r = await fetch(`${url}?after=${seq}`, { cache: "no-store" });
+      if (!r.ok) throw new Error(await r.text());
+      seq = Number(r.headers.get("x-preview-seq")) || seq + 1;
+      const old = img.src;
+      img.src = URL.createObjectURL(await r.blob());
+      if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+      box.classList.remove("nopic");
+      setTimeout(next, 250);
+    } catch (e) {
+      box.classList.add("nopic");
+      cap.textContent = `${camera}: ${S.no_picture}`;
+      setTimeout(next, 1500);
+      return;
+    }
+    cap.textContent = camera;
+  }
+  next();
+  return { box, cap };
+}
+const previews = Object.fromEntries(boot.cameras.map((c) => [c, startPreview(c)]));
+
+// ---- the status ----------------------------------------------------------------------
+let last = null;          // the previous station report
+let since = null;         // [elapsed at the event, when it came]
+let alarmTimer = null;
+let savedTimer = null;
+
+// A recorded time (RFC 3339, the station's zone) as the wall clock shows it.
+const clock = (at) => (at && at.length >= 19 ? at.slice(11, 19) : at || "");
+
+function mmss(s) {
+  s = Math.max(0, Math.floor(s));
+  const m = Math.floor(s / 60);
+  return `${String(m).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+}
+setInterval(() => {
+  $("elapsed").textContent = since ? mmss(since[0] + (performance.now() - since[1]) / 1000) : "";
+}, 250);
+
+function alert(title, why) {
+  const a = $("alert");
+  if (title) {
+    $("alert-title").textContent = title;
+    $("alert-why").textContent = why || "";
+    a.hidden = false;
+    document.body.classList.add("alarm");
+    if (!alarmTimer) { play("alarm"); alarmTimer = setInterval(() => play("alarm"), 2000); }
+  } else {
+    a.hidden = true;
+    document.body.classList.remove("alarm");
+    if (alarmTimer) { clearInterval(alarmTimer); alarmTimer = null; }
+  }
+}
+
+function show(msg) {
+  $("clock").textContent = msg.now || "";
+  const st = msg.station;
+  const h = st && st.health;
+  if (!h) {
+    alert(S.no_connection, (msg.problems || []).join("; "));
+    return;
+  }
+  // Cameras: what their frames say, never what was asked.
+  const down = h.cameras.filter((c) => c.state !== "live");
+  for (const c of h.cameras) {
+    const p = previews[c.camera];
+    if (!p) continue;
+    p.box.classList.toggle("down", c.state !== "live");
+    p.box.dataset.state = c.state;
+  }
+  const recording = h.state === "recording";
+  document.body.dataset.state = h.state;
+  $("rec").classList.toggle("on", recording);
+  $("rec-label").textContent = recording ? S.rec : h.state === "not_recording" ? S.not_recording : S.idle;
+  $("order").textContent = h.order || S.scan_to_start;
+  const detail = [];
+  if (h.box && h.box > 1) detail.push(`${S.box} ${h.box}`);
+  if (h.operator) detail.push(`${S.operator}: ${h.operator}`);
+  $("detail").textContent = detail.join(" · ");
+  since = h.order && h.elapsed_s != null ? [h.elapsed_s, performance.now()] : null;
+  if (h.state === "not_recording" || down.length) {
+    const why = h.not_recording || down.map((c) => `${c.camera} ${c.state}${c.reason ? " (" + c.reason + ")" : ""}`).join("; ");
+    alert(S.not_recording, why);
+  } else if (!msg.recording_process) {
+    alert(S.no_connection, (msg.problems || []).join("; "));
+  } else {
+    alert(null);
+  }
+  // What happened since the last event: a scan, a refusal, a saved clip.
+  const ls = $("last-scan");
+  if (last && h.rejects > last.rejects && h.last_rejection) {
+    ls.className = "bad";
+    ls.textContent = `${S.rejected}: ${h.last_rejection.scan} (${h.last_rejection.error})`;
+    play("rejected");
+  } else if (h.last_scan && (!last || h.scans > last.scans)) {
+    ls.className = "good";
+    ls.textContent = `${S.scanned}: ${h.last_scan.code} · ${h.last_scan.action} · ${clock(h.last_scan.at)}`;
+    if (last && h.order && h.order !== last.order) play("start");
+  }
+  const saved = h.cameras.map((c) => c.last_saved).filter(Boolean).sort((a, b) => (a.at < b.at ? 1 : -1))[0];
+  const key = (r) => r ? r.cameras.map((c) => (c.last_saved ? c.last_saved.n : 0)).join(",") : "";
+  if (saved && last && key(h) !== key(last)) {
+    const el = $("saved");
+    el.textContent = `${S.saved}: ${saved.order} · ${saved.seconds.toFixed(1)} ${S.seconds}`;
+    el.hidden = false;
+    play("saved");
+    clearTimeout(savedTimer);
+    savedTimer = setTimeout(() => { el.hidden = true; }, 6000);
+  }
+  last = h;
+}
+
+function connect() {
+  const es = new EventSource(`/api/stations/${encodeURIComponent(boot.station)}/events`);
+  let watchdog = null;
+  const lost = () => alert(S.no_connection, "");
+  // Events come at least every second (the clock): three seconds of silence is a lost link.
+  const arm = () => { clearTimeout(watchdog); watchdog = setTimeout(lost, 3000); };
+  es.addEventListener("status", (e) => { arm(); show(JSON.parse(e.data)); });
+  es.onerror = () => { lost(); };
+  arm();
+}
+connect();

@@ -1,0 +1,221 @@
+//! The pages' languages: English and Chinese (Simplified).
+//!
+//! Owns: choosing a page's language (`?lang=`, then the `pw_lang` cookie the switch sets,
+//! then the browser's `Accept-Language`, then English) and the strings of the pages and the
+//! station screen's script. Never: translates what the evidence says: codes, records, reasons
+//! written in the manifest are shown as recorded.
+
+use axum::http::{header, HeaderMap};
+use serde::Deserialize;
+
+/// A page's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Lang {
+    /// The BCP 47 tag of `<html lang>`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh-CN",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Lang> {
+        let s = s.trim().to_ascii_lowercase();
+        if s.starts_with("zh") {
+            Some(Lang::Zh)
+        } else if s.starts_with("en") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+}
+
+/// `?lang=en|zh` on any page.
+#[derive(Debug, Default, Deserialize)]
+pub struct LangQuery {
+    pub lang: Option<String>,
+}
+
+/// The language of a request: `?lang=`, the `pw_lang` cookie, `Accept-Language` (in the
+/// browser's order of preference), English.
+pub fn pick(q: &LangQuery, headers: &HeaderMap) -> Lang {
+    if let Some(l) = q.lang.as_deref().and_then(Lang::parse) {
+        return l;
+    }
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("pw_lang="))
+        .and_then(Lang::parse);
+    if let Some(l) = cookie {
+        return l;
+    }
+    from_accept(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    )
+}
+
+/// The first language of an `Accept-Language` header we have (by its q-values).
+pub fn from_accept(accept: &str) -> Lang {
+    let mut langs: Vec<(f32, Lang)> = accept
+        .split(',')
+        .filter_map(|part| {
+            let mut it = part.split(';');
+            let lang = Lang::parse(it.next()?)?;
+            let q = it
+                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse().ok()))
+                .unwrap_or(1.0);
+            Some((q, lang))
+        })
+        .collect();
+    // Stable: among equal q-values the header's order wins.
+    langs.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+    langs.first().map_or(Lang::En, |l| l.1)
+}
+
+/// (key, English, Chinese).
+const STRINGS: &[(&str, &str, &str)] = &[
+    // The station screen.
+    ("rec", "REC", "录制中"),
+    ("idle", "Ready", "待机"),
+    ("not_recording", "NOT RECORDING", "未在录制"),
+    (
+        "no_connection",
+        "NO CONNECTION TO THE RECORDER",
+        "与录像程序的连接已断开",
+    ),
+    ("saved", "Saved", "已保存"),
+    ("scanned", "Scanned", "已扫描"),
+    ("rejected", "Rejected", "扫描被拒绝"),
+    ("box", "box", "箱"),
+    ("operator", "Packer", "打包员"),
+    ("sound_on", "Sound on", "声音已开"),
+    (
+        "sound_off",
+        "Sound off: tap to turn on",
+        "声音已关：点击开启",
+    ),
+    ("no_picture", "no live picture", "无实时画面"),
+    ("camera", "Camera", "摄像头"),
+    (
+        "scan_to_start",
+        "Scan an order to start",
+        "扫描订单开始录制",
+    ),
+    ("seconds", "s", "秒"),
+    // The app.
+    ("search", "Search", "搜索"),
+    (
+        "search_hint",
+        "order or tracking number (a prefix is enough)",
+        "订单号或运单号（输入开头即可）",
+    ),
+    ("from", "From", "从"),
+    ("to", "To", "到"),
+    ("station", "Station", "工位"),
+    ("any", "any", "全部"),
+    ("stations", "Stations", "工位"),
+    ("recent", "Recent clips", "最近的录像"),
+    ("results", "Clips found", "找到的录像"),
+    ("no_clip", "No clip for this search.", "没有找到录像。"),
+    ("order", "Order", "订单"),
+    ("started", "Started", "开始"),
+    ("length", "Length", "时长"),
+    ("status", "Status", "状态"),
+    ("recording", "recording", "录制中"),
+    ("sealed", "sealed", "已封存"),
+    ("download_mp4", "Download MP4", "下载 MP4"),
+    ("download_bundle", "Download evidence bundle", "下载证据包"),
+    (
+        "bundle_wait",
+        "The evidence bundle can be downloaded once the order is sealed.",
+        "订单封存后才能下载证据包。",
+    ),
+    ("hold", "Place legal hold", "设为法律保全"),
+    ("release", "Release hold", "解除保全"),
+    ("held", "under legal hold", "法律保全中"),
+    ("timeline", "Timeline", "时间线"),
+    ("access", "Access history", "访问记录"),
+    ("stills", "First and last frame", "首帧和末帧"),
+    ("no_video", "NO VIDEO", "无录像"),
+    ("gap", "Nothing recorded", "未录制"),
+    (
+        "file_ok",
+        "file present, size as recorded",
+        "文件完好，大小与记录一致",
+    ),
+    ("logout", "Log out", "退出"),
+    ("screen", "station screen", "工位屏幕"),
+    ("live", "live", "在线"),
+    (
+        "test_pattern",
+        "TEST PATTERN: not evidence",
+        "测试图案：不是证据",
+    ),
+    ("reason", "Reason", "原因"),
+    ("camera_state", "Cameras", "摄像头"),
+    ("operator_col", "Packer", "打包员"),
+    ("last_scan", "Last scan", "最后扫描"),
+    (
+        "times_in",
+        "Times are the station's, with its UTC offset.",
+        "时间为工位当地时间（含 UTC 偏移）。",
+    ),
+];
+
+/// The string `key` in `lang` (the key itself when there is none: a missing string shows,
+/// never an empty one).
+pub fn t(lang: Lang, key: &str) -> &'static str {
+    for (k, en, zh) in STRINGS {
+        if *k == key {
+            return match lang {
+                Lang::En => en,
+                Lang::Zh => zh,
+            };
+        }
+    }
+    tracing::warn!(key, "no such page string");
+    "?"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browser_language_picks_the_page_language() {
+        assert_eq!(from_accept("zh-CN,zh;q=0.9,en;q=0.8"), Lang::Zh);
+        assert_eq!(from_accept("en-US,en;q=0.9,zh-CN;q=0.8"), Lang::En);
+        assert_eq!(from_accept("fr-FR,zh-TW;q=0.5"), Lang::Zh);
+        assert_eq!(from_accept("de"), Lang::En);
+        assert_eq!(from_accept("en;q=0.2,zh;q=0.9"), Lang::Zh);
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_LANGUAGE, "zh-CN".parse().unwrap());
+        h.insert(header::COOKIE, "pw_lang=en".parse().unwrap());
+        assert_eq!(pick(&LangQuery::default(), &h), Lang::En, "the switch wins");
+        let q = LangQuery {
+            lang: Some("zh".into()),
+        };
+        assert_eq!(pick(&q, &h), Lang::Zh, "the address wins");
+    }
+
+    #[test]
+    fn every_string_is_in_both_languages_once() {
+        let mut keys = std::collections::HashSet::new();
+        for (k, en, zh) in STRINGS {
+            assert!(keys.insert(k), "{k} twice");
+            assert!(!en.is_empty() && !zh.is_empty(), "{k}");
+        }
+    }
+}

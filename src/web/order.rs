@@ -1,0 +1,388 @@
+//! The order page (`/order/{code}`): everything customer service needs for one dispute.
+//!
+//! Owns: the page (a large player per clip, its first and last frame, the order's timeline
+//! from the manifest, legal hold, the access history, "download MP4" named after the order,
+//! and the evidence bundle only once every clip is sealed), the MP4 download
+//! (`/clips/{clip}/download`), the stills (`/clips/{clip}/still/{first,last}.jpg`), and the
+//! hold form (`POST /order/{code}/hold`). Never: serves a clip's bytes without an `access`
+//! record: a download is recorded as `download`, a still as part of a viewing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Form, Path as UrlPath, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+
+use super::i18n::{t, Lang};
+use super::page::{self, show_time, url_escape, Viewer};
+use super::search::{language, with_cookie};
+use super::{auth, blocking, record_access, serve_file, who, Failure, Shared};
+use crate::error::{Error, ErrorKind};
+use crate::index::{self, FileCheck, Found, Index, Notes};
+
+/// Records of an order shown in its timeline at most.
+const TIMELINE: u32 = 500;
+
+/// One line of the order's timeline: line number, time, kind, what it says.
+struct Event {
+    line: u64,
+    at: String,
+    kind: String,
+    what: String,
+}
+
+/// A record's few words for the timeline.
+fn summary(v: &serde_json::Value) -> String {
+    let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+    match v["kind"].as_str().unwrap_or("") {
+        "scan" => format!("{} {} ({})", s("code"), s("action"), s("scanner")),
+        "clip_opened" => format!("{} / {}", s("station"), s("camera")),
+        "clip_sealed" => format!(
+            "{} · {:.1} s · {}",
+            s("reason"),
+            v["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0,
+            s("camera")
+        ),
+        "code_attached" => s("code"),
+        "access" => format!("{} by {}", s("action"), s("who")),
+        "hold" => format!(
+            "{} by {}{}",
+            if v["released"] == true {
+                "released"
+            } else {
+                "held"
+            },
+            s("who"),
+            v["reason"]
+                .as_str()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+        "no_video" | "camera_gap" => s("reason"),
+        _ => String::new(),
+    }
+}
+
+/// The order's records: its clips' opening and sealing, its scans and notes, oldest first.
+fn timeline(shared: &Shared, found: &[Found], order: &str) -> Result<Vec<Event>, Error> {
+    let index = Index::open_read(shared.data_dir())?;
+    let mut lines: Vec<u64> = index
+        .order_lines(order, TIMELINE)?
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+    drop(index);
+    for f in found {
+        lines.push(f.clip.clip);
+        lines.extend(f.clip.sealed_line);
+    }
+    lines.sort_unstable();
+    lines.dedup();
+    let reader = crate::log::reader::LogReader::open(shared.data_dir())?;
+    let mut out = Vec::new();
+    for line in lines.into_iter().take(TIMELINE as usize) {
+        let bytes = reader.line(line)?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        out.push(Event {
+            line,
+            at: v["at"].as_str().unwrap_or("").to_string(),
+            kind: v["kind"].as_str().unwrap_or("").to_string(),
+            what: summary(&v),
+        });
+    }
+    Ok(out)
+}
+
+/// The MP4 file name a download gets: the order, its box and part, the camera.
+pub fn download_name(f: &Found) -> String {
+    let c = &f.clip;
+    let mut name = crate::datadir::safe_name(&c.order);
+    if c.box_no > 1 {
+        name.push_str(&format!("-box{}", c.box_no));
+    }
+    if c.part > 1 {
+        name.push_str(&format!("-part{}", c.part));
+    }
+    format!("{name}-{}.mp4", crate::datadir::safe_name(&c.camera))
+}
+
+fn clip_section(lang: Lang, f: &Found, agent: bool) -> maud::Markup {
+    let c = &f.clip;
+    let ok = f.file_status == "ok";
+    html! {
+        section.clip {
+            h2 { (page::clip_label(f)) " · " (c.station) " / " (c.camera) }
+            @if c.test_pattern { p.bad { b { (t(lang, "test_pattern")) } } }
+            @if ok {
+                // preload="none": nothing is fetched (or recorded as a view) until Play.
+                div.player { video.big controls preload="none" src={ "/clips/" (c.clip) } {} }
+                details.stills {
+                    summary { (t(lang, "stills")) }
+                    img loading="lazy" alt="first frame" src={ "/clips/" (c.clip) "/still/first.jpg" };
+                    img loading="lazy" alt="last frame" src={ "/clips/" (c.clip) "/still/last.jpg" };
+                }
+            } @else {
+                p.bad { (f.file_status) " " (f.file_detail.as_deref().unwrap_or("")) }
+            }
+            dl {
+                dt { (t(lang, "started")) } dd { (show_time(&c.started_at)) }
+                dt { (t(lang, "length")) } dd { (page::length(f)) }
+                dt { (t(lang, "status")) } dd {
+                    @match &c.reason { Some(r) => { (t(lang, "sealed")) " (" (r) ")" }, None => b.rec { (t(lang, "recording")) } }
+                    @if c.held { " · " b { (t(lang, "held")) } }
+                }
+                @if let Some(o) = &c.operator { dt { (t(lang, "operator_col")) } dd { (o) } }
+                @if !c.codes.is_empty() { dt { "codes" } dd { (c.codes.join(" ")) } }
+                dt { "SHA-256" } dd { code.hash { (c.sha256.as_deref().unwrap_or("")) } }
+                @if ok { dt { "file" } dd.ok { (t(lang, "file_ok")) } }
+            }
+            @if ok && agent {
+                p { a.button href={ "/clips/" (c.clip) "/download" } download=(download_name(f)) { (t(lang, "download_mp4")) } }
+            }
+            @if !c.access.is_empty() {
+                h3 { (t(lang, "access")) }
+                ul.access { @for a in &c.access { li { (a) } } }
+            }
+        }
+    }
+}
+
+struct OrderView<'a> {
+    code: &'a str,
+    found: &'a [Found],
+    notes: &'a Notes,
+    events: &'a [Event],
+    role: Option<super::accounts::Role>,
+}
+
+fn order_body(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
+    let agent = o.role.is_none_or(|r| r >= super::accounts::Role::Agent);
+    let open = o.found.iter().any(|f| f.clip.reason.is_none());
+    let held = o.found.iter().any(|f| f.clip.held);
+    html! {
+        p { a href="/" { "← " (t(lang, "search")) } }
+        h1 { (t(lang, "order")) " " (o.code) }
+        (page::notes_list(lang, o.notes))
+        @if o.found.is_empty() && o.notes.is_empty() { p { (t(lang, "no_clip")) } }
+        @if !o.found.is_empty() {
+            div.actions {
+                @if open {
+                    p.note { (t(lang, "bundle_wait")) }
+                } @else if agent {
+                    a.button href={ "/export/" (url_escape(o.code)) } { (t(lang, "download_bundle")) }
+                }
+                @if agent {
+                    form.inline method="post" action={ "/order/" (url_escape(o.code)) "/hold" } {
+                        input type="hidden" name="release" value=(if held { "1" } else { "0" });
+                        @if !held { input type="text" name="reason" placeholder=(t(lang, "reason")) size="16"; }
+                        button type="submit" { (t(lang, if held { "release" } else { "hold" })) }
+                    }
+                }
+            }
+        }
+        @for f in o.found { (clip_section(lang, f, agent)) }
+        @if !o.events.is_empty() {
+            h2 { (t(lang, "timeline")) }
+            div.scroll { table.timeline {
+                @for e in o.events { tr { td { (show_time(&e.at)) } td { (e.kind) } td { (e.what) } td.line { "#" (e.line) } } }
+            } }
+            p.note { (t(lang, "times_in")) }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct OrderQuery {
+    lang: Option<String>,
+}
+
+/// `/order/{code}`.
+pub(super) async fn order_page(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(code): UrlPath<String>,
+    Query(q): Query<OrderQuery>,
+    req: Request,
+) -> Result<Response, Failure> {
+    let (lang, cookie) = language(&req, q.lang);
+    let user = req.extensions().get::<auth::WebUser>().cloned();
+    let s = shared.clone();
+    let c = code.clone();
+    let (found, notes, events) = blocking(move || {
+        let max = s.config().codes.max_len;
+        let found = index::lookup(s.data_dir(), &c, max, FileCheck::Size)?;
+        let notes = index::notes(s.data_dir(), &c, max)?;
+        let order = found
+            .first()
+            .map(|f| f.clip.order.clone())
+            .unwrap_or_else(|| crate::codes::normalize(&c, max).unwrap_or_default());
+        let events = timeline(&s, &found, &order)?;
+        Ok((found, notes, events))
+    })
+    .await?;
+    let status = if found.is_empty() && notes.is_empty() {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    let view = OrderView {
+        code: &code,
+        found: &found,
+        notes: &notes,
+        events: &events,
+        role: user.as_ref().and_then(|u| u.2),
+    };
+    let html = page::layout(
+        &Viewer {
+            lang,
+            user: user.as_ref().filter(|u| u.1).map(|u| u.0.as_str()),
+        },
+        &code,
+        order_body(lang, &view),
+    );
+    let mut res = with_cookie(super::assets::page(html), cookie);
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+pub(super) struct HoldForm {
+    #[serde(default)]
+    release: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /order/{code}/hold`: places or lifts a legal hold, then back to the order page.
+pub(super) async fn hold(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath(code): UrlPath<String>,
+    req: Request,
+) -> Result<Response, Failure> {
+    let user = req.extensions().get::<auth::WebUser>().cloned();
+    let Form(f) = Form::<HoldForm>::from_request(req, &())
+        .await
+        .map_err(|e| Failure(StatusCode::BAD_REQUEST, format!("the hold form: {e}")))?;
+    let s = shared.clone();
+    let c = code.clone();
+    blocking(move || {
+        let appender = s.appender()?;
+        let reason = Some(f.reason.trim().to_string()).filter(|r| !r.is_empty());
+        crate::export::prove::hold(
+            s.data_dir(),
+            s.config(),
+            appender.as_ref(),
+            &c,
+            f.release == "1",
+            reason,
+            &who(peer, user.as_ref()),
+        )
+    })
+    .await?;
+    Ok(Redirect::to(&format!("/order/{}", url_escape(&code))).into_response())
+}
+
+/// The sealed, present clip `clip`, for a download or a still.
+fn sealed_clip(shared: &Shared, clip: u64) -> Result<Found, Error> {
+    let index = Index::open_read(shared.data_dir())?;
+    let order = index.order_of(clip)?;
+    drop(index);
+    let missing = || {
+        Error::msg(
+            ErrorKind::NotFound,
+            format!("clip {clip} is not a sealed clip of this data dir (still recording, pruned, or unknown)"),
+        )
+    };
+    let order = order.ok_or_else(missing)?;
+    let max = shared.config().codes.max_len;
+    index::lookup(shared.data_dir(), &order, max, FileCheck::Size)?
+        .into_iter()
+        .find(|f| f.clip.clip == clip && f.file_status == "ok")
+        .filter(|f| crate::datadir::is_safe_clip_path(&f.clip.file))
+        .ok_or_else(missing)
+}
+
+/// `/clips/{clip}/download`: the clip's MP4 as a file named after its order (a `download`
+/// access record first).
+pub(super) async fn download(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath(clip): UrlPath<u64>,
+    req: Request,
+) -> Result<Response, Failure> {
+    let user = req.extensions().get::<auth::WebUser>().cloned();
+    let head = req.method() == axum::http::Method::HEAD;
+    let s = shared.clone();
+    let (path, name) = blocking(move || {
+        let f = sealed_clip(&s, clip)?;
+        let name = download_name(&f);
+        if !head {
+            record_access(
+                &s,
+                "download",
+                &f.clip.order,
+                vec![clip],
+                who(peer, user.as_ref()),
+                Some(name.clone()),
+            )?;
+        }
+        Ok((s.data_dir().join(&f.clip.file), name))
+    })
+    .await?;
+    let mut res = serve_file(&path, req, "video/mp4").await?;
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+/// `/clips/{clip}/still/{first,last}.jpg`: part of a viewing (recorded once, as a view).
+pub(super) async fn still(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath((clip, which)): UrlPath<(u64, String)>,
+    req: Request,
+) -> Result<Response, Failure> {
+    let last = match which.as_str() {
+        "first.jpg" => false,
+        "last.jpg" => true,
+        _ => {
+            return Err(Failure(
+                StatusCode::NOT_FOUND,
+                format!("no still {which:?}: first.jpg or last.jpg"),
+            ))
+        }
+    };
+    let user = req.extensions().get::<auth::WebUser>().cloned();
+    let first_view = shared.new_viewing(clip, peer.ip());
+    let s = shared.clone();
+    let jpeg = blocking(move || {
+        let f = sealed_clip(&s, clip)?;
+        if first_view {
+            record_access(
+                &s,
+                "view",
+                &f.clip.order,
+                vec![clip],
+                who(peer, user.as_ref()),
+                None,
+            )?;
+        }
+        crate::media::derived::still(&s.data_dir().join(&f.clip.file), last)
+            .map_err(|e| Error::msg(ErrorKind::Internal, format!("clip {clip}: no still: {e}")))
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        jpeg,
+    )
+        .into_response())
+}
+
+use axum::extract::FromRequest;

@@ -1,0 +1,217 @@
+//! The station screen: `/station/{id}`, full screen on the monitor above the packing table.
+//!
+//! Owns: the screen's page (its strings in the packer's language; the rest is
+//! `assets/station.js`), the events it is pushed (`/api/stations/{id}/events`: the station's
+//! status as server-sent events, whenever it changes, from the same status `/healthz` reads),
+//! and the cameras' live pictures (`.../cameras/{camera}/preview.jpg`, made by the recorder's
+//! preview tap only while a screen asks). Never: says a station records when its frames do not
+//! reach the disk: the events carry the cameras' own state, and a screen that loses its events
+//! says so.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use maud::{html, PreEscaped, DOCTYPE};
+use serde::Deserialize;
+
+use super::i18n;
+use super::{process_status, Failure, Shared};
+
+/// How often the events' source looks for a change of the station.
+const EVENT_TICK: Duration = Duration::from_millis(250);
+/// How long a preview request waits for a picture newer than the one the screen has.
+const PREVIEW_WAIT: Duration = Duration::from_secs(3);
+
+/// The strings the screen's script shows, in the page's language.
+const SCREEN_KEYS: &[&str] = &[
+    "rec",
+    "idle",
+    "not_recording",
+    "no_connection",
+    "saved",
+    "scanned",
+    "rejected",
+    "box",
+    "operator",
+    "sound_on",
+    "sound_off",
+    "no_picture",
+    "camera",
+    "scan_to_start",
+    "seconds",
+];
+
+fn known_station(shared: &Shared, id: &str) -> bool {
+    shared.config().stations.iter().any(|s| s.id == id)
+}
+
+fn no_station(shared: &Shared, id: &str) -> Failure {
+    let ids: Vec<&str> = shared
+        .config()
+        .stations
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect();
+    Failure(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no station {id:?} in this config (stations: {})",
+            ids.join(", ")
+        ),
+    )
+}
+
+/// The screen's page.
+pub(super) async fn station_page(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    Query(q): Query<i18n::LangQuery>,
+) -> Result<Response, Failure> {
+    if !known_station(&shared, &id) {
+        return Err(no_station(&shared, &id));
+    }
+    let lang = i18n::pick(&q, &headers);
+    let strings: serde_json::Map<String, serde_json::Value> = SCREEN_KEYS
+        .iter()
+        .map(|k| (k.to_string(), i18n::t(lang, k).into()))
+        .collect();
+    let cameras: Vec<String> = shared
+        .config()
+        .station(&id)
+        .map(|s| s.cameras.iter().map(|c| c.id.clone()).collect())
+        .unwrap_or_default();
+    let boot = serde_json::json!({ "station": id, "cameras": cameras, "strings": strings });
+    // Inside a <script>, "</" would end it: JSON lets it be written "<\/".
+    let boot = boot.to_string().replace("</", "<\\/");
+    let page = html! {
+        (DOCTYPE)
+        html lang=(lang.tag()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (id) " · packwitness" }
+                link rel="stylesheet" href="/assets/station.css";
+            }
+            body.screen {
+                header.bar {
+                    span.station { (id) }
+                    span #clock {}
+                    button #sound type="button" { (i18n::t(lang, "sound_off")) }
+                }
+                main {
+                    section #cameras {}
+                    section #order-box {
+                        div #rec { span.dot {} " " span #rec-label { (i18n::t(lang, "idle")) } " " span #elapsed {} }
+                        div #order { (i18n::t(lang, "scan_to_start")) }
+                        div #detail {}
+                    }
+                    div #last-scan {}
+                    div #saved hidden {}
+                }
+                div #alert hidden { div #alert-title {} div #alert-why {} }
+                script #boot type="application/json" { (PreEscaped(boot)) }
+                script type="module" src="/assets/station.js" {}
+            }
+        }
+    };
+    Ok(super::assets::page(page.into_string()))
+}
+
+/// What a screen is pushed: the station, and what is wrong with the process.
+fn snapshot(shared: &Shared, id: &str) -> Option<serde_json::Value> {
+    let p = process_status(shared);
+    let station = p.stations.iter().find(|s| s.id == id)?;
+    Some(serde_json::json!({
+        "station": station,
+        "recording_process": p.recording_process,
+        "problems": p.problems,
+        "now": shared.deps.clock.now().format("%H:%M:%S").to_string(),
+    }))
+}
+
+/// The station's status as server-sent events: one when a screen connects and one at each
+/// change (looked at four times a second), with a keep-alive comment every 15 s.
+pub(super) async fn station_events(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, Failure> {
+    if !known_station(&shared, &id) {
+        return Err(no_station(&shared, &id));
+    }
+    let state = (shared, id, String::new());
+    let stream = futures_util::stream::unfold(state, |(shared, id, last)| async move {
+        loop {
+            let (s, i) = (shared.clone(), id.clone());
+            let snap = tokio::task::spawn_blocking(move || snapshot(&s, &i))
+                .await
+                .ok()
+                .flatten();
+            let data = match snap {
+                Some(v) => v.to_string(),
+                None => serde_json::json!({
+                    "station": null,
+                    "recording_process": false,
+                    "problems": [format!("no recording process has station {id}")],
+                })
+                .to_string(),
+            };
+            // The clock field changes every second, so a quiet station still shows that
+            // the connection lives.
+            if data != last {
+                let event = Event::default().event("status").data(data.clone());
+                return Some((Ok::<Event, Infallible>(event), (shared, id, data)));
+            }
+            tokio::time::sleep(EVENT_TICK).await;
+        }
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct PreviewQuery {
+    #[serde(default)]
+    after: u64,
+}
+
+/// A camera's live picture, newer than `after` (waits up to 3 s for one).
+pub(super) async fn camera_preview(
+    State(shared): State<Arc<Shared>>,
+    UrlPath((id, camera)): UrlPath<(String, String)>,
+    Query(q): Query<PreviewQuery>,
+) -> Result<Response, Failure> {
+    let preview = shared
+        .deps
+        .stations
+        .as_ref()
+        .and_then(|s| s.preview(&id, &camera))
+        .ok_or_else(|| {
+            Failure(
+                StatusCode::NOT_FOUND,
+                format!("no live picture of camera {camera:?} of station {id:?} here (only the process that records it, `run --listen`, has one)"),
+            )
+        })?;
+    let picture = tokio::task::spawn_blocking(move || preview.newer_than(q.after, PREVIEW_WAIT))
+        .await
+        .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| Failure(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg".to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+            (
+                header::HeaderName::from_static("x-preview-seq"),
+                picture.seq.to_string(),
+            ),
+        ],
+        picture.jpeg.as_ref().clone(),
+    )
+        .into_response())
+}

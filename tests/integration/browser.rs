@@ -1,0 +1,476 @@
+//! The pages in a real browser: Debian's Chromium, headless, driven by chromedriver over the
+//! WebDriver protocol. A recorder with an RTSP camera (GStreamer's server, started here) and
+//! an account; the test logs in, searches by a typed prefix and a full-width waybill, plays a
+//! clip, downloads the MP4 and the bundle and checks them, watches the station screen show
+//! REC and then NOT RECORDING when the camera dies, reads the page in Chinese, and checks a
+//! phone-sized viewport has no horizontal scroll. Screenshots go to the test's output dir.
+
+use crate::common::*;
+use crate::rtsp::{free_port, start_server};
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Where this run's screenshots go.
+fn shots_dir() -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// True once chromedriver answers that it is ready (it may close connections before).
+fn driver_ready(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    let req = format!("GET /status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    // Read what comes (chromedriver may keep the connection open after its answer).
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        if String::from_utf8_lossy(&got).contains("\"ready\":true") {
+            return true;
+        }
+    }
+    false
+}
+
+/// One WebDriver request: the status and the JSON answer (read by its Content-Length, since
+/// chromedriver keeps connections open).
+fn wd(addr: &str, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("chromedriver's port");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(120)))
+        .unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let status: u16 = line
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let mut len = 0usize;
+    loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut buf = vec![0u8; len];
+    r.read_exact(&mut buf).unwrap();
+    (
+        status,
+        serde_json::from_slice(&buf).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// chromedriver, and one browser session of it.
+pub struct Browser {
+    _driver: Station,
+    addr: String,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// A headless Chromium with a fresh profile, its pages in `lang`, `w`×`h` pixels.
+    pub fn start(lang: &str, w: u32, h: u32) -> Browser {
+        assert!(
+            Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists(),
+            "the browser tests need Debian's chromium and chromium-driver (bash .ci/deps installs them)"
+        );
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting chromedriver");
+        let driver = Station(Some(child));
+        let addr = format!("127.0.0.1:{port}");
+        wait_until("chromedriver", || driver_ready(&addr));
+        let profile = tempfile::tempdir().unwrap();
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+                    format!("--user-data-dir={}", profile.path().display()),
+                    format!("--window-size={w},{h}"),
+                    format!("--lang={lang}"),
+                ],
+                "prefs": {"intl.accept_languages": lang},
+            }
+        }}});
+        let (_, v) = wd(&addr, "POST", "/session", &caps.to_string());
+        let session = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {v}"))
+            .to_string();
+        Browser {
+            _driver: driver,
+            addr,
+            session,
+            _profile: profile,
+        }
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let path = format!("/session/{}{path}", self.session);
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let (status, v) = wd(&self.addr, method, &path, &body);
+        assert_eq!(status, 200, "WebDriver {method} {path}: {v}");
+        v["value"].clone()
+    }
+
+    pub fn go(&self, url: &str) {
+        self.cmd("POST", "/url", serde_json::json!({ "url": url }));
+    }
+
+    pub fn js(&self, script: &str, args: serde_json::Value) -> serde_json::Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            serde_json::json!({ "script": script, "args": args }),
+        )
+    }
+
+    /// Runs `script` (which calls its last argument with the result) and returns the result.
+    pub fn js_async(&self, script: &str, args: serde_json::Value) -> serde_json::Value {
+        self.cmd(
+            "POST",
+            "/execute/async",
+            serde_json::json!({ "script": script, "args": args }),
+        )
+    }
+
+    /// Waits until `script` returns something truthy; returns it.
+    pub fn wait_js(&self, what: &str, script: &str) -> serde_json::Value {
+        let mut got = serde_json::Value::Null;
+        wait_until(what, || {
+            got = self.js(script, serde_json::json!([]));
+            !(got.is_null() || got == false || got == "")
+        });
+        got
+    }
+
+    fn element(&self, css: &str) -> String {
+        let v = self.cmd(
+            "POST",
+            "/element",
+            serde_json::json!({"using": "css selector", "value": css}),
+        );
+        v.as_object()
+            .and_then(|o| o.values().next())
+            .and_then(|e| e.as_str())
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_string()
+    }
+
+    pub fn type_into(&self, css: &str, text: &str) {
+        let e = self.element(css);
+        self.cmd(
+            "POST",
+            &format!("/element/{e}/value"),
+            serde_json::json!({ "text": text }),
+        );
+    }
+
+    pub fn click(&self, css: &str) {
+        let e = self.element(css);
+        self.cmd(
+            "POST",
+            &format!("/element/{e}/click"),
+            serde_json::json!({}),
+        );
+    }
+
+    /// Saves a screenshot as `<name>.png` in the test's output dir.
+    pub fn screenshot(&self, name: &str) {
+        use base64::Engine;
+        let v = self.cmd("GET", "/screenshot", serde_json::Value::Null);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or(""))
+            .unwrap();
+        std::fs::write(shots_dir().join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let path = format!("/session/{}", self.session);
+        let _ = std::panic::catch_unwind(|| wd(&self.addr, "DELETE", &path, ""));
+    }
+}
+
+/// SHA-256 (hex) of what the page fetches at `url`, computed in the browser.
+const FETCH_SHA: &str = "const done = arguments[arguments.length - 1];
+fetch(arguments[0]).then(async (r) => {
+  const b = await r.arrayBuffer();
+  const h = new Uint8Array(await crypto.subtle.digest('SHA-256', b));
+  done({status: r.status, disposition: r.headers.get('content-disposition'),
+        sha: [...h].map((x) => x.toString(16).padStart(2, '0')).join('')});
+}).catch((e) => done({error: String(e)}));";
+
+/// The bytes the page fetches at `url`, base64.
+const FETCH_B64: &str = "const done = arguments[arguments.length - 1];
+fetch(arguments[0]).then(async (r) => {
+  const b = new Uint8Array(await r.arrayBuffer());
+  let s = '';
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  done({status: r.status, b64: btoa(s)});
+}).catch((e) => done({error: String(e)}));";
+
+fn no_horizontal_scroll(b: &Browser, what: &str) {
+    let v = b.js(
+        "return [document.documentElement.scrollWidth, window.innerWidth];",
+        serde_json::json!([]),
+    );
+    let (scroll, width) = (v[0].as_u64().unwrap(), v[1].as_u64().unwrap());
+    assert!(
+        scroll <= width,
+        "{what}: {scroll} px wide in a {width} px viewport"
+    );
+}
+
+#[test]
+fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording() {
+    let (cam_port, web_port) = (free_port(), free_port());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let d = dir.to_str().unwrap();
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(
+        &cfg,
+        format!("[station]\npre_roll_s = 0.5\npost_roll_s = 0.5\n\n[server]\nlisten = \"127.0.0.1:{web_port}\"\n"),
+    )
+    .unwrap();
+    let mut camera = Some(start_server(cam_port));
+    let url = format!("rtsp://127.0.0.1:{cam_port}/cam");
+    let mut station = spawn_station(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "run",
+        "--source",
+        &url,
+        "--scanner",
+        "stdin",
+    ]);
+    station.wait_record(&dir, "the station's start", |r| {
+        r["kind"] == "station_start"
+    });
+    // An account (the app asks for a login once there is one).
+    let mut add = bin()
+        .args(["--data-dir", d, "user", "add", "lin", "--role", "agent"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        writeln!(add.stdin.take().unwrap(), "correct-horse-1").unwrap();
+    }
+    assert!(add.wait().unwrap().success());
+    let web = format!("http://127.0.0.1:{web_port}");
+
+    let b = Browser::start("en-US", 1280, 900);
+    b.go(&format!("{web}/"));
+    b.wait_js("the login form", "return location.pathname === '/login' && !!document.querySelector('input[type=password]');");
+    b.type_into("input[name=name]", "lin");
+    b.type_into("input[type=password]", "correct-horse-1");
+    b.click("button[type=submit]");
+    b.wait_js(
+        "the app after login",
+        "return location.pathname === '/' && !!document.querySelector('input[type=search]');",
+    );
+
+    // The station screen while an order records: REC, the order in large type, a live picture.
+    b.go(&format!("{web}/station/station-1"));
+    b.wait_js(
+        "the screen's first event",
+        "return !!document.body.dataset.state;",
+    );
+    station.scan("ORD-7001");
+    station.wait_record(&dir, "the clip's opening", |r| {
+        r["kind"] == "clip_opened" && r["order"] == "ORD-7001"
+    });
+    b.wait_js("REC and the order on the screen", "return document.getElementById('rec').classList.contains('on') && document.getElementById('order').textContent === 'ORD-7001';");
+    b.wait_js("a live picture", "const i = document.querySelector('#cameras img'); return i && i.src.startsWith('blob:') && i.naturalWidth > 0;");
+    b.wait_js(
+        "the time since the scan",
+        "return /^\\d\\d:\\d\\d$/.test(document.getElementById('elapsed').textContent);",
+    );
+    b.wait_js(
+        "the start sound",
+        "return window.packwitnessSounds.includes('start');",
+    );
+    b.screenshot("station-recording");
+    station.scan("SF1234567890123");
+    station.scan("PW-STOP");
+    station.wait_record(&dir, "the clip's seal", |r| {
+        r["kind"] == "clip_sealed" && r["order"] == "ORD-7001"
+    });
+    b.wait_js("the saved confirmation", "const s = document.getElementById('saved'); return !s.hidden && s.textContent.includes('ORD-7001');");
+    b.screenshot("station-saved");
+
+    // Search as you type: a prefix, and a waybill typed on a Chinese keyboard (full width).
+    b.go(&format!("{web}/"));
+    b.type_into("input[type=search]", "ORD-70");
+    b.wait_js("a suggestion for the prefix", "return [...document.querySelectorAll('#suggest a')].some((a) => a.textContent === 'ORD-7001');");
+    b.screenshot("app-suggest");
+    b.js(
+        "document.getElementById('q').value = '';",
+        serde_json::json!([]),
+    );
+    b.type_into("input[type=search]", "ＳＦ１２３４５６７８９０１２３");
+    b.wait_js("the full-width waybill found", "return [...document.querySelectorAll('#suggest a')].some((a) => a.textContent === 'SF1234567890123');");
+    b.go(&format!("{web}/order/SF1234567890123"));
+    b.wait_js(
+        "the order page",
+        "return document.querySelector('video.big') !== null;",
+    );
+    // Play: the video decodes and its time advances.
+    b.js(
+        "const v = document.querySelector('video.big'); v.muted = true; v.play();",
+        serde_json::json!([]),
+    );
+    b.wait_js("the clip to play", "const v = document.querySelector('video.big'); return v.readyState >= 2 && v.currentTime > 0.3;");
+    b.screenshot("app-order");
+
+    // The MP4 and the bundle, fetched by the page, against the manifest.
+    let sealed = manifest(&dir)
+        .into_iter()
+        .find(|r| r["kind"] == "clip_sealed" && r["order"] == "ORD-7001")
+        .unwrap();
+    let link = b.js(
+        "const a = document.querySelector('a[download]'); return [a.getAttribute('href'), a.getAttribute('download')];",
+        serde_json::json!([]),
+    );
+    assert_eq!(link[1], "ORD-7001-cam-1.mp4", "{link}");
+    let got = b.js_async(FETCH_SHA, serde_json::json!([link[0]]));
+    assert_eq!(got["status"], 200, "{got}");
+    assert_eq!(got["sha"], sealed["sha256"], "{got}");
+    assert!(
+        got["disposition"]
+            .as_str()
+            .unwrap_or("")
+            .contains("ORD-7001-cam-1.mp4"),
+        "{got}"
+    );
+    let bundle_href = b.js(
+        "return [...document.querySelectorAll('a.button')].map((a) => a.getAttribute('href')).find((h) => h.startsWith('/export/'));",
+        serde_json::json!([]),
+    );
+    let zip = b.js_async(FETCH_B64, serde_json::json!([bundle_href]));
+    assert_eq!(zip["status"], 200, "{zip}");
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(zip["b64"].as_str().unwrap())
+        .unwrap();
+    let zip_path = tmp.path().join("b.zip");
+    std::fs::write(&zip_path, bytes).unwrap();
+    let key = station_key(&dir);
+    let checked = run(&["verify-bundle", zip_path.to_str().unwrap(), "--key", &key]);
+    assert!(checked.status.success(), "{}", show(&checked));
+    // Both are in the log with the account's name.
+    let access: Vec<_> = manifest(&dir)
+        .into_iter()
+        .filter(|r| r["kind"] == "access" && r["who"] == "lin")
+        .map(|r| r["action"].as_str().unwrap_or("").to_string())
+        .collect();
+    for action in ["view", "download", "export"] {
+        assert!(access.iter().any(|a| a == action), "{action}: {access:?}");
+    }
+
+    // A phone: nothing wider than the screen.
+    b.cmd(
+        "POST",
+        "/window/rect",
+        serde_json::json!({"width": 390, "height": 844}),
+    );
+    b.go(&format!("{web}/order/ORD-7001"));
+    b.wait_js(
+        "the order page on a phone",
+        "return document.readyState === 'complete';",
+    );
+    no_horizontal_scroll(&b, "the order page on a phone");
+    b.screenshot("phone-order");
+    b.go(&format!("{web}/"));
+    b.wait_js(
+        "the search page on a phone",
+        "return document.readyState === 'complete';",
+    );
+    no_horizontal_scroll(&b, "the search page on a phone");
+    b.screenshot("phone-search");
+    b.cmd(
+        "POST",
+        "/window/rect",
+        serde_json::json!({"width": 1280, "height": 900}),
+    );
+
+    // The camera dies: the screen goes red.
+    b.go(&format!("{web}/station/station-1"));
+    b.wait_js(
+        "the screen's first event",
+        "return !!document.body.dataset.state;",
+    );
+    drop(camera.take());
+    b.wait_js("NOT RECORDING on the screen", "const a = document.getElementById('alert'); return !a.hidden && document.getElementById('alert-title').textContent === 'NOT RECORDING';");
+    b.wait_js(
+        "the alarm sound",
+        "return window.packwitnessSounds.includes('alarm');",
+    );
+    b.screenshot("station-not-recording");
+    drop(b);
+
+    // In Chinese, from the browser's language.
+    let zh = Browser::start("zh-CN", 1280, 900);
+    zh.go(&format!("{web}/login"));
+    zh.type_into("input[name=name]", "lin");
+    zh.type_into("input[type=password]", "correct-horse-1");
+    zh.click("button[type=submit]");
+    zh.wait_js("the app in Chinese", "return document.documentElement.lang === 'zh-CN' && document.body.textContent.includes('最近的录像');");
+    zh.screenshot("app-zh");
+    zh.go(&format!("{web}/station/station-1"));
+    zh.wait_js(
+        "the screen in Chinese",
+        "return document.getElementById('alert-title').textContent === '未在录制';",
+    );
+    zh.screenshot("station-zh");
+    drop(zh);
+    let _ = station.finish();
+}
