@@ -547,7 +547,7 @@ impl Builder<'_> {
         let json =
             serde_json::to_vec_pretty(evidence).map_err(|e| Error::internal(e.to_string()))?;
         zip.add("evidence.json", &json, true)?;
-        let html = report::report(evidence, &zip.stills);
+        let html = report::report(evidence, &zip.stills, &self.cp.note, &zip.proofs);
         zip.add("report.html", html.as_bytes(), true)?;
         zip.add("verify.sh", VERIFY_SH.as_bytes(), true)?;
         let mut listing = format!("{BUNDLE_NOTE_HEADER}\n");
@@ -581,6 +581,8 @@ struct Bundle {
     path: PathBuf,
     hashes: BTreeMap<String, String>,
     stills: BTreeMap<String, Vec<u8>>,
+    /// The inclusion proofs against the bundle's checkpoint (for the report's own check).
+    proofs: BTreeMap<String, String>,
 }
 
 impl Bundle {
@@ -590,6 +592,7 @@ impl Bundle {
             path: path.to_owned(),
             hashes: BTreeMap::new(),
             stills: BTreeMap::new(),
+            proofs: BTreeMap::new(),
         }
     }
 
@@ -672,6 +675,7 @@ impl Bundle {
         if !self.hashes.contains_key(&record) {
             self.add(&record, &bytes, true)?;
             self.add(&proof, proof_text.as_bytes(), true)?;
+            self.proofs.insert(proof.clone(), proof_text);
         }
         Ok(RecordRef {
             line,

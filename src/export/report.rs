@@ -6,14 +6,28 @@
 
 use std::collections::BTreeMap;
 
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::Evidence;
 use crate::log::note::b64;
 
-const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}\
-td,th{border:1px solid #bbb;padding:.3em .5em;font-size:.9em;vertical-align:top}code,pre{font-size:.85em;word-break:break-all}\
-figure{display:inline-block;margin:0 1em 1em 0}img{max-width:36em;width:100%;border:1px solid #888}pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}";
+const STYLE: &str = "*{box-sizing:border-box}body{font-family:sans-serif;margin:1em;max-width:75em}\
+table{border-collapse:collapse}.scroll{overflow-x:auto;max-width:100%}\
+td,th{border:1px solid #bbb;padding:.3em .5em;font-size:.9em;vertical-align:top;word-break:break-word}code,pre{font-size:.85em;word-break:break-all}\
+figure{display:inline-block;margin:0 1em 1em 0;max-width:100%}img{max-width:36em;width:100%;border:1px solid #888}\
+pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}html[lang^=zh] .en{display:none}html:not([lang^=zh]) .zh{display:none}\
+.verdict{font-size:1.2em;font-weight:bold;padding:.6em .8em;border-radius:.3em;background:#eee}\
+.verdict.good{background:#cfc;color:#060}.verdict.bad{background:#fcc;color:#900}.verdict.partial{background:#ffd}\
+.verdict.unknown{background:#eee;color:#444}#pw-drop{border:2px dashed #888;padding:1em;margin:.6em 0}\
+#pw-drop.over{background:#eef}#pw-key{width:100%;font-family:monospace}";
+
+/// The report's own check, run in the reviewer's browser (WebCrypto).
+const CHECK_JS: &str = include_str!("report_check.js");
+
+/// A text in both languages; the page shows the reader's.
+fn tr(en: &str, zh: &str) -> Markup {
+    html! { span.en { (en) } span.zh { (zh) } }
+}
 
 const MANUAL_CHECK: &str =
     "# 0. The station key the merchant published before the dispute. Not station.pub from this
@@ -64,21 +78,33 @@ fn figure(stills: &BTreeMap<String, Vec<u8>>, name: &Option<String>, caption: &s
 }
 
 /// The HTML report: self-contained (stills inlined), for people.
-pub fn report(ev: &Evidence, stills: &BTreeMap<String, Vec<u8>>) -> String {
+/// `proofs`: the bundle's inclusion proofs against `checkpoint` (file name, text), which the
+/// page's own check reads.
+pub fn report(
+    ev: &Evidence,
+    stills: &BTreeMap<String, Vec<u8>>,
+    checkpoint: &str,
+    proofs: &BTreeMap<String, String>,
+) -> String {
+    let data = serde_json::json!({ "checkpoint": checkpoint, "proofs": proofs });
+    // Inside a <script>, "</" would end it; JSON may write it "<\/".
+    let data = data.to_string().replace("</", "<\\/");
     let page = html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Evidence for " (ev.code) }
+                title { "Evidence for " (ev.code) " / 证据 " (ev.code) }
                 style { (STYLE) }
             }
             body {
-                h1 { "Packing video evidence: " (ev.code) }
+                p { button #pw-lang type="button" { "中文 / English" } }
+                h1 { (tr("Packing video evidence: ", "打包视频证据：")) (ev.code) }
                 @if !ev.statement.is_empty() {
-                    p { b { "What this bundle proves: " } (ev.statement) "." }
+                    p { b { (tr("What this bundle says it proves: ", "本证据包声称证明：")) } (ev.statement) "." }
                 }
+                (check_section())
                 @if !ev.anchors.is_empty() {
                     p {
                         "Time-stamps (RFC 3161): "
@@ -109,13 +135,13 @@ pub fn report(ev: &Evidence, stills: &BTreeMap<String, Vec<u8>>) -> String {
                     @if let Some(t) = &ev.checkpoint.time { ", signed " (t) }
                     ")."
                 }
-                h2 { "Stills" }
+                h2 { (tr("Stills", "画面")) }
                 @for c in &ev.clips {
                     (figure(stills, &c.still_start, &format!("clip {} start ({})", c.clip, c.started_at)))
                     (figure(stills, &c.still_end, &format!("clip {} last frame before the seal ({})", c.clip, c.ended_at.as_deref().unwrap_or(""))))
                 }
-                h2 { "Timeline" }
-                table {
+                h2 { (tr("Timeline", "时间线")) }
+                div.scroll { table {
                     tr {
                         th { "clip" } th { "camera" } th { "box" } th { "part" } th { "scanned" }
                         th { "start (with pre-roll)" } th { "end" } th { "sealed by" } th { "operator" }
@@ -148,8 +174,8 @@ pub fn report(ev: &Evidence, stills: &BTreeMap<String, Vec<u8>>) -> String {
                             }
                         }
                     }
-                }
-                h2 { "How to check this bundle yourself" }
+                } }
+                h2 { (tr("How to check this bundle yourself", "如何自行检查本证据包")) }
                 p {
                     "You need nothing from the station or from packwitness: bash, coreutils and openssl (3.0 or newer). "
                     "Unzip the bundle and run " code { "bash verify.sh 'STATION_KEY'" } " with the station key the merchant published "
@@ -160,8 +186,40 @@ pub fn report(ev: &Evidence, stills: &BTreeMap<String, Vec<u8>>) -> String {
                     "Or, with packwitness: " code { "packwitness verify-bundle BUNDLE.zip --key '" (ev.station_key) "'" } ". "
                     "Compare the station key with the one the merchant published before the dispute."
                 }
+                script #pw-data type="application/json" { (PreEscaped(data)) }
+                script { (PreEscaped(CHECK_JS)) }
             }
         }
     };
     page.into_string()
+}
+
+/// The in-browser check: the published key, the clip files, the verdict.
+fn check_section() -> Markup {
+    html! {
+        section #pw-checker {
+            h2 { (tr("Check it here", "在此检查")) }
+            p #pw-verdict.verdict.unknown {
+                (tr("NOT CHECKED: this check needs the page's script (open report.html in a current browser).",
+                    "未检查：此检查需要页面脚本（请在新版浏览器中打开 report.html）。"))
+            }
+            p {
+                (tr("1. Paste the station key the merchant published before the dispute (not station.pub from this bundle: whoever made the bundle chose that one):",
+                    "1. 粘贴商家在纠纷前公布的工位密钥（不是本证据包里的 station.pub：那是制作证据包的人选的）："))
+                br;
+                input #pw-key type="text" autocomplete="off" spellcheck="false" placeholder="name+id+key";
+                " "
+                button #pw-check type="button" { (tr("Check", "检查")) }
+            }
+            div #pw-drop {
+                (tr("2. Drop the clip files (clips/*.mp4 of the unzipped bundle) here, or choose them: ",
+                    "2. 把录像文件（解压后的 clips/*.mp4）拖到这里，或选择文件："))
+                input #pw-files type="file" multiple accept="video/mp4";
+            }
+            p {
+                (tr("The page checks, with your browser's WebCrypto and nothing sent anywhere: the key's ID, the checkpoint's Ed25519 signature by that key, every record's inclusion proof up to the signed checkpoint, and each clip file's SHA-256 against its sealed record. It says when it could not check. Time-stamps, witness cosignatures and that no record of the order is missing are checked by verify.sh (below).",
+                    "本页用浏览器自带的 WebCrypto 检查（不发送任何数据）：密钥 ID、该密钥对检查点的 Ed25519 签名、每条记录到已签名检查点的包含证明、以及每个录像文件的 SHA-256 与其封存记录是否一致。无法检查时会明确说明。时间戳、见证签名以及订单记录是否完整，请用下面的 verify.sh 检查。"))
+            }
+        }
+    }
 }

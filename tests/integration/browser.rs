@@ -406,6 +406,7 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
     let key = station_key(&dir);
     let checked = run(&["verify-bundle", zip_path.to_str().unwrap(), "--key", &key]);
     assert!(checked.status.success(), "{}", show(&checked));
+    let report = report_checks_in_the_browser(&b, &zip_path, &key, tmp.path());
     // Both are in the log with the account's name.
     let access: Vec<_> = manifest(&dir)
         .into_iter()
@@ -471,6 +472,65 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
         "return document.getElementById('alert-title').textContent === '未在录制';",
     );
     zh.screenshot("station-zh");
+    zh.go(&report);
+    zh.wait_js("the report in Chinese", "return document.documentElement.lang === 'zh-CN' && document.body.innerText.includes('打包视频证据') && document.getElementById('pw-verdict').innerText.startsWith('未检查');");
+    zh.screenshot("report-zh");
     drop(zh);
     let _ = station.finish();
+}
+
+/// The bundle's report.html, opened offline from the unzipped bundle: with the published key
+/// and the clip files dropped on it, it says VERIFIED; a changed clip FAILED; without a key
+/// it claims nothing.
+fn report_checks_in_the_browser(b: &Browser, zip: &Path, key: &str, tmp: &Path) -> String {
+    let out = tmp.join("unzipped");
+    unzip_to(zip, &out);
+    let clips: Vec<PathBuf> = std::fs::read_dir(out.join("clips"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!clips.is_empty());
+    let report = format!("file://{}", out.join("report.html").display());
+    let verdict = "return document.getElementById('pw-verdict').textContent;";
+    b.go(&report);
+    let v = b.wait_js("the report's verdict", verdict);
+    assert!(v.as_str().unwrap().starts_with("NOT CHECKED"), "{v}");
+    b.type_into("#pw-key", key);
+    b.click("#pw-check");
+    b.wait_js(
+        "partly checked",
+        "return document.getElementById('pw-verdict').textContent.startsWith('PARTLY CHECKED');",
+    );
+    let paths: Vec<String> = clips.iter().map(|p| p.display().to_string()).collect();
+    b.type_into("#pw-files", &paths.join("\n"));
+    let v = b.wait_js("the clips checked", "const t = document.getElementById('pw-verdict').textContent; return t.startsWith('VERIFIED') || t.startsWith('FAILED') ? t : '';");
+    assert!(v.as_str().unwrap().starts_with("VERIFIED"), "{v}");
+    assert!(v.as_str().unwrap().contains("ORD-7001"), "{v}");
+    b.screenshot("report-verified");
+    // A clip changed by one byte: refused.
+    let mut bytes = std::fs::read(&clips[0]).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    let bad = tmp.join("tampered.mp4");
+    std::fs::write(&bad, bytes).unwrap();
+    b.go(&report);
+    b.type_into("#pw-key", key);
+    b.click("#pw-check");
+    b.wait_js(
+        "partly checked",
+        "return document.getElementById('pw-verdict').textContent.startsWith('PARTLY CHECKED');",
+    );
+    b.type_into("#pw-files", &bad.display().to_string());
+    let v = b.wait_js("the changed clip refused", "const t = document.getElementById('pw-verdict').textContent; return t.startsWith('FAILED') ? t : '';");
+    assert!(v.as_str().unwrap().contains("tampered.mp4"), "{v}");
+    b.screenshot("report-failed");
+    // Another key (a forger's): refused before any clip is looked at.
+    b.go(&report);
+    let other =
+        "packwitness.local/station-1/x+12345678+AXm5sBDdfkQ5vJ1Eq8wHcYyBq4y8F8ip2G0sy9VdZ1aK";
+    b.type_into("#pw-key", other);
+    b.click("#pw-check");
+    let v = b.wait_js("another key refused", "const t = document.getElementById('pw-verdict').textContent; return t.startsWith('FAILED') ? t : '';");
+    assert!(!v.as_str().unwrap().contains("VERIFIED"), "{v}");
+    report
 }

@@ -700,3 +700,17 @@ pub fn serve(dir: &std::path::Path, config: Option<&std::path::Path>) -> (Statio
         .to_string();
     (Station(Some(child)), addr)
 }
+
+/// Unzips a bundle into `to`.
+pub fn unzip_to(zip: &Path, to: &Path) {
+    use std::io::Read;
+    let mut a = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    for i in 0..a.len() {
+        let mut f = a.by_index(i).unwrap();
+        let p = to.join(f.name().unwrap().as_ref());
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let mut b = Vec::new();
+        f.read_to_end(&mut b).unwrap();
+        std::fs::write(p, b).unwrap();
+    }
+}
