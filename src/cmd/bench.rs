@@ -213,7 +213,7 @@ fn station(a: Args) -> Result<ExitCode> {
         "bench station: 2 cameras 720p30, 3 s pre-roll, an order every 10 s, for {seconds} s{}, then kill -9",
         if a.load { ", then again with every core kept busy" } else { "" }
     );
-    let quiet = b::station(&exe, &work.path().join("quiet"), seconds, false)?;
+    let quiet = b::station(&exe, &work.path().join("quiet"), seconds, false, false)?;
     let line = |what: &str, r: &b::StationBench| -> Result<()> {
         let u = &r.usage;
         out!(
@@ -229,8 +229,26 @@ fn station(a: Args) -> Result<ExitCode> {
         && quiet.lost_s <= 1.0
         && quiet.lag_p99_s <= 1.0;
     out!("targets: peak RSS < 150 MB, late frames 0, writer lag p99 <= 1 s, loss <= 1 s");
+    // The same with a station screen watching both cameras (live pictures).
+    let shown = b::station(&exe, &work.path().join("screen"), seconds, false, true)?;
+    line("the same, a station screen watching", &shown)?;
+    let (with, without) = (
+        shown.usage.cpu_s / shown.usage.wall_s,
+        quiet.usage.cpu_s / quiet.usage.wall_s,
+    );
+    let per_s = shown.pictures as f64 / shown.usage.wall_s;
+    out!(
+        "station screen: {} live pictures, {per_s:.1} per s for 2 cameras; cores {with:.3} with it against {without:.3} without; peak RSS {:.0} MB with it against {:.0} MB without (targets: >= 2 pictures per s, late frames 0, writer lag p99 <= 1 s, at most 0.15 cores more, peak RSS < 170 MB)",
+        shown.pictures, shown.usage.max_rss_mb, quiet.usage.max_rss_mb
+    );
+    let extra_cores = with - without;
+    pass &= shown.late == 0
+        && per_s >= 2.0
+        && shown.lag_p99_s <= 1.0
+        && extra_cores <= 0.15
+        && shown.usage.max_rss_mb < 170.0;
     if a.load {
-        let busy = b::station(&exe, &work.path().join("load"), seconds, true)?;
+        let busy = b::station(&exe, &work.path().join("load"), seconds, true, false)?;
         line("the same, every core busy", &busy)?;
         out!(
             "under load against the quiet run: loss {:.3} s / {:.3} s (ratio {:.2}), behind real time p99 {:.3} s / {:.3} s, writer lag p99 {:.3} s / {:.3} s (targets under load: writer lag p99 <= 1 s, loss <= 1 s; late frames are counted, not a target)",

@@ -138,6 +138,10 @@ pub struct ServerConfig {
     /// When set, every request needs it: `Authorization: Bearer TOKEN` or `?token=TOKEN`; at
     /// least 16 characters. Required to listen on anything but loopback.
     pub token: String,
+    /// A secret (at least 16 characters) that reads `/healthz`, `/metrics`, `/checkpoint` and
+    /// `/tile/...` from anywhere (`Authorization: Bearer ...`) and nothing else: for a monitor
+    /// or an auditor beyond loopback.
+    pub metrics_token: String,
     /// Host names the server answers to besides IP addresses and `localhost` (a request
     /// naming another Host is refused: no DNS rebinding).
     pub hosts: Vec<String>,
@@ -155,6 +159,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: String::new(),
             token: String::new(),
+            metrics_token: String::new(),
             hosts: Vec::new(),
             idle_timeout_s: 30,
             header_timeout_s: 10,

@@ -249,11 +249,22 @@ impl Server {
                 "listening beyond this machine without an account (`packwitness user add`) or [server] token is refused: clips are evidence and personal data (or listen on 127.0.0.1)".into(),
             ));
         }
-        if !token.is_empty() && token.chars().count() < MIN_TOKEN {
-            return Err(bad(format!(
-                "[server] token is {} characters; use at least {MIN_TOKEN} (e.g. `openssl rand -hex 16`)",
-                token.chars().count()
-            )));
+        for (key, t) in [
+            ("token", token),
+            ("metrics_token", &deps.config.server.metrics_token),
+        ] {
+            if !t.is_empty() && t.chars().count() < MIN_TOKEN {
+                return Err(bad(format!(
+                    "[server] {key} is {} characters; use at least {MIN_TOKEN} (e.g. `openssl rand -hex 16`)",
+                    t.chars().count()
+                )));
+            }
+        }
+        if !token.is_empty() && *token == deps.config.server.metrics_token {
+            return Err(bad(
+                "[server] metrics_token must differ from token (it opens only health and the log)"
+                    .into(),
+            ));
         }
         let classifier = Classifier::new(&deps.config.codes).map_err(|e| bad(e.to_string()))?;
         let started = deps.clock.monotonic();

@@ -92,8 +92,93 @@ fn roles_sessions_and_names_on_the_record() {
         200
     );
     assert_eq!(http(&addr, "GET", "/export/DEMO-0001", &c, b"").status, 403);
-    // An agent exports; both are on the record by name.
+    // ... sees the app's pages and a clip's stills (the same viewing), and may neither
+    // download the MP4 nor hold.
+    for path in [
+        "/",
+        "/order/DEMO-0001",
+        "/api/suggest?q=DEMO",
+        "/api/search?q=DEMO",
+    ] {
+        assert_eq!(http(&addr, "GET", path, &c, b"").status, 200, "{path}");
+    }
+    let still = http(
+        &addr,
+        "GET",
+        &format!("/clips/{clip}/still/first.jpg"),
+        &c,
+        b"",
+    );
+    assert_eq!(
+        (still.status, still.header("content-type")),
+        (200, Some("image/jpeg"))
+    );
+    let dl = format!("/clips/{clip}/download");
+    assert_eq!(http(&addr, "GET", &dl, &c, b"").status, 403);
+    let form = [
+        ("Cookie", vera.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let hold = http(
+        &addr,
+        "POST",
+        "/order/DEMO-0001/hold",
+        &form,
+        b"release=0&reason=x",
+    );
+    assert_eq!(hold.status, 403);
+    // An agent downloads the MP4 (named after the order) and holds; a cross-site form
+    // posting a hold is refused whoever is logged in.
     let alice = login(&addr, "alice", "correct horse").unwrap();
+    let a = [("Cookie", alice.as_str())];
+    let r = http(&addr, "GET", &dl, &a, b"");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-disposition")
+            .unwrap()
+            .contains("DEMO-0001-"),
+        "{:?}",
+        r.headers
+    );
+    let form = [
+        ("Cookie", alice.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let mut cross = form.to_vec();
+    cross.push(("Origin", "http://evil.example"));
+    let refused = http(
+        &addr,
+        "POST",
+        "/order/DEMO-0001/hold",
+        &cross,
+        b"release=0&reason=x",
+    );
+    assert_eq!(refused.status, 403);
+    let hold = http(
+        &addr,
+        "POST",
+        "/order/DEMO-0001/hold",
+        &form,
+        b"release=0&reason=dispute+42",
+    );
+    assert_eq!(
+        (hold.status, hold.header("location")),
+        (303, Some("/order/DEMO-0001"))
+    );
+    let page = http(&addr, "GET", "/order/DEMO-0001", &a, b"").text();
+    assert!(
+        page.contains("under legal hold") && page.contains("Release hold"),
+        "{page}"
+    );
+    let held = manifest(&dir)
+        .into_iter()
+        .find(|r| r["kind"] == "hold")
+        .expect("a hold record");
+    assert_eq!(
+        (held["who"].as_str(), held["reason"].as_str()),
+        (Some("alice"), Some("dispute 42"))
+    );
+    // An agent exports; everything is on the record by name.
     let r = http(
         &addr,
         "GET",
@@ -114,6 +199,7 @@ fn roles_sessions_and_names_on_the_record() {
             .collect::<Vec<_>>()
     };
     assert_eq!(by("view"), ["vera"]);
+    assert_eq!(by("download"), ["alice"]);
     assert_eq!(by("export"), ["alice"]);
 
     // A removed account's session ends at its next request.

@@ -213,6 +213,29 @@ fn bench_station_measures_cpu_memory_frames_lag_and_loss_quiet_and_loaded() {
         }
     }
     assert!(text.contains("under load against the quiet run"), "{text}");
+    // With a station screen watching: pictures came, and its figures agree with the runs'.
+    let shown = text
+        .lines()
+        .find(|l| l.starts_with("the same, a station screen watching:"))
+        .unwrap_or_else(|| panic!("{}", show(&out)));
+    let screen = text
+        .lines()
+        .find(|l| l.starts_with("station screen:"))
+        .unwrap_or_else(|| panic!("{}", show(&out)));
+    let pictures = measured(screen, "station screen:");
+    let per_s = number_after(screen, "pictures,");
+    let (with, without) = (measured(screen, "cores"), measured(screen, "against"));
+    assert!(
+        (with - measured(shown, ":")).abs() < 0.006,
+        "{screen}\n{shown}"
+    );
+    assert!(pictures >= per_s, "{screen}");
+    let rss = measured(shown, "peak RSS");
+    pass &= number_after(shown, "late (would-be dropped) frames") == 0.0
+        && per_s >= 2.0
+        && number_after(shown, "writer lag p99") <= 1.0
+        && with - without <= 0.15 + 1e-9
+        && rss < 170.0;
     verdict_agrees(&out, pass);
     assert_clean(tmp.path());
 }

@@ -157,7 +157,11 @@ fn a_token_is_required_when_configured() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = demo_copy(tmp.path());
     let cfg = tmp.path().join("pw.toml");
-    std::fs::write(&cfg, "[server]\ntoken = \"s3cret-token-0123456789\"\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "[server]\ntoken = \"s3cret-token-0123456789\"\nmetrics_token = \"metrics-0123456789ab\"\n",
+    )
+    .unwrap();
     let (_server, addr) = serve(&dir, Some(&cfg));
     for path in [
         "/",
@@ -232,6 +236,17 @@ fn a_token_is_required_when_configured() {
         b"",
     );
     assert_eq!(r.status, 200, "{}", r.text());
+    // The metrics token reads health and the log, and nothing else.
+    let m = [("Authorization", "Bearer metrics-0123456789ab")];
+    for (path, want) in [
+        ("/metrics", 200),
+        ("/checkpoint", 200),
+        ("/api/lookup/DEMO-0001", 401),
+        ("/", 401),
+    ] {
+        let r = http(&addr, "GET", path, &m, b"");
+        assert_eq!(r.status, want, "{path}: {}", r.text());
+    }
     let r = http(
         &addr,
         "GET",

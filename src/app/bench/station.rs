@@ -21,19 +21,71 @@ pub struct StationBench {
     pub behind_p99_s: f64,
     /// Video lost to the kill -9 that ends the run: from the last frame kept to the kill.
     pub lost_s: f64,
+    /// With a station screen watching: the live pictures it received.
+    pub pictures: u64,
+}
+
+/// A station screen's picture loop on one camera (as `station.js` asks): the pictures it got.
+fn watch(addr: std::net::SocketAddr, camera: &str, stop: &std::sync::atomic::AtomicBool) -> u64 {
+    use std::io::{Read, Write};
+    let (mut seq, mut got) = (0u64, 0u64);
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+        let req = format!(
+            "GET /api/stations/station-1/cameras/{camera}/preview.jpg?after={seq} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        );
+        let mut answer = Vec::new();
+        if s.write_all(req.as_bytes()).is_err() || s.read_to_end(&mut answer).is_err() {
+            continue;
+        }
+        let head = String::from_utf8_lossy(&answer[..answer.len().min(512)]).to_string();
+        match head
+            .lines()
+            .find_map(|l| l.strip_prefix("x-preview-seq: "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            Some(n) if head.starts_with("HTTP/1.1 200") => {
+                seq = n;
+                got += 1;
+                // The screen's pace between pictures.
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            _ => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+    got
 }
 
 /// Runs `exe run` with two 720p30 test-pattern cameras for `seconds`, a scan every 10 s
 /// (with `load`, one spinning process per core beside it), samples its status, kills it with
 /// SIGKILL, restarts it to recover the interrupted clips, and measures what the kill lost.
-pub fn station(exe: &Path, work: &Path, seconds: u64, load: bool) -> Result<StationBench, Error> {
+/// With `screen`, a station screen watches both cameras' live pictures all along.
+pub fn station(
+    exe: &Path,
+    work: &Path,
+    seconds: u64,
+    load: bool,
+    screen: bool,
+) -> Result<StationBench, Error> {
     use std::io::Write;
     let io = |e: std::io::Error| Error::msg(crate::ErrorKind::Io, format!("bench station: {e}"));
     std::fs::create_dir_all(work).map_err(io)?;
     let cfg = work.join("station.toml");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(io)?;
+    let server = if screen {
+        format!("\n[server]\nlisten = \"{addr}\"\n")
+    } else {
+        String::new()
+    };
     std::fs::write(
         &cfg,
-        "[station]\npre_roll_s = 3.0\n\n[[camera]]\nid = \"top\"\nsource = \"testsrc\"\n\n[[camera]]\nid = \"side\"\nsource = \"testsrc\"\n",
+        format!("[station]\npre_roll_s = 3.0\n\n[[camera]]\nid = \"top\"\nsource = \"testsrc\"\n\n[[camera]]\nid = \"side\"\nsource = \"testsrc\"\n{server}"),
     )
     .map_err(io)?;
     let data = work.join("data");
@@ -68,6 +120,15 @@ pub fn station(exe: &Path, work: &Path, seconds: u64, load: bool) -> Result<Stat
         .ok_or_else(|| Error::internal("the station's stdin"))?;
     let (mut lags, mut behind, mut n, mut frames, mut late) =
         (Vec::new(), Vec::new(), 0, 0u64, 0u64);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchers: Vec<_> = ["top", "side"]
+        .into_iter()
+        .filter(|_| screen)
+        .map(|cam| {
+            let stop = stop.clone();
+            std::thread::spawn(move || watch(addr, cam, &stop))
+        })
+        .collect();
     let mut next_scan = t;
     while t.elapsed() < Duration::from_secs(seconds) {
         if Instant::now() >= next_scan {
@@ -90,6 +151,8 @@ pub fn station(exe: &Path, work: &Path, seconds: u64, load: bool) -> Result<Stat
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let pictures = watchers.into_iter().map(|w| w.join().unwrap_or(0)).sum();
     // The end: a kill, as a power cut would do it, while both cameras record.
     let _ = child.kill();
     let killed = chrono::Local::now();
@@ -129,6 +192,7 @@ pub fn station(exe: &Path, work: &Path, seconds: u64, load: bool) -> Result<Stat
         behind_p99_s: pct(&behind, 0.99),
         lag_max_s: lags.last().copied().unwrap_or(f64::NAN),
         lost_s: lost_to_the_kill(&data, killed)?,
+        pictures,
     })
 }
 
