@@ -164,6 +164,8 @@ struct Shared {
     views: std::sync::Mutex<std::collections::HashMap<(u64, std::net::IpAddr), std::time::Instant>>,
     /// Bundles being built at once.
     exports: tokio::sync::Semaphore,
+    /// Set when the server stops: endless answers (a station screen's events) end with it.
+    stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Who is logged in (when the data dir has accounts), and the accounts.
     sessions: accounts::Sessions,
     accounts: accounts::AccountsCache,
@@ -215,6 +217,7 @@ impl Shared {
 pub struct Server {
     addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -268,6 +271,7 @@ impl Server {
         }
         let classifier = Classifier::new(&deps.config.codes).map_err(|e| bad(e.to_string()))?;
         let started = deps.clock.monotonic();
+        let stopping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let shared = Arc::new(Shared {
             deps,
             classifier,
@@ -276,6 +280,7 @@ impl Server {
             sessions: accounts::Sessions::default(),
             accounts: accounts::AccountsCache::default(),
             exports: tokio::sync::Semaphore::new(MAX_EXPORTS),
+            stopping: stopping.clone(),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -322,6 +327,7 @@ impl Server {
         Ok(Server {
             addr,
             stop: Some(stop_tx),
+            stopping,
             thread: Some(thread),
         })
     }
@@ -337,6 +343,8 @@ impl Server {
     }
 
     fn shut(&mut self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }

@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Form, Path as UrlPath, Query, Request, State};
+use axum::extract::{ConnectInfo, Form, FromRequest, Path as UrlPath, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
@@ -384,5 +384,3 @@ pub(super) async fn still(
     )
         .into_response())
 }
-
-use axum::extract::FromRequest;

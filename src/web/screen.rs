@@ -147,6 +147,10 @@ pub(super) async fn station_events(
     let state = (shared, id, String::new());
     let stream = futures_util::stream::unfold(state, |(shared, id, last)| async move {
         loop {
+            // A stopping server ends its screens' streams (they reconnect to the next one).
+            if shared.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                return None;
+            }
             let (s, i) = (shared.clone(), id.clone());
             let snap = tokio::task::spawn_blocking(move || snapshot(&s, &i))
                 .await

@@ -323,7 +323,36 @@ fn a_wms_scans_with_its_station_token_and_does_nothing_else() {
     );
     assert_eq!(screen.status, 200);
     assert!(screen.text().contains("/assets/station.js"));
-    let _ = st.finish();
+    // A screen's events stream while the station records; stopping the station ends them
+    // (an open screen never holds the recorder up).
+    let mut events = std::net::TcpStream::connect(&addr).unwrap();
+    events
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        events,
+        "GET /api/stations/station-1/events HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n"
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("event: status") {
+        let n = std::io::Read::read(&mut events, &mut buf).unwrap();
+        assert!(n > 0, "the events ended early");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got).to_string();
+    assert!(
+        text.contains("text/event-stream") && text.contains("ORD-601"),
+        "{text}"
+    );
+    drop(st.0.as_mut().and_then(|c| c.stdin.take()));
+    let out = st.finish_after(std::time::Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "stopped by itself with a screen open: {}",
+        show(&out)
+    );
     assert!(!manifest(&dir)
         .iter()
         .any(|r| r["code"] == "ORD-602" || r["code"] == "ORD-603"));
