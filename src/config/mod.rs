@@ -135,8 +135,9 @@ pub struct ServerConfig {
     /// Address `run` serves on, e.g. "127.0.0.1:8088" or "0.0.0.0:8088"; empty: no server.
     /// `serve` uses it too (default there: 127.0.0.1:8088).
     pub listen: String,
-    /// When set, every request needs it: `Authorization: Bearer TOKEN` or `?token=TOKEN`; at
-    /// least 16 characters. Required to listen on anything but loopback.
+    /// When set, every request needs it: `Authorization: Bearer TOKEN` (or a session opened
+    /// by a page's `?token=TOKEN`); at least 16 characters. Listening on anything but
+    /// loopback needs an account as well.
     pub token: String,
     /// A secret (at least 16 characters) that reads `/healthz`, `/metrics`, `/checkpoint` and
     /// `/tile/...` from anywhere (`Authorization: Bearer ...`) and nothing else: for a monitor

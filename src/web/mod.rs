@@ -247,9 +247,9 @@ impl Server {
             .map_err(|e| bad(format!("cannot read the bound address: {e}")))?;
         let token = &deps.config.server.token;
         let accounts = accounts::load(&deps.data_dir).map_or(0, |u| u.len());
-        if !addr.ip().is_loopback() && token.is_empty() && accounts == 0 {
+        if !addr.ip().is_loopback() && accounts == 0 {
             return Err(bad(
-                "listening beyond this machine without an account (`packwitness user add`) or [server] token is refused: clips are evidence and personal data (or listen on 127.0.0.1)".into(),
+                "listening beyond this machine without an account is refused: clips are evidence and personal data, and each view must name who looked. Add one with `packwitness user add NAME --role admin` (a [server] token alone is a shared secret, for programs), or listen on 127.0.0.1".into(),
             ));
         }
         for (key, t) in [

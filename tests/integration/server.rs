@@ -469,10 +469,24 @@ fn foreign_hosts_cross_site_posts_heads_and_any_range_are_handled_safely() {
     let out = run(&["--data-dir", d, "serve", "--listen", "0.0.0.0:0"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
-        stderr(&out).contains("or [server] token is refused"),
+        stderr(&out).contains("without an account is refused"),
         "{}",
         show(&out)
     );
+    // A token alone is a shared secret: beyond loopback people need accounts.
+    let tok = tmp.path().join("token.toml");
+    std::fs::write(&tok, "[server]\ntoken = \"s3cret-token-0123456789\"\n").unwrap();
+    let out = run(&[
+        "--config",
+        tok.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(stderr(&out).contains("user add"), "{}", show(&out));
 }
 
 #[test]
