@@ -108,7 +108,7 @@ pub(super) async fn station_page(
                     section #cameras {}
                     section #order-box {
                         div #rec { span.dot {} " " span #rec-label { (i18n::t(lang, "idle")) } " " span #elapsed {} }
-                        div #order { (i18n::t(lang, "scan_to_start")) }
+                        div #order.prompt { (i18n::t(lang, "scan_to_start")) }
                         div #detail {}
                     }
                     div #last-scan {}

@@ -138,6 +138,7 @@ function show(msg) {
   $("rec").classList.toggle("on", recording);
   $("rec-label").textContent = recording ? S.rec : h.state === "not_recording" ? S.not_recording : S.idle;
   $("order").textContent = h.order || S.scan_to_start;
+  $("order").classList.toggle("prompt", !h.order);
   const detail = [];
   if (h.box && h.box > 1) detail.push(`${S.box} ${h.box}`);
   if (h.operator) detail.push(`${S.operator}: ${h.operator}`);
