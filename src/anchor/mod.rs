@@ -488,3 +488,27 @@ impl StampIndex {
             .filter(|e| e.size <= max_size && e.note.is_file() && (!self.tokens || e.tsr.is_file()))
     }
 }
+
+/// Where the writer's checkpoints go: the TSA's and the witnesses' threads.
+pub type Feed = Box<dyn Fn(u64, &str) + Send>;
+
+/// The writer's observer that hands each new checkpoint (its size and note) to `feeds`,
+/// except one over nothing but `anchored` records since the last: anchoring an idle log
+/// would otherwise go on forever.
+pub fn checkpoint_observer(feeds: Vec<Feed>) -> Box<dyn Fn(&crate::log::Record) + Send> {
+    let only_anchors = std::sync::atomic::AtomicBool::new(false);
+    Box::new(move |rec| {
+        use std::sync::atomic::Ordering::Relaxed;
+        match &rec.body {
+            crate::log::Body::Checkpoint { size, note, .. } => {
+                if !only_anchors.swap(true, Relaxed) {
+                    for feed in &feeds {
+                        feed(*size, note);
+                    }
+                }
+            }
+            crate::log::Body::Anchored { .. } => {}
+            _ => only_anchors.store(false, Relaxed),
+        }
+    })
+}

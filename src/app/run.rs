@@ -11,6 +11,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::anchor::Feed;
 use crate::clock::SharedClock;
 use crate::codes::{Classifier, Rejected, Scan};
 use crate::config::{Config, ScannerKind, StationConfig};
@@ -116,9 +117,6 @@ pub fn wait_for_signal() -> Result<(), Error> {
     Ok(())
 }
 
-/// Where the writer's checkpoints go: the TSA's and the witnesses' threads.
-type Feed = Box<dyn Fn(u64, &str) + Send>;
-
 /// One station's channel and the status the web page shows of it.
 struct Lane {
     tx: Sender<StationEvent>,
@@ -153,23 +151,7 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
             .into_iter()
             .chain(cosigner.as_ref().map(|c| Box::new(c.feeder()) as Feed))
             .collect();
-        // A checkpoint over nothing but `anchored` records is not sent again: anchoring an
-        // idle log would otherwise go on forever.
-        let only_anchors = std::sync::atomic::AtomicBool::new(false);
-        opened.set_observer(Box::new(move |rec| {
-            use std::sync::atomic::Ordering::Relaxed;
-            match &rec.body {
-                crate::log::Body::Checkpoint { size, note, .. } => {
-                    if !only_anchors.swap(true, Relaxed) {
-                        for feed in &feeds {
-                            feed(*size, note);
-                        }
-                    }
-                }
-                crate::log::Body::Anchored { .. } => {}
-                _ => only_anchors.store(false, Relaxed),
-            }
-        }));
+        opened.set_observer(crate::anchor::checkpoint_observer(feeds));
     }
     let writer = WriterThread::spawn(opened, true)?;
     if let Some(a) = &anchorer {

@@ -14,6 +14,9 @@ use axum::routing::post;
 use crate::anchor::witness::Witness;
 use crate::error::{Error, ErrorKind};
 
+/// Connections from one address at once (a station needs one).
+const WITNESS_PER_IP: usize = 8;
+
 /// The largest request taken (an old size, 63 hashes and a checkpoint with a few signatures).
 const MAX_REQUEST: usize = 16 * 1024;
 
@@ -40,31 +43,13 @@ pub fn serve(
             format!("witness on {listen}: {what}"),
         )
     };
-    let addr: SocketAddr = listen
-        .parse()
-        .map_err(|_| bad("not an address:port such as 127.0.0.1:8089".into()))?;
-    let std_listener = std::net::TcpListener::bind(addr).map_err(|e| {
-        bad(format!(
-            "cannot listen: {e} (is another program using the port?)"
-        ))
-    })?;
-    std_listener
-        .set_nonblocking(true)
-        .map_err(|e| bad(format!("cannot set up the socket: {e}")))?;
-    let addr = std_listener
-        .local_addr()
-        .map_err(|e| bad(format!("cannot read the bound address: {e}")))?;
+    let (std_listener, addr) = crate::web::bind(listen, "127.0.0.1:8089").map_err(bad)?;
     let key = witness.verifier();
     let app = axum::Router::new()
         .route("/add-checkpoint", post(add_checkpoint))
         .layer(DefaultBodyLimit::max(MAX_REQUEST))
         .with_state(Arc::new(witness));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("witness")
-        .enable_all()
-        .build()
-        .map_err(|e| bad(format!("cannot start the HTTP runtime: {e}")))?;
+    let runtime = crate::web::runtime("witness").map_err(bad)?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let stop_tx = std::sync::Mutex::new(Some(stop_tx));
     super::run::on_signal(move || {
@@ -76,6 +61,13 @@ pub fn serve(
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(std_listener)
             .map_err(|e| bad(format!("cannot use its socket: {e}")))?;
+        // Open to the internet: the same caps and timeouts as the station's server.
+        let listener = crate::web::Capped::new(
+            listener,
+            WITNESS_PER_IP,
+            std::time::Duration::from_secs(30),
+            std::time::Duration::from_secs(10),
+        );
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = stop_rx.await;

@@ -19,6 +19,33 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
+/// Binds `listen` now (so a taken port is an error at once, not later), non-blocking, for a
+/// server's runtime; `example` is an address to show when `listen` is not one. The error
+/// says what failed, for the caller to name its server.
+pub fn bind(listen: &str, example: &str) -> Result<(std::net::TcpListener, SocketAddr), String> {
+    let addr: SocketAddr = listen
+        .parse()
+        .map_err(|_| format!("not an address:port such as {example}"))?;
+    let l = std::net::TcpListener::bind(addr)
+        .map_err(|e| format!("cannot listen: {e} (is another program using the port?)"))?;
+    l.set_nonblocking(true)
+        .map_err(|e| format!("cannot set up the socket: {e}"))?;
+    let addr = l
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    Ok((l, addr))
+}
+
+/// The runtime a server runs on: two threads named `name`.
+pub fn runtime(name: &str) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the HTTP runtime: {e}"))
+}
+
 /// Connections served at once, from all addresses.
 pub const MAX_CONNECTIONS: usize = 256;
 

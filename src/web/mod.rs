@@ -52,6 +52,7 @@ pub mod page;
 mod screen;
 mod search;
 
+pub use conn::{bind, runtime, Capped};
 pub use health::ProcessStatus;
 
 /// What a station is doing now, as the page and `/api/status` show it.
@@ -231,20 +232,7 @@ impl Server {
                 format!("web server on {listen}: {what} (set [server] listen in the config, or --listen)"),
             )
         };
-        let addr: SocketAddr = listen
-            .parse()
-            .map_err(|_| bad("not an address:port such as 127.0.0.1:8088".into()))?;
-        let std_listener = std::net::TcpListener::bind(addr).map_err(|e| {
-            bad(format!(
-                "cannot listen: {e} (is another program using the port?)"
-            ))
-        })?;
-        std_listener
-            .set_nonblocking(true)
-            .map_err(|e| bad(format!("cannot set up the socket: {e}")))?;
-        let addr = std_listener
-            .local_addr()
-            .map_err(|e| bad(format!("cannot read the bound address: {e}")))?;
+        let (std_listener, addr) = conn::bind(listen, "127.0.0.1:8088").map_err(bad)?;
         let token = &deps.config.server.token;
         let accounts = accounts::load(&deps.data_dir).map_or(0, |u| u.len());
         if !addr.ip().is_loopback() && accounts == 0 {
@@ -282,12 +270,7 @@ impl Server {
             exports: tokio::sync::Semaphore::new(MAX_EXPORTS),
             stopping: stopping.clone(),
         });
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("http")
-            .enable_all()
-            .build()
-            .map_err(|e| bad(format!("cannot start the HTTP runtime: {e}")))?;
+        let runtime = conn::runtime("http").map_err(bad)?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let per_ip = shared.config().server.max_connections_per_ip as usize;
         let idle = std::time::Duration::from_secs(shared.config().server.idle_timeout_s.max(1));
