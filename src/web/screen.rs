@@ -113,6 +113,7 @@ pub(super) async fn station_page(
                     }
                     div #last-scan {}
                     div #saved hidden {}
+                    div #problems hidden {}
                 }
                 div #alert hidden { div #alert-title {} div #alert-why {} }
                 script #boot type="application/json" { (PreEscaped(boot)) }

@@ -125,6 +125,10 @@ function show(msg) {
     alert(S.no_connection, (msg.problems || []).join("; "));
     return;
   }
+  // What else is wrong with the recorder (a full disk, the clock), beside the picture.
+  const problems = (msg.problems || []).filter((p) => !p.includes("NOT RECORDING"));
+  $("problems").hidden = problems.length === 0;
+  $("problems").textContent = problems.join(" · ");
   // Cameras: what their frames say, never what was asked.
   const down = h.cameras.filter((c) => c.state !== "live");
   for (const c of h.cameras) {
