@@ -312,6 +312,15 @@ fn run_takes_scans_over_http_and_reports_status() {
     assert_eq!(status[0]["order"], "ORD-500");
     let page = http(&addr, "GET", "/", &[], b"").text();
     assert!(page.contains("ORD-500"), "{page}");
+    // While it records, its page offers no bundle (it would fail its own check) and says why.
+    r.wait_record(&dir, "the clip's opening", |r| {
+        r["kind"] == "clip_opened" && r["order"] == "ORD-500"
+    });
+    let order = http(&addr, "GET", "/order/ORD-500", &[], b"").text();
+    assert!(
+        order.contains("once the order is sealed") && !order.contains("href=\"/export/"),
+        "{order}"
+    );
 
     let junk = http(
         &addr,
