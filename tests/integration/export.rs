@@ -60,14 +60,6 @@ fn write_zip(path: &Path, files: &[(String, Vec<u8>)]) {
     z.finish().unwrap();
 }
 
-fn unzip(zip: &Path, to: &Path) {
-    for (name, bytes) in entries(zip) {
-        let p = to.join(&name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
-}
-
 fn verify_sh(dir: &Path, key: &str) -> std::process::Output {
     std::process::Command::new("bash")
         .arg("verify.sh")
@@ -139,7 +131,7 @@ fn bundle_round_trip_and_the_documented_steps_work() {
 
     // The documented checks, with bash, coreutils and openssl only.
     let u = tmp.path().join("unzipped");
-    unzip(&zip, &u);
+    unzip_to(&zip, &u);
     let out = verify_sh(&u, &station_key(&dir));
     assert!(out.status.success(), "{}", show(&out));
     assert!(
@@ -160,7 +152,7 @@ fn bundle_round_trip_and_the_documented_steps_work() {
         .replace("&amp;", "&")
         .replace("KEY='name+id+key'", &format!("KEY='{}'", station_key(&dir)));
     let u2 = tmp.path().join("by-hand");
-    unzip(&zip, &u2);
+    unzip_to(&zip, &u2);
     let o = std::process::Command::new("bash")
         .args(["-e", "-c", &manual])
         .current_dir(&u2)
@@ -253,7 +245,7 @@ fn stills_are_the_first_and_last_frames() {
     let zip = tmp.path().join("b.zip");
     assert!(export(&dir, "DEMO-0003", &zip).status.success());
     let u = tmp.path().join("u");
-    unzip(&zip, &u);
+    unzip_to(&zip, &u);
     let ev: serde_json::Value =
         serde_json::from_slice(&std::fs::read(u.join("evidence.json")).unwrap()).unwrap();
     let c = &ev["clips"][0];
@@ -506,7 +498,7 @@ fn burn_in_adds_a_stamped_copy_of_passthrough_clips() {
     let (code, v) = verify_bundle(&zip, &station_key(&dir));
     assert_eq!(code, Some(0), "{v}");
     let u = tmp.path().join("u");
-    unzip(&zip, &u);
+    unzip_to(&zip, &u);
     let ev: serde_json::Value =
         serde_json::from_slice(&std::fs::read(u.join("evidence.json")).unwrap()).unwrap();
     let c = &ev["clips"][0];

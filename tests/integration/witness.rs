@@ -120,19 +120,6 @@ fn export(dir: &Path, cfg: &Path, order: &str, zip: &Path) {
     assert!(out.status.success(), "{}", show(&out));
 }
 
-fn unzip_to(zip: &Path, to: &Path) {
-    use std::io::Read;
-    let mut a = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
-    for i in 0..a.len() {
-        let mut f = a.by_index(i).unwrap();
-        let p = to.join(f.name().unwrap().as_ref());
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        let mut b = Vec::new();
-        f.read_to_end(&mut b).unwrap();
-        std::fs::write(p, b).unwrap();
-    }
-}
-
 #[test]
 fn two_stations_are_cosigned_and_a_fork_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
