@@ -161,8 +161,16 @@ pub fn demo(
     );
     out!("  packwitness --data-dir {} verify", dir.display());
     out!(
-        "  packwitness --data-dir {} serve      (the web page: look up, play, download evidence)",
+        "  packwitness --data-dir {} serve      (the app at http://127.0.0.1:8088/: search, play, download MP4 and evidence)",
         dir.display()
+    );
+    out!(
+        "  packwitness --data-dir {} run --source testsrc --listen 127.0.0.1:8088",
+        dir.display()
+    );
+    out!(
+        "      then open http://127.0.0.1:8088/station/{} (the packer's screen) and type order codes here",
+        st.id
     );
     Ok(if report.ok() {
         ExitCode::SUCCESS
