@@ -78,7 +78,16 @@ fn lookup(a: Args) -> Result<ExitCode> {
         r.lookups,
         if lookup_ok { "PASS" } else { "FAIL" }
     );
-    Ok(if reindex_ok && lookup_ok {
+    let app_ok = r.suggest_p99_ms < 5.0 && r.search_p99_ms < 50.0;
+    out!(
+        "app: suggestions p50 {:.3} ms, p99 {:.3} ms; prefix search (newest 100) p50 {:.3} ms, p99 {:.3} ms, for prefixes of 1 to 12 characters (targets p99 < 5 ms and < 50 ms: {})",
+        r.suggest_p50_ms,
+        r.suggest_p99_ms,
+        r.search_p50_ms,
+        r.search_p99_ms,
+        if app_ok { "PASS" } else { "FAIL" }
+    );
+    Ok(if reindex_ok && lookup_ok && app_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -84,6 +84,13 @@ pub struct ClipRow {
     pub clock_synced: Option<bool>,
 }
 
+/// A prefix that at least this many codes start with is broad: see [`Index::search`].
+const BROAD: i64 = 2000;
+/// The manifest lines (newest first) a broad prefix is looked for in: about a month of a
+/// station making 1,000 clips a day (each clip is a few lines: its scans, opening, codes,
+/// seal, the checkpoints).
+pub const PREFIX_WINDOW_LINES: u64 = 150_000;
+
 impl Index {
     /// All clips of an order code (exact match on the normalised code), oldest first.
     pub fn lookup(&self, code: &str) -> Result<Vec<ClipRow>, IndexError> {
@@ -93,14 +100,53 @@ impl Index {
         })
     }
 
-    /// Clips matching every condition of `f`, oldest first.
+    /// True when at least [`BROAD`] order or attached codes start with `prefix` (read along
+    /// the indexes, [`BROAD`] rows at most).
+    fn broad(&self, prefix: &str) -> Result<bool, IndexError> {
+        let end = format!("{prefix}\u{10FFFF}");
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT (SELECT count(*) FROM (SELECT 1 FROM clips WHERE order_code >= ?1 AND order_code < ?2 LIMIT ?3))
+                      + (SELECT count(*) FROM (SELECT 1 FROM codes WHERE code >= ?1 AND code < ?2 LIMIT ?3))",
+            )
+            .map_err(self.sql())?
+            .query_row(params![prefix, end, BROAD], |r| r.get(0))
+            .map_err(self.sql())?;
+        Ok(n >= BROAD)
+    }
+
+    /// The first manifest line a broad prefix search looks at: [`PREFIX_WINDOW_LINES`] before
+    /// the newest clip.
+    fn window_start(&self) -> Result<i64, IndexError> {
+        let newest: Option<i64> = self
+            .conn
+            .query_row("SELECT max(opened_seq) FROM clips", [], |r| r.get(0))
+            .map_err(self.sql())?;
+        Ok(newest
+            .unwrap_or(0)
+            .saturating_sub(PREFIX_WINDOW_LINES as i64))
+    }
+
+    /// Clips matching every condition of `f`, oldest first (or newest first). A prefix that
+    /// many codes start with, newest first with a limit (the app's search as you type), is
+    /// looked for by walking the newest clips of the last [`PREFIX_WINDOW_LINES`] lines back
+    /// until the limit is reached, so its cost does not grow with the log; any other search
+    /// is answered from the code indexes.
     pub fn search(&self, f: &Filter) -> Result<Vec<ClipRow>, IndexError> {
+        let walk = match &f.prefix {
+            Some(p) if f.newest_first && f.limit.is_some() && f.code.is_none() => self.broad(p)?,
+            _ => false,
+        };
+        let window = if walk { self.window_start()? } else { 0 };
         // Only the conditions asked for, each in a form SQLite answers from an index.
-        let mut conds = Vec::new();
+        let mut conds = vec!["opened_seq >= ?9"];
         if f.code.is_some() {
             conds.push("opened_seq IN (SELECT opened_seq FROM clips WHERE order_code = ?1 UNION SELECT clip FROM codes WHERE code = ?1)");
         }
-        if f.prefix.is_some() {
+        if f.prefix.is_some() && walk {
+            conds.push("(order_code >= ?2 AND order_code < ?7 OR EXISTS (SELECT 1 FROM codes WHERE clip = clips.opened_seq AND code >= ?2 AND code < ?7))");
+        } else if f.prefix.is_some() {
             conds.push("opened_seq IN (SELECT opened_seq FROM clips WHERE order_code >= ?2 AND order_code < ?7 UNION SELECT clip FROM codes WHERE code >= ?2 AND code < ?7)");
         }
         if f.since_ms.is_some() {
@@ -147,6 +193,7 @@ impl Index {
                     // Just above every string that starts with the prefix (UTF-8 order).
                     f.prefix.as_ref().map(|p| format!("{p}\u{10FFFF}")),
                     f.limit.map_or(-1, |l| l as i64),
+                    window,
                 ],
                 |r| {
                     Ok(ClipRow {

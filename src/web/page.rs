@@ -233,6 +233,7 @@ pub fn search_page(v: &Viewer<'_>, p: SearchPage<'_>) -> String {
             Ok(list) => {
                 h2 { (t(lang, if asked { "results" } else { "recent" })) " (" (list.len()) ")" }
                 @if list.is_empty() { p { (t(lang, "no_clip")) } } @else { (clips_table(lang, list)) }
+                @if !p.form.q.trim().is_empty() { p.note { (t(lang, "broad_prefix")) } }
             },
         }
         p.note { (t(lang, "times_in")) }

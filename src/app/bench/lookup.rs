@@ -25,6 +25,61 @@ pub struct LookupBench {
     pub lookup_p50_ms: f64,
     pub lookup_p99_ms: f64,
     pub lookup_max_ms: f64,
+    /// The app's suggestions as an agent types (codes starting with 1 to 12 typed
+    /// characters), ms: p50, p99.
+    pub suggest_p50_ms: f64,
+    pub suggest_p99_ms: f64,
+    /// The app's search of a typed prefix (newest 100 clips, files checked), ms: p50, p99.
+    pub search_p50_ms: f64,
+    pub search_p99_ms: f64,
+}
+
+/// The app's suggestions and prefix searches on prefixes of random codes: their times (ms,
+/// sorted).
+fn time_app(dir: &Path, clips: u64, n: u64) -> Result<(Vec<f64>, Vec<f64>), Error> {
+    let index = crate::index::Index::open_read(dir)?;
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let (mut suggest, mut search) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let i = x % clips.max(1);
+        let code = if x % 10 == 1 {
+            format!("SF{:013}", i - i % 10)
+        } else {
+            format!("SO-{i:09}")
+        };
+        let cut = 1 + (x >> 20) as usize % 12;
+        let prefix = &code[..cut.min(code.len())];
+        let t = Instant::now();
+        std::hint::black_box(index.codes_with_prefix(prefix, 10)?);
+        suggest.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let filter = crate::index::Filter {
+            prefix: Some(prefix.to_string()),
+            limit: Some(100),
+            newest_first: true,
+            ..Default::default()
+        };
+        std::hint::black_box(crate::index::search(
+            dir,
+            &filter,
+            crate::index::FileCheck::Size,
+        )?);
+        search.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    suggest.sort_by(f64::total_cmp);
+    search.sort_by(f64::total_cmp);
+    Ok((suggest, search))
+}
+
+/// The `p` quantile of sorted times.
+fn quantile(times: &[f64], p: f64) -> f64 {
+    times
+        .get(((times.len() as f64 * p) as usize).min(times.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0.0)
 }
 
 /// Writes the synthetic manifest of `clips` clips (version-2 lines: the lookup needs no
@@ -174,12 +229,8 @@ pub fn lookup(work_dir: &Path, clips: u64, lookups: u64) -> Result<LookupBench, 
         crate::index::reindex(&dir, false)?;
         let reindex_s = t.elapsed().as_secs_f64();
         let times = time_lookups(&dir, clips, lookups)?;
-        let pct = |p: f64| {
-            times
-                .get(((times.len() as f64 * p) as usize).min(times.len().saturating_sub(1)))
-                .copied()
-                .unwrap_or(0.0)
-        };
+        let pct = |p: f64| quantile(&times, p);
+        let (suggest, search) = time_app(&dir, clips, (lookups / 10).max(10))?;
         Ok(LookupBench {
             clips,
             records,
@@ -192,8 +243,53 @@ pub fn lookup(work_dir: &Path, clips: u64, lookups: u64) -> Result<LookupBench, 
             lookup_p50_ms: pct(0.50),
             lookup_p99_ms: pct(0.99),
             lookup_max_ms: times.last().copied().unwrap_or(0.0),
+            suggest_p50_ms: quantile(&suggest, 0.5),
+            suggest_p99_ms: quantile(&suggest, 0.99),
+            search_p50_ms: quantile(&search, 0.5),
+            search_p99_ms: quantile(&search, 0.99),
         })
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{Filter, Index};
+
+    #[test]
+    fn a_broad_prefix_walks_to_the_same_newest_clips_as_the_code_index() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("d");
+        crate::datadir::create(&dir).expect("data dir");
+        write_manifest(&dir, 3000).expect("manifest");
+        crate::index::reindex(&dir, false).expect("reindex");
+        let index = Index::open_read(&dir).expect("index");
+        // "SO-" and "SO-00000" are broad (walked); the others are answered from the codes.
+        for prefix in [
+            "SO-",
+            "SO-00000",
+            "SO-0000012",
+            "SF",
+            "SF00000000012",
+            "NOPE",
+        ] {
+            let f = |limit, newest_first| Filter {
+                prefix: Some(prefix.to_string()),
+                limit,
+                newest_first,
+                ..Filter::default()
+            };
+            let all = index.search(&f(None, false)).expect("search");
+            let want: Vec<u64> = all.iter().rev().take(25).map(|c| c.clip).collect();
+            let got: Vec<u64> = index
+                .search(&f(Some(25), true))
+                .expect("search")
+                .iter()
+                .map(|c| c.clip)
+                .collect();
+            assert_eq!(got, want, "{prefix}");
+        }
+    }
 }
