@@ -36,12 +36,7 @@ pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn session_id(req: &Request) -> Option<String> {
-    req.headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix("pw_session=").map(str::to_string))
+    super::i18n::cookie(req.headers(), COOKIE)
 }
 
 /// The role a route needs.

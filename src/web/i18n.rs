@@ -36,6 +36,19 @@ impl Lang {
     }
 }
 
+/// The value of cookie `name` of a request.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == name).then(|| v.to_string())
+        })
+}
+
 /// `?lang=en|zh` on any page.
 #[derive(Debug, Default, Deserialize)]
 pub struct LangQuery {
@@ -48,13 +61,7 @@ pub fn pick(q: &LangQuery, headers: &HeaderMap) -> Lang {
     if let Some(l) = q.lang.as_deref().and_then(Lang::parse) {
         return l;
     }
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix("pw_lang="))
-        .and_then(Lang::parse);
+    let cookie = cookie(headers, "pw_lang").and_then(|c| Lang::parse(&c));
     if let Some(l) = cookie {
         return l;
     }

@@ -583,6 +583,45 @@ fn record_access(
     Ok(())
 }
 
+/// The file of the sealed clip `clip` (a path inside the data dir), for a request that sees
+/// it; when `first_view`, a `view` access record is written first. `None` when it is not a
+/// sealed clip of this data dir.
+fn viewed_clip(
+    shared: &Shared,
+    clip: u64,
+    first_view: bool,
+    who: String,
+) -> Result<Option<PathBuf>, Error> {
+    let index = Index::open_read(shared.data_dir())?;
+    let Some(file) = index
+        .sealed_file(clip)?
+        .filter(|f| crate::datadir::is_safe_clip_path(f))
+    else {
+        return Ok(None);
+    };
+    let order = index.order_of(clip)?.unwrap_or_default();
+    drop(index);
+    if first_view {
+        record_access(shared, "view", &order, vec![clip], who, None)?;
+    }
+    Ok(Some(shared.data_dir().join(file)))
+}
+
+/// The answer for a clip that is not a sealed clip of this data dir.
+fn no_clip(clip: u64) -> Failure {
+    Failure(
+        StatusCode::NOT_FOUND,
+        format!("clip {clip} is not a sealed clip of this data dir (still recording, pruned, or unknown)"),
+    )
+}
+
+/// Marks a response as a download named `name`.
+fn attachment(res: &mut Response, name: &str) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+}
+
 async fn clip_file(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -594,28 +633,9 @@ async fn clip_file(
     // comes first (any range); a HEAD sends no video and records nothing.
     let first = req.method() != axum::http::Method::HEAD && shared.new_viewing(clip, peer.ip());
     let s = shared.clone();
-    let path = blocking(move || {
-        let index = Index::open_read(s.data_dir())?;
-        let Some(file) = index
-            .sealed_file(clip)?
-            .filter(|f| crate::datadir::is_safe_clip_path(f))
-        else {
-            return Ok(None);
-        };
-        let order = index.order_of(clip)?.unwrap_or_default();
-        drop(index);
-        if first {
-            record_access(&s, "view", &order, vec![clip], who(peer, user.as_ref()), None)?;
-        }
-        Ok(Some(s.data_dir().join(file)))
-    })
-    .await?
-    .ok_or_else(|| {
-        Failure(
-            StatusCode::NOT_FOUND,
-            format!("clip {clip} is not a sealed clip of this data dir (still recording, pruned, or unknown)"),
-        )
-    })?;
+    let path = blocking(move || viewed_clip(&s, clip, first, who(peer, user.as_ref())))
+        .await?
+        .ok_or_else(|| no_clip(clip))?;
     serve_file(&path, req, "video/mp4").await
 }
 
@@ -709,10 +729,7 @@ async fn export_bundle(
     let res = serve_file(&out, req, "application/zip").await;
     let _ = std::fs::remove_dir_all(&dir);
     let mut res = res?;
-    let headers = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
+    attachment(&mut res, &name);
     Ok(res)
 }
 

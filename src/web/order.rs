@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Form, FromRequest, Path as UrlPath, Query, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
@@ -19,7 +19,10 @@ use serde::Deserialize;
 use super::i18n::{t, Lang};
 use super::page::{self, show_time, url_escape, Viewer};
 use super::search::{language, with_cookie};
-use super::{auth, blocking, record_access, serve_file, who, Failure, Shared};
+use super::{
+    attachment, auth, blocking, no_clip, record_access, serve_file, viewed_clip, who, Failure,
+    Shared,
+};
 use crate::error::{Error, ErrorKind};
 use crate::index::{self, FileCheck, Found, Index, Notes};
 
@@ -194,16 +197,11 @@ fn order_body(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
     }
 }
 
-#[derive(Deserialize)]
-pub(super) struct OrderQuery {
-    lang: Option<String>,
-}
-
 /// `/order/{code}`.
 pub(super) async fn order_page(
     State(shared): State<Arc<Shared>>,
     UrlPath(code): UrlPath<String>,
-    Query(q): Query<OrderQuery>,
+    Query(q): Query<super::i18n::LangQuery>,
     req: Request,
 ) -> Result<Response, Failure> {
     let (lang, cookie) = language(&req, q.lang);
@@ -286,23 +284,17 @@ pub(super) async fn hold(
 }
 
 /// The sealed, present clip `clip`, for a download or a still.
-fn sealed_clip(shared: &Shared, clip: u64) -> Result<Found, Error> {
-    let index = Index::open_read(shared.data_dir())?;
-    let order = index.order_of(clip)?;
-    drop(index);
-    let missing = || {
-        Error::msg(
-            ErrorKind::NotFound,
-            format!("clip {clip} is not a sealed clip of this data dir (still recording, pruned, or unknown)"),
-        )
+fn sealed_clip(shared: &Shared, clip: u64) -> Result<Option<Found>, Error> {
+    let Some(order) = Index::open_read(shared.data_dir())?.order_of(clip)? else {
+        return Ok(None);
     };
-    let order = order.ok_or_else(missing)?;
     let max = shared.config().codes.max_len;
-    index::lookup(shared.data_dir(), &order, max, FileCheck::Size)?
-        .into_iter()
-        .find(|f| f.clip.clip == clip && f.file_status == "ok")
-        .filter(|f| crate::datadir::is_safe_clip_path(&f.clip.file))
-        .ok_or_else(missing)
+    Ok(
+        index::lookup(shared.data_dir(), &order, max, FileCheck::Size)?
+            .into_iter()
+            .find(|f| f.clip.clip == clip && f.file_status == "ok")
+            .filter(|f| crate::datadir::is_safe_clip_path(&f.clip.file)),
+    )
 }
 
 /// `/clips/{clip}/download`: the clip's MP4 as a file named after its order (a `download`
@@ -317,7 +309,9 @@ pub(super) async fn download(
     let head = req.method() == axum::http::Method::HEAD;
     let s = shared.clone();
     let (path, name) = blocking(move || {
-        let f = sealed_clip(&s, clip)?;
+        let Some(f) = sealed_clip(&s, clip)? else {
+            return Ok(None);
+        };
         let name = download_name(&f);
         if !head {
             record_access(
@@ -329,13 +323,12 @@ pub(super) async fn download(
                 Some(name.clone()),
             )?;
         }
-        Ok((s.data_dir().join(&f.clip.file), name))
+        Ok(Some((s.data_dir().join(&f.clip.file), name)))
     })
-    .await?;
+    .await?
+    .ok_or_else(|| no_clip(clip))?;
     let mut res = serve_file(&path, req, "video/mp4").await?;
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
+    attachment(&mut res, &name);
     Ok(res)
 }
 
@@ -360,21 +353,15 @@ pub(super) async fn still(
     let first_view = shared.new_viewing(clip, peer.ip());
     let s = shared.clone();
     let jpeg = blocking(move || {
-        let f = sealed_clip(&s, clip)?;
-        if first_view {
-            record_access(
-                &s,
-                "view",
-                &f.clip.order,
-                vec![clip],
-                who(peer, user.as_ref()),
-                None,
-            )?;
-        }
-        crate::media::derived::still(&s.data_dir().join(&f.clip.file), last)
+        let Some(path) = viewed_clip(&s, clip, first_view, who(peer, user.as_ref()))? else {
+            return Ok(None);
+        };
+        crate::media::derived::still(&path, last)
+            .map(Some)
             .map_err(|e| Error::msg(ErrorKind::Internal, format!("clip {clip}: no still: {e}")))
     })
-    .await?;
+    .await?
+    .ok_or_else(|| no_clip(clip))?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg"),

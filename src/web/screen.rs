@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use maud::{html, PreEscaped, DOCTYPE};
@@ -70,13 +70,13 @@ fn no_station(shared: &Shared, id: &str) -> Failure {
 pub(super) async fn station_page(
     State(shared): State<Arc<Shared>>,
     UrlPath(id): UrlPath<String>,
-    headers: HeaderMap,
     Query(q): Query<i18n::LangQuery>,
+    req: axum::extract::Request,
 ) -> Result<Response, Failure> {
     if !known_station(&shared, &id) {
         return Err(no_station(&shared, &id));
     }
-    let lang = i18n::pick(&q, &headers);
+    let (lang, cookie) = super::search::language(&req, q.lang);
     let strings: serde_json::Map<String, serde_json::Value> = SCREEN_KEYS
         .iter()
         .map(|k| (k.to_string(), i18n::t(lang, k).into()))
@@ -121,7 +121,10 @@ pub(super) async fn station_page(
             }
         }
     };
-    Ok(super::assets::page(page.into_string()))
+    Ok(super::search::with_cookie(
+        super::assets::page(page.into_string()),
+        cookie,
+    ))
 }
 
 /// What a screen is pushed: the station, and what is wrong with the process.

@@ -5,10 +5,9 @@
 //! when nothing is asked, `/api/suggest` (codes starting with what was typed) and
 //! `/api/search` (the same search as JSON). Never: records anything: a search is not a view.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
@@ -198,7 +197,6 @@ pub(super) async fn suggest(
 /// The search of the first page, as JSON (the entries of `lookup --json`).
 pub(super) async fn api_search(
     State(shared): State<Arc<Shared>>,
-    ConnectInfo(_peer): ConnectInfo<SocketAddr>,
     Query(form): Query<SearchForm>,
 ) -> Result<Json<Vec<serde_json::Value>>, Failure> {
     let (found, notes) = blocking(move || find(&shared, &form)).await?;
