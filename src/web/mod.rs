@@ -165,6 +165,9 @@ struct Shared {
     views: std::sync::Mutex<std::collections::HashMap<(u64, std::net::IpAddr), std::time::Instant>>,
     /// Bundles being built at once.
     exports: tokio::sync::Semaphore,
+    /// The process's status as the station screens were last sent it, and when: every screen
+    /// and board of the server shares one composition per [`EVENT_STATUS_AGE`].
+    screen_status: std::sync::Mutex<Option<(std::time::Instant, Arc<ProcessStatus>)>>,
     /// Set when the server stops: endless answers (a station screen's events) end with it.
     stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Who is logged in (when the data dir has accounts), and the accounts.
@@ -269,6 +272,7 @@ impl Server {
             accounts: accounts::AccountsCache::default(),
             exports: tokio::sync::Semaphore::new(MAX_EXPORTS),
             stopping: stopping.clone(),
+            screen_status: std::sync::Mutex::new(None),
         });
         let runtime = conn::runtime("http").map_err(bad)?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -435,6 +439,25 @@ async fn api_lookup(
         StatusCode::OK
     };
     Ok((status, Json(index::lookup_entries(&found, &notes))).into_response())
+}
+
+/// How old the status pushed to station screens may be.
+const EVENT_STATUS_AGE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// [`process_status`], composed at most once per [`EVENT_STATUS_AGE`] for all the screens.
+fn screen_status(shared: &Shared) -> Arc<ProcessStatus> {
+    let mut g = shared
+        .screen_status
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    match g.as_ref() {
+        Some((at, p)) if at.elapsed() < EVENT_STATUS_AGE => p.clone(),
+        _ => {
+            let p = Arc::new(process_status(shared));
+            *g = Some((std::time::Instant::now(), p.clone()));
+            p
+        }
+    }
 }
 
 /// The status of the recording process: this one's stations, or, for `serve`, the recorder

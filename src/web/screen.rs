@@ -20,7 +20,7 @@ use maud::{html, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
 use super::i18n;
-use super::{process_status, Failure, Shared};
+use super::{screen_status, Failure, Shared};
 
 /// How often the events' source looks for a change of the station.
 const EVENT_TICK: Duration = Duration::from_millis(250);
@@ -129,7 +129,7 @@ pub(super) async fn station_page(
 
 /// What a screen is pushed: the station, and what is wrong with the process.
 fn snapshot(shared: &Shared, id: &str) -> Option<serde_json::Value> {
-    let p = process_status(shared);
+    let p = screen_status(shared);
     let station = p.stations.iter().find(|s| s.id == id)?;
     Some(serde_json::json!({
         "station": station,
