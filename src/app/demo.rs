@@ -105,6 +105,7 @@ pub fn record(
             clock,
             data_dir: dir.to_owned(),
             previews: Default::default(),
+            disk: handle.disk(),
         },
     )?;
     let played = (|| {

@@ -117,6 +117,76 @@ pub fn wait_for_signal() -> Result<(), Error> {
     Ok(())
 }
 
+/// How long a stop may take after SIGINT/SIGTERM before the process exits anyway with
+/// [`EXIT_STOP_DEADLINE`]: within the shipped unit's `TimeoutStopSec` (30 s), so systemd never
+/// has to kill it.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(25);
+/// The exit code of a stop that did not finish (the deadline passed, or a second signal):
+/// what was not sealed or checkpointed is sealed by the next start (README, "Commands").
+pub const EXIT_STOP_DEADLINE: i32 = 4;
+
+/// What the first SIGINT/SIGTERM stops, and how many came.
+#[derive(Default)]
+struct Stopping {
+    signals: std::sync::atomic::AtomicUsize,
+    stations: Mutex<Vec<Sender<StationEvent>>>,
+}
+
+impl Stopping {
+    fn asked(&self) -> bool {
+        self.signals.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
+
+    /// The stations to tell; told at once if a signal came already.
+    fn watch(&self, senders: Vec<Sender<StationEvent>>) {
+        if let Ok(mut g) = self.stations.lock() {
+            *g = senders;
+        }
+        if self.asked() {
+            self.stop_stations();
+        }
+    }
+
+    fn stop_stations(&self) {
+        if let Ok(g) = self.stations.lock() {
+            for tx in g.iter() {
+                let _ = tx.send(StationEvent::Shutdown);
+            }
+        }
+    }
+
+    /// A signal: the first stops the stations and starts the deadline, the second ends the
+    /// process at once.
+    fn signal(&self, deadline: Duration) {
+        let n = self
+            .signals
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if n >= 2 {
+            tracing::error!(
+                code = EXIT_STOP_DEADLINE,
+                "a second SIGINT/SIGTERM: exiting now; the next start seals what is open"
+            );
+            std::process::exit(EXIT_STOP_DEADLINE);
+        }
+        tracing::info!(
+            deadline_s = deadline.as_secs(),
+            "stopping: sealing open clips and writing the last checkpoint"
+        );
+        self.stop_stations();
+        let spawned = std::thread::Builder::new()
+            .name("stop-deadline".into())
+            .spawn(move || {
+                std::thread::sleep(deadline);
+                tracing::error!(seconds = deadline.as_secs(), code = EXIT_STOP_DEADLINE, "the stop took too long (a camera, a disk or a server that does not answer): exiting now; the next start seals what is open");
+                std::process::exit(EXIT_STOP_DEADLINE);
+            });
+        if spawned.is_err() {
+            std::process::exit(EXIT_STOP_DEADLINE);
+        }
+    }
+}
+
 /// One station's channel and the status the web page shows of it.
 struct Lane {
     tx: Sender<StationEvent>,
@@ -130,6 +200,13 @@ struct Lane {
 /// or none. Installs the process's SIGINT/SIGTERM handler.
 pub fn run(r: Run<'_>) -> Result<(), Error> {
     no_huge_pages();
+    // Signals are taken from the first moment: a stop asked during a long start is honoured
+    // as soon as the stations exist, and always within the deadline.
+    let stopping = Arc::new(Stopping::default());
+    {
+        let stopping = stopping.clone();
+        on_signal(move || stopping.signal(STOP_DEADLINE))?;
+    }
     let config = r.config;
     let classifier = Arc::new(Classifier::new(&config.codes)?);
     // A stamp the font cannot draw is refused before anything is recorded.
@@ -200,12 +277,13 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     }
     let alarms = super::alarm::Alarms::start(config, r.data_dir.to_owned(), status)?;
     let senders: Vec<Sender<StationEvent>> = lanes.iter().map(|l| l.tx.clone()).collect();
+    stopping.watch(senders.clone());
     let stop_all = move || {
         for tx in &senders {
             let _ = tx.send(StationEvent::Shutdown);
         }
     };
-    if let Err(e) = listen(&stations, &lanes, &classifier, stop_all.clone()) {
+    if let Err(e) = listen(&stations, &lanes, &classifier) {
         for (_, s) in stations {
             let _ = s.shutdown();
         }
@@ -343,6 +421,7 @@ fn start_stations<'c>(
             clock: r.clock.clone(),
             data_dir: r.data_dir.to_owned(),
             previews: previews.clone(),
+            disk: handle.disk(),
         };
         let started = record_start(handle, st, r.config_sha, handle.verifier())
             .and_then(|_| Station::start(r.config, st, deps));
@@ -359,14 +438,12 @@ fn start_stations<'c>(
     Ok(stations)
 }
 
-/// Installs the signal handler and starts every scanner thread.
+/// Starts every scanner thread.
 fn listen(
     stations: &[(&StationConfig, Station)],
     lanes: &[Lane],
     classifier: &Arc<Classifier>,
-    stop_all: impl Fn() + Send + Clone + 'static,
 ) -> Result<(), Error> {
-    on_signal(stop_all)?;
     for ((st, _), lane) in stations.iter().zip(lanes) {
         for s in &st.scanners {
             let tx = lane.tx.clone();
@@ -432,6 +509,26 @@ fn join_stations(
     first_err
 }
 
+/// A scan that could not be recorded at all (not even kept for later): the packer hears it
+/// as a refusal, the log says why, and the station goes on.
+fn refused(station: &Station, feedback: &dyn Feedback, scanner: &str, raw: String, e: &Error) {
+    tracing::error!(station = %station.id(), scanner, scan = %raw, error = %e, "NOT RECORDING: a scan could not be recorded");
+    let rejected = Rejected {
+        raw,
+        error: crate::codes::CodeError::NotRecorded(e.to_string()),
+    };
+    station.reject(scanner, &rejected);
+    feedback.rejected(station.id(), scanner, &rejected);
+}
+
+/// What was scanned, for a refusal's message.
+fn scanned(result: &Result<Scan, Rejected>) -> String {
+    match result {
+        Ok(s) => s.code.clone(),
+        Err(r) => r.raw.clone(),
+    }
+}
+
 /// How often a station checks its timeout even while scans keep coming.
 const TICK: Duration = Duration::from_millis(200);
 
@@ -480,7 +577,10 @@ fn station_loop(
         if now.saturating_sub(last_tick) >= TICK || matches!(event, Err(RecvTimeoutError::Timeout))
         {
             last_tick = now;
-            station.tick()?;
+            // One failed record never stops a station (the failure policy, docs/design.md).
+            if let Err(e) = station.tick() {
+                tracing::error!(station = %station.id(), error = %e, "a timed record could not be written; the station goes on");
+            }
             let running = station.running();
             let report = station.report();
             set_status(&|s| {
@@ -501,7 +601,10 @@ fn station_loop(
                 return Ok(());
             }
             Ok(StationEvent::Scanner(scanners::Event::Scan { scanner, result })) => {
-                handle(&scanner, result)?;
+                let raw = scanned(&result);
+                if let Err(e) = handle(&scanner, result) {
+                    refused(station, feedback, &scanner, raw, &e);
+                }
             }
             Ok(StationEvent::Scanner(scanners::Event::Connected { scanner })) => {
                 tracing::info!(station = %station.id(), scanner = %scanner, "scanner connected");
@@ -514,12 +617,15 @@ fn station_loop(
                 result,
                 reply,
             }) => {
+                let raw = scanned(&result);
                 let answer = handle(&scanner, result);
                 let _ = reply.send(match &answer {
                     Ok(a) => a.clone(),
-                    Err(e) => serde_json::json!({"accepted": false, "error": e.to_string()}),
+                    Err(e) => serde_json::json!({"accepted": false, "not_recording": true, "error": e.to_string()}),
                 });
-                answer?;
+                if let Err(e) = &answer {
+                    refused(station, feedback, &scanner, raw, e);
+                }
             }
             Err(RecvTimeoutError::Timeout) => {}
         }

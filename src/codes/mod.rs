@@ -71,6 +71,9 @@ pub enum CodeError {
     },
     #[error("operator badge {code:?}: the name after the prefix must be 1 to 32 of A-Z 0-9 . _ -")]
     BadBadge { code: String },
+    /// A valid scan the recorder could not record (nor keep to record later).
+    #[error("NOT RECORDING: the scan could not be recorded ({0}); scan it again when the station shows it records")]
+    NotRecorded(String),
 }
 
 /// A refused scan: what came in (escaped, shortened for logs) and why.

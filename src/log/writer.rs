@@ -68,6 +68,12 @@ pub struct Ledger {
     bulk: bool,
     /// Whether a bad last line found at open is moved aside (a reader's open leaves it).
     repair: bool,
+    /// Where the last line starts (its bytes run to `state.end`): what tells the same log
+    /// through another file after a remount.
+    last_start: u64,
+    /// `(st_dev, st_ino)` of the data dir at open: derived files are written only while the
+    /// directory at its path is still that one (never into one swapped in).
+    dir_id: Option<(u64, u64)>,
     /// What the open found and repaired, for the caller to report.
     pub opened: Opened,
 }
@@ -128,6 +134,12 @@ fn track_orders(orders: &mut Vec<state::OpenOrderState>, body: &Body) {
     }
 }
 
+/// `(st_dev, st_ino)` of a directory, if it can be read.
+fn dir_id(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+}
+
 /// Builds a record for the `seq` it gets.
 pub type MakeBody = Box<dyn FnOnce(u64) -> Body + Send>;
 
@@ -179,11 +191,28 @@ impl Ledger {
     /// record. On success appends work again; on failure this ledger stays as it was
     /// (refusing appends) and the error says why.
     pub fn reopen(&mut self, clock: &dyn Clock) -> Result<(), LedgerError> {
-        let lock = self._lock.try_clone().map_err(|source| LedgerError::Io {
-            path: self.path.clone(),
-            what: "keeping the writer lock",
-            source,
-        })?;
+        // The lock held is kept when it is still the lock file at the data dir's path; after
+        // a remount it is another file, and is taken anew (refused if another process has).
+        let same_lock = {
+            use std::os::unix::fs::MetadataExt;
+            let held = self._lock.metadata().map(|m| (m.dev(), m.ino()));
+            let there =
+                std::fs::metadata(self.data_dir.join(datadir::LOCK)).map(|m| (m.dev(), m.ino()));
+            matches!((held, there), (Ok(a), Ok(b)) if a == b)
+        };
+        let lock = if same_lock {
+            self._lock.try_clone().map_err(|source| LedgerError::Io {
+                path: self.path.clone(),
+                what: "keeping the writer lock",
+                source,
+            })?
+        } else {
+            datadir::take_writer_lock(&self.data_dir).map_err(|e| LedgerError::Io {
+                path: self.data_dir.join(datadir::LOCK),
+                what: "taking the writer lock again after the data dir came back",
+                source: std::io::Error::other(e.to_string()),
+            })?
+        };
         let fresh = Ledger::open_locked(&self.data_dir, lock, clock, false, true)?;
         let bulk = self.bulk;
         *self = fresh;
@@ -249,7 +278,14 @@ impl Ledger {
             bulk: false,
             repair,
             opened,
+            last_start: 0,
+            dir_id: dir_id(data_dir),
         };
+        if ledger.state.size > 0 {
+            // Unknown (0) only makes a remounted disk look like another log: refused, never
+            // wrongly adopted.
+            ledger.last_start = ledger.offsets.get(ledger.state.size).unwrap_or(0);
+        }
         ledger.catch_up(clock)?;
         Ok(ledger)
     }
@@ -410,6 +446,7 @@ impl Ledger {
     /// Takes a durable line into the derived state (written by [`Ledger::flush_derived`]).
     fn take(&mut self, rec: &Record, line: &[u8], offset: u64) {
         self.offsets.push(offset);
+        self.last_start = offset;
         self.tiles.push(merkle::leaf_hash(line));
         let s = &mut self.state;
         s.size = rec.seq;
@@ -468,6 +505,11 @@ impl Ledger {
     /// is the truth, is already durable.
     fn flush_derived(&mut self) -> Result<(), LedgerError> {
         if self.derived_stale {
+            return Ok(());
+        }
+        if dir_id(&self.data_dir) != self.dir_id {
+            tracing::error!(dir = %self.data_dir.display(), "the data dir is no longer the one opened; tiles and line offsets are caught up when it is back");
+            self.derived_stale = true;
             return Ok(());
         }
         self.state.root = digest::hex(&self.tiles.root());
@@ -668,6 +710,20 @@ impl Ledger {
     /// The `seq` the next appended record will get.
     pub fn next_seq(&self) -> u64 {
         self.state.size + 1
+    }
+
+    /// `(st_dev, st_ino)` of the manifest file this ledger appends to, and where its last
+    /// line starts: what tells whether the file at the manifest's path is still this log.
+    pub fn identity(&self) -> std::io::Result<((u64, u64), u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let m = self.file.metadata()?;
+        Ok(((m.dev(), m.ino()), self.last_start))
+    }
+
+    /// True when a derived file (tiles, offsets, state) could not be written: they lag the
+    /// manifest until the ledger is opened again.
+    pub fn derived_stale(&self) -> bool {
+        self.derived_stale
     }
 
     /// Whether a failed write stopped this ledger (and why).

@@ -321,7 +321,11 @@ impl CameraLoop {
             tracking: Vec::new(),
             template: self.stamp_template.clone(),
         };
-        let params = media.start(wall_offset_s, &stamp)?;
+        // An encoder that cannot start is a lost session (retried), never the camera's end.
+        let params = match media.start(wall_offset_s, &stamp) {
+            Ok(p) => p,
+            Err(e) => return Ok((SessionEnd::Lost(e.to_string()), false)),
+        };
         self.preview.session(&params);
         send(CameraEvent::Started {
             info,
@@ -381,13 +385,15 @@ impl CameraLoop {
                 break SessionEnd::Shutdown;
             }
             self.preview.tap(&unit);
-            media.process(
+            if let Err(e) = media.process(
                 unit,
                 frame_no,
                 keyframe,
                 restamp.then_some(&stamp),
                 &mut packets,
-            )?;
+            ) {
+                break SessionEnd::Lost(format!("encoding failed: {e}"));
+            }
             self.health.sent(packets.len() as u64);
             for p in packets.drain(..) {
                 send(CameraEvent::Packet(p))?;
@@ -404,7 +410,9 @@ impl CameraLoop {
         };
         tracing::info!(camera = %cam.id, frames = frame_no, late = media.late_frames(), "camera session ended");
         // Whatever was encoded goes into the clip before it is sealed.
-        media.finish(&mut packets)?;
+        if let Err(e) = media.finish(&mut packets) {
+            tracing::error!(camera = %cam.id, error = %e, "the encoder's last frames are lost");
+        }
         self.health.sent(packets.len() as u64);
         for p in packets.drain(..) {
             send(CameraEvent::Packet(p))?;

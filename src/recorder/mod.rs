@@ -16,6 +16,7 @@
 
 pub mod assembly;
 pub mod camera;
+pub mod disk;
 pub mod health;
 pub mod indexer;
 pub mod preview;

@@ -23,15 +23,51 @@ pub fn seal_interrupted(w: &mut Writer) -> Result<u64, Error> {
     let open = w.log_state().open.clone();
     let mut sealed = 0;
     for c in open {
+        if seal_from_disk(w, c, SealReason::Interrupted)? {
+            sealed += 1;
+        }
+    }
+    Ok(sealed)
+}
+
+/// Seals the open clips `clips` from what is on disk, for `reason` (a camera that could not
+/// finish a file hands it over this way). Returns the clips that could not be sealed yet
+/// (their file cannot be read now); clips no longer open are dropped.
+pub fn seal_clips(w: &mut Writer, clips: &[u64], reason: SealReason) -> Result<Vec<u64>, Error> {
+    let open: Vec<_> = w
+        .log_state()
+        .open
+        .iter()
+        .filter(|c| clips.contains(&c.clip))
+        .cloned()
+        .collect();
+    let mut left = Vec::new();
+    for c in open {
+        let clip = c.clip;
+        if !seal_from_disk(w, c, reason)? {
+            left.push(clip);
+        }
+    }
+    Ok(left)
+}
+
+/// Cuts an open clip's file to its last complete fragment and seals it; false when its file
+/// cannot be recovered now (it stays unsealed).
+fn seal_from_disk(
+    w: &mut Writer,
+    c: crate::log::state::OpenClip,
+    reason: SealReason,
+) -> Result<bool, Error> {
+    {
         if !datadir::is_safe_clip_path(&c.file) {
             tracing::error!(clip = c.clip, file = %c.file, "unsealed clip names a file outside clips/; left as it is");
-            continue;
+            return Ok(false);
         }
         let recovered = match fmp4::recover(&w.data_dir().join(&c.file)) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(clip = c.clip, error = %e, "cannot recover an interrupted clip; it stays unsealed (verify reports it)");
-                continue;
+                return Ok(false);
             }
         };
         let r = recovered.unwrap_or(fmp4::Recovered {
@@ -49,15 +85,15 @@ pub fn seal_interrupted(w: &mut Writer) -> Result<u64, Error> {
             }
             Err(_) => c.started_at.clone(),
         };
-        tracing::warn!(order = %c.order, file = %c.file, frames = r.frames, cut_bytes = r.cut_bytes,
-            "clip interrupted by a crash recovered and sealed");
+        tracing::warn!(order = %c.order, file = %c.file, frames = r.frames, cut_bytes = r.cut_bytes, reason = %reason,
+            "clip recovered from disk and sealed");
         w.append(Body::ClipSealed {
             clip: c.clip,
             order: c.order,
             station: c.station,
             camera: c.camera,
             file: c.file,
-            reason: SealReason::Interrupted,
+            reason,
             started_at: c.started_at,
             ended_at,
             duration_ms: (r.duration_s * 1000.0).round() as u64,
@@ -68,9 +104,8 @@ pub fn seal_interrupted(w: &mut Writer) -> Result<u64, Error> {
             fragments: r.fragments.len() as u64,
             fragments_sha256: fmp4::fragments_digest(&r.fragments),
         })?;
-        sealed += 1;
+        Ok(true)
     }
-    Ok(sealed)
 }
 
 /// The `.partial` clip files of the two latest day folders of each station.

@@ -97,6 +97,9 @@ pub(super) struct SocketServer {
     path: SocketPath,
     thread: Option<JoinHandle<()>>,
     stopping: Arc<Mutex<bool>>,
+    /// The listening socket itself, to wake its accept loop at a stop without its path
+    /// (which goes with a data disk that went away).
+    listener: UnixListener,
 }
 
 impl SocketServer {
@@ -115,6 +118,12 @@ impl SocketServer {
         })?;
         let stopping = Arc::new(Mutex::new(false));
         let (h, stop) = (handle.clone(), stopping.clone());
+        let kept = listener.try_clone().map_err(|e| {
+            Error::msg(
+                ErrorKind::Io,
+                format!("cannot keep the writer socket {}: {e}", path.path.display()),
+            )
+        })?;
         let thread = std::thread::Builder::new()
             .name("writer-socket".into())
             .spawn(move || {
@@ -138,6 +147,7 @@ impl SocketServer {
             path,
             thread: Some(thread),
             stopping,
+            listener: kept,
         })
     }
 
@@ -145,7 +155,11 @@ impl SocketServer {
         if let Ok(mut s) = self.stopping.lock() {
             *s = true;
         }
-        // Wake the accept loop with a connection of our own.
+        // Wake the accept loop: shutting a listening socket down makes a blocked accept
+        // return at once (Linux), whether or not its path still leads to it.
+        use std::os::fd::AsRawFd;
+        // SAFETY: shutdown(2) on a socket this struct owns.
+        unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
         let _ = UnixStream::connect(&self.path.path);
         if let Some(t) = self.thread.take() {
             let _ = t.join();

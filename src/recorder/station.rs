@@ -38,6 +38,8 @@ pub struct StationDeps {
     pub data_dir: std::path::PathBuf,
     /// Where the cameras' live pictures are kept for the station screen.
     pub previews: Arc<super::preview::Previews>,
+    /// Whether the data disk can be written (the writer looks).
+    pub disk: Arc<super::disk::DataDisk>,
 }
 
 /// A running station.
@@ -55,6 +57,7 @@ pub struct Station {
     machine: Mutex<(StateMachine, Option<String>)>,
     health: Vec<Arc<CameraHealth>>,
     seen: Mutex<Seen>,
+    disk: Arc<super::disk::DataDisk>,
 }
 
 /// What became of a scan, for the packer's feedback.
@@ -81,6 +84,9 @@ struct Unseen {
     scanned_at: String,
     /// Monotonic time after which it gets its `no_video` record.
     deadline: Duration,
+    /// Resumed after a crash (it has clips from before): a stop before any camera delivered
+    /// does not make it an order without video.
+    resumed: bool,
 }
 
 /// What the station saw lately, for its status.
@@ -188,6 +194,7 @@ impl Station {
             machine: Mutex::new((StateMachine::new(settings), None)),
             health: Vec::new(),
             seen: Mutex::new(Seen::default()),
+            disk: deps.disk.clone(),
         };
         for cam in &station.cameras {
             let (cmd_tx, cmd_rx) = mpsc::channel();
@@ -231,6 +238,7 @@ impl Station {
                 records: deps.records.clone(),
                 files: deps.files.clone(),
                 health,
+                disk: deps.disk.clone(),
             };
             let id = station.id.clone();
             let handle = std::thread::Builder::new()
@@ -270,14 +278,16 @@ impl Station {
         }
         let machine = &guard.0;
         let recording = machine.recording().map(|(o, b)| (o.to_string(), b));
-        let outcome = Outcome {
+        let mut outcome = Outcome {
             action: action.clone(),
             not_recording: recording.as_ref().and_then(|_| self.why_not_recording()),
             recording,
             operator: machine.operator().map(str::to_string),
         };
         if let Some(written) = action.scan_action() {
-            self.records.append(Body::Scan {
+            // Never waits on a missing disk: the record is kept and written first when the
+            // manifest can be written again, and the packer is told NOT RECORDING now.
+            let deferred = self.records.append_or_defer(Body::Scan {
                 station: self.id.clone(),
                 scanner: scanner.to_string(),
                 code: scan.code.clone(),
@@ -291,6 +301,12 @@ impl Station {
                 operator: outcome.operator.clone(),
                 scanned_at: scanned_at.clone(),
             })?;
+            if deferred.is_none() && outcome.not_recording.is_none() {
+                outcome.not_recording = Some(self.disk.why().unwrap_or_else(|| {
+                    "the manifest cannot be written now; the scan is kept and written when it can"
+                        .into()
+                }));
+            }
         }
         let group = guard.1.clone();
         drop(guard);
@@ -303,8 +319,17 @@ impl Station {
         self.seen.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// True when a camera delivers frames (whether they can be written or not): an order
+    /// scanned now has video, or will have once clips can be written.
+    fn delivering(&self) -> bool {
+        self.health.iter().any(|h| h.state() == CameraState::Live)
+    }
+
     /// Why no camera records now, if none delivers frames (`None`: one does).
     fn why_not_recording(&self) -> Option<String> {
+        if let Some(why) = self.disk.why() {
+            return Some(why);
+        }
         if self.health.iter().any(|h| h.can_record()) {
             return None;
         }
@@ -338,13 +363,14 @@ impl Station {
                     seen.order_since = None;
                     if let (Some((order, box_no)), Some(group)) = (&outcome.recording, group) {
                         seen.order_since = Some((scanned_at.to_string(), now));
-                        if outcome.not_recording.is_some() {
+                        if !self.delivering() {
                             seen.unseen = Some(Unseen {
                                 order: order.clone(),
                                 box_no: *box_no,
                                 group: group.to_string(),
                                 scanned_at: scanned_at.to_string(),
                                 deadline: now + NO_VIDEO_GRACE,
+                                resumed: false,
                             });
                         }
                     }
@@ -354,8 +380,8 @@ impl Station {
             }
         };
         // An order that ended before any camera delivered a frame has no video.
-        if let Some(u) = ended {
-            if self.why_not_recording().is_some() {
+        if let Some(u) = ended.filter(|u| !u.resumed) {
+            if !self.delivering() {
                 self.no_video(u)?;
             }
         }
@@ -366,7 +392,7 @@ impl Station {
             .all(|h| matches!(h.state(), CameraState::Lost | CameraState::Stalled));
         if all_down {
             let u = self.seen().unseen.take();
-            if let Some(u) = u {
+            if let Some(u) = u.filter(|u| !u.resumed) {
                 self.no_video(u)?;
             }
         }
@@ -377,7 +403,7 @@ impl Station {
     fn no_video(&self, u: Unseen) -> Result<(), Error> {
         let down: Vec<_> = self.health.iter().map(|h| h.down()).collect();
         tracing::error!(station = %self.id, order = %u.order, cameras = %super::health::down_text(&down), "NOT RECORDING: an order was scanned while no camera delivers frames; it has no video");
-        self.records.append(Body::NoVideo {
+        self.records.append_or_defer(Body::NoVideo {
             station: self.id.clone(),
             order: u.order,
             box_no: u.box_no,
@@ -396,7 +422,7 @@ impl Station {
         let due = {
             let mut seen = self.seen();
             match &seen.unseen {
-                Some(_) if self.why_not_recording().is_none() => {
+                Some(_) if self.delivering() => {
                     seen.unseen = None;
                     None
                 }
@@ -405,8 +431,9 @@ impl Station {
             }
         };
         match due {
-            Some(u) => self.no_video(u),
-            None => Ok(()),
+            // A resumed order has its clips from before; its cameras' gaps say the rest.
+            Some(u) if !u.resumed => self.no_video(u),
+            _ => Ok(()),
         }
     }
 
@@ -506,13 +533,14 @@ impl Station {
             let at = format_time(self.clock.now());
             let mut seen = self.seen();
             seen.order_since = Some((at.clone(), now));
-            if self.why_not_recording().is_some() {
+            if !self.delivering() {
                 seen.unseen = Some(Unseen {
                     order: o.order.clone(),
                     box_no: o.box_no,
                     group: o.group.clone(),
                     scanned_at: at,
                     deadline: now + NO_VIDEO_GRACE,
+                    resumed: true,
                 });
             }
         }
@@ -597,8 +625,13 @@ impl Station {
     pub fn shutdown(self) -> Result<(), Error> {
         // An order no camera delivered for, stopped before its grace ran out, has no video.
         let unseen = self.seen().unseen.take();
-        if let Some(u) = unseen {
-            if self.why_not_recording().is_some() {
+        if let Some(u) = unseen.filter(|u| {
+            if u.resumed {
+                tracing::warn!(station = %self.id, order = %u.order, "stopped before a camera delivered the resumed order; its clips from before the crash stand, and nothing was recorded after it");
+            }
+            !u.resumed
+        }) {
+            if !self.delivering() {
                 if let Err(e) = self.no_video(u) {
                     tracing::error!(station = %self.id, error = %e, "could not write the no_video record of the open order");
                 }

@@ -12,6 +12,7 @@
 //! Group commit: the writer thread takes every request waiting in its queue, writes their
 //! records together and fsyncs once, then answers each.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,7 @@ use crate::log::{Appender, Body, Ledger, Record};
 use crate::media::fmp4;
 use crate::retention;
 
+use super::disk::{self, DataDisk, DiskProblem};
 pub use super::socket::recorder_status;
 use super::socket::{SocketAppender, SocketServer};
 
@@ -65,6 +67,8 @@ pub struct WriterStats {
     /// rate), and that rate (bytes a second while every camera records).
     pub free_floor: u64,
     pub recording_bytes_per_s: f64,
+    /// Records kept in memory until the manifest can be written again.
+    pub deferred: usize,
 }
 
 /// A status of the recording process, as JSON, for `packwitness status` over the socket.
@@ -96,7 +100,22 @@ pub struct Writer {
     last_space_check: Option<Duration>,
     last_reopen: Option<Duration>,
     observer: Option<Observer>,
+    /// The data disk as last looked at, shared with cameras and stations.
+    disk: Arc<DataDisk>,
+    last_look: Option<Duration>,
+    /// Records that could not be written yet (the disk is missing or the manifest failed),
+    /// written first, in order, when it can be written again.
+    deferred: VecDeque<Body>,
+    /// Clips whose camera gave up on their file (it could not be finished): sealed here from
+    /// what is on disk, as after a crash, once the disk can be written.
+    abandoned: Vec<u64>,
 }
+
+/// Records kept in memory while the manifest cannot be written: about a day of a busy
+/// station's scans; past it, a scan is refused rather than the process growing without end.
+const DEFERRED_MAX: usize = 100_000;
+/// How often the data dir's path is looked at (besides before every append).
+const LOOK_EVERY: Duration = Duration::from_millis(250);
 
 /// The recording rate of the last clips the index knows (the newest 200, so a start reads
 /// no more for a log of years); nothing when the index cannot be read yet.
@@ -150,6 +169,10 @@ impl Writer {
             last_space_check: None,
             last_reopen: None,
             observer: None,
+            disk: Arc::default(),
+            last_look: None,
+            deferred: VecDeque::new(),
+            abandoned: Vec::new(),
         };
         if let Some(why) = &opened.rebuilt {
             tracing::warn!(why = %why, lines = opened.lines_read, "tiles and line offsets rebuilt from the manifest");
@@ -210,14 +233,219 @@ impl Writer {
             .ok_or_else(|| Error::internal("an append returned no record"))
     }
 
-    /// Appends the records `makers` build, with one fsync (see [`Ledger::append_batch`]).
+    /// Appends the records `makers` build, with one fsync (see [`Ledger::append_batch`]),
+    /// after the records deferred before them. Refused at once while the data disk is
+    /// missing, replaced or unwritable.
     pub fn append_batch(&mut self, makers: Vec<MakeRecord>) -> Result<Vec<Record>, Error> {
+        self.writable()?;
         let recs = self.ledger.append_batch(makers, self.clock.as_ref())?;
         self.after_append(&recs);
         if self.ledger.since_checkpoint() >= self.checkpoint_every {
             self.checkpoint()?;
         }
         Ok(recs)
+    }
+
+    /// The data disk this writer watches (shared with cameras and stations).
+    pub fn disk(&self) -> Arc<DataDisk> {
+        self.disk.clone()
+    }
+
+    /// Ok when records can be appended now: the data disk was looked at (see
+    /// [`disk::look`]), a disk that came back was opened again, and the records deferred
+    /// meanwhile are written. Else why not.
+    fn writable(&mut self) -> Result<(), Error> {
+        self.look_at_disk();
+        if let Some(d) = self.disk.problem() {
+            return Err(Error::msg(
+                ErrorKind::Unavailable,
+                format!("{} ({})", d.problem.advice(), d.what),
+            ));
+        }
+        if let Some(b) = self.ledger.broken() {
+            return Err(Error::msg(
+                ErrorKind::Unavailable,
+                format!(
+                    "the manifest cannot be written ({b}); it is tried again every few seconds"
+                ),
+            ));
+        }
+        self.drain_deferred()
+    }
+
+    /// Looks at the data dir (see [`disk::look`]) and acts on what changed: a disk gone is
+    /// published at once; one that came back is opened again (the ledger, the indexer) before
+    /// anything is written to it.
+    fn look_at_disk(&mut self) {
+        let now = self.clock.monotonic();
+        self.last_look = Some(now);
+        let found = match self.ledger.identity() {
+            Ok((file, last_start)) => {
+                let st = self.ledger.state();
+                let sha = st.last_sha256.clone();
+                let known = disk::Known {
+                    file,
+                    end: st.end,
+                    last_line: (st.size > 0).then_some((last_start, sha.as_str())),
+                };
+                disk::look(&self.data_dir, &known)
+            }
+            Err(e) => Err((
+                DiskProblem::Unwritable,
+                format!("cannot stat the open manifest: {e}"),
+            )),
+        };
+        let at = crate::clock::format_time(self.clock.now());
+        let found = match found {
+            // Back, a failed write, or derived files left behind: open the manifest again
+            // (which also catches the tiles and offsets up while the process runs).
+            Ok(disk::Seen::Same)
+                if !self.disk.ok()
+                    || self.ledger.broken().is_some()
+                    || self.ledger.derived_stale() =>
+            {
+                self.open_again(now)
+            }
+            Ok(disk::Seen::Same) => Ok(()),
+            Ok(disk::Seen::Returned) => self.open_again(now),
+            Err(e) => Err(e),
+        };
+        let was_ok = self.disk.ok();
+        if found.is_ok() {
+            self.disk.seen_dir(&self.data_dir);
+        }
+        if self.disk.set(found, &at) {
+            match self.disk.problem() {
+                Some(d) => {
+                    tracing::error!(dir = %self.data_dir.display(), what = %d.what, "NOT RECORDING: {}", d.problem.advice())
+                }
+                None if !was_ok => {
+                    tracing::warn!(dir = %self.data_dir.display(), "the data disk is back: recording resumes")
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Opens the manifest again after the disk came back or a write failed (at most every
+    /// [`REOPEN_EVERY`]), and the indexer with it.
+    fn open_again(&mut self, now: Duration) -> Result<(), (DiskProblem, String)> {
+        if self.last_reopen.is_some_and(|t| {
+            now.saturating_sub(t) < REOPEN_EVERY
+                && (self.ledger.broken().is_some() || self.ledger.derived_stale())
+        }) {
+            if self.ledger.broken().is_none() {
+                return Ok(()); // derived files only: tried again shortly
+            }
+            return Err((
+                DiskProblem::Unwritable,
+                self.ledger.broken().unwrap_or_default().to_string(),
+            ));
+        }
+        self.last_reopen = Some(now);
+        let before = self.ledger.state().size;
+        if let Err(e) = self.ledger.reopen(self.clock.as_ref()) {
+            tracing::error!(error = %e, "the manifest is still not writable; trying again in a few seconds");
+            return Err((DiskProblem::Unwritable, e.to_string()));
+        }
+        if self.ledger.state().size < before {
+            // Never: look() checked that the file ends with our last line.
+            return Err((
+                DiskProblem::Replaced,
+                "the manifest there is shorter than the one written".into(),
+            ));
+        }
+        if let Ok(mut st) = self.stats.lock() {
+            st.broken = None;
+        }
+        // The index lives on the same disk: its connection went with it.
+        if let Some(old) = self.indexer.take() {
+            old.stop();
+        }
+        match super::indexer::Indexer::start(&self.data_dir) {
+            Ok(i) => self.indexer = Some(i),
+            Err(e) => {
+                tracing::error!(error = %e, "the indexer could not start again; lookups lag until the next start")
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the deferred records, oldest first, in one batch.
+    fn drain_deferred(&mut self) -> Result<(), Error> {
+        if self.deferred.is_empty() {
+            return Ok(());
+        }
+        let bodies: Vec<Body> = self.deferred.iter().cloned().collect();
+        let makers: Vec<MakeRecord> = bodies
+            .into_iter()
+            .map(|b| Box::new(move |_| b) as MakeRecord)
+            .collect();
+        let n = makers.len();
+        let recs = self.ledger.append_batch(makers, self.clock.as_ref())?;
+        self.deferred.clear();
+        if let Ok(mut st) = self.stats.lock() {
+            st.deferred = 0;
+        }
+        tracing::warn!(
+            records = n,
+            "records kept while the manifest could not be written are written now"
+        );
+        self.after_append(&recs);
+        Ok(())
+    }
+
+    /// Appends `body` now if the manifest can be written, else keeps it to write first when
+    /// it can (`Ok(None)`). Refused only when [`DEFERRED_MAX`] records wait already.
+    pub fn append_or_defer(&mut self, body: Body) -> Result<Option<Record>, Error> {
+        if self.writable().is_ok() {
+            let b = body.clone();
+            match self.append(b) {
+                Ok(r) => return Ok(Some(r)),
+                Err(e) => {
+                    tracing::error!(error = %e, "a record could not be written; it is kept and written when the manifest can be");
+                }
+            }
+        }
+        if self.deferred.len() >= DEFERRED_MAX {
+            return Err(Error::msg(
+                ErrorKind::Unavailable,
+                format!("{DEFERRED_MAX} records already wait for the manifest to be writable; this one is refused"),
+            ));
+        }
+        self.deferred.push_back(body);
+        if let Ok(mut st) = self.stats.lock() {
+            st.deferred = self.deferred.len();
+        }
+        Ok(None)
+    }
+
+    /// Records waiting for the manifest to be writable.
+    pub fn deferred(&self) -> usize {
+        self.deferred.len()
+    }
+
+    /// Takes over a clip whose camera could not finish its file: it is sealed from what is on
+    /// disk (reason `error`) as soon as the disk can be written.
+    pub fn abandon(&mut self, clip: u64) {
+        if !self.abandoned.contains(&clip) {
+            self.abandoned.push(clip);
+        }
+        self.seal_abandoned();
+    }
+
+    fn seal_abandoned(&mut self) {
+        if self.abandoned.is_empty() || self.writable().is_err() {
+            return;
+        }
+        let clips = std::mem::take(&mut self.abandoned);
+        match super::recovery::seal_clips(self, &clips, crate::log::SealReason::Error) {
+            Ok(left) => self.abandoned = left,
+            Err(e) => {
+                tracing::error!(error = %e, "clips given up by their camera could not be sealed yet; trying again");
+                self.abandoned = clips;
+            }
+        }
     }
 
     /// Tells the status the free-space floor in force and the rate it comes from.
@@ -275,6 +503,7 @@ impl Writer {
 
     /// Writes a signed checkpoint over everything so far (nothing if the last line is one).
     pub fn checkpoint(&mut self) -> Result<Option<Record>, Error> {
+        self.writable()?;
         let rec = self.ledger.checkpoint(&self.key, self.clock.as_ref())?;
         self.last_checkpoint = self.clock.monotonic();
         self.seal_burst = None;
@@ -288,25 +517,24 @@ impl Writer {
     /// the last one, and retention once a minute. Returns how long until it is due again.
     pub fn tick(&mut self) -> Result<Duration, Error> {
         let now = self.clock.monotonic();
-        // A failed write (a full disk): open the manifest again every few seconds.
-        if self.ledger.broken().is_some()
-            && self
-                .last_reopen
-                .is_none_or(|t| now.saturating_sub(t) >= REOPEN_EVERY)
+        // The data disk (gone, back, replaced) and a failed write (a full disk): looked at a
+        // few times a second, the manifest opened again when it can be.
+        if self
+            .last_look
+            .is_none_or(|t| now.saturating_sub(t) >= LOOK_EVERY)
+            || self.ledger.broken().is_some()
+            || self.ledger.derived_stale()
         {
-            self.last_reopen = Some(now);
-            match self.ledger.reopen(self.clock.as_ref()) {
-                Ok(()) => {
-                    if let Ok(mut st) = self.stats.lock() {
-                        st.broken = None;
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "the manifest is still not writable; trying again in a few seconds");
-                    return Ok(REOPEN_EVERY);
-                }
-            }
+            self.look_at_disk();
         }
+        if !self.disk.ok() || self.ledger.broken().is_some() {
+            return Ok(LOOK_EVERY);
+        }
+        if let Err(e) = self.drain_deferred() {
+            tracing::error!(error = %e, "the records kept while the manifest could not be written are not written yet");
+            return Ok(LOOK_EVERY);
+        }
+        self.seal_abandoned();
         // The free-space floor is looked at every few seconds, not once a minute: a disk that
         // fills up is made room on before a write fails.
         let floor = self.rate.floor_bytes(&self.retention);
@@ -351,7 +579,8 @@ impl Writer {
         });
         Ok(to_checkpoint
             .min(to_retention)
-            .clamp(Duration::from_millis(50), Duration::from_secs(1)))
+            .min(LOOK_EVERY)
+            .max(Duration::from_millis(50)))
     }
 
     /// Replaces the station key: the key in force signs a `key_rotation` record naming the new
@@ -478,8 +707,17 @@ enum Request {
         make: MakeRecord,
         reply: Sender<Result<Record, Error>>,
     },
+    /// Written now, or kept and written first when the manifest can be (`None`).
+    AppendOrDefer {
+        body: Body,
+        reply: Sender<Result<Option<Record>, Error>>,
+    },
     Checkpoint {
         reply: Sender<Result<Option<Record>, Error>>,
+    },
+    /// A clip whose file its camera could not finish: seal it from disk.
+    Abandon {
+        clip: u64,
     },
     Stop,
 }
@@ -492,6 +730,7 @@ pub struct WriterHandle {
     data_dir: PathBuf,
     stats: Arc<Mutex<WriterStats>>,
     status: Arc<Mutex<Option<StatusFn>>>,
+    disk: Arc<DataDisk>,
 }
 
 fn gone() -> Error {
@@ -509,6 +748,28 @@ impl WriterHandle {
             .send(Request::Append { make, reply })
             .map_err(|_| gone())?;
         rx.recv().map_err(|_| gone())?
+    }
+
+    /// Appends `body` now, or (`Ok(None)`) keeps it to write first as soon as the manifest
+    /// can be written again: what a scan or a gap record takes while the data disk is gone,
+    /// so that nothing waits on it and nothing is lost.
+    pub fn append_or_defer(&self, body: Body) -> Result<Option<Record>, Error> {
+        let (reply, rx) = mpsc::channel();
+        self.tx
+            .send(Request::AppendOrDefer { body, reply })
+            .map_err(|_| gone())?;
+        rx.recv().map_err(|_| gone())?
+    }
+
+    /// Hands a clip whose file could not be finished to the writer, which seals it from what
+    /// is on disk when it can.
+    pub fn abandon(&self, clip: u64) -> Result<(), Error> {
+        self.tx.send(Request::Abandon { clip }).map_err(|_| gone())
+    }
+
+    /// The data disk as the writer last saw it.
+    pub fn disk(&self) -> Arc<DataDisk> {
+        self.disk.clone()
     }
 
     /// What the writer did lately.
@@ -572,6 +833,7 @@ impl WriterThread {
             data_dir: writer.data_dir.clone(),
             stats: writer.stats.clone(),
             status: Arc::default(),
+            disk: writer.disk.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("manifest-writer".into())
@@ -651,28 +913,24 @@ fn writer_loop(mut w: Writer, rx: Receiver<Request>) -> Result<(), Error> {
                     makers.push(make);
                     replies.push(reply);
                 }
+                Request::AppendOrDefer { body, reply } => {
+                    // In its place among the others: what came before it is written first.
+                    if !makers.is_empty() {
+                        append_now(
+                            &mut w,
+                            std::mem::take(&mut makers),
+                            std::mem::take(&mut replies),
+                        );
+                    }
+                    let _ = reply.send(w.append_or_defer(body));
+                }
+                Request::Abandon { clip } => w.abandon(clip),
                 Request::Checkpoint { reply } => checkpoints.push(reply),
                 Request::Stop => stop = true,
             }
         }
         if !makers.is_empty() {
-            match w.append_batch(makers) {
-                Ok(recs) => {
-                    for (rec, reply) in recs.into_iter().zip(replies) {
-                        let _ = reply.send(Ok(rec));
-                    }
-                }
-                Err(e) => {
-                    let text = e.to_string();
-                    let kind = e.kind();
-                    if let Ok(mut st) = w.stats.lock() {
-                        st.broken = Some(text.clone());
-                    }
-                    for reply in replies {
-                        let _ = reply.send(Err(Error::msg(kind, text.clone())));
-                    }
-                }
-            }
+            append_now(&mut w, makers, replies);
         }
         for reply in checkpoints {
             let _ = reply.send(w.checkpoint());
@@ -687,6 +945,31 @@ fn writer_loop(mut w: Writer, rx: Receiver<Request>) -> Result<(), Error> {
                 Duration::from_secs(1)
             }
         };
+    }
+}
+
+/// Appends a group of records with one fsync and answers each of their callers.
+fn append_now(
+    w: &mut Writer,
+    makers: Vec<MakeRecord>,
+    replies: Vec<Sender<Result<Record, Error>>>,
+) {
+    match w.append_batch(makers) {
+        Ok(recs) => {
+            for (rec, reply) in recs.into_iter().zip(replies) {
+                let _ = reply.send(Ok(rec));
+            }
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let kind = e.kind();
+            if let Ok(mut st) = w.stats.lock() {
+                st.broken = w.ledger.broken().map(str::to_string);
+            }
+            for reply in replies {
+                let _ = reply.send(Err(Error::msg(kind, text.clone())));
+            }
+        }
     }
 }
 
@@ -726,5 +1009,114 @@ pub fn open_appender(
             data_dir: data_dir.to_owned(),
         })),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SimClock;
+    use crate::log::ScanAction;
+
+    fn scan(code: &str) -> Body {
+        Body::Scan {
+            station: "s".into(),
+            scanner: "stdin".into(),
+            code: code.into(),
+            code_kind: "order".into(),
+            rule: String::new(),
+            action: ScanAction::Open,
+            detail: None,
+            order: Some(code.into()),
+            box_no: Some(1),
+            group: Some(format!("g-{code}")),
+            operator: None,
+            scanned_at: "2026-11-25T20:31:02.054+08:00".into(),
+        }
+    }
+
+    fn codes(dir: &Path) -> Vec<String> {
+        std::fs::read_to_string(dir.join(datadir::MANIFEST))
+            .unwrap()
+            .lines()
+            .filter_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["code"].as_str().map(str::to_string)
+            })
+            .collect()
+    }
+
+    fn open(dir: &Path, clock: &SimClock) -> Writer {
+        datadir::create(dir).unwrap();
+        Writer::open(dir, &Config::default(), Arc::new(clock.clone())).unwrap()
+    }
+
+    /// The data dir vanishes (moved away, as an unmounted disk) and comes back: records are
+    /// kept meanwhile and written first, in order, when it is back; nothing goes into files
+    /// that are no longer at the data dir's path.
+    #[test]
+    fn records_wait_for_a_data_disk_that_comes_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, away) = (tmp.path().join("data"), tmp.path().join("away"));
+        let clock = SimClock::at_test_epoch();
+        let mut w = open(&dir, &clock);
+        assert!(w.append_or_defer(scan("A")).unwrap().is_some());
+        std::fs::rename(&dir, &away).unwrap();
+        assert!(w.append_or_defer(scan("B")).unwrap().is_none());
+        assert!(w.append_or_defer(scan("C")).unwrap().is_none());
+        let refused = w.append(scan("X")).unwrap_err().to_string();
+        assert!(refused.contains("data disk missing"), "{refused}");
+        assert!(w.checkpoint().is_err());
+        assert_eq!(w.disk().problem().unwrap().problem, DiskProblem::Missing);
+        assert_eq!((w.deferred(), codes(&away)), (2, vec!["A".to_string()]));
+        // Back: the next tick writes what waited, then appends go on after it.
+        std::fs::rename(&away, &dir).unwrap();
+        clock.advance(Duration::from_secs(1));
+        w.tick().unwrap();
+        assert!(w.disk().ok());
+        w.append(scan("D")).unwrap();
+        assert_eq!(codes(&dir), ["A", "B", "C", "D"]);
+        assert!(w.checkpoint().unwrap().is_some());
+        drop(w);
+        // One chain, no seq twice, every line linked to the one before.
+        let text = std::fs::read(dir.join(datadir::MANIFEST)).unwrap();
+        let mut prev = crate::log::GENESIS.to_string();
+        for (i, line) in text.split_inclusive(|&b| b == b'\n').enumerate() {
+            let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+            assert_eq!(
+                (v["seq"].as_u64(), v["prev"].as_str()),
+                (Some(i as u64 + 1), Some(prev.as_str()))
+            );
+            prev = crate::digest::sha256_hex(line);
+        }
+    }
+
+    /// An empty directory appears where the data dir was: it is never written into (no new
+    /// log is started there), the state says `replaced`, and the original coming back is
+    /// taken up again.
+    #[test]
+    fn an_empty_directory_in_place_of_the_data_dir_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, away) = (tmp.path().join("data"), tmp.path().join("away"));
+        let clock = SimClock::at_test_epoch();
+        let mut w = open(&dir, &clock);
+        w.append(scan("A")).unwrap();
+        std::fs::rename(&dir, &away).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        assert!(w.append_or_defer(scan("B")).unwrap().is_none());
+        clock.advance(Duration::from_secs(3));
+        w.tick().unwrap();
+        assert_eq!(w.disk().problem().unwrap().problem, DiskProblem::Replaced);
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            0,
+            "nothing is written into a replaced data dir"
+        );
+        std::fs::remove_dir(&dir).unwrap();
+        std::fs::rename(&away, &dir).unwrap();
+        clock.advance(Duration::from_secs(1));
+        w.tick().unwrap();
+        assert!(w.disk().ok());
+        assert_eq!(codes(&dir), ["A", "B"]);
     }
 }

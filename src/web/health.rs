@@ -36,8 +36,15 @@ pub struct ProcessStatus {
     pub last_checkpoint_age_s: Option<f64>,
     /// Whether the system clock is synchronised (NTP); `null` when it cannot be told.
     pub clock_synced: Option<bool>,
-    /// Set when a manifest write failed: nothing more is recorded until a restart.
+    /// Set when a manifest write failed: records wait (in memory) until it can be written
+    /// again, which the writer tries every few seconds.
     pub writer_broken: Option<String>,
+    /// The data disk is missing, unwritable or replaced: what, since when, and what was found.
+    #[serde(default)]
+    pub data_disk: Option<crate::recorder::disk::Detail>,
+    /// Records kept in memory until the manifest can be written again (scans, gaps).
+    #[serde(default)]
+    pub deferred_records: usize,
     pub stations: Vec<StationStatus>,
     /// What is wrong, for people; empty when every camera delivers and nothing else is.
     pub problems: Vec<String>,
@@ -97,6 +104,8 @@ impl ProcessStatus {
                 .map(|t| now.saturating_sub(t).as_secs_f64()),
             clock_synced: clock.synchronised(),
             writer_broken: stats.broken,
+            data_disk: writer.and_then(|w| w.disk().problem()),
+            deferred_records: stats.deferred,
             stations,
             problems: Vec::new(),
             warnings: Vec::new(),
@@ -154,7 +163,8 @@ impl ProcessStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alarm {
     /// `no_station`, `camera_starting`, `camera_stalled`, `camera_lost`, `camera_stopped`,
-    /// `not_recording`, `write_failed`, `writer_lag`, `writer_broken`, `disk_low`, `clock_unsynchronised`.
+    /// `not_recording`, `write_failed`, `writer_lag`, `writer_broken`, `disk_low`,
+    /// `data_disk_missing`, `data_disk_unwritable`, `data_dir_replaced`, `clock_unsynchronised`.
     pub kind: String,
     pub station: Option<String>,
     pub camera: Option<String>,
@@ -257,16 +267,31 @@ pub fn alarms(p: &ProcessStatus, config: &Config) -> Vec<Alarm> {
             }
         }
     }
-    if let Some(b) = &p.writer_broken {
+    if let Some(d) = &p.data_disk {
+        push(
+            d.problem.as_str(),
+            None,
+            None,
+            format!(
+                "NOT RECORDING: {} ({}, since {}); {} record(s) wait in memory",
+                d.problem.advice(),
+                d.what,
+                d.since,
+                p.deferred_records
+            ),
+        );
+    } else if let Some(b) = &p.writer_broken {
         push(
             "writer_broken",
             None,
             None,
-            format!("the manifest writer failed and records nothing more until a restart: {b}"),
+            format!("the manifest cannot be written ({b}); records wait in memory and it is tried again every few seconds"),
         );
     }
     let floor = p.free_floor_mb;
-    if p.recording_process && floor > 0 && p.disk_free_mb < floor {
+    if p.data_disk.is_some() {
+        // The free space of a disk that is not there says nothing.
+    } else if p.recording_process && floor > 0 && p.disk_free_mb < floor {
         push(
             "disk_low",
             None,

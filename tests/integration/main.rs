@@ -9,6 +9,7 @@ mod browser;
 mod common;
 mod crash;
 mod demo;
+mod disk;
 mod docs;
 mod export;
 mod health;

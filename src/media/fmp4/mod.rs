@@ -182,7 +182,12 @@ impl Sink {
             self.pos += step as u64;
             rest = &rest[step..];
             if self.box_end == Some(self.pos) {
-                self.end_box()?;
+                if let Err(e) = self.end_box() {
+                    // A failed fsync poisons the file like a failed write: what it held may
+                    // not be on disk, and nothing more is appended to it.
+                    self.broken = true;
+                    return Err(e);
+                }
             }
         }
         Ok(())

@@ -5,7 +5,7 @@
 //! has [`LOW_WATER`] free. A seal whose record could not be written (the manifest failed too)
 //! is written as soon as the writer takes records again.
 
-use super::{Assembly, Gap, OpenOrder};
+use super::{Assembly, Gap, OpenClip, OpenOrder};
 use crate::clock::format_time;
 use crate::error::{Error, ErrorKind};
 use crate::log::{Body, SealReason};
@@ -29,6 +29,10 @@ impl Assembly {
     /// A packet, with clip-writing failures survived: see the module comment.
     pub(super) fn take_packet(&mut self, p: EncodedPacket) -> Result<(), Error> {
         if self.failed.is_some() {
+            return self.while_failed(p);
+        }
+        if let Some(why) = self.ctx.disk.why() {
+            self.disk_gone(&why, p.pts);
             return self.while_failed(p);
         }
         let pts = p.pts;
@@ -61,21 +65,37 @@ impl Assembly {
         self.session.as_ref().map(|s| format_time(s.wall(pts)))
     }
 
-    /// Clips cannot be written from `pts` on: seal what is on disk and wait.
-    fn fail(&mut self, e: &Error, pts: i64) {
-        let why = e.to_string();
-        tracing::error!(camera = %self.ctx.camera, error = %why, "clips cannot be written (is the disk full?); the open clip is sealed with what is on disk, and recording resumes by itself when it can");
-        self.ctx.health.sink_failed(Some(&why));
-        let order = self
-            .current
-            .as_ref()
-            .map(|c| c.order_ref.clone())
-            .or_else(|| self.waiting.take());
-        if self.current.is_some() {
-            if let Err(e) = self.seal_current(SealReason::Error) {
-                tracing::error!(camera = %self.ctx.camera, error = %e, "the failed clip could not be sealed now; it is sealed when the writer takes records again");
+    /// The data disk is gone (or replaced, or unwritable) at `pts`: the open clip's file is
+    /// let go without another byte (it may be a deleted file, or on a disk that is not
+    /// there) and handed to the writer, which seals it from what is on disk when the disk is
+    /// back; the order waits, as its next part, for the disk.
+    fn disk_gone(&mut self, why: &str, pts: i64) {
+        tracing::error!(camera = %self.ctx.camera, why, "NOT RECORDING: the data disk cannot be written; the open clip is left as it is on disk and recording resumes when the disk is back");
+        self.ctx.health.sink_failed(Some(why));
+        let order = match self.current.take() {
+            Some(open) => {
+                let OpenClip {
+                    out,
+                    opened_seq,
+                    mut order_ref,
+                    ..
+                } = open;
+                drop(out);
+                if let Err(e) = self.ctx.records.abandon(opened_seq) {
+                    tracing::error!(clip = opened_seq, error = %e, "cannot hand the clip to the writer; the next start seals it");
+                }
+                self.ctx.health.clip_sealed();
+                order_ref.part += 1;
+                Some(order_ref)
             }
-        }
+            None => self.waiting.take(),
+        };
+        self.wait_for_disk(why.to_string(), order, pts);
+    }
+
+    /// Clips cannot be written from `pts` on, for `why`: `order` (the one recording, or
+    /// about to) is recorded again when they can, after a gap.
+    fn wait_for_disk(&mut self, why: String, order: Option<OpenOrder>, pts: i64) {
         let from = self.wall(pts).unwrap_or_default();
         let reason = format!("{} could not write clips: {why}", self.ctx.camera);
         self.failed = Some(Failed {
@@ -83,15 +103,39 @@ impl Assembly {
             last: pts,
             why,
             order: order.map(|mut o| {
-                o.part += 1;
-                o.gap = Some(Gap {
-                    from: from.clone(),
-                    reason: reason.clone(),
-                });
+                if o.gap.is_none() {
+                    o.gap = Some(Gap {
+                        from: from.clone(),
+                        reason: reason.clone(),
+                    });
+                }
                 o
             }),
         });
         self.pre_roll.set_floor(pts);
+    }
+
+    /// Clips cannot be written from `pts` on: seal what is on disk and wait.
+    fn fail(&mut self, e: &Error, pts: i64) {
+        let why = e.to_string();
+        tracing::error!(camera = %self.ctx.camera, error = %why, "clips cannot be written (is the disk full?); the open clip is sealed with what is on disk, and recording resumes by itself when it can");
+        self.ctx.health.sink_failed(Some(&why));
+        // The order recording goes on as its next part; one still waiting for its first
+        // clip (a clip that could not be opened) keeps its part.
+        let order = match self.current.as_ref() {
+            Some(c) => {
+                let mut o = c.order_ref.clone();
+                o.part += 1;
+                Some(o)
+            }
+            None => self.waiting.take(),
+        };
+        if self.current.is_some() {
+            if let Err(e) = self.seal_current(SealReason::Error) {
+                tracing::error!(camera = %self.ctx.camera, error = %e, "the failed clip could not be sealed now; it is sealed when the writer takes records again");
+            }
+        }
+        self.wait_for_disk(why, order, pts);
     }
 
     /// A packet while clips cannot be written: cuts still change the order to record, and at
@@ -119,7 +163,12 @@ impl Assembly {
             .session
             .as_ref()
             .is_some_and(|s| s.info.seconds(p.pts - f.since) >= RETRY_S);
-        if p.key && waited && self.room_for_a_clip().is_ok() && self.retry_pending_seal() {
+        if p.key
+            && waited
+            && self.ctx.disk.ok()
+            && self.room_for_a_clip().is_ok()
+            && self.retry_pending_seal()
+        {
             tracing::warn!(camera = %self.ctx.camera, "clips can be written again");
             self.ctx.health.sink_failed(None);
             self.waiting = f.order;
@@ -134,6 +183,7 @@ impl Assembly {
     fn end_gap(&self, order: Option<OpenOrder>, at: &str) {
         if let Some(mut o) = order {
             if let Some(gap) = o.gap.take() {
+                // Deferred while the disk is gone: written when it is back.
                 if let Err(e) = self.gap_record(&o, &gap, at.to_string(), None) {
                     tracing::error!(camera = %self.ctx.camera, error = %e, "could not write the gap record");
                 }

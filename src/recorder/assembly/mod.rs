@@ -45,6 +45,15 @@ pub trait RecordSink: Send + Sync {
     fn append(&self, body: Body) -> Result<Record, Error> {
         self.append_with(Box::new(move |_| body))
     }
+
+    /// Appends `body` now, or keeps it to write first when the manifest can be written again
+    /// (`Ok(None)`): for records that must not be lost and need not wait (scans, gaps).
+    fn append_or_defer(&self, body: Body) -> Result<Option<Record>, Error>;
+
+    /// Hands over the open clip `clip` whose file could not be finished: it is sealed from
+    /// what is on disk as soon as the disk can be written. The caller never touches the file
+    /// again.
+    fn abandon(&self, clip: u64) -> Result<(), Error>;
 }
 
 impl RecordSink for WriterHandle {
@@ -54,6 +63,14 @@ impl RecordSink for WriterHandle {
 
     fn append(&self, body: Body) -> Result<Record, Error> {
         Appender::append(self, body)
+    }
+
+    fn append_or_defer(&self, body: Body) -> Result<Option<Record>, Error> {
+        WriterHandle::append_or_defer(self, body)
+    }
+
+    fn abandon(&self, clip: u64) -> Result<(), Error> {
+        WriterHandle::abandon(self, clip)
     }
 }
 
@@ -217,6 +234,8 @@ pub struct Context {
     pub files: Arc<dyn ClipFiles>,
     /// Told of every frame that arrives and every clip opened and sealed.
     pub health: Arc<CameraHealth>,
+    /// Whether the data disk is there and can be written (the writer looks).
+    pub disk: Arc<super::disk::DataDisk>,
 }
 
 struct Session {
@@ -289,24 +308,21 @@ impl Assembly {
         }
     }
 
-    /// Runs until the capture loop ends; seals what is open on the way out, also after an
-    /// error (the evidence written so far is kept, sealed, before the error is reported).
+    /// Runs until the capture loop ends. A record or a clip that fails is logged and
+    /// survived, never the end of the camera (the failure policy, docs/design.md): clip
+    /// writing failures go through [`failure`], records that cannot wait are deferred.
     pub fn run(mut self, events: Receiver<CameraEvent>) -> Result<(), Error> {
-        let result = (|| {
-            for ev in events.iter() {
-                if !self.handle(ev)? {
-                    return Ok(());
+        for ev in events.iter() {
+            match self.handle(ev) {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(e) => {
+                    tracing::error!(camera = %self.ctx.camera, error = %e, "a clip record could not be written; recording goes on");
                 }
             }
-            // The capture loop vanished without an End: seal what we have.
-            self.seal_current(SealReason::SourceEnded)
-        })();
-        if result.is_err() {
-            if let Err(e) = self.seal_current(SealReason::Error) {
-                tracing::error!(error = %e, "could not seal the open clip after an error");
-            }
         }
-        result
+        // The capture loop vanished without an End: seal what we have.
+        self.seal_current(SealReason::SourceEnded)
     }
 
     /// Acts on one event; false when the camera is done for good.
@@ -352,7 +368,7 @@ impl Assembly {
                     s.pts0 = pts;
                 }
                 if let Some(step) = step_s {
-                    self.ctx.records.append(Body::ClockAdjusted {
+                    self.ctx.records.append_or_defer(Body::ClockAdjusted {
                         station: self.ctx.station.clone(),
                         camera: self.ctx.camera.clone(),
                         step_ms: (step * 1000.0).round() as i64,
@@ -366,7 +382,9 @@ impl Assembly {
                 let seal_reason = self.pending.front().map_or(reason, |c| c.reason);
                 self.end_failed();
                 self.retry_pending_seal();
-                self.seal_current(seal_reason)?;
+                if let Err(e) = self.seal_current(seal_reason) {
+                    tracing::error!(camera = %self.ctx.camera, error = %e, "the open clip could not be sealed now; the writer seals it from disk");
+                }
                 if reason != SealReason::CameraLost {
                     return Ok(false);
                 }
@@ -409,7 +427,19 @@ impl Assembly {
                 } else {
                     let first = earlier.first().unwrap_or(&p);
                     let (first_ts, first_frame) = ((first.pts, first.dts), first.frame_no);
-                    let mut open = self.open_clip(&order, first_ts, first_frame, p.pts)?;
+                    let mut open = match self.open_clip(&order, first_ts, first_frame, p.pts) {
+                        Ok(o) => o,
+                        Err((e, recorded)) => {
+                            // The order stays the one to record (failure.rs takes it up); a
+                            // part whose opening was recorded is given to the writer.
+                            let mut order = order;
+                            if recorded {
+                                order.part += 1;
+                            }
+                            self.waiting = Some(order);
+                            return Err(e);
+                        }
+                    };
                     for q in earlier {
                         self.write_packet(&mut open, q)?;
                     }
@@ -447,7 +477,7 @@ impl Assembly {
         if let Some(next) = upcoming {
             next.codes.push((code, kind));
         } else if let Some(open) = self.current.as_mut() {
-            self.ctx.records.append(Body::CodeAttached {
+            self.ctx.records.append_or_defer(Body::CodeAttached {
                 clip: open.opened_seq,
                 code: code.clone(),
                 code_kind: kind,
@@ -488,18 +518,22 @@ impl Assembly {
         open.out.write(p)
     }
 
+    /// Opens a clip of `order`: its record, then its file. On failure, whether its
+    /// `clip_opened` record was written (the file is then handed to the writer).
     fn open_clip(
         &self,
         order: &OpenOrder,
         (first_pts, first_dts): (i64, i64),
         first_frame: u64,
         scan_pts: i64,
-    ) -> Result<OpenClip, Error> {
-        self.room_for_a_clip()?;
-        let s = self
-            .session
-            .as_ref()
-            .ok_or_else(|| Error::internal("a clip opened outside a camera session"))?;
+    ) -> Result<OpenClip, (Error, bool)> {
+        self.room_for_a_clip().map_err(|e| (e, false))?;
+        let s = self.session.as_ref().ok_or_else(|| {
+            (
+                Error::internal("a clip opened outside a camera session"),
+                false,
+            )
+        })?;
         let code = order.code.clone();
         let started = s.wall(first_pts);
         let started_at = format_time(started);
@@ -542,26 +576,53 @@ impl Assembly {
                 clock_synced,
             }
         };
-        let rec = self.ctx.records.append_with(Box::new(body))?;
+        let rec = self
+            .ctx
+            .records
+            .append_with(Box::new(body))
+            .map_err(|e| (e, false))?;
         let file = file_for(rec.seq);
+        let given_up = |e: Error| {
+            if let Err(e) = self.ctx.records.abandon(rec.seq) {
+                tracing::error!(clip = rec.seq, error = %e, "cannot hand the clip to the writer; the next start seals it");
+            }
+            (e, true)
+        };
         // Codes scanned before the clip's first frame, or during an earlier part of the order.
         for (c, kind) in &order.codes {
-            self.ctx.records.append(Body::CodeAttached {
-                clip: rec.seq,
-                code: c.clone(),
-                code_kind: kind.clone(),
-            })?;
+            self.ctx
+                .records
+                .append_or_defer(Body::CodeAttached {
+                    clip: rec.seq,
+                    code: c.clone(),
+                    code_kind: kind.clone(),
+                })
+                .map_err(given_up)?;
         }
         if let Some(gap) = &order.gap {
-            self.gap_record(order, gap, started_at.clone(), Some(rec.seq))?;
+            self.gap_record(order, gap, started_at.clone(), Some(rec.seq))
+                .map_err(given_up)?;
         }
-        let out = self.ctx.files.create(
-            &self.ctx.data_dir.join(&file),
-            &s.params,
-            s.info.time_base,
-            (first_pts, first_dts),
-            s.text_track,
-        )?;
+        if !self.ctx.disk.still_there(&self.ctx.data_dir) {
+            return Err(given_up(Error::msg(
+                crate::error::ErrorKind::Unavailable,
+                format!(
+                    "{}: the data dir changed or went away just now; no clip file is made there",
+                    self.ctx.data_dir.display()
+                ),
+            )));
+        }
+        let out = self
+            .ctx
+            .files
+            .create(
+                &self.ctx.data_dir.join(&file),
+                &s.params,
+                s.info.time_base,
+                (first_pts, first_dts),
+                s.text_track,
+            )
+            .map_err(given_up)?;
         self.ctx.health.clip_opened(&order.group, &code);
         tracing::info!(order = %code, camera = %self.ctx.camera, file = %file, "clip opened");
         Ok(OpenClip {
@@ -589,7 +650,7 @@ impl Assembly {
         clip: Option<u64>,
     ) -> Result<(), Error> {
         tracing::warn!(order = %order.code, camera = %self.ctx.camera, from = %gap.from, to = %to, reason = %gap.reason, "nothing recorded of the order for a while");
-        self.ctx.records.append(Body::CameraGap {
+        self.ctx.records.append_or_defer(Body::CameraGap {
             station: self.ctx.station.clone(),
             camera: self.ctx.camera.clone(),
             order: order.code.clone(),
@@ -618,7 +679,18 @@ impl Assembly {
             ..
         } = open;
         self.ctx.health.clip_sealed();
-        let sealed = out.finish()?;
+        let sealed = match out.finish() {
+            Ok(s) => s,
+            Err(e) => {
+                // The file could not be completed (its fragment list, its rename, an fsync):
+                // the writer seals it from what is on disk, as after a crash, so that a clean
+                // stop never leaves a clip unsealed.
+                if let Err(e) = self.ctx.records.abandon(opened_seq) {
+                    tracing::error!(clip = opened_seq, error = %e, "cannot hand the clip to the writer; the next start seals it");
+                }
+                return Err(e);
+            }
+        };
         let frame = s.info.frame_duration();
         let duration_ms =
             (s.info.seconds(sealed.last_pts - sealed.first_pts + frame) * 1000.0).round() as u64;

@@ -3,11 +3,20 @@
 use super::*;
 use std::sync::Mutex;
 
-/// Records appended, with their seq.
+/// Records appended, with their seq; and the clips handed back to the writer.
 #[derive(Default)]
-pub struct Collect(pub Mutex<Vec<Body>>);
+pub struct Collect(pub Mutex<Vec<Body>>, pub Mutex<Vec<u64>>);
 
 impl RecordSink for Collect {
+    fn append_or_defer(&self, body: Body) -> Result<Option<Record>, Error> {
+        self.append(body).map(Some)
+    }
+
+    fn abandon(&self, clip: u64) -> Result<(), Error> {
+        self.1.lock().unwrap().push(clip);
+        Ok(())
+    }
+
     fn append_with(&self, make: MakeRecord) -> Result<Record, Error> {
         let mut v = self.0.lock().unwrap();
         let seq = v.len() as u64 + 1;
@@ -27,9 +36,12 @@ impl RecordSink for Collect {
 /// A clip kept in memory: its path, the pts of every packet written, its text samples.
 pub type MemClipData = (PathBuf, Vec<i64>, usize);
 
-/// Clip files kept in memory.
+/// Clip files kept in memory; the next `.1` creations fail (a disk that refuses files).
 #[derive(Default)]
-pub struct MemFiles(pub Arc<Mutex<Vec<MemClipData>>>);
+pub struct MemFiles(
+    pub Arc<Mutex<Vec<MemClipData>>>,
+    pub std::sync::atomic::AtomicUsize,
+);
 
 struct MemClip {
     all: Arc<Mutex<Vec<MemClipData>>>,
@@ -74,6 +86,17 @@ impl ClipFiles for MemFiles {
         first: (i64, i64),
         _text: bool,
     ) -> Result<Box<dyn ClipOut>, Error> {
+        use std::sync::atomic::Ordering;
+        if self
+            .1
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(Error::msg(
+                crate::error::ErrorKind::Io,
+                format!("{}: No space left on device", path.display()),
+            ));
+        }
         let mut all = self.0.lock().unwrap();
         all.push((path.to_owned(), Vec::new(), 0));
         Ok(Box::new(MemClip {
@@ -96,6 +119,7 @@ pub fn context(records: Arc<Collect>, files: Arc<MemFiles>, pre_roll_s: f64) -> 
         data_dir: PathBuf::from("/data"),
         records,
         files,
+        disk: Arc::default(),
         health: crate::recorder::health::CameraHealth::new(
             "cam",
             "replay",
@@ -406,4 +430,115 @@ fn attached_codes_go_to_the_right_clip() {
             (opened[1], "SF2".to_string())
         ]
     );
+}
+
+/// Events for `n` packets (keyframe every `gop`), with `at(i)` giving events before packet i.
+fn stream(n: usize, gop: usize, mut at: impl FnMut(usize) -> Vec<CameraEvent>) -> Vec<CameraEvent> {
+    let mut ev = vec![started(false)];
+    for (i, p) in packets(n, gop).into_iter().enumerate() {
+        ev.extend(at(i));
+        ev.push(CameraEvent::Packet(p));
+    }
+    ev.push(CameraEvent::End {
+        reason: SealReason::Shutdown,
+    });
+    ev
+}
+
+fn opened_parts(recs: &[Body]) -> Vec<(String, u32)> {
+    recs.iter()
+        .filter_map(|b| match b {
+            Body::ClipOpened { order, part, .. } => Some((order.clone(), *part)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The data disk vanishes mid-clip (the writer says so) and comes back: the open clip is let
+/// go without another byte and handed to the writer (which seals it from disk), and the order
+/// is recorded again as its next part, after a gap record that names the clip resuming it.
+#[test]
+fn the_data_disk_gone_mid_clip_resumes_the_order_as_its_next_part() {
+    use crate::recorder::disk::{DataDisk, DiskProblem};
+    let records = Arc::new(Collect::default());
+    let files = Arc::new(MemFiles::default());
+    let disk = Arc::new(DataDisk::default());
+    let mut ctx = context(records.clone(), files.clone(), 0.0);
+    ctx.disk = disk.clone();
+    let mut a = Assembly::new(ctx);
+    let ev = stream(300, 30, |i| match i {
+        0 => vec![CameraEvent::Cut {
+            pts: 0,
+            next: Some(order("A")),
+            reason: SealReason::NextOrder,
+        }],
+        _ => Vec::new(),
+    });
+    for (i, e) in ev.into_iter().enumerate() {
+        // Event i+1 is packet i (event 0 is Started, 1 the cut).
+        if i == 42 {
+            disk.set(Err((DiskProblem::Missing, "gone".into())), "t");
+        }
+        if i == 150 {
+            disk.set(Ok(()), "t");
+        }
+        a.handle(e).unwrap();
+    }
+    let recs = records.0.lock().unwrap().clone();
+    let clips = files.0.lock().unwrap().clone();
+    // Part 1 got packets 0..40 only, and was handed over, never sealed here.
+    assert_eq!(clips[0].1, (0..40).map(|i| i * F).collect::<Vec<_>>());
+    assert_eq!(*records.1.lock().unwrap(), vec![1]);
+    assert!(!recs
+        .iter()
+        .any(|b| matches!(b, Body::ClipSealed { clip: 1, .. })));
+    // Part 2 starts at the first keyframe once the disk is back (packet 150 on: 150).
+    assert_eq!(opened_parts(&recs), [("A".into(), 1), ("A".into(), 2)]);
+    assert_eq!(clips[1].1.first(), Some(&(150 * F)));
+    let gap = recs
+        .iter()
+        .find_map(|b| match b {
+            Body::CameraGap { clip, reason, .. } => Some((*clip, reason.clone())),
+            _ => None,
+        })
+        .expect("a camera_gap record");
+    assert_eq!(gap.0, Some(2), "{recs:?}");
+    assert!(gap.1.contains("data disk missing"), "{}", gap.1);
+}
+
+/// An order whose clip cannot be opened (the disk refuses files, as under the free-space
+/// floor) is not lost: it is recorded when files can be made again, after a gap.
+#[test]
+fn an_order_whose_clip_cannot_open_is_recorded_when_it_can() {
+    let records = Arc::new(Collect::default());
+    let files = Arc::new(MemFiles::default());
+    files.1.store(1, std::sync::atomic::Ordering::SeqCst);
+    let mut a = Assembly::new(context(records.clone(), files.clone(), 0.0));
+    let ev = stream(200, 30, |i| match i {
+        0 => vec![CameraEvent::Cut {
+            pts: 0,
+            next: Some(order("A")),
+            reason: SealReason::NextOrder,
+        }],
+        _ => Vec::new(),
+    });
+    for e in ev {
+        a.handle(e).unwrap();
+    }
+    let recs = records.0.lock().unwrap().clone();
+    let clips = files.0.lock().unwrap().clone();
+    // The first opening was recorded and its (missing) file handed to the writer; the order
+    // came back as part 2 at the first keyframe 2 s later, and was sealed at the end.
+    assert_eq!(*records.1.lock().unwrap(), vec![1]);
+    assert_eq!(opened_parts(&recs), [("A".into(), 1), ("A".into(), 2)]);
+    assert_eq!(clips.len(), 1);
+    assert_eq!(clips[0].1.first(), Some(&(60 * F)));
+    assert!(recs.iter().any(|b| matches!(b, Body::CameraGap { .. })));
+    assert!(recs.iter().any(|b| matches!(
+        b,
+        Body::ClipSealed {
+            reason: SealReason::Shutdown,
+            ..
+        }
+    )));
 }
