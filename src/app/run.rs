@@ -200,6 +200,7 @@ struct Lane {
 /// or none. Installs the process's SIGINT/SIGTERM handler.
 pub fn run(r: Run<'_>) -> Result<(), Error> {
     no_huge_pages();
+    run_first(r.config.recorder.nice);
     // Signals are taken from the first moment: a stop asked during a long start is honoured
     // as soon as the stations exist, and always within the deadline.
     let stopping = Arc::new(Stopping::default());
@@ -315,6 +316,25 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         c.stop();
     }
     first_err.map_or(Ok(()), Err)
+}
+
+/// Sets the process's nice value (`[recorder] nice`) before any thread starts, so that
+/// every thread of the recorder has it: capture and writing are not starved by other work
+/// (a busy PC cost over a second of video at a crash). Where the system does not allow it,
+/// says how to.
+fn run_first(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    // SAFETY: setpriority(2) with plain integers, on this thread (which every later thread
+    // inherits from).
+    let set = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+    if set != 0 {
+        let e = std::io::Error::last_os_error();
+        tracing::warn!(nice, error = %e, "cannot raise the recorder's priority ([recorder] nice): run it as root, give it CAP_SYS_NICE, or set Nice= in its systemd unit");
+    } else {
+        tracing::debug!(nice, "recorder priority set");
+    }
 }
 
 /// Transparent huge pages would round the encoders' large buffers up to 2 MB pages (a third

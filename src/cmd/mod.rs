@@ -203,7 +203,7 @@ pub enum Cmd {
         /// `ledger`: build the data dir here and leave it for inspection.
         #[arg(long)]
         keep: Option<PathBuf>,
-        /// `station`: run it a second time with every core kept busy by a spinning process,
+        /// `station`: run it a second time with two spinning processes per core,
         /// and compare (writer lag, late frames, video lost to a kill -9).
         #[arg(long)]
         load: bool,

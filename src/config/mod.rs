@@ -50,6 +50,23 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub alarm: AlarmConfig,
     pub anchor: AnchorConfig,
+    pub recorder: RecorderConfig,
+}
+
+/// How the recording process runs on its machine (`[recorder]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecorderConfig {
+    /// The process's nice value (-20 to 19; lower runs first), set at start where the system
+    /// allows (root or CAP_SYS_NICE): capture, encoding and writing are not starved by other
+    /// work on the PC. 0 leaves it as it is. The shipped systemd unit also sets `Nice=-5`.
+    pub nice: i32,
+}
+
+impl Default for RecorderConfig {
+    fn default() -> Self {
+        RecorderConfig { nice: -5 }
+    }
 }
 
 /// Checkpoints stamped outside the station (`[anchor]`): RFC 3161 time-stamp authorities.
@@ -195,6 +212,8 @@ struct FileConfig<S> {
     alarm: AlarmConfig,
     #[serde(default)]
     anchor: AnchorConfig,
+    #[serde(default)]
+    recorder: RecorderConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -546,6 +565,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             alarm: AlarmConfig::default(),
             anchor: AnchorConfig::default(),
+            recorder: RecorderConfig::default(),
         }
     }
 }
@@ -616,6 +636,7 @@ impl Config {
                 anchor: file.anchor,
                 server: file.server,
                 retention: file.retention,
+                recorder: file.recorder,
             }
         } else {
             let file: FileConfig<StationConfig> = toml::from_str(text).map_err(parse_err)?;
@@ -645,6 +666,7 @@ impl Config {
                 anchor: file.anchor,
                 server: file.server,
                 retention: file.retention,
+                recorder: file.recorder,
             }
         };
         config.validate().map_err(invalid)?;
@@ -670,6 +692,12 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         if self.stations.is_empty() {
             return Err("at least one station is needed".into());
+        }
+        if !(-20..=19).contains(&self.recorder.nice) {
+            return Err(format!(
+                "[recorder] nice = {} is out of range: -20 (first) to 19 (last), 0 to leave it",
+                self.recorder.nice
+            ));
         }
         let several = self.stations.len() > 1;
         let mut stdin_at: Option<&str> = None;

@@ -73,12 +73,14 @@ pub enum SealReason {
 }
 
 impl SealReason {
-    /// Whether a seal for this reason ends its order (a camera lost, a crash or a failed
-    /// write leaves the order open: it continues, or is resumed).
-    pub fn ends_order(self) -> bool {
-        !matches!(
+    /// Whether a seal for this reason ends its order with no scan record to say so (a
+    /// timeout, a stop, the end of a file source). A seal that a scan caused (the next order,
+    /// the next box, a rescan, a stop or cancel code) is written after that scan's record,
+    /// which already says what the station records next.
+    pub fn ends_order_unscanned(self) -> bool {
+        matches!(
             self,
-            SealReason::CameraLost | SealReason::Interrupted | SealReason::Error
+            SealReason::Timeout | SealReason::Shutdown | SealReason::SourceEnded
         )
     }
 

@@ -490,7 +490,9 @@ impl Ledger {
                 ..
             } => {
                 s.open.retain(|o| o.clip != *clip);
-                if reason.ends_order() {
+                // Box 1's seal comes after the scan that opened box 2 (of the same order):
+                // only a seal no scan caused ends the order here.
+                if reason.ends_order_unscanned() {
                     s.orders
                         .retain(|o| !(o.station == *station && o.order == *order));
                 }
@@ -738,131 +740,4 @@ impl Ledger {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::SimClock;
-
-    /// A public key in signed-note verifier form (from Go's sumdb/note documentation).
-    const TEST_KEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
-
-    fn start() -> Body {
-        Body::StationStart {
-            station: "s".into(),
-            software: "t".into(),
-            config_sha256: digest::sha256_hex(b""),
-            cameras: vec!["c".into()],
-            key: TEST_KEY.into(),
-            sources: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn chain_links_exact_line_bytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = SimClock::at_test_epoch();
-        {
-            let mut l = Ledger::open(dir.path(), &clock).unwrap();
-            let r1 = l.append(start(), &clock).unwrap();
-            assert_eq!((r1.seq, r1.prev.as_str()), (1, GENESIS));
-            assert_eq!(r1.at, "2026-11-25T20:31:02.054+08:00");
-            l.append(start(), &clock).unwrap();
-        }
-        let text = std::fs::read(dir.path().join(MANIFEST)).unwrap();
-        let first_len = text.iter().position(|&b| b == b'\n').unwrap() + 1;
-        let line2: Record = serde_json::from_slice(&text[first_len..]).unwrap();
-        assert_eq!(line2.prev, digest::sha256_hex(&text[..first_len]));
-        // Reopening continues the chain.
-        let mut l = Ledger::open(dir.path(), &clock).unwrap();
-        let r3 = l.append(start(), &clock).unwrap();
-        assert_eq!(r3.seq, 3);
-        assert_eq!(r3.prev, digest::sha256_hex(&text[first_len..]));
-        let seq = l.append_with(start_named, &clock).unwrap();
-        assert!(matches!(&seq.body, Body::StationStart { station, .. } if station == "s4"));
-    }
-
-    #[test]
-    fn the_same_record_twice_hashes_differently() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = SimClock::at_test_epoch();
-        let mut l = Ledger::open(dir.path(), &clock).unwrap();
-        let (a, b) = (
-            l.append(start(), &clock).unwrap(),
-            l.append(start(), &clock).unwrap(),
-        );
-        // Same body, same time: only seq, prev and the salt tell them apart, and the salt alone
-        // is 128 bits nobody outside can guess.
-        assert_eq!(a.at, b.at);
-        let (sa, sb) = (a.salt.clone().unwrap(), b.salt.clone().unwrap());
-        assert_eq!(sa.len(), 32);
-        assert_ne!(sa, sb);
-        let text = std::fs::read(dir.path().join(MANIFEST)).unwrap();
-        let lines: Vec<&[u8]> = text.split_inclusive(|&c| c == b'\n').collect();
-        // Line 1 with line 2's salt is not line 1: a guess of every other field is not enough.
-        let guessed = String::from_utf8_lossy(lines[0]).replace(&sa, &sb);
-        assert_ne!(
-            merkle::leaf_hash(guessed.as_bytes()),
-            merkle::leaf_hash(lines[0])
-        );
-        assert_ne!(merkle::leaf_hash(lines[0]), merkle::leaf_hash(lines[1]));
-    }
-
-    fn start_named(seq: u64) -> Body {
-        match start() {
-            Body::StationStart {
-                software,
-                config_sha256,
-                cameras,
-                key,
-                ..
-            } => Body::StationStart {
-                station: format!("s{seq}"),
-                software,
-                config_sha256,
-                cameras,
-                key,
-                sources: Vec::new(),
-            },
-            b => b,
-        }
-    }
-
-    #[test]
-    fn second_writer_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = SimClock::at_test_epoch();
-        let _a = Ledger::open(dir.path(), &clock).unwrap();
-        let err = Ledger::open(dir.path(), &clock).err().unwrap();
-        assert_eq!(err.kind(), crate::ErrorKind::Conflict);
-        assert!(
-            err.to_string()
-                .contains("in use by another packwitness process"),
-            "{err}"
-        );
-    }
-
-    /// A write that fails (here: the file size limit, as a full disk would) leaves the
-    /// manifest as it was before the failed record, and no later record is appended.
-    #[test]
-    fn a_failed_append_is_cut_back_and_refuses_more() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = SimClock::at_test_epoch();
-        let mut l = Ledger::open(dir.path(), &clock).unwrap();
-        l.append(start(), &clock).unwrap();
-        let good = std::fs::read(dir.path().join(MANIFEST)).unwrap();
-        // Make the next write fail: the manifest's file handle is replaced by a read-only one.
-        l.file = File::open(dir.path().join(MANIFEST)).unwrap();
-        let good_state = l.state().clone();
-        assert!(l.append(start(), &clock).is_err());
-        let err = l.append(start(), &clock).unwrap_err().to_string();
-        assert!(err.contains("refuses more records"), "{err}");
-        assert_eq!(std::fs::read(dir.path().join(MANIFEST)).unwrap(), good);
-        assert_eq!(LogState::load(dir.path()), Some(good_state));
-        // Reopened in place (as the writer does when the disk has room again): no seq is
-        // reused, the chain goes on.
-        l.reopen(&clock).unwrap();
-        assert_eq!(l.append(start(), &clock).unwrap().seq, 2);
-        drop(l);
-        let mut l = Ledger::open(dir.path(), &clock).unwrap();
-        assert_eq!(l.append(start(), &clock).unwrap().seq, 3);
-    }
-}
+mod tests;

@@ -113,9 +113,9 @@ impl DataDisk {
         let known = *self.dir.lock().unwrap_or_else(|p| p.into_inner());
         match (known, std::fs::metadata(dir)) {
             (Some(k), Ok(m)) => (m.dev(), m.ino()) == k,
-            // Not looked at yet (tests that drive a camera alone): nothing to compare.
-            (None, Ok(_)) => true,
-            (_, Err(_)) => false,
+            (Some(_), Err(_)) => false,
+            // No writer looked yet (a camera driven alone, in tests): nothing to compare.
+            (None, _) => true,
         }
     }
 

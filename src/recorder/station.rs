@@ -540,7 +540,8 @@ impl Station {
                     group: o.group.clone(),
                     scanned_at: at,
                     deadline: now + NO_VIDEO_GRACE,
-                    resumed: true,
+                    // Only an order with a clip from before the crash has video already.
+                    resumed: o.part > 0,
                 });
             }
         }

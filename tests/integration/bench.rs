@@ -63,6 +63,7 @@ fn assert_clean(dir: &std::path::Path) {
 }
 
 #[test]
+#[ignore = "slow tier: a benchmark; run with `cargo test -- --ignored`"]
 fn bench_verify_measures_sha256sum_and_verify_and_their_ratio() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(&[
@@ -112,6 +113,7 @@ fn bench_verify_measures_sha256sum_and_verify_and_their_ratio() {
 }
 
 #[test]
+#[ignore = "slow tier: a benchmark; run with `cargo test -- --ignored`"]
 fn bench_transcode_measures_both_sides_at_both_sizes() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(&[
@@ -145,6 +147,7 @@ fn bench_transcode_measures_both_sides_at_both_sizes() {
 }
 
 #[test]
+#[ignore = "slow tier: a benchmark; run with `cargo test -- --ignored`"]
 fn bench_passthrough_measures_both_recorders_of_one_stream() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(&[
@@ -178,6 +181,7 @@ fn bench_passthrough_measures_both_recorders_of_one_stream() {
 }
 
 #[test]
+#[ignore = "slow tier: a benchmark; run with `cargo test -- --ignored`"]
 fn bench_station_measures_cpu_memory_frames_lag_and_loss_quiet_and_loaded() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(&[
@@ -196,7 +200,7 @@ fn bench_station_measures_cpu_memory_frames_lag_and_loss_quiet_and_loaded() {
         .unwrap_or_else(|| panic!("{}", show(&out)));
     let busy = text
         .lines()
-        .find(|l| l.starts_with("the same, every core busy:"))
+        .find(|l| l.starts_with("the same, two busy loops per core:"))
         .unwrap_or_else(|| panic!("{}", show(&out)));
     let mut pass = true;
     for (line, loaded) in [(quiet, false), (busy, true)] {
@@ -208,7 +212,9 @@ fn bench_station_measures_cpu_memory_frames_lag_and_loss_quiet_and_loaded() {
         // Both cameras delivered frames for about 5 s, and the kill cost under a few seconds.
         assert!(frames > 200.0 && lost < 5.0, "{line}");
         pass &= lost <= 1.0 && lag <= 1.0;
-        if !loaded {
+        if loaded {
+            pass &= number_after(line, "behind real time p99") <= 0.5;
+        } else {
             pass &= rss < 150.0 && late == 0.0;
         }
     }
@@ -241,6 +247,7 @@ fn bench_station_measures_cpu_memory_frames_lag_and_loss_quiet_and_loaded() {
 }
 
 #[test]
+#[ignore = "slow tier: a benchmark; run with `cargo test -- --ignored`"]
 fn bench_lookup_measures_reindex_and_lookup_latency() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(&[

@@ -35,12 +35,28 @@ fn restart_and_stop(dir: &std::path::Path) -> std::process::Output {
         .unwrap()
 }
 
+/// The fast tier: kills on a quiet machine.
 #[test]
 fn kill_9_at_random_moments() {
+    kill_trials(12, 0);
+}
+
+/// The slow tier (`cargo test -- --ignored`, run by .ci/run after the fast one): every kill
+/// with two busy loops per core beside the recorder, as on a PC that does other work. Each of
+/// at least 20 kills loses at most 1 s (issue 20).
+#[test]
+#[ignore = "slow tier: busy loops; run with `cargo test -- --ignored`"]
+fn kill_9_under_load_loses_at_most_a_second() {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    kill_trials(20, 2 * cores);
+}
+
+/// `trials` kills (PACKWITNESS_CRASH_TRIALS overrides), each with `hogs` spinning shells.
+fn kill_trials(default_trials: u64, hogs: usize) {
     let trials: u64 = std::env::var("PACKWITNESS_CRASH_TRIALS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(default_trials);
     let seed: u64 = std::env::var("PACKWITNESS_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -50,9 +66,8 @@ fn kill_9_at_random_moments() {
     let dir = tmp.path().join("d");
     let mut kills = Vec::new();
     for t in 0..trials {
-        // Every other trial with both cores kept busy by two spinning shells: what a crash
-        // loses must not grow with the load.
-        let _load: Vec<Station> = (0..if t % 2 == 1 { 2 } else { 0 })
+        // Spinning shells beside the recorder: what a crash loses must not grow with the load.
+        let _load: Vec<Station> = (0..hogs)
             .map(|_| {
                 Station(Some(
                     std::process::Command::new("sh")
@@ -115,18 +130,19 @@ fn kill_9_at_random_moments() {
     );
 
     let m = manifest(&dir);
-    // Every scan that was acknowledged (it is in the manifest) got a clip or a no_video record,
-    // whenever the kill came.
+    // Every scan that was acknowledged (it is in the manifest) got a clip, a no_video record
+    // or a camera_gap record saying why it has none, whenever the kill came.
     for scan in m
         .iter()
         .filter(|r| r["kind"] == "scan" && (r["action"] == "open" || r["action"] == "switch"))
     {
         let order = &scan["order"];
         assert!(
-            m.iter()
-                .any(|r| (r["kind"] == "clip_opened" || r["kind"] == "no_video")
-                    && r["order"] == *order),
-            "{scan} has neither a clip nor a no_video record"
+            m.iter().any(|r| (r["kind"] == "clip_opened"
+                || r["kind"] == "no_video"
+                || r["kind"] == "camera_gap")
+                && r["order"] == *order),
+            "{scan} has neither a clip nor a no_video or camera_gap record"
         );
     }
     let resumed = m.iter().filter(|r| r["kind"] == "order_resumed").count();
@@ -169,7 +185,7 @@ fn kill_9_at_random_moments() {
         // Quarter-second fragments plus the encoder's lookahead and the frame in flight.
         assert!(lost <= 1.0, "trial {t}: {lost:.3} s of video lost (killed {killed_at}, clip kept until {kept_until})");
     }
-    println!("{trials} kills (half under load), {interrupted} interrupted clips recovered, {resumed} orders resumed, worst loss {worst:.3} s");
+    println!("{trials} kills ({hogs} busy loops beside each), {interrupted} interrupted clips recovered, {resumed} orders resumed, worst loss {worst:.3} s");
     assert!(
         interrupted >= trials / 2,
         "too few kills hit a recording ({interrupted} of {trials}): the test would prove little"

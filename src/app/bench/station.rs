@@ -61,8 +61,8 @@ fn watch(addr: std::net::SocketAddr, camera: &str, stop: &std::sync::atomic::Ato
 }
 
 /// Runs `exe run` with two 720p30 test-pattern cameras for `seconds`, a scan every 10 s
-/// (with `load`, one spinning process per core beside it), samples its status, kills it with
-/// SIGKILL, restarts it to recover the interrupted clips, and measures what the kill lost.
+/// (with `load`, two spinning processes per core beside it, as a busy PC would), samples its
+/// status, kills it with SIGKILL, restarts it to recover the interrupted clips, and measures what the kill lost.
 /// With `screen`, a station screen watches both cameras' live pictures all along.
 pub fn station(
     exe: &Path,
@@ -92,7 +92,7 @@ pub fn station(
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut hogs = Vec::new();
     if load {
-        for _ in 0..cores {
+        for _ in 0..2 * cores {
             hogs.push(
                 std::process::Command::new("sh")
                     .args(["-c", "while :; do :; done"])

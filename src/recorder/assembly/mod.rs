@@ -348,9 +348,14 @@ impl Assembly {
                 });
             }
             CameraEvent::Cut { pts, next, reason } => {
-                // A cut supersedes later ones still pending (a new order during a post-roll).
+                // A cut supersedes later ones still pending (a new order during a post-roll,
+                // or scans faster than frames); an order it drops gets its gap record.
                 while self.pending.back().is_some_and(|c| c.pts >= pts) {
-                    self.pending.pop_back();
+                    if let Some(c) = self.pending.pop_back() {
+                        if let Some(dropped) = c.next {
+                            self.never_recorded(dropped, c.pts.min(pts), pts);
+                        }
+                    }
                 }
                 self.pending.push_back(PendingCut { pts, next, reason });
             }
@@ -411,7 +416,7 @@ impl Assembly {
                 self.pre_roll.set_floor(cut.pts);
             }
             if let Some(skipped) = self.waiting.take() {
-                tracing::warn!(order = %skipped.code, "order replaced before its first frame; no clip recorded");
+                self.never_recorded(skipped, cut.pts, cut.pts);
             }
             self.waiting = cut.next;
         }
@@ -638,6 +643,37 @@ impl Assembly {
             next_text: first_pts,
             order_ref: order.clone(),
         })
+    }
+
+    /// An order replaced by the next scan before this camera recorded a frame of it (scans
+    /// faster than frames, or before a keyframe in passthrough): never silent, its
+    /// `camera_gap` record says it, from its scan to the one that replaced it at `pts`.
+    fn never_recorded(&self, order: OpenOrder, from: i64, to: i64) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let to = format_time(s.wall(to));
+        let gap = order.gap.clone().unwrap_or(Gap {
+            from: format_time(s.wall(from)),
+            reason: String::new(),
+        });
+        let reason = format!(
+            "{}: the next scan came before the camera's next {}; no clip of the order{}",
+            self.ctx.camera,
+            if s.text_track { "keyframe" } else { "frame" },
+            if gap.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", gap.reason)
+            }
+        );
+        let gap = Gap {
+            from: gap.from,
+            reason,
+        };
+        if let Err(e) = self.gap_record(&order, &gap, to, None) {
+            tracing::error!(order = %order.code, error = %e, "could not write the gap record of an order replaced before its first frame");
+        }
     }
 
     /// The `camera_gap` record of an order: nothing recorded from `gap.from` to `to`; `clip`

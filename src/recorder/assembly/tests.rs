@@ -542,3 +542,41 @@ fn an_order_whose_clip_cannot_open_is_recorded_when_it_can() {
         }
     )));
 }
+
+/// Issue 20 (a flood of scans): orders scanned faster than frames come never reach a clip,
+/// but each leaves a `camera_gap` record naming it; the last one is recorded.
+#[test]
+fn orders_replaced_before_their_first_frame_are_never_silent() {
+    let (recs, clips) = run(
+        stream(60, 30, |i| match i {
+            10 => ["J1", "J2", "J3", "REAL"]
+                .iter()
+                .map(|c| CameraEvent::Cut {
+                    pts: 10 * F,
+                    next: Some(order(c)),
+                    reason: SealReason::NextOrder,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }),
+        0.0,
+    );
+    let gaps: Vec<String> = recs
+        .iter()
+        .filter_map(|b| match b {
+            Body::CameraGap {
+                order,
+                clip: None,
+                reason,
+                ..
+            } => {
+                assert!(reason.contains("next scan came before"), "{reason}");
+                Some(order.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gaps, ["J1", "J2", "J3"]);
+    assert_eq!(opened_parts(&recs), [("REAL".into(), 1)]);
+    assert_eq!(clips.len(), 1);
+}

@@ -1,0 +1,106 @@
+//! The writer on a real data dir that goes away and comes back.
+use super::*;
+use crate::clock::SimClock;
+use crate::log::ScanAction;
+
+fn scan(code: &str) -> Body {
+    Body::Scan {
+        station: "s".into(),
+        scanner: "stdin".into(),
+        code: code.into(),
+        code_kind: "order".into(),
+        rule: String::new(),
+        action: ScanAction::Open,
+        detail: None,
+        order: Some(code.into()),
+        box_no: Some(1),
+        group: Some(format!("g-{code}")),
+        operator: None,
+        scanned_at: "2026-11-25T20:31:02.054+08:00".into(),
+    }
+}
+
+fn codes(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(datadir::MANIFEST))
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["code"].as_str().map(str::to_string)
+        })
+        .collect()
+}
+
+fn open(dir: &Path, clock: &SimClock) -> Writer {
+    datadir::create(dir).unwrap();
+    Writer::open(dir, &Config::default(), Arc::new(clock.clone())).unwrap()
+}
+
+/// The data dir vanishes (moved away, as an unmounted disk) and comes back: records are
+/// kept meanwhile and written first, in order, when it is back; nothing goes into files
+/// that are no longer at the data dir's path.
+#[test]
+fn records_wait_for_a_data_disk_that_comes_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, away) = (tmp.path().join("data"), tmp.path().join("away"));
+    let clock = SimClock::at_test_epoch();
+    let mut w = open(&dir, &clock);
+    assert!(w.append_or_defer(scan("A")).unwrap().is_some());
+    std::fs::rename(&dir, &away).unwrap();
+    assert!(w.append_or_defer(scan("B")).unwrap().is_none());
+    assert!(w.append_or_defer(scan("C")).unwrap().is_none());
+    let refused = w.append(scan("X")).unwrap_err().to_string();
+    assert!(refused.contains("data disk missing"), "{refused}");
+    assert!(w.checkpoint().is_err());
+    assert_eq!(w.disk().problem().unwrap().problem, DiskProblem::Missing);
+    assert_eq!((w.deferred(), codes(&away)), (2, vec!["A".to_string()]));
+    // Back: the next tick writes what waited, then appends go on after it.
+    std::fs::rename(&away, &dir).unwrap();
+    clock.advance(Duration::from_secs(1));
+    w.tick().unwrap();
+    assert!(w.disk().ok());
+    w.append(scan("D")).unwrap();
+    assert_eq!(codes(&dir), ["A", "B", "C", "D"]);
+    assert!(w.checkpoint().unwrap().is_some());
+    drop(w);
+    // One chain, no seq twice, every line linked to the one before.
+    let text = std::fs::read(dir.join(datadir::MANIFEST)).unwrap();
+    let mut prev = crate::log::GENESIS.to_string();
+    for (i, line) in text.split_inclusive(|&b| b == b'\n').enumerate() {
+        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+        assert_eq!(
+            (v["seq"].as_u64(), v["prev"].as_str()),
+            (Some(i as u64 + 1), Some(prev.as_str()))
+        );
+        prev = crate::digest::sha256_hex(line);
+    }
+}
+
+/// An empty directory appears where the data dir was: it is never written into (no new
+/// log is started there), the state says `replaced`, and the original coming back is
+/// taken up again.
+#[test]
+fn an_empty_directory_in_place_of_the_data_dir_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, away) = (tmp.path().join("data"), tmp.path().join("away"));
+    let clock = SimClock::at_test_epoch();
+    let mut w = open(&dir, &clock);
+    w.append(scan("A")).unwrap();
+    std::fs::rename(&dir, &away).unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    assert!(w.append_or_defer(scan("B")).unwrap().is_none());
+    clock.advance(Duration::from_secs(3));
+    w.tick().unwrap();
+    assert_eq!(w.disk().problem().unwrap().problem, DiskProblem::Replaced);
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "nothing is written into a replaced data dir"
+    );
+    std::fs::remove_dir(&dir).unwrap();
+    std::fs::rename(&away, &dir).unwrap();
+    clock.advance(Duration::from_secs(1));
+    w.tick().unwrap();
+    assert!(w.disk().ok());
+    assert_eq!(codes(&dir), ["A", "B"]);
+}
