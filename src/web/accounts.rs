@@ -230,11 +230,33 @@ pub const SESSION: Duration = Duration::from_secs(12 * 3600);
 /// Failed logins from one address within a minute before it is refused for that minute.
 pub const MAX_FAILURES: u32 = 5;
 
+/// Failed logins to one account (from any address) before its guesses are spaced out.
+pub const MAX_ACCOUNT_FAILURES: u32 = 5;
+/// Once an account has had that many failures, a password for it is checked at most this
+/// often from an address that never logged into it: guesses spread over many addresses get
+/// nowhere, and a real user waits seconds at most, never locked out (and not at all from an
+/// address they logged in from before).
+pub const ACCOUNT_SPACING: Duration = Duration::from_secs(10);
+/// How long an account's failures count.
+const ACCOUNT_WINDOW: Duration = Duration::from_secs(15 * 60);
+
 /// The sessions and failed logins of a server.
 #[derive(Default)]
 pub struct Sessions {
     live: Mutex<HashMap<String, Session>>,
     failures: Mutex<HashMap<std::net::IpAddr, (u32, Instant)>>,
+    accounts: Mutex<HashMap<String, AccountFailures>>,
+}
+
+/// Failed logins to one account.
+#[derive(Debug, Default)]
+struct AccountFailures {
+    count: u32,
+    first: Option<Instant>,
+    /// When the last password for it was checked.
+    last_check: Option<Instant>,
+    /// Addresses that logged into it since the server started.
+    known: Vec<std::net::IpAddr>,
 }
 
 impl Sessions {
@@ -278,6 +300,54 @@ impl Sessions {
         })
     }
 
+    /// How long a login to `name` from `ip` must wait before its password is checked
+    /// (`None`: now), and takes the check's slot when it may go.
+    pub fn account_wait(&self, name: &str, ip: std::net::IpAddr) -> Option<Duration> {
+        let mut a = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        let e = a.entry(name.to_string()).or_default();
+        if e.first.is_some_and(|t| t.elapsed() >= ACCOUNT_WINDOW) {
+            e.count = 0;
+            e.first = None;
+        }
+        if e.count < MAX_ACCOUNT_FAILURES || e.known.contains(&ip) {
+            return None;
+        }
+        let now = Instant::now();
+        let wait = e
+            .last_check
+            .map(|t| ACCOUNT_SPACING.saturating_sub(now.duration_since(t)))
+            .filter(|w| !w.is_zero());
+        if wait.is_none() {
+            e.last_check = Some(now);
+        }
+        wait
+    }
+
+    /// A login to `name` from `ip` failed (wrong password, or no such account).
+    pub fn account_failed(&self, name: &str) {
+        let mut a = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: names that are not accounts are kept only while few.
+        if a.len() > 10_000 {
+            a.retain(|_, e| !e.known.is_empty());
+        }
+        let e = a.entry(name.to_string()).or_default();
+        e.count += 1;
+        e.first.get_or_insert_with(Instant::now);
+        e.last_check = Some(Instant::now());
+    }
+
+    /// A login to `name` from `ip` succeeded: that address is known to it from now on.
+    pub fn account_succeeded(&self, name: &str, ip: std::net::IpAddr) {
+        let mut a = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        let e = a.entry(name.to_string()).or_default();
+        if !e.known.contains(&ip) {
+            e.known.push(ip);
+            if e.known.len() > 64 {
+                e.known.remove(0);
+            }
+        }
+    }
+
     pub fn failed(&self, ip: std::net::IpAddr) {
         let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let e = f.entry(ip).or_insert((0, Instant::now()));
@@ -291,6 +361,30 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Guesses at one account from many addresses are spaced out; its user, from an address
+    /// that logged in before, is never held up, and a new address waits seconds, not forever.
+    #[test]
+    fn failed_logins_to_an_account_space_out_guesses_without_locking_its_user_out() {
+        let s = Sessions::default();
+        let (home, a, b): (std::net::IpAddr, std::net::IpAddr, std::net::IpAddr) = (
+            "127.0.0.11".parse().unwrap(),
+            "127.0.0.12".parse().unwrap(),
+            "127.0.0.13".parse().unwrap(),
+        );
+        s.account_succeeded("lin", home);
+        for _ in 0..MAX_ACCOUNT_FAILURES {
+            assert_eq!(s.account_wait("lin", a), None);
+            s.account_failed("lin");
+        }
+        // The next guess, from another address, must wait; so does one more from the first.
+        let w = s.account_wait("lin", b).expect("spaced out");
+        assert!(w <= ACCOUNT_SPACING && !w.is_zero());
+        assert!(s.account_wait("lin", a).is_some());
+        // The user at their usual address is not held up; other accounts are not touched.
+        assert_eq!(s.account_wait("lin", home), None);
+        assert_eq!(s.account_wait("wang", b), None);
+    }
 
     #[test]
     fn accounts_and_passwords() {

@@ -276,7 +276,17 @@ pub(super) async fn login(
         )
             .into_response();
     }
+    if let Some(wait) = shared.sessions.account_wait(&f.name, ip) {
+        tracing::warn!(%ip, user = %f.name, "login refused for now: too many failed logins to this account");
+        let text = format!(
+            "Too many failed logins to this account: try again in {} s. / 此账号登录失败次数过多，请 {} 秒后再试。",
+            wait.as_secs().max(1),
+            wait.as_secs().max(1)
+        );
+        return (StatusCode::TOO_MANY_REQUESTS, login_form(Some(&text))).into_response();
+    }
     let s = shared.clone();
+    let tried = f.name.clone();
     let checked = tokio::task::spawn_blocking(move || {
         let users = s.accounts.get(s.data_dir());
         accounts::check(&users, &f.name, &f.password).map(|r| (f.name, r))
@@ -286,7 +296,8 @@ pub(super) async fn login(
     .flatten();
     let Some((name, role)) = checked else {
         shared.sessions.failed(ip);
-        tracing::warn!(%ip, "failed login");
+        shared.sessions.account_failed(&tried);
+        tracing::warn!(%ip, user = %tried, "failed login");
         return (
             StatusCode::UNAUTHORIZED,
             login_form(Some("Wrong name or password. / 用户名或密码错误。")),
@@ -296,6 +307,7 @@ pub(super) async fn login(
     let Ok(id) = shared.sessions.open(&name, role) else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "cannot open a session\n").into_response();
     };
+    shared.sessions.account_succeeded(&name, ip);
     tracing::info!(user = %name, role = role.as_str(), %ip, "logged in");
     let mut res = Redirect::to("/").into_response();
     if let Some(v) = session_cookie(&id, secure) {

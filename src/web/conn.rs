@@ -1,9 +1,10 @@
 //! The server's connections: at most [`MAX_CONNECTIONS`] at once and
 //! `[server] max_connections_per_ip` from one address (more are closed as they come), and
 //! a connection with no byte in either direction for `[server] idle_timeout_s` is closed, and
-//! so is one whose request head (request line and headers) is not complete
-//! `[server] header_timeout_s` after its first byte (a client that opens connections and
-//! trickles its requests cannot hold the station's page hostage).
+//! so is one whose whole request (request line, headers and a `Content-Length` body) is not
+//! in `[server] header_timeout_s` after its first byte (a client that opens connections and
+//! trickles its requests, head or body, cannot hold the station's page hostage). A chunked
+//! body is held to the same time until the answer starts.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -134,32 +135,84 @@ pub struct Guarded {
     head_deadline: Pin<Box<Sleep>>,
 }
 
-/// Where a connection is in its request, as far as the head's timeout cares.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Where a connection is in its request, as far as the request's timeout cares.
+#[derive(Debug, Clone, PartialEq)]
 enum Head {
-    /// Between requests: no head timeout.
+    /// Between requests: no timeout but the idle one.
     Waiting,
-    /// A request head is coming: the last bytes seen (to find its blank line across reads).
-    Reading(u32),
-    /// The head is complete: its body and its answer are the idle timeout's business.
+    /// A request head is coming: its bytes so far (to find its end and its length).
+    Reading(Vec<u8>),
+    /// The head is in; this many body bytes are still to come (`None`: chunked, until the
+    /// answer starts).
+    Body(Option<u64>),
+    /// The whole request is in: its answer is the idle timeout's business.
     Read,
+}
+
+/// A head longer than this is refused by the HTTP layer anyway: no more is kept.
+const HEAD_MAX: usize = 64 * 1024;
+
+/// The body length a complete request head announces: `Some(n)` for `Content-Length: n`
+/// (0 without one), `None` for a chunked body.
+fn body_length(head: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(head);
+    let mut length = Some(0);
+    for line in text.split("\r\n").skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if name.eq_ignore_ascii_case("transfer-encoding")
+            && value.to_ascii_lowercase().contains("chunked")
+        {
+            return None;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value.parse().ok().or(Some(0));
+        }
+    }
+    length
 }
 
 impl Head {
     /// After `bytes` were read.
     fn read(self, bytes: &[u8]) -> Head {
-        let mut tail = match self {
+        let mut head = match self {
             Head::Read => return Head::Read,
-            Head::Waiting => 0u32,
-            Head::Reading(t) => t,
-        };
-        for &b in bytes {
-            tail = (tail << 8) | u32::from(b);
-            if tail == u32::from_be_bytes(*b"\r\n\r\n") {
-                return Head::Read;
+            Head::Body(None) => return Head::Body(None),
+            Head::Body(Some(left)) => {
+                let left = left.saturating_sub(bytes.len() as u64);
+                return if left == 0 {
+                    Head::Read
+                } else {
+                    Head::Body(Some(left))
+                };
             }
+            Head::Waiting => Vec::new(),
+            Head::Reading(h) => h,
+        };
+        let before = head.len();
+        let start = before.saturating_sub(3);
+        head.extend_from_slice(&bytes[..bytes.len().min(HEAD_MAX.saturating_sub(before))]);
+        let Some(end) = head[start..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|i| start + i + 4)
+        else {
+            return Head::Reading(head);
+        };
+        // Bytes of this read after the head's end are body bytes.
+        let body_here = (before + bytes.len()).saturating_sub(end) as u64;
+        match body_length(&head[..end]) {
+            None => Head::Body(None),
+            Some(n) if n > body_here => Head::Body(Some(n - body_here)),
+            Some(_) => Head::Read,
         }
-        Head::Reading(tail)
+    }
+
+    /// True while the request is still coming in (its timeout runs).
+    fn incoming(&self) -> bool {
+        matches!(self, Head::Reading(_) | Head::Body(_))
     }
 }
 
@@ -169,24 +222,24 @@ impl Guarded {
     }
 
     fn read_bytes(&mut self, bytes: &[u8]) {
-        let before = self.head;
-        self.head = before.read(bytes);
-        if before == Head::Waiting && self.head != Head::Read {
+        let waiting = self.head == Head::Waiting;
+        self.head = std::mem::replace(&mut self.head, Head::Read).read(bytes);
+        if waiting && self.head.incoming() {
             self.head_deadline
                 .as_mut()
                 .reset(Instant::now() + self.header);
         }
     }
 
-    /// A request whose head is still coming after the head timeout: an error.
+    /// A request still coming in after the request timeout: an error.
     fn head_check(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
-        if !matches!(self.head, Head::Reading(_)) {
+        if !self.head.incoming() {
             return Poll::Pending;
         }
         match self.head_deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(io::Error::new(
                 io::ErrorKind::TimedOut,
-                "the request head was not complete in time",
+                "the request (head and body) was not complete in time",
             )),
             Poll::Pending => Poll::Pending,
         }
@@ -283,5 +336,22 @@ mod tests {
         assert_eq!(h.read(b"\nbody"), Head::Read);
         assert_eq!(Head::Read.read(b"more body"), Head::Read);
         assert!(matches!(Head::Waiting.read(b"\r\n"), Head::Reading(_)));
+    }
+
+    /// Issue 20: the body counts as part of the request, so one trickled byte by byte stays
+    /// "incoming" (under the request timeout) until its last byte.
+    #[test]
+    fn a_body_is_part_of_the_request_until_its_last_byte() {
+        let h = Head::Waiting
+            .read(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nname");
+        assert_eq!(h, Head::Body(Some(6)));
+        assert!(h.incoming());
+        let h = h.read(b"=a&p");
+        assert_eq!(h, Head::Body(Some(2)));
+        assert_eq!(h.read(b"=b"), Head::Read);
+        let chunked = Head::Waiting.read(b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n");
+        assert_eq!(chunked, Head::Body(None));
+        assert!(chunked.read(b"5\r\nhello").incoming());
+        assert!(!Head::Read.incoming() && !Head::Waiting.incoming());
     }
 }

@@ -3,8 +3,9 @@
 //! site's page (no cross-site request forgery).
 //!
 //! Owns: the Host check (an IP literal, `localhost`, or a name of `[server] hosts`) and the
-//! cross-site check of state-changing requests (`Sec-Fetch-Site` and `Origin` against the
-//! Host; a client that sends neither, `curl` or a WMS, is not a browser page).
+//! cross-site check of state-changing requests, and of GETs that record or build something
+//! (`/clips/...`, `/export/...`), by `Sec-Fetch-Site` and `Origin` against the Host (a client
+//! that sends neither, `curl` or a WMS, is not a browser page).
 
 use axum::extract::Request;
 use axum::http::{header, Method, StatusCode};
@@ -46,7 +47,12 @@ pub fn refuse(req: &Request, names: &[String]) -> Option<Response> {
         );
     }
     let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !changes {
+    // A GET that records or builds something (a viewing of a clip, a download, a bundle with
+    // its access record) is a change too: another site's page may not make one happen.
+    let path = req.uri().path();
+    let records = *req.method() == Method::GET
+        && (path.starts_with("/export/") || path.starts_with("/clips/"));
+    if !changes && !records {
         return None;
     }
     let site = req
@@ -76,9 +82,13 @@ mod tests {
     use super::*;
 
     fn req(method: &str, host: &str, extra: &[(&str, &str)]) -> Request {
+        req_to(method, "/x", host, extra)
+    }
+
+    fn req_to(method: &str, uri: &str, host: &str, extra: &[(&str, &str)]) -> Request {
         let mut b = Request::builder()
             .method(method)
-            .uri("/x")
+            .uri(uri)
             .header("host", host);
         for (k, v) in extra {
             b = b.header(*k, *v);
@@ -121,5 +131,44 @@ mod tests {
             &names
         )
         .is_some());
+    }
+
+    /// Issue 20: a GET that records a viewing, a download or builds a bundle is refused from
+    /// another site's page (an <img>, <video> or link there), never from the page itself or a
+    /// typed address; other GETs are not.
+    #[test]
+    fn cross_site_gets_that_record_are_refused() {
+        let names = Vec::new();
+        let host = "127.0.0.1:8088";
+        for uri in [
+            "/export/ORDER-1",
+            "/clips/7",
+            "/clips/7/download",
+            "/clips/7/still/first",
+        ] {
+            for h in [
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "http://evil.example"),
+            ] {
+                let r = refuse(&req_to("GET", uri, host, &[h]), &names).expect(uri);
+                assert_eq!(r.status(), StatusCode::FORBIDDEN, "{uri}");
+            }
+            for h in [
+                ("sec-fetch-site", "same-origin"),
+                ("sec-fetch-site", "none"),
+            ] {
+                assert!(
+                    refuse(&req_to("GET", uri, host, &[h]), &names).is_none(),
+                    "{uri}"
+                );
+            }
+            assert!(
+                refuse(&req_to("GET", uri, host, &[]), &names).is_none(),
+                "{uri}"
+            );
+        }
+        let page = [("sec-fetch-site", "cross-site")];
+        assert!(refuse(&req_to("GET", "/order/ORDER-1", host, &page), &names).is_none());
+        assert!(refuse(&req_to("HEAD", "/export/ORDER-1", host, &page), &names).is_none());
     }
 }
