@@ -12,6 +12,10 @@ use crate::config::RetentionConfig;
 
 const MB: u64 = 1024 * 1024;
 
+/// The oldest clips one retention pass considers: removal goes oldest first, so a pass never
+/// reads more than this however long the log (a busy station seals about 1,000 a day).
+pub const CANDIDATES: u32 = 1000;
+
 /// How many bytes a second the station writes while it records, measured from the clips it
 /// sealed: per camera, a moving average of each sealed clip's size over its duration; the
 /// station's rate is the sum (every camera records while an order is open).

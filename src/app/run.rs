@@ -236,6 +236,13 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         a.attach(Box::new(writer.handle()));
     }
     let handle = writer.handle();
+    // Retention on its own thread: the writer every camera waits on only appends.
+    let pruner = crate::recorder::pruner::Pruner::start(
+        r.data_dir,
+        config.retention.clone(),
+        handle.clone(),
+        r.clock.clone(),
+    )?;
     let lanes: Vec<Lane> = config
         .stations
         .iter()
@@ -302,6 +309,7 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     if let Some(web) = web {
         web.stop();
     }
+    pruner.stop();
     // The shutdown checkpoint: everything recorded is covered by a signature.
     if let Err(e) = writer.stop() {
         tracing::error!(error = %e, "could not write the shutdown checkpoint");

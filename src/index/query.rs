@@ -303,19 +303,20 @@ impl Index {
             .map_err(self.sql())
     }
 
-    /// Sealed clips retention may remove (not pruned, not held), oldest scan first.
-    pub fn retention_candidates(&self) -> Result<Vec<ClipAge>, IndexError> {
+    /// Sealed clips retention may remove (not pruned, not held), oldest scan first, at most
+    /// `limit`.
+    pub fn retention_candidates(&self, limit: u32) -> Result<Vec<ClipAge>, IndexError> {
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT opened_seq, order_code, COALESCE(scanned_ms, 0), COALESCE(size, 0) FROM clips
                  WHERE sealed_seq IS NOT NULL AND pruned_seq IS NULL
                    AND opened_seq NOT IN (SELECT clip FROM holds WHERE released = 0)
-                 ORDER BY scanned_ms, opened_seq",
+                 ORDER BY scanned_ms, opened_seq LIMIT ?1",
             )
             .map_err(self.sql())?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([limit], |r| {
                 Ok(ClipAge {
                     clip: r.get(0)?,
                     order: r.get(1)?,

@@ -40,6 +40,11 @@ impl Indexer {
         })
     }
 
+    /// False once its thread has ended (the index could not be opened or updated).
+    pub fn alive(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
     /// Says that lines were appended (never blocks).
     pub fn appended(&self) {
         let _ = self.tx.send(Msg::Appended);

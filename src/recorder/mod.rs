@@ -20,6 +20,7 @@ pub mod disk;
 pub mod health;
 pub mod indexer;
 pub mod preview;
+pub mod pruner;
 pub mod recovery;
 pub mod socket;
 pub mod state;

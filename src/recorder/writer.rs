@@ -1,7 +1,7 @@
 //! The writer: the one place of a process that appends to the manifest.
 //!
 //! Owns: the [`Writer`] (the ledger, the index it keeps current, the signing key, checkpoints
-//! on a count and on a timer, retention), the writer thread that cameras, scanners and the web
+//! on a count and on a timer, the data disk check, the prunes the pruner thread sends), the writer thread that cameras, scanners and the web
 //! server of a process talk to by message ([`WriterHandle`]), what it did lately (the last
 //! checkpoint, a failed write) for the status, and [`open_appender`], which gives a command
 //! the writer or, when a recorder holds the data dir, its socket ([`super::socket`]).
@@ -36,13 +36,9 @@ pub type Observer = Box<dyn Fn(&Record) + Send>;
 /// Builds a record for the `seq` it will get.
 pub type MakeRecord = Box<dyn FnOnce(u64) -> Body + Send>;
 
-/// How often retention runs while recording.
-const RETENTION_EVERY: Duration = Duration::from_secs(60);
 /// With anchoring on, a seal is checkpointed (and so anchored) this long after it: the seals
 /// of one scan's cameras share a checkpoint.
 const SEAL_BURST: Duration = Duration::from_secs(1);
-/// How often the free space is compared with `min_free_mb`.
-const SPACE_EVERY: Duration = Duration::from_secs(5);
 /// How often a manifest whose write failed is opened again.
 const REOPEN_EVERY: Duration = Duration::from_secs(2);
 
@@ -66,7 +62,13 @@ pub struct WriterStats {
     pub recording_bytes_per_s: f64,
     /// Records kept in memory until the manifest can be written again.
     pub deferred: usize,
+    /// Times the indexer thread stopped (the index could not be updated) and was started
+    /// again: lookups lag meanwhile; nothing recorded waits on it.
+    pub indexer_restarts: u64,
 }
+
+/// How often a stopped indexer is started again.
+const INDEXER_RETRY: Duration = Duration::from_secs(30);
 
 /// A status of the recording process, as JSON, for `packwitness status` over the socket.
 pub type StatusFn = Box<dyn Fn() -> serde_json::Value + Send + Sync>;
@@ -93,8 +95,6 @@ pub struct Writer {
     retention: RetentionConfig,
     /// The recording rate measured from the sealed clips: what `reserve_minutes` is.
     rate: retention::RecordingRate,
-    last_retention: Option<Duration>,
-    last_space_check: Option<Duration>,
     last_reopen: Option<Duration>,
     observer: Option<Observer>,
     /// The data disk as last looked at, shared with cameras and stations.
@@ -106,6 +106,10 @@ pub struct Writer {
     /// Clips whose camera gave up on their file (it could not be finished): sealed here from
     /// what is on disk, as after a crash, once the disk can be written.
     abandoned: Vec<u64>,
+    /// Clips put under hold (and not released) by records this writer appended: a prune the
+    /// pruner chose from an index that had not seen the hold yet is refused.
+    held_here: std::collections::HashSet<u64>,
+    last_indexer_start: Duration,
 }
 
 /// Records kept in memory while the manifest cannot be written: about a day of a busy
@@ -162,14 +166,14 @@ impl Writer {
             checkpoint_interval: Duration::from_secs(config.ledger.checkpoint_minutes * 60),
             retention: config.retention.clone(),
             rate: seed_rate(data_dir),
-            last_retention: None,
-            last_space_check: None,
             last_reopen: None,
             observer: None,
             disk: Arc::default(),
             last_look: None,
             deferred: VecDeque::new(),
             abandoned: Vec::new(),
+            held_here: Default::default(),
+            last_indexer_start: Duration::ZERO,
         };
         if let Some(why) = &opened.rebuilt {
             tracing::warn!(why = %why, lines = opened.lines_read, "tiles and line offsets rebuilt from the manifest");
@@ -368,6 +372,32 @@ impl Writer {
         Ok(())
     }
 
+    /// Starts the indexer again when its thread stopped (at most every [`INDEXER_RETRY`]),
+    /// and says so: never waited on, always reported.
+    fn keep_indexer(&mut self, now: Duration) {
+        if self.indexer.as_ref().is_some_and(|i| i.alive())
+            || now.saturating_sub(self.last_indexer_start) < INDEXER_RETRY
+        {
+            return;
+        }
+        self.last_indexer_start = now;
+        if let Some(old) = self.indexer.take() {
+            old.stop();
+        }
+        match super::indexer::Indexer::start(&self.data_dir) {
+            Ok(i) => {
+                self.indexer = Some(i);
+                if let Ok(mut st) = self.stats.lock() {
+                    st.indexer_restarts += 1;
+                }
+                tracing::warn!(dir = %self.data_dir.display(), "the lookup indexer had stopped; started again");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the lookup indexer cannot start; lookups lag until it can")
+            }
+        }
+    }
+
     /// Writes the deferred records, oldest first, in one batch.
     fn drain_deferred(&mut self) -> Result<(), Error> {
         if self.deferred.is_empty() {
@@ -476,6 +506,18 @@ impl Writer {
             st.broken = self.ledger.broken().map(str::to_string);
         }
         for r in recs {
+            if let Body::Hold {
+                clips, released, ..
+            } = &r.body
+            {
+                for c in clips {
+                    if *released {
+                        self.held_here.remove(c);
+                    } else {
+                        self.held_here.insert(*c);
+                    }
+                }
+            }
             if let Body::ClipSealed {
                 station,
                 camera,
@@ -510,8 +552,10 @@ impl Writer {
         Ok(rec)
     }
 
-    /// What the timer does: a checkpoint when `checkpoint_minutes` passed with records after
-    /// the last one, and retention once a minute. Returns how long until it is due again.
+    /// What the timer does: the data disk looked at, what waited written, a checkpoint when
+    /// `checkpoint_minutes` passed with records after the last one (or a second after a
+    /// burst of seals while anchoring). Returns how long until it is due again. Retention is
+    /// not the writer's: the pruner thread sends it prunes ([`Writer::prune_file`]).
     pub fn tick(&mut self) -> Result<Duration, Error> {
         let now = self.clock.monotonic();
         // The data disk (gone, back, replaced) and a failed write (a full disk): looked at a
@@ -532,37 +576,13 @@ impl Writer {
             return Ok(LOOK_EVERY);
         }
         self.seal_abandoned();
-        // The free-space floor is looked at every few seconds, not once a minute: a disk that
-        // fills up is made room on before a write fails.
-        let floor = self.rate.floor_bytes(&self.retention);
-        let low = floor > 0
-            && self
-                .last_space_check
-                .is_none_or(|t| now.saturating_sub(t) >= SPACE_EVERY)
-            && {
-                self.last_space_check = Some(now);
-                datadir::free_bytes(&self.data_dir).is_ok_and(|b| b < floor)
-            };
-        if low {
-            tracing::warn!(dir = %self.data_dir.display(), floor_mb = floor / (1024 * 1024), "free space under the [retention] floor (min_free_mb, reserve_minutes): applying retention now");
-            self.last_retention = None;
-        }
+        self.keep_indexer(now);
         let since = now.saturating_sub(self.last_checkpoint);
         let burst_due = self
             .seal_burst
             .is_some_and(|t| now.saturating_sub(t) >= SEAL_BURST);
         if self.ledger.since_checkpoint() > 0 && (since >= self.checkpoint_interval || burst_due) {
             self.checkpoint()?;
-        }
-        let due_retention = self
-            .last_retention
-            .is_none_or(|t| now.saturating_sub(t) >= RETENTION_EVERY);
-        if due_retention {
-            self.last_retention = Some(now);
-            let policy = self.retention.clone();
-            if let Err(e) = self.apply_retention(&policy, false) {
-                tracing::error!(error = %e, "retention could not remove clips; it tries again in a minute");
-            }
         }
         let now = self.clock.monotonic();
         let to_checkpoint = self
@@ -571,13 +591,7 @@ impl Writer {
             .min(self.seal_burst.map_or(Duration::MAX, |t| {
                 SEAL_BURST.saturating_sub(now.saturating_sub(t))
             }));
-        let to_retention = self.last_retention.map_or(Duration::ZERO, |t| {
-            RETENTION_EVERY.saturating_sub(now.saturating_sub(t))
-        });
-        Ok(to_checkpoint
-            .min(to_retention)
-            .min(LOOK_EVERY)
-            .max(Duration::from_millis(50)))
+        Ok(to_checkpoint.min(LOOK_EVERY).max(Duration::from_millis(50)))
     }
 
     /// Replaces the station key: the key in force signs a `key_rotation` record naming the new
@@ -621,7 +635,7 @@ impl Writer {
         }
         let index = Index::open_read(&self.data_dir)?;
         let candidates: Vec<retention::Candidate> = index
-            .retention_candidates()?
+            .retention_candidates(retention::CANDIDATES)?
             .into_iter()
             .map(|c| retention::Candidate {
                 clip: c.clip,
@@ -676,6 +690,26 @@ impl Writer {
             )
         })?;
         drop(index);
+        self.prune_file(clip, &file, reason)
+    }
+
+    /// Removes the file `file` of sealed clip `clip` for retention, as [`Writer::prune`] but
+    /// with no index read (the pruner thread looked): the writer never waits on the index. A
+    /// clip put under hold by a record of this writer is refused.
+    pub fn prune_file(&mut self, clip: u64, file: &str, reason: &str) -> Result<Record, Error> {
+        if self.held_here.contains(&clip) {
+            return Err(Error::msg(
+                ErrorKind::Conflict,
+                format!("clip {clip} was put under legal hold; it is never pruned"),
+            ));
+        }
+        if !datadir::is_safe_clip_path(file) {
+            return Err(Error::msg(
+                ErrorKind::Invalid,
+                format!("{file:?} is not a clip path under clips/; nothing pruned"),
+            ));
+        }
+        let file = file.to_string();
         let rec = self.append(Body::Pruned {
             clip,
             file: file.clone(),

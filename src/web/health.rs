@@ -45,6 +45,9 @@ pub struct ProcessStatus {
     /// Records kept in memory until the manifest can be written again (scans, gaps).
     #[serde(default)]
     pub deferred_records: usize,
+    /// Times the lookup indexer stopped and was started again since the process started.
+    #[serde(default)]
+    pub indexer_restarts: u64,
     pub stations: Vec<StationStatus>,
     /// What is wrong, for people; empty when every camera delivers and nothing else is.
     pub problems: Vec<String>,
@@ -106,6 +109,7 @@ impl ProcessStatus {
             writer_broken: stats.broken,
             data_disk: writer.and_then(|w| w.disk().problem()),
             deferred_records: stats.deferred,
+            indexer_restarts: stats.indexer_restarts,
             stations,
             problems: Vec::new(),
             warnings: Vec::new(),
@@ -128,6 +132,12 @@ impl ProcessStatus {
                         .unwrap_or_default()
                 ));
             }
+        }
+        if p.indexer_restarts > 0 {
+            p.warnings.push(format!(
+                "the lookup index stopped {} time(s) and was started again: lookups may lag (the log says why; `packwitness reindex` rebuilds it)",
+                p.indexer_restarts
+            ));
         }
         for w in p.anchor.iter().flat_map(|a| a.witnesses.iter()) {
             if let Some(e) = &w.last_error {

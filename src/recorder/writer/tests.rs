@@ -104,3 +104,60 @@ fn an_empty_directory_in_place_of_the_data_dir_is_refused() {
     assert!(w.disk().ok());
     assert_eq!(codes(&dir), ["A", "B"]);
 }
+
+/// The pruner chooses from the index, which may not have seen a hold written a moment ago:
+/// the writer refuses to prune a clip put under hold by a record it appended.
+#[test]
+fn a_clip_held_since_the_pruner_looked_is_not_pruned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let clock = SimClock::at_test_epoch();
+    let mut w = open(&dir, &clock);
+    w.append(Body::Hold {
+        code: "A".into(),
+        clips: vec![7],
+        released: false,
+        who: "lin".into(),
+        reason: None,
+    })
+    .unwrap();
+    let e = w
+        .prune_file(7, "clips/s/2026-11-25/A_c_000007.mp4", "age")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+    assert!(w.prune_file(8, "../../etc/passwd", "age").is_err());
+    w.append(Body::Hold {
+        code: "A".into(),
+        clips: vec![7],
+        released: true,
+        who: "lin".into(),
+        reason: None,
+    })
+    .unwrap();
+    let r = w
+        .prune_file(7, "clips/s/2026-11-25/A_c_000007.mp4", "age")
+        .unwrap();
+    assert!(matches!(r.body, Body::Pruned { clip: 7, .. }));
+}
+
+/// Issue 20: an indexer thread that stopped is started again and counted, never waited on:
+/// records are appended meanwhile as ever.
+#[test]
+fn a_stopped_indexer_is_started_again_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let clock = SimClock::at_test_epoch();
+    let mut w = open(&dir, &clock);
+    // An index that cannot be opened: the indexer thread ends.
+    if let Some(i) = w.indexer.take() {
+        i.stop();
+    }
+    std::fs::remove_file(dir.join(datadir::INDEX)).ok();
+    std::fs::create_dir(dir.join(datadir::INDEX)).unwrap();
+    w.append(scan("A")).unwrap();
+    clock.advance(Duration::from_secs(31));
+    w.tick().unwrap();
+    assert_eq!(w.stats.lock().unwrap().indexer_restarts, 1);
+    w.append(scan("B")).unwrap();
+    assert_eq!(codes(&dir), ["A", "B"]);
+}

@@ -38,6 +38,13 @@ enum Request {
     Abandon {
         clip: u64,
     },
+    /// Retention removes a sealed clip's file (the pruner thread chose it).
+    Prune {
+        clip: u64,
+        file: String,
+        reason: String,
+        reply: Sender<Result<Record, Error>>,
+    },
     Stop,
 }
 
@@ -87,6 +94,21 @@ impl WriterHandle {
     /// is on disk when it can.
     pub fn abandon(&self, clip: u64) -> Result<(), Error> {
         self.tx.send(Request::Abandon { clip }).map_err(|_| gone())
+    }
+
+    /// Removes the file of sealed clip `clip` for retention: the `pruned` record first, then
+    /// the file ([`Writer::prune_file`]).
+    pub fn prune(&self, clip: u64, file: &str, reason: &str) -> Result<Record, Error> {
+        let (reply, rx) = mpsc::channel();
+        self.tx
+            .send(Request::Prune {
+                clip,
+                file: file.to_string(),
+                reason: reason.to_string(),
+                reply,
+            })
+            .map_err(|_| gone())?;
+        rx.recv().map_err(|_| gone())?
     }
 
     /// The data disk as the writer last saw it.
@@ -247,6 +269,21 @@ fn writer_loop(mut w: Writer, rx: Receiver<Request>) -> Result<(), Error> {
                     let _ = reply.send(w.append_or_defer(*body));
                 }
                 Request::Abandon { clip } => w.abandon(clip),
+                Request::Prune {
+                    clip,
+                    file,
+                    reason,
+                    reply,
+                } => {
+                    if !makers.is_empty() {
+                        append_now(
+                            &mut w,
+                            std::mem::take(&mut makers),
+                            std::mem::take(&mut replies),
+                        );
+                    }
+                    let _ = reply.send(w.prune_file(clip, &file, &reason));
+                }
                 Request::Checkpoint { reply } => checkpoints.push(reply),
                 Request::Stop => stop = true,
             }

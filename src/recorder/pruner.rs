@@ -1,0 +1,181 @@
+//! The pruner: retention while recording, on a thread of its own.
+//!
+//! Owns: when retention runs (at start, once a minute, and at once when the free space falls
+//! under the floor, which it looks at every 5 s), which clips it removes (the oldest
+//! [`retention::CANDIDATES`] the index offers, planned by [`retention::plan`]), and sending each
+//! prune to the writer ([`WriterHandle::prune`]), which writes the `pruned` record, then
+//! deletes the file.
+//! Never: writes a record or deletes a file itself, or makes the writer wait on the index
+//! (this thread reads it; the writer only appends).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::writer::WriterHandle;
+use crate::clock::SharedClock;
+use crate::config::RetentionConfig;
+use crate::datadir;
+use crate::error::Error;
+use crate::index::Index;
+use crate::retention;
+
+/// How often retention runs while recording.
+const EVERY: Duration = Duration::from_secs(60);
+/// How often the free space is compared with the floor: a disk that fills up is made room
+/// on before a write fails.
+const SPACE_EVERY: Duration = Duration::from_secs(5);
+
+/// The pruner thread of a recording process.
+pub struct Pruner {
+    stop: Sender<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Pruner {
+    /// Starts retention on `data_dir` with `policy`, sending prunes to `writer`.
+    pub fn start(
+        data_dir: &Path,
+        policy: RetentionConfig,
+        writer: WriterHandle,
+        clock: SharedClock,
+    ) -> Result<Pruner, Error> {
+        let (stop, rx) = mpsc::channel();
+        let dir = data_dir.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("pruner".into())
+            .spawn(move || {
+                let p = Pass {
+                    dir,
+                    policy,
+                    writer,
+                    clock,
+                };
+                let mut last: Option<Instant> = None;
+                loop {
+                    let low = p.under_floor();
+                    if low || last.is_none_or(|t| t.elapsed() >= EVERY) {
+                        last = Some(Instant::now());
+                        if let Err(e) = p.run(&rx) {
+                            tracing::error!(error = %e, "retention could not remove clips; it tries again in a minute");
+                        }
+                    }
+                    match rx.recv_timeout(SPACE_EVERY) {
+                        Err(RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                }
+            })
+            .map_err(|e| Error::internal(format!("cannot start the pruner thread: {e}")))?;
+        Ok(Pruner {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops it (between two prunes at most).
+    pub fn stop(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Pruner {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// What one retention pass needs.
+struct Pass {
+    dir: PathBuf,
+    policy: RetentionConfig,
+    writer: WriterHandle,
+    clock: SharedClock,
+}
+
+impl Pass {
+    /// The floor in force (the writer measures the rate it comes from).
+    fn floor(&self) -> u64 {
+        self.writer.stats().free_floor
+    }
+
+    fn under_floor(&self) -> bool {
+        let floor = self.floor();
+        let low = floor > 0
+            && self.writer.disk().ok()
+            && datadir::free_bytes(&self.dir).is_ok_and(|b| b < floor);
+        if low {
+            tracing::warn!(dir = %self.dir.display(), floor_mb = floor / (1024 * 1024), "free space under the [retention] floor (min_free_mb, reserve_minutes): applying retention now");
+        }
+        low
+    }
+
+    /// One pass: plan from the oldest candidates, prune each (stopping early when asked).
+    fn run(&self, stop: &mpsc::Receiver<()>) -> Result<usize, Error> {
+        let floor = self.floor();
+        if (self.policy.keep_days == 0 && floor == 0) || !self.writer.disk().ok() {
+            return Ok(0);
+        }
+        let index = Index::open_read(&self.dir)?;
+        let candidates: Vec<retention::Candidate> = index
+            .retention_candidates(retention::CANDIDATES)?
+            .into_iter()
+            .map(|c| retention::Candidate {
+                clip: c.clip,
+                order: c.order,
+                scanned_ms: c.scanned_ms,
+                size: c.size,
+            })
+            .collect();
+        let free = match datadir::free_bytes(&self.dir) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(dir = %self.dir.display(), error = %e, "cannot read the free space; only the age limit applies");
+                u64::MAX
+            }
+        };
+        let now_ms = self.clock.now().timestamp_millis();
+        let planned = retention::plan(&candidates, now_ms, &self.policy, free, floor);
+        let freed: u64 = planned.iter().map(|p| p.size).sum();
+        if floor > 0 && free.saturating_add(freed) < floor {
+            tracing::error!(
+                free_mb = free / (1024 * 1024),
+                floor_mb = floor / (1024 * 1024),
+                min_free_mb = self.policy.min_free_mb,
+                reserve_minutes = self.policy.reserve_minutes,
+                "the disk is nearly full and no more clips may be removed (held, or younger than min_age_hours); free space or add disk before recording stops"
+            );
+        }
+        let mut done = 0;
+        for p in &planned {
+            if !matches!(stop.try_recv(), Err(mpsc::TryRecvError::Empty)) {
+                break;
+            }
+            // Looked at again just before: a hold since the candidates were read wins.
+            if index.held(p.clip)? {
+                continue;
+            }
+            let Some(file) = index.sealed_file(p.clip)? else {
+                continue;
+            };
+            match self.writer.prune(p.clip, &file, &p.reason) {
+                Ok(_) => {
+                    done += 1;
+                    tracing::warn!(clip = p.clip, order = %p.order, bytes = p.size, reason = %p.reason, "clip removed by retention (its records and hashes stay in the manifest)");
+                }
+                Err(e) => {
+                    tracing::error!(clip = p.clip, error = %e, "retention could not remove a clip");
+                }
+            }
+        }
+        Ok(done)
+    }
+}
