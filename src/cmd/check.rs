@@ -235,6 +235,9 @@ fn print_status(p: &ProcessStatus) -> Result<()> {
         };
         let what = match (&h.order, &h.not_recording) {
             (None, _) => "idle".to_string(),
+            (Some(o), None) if h.state == "starting" => {
+                format!("starting {o} (its clip opens at the camera's next frame)")
+            }
             (Some(o), None) => format!("recording {o}"),
             (Some(o), Some(why)) => format!("NOT RECORDING {o}: {why}"),
         };

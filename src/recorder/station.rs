@@ -122,8 +122,10 @@ pub struct LastRejection {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StationReport {
     pub id: String,
-    /// `recording` (an order is open and a camera writes it), `not_recording` (an order is
-    /// open and no camera delivers frames), `idle`.
+    /// `recording` (an order is open and a camera's clip writer writes its clip), `starting`
+    /// (an order is open, a camera delivers, and its clip opens at the next frame or
+    /// keyframe), `not_recording` (an order is open and nothing of it can be recorded now:
+    /// no camera delivers, or the data disk cannot be written), `idle`.
     pub state: String,
     pub order: Option<String>,
     #[serde(rename = "box")]
@@ -454,7 +456,9 @@ impl Station {
             id: self.id.clone(),
             state: match (&recording, &not_recording) {
                 (None, _) => "idle",
-                (Some(_), None) => "recording",
+                // "recording" only once a clip writer says it writes this order's clip.
+                (Some(_), None) if self.clip_open() => "recording",
+                (Some(_), None) => "starting",
                 (Some(_), Some(_)) => "not_recording",
             }
             .to_string(),
@@ -580,6 +584,20 @@ impl Station {
         });
     }
 
+    /// True when a camera's clip writer has the open order's clip open (frames of it reach
+    /// the disk now).
+    fn clip_open(&self) -> bool {
+        let group = match self.machine.lock() {
+            Ok(g) => g.1.clone(),
+            Err(_) => None,
+        };
+        group.is_some_and(|g| {
+            self.health
+                .iter()
+                .any(|h| h.recording_group().as_deref() == Some(g.as_str()))
+        })
+    }
+
     /// The order and box being recorded, and the operator of the next clips.
     pub fn recording(&self) -> (Option<(String, u32)>, Option<String>) {
         match self.machine.lock() {
@@ -656,3 +674,6 @@ impl Station {
         first_err.map_or(Ok(()), Err)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -96,6 +96,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     // The station screen.
     ("rec", "REC", "录制中"),
     ("idle", "Ready", "待机"),
+    ("starting", "Starting…", "即将录制…"),
     ("not_recording", "NOT RECORDING", "未在录制"),
     (
         "no_connection",

@@ -194,6 +194,7 @@ fn board(lang: Lang, stations: &[StationStatus], configured: &[String]) -> Marku
                             td.state { @match h.map(|h| h.state.as_str()) {
                                 Some("recording") => b.rec { (t(lang, "recording")) },
                                 Some("not_recording") => b.bad { (t(lang, "not_recording")) },
+                                Some("starting") => span { (t(lang, "starting")) },
                                 Some(_) => span { (t(lang, "idle")) },
                                 None => span.bad { "?" },
                             } }

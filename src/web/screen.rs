@@ -31,6 +31,7 @@ const PREVIEW_WAIT: Duration = Duration::from_secs(3);
 const SCREEN_KEYS: &[&str] = &[
     "rec",
     "idle",
+    "starting",
     "not_recording",
     "no_connection",
     "saved",

@@ -33,7 +33,7 @@ use crate::media::{EncodedPacket, StampText, StreamInfo};
 mod failure;
 mod preroll;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use preroll::PreRoll;
 

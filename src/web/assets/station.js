@@ -140,7 +140,13 @@ function show(msg) {
   const recording = h.state === "recording";
   document.body.dataset.state = h.state;
   $("rec").classList.toggle("on", recording);
-  $("rec-label").textContent = recording ? S.rec : h.state === "not_recording" ? S.not_recording : S.idle;
+  $("rec-label").textContent = recording
+    ? S.rec
+    : h.state === "not_recording"
+      ? S.not_recording
+      : h.state === "starting"
+        ? S.starting
+        : S.idle;
   $("order").textContent = h.order || S.scan_to_start;
   $("order").classList.toggle("prompt", !h.order);
   const detail = [];
