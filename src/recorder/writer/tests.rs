@@ -161,3 +161,27 @@ fn a_stopped_indexer_is_started_again_and_reported() {
     w.append(scan("B")).unwrap();
     assert_eq!(codes(&dir), ["A", "B"]);
 }
+
+/// Issue 20: tiles that could not be written (here: a file where their folder goes) were left
+/// stale until the next start; the writer now catches them up while it runs.
+#[test]
+fn stale_tiles_are_caught_up_while_the_writer_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let clock = SimClock::at_test_epoch();
+    let mut w = open(&dir, &clock);
+    w.append(scan("A")).unwrap();
+    std::fs::remove_dir_all(dir.join("tile")).unwrap();
+    std::fs::write(dir.join("tile"), b"not a folder").unwrap();
+    w.append(scan("B")).unwrap();
+    assert!(w.ledger.derived_stale());
+    std::fs::remove_file(dir.join("tile")).unwrap();
+    clock.advance(Duration::from_secs(1));
+    w.tick().unwrap();
+    assert!(!w.ledger.derived_stale());
+    assert!(dir.join("tile").is_dir());
+    let state = crate::log::state::LogState::load(&dir).unwrap();
+    assert_eq!(state.size, w.log_state().size);
+    w.append(scan("C")).unwrap();
+    assert_eq!(codes(&dir), ["A", "B", "C"]);
+}
