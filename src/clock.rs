@@ -20,6 +20,44 @@ pub trait Clock: Send + Sync {
     /// Whether the wall clock is synchronised to a time source; `None` when that cannot be
     /// told.
     fn synchronised(&self) -> Option<bool>;
+    /// Waits `d` on this clock: the real one sleeps; a simulated one moves forward by `d`
+    /// at once (so a test of reconnects and timeouts takes no real time).
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+    /// True for a clock whose waits are simulated ([`SimClock`]).
+    fn simulated(&self) -> bool {
+        false
+    }
+}
+
+/// Waits up to `d` on `clock` for a message: on the real clock a plain
+/// `recv_timeout`; on a simulated one, a message already there is taken, else the clock moves
+/// forward by `d` and the wait times out (after a moment of real time, for the threads that
+/// send to catch up).
+pub fn recv_timeout<T>(
+    clock: &dyn Clock,
+    rx: &std::sync::mpsc::Receiver<T>,
+    d: Duration,
+) -> Result<T, std::sync::mpsc::RecvTimeoutError> {
+    use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+    if !clock.simulated() {
+        return rx.recv_timeout(d);
+    }
+    let take = |r: Result<T, TryRecvError>| match r {
+        Ok(v) => Some(Ok(v)),
+        Err(TryRecvError::Disconnected) => Some(Err(RecvTimeoutError::Disconnected)),
+        Err(TryRecvError::Empty) => None,
+    };
+    if let Some(r) = take(rx.try_recv()) {
+        return r;
+    }
+    // Real time just long enough for a thread about to send to do so.
+    if let Ok(v) = rx.recv_timeout(Duration::from_millis(2).min(d)) {
+        return Ok(v);
+    }
+    clock.sleep(d);
+    take(rx.try_recv()).unwrap_or(Err(RecvTimeoutError::Timeout))
 }
 
 /// A shared clock.
@@ -138,6 +176,14 @@ impl Clock for SimClock {
 
     fn synchronised(&self) -> Option<bool> {
         self.with(|s| s.synced)
+    }
+
+    fn sleep(&self, d: Duration) {
+        self.advance(d);
+    }
+
+    fn simulated(&self) -> bool {
+        true
     }
 }
 

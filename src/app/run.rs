@@ -600,7 +600,7 @@ fn station_loop(
         };
     let mut last_tick = clock.monotonic();
     loop {
-        let event = rx.recv_timeout(TICK);
+        let event = crate::clock::recv_timeout(clock.as_ref(), &rx, TICK);
         let now = clock.monotonic();
         if now.saturating_sub(last_tick) >= TICK || matches!(event, Err(RecvTimeoutError::Timeout))
         {

@@ -129,9 +129,13 @@ impl CameraLoop {
         down: &Down,
         send: &dyn Fn(CameraEvent) -> Result<(), Error>,
     ) -> Result<bool, Error> {
-        let deadline = std::time::Instant::now() + wait;
-        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-            let cmd = match commands.recv_timeout(left) {
+        // On the station's clock, which a test simulates.
+        let deadline = self.clock.monotonic() + wait;
+        while let Some(left) = deadline
+            .checked_sub(self.clock.monotonic())
+            .filter(|l| !l.is_zero())
+        {
+            let cmd = match crate::clock::recv_timeout(self.clock.as_ref(), commands, left) {
                 Ok(c) => c,
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => CameraCommand::Shutdown,

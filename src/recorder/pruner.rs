@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::writer::WriterHandle;
 use crate::clock::SharedClock;
@@ -52,16 +52,17 @@ impl Pruner {
                     writer,
                     clock,
                 };
-                let mut last: Option<Instant> = None;
+                let mut last: Option<Duration> = None;
                 loop {
                     let low = p.under_floor();
-                    if low || last.is_none_or(|t| t.elapsed() >= EVERY) {
-                        last = Some(Instant::now());
+                    let now = p.clock.monotonic();
+                    if low || last.is_none_or(|t| now.saturating_sub(t) >= EVERY) {
+                        last = Some(now);
                         if let Err(e) = p.run(&rx) {
                             tracing::error!(error = %e, "retention could not remove clips; it tries again in a minute");
                         }
                     }
-                    match rx.recv_timeout(SPACE_EVERY) {
+                    match crate::clock::recv_timeout(p.clock.as_ref(), &rx, SPACE_EVERY) {
                         Err(RecvTimeoutError::Timeout) => {}
                         _ => return,
                     }

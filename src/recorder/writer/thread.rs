@@ -235,7 +235,7 @@ impl Drop for WriterThread {
 fn writer_loop(mut w: Writer, rx: Receiver<Request>) -> Result<(), Error> {
     let mut wait = Duration::ZERO;
     loop {
-        let first = match rx.recv_timeout(wait) {
+        let first = match crate::clock::recv_timeout(w.clock().as_ref(), &rx, wait) {
             Ok(r) => Some(r),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
