@@ -412,8 +412,14 @@ impl Assembly {
                 break;
             };
             if self.current.is_some() {
-                self.seal_current(cut.reason)?;
+                let sealed = self.seal_current(cut.reason);
                 self.pre_roll.set_floor(cut.pts);
+                if let Err(e) = sealed {
+                    // The next order is not lost with the seal that failed: failure.rs
+                    // records it when records can be written again.
+                    self.waiting = cut.next;
+                    return Err(e);
+                }
             }
             if let Some(skipped) = self.waiting.take() {
                 self.never_recorded(skipped, cut.pts, cut.pts);

@@ -3,12 +3,29 @@
 use super::*;
 use std::sync::Mutex;
 
-/// Records appended, with their seq; and the clips handed back to the writer.
+/// Records appended, with their seq; the clips handed back to the writer; and, while `.2` is
+/// set, a manifest that cannot be written (appends fail, deferrable records wait in `.3` and
+/// go first when it can again), as the writer does.
 #[derive(Default)]
-pub struct Collect(pub Mutex<Vec<Body>>, pub Mutex<Vec<u64>>);
+pub struct Collect(
+    pub Mutex<Vec<Body>>,
+    pub Mutex<Vec<u64>>,
+    pub std::sync::atomic::AtomicBool,
+    pub Mutex<Vec<Body>>,
+);
+
+impl Collect {
+    fn failing(&self) -> bool {
+        self.2.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
 
 impl RecordSink for Collect {
     fn append_or_defer(&self, body: Body) -> Result<Option<Record>, Error> {
+        if self.failing() {
+            self.3.lock().unwrap().push(body);
+            return Ok(None);
+        }
         self.append(body).map(Some)
     }
 
@@ -18,7 +35,14 @@ impl RecordSink for Collect {
     }
 
     fn append_with(&self, make: MakeRecord) -> Result<Record, Error> {
+        if self.failing() {
+            return Err(Error::msg(
+                crate::error::ErrorKind::Unavailable,
+                "manifest.jsonl: No space left on device",
+            ));
+        }
         let mut v = self.0.lock().unwrap();
+        v.append(&mut self.3.lock().unwrap());
         let seq = v.len() as u64 + 1;
         let body = make(seq);
         v.push(body.clone());
@@ -36,14 +60,17 @@ impl RecordSink for Collect {
 /// A clip kept in memory: its path, the pts of every packet written, its text samples.
 pub type MemClipData = (PathBuf, Vec<i64>, usize);
 
-/// Clip files kept in memory; the next `.1` creations fail (a disk that refuses files).
+/// Clip files kept in memory; the next `.1` creations fail (a disk that refuses files), and
+/// with `.2` at n > 0 the n-th packet written from now fails (a disk that fills up).
 #[derive(Default)]
 pub struct MemFiles(
     pub Arc<Mutex<Vec<MemClipData>>>,
     pub std::sync::atomic::AtomicUsize,
+    pub Arc<std::sync::atomic::AtomicUsize>,
 );
 
 struct MemClip {
+    fail_in: Arc<std::sync::atomic::AtomicUsize>,
     all: Arc<Mutex<Vec<MemClipData>>>,
     index: usize,
     first: i64,
@@ -53,6 +80,17 @@ struct MemClip {
 
 impl ClipOut for MemClip {
     fn write(&mut self, p: EncodedPacket) -> Result<(), Error> {
+        use std::sync::atomic::Ordering;
+        let n = self.fail_in.load(Ordering::SeqCst);
+        if n > 0 {
+            self.fail_in.store(n - 1, Ordering::SeqCst);
+            if n == 1 {
+                return Err(Error::msg(
+                    crate::error::ErrorKind::Io,
+                    "writing a packet: No space left on device",
+                ));
+            }
+        }
         self.all.lock().unwrap()[self.index].1.push(p.pts);
         self.last = p.pts;
         self.frames += 1;
@@ -100,6 +138,7 @@ impl ClipFiles for MemFiles {
         let mut all = self.0.lock().unwrap();
         all.push((path.to_owned(), Vec::new(), 0));
         Ok(Box::new(MemClip {
+            fail_in: self.2.clone(),
             all: self.0.clone(),
             index: all.len() - 1,
             first: first.0,
@@ -579,4 +618,87 @@ fn orders_replaced_before_their_first_frame_are_never_silent() {
     assert_eq!(gaps, ["J1", "J2", "J3"]);
     assert_eq!(opened_parts(&recs), [("REAL".into(), 1)]);
     assert_eq!(clips.len(), 1);
+}
+
+/// A disk that fills up mid-clip (a packet write fails) and has room again: the clip is
+/// sealed `error` with what was written, nothing more goes into it, and the order is
+/// recorded again as its next part at the first keyframe 2 s later, after a gap.
+#[test]
+fn a_full_disk_mid_clip_seals_what_was_written_and_resumes_the_order() {
+    let records = Arc::new(Collect::default());
+    let files = Arc::new(MemFiles::default());
+    files.2.store(41, std::sync::atomic::Ordering::SeqCst); // packet 40 fails
+    let mut a = Assembly::new(context(records.clone(), files.clone(), 0.0));
+    let ev = stream(200, 30, |i| match i {
+        0 => vec![CameraEvent::Cut {
+            pts: 0,
+            next: Some(order("A")),
+            reason: SealReason::NextOrder,
+        }],
+        _ => Vec::new(),
+    });
+    for e in ev {
+        a.handle(e).unwrap();
+    }
+    let recs = records.0.lock().unwrap().clone();
+    let clips = files.0.lock().unwrap().clone();
+    assert_eq!(clips[0].1, (0..40).map(|i| i * F).collect::<Vec<_>>());
+    let seals: Vec<(SealReason, u64)> = recs
+        .iter()
+        .filter_map(|b| match b {
+            Body::ClipSealed { reason, frames, .. } => Some((*reason, *frames)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seals, [(SealReason::Error, 40), (SealReason::Shutdown, 80)]);
+    assert_eq!(opened_parts(&recs), [("A".into(), 1), ("A".into(), 2)]);
+    // Failed at frame 40; 2 s = 60 frames later, the first keyframe is frame 120.
+    assert_eq!(clips[1].1.first(), Some(&(120 * F)));
+    assert!(recs
+        .iter()
+        .any(|b| matches!(b, Body::CameraGap { clip: Some(_), .. })));
+}
+
+/// A manifest that cannot be written while a clip ends: the seal waits (in memory) and is
+/// written before anything else when the manifest can be written again; the next order's
+/// clip opens only after it.
+#[test]
+fn a_seal_that_could_not_be_written_goes_first_when_the_manifest_is_back() {
+    let records = Arc::new(Collect::default());
+    let files = Arc::new(MemFiles::default());
+    let mut a = Assembly::new(context(records.clone(), files.clone(), 0.0));
+    let ev = stream(240, 30, |i| match i {
+        0 => vec![CameraEvent::Cut {
+            pts: 0,
+            next: Some(order("A")),
+            reason: SealReason::NextOrder,
+        }],
+        60 => vec![CameraEvent::Cut {
+            pts: 60 * F,
+            next: Some(order("B")),
+            reason: SealReason::NextOrder,
+        }],
+        _ => Vec::new(),
+    });
+    for (i, e) in ev.into_iter().enumerate() {
+        // Events: Started, the cut, then packet k is event k + 2 (+1 after the second cut).
+        if i == 50 {
+            records.2.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        if i == 150 {
+            records.2.store(false, std::sync::atomic::Ordering::SeqCst);
+        }
+        a.handle(e).unwrap();
+    }
+    let recs = records.0.lock().unwrap().clone();
+    let order_of = |b: &Body| match b {
+        Body::ClipOpened { order, .. } => Some(format!("open {order}")),
+        Body::ClipSealed { order, reason, .. } => Some(format!("seal {order} {}", reason.as_str())),
+        _ => None,
+    };
+    let seq: Vec<String> = recs.iter().filter_map(order_of).collect();
+    assert_eq!(seq[0], "open A");
+    assert_eq!(seq[1], "seal A next_order", "{seq:?}");
+    assert!(seq[2].starts_with("open B"), "{seq:?}");
+    assert!(seq.last().unwrap().starts_with("seal B"), "{seq:?}");
 }
