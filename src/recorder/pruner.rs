@@ -126,35 +126,8 @@ impl Pass {
             return Ok(0);
         }
         let index = Index::open_read(&self.dir)?;
-        let candidates: Vec<retention::Candidate> = index
-            .retention_candidates(retention::CANDIDATES)?
-            .into_iter()
-            .map(|c| retention::Candidate {
-                clip: c.clip,
-                order: c.order,
-                scanned_ms: c.scanned_ms,
-                size: c.size,
-            })
-            .collect();
-        let free = match datadir::free_bytes(&self.dir) {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::error!(dir = %self.dir.display(), error = %e, "cannot read the free space; only the age limit applies");
-                u64::MAX
-            }
-        };
         let now_ms = self.clock.now().timestamp_millis();
-        let planned = retention::plan(&candidates, now_ms, &self.policy, free, floor);
-        let freed: u64 = planned.iter().map(|p| p.size).sum();
-        if floor > 0 && free.saturating_add(freed) < floor {
-            tracing::error!(
-                free_mb = free / (1024 * 1024),
-                floor_mb = floor / (1024 * 1024),
-                min_free_mb = self.policy.min_free_mb,
-                reserve_minutes = self.policy.reserve_minutes,
-                "the disk is nearly full and no more clips may be removed (held, or younger than min_age_hours); free space or add disk before recording stops"
-            );
-        }
+        let planned = plan_from_index(&index, &self.dir, &self.policy, floor, now_ms)?;
         let mut done = 0;
         for p in &planned {
             if !matches!(stop.try_recv(), Err(mpsc::TryRecvError::Empty)) {
@@ -179,4 +152,45 @@ impl Pass {
         }
         Ok(done)
     }
+}
+
+/// What retention removes now: the plan ([`retention::plan`]) over the oldest
+/// [`retention::CANDIDATES`] clips the index offers, at the free space of `dir` and the
+/// floor `floor`; says so in the log when even that will not bring the disk above the floor.
+pub(super) fn plan_from_index(
+    index: &Index,
+    dir: &Path,
+    policy: &RetentionConfig,
+    floor: u64,
+    now_ms: i64,
+) -> Result<Vec<retention::Planned>, Error> {
+    let candidates: Vec<retention::Candidate> = index
+        .retention_candidates(retention::CANDIDATES)?
+        .into_iter()
+        .map(|c| retention::Candidate {
+            clip: c.clip,
+            order: c.order,
+            scanned_ms: c.scanned_ms,
+            size: c.size,
+        })
+        .collect();
+    let free = match datadir::free_bytes(dir) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(dir = %dir.display(), error = %e, "cannot read the free space; only the age limit applies");
+            u64::MAX
+        }
+    };
+    let planned = retention::plan(&candidates, now_ms, policy, free, floor);
+    let freed: u64 = planned.iter().map(|p| p.size).sum();
+    if floor > 0 && free.saturating_add(freed) < floor {
+        tracing::error!(
+            free_mb = free / (1024 * 1024),
+            floor_mb = floor / (1024 * 1024),
+            min_free_mb = policy.min_free_mb,
+            reserve_minutes = policy.reserve_minutes,
+            "the disk is nearly full and no more clips may be removed (held, or younger than min_age_hours); free space or add disk before recording stops"
+        );
+    }
+    Ok(planned)
 }

@@ -634,35 +634,10 @@ impl Writer {
             return Ok(Vec::new());
         }
         let index = Index::open_read(&self.data_dir)?;
-        let candidates: Vec<retention::Candidate> = index
-            .retention_candidates(retention::CANDIDATES)?
-            .into_iter()
-            .map(|c| retention::Candidate {
-                clip: c.clip,
-                order: c.order,
-                scanned_ms: c.scanned_ms,
-                size: c.size,
-            })
-            .collect();
-        let free = match datadir::free_bytes(&self.data_dir) {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::error!(dir = %self.data_dir.display(), error = %e, "cannot read the free space; only the age limit applies");
-                u64::MAX
-            }
-        };
         let now_ms = self.clock.now().timestamp_millis();
-        let planned = retention::plan(&candidates, now_ms, policy, free, floor);
-        let freed: u64 = planned.iter().map(|p| p.size).sum();
-        if floor > 0 && free.saturating_add(freed) < floor {
-            tracing::error!(
-                free_mb = free / (1024 * 1024),
-                floor_mb = floor / (1024 * 1024),
-                min_free_mb = policy.min_free_mb,
-                reserve_minutes = policy.reserve_minutes,
-                "the disk is nearly full and no more clips may be removed (held, or younger than min_age_hours); free space or add disk before recording stops"
-            );
-        }
+        let planned =
+            super::pruner::plan_from_index(&index, &self.data_dir, policy, floor, now_ms)?;
+        drop(index);
         if !dry_run {
             for p in &planned {
                 self.prune(p.clip, &p.reason)?;

@@ -484,6 +484,28 @@ fn stream(n: usize, gop: usize, mut at: impl FnMut(usize) -> Vec<CameraEvent>) -
     ev
 }
 
+/// Order A scanned at the first of `n` packets (keyframe every 30), recorded with `files`:
+/// the sink, its records and the clips written.
+fn order_a(n: usize, files: MemFiles) -> (Arc<Collect>, Vec<Body>, Vec<MemClipData>) {
+    let records = Arc::new(Collect::default());
+    let files = Arc::new(files);
+    let mut a = Assembly::new(context(records.clone(), files.clone(), 0.0));
+    let ev = stream(n, 30, |i| match i {
+        0 => vec![CameraEvent::Cut {
+            pts: 0,
+            next: Some(order("A")),
+            reason: SealReason::NextOrder,
+        }],
+        _ => Vec::new(),
+    });
+    for e in ev {
+        a.handle(e).unwrap();
+    }
+    let recs = records.0.lock().unwrap().clone();
+    let clips = files.0.lock().unwrap().clone();
+    (records, recs, clips)
+}
+
 fn opened_parts(recs: &[Body]) -> Vec<(String, u32)> {
     recs.iter()
         .filter_map(|b| match b {
@@ -549,23 +571,9 @@ fn the_data_disk_gone_mid_clip_resumes_the_order_as_its_next_part() {
 /// floor) is not lost: it is recorded when files can be made again, after a gap.
 #[test]
 fn an_order_whose_clip_cannot_open_is_recorded_when_it_can() {
-    let records = Arc::new(Collect::default());
-    let files = Arc::new(MemFiles::default());
+    let files = MemFiles::default();
     files.1.store(1, std::sync::atomic::Ordering::SeqCst);
-    let mut a = Assembly::new(context(records.clone(), files.clone(), 0.0));
-    let ev = stream(200, 30, |i| match i {
-        0 => vec![CameraEvent::Cut {
-            pts: 0,
-            next: Some(order("A")),
-            reason: SealReason::NextOrder,
-        }],
-        _ => Vec::new(),
-    });
-    for e in ev {
-        a.handle(e).unwrap();
-    }
-    let recs = records.0.lock().unwrap().clone();
-    let clips = files.0.lock().unwrap().clone();
+    let (records, recs, clips) = order_a(200, files);
     // The first opening was recorded and its (missing) file handed to the writer; the order
     // came back as part 2 at the first keyframe 2 s later, and was sealed at the end.
     assert_eq!(*records.1.lock().unwrap(), vec![1]);
@@ -625,23 +633,9 @@ fn orders_replaced_before_their_first_frame_are_never_silent() {
 /// recorded again as its next part at the first keyframe 2 s later, after a gap.
 #[test]
 fn a_full_disk_mid_clip_seals_what_was_written_and_resumes_the_order() {
-    let records = Arc::new(Collect::default());
-    let files = Arc::new(MemFiles::default());
+    let files = MemFiles::default();
     files.2.store(41, std::sync::atomic::Ordering::SeqCst); // packet 40 fails
-    let mut a = Assembly::new(context(records.clone(), files.clone(), 0.0));
-    let ev = stream(200, 30, |i| match i {
-        0 => vec![CameraEvent::Cut {
-            pts: 0,
-            next: Some(order("A")),
-            reason: SealReason::NextOrder,
-        }],
-        _ => Vec::new(),
-    });
-    for e in ev {
-        a.handle(e).unwrap();
-    }
-    let recs = records.0.lock().unwrap().clone();
-    let clips = files.0.lock().unwrap().clone();
+    let (_, recs, clips) = order_a(200, files);
     assert_eq!(clips[0].1, (0..40).map(|i| i * F).collect::<Vec<_>>());
     let seals: Vec<(SealReason, u64)> = recs
         .iter()
