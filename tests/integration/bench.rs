@@ -63,7 +63,7 @@ fn assert_clean(dir: &std::path::Path) {
 }
 
 #[test]
-#[ignore = "slow tier: a benchmark; run with `cargo test -- --ignored`"]
+#[ignore = "slow tier: a benchmark; run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn bench_verify_measures_sha256sum_and_verify_and_their_ratio() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(&[
@@ -113,7 +113,7 @@ fn bench_verify_measures_sha256sum_and_verify_and_their_ratio() {
 }
 
 #[test]
-#[ignore = "slow tier: a benchmark; run with `cargo test -- --ignored`"]
+#[ignore = "slow tier: a benchmark; run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn bench_transcode_measures_both_sides_at_both_sizes() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(&[
@@ -147,7 +147,7 @@ fn bench_transcode_measures_both_sides_at_both_sizes() {
 }
 
 #[test]
-#[ignore = "slow tier: a benchmark; run with `cargo test -- --ignored`"]
+#[ignore = "slow tier: a benchmark; run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn bench_passthrough_measures_both_recorders_of_one_stream() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(&[
@@ -181,7 +181,7 @@ fn bench_passthrough_measures_both_recorders_of_one_stream() {
 }
 
 #[test]
-#[ignore = "slow tier: a benchmark; run with `cargo test -- --ignored`"]
+#[ignore = "slow tier: a benchmark; run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn bench_station_measures_cpu_memory_frames_lag_and_loss_quiet_and_loaded() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(&[
@@ -247,7 +247,7 @@ fn bench_station_measures_cpu_memory_frames_lag_and_loss_quiet_and_loaded() {
 }
 
 #[test]
-#[ignore = "slow tier: a benchmark; run with `cargo test -- --ignored`"]
+#[ignore = "slow tier: a benchmark; run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn bench_lookup_measures_reindex_and_lookup_latency() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(&[

@@ -41,11 +41,11 @@ fn kill_9_at_random_moments() {
     kill_trials(12, 0);
 }
 
-/// The slow tier (`cargo test -- --ignored`, run by .ci/run after the fast one): every kill
+/// The slow tier (`cargo test --test integration -- --ignored --test-threads=1`, run by .ci/run after the fast one): every kill
 /// with two busy loops per core beside the recorder, as on a PC that does other work. Each of
 /// at least 20 kills loses at most 1 s (issue 20).
 #[test]
-#[ignore = "slow tier: busy loops; run with `cargo test -- --ignored`"]
+#[ignore = "slow tier: busy loops; run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn kill_9_under_load_loses_at_most_a_second() {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     kill_trials(20, 2 * cores);

@@ -8,7 +8,7 @@ fn ci_runs_exactly_the_readme_test_command() {
     let cmd = ci.lines().last().unwrap().trim();
     assert_eq!(
         cmd,
-        "bash .ci/deps && cargo test && cargo test -- --ignored"
+        "bash .ci/deps && cargo test && cargo test --test integration -- --ignored --test-threads=1"
     );
     assert!(
         readme.contains(&format!("    {cmd}\n")),
