@@ -71,6 +71,10 @@ fn the_data_disk_vanishes_mid_order_and_comes_back() {
     st.wait_record(&dir, "DISK-2's clip", |r| {
         r["kind"] == "clip_opened" && r["order"] == "DISK-2"
     });
+    eprintln!(
+        "recording resumed {:?} after the data disk came back",
+        back.elapsed()
+    );
     assert!(
         back.elapsed() < Duration::from_secs(10),
         "recording resumed {:?} after the disk came back",
@@ -162,7 +166,7 @@ fn an_empty_directory_in_place_of_the_data_dir_is_refused_and_sigterm_still_ends
 }
 
 /// SIGTERM in each bad state ends the process within 10 s: a camera that never answers, a
-/// TSA that cannot be reached, a web client holding a station screen's event
+/// TSA and a witness that cannot be reached, a web client holding a station screen's event
 /// stream, a manifest that cannot be written (a full disk); a second SIGTERM at once.
 #[test]
 fn sigterm_ends_the_process_in_every_state() {
@@ -189,6 +193,15 @@ fn sigterm_ends_the_process_in_every_state() {
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", show(&made));
+    // A witness key of a witness that is never started.
+    let wk = run(&[
+        "witness",
+        "--data-dir",
+        tmp.path().join("witness").to_str().unwrap(),
+        "--key",
+    ]);
+    assert!(wk.status.success(), "{}", show(&wk));
+    let witness_key = stdout(&wk).trim().to_string();
     std::fs::write(
         &config,
         r#"
@@ -200,6 +213,10 @@ tsa = ["http://127.0.0.1:9/tsa"]
 tsa_ca = "CA"
 every_s = 1
 
+[[anchor.witness]]
+url = "http://127.0.0.1:9"
+key = "WITNESS"
+
 [[station]]
 id = "s1"
 
@@ -207,7 +224,8 @@ id = "s1"
 id = "cam"
 source = "rtsp://127.0.0.1:9/nothing"
 "#
-        .replace("CA", ca.to_str().unwrap()),
+        .replace("CA", ca.to_str().unwrap())
+        .replace("WITNESS", &witness_key),
     )
     .unwrap();
     let mut st = spawn_station(&[
