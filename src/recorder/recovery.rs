@@ -186,3 +186,6 @@ pub fn recover_orphans(w: &mut Writer) -> Result<u64, Error> {
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests;
