@@ -60,6 +60,13 @@ pub use query::{
 pub use reindex::{reindex, Reindexed};
 use schema::{apply, DDL, SCHEMA_VERSION};
 
+/// A reader stops waiting for an indexer that took in nothing for this long (stopped, or
+/// stuck on a disk): it is never waited on longer.
+const STALLED: std::time::Duration = std::time::Duration::from_secs(2);
+/// A reader waits at most this long for an indexer that makes progress (a new index of
+/// millions of lines being built).
+const WAIT_AT_MOST: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Whether a database file already has tables (of any schema).
 fn has_tables(conn: &Connection) -> bool {
     conn.query_row(
@@ -188,16 +195,34 @@ impl Index {
 
     /// While a recorder keeps the index, a reader waits (a little) for it to take in every
     /// line that was in the manifest when the reader started: a lookup sees what was durable
-    /// when it was asked. After a minute (a new index of millions of lines still being built)
-    /// it goes on, and says so.
+    /// when it was asked. It waits only while the indexer makes progress: 2 s without any
+    /// (an indexer that stopped, or one stuck on a disk) or a minute in all (a new index of
+    /// millions of lines still being built), and it goes on with what is there, and says so.
     fn wait_for_indexer(data_dir: &Path, target: u64) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while Index::indexed_end(data_dir).is_none_or(|end| end < target) {
-            if std::time::Instant::now() > deadline {
-                tracing::warn!(dir = %data_dir.display(), "the recorder is still building the lookup index; results may be incomplete");
+        let start = std::time::Instant::now();
+        // Progress: the indexed end moved, or the index's files grew (a long build writes
+        // its pages before it commits).
+        let mark = || {
+            let len = |name: &str| std::fs::metadata(data_dir.join(name)).map_or(0, |m| m.len());
+            (
+                Index::indexed_end(data_dir),
+                len(INDEX),
+                len(&format!("{INDEX}-wal")),
+                len(&format!("{INDEX}-journal")),
+            )
+        };
+        let (mut seen, mut since) = (mark(), start);
+        while seen.0.is_none_or(|end| end < target) {
+            let now = std::time::Instant::now();
+            if now.duration_since(since) > STALLED || now.duration_since(start) > WAIT_AT_MOST {
+                tracing::warn!(dir = %data_dir.display(), "the lookup index is behind the manifest and not catching up now; results may be incomplete");
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
+            let m = mark();
+            if m != seen {
+                (seen, since) = (m, std::time::Instant::now());
+            }
         }
     }
 
@@ -417,5 +442,25 @@ impl Index {
             source,
         })?;
         Ok(applied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 20: a reader no longer waits a minute for an indexer that stopped: with no
+    /// progress for [`STALLED`] it answers with what the index has.
+    #[test]
+    fn a_reader_does_not_wait_on_an_indexer_that_makes_no_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MANIFEST), vec![b'x'; 4096]).unwrap();
+        let t = std::time::Instant::now();
+        Index::wait_for_indexer(dir.path(), 4096);
+        let waited = t.elapsed();
+        assert!(
+            waited >= STALLED && waited < WAIT_AT_MOST / 2,
+            "waited {waited:?}"
+        );
     }
 }
