@@ -2,7 +2,7 @@
 //! comes back, a different empty directory takes its place, and SIGTERM ends the process in
 //! every bad state, within the systemd unit's stop timeout.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -36,16 +36,23 @@ fn stop(st: &mut Station) -> (Duration, std::process::Output) {
     (t.elapsed(), out)
 }
 
+/// A station recording `order` for a moment, then its data dir moved away (as a disk
+/// unmounted): the data dir's path, where it went, the station.
+fn recording_then_moved(tmp: &Path, order: &str) -> (PathBuf, PathBuf, Station) {
+    let (dir, away) = (tmp.join("data"), tmp.join("unplugged"));
+    let mut st = start(&dir, &[]);
+    st.scan(order);
+    st.wait_record(&dir, "the order's clip", |r| r["kind"] == "clip_opened");
+    packing(800);
+    std::fs::rename(&dir, &away).unwrap();
+    (dir, away, st)
+}
+
 #[test]
 fn the_data_disk_vanishes_mid_order_and_comes_back() {
     let tmp = tempfile::tempdir().unwrap();
-    let (dir, away) = (tmp.path().join("data"), tmp.path().join("unplugged"));
-    let mut st = start(&dir, &[]);
-    st.scan("DISK-1");
-    st.wait_record(&dir, "DISK-1's clip", |r| r["kind"] == "clip_opened");
-    packing(800);
-    // Unplugged (the path is gone; the files live on elsewhere).
-    std::fs::rename(&dir, &away).unwrap();
+    // Unplugged mid-order (the path is gone; the files live on elsewhere).
+    let (dir, away, mut st) = recording_then_moved(tmp.path(), "DISK-1");
     wait_until("the recorder to say the data disk is missing", || {
         status(&away)["data_disk"]["problem"] == "missing"
     });
@@ -115,12 +122,7 @@ fn the_data_disk_vanishes_mid_order_and_comes_back() {
 #[test]
 fn an_empty_directory_in_place_of_the_data_dir_is_refused_and_sigterm_still_ends_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let (dir, away) = (tmp.path().join("data"), tmp.path().join("old"));
-    let mut st = start(&dir, &[]);
-    st.scan("SWAP-1");
-    st.wait_record(&dir, "SWAP-1's clip", |r| r["kind"] == "clip_opened");
-    packing(800);
-    std::fs::rename(&dir, &away).unwrap();
+    let (dir, away, mut st) = recording_then_moved(tmp.path(), "SWAP-1");
     std::fs::create_dir(&dir).unwrap();
     wait_until("the recorder to say the data dir was replaced", || {
         status(&away)["data_disk"]["problem"] == "replaced"
