@@ -136,6 +136,8 @@ fn snapshot(shared: &Shared, id: &str) -> Option<serde_json::Value> {
         "station": station,
         "recording_process": p.recording_process,
         "problems": p.problems,
+        // A data disk gone is NOT RECORDING even before the next scan: the whole screen says it.
+        "data_disk": p.data_disk.as_ref().map(|d| format!("{} ({})", d.problem.advice(), d.what)),
         "now": shared.deps.clock.now().format("%H:%M:%S").to_string(),
     }))
 }

@@ -154,8 +154,11 @@ function show(msg) {
   if (h.operator) detail.push(`${S.operator}: ${h.operator}`);
   $("detail").textContent = detail.join(" · ");
   since = h.order && h.elapsed_s != null ? [h.elapsed_s, performance.now()] : null;
-  if (h.state === "not_recording" || down.length) {
-    const why = h.not_recording || down.map((c) => `${c.camera} ${c.state}${c.reason ? " (" + c.reason + ")" : ""}`).join("; ");
+  if (h.state === "not_recording" || down.length || msg.data_disk) {
+    const why =
+      h.not_recording ||
+      msg.data_disk ||
+      down.map((c) => `${c.camera} ${c.state}${c.reason ? " (" + c.reason + ")" : ""}`).join("; ");
     alert(S.not_recording, why);
   } else if (!msg.recording_process) {
     alert(S.no_connection, (msg.problems || []).join("; "));
