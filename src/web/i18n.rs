@@ -97,6 +97,21 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("rec", "REC", "录制中"),
     ("idle", "Ready", "待机"),
     ("starting", "Starting…", "即将录制…"),
+    (
+        "disk_missing",
+        "The data disk is missing: reconnect or remount it. Recording resumes by itself within 2 s of it being back.",
+        "数据盘不见了：请重新连接或挂载。数据盘恢复后 2 秒内自动继续录制。",
+    ),
+    (
+        "disk_unwritable",
+        "The data disk cannot be written: check that it is mounted read-write. Recording resumes by itself when it can.",
+        "数据盘无法写入：请检查是否以读写方式挂载。可写后自动继续录制。",
+    ),
+    (
+        "disk_replaced",
+        "Another folder is where the data folder was: nothing is written into it. Put the original disk back, or ask the lead to start a new data folder.",
+        "数据文件夹的位置上是另一个文件夹：不会写入其中。请装回原来的磁盘，或请负责人启用新的数据文件夹。",
+    ),
     ("not_recording", "NOT RECORDING", "未在录制"),
     (
         "no_connection",

@@ -32,6 +32,9 @@ const SCREEN_KEYS: &[&str] = &[
     "rec",
     "idle",
     "starting",
+    "disk_missing",
+    "disk_unwritable",
+    "disk_replaced",
     "not_recording",
     "no_connection",
     "saved",
@@ -138,6 +141,8 @@ fn snapshot(shared: &Shared, id: &str) -> Option<serde_json::Value> {
         "problems": p.problems,
         // A data disk gone is NOT RECORDING even before the next scan: the whole screen says it.
         "data_disk": p.data_disk.as_ref().map(|d| format!("{} ({})", d.problem.advice(), d.what)),
+        "data_disk_problem": p.data_disk.as_ref().map(|d| d.problem),
+        "data_disk_what": p.data_disk.as_ref().map(|d| d.what.clone()),
         "now": shared.deps.clock.now().format("%H:%M:%S").to_string(),
     }))
 }

@@ -155,9 +155,11 @@ function show(msg) {
   $("detail").textContent = detail.join(" · ");
   since = h.order && h.elapsed_s != null ? [h.elapsed_s, performance.now()] : null;
   if (h.state === "not_recording" || down.length || msg.data_disk) {
+    // A data disk gone: said in the screen's language, the technical detail after it.
+    const disk = msg.data_disk_problem ? S["disk_" + msg.data_disk_problem] : null;
     const why =
+      (disk && `${disk} (${msg.data_disk_what})`) ||
       h.not_recording ||
-      msg.data_disk ||
       down.map((c) => `${c.camera} ${c.state}${c.reason ? " (" + c.reason + ")" : ""}`).join("; ");
     alert(S.not_recording, why);
   } else if (!msg.recording_process) {
