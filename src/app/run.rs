@@ -284,12 +284,11 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         }
     }
     let alarms = super::alarm::Alarms::start(config, r.data_dir.to_owned(), status)?;
-    let senders: Vec<Sender<StationEvent>> = lanes.iter().map(|l| l.tx.clone()).collect();
-    stopping.watch(senders.clone());
-    let stop_all = move || {
-        for tx in &senders {
-            let _ = tx.send(StationEvent::Shutdown);
-        }
+    stopping.watch(lanes.iter().map(|l| l.tx.clone()).collect());
+    // A signal and a station that stops first stop the stations the same way.
+    let stop_all = {
+        let stopping = stopping.clone();
+        move || stopping.stop_stations()
     };
     if let Err(e) = listen(&stations, &lanes, &classifier) {
         for (_, s) in stations {

@@ -119,11 +119,9 @@ impl DataDisk {
         }
     }
 
-    /// The data dir the writer saw right.
-    pub fn seen_dir(&self, dir: &Path) {
-        if let Ok(m) = std::fs::metadata(dir) {
-            *self.dir.lock().unwrap_or_else(|p| p.into_inner()) = Some((m.dev(), m.ino()));
-        }
+    /// The data dir the writer saw right: `(st_dev, st_ino)` from [`Looked::dir`].
+    pub fn seen_dir(&self, dir: (u64, u64)) {
+        *self.dir.lock().unwrap_or_else(|p| p.into_inner()) = Some(dir);
     }
 
     /// Sets what the writer found; `now` is the time to give a new problem. True when the
@@ -173,8 +171,15 @@ pub enum Seen {
     Returned,
 }
 
+/// What [`look`] found, and the data dir's `(st_dev, st_ino)`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Looked {
+    pub seen: Seen,
+    pub dir: (u64, u64),
+}
+
 /// Looks at the data dir at `dir`: see the module comment.
-pub fn look(dir: &Path, known: &Known<'_>) -> Result<Seen, (DiskProblem, String)> {
+pub fn look(dir: &Path, known: &Known<'_>) -> Result<Looked, (DiskProblem, String)> {
     let meta = match std::fs::metadata(dir) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -234,7 +239,10 @@ pub fn look(dir: &Path, known: &Known<'_>) -> Result<Seen, (DiskProblem, String)
             format!("{} is on a read-only filesystem", dir.display()),
         ));
     }
-    Ok(seen)
+    Ok(Looked {
+        seen,
+        dir: (meta.dev(), meta.ino()),
+    })
 }
 
 /// True when the manifest at `path` (of `len` bytes) holds, where the writer's last line
@@ -295,7 +303,7 @@ mod tests {
             end: 16,
             last_line: Some((start, &sha)),
         };
-        assert_eq!(look(&dir, &known), Ok(Seen::Same));
+        assert_eq!(look(&dir, &known).map(|l| l.seen), Ok(Seen::Same));
         // Moved away (unmounted): missing.
         std::fs::rename(&dir, tmp.path().join("away")).unwrap();
         assert_eq!(look(&dir, &known).unwrap_err().0, DiskProblem::Missing);
@@ -307,11 +315,11 @@ mod tests {
         assert_eq!(look(&dir, &known).unwrap_err().0, DiskProblem::Replaced);
         // The same bytes in another file (a remount): returned.
         std::fs::write(dir.join(MANIFEST), b"{\"a\":1}\n{\"b\":2}\n").unwrap();
-        assert_eq!(look(&dir, &known), Ok(Seen::Returned));
+        assert_eq!(look(&dir, &known).map(|l| l.seen), Ok(Seen::Returned));
         // The original back in place: the same.
         std::fs::remove_dir_all(&dir).unwrap();
         std::fs::rename(tmp.path().join("away"), &dir).unwrap();
-        assert_eq!(look(&dir, &known), Ok(Seen::Same));
+        assert_eq!(look(&dir, &known).map(|l| l.seen), Ok(Seen::Same));
     }
 
     #[test]

@@ -298,23 +298,24 @@ impl Writer {
         };
         let at = crate::clock::format_time(self.clock.now());
         let found = match found {
-            // Back, a failed write, or derived files left behind: open the manifest again
-            // (which also catches the tiles and offsets up while the process runs).
-            Ok(disk::Seen::Same)
-                if !self.disk.ok()
-                    || self.ledger.broken().is_some()
-                    || self.ledger.derived_stale() =>
-            {
-                self.open_again(now)
+            Ok(looked) => {
+                self.disk.seen_dir(looked.dir);
+                match looked.seen {
+                    // Back, a failed write, or derived files left behind: open the manifest
+                    // again (which also catches the tiles and offsets up while it runs).
+                    disk::Seen::Same
+                        if self.disk.ok()
+                            && self.ledger.broken().is_none()
+                            && !self.ledger.derived_stale() =>
+                    {
+                        Ok(())
+                    }
+                    _ => self.open_again(now),
+                }
             }
-            Ok(disk::Seen::Same) => Ok(()),
-            Ok(disk::Seen::Returned) => self.open_again(now),
             Err(e) => Err(e),
         };
         let was_ok = self.disk.ok();
-        if found.is_ok() {
-            self.disk.seen_dir(&self.data_dir);
-        }
         if self.disk.set(found, &at) {
             match self.disk.problem() {
                 Some(d) => {

@@ -353,6 +353,27 @@ impl Station {
     }
 }
 
+/// `packwitness --data-dir DIR run --source testsrc` on a "disk" of `kib` KiB a file:
+/// RLIMIT_FSIZE (bash `ulimit -f`) with SIGXFSZ ignored, so a write past it fails with EFBIG
+/// as a full disk's would with ENOSPC. Standard input piped, output kept for a failure.
+pub fn spawn_on_a_small_disk(dir: &Path, kib: u32) -> Station {
+    let child = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {kib}; exec '{}' --data-dir '{}' run --source testsrc",
+            env!("CARGO_BIN_EXE_packwitness"),
+            dir.display()
+        ))
+        .env_remove("PACKWITNESS_CONFIG")
+        .env("PACKWITNESS_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting packwitness under bash");
+    Station(Some(child))
+}
+
 /// Starts `packwitness ARGS` with stdin, stdout and stderr piped: a station fed by a test.
 pub fn spawn_station(args: &[&str]) -> Station {
     spawn_station_logging(args, "warn")

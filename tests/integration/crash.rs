@@ -227,21 +227,7 @@ fn a_write_that_fails_keeps_complete_fragments_and_recording_resumes() {
     // so a write past 3000 KiB fails with EFBIG as a full disk's would with ENOSPC.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
-    let child = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "trap '' XFSZ; ulimit -f 3000; exec '{}' --data-dir '{}' run --source testsrc",
-            env!("CARGO_BIN_EXE_packwitness"),
-            dir.display()
-        ))
-        .env_remove("PACKWITNESS_CONFIG")
-        .env("PACKWITNESS_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut reaper = Station(Some(child));
+    let mut reaper = spawn_on_a_small_disk(&dir, 3000);
     reaper.wait_record(&dir, "the station's start", |r| {
         r["kind"] == "station_start"
     });

@@ -253,20 +253,7 @@ source = "rtsp://127.0.0.1:9/nothing"
 
     // A full manifest disk (ulimit -f): the writer failed, the process must still stop.
     let dir = tmp.path().join("full");
-    let child = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "trap '' XFSZ; ulimit -f 3000; exec '{}' --data-dir '{}' run --source testsrc",
-            env!("CARGO_BIN_EXE_packwitness"),
-            dir.display()
-        ))
-        .env("PACKWITNESS_LOG", "warn")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut st = Station(Some(child));
+    let mut st = spawn_on_a_small_disk(&dir, 3000);
     st.scan("FULL-1");
     wait_until("a write to fail", || {
         status(&dir)["stations"][0]["health"]["cameras"][0]["write_error"].is_string()
