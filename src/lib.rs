@@ -35,6 +35,7 @@ pub mod index;
 pub mod retention;
 pub mod scanners;
 
+pub mod archive;
 pub mod export;
 pub mod recorder;
 pub mod verify;

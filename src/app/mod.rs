@@ -12,6 +12,7 @@ use crate::config::{CameraConfig, Config, ScannerConfig, ScannerKind};
 use crate::error::Error;
 
 pub mod alarm;
+pub mod archive;
 pub mod bench;
 pub mod demo;
 pub mod run;

@@ -232,6 +232,10 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         opened.set_observer(crate::anchor::checkpoint_observer(feeds));
     }
     let writer = WriterThread::spawn(opened, true)?;
+    // What the writer sealed goes to the archive from a thread of its own, read back from
+    // the data dir.
+    let uploader = crate::archive::push::Uploader::start(r.data_dir, &config.archive)
+        .map_err(|e| Error::msg(crate::error::ErrorKind::Invalid, format!("[archive] {e}")))?;
     if let Some(a) = &anchorer {
         a.attach(Box::new(writer.handle()));
     }
@@ -264,6 +268,7 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         &handle,
         anchorer.as_ref().map(|a| a.status_handle()),
         cosigner.as_ref().map(|c| c.status_handle()),
+        uploader.as_ref().map(|u| u.status_handle()),
     );
     {
         let status = status.clone();
@@ -322,6 +327,9 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     if let Some(c) = cosigner {
         c.stop();
     }
+    if let Some(u) = uploader {
+        u.stop();
+    }
     first_err.map_or(Ok(()), Err)
 }
 
@@ -361,6 +369,7 @@ fn process_status(
     handle: &WriterHandle,
     anchor: Option<Arc<Mutex<crate::anchor::AnchorStatus>>>,
     witnesses: Option<Arc<Mutex<Vec<crate::anchor::witness_client::WitnessStatus>>>>,
+    archive: Option<Arc<Mutex<crate::archive::push::ArchiveStatus>>>,
 ) -> web::StatusSource {
     let statuses: Vec<Arc<Mutex<StationStatus>>> = lanes.iter().map(|l| l.status.clone()).collect();
     let (data_dir, config, clock, writer) = (
@@ -392,7 +401,12 @@ fn process_status(
             Some(&writer),
             &clock,
             uptime,
-            anchor,
+            web::Outside {
+                anchor,
+                archive: archive
+                    .as_ref()
+                    .and_then(|a| a.lock().ok().map(|g| g.clone())),
+            },
         )
     })
 }

@@ -263,6 +263,24 @@ pub enum Cmd {
         #[arg(long, default_value = "witness.packwitness.local/w1")]
         name: String,
     },
+    /// The archive: every station's evidence off the station, in an S3 bucket with Object
+    /// Lock and a PostgreSQL database (`[archive_server]` in --config). Serves the stations'
+    /// pushes; prints its verifier key first (stations put it in `[archive] key`). --data-dir
+    /// holds only its signing key; any number of nodes may serve one database and bucket.
+    #[command(args_conflicts_with_subcommands = true)]
+    Archive {
+        #[command(subcommand)]
+        action: Option<ArchiveCmd>,
+        /// Address to serve on (default: `[archive_server] listen`).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Print the archive's verifier key and exit.
+        #[arg(long)]
+        key: bool,
+        /// The archive key's name, when its key is created (a schema-less URL).
+        #[arg(long, default_value = "archive.packwitness.local/a1")]
+        name: String,
+    },
     /// Print the station's public signing key (creating the key pair on first use).
     Key {
         /// Replace the key: the current key signs a key_rotation record naming a new one (the
@@ -368,6 +386,17 @@ pub enum Cmd {
         /// The clip file the proof is about: its SHA-256 must match the proven record.
         #[arg(long)]
         clip: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ArchiveCmd {
+    /// Register a station's key (as `packwitness key` prints it) with the archive's database;
+    /// prints the station's token as the last line, for its `[archive] token`. Registering
+    /// the same key again gives it a new token and revokes the old one.
+    AddStation {
+        /// The station's public key.
+        station_key: String,
     },
 }
 
@@ -512,6 +541,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             add_log,
             name,
         } => setup::witness(data_dir, listen.as_deref(), key, &add_log, &name),
+        Cmd::Archive {
+            action,
+            listen,
+            key,
+            name,
+        } => setup::archive(data_dir, &config, action, listen.as_deref(), key, &name),
         Cmd::ControlSheet { output } => setup::control_sheet(&config, &output),
         other => evidence(other, &config, data_dir),
     }

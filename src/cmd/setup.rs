@@ -143,6 +143,38 @@ pub fn witness(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `packwitness archive`: serve, print the key, or register a station.
+pub fn archive(
+    dir: Option<PathBuf>,
+    config: &Config,
+    action: Option<super::ArchiveCmd>,
+    listen: Option<&str>,
+    key: bool,
+    name: &str,
+) -> Result<ExitCode> {
+    let cfg = &config.archive_server;
+    if let Some(super::ArchiveCmd::AddStation { station_key }) = action {
+        let token = packwitness::app::archive::add_station(cfg, &station_key)?;
+        eprintln!("station registered; put this token in its [archive] token:");
+        out!("{token}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dir = dir.context("the archive keeps its signing key in --data-dir DIR: give one")?;
+    let signing = packwitness::app::archive::key(&dir, name)?;
+    if key {
+        out!("{}", signing.verifier());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let listen = listen.unwrap_or(&cfg.listen).to_string();
+    packwitness::app::archive::serve(&listen, cfg, signing, |key, addr| {
+        use std::io::Write;
+        let mut so = std::io::stdout().lock();
+        let _ = writeln!(so, "{key}").and_then(|()| so.flush());
+        eprintln!("packwitness archive: serving http://{addr}/v1/ (Ctrl-C stops)");
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The first line of standard input: a password.
 fn read_password() -> Result<String> {
     let mut line = String::new();

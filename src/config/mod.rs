@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod sections;
-pub use sections::{AnchorConfig, RecorderConfig, WitnessConfig};
+pub use sections::{
+    AnchorConfig, ArchiveConfig, ArchiveServerConfig, LockMode, RecorderConfig, WitnessConfig,
+};
 
 impl From<ConfigError> for crate::Error {
     fn from(e: ConfigError) -> crate::Error {
@@ -54,6 +56,8 @@ pub struct Config {
     pub alarm: AlarmConfig,
     pub anchor: AnchorConfig,
     pub recorder: RecorderConfig,
+    pub archive: ArchiveConfig,
+    pub archive_server: ArchiveServerConfig,
 }
 
 /// What is run when an alarm is raised or cleared (`[alarm]`): a camera lost or stalled, an
@@ -165,6 +169,10 @@ struct FileConfig<S> {
     anchor: AnchorConfig,
     #[serde(default)]
     recorder: RecorderConfig,
+    #[serde(default)]
+    archive: ArchiveConfig,
+    #[serde(default)]
+    archive_server: ArchiveServerConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -517,6 +525,8 @@ impl Default for Config {
             alarm: AlarmConfig::default(),
             anchor: AnchorConfig::default(),
             recorder: RecorderConfig::default(),
+            archive: ArchiveConfig::default(),
+            archive_server: ArchiveServerConfig::default(),
         }
     }
 }
@@ -588,6 +598,8 @@ impl Config {
                 server: file.server,
                 retention: file.retention,
                 recorder: file.recorder,
+                archive: file.archive,
+                archive_server: file.archive_server,
             }
         } else {
             let file: FileConfig<StationConfig> = toml::from_str(text).map_err(parse_err)?;
@@ -618,6 +630,8 @@ impl Config {
                 server: file.server,
                 retention: file.retention,
                 recorder: file.recorder,
+                archive: file.archive,
+                archive_server: file.archive_server,
             }
         };
         config.validate().map_err(invalid)?;

@@ -55,3 +55,81 @@ impl Default for AnchorConfig {
         }
     }
 }
+
+/// Where this station's evidence is archived (`[archive]`): a `packwitness archive` service.
+/// Empty `url`: nothing leaves the station.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveConfig {
+    /// The archive's address, `https://host[:port]` (plain `http://` only to a loopback address,
+    /// or anywhere with `allow_http = true`).
+    pub url: String,
+    /// This station's credential, the last line `packwitness archive add-station` printed.
+    pub token: String,
+    /// The archive's verifier key (the first line `packwitness archive` prints): every
+    /// receipt is checked against it. Empty: receipts are kept unchecked, and status says so.
+    pub key: String,
+    /// Send over plain HTTP to a non-loopback address (a private network you trust).
+    pub allow_http: bool,
+    /// Raise the `archive_lag` alarm when the oldest seal the archive has not confirmed is
+    /// older than this many minutes.
+    pub max_lag_minutes: u64,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        ArchiveConfig {
+            url: String::new(),
+            token: String::new(),
+            key: String::new(),
+            allow_http: false,
+            max_lag_minutes: 30,
+        }
+    }
+}
+
+/// Object Lock mode of archived objects: `compliance` (nobody can shorten or remove the lock,
+/// not even the bucket's owner) or `governance` (users with the bypass permission can).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LockMode {
+    #[default]
+    Compliance,
+    Governance,
+}
+
+/// The archive service (`[archive_server]`, read by `packwitness archive`): an S3 bucket with
+/// Object Lock and a PostgreSQL database hold every piece of its state.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveServerConfig {
+    /// `host:port` to listen on (`--listen` overrides).
+    pub listen: String,
+    /// The S3 endpoint, e.g. `https://s3.eu-central-1.amazonaws.com` or `http://127.0.0.1:8333`.
+    pub s3_endpoint: String,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    /// A file with `AWS_ACCESS_KEY_ID=...` and `AWS_SECRET_ACCESS_KEY=...` lines; empty: the
+    /// standard environment variables. Credentials are never written in this file itself.
+    pub s3_credentials_file: String,
+    /// `postgresql://user@host:port/db` (a password belongs in `~/.pgpass` or `PGPASSWORD`).
+    pub postgres_url: String,
+    /// Every object is locked until its seal time plus this many days.
+    pub retention_days: u32,
+    pub lock_mode: LockMode,
+}
+
+impl Default for ArchiveServerConfig {
+    fn default() -> Self {
+        ArchiveServerConfig {
+            listen: "127.0.0.1:8090".into(),
+            s3_endpoint: String::new(),
+            s3_bucket: String::new(),
+            s3_region: "us-east-1".into(),
+            s3_credentials_file: String::new(),
+            postgres_url: String::new(),
+            retention_days: 180,
+            lock_mode: LockMode::Compliance,
+        }
+    }
+}

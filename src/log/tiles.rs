@@ -302,6 +302,38 @@ impl TileBuilder {
         done
     }
 
+    /// The right edge of a tree of `size` leaves from the hashes of its partial tiles
+    /// (`levels[L]`: the partial tile of level L, fewer than 256 hashes); `None` when they do
+    /// not fit `size`.
+    pub fn from_edge(size: u64, levels: Vec<Vec<Hash>>) -> Option<TileBuilder> {
+        let mut want = Vec::new();
+        let mut l = 0u32;
+        while size.checked_shr(8 * l).unwrap_or(0) > 0 {
+            want.push((size >> (8 * l)) % WIDTH);
+            l += 1;
+        }
+        let fits = levels.len() <= want.len().max(1)
+            && want
+                .iter()
+                .enumerate()
+                .all(|(i, w)| levels.get(i).map_or(0, |h| h.len() as u64) == *w);
+        fits.then_some(TileBuilder { size, levels })
+    }
+
+    /// The partial tile of every level (see [`TileBuilder::from_edge`]).
+    pub fn edge(&self) -> &[Vec<Hash>] {
+        &self.levels
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The tree hash of every leaf pushed so far.
+    pub fn root(&self) -> Hash {
+        edge_frontier(self.size, &self.levels).root()
+    }
+
     /// The partial tiles at the right edge: (level, N, hashes), non-empty ones only.
     pub fn partials(&self) -> Vec<(u8, u64, Vec<Hash>)> {
         self.levels
@@ -311,6 +343,23 @@ impl TileBuilder {
             .map(|(l, h)| (l as u8, (self.size >> (8 * l as u64)) / WIDTH, h.clone()))
             .collect()
     }
+}
+
+/// The roots of the perfect subtrees of a tree of `size` leaves, largest first, from the
+/// partial tile of each level.
+fn edge_frontier(size: u64, levels: &[Vec<Hash>]) -> Frontier {
+    let mut nodes = Vec::new();
+    for hashes in levels.iter().rev() {
+        let mut off = 0usize;
+        for bit in (0..8).rev() {
+            let len = 1usize << bit;
+            if hashes.len() & len != 0 {
+                nodes.push(merkle::root(&hashes[off..off + len]));
+                off += len;
+            }
+        }
+    }
+    Frontier::from_parts(size, nodes)
 }
 
 /// Compares tile hashes computed from the manifest with the stored tile: `None` when they
@@ -421,18 +470,7 @@ impl TileWriter {
 
     /// The roots of the perfect subtrees on the right edge, largest first.
     pub fn frontier(&self) -> Frontier {
-        let mut nodes = Vec::new();
-        for hashes in self.levels.iter().rev() {
-            let mut off = 0usize;
-            for bit in (0..8).rev() {
-                let len = 1usize << bit;
-                if hashes.len() & len != 0 {
-                    nodes.push(merkle::root(&hashes[off..off + len]));
-                    off += len;
-                }
-            }
-        }
-        Frontier::from_parts(self.size, nodes)
+        edge_frontier(self.size, &self.levels)
     }
 
     /// The tree hash of everything so far.
@@ -535,6 +573,35 @@ pub fn open(path: &Path) -> Result<File, TileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_builder_goes_on_from_its_edge() {
+        let leaves: Vec<Hash> = (0..70_000u32)
+            .map(|i| merkle::leaf_hash(&i.to_le_bytes()))
+            .collect();
+        let mut whole = TileBuilder::default();
+        let emitted: Vec<_> = leaves.iter().map(|l| whole.push(*l)).collect();
+        let mut prefix = TileBuilder::default();
+        for (i, leaf) in leaves.iter().enumerate() {
+            prefix.push(*leaf);
+            let n = i + 1;
+            if [1, 255, 256, 257, 511, 65_535, 65_536, 65_537].contains(&n) {
+                let edge = prefix.edge().to_vec();
+                let mut again = TileBuilder::from_edge(n as u64, edge).unwrap();
+                assert_eq!(again.root(), merkle::root(&leaves[..n]), "size {n}");
+                // It completes the same full tiles as the builder that saw every leaf.
+                for j in n..(n + 600).min(leaves.len()) {
+                    assert_eq!(again.push(leaves[j]), emitted[j], "leaf {j} after {n}");
+                }
+                // An edge that does not fit the size is refused.
+                assert!(TileBuilder::from_edge(n as u64 + 1, prefix.edge().to_vec()).is_none());
+            }
+        }
+        assert_eq!(
+            TileBuilder::from_edge(0, Vec::new()).unwrap().root(),
+            merkle::root(&[])
+        );
+    }
 
     #[test]
     fn paths_as_c2sp_writes_them() {

@@ -88,7 +88,7 @@ pub struct Writer {
     checkpoint_interval: Duration,
     /// Monotonic time of the last checkpoint.
     last_checkpoint: Duration,
-    /// With anchoring on (`[anchor]`), when the first seal after the last checkpoint was
+    /// With anchoring or archiving on (`[anchor]`, `[archive]`), when the first seal after the last checkpoint was
     /// written: a burst of seals gets its checkpoint (and so its anchor) a second later.
     anchoring: bool,
     seal_burst: Option<Duration>,
@@ -159,7 +159,9 @@ impl Writer {
             data_dir: data_dir.to_owned(),
             key,
             last_checkpoint: clock.monotonic(),
-            anchoring: !config.anchor.tsa.is_empty() || !config.anchor.witness.is_empty(),
+            anchoring: !config.anchor.tsa.is_empty()
+                || !config.anchor.witness.is_empty()
+                || !config.archive.url.is_empty(),
             seal_burst: None,
             clock,
             checkpoint_every: config.ledger.checkpoint_every,

@@ -57,6 +57,16 @@ pub struct ProcessStatus {
     /// Checkpoints stamped by a TSA (`[anchor]`): the queue and the last stamp.
     #[serde(default)]
     pub anchor: Option<crate::anchor::AnchorStatus>,
+    /// The archive (`[archive]`): what it confirmed, what waits, the last error.
+    #[serde(default)]
+    pub archive: Option<crate::archive::push::ArchiveStatus>,
+}
+
+/// What the station sent outside: checkpoints to TSAs and witnesses, evidence to the archive.
+#[derive(Debug, Clone, Default)]
+pub struct Outside {
+    pub anchor: Option<crate::anchor::AnchorStatus>,
+    pub archive: Option<crate::archive::push::ArchiveStatus>,
 }
 
 /// Recording with less than this many hours of free space left is a problem.
@@ -76,8 +86,9 @@ impl ProcessStatus {
         writer: Option<&WriterHandle>,
         clock: &SharedClock,
         uptime_s: f64,
-        anchor: Option<crate::anchor::AnchorStatus>,
+        outside: Outside,
     ) -> ProcessStatus {
+        let Outside { anchor, archive } = outside;
         let free = crate::datadir::free_bytes(data_dir).unwrap_or(0);
         let bytes: u64 = stations
             .iter()
@@ -114,6 +125,7 @@ impl ProcessStatus {
             problems: Vec::new(),
             warnings: Vec::new(),
             anchor,
+            archive,
         };
         if let Some(a) = p.anchor.as_ref().filter(|a| a.queued > 0) {
             let late = a
@@ -145,8 +157,17 @@ impl ProcessStatus {
                     .push(format!("witness {} ({}): {e}", w.name, w.url));
             }
         }
+        if let Some(e) = p.archive.as_ref().and_then(|a| a.last_error.as_ref()) {
+            p.warnings.push(format!(
+                "archive: cannot send now ({e}); the station records on and sends later"
+            ));
+        }
         for a in alarms(&p, config) {
-            if a.kind == "clock_unsynchronised" {
+            // Recording goes on: said loudly, but the station is healthy.
+            if matches!(
+                a.kind.as_str(),
+                "clock_unsynchronised" | "archive_lag" | "archive_refused"
+            ) {
                 p.warnings.push(a.reason);
             } else {
                 p.problems.push(a.reason);
@@ -174,7 +195,8 @@ impl ProcessStatus {
 pub struct Alarm {
     /// `no_station`, `camera_starting`, `camera_stalled`, `camera_lost`, `camera_stopped`,
     /// `not_recording`, `write_failed`, `writer_lag`, `writer_broken`, `disk_low`,
-    /// `data_disk_missing`, `data_disk_unwritable`, `data_dir_replaced`, `clock_unsynchronised`.
+    /// `data_disk_missing`, `data_disk_unwritable`, `data_dir_replaced`, `clock_unsynchronised`,
+    /// `archive_lag`, `archive_refused`.
     pub kind: String,
     pub station: Option<String>,
     pub camera: Option<String>,
@@ -321,6 +343,31 @@ pub fn alarms(p: &ProcessStatus, config: &Config) -> Vec<Alarm> {
                 p.disk_free_mb
             ),
         );
+    }
+    if let Some(a) = &p.archive {
+        if let Some(why) = &a.refused {
+            push(
+                "archive_refused",
+                None,
+                None,
+                format!("the archive {} refused this station's log: {why}", a.url),
+            );
+        }
+        if a.lagging {
+            push(
+                "archive_lag",
+                None,
+                None,
+                format!(
+                    "the archive {} has not confirmed what was sealed since {} ({} clip(s), {} line(s) wait; [archive] max_lag_minutes = {})",
+                    a.url,
+                    a.oldest_unconfirmed.as_deref().unwrap_or("?"),
+                    a.clips_pending,
+                    a.log_lines.saturating_sub(a.confirmed_lines),
+                    config.archive.max_lag_minutes
+                ),
+            );
+        }
     }
     if p.clock_synced == Some(false) {
         push(

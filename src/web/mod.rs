@@ -53,7 +53,7 @@ mod screen;
 mod search;
 
 pub use conn::{bind, runtime, Capped};
-pub use health::ProcessStatus;
+pub use health::{Outside, ProcessStatus};
 
 /// What a station is doing now, as the page and `/api/status` show it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -478,7 +478,7 @@ fn process_status(shared: &Shared) -> ProcessStatus {
                 .monotonic()
                 .saturating_sub(shared.started)
                 .as_secs_f64(),
-            None,
+            Default::default(),
         ),
         None => match crate::recorder::writer::recorder_status(&deps.data_dir).and_then(|v| {
             serde_json::from_value::<ProcessStatus>(v).map_err(|e| Error::internal(e.to_string()))

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod anchor;
+mod archive;
 mod bad_input;
 mod bench;
 mod browser;
@@ -23,6 +24,7 @@ mod rtsp;
 mod run;
 mod scanners;
 mod server;
+mod servers;
 mod stations;
 mod stranger;
 mod tamper;

@@ -1,0 +1,237 @@
+//! `packwitness archive`: the archive service over HTTP (see [`crate::archive`]), and
+//! registering stations with it.
+//!
+//! Owns: the routes of the push protocol (`/v1/log`, `/v1/clips/<sha256>`), bearer-token
+//! authentication of stations, streaming a clip's body to the object store without holding
+//! it, the archive's signing key in its folder (`archive.key`, the only thing kept there).
+//! Never: keeps state between requests; any number of nodes may serve one database and bucket.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use futures_util::StreamExt;
+
+use crate::anchor::cosign::WitnessKey;
+use crate::anchor::witness::Answer;
+use crate::archive::service::{self, Archive, Station, MAX_PUSH};
+use crate::archive::wire::PushLines;
+use crate::config::ArchiveServerConfig;
+use crate::error::{Error, ErrorKind};
+
+/// Connections from one address at once (a station needs one or two; a proxy in front of
+/// many stations needs more: put `--listen` behind it with care).
+const PER_IP: usize = 64;
+
+/// The archive's signing key in `dir` (created, named `name`, on first use).
+pub fn key(dir: &Path, name: &str) -> Result<WitnessKey, Error> {
+    crate::datadir::create_dir_durable(dir)
+        .map_err(|e| Error::msg(ErrorKind::Io, format!("{}: {e}", dir.display())))?;
+    WitnessKey::load_or_create(&dir.join("archive.key"), name)
+        .map_err(|e| Error::msg(ErrorKind::Invalid, e.to_string()))
+}
+
+fn reply(a: Answer) -> Response {
+    let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, a.content_type)], a.body).into_response()
+}
+
+fn plain(status: StatusCode, text: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// The station whose token the request carries, or the answer that refuses it.
+async fn station(a: &Archive, headers: &HeaderMap) -> Result<Station, Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(plain(
+            StatusCode::UNAUTHORIZED,
+            "no station token: send `Authorization: Bearer <token>` ([archive] token)\n".into(),
+        ));
+    };
+    match a.station(token).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(plain(
+            StatusCode::UNAUTHORIZED,
+            "this token belongs to no station registered here (`packwitness archive add-station STATION_KEY` prints one)\n".into(),
+        )),
+        Err(e) => Err(plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the archive cannot check the token now ({e}); try again\n"),
+        )),
+    }
+}
+
+async fn held(State(a): State<Arc<Archive>>, headers: HeaderMap) -> Response {
+    match station(&a, &headers).await {
+        Ok(st) => reply(a.held(&st).await),
+        Err(r) => r,
+    }
+}
+
+async fn push(State(a): State<Arc<Archive>>, headers: HeaderMap, body: Bytes) -> Response {
+    let st = match station(&a, &headers).await {
+        Ok(st) => st,
+        Err(r) => return r,
+    };
+    let req: PushLines = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                format!("not a push (JSON, protocol version 1): {e}\n"),
+            )
+        }
+    };
+    let now = chrono::Utc::now().timestamp().max(1) as u64;
+    reply(a.push(&st, &req, now).await)
+}
+
+async fn put_clip(
+    State(a): State<Arc<Archive>>,
+    UrlPath(sha256): UrlPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let st = match station(&a, &headers).await {
+        Ok(st) => st,
+        Err(r) => return r,
+    };
+    let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return plain(
+            StatusCode::LENGTH_REQUIRED,
+            "a clip is sent with its Content-Length\n".into(),
+        );
+    };
+    // The body goes to the store as it arrives (a channel makes it the `Sync` body the S3
+    // client takes); nothing of it is kept here.
+    let (mut tx, chan) = http_body_util::channel::Channel::<Bytes, axum::Error>::new(4);
+    tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(b) => {
+                    if tx.send_data(b).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tx.abort(e);
+                    return;
+                }
+            }
+        }
+    });
+    let stream = aws_sdk_s3::primitives::ByteStream::from_body_1_x(chan);
+    reply(a.put_clip(&st, &sha256, len, stream).await)
+}
+
+async fn gone(
+    State(a): State<Arc<Archive>>,
+    UrlPath(sha256): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let st = match station(&a, &headers).await {
+        Ok(st) => st,
+        Err(r) => return r,
+    };
+    let why = String::from_utf8_lossy(&body)
+        .trim()
+        .chars()
+        .take(500)
+        .collect::<String>();
+    reply(a.gone(&st, &sha256, &why).await)
+}
+
+fn unavailable(what: impl std::fmt::Display) -> Error {
+    Error::msg(ErrorKind::Unavailable, what.to_string())
+}
+
+/// Serves the archive on `listen` until SIGINT/SIGTERM; `ready` is told its verifier key and
+/// address once it listens (after the bucket was checked and the schema migrated).
+pub fn serve(
+    listen: &str,
+    cfg: &ArchiveServerConfig,
+    key: WitnessKey,
+    ready: impl FnOnce(&str, SocketAddr),
+) -> Result<(), Error> {
+    let runtime = crate::web::runtime("archive").map_err(unavailable)?;
+    let archive = runtime
+        .block_on(Archive::open(cfg, key))
+        .map_err(Error::from)?;
+    let (std_listener, addr) = crate::web::bind(listen, "127.0.0.1:8090")
+        .map_err(|e| unavailable(format!("archive on {listen}: {e}")))?;
+    let verifier = archive.verifier();
+    let app = axum::Router::new()
+        .route(
+            "/v1/log",
+            get(held).post(push).layer(DefaultBodyLimit::max(MAX_PUSH)),
+        )
+        .route(
+            "/v1/clips/{sha256}",
+            put(put_clip).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v1/clips/{sha256}/gone",
+            post(gone).layer(DefaultBodyLimit::max(4096)),
+        )
+        .with_state(Arc::new(archive));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop_tx = std::sync::Mutex::new(Some(stop_tx));
+    super::run::on_signal(move || {
+        if let Some(tx) = stop_tx.lock().ok().and_then(|mut g| g.take()) {
+            let _ = tx.send(());
+        }
+    })?;
+    ready(&verifier, addr);
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(std_listener)
+            .map_err(|e| unavailable(format!("archive on {listen}: cannot use its socket: {e}")))?;
+        let listener = crate::web::Capped::new(
+            listener,
+            PER_IP,
+            std::time::Duration::from_secs(120),
+            // A whole request, a clip's body included: 200 MB at 2 Mbit/s.
+            std::time::Duration::from_secs(900),
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .map_err(|e| unavailable(format!("archive on {listen} stopped: {e}")))
+    })
+}
+
+/// Registers a station key with the archive's database; returns the station's token.
+pub fn add_station(cfg: &ArchiveServerConfig, station_key: &str) -> Result<String, Error> {
+    let runtime = crate::web::runtime("archive").map_err(unavailable)?;
+    runtime
+        .block_on(async {
+            let pool = service::pool(cfg)?;
+            let mut client = service::get(&pool).await?;
+            crate::archive::schema::migrate(&mut client).await?;
+            service::add_station(&pool, station_key).await
+        })
+        .map_err(Error::from)
+}

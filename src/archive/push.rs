@@ -1,0 +1,608 @@
+//! The station's uploader: a thread of the recording process that sends what the writer
+//! sealed to the archive, in order, and keeps the archive's receipt.
+//!
+//! Owns: `archive/receipt.note` in the data dir (the newest checkpoint the archive cosigned,
+//! with its cosignature line) and the archive status the station shows. Its cursor is the
+//! archive's own answer to `GET /v1/log` (the lines it holds, the clips it lacks), so a
+//! restart of either side resumes exactly where the archive is: nothing is sent twice and
+//! nothing is skipped. Never: runs in the capture or writer path, holds more than one push
+//! (at most [`PUSH_BYTES`] of lines) or one clip's read buffer in memory, or deletes anything.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::wire::{self, LogHeld, PendingClip, PushLines};
+use super::ArchiveError;
+use crate::anchor::cosign::WitnessVerifier;
+use crate::config::ArchiveConfig;
+use crate::log::note::b64;
+use crate::log::reader::LogReader;
+use crate::log::Body;
+
+/// Lines sent in one push, at most (a push ends at a checkpoint, so it may pass this by the
+/// lines up to the next one).
+pub const PUSH_BYTES: usize = 4 << 20;
+/// Clips sent in one round before the log is looked at again.
+const CLIPS_PER_ROUND: usize = 8;
+/// How often the log is looked at when everything was sent.
+const IDLE: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// How the archiving of this station is doing (`status`, `/healthz`, `/metrics`, the screen).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ArchiveStatus {
+    pub url: String,
+    /// Lines the archive confirmed (holds and cosigned), and lines in the log here.
+    pub confirmed_lines: u64,
+    pub log_lines: u64,
+    /// Sealed clips the archive lacks, and the bytes of those listed (up to 32).
+    pub clips_pending: u64,
+    pub bytes_pending: u64,
+    /// The seal time of the oldest clip the archive lacks, or of the oldest line it has not
+    /// confirmed, whichever is older (RFC 3339), and its age in seconds.
+    pub oldest_unconfirmed: Option<String>,
+    pub oldest_unconfirmed_age_s: Option<u64>,
+    /// The `archive_lag` alarm: the oldest unconfirmed seal is older than `max_lag_minutes`.
+    pub lagging: bool,
+    /// The newest receipt: its size, and whether its cosignature was checked against
+    /// `[archive] key`.
+    pub receipt_size: Option<u64>,
+    pub receipt_checked: bool,
+    pub last_ok: Option<String>,
+    pub last_error: Option<String>,
+    /// The archive refused this log as a fork or a rewrite (an alarm until resolved by hand).
+    pub refused: Option<String>,
+}
+
+/// Where the newest receipt is kept.
+pub fn receipt_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("archive").join("receipt.note")
+}
+
+struct Shared {
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+/// The uploader thread.
+pub struct Uploader {
+    shared: Arc<Shared>,
+    status: Arc<Mutex<ArchiveStatus>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// An HTTP client of one archive for one station.
+pub struct Client {
+    url: String,
+    token: String,
+    http: reqwest::blocking::Client,
+    verifier: Option<WitnessVerifier>,
+}
+
+/// What a round did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Round {
+    /// Something was sent and more is waiting.
+    More,
+    /// Everything the log has signed was sent.
+    Idle,
+}
+
+fn is_loopback(url: &str) -> bool {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Client {
+    pub fn new(cfg: &ArchiveConfig) -> Result<Client, ArchiveError> {
+        let url = cfg.url.trim_end_matches('/').to_string();
+        if url.starts_with("http://") {
+            if !cfg.allow_http && !is_loopback(&url) {
+                return Err(ArchiveError::Config(format!(
+                    "[archive] url = {url:?}: plain http:// only to a loopback address; use https://, or set [archive] allow_http = true on a private network you trust"
+                )));
+            }
+        } else if !url.starts_with("https://") {
+            return Err(ArchiveError::Config(format!(
+                "[archive] url = {url:?} is not an https:// (or http://) address"
+            )));
+        }
+        if cfg.token.trim().is_empty() {
+            return Err(ArchiveError::Config(
+                "[archive] token is empty: put the last line `packwitness archive add-station` printed".into(),
+            ));
+        }
+        let verifier = if cfg.key.trim().is_empty() {
+            None
+        } else {
+            Some(WitnessVerifier::parse(&cfg.key).map_err(|e| {
+                ArchiveError::Config(format!(
+                    "[archive] key is not the archive's verifier key: {e}"
+                ))
+            })?)
+        };
+        let http = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(None)
+            .build()
+            .map_err(|e| ArchiveError::Config(format!("cannot make an HTTPS client: {e}")))?;
+        Ok(Client {
+            url,
+            token: cfg.token.trim().to_string(),
+            http,
+            verifier,
+        })
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> ArchiveError {
+        let mut what = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            what.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        ArchiveError::Unreachable {
+            url: self.url.clone(),
+            what,
+        }
+    }
+
+    fn answer(&self, r: reqwest::blocking::Response) -> Result<(u16, String), ArchiveError> {
+        let status = r.status().as_u16();
+        let text = r.text().map_err(|e| self.unreachable(e))?;
+        Ok((status, text))
+    }
+
+    fn refused(&self, status: u16, text: String) -> ArchiveError {
+        ArchiveError::Answer {
+            url: self.url.clone(),
+            status,
+            text: text.trim().to_string(),
+        }
+    }
+
+    /// `GET /v1/log`.
+    pub fn held(&self) -> Result<LogHeld, ArchiveError> {
+        let r = self
+            .http
+            .get(format!("{}/v1/log", self.url))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .map_err(|e| self.unreachable(e))?;
+        let (status, text) = self.answer(r)?;
+        if status != 200 {
+            return Err(self.refused(status, text));
+        }
+        serde_json::from_str(&text)
+            .map_err(|e| self.refused(status, format!("not a log state: {e}")))
+    }
+
+    /// `POST /v1/log`: 200 → the cosignature line; 409 → the size held; other → error.
+    pub fn push(&self, req: &PushLines) -> Result<Pushed, ArchiveError> {
+        let r = self
+            .http
+            .post(format!("{}/v1/log", self.url))
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(req).unwrap_or_default())
+            .timeout(Duration::from_secs(120))
+            .send()
+            .map_err(|e| self.unreachable(e))?;
+        let (status, text) = self.answer(r)?;
+        match status {
+            200 => Ok(Pushed::Cosigned(text)),
+            409 => text
+                .trim()
+                .parse()
+                .map(Pushed::Holds)
+                .map_err(|_| self.refused(status, text)),
+            422 => Ok(Pushed::Refused(text.trim().to_string())),
+            _ => Err(self.refused(status, text)),
+        }
+    }
+
+    /// `PUT /v1/clips/<sha256>` with the file's bytes.
+    pub fn put_clip(&self, path: &Path, sha256: &str, size: u64) -> Result<Sent, ArchiveError> {
+        let file = std::fs::File::open(path).map_err(|e| ArchiveError::Io {
+            path: path.display().to_string(),
+            what: format!("cannot open the clip to archive it: {e}"),
+        })?;
+        let r = self
+            .http
+            .put(format!("{}/v1/clips/{sha256}", self.url))
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, "video/mp4")
+            .body(reqwest::blocking::Body::sized(file, size))
+            // A clip at 1 MB/s at least, and never less than 2 minutes.
+            .timeout(Duration::from_secs(120 + size / 1_000_000))
+            .send()
+            .map_err(|e| self.unreachable(e))?;
+        let (status, text) = self.answer(r)?;
+        match status {
+            200 => Ok(Sent::Stored),
+            422 => Ok(Sent::Mismatch(text.trim().to_string())),
+            _ => Err(self.refused(status, text)),
+        }
+    }
+
+    /// `POST /v1/clips/<sha256>/gone`.
+    pub fn gone(&self, sha256: &str, why: &str) -> Result<(), ArchiveError> {
+        let r = self
+            .http
+            .post(format!("{}/v1/clips/{sha256}/gone", self.url))
+            .bearer_auth(&self.token)
+            .body(why.to_string())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .map_err(|e| self.unreachable(e))?;
+        let (status, text) = self.answer(r)?;
+        if status != 200 {
+            return Err(self.refused(status, text));
+        }
+        Ok(())
+    }
+}
+
+/// How a push ended.
+#[derive(Debug)]
+pub enum Pushed {
+    /// The archive's cosignature line (the receipt).
+    Cosigned(String),
+    /// The archive holds this many lines (another size than we sent from).
+    Holds(u64),
+    /// Refused as a fork or a rewrite, with why.
+    Refused(String),
+}
+
+/// How a clip's upload ended.
+#[derive(Debug)]
+pub enum Sent {
+    Stored,
+    /// The store found other bytes than the seal names.
+    Mismatch(String),
+}
+
+/// The lines after `old` up to a checkpoint of the log, with that checkpoint: `None` when no
+/// checkpoint after `old` exists yet.
+pub fn next_push(reader: &LogReader, old: u64) -> Result<Option<PushLines>, crate::Error> {
+    let size = reader.size();
+    let mut lines = String::new();
+    let mut best: Option<(u64, usize, String)> = None;
+    let mut n = old + 1;
+    while n <= size {
+        let bytes = reader.line(n)?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            crate::Error::msg(
+                crate::ErrorKind::Corrupt,
+                format!("manifest line {n} is not UTF-8"),
+            )
+        })?;
+        // A checkpoint's own line is the one after the lines it covers.
+        if text.contains("\"kind\":\"checkpoint\"") {
+            if let Body::Checkpoint { size: cs, note, .. } = reader.record(n)?.body {
+                if cs == n - 1 && cs > old {
+                    best = Some((cs, lines.len(), note));
+                }
+            }
+        }
+        lines.push_str(&text);
+        if lines.len() >= PUSH_BYTES && best.is_some() {
+            break;
+        }
+        n += 1;
+    }
+    let Some((cs, len, note)) = best else {
+        return Ok(None);
+    };
+    lines.truncate(len);
+    let proof = if old == 0 {
+        Vec::new()
+    } else {
+        reader
+            .consistency(old, cs)?
+            .iter()
+            .map(|h| b64(h))
+            .collect()
+    };
+    Ok(Some(PushLines {
+        v: wire::VERSION,
+        old,
+        proof,
+        checkpoint: note,
+        lines,
+    }))
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// One round: the lines the archive lacks (one push), then up to [`CLIPS_PER_ROUND`] clips.
+pub fn round(
+    client: &Client,
+    data_dir: &Path,
+    max_lag: Duration,
+    status: &Mutex<ArchiveStatus>,
+) -> Result<Round, crate::Error> {
+    let held = client.held()?;
+    let reader = LogReader::open(data_dir)?;
+    if held.size > reader.size() {
+        return Err(ArchiveError::Config(format!(
+            "the archive holds {} lines of log {}, this data dir only {}: is this the data dir that was archived?",
+            held.size,
+            held.origin,
+            reader.size()
+        ))
+        .into());
+    }
+    let mut more = false;
+    let mut confirmed = held.size;
+    if let Some(push) = next_push(&reader, held.size)? {
+        match client.push(&push)? {
+            Pushed::Cosigned(cosig) => {
+                let note = format!("{}{cosig}", push.checkpoint);
+                let checked = match &client.verifier {
+                    Some(v) => {
+                        if v.cosigned(&note).is_none() {
+                            return Err(ArchiveError::Config(format!(
+                                "the archive's receipt is not signed by [archive] key {}: is the key (or the URL) right?",
+                                v.name
+                            ))
+                            .into());
+                        }
+                        true
+                    }
+                    None => false,
+                };
+                crate::anchor::write_durable(&receipt_path(data_dir), note.as_bytes()).map_err(
+                    |e| ArchiveError::Io {
+                        path: receipt_path(data_dir).display().to_string(),
+                        what: format!("cannot keep the archive's receipt: {e}"),
+                    },
+                )?;
+                confirmed = push.old + push.lines.lines().count() as u64;
+                if let Ok(mut s) = status.lock() {
+                    s.receipt_size = Some(confirmed);
+                    s.receipt_checked = checked;
+                    s.refused = None;
+                }
+                more = true;
+            }
+            Pushed::Holds(n) => {
+                tracing::info!(
+                    held = n,
+                    "the archive holds another size than asked; asking again"
+                );
+                more = true;
+            }
+            Pushed::Refused(why) => {
+                if let Ok(mut s) = status.lock() {
+                    s.refused = Some(why.clone());
+                }
+                return Err(ArchiveError::Answer {
+                    url: client.url.clone(),
+                    status: 422,
+                    text: why,
+                }
+                .into());
+            }
+        }
+    }
+    let mut sent = 0;
+    for p in held.pending.iter().filter(|p| p.seal <= confirmed) {
+        if sent == CLIPS_PER_ROUND {
+            more = true;
+            break;
+        }
+        send_clip(client, data_dir, p)?;
+        sent += 1;
+        more = true;
+    }
+    // The status from what the archive said before this round's sends.
+    let oldest_clip = held.pending.first().map(|p| p.sealed_at.clone());
+    let oldest_line = if confirmed < reader.size() {
+        reader.record(confirmed + 1).ok().map(|r| r.at)
+    } else {
+        None
+    };
+    let oldest = [oldest_clip, oldest_line]
+        .into_iter()
+        .flatten()
+        .filter_map(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .min();
+    let age = oldest.map(|t| {
+        (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+            .num_seconds()
+            .max(0) as u64
+    });
+    if let Ok(mut s) = status.lock() {
+        s.confirmed_lines = confirmed;
+        s.log_lines = reader.size();
+        s.clips_pending = held.pending_total.saturating_sub(sent as u64);
+        s.bytes_pending = held.pending.iter().skip(sent).map(|p| p.size).sum();
+        s.oldest_unconfirmed = oldest.map(|t| t.to_rfc3339());
+        s.oldest_unconfirmed_age_s = age;
+        s.lagging = age.is_some_and(|a| a > max_lag.as_secs());
+        s.last_ok = Some(now_rfc3339());
+        s.last_error = None;
+    }
+    Ok(if more { Round::More } else { Round::Idle })
+}
+
+/// Sends one clip the archive lacks, or tells it why it cannot.
+fn send_clip(client: &Client, data_dir: &Path, p: &PendingClip) -> Result<(), crate::Error> {
+    if !crate::datadir::is_safe_clip_path(&p.file) {
+        client.gone(&p.sha256, "the seal names a path outside the data dir")?;
+        return Ok(());
+    }
+    let path = data_dir.join(&p.file);
+    match std::fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            client.gone(&p.sha256, "removed from the station before it was archived")?;
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(ArchiveError::Io {
+                path: path.display().to_string(),
+                what: format!("cannot look at the clip: {e}"),
+            }
+            .into())
+        }
+        Ok(m) if m.len() != p.size => {
+            client.gone(
+                &p.sha256,
+                &format!(
+                    "the file at the station has {} bytes, its seal says {}",
+                    m.len(),
+                    p.size
+                ),
+            )?;
+            return Ok(());
+        }
+        Ok(_) => {}
+    }
+    match client.put_clip(&path, &p.sha256, p.size)? {
+        Sent::Stored => Ok(()),
+        Sent::Mismatch(why) => {
+            // The store saw other bytes: are they other here too, or was it the way there?
+            let (local, _) = crate::digest::sha256_file(&path).map_err(|e| ArchiveError::Io {
+                path: path.display().to_string(),
+                what: format!("cannot read the clip: {e}"),
+            })?;
+            if local != p.sha256 {
+                tracing::error!(file = %path.display(), "a sealed clip no longer matches its seal; the archive is told");
+                client.gone(
+                    &p.sha256,
+                    "the file at the station no longer matches its seal",
+                )?;
+                Ok(())
+            } else {
+                Err(ArchiveError::Answer {
+                    url: client.url.clone(),
+                    status: 422,
+                    text: why,
+                }
+                .into())
+            }
+        }
+    }
+}
+
+impl Uploader {
+    /// Starts when `[archive] url` is set (`None` otherwise).
+    pub fn start(data_dir: &Path, cfg: &ArchiveConfig) -> Result<Option<Uploader>, ArchiveError> {
+        if cfg.url.trim().is_empty() {
+            return Ok(None);
+        }
+        let client = Client::new(cfg)?;
+        let status = Arc::new(Mutex::new(ArchiveStatus {
+            url: client.url.clone(),
+            ..ArchiveStatus::default()
+        }));
+        let shared = Arc::new(Shared {
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        let (st, sh, dir) = (status.clone(), shared.clone(), data_dir.to_owned());
+        let max_lag = Duration::from_secs(cfg.max_lag_minutes.max(1) * 60);
+        let thread = std::thread::Builder::new()
+            .name("archive-push".into())
+            .spawn(move || upload_loop(&client, &dir, max_lag, &st, &sh))
+            .map_err(|e| ArchiveError::Io {
+                path: data_dir.display().to_string(),
+                what: format!("cannot start the archive thread: {e}"),
+            })?;
+        Ok(Some(Uploader {
+            shared,
+            status,
+            thread: Some(thread),
+        }))
+    }
+
+    pub fn status_handle(&self) -> Arc<Mutex<ArchiveStatus>> {
+        self.status.clone()
+    }
+
+    /// Stops after the request under way (an upload cut short is sent again whole next time).
+    pub fn stop(mut self) {
+        if let Ok(mut s) = self.shared.stop.lock() {
+            *s = true;
+        }
+        self.shared.wake.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Waits `d` unless told to stop; true when stopping.
+fn pause(shared: &Shared, d: Duration) -> bool {
+    let Ok(guard) = shared.stop.lock() else {
+        return true;
+    };
+    if *guard {
+        return true;
+    }
+    match shared.wake.wait_timeout_while(guard, d, |s| !*s) {
+        Ok((g, _)) => *g,
+        Err(_) => true,
+    }
+}
+
+fn upload_loop(
+    client: &Client,
+    data_dir: &Path,
+    max_lag: Duration,
+    status: &Mutex<ArchiveStatus>,
+    shared: &Shared,
+) {
+    let mut backoff = Duration::ZERO;
+    let stopping = AtomicBool::new(false);
+    loop {
+        if stopping.load(Ordering::Relaxed) {
+            return;
+        }
+        let started = Instant::now();
+        let wait = match round(client, data_dir, max_lag, status) {
+            Ok(Round::More) => {
+                backoff = Duration::ZERO;
+                Duration::ZERO
+            }
+            Ok(Round::Idle) => {
+                backoff = Duration::ZERO;
+                IDLE
+            }
+            Err(e) => {
+                backoff = (backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
+                tracing::warn!(error = %e, retry_in_s = backoff.as_secs(), "archive: cannot send now");
+                if let Ok(mut s) = status.lock() {
+                    s.last_error = Some(e.to_string());
+                }
+                backoff
+            }
+        };
+        tracing::trace!(
+            took_ms = started.elapsed().as_millis() as u64,
+            "archive round"
+        );
+        if pause(shared, wait) {
+            stopping.store(true, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The archive's PostgreSQL schema, versioned (docs/format.md "Archive database").
+//!
+//! Owns: the migrations, applied in order in one transaction under a transaction-level
+//! advisory lock, so that two archive nodes starting at once never migrate together and a
+//! failed migration leaves the previous version whole. Never: edits a migration that has
+//! shipped; a change is a new one at the end.
+
+use deadpool_postgres::Object;
+
+use super::{db, ArchiveError};
+
+/// The advisory lock key of migrations ("pwarchiv" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7077_6172_6368_6976;
+
+/// Migration `n` (1-based) takes the schema from version n-1 to n.
+const MIGRATIONS: &[&str] = &[
+    // 1: stations, their log's right edge, the sealed clips, refused pushes.
+    r#"
+CREATE TABLE stations (
+    id            bigserial PRIMARY KEY,
+    key_id        text NOT NULL UNIQUE,
+    origin        text NOT NULL,
+    verifier      text NOT NULL UNIQUE,
+    token_sha256  bytea NOT NULL UNIQUE,
+    added_at      timestamptz NOT NULL DEFAULT now(),
+    size          bigint NOT NULL DEFAULT 0,
+    root          bytea NOT NULL DEFAULT '',
+    last_line     text NOT NULL DEFAULT '',
+    edge          bytea NOT NULL DEFAULT '',
+    checkpoint    text NOT NULL DEFAULT '',
+    pushed_at     timestamptz,
+    forked_at     timestamptz,
+    forked_why    text
+);
+CREATE TABLE clips (
+    station_id   bigint NOT NULL REFERENCES stations(id),
+    seal         bigint NOT NULL,
+    clip         bigint NOT NULL,
+    order_code   text NOT NULL,
+    station      text NOT NULL,
+    camera       text NOT NULL,
+    file         text NOT NULL,
+    sha256       text NOT NULL,
+    size         bigint NOT NULL,
+    reason       text NOT NULL,
+    started_at   text NOT NULL,
+    ended_at     text NOT NULL,
+    sealed_at    timestamptz NOT NULL,
+    stored_at    timestamptz,
+    version_id   text,
+    retain_until timestamptz,
+    gone         text,
+    PRIMARY KEY (station_id, seal)
+);
+CREATE INDEX clips_pending ON clips (station_id, seal) WHERE stored_at IS NULL AND gone IS NULL;
+CREATE INDEX clips_sha256 ON clips (sha256);
+CREATE INDEX clips_order ON clips (order_code);
+CREATE TABLE refused (
+    id         bigserial PRIMARY KEY,
+    station_id bigint NOT NULL REFERENCES stations(id),
+    at         timestamptz NOT NULL DEFAULT now(),
+    why        text NOT NULL,
+    request    text NOT NULL
+);
+"#,
+];
+
+/// The schema version this build writes.
+pub fn current() -> i32 {
+    MIGRATIONS.len() as i32
+}
+
+/// Brings the database to [`current`]; returns the version found before. Refuses a database
+/// of a newer version (an older node must not run against it).
+pub async fn migrate(client: &mut Object) -> Result<i32, ArchiveError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(db("starting the migration"))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(db("taking the migration lock"))?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS packwitness_schema (version integer NOT NULL)")
+        .await
+        .map_err(db("creating packwitness_schema"))?;
+    let found: i32 = match tx
+        .query_opt("SELECT version FROM packwitness_schema", &[])
+        .await
+        .map_err(db("reading the schema version"))?
+    {
+        Some(row) => row.get(0),
+        None => {
+            tx.execute("INSERT INTO packwitness_schema VALUES (0)", &[])
+                .await
+                .map_err(db("writing the schema version"))?;
+            0
+        }
+    };
+    if found > current() {
+        return Err(ArchiveError::Config(format!(
+            "the archive database has schema version {found}; this packwitness knows up to {}: upgrade this node",
+            current()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.batch_execute(sql)
+            .await
+            .map_err(db(format!("applying migration {}", i + 1)))?;
+    }
+    tx.execute("UPDATE packwitness_schema SET version = $1", &[&current()])
+        .await
+        .map_err(db("writing the schema version"))?;
+    tx.commit().await.map_err(db("committing the migration"))?;
+    Ok(found)
+}

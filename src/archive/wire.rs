@@ -1,0 +1,79 @@
+//! The push protocol, version 1 (docs/format.md "Archive push protocol"): JSON bodies over
+//! HTTP, every request with `Authorization: Bearer <station token>`.
+//!
+//! - `GET /v1/log`: what the archive holds of this station's log ([`LogHeld`]), and the first
+//!   sealed clips whose bytes it still lacks.
+//! - `POST /v1/log` ([`PushLines`]): lines `old+1 ..= size` of the log with the checkpoint of
+//!   `size` lines that signs them and a consistency proof from the archive's `old` lines.
+//!   200: a cosignature line of the checkpoint (`text/x.tlog.cosignature`, the receipt); 409:
+//!   the size the archive holds (`text/x.tlog.size`); 422: refused as a fork or a rewrite.
+//! - `PUT /v1/clips/<sha256>`: a clip's bytes; 200 with [`ClipStored`] once the object store
+//!   holds them under lock; 404 when no seal of this station names that hash; 422 when the
+//!   store found that the bytes are not the ones the seal names.
+//! - `POST /v1/clips/<sha256>/gone`: the station no longer has the clip's bytes (pruned, or the
+//!   file no longer matches its seal), with why as a text body.
+//!
+//! Owns: these shapes. Never: changes a field's meaning without a new version.
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version in every body.
+pub const VERSION: u32 = 1;
+
+/// At most this many pending clips are listed in a [`LogHeld`].
+pub const PENDING_LISTED: i64 = 32;
+
+/// `GET /v1/log`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LogHeld {
+    pub v: u32,
+    /// The station's log origin (its key's name).
+    pub origin: String,
+    /// Lines the archive holds, and the root of their tree (base64; empty at size 0).
+    pub size: u64,
+    pub root: String,
+    /// Sealed clips (oldest first) whose bytes the archive lacks.
+    pub pending: Vec<PendingClip>,
+    /// How many clips in all the archive lacks.
+    pub pending_total: u64,
+}
+
+/// A sealed clip the archive lacks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingClip {
+    /// The line number of its `clip_sealed` record.
+    pub seal: u64,
+    pub sha256: String,
+    pub size: u64,
+    /// Its file, relative to the data dir.
+    pub file: String,
+    /// The seal record's time (RFC 3339).
+    pub sealed_at: String,
+}
+
+/// `POST /v1/log`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PushLines {
+    pub v: u32,
+    /// The size the archive holds (from [`LogHeld`] or the last receipt).
+    pub old: u64,
+    /// Consistency proof from `old` to the checkpoint's size (base64 hashes).
+    pub proof: Vec<String>,
+    /// The signed checkpoint note whose size is `old` + the number of lines.
+    pub checkpoint: String,
+    /// Lines `old+1 ..= size`, each with its newline, exactly as in the manifest.
+    pub lines: String,
+}
+
+/// The answer to a clip's `PUT`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClipStored {
+    pub v: u32,
+    pub sha256: String,
+    /// The object's key and version in the bucket.
+    pub key: String,
+    pub version_id: String,
+    /// Object Lock: mode and the time it holds until (RFC 3339).
+    pub lock_mode: String,
+    pub retain_until: String,
+}

@@ -1,0 +1,382 @@
+//! The archive with real servers: PostgreSQL and SeaweedFS's S3 with Object Lock, started by
+//! the test. Two stations record into one archive that is killed and restarted under them;
+//! every clip is then checked through the object store's own API (bytes' SHA-256, lock, a
+//! delete refused). The archive refuses a bucket without Object Lock, an unknown token, a
+//! clip whose bytes are not the sealed ones, and a forked log.
+
+use crate::common::*;
+use crate::servers::{Postgres, Seaweed, S3_KEY, S3_SECRET};
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// An archive node; killed (-9) when dropped.
+struct ArchiveProc(Child);
+
+impl Drop for ArchiveProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn archive_config(tmp: &Path, pg: &Postgres, sw: &Seaweed, bucket: &str, port: u16) -> PathBuf {
+    let cfg = tmp.join(format!("archive-{bucket}.toml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "[archive_server]\nlisten = \"127.0.0.1:{port}\"\ns3_endpoint = \"{}\"\ns3_bucket = \"{bucket}\"\npostgres_url = \"{}\"\nretention_days = 2\n",
+            sw.endpoint(),
+            pg.url()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn archive_cmd(cfg: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_packwitness"));
+    c.arg("--config")
+        .arg(cfg)
+        .arg("archive")
+        .args(args)
+        .env_remove("PACKWITNESS_CONFIG")
+        .env("AWS_ACCESS_KEY_ID", S3_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", S3_SECRET);
+    c
+}
+
+/// Starts a node; returns it with its verifier key (its first line, printed once it serves).
+fn start_archive(cfg: &Path, dir: &Path) -> (ArchiveProc, String) {
+    let mut child = archive_cmd(cfg, &["--data-dir", dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(!line.trim().is_empty(), "the archive printed no key");
+    (ArchiveProc(child), line.trim().to_string())
+}
+
+/// Registers the station of `dir`; its token.
+fn add_station(cfg: &Path, dir: &Path) -> String {
+    let out = archive_cmd(cfg, &["add-station", &station_key(dir)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    stdout(&out).lines().last().unwrap().trim().to_string()
+}
+
+fn station_config(tmp: &Path, name: &str, port: u16, token: &str, key: &str) -> PathBuf {
+    let cfg = tmp.join(format!("{name}.toml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "[station]\nid = \"{name}\"\n[archive]\nurl = \"http://127.0.0.1:{port}\"\ntoken = \"{token}\"\nkey = \"{key}\"\n"
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn record(cfg: &Path, dir: &Path) -> Station {
+    let mut st = spawn_station(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        "lavfi:testsrc2=size=320x240:rate=15",
+    ]);
+    st.wait_record(dir, "the station's start", |r| r["kind"] == "station_start");
+    st
+}
+
+/// Records each order, then seals the last with the stop code.
+fn pack(st: &mut Station, dir: &Path, orders: &[&str]) {
+    for o in orders {
+        st.scan(o);
+        st.wait_record(dir, "the clip", |r| {
+            r["kind"] == "clip_opened" && r["order"] == *o
+        });
+        packing(300);
+    }
+    st.scan("PW-STOP");
+    let last = orders.last().unwrap().to_string();
+    st.wait_record(dir, "the last seal", |r| {
+        r["kind"] == "clip_sealed" && r["order"] == last.as_str()
+    });
+}
+
+fn archive_status(dir: &Path) -> serde_json::Value {
+    let out = run(&["--data-dir", dir.to_str().unwrap(), "status", "--json"]);
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()["archive"].clone()
+}
+
+/// Waits until the archive confirmed every seal of `dir` and holds every clip.
+fn wait_archived(dir: &Path) {
+    let last_seal = sealed(dir).iter().map(|r| r["seq"].as_u64().unwrap()).max();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let seen = archive_status(dir);
+        let confirmed = seen["confirmed_lines"].as_u64().unwrap_or(0);
+        if last_seal.is_some_and(|s| s <= confirmed) && seen["clips_pending"] == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {PATIENCE:?} for the archive to hold {}; its status: {seen}",
+            dir.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn hex32(text: &str) -> Vec<u8> {
+    (0..32)
+        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// One SQL query's rows, through PostgreSQL's own client library.
+fn sql(pg: &Postgres, query: &str) -> Vec<tokio_postgres::Row> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client.query(query, &[]).await.unwrap()
+    })
+}
+
+#[test]
+fn two_stations_keep_every_clip_locked_in_the_archive_through_its_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pg, sw) = (Postgres::start(), Seaweed::start());
+    sw.bucket("evidence", true);
+    sw.bucket("unlocked", false);
+    let port = crate::rtsp::free_port();
+    let adir = tmp.path().join("archive");
+
+    // A bucket whose objects could be deleted is refused, saying how to fix it.
+    let plain = archive_config(tmp.path(), &pg, &sw, "unlocked", port);
+    let out = archive_cmd(&plain, &["--data-dir", adir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("object-lock-enabled-for-bucket"),
+        "{}",
+        show(&out)
+    );
+
+    let cfg = archive_config(tmp.path(), &pg, &sw, "evidence", port);
+    let (node, key) = start_archive(&cfg, &adir);
+    let addr = format!("127.0.0.1:{port}");
+    // A token of no registered station.
+    let r = http(
+        &addr,
+        "GET",
+        "/v1/log",
+        &[("Authorization", "Bearer pwa1_nobody")],
+        b"",
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+
+    let (d1, d2) = (tmp.path().join("st1"), tmp.path().join("st2"));
+    std::fs::create_dir_all(&d1).unwrap();
+    std::fs::create_dir_all(&d2).unwrap();
+    let c1 = station_config(tmp.path(), "st1", port, &add_station(&cfg, &d1), &key);
+    let c2 = station_config(tmp.path(), "st2", port, &add_station(&cfg, &d2), &key);
+    let (mut s1, mut s2) = (record(&c1, &d1), record(&c2, &d2));
+    pack(&mut s1, &d1, &["A-1", "A-2"]);
+    pack(&mut s2, &d2, &["B-1"]);
+    wait_archived(&d1);
+    wait_archived(&d2);
+
+    // The archive dies; the stations record on and say they cannot send.
+    drop(node);
+    pack(&mut s1, &d1, &["A-3"]);
+    pack(&mut s2, &d2, &["B-2", "B-3"]);
+    wait_until("st1 to say the archive is down", || {
+        archive_status(&d1)["last_error"].is_string()
+    });
+    // Back (the same key from its folder): everything sealed meanwhile arrives.
+    let (_node, again) = start_archive(&cfg, &adir);
+    assert_eq!(again, key);
+    wait_archived(&d1);
+    wait_archived(&d2);
+    let st = archive_status(&d1);
+    assert_eq!(st["receipt_checked"], true, "{st}");
+    assert!(st["last_error"].is_null(), "{st}");
+    drop((s1.finish(), s2.finish()));
+
+    // Through the store's own API: each clip's bytes are the sealed ones, locked in
+    // COMPLIANCE mode until its seal plus 2 days, and deleting them is refused.
+    let client = sw.client();
+    let rt = sw.rt();
+    let seals: Vec<_> = sealed(&d1).into_iter().chain(sealed(&d2)).collect();
+    assert_eq!(seals.len(), 6);
+    for s in &seals {
+        let sha = s["sha256"].as_str().unwrap();
+        let key = format!("clips/{sha}");
+        let head = rt
+            .block_on(
+                client
+                    .head_object()
+                    .bucket("evidence")
+                    .key(&key)
+                    .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+                    .send(),
+            )
+            .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+        assert_eq!(
+            head.checksum_sha256(),
+            Some(b64(&hex32(sha)).as_str()),
+            "{key}"
+        );
+        assert_eq!(head.content_length(), s["size"].as_i64(), "{key}");
+        assert_eq!(
+            head.object_lock_mode(),
+            Some(&aws_sdk_s3::types::ObjectLockMode::Compliance),
+            "{key}"
+        );
+        let sealed_at = chrono::DateTime::parse_from_rfc3339(s["at"].as_str().unwrap()).unwrap();
+        let until = head.object_lock_retain_until_date().unwrap().secs();
+        assert!(
+            until >= sealed_at.timestamp() + 2 * 86_400 - 1,
+            "{key}: locked until {until}"
+        );
+        let del = rt.block_on(
+            client
+                .delete_object()
+                .bucket("evidence")
+                .key(&key)
+                .version_id(head.version_id().unwrap())
+                .send(),
+        );
+        assert!(del.is_err(), "the store deleted locked {key}");
+    }
+    // One row per seal, each stored once.
+    let rows = sql(
+        &pg,
+        "SELECT count(*), count(DISTINCT (station_id, seal)), count(stored_at) FROM clips",
+    );
+    let (n, distinct, stored): (i64, i64, i64) = (rows[0].get(0), rows[0].get(1), rows[0].get(2));
+    assert_eq!((n, distinct, stored), (6, 6, 6));
+    // The log's tiles: one partial entry bundle per station, no superseded ones left.
+    let listed = rt
+        .block_on(
+            client
+                .list_object_versions()
+                .bucket("evidence")
+                .prefix("logs/")
+                .send(),
+        )
+        .unwrap();
+    let bundles: Vec<_> = listed
+        .versions()
+        .iter()
+        .filter_map(|v| v.key())
+        .filter(|k| k.contains("/tile/entries/"))
+        .collect();
+    assert_eq!(bundles.len(), 2, "{bundles:?}");
+}
+
+#[test]
+fn the_archive_refuses_bytes_that_are_not_the_sealed_ones_and_a_forked_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pg, sw) = (Postgres::start(), Seaweed::start());
+    sw.bucket("evidence", true);
+    let port = crate::rtsp::free_port();
+    let cfg = archive_config(tmp.path(), &pg, &sw, "evidence", port);
+    let adir = tmp.path().join("archive");
+    let key = {
+        let out = archive_cmd(&cfg, &["--key", "--data-dir", adir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+        stdout(&out).trim().to_string()
+    };
+    let d = tmp.path().join("st3");
+    std::fs::create_dir_all(&d).unwrap();
+    let c = station_config(tmp.path(), "st3", port, &add_station(&cfg, &d), &key);
+
+    // Recorded while the archive is not there; then the clip is altered on the station.
+    let mut s = record(&c, &d);
+    pack(&mut s, &d, &["C-1"]);
+    s.finish();
+    let seal = sealed(&d).pop().unwrap();
+    let file = d.join(seal["file"].as_str().unwrap());
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+
+    let (_node, _) = start_archive(&cfg, &adir);
+    let mut s = record(&c, &d);
+    wait_archived(&d);
+    s.finish();
+    let sha = seal["sha256"].as_str().unwrap();
+    let rows = sql(
+        &pg,
+        &format!("SELECT gone, stored_at IS NULL FROM clips WHERE sha256 = '{sha}'"),
+    );
+    let gone: Option<String> = rows[0].get(0);
+    assert_eq!(
+        gone.as_deref(),
+        Some("the file at the station no longer matches its seal")
+    );
+    assert!(rows[0].get::<_, bool>(1));
+    let head = sw.rt().block_on(
+        sw.client()
+            .head_object()
+            .bucket("evidence")
+            .key(format!("clips/{sha}"))
+            .send(),
+    );
+    assert!(
+        head.is_err(),
+        "the store holds bytes that are not the sealed clip"
+    );
+
+    // A fork: a copy of the data dir (with its key) records a log of its own after the
+    // original's was archived; the archive refuses it, keeps it, and both sides say so.
+    let fork = tmp.path().join("st3-fork");
+    copy_station(&d, &fork);
+    let mut s = record(&c, &d);
+    pack(&mut s, &d, &["C-2"]);
+    wait_archived(&d);
+    s.finish();
+    let mut f = record(&c, &fork);
+    pack(&mut f, &fork, &["F-1", "F-2", "F-3"]);
+    wait_until("the fork to be refused", || {
+        archive_status(&fork)["refused"].is_string()
+    });
+    let out = run(&["--data-dir", fork.to_str().unwrap(), "status", "--json"]);
+    assert!(
+        stdout(&out).contains("archive_refused")
+            || stdout(&out).contains("refused this station's log"),
+        "{}",
+        show(&out)
+    );
+    f.finish();
+    let rows = sql(&pg, "SELECT count(*) FROM refused");
+    assert!(rows[0].get::<_, i64>(0) >= 1);
+    let rows = sql(&pg, "SELECT forked_why FROM stations");
+    assert!(rows[0].get::<_, Option<String>>(0).is_some());
+}
