@@ -235,3 +235,18 @@ pub fn add_station(cfg: &ArchiveServerConfig, station_key: &str) -> Result<Strin
         })
         .map_err(Error::from)
 }
+
+/// Holds (or releases) every archived clip of `order`: (clips, legal holds changed now).
+pub fn hold(cfg: &ArchiveServerConfig, order: &str, on: bool) -> Result<(u64, u64), Error> {
+    let runtime = crate::web::runtime("archive").map_err(unavailable)?;
+    runtime
+        .block_on(async {
+            let bucket = crate::archive::objects::Bucket::new(cfg)?;
+            let pool = service::pool(cfg)?;
+            let mut client = service::get(&pool).await?;
+            crate::archive::schema::migrate(&mut client).await?;
+            drop(client);
+            service::hold_order(&pool, &bucket, order, on).await
+        })
+        .map_err(Error::from)
+}

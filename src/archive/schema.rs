@@ -63,6 +63,14 @@ CREATE TABLE refused (
     request    text NOT NULL
 );
 "#,
+    // 2: legal holds, wanted (from the station's `hold` records or `archive hold`) and
+    // applied (as the store has them), so that a hold that could not be applied yet is
+    // applied later.
+    r#"
+ALTER TABLE clips ADD COLUMN held boolean NOT NULL DEFAULT false;
+ALTER TABLE clips ADD COLUMN hold_applied boolean NOT NULL DEFAULT false;
+CREATE INDEX clips_hold_pending ON clips (station_id) WHERE held <> hold_applied AND stored_at IS NOT NULL;
+"#,
 ];
 
 /// The schema version this build writes.

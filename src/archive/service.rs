@@ -303,6 +303,7 @@ impl Archive {
         };
         let mut full_tiles = Vec::new();
         let mut seals = Vec::new();
+        let mut holds = Vec::new();
         for (i, line) in c.lines.iter().enumerate() {
             let n = size + 1 + i as u64;
             let rec: Record = match serde_json::from_slice(line) {
@@ -323,8 +324,15 @@ impl Archive {
             }
             prev = crate::digest::sha256_hex(line);
             full_tiles.extend(builder.push(merkle::leaf_hash(line)));
-            if let Body::ClipSealed { .. } = rec.body {
-                seals.push(rec);
+            match &rec.body {
+                Body::ClipSealed { .. } => seals.push(rec),
+                Body::Hold {
+                    clips, released, ..
+                } => holds.push((
+                    clips.iter().map(|c| *c as i64).collect::<Vec<i64>>(),
+                    !released,
+                )),
+                _ => {}
             }
         }
         if builder.root() != c.cp.root {
@@ -340,6 +348,16 @@ impl Archive {
             .await?;
         for rec in &seals {
             insert_seal(&tx, st, rec).await?;
+        }
+        // The station's holds and releases, in log order (a clip sealed later than its hold
+        // cannot be: a hold names clips the index already had).
+        for (clips, on) in &holds {
+            tx.execute(
+                "UPDATE clips SET held = $3 WHERE station_id = $1 AND clip = ANY($2)",
+                &[&st.id, clips, on],
+            )
+            .await
+            .map_err(db("recording a hold"))?;
         }
         tx.execute(
             "UPDATE stations SET size = $2, root = $3, last_line = $4, edge = $5, checkpoint = $6, pushed_at = now() WHERE id = $1",
@@ -363,6 +381,7 @@ impl Archive {
             let key = log_key(&st.key_id, "checkpoint");
             let version = self.bucket.put(&key, note.into_bytes(), None).await?;
             self.bucket.drop_versions(&key, Some(&version)).await?;
+            self.apply_holds(st.id).await?;
             if c.cp.size > size {
                 for old in superseded_partials(size, c.cp.size) {
                     self.bucket
@@ -438,6 +457,13 @@ impl Archive {
             }
         }
         Ok(())
+    }
+
+    /// Puts on (or lifts) the legal hold of every stored clip of station `station_id` whose
+    /// hold the store does not have as wanted yet (at most 100 at a time; the rest at the
+    /// next push or store).
+    pub async fn apply_holds(&self, station_id: i64) -> Result<u64, ArchiveError> {
+        apply_holds(&self.pool, &self.bucket, Some(station_id)).await
     }
 
     /// Keeps a refused push as evidence, marks the station (an alarm), answers 422.
@@ -551,6 +577,7 @@ impl Archive {
             },
         };
         let retain = DateTime::<Utc>::from_timestamp(locked.retain_until, 0);
+        // A clip held before its bytes arrived gets its hold now (below, after the row).
         client
             .execute(
                 "UPDATE clips SET stored_at = now(), version_id = $3, retain_until = $4
@@ -559,6 +586,9 @@ impl Archive {
             )
             .await
             .map_err(db("recording the stored clip"))?;
+        if let Err(e) = self.apply_holds(st.id).await {
+            tracing::warn!(station = %st.origin, error = %e, "cannot apply legal holds now; tried again at the next push");
+        }
         Ok(json(
             200,
             &ClipStored {
@@ -789,6 +819,79 @@ pub async fn add_station(pool: &Pool, verifier: &str) -> Result<String, ArchiveE
         .await
         .map_err(db("registering the station"))?;
     Ok(token)
+}
+
+/// Applies the legal holds the store lacks (of one station, or of all), 100 at a time;
+/// returns how many were applied.
+pub async fn apply_holds(
+    pool: &Pool,
+    bucket: &Bucket,
+    station_id: Option<i64>,
+) -> Result<u64, ArchiveError> {
+    let client = get(pool).await?;
+    let rows = client
+        .query(
+            "SELECT station_id, seal, sha256, held FROM clips
+             WHERE held <> hold_applied AND stored_at IS NOT NULL
+               AND ($1::bigint IS NULL OR station_id = $1) LIMIT 100",
+            &[&station_id],
+        )
+        .await
+        .map_err(db("listing holds to apply"))?;
+    let mut n = 0;
+    for r in rows {
+        let (sid, seal, sha, held): (i64, i64, String, bool) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        // The same bytes sealed twice are one object: released only when no row holds it.
+        let others: i64 = client
+            .query_one(
+                "SELECT count(*) FROM clips WHERE sha256 = $1 AND held AND NOT (station_id = $2 AND seal = $3)",
+                &[&sha, &sid, &seal],
+            )
+            .await
+            .map_err(db("looking for other holds"))?
+            .get(0);
+        if held || others == 0 {
+            bucket.legal_hold(&clip_key(&sha), held).await?;
+        }
+        client
+            .execute(
+                "UPDATE clips SET hold_applied = $3 WHERE station_id = $1 AND seal = $2",
+                &[&sid, &seal, &held],
+            )
+            .await
+            .map_err(db("recording an applied hold"))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// `archive hold ORDER`: holds (or releases) every clip of an order, of every station, at the
+/// archive itself; returns the clips and how many holds were applied now.
+pub async fn hold_order(
+    pool: &Pool,
+    bucket: &Bucket,
+    order: &str,
+    on: bool,
+) -> Result<(u64, u64), ArchiveError> {
+    let client = get(pool).await?;
+    let clips = client
+        .execute(
+            "UPDATE clips SET held = $2 WHERE order_code = $1",
+            &[&order, &on],
+        )
+        .await
+        .map_err(db("holding the order's clips"))?;
+    drop(client);
+    let mut applied = 0;
+    loop {
+        let n = apply_holds(pool, bucket, None).await?;
+        applied += n;
+        if n < 100 {
+            break;
+        }
+    }
+    Ok((clips, applied))
 }
 
 /// A connection pool over `[archive_server] postgres_url`.

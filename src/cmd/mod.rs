@@ -398,6 +398,16 @@ pub enum ArchiveCmd {
         /// The station's public key.
         station_key: String,
     },
+    /// Put an Object Lock legal hold on every archived clip of an order, of every station
+    /// (a dispute): the store keeps them past their retention until released. A station's
+    /// own `packwitness hold` reaches the archive with its log and does the same.
+    Hold {
+        /// The order (or tracking) code, as the seals name it.
+        order: String,
+        /// Lift the hold instead.
+        #[arg(long)]
+        release: bool,
+    },
 }
 
 /// Entry point of the binary: runs and maps errors to exit codes.

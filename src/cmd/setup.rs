@@ -159,6 +159,15 @@ pub fn archive(
         out!("{token}");
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(super::ArchiveCmd::Hold { order, release }) = action {
+        let (clips, applied) = packwitness::app::archive::hold(cfg, &order, !release)?;
+        let what = if release { "released" } else { "held" };
+        if clips == 0 {
+            bail!("the archive has no clip of order {order:?}");
+        }
+        out!("{clips} clip(s) of {order} {what} ({applied} legal hold(s) changed in the store now; clips still arriving get theirs on arrival)");
+        return Ok(ExitCode::SUCCESS);
+    }
     let dir = dir.context("the archive keeps its signing key in --data-dir DIR: give one")?;
     let signing = packwitness::app::archive::key(&dir, name)?;
     if key {

@@ -223,6 +223,67 @@ fn two_stations_keep_every_clip_locked_in_the_archive_through_its_restart() {
     let st = archive_status(&d1);
     assert_eq!(st["receipt_checked"], true, "{st}");
     assert!(st["last_error"].is_null(), "{st}");
+
+    // A hold at the station reaches the archive with its log: a legal hold in the store.
+    let out = run(&[
+        "--data-dir",
+        d1.to_str().unwrap(),
+        "hold",
+        "A-1",
+        "--reason",
+        "dispute",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let hold_line = manifest(&d1)
+        .iter()
+        .rfind(|r| r["kind"] == "hold")
+        .map(|r| r["seq"].as_u64().unwrap())
+        .unwrap();
+    let a1 = sealed(&d1)
+        .into_iter()
+        .find(|r| r["order"] == "A-1")
+        .unwrap();
+    let a1_key = format!("clips/{}", a1["sha256"].as_str().unwrap());
+    let legal = |key: &str| {
+        sw.rt()
+            .block_on(
+                sw.client()
+                    .get_object_legal_hold()
+                    .bucket("evidence")
+                    .key(key)
+                    .send(),
+            )
+            .ok()
+            .and_then(|o| o.legal_hold().and_then(|h| h.status().cloned()))
+    };
+    wait_until("the archive to apply the station's hold", || {
+        archive_status(&d1)["confirmed_lines"].as_u64().unwrap_or(0) >= hold_line
+            && legal(&a1_key) == Some(aws_sdk_s3::types::ObjectLockLegalHoldStatus::On)
+    });
+    // And at the archive itself, for an order of the other station, then released.
+    let b1 = sealed(&d2)
+        .into_iter()
+        .find(|r| r["order"] == "B-1")
+        .unwrap();
+    let b1_key = format!("clips/{}", b1["sha256"].as_str().unwrap());
+    let out = archive_cmd(&cfg, &["hold", "B-1"]).output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        legal(&b1_key),
+        Some(aws_sdk_s3::types::ObjectLockLegalHoldStatus::On)
+    );
+    let out = archive_cmd(&cfg, &["hold", "B-1", "--release"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        legal(&b1_key),
+        Some(aws_sdk_s3::types::ObjectLockLegalHoldStatus::Off)
+    );
+    let out = archive_cmd(&cfg, &["hold", "NO-SUCH-ORDER"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     drop((s1.finish(), s2.finish()));
 
     // Through the store's own API: each clip's bytes are the sealed ones, locked in
