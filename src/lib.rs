@@ -10,7 +10,8 @@
 //!    [`log`] (records, the ledger writer, Merkle tree, signed notes, proofs)
 //! 3. [`index`] (SQLite lookup), [`scanners`] (devices), [`retention`] (policy), [`anchor`]
 //!    (RFC 3161 time-stamps of checkpoints)
-//! 4. [`recorder`] (writer thread, cameras, clip assembly, stations), [`verify`], [`export`]
+//! 4. [`recorder`] (writer thread, cameras, clip assembly, stations), [`verify`], [`export`],
+//!    [`archive`] (the archive service's checks and stores, the station's uploader)
 //! 5. [`web`] (HTTP)
 //! 6. [`app`] (a recording process: stations + scanners + web + signals; the demo; benches)
 //!

@@ -246,7 +246,7 @@ pub fn hold(cfg: &ArchiveServerConfig, order: &str, on: bool) -> Result<(u64, u6
             let mut client = service::get(&pool).await?;
             crate::archive::schema::migrate(&mut client).await?;
             drop(client);
-            service::hold_order(&pool, &bucket, order, on).await
+            crate::archive::clips::hold_order(&pool, &bucket, order, on).await
         })
         .map_err(Error::from)
 }

@@ -18,6 +18,8 @@
 
 use std::fmt;
 
+pub mod clips;
+pub mod ingest;
 pub mod objects;
 pub mod push;
 pub mod schema;

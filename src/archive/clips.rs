@@ -1,0 +1,241 @@
+//! Taking a clip's bytes (`PUT /v1/clips/<sha256>`), clips a station lost, and legal holds.
+//!
+//! Owns: streaming a clip to the store with the store's own SHA-256 check against the seal
+//! and its lock until seal + `retention_days`; the rows that say a clip is stored or gone;
+//! applying the legal holds wanted (from the stations' `hold` records or `archive hold`) until
+//! the store has them. Never: stores bytes without the store's SHA-256 check, or lifts a hold
+//! another seal of the same bytes still wants.
+
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+
+use super::objects::{clip_key, Bucket, PutClip};
+use super::service::{get, json, text, unavailable, Archive, Station};
+use super::wire::{self, ClipStored};
+use super::{db, ArchiveError};
+use crate::anchor::witness::Answer;
+use crate::config::LockMode;
+
+impl Archive {
+    /// Puts on (or lifts) the legal hold of every stored clip of station `station_id` whose
+    /// hold the store does not have as wanted yet (at most 100 at a time; the rest at the
+    /// next push or store).
+    pub async fn apply_holds(&self, station_id: i64) -> Result<u64, ArchiveError> {
+        apply_holds(&self.pool, &self.bucket, Some(station_id)).await
+    }
+
+    /// `PUT /v1/clips/<sha256>`: the bytes of a sealed clip of this station, `len` long.
+    pub async fn put_clip(&self, st: &Station, sha256: &str, len: u64, body: ByteStream) -> Answer {
+        match self.put_clip_inner(st, sha256, len, body).await {
+            Ok(a) => a,
+            Err(e) => unavailable(e),
+        }
+    }
+
+    async fn put_clip_inner(
+        &self,
+        st: &Station,
+        sha256: &str,
+        len: u64,
+        body: ByteStream,
+    ) -> Result<Answer, ArchiveError> {
+        let Some(sum) = crate::digest::unhex32(sha256).filter(|_| sha256 == sha256.to_lowercase())
+        else {
+            return Ok(text(
+                400,
+                "a clip is named by its SHA-256 in 64 lowercase hex digits\n",
+            ));
+        };
+        let client = get(&self.pool).await?;
+        let row = client
+            .query_opt(
+                "SELECT size, sealed_at, stored_at, version_id, retain_until FROM clips
+                 WHERE station_id = $1 AND sha256 = $2 ORDER BY seal LIMIT 1",
+                &[&st.id, &sha256],
+            )
+            .await
+            .map_err(db("looking up the clip's seal"))?;
+        let Some(row) = row else {
+            return Ok(text(
+                404,
+                format!(
+                    "no clip_sealed record of {} names {sha256}: push the log first\n",
+                    st.origin
+                ),
+            ));
+        };
+        let size = row.get::<_, i64>(0) as u64;
+        if size != len {
+            return Ok(text(
+                400,
+                format!("the seal of {sha256} says {size} bytes; the request has {len}\n"),
+            ));
+        }
+        let key = clip_key(sha256);
+        let stored: Option<DateTime<Utc>> = row.get(2);
+        if stored.is_some() {
+            let until: Option<DateTime<Utc>> = row.get(4);
+            return Ok(json(
+                200,
+                &ClipStored {
+                    v: wire::VERSION,
+                    sha256: sha256.to_string(),
+                    key,
+                    version_id: row.get::<_, Option<String>>(3).unwrap_or_default(),
+                    lock_mode: lock_name(self.lock).into(),
+                    retain_until: until.map(rfc3339).unwrap_or_default(),
+                },
+            ));
+        }
+        let sealed_at: DateTime<Utc> = row.get(1);
+        let until = sealed_at.timestamp() + i64::from(self.retention_days) * 86_400;
+        let locked = match self.bucket.head(&key).await? {
+            // Stored before (the same bytes from another seal, or a row update lost).
+            Some(l) if l.retain_until >= until => l,
+            _ => match self
+                .bucket
+                .put_clip(&key, body, len, &sum, self.lock, until)
+                .await?
+            {
+                PutClip::Stored(l) => l,
+                PutClip::BadDigest(what) => {
+                    tracing::warn!(station = %st.origin, sha256, what, "clip bytes refused by the store");
+                    return Ok(text(
+                        422,
+                        format!("the object store found that these bytes are not the clip {sha256} sealed: nothing was stored\n"),
+                    ));
+                }
+            },
+        };
+        let retain = DateTime::<Utc>::from_timestamp(locked.retain_until, 0);
+        // A clip held before its bytes arrived gets its hold now (below, after the row).
+        client
+            .execute(
+                "UPDATE clips SET stored_at = now(), version_id = $3, retain_until = $4
+                 WHERE station_id = $1 AND sha256 = $2 AND stored_at IS NULL",
+                &[&st.id, &sha256, &locked.version_id, &retain],
+            )
+            .await
+            .map_err(db("recording the stored clip"))?;
+        if let Err(e) = self.apply_holds(st.id).await {
+            tracing::warn!(station = %st.origin, error = %e, "cannot apply legal holds now; tried again at the next push");
+        }
+        Ok(json(
+            200,
+            &ClipStored {
+                v: wire::VERSION,
+                sha256: sha256.to_string(),
+                key,
+                version_id: locked.version_id,
+                lock_mode: locked.mode,
+                retain_until: retain.map(rfc3339).unwrap_or_default(),
+            },
+        ))
+    }
+
+    /// `POST /v1/clips/<sha256>/gone`: the station cannot send these bytes any more.
+    pub async fn gone(&self, st: &Station, sha256: &str, why: &str) -> Answer {
+        let done = async {
+            let client = get(&self.pool).await?;
+            client
+                .execute(
+                    "UPDATE clips SET gone = $3 WHERE station_id = $1 AND sha256 = $2 AND stored_at IS NULL AND gone IS NULL",
+                    &[&st.id, &sha256, &why],
+                )
+                .await
+                .map_err(db("recording a clip the station lost"))
+        };
+        match done.await {
+            Ok(n) => {
+                tracing::warn!(station = %st.origin, sha256, why, "a station cannot send a sealed clip");
+                text(200, format!("{n} clip(s) recorded as gone\n"))
+            }
+            Err(e) => unavailable(e),
+        }
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn lock_name(m: LockMode) -> &'static str {
+    match m {
+        LockMode::Compliance => "COMPLIANCE",
+        LockMode::Governance => "GOVERNANCE",
+    }
+}
+
+/// Applies the legal holds the store lacks (of one station, or of all), 100 at a time;
+/// returns how many were applied.
+pub async fn apply_holds(
+    pool: &Pool,
+    bucket: &Bucket,
+    station_id: Option<i64>,
+) -> Result<u64, ArchiveError> {
+    let client = get(pool).await?;
+    let rows = client
+        .query(
+            "SELECT station_id, seal, sha256, held FROM clips
+             WHERE held <> hold_applied AND stored_at IS NOT NULL
+               AND ($1::bigint IS NULL OR station_id = $1) LIMIT 100",
+            &[&station_id],
+        )
+        .await
+        .map_err(db("listing holds to apply"))?;
+    let mut n = 0;
+    for r in rows {
+        let (sid, seal, sha, held): (i64, i64, String, bool) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        // The same bytes sealed twice are one object: released only when no row holds it.
+        let others: i64 = client
+            .query_one(
+                "SELECT count(*) FROM clips WHERE sha256 = $1 AND held AND NOT (station_id = $2 AND seal = $3)",
+                &[&sha, &sid, &seal],
+            )
+            .await
+            .map_err(db("looking for other holds"))?
+            .get(0);
+        if held || others == 0 {
+            bucket.legal_hold(&clip_key(&sha), held).await?;
+        }
+        client
+            .execute(
+                "UPDATE clips SET hold_applied = $3 WHERE station_id = $1 AND seal = $2",
+                &[&sid, &seal, &held],
+            )
+            .await
+            .map_err(db("recording an applied hold"))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// `archive hold ORDER`: holds (or releases) every clip of an order, of every station, at the
+/// archive itself; returns the clips and how many holds were applied now.
+pub async fn hold_order(
+    pool: &Pool,
+    bucket: &Bucket,
+    order: &str,
+    on: bool,
+) -> Result<(u64, u64), ArchiveError> {
+    let client = get(pool).await?;
+    let clips = client
+        .execute(
+            "UPDATE clips SET held = $2 WHERE order_code = $1",
+            &[&order, &on],
+        )
+        .await
+        .map_err(db("holding the order's clips"))?;
+    drop(client);
+    let mut applied = 0;
+    loop {
+        let n = apply_holds(pool, bucket, None).await?;
+        applied += n;
+        if n < 100 {
+            break;
+        }
+    }
+    Ok((clips, applied))
+}
