@@ -250,3 +250,23 @@ pub fn hold(cfg: &ArchiveServerConfig, order: &str, on: bool) -> Result<(u64, u6
         })
         .map_err(Error::from)
 }
+
+/// Sends what `data_dir` holds to the archive of `cfg` until everything signed is confirmed;
+/// the archive status at the end.
+pub fn push_data_dir(
+    data_dir: &Path,
+    cfg: &crate::config::ArchiveConfig,
+) -> Result<crate::archive::push::ArchiveStatus, Error> {
+    use crate::archive::push::{round, ArchiveStatus, Client, Round};
+    if cfg.url.trim().is_empty() {
+        return Err(Error::msg(
+            ErrorKind::Invalid,
+            "no archive: set [archive] url (and token) in --config, or give --url",
+        ));
+    }
+    let client = Client::new(cfg).map_err(Error::from)?;
+    let status = std::sync::Mutex::new(ArchiveStatus::default());
+    let max_lag = std::time::Duration::from_secs(cfg.max_lag_minutes.max(1) * 60);
+    while round(&client, data_dir, max_lag, &status)? == Round::More {}
+    Ok(status.into_inner().unwrap_or_default())
+}

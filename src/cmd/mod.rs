@@ -398,6 +398,15 @@ pub enum ArchiveCmd {
         /// The station's public key.
         station_key: String,
     },
+    /// Send what a station's data dir holds to its archive (`[archive]` of --config) and
+    /// exit once the archive confirmed everything signed: a data dir whose recorder is
+    /// stopped, or one recorded before the archive existed. Safe beside a running recorder
+    /// (the archive serialises the pushes of one log).
+    Push {
+        /// The archive to send to, instead of `[archive] url`.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Put an Object Lock legal hold on every archived clip of an order, of every station
     /// (a dispute): the store keeps them past their retention until released. A station's
     /// own `packwitness hold` reaches the archive with its log and does the same.

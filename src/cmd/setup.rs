@@ -159,6 +159,22 @@ pub fn archive(
         out!("{token}");
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(super::ArchiveCmd::Push { url }) = action {
+        let dir = super::data_dir_for_reading(dir, config)?;
+        let mut cfg = config.archive.clone();
+        if let Some(u) = url {
+            cfg.url = u;
+        }
+        let st = packwitness::app::archive::push_data_dir(&dir, &cfg)?;
+        out!(
+            "{}: the archive holds {} of {} lines; {} clip(s) still missing",
+            dir.display(),
+            st.confirmed_lines,
+            st.log_lines,
+            st.clips_pending
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(super::ArchiveCmd::Hold { order, release }) = action {
         let (clips, applied) = packwitness::app::archive::hold(cfg, &order, !release)?;
         let what = if release { "released" } else { "held" };

@@ -441,3 +441,163 @@ fn the_archive_refuses_bytes_that_are_not_the_sealed_ones_and_a_forked_log() {
     let rows = sql(&pg, "SELECT forked_why FROM stations");
     assert!(rows[0].get::<_, Option<String>>(0).is_some());
 }
+
+/// `archive --listen ADDR` of the same config: a second node on the same database and bucket.
+fn start_node(cfg: &Path, dir: &Path, port: u16) -> ArchiveProc {
+    let mut child = archive_cmd(
+        cfg,
+        &[
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(!line.trim().is_empty(), "the second node printed no key");
+    ArchiveProc(child)
+}
+
+#[test]
+fn no_line_or_clip_is_lost_when_postgres_a_node_or_the_station_dies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut pg, sw) = (Postgres::start(), Seaweed::start());
+    sw.bucket("evidence", true);
+    let (port_a, port_b) = (crate::rtsp::free_port(), crate::rtsp::free_port());
+    let cfg = archive_config(tmp.path(), &pg, &sw, "evidence", port_a);
+    let adir = tmp.path().join("archive");
+    let (_a, key) = start_archive(&cfg, &adir);
+    let _b = start_node(&cfg, &adir, port_b);
+    let d = tmp.path().join("st1");
+    std::fs::create_dir_all(&d).unwrap();
+    let c = station_config(tmp.path(), "st1", port_a, &add_station(&cfg, &d), &key);
+    let mut s = record(&c, &d);
+    pack(&mut s, &d, &["P-1"]);
+    wait_archived(&d);
+
+    // PostgreSQL dies under the station: the archive answers 503, the station records on and
+    // sends everything once the database is back.
+    pg.kill();
+    pack(&mut s, &d, &["P-2", "P-3"]);
+    wait_until("the station to hear that the archive cannot answer", || {
+        archive_status(&d)["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("503"))
+    });
+    pg.run();
+    wait_archived(&d);
+
+    // The same log pushed through a second node at the same time as the station's own
+    // uploader pushes it through the first: PostgreSQL serialises them.
+    pack(&mut s, &d, &["P-4"]);
+    let push = |url: String| {
+        let c = c.clone();
+        let d = d.clone();
+        std::thread::spawn(move || {
+            let out = run(&[
+                "--config",
+                c.to_str().unwrap(),
+                "--data-dir",
+                d.to_str().unwrap(),
+                "archive",
+                "push",
+                "--url",
+                &url,
+            ]);
+            assert!(out.status.success(), "{}", show(&out));
+            stdout(&out)
+        })
+    };
+    let pushers: Vec<_> = (0..3)
+        .map(|_| push(format!("http://127.0.0.1:{port_b}")))
+        .collect();
+    pack(&mut s, &d, &["P-5", "P-6"]);
+    for p in pushers {
+        assert!(p.join().unwrap().contains("the archive holds"));
+    }
+    wait_archived(&d);
+
+    // The station killed -9 at a seal: at its next start it sends what it had not.
+    pack(&mut s, &d, &["P-7"]);
+    unsafe { libc::kill(s.pid() as i32, libc::SIGKILL) };
+    drop(s);
+    let mut s = record(&c, &d);
+    wait_archived(&d);
+    s.finish();
+
+    let seals = sealed(&d);
+    assert_eq!(seals.len(), 7);
+    let rows = sql(
+        &pg,
+        "SELECT count(*), count(DISTINCT seal), count(stored_at), (SELECT count(*) FROM refused) FROM clips",
+    );
+    let counts: (i64, i64, i64, i64) = (
+        rows[0].get(0),
+        rows[0].get(1),
+        rows[0].get(2),
+        rows[0].get(3),
+    );
+    assert_eq!(counts, (7, 7, 7, 0));
+    let rt = sw.rt();
+    for r in &seals {
+        let sha = r["sha256"].as_str().unwrap();
+        let head = rt
+            .block_on(
+                sw.client()
+                    .head_object()
+                    .bucket("evidence")
+                    .key(format!("clips/{sha}"))
+                    .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+                    .send(),
+            )
+            .unwrap();
+        assert_eq!(head.checksum_sha256(), Some(b64(&hex32(sha)).as_str()));
+    }
+    // Every line the station signed up to the archive's size is in the entry bundles, once,
+    // in order: the bundles read back are the manifest's lines.
+    let size: i64 = sql(&pg, "SELECT size FROM stations")[0].get(0);
+    let manifest_text = std::fs::read(d.join("manifest.jsonl")).unwrap();
+    let lines: Vec<&[u8]> = manifest_text.split_inclusive(|b| *b == b'\n').collect();
+    let listed = rt
+        .block_on(
+            sw.client()
+                .list_objects_v2()
+                .bucket("evidence")
+                .prefix("logs/")
+                .send(),
+        )
+        .unwrap();
+    let mut bundles: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .filter(|k| k.contains("/tile/entries/"))
+        .map(str::to_string)
+        .collect();
+    bundles.sort();
+    let mut got: Vec<Vec<u8>> = Vec::new();
+    for k in &bundles {
+        let body = rt
+            .block_on(sw.client().get_object().bucket("evidence").key(k).send())
+            .unwrap()
+            .body;
+        let bytes = rt.block_on(body.collect()).unwrap().into_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let n = u16::from_be_bytes([bytes[at], bytes[at + 1]]) as usize;
+            got.push(bytes[at + 2..at + 2 + n].to_vec());
+            at += 2 + n;
+        }
+    }
+    assert_eq!(got.len() as i64, size, "{bundles:?}");
+    for (i, l) in got.iter().enumerate() {
+        assert_eq!(l.as_slice(), lines[i], "line {}", i + 1);
+    }
+}
