@@ -645,6 +645,39 @@ pub fn metrics_text(p: &ProcessStatus) -> String {
             }
         }
     }
+    if let Some(a) = &p.archive {
+        let gauges: [(&str, &str, f64); 5] = [
+            (
+                "archive_confirmed_lines",
+                "Lines of the log the archive confirmed (cosigned).",
+                a.confirmed_lines as f64,
+            ),
+            (
+                "archive_unconfirmed_lines",
+                "Lines of the log the archive has not confirmed yet.",
+                a.log_lines.saturating_sub(a.confirmed_lines) as f64,
+            ),
+            (
+                "archive_clips_pending",
+                "Sealed clips whose bytes the archive lacks.",
+                a.clips_pending as f64,
+            ),
+            (
+                "archive_oldest_unconfirmed_seconds",
+                "Age of the oldest seal or line the archive has not confirmed (0: none).",
+                a.oldest_unconfirmed_age_s.unwrap_or(0) as f64,
+            ),
+            (
+                "archive_failing",
+                "1 while the last try to reach the archive failed.",
+                f64::from(u8::from(a.last_error.is_some())),
+            ),
+        ];
+        for (name, help, v) in gauges {
+            m.family(name, "gauge", help);
+            m.value(name, &[], v);
+        }
+    }
     if let Some(a) = p.last_checkpoint_age_s {
         m.family(
             "last_checkpoint_age_seconds",
@@ -666,4 +699,42 @@ pub fn metrics_text(p: &ProcessStatus) -> String {
     m.family("healthy", "gauge", "1 when /healthz answers 200.");
     m.value("healthy", &[], f64::from(u8::from(p.healthy())));
     m.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::push::ArchiveStatus;
+
+    #[test]
+    fn the_archive_is_in_metrics_and_its_lag_is_an_alarm() {
+        let archive = ArchiveStatus {
+            url: "https://archive.example".into(),
+            confirmed_lines: 40,
+            log_lines: 45,
+            clips_pending: 2,
+            oldest_unconfirmed_age_s: Some(7200),
+            lagging: true,
+            last_error: Some("archive https://archive.example: connection refused".into()),
+            ..ArchiveStatus::default()
+        };
+        let p = ProcessStatus {
+            recording_process: true,
+            archive: Some(archive),
+            ..ProcessStatus::default()
+        };
+        let text = metrics_text(&p);
+        for line in [
+            "packwitness_archive_confirmed_lines 40\n",
+            "packwitness_archive_unconfirmed_lines 5\n",
+            "packwitness_archive_clips_pending 2\n",
+            "packwitness_archive_oldest_unconfirmed_seconds 7200\n",
+            "packwitness_archive_failing 1\n",
+        ] {
+            assert!(text.contains(line), "{line:?} not in:\n{text}");
+        }
+        let config = Config::default();
+        let kinds: Vec<String> = alarms(&p, &config).into_iter().map(|a| a.kind).collect();
+        assert!(kinds.contains(&"archive_lag".to_string()), "{kinds:?}");
+    }
 }
