@@ -52,13 +52,17 @@ impl RecordingRate {
 }
 
 /// A sealed clip that retention may remove (not held, not pruned yet).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Candidate {
     pub clip: u64,
     pub order: String,
     /// When its order was scanned, Unix milliseconds.
     pub scanned_ms: i64,
     pub size: u64,
+    pub sha256: String,
+    /// The archive's receipt for this clip when the archive confirmed holding it (`None`:
+    /// not confirmed, or not asked).
+    pub archived: Option<String>,
 }
 
 /// A clip chosen for removal, and why (written as the `pruned` record's reason).
@@ -72,55 +76,85 @@ pub struct Planned {
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-/// Chooses clips to remove: every candidate older than `keep_days` (when set), then, while
-/// the free space (plus what was already chosen) is under `floor_bytes` (see
-/// [`RecordingRate::floor_bytes`]), the oldest remaining candidates older than
-/// `min_age_hours`. `candidates` are oldest first.
+/// Chooses clips to remove. Without an archive (`archiving` false): every candidate older
+/// than `keep_days` (when set). With one: only candidates the archive confirmed, older than
+/// `keep_days` or `keep_days_after_archive`. Then, while the free space (plus what was already
+/// chosen) is under `floor_bytes` (see [`RecordingRate::floor_bytes`]), the oldest remaining
+/// candidates older than `min_age_hours`, those the archive confirmed first. `candidates` are
+/// oldest first.
 pub fn plan(
     candidates: &[Candidate],
     now_ms: i64,
     policy: &RetentionConfig,
     free_bytes: u64,
     floor_bytes: u64,
+    archiving: bool,
 ) -> Vec<Planned> {
     let mut out = Vec::new();
     let mut free = free_bytes;
     let mut rest = Vec::new();
+    let older =
+        |c: &Candidate, days: u32| days > 0 && now_ms - c.scanned_ms > i64::from(days) * DAY_MS;
     for c in candidates {
-        if policy.keep_days > 0 && now_ms - c.scanned_ms > i64::from(policy.keep_days) * DAY_MS {
-            free = free.saturating_add(c.size);
-            out.push(Planned {
-                clip: c.clip,
-                order: c.order.clone(),
-                size: c.size,
-                reason: format!("retention: older than keep_days = {}", policy.keep_days),
-            });
-        } else {
-            rest.push(c);
+        let reason = match (&c.archived, archiving) {
+            (_, false) if older(c, policy.keep_days) => Some(format!(
+                "retention: older than keep_days = {}",
+                policy.keep_days
+            )),
+            (Some(r), true) if older(c, policy.keep_days) => Some(format!(
+                "retention: older than keep_days = {}; archived: {r}",
+                policy.keep_days
+            )),
+            (Some(r), true) if older(c, policy.keep_days_after_archive) => Some(format!(
+                "retention: archived and older than keep_days_after_archive = {}; archived: {r}",
+                policy.keep_days_after_archive
+            )),
+            _ => None,
+        };
+        match reason {
+            Some(reason) => {
+                free = free.saturating_add(c.size);
+                out.push(Planned {
+                    clip: c.clip,
+                    order: c.order.clone(),
+                    size: c.size,
+                    reason,
+                });
+            }
+            None => rest.push(c),
         }
     }
     let floor = floor_bytes;
     let min_age_ms = i64::from(policy.min_age_hours) * 3600 * 1000;
-    for c in rest {
-        if free >= floor {
-            break;
-        }
-        if now_ms - c.scanned_ms < min_age_ms {
-            // Oldest first: everything after this one is younger still.
-            break;
-        }
-        free = free.saturating_add(c.size);
-        out.push(Planned {
-            clip: c.clip,
-            order: c.order.clone(),
-            size: c.size,
-            reason: format!(
+    // Archived clips first (a copy is kept under lock elsewhere), then the others.
+    let (confirmed, unconfirmed): (Vec<&Candidate>, Vec<&Candidate>) =
+        rest.into_iter().partition(|c| c.archived.is_some());
+    for group in [confirmed, unconfirmed] {
+        for c in group {
+            if free >= floor {
+                break;
+            }
+            if now_ms - c.scanned_ms < min_age_ms {
+                // Oldest first: everything after this one is younger still.
+                break;
+            }
+            free = free.saturating_add(c.size);
+            let mut reason = format!(
                 "retention: free space under {} MB (min_free_mb = {}, reserve_minutes = {})",
                 floor / MB,
                 policy.min_free_mb,
                 policy.reserve_minutes
-            ),
-        });
+            );
+            if let Some(r) = &c.archived {
+                reason.push_str(&format!("; archived: {r}"));
+            }
+            out.push(Planned {
+                clip: c.clip,
+                order: c.order.clone(),
+                size: c.size,
+                reason,
+            });
+        }
     }
     out
 }
@@ -138,6 +172,7 @@ mod tests {
                 order: format!("O-{i}"),
                 scanned_ms: now - h * 3600 * 1000,
                 size: 100 * 1024 * 1024,
+                ..Candidate::default()
             })
             .collect()
     }
@@ -148,6 +183,7 @@ mod tests {
             min_free_mb,
             min_age_hours,
             reserve_minutes: 0,
+            keep_days_after_archive: 0,
         }
     }
 
@@ -155,12 +191,12 @@ mod tests {
     fn age_limit_removes_only_older_clips() {
         let now = 1_800_000_000_000;
         let c = clips(&[24 * 40, 24 * 31, 24 * 29, 1], now);
-        let p = plan(&c, now, &policy(30, 0, 24), u64::MAX, 0);
+        let p = plan(&c, now, &policy(30, 0, 24), u64::MAX, 0, false);
         let ids: Vec<u64> = p.iter().map(|p| p.clip).collect();
         assert_eq!(ids, [1, 2]);
         assert!(p[0].reason.contains("keep_days = 30"));
         assert!(
-            plan(&c, now, &policy(0, 0, 24), 0, 0).is_empty(),
+            plan(&c, now, &policy(0, 0, 24), 0, 0, false).is_empty(),
             "nothing set: nothing removed"
         );
     }
@@ -171,16 +207,16 @@ mod tests {
         let c = clips(&[100, 90, 80, 2, 1], now);
         let mb = 1024 * 1024;
         // 150 MB free, floor 400 MB: three 100 MB clips, oldest first; never the young ones.
-        let p = plan(&c, now, &policy(0, 400, 24), 150 * mb, 400 * MB);
+        let p = plan(&c, now, &policy(0, 400, 24), 150 * mb, 400 * MB, false);
         let ids: Vec<u64> = p.iter().map(|p| p.clip).collect();
         assert_eq!(ids, [1, 2, 3]);
         // Enough space: nothing.
-        assert!(plan(&c, now, &policy(0, 400, 24), 500 * mb, 400 * MB).is_empty());
+        assert!(plan(&c, now, &policy(0, 400, 24), 500 * mb, 400 * MB, false).is_empty());
         // A floor that cannot be met stops at the young clips.
-        let p = plan(&c, now, &policy(0, 100_000, 24), 0, 100_000 * MB);
+        let p = plan(&c, now, &policy(0, 100_000, 24), 0, 100_000 * MB, false);
         assert_eq!(p.len(), 3);
         // Age removals count towards the floor.
-        let p = plan(&c, now, &policy(4, 250, 24), 100 * mb, 250 * MB);
+        let p = plan(&c, now, &policy(4, 250, 24), 100 * mb, 250 * MB, false);
         let ids: Vec<u64> = p.iter().map(|p| p.clip).collect();
         assert_eq!(ids, [1, 2]);
         assert!(p[0].reason.contains("keep_days"), "{p:?}");
@@ -208,12 +244,48 @@ mod tests {
         // (5 of them, oldest first; none is younger than min_age_hours = 0).
         let now = 1_800_000_000_000;
         let c = clips(&[9, 8, 7, 6, 5, 4, 3], now);
-        let planned = plan(&c, now, &p, 100 * MB, 600 * MB);
+        let planned = plan(&c, now, &p, 100 * MB, 600 * MB, false);
         assert_eq!(planned.len(), 5);
         assert!(
             planned[0].reason.contains("under 600 MB")
                 && planned[0].reason.contains("reserve_minutes = 10"),
             "{planned:?}"
         );
+    }
+
+    #[test]
+    fn with_an_archive_only_confirmed_clips_go_for_age_and_first_for_space() {
+        let now = 1_800_000_000_000;
+        let mut c = clips(&[24 * 40, 24 * 35, 24 * 10, 24 * 9, 2], now);
+        c[1].archived = Some("receipt 1".into());
+        c[2].archived = Some("receipt 2".into());
+        let mut p = policy(30, 0, 24);
+        p.keep_days_after_archive = 7;
+        // Age: clip 1 (40 days, not confirmed) stays; 2 goes by keep_days, 3 by
+        // keep_days_after_archive; 4 (9 days, not confirmed) stays.
+        let planned = plan(&c, now, &p, u64::MAX, 0, true);
+        let ids: Vec<u64> = planned.iter().map(|p| p.clip).collect();
+        assert_eq!(ids, [2, 3]);
+        assert!(planned[0]
+            .reason
+            .contains("keep_days = 30; archived: receipt 1"));
+        assert!(planned[1]
+            .reason
+            .contains("keep_days_after_archive = 7; archived: receipt 2"));
+        // Without an archive the same policy goes by age alone.
+        let ids: Vec<u64> = plan(&c, now, &p, u64::MAX, 0, false)
+            .iter()
+            .map(|p| p.clip)
+            .collect();
+        assert_eq!(ids, [1, 2]);
+        // Space: the confirmed ones first, then the oldest others; never the young one.
+        c[1].archived = None;
+        p.keep_days = 0;
+        p.keep_days_after_archive = 0;
+        p.min_free_mb = 250;
+        let planned = plan(&c, now, &p, 0, 250 * MB, true);
+        let ids: Vec<u64> = planned.iter().map(|p| p.clip).collect();
+        assert_eq!(ids, [3, 1, 2]);
+        assert!(planned[0].reason.contains("archived: receipt 2"));
     }
 }

@@ -145,6 +145,17 @@ async fn put_clip(
     reply(a.put_clip(&st, &sha256, len, stream).await)
 }
 
+async fn clip_stored(
+    State(a): State<Arc<Archive>>,
+    UrlPath(sha256): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    match station(&a, &headers).await {
+        Ok(st) => reply(a.clip_stored(&st, &sha256).await),
+        Err(r) => r,
+    }
+}
+
 async fn gone(
     State(a): State<Arc<Archive>>,
     UrlPath(sha256): UrlPath<String>,
@@ -189,7 +200,9 @@ pub fn serve(
         )
         .route(
             "/v1/clips/{sha256}",
-            put(put_clip).layer(DefaultBodyLimit::disable()),
+            put(put_clip)
+                .get(clip_stored)
+                .layer(DefaultBodyLimit::disable()),
         )
         .route(
             "/v1/clips/{sha256}/gone",

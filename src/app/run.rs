@@ -246,6 +246,8 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         config.retention.clone(),
         handle.clone(),
         r.clock.clone(),
+        uploader.is_some(),
+        receipts(config),
     )?;
     let lanes: Vec<Lane> = config
         .stations
@@ -331,6 +333,31 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         u.stop();
     }
     first_err.map_or(Ok(()), Err)
+}
+
+/// How retention asks the archive whether it holds a clip (`[archive]`), naming the receipt.
+fn receipts(config: &Config) -> Option<crate::recorder::pruner::Receipts> {
+    if config.archive.url.is_empty() {
+        return None;
+    }
+    let client = crate::archive::push::Client::new(&config.archive).ok()?;
+    Some(Arc::new(move |sha256: &str| {
+        client
+            .stored(sha256)
+            .map(|s| {
+                s.map(|s| {
+                    format!(
+                        "{} {} version {}, {} until {}",
+                        client.url(),
+                        s.key,
+                        s.version_id,
+                        s.lock_mode,
+                        s.retain_until
+                    )
+                })
+            })
+            .map_err(|e| e.to_string())
+    }))
 }
 
 /// Sets the process's nice value (`[recorder] nice`) before any thread starts, so that

@@ -134,6 +134,42 @@ impl Archive {
         ))
     }
 
+    /// `GET /v1/clips/<sha256>`: how the store holds a clip of this station (200), or 404.
+    pub async fn clip_stored(&self, st: &Station, sha256: &str) -> Answer {
+        let found = async {
+            let client = get(&self.pool).await?;
+            client
+                .query_opt(
+                    "SELECT version_id, retain_until FROM clips
+                     WHERE station_id = $1 AND sha256 = $2 AND stored_at IS NOT NULL LIMIT 1",
+                    &[&st.id, &sha256],
+                )
+                .await
+                .map_err(db("looking up a stored clip"))
+        };
+        match found.await {
+            Ok(Some(row)) => json(
+                200,
+                &ClipStored {
+                    v: wire::VERSION,
+                    sha256: sha256.to_string(),
+                    key: clip_key(sha256),
+                    version_id: row.get::<_, Option<String>>(0).unwrap_or_default(),
+                    lock_mode: lock_name(self.lock).into(),
+                    retain_until: row
+                        .get::<_, Option<DateTime<Utc>>>(1)
+                        .map(rfc3339)
+                        .unwrap_or_default(),
+                },
+            ),
+            Ok(None) => text(
+                404,
+                format!("the archive holds no clip {sha256} of {}\n", st.origin),
+            ),
+            Err(e) => unavailable(e),
+        }
+    }
+
     /// `POST /v1/clips/<sha256>/gone`: the station cannot send these bytes any more.
     pub async fn gone(&self, st: &Station, sha256: &str, why: &str) -> Answer {
         let done = async {

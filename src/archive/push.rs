@@ -241,6 +241,30 @@ impl Client {
         }
     }
 
+    /// The archive's address.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `GET /v1/clips/<sha256>`: how the archive holds the clip, if it does.
+    pub fn stored(&self, sha256: &str) -> Result<Option<wire::ClipStored>, ArchiveError> {
+        let r = self
+            .http
+            .get(format!("{}/v1/clips/{sha256}", self.url))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .map_err(|e| self.unreachable(e))?;
+        let (status, text) = self.answer(r)?;
+        match status {
+            200 => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| self.refused(status, format!("not a stored clip: {e}"))),
+            404 => Ok(None),
+            _ => Err(self.refused(status, text)),
+        }
+    }
+
     /// `POST /v1/clips/<sha256>/gone`.
     pub fn gone(&self, sha256: &str, why: &str) -> Result<(), ArchiveError> {
         let r = self

@@ -10,6 +10,8 @@
 //! - `PUT /v1/clips/<sha256>`: a clip's bytes; 200 with [`ClipStored`] once the object store
 //!   holds them under lock; 404 when no seal of this station names that hash; 422 when the
 //!   store found that the bytes are not the ones the seal names.
+//! - `GET /v1/clips/<sha256>`: 200 with [`ClipStored`] when the bucket holds that clip of this
+//!   station under lock, else 404 (retention asks before it removes a clip for age).
 //! - `POST /v1/clips/<sha256>/gone`: the station no longer has the clip's bytes (pruned, or the
 //!   file no longer matches its seal), with why as a text body.
 //!

@@ -79,7 +79,12 @@ pub struct AlarmConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
     /// Remove clips whose order was scanned more than this many days ago; 0: no age limit.
+    /// With `[archive]`, only clips the archive confirmed holding are removed for age.
     pub keep_days: u32,
+    /// With `[archive]`: remove a clip this many days after its order was scanned once the
+    /// archive confirmed holding it (the `pruned` record names the archive's receipt); 0: off.
+    /// A clip the archive has not confirmed is never removed for age.
+    pub keep_days_after_archive: u32,
     /// Keep this much space free on the data dir's disk by removing the oldest clips; 0: off.
     pub min_free_mb: u64,
     /// ...but never, for space, a clip younger than this.
@@ -93,6 +98,7 @@ impl Default for RetentionConfig {
     fn default() -> Self {
         RetentionConfig {
             keep_days: 0,
+            keep_days_after_archive: 0,
             min_free_mb: 2048,
             min_age_hours: 24,
             reserve_minutes: 120,

@@ -309,7 +309,7 @@ impl Index {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT opened_seq, order_code, COALESCE(scanned_ms, 0), COALESCE(size, 0) FROM clips
+                "SELECT opened_seq, order_code, COALESCE(scanned_ms, 0), COALESCE(size, 0), COALESCE(sha256, '') FROM clips
                  WHERE sealed_seq IS NOT NULL AND pruned_seq IS NULL
                    AND opened_seq NOT IN (SELECT clip FROM holds WHERE released = 0)
                  ORDER BY scanned_ms, opened_seq LIMIT ?1",
@@ -322,6 +322,7 @@ impl Index {
                     order: r.get(1)?,
                     scanned_ms: r.get(2)?,
                     size: r.get(3)?,
+                    sha256: r.get(4)?,
                 })
             })
             .map_err(self.sql())?;
@@ -400,6 +401,7 @@ pub struct ClipAge {
     /// When its order was scanned, Unix milliseconds.
     pub scanned_ms: i64,
     pub size: u64,
+    pub sha256: String,
 }
 
 /// An order scanned while no camera recorded (a `no_video` record), as lookup shows it.

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -35,11 +36,14 @@ pub struct Pruner {
 
 impl Pruner {
     /// Starts retention on `data_dir` with `policy`, sending prunes to `writer`.
+    /// With `[archive]` (`archiving`), `receipts` asks the archive which clips it holds.
     pub fn start(
         data_dir: &Path,
         policy: RetentionConfig,
         writer: WriterHandle,
         clock: SharedClock,
+        archiving: bool,
+        receipts: Option<Receipts>,
     ) -> Result<Pruner, Error> {
         let (stop, rx) = mpsc::channel();
         let dir = data_dir.to_owned();
@@ -51,6 +55,8 @@ impl Pruner {
                     policy,
                     writer,
                     clock,
+                    archiving,
+                    receipts,
                 };
                 let mut last: Option<Duration> = None;
                 loop {
@@ -100,6 +106,8 @@ struct Pass {
     policy: RetentionConfig,
     writer: WriterHandle,
     clock: SharedClock,
+    archiving: bool,
+    receipts: Option<Receipts>,
 }
 
 impl Pass {
@@ -122,12 +130,18 @@ impl Pass {
     /// One pass: plan from the oldest candidates, prune each (stopping early when asked).
     fn run(&self, stop: &mpsc::Receiver<()>) -> Result<usize, Error> {
         let floor = self.floor();
-        if (self.policy.keep_days == 0 && floor == 0) || !self.writer.disk().ok() {
+        let by_age = self.policy.keep_days > 0 || self.policy.keep_days_after_archive > 0;
+        if (!by_age && floor == 0) || !self.writer.disk().ok() {
             return Ok(0);
         }
         let index = Index::open_read(&self.dir)?;
         let now_ms = self.clock.now().timestamp_millis();
-        let planned = plan_from_index(&index, &self.dir, &self.policy, floor, now_ms)?;
+        let archive = if self.archiving {
+            Archive::On(self.receipts.as_ref())
+        } else {
+            Archive::Off
+        };
+        let planned = plan_from_index(&index, &self.dir, &self.policy, floor, now_ms, archive)?;
         let mut done = 0;
         for p in &planned {
             if !matches!(stop.try_recv(), Err(mpsc::TryRecvError::Empty)) {
@@ -154,6 +168,61 @@ impl Pass {
     }
 }
 
+/// Asks the archive whether it holds a clip (its SHA-256): the receipt to name in the
+/// `pruned` record when it does, `None` when it does not; an error when it cannot say now.
+pub type Receipts = Arc<dyn Fn(&str) -> Result<Option<String>, String> + Send + Sync>;
+
+/// Whether clips are archived, and how to ask.
+#[derive(Clone, Copy)]
+pub enum Archive<'a> {
+    /// No `[archive]`: retention goes by age and space alone.
+    Off,
+    /// `[archive]`: only clips the archive confirmed go for age, and they go first for space;
+    /// `None` when the archive cannot be asked here (no clip is then confirmed).
+    On(Option<&'a Receipts>),
+}
+
+/// At most this many clips are asked about in one pass (a minute apart).
+const ASK_PER_PASS: usize = 100;
+
+/// Fills in `archived` for the oldest candidates retention could remove now.
+fn ask_archive(
+    candidates: &mut [retention::Candidate],
+    receipts: &Receipts,
+    policy: &RetentionConfig,
+    floor: u64,
+    dir: &Path,
+    now_ms: i64,
+) {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    let days = [policy.keep_days, policy.keep_days_after_archive]
+        .into_iter()
+        .filter(|d| *d > 0)
+        .min();
+    let low = floor > 0 && datadir::free_bytes(dir).is_ok_and(|f| f < floor);
+    let mut asked = 0;
+    for c in candidates.iter_mut() {
+        let age = now_ms - c.scanned_ms;
+        let by_age = days.is_some_and(|d| age > i64::from(d) * DAY_MS);
+        let by_space = low && age >= i64::from(policy.min_age_hours) * 3600 * 1000;
+        if !(by_age || by_space) {
+            // Oldest first: the rest are younger still.
+            break;
+        }
+        if c.sha256.is_empty() || asked == ASK_PER_PASS {
+            continue;
+        }
+        asked += 1;
+        match receipts(&c.sha256) {
+            Ok(r) => c.archived = r,
+            Err(e) => {
+                tracing::info!(error = %e, "cannot ask the archive which clips it holds; no clip is removed for age until it answers");
+                break;
+            }
+        }
+    }
+}
+
 /// What retention removes now: the plan ([`retention::plan`]) over the oldest
 /// [`retention::CANDIDATES`] clips the index offers, at the free space of `dir` and the
 /// floor `floor`; says so in the log when even that will not bring the disk above the floor.
@@ -163,8 +232,9 @@ pub(super) fn plan_from_index(
     policy: &RetentionConfig,
     floor: u64,
     now_ms: i64,
+    archive: Archive<'_>,
 ) -> Result<Vec<retention::Planned>, Error> {
-    let candidates: Vec<retention::Candidate> = index
+    let mut candidates: Vec<retention::Candidate> = index
         .retention_candidates(retention::CANDIDATES)?
         .into_iter()
         .map(|c| retention::Candidate {
@@ -172,8 +242,13 @@ pub(super) fn plan_from_index(
             order: c.order,
             scanned_ms: c.scanned_ms,
             size: c.size,
+            sha256: c.sha256,
+            archived: None,
         })
         .collect();
+    if let Archive::On(Some(receipts)) = archive {
+        ask_archive(&mut candidates, receipts, policy, floor, dir, now_ms);
+    }
     let free = match datadir::free_bytes(dir) {
         Ok(f) => f,
         Err(e) => {
@@ -181,7 +256,8 @@ pub(super) fn plan_from_index(
             u64::MAX
         }
     };
-    let planned = retention::plan(&candidates, now_ms, policy, free, floor);
+    let archiving = !matches!(archive, Archive::Off);
+    let planned = retention::plan(&candidates, now_ms, policy, free, floor, archiving);
     let freed: u64 = planned.iter().map(|p| p.size).sum();
     if floor > 0 && free.saturating_add(freed) < floor {
         tracing::error!(

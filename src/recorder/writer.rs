@@ -92,6 +92,8 @@ pub struct Writer {
     /// written: a burst of seals gets its checkpoint (and so its anchor) a second later.
     anchoring: bool,
     seal_burst: Option<Duration>,
+    /// `[archive]` is set: retention removes for age only what the archive confirmed.
+    archiving: bool,
     retention: RetentionConfig,
     /// The recording rate measured from the sealed clips: what `reserve_minutes` is.
     rate: retention::RecordingRate,
@@ -163,6 +165,7 @@ impl Writer {
                 || !config.anchor.witness.is_empty()
                 || !config.archive.url.is_empty(),
             seal_burst: None,
+            archiving: !config.archive.url.is_empty(),
             clock,
             checkpoint_every: config.ledger.checkpoint_every,
             checkpoint_interval: Duration::from_secs(config.ledger.checkpoint_minutes * 60),
@@ -633,13 +636,20 @@ impl Writer {
         dry_run: bool,
     ) -> Result<Vec<retention::Planned>, Error> {
         let floor = self.rate.floor_bytes(policy);
-        if policy.keep_days == 0 && floor == 0 {
+        if policy.keep_days == 0 && policy.keep_days_after_archive == 0 && floor == 0 {
             return Ok(Vec::new());
         }
         let index = Index::open_read(&self.data_dir)?;
         let now_ms = self.clock.now().timestamp_millis();
+        // Offline (`packwitness prune`) the archive is not asked: with one, no clip counts as
+        // confirmed, so nothing goes for age.
+        let archive = if self.archiving {
+            super::pruner::Archive::On(None)
+        } else {
+            super::pruner::Archive::Off
+        };
         let planned =
-            super::pruner::plan_from_index(&index, &self.data_dir, policy, floor, now_ms)?;
+            super::pruner::plan_from_index(&index, &self.data_dir, policy, floor, now_ms, archive)?;
         drop(index);
         if !dry_run {
             for p in &planned {

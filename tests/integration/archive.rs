@@ -286,6 +286,26 @@ fn two_stations_keep_every_clip_locked_in_the_archive_through_its_restart() {
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     drop((s1.finish(), s2.finish()));
 
+    // st2 short of space: retention asks the archive and removes what it holds, naming the
+    // receipt; the archive still holds every one of them (checked below).
+    let mut text = std::fs::read_to_string(&c2).unwrap();
+    text.push_str("[retention]\nmin_free_mb = 1000000000\nmin_age_hours = 0\n");
+    std::fs::write(&c2, text).unwrap();
+    let mut s2 = record(&c2, &d2);
+    let n = sealed(&d2).len();
+    wait_until("st2's clips to be pruned", || {
+        manifest(&d2).iter().filter(|r| r["kind"] == "pruned").count() == n
+    });
+    s2.finish();
+    for r in manifest(&d2).iter().filter(|r| r["kind"] == "pruned") {
+        let why = r["reason"].as_str().unwrap();
+        assert!(
+            why.contains(&format!("archived: http://127.0.0.1:{port} clips/"))
+                && why.contains("COMPLIANCE until"),
+            "{why}"
+        );
+    }
+
     // Through the store's own API: each clip's bytes are the sealed ones, locked in
     // COMPLIANCE mode until its seal plus 2 days, and deleting them is refused.
     let client = sw.client();
