@@ -84,10 +84,29 @@ async fn held(State(a): State<Arc<Archive>>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn push(State(a): State<Arc<Archive>>, headers: HeaderMap, body: Bytes) -> Response {
+/// Pushes a node takes in at once: the others wait before their bodies are read, so that a
+/// node's memory is a few pushes whatever the number of stations catching up.
+static PUSHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+async fn push(State(a): State<Arc<Archive>>, headers: HeaderMap, body: Body) -> Response {
     let st = match station(&a, &headers).await {
         Ok(st) => st,
         Err(r) => return r,
+    };
+    let Ok(_permit) = PUSHES.acquire().await else {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the archive is stopping\n".into(),
+        );
+    };
+    let body = match axum::body::to_bytes(body, MAX_PUSH).await {
+        Ok(b) => b,
+        Err(e) => {
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a push is at most {MAX_PUSH} bytes ({e})\n"),
+            )
+        }
     };
     let req: PushLines = match serde_json::from_slice(&body) {
         Ok(r) => r,

@@ -89,7 +89,10 @@ impl Archive {
             ));
         }
         let sealed_at: DateTime<Utc> = row.get(1);
-        let until = sealed_at.timestamp() + i64::from(self.retention_days) * 86_400;
+        // Seal + retention, but never a lock that has already run out (an old data dir sent
+        // late): then a day from now, so that what is archived is always under lock.
+        let until = (sealed_at.timestamp() + i64::from(self.retention_days) * 86_400)
+            .max(Utc::now().timestamp() + 86_400);
         let locked = match self.bucket.head(&key).await? {
             // Stored before (the same bytes from another seal, or a row update lost).
             Some(l) if l.retain_until >= until => l,
@@ -118,6 +121,7 @@ impl Archive {
             )
             .await
             .map_err(db("recording the stored clip"))?;
+        drop(client);
         if let Err(e) = self.apply_holds(st.id).await {
             tracing::warn!(station = %st.origin, error = %e, "cannot apply legal holds now; tried again at the next push");
         }

@@ -196,6 +196,9 @@ impl Archive {
         .await
         .map_err(db("recording the log's new size"))?;
         tx.commit().await.map_err(db("committing a push"))?;
+        // Back to the pool before anything else takes one (holds below): a request never
+        // holds two connections, so a full pool cannot deadlock.
+        drop(client);
         let cosig = self.key.cosign(&c.body, now);
         let note = format!("{}{cosig}", req.checkpoint);
         // After the commit, what the new size replaced: the partial tiles of the old size

@@ -56,12 +56,20 @@ pub enum PutClip {
 
 fn store_err<E, R>(what: &str, e: SdkError<E, R>) -> ArchiveError
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
+    // The store's own code and message when it answered; the whole chain otherwise (a
+    // connection refused, a timeout).
+    let detail = match (&e, e.code()) {
+        (SdkError::ServiceError(_), Some(code)) => {
+            format!("{code}: {}", e.message().unwrap_or("no message"))
+        }
+        _ => DisplayErrorContext(&e).to_string(),
+    };
     ArchiveError::Store {
         what: what.to_string(),
-        detail: DisplayErrorContext(&e).to_string(),
+        detail,
     }
 }
 
@@ -247,7 +255,11 @@ impl Bucket {
                     Some("BadDigest" | "XAmzContentChecksumMismatch" | "InvalidDigest")
                 ) =>
             {
-                Ok(PutClip::BadDigest(DisplayErrorContext(&e).to_string()))
+                Ok(PutClip::BadDigest(format!(
+                    "{}: {}",
+                    e.code().unwrap_or_default(),
+                    e.message().unwrap_or_default()
+                )))
             }
             Err(e) => Err(store_err(&format!("storing {key}"), e)),
         }

@@ -26,7 +26,7 @@ use crate::log::Body;
 
 /// Lines sent in one push, at most (a push ends at a checkpoint, so it may pass this by the
 /// lines up to the next one).
-pub const PUSH_BYTES: usize = 4 << 20;
+pub const PUSH_BYTES: usize = 1 << 20;
 /// Clips sent in one round before the log is looked at again.
 const CLIPS_PER_ROUND: usize = 8;
 /// How often the log is looked at when everything was sent.

@@ -20,6 +20,9 @@ use crate::anchor::witness::Answer;
 use crate::config::{ArchiveServerConfig, LockMode};
 use crate::log::note::{b64, NoteVerifier};
 
+/// PostgreSQL connections a node keeps at most.
+pub const POOL: usize = 8;
+
 /// The largest push taken (lines and proof): a station sends at most this much at once.
 pub const MAX_PUSH: usize = 8 << 20;
 
@@ -238,7 +241,18 @@ pub fn pool(cfg: &ArchiveServerConfig) -> Result<Pool, ArchiveError> {
     }
     let mut pc = deadpool_postgres::Config::new();
     pc.url = Some(cfg.postgres_url.clone());
-    pc.pool = Some(deadpool_postgres::PoolConfig::new(8));
+    // A connection waited for longer than this is a 503 (the station tries again), never a
+    // request that hangs.
+    let wait = Some(std::time::Duration::from_secs(10));
+    pc.pool = Some(deadpool_postgres::PoolConfig {
+        max_size: POOL,
+        timeouts: deadpool_postgres::Timeouts {
+            wait,
+            create: wait,
+            recycle: wait,
+        },
+        ..deadpool_postgres::PoolConfig::default()
+    });
     pc.create_pool(
         Some(deadpool_postgres::Runtime::Tokio1),
         tokio_postgres::NoTls,

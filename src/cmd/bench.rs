@@ -19,6 +19,8 @@ pub struct Args {
     pub records: u64,
     pub keep: Option<PathBuf>,
     pub load: bool,
+    pub stations: u64,
+    pub orders: u64,
 }
 
 fn verdict(pass: bool, failure: &str) -> Result<ExitCode> {
@@ -39,8 +41,80 @@ pub fn bench(what: &str, a: Args) -> Result<ExitCode> {
         "station" => station(a),
         "lookup" => lookup(a),
         "ledger" => ledger(a),
-        _ => bail!("unknown benchmark {what:?}; available: verify, transcode, passthrough, station, lookup, ledger"),
+        "archive" => archive(a),
+        _ => bail!("unknown benchmark {what:?}; available: verify, transcode, passthrough, station, lookup, ledger, archive"),
     }
+}
+
+fn archive(a: Args) -> Result<ExitCode> {
+    use packwitness::app::bench::archive as ar;
+    if a.stations == 0 || a.orders == 0 {
+        bail!("--stations and --orders must be at least 1");
+    }
+    let work = WorkDir::new(a.work_dir)?;
+    out!(
+        "bench archive: {} stations, {} orders each, into one archive node (PostgreSQL and SeaweedFS started here), in {}",
+        a.stations,
+        a.orders,
+        work.path().display()
+    );
+    let r = ar::archive(work.path(), a.stations, a.orders)?;
+    let mb = r.clip_bytes as f64 / 1e6;
+    out!(
+        "ingested: {} lines, {} clips, {mb:.0} MB in {:.1} s: {:.0} lines/s, {:.1} clips/s, {:.1} MB/s",
+        r.lines,
+        r.clips,
+        r.day_s,
+        r.lines_per_s,
+        r.clips_per_s,
+        r.mb_per_s
+    );
+    out!(
+        "reference, the same clips PUT straight into the bucket (checksum and lock, 8 at a time): {:.1} clips/s; the archive reaches {:.2} of it",
+        r.direct_clips_per_s,
+        r.clips_per_s / r.direct_clips_per_s.max(1e-9)
+    );
+    out!(
+        "catch-up: the first hour of every station (the archive down for an hour) in {:.1} s: {:.0}x real time (target {:.0}x)",
+        r.catch_up_s,
+        r.catch_up_x,
+        ar::MIN_CATCH_UP_X
+    );
+    let day_equiv = 50.0 * 1000.0 / r.clips_per_s.max(1e-9);
+    out!(
+        "a day of 50 stations x 1,000 orders at this rate: {day_equiv:.0} s (target 300 s, {:.1} clips/s)",
+        ar::MIN_CLIPS_PER_S
+    );
+    out!(
+        "archive node peak RSS: {:.0} MB (target < {:.0}); PostgreSQL: {:.2} rows and {:.0} bytes a clip",
+        r.archive_rss_mb,
+        ar::MAX_RSS_MB,
+        r.pg_rows_per_clip,
+        r.pg_bytes_per_clip
+    );
+    let mut missed = Vec::new();
+    if r.clips_per_s < ar::MIN_CLIPS_PER_S {
+        missed.push(format!(
+            "{:.1} clips/s is under {:.1}",
+            r.clips_per_s,
+            ar::MIN_CLIPS_PER_S
+        ));
+    }
+    if r.catch_up_x < ar::MIN_CATCH_UP_X {
+        missed.push(format!(
+            "catch-up {:.0}x is under {:.0}x",
+            r.catch_up_x,
+            ar::MIN_CATCH_UP_X
+        ));
+    }
+    if r.archive_rss_mb >= ar::MAX_RSS_MB || r.archive_rss_mb == 0.0 {
+        missed.push(format!(
+            "peak RSS {:.0} MB (target < {:.0}, 0: not read)",
+            r.archive_rss_mb,
+            ar::MAX_RSS_MB
+        ));
+    }
+    verdict(missed.is_empty(), &missed.join("; "))
 }
 
 fn lookup(a: Args) -> Result<ExitCode> {

@@ -174,7 +174,9 @@ pub enum Cmd {
     Bench {
         /// What to measure: `verify` (against `sha256sum` over the same files) or `transcode`
         /// (CPU per recorded minute at 720p30 and 1080p30 with the stamp, against the `ffmpeg`
-        /// command line doing the same encode).
+        /// command line doing the same encode), `passthrough`, `station`, `lookup`, `ledger`,
+        /// or `archive` (--stations each pushing a day of --orders into one archive node with
+        /// its own PostgreSQL and S3 server).
         what: String,
         /// Number of synthetic clips.
         #[arg(long, default_value_t = 16)]
@@ -207,6 +209,12 @@ pub enum Cmd {
         /// and compare (writer lag, late frames, video lost to a kill -9).
         #[arg(long)]
         load: bool,
+        /// `archive`: stations pushing into one archive node.
+        #[arg(long, default_value_t = 50)]
+        stations: u64,
+        /// `archive`: orders (clips) each station records in its day.
+        #[arg(long, default_value_t = 1000)]
+        orders: u64,
     },
     /// Internal: one side of a benchmark, run as a child process so it is measured alone.
     #[command(hide = true)]
@@ -512,6 +520,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             records,
             keep,
             load,
+            stations,
+            orders,
         } => bench::bench(
             &what,
             bench::Args {
@@ -525,6 +535,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 records,
                 keep,
                 load,
+                stations,
+                orders,
             },
         ),
         Cmd::BenchWorker {

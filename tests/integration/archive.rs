@@ -294,7 +294,11 @@ fn two_stations_keep_every_clip_locked_in_the_archive_through_its_restart() {
     let mut s2 = record(&c2, &d2);
     let n = sealed(&d2).len();
     wait_until("st2's clips to be pruned", || {
-        manifest(&d2).iter().filter(|r| r["kind"] == "pruned").count() == n
+        manifest(&d2)
+            .iter()
+            .filter(|r| r["kind"] == "pruned")
+            .count()
+            == n
     });
     s2.finish();
     for r in manifest(&d2).iter().filter(|r| r["kind"] == "pruned") {

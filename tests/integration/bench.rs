@@ -295,3 +295,41 @@ fn bench_lookup_measures_reindex_and_lookup_latency() {
     );
     assert_clean(tmp.path());
 }
+
+#[test]
+#[ignore = "slow tier: a benchmark; run with `cargo test --test integration -- --ignored --test-threads=1`"]
+fn bench_archive_ingests_every_clip_and_measures_the_store_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "bench",
+        "archive",
+        "--stations",
+        "3",
+        "--orders",
+        "40",
+        "--work-dir",
+        tmp.path().to_str().unwrap(),
+    ]);
+    let text = stdout(&out);
+    // Every clip was ingested (the bench itself fails when one is missing), and measured.
+    assert!(text.contains("ingested: "), "{}", show(&out));
+    let lines = number_after(&text, "ingested: ");
+    assert!(lines >= 3.0 * 40.0 * 3.0, "{lines} lines\n{text}");
+    assert_eq!(number_after(&text, "lines, "), 120.0, "{text}");
+    let clips_s = measured(&text, "lines/s, ");
+    let direct = measured(&text, "8 at a time): ");
+    let ratio = number_after(&text, "the archive reaches ");
+    assert!(
+        (ratio - clips_s / direct).abs() <= 0.01 + 0.01 * ratio,
+        "ratio {ratio} is not {clips_s}/{direct}\n{text}"
+    );
+    let line = text.lines().find(|l| l.starts_with("catch-up:")).unwrap();
+    let x = number_after(line, " s: ");
+    assert!(x > 0.0, "{line}");
+    let rss = measured(&text, "peak RSS: ");
+    let rows = measured(&text, "PostgreSQL: ");
+    assert!((1.0..1.2).contains(&rows), "{rows} rows a clip\n{text}");
+    let pass = clips_s >= 166.7 && x >= 20.0 && rss < 200.0;
+    verdict_agrees(&out, pass);
+    assert_clean(tmp.path());
+}

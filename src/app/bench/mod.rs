@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 use crate::Error;
 
+pub mod archive;
 pub mod ledger;
 mod lookup;
 mod media;
 mod rtsp;
+pub mod servers;
 mod station;
 mod verify;
 
