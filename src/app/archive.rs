@@ -228,31 +228,19 @@ pub fn serve(
             post(gone).layer(DefaultBodyLimit::max(4096)),
         )
         .with_state(Arc::new(archive));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let stop_tx = std::sync::Mutex::new(Some(stop_tx));
-    super::run::on_signal(move || {
-        if let Some(tx) = stop_tx.lock().ok().and_then(|mut g| g.take()) {
-            let _ = tx.send(());
-        }
-    })?;
-    ready(&verifier, addr);
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::from_std(std_listener)
-            .map_err(|e| unavailable(format!("archive on {listen}: cannot use its socket: {e}")))?;
-        let listener = crate::web::Capped::new(
-            listener,
-            PER_IP,
-            std::time::Duration::from_secs(120),
+    super::serve_until_signal(
+        &runtime,
+        std_listener,
+        app,
+        super::Caps {
+            per_ip: PER_IP,
+            idle: std::time::Duration::from_secs(120),
             // A whole request, a clip's body included: 200 MB at 2 Mbit/s.
-            std::time::Duration::from_secs(900),
-        );
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-            .map_err(|e| unavailable(format!("archive on {listen} stopped: {e}")))
-    })
+            request: std::time::Duration::from_secs(900),
+        },
+        &format!("archive on {listen}"),
+        || ready(&verifier, addr),
+    )
 }
 
 /// Registers a station key with the archive's database; returns the station's token.

@@ -162,3 +162,45 @@ fn uid() -> String {
         })
         .unwrap_or_else(|| "?".into())
 }
+
+/// How a service of its own (the witness, the archive) takes connections.
+pub(crate) struct Caps {
+    pub per_ip: usize,
+    /// A connection idle this long is closed.
+    pub idle: std::time::Duration,
+    /// A whole request (head and body) must arrive within this.
+    pub request: std::time::Duration,
+}
+
+/// Serves `app` on `listener` in `runtime` until SIGINT/SIGTERM (then gracefully); `ready` is
+/// called once the signal handler is in place. `what` names the service in errors.
+pub(crate) fn serve_until_signal(
+    runtime: &tokio::runtime::Runtime,
+    listener: std::net::TcpListener,
+    app: axum::Router,
+    caps: Caps,
+    what: &str,
+    ready: impl FnOnce(),
+) -> Result<(), crate::Error> {
+    let bad =
+        |why: String| crate::Error::msg(crate::ErrorKind::Unavailable, format!("{what}: {why}"));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop_tx = std::sync::Mutex::new(Some(stop_tx));
+    run::on_signal(move || {
+        if let Some(tx) = stop_tx.lock().ok().and_then(|mut g| g.take()) {
+            let _ = tx.send(());
+        }
+    })?;
+    ready();
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| bad(format!("cannot use its socket: {e}")))?;
+        let listener = crate::web::Capped::new(listener, caps.per_ip, caps.idle, caps.request);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .map_err(|e| bad(format!("stopped: {e}")))
+    })
+}

@@ -50,31 +50,19 @@ pub fn serve(
         .layer(DefaultBodyLimit::max(MAX_REQUEST))
         .with_state(Arc::new(witness));
     let runtime = crate::web::runtime("witness").map_err(bad)?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let stop_tx = std::sync::Mutex::new(Some(stop_tx));
-    super::run::on_signal(move || {
-        if let Some(tx) = stop_tx.lock().ok().and_then(|mut g| g.take()) {
-            let _ = tx.send(());
-        }
-    })?;
-    ready(&key, addr);
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::from_std(std_listener)
-            .map_err(|e| bad(format!("cannot use its socket: {e}")))?;
-        // Open to the internet: the same caps and timeouts as the station's server.
-        let listener = crate::web::Capped::new(
-            listener,
-            WITNESS_PER_IP,
-            std::time::Duration::from_secs(30),
-            std::time::Duration::from_secs(10),
-        );
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-            .map_err(|e| bad(format!("stopped: {e}")))
-    })
+    // Open to the internet: the same caps and timeouts as the station's server.
+    super::serve_until_signal(
+        &runtime,
+        std_listener,
+        app,
+        super::Caps {
+            per_ip: WITNESS_PER_IP,
+            idle: std::time::Duration::from_secs(30),
+            request: std::time::Duration::from_secs(10),
+        },
+        &format!("witness on {listen}"),
+        || ready(&key, addr),
+    )
 }
 
 /// Opens the witness of `dir` (creating its key named `name` the first time).

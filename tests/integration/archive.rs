@@ -47,9 +47,15 @@ fn archive_cmd(cfg: &Path, args: &[&str]) -> Command {
     c
 }
 
-/// Starts a node; returns it with its verifier key (its first line, printed once it serves).
-fn start_archive(cfg: &Path, dir: &Path) -> (ArchiveProc, String) {
-    let mut child = archive_cmd(cfg, &["--data-dir", dir.to_str().unwrap()])
+/// Starts a node (on `listen`, else its config's address); returns it with its verifier
+/// key (its first line, printed once it serves).
+fn start_node(cfg: &Path, dir: &Path, listen: Option<u16>) -> (ArchiveProc, String) {
+    let listen = listen.map(|p| format!("127.0.0.1:{p}"));
+    let mut args = vec!["--data-dir", dir.to_str().unwrap()];
+    if let Some(l) = &listen {
+        args.extend(["--listen", l.as_str()]);
+    }
+    let mut child = archive_cmd(cfg, &args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -60,6 +66,10 @@ fn start_archive(cfg: &Path, dir: &Path) -> (ArchiveProc, String) {
         .unwrap();
     assert!(!line.trim().is_empty(), "the archive printed no key");
     (ArchiveProc(child), line.trim().to_string())
+}
+
+fn start_archive(cfg: &Path, dir: &Path) -> (ArchiveProc, String) {
+    start_node(cfg, dir, None)
 }
 
 /// Registers the station of `dir`; its token.
@@ -466,29 +476,6 @@ fn the_archive_refuses_bytes_that_are_not_the_sealed_ones_and_a_forked_log() {
     assert!(rows[0].get::<_, Option<String>>(0).is_some());
 }
 
-/// `archive --listen ADDR` of the same config: a second node on the same database and bucket.
-fn start_node(cfg: &Path, dir: &Path, port: u16) -> ArchiveProc {
-    let mut child = archive_cmd(
-        cfg,
-        &[
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-            dir.to_str().unwrap(),
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(!line.trim().is_empty(), "the second node printed no key");
-    ArchiveProc(child)
-}
-
 #[test]
 fn no_line_or_clip_is_lost_when_postgres_a_node_or_the_station_dies() {
     let tmp = tempfile::tempdir().unwrap();
@@ -498,7 +485,7 @@ fn no_line_or_clip_is_lost_when_postgres_a_node_or_the_station_dies() {
     let cfg = archive_config(tmp.path(), &pg, &sw, "evidence", port_a);
     let adir = tmp.path().join("archive");
     let (_a, key) = start_archive(&cfg, &adir);
-    let _b = start_node(&cfg, &adir, port_b);
+    let _b = start_node(&cfg, &adir, Some(port_b));
     let d = tmp.path().join("st1");
     std::fs::create_dir_all(&d).unwrap();
     let c = station_config(tmp.path(), "st1", port_a, &add_station(&cfg, &d), &key);
