@@ -1,8 +1,7 @@
 //! Anchors: checkpoints stamped outside the station, so that a clip is proven to have existed
 //! no later than a time the merchant does not control.
 //!
-//! Owns: the RFC 3161 time-stamp protocol ([`tsp`]), a small HTTP/1.1 client for it
-//! ([`http`]), and the anchoring queue on disk with the thread that drains it ([`Anchorer`]).
+//! Owns: the RFC 3161 time-stamp protocol ([`tsp`]), its POST over HTTP(S) ([`http`]), and the anchoring queue on disk with the thread that drains it ([`Anchorer`]).
 //! Never: blocks or slows the recording (the writer only hands it checkpoint notes over a
 //! channel); trusts a token it has not checked against `[anchor] tsa_ca`.
 //!

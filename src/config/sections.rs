@@ -24,7 +24,8 @@ impl Default for RecorderConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnchorConfig {
-    /// TSA addresses (`http://...`, RFC 3161 over HTTP), tried in order; empty: no anchoring.
+    /// TSA addresses (`http://...` or `https://...`, RFC 3161 over HTTP), tried in order;
+    /// empty: no anchoring.
     pub tsa: Vec<String>,
     /// PEM file of the CA certificates the TSA's certificate chain must reach.
     pub tsa_ca: String,
