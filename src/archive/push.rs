@@ -252,7 +252,8 @@ impl Client {
             .http
             .get(format!("{}/v1/clips/{sha256}", self.url))
             .bearer_auth(&self.token)
-            .timeout(Duration::from_secs(30))
+            // Retention waits on it: a short answer or none.
+            .timeout(Duration::from_secs(3))
             .send()
             .map_err(|e| self.unreachable(e))?;
         let (status, text) = self.answer(r)?;

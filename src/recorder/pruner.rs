@@ -184,6 +184,9 @@ pub enum Archive<'a> {
 
 /// At most this many clips are asked about in one pass (a minute apart).
 const ASK_PER_PASS: usize = 100;
+/// The time one pass may spend asking, and under the free-space floor.
+const ASK_BUDGET: Duration = Duration::from_secs(30);
+const ASK_WHEN_LOW: Duration = Duration::from_secs(3);
 
 /// Fills in `archived` for the oldest candidates retention could remove now.
 fn ask_archive(
@@ -200,8 +203,14 @@ fn ask_archive(
         .filter(|d| *d > 0)
         .min();
     let low = floor > 0 && datadir::free_bytes(dir).is_ok_and(|f| f < floor);
+    // A disk filling up does not wait on a slow archive: then the questions get a few
+    // seconds in all, and what was not confirmed counts as not archived.
+    let budget = std::time::Instant::now() + if low { ASK_WHEN_LOW } else { ASK_BUDGET };
     let mut asked = 0;
     for c in candidates.iter_mut() {
+        if std::time::Instant::now() > budget {
+            break;
+        }
         let age = now_ms - c.scanned_ms;
         let by_age = days.is_some_and(|d| age > i64::from(d) * DAY_MS);
         let by_space = low && age >= i64::from(policy.min_age_hours) * 3600 * 1000;
