@@ -114,6 +114,21 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ),
     ("not_recording", "NOT RECORDING", "未在录制"),
     (
+        "archive_waiting",
+        "Archive: {n} clip(s) waiting, the oldest for {m} min",
+        "归档：{n} 段视频待上传，最早的已等 {m} 分钟",
+    ),
+    (
+        "archive_unreachable",
+        "the archive cannot be reached",
+        "无法连接归档服务器",
+    ),
+    (
+        "archive_refused",
+        "The archive refused this station's log: tell the lead",
+        "归档服务器拒绝了本工位的日志：请告知负责人",
+    ),
+    (
         "no_connection",
         "NO CONNECTION TO THE RECORDER",
         "与录像程序的连接已断开",

@@ -48,6 +48,9 @@ const SCREEN_KEYS: &[&str] = &[
     "camera",
     "scan_to_start",
     "seconds",
+    "archive_waiting",
+    "archive_unreachable",
+    "archive_refused",
 ];
 
 fn known_station(shared: &Shared, id: &str) -> bool {
@@ -143,6 +146,14 @@ fn snapshot(shared: &Shared, id: &str) -> Option<serde_json::Value> {
         "data_disk": p.data_disk.as_ref().map(|d| format!("{} ({})", d.problem.advice(), d.what)),
         "data_disk_problem": p.data_disk.as_ref().map(|d| d.problem),
         "data_disk_what": p.data_disk.as_ref().map(|d| d.what.clone()),
+        // The archive, for the detail line: only what the packer or the lead should see.
+        "archive": p.archive.as_ref().map(|a| serde_json::json!({
+            "clips": a.clips_pending,
+            "age_s": a.oldest_unconfirmed_age_s,
+            "failing": a.last_error.is_some(),
+            "refused": a.refused.is_some(),
+            "lagging": a.lagging,
+        })),
         "now": shared.deps.clock.now().format("%H:%M:%S").to_string(),
     }))
 }

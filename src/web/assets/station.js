@@ -152,6 +152,16 @@ function show(msg) {
   const detail = [];
   if (h.box && h.box > 1) detail.push(`${S.box} ${h.box}`);
   if (h.operator) detail.push(`${S.operator}: ${h.operator}`);
+  // The archive, when something waits longer than a minute or it cannot be reached.
+  const ar = msg.archive;
+  if (ar && ar.refused) {
+    detail.push(S.archive_refused);
+  } else if (ar && (ar.failing || ar.lagging || (ar.age_s || 0) > 60)) {
+    const waiting = ar.clips || (ar.age_s || 0) > 60
+      ? S.archive_waiting.replace("{n}", ar.clips).replace("{m}", Math.floor((ar.age_s || 0) / 60))
+      : null;
+    detail.push([waiting, ar.failing ? S.archive_unreachable : null].filter(Boolean).join(" · "));
+  }
   $("detail").textContent = detail.join(" · ");
   since = h.order && h.elapsed_s != null ? [h.elapsed_s, performance.now()] : null;
   if (h.state === "not_recording" || down.length || msg.data_disk) {
