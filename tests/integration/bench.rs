@@ -128,6 +128,7 @@ fn bench_transcode_measures_both_sides_at_both_sizes() {
     ]);
     let text = stdout(&out);
     let mut pass = true;
+    let mut at_target = false;
     for size in ["720p30", "1080p30"] {
         let line = text
             .lines()
@@ -141,8 +142,20 @@ fn bench_transcode_measures_both_sides_at_both_sizes() {
             "{size}: ratio {ratio} vs {ours}/{theirs}"
         );
         pass &= ratio <= 1.05;
+        // A ratio printed as the target itself was rounded from either side of it.
+        at_target |= (ratio - 1.05).abs() < 0.005;
     }
-    verdict_agrees(&out, pass);
+    if at_target {
+        let said_pass = text.lines().any(|l| l == "PASS");
+        assert_eq!(
+            out.status.code(),
+            Some(if said_pass { 0 } else { 1 }),
+            "{}",
+            show(&out)
+        );
+    } else {
+        verdict_agrees(&out, pass);
+    }
     assert_clean(tmp.path());
 }
 
