@@ -9,7 +9,6 @@
 //! (at most [`PUSH_BYTES`] of lines) or one clip's read buffer in memory, or deletes anything.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -162,7 +161,17 @@ impl Client {
         }
     }
 
-    fn answer(&self, r: reqwest::blocking::Response) -> Result<(u16, String), ArchiveError> {
+    /// Sends `req` with the token and a `timeout`; the answer's status and text.
+    fn call(
+        &self,
+        req: reqwest::blocking::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<(u16, String), ArchiveError> {
+        let r = req
+            .bearer_auth(&self.token)
+            .timeout(timeout)
+            .send()
+            .map_err(|e| self.unreachable(e))?;
         let status = r.status().as_u16();
         let text = r.text().map_err(|e| self.unreachable(e))?;
         Ok((status, text))
@@ -178,14 +187,10 @@ impl Client {
 
     /// `GET /v1/log`.
     pub fn held(&self) -> Result<LogHeld, ArchiveError> {
-        let r = self
-            .http
-            .get(format!("{}/v1/log", self.url))
-            .bearer_auth(&self.token)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .map_err(|e| self.unreachable(e))?;
-        let (status, text) = self.answer(r)?;
+        let (status, text) = self.call(
+            self.http.get(format!("{}/v1/log", self.url)),
+            Duration::from_secs(30),
+        )?;
         if status != 200 {
             return Err(self.refused(status, text));
         }
@@ -195,16 +200,13 @@ impl Client {
 
     /// `POST /v1/log`: 200 → the cosignature line; 409 → the size held; other → error.
     pub fn push(&self, req: &PushLines) -> Result<Pushed, ArchiveError> {
-        let r = self
-            .http
-            .post(format!("{}/v1/log", self.url))
-            .bearer_auth(&self.token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(serde_json::to_vec(req).unwrap_or_default())
-            .timeout(Duration::from_secs(120))
-            .send()
-            .map_err(|e| self.unreachable(e))?;
-        let (status, text) = self.answer(r)?;
+        let (status, text) = self.call(
+            self.http
+                .post(format!("{}/v1/log", self.url))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(req).unwrap_or_default()),
+            Duration::from_secs(120),
+        )?;
         match status {
             200 => Ok(Pushed::Cosigned(text)),
             409 => text
@@ -223,17 +225,14 @@ impl Client {
             path: path.display().to_string(),
             what: format!("cannot open the clip to archive it: {e}"),
         })?;
-        let r = self
-            .http
-            .put(format!("{}/v1/clips/{sha256}", self.url))
-            .bearer_auth(&self.token)
-            .header(reqwest::header::CONTENT_TYPE, "video/mp4")
-            .body(reqwest::blocking::Body::sized(file, size))
+        let (status, text) = self.call(
+            self.http
+                .put(format!("{}/v1/clips/{sha256}", self.url))
+                .header(reqwest::header::CONTENT_TYPE, "video/mp4")
+                .body(reqwest::blocking::Body::sized(file, size)),
             // A clip at 1 MB/s at least, and never less than 2 minutes.
-            .timeout(Duration::from_secs(120 + size / 1_000_000))
-            .send()
-            .map_err(|e| self.unreachable(e))?;
-        let (status, text) = self.answer(r)?;
+            Duration::from_secs(120 + size / 1_000_000),
+        )?;
         match status {
             200 => Ok(Sent::Stored),
             422 => Ok(Sent::Mismatch(text.trim().to_string())),
@@ -248,15 +247,11 @@ impl Client {
 
     /// `GET /v1/clips/<sha256>`: how the archive holds the clip, if it does.
     pub fn stored(&self, sha256: &str) -> Result<Option<wire::ClipStored>, ArchiveError> {
-        let r = self
-            .http
-            .get(format!("{}/v1/clips/{sha256}", self.url))
-            .bearer_auth(&self.token)
-            // Retention waits on it: a short answer or none.
-            .timeout(Duration::from_secs(3))
-            .send()
-            .map_err(|e| self.unreachable(e))?;
-        let (status, text) = self.answer(r)?;
+        // Retention waits on it: a short answer or none.
+        let (status, text) = self.call(
+            self.http.get(format!("{}/v1/clips/{sha256}", self.url)),
+            Duration::from_secs(3),
+        )?;
         match status {
             200 => serde_json::from_str(&text)
                 .map(Some)
@@ -268,15 +263,12 @@ impl Client {
 
     /// `POST /v1/clips/<sha256>/gone`.
     pub fn gone(&self, sha256: &str, why: &str) -> Result<(), ArchiveError> {
-        let r = self
-            .http
-            .post(format!("{}/v1/clips/{sha256}/gone", self.url))
-            .bearer_auth(&self.token)
-            .body(why.to_string())
-            .timeout(Duration::from_secs(30))
-            .send()
-            .map_err(|e| self.unreachable(e))?;
-        let (status, text) = self.answer(r)?;
+        let (status, text) = self.call(
+            self.http
+                .post(format!("{}/v1/clips/{sha256}/gone", self.url))
+                .body(why.to_string()),
+            Duration::from_secs(30),
+        )?;
         if status != 200 {
             return Err(self.refused(status, text));
         }
@@ -598,11 +590,7 @@ fn upload_loop(
     shared: &Shared,
 ) {
     let mut backoff = Duration::ZERO;
-    let stopping = AtomicBool::new(false);
     loop {
-        if stopping.load(Ordering::Relaxed) {
-            return;
-        }
         let started = Instant::now();
         let wait = match round(client, data_dir, max_lag, status) {
             Ok(Round::More) => {
@@ -627,7 +615,7 @@ fn upload_loop(
             "archive round"
         );
         if pause(shared, wait) {
-            stopping.store(true, Ordering::Relaxed);
+            return;
         }
     }
 }

@@ -131,20 +131,11 @@ fn archive_status(dir: &Path) -> serde_json::Value {
 /// Waits until the archive confirmed every seal of `dir` and holds every clip.
 fn wait_archived(dir: &Path) {
     let last_seal = sealed(dir).iter().map(|r| r["seq"].as_u64().unwrap()).max();
-    let deadline = std::time::Instant::now() + PATIENCE;
-    loop {
+    wait_until(&format!("the archive to hold {}", dir.display()), || {
         let seen = archive_status(dir);
         let confirmed = seen["confirmed_lines"].as_u64().unwrap_or(0);
-        if last_seal.is_some_and(|s| s <= confirmed) && seen["clips_pending"] == 0 {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "waited {PATIENCE:?} for the archive to hold {}; its status: {seen}",
-            dir.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+        last_seal.is_some_and(|s| s <= confirmed) && seen["clips_pending"] == 0
+    });
 }
 
 fn hex32(text: &str) -> Vec<u8> {
