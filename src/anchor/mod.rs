@@ -479,6 +479,28 @@ impl StampIndex {
         lo
     }
 
+    /// The entries of sizes `from ..= to`, at most `max` of them, in size order.
+    pub fn between(&self, from: u64, to: u64, max: usize) -> Vec<Stamped> {
+        let mut out = Vec::new();
+        let mut i = self.lower_bound(from);
+        while i < self.lines && out.len() < max {
+            match self.entry(i) {
+                Some(e) if e.size <= to => out.push(e),
+                _ => break,
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// How many entries have sizes `from ..= to`.
+    pub fn count_between(&self, from: u64, to: u64) -> u64 {
+        if to < from {
+            return 0;
+        }
+        self.lower_bound(to + 1) - self.lower_bound(from)
+    }
+
     /// The earliest stamped checkpoint covering line `line` (size >= line) and at most
     /// `max_size`.
     pub fn first_covering(&self, line: u64, max_size: u64) -> Option<Stamped> {

@@ -128,29 +128,7 @@ pub fn check_token(
     nonce: Option<&[u8]>,
     roots: &[Certificate],
 ) -> Result<Stamp, AnchorError> {
-    if token.content_type != SIGNED_DATA {
-        return Err(bad("the token is not a CMS SignedData"));
-    }
-    let sd = cms::signed_data::SignedData::from_der(&without_repeated_certs(&token.content)?)
-        .map_err(der_err("SignedData"))?;
-    let eci = &sd.encap_content_info;
-    if eci.econtent_type != TST_INFO {
-        return Err(bad("the signed content is not a TSTInfo"));
-    }
-    let tst_der = eci
-        .econtent
-        .as_ref()
-        .ok_or_else(|| bad("the token carries no TSTInfo"))?
-        .value()
-        .to_vec();
-    let tst = x509_tsp::TstInfo::from_der(&tst_der).map_err(der_err("TSTInfo"))?;
-    if tst.message_imprint.hash_algorithm.oid != SHA256
-        || tst.message_imprint.hashed_message.as_bytes() != sha2::Sha256::digest(data).as_slice()
-    {
-        return Err(bad(
-            "the token stamps other bytes (its imprint is not their SHA-256)",
-        ));
-    }
+    let (sd, tst_der, tst) = stamped_content(token, data)?;
     if let Some(n) = nonce {
         if tst.nonce.as_ref().map(|i| i.as_bytes()) != Some(n) {
             return Err(bad(
@@ -210,15 +188,63 @@ pub fn check_token(
         return Err(bad("the TSA certificate was not valid at the stamp's time"));
     }
     chain_to_roots(signer, &embedded, roots)?;
-    let secs = i64::try_from(gen.as_secs()).unwrap_or(i64::MAX);
-    let time = chrono::DateTime::from_timestamp(secs, gen.subsec_nanos())
-        .ok_or_else(|| bad("the stamp's time is out of range"))?;
     Ok(Stamp {
-        gen_time: time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        gen_time: unix_rfc3339(gen)?,
         tsa: signer.tbs_certificate.subject.to_string(),
         serial: crate::digest::hex(tst.serial_number.as_bytes()),
         policy: tst.policy.to_string(),
     })
+}
+
+/// The SignedData of a token, its TSTInfo (DER and decoded), once the TSTInfo's imprint is
+/// the SHA-256 of `data`. Nothing is trusted yet: the signature is [`check_token`]'s.
+fn stamped_content(
+    token: &cms::content_info::ContentInfo,
+    data: &[u8],
+) -> Result<(cms::signed_data::SignedData, Vec<u8>, x509_tsp::TstInfo), AnchorError> {
+    if token.content_type != SIGNED_DATA {
+        return Err(bad("the token is not a CMS SignedData"));
+    }
+    let sd = cms::signed_data::SignedData::from_der(&without_repeated_certs(&token.content)?)
+        .map_err(der_err("SignedData"))?;
+    let eci = &sd.encap_content_info;
+    if eci.econtent_type != TST_INFO {
+        return Err(bad("the signed content is not a TSTInfo"));
+    }
+    let tst_der = eci
+        .econtent
+        .as_ref()
+        .ok_or_else(|| bad("the token carries no TSTInfo"))?
+        .value()
+        .to_vec();
+    let tst = x509_tsp::TstInfo::from_der(&tst_der).map_err(der_err("TSTInfo"))?;
+    if tst.message_imprint.hash_algorithm.oid != SHA256
+        || tst.message_imprint.hashed_message.as_bytes() != sha2::Sha256::digest(data).as_slice()
+    {
+        return Err(bad(
+            "the token stamps other bytes (its imprint is not their SHA-256)",
+        ));
+    }
+    Ok((sd, tst_der, tst))
+}
+
+/// The time a `TimeStampResp` (DER) claims for `data` (RFC 3339, UTC), once its TSTInfo's
+/// imprint is the SHA-256 of `data`. Not a check of the token: nothing here trusts the TSA
+/// (the archive files a token under its time; reviewers check it against their own CA).
+pub fn claimed_time(resp: &[u8], data: &[u8]) -> Result<String, AnchorError> {
+    let resp = x509_tsp::TimeStampResp::from_der(resp).map_err(der_err("TimeStampResp"))?;
+    let token = resp
+        .time_stamp_token
+        .ok_or_else(|| bad("a TimeStampResp without a token"))?;
+    let (_, _, tst) = stamped_content(&token, data)?;
+    unix_rfc3339(tst.gen_time.to_unix_duration())
+}
+
+fn unix_rfc3339(t: std::time::Duration) -> Result<String, AnchorError> {
+    let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
+    let time = chrono::DateTime::from_timestamp(secs, t.subsec_nanos())
+        .ok_or_else(|| bad("the stamp's time is out of range"))?;
+    Ok(time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
 }
 
 /// The SignedData of a token with its certificate set in DER order and each certificate once:

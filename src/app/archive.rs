@@ -1,7 +1,7 @@
 //! `packwitness archive`: the archive service over HTTP (see [`crate::archive`]), and
 //! registering stations with it.
 //!
-//! Owns: the routes of the push protocol (`/v1/log`, `/v1/clips/<sha256>`), bearer-token
+//! Owns: the routes of the push protocol (`/v1/log`, `/v1/anchors`, `/v1/clips/<sha256>`), bearer-token
 //! authentication of stations, streaming a clip's body to the object store without holding
 //! it, the archive's signing key in its folder (`archive.key`, the only thing kept there).
 //! Never: keeps state between requests; any number of nodes may serve one database and bucket.
@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use crate::anchor::cosign::WitnessKey;
 use crate::anchor::witness::Answer;
 use crate::archive::service::{self, Archive, Station, MAX_PUSH};
-use crate::archive::wire::PushLines;
+use crate::archive::wire::{PushAnchors, PushLines};
 use crate::config::ArchiveServerConfig;
 use crate::error::{Error, ErrorKind};
 
@@ -88,37 +88,55 @@ async fn held(State(a): State<Arc<Archive>>, headers: HeaderMap) -> Response {
 /// node's memory is a few pushes whatever the number of stations catching up.
 static PUSHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
+/// The JSON body of a push (lines or anchors), read once one of [`PUSHES`] is free.
+async fn push_body<T: serde::de::DeserializeOwned>(
+    body: Body,
+) -> Result<(T, tokio::sync::SemaphorePermit<'static>), Response> {
+    let Ok(permit) = PUSHES.acquire().await else {
+        return Err(plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the archive is stopping\n".into(),
+        ));
+    };
+    let body = axum::body::to_bytes(body, MAX_PUSH).await.map_err(|e| {
+        plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a push is at most {MAX_PUSH} bytes ({e})\n"),
+        )
+    })?;
+    let req = serde_json::from_slice(&body).map_err(|e| {
+        plain(
+            StatusCode::BAD_REQUEST,
+            format!("not a push (JSON, protocol version 1): {e}\n"),
+        )
+    })?;
+    Ok((req, permit))
+}
+
+fn now_s() -> u64 {
+    chrono::Utc::now().timestamp().max(1) as u64
+}
+
 async fn push(State(a): State<Arc<Archive>>, headers: HeaderMap, body: Body) -> Response {
     let st = match station(&a, &headers).await {
         Ok(st) => st,
         Err(r) => return r,
     };
-    let Ok(_permit) = PUSHES.acquire().await else {
-        return plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the archive is stopping\n".into(),
-        );
+    match push_body::<PushLines>(body).await {
+        Ok((req, _permit)) => reply(a.push(&st, &req, now_s()).await),
+        Err(r) => r,
+    }
+}
+
+async fn push_anchors(State(a): State<Arc<Archive>>, headers: HeaderMap, body: Body) -> Response {
+    let st = match station(&a, &headers).await {
+        Ok(st) => st,
+        Err(r) => return r,
     };
-    let body = match axum::body::to_bytes(body, MAX_PUSH).await {
-        Ok(b) => b,
-        Err(e) => {
-            return plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("a push is at most {MAX_PUSH} bytes ({e})\n"),
-            )
-        }
-    };
-    let req: PushLines = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                format!("not a push (JSON, protocol version 1): {e}\n"),
-            )
-        }
-    };
-    let now = chrono::Utc::now().timestamp().max(1) as u64;
-    reply(a.push(&st, &req, now).await)
+    match push_body::<PushAnchors>(body).await {
+        Ok((req, _permit)) => reply(a.push_anchors(&st, &req, now_s()).await),
+        Err(r) => r,
+    }
 }
 
 async fn put_clip(
@@ -218,6 +236,10 @@ pub fn serve(
             get(held).post(push).layer(DefaultBodyLimit::max(MAX_PUSH)),
         )
         .route(
+            "/v1/anchors",
+            post(push_anchors).layer(DefaultBodyLimit::max(MAX_PUSH)),
+        )
+        .route(
             "/v1/clips/{sha256}",
             put(put_clip)
                 .get(clip_stored)
@@ -256,8 +278,27 @@ pub fn add_station(cfg: &ArchiveServerConfig, station_key: &str) -> Result<Strin
         .map_err(Error::from)
 }
 
-/// Holds (or releases) every archived clip of `order`: (clips, legal holds changed now).
-pub fn hold(cfg: &ArchiveServerConfig, order: &str, on: bool) -> Result<(u64, u64), Error> {
+/// What `archive hold` did.
+#[derive(Debug, Default)]
+pub struct Held {
+    /// Clips of the order, legal holds changed in the store now.
+    pub clips: u64,
+    pub holds_applied: u64,
+    /// Objects (clips and the objects their proofs need) whose lock was extended now, and
+    /// until when (Unix seconds; 0 when nothing was extended).
+    pub extended: u64,
+    pub until: i64,
+}
+
+/// Holds (or releases) every archived clip of `order`. A hold also keeps the clips and the
+/// objects their proofs need locked for at least `retain_days` (default: `retention_days`)
+/// from now; a release lifts the legal holds only (a lock is never shortened).
+pub fn hold(
+    cfg: &ArchiveServerConfig,
+    order: &str,
+    on: bool,
+    retain_days: Option<u32>,
+) -> Result<Held, Error> {
     let runtime = crate::web::runtime("archive").map_err(unavailable)?;
     runtime
         .block_on(async {
@@ -266,7 +307,27 @@ pub fn hold(cfg: &ArchiveServerConfig, order: &str, on: bool) -> Result<(u64, u6
             let mut client = service::get(&pool).await?;
             crate::archive::schema::migrate(&mut client).await?;
             drop(client);
-            crate::archive::clips::hold_order(&pool, &bucket, order, on).await
+            let (clips, holds_applied) =
+                crate::archive::clips::hold_order(&pool, &bucket, order, on).await?;
+            let mut held = Held {
+                clips,
+                holds_applied,
+                ..Held::default()
+            };
+            if on || retain_days.is_some() {
+                let days = i64::from(retain_days.unwrap_or(cfg.retention_days));
+                held.until = chrono::Utc::now().timestamp() + days * 86_400;
+                let (_, extended) = crate::archive::clips::extend(
+                    &pool,
+                    &bucket,
+                    cfg.lock_mode,
+                    crate::archive::clips::Clips::Order(order),
+                    held.until,
+                )
+                .await?;
+                held.extended = extended;
+            }
+            Ok::<Held, crate::archive::ArchiveError>(held)
         })
         .map_err(Error::from)
 }
@@ -276,6 +337,7 @@ pub fn hold(cfg: &ArchiveServerConfig, order: &str, on: bool) -> Result<(u64, u6
 pub fn push_data_dir(
     data_dir: &Path,
     cfg: &crate::config::ArchiveConfig,
+    anchor: &crate::config::AnchorConfig,
 ) -> Result<crate::archive::push::ArchiveStatus, Error> {
     use crate::archive::push::{round, ArchiveStatus, Client, Round};
     if cfg.url.trim().is_empty() {
@@ -284,7 +346,9 @@ pub fn push_data_dir(
             "no archive: set [archive] url (and token) in --config, or give --url",
         ));
     }
-    let client = Client::new(cfg).map_err(Error::from)?;
+    let client = Client::new(cfg)
+        .map_err(Error::from)?
+        .with_witnesses(anchor);
     let status = std::sync::Mutex::new(ArchiveStatus::default());
     let max_lag = std::time::Duration::from_secs(cfg.max_lag_minutes.max(1) * 60);
     while round(&client, data_dir, max_lag, &status)? == Round::More {}

@@ -234,8 +234,9 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     let writer = WriterThread::spawn(opened, true)?;
     // What the writer sealed goes to the archive from a thread of its own, read back from
     // the data dir.
-    let uploader = crate::archive::push::Uploader::start(r.data_dir, &config.archive)
-        .map_err(|e| Error::msg(crate::error::ErrorKind::Invalid, format!("[archive] {e}")))?;
+    let uploader =
+        crate::archive::push::Uploader::start(r.data_dir, &config.archive, &config.anchor)
+            .map_err(|e| Error::msg(crate::error::ErrorKind::Invalid, format!("[archive] {e}")))?;
     if let Some(a) = &anchorer {
         a.attach(Box::new(writer.handle()));
     }

@@ -3,14 +3,16 @@
 //! Owns: streaming a clip to the store with the store's own SHA-256 check against the seal
 //! and its lock until seal + `retention_days`; the rows that say a clip is stored or gone;
 //! applying the legal holds wanted (from the stations' `hold` records or `archive hold`) until
-//! the store has them. Never: stores bytes without the store's SHA-256 check, or lifts a hold
-//! another seal of the same bytes still wants.
+//! the store has them; extending an order's retention in a dispute, with the objects its
+//! proofs need (entry bundle, hash tiles on its path, the anchors covering it). Never: stores
+//! bytes without the store's SHA-256 check, lifts a hold another seal of the same bytes still
+//! wants, or shortens a lock.
 
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 
-use super::objects::{clip_key, Bucket, PutClip};
+use super::objects::{clip_key, log_key, Bucket, PutClip};
 use super::service::{get, json, text, unavailable, Archive, Station};
 use super::wire::{self, ClipStored};
 use super::{db, ArchiveError};
@@ -50,7 +52,7 @@ impl Archive {
         let client = get(&self.pool).await?;
         let row = client
             .query_opt(
-                "SELECT size, sealed_at, stored_at, version_id, retain_until FROM clips
+                "SELECT size, sealed_at, stored_at, version_id, retain_until, retain_at_least FROM clips
                  WHERE station_id = $1 AND sha256 = $2 ORDER BY seal LIMIT 1",
                 &[&st.id, &sha256],
             )
@@ -91,8 +93,11 @@ impl Archive {
         let sealed_at: DateTime<Utc> = row.get(1);
         // Seal + retention, but never a lock that has already run out (an old data dir sent
         // late): then a day from now, so that what is archived is always under lock.
+        // A clip whose retention was extended (a dispute) before its bytes came: that long.
+        let at_least: Option<DateTime<Utc>> = row.get(5);
         let until = (sealed_at.timestamp() + i64::from(self.retention_days) * 86_400)
-            .max(Utc::now().timestamp() + 86_400);
+            .max(Utc::now().timestamp() + 86_400)
+            .max(at_least.map_or(0, |t| t.timestamp()));
         let locked = match self.bucket.head(&key).await? {
             // Stored before (the same bytes from another seal, or a row update lost).
             Some(l) if l.retain_until >= until => l,
@@ -278,4 +283,136 @@ pub async fn hold_order(
         }
     }
     Ok((clips, applied))
+}
+
+/// The objects a bundle of the clip sealed on line `seal` needs besides the clip, as far as
+/// they are locked objects: its entry bundle and the hash tiles on its path (full ones; the
+/// right edge is replaced by later pushes, locked then), and the earliest TSA token and
+/// cosignature of each witness covering it.
+async fn proof_keys(
+    client: &deadpool_postgres::Object,
+    station_id: i64,
+    key_id: &str,
+    size: u64,
+    seal: u64,
+) -> Result<Vec<String>, ArchiveError> {
+    use crate::log::tiles::{entries_path, tile_path, WIDTH};
+    let mut keys = Vec::new();
+    let i = seal.saturating_sub(1);
+    if (i / WIDTH + 1) * WIDTH <= size {
+        keys.push(log_key(key_id, &entries_path(i / WIDTH, WIDTH)));
+    }
+    let mut level = 0u32;
+    while level < 8 && (size >> (8 * level)) > 0 {
+        let n = i >> (8 * (level + 1));
+        if (n + 1) * WIDTH > size >> (8 * level) {
+            break;
+        }
+        keys.push(log_key(key_id, &tile_path(level as u8, n, WIDTH)));
+        level += 1;
+    }
+    let mut parties = vec![("tsa".to_string(), String::new())];
+    for r in client
+        .query(
+            "SELECT witness FROM witnessed WHERE station_id = $1",
+            &[&station_id],
+        )
+        .await
+        .map_err(db("listing the station's witnesses"))?
+    {
+        parties.push(("witness".into(), r.get(0)));
+    }
+    for (kind, witness) in parties {
+        let row = client
+            .query_opt(
+                "SELECT size FROM anchors WHERE station_id = $1 AND kind = $2 AND witness = $3
+                 AND size >= $4 AND stored_at IS NOT NULL ORDER BY size LIMIT 1",
+                &[&station_id, &kind, &witness, &(seal as i64)],
+            )
+            .await
+            .map_err(db("finding the anchors of a clip"))?;
+        let Some(row) = row else { continue };
+        let at = row.get::<_, i64>(0) as u64;
+        if kind == "tsa" {
+            keys.push(super::anchors::anchor_key(key_id, None, at, "note"));
+            keys.push(super::anchors::anchor_key(key_id, None, at, "tsr"));
+        } else {
+            keys.push(super::anchors::anchor_key(
+                key_id,
+                Some(&witness),
+                at,
+                "note",
+            ));
+        }
+    }
+    Ok(keys)
+}
+
+/// Which clips [`extend`] keeps locked.
+pub enum Clips<'a> {
+    /// Every clip of an order, of every station (`archive hold`).
+    Order(&'a str),
+    /// Clips of one station by their `clip_opened` line (a station's `hold` record).
+    Station(i64, &'a [i64]),
+}
+
+/// Keeps the clips chosen and the objects their proofs need locked until at least `until`
+/// (Unix seconds); a clip whose bytes have not arrived gets that lock when they do. Returns
+/// (clips, objects whose lock was extended now).
+pub async fn extend(
+    pool: &Pool,
+    bucket: &Bucket,
+    lock: LockMode,
+    which: Clips<'_>,
+    until: i64,
+) -> Result<(u64, u64), ArchiveError> {
+    let at = DateTime::<Utc>::from_timestamp(until, 0);
+    let client = get(pool).await?;
+    const SET: &str = "UPDATE clips c SET retain_at_least = GREATEST(c.retain_at_least, $1)
+             FROM stations s WHERE s.id = c.station_id AND ";
+    const RETURNING: &str =
+        " RETURNING c.station_id, s.key_id, s.size, c.seal, c.sha256, c.stored_at IS NOT NULL";
+    let rows = match which {
+        Clips::Order(order) => {
+            client
+                .query(
+                    &format!("{SET}c.order_code = $2{RETURNING}"),
+                    &[&at, &order],
+                )
+                .await
+        }
+        Clips::Station(sid, clips) => {
+            client
+                .query(
+                    &format!("{SET}c.station_id = $2 AND c.clip = ANY($3){RETURNING}"),
+                    &[&at, &sid, &clips],
+                )
+                .await
+        }
+    }
+    .map_err(db("extending the retention of held clips"))?;
+    let mut extended = 0;
+    for r in &rows {
+        let (sid, key_id, size, seal, sha, stored): (i64, String, i64, i64, String, bool) =
+            (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5));
+        let mut keys = proof_keys(&client, sid, &key_id, size as u64, seal as u64).await?;
+        if stored {
+            keys.push(clip_key(&sha));
+        }
+        for key in keys {
+            if bucket.extend_retention(&key, lock, until).await? == Some(true) {
+                extended += 1;
+            }
+        }
+        if stored {
+            client
+                .execute(
+                    "UPDATE clips SET retain_until = GREATEST(retain_until, $3) WHERE station_id = $1 AND seal = $2",
+                    &[&sid, &seal, &at],
+                )
+                .await
+                .map_err(db("recording a clip's extended retention"))?;
+        }
+    }
+    Ok((rows.len() as u64, extended))
 }

@@ -126,6 +126,7 @@ impl Archive {
         };
         let mut full_tiles = Vec::new();
         let mut seals = Vec::new();
+        let mut tokens = Vec::new();
         let mut holds = Vec::new();
         for (i, line) in c.lines.iter().enumerate() {
             let n = size + 1 + i as u64;
@@ -149,6 +150,7 @@ impl Archive {
             full_tiles.extend(builder.push(merkle::leaf_hash(line)));
             match &rec.body {
                 Body::ClipSealed { .. } => seals.push(rec),
+                Body::Anchored { .. } => tokens.push(rec),
                 Body::Hold {
                     clips, released, ..
                 } => holds.push((
@@ -171,6 +173,9 @@ impl Archive {
             .await?;
         for rec in &seals {
             insert_seal(&tx, st, rec).await?;
+        }
+        for rec in &tokens {
+            super::anchors::insert_token(&tx, st, rec).await?;
         }
         // The station's holds and releases, in log order (a clip sealed later than its hold
         // cannot be: a hold names clips the index already had).
@@ -195,6 +200,16 @@ impl Archive {
         )
         .await
         .map_err(db("recording the log's new size"))?;
+        if let Some(key) = &c.rotated {
+            // The log keeps its folder (`logs/<first key ID>/`); later checkpoints are
+            // checked with the key the log handed over to.
+            tx.execute(
+                "UPDATE stations SET verifier = $2, origin = $3 WHERE id = $1",
+                &[&st.id, key, &c.cp.origin],
+            )
+            .await
+            .map_err(db("recording the station's new key"))?;
+        }
         tx.commit().await.map_err(db("committing a push"))?;
         // Back to the pool before anything else takes one (holds below): a request never
         // holds two connections, so a full pool cannot deadlock.
@@ -208,6 +223,19 @@ impl Archive {
             let version = self.bucket.put(&key, note.into_bytes(), None).await?;
             self.bucket.drop_versions(&key, Some(&version)).await?;
             self.apply_holds(st.id).await?;
+            // A hold in the station's log also keeps the held clips' proofs (and the clips)
+            // locked for `retention_days` from now, as `archive hold` does.
+            let until = now as i64 + i64::from(self.retention_days) * 86_400;
+            for (clips, _) in holds.iter().filter(|(_, on)| *on) {
+                super::clips::extend(
+                    &self.pool,
+                    &self.bucket,
+                    self.lock,
+                    super::clips::Clips::Station(st.id, clips),
+                    until,
+                )
+                .await?;
+            }
             if c.cp.size > size {
                 for old in superseded_partials(size, c.cp.size) {
                     self.bucket
@@ -337,6 +365,8 @@ struct Checked<'a> {
     cp: Checkpoint,
     proof: Vec<Hash>,
     lines: Vec<&'a [u8]>,
+    /// The key in force after the lines, when a rotation among them changed it.
+    rotated: Option<String>,
 }
 
 fn check_request<'a>(st: &Station, req: &'a PushLines) -> Result<Checked<'a>, Answer> {
@@ -346,7 +376,15 @@ fn check_request<'a>(st: &Station, req: &'a PushLines) -> Result<Checked<'a>, An
             format!("push protocol version {} is not known here (1 is)\n", req.v),
         ));
     }
-    let verifier = NoteVerifier::parse(&st.verifier)
+    let lines: Vec<&[u8]> = req
+        .lines
+        .as_bytes()
+        .split_inclusive(|b| *b == b'\n')
+        .collect();
+    // The key that must sign the checkpoint: the registered one, or the one a signed
+    // `key_rotation` among the lines handed over to (as `verify` follows them).
+    let signer = key_in_force(st, req.old, &lines)?;
+    let verifier = NoteVerifier::parse(&signer)
         .map_err(|_| text(500, "the station's registered key is not valid\n"))?;
     let body = verifier
         .open(&req.checkpoint)
@@ -354,19 +392,19 @@ fn check_request<'a>(st: &Station, req: &'a PushLines) -> Result<Checked<'a>, An
             text(
                 403,
                 format!(
-                    "the checkpoint is not signed by {}'s registered key: {e}\n",
+                    "the checkpoint is not signed by {}'s registered key (or one a signed rotation handed over to): {e}\n",
                     st.origin
                 ),
             )
         })?
         .to_string();
     let cp = Checkpoint::parse(&body).map_err(|e| text(400, format!("not a checkpoint: {e}\n")))?;
-    if cp.origin != st.origin {
+    if cp.origin != verifier.name {
         return Err(text(
             403,
             format!(
                 "the checkpoint is of log {:?}, not {:?}\n",
-                cp.origin, st.origin
+                cp.origin, verifier.name
             ),
         ));
     }
@@ -382,11 +420,6 @@ fn check_request<'a>(st: &Station, req: &'a PushLines) -> Result<Checked<'a>, An
                 "a proof hash is not 32 bytes of base64 (or more than 63)\n",
             )
         })?;
-    let lines: Vec<&[u8]> = req
-        .lines
-        .as_bytes()
-        .split_inclusive(|b| *b == b'\n')
-        .collect();
     if lines.last().is_some_and(|l| !l.ends_with(b"\n")) {
         return Err(text(400, "the last line has no newline\n"));
     }
@@ -407,12 +440,54 @@ fn check_request<'a>(st: &Station, req: &'a PushLines) -> Result<Checked<'a>, An
             ),
         ));
     }
+    let rotated = (signer != st.verifier).then_some(signer);
     Ok(Checked {
         body,
         cp,
         proof,
         lines,
+        rotated,
     })
+}
+
+/// The station key in force after `lines` (numbered from `old + 1`): the registered one,
+/// handed over by each `key_rotation` that the key in force signed. A rotation not signed
+/// by the key in force is refused (403), as `verify` flags it.
+fn key_in_force(st: &Station, old: u64, lines: &[&[u8]]) -> Result<String, Answer> {
+    let mut key = st.verifier.clone();
+    for (i, line) in lines.iter().enumerate() {
+        // Only a line that names the kind is parsed here (the chain pass parses them all).
+        if !line.windows(14).any(|w| w == b"\"key_rotation\"") {
+            continue;
+        }
+        let Ok(Record {
+            body:
+                Body::KeyRotation {
+                    old: from,
+                    new,
+                    note,
+                },
+            ..
+        }) = serde_json::from_slice::<Record>(line)
+        else {
+            continue;
+        };
+        let n = old + 1 + i as u64;
+        let signed = NoteVerifier::parse(&key).ok().is_some_and(|v| {
+            from.trim() == key.trim()
+                && v.open(&note).is_ok_and(|body| {
+                    body == format!("packwitness key rotation\nold {from}\nnew {new}\n")
+                })
+        });
+        if !signed || NoteVerifier::parse(&new).is_err() {
+            return Err(text(
+                403,
+                format!("line {n}: the key rotation to {new} is not signed by the key in force\n"),
+            ));
+        }
+        key = new.trim().to_string();
+    }
+    Ok(key)
 }
 
 async fn insert_seal(
@@ -484,6 +559,73 @@ mod tests {
         );
         assert!(decode_edge(&[3, 0, 0]).is_none());
         assert_eq!(decode_edge(&[]).unwrap(), Vec::<Vec<Hash>>::new());
+    }
+
+    #[test]
+    fn a_rotation_signed_by_the_key_in_force_hands_over_and_no_other_does() {
+        use crate::log::note::StationKey;
+        let k1 = StationKey::generate("st1").unwrap();
+        let k2 = StationKey::generate("st1").unwrap();
+        let st = Station {
+            id: 1,
+            key_id: "00000000".into(),
+            origin: k1.name().into(),
+            verifier: k1.verifier(),
+        };
+        let body = format!(
+            "packwitness key rotation\nold {}\nnew {}\n",
+            k1.verifier(),
+            k2.verifier()
+        );
+        let line = |signer: &StationKey| {
+            let rec = Record {
+                v: 3,
+                seq: 8,
+                prev: GENESIS.into(),
+                at: "2026-12-03T12:00:00.000+08:00".into(),
+                salt: None,
+                body: Body::KeyRotation {
+                    old: k1.verifier(),
+                    new: k2.verifier(),
+                    note: signer.sign(&body),
+                },
+            };
+            format!("{}\n", serde_json::to_string(&rec).unwrap())
+        };
+        let good = line(&k1);
+        assert_eq!(
+            key_in_force(&st, 7, &[good.as_bytes()]).unwrap(),
+            k2.verifier()
+        );
+        // Signed by the new key itself: refused, as `verify` refuses it.
+        let forged = line(&k2);
+        let refused = key_in_force(&st, 7, &[forged.as_bytes()]).unwrap_err();
+        assert_eq!(refused.status, 403);
+        assert!(refused.body.contains("line 8"), "{}", refused.body);
+        // A push whose checkpoint the new key signs, after the rotation: taken, rotated.
+        let root = merkle::leaf_hash(good.as_bytes());
+        let cp = Checkpoint {
+            origin: k2.name().into(),
+            size: 1,
+            root,
+            time: None,
+            salt: None,
+        };
+        let req = PushLines {
+            v: 1,
+            old: 0,
+            proof: vec![],
+            checkpoint: k2.sign(&cp.body()),
+            lines: good.clone(),
+        };
+        let checked = check_request(&st, &req).unwrap();
+        assert_eq!(checked.rotated, Some(k2.verifier()));
+        // The same checkpoint without the rotation among the lines: not the registered key.
+        let req = PushLines {
+            lines: "{}\n".into(),
+            ..req
+        };
+        assert_eq!(check_request(&st, &req).err().unwrap().status, 403);
     }
 
     #[test]

@@ -18,12 +18,14 @@
 
 use std::fmt;
 
+pub mod anchors;
 pub mod clips;
 pub mod ingest;
 pub mod objects;
 pub mod push;
 pub mod schema;
 pub mod service;
+pub mod tree;
 pub mod wire;
 
 /// Something the archive (or the way to it) could not do.

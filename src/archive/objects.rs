@@ -358,6 +358,40 @@ impl Bucket {
     }
 
     /// Puts (or lifts) an Object Lock legal hold on the current version of `key`.
+    /// Keeps `key` locked until at least `until` (Unix seconds): its retention is extended,
+    /// never shortened (the store refuses that in compliance mode anyway). Returns whether it
+    /// was changed; `None` when the object is not in the bucket.
+    pub async fn extend_retention(
+        &self,
+        key: &str,
+        lock: LockMode,
+        until: i64,
+    ) -> Result<Option<bool>, ArchiveError> {
+        let Some(held) = self.head(key).await? else {
+            return Ok(None);
+        };
+        if held.retain_until >= until {
+            return Ok(Some(false));
+        }
+        let retention = aws_sdk_s3::types::ObjectLockRetention::builder()
+            .mode(match lock {
+                LockMode::Compliance => aws_sdk_s3::types::ObjectLockRetentionMode::Compliance,
+                LockMode::Governance => aws_sdk_s3::types::ObjectLockRetentionMode::Governance,
+            })
+            .retain_until_date(aws_sdk_s3::primitives::DateTime::from_secs(until))
+            .build();
+        self.client
+            .put_object_retention()
+            .bucket(&self.bucket)
+            .key(key)
+            .version_id(&held.version_id)
+            .retention(retention)
+            .send()
+            .await
+            .map_err(|e| store_err(&format!("extending the lock of {key}"), e))?;
+        Ok(Some(true))
+    }
+
     pub async fn legal_hold(&self, key: &str, on: bool) -> Result<(), ArchiveError> {
         let status = if on {
             ObjectLockLegalHoldStatus::On

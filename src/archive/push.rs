@@ -5,8 +5,11 @@
 //! with its cosignature line) and the archive status the station shows. Its cursor is the
 //! archive's own answer to `GET /v1/log` (the lines it holds, the clips it lacks), so a
 //! restart of either side resumes exactly where the archive is: nothing is sent twice and
-//! nothing is skipped. Never: runs in the capture or writer path, holds more than one push
-//! (at most [`PUSH_BYTES`] of lines) or one clip's read buffer in memory, or deletes anything.
+//! nothing is skipped. In a round: the lines the archive lacks (one push), the clips it lists
+//! as missing, then the anchors (the TSA tokens it lists, each witness's cosignatures after
+//! the newest it holds). Never: runs in the capture or writer path, holds more than one push
+//! (at most [`PUSH_BYTES`] of lines), one clip's read buffer or one batch of anchors in
+//! memory, or deletes anything.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
@@ -15,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::wire::{self, LogHeld, PendingClip, PushLines};
+use super::wire::{self, AnchorFiles, LogHeld, PendingClip, PushAnchors, PushLines};
 use super::ArchiveError;
 use crate::anchor::cosign::WitnessVerifier;
 use crate::config::ArchiveConfig;
@@ -57,6 +60,10 @@ pub struct ArchiveStatus {
     pub last_error: Option<String>,
     /// The archive refused this log as a fork or a rewrite (an alarm until resolved by hand).
     pub refused: Option<String>,
+    /// Anchors (TSA tokens, witness cosignatures) the archive lacks, and why the archive
+    /// refused the last one it refused (a file that is not what the log says).
+    pub anchors_pending: u64,
+    pub anchors_refused: Option<String>,
 }
 
 /// Where the newest receipt is kept.
@@ -82,6 +89,8 @@ pub struct Client {
     token: String,
     http: reqwest::blocking::Client,
     verifier: Option<WitnessVerifier>,
+    /// The witnesses whose cosignatures are sent: key ID and verifier key.
+    witnesses: Vec<(String, String)>,
 }
 
 /// What a round did.
@@ -145,7 +154,25 @@ impl Client {
             token: cfg.token.trim().to_string(),
             http,
             verifier,
+            witnesses: Vec::new(),
         })
+    }
+
+    /// Sends the cosignatures of the witnesses `[anchor]` names too (those of a witness no
+    /// longer configured stay at the station: without its key the archive cannot check them).
+    pub fn with_witnesses(mut self, anchor: &crate::config::AnchorConfig) -> Client {
+        self.witnesses = anchor
+            .witness
+            .iter()
+            .filter(|w| WitnessVerifier::parse(&w.key).is_ok())
+            .map(|w| {
+                (
+                    crate::anchor::witness_client::witness_id(&w.key),
+                    w.key.trim().to_string(),
+                )
+            })
+            .collect();
+        self
     }
 
     fn unreachable(&self, e: reqwest::Error) -> ArchiveError {
@@ -240,6 +267,26 @@ impl Client {
         }
     }
 
+    /// `POST /v1/anchors`: 200 → how many are stored; 404 and 409 (the archive lacks the
+    /// lines yet) → `Ok(None)`; 422 → `Err` with why.
+    pub fn push_anchors(&self, req: &PushAnchors) -> Result<AnchorsSent, ArchiveError> {
+        let (status, text) = self.call(
+            self.http
+                .post(format!("{}/v1/anchors", self.url))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(req).unwrap_or_default()),
+            Duration::from_secs(120),
+        )?;
+        match status {
+            200 => serde_json::from_str::<wire::AnchorsStored>(&text)
+                .map(|a| AnchorsSent::Stored(a.stored))
+                .map_err(|e| self.refused(status, format!("not an answer to anchors: {e}"))),
+            404 | 409 => Ok(AnchorsSent::NotYet(text.trim().to_string())),
+            422 => Ok(AnchorsSent::Refused(text.trim().to_string())),
+            _ => Err(self.refused(status, text)),
+        }
+    }
+
     /// The archive's address.
     pub fn url(&self) -> &str {
         &self.url
@@ -284,6 +331,17 @@ pub enum Pushed {
     /// The archive holds this many lines (another size than we sent from).
     Holds(u64),
     /// Refused as a fork or a rewrite, with why.
+    Refused(String),
+}
+
+/// How sending anchors ended.
+#[derive(Debug)]
+pub enum AnchorsSent {
+    /// This many of those sent are stored (all of them).
+    Stored(u64),
+    /// The archive lacks the lines they are of (sent again after the next push).
+    NotYet(String),
+    /// One is not what it claims (those before it are stored), with why.
     Refused(String),
 }
 
@@ -431,6 +489,8 @@ pub fn round(
         sent += 1;
         more = true;
     }
+    let (anchors_sent, anchors_left) = send_anchors(client, data_dir, &held, confirmed, status)?;
+    more |= anchors_sent;
     // The status from what the archive said before this round's sends.
     let oldest_clip = held.pending.first().map(|p| p.sealed_at.clone());
     let oldest_line = if confirmed < reader.size() {
@@ -453,6 +513,7 @@ pub fn round(
         s.log_lines = reader.size();
         s.clips_pending = held.pending_total.saturating_sub(sent as u64);
         s.bytes_pending = held.pending.iter().skip(sent).map(|p| p.size).sum();
+        s.anchors_pending = anchors_left;
         s.oldest_unconfirmed = oldest.map(|t| t.to_rfc3339());
         s.oldest_unconfirmed_age_s = age;
         s.lagging = age.is_some_and(|a| a > max_lag.as_secs());
@@ -460,6 +521,114 @@ pub fn round(
         s.last_error = None;
     }
     Ok(if more { Round::More } else { Round::Idle })
+}
+
+/// Anchors sent in one request, at most.
+const ANCHORS_PER_PUSH: usize = 64;
+
+/// A file of the data dir an anchor names (never outside `anchors/`).
+fn anchor_file(data_dir: &Path, rel: &str) -> Result<Vec<u8>, ArchiveError> {
+    let safe = rel.starts_with("anchors/")
+        && Path::new(rel)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !safe {
+        return Err(ArchiveError::Io {
+            path: rel.to_string(),
+            what: "an anchor's file must be under anchors/ in the data dir".into(),
+        });
+    }
+    let path = data_dir.join(rel);
+    std::fs::read(&path).map_err(|e| ArchiveError::Io {
+        path: path.display().to_string(),
+        what: format!("cannot read the anchor to archive it: {e}"),
+    })
+}
+
+/// The anchors the archive lacks, up to [`ANCHORS_PER_PUSH`]: the TSA tokens it listed,
+/// then each witness's cosignatures after the newest it holds (of lines it confirmed), and
+/// how many are left in all.
+fn anchors_to_send(
+    client: &Client,
+    data_dir: &Path,
+    held: &LogHeld,
+    confirmed: u64,
+) -> (Vec<AnchorFiles>, u64) {
+    let mut out = Vec::new();
+    let mut left = held.tokens_total;
+    for t in held.tokens.iter().take(ANCHORS_PER_PUSH) {
+        let note_rel = t.file.replace(".tsr", ".note");
+        match (
+            anchor_file(data_dir, &t.file),
+            anchor_file(data_dir, &note_rel),
+        ) {
+            (Ok(tsr), Ok(note)) => out.push(AnchorFiles::Tsa {
+                size: t.size,
+                note: String::from_utf8_lossy(&note).into_owned(),
+                tsr: b64(&tsr),
+            }),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, size = t.size, "a TSA token the log names cannot be sent to the archive");
+            }
+        }
+    }
+    for (id, key) in &client.witnesses {
+        let from = held
+            .witnessed
+            .iter()
+            .find(|w| &w.witness == id)
+            .map_or(0, |w| w.size);
+        let index = crate::anchor::StampIndex::witness(data_dir, id);
+        left += index.count_between(from + 1, confirmed);
+        let room = ANCHORS_PER_PUSH.saturating_sub(out.len());
+        for e in index.between(from + 1, confirmed, room) {
+            match std::fs::read_to_string(&e.note) {
+                Ok(note) => out.push(AnchorFiles::Witness {
+                    witness_key: key.clone(),
+                    size: e.size,
+                    note,
+                }),
+                Err(err) => {
+                    tracing::warn!(file = %e.note.display(), error = %err, "a witness cosignature cannot be read to archive it");
+                }
+            }
+        }
+    }
+    (out, left)
+}
+
+/// Sends one batch of the anchors the archive lacks: (whether one was sent, how many are
+/// left). A refusal is shown in the status, not retried at once.
+fn send_anchors(
+    client: &Client,
+    data_dir: &Path,
+    held: &LogHeld,
+    confirmed: u64,
+    status: &Mutex<ArchiveStatus>,
+) -> Result<(bool, u64), crate::Error> {
+    let (anchors, left) = anchors_to_send(client, data_dir, held, confirmed);
+    if anchors.is_empty() {
+        return Ok((false, left));
+    }
+    let n = anchors.len() as u64;
+    let sent = client.push_anchors(&PushAnchors {
+        v: wire::VERSION,
+        anchors,
+    })?;
+    match sent {
+        AnchorsSent::Stored(_) => Ok((true, left.saturating_sub(n))),
+        AnchorsSent::NotYet(why) => {
+            tracing::debug!(why, "the archive takes these anchors after the next push");
+            Ok((false, left))
+        }
+        AnchorsSent::Refused(why) => {
+            tracing::error!(why, "the archive refused an anchor of this station");
+            if let Ok(mut s) = status.lock() {
+                s.anchors_refused = Some(why);
+            }
+            Ok((false, left))
+        }
+    }
 }
 
 /// Sends one clip the archive lacks, or tells it why it cannot.
@@ -523,11 +692,15 @@ fn send_clip(client: &Client, data_dir: &Path, p: &PendingClip) -> Result<(), cr
 
 impl Uploader {
     /// Starts when `[archive] url` is set (`None` otherwise).
-    pub fn start(data_dir: &Path, cfg: &ArchiveConfig) -> Result<Option<Uploader>, ArchiveError> {
+    pub fn start(
+        data_dir: &Path,
+        cfg: &ArchiveConfig,
+        anchor: &crate::config::AnchorConfig,
+    ) -> Result<Option<Uploader>, ArchiveError> {
         if cfg.url.trim().is_empty() {
             return Ok(None);
         }
-        let client = Client::new(cfg)?;
+        let client = Client::new(cfg)?.with_witnesses(anchor);
         let status = Arc::new(Mutex::new(ArchiveStatus {
             url: client.url.clone(),
             ..ArchiveStatus::default()

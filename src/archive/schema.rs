@@ -71,6 +71,33 @@ ALTER TABLE clips ADD COLUMN held boolean NOT NULL DEFAULT false;
 ALTER TABLE clips ADD COLUMN hold_applied boolean NOT NULL DEFAULT false;
 CREATE INDEX clips_hold_pending ON clips (station_id) WHERE held <> hold_applied AND stored_at IS NOT NULL;
 "#,
+    // 3: anchors, the checkpoints stamped by a TSA (a row per `anchored` record, from the
+    // log; its files once the station sent them) and cosigned by a witness (a row once the
+    // station sent the cosigned note); a clip's retention extended for a dispute.
+    r#"
+CREATE TABLE anchors (
+    station_id   bigint NOT NULL REFERENCES stations(id),
+    kind         text NOT NULL CHECK (kind IN ('tsa', 'witness')),
+    witness      text NOT NULL DEFAULT '',
+    size         bigint NOT NULL,
+    line         bigint,
+    sha256       text,
+    file         text,
+    witness_key  text,
+    time         timestamptz,
+    stored_at    timestamptz,
+    retain_until timestamptz,
+    PRIMARY KEY (station_id, kind, witness, size)
+);
+CREATE INDEX anchors_pending ON anchors (station_id, size) WHERE stored_at IS NULL;
+ALTER TABLE clips ADD COLUMN retain_at_least timestamptz;
+CREATE TABLE witnessed (
+    station_id bigint NOT NULL REFERENCES stations(id),
+    witness    text NOT NULL,
+    size       bigint NOT NULL,
+    PRIMARY KEY (station_id, witness)
+);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -170,8 +170,12 @@ impl Archive {
             .await
             .map_err(db("counting the clips it lacks"))?
             .get(0);
+        let (tokens, tokens_total, witnessed) = super::anchors::held(&client, st).await?;
         Ok(LogHeld {
             v: wire::VERSION,
+            tokens,
+            tokens_total,
+            witnessed,
             origin: st.origin.clone(),
             size: size as u64,
             root: if root.is_empty() {
@@ -197,8 +201,9 @@ impl Archive {
 }
 
 /// Registers a station's key in the database of `pool`; returns its new token (shown once:
-/// only its hash is kept). A station already registered gets a new token (the old one stops
-/// working); another key with the same key ID is refused.
+/// only its hash is kept). A station already registered (by its first key or by the key its
+/// log rotated to) gets a new token (the old one stops working); another key with the same
+/// key ID is refused.
 pub async fn add_station(pool: &Pool, verifier: &str) -> Result<String, ArchiveError> {
     let (origin, key_id) = key_parts(verifier)?;
     let mut raw = [0u8; 32];
@@ -206,6 +211,18 @@ pub async fn add_station(pool: &Pool, verifier: &str) -> Result<String, ArchiveE
         .map_err(|e| ArchiveError::Config(format!("no randomness for a token: {e}")))?;
     let token = format!("pwa1_{}", crate::digest::hex(&raw));
     let client = get(pool).await?;
+    // A key a station rotated to is found by itself: its log keeps the row (and the folder of
+    // the first key ID); a new token is all that changes.
+    let rotated = client
+        .execute(
+            "UPDATE stations SET token_sha256 = $2 WHERE verifier = $1",
+            &[&verifier.trim(), &token_hash(&token)],
+        )
+        .await
+        .map_err(db("registering the station"))?;
+    if rotated > 0 {
+        return Ok(token);
+    }
     let taken = client
         .query_opt(
             "SELECT verifier FROM stations WHERE key_id = $1",
@@ -215,16 +232,13 @@ pub async fn add_station(pool: &Pool, verifier: &str) -> Result<String, ArchiveE
         .map_err(db("looking for the station"))?;
     if let Some(row) = taken {
         let v: String = row.get(0);
-        if v != verifier.trim() {
-            return Err(ArchiveError::Config(format!(
-                "another station key with the key ID {key_id} is registered ({v}); give this station a new key (`packwitness key --rotate`)"
-            )));
-        }
+        return Err(ArchiveError::Config(format!(
+            "another station key with the key ID {key_id} is registered ({v}); give this station a new key (`packwitness key --rotate`)"
+        )));
     }
     client
         .execute(
-            "INSERT INTO stations (key_id, origin, verifier, token_sha256) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (key_id) DO UPDATE SET token_sha256 = EXCLUDED.token_sha256",
+            "INSERT INTO stations (key_id, origin, verifier, token_sha256) VALUES ($1, $2, $3, $4)",
             &[&key_id, &origin, &verifier.trim(), &token_hash(&token)],
         )
         .await

@@ -14,6 +14,10 @@
 //!   station under lock, else 404 (retention asks before it removes a clip for age).
 //! - `POST /v1/clips/<sha256>/gone`: the station no longer has the clip's bytes (pruned, or the
 //!   file no longer matches its seal), with why as a text body.
+//! - `POST /v1/anchors` ([`PushAnchors`]): TSA tokens the log's `anchored` records name, and
+//!   checkpoints a witness cosigned; 200 with [`AnchorsStored`]; 422 when one is not what it
+//!   claims (those before it are kept). [`LogHeld`] lists the tokens the archive lacks and the
+//!   newest cosigned size it holds per witness.
 //!
 //! Owns: these shapes. Never: changes a field's meaning without a new version.
 
@@ -38,6 +42,68 @@ pub struct LogHeld {
     pub pending: Vec<PendingClip>,
     /// How many clips in all the archive lacks.
     pub pending_total: u64,
+    /// TSA tokens (oldest first) that `anchored` records name and the archive lacks.
+    /// Absent in answers of archives before anchors were archived.
+    #[serde(default)]
+    pub tokens: Vec<PendingToken>,
+    #[serde(default)]
+    pub tokens_total: u64,
+    /// Per witness, the newest checkpoint size whose cosignature the archive holds.
+    #[serde(default)]
+    pub witnessed: Vec<Witnessed>,
+}
+
+/// A TSA token the archive lacks, as the log's `anchored` record names it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingToken {
+    /// The stamped checkpoint's size.
+    pub size: u64,
+    /// The token's file (relative to the data dir; its note is beside it, `.note`) and
+    /// SHA-256.
+    pub file: String,
+    pub sha256: String,
+}
+
+/// The newest cosignature of one witness the archive holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Witnessed {
+    /// The witness's key ID (8 hex digits).
+    pub witness: String,
+    pub size: u64,
+}
+
+/// `POST /v1/anchors`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PushAnchors {
+    pub v: u32,
+    pub anchors: Vec<AnchorFiles>,
+}
+
+/// One anchor's files.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum AnchorFiles {
+    /// A TSA's token: the exact note stamped and the DER TimeStampResp (base64).
+    Tsa {
+        size: u64,
+        note: String,
+        tsr: String,
+    },
+    /// A witness's cosignature: the checkpoint note with the witness's cosignature line, and
+    /// the witness's verifier key (its key ID is the folder name).
+    Witness {
+        witness_key: String,
+        size: u64,
+        note: String,
+    },
+}
+
+/// The answer to `POST /v1/anchors`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AnchorsStored {
+    pub v: u32,
+    /// How many of those sent the bucket now holds under lock (also those it held already).
+    pub stored: u64,
 }
 
 /// A sealed clip the archive lacks.

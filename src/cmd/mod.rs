@@ -421,9 +421,13 @@ pub enum ArchiveCmd {
     Hold {
         /// The order (or tracking) code, as the seals name it.
         order: String,
-        /// Lift the hold instead.
+        /// Lift the hold instead (a lock's retention is never shortened).
         #[arg(long)]
         release: bool,
+        /// Keep the order's clips and the objects their proofs need locked for at least
+        /// this many days from now (default with a hold: `retention_days`).
+        #[arg(long, value_name = "DAYS")]
+        retain_days: Option<u32>,
     },
 }
 

@@ -165,23 +165,42 @@ pub fn archive(
         if let Some(u) = url {
             cfg.url = u;
         }
-        let st = packwitness::app::archive::push_data_dir(&dir, &cfg)?;
+        let st = packwitness::app::archive::push_data_dir(&dir, &cfg, &config.anchor)?;
         out!(
-            "{}: the archive holds {} of {} lines; {} clip(s) still missing",
+            "{}: the archive holds {} of {} lines; {} clip(s) and {} anchor(s) still missing",
             dir.display(),
             st.confirmed_lines,
             st.log_lines,
-            st.clips_pending
+            st.clips_pending,
+            st.anchors_pending
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(super::ArchiveCmd::Hold { order, release }) = action {
-        let (clips, applied) = packwitness::app::archive::hold(cfg, &order, !release)?;
+    if let Some(super::ArchiveCmd::Hold {
+        order,
+        release,
+        retain_days,
+    }) = action
+    {
+        let held = packwitness::app::archive::hold(cfg, &order, !release, retain_days)?;
         let what = if release { "released" } else { "held" };
-        if clips == 0 {
+        if held.clips == 0 {
             bail!("the archive has no clip of order {order:?}");
         }
-        out!("{clips} clip(s) of {order} {what} ({applied} legal hold(s) changed in the store now; clips still arriving get theirs on arrival)");
+        out!(
+            "{} clip(s) of {order} {what} ({} legal hold(s) changed in the store now; clips still arriving get theirs on arrival)",
+            held.clips,
+            held.holds_applied
+        );
+        if held.until > 0 {
+            let until = chrono::DateTime::from_timestamp(held.until, 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            out!(
+                "locked until at least {until}: the clips and the objects their proofs need ({} lock(s) extended now)",
+                held.extended
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let dir = dir.context("the archive keeps its signing key in --data-dir DIR: give one")?;

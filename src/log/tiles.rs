@@ -39,6 +39,10 @@ pub enum TileError {
     Bad { path: String, what: String },
     #[error("the tree has {size} leaves; {what}")]
     OutOfRange { size: u64, what: String },
+    /// The source does not have the tile at hand (yet): a source that fetches tiles from
+    /// elsewhere (the archive's bucket) fetches it and asks again.
+    #[error("tile {level}/{n}: not fetched yet")]
+    NotFetched { level: u8, n: u64 },
 }
 
 impl From<TileError> for crate::Error {
@@ -47,6 +51,7 @@ impl From<TileError> for crate::Error {
             TileError::Io { .. } => crate::ErrorKind::Io,
             TileError::Bad { .. } => crate::ErrorKind::Corrupt,
             TileError::OutOfRange { .. } => crate::ErrorKind::Invalid,
+            TileError::NotFetched { .. } => crate::ErrorKind::Unavailable,
         };
         crate::Error::new(kind, e)
     }
@@ -479,16 +484,29 @@ impl TileWriter {
     }
 }
 
+/// Where [`TileHashes`] reads tiles: a data dir's files ([`TileStore`]) or the tiles an
+/// archive fetched from its bucket.
+pub trait TileSource {
+    /// The first `width` hashes (as bytes) of tile `n` of `level`.
+    fn read_tile(&self, level: u8, n: u64, width: u64) -> Result<Vec<u8>, TileError>;
+}
+
+impl TileSource for TileStore {
+    fn read_tile(&self, level: u8, n: u64, width: u64) -> Result<Vec<u8>, TileError> {
+        self.read(level, n, width)
+    }
+}
+
 /// Reads the subtree hashes proofs need from the tiles of a tree of `size` leaves, caching
 /// the tiles it read.
 pub struct TileHashes<'a> {
-    store: &'a TileStore,
+    store: &'a dyn TileSource,
     size: u64,
     cache: RefCell<HashMap<(u8, u64), Vec<Hash>>>,
 }
 
 impl<'a> TileHashes<'a> {
-    pub fn new(store: &'a TileStore, size: u64) -> TileHashes<'a> {
+    pub fn new(store: &'a dyn TileSource, size: u64) -> TileHashes<'a> {
         TileHashes {
             store,
             size,
@@ -509,7 +527,7 @@ impl<'a> TileHashes<'a> {
                 what: format!("tile {} is past its end", tile_path(level, n, WIDTH)),
             });
         }
-        let hashes = to_hashes(&self.store.read(level, n, width)?);
+        let hashes = to_hashes(&self.store.read_tile(level, n, width)?);
         self.cache.borrow_mut().insert((level, n), hashes.clone());
         Ok(hashes)
     }

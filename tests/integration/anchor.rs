@@ -20,7 +20,7 @@ fn sh(dir: &Path, cmd: &str) {
 }
 
 /// A test CA (ECDSA P-256) and a TSA (RSA 2048) it signed, and the `openssl ts` config.
-fn make_tsa(dir: &Path) -> PathBuf {
+pub(crate) fn make_tsa(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("ext.cnf"),
@@ -53,10 +53,10 @@ fn make_tsa(dir: &Path) -> PathBuf {
 }
 
 /// The TSA server on `port`; killed when dropped.
-struct Tsa(Child);
+pub(crate) struct Tsa(Child);
 
 impl Tsa {
-    fn start(port: u16, cfg: &Path, work: &Path) -> Tsa {
+    pub(crate) fn start(port: u16, cfg: &Path, work: &Path) -> Tsa {
         let mut child = Command::new("python3")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tsa_server.py"))
             .arg(port.to_string())

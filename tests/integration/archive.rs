@@ -281,6 +281,31 @@ fn two_stations_keep_every_clip_locked_in_the_archive_through_its_restart() {
         legal(&b1_key),
         Some(aws_sdk_s3::types::ObjectLockLegalHoldStatus::Off)
     );
+    // A dispute that lasts: the clip stays locked for 30 days from now.
+    let out = archive_cmd(&cfg, &["hold", "B-1", "--retain-days", "30"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        stdout(&out).contains("locked until at least"),
+        "{}",
+        show(&out)
+    );
+    let head = sw
+        .rt()
+        .block_on(
+            sw.client()
+                .head_object()
+                .bucket("evidence")
+                .key(&b1_key)
+                .send(),
+        )
+        .unwrap();
+    let until = head.object_lock_retain_until_date().unwrap().secs();
+    assert!(
+        until >= chrono::Utc::now().timestamp() + 29 * 86_400,
+        "{b1_key} locked until {until}"
+    );
     let out = archive_cmd(&cfg, &["hold", "NO-SUCH-ORDER"])
         .output()
         .unwrap();
@@ -602,4 +627,250 @@ fn no_line_or_clip_is_lost_when_postgres_a_node_or_the_station_dies() {
     for (i, l) in got.iter().enumerate() {
         assert_eq!(l.as_slice(), lines[i], "line {}", i + 1);
     }
+}
+
+/// Every file named `*.note` under `dir`, recursively.
+fn notes_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(notes_under(&p));
+        } else if p.extension().is_some_and(|x| x == "note") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn anchors_and_a_rotated_key_follow_the_log_into_the_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pg, sw) = (Postgres::start(), Seaweed::start());
+    sw.bucket("evidence", true);
+    let port = crate::rtsp::free_port();
+    let cfg = archive_config(tmp.path(), &pg, &sw, "evidence", port);
+    let (_node, key) = start_archive(&cfg, &tmp.path().join("archive"));
+    // A real TSA (openssl ts) and a witness.
+    let tsa_dir = tmp.path().join("tsa");
+    let ts_cfg = crate::anchor::make_tsa(&tsa_dir);
+    let tsa_port = crate::rtsp::free_port();
+    let _tsa = crate::anchor::Tsa::start(tsa_port, &ts_cfg, &tsa_dir);
+    let d = tmp.path().join("st");
+    std::fs::create_dir_all(&d).unwrap();
+    let first_key = station_key(&d);
+    let wdir = tmp.path().join("witness");
+    let out = run(&[
+        "witness",
+        "--data-dir",
+        wdir.to_str().unwrap(),
+        "--add-log",
+        &first_key,
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let w_port = crate::rtsp::free_port();
+    let (_w, w_key) = crate::witness::start_witness(&wdir, w_port);
+    let w_id = w_key.split('+').nth(1).unwrap().to_string();
+    let token = add_station(&cfg, &d);
+    let c = station_config(tmp.path(), "st", port, &token, &key);
+    let mut text = std::fs::read_to_string(&c).unwrap();
+    text.push_str(&format!(
+        "[anchor]\ntsa = [\"http://127.0.0.1:{tsa_port}/tsa\"]\ntsa_ca = \"{}\"\nevery_s = 1\n[[anchor.witness]]\nurl = \"http://127.0.0.1:{w_port}\"\nkey = \"{w_key}\"\n",
+        tsa_dir.join("ca.pem").display()
+    ));
+    std::fs::write(&c, text).unwrap();
+    let mut st = record(&c, &d);
+    pack(&mut st, &d, &["T-1", "T-2"]);
+    st.wait_record(&d, "a TSA's stamp", |r| r["kind"] == "anchored");
+    wait_until("a witness's cosignature", || {
+        !notes_under(&d.join("anchors/witness")).is_empty()
+    });
+    st.finish();
+    // Everything the station holds goes up: lines, clips, tokens, cosignatures.
+    let push = |args: &[&str]| {
+        let mut all = vec![
+            "--config",
+            c.to_str().unwrap(),
+            "--data-dir",
+            d.to_str().unwrap(),
+            "archive",
+            "push",
+        ];
+        all.extend(args);
+        run(&all)
+    };
+    let out = push(&[]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        stdout(&out).contains("0 clip(s) and 0 anchor(s) still missing"),
+        "{}",
+        show(&out)
+    );
+
+    // Through the store's own API: each token and cosigned note, byte for byte, locked.
+    let kid = first_key.split('+').nth(1).unwrap().to_string();
+    let (client, rt) = (sw.client(), sw.rt());
+    let fetch = |key: &str| {
+        let o = rt
+            .block_on(client.get_object().bucket("evidence").key(key).send())
+            .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+        assert_eq!(
+            o.object_lock_mode(),
+            Some(&aws_sdk_s3::types::ObjectLockMode::Compliance),
+            "{key}"
+        );
+        rt.block_on(o.body.collect()).unwrap().into_bytes().to_vec()
+    };
+    let anchored: Vec<_> = manifest(&d)
+        .into_iter()
+        .filter(|r| r["kind"] == "anchored")
+        .collect();
+    assert!(!anchored.is_empty());
+    for a in &anchored {
+        let size = a["size"].as_u64().unwrap();
+        let file = d.join(a["file"].as_str().unwrap());
+        let tsr = fetch(&format!("logs/{kid}/anchors/tsa/{size:020}.tsr"));
+        assert_eq!(tsr, std::fs::read(&file).unwrap(), "token of {size}");
+        let note = fetch(&format!("logs/{kid}/anchors/tsa/{size:020}.note"));
+        assert_eq!(note, std::fs::read(file.with_extension("note")).unwrap());
+    }
+    let cosigned = notes_under(&d.join("anchors/witness"));
+    for n in &cosigned {
+        let size: u64 = n.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+        let stored = fetch(&format!(
+            "logs/{kid}/anchors/witness/{w_id}/{size:020}.note"
+        ));
+        assert_eq!(stored, std::fs::read(n).unwrap(), "cosignature of {size}");
+    }
+    let rows = sql(
+        &pg,
+        "SELECT count(*) FILTER (WHERE kind = 'tsa'), count(*) FILTER (WHERE kind = 'witness'), count(stored_at) FROM anchors",
+    );
+    let (t, w, stored): (i64, i64, i64) = (rows[0].get(0), rows[0].get(1), rows[0].get(2));
+    assert_eq!(
+        (t as usize, w as usize, stored as usize),
+        (
+            anchored.len(),
+            cosigned.len(),
+            anchored.len() + cosigned.len()
+        )
+    );
+
+    // A dispute over T-1: its clip and the token covering its seal stay locked 30 days.
+    let out = archive_cmd(&cfg, &["hold", "T-1", "--retain-days", "30"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let t1_seal = sealed(&d)
+        .into_iter()
+        .find(|r| r["order"] == "T-1")
+        .unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    let covering = anchored
+        .iter()
+        .map(|a| a["size"].as_u64().unwrap())
+        .filter(|s| *s >= t1_seal)
+        .min()
+        .unwrap();
+    let head = rt
+        .block_on(
+            client
+                .head_object()
+                .bucket("evidence")
+                .key(format!("logs/{kid}/anchors/tsa/{covering:020}.tsr"))
+                .send(),
+        )
+        .unwrap();
+    let until = head.object_lock_retain_until_date().unwrap().secs();
+    assert!(
+        until >= chrono::Utc::now().timestamp() + 29 * 86_400,
+        "the token of {covering} locked until {until}"
+    );
+
+    // What is not what it claims is refused: a token that is not the one its record names,
+    // a cosigned checkpoint of another tree.
+    let addr = format!("127.0.0.1:{port}");
+    let auth = format!("Bearer {token}");
+    let size = anchored[0]["size"].as_u64().unwrap();
+    let note = std::fs::read_to_string(
+        d.join(anchored[0]["file"].as_str().unwrap())
+            .with_extension("note"),
+    )
+    .unwrap();
+    let post = |anchor: serde_json::Value| {
+        let body = serde_json::json!({"v": 1, "anchors": [anchor]});
+        http(
+            &addr,
+            "POST",
+            "/v1/anchors",
+            &[("Authorization", &auth)],
+            body.to_string().as_bytes(),
+        )
+    };
+    let bogus = serde_json::json!({"kind": "tsa", "size": size, "note": note, "tsr": b64(b"not this token")});
+    // Taken again once stored (the station may send twice); refused while the archive
+    // lacks it.
+    let r = post(bogus.clone());
+    assert_eq!(r.status, 200, "{}", r.text());
+    sql(
+        &pg,
+        &format!("UPDATE anchors SET stored_at = NULL WHERE kind = 'tsa' AND size = {size}"),
+    );
+    let r = post(bogus);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("not the one its `anchored` record names"),
+        "{}",
+        r.text()
+    );
+    let tsr = std::fs::read(d.join(anchored[0]["file"].as_str().unwrap())).unwrap();
+    let r = post(serde_json::json!({"kind": "tsa", "size": size, "note": note, "tsr": b64(&tsr)}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = post(
+        serde_json::json!({"kind": "tsa", "size": size + 100_000, "note": note, "tsr": b64(&tsr)}),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+    let cosigned_note = std::fs::read_to_string(&cosigned[0]).unwrap();
+    let lines: Vec<&str> = cosigned_note.lines().collect();
+    let forged = cosigned_note.replacen(lines[2], &b64(&[7u8; 32]), 1);
+    let w_size: u64 = lines[1].parse().unwrap();
+    let r = post(
+        serde_json::json!({"kind": "witness", "witness_key": w_key, "size": w_size, "note": forged}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("no valid cosignature"), "{}", r.text());
+
+    // The station's key is rotated: the archive follows the signed rotation.
+    let out = run(&[
+        "--config",
+        c.to_str().unwrap(),
+        "--data-dir",
+        d.to_str().unwrap(),
+        "key",
+        "--rotate",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let new_key = stdout(&out).trim().to_string();
+    assert_ne!(new_key, first_key);
+    let mut st = record(&c, &d);
+    pack(&mut st, &d, &["T-3"]);
+    st.finish();
+    let out = push(&[]);
+    assert!(out.status.success(), "{}", show(&out));
+    // Every line up to the last checkpoint (whose own line the next one covers).
+    let last_seal = sealed(&d).last().unwrap()["seq"].as_i64().unwrap();
+    let rows = sql(&pg, "SELECT verifier, key_id, size FROM stations");
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].get::<_, i64>(2) >= last_seal, "{}", show(&out));
+    assert_eq!(rows[0].get::<_, String>(0), new_key);
+    assert_eq!(rows[0].get::<_, String>(1), kid);
+    // The new key registered again: the same station, a new token (the old one stops).
+    let out = archive_cmd(&cfg, &["add-station", &new_key])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(sql(&pg, "SELECT id FROM stations").len(), 1);
+    let r = http(&addr, "GET", "/v1/log", &[("Authorization", &auth)], b"");
+    assert_eq!(r.status, 401, "{}", r.text());
 }

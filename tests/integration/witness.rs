@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// A witness serving on `port`; killed when dropped.
-struct WitnessProc(Child);
+pub(crate) struct WitnessProc(Child);
 
 impl Drop for WitnessProc {
     fn drop(&mut self) {
@@ -20,7 +20,7 @@ impl Drop for WitnessProc {
     }
 }
 
-fn start_witness(dir: &Path, port: u16) -> (WitnessProc, String) {
+pub(crate) fn start_witness(dir: &Path, port: u16) -> (WitnessProc, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_packwitness"))
         .args([
             "witness",
