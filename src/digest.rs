@@ -1,6 +1,8 @@
 //! SHA-256 helpers shared by the clip writer, the ledger and verification.
 //!
-//! Owns: hashing bytes and files, and the lowercase-hex form used in every on-disk record.
+//! Owns: hashing bytes and files, the lowercase-hex form used in every on-disk record, and a
+//! SHA-256 whose state can be kept between requests ([`ResumableSha256`], on the `sha2`
+//! crate's serializable state).
 //! Never: decides what a hash means; callers compare.
 
 use std::io::Read;
@@ -94,5 +96,101 @@ mod tests {
                 3
             )
         );
+    }
+}
+
+/// A SHA-256 computed over bytes that arrive in several requests, perhaps at several
+/// processes: its state is kept as [`ResumableSha256::to_bytes`] between them (the `sha2`
+/// crate's own serialized state, with the length hashed so far in front).
+#[derive(Clone, Default)]
+pub struct ResumableSha256 {
+    hasher: Sha256,
+    len: u64,
+}
+
+impl std::fmt::Debug for ResumableSha256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ResumableSha256 {{ len: {} }}", self.len)
+    }
+}
+
+impl ResumableSha256 {
+    pub fn update(&mut self, data: &[u8]) {
+        self.hasher.update(data);
+        self.len += data.len() as u64;
+    }
+
+    /// Bytes hashed so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The SHA-256 of every byte given.
+    pub fn finish(&self) -> [u8; 32] {
+        self.hasher.clone().finalize().into()
+    }
+
+    /// The state as bytes: the length (8 bytes, big-endian), then the hasher's state.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        use sha2::digest::common::hazmat::SerializableState;
+        let mut out = self.len.to_be_bytes().to_vec();
+        out.extend_from_slice(&self.hasher.serialize());
+        out
+    }
+
+    /// A state from [`ResumableSha256::to_bytes`]; `None` when the bytes are not one.
+    pub fn from_bytes(b: &[u8]) -> Option<ResumableSha256> {
+        use sha2::digest::common::hazmat::SerializableState;
+        let len = u64::from_be_bytes(b.get(..8)?.try_into().ok()?);
+        let state = b.get(8..)?.try_into().ok()?;
+        let hasher = Sha256::deserialize(state).ok()?;
+        Some(ResumableSha256 { hasher, len })
+    }
+}
+
+#[cfg(test)]
+mod resumable_tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_kept_between_pieces_is_the_whole_ones() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        // Cuts at every kind of place: inside a block, on a block's edge, empty pieces.
+        for cuts in [
+            vec![],
+            vec![0],
+            vec![1, 63, 64, 65],
+            vec![55, 56, 57, 119, 120],
+            vec![5000],
+            vec![64 * 80],
+            vec![9999],
+        ] {
+            let mut h = ResumableSha256::default();
+            let mut at = 0;
+            for &c in cuts.iter().chain([data.len()].iter()) {
+                h.update(&data[at..c]);
+                // Kept as bytes and read back between the pieces, as between requests.
+                h = ResumableSha256::from_bytes(&h.to_bytes()).unwrap();
+                at = c;
+            }
+            assert_eq!(h.len(), data.len() as u64);
+            assert_eq!(hex(&h.finish()), sha256_hex(&data), "cuts {cuts:?}");
+        }
+        for n in [0usize, 1, 55, 56, 63, 64, 119, 120, 128] {
+            let mut h = ResumableSha256::default();
+            h.update(&data[..n]);
+            assert_eq!(hex(&h.finish()), sha256_hex(&data[..n]), "{n} bytes");
+        }
+        // The empty string's, as FIPS 180-4 gives it.
+        assert_eq!(
+            hex(&ResumableSha256::default().finish()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert!(ResumableSha256::from_bytes(&[0; 39]).is_none());
+        assert!(ResumableSha256::from_bytes(&[]).is_none());
     }
 }

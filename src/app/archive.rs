@@ -1,9 +1,9 @@
 //! `packwitness archive`: the archive service over HTTP (see [`crate::archive`]), and
 //! registering stations with it.
 //!
-//! Owns: the routes of the push protocol (`/v1/log`, `/v1/anchors`, `/v1/clips/<sha256>`), bearer-token
-//! authentication of stations, streaming a clip's body to the object store without holding
-//! it, the archive's signing key in its folder (`archive.key`, the only thing kept there).
+//! Owns: the routes of the push protocol (`/v1/log`, `/v1/anchors`, `/v1/clips/<sha256>` and
+//! its upload in parts), bearer-token authentication of stations, streaming a clip's body to
+//! the object store without holding it, the archive's signing key in its folder (`archive.key`, the only thing kept there).
 //! Never: keeps state between requests; any number of nodes may serve one database and bucket.
 
 use std::net::SocketAddr;
@@ -15,7 +15,6 @@ use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use futures_util::StreamExt;
 
 use crate::anchor::cosign::WitnessKey;
 use crate::anchor::witness::Answer;
@@ -149,37 +148,74 @@ async fn put_clip(
         Ok(st) => st,
         Err(r) => return r,
     };
-    let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    else {
+    let Some(len) = content_length(&headers) else {
         return plain(
             StatusCode::LENGTH_REQUIRED,
             "a clip is sent with its Content-Length\n".into(),
         );
     };
-    // The body goes to the store as it arrives (a channel makes it the `Sync` body the S3
-    // client takes); nothing of it is kept here.
-    let (mut tx, chan) = http_body_util::channel::Channel::<Bytes, axum::Error>::new(4);
-    tokio::spawn(async move {
-        let mut stream = body.into_data_stream();
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(b) => {
-                    if tx.send_data(b).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    tx.abort(e);
-                    return;
-                }
-            }
-        }
-    });
-    let stream = aws_sdk_s3::primitives::ByteStream::from_body_1_x(chan);
+    // The body goes to the store as it arrives; nothing of it is kept here.
+    let (stream, _) = crate::archive::upload::hashing_body(
+        body.into_data_stream(),
+        crate::digest::ResumableSha256::default(),
+    );
     reply(a.put_clip(&st, &sha256, len, stream).await)
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+async fn upload_start(
+    State(a): State<Arc<Archive>>,
+    UrlPath(sha256): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    match station(&a, &headers).await {
+        Ok(st) => reply(a.upload_start(&st, &sha256).await),
+        Err(r) => r,
+    }
+}
+
+async fn upload_part(
+    State(a): State<Arc<Archive>>,
+    UrlPath((sha256, n)): UrlPath<(String, i32)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let st = match station(&a, &headers).await {
+        Ok(st) => st,
+        Err(r) => return r,
+    };
+    let Some(len) = content_length(&headers) else {
+        return plain(
+            StatusCode::LENGTH_REQUIRED,
+            "a part is sent with its Content-Length\n".into(),
+        );
+    };
+    let sum = headers
+        .get("x-packwitness-sha256")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    reply(
+        a.upload_part(&st, &sha256, n, len, &sum, body.into_data_stream())
+            .await,
+    )
+}
+
+async fn upload_complete(
+    State(a): State<Arc<Archive>>,
+    UrlPath(sha256): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    match station(&a, &headers).await {
+        Ok(st) => reply(a.upload_complete(&st, &sha256).await),
+        Err(r) => r,
+    }
 }
 
 async fn clip_stored(
@@ -245,6 +281,12 @@ pub fn serve(
                 .get(clip_stored)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .route("/v1/clips/{sha256}/upload", post(upload_start))
+        .route(
+            "/v1/clips/{sha256}/upload/{n}",
+            put(upload_part).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/v1/clips/{sha256}/complete", post(upload_complete))
         .route(
             "/v1/clips/{sha256}/gone",
             post(gone).layer(DefaultBodyLimit::max(4096)),

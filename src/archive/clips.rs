@@ -205,7 +205,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn lock_name(m: LockMode) -> &'static str {
+pub(super) fn lock_name(m: LockMode) -> &'static str {
     match m {
         LockMode::Compliance => "COMPLIANCE",
         LockMode::Governance => "GOVERNANCE",

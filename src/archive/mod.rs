@@ -26,6 +26,7 @@ pub mod push;
 pub mod schema;
 pub mod service;
 pub mod tree;
+pub mod upload;
 pub mod wire;
 
 /// Something the archive (or the way to it) could not do.

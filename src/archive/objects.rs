@@ -265,6 +265,123 @@ impl Bucket {
         }
     }
 
+    /// Starts a multipart upload of a clip to `key`, locked until `until` once completed;
+    /// its upload ID.
+    pub async fn start_upload(
+        &self,
+        key: &str,
+        lock: LockMode,
+        until: i64,
+    ) -> Result<String, ArchiveError> {
+        let o = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("video/mp4")
+            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+            .object_lock_mode(mode(lock))
+            .object_lock_retain_until_date(DateTime::from_secs(until))
+            .send()
+            .await
+            .map_err(|e| store_err(&format!("starting a multipart upload of {key}"), e))?;
+        o.upload_id()
+            .map(str::to_string)
+            .ok_or_else(|| ArchiveError::Store {
+                what: format!("starting a multipart upload of {key}"),
+                detail: "the store gave no upload ID".into(),
+            })
+    }
+
+    /// Stores part `n` (`len` bytes, whose SHA-256 is `sha256`, checked by the store) of an
+    /// upload; its ETag, or why the store refused the bytes.
+    pub async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        n: i32,
+        body: ByteStream,
+        len: u64,
+        sha256: &[u8; 32],
+    ) -> Result<Result<String, String>, ArchiveError> {
+        let put = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(n)
+            .body(body)
+            .content_length(len as i64)
+            .checksum_sha256(crate::log::note::b64(sha256))
+            .send()
+            .await;
+        match put {
+            Ok(o) => Ok(Ok(o.e_tag().unwrap_or_default().to_string())),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("BadDigest" | "XAmzContentChecksumMismatch" | "InvalidDigest")
+                ) =>
+            {
+                Ok(Err(format!(
+                    "{}: {}",
+                    e.code().unwrap_or_default(),
+                    e.message().unwrap_or_default()
+                )))
+            }
+            Err(e) => Err(store_err(&format!("storing part {n} of {key}"), e)),
+        }
+    }
+
+    /// Completes an upload from its parts (number, ETag, SHA-256); the object's version.
+    pub async fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(i32, String, [u8; 32])],
+    ) -> Result<String, ArchiveError> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let parts = parts
+            .iter()
+            .map(|(n, etag, sum)| {
+                CompletedPart::builder()
+                    .part_number(*n)
+                    .e_tag(etag)
+                    .checksum_sha256(crate::log::note::b64(sum))
+                    .build()
+            })
+            .collect();
+        let o = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| store_err(&format!("completing the upload of {key}"), e))?;
+        Ok(o.version_id().unwrap_or_default().to_string())
+    }
+
+    /// Abandons an upload (its parts are removed; nothing was stored under the key).
+    pub async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), ArchiveError> {
+        self.client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+            .map_err(|e| store_err(&format!("abandoning the upload of {key}"), e))?;
+        Ok(())
+    }
+
     /// Stores small derived bytes (tiles, bundles, checkpoints), locked until `until` when given.
     /// Returns the new version's ID.
     pub async fn put(

@@ -91,6 +91,8 @@ pub struct Client {
     verifier: Option<WitnessVerifier>,
     /// The witnesses whose cosignatures are sent: key ID and verifier key.
     witnesses: Vec<(String, String)>,
+    /// Clips larger than this go in parts.
+    multipart_bytes: u64,
 }
 
 /// What a round did.
@@ -155,6 +157,7 @@ impl Client {
             http,
             verifier,
             witnesses: Vec::new(),
+            multipart_bytes: cfg.multipart_mb.max(1) << 20,
         })
     }
 
@@ -265,6 +268,92 @@ impl Client {
             422 => Ok(Sent::Mismatch(text.trim().to_string())),
             _ => Err(self.refused(status, text)),
         }
+    }
+
+    fn upload_state(&self, status: u16, text: &str) -> Result<wire::UploadState, ArchiveError> {
+        serde_json::from_str(text)
+            .map_err(|e| self.refused(status, format!("not an upload's state: {e}: {text}")))
+    }
+
+    /// A large clip in parts (`/v1/clips/<sha256>/upload...`), from where the archive says its
+    /// upload is: a restart of either side goes on from the next part it lacks. One part's
+    /// reader at a time; each part's SHA-256 goes with it for the store to check.
+    pub fn put_clip_in_parts(
+        &self,
+        path: &Path,
+        sha256: &str,
+        size: u64,
+    ) -> Result<Sent, ArchiveError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let base = format!("{}/v1/clips/{sha256}", self.url);
+        let (status, text) = self.call(
+            self.http.post(format!("{base}/upload")),
+            Duration::from_secs(30),
+        )?;
+        if status != 200 {
+            return Err(self.refused(status, text));
+        }
+        let mut state = self.upload_state(status, &text)?;
+        let io = |what: &str, e: std::io::Error| ArchiveError::Io {
+            path: path.display().to_string(),
+            what: format!("{what}: {e}"),
+        };
+        // Each round sends a part or completes; a part refused twice in a row stops here.
+        let mut tries = 0;
+        while tries < 2 * state.parts as usize + 4 {
+            tries += 1;
+            if state.stored {
+                return Ok(Sent::Stored);
+            }
+            if state.next_part > state.parts {
+                let (status, text) = self.call(
+                    self.http.post(format!("{base}/complete")),
+                    Duration::from_secs(300),
+                )?;
+                return match status {
+                    200 => Ok(Sent::Stored),
+                    422 => Ok(Sent::Mismatch(text.trim().to_string())),
+                    409 => {
+                        state = self.upload_state(status, &text)?;
+                        continue;
+                    }
+                    _ => Err(self.refused(status, text)),
+                };
+            }
+            let n = state.next_part;
+            let from = u64::from(n - 1) * state.part_size;
+            let len = size.saturating_sub(from).min(state.part_size);
+            let open = || -> Result<std::io::Take<std::fs::File>, ArchiveError> {
+                let mut f = std::fs::File::open(path)
+                    .map_err(|e| io("cannot open the clip to archive it", e))?;
+                f.seek(SeekFrom::Start(from))
+                    .map_err(|e| io("cannot read the clip", e))?;
+                Ok(f.take(len))
+            };
+            let (sum, read) = crate::digest::sha256_reader(&mut open()?)
+                .map_err(|e| io("cannot read the clip", e))?;
+            if read != len {
+                return Err(io(
+                    "the clip is shorter than its seal says",
+                    std::io::ErrorKind::UnexpectedEof.into(),
+                ));
+            }
+            let (status, text) = self.call(
+                self.http
+                    .put(format!("{base}/upload/{n}"))
+                    .header("x-packwitness-sha256", &sum)
+                    .body(reqwest::blocking::Body::sized(open()?, len)),
+                Duration::from_secs(120 + len / 1_000_000),
+            )?;
+            match status {
+                200 | 409 => state = self.upload_state(status, &text)?,
+                _ => return Err(self.refused(status, text)),
+            }
+        }
+        Err(self.refused(
+            409,
+            format!("the upload of {sha256} does not move on; it is tried again later"),
+        ))
     }
 
     /// `POST /v1/anchors`: 200 → how many are stored; 404 and 409 (the archive lacks the
@@ -663,7 +752,12 @@ fn send_clip(client: &Client, data_dir: &Path, p: &PendingClip) -> Result<(), cr
         }
         Ok(_) => {}
     }
-    match client.put_clip(&path, &p.sha256, p.size)? {
+    let sent = if p.size > client.multipart_bytes {
+        client.put_clip_in_parts(&path, &p.sha256, p.size)?
+    } else {
+        client.put_clip(&path, &p.sha256, p.size)?
+    };
+    match sent {
         Sent::Stored => Ok(()),
         Sent::Mismatch(why) => {
             // The store saw other bytes: are they other here too, or was it the way there?

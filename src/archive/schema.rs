@@ -73,7 +73,8 @@ CREATE INDEX clips_hold_pending ON clips (station_id) WHERE held <> hold_applied
 "#,
     // 3: anchors, the checkpoints stamped by a TSA (a row per `anchored` record, from the
     // log; its files once the station sent them) and cosigned by a witness (a row once the
-    // station sent the cosigned note); a clip's retention extended for a dispute.
+    // station sent the cosigned note); a clip's retention extended for a dispute; a large
+    // clip's upload in parts (resumed by any node).
     r#"
 CREATE TABLE anchors (
     station_id   bigint NOT NULL REFERENCES stations(id),
@@ -91,6 +92,11 @@ CREATE TABLE anchors (
 );
 CREATE INDEX anchors_pending ON anchors (station_id, size) WHERE stored_at IS NULL;
 ALTER TABLE clips ADD COLUMN retain_at_least timestamptz;
+ALTER TABLE clips ADD COLUMN upload_id text;
+ALTER TABLE clips ADD COLUMN upload_part_size bigint;
+ALTER TABLE clips ADD COLUMN upload_next integer;
+ALTER TABLE clips ADD COLUMN upload_hash bytea;
+ALTER TABLE clips ADD COLUMN upload_parts text;
 CREATE TABLE witnessed (
     station_id bigint NOT NULL REFERENCES stations(id),
     witness    text NOT NULL,

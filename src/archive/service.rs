@@ -42,6 +42,8 @@ pub struct Archive {
     pub(super) key: WitnessKey,
     pub(super) retention_days: u32,
     pub(super) lock: LockMode,
+    /// Bytes a part of an upload in parts (`[archive_server] part_mb`, at least 5 MiB).
+    pub(super) part_size: u64,
 }
 
 pub(super) fn text(status: u16, body: impl Into<String>) -> Answer {
@@ -104,6 +106,7 @@ impl Archive {
             key,
             retention_days: cfg.retention_days,
             lock: cfg.lock_mode,
+            part_size: cfg.part_mb.max(5) << 20,
         })
     }
 

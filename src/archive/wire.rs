@@ -14,6 +14,10 @@
 //!   station under lock, else 404 (retention asks before it removes a clip for age).
 //! - `POST /v1/clips/<sha256>/gone`: the station no longer has the clip's bytes (pruned, or the
 //!   file no longer matches its seal), with why as a text body.
+//! - `POST /v1/clips/<sha256>/upload`, `PUT /v1/clips/<sha256>/upload/<n>` (with
+//!   `x-packwitness-sha256`, the part's SHA-256), `POST /v1/clips/<sha256>/complete`: a large
+//!   clip in parts ([`UploadState`]), resumable by either side; complete answers [`ClipStored`]
+//!   once the hash of all parts is the seal's.
 //! - `POST /v1/anchors` ([`PushAnchors`]): TSA tokens the log's `anchored` records name, and
 //!   checkpoints a witness cosigned; 200 with [`AnchorsStored`]; 422 when one is not what it
 //!   claims (those before it are kept). [`LogHeld`] lists the tokens the archive lacks and the
@@ -131,6 +135,19 @@ pub struct PushLines {
     pub checkpoint: String,
     /// Lines `old+1 ..= size`, each with its newline, exactly as in the manifest.
     pub lines: String,
+}
+
+/// Where a clip's upload in parts is (`/v1/clips/<sha256>/upload...`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UploadState {
+    pub v: u32,
+    /// Every part is this long but the last.
+    pub part_size: u64,
+    /// The part to send next (1-based; `parts + 1` once all are stored), and how many there are.
+    pub next_part: u32,
+    pub parts: u32,
+    /// The bucket holds the clip already (nothing to send).
+    pub stored: bool,
 }
 
 /// The answer to a clip's `PUT`.

@@ -75,6 +75,9 @@ pub struct ArchiveConfig {
     /// Raise the `archive_lag` alarm when the oldest seal the archive has not confirmed is
     /// older than this many minutes.
     pub max_lag_minutes: u64,
+    /// A clip larger than this many MiB is sent in parts, resumable after a crash of either
+    /// side (smaller ones in one request, sent whole again after a failure).
+    pub multipart_mb: u64,
 }
 
 impl Default for ArchiveConfig {
@@ -85,6 +88,7 @@ impl Default for ArchiveConfig {
             key: String::new(),
             allow_http: false,
             max_lag_minutes: 30,
+            multipart_mb: 64,
         }
     }
 }
@@ -118,6 +122,8 @@ pub struct ArchiveServerConfig {
     /// Every object is locked until its seal time plus this many days.
     pub retention_days: u32,
     pub lock_mode: LockMode,
+    /// A clip sent in parts is cut into parts of this many MiB (at least 5, S3's smallest).
+    pub part_mb: u64,
 }
 
 impl Default for ArchiveServerConfig {
@@ -131,6 +137,7 @@ impl Default for ArchiveServerConfig {
             postgres_url: String::new(),
             retention_days: 180,
             lock_mode: LockMode::Compliance,
+            part_mb: 16,
         }
     }
 }

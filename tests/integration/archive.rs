@@ -874,3 +874,231 @@ fn anchors_and_a_rotated_key_follow_the_log_into_the_archive() {
     let r = http(&addr, "GET", "/v1/log", &[("Authorization", &auth)], b"");
     assert_eq!(r.status, 401, "{}", r.text());
 }
+
+/// Seals a clip of `bytes` as order `order` in the log of `dir` (a writer of the library, as
+/// the recorder appends), with a checkpoint after it.
+fn seal_clip(dir: &Path, cfg: &Path, order: &str, bytes: &[u8]) {
+    use packwitness::log::{Body, SealReason};
+    let config = packwitness::config::Config::load(cfg).unwrap();
+    let clock: packwitness::clock::SharedClock = std::sync::Arc::new(
+        packwitness::clock::SimClock::new(chrono::Utc::now().fixed_offset()),
+    );
+    let file = format!("clips/st/2026-12-03/{order}_cam-1.mp4");
+    std::fs::create_dir_all(dir.join(&file).parent().unwrap()).unwrap();
+    std::fs::write(dir.join(&file), bytes).unwrap();
+    let mut w = packwitness::recorder::Writer::open(dir, &config, clock).unwrap();
+    let t = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let opened = w
+        .append(Body::ClipOpened {
+            order: order.into(),
+            station: "st".into(),
+            camera: "cam-1".into(),
+            operator: None,
+            group: format!("g-{order}"),
+            part: 1,
+            box_no: 1,
+            file: file.clone(),
+            started_at: t.clone(),
+            scanned_at: t.clone(),
+            first_frame: 0,
+            clock_synced: Some(true),
+        })
+        .unwrap();
+    w.append(Body::ClipSealed {
+        clip: opened.seq,
+        order: order.into(),
+        station: "st".into(),
+        camera: "cam-1".into(),
+        file,
+        reason: SealReason::StopCode,
+        started_at: t.clone(),
+        ended_at: t,
+        duration_ms: 60_000,
+        frames: 900,
+        first_frame: 0,
+        size: bytes.len() as u64,
+        sha256: packwitness::digest::sha256_hex(bytes),
+        fragments: 1,
+        fragments_sha256: packwitness::digest::sha256_hex(b""),
+    })
+    .unwrap();
+    w.checkpoint().unwrap();
+}
+
+/// `n` bytes that do not compress (an xorshift stream seeded by `seed`).
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn a_large_clip_goes_in_parts_and_resumes_where_either_side_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pg, sw) = (Postgres::start(), Seaweed::start());
+    sw.bucket("evidence", true);
+    let port = crate::rtsp::free_port();
+    let cfg = archive_config(tmp.path(), &pg, &sw, "evidence", port);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("part_mb = 5\n");
+    std::fs::write(&cfg, text).unwrap();
+    let adir = tmp.path().join("archive");
+    let (node, key) = start_archive(&cfg, &adir);
+
+    let d = tmp.path().join("st");
+    std::fs::create_dir_all(&d).unwrap();
+    let token = add_station(&cfg, &d);
+    let c = station_config(tmp.path(), "st", port, &token, &key);
+    let mut text = std::fs::read_to_string(&c).unwrap();
+    text.push_str("multipart_mb = 8\n");
+    std::fs::write(&c, text).unwrap();
+    // 12 MiB: parts of 5, 5 and 2 MiB.
+    let big = noise(12 << 20, 7);
+    let sha = packwitness::digest::sha256_hex(&big);
+    seal_clip(&d, &c, "BIG-1", &big);
+
+    // The station sends its log and the first part, then stops (as if killed).
+    let config = packwitness::config::Config::load(&c).unwrap();
+    let client = packwitness::archive::push::Client::new(&config.archive).unwrap();
+    let held = client.held().unwrap();
+    let reader = packwitness::log::reader::LogReader::open(&d).unwrap();
+    let push = packwitness::archive::push::next_push(&reader, held.size)
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        client.push(&push).unwrap(),
+        packwitness::archive::push::Pushed::Cosigned(_)
+    ));
+    let addr = format!("127.0.0.1:{port}");
+    let auth = format!("Bearer {token}");
+    let r = http(
+        &addr,
+        "POST",
+        &format!("/v1/clips/{sha}/upload"),
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let state: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    assert_eq!(state["parts"], 3, "{state}");
+    assert_eq!(state["next_part"], 1, "{state}");
+    let part = &big[..5 << 20];
+    let part_sha = packwitness::digest::sha256_hex(part);
+    // A part whose bytes are not the ones its SHA-256 names is refused by the store.
+    let wrong = packwitness::digest::sha256_hex(b"other bytes");
+    let r = http(
+        &addr,
+        "PUT",
+        &format!("/v1/clips/{sha}/upload/1"),
+        &[("Authorization", &auth), ("x-packwitness-sha256", &wrong)],
+        part,
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    // Parts go in order (the answer comes before the body is read: a short one here).
+    let r = http(
+        &addr,
+        "PUT",
+        &format!("/v1/clips/{sha}/upload/2"),
+        &[
+            ("Authorization", &auth),
+            ("x-packwitness-sha256", &part_sha),
+        ],
+        b"x",
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    let r = http(
+        &addr,
+        "PUT",
+        &format!("/v1/clips/{sha}/upload/1"),
+        &[
+            ("Authorization", &auth),
+            ("x-packwitness-sha256", &part_sha),
+        ],
+        part,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("\"next_part\":2"), "{}", r.text());
+
+    // The archive node dies too; another starts. Nothing of the upload was in the node.
+    drop(node);
+    let (_node, _) = start_archive(&cfg, &adir);
+    let rows = sql(
+        &pg,
+        "SELECT upload_next FROM clips WHERE order_code = 'BIG-1'",
+    );
+    assert_eq!(rows[0].get::<_, Option<i32>>(0), Some(2));
+
+    // A second large clip whose file changed after its seal (same length).
+    let other = noise(9 << 20, 11);
+    seal_clip(&d, &c, "BIG-2", &other);
+    let other_file = d.join("clips/st/2026-12-03/BIG-2_cam-1.mp4");
+    let mut changed = other.clone();
+    changed[(9 << 20) - 1] ^= 1;
+    std::fs::write(&other_file, &changed).unwrap();
+
+    let out = run(&[
+        "--config",
+        c.to_str().unwrap(),
+        "--data-dir",
+        d.to_str().unwrap(),
+        "archive",
+        "push",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        stdout(&out).contains("0 clip(s) and 0 anchor(s) still missing"),
+        "{}",
+        show(&out)
+    );
+
+    // Through the store's API: the whole clip, the sealed bytes, locked; the changed one is
+    // not there, its upload abandoned, and the archive knows why.
+    let (client, rt) = (sw.client(), sw.rt());
+    let o = rt
+        .block_on(
+            client
+                .get_object()
+                .bucket("evidence")
+                .key(format!("clips/{sha}"))
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(
+        o.object_lock_mode(),
+        Some(&aws_sdk_s3::types::ObjectLockMode::Compliance)
+    );
+    let got = rt.block_on(o.body.collect()).unwrap().into_bytes();
+    assert_eq!(packwitness::digest::sha256_hex(&got), sha);
+    let other_sha = packwitness::digest::sha256_hex(&other);
+    let head = rt.block_on(
+        client
+            .head_object()
+            .bucket("evidence")
+            .key(format!("clips/{other_sha}"))
+            .send(),
+    );
+    assert!(head.is_err(), "the changed clip was stored");
+    let uploads = rt
+        .block_on(client.list_multipart_uploads().bucket("evidence").send())
+        .unwrap();
+    assert!(uploads.uploads().is_empty(), "{:?}", uploads.uploads());
+    let rows = sql(
+        &pg,
+        "SELECT order_code, stored_at IS NOT NULL, gone, upload_id FROM clips ORDER BY seal",
+    );
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0].get::<_, bool>(1));
+    assert_eq!(rows[0].get::<_, Option<String>>(3), None);
+    let gone: Option<String> = rows[1].get(2);
+    assert!(
+        gone.as_deref()
+            .is_some_and(|g| g.contains("no longer matches its seal")),
+        "{gone:?}"
+    );
+}
