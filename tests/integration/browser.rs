@@ -266,14 +266,15 @@ fn no_horizontal_scroll(b: &Browser, what: &str) {
 
 #[test]
 fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording() {
-    let (cam_port, web_port) = (free_port(), free_port());
+    let (cam_port, web_port, no_archive) = (free_port(), free_port(), free_port());
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
     let d = dir.to_str().unwrap();
     let cfg = tmp.path().join("pw.toml");
+    // An archive that cannot be reached (nothing listens on its port): the screen says so.
     std::fs::write(
         &cfg,
-        format!("[station]\npre_roll_s = 0.5\npost_roll_s = 0.5\n\n[server]\nlisten = \"127.0.0.1:{web_port}\"\n"),
+        format!("[station]\npre_roll_s = 0.5\npost_roll_s = 0.5\n\n[server]\nlisten = \"127.0.0.1:{web_port}\"\n\n[archive]\nurl = \"http://127.0.0.1:{no_archive}\"\ntoken = \"pwa1_test\"\n"),
     )
     .unwrap();
     let mut camera = Some(start_server(cam_port));
@@ -345,6 +346,10 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
         r["kind"] == "clip_sealed" && r["order"] == "ORD-7001"
     });
     b.wait_js("the saved confirmation", "const s = document.getElementById('saved'); return !s.hidden && s.textContent.includes('ORD-7001');");
+    b.wait_js(
+        "the archive line",
+        "return document.getElementById('detail').textContent.includes('the archive cannot be reached');",
+    );
     b.screenshot("station-saved");
 
     // Search as you type: a prefix, and a waybill typed on a Chinese keyboard (full width).
@@ -469,7 +474,7 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
     zh.go(&format!("{web}/station/station-1"));
     zh.wait_js(
         "the screen in Chinese",
-        "return document.getElementById('alert-title').textContent === '未在录制';",
+        "return document.getElementById('alert-title').textContent === '未在录制' && document.getElementById('detail').textContent.includes('无法连接归档服务器');",
     );
     zh.screenshot("station-zh");
     zh.go(&report);
