@@ -33,6 +33,25 @@ fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
     [d[0], d[1], d[2], d[3]]
 }
 
+/// A name for a new cosigning key that no other key is likely to carry:
+/// `<kind>.<host>.packwitness.local/<8 random hex digits>` (the host name as the kernel has
+/// it, reduced to letters, digits, `-` and `.`).
+pub fn default_name(kind: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'))
+        .collect::<String>();
+    let host = if host.is_empty() { "host".into() } else { host };
+    let mut tag = [0u8; 4];
+    let _ = getrandom::getrandom(&mut tag);
+    format!(
+        "{kind}.{host}.packwitness.local/{}",
+        crate::digest::hex(&tag)
+    )
+}
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && !name.contains(['+', ' ', '\n']) && name.is_ascii()
 }
@@ -161,6 +180,11 @@ impl WitnessVerifier {
             id: kid,
             key,
         })
+    }
+
+    /// The key ID (8 hex digits): with the name, what tells one witness from another.
+    pub fn key_id(&self) -> String {
+        crate::digest::hex(&self.id)
     }
 
     /// The time of this witness's valid cosignature on `note` (a signed note: body, blank

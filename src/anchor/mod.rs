@@ -79,6 +79,9 @@ enum Msg {
     Checkpoint(u64, String),
     /// Where `anchored` records go (the writer, once it runs).
     Attach(Box<dyn crate::log::Appender>),
+    /// Stamp no more (checkpoints are still queued); answered once a stamp under way has
+    /// written its record.
+    Quiesce(Sender<()>),
     Stop,
 }
 
@@ -265,6 +268,16 @@ impl Anchorer {
 
     /// Stops the thread: the newest checkpoint not queued yet is queued (delivered by the
     /// next start); a request under way is finished first.
+    /// Before the writer stops: a stamp under way ends (its `anchored` record written while
+    /// the writer still takes records) and no new one starts; checkpoints, the writer's
+    /// shutdown checkpoint too, are still queued for the next start.
+    pub fn quiesce(&self) {
+        let (tx, rx) = mpsc::channel();
+        if self.tx.send(Msg::Quiesce(tx)).is_ok() {
+            let _ = rx.recv();
+        }
+    }
+
     pub fn stop(mut self) {
         let _ = self.tx.send(Msg::Stop);
         if let Some(t) = self.thread.take() {
@@ -281,6 +294,7 @@ fn anchor_loop(setup: Setup, rx: mpsc::Receiver<Msg>, status: Arc<Mutex<AnchorSt
     let mut next_try = Instant::now();
     let mut oldest_since: Option<Instant> = None;
     let mut records: Option<Box<dyn crate::log::Appender>> = None;
+    let mut quiet = false;
     let set = |f: &mut dyn FnMut(&mut AnchorStatus)| {
         if let Ok(mut g) = status.lock() {
             f(&mut g);
@@ -297,6 +311,11 @@ fn anchor_loop(setup: Setup, rx: mpsc::Receiver<Msg>, status: Arc<Mutex<AnchorSt
             }
             Ok(Msg::Attach(a)) => {
                 records = Some(a);
+                false
+            }
+            Ok(Msg::Quiesce(done)) => {
+                quiet = true;
+                let _ = done.send(());
                 false
             }
             Ok(Msg::Checkpoint(..)) | Err(RecvTimeoutError::Timeout) => false,
@@ -330,7 +349,7 @@ fn anchor_loop(setup: Setup, rx: mpsc::Receiver<Msg>, status: Arc<Mutex<AnchorSt
             continue;
         }
         oldest_since.get_or_insert_with(Instant::now);
-        if Instant::now() < next_try {
+        if quiet || Instant::now() < next_try {
             continue;
         }
         let (size, path) = &queue[0];

@@ -212,6 +212,11 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     let classifier = Arc::new(Classifier::new(&config.codes)?);
     // A stamp the font cannot draw is refused before anything is recorded.
     crate::media::font::check_config(config)?;
+    clock_not_behind(
+        r.data_dir,
+        r.clock.as_ref(),
+        config.recorder.max_clock_behind_s,
+    )?;
     let mut opened = Writer::open(r.data_dir, config, r.clock.clone())?;
     let resumable = opened.take_resumable();
     // Checkpoints go to the TSA and the witnesses from threads of their own: the writer only
@@ -317,6 +322,11 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         web.stop();
     }
     pruner.stop();
+    // A stamp under way writes its record while the writer still takes records; none starts
+    // after (the shutdown checkpoint is queued for the next start).
+    if let Some(a) = &anchorer {
+        a.quiesce();
+    }
     // The shutdown checkpoint: everything recorded is covered by a signature.
     if let Err(e) = writer.stop() {
         tracing::error!(error = %e, "could not write the shutdown checkpoint");
@@ -698,5 +708,48 @@ fn station_loop(
             }
             Err(RecvTimeoutError::Timeout) => {}
         }
+    }
+}
+
+/// Refuses to record with a clock more than `max_s` behind the last record of the data dir:
+/// every record and clip would claim a time before what was already recorded.
+fn clock_not_behind(
+    data_dir: &Path,
+    clock: &dyn crate::clock::Clock,
+    max_s: u64,
+) -> Result<(), Error> {
+    let Ok(reader) = crate::log::reader::LogReader::open(data_dir) else {
+        return Ok(());
+    };
+    if reader.size() == 0 {
+        return Ok(());
+    }
+    let last = reader.record(reader.size())?;
+    let Ok(last_at) = chrono::DateTime::parse_from_rfc3339(&last.at) else {
+        return Ok(());
+    };
+    let now = clock.now();
+    let behind = last_at.signed_duration_since(now);
+    if behind.num_seconds() > max_s as i64 {
+        return Err(Error::msg(
+            crate::error::ErrorKind::Invalid,
+            format!(
+                "this machine's clock says {}, {} before the last record of {} ({}): new clips would claim a time before what is already recorded. Set the clock (`timedatectl set-ntp true`, or `date -s`), then start again ([recorder] max_clock_behind_s = {max_s})",
+                crate::clock::format_time(now),
+                human_duration(behind.num_seconds()),
+                data_dir.display(),
+                last.at
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn human_duration(s: i64) -> String {
+    match s {
+        s if s >= 86_400 => format!("{:.1} days", s as f64 / 86_400.0),
+        s if s >= 3_600 => format!("{:.1} hours", s as f64 / 3_600.0),
+        s if s >= 60 => format!("{} minutes", s / 60),
+        s => format!("{s} s"),
     }
 }

@@ -5,8 +5,9 @@
 //! [`check`] (verify, reindex, prune), [`setup`] (key, cameras, control-sheet) and
 //! [`bench`]. Never: recording, lookup or evidence logic (the library has it).
 //!
-//! Output goes through [`out!`]: a closed pipe (`packwitness lookup X | head -1`) ends the
-//! command quietly with exit 0, as ripgrep does, instead of a panic.
+//! Output goes through [`out!`]: a closed pipe (`packwitness lookup X | head -1`) drops the
+//! rest of the output quietly and the command ends with its own exit code (a verifier's
+//! verdict survives `| head`), instead of a panic.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -17,17 +18,45 @@ use clap::{Parser, Subcommand};
 
 use packwitness::config::Config;
 
-/// Writes a line to standard output; a failed write (a closed pipe) is an error of the
-/// command, which `main` turns into a quiet exit.
+/// Writes a line to standard output through [`emit`].
 macro_rules! out {
     () => {{
-        use std::io::Write as _;
-        writeln!(std::io::stdout().lock())?;
+        $crate::cmd::emit(format_args!(""))?;
     }};
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*)?;
+        $crate::cmd::emit(format_args!($($arg)*))?;
     }};
+}
+
+/// Set once standard output was closed under us: what is left to print is dropped.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes a line to standard output. A closed pipe (`| head -1`) is not the command's
+/// failure: the rest of its output is dropped and it ends with its own exit code (a verdict
+/// stays a verdict). Any other write error is the command's.
+pub fn emit(line: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    emit_to(&mut std::io::stdout().lock(), line, &STDOUT_CLOSED)
+}
+
+fn emit_to(
+    w: &mut impl std::io::Write,
+    line: std::fmt::Arguments<'_>,
+    closed: &std::sync::atomic::AtomicBool,
+) -> std::io::Result<()> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if closed.load(Relaxed) {
+        return Ok(());
+    }
+    match w
+        .write_fmt(format_args!("{line}\n"))
+        .and_then(|()| w.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            closed.store(true, Relaxed);
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 mod bench;
@@ -267,9 +296,10 @@ pub enum Cmd {
         /// (repeatable; remembered).
         #[arg(long = "add-log", value_name = "STATION_KEY")]
         add_log: Vec<String>,
-        /// The witness key's name, when its key is created (a schema-less URL).
-        #[arg(long, default_value = "witness.packwitness.local/w1")]
-        name: String,
+        /// The witness key's name, when its key is created (a schema-less URL; default:
+        /// `witness.<host name>.packwitness.local/<random tag>`, unlike any other witness's).
+        #[arg(long)]
+        name: Option<String>,
     },
     /// The archive: every station's evidence off the station, in an S3 bucket with Object
     /// Lock and a PostgreSQL database (`[archive_server]` in --config). Serves the stations'
@@ -285,9 +315,10 @@ pub enum Cmd {
         /// Print the archive's verifier key and exit.
         #[arg(long)]
         key: bool,
-        /// The archive key's name, when its key is created (a schema-less URL).
-        #[arg(long, default_value = "archive.packwitness.local/a1")]
-        name: String,
+        /// The archive key's name, when its key is created (a schema-less URL; default:
+        /// `archive.<host name>.packwitness.local/<random tag>`).
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Print the station's public signing key (creating the key pair on first use).
     Key {
@@ -575,13 +606,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             key,
             add_log,
             name,
-        } => setup::witness(data_dir, listen.as_deref(), key, &add_log, &name),
+        } => setup::witness(
+            data_dir,
+            listen.as_deref(),
+            key,
+            &add_log,
+            &name.unwrap_or_else(|| packwitness::anchor::cosign::default_name("witness")),
+        ),
         Cmd::Archive {
             action,
             listen,
             key,
             name,
-        } => setup::archive(data_dir, &config, action, listen.as_deref(), key, &name),
+        } => setup::archive(
+            data_dir,
+            &config,
+            action,
+            listen.as_deref(),
+            key,
+            &name.unwrap_or_else(|| packwitness::anchor::cosign::default_name("archive")),
+        ),
         Cmd::ControlSheet { output } => setup::control_sheet(&config, &output),
         other => evidence(other, &config, data_dir),
     }
@@ -699,5 +743,37 @@ fn shell_quote(s: &str) -> String {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pipe whose reader has gone.
+    struct Closed(usize);
+
+    impl std::io::Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            self.0 += 1;
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_drops_the_output_and_is_not_an_error() {
+        let closed = std::sync::atomic::AtomicBool::new(false);
+        let mut w = Closed(0);
+        assert!(emit_to(&mut w, format_args!("FAILED: x"), &closed).is_ok());
+        assert!(emit_to(&mut w, format_args!("more"), &closed).is_ok());
+        // Tried once; after that nothing is written.
+        assert_eq!(w.0, 1);
+        let mut v = Vec::new();
+        let open = std::sync::atomic::AtomicBool::new(false);
+        emit_to(&mut v, format_args!("a {}", 1), &open).unwrap();
+        assert_eq!(v, b"a 1\n");
     }
 }

@@ -12,11 +12,17 @@ pub struct RecorderConfig {
     /// allows (root or CAP_SYS_NICE): capture, encoding and writing are not starved by other
     /// work on the PC. 0 leaves it as it is. The shipped systemd unit also sets `Nice=-5`.
     pub nice: i32,
+    /// `run` refuses to start when the clock is more than this many seconds behind the last
+    /// record of its data dir (a clock set back would date new clips before old ones).
+    pub max_clock_behind_s: u64,
 }
 
 impl Default for RecorderConfig {
     fn default() -> Self {
-        RecorderConfig { nice: -5 }
+        RecorderConfig {
+            nice: -5,
+            max_clock_behind_s: 60,
+        }
     }
 }
 

@@ -568,8 +568,9 @@ pub(super) fn check_cosigned(
         if let Some(t) = latest {
             let when = crate::clock::utc_seconds(u64::try_from(t).unwrap_or(0));
             lines.push(format!(
-                "cosigned by witness {}: every clip's seal was in a log it saw, consistent with all it saw before, no later than {when}",
-                w.name
+                "cosigned by witness {} (key ID {}): every clip's seal was in a log it saw, consistent with all it saw before, no later than {when}",
+                w.name,
+                w.key_id()
             ));
         }
     }

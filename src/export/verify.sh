@@ -244,7 +244,7 @@ for wkey in "$@"; do
     [ "$wts" -gt "$wlast" ] && wlast=$wts
   done
   witnessed="$witnessed
-cosigned by witness $wname: every clip's seal was in a log it saw, consistent with all it saw before, no later than $(date -u -d "@$wlast" +%Y-%m-%dT%H:%M:%SZ)"
+cosigned by witness $wname (key ID $wid): every clip's seal was in a log it saw, consistent with all it saw before, no later than $(date -u -d "@$wlast" +%Y-%m-%dT%H:%M:%SZ)"
 done
 
 from=$(kinds clip_sealed | xargs -r grep -ho '"started_at":"[^"]*"' | cut -d'"' -f4 | sort | head -n 1)

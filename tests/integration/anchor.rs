@@ -219,6 +219,12 @@ fn checkpoints_are_stamped_by_a_tsa_and_queued_while_it_is_down() {
     });
     let out = station.finish();
     assert!(out.status.success(), "{}", show(&out));
+    // A clean stop writes every stamp's record before the writer's last checkpoint.
+    assert!(
+        !stderr(&out).contains("could not be written"),
+        "{}",
+        show(&out)
+    );
     assert_verifies(&dir);
 
     // The bundle carries the stamps: both checkers prove the clip existed no later than the

@@ -108,6 +108,47 @@ fn second_station_on_the_same_data_dir_is_refused() {
 }
 
 #[test]
+fn a_clock_behind_the_last_record_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    // The data dir's last record was written a day from now (this clock is a day behind it).
+    packwitness::datadir::create(&dir).unwrap();
+    let clock = packwitness::clock::SimClock::new(
+        (chrono::Utc::now() + chrono::Duration::days(1)).fixed_offset(),
+    );
+    let mut l = packwitness::log::Ledger::open(&dir, &clock).unwrap();
+    l.append(
+        packwitness::log::Body::StationStart {
+            station: "station-1".into(),
+            software: "packwitness test".into(),
+            config_sha256: packwitness::digest::sha256_hex(b""),
+            cameras: vec!["cam-1".into()],
+            key: station_key(&dir),
+            sources: Vec::new(),
+        },
+        &clock,
+    )
+    .unwrap();
+    drop(l);
+    let lines = manifest(&dir).len();
+    let out = run(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        "testsrc",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("before the last record of") && stderr(&out).contains("timedatectl"),
+        "{}",
+        show(&out)
+    );
+    // Nothing was recorded with the wrong time.
+    assert_eq!(manifest(&dir).len(), lines);
+}
+
+#[test]
 fn unknown_scanner_kind_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(&[

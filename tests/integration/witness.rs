@@ -138,6 +138,16 @@ fn two_stations_are_cosigned_and_a_fork_is_refused() {
     assert!(out.status.success(), "{}", show(&out));
     let port = free_port();
     let (w, wkey) = start_witness(&wdir, port);
+    // A name of its own (host name and a random tag), printed with its key ID by checkers.
+    let (wname, wid) = {
+        let mut p = wkey.split('+');
+        (p.next().unwrap().to_string(), p.next().unwrap().to_string())
+    };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert!(
+        wname.starts_with(&format!("witness.{}.packwitness.local/", host.trim())),
+        "{wname}"
+    );
     // The same key again, from its folder.
     let again = run(&["witness", "--data-dir", wdir.to_str().unwrap(), "--key"]);
     assert_eq!(stdout(&again).trim(), wkey);
@@ -163,7 +173,7 @@ fn two_stations_are_cosigned_and_a_fork_is_refused() {
         ]);
         assert!(vb.status.success(), "{}", show(&vb));
         assert!(
-            stdout(&vb).contains("cosigned by witness witness.packwitness.local/w1"),
+            stdout(&vb).contains(&format!("cosigned by witness {wname} (key ID {wid})")),
             "{}",
             show(&vb)
         );
@@ -178,7 +188,7 @@ fn two_stations_are_cosigned_and_a_fork_is_refused() {
             .unwrap();
         assert!(sh.status.success(), "{}", show(&sh));
         assert!(
-            stdout(&sh).contains("cosigned by witness witness.packwitness.local/w1"),
+            stdout(&sh).contains(&format!("cosigned by witness {wname} (key ID {wid})")),
             "{}",
             show(&sh)
         );
