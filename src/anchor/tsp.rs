@@ -5,8 +5,9 @@
 //! asked for), and checking a `TimeStampResp` completely: granted, a SignedData over a
 //! TSTInfo whose imprint and nonce are ours, signed attributes whose message digest is the
 //! TSTInfo's, the signature by a certificate with the critical timeStamping extended key
-//! usage, valid at the stamp's time, whose chain reaches a `tsa_ca` certificate (RSA PKCS #1
-//! v1.5 or ECDSA P-256, with SHA-256). Never: trusts a certificate only because the token
+//! usage, whose path to a `tsa_ca` certificate validates in full at the stamp's time
+//! (rustls' `webpki`: every signature, validity, CA flag, path length; then keyUsage), signed
+//! with RSA PKCS #1 v1.5 or ECDSA P-256, with SHA-256. Never: trusts a certificate only because the token
 //! carries it.
 
 use der::asn1::{Int, OctetString};
@@ -26,6 +27,7 @@ const RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1
 const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 const TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 /// DER DigestInfo prefix of a SHA-256 hash (RFC 8017 section 9.2, note 1).
 const SHA256_DIGEST_INFO: [u8; 19] = [
@@ -187,7 +189,7 @@ pub fn check_token(
     if gen < validity.not_before.to_unix_duration() || gen > validity.not_after.to_unix_duration() {
         return Err(bad("the TSA certificate was not valid at the stamp's time"));
     }
-    chain_to_roots(signer, &embedded, roots)?;
+    validate_path(signer, &embedded, roots, gen)?;
     Ok(Stamp {
         gen_time: unix_rfc3339(gen)?,
         tsa: signer.tbs_certificate.subject.to_string(),
@@ -331,50 +333,109 @@ fn time_stamping_cert(cert: &Certificate) -> Result<(), AnchorError> {
 
 /// Walks from `cert` up to a certificate of `roots` (through at most three intermediates the
 /// token carries), checking each signature.
-fn chain_to_roots(
+/// The timeStamping extended key usage OID's DER value (1.3.6.1.5.5.7.3.8).
+const TIME_STAMPING_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
+
+/// keyUsage bits (RFC 5280 4.2.1.3), as `x509-cert` decodes them.
+fn key_usage(cert: &Certificate) -> Option<x509_cert::ext::pkix::KeyUsage> {
+    cert.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == KEY_USAGE)
+        .and_then(|e| x509_cert::ext::pkix::KeyUsage::from_der(e.extn_value.as_bytes()).ok())
+}
+
+/// Full X.509 path validation of the TSA's certificate at the stamp's time `gen` (rustls'
+/// `webpki`): a chain through the token's certificates to a `tsa_ca` certificate, each
+/// signature, each certificate valid at `gen`, CA flags and path lengths, the timeStamping
+/// extended key usage; then keyUsage: keyCertSign on every intermediate, digitalSignature
+/// or nonRepudiation on the TSA's own. A `tsa_ca` holding the TSA's own certificate pins it.
+fn validate_path(
     cert: &Certificate,
     embedded: &[&Certificate],
     roots: &[Certificate],
+    gen: std::time::Duration,
 ) -> Result<(), AnchorError> {
-    let mut current = cert;
-    for _ in 0..4 {
-        if roots.iter().any(|r| r == current) {
-            return Ok(());
-        }
-        let issuer = &current.tbs_certificate.issuer;
-        let by_root = roots.iter().find(|r| r.tbs_certificate.subject == *issuer);
-        let next = by_root.or_else(|| {
-            embedded
-                .iter()
-                .copied()
-                .find(|c| c.tbs_certificate.subject == *issuer && *c != current)
-        });
-        let Some(next) = next else { break };
-        let tbs = current
-            .tbs_certificate
-            .to_der()
-            .map_err(der_err("certificate"))?;
-        verify_sig(
-            &next.tbs_certificate.subject_public_key_info,
-            &current.signature_algorithm.oid,
-            &tbs,
-            current.signature.raw_bytes(),
+    use rustls_pki_types::{CertificateDer, UnixTime};
+    let der = |c: &Certificate| c.to_der().map_err(der_err("certificate"));
+    let usage_ok = key_usage(cert).is_some_and(|k| {
+        k.0.contains(x509_cert::ext::pkix::KeyUsages::DigitalSignature)
+            || k.0
+                .contains(x509_cert::ext::pkix::KeyUsages::NonRepudiation)
+    });
+    if !usage_ok {
+        return Err(bad(
+            "the TSA certificate's keyUsage allows neither digitalSignature nor nonRepudiation",
+        ));
+    }
+    if roots.iter().any(|r| r == cert) {
+        return Ok(());
+    }
+    let root_ders = roots.iter().map(der).collect::<Result<Vec<_>, _>>()?;
+    let anchors = root_ders
+        .iter()
+        .map(|d| {
+            let d = CertificateDer::from(d.as_slice());
+            webpki::anchor_from_trusted_cert(&d)
+                .map(|a| a.to_owned())
+                .map_err(|e| bad(format!("a certificate of [anchor] tsa_ca (or --tsa-ca) cannot be a trust anchor: {e:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let intermediates = embedded
+        .iter()
+        .filter(|c| **c != cert)
+        .map(|c| der(c).map(CertificateDer::from))
+        .collect::<Result<Vec<_>, _>>()?;
+    let leaf_der = CertificateDer::from(der(cert)?);
+    let leaf = webpki::EndEntityCert::try_from(&leaf_der)
+        .map_err(|e| bad(format!("the TSA certificate cannot be read: {e:?}")))?;
+    let path = leaf
+        .verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &anchors,
+            &intermediates,
+            UnixTime::since_unix_epoch(gen),
+            webpki::KeyUsage::required(TIME_STAMPING_DER),
+            None,
+            None,
         )
         .map_err(|e| {
             bad(format!(
-                "the certificate of {} is not signed by {} (a certificate of [anchor] tsa_ca or the token): {e}",
-                current.tbs_certificate.subject, next.tbs_certificate.subject
+                "the TSA certificate {} does not lead to a certificate of [anchor] tsa_ca (or --tsa-ca) by a valid path at the stamp's time: {}",
+                cert.tbs_certificate.subject,
+                path_error(&e)
             ))
         })?;
-        if by_root.is_some() {
-            return Ok(());
+    for c in path.intermediate_certificates() {
+        let parsed = Certificate::from_der(c.der().as_ref()).map_err(der_err("certificate"))?;
+        let signs = key_usage(&parsed)
+            .is_some_and(|k| k.0.contains(x509_cert::ext::pkix::KeyUsages::KeyCertSign));
+        if !signs {
+            return Err(bad(format!(
+                "the certificate of {} in the TSA's chain may not sign certificates (its keyUsage lacks keyCertSign)",
+                parsed.tbs_certificate.subject
+            )));
         }
-        current = next;
     }
-    Err(bad(format!(
-        "the TSA certificate {} does not lead to a certificate of [anchor] tsa_ca",
-        cert.tbs_certificate.subject
-    )))
+    Ok(())
+}
+
+/// A path validation error in words.
+fn path_error(e: &webpki::Error) -> String {
+    use webpki::Error as E;
+    match e {
+        E::CertExpired { .. } => "a certificate had expired at the stamp's time".into(),
+        E::CertNotValidYet { .. } => "a certificate was not yet valid at the stamp's time".into(),
+        E::CaUsedAsEndEntity => "a CA certificate signed the token".into(),
+        E::EndEntityUsedAsCa => {
+            "a certificate that is not a CA (no basicConstraints CA:TRUE) issued another".into()
+        }
+        E::PathLenConstraintViolated => "a CA's path length constraint is exceeded".into(),
+        E::UnknownIssuer => "no chain to a trusted certificate".into(),
+        E::RequiredEkuNotFoundContext(_) => "the timeStamping extended key usage is missing".into(),
+        other => format!("{other:?}"),
+    }
 }
 
 /// Checks `sig` over `msg` with SHA-256 by the key `spki` (RSA PKCS #1 v1.5 or ECDSA P-256).

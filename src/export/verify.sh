@@ -164,10 +164,12 @@ if ls anchors/*.tsr > /dev/null 2>&1; then
     a=${tsr%.tsr}; z=${a#anchors/}
     check_note "$a.note"
     [ "$(sed -n 2p "$t/body")" = "$z" ] || fail "$a.note is not the station's checkpoint of $z lines"
-    openssl ts -verify -data "$a.note" -in "$tsr" -CAfile "$ca" > /dev/null 2>&1 \
-      || fail "$tsr: the time-stamp does not verify against $ca"
     ta=$(openssl ts -reply -in "$tsr" -text 2>/dev/null | sed -n 's/^Time stamp: //p')
     tas=$(date -u -d "$ta" +%s 2>/dev/null) || fail "$tsr: its time cannot be read"
+    # The chain is checked at the stamp's time, not today's: a token made while the TSA's
+    # certificate was valid stays good after it expires, and one made after does not.
+    openssl ts -verify -data "$a.note" -in "$tsr" -CAfile "$ca" -attime "$tas" > /dev/null 2>&1 \
+      || fail "$tsr: the time-stamp does not verify against $ca at its own time ($ta)"
     tsa=$(openssl ts -reply -in "$tsr" -token_out 2>/dev/null | openssl pkcs7 -inform DER -print_certs 2>/dev/null | sed -n 's/^subject=//p' | sed 's/ = /=/g' | head -n 1)
     echo "$z $tas $(sed -n 3p "$t/body")" >> "$t/stamps"
     echo "   checkpoint of $z lines stamped at $(date -u -d "@$tas" +%Y-%m-%dT%H:%M:%SZ) by ${tsa:-the TSA}"

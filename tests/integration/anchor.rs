@@ -455,3 +455,140 @@ fn anchoring_without_the_tsa_certificates_is_refused_at_start() {
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(stderr(&out).contains("tsa_ca"), "{}", show(&out));
 }
+
+/// An `openssl ts` config of a TSA signing with `signer` (and `key`), carrying `certs`.
+fn ts_config(dir: &Path, name: &str, signer: &str, certs: &str, key: &str) -> PathBuf {
+    let cfg = dir.join(format!("{name}.cnf"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "[tsa]\ndefault_tsa = tsa1\n[tsa1]\ndir = {d}\nserial = $dir/serial\nsigner_cert = $dir/{signer}\n\
+             certs = $dir/{certs}\nsigner_key = $dir/{key}\nsigner_digest = sha256\n\
+             default_policy = 1.3.6.1.4.1.99999.1\ndigests = sha256\naccuracy = secs:1\n\
+             ess_cert_id_alg = sha256\ncrypto_device = builtin\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+/// A token of the TSA of `cfg` over `data` (DER TimeStampResp).
+fn token(dir: &Path, cfg: &Path, data: &[u8]) -> Vec<u8> {
+    std::fs::write(dir.join("data.bin"), data).unwrap();
+    sh(
+        dir,
+        &format!(
+            "openssl ts -query -data data.bin -sha256 -cert -out q.tsq
+             openssl ts -reply -config {} -queryfile q.tsq -out r.tsr 2>/dev/null",
+            cfg.display()
+        ),
+    );
+    std::fs::read(dir.join("r.tsr")).unwrap()
+}
+
+/// `openssl ts -verify` of the last token at `attime` (Unix seconds), as verify.sh runs it.
+fn openssl_verifies(dir: &Path, attime: Option<i64>) -> bool {
+    let at = attime.map_or(String::new(), |t| format!("-attime {t}"));
+    Command::new("bash")
+        .args([
+            "-c",
+            &format!("openssl ts -verify -data data.bin -in r.tsr -CAfile ca.pem {at}"),
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn tsa_chains_are_validated_in_full_at_the_stamps_time() {
+    use packwitness::anchor::tsp;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let good = make_tsa(dir);
+    let roots = tsp::load_roots(&std::fs::read(dir.join("ca.pem")).unwrap()).unwrap();
+    let data = b"a checkpoint note\n";
+    // The genuine TSA: taken.
+    let t = token(dir, &good, data);
+    let stamp = tsp::check(&t, data, None, &roots).unwrap();
+    assert_eq!(stamp.tsa, "CN=packwitness test TSA");
+
+    // A leaf of the CA (not a CA itself) posing as an intermediate: refused by the checker,
+    // and by OpenSSL.
+    std::fs::write(
+        dir.join("leaf.cnf"),
+        "[leaf]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyCertSign\n",
+    )
+    .unwrap();
+    sh(
+        dir,
+        "openssl ecparam -name prime256v1 -genkey -noout -out leaf.key
+         openssl req -new -key leaf.key -subj '/CN=packwitness test leaf' -out leaf.csr
+         openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+           -extfile leaf.cnf -extensions leaf -out leaf.pem 2>/dev/null
+         openssl req -new -key tsa.key -subj '/CN=packwitness sub TSA' -out sub.csr
+         openssl x509 -req -in sub.csr -CA leaf.pem -CAkey leaf.key -CAcreateserial -days 30 \
+           -extfile ext.cnf -extensions tsa_ext -out sub.pem 2>/dev/null
+         cat sub.pem leaf.pem > sub-chain.pem",
+    );
+    let sub = ts_config(dir, "sub", "sub.pem", "sub-chain.pem", "tsa.key");
+    let t = token(dir, &sub, data);
+    let e = tsp::check(&t, data, None, &roots).unwrap_err().to_string();
+    assert!(e.contains("not a CA"), "{e}");
+    assert!(!openssl_verifies(dir, None));
+
+    // A TSA certificate that expired before the token was made: refused (at the stamp's
+    // time), by both.
+    std::fs::create_dir_all(dir.join("newcerts")).unwrap();
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("caserial"), "1000\n").unwrap();
+    std::fs::write(
+        dir.join("ca.cnf"),
+        "[ca]\ndefault_ca = own\n[own]\ndir = .\ndatabase = index.txt\nnew_certs_dir = newcerts\n\
+         serial = caserial\ndefault_md = sha256\npolicy = any\nunique_subject = no\n[any]\ncommonName = supplied\n",
+    )
+    .unwrap();
+    let issue = |name: &str, start: &str, end: &str| {
+        sh(
+            dir,
+            &format!(
+                "openssl req -new -key tsa.key -subj '/CN=packwitness {name} TSA' -out {name}.csr
+                 openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in {name}.csr \
+                   -out {name}.pem -startdate {start} -enddate {end} -extfile ext.cnf \
+                   -extensions tsa_ext -notext 2>/dev/null"
+            ),
+        );
+        ts_config(
+            dir,
+            name,
+            &format!("{name}.pem"),
+            &format!("{name}.pem"),
+            "tsa.key",
+        )
+    };
+    let old = issue("old", "20200101000000Z", "20210101000000Z");
+    let t = token(dir, &old, data);
+    let e = tsp::check(&t, data, None, &roots).unwrap_err().to_string();
+    assert!(e.contains("not valid at the stamp's time"), "{e}");
+    let gen = chrono::Utc::now().timestamp();
+    assert!(!openssl_verifies(dir, Some(gen)));
+
+    // One that was valid when the token was made and has expired since: still good, at the
+    // stamp's time (OpenSSL at today's date would refuse it; verify.sh gives -attime).
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y%m%d%H%M%SZ").to_string();
+    let now = chrono::Utc::now();
+    let until = now + chrono::Duration::seconds(3);
+    let brief = issue("brief", &fmt(now - chrono::Duration::hours(1)), &fmt(until));
+    let t = token(dir, &brief, data);
+    wait_until("the brief certificate to expire", || {
+        chrono::Utc::now() > until + chrono::Duration::seconds(1)
+    });
+    let stamp = tsp::check(&t, data, None, &roots).unwrap();
+    let gen = chrono::DateTime::parse_from_rfc3339(&stamp.gen_time)
+        .unwrap()
+        .timestamp();
+    assert!(openssl_verifies(dir, Some(gen)));
+    assert!(!openssl_verifies(dir, None));
+}
