@@ -89,6 +89,37 @@ pub struct Stamp {
     pub policy: String,
 }
 
+/// This machine's trusted root certificates (the operating system's store, as TLS uses
+/// them), as PEM: public TSAs chain to public roots (`--tsa-ca system`).
+pub fn system_roots_pem() -> Result<Vec<u8>, AnchorError> {
+    use base64::Engine;
+    let found = rustls_native_certs::load_native_certs();
+    if found.certs.is_empty() {
+        let why = found
+            .errors
+            .first()
+            .map_or("none found".to_string(), |e| e.to_string());
+        return Err(bad(format!("the system's root certificates: {why}")));
+    }
+    let mut pem = String::new();
+    // Only the certificates this program can read (a strict DER decoder may refuse an old
+    // root; it could not be a chain's end here anyway).
+    for c in found
+        .certs
+        .iter()
+        .filter(|c| Certificate::from_der(c.as_ref()).is_ok())
+    {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(c.as_ref());
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(chunk));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    Ok(pem.into_bytes())
+}
+
 /// The certificates of a PEM file (`[anchor] tsa_ca`).
 pub fn load_roots(pem: &[u8]) -> Result<Vec<Certificate>, AnchorError> {
     let certs =

@@ -309,6 +309,11 @@ pub fn verify_bundle(
     let key = key.map(key_arg).transpose()?;
     let tsa_ca = tsa_ca
         .map(|p| {
+            if p == Path::new("system") {
+                return packwitness::anchor::tsp::system_roots_pem().context(
+                    "--tsa-ca system: this machine's trusted root certificates cannot be read",
+                );
+            }
             std::fs::read(p)
                 .with_context(|| format!("cannot read the TSA certificates {}", p.display()))
         })
@@ -350,7 +355,7 @@ pub fn verify_bundle(
             out!("{w}");
         }
         if report.anchors > 0 && !report.tsa_pinned {
-            out!("the TSA certificates came with the bundle: compare them with the TSA's published ones, or pass --tsa-ca FILE");
+            out!("the bundle's {} time-stamp(s) were not checked: pass --tsa-ca FILE (the TSA's published CA certificates) or --tsa-ca system (this machine's trusted roots); the CA the bundle carries is not trusted", report.anchors);
         }
         if !report.pinned {
             out!("the bundle only agrees with the key it carries; check it with the key the merchant published: --key KEY");

@@ -321,7 +321,8 @@ pub(super) struct Checked {
 }
 
 /// Checks the bundle's anchors: each stamped note is signed by the station key, its token
-/// checks against the TSA certificates (given, or the bundle's), its consistency proof leads
+/// checks against the TSA certificates the reviewer gave (none given: nothing is checked, and
+/// no time rests on a token), its consistency proof leads
 /// to the export checkpoint; each clip's seal is proven in its `after` anchor; and no time
 /// contradicts a token: a clip opened after an `anchored` record cannot claim a time before
 /// that token's, and a seal a TSA stamped cannot claim to end after the stamp.
@@ -334,11 +335,14 @@ pub(super) fn check(
 ) -> Checked {
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut p = |f: &str, d: String| problems.push((f.to_string(), d));
-    let bundled = small
-        .get("anchors/tsa-ca.pem")
-        .and_then(|pem| tsp::load_roots(pem).ok())
-        .unwrap_or_default();
-    let roots: &[x509_cert::Certificate] = pinned.unwrap_or(&bundled);
+    // Trust comes from the reviewer, never from the bundle: without the TSA's certificates
+    // given, no token is checked (the CA the bundle carries is information, not trust).
+    let Some(roots) = pinned else {
+        return Checked {
+            problems,
+            tsa_pinned: false,
+        };
+    };
     // size -> (stamp time in seconds, root)
     let mut good: BTreeMap<u64, (i64, crate::log::merkle::Hash)> = BTreeMap::new();
     for a in &ev.anchors {

@@ -614,13 +614,15 @@ pub fn verify_bundle(
     for (file, detail) in cosign_problems {
         ck.problem(&file, detail);
     }
-    let statement = super::statement(&ev.clips, &ev.anchors);
-    if ev.version >= 2 && ev.statement != statement {
+    let claimed = super::statement(&ev.clips, &ev.anchors);
+    if ev.version >= 2 && ev.statement != claimed {
         ck.problem(
             "evidence.json",
-            format!("its statement is not what its proven records show: {statement}"),
+            format!("its statement is not what its proven records show: {claimed}"),
         );
     }
+    // What this check proves: the time-stamps count only when their CA was given.
+    let statement = super::statement_checked(&ev.clips, &ev.anchors, tsa_roots.is_some());
     if ck.files.text("SHA256SUMS").as_deref() != Some(sums.as_str()) {
         ck.problem(
             "SHA256SUMS",

@@ -324,6 +324,19 @@ pub fn export(
 /// whether that clock was synchronised, and, when every clip's seal is in a checkpoint a TSA
 /// stamped, the latest of those times: the clips existed no later than that.
 pub fn statement(clips: &[BundleClip], anchors: &[anchors::AnchorInfo]) -> String {
+    statement_checked(clips, anchors, true)
+}
+
+/// The clause of a statement whose time-stamps were not checked (no TSA certificates given).
+pub const TOKENS_NOT_CHECKED: &str = "time-stamps not checked (the TSA's CA certificates were not given): the times rest on the station's clock and key alone";
+
+/// [`statement`], as a checker that did (`tsa_checked`) or did not check the time-stamps
+/// says it.
+pub fn statement_checked(
+    clips: &[BundleClip],
+    anchors: &[anchors::AnchorInfo],
+    tsa_checked: bool,
+) -> String {
     let from = clips.iter().map(|c| c.started_at.as_str()).min();
     let to = clips.iter().filter_map(|c| c.ended_at.as_deref()).max();
     let synced = if clips.iter().all(|c| c.clock_synced == Some(true)) {
@@ -345,6 +358,7 @@ pub fn statement(clips: &[BundleClip], anchors: &[anchors::AnchorInfo]) -> Strin
         .as_deref()
         .and_then(|s| s.iter().max_by_key(|a| a.size))
     {
+        Some(_) if !clips.is_empty() && !tsa_checked => TOKENS_NOT_CHECKED.to_string(),
         Some(last) if !clips.is_empty() => format!(
             "existed no later than {} (RFC 3161 time-stamp by {})",
             last.gen_time, last.tsa

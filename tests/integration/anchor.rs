@@ -287,6 +287,36 @@ fn checkpoints_are_stamped_by_a_tsa_and_queued_while_it_is_down() {
         other.join("ca.pem").to_str().unwrap(),
     ]);
     assert_eq!(vb.status.code(), Some(3), "{}", show(&vb));
+    // This machine's roots (`system`) are read; the test TSA does not chain to them.
+    let vb = run(&[
+        "verify-bundle",
+        zip.to_str().unwrap(),
+        "--key",
+        &key,
+        "--tsa-ca",
+        "system",
+    ]);
+    assert_eq!(vb.status.code(), Some(3), "{}", show(&vb));
+    assert!(
+        stdout(&vb).contains("does not lead to a certificate"),
+        "{}",
+        show(&vb)
+    );
+    // Without the TSA's certificates from the reviewer, no token counts: the CA inside the
+    // bundle is not trusted, and neither checker claims a time-stamped time.
+    let vb = run(&["verify-bundle", zip.to_str().unwrap(), "--key", &key]);
+    assert!(vb.status.success(), "{}", show(&vb));
+    let sh = Command::new("bash")
+        .arg("verify.sh")
+        .arg(&key)
+        .current_dir(&u)
+        .output()
+        .unwrap();
+    assert!(sh.status.success(), "{}", show(&sh));
+    for o in [&vb, &sh] {
+        assert!(stdout(o).contains("time-stamps not checked"), "{}", show(o));
+        assert!(!stdout(o).contains("existed no later than"), "{}", show(o));
+    }
 
     // Re-dated: the log continued with the station clock set back six days (the key copied,
     // a staged order recorded). Its opening comes after an anchored record whose token says
