@@ -12,7 +12,9 @@ use packwitness::export::prove::ProofCheck;
 use packwitness::index::{self, FileCheck, Filter, Found, Index};
 use packwitness::recorder::open_appender;
 
-use super::{progress_bar, EXIT_NOT_FOUND, EXIT_NOT_PINNED, EXIT_VERIFY_FAILED};
+use super::{
+    progress_bar, EXIT_NOT_FOUND, EXIT_NOT_PINNED, EXIT_TIME_NOT_PROVEN, EXIT_VERIFY_FAILED,
+};
 
 /// `lookup`'s conditions as typed.
 pub struct Query {
@@ -304,6 +306,7 @@ pub fn verify_bundle(
     key: Option<&str>,
     tsa_ca: Option<&Path>,
     witnesses: &[String],
+    max_delay_s: i64,
     json: bool,
 ) -> Result<ExitCode> {
     let key = key.map(key_arg).transpose()?;
@@ -322,26 +325,35 @@ pub fn verify_bundle(
         .iter()
         .map(|w| key_arg(w))
         .collect::<Result<_>>()?;
-    let report =
-        packwitness::export::verify_bundle(bundle, key.as_deref(), tsa_ca.as_deref(), &witnesses)?;
-    let code = if !report.ok() {
-        EXIT_VERIFY_FAILED
+    let report = packwitness::export::verify_bundle(
+        bundle,
+        key.as_deref(),
+        tsa_ca.as_deref(),
+        &witnesses,
+        max_delay_s,
+    )?;
+    // Four outcomes: FAILED, NOT VERIFIED (no key), TIME NOT PROVEN, VERIFIED.
+    let (code, verdict) = if !report.ok() {
+        (EXIT_VERIFY_FAILED, "FAILED")
     } else if !report.pinned {
-        EXIT_NOT_PINNED
+        (EXIT_NOT_PINNED, "NOT VERIFIED")
+    } else if !report.time_proven {
+        (EXIT_TIME_NOT_PROVEN, "TIME NOT PROVEN")
     } else {
-        0
+        (0, "VERIFIED")
     };
     if json {
         out!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"ok": report.ok() && report.pinned, "report": report})
-            )?
+            serde_json::to_string_pretty(&serde_json::json!({
+                "ok": code == 0,
+                "verdict": verdict,
+                "report": report
+            }))?
         );
     } else if report.ok() {
-        let head = if report.pinned { "OK" } else { "NOT VERIFIED" };
         out!(
-            "{head}: {} — order {}: {} clip(s) match their sealed records, {} pruned; {} record(s) proven in the log of {} lines signed by {}",
+            "{verdict}: {} — order {}: {} clip(s) match their sealed records, {} pruned; {} record(s) proven in the log of {} lines signed by {}",
             bundle.display(),
             report.code,
             report.clips_ok,
@@ -353,6 +365,9 @@ pub fn verify_bundle(
         out!("{}", report.statement);
         for w in &report.witnessed {
             out!("{w}");
+        }
+        for t in &report.times {
+            out!("{t}");
         }
         if report.anchors > 0 && !report.tsa_pinned {
             out!("the bundle's {} time-stamp(s) were not checked: pass --tsa-ca FILE (the TSA's published CA certificates) or --tsa-ca system (this machine's trusted roots); the CA the bundle carries is not trusted", report.anchors);

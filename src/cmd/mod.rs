@@ -72,6 +72,9 @@ pub const EXIT_VERIFY_FAILED: u8 = 3;
 /// `verify-bundle` without `--key`: consistent, but not checked against the station's
 /// published key, so not verified.
 pub const EXIT_NOT_PINNED: u8 = 4;
+/// `verify-bundle`: files and records hold, but some clip's claimed time rests on the
+/// station's clock (no proof from a party the reviewer gave, or one too late).
+pub const EXIT_TIME_NOT_PROVEN: u8 = 5;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum UserCmd {
@@ -358,14 +361,20 @@ pub enum Cmd {
         /// "NOT VERIFIED", exit 4.
         #[arg(long)]
         key: Option<String>,
-        /// The TSA's CA certificates (PEM) as the TSA publishes them; without it the time-stamps
-        /// are checked against the certificates the bundle carries (and the output says so).
+        /// The TSA's CA certificates (PEM) as the TSA publishes them, or `system` (this
+        /// machine's trusted roots); without it the time-stamps are not checked (the CA the
+        /// bundle carries is not trusted) and no clip's time counts as proven by them.
         #[arg(long)]
         tsa_ca: Option<PathBuf>,
         /// A witness's verifier key (or a file holding it): every clip must be in a checkpoint
         /// that witness cosigned (repeatable).
         #[arg(long = "witness", value_name = "WITNESS_KEY")]
         witnesses: Vec<String>,
+        /// A clip's claimed time is proven when a time-stamp or cosignature from a party given
+        /// covers it at most this long after its end (`900s`, `15m`, `2h`; a bare number is
+        /// minutes). Otherwise: TIME NOT PROVEN, exit 5.
+        #[arg(long, default_value = "15m", value_parser = parse_delay)]
+        max_delay: i64,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -460,6 +469,26 @@ pub enum ArchiveCmd {
         #[arg(long, value_name = "DAYS")]
         retain_days: Option<u32>,
     },
+}
+
+/// `--max-delay`: seconds from `900s`, `15m`, `2h`, `1d`, or a bare number of minutes.
+fn parse_delay(text: &str) -> std::result::Result<i64, String> {
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, "m"),
+    };
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 900s, 15m or 2h"))?;
+    let unit = match unit.trim() {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        other => return Err(format!("{other:?} is not a unit (s, m, h or d)")),
+    };
+    Ok(n * unit)
 }
 
 /// Entry point of the binary: runs and maps errors to exit codes.
@@ -707,8 +736,16 @@ fn evidence(command: Cmd, config: &Config, data_dir: Option<PathBuf>) -> Result<
             key,
             tsa_ca,
             witnesses,
+            max_delay,
             json,
-        } => find::verify_bundle(&bundle, key.as_deref(), tsa_ca.as_deref(), &witnesses, json),
+        } => find::verify_bundle(
+            &bundle,
+            key.as_deref(),
+            tsa_ca.as_deref(),
+            &witnesses,
+            max_delay,
+            json,
+        ),
         Cmd::Hold {
             code,
             release,
@@ -761,6 +798,17 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn delays_are_read_with_their_units() {
+        assert_eq!(parse_delay("15m"), Ok(900));
+        assert_eq!(parse_delay("15"), Ok(900));
+        assert_eq!(parse_delay("900s"), Ok(900));
+        assert_eq!(parse_delay("2h"), Ok(7200));
+        assert_eq!(parse_delay("1d"), Ok(86_400));
+        assert!(parse_delay("soon").is_err());
+        assert!(parse_delay("5w").is_err());
     }
 
     #[test]

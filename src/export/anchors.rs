@@ -313,9 +313,22 @@ fn ends_after(c: &BundleClip, time: i64) -> bool {
         .is_some_and(|e| e > time + TOLERANCE_S)
 }
 
+/// An independent proof that a clip existed: a time-stamp or a cosignature of a party the
+/// reviewer gave, covering its seal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proof {
+    pub clip: u64,
+    /// Unix seconds.
+    pub time: i64,
+    /// "time-stamp by <TSA>" or "witness <name> (key ID <id>)".
+    pub by: String,
+}
+
 /// What checking a bundle's anchors found.
 pub(super) struct Checked {
     pub problems: Vec<(String, String)>,
+    /// Each clip's time-stamp, when one checked: (clip, stamp time, by whom).
+    pub proofs: Vec<Proof>,
     /// True when the TSA certificates were given to the checker, not taken from the bundle.
     pub tsa_pinned: bool,
 }
@@ -340,6 +353,7 @@ pub(super) fn check(
     let Some(roots) = pinned else {
         return Checked {
             problems,
+            proofs: Vec::new(),
             tsa_pinned: false,
         };
     };
@@ -395,32 +409,50 @@ pub(super) fn check(
             good.insert(a.size, (t, cp.root));
         }
     }
+    let mut proofs = Vec::new();
     for c in &ev.clips {
-        clip_anchors(c, small, verifier, &good, &mut p);
+        if clip_anchors(c, small, verifier, &good, &mut p) {
+            if let Some((time, _)) = c.anchors.after.and_then(|size| good.get(&size)) {
+                let by = ev
+                    .anchors
+                    .iter()
+                    .find(|a| Some(a.size) == c.anchors.after)
+                    .map_or("a TSA".to_string(), |a| a.tsa.clone());
+                proofs.push(Proof {
+                    clip: c.clip,
+                    time: *time,
+                    by: format!("time-stamp by {by}"),
+                });
+            }
+        }
     }
     Checked {
+        proofs,
         problems,
         tsa_pinned: pinned.is_some(),
     }
 }
 
-/// One clip's anchors, against the checked stamps.
+/// One clip's anchors, against the checked stamps; true when its stamp proves its seal.
 fn clip_anchors(
     c: &BundleClip,
     small: &BTreeMap<String, Vec<u8>>,
     verifier: &crate::log::note::NoteVerifier,
     good: &BTreeMap<u64, (i64, crate::log::merkle::Hash)>,
     p: &mut dyn FnMut(&str, String),
-) {
+) -> bool {
     let what = format!("clip {} of {}", c.clip, c.order);
+    let mut proven = false;
     if let (Some(size), Some(name)) = (c.anchors.after, &c.anchors.after_proof) {
         let Some((time, root)) = good.get(&size) else {
-            return p(
+            p(
                 "evidence.json",
                 format!("{what}: its anchor {size} does not check"),
             );
+            return false;
         };
-        if !proves_seal(small, name, verifier, root, c) {
+        proven = proves_seal(small, name, verifier, root, c);
+        if !proven {
             p(
                 name,
                 format!("does not prove {what}'s seal in the stamped checkpoint {size}"),
@@ -434,7 +466,7 @@ fn clip_anchors(
         }
     }
     let Some(line) = c.anchors.anchored_line else {
-        return;
+        return proven;
     };
     let rec = small
         .get(&format!("records/line-{line}.jsonl"))
@@ -445,10 +477,11 @@ fn clip_anchors(
         ..
     }) = rec
     else {
-        return p(
+        p(
             "evidence.json",
             format!("{what}: line {line} is not an anchored record"),
         );
+        return proven;
     };
     let token = small
         .get(&format!("anchors/{size}.tsr"))
@@ -457,10 +490,11 @@ fn clip_anchors(
         .get(&size)
         .filter(|_| token.as_deref() == Some(sha256.as_str()))
     else {
-        return p(
+        p(
             &format!("records/line-{line}.jsonl"),
             format!("names a token the bundle does not carry, or one that does not check (anchor {size})"),
         );
+        return proven;
     };
     if seq >= c.clip {
         p(
@@ -477,6 +511,7 @@ fn clip_anchors(
             ),
         );
     }
+    proven
 }
 
 /// Checks the cosignatures of the witnesses given (`verify-bundle --witness KEY`): each clip's
@@ -489,10 +524,11 @@ pub(super) fn check_cosigned(
     verifier: &crate::log::note::NoteVerifier,
     export: Option<&crate::log::note::Checkpoint>,
     witnesses: &[String],
-) -> (Vec<(String, String)>, Vec<String>) {
+) -> (Vec<(String, String)>, Vec<String>, Vec<Proof>) {
     use crate::anchor::cosign::WitnessVerifier;
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut lines = Vec::new();
+    let mut proofs = Vec::new();
     for key in witnesses {
         let Ok(w) = WitnessVerifier::parse(key) else {
             problems.push((
@@ -555,7 +591,13 @@ pub(super) fn check_cosigned(
                 ));
                 continue;
             };
-            if !proves_seal(small, &cc.proof, verifier, root, c) {
+            if proves_seal(small, &cc.proof, verifier, root, c) {
+                proofs.push(Proof {
+                    clip: c.clip,
+                    time: *time,
+                    by: format!("witness {} (key ID {})", w.name, w.key_id()),
+                });
+            } else {
                 problems.push((
                     cc.proof.clone(),
                     format!("does not prove {what}'s seal in the cosigned checkpoint"),
@@ -578,5 +620,5 @@ pub(super) fn check_cosigned(
             ));
         }
     }
-    (problems, lines)
+    (problems, lines, proofs)
 }

@@ -45,6 +45,11 @@ pub struct BundleReport {
     pub clips_pruned: u64,
     pub records_proven: u64,
     pub checkpoint_size: u64,
+    /// Every clip's claimed time proven by a party the reviewer gave, within `max_delay_s`
+    /// of its end; and a line per clip saying how.
+    pub time_proven: bool,
+    pub times: Vec<String>,
+    pub max_delay_s: i64,
     pub problems: Vec<BundleProblem>,
 }
 
@@ -529,6 +534,7 @@ pub fn verify_bundle(
     key: Option<&str>,
     tsa_ca: Option<&[u8]>,
     witnesses: &[String],
+    max_delay_s: i64,
 ) -> Result<BundleReport, Error> {
     let tsa_roots = tsa_ca
         .map(crate::anchor::tsp::load_roots)
@@ -604,7 +610,7 @@ pub fn verify_bundle(
     for (file, detail) in anchored.problems {
         ck.problem(&file, detail);
     }
-    let (cosign_problems, witnessed) = super::anchors::check_cosigned(
+    let (cosign_problems, witnessed, cosigned) = super::anchors::check_cosigned(
         &ev,
         &ck.files.small,
         &ck.verifier,
@@ -632,6 +638,8 @@ pub fn verify_bundle(
     if ev.clips.is_empty() && !ev.code.is_empty() {
         ck.problem("evidence.json", "lists no clips".into());
     }
+    let proofs: Vec<_> = anchored.proofs.into_iter().chain(cosigned).collect();
+    let (time_proven, times) = time_verdicts(&ev.clips, &proofs, max_delay_s);
     Ok(BundleReport {
         code: ev.code,
         station_key: key_text,
@@ -644,6 +652,128 @@ pub fn verify_bundle(
         clips_pruned,
         records_proven: ck.records_proven,
         checkpoint_size: ck.checkpoint.map_or(0, |c| c.size),
+        time_proven,
+        times,
+        max_delay_s,
         problems: ck.problems,
     })
+}
+
+/// Seconds in words: "40 s", "12 min", "3 h 5 min", "5 days 2 h".
+fn human(s: i64) -> String {
+    match s {
+        s if s >= 86_400 => format!("{} days {} h", s / 86_400, (s % 86_400) / 3_600),
+        s if s >= 3_600 => format!("{} h {} min", s / 3_600, (s % 3_600) / 60),
+        s if s >= 60 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// Each clip's claimed time against the earliest independent proof of it (a time-stamp
+/// checked against the reviewer's CA, a cosignature of a witness the reviewer gave): proven
+/// when that proof is at most `max_delay_s` after the clip's end. Returns whether every
+/// clip's is, and a line per clip.
+pub fn time_verdicts(
+    clips: &[super::BundleClip],
+    proofs: &[super::anchors::Proof],
+    max_delay_s: i64,
+) -> (bool, Vec<String>) {
+    let mut all = !clips.is_empty();
+    let mut lines = Vec::new();
+    for c in clips {
+        let what = format!("clip {} of {}", c.clip, c.order);
+        let claimed = c.ended_at.as_deref().unwrap_or(&c.started_at);
+        let end = chrono::DateTime::parse_from_rfc3339(claimed)
+            .map(|t| t.timestamp())
+            .ok();
+        let first = proofs
+            .iter()
+            .filter(|p| p.clip == c.clip)
+            .min_by_key(|p| p.time);
+        let line = match (first, end) {
+            (Some(p), Some(end)) => {
+                let d = (p.time - end).max(0);
+                let when = crate::clock::utc_seconds(u64::try_from(p.time).unwrap_or(0));
+                if d <= max_delay_s {
+                    format!("{what}: time proven: claims {claimed} (station clock); {} at {when}, {} later", p.by, human(d))
+                } else {
+                    all = false;
+                    format!("{what}: time not proven: claims {claimed} (station clock); the earliest independent proof that it existed is {when} ({}), {} later", p.by, human(d))
+                }
+            }
+            _ => {
+                all = false;
+                format!("{what}: time not proven: claims {claimed} (station clock); no independent proof that it existed (give --tsa-ca and the witness keys)")
+            }
+        };
+        lines.push(line);
+    }
+    (all, lines)
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+    use crate::export::anchors::Proof;
+
+    fn clip(n: u64, ended_at: &str) -> crate::export::BundleClip {
+        serde_json::from_value(serde_json::json!({
+            "clip": n, "order": "SO-1", "station": "st", "camera": "cam-1", "box": 1,
+            "part": 1, "group": "g", "operator": null, "codes": [],
+            "scanned_at": "2026-12-03T08:40:00+08:00", "started_at": "2026-12-03T08:40:00+08:00",
+            "ended_at": ended_at, "duration_ms": 60000, "frames": 900, "reason": "stop_code",
+            "sha256": null, "size": null, "file": null, "pruned": false,
+            "still_start": null, "still_end": null, "records": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_clip_is_proven_only_by_a_proof_within_the_delay_after_its_end() {
+        // Ends 2026-12-03 00:41 UTC.
+        let clips = [
+            clip(3, "2026-12-03T08:41:00+08:00"),
+            clip(9, "2026-12-03T08:41:00+08:00"),
+            clip(12, "2026-12-03T08:41:00+08:00"),
+        ];
+        let end = chrono::DateTime::parse_from_rfc3339("2026-12-03T08:41:00+08:00")
+            .unwrap()
+            .timestamp();
+        let proofs = [
+            // Clip 3: a witness 40 s later (and a TSA later still: the earliest counts).
+            Proof {
+                clip: 3,
+                time: end + 3_600,
+                by: "time-stamp by T".into(),
+            },
+            Proof {
+                clip: 3,
+                time: end + 40,
+                by: "witness W".into(),
+            },
+            // Clip 9: its only proof five days later (a staged clip stamped after the fact).
+            Proof {
+                clip: 9,
+                time: end + 5 * 86_400 + 1_260,
+                by: "time-stamp by T".into(),
+            },
+        ];
+        let (all, lines) = time_verdicts(&clips, &proofs, 900);
+        assert!(!all);
+        assert_eq!(
+            lines[0],
+            "clip 3 of SO-1: time proven: claims 2026-12-03T08:41:00+08:00 (station clock); witness W at 2026-12-03T00:41:40Z, 40 s later"
+        );
+        assert_eq!(
+            lines[1],
+            "clip 9 of SO-1: time not proven: claims 2026-12-03T08:41:00+08:00 (station clock); the earliest independent proof that it existed is 2026-12-08T01:02:00Z (time-stamp by T), 5 days 0 h later"
+        );
+        assert!(lines[2].contains("no independent proof that it existed"));
+        // Within a larger delay, clip 9 is proven too; clip 12 never is.
+        let (all, _) = time_verdicts(&clips[..2], &proofs, 6 * 86_400);
+        assert!(all);
+        assert!(!time_verdicts(&clips, &proofs, 6 * 86_400).0);
+        // No clip: nothing is proven.
+        assert!(!time_verdicts(&[], &proofs, 900).0);
+    }
 }

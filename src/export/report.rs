@@ -179,7 +179,7 @@ pub fn report(
                 p {
                     "You need nothing from the station or from packwitness: bash, coreutils and openssl (3.0 or newer). "
                     "Unzip the bundle and run " code { "bash verify.sh 'STATION_KEY'" } " with the station key the merchant published "
-                    "before the dispute; it does exactly these steps and says BUNDLE OK only if all pass:"
+                    "before the dispute (and TSA_CA=FILE with the TSA's published CA certificates, and the witness keys after the station key); it does exactly these steps and says VERIFIED only if all pass and every clip's time is proven by a time-stamp or cosignature, TIME NOT PROVEN (exit 5) when the times rest on the station's clock:"
                 }
                 pre { (MANUAL_CHECK) }
                 p {

@@ -159,8 +159,11 @@
       verdict("bad", T("FAILED: ", "失败：") + bad.map(([name]) => name).join(", ") +
         T(" match no sealed clip (changed or not of this order)", " 与任何已封存的录像都不符（被改动或不属于此订单）") + ". " + head);
     } else if (ok === n && n > 0) {
-      verdict("good", T(`VERIFIED: all ${n} clip files are the ones recorded; `, `已验证：全部 ${n} 个录像文件与录制时一致；`) + head +
-        T(". (Time-stamps, witnesses and completeness: verify.sh.)", "。（时间戳、见证和完整性：请用 verify.sh。）"));
+      // This page checks no time-stamp or cosignature: the clips' times are not proven here,
+      // so it never says VERIFIED (the verdict on time is verify.sh's and verify-bundle's).
+      verdict("partial", T(`TIME NOT PROVEN on this page: all ${n} clip files are the ones recorded; `, `此页未证明时间：全部 ${n} 个录像文件与录制时一致；`) + head +
+        T(". This page does not check time-stamps or witness cosignatures, so here the times rest on the station's clock: run verify.sh (with TSA_CA and the witness keys) or packwitness verify-bundle for the verdict on time, and for completeness.",
+          "。此页不检查时间戳和见证签名，因此这里的时间只依据工位时钟：请运行 verify.sh（带 TSA_CA 和见证密钥）或 packwitness verify-bundle，以判定时间和完整性。"));
     } else {
       verdict("partial", T(`PARTLY CHECKED: ${ok} of ${n} clip files checked; drop the clip files (clips/*.mp4) here. `,
         `部分检查：已检查 ${n} 个录像文件中的 ${ok} 个；请把录像文件（clips/*.mp4）拖到这里。`) + head);

@@ -9,8 +9,11 @@
 #                                     certificates (TSA_CA=system: this machine's roots);
 #                                     without it they are not checked and the times rest on
 #                                     the station's clock
-# It prints each step and ends with "BUNDLE OK" (exit 0), or names what is wrong (exit 1).
-# Without a key it checks nothing and says so (exit 2).
+# It prints each step and ends with VERIFIED (exit 0: files, records and every clip's time
+# proven), TIME NOT PROVEN (exit 5: files and records hold, but some clip's time rests on the
+# station's clock: no time-stamp or cosignature from a party given, or only one more than
+# MAX_DELAY seconds, default 900, after the clip), or names what is wrong (FAILED, exit 1).
+# Without a key it checks nothing and says so (NOT VERIFIED, exit 2).
 set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 fail() { echo "FAILED: $*"; exit 1; }
@@ -158,6 +161,7 @@ while read -r sha file; do
     || fail "$file: no proven clip_sealed record has its hash"
 done < SHA256SUMS
 
+: > "$t/proofs"
 anchored="not anchored outside the station: the times rest on the station's clock and key alone"
 if ls anchors/*.tsr > /dev/null 2>&1 && [ -z "${TSA_CA:-}" ]; then
   # Trust comes from the reviewer: the CA the bundle carries is information, not trust.
@@ -193,6 +197,7 @@ elif ls anchors/*.tsr > /dev/null 2>&1; then
     sed '1,/^$/d' "$at" | cmp -s - "anchors/$z.note" || fail "$at is not against anchors/$z.note"
     prove_in "$at" "$rec" "$z" "$zroot"
     [ "$end" -le $((tas + 2)) ] || fail "$rec claims to end after the TSA stamped a log that already held it: the station clock was ahead, or the log was re-dated"
+    echo "$rec $tas time-stamp" >> "$t/proofs"
     if [ "$last" -ge 0 ] && [ "$tas" -ge "$last" ]; then last=$tas; lastt=$z; fi
   done
   for rec in $(kinds anchored); do
@@ -251,6 +256,7 @@ for wkey in "$@"; do
     prove_in "$wp" "$rec" "$z" "$(sed -n 3p "$t/body")"
     end=$(date -d "$(grep -o '"ended_at":"[^"]*"' "$rec" | cut -d'"' -f4)" +%s)
     [ "$end" -le $((wts + 2)) ] || fail "$rec claims to end after $wname cosigned a log holding it: the log was re-dated"
+    echo "$rec $wts witness $wname" >> "$t/proofs"
     [ "$wts" -gt "$wlast" ] && wlast=$wts
   done
   witnessed="$witnessed
@@ -261,5 +267,38 @@ from=$(kinds clip_sealed | xargs -r grep -ho '"started_at":"[^"]*"' | cut -d'"' 
 to=$(kinds clip_sealed | xargs -r grep -ho '"ended_at":"[^"]*"' | cut -d'"' -f4 | sort | tail -n 1)
 synced=$(kinds clip_opened | xargs -r grep -ho '"clock_synced":[a-z]*' | cut -d: -f2 | sort -u | tr '\n' ' ')
 case "$synced" in "true ") synced=yes ;; *false*) synced=no ;; *) synced=unknown ;; esac
-echo "BUNDLE OK: order $code, $(grep -c . SHA256SUMS) clips, $(ls proofs | grep -vc '\.at-') records proven against $(sed -n 1p checkpoint.note) ($size lines), signed by the key given ($name)"
-echo "recorded between ${from:-?} and ${to:-?} (station clock, NTP synchronised: $synced); $anchored$witnessed"
+# Each clip's claimed time: proven when the earliest proof from a party the reviewer gave (a
+# time-stamp checked against TSA_CA, a witness key given) is at most MAX_DELAY seconds (900)
+# after the clip's end.
+max_delay=${MAX_DELAY:-900}
+human() { local d=$1; if [ "$d" -ge 86400 ]; then echo "$((d / 86400)) days $(((d % 86400) / 3600)) h";
+  elif [ "$d" -ge 3600 ]; then echo "$((d / 3600)) h $(((d % 3600) / 60)) min";
+  elif [ "$d" -ge 60 ]; then echo "$((d / 60)) min"; else echo "$d s"; fi; }
+times=""; unproven=0
+for rec in $(kinds clip_sealed); do
+  ended=$(grep -o '"ended_at":"[^"]*"' "$rec" | cut -d'"' -f4)
+  end=$(date -d "$ended" +%s)
+  what="clip $(grep -o '"clip":[0-9]*' "$rec" | cut -d: -f2) of $(grep -o '"order":"[^"]*"' "$rec" | cut -d'"' -f4)"
+  read -r _ first by < <(grep "^$rec " "$t/proofs" | sort -k2,2n | head -n 1)
+  if [ -z "${first:-}" ]; then
+    unproven=1
+    times="$times
+$what: time not proven: claims $ended (station clock); no independent proof that it existed (give TSA_CA=FILE and the witness keys)"
+  else
+    d=$((first - end)); [ "$d" -lt 0 ] && d=0
+    when=$(date -u -d "@$first" +%Y-%m-%dT%H:%M:%SZ)
+    if [ "$d" -le "$max_delay" ]; then
+      times="$times
+$what: time proven: claims $ended (station clock); $by at $when, $(human "$d") later"
+    else
+      unproven=1
+      times="$times
+$what: time not proven: claims $ended (station clock); the earliest independent proof that it existed is $when ($by), $(human "$d") later"
+    fi
+  fi
+  first=""
+done
+head="VERIFIED"; [ "$unproven" = 0 ] || head="TIME NOT PROVEN"
+echo "$head: order $code, $(grep -c . SHA256SUMS) clips, $(ls proofs | grep -vc '\.at-') records proven against $(sed -n 1p checkpoint.note) ($size lines), signed by the key given ($name)"
+echo "recorded between ${from:-?} and ${to:-?} (station clock, NTP synchronised: $synced); $anchored$witnessed$times"
+[ "$unproven" = 0 ] || exit 5

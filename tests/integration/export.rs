@@ -77,7 +77,17 @@ fn bundle_round_trip_and_the_documented_steps_work() {
     let out = export(&dir, " demo-0002 ", &zip);
     assert!(out.status.success(), "{}", show(&out));
     let (code, v) = verify_bundle(&zip, &station_key(&dir));
-    assert_eq!(code, Some(0), "{v}");
+    // Files and records hold; with no time-stamp or witness the clip's time rests on the
+    // station's clock: TIME NOT PROVEN, said per clip.
+    assert_eq!(code, Some(5), "{v}");
+    assert_eq!(v["verdict"], "TIME NOT PROVEN", "{v}");
+    assert!(
+        v["report"]["times"][0]
+            .as_str()
+            .unwrap()
+            .contains("time not proven: claims"),
+        "{v}"
+    );
     assert_eq!(v["report"]["clips_ok"], 1, "{v}");
     // The station's start (naming the camera's source), clip_opened, clip_sealed and the
     // export's own access record.
@@ -133,9 +143,10 @@ fn bundle_round_trip_and_the_documented_steps_work() {
     let u = tmp.path().join("unzipped");
     unzip_to(&zip, &u);
     let out = verify_sh(&u, &station_key(&dir));
-    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(out.status.code(), Some(5), "{}", show(&out));
     assert!(
-        stdout(&out).contains("BUNDLE OK: order DEMO-0002, 1 clips, 5 records"),
+        stdout(&out).contains("TIME NOT PROVEN: order DEMO-0002, 1 clips, 5 records")
+            && stdout(&out).contains("time not proven: claims"),
         "{}",
         show(&out)
     );
@@ -229,7 +240,7 @@ fn any_changed_added_or_removed_file_fails_and_is_named() {
     assert_eq!(code, Some(3), "{v}");
     // Output into a pipe nobody reads any more (`| head -1` gone): the verdict's exit code
     // all the same, for the forged bundle and for the genuine one.
-    for (zip, want) in [(&bad, 3), (&zip, 0)] {
+    for (zip, want) in [(&bad, 3), (&zip, 5)] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_packwitness"))
@@ -338,7 +349,7 @@ fn pruned_clips_export_their_proofs_and_holds_stop_pruning() {
         show(&out)
     );
     let (code, v) = verify_bundle(&zip, &station_key(&dir));
-    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(code, Some(5), "{v}");
     assert_eq!(v["report"]["clips_pruned"], 1, "{v}");
     assert_eq!(v["report"]["clips_ok"], 0, "{v}");
     let m = manifest(&dir);
@@ -421,7 +432,7 @@ fn export_by_waybill_while_the_station_is_recording() {
     let out = export(&dir, "sf1234567890123", &zip);
     assert!(out.status.success(), "{}", show(&out));
     let (code, v) = verify_bundle(&zip, &station_key(&dir));
-    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(code, Some(5), "{v}");
     // station start, opened, attached waybill, sealed, and the access record.
     // ... and the order's two scans (the order, the waybill).
     assert_eq!(v["report"]["records_proven"], 7, "{v}");
@@ -515,7 +526,7 @@ fn burn_in_adds_a_stamped_copy_of_passthrough_clips() {
     assert!(out.status.success(), "{}", show(&out));
     assert!(stdout(&out).contains("burned in"), "{}", show(&out));
     let (code, v) = verify_bundle(&zip, &station_key(&dir));
-    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(code, Some(5), "{v}");
     let u = tmp.path().join("u");
     unzip_to(&zip, &u);
     let ev: serde_json::Value =
@@ -537,7 +548,7 @@ fn burn_in_adds_a_stamped_copy_of_passthrough_clips() {
         stamp > 10.0 && stamp > 4.0 * middle,
         "stamp {stamp}, middle {middle}"
     );
-    // And the bundle's own checker covers the copy too.
+    // And the bundle's own checker covers the copy too (files and records hold; no anchor).
     let out = verify_sh(&u, &station_key(&dir));
-    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(out.status.code(), Some(5), "{}", show(&out));
 }

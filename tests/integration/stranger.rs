@@ -144,18 +144,28 @@ fn without_the_published_key_nothing_is_said_ok() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert!(stdout(&out).starts_with("NOT VERIFIED"), "{}", show(&out));
-    assert!(!stdout(&out).contains("BUNDLE OK"));
-    // The key may come from a file the platform keeps.
+    assert!(!stdout(&out).contains("VERIFIED: order"));
+    // The key may come from a file the platform keeps. Files and records hold; with no
+    // anchor, both say the time is not proven (exit 5), per clip.
     let kf = c.tmp.path().join("merchant.pub");
     std::fs::write(&kf, format!("{}\n", c.key)).unwrap();
     let (sh, vb) = check(c.tmp.path(), "file", &c.files, kf.to_str().unwrap());
-    assert!(sh.status.success(), "{}", show(&sh));
-    assert!(vb.status.success(), "{}", show(&vb));
+    assert_eq!(sh.status.code(), Some(5), "{}", show(&sh));
+    assert_eq!(vb.status.code(), Some(5), "{}", show(&vb));
     assert!(
-        stdout(&sh).contains("BUNDLE OK: order DEMO-0002"),
+        stdout(&sh).contains("TIME NOT PROVEN: order DEMO-0002"),
         "{}",
         show(&sh)
     );
+    assert!(stdout(&vb).starts_with("TIME NOT PROVEN"), "{}", show(&vb));
+    for o in [&sh, &vb] {
+        assert!(
+            stdout(o).contains("time not proven: claims 20")
+                && stdout(o).contains("no independent proof that it existed"),
+            "{}",
+            show(o)
+        );
+    }
     // The one-line statement is the same in both checks.
     let line = |o: &std::process::Output| {
         stdout(o)
@@ -230,9 +240,13 @@ fn a_checkpoint_cosigned_by_a_witness_still_verifies() {
         replace_checkpoint(&mut f, &format!("{body}\n{sigs}"));
         resign(&mut f, &station);
         let (sh, vb) = check(c.tmp.path(), tag, &f, &c.key);
-        assert!(sh.status.success(), "{tag}: {}", show(&sh));
-        assert!(stdout(&sh).contains("BUNDLE OK"), "{}", show(&sh));
-        assert!(vb.status.success(), "{tag}: {}", show(&vb));
+        assert_eq!(sh.status.code(), Some(5), "{tag}: {}", show(&sh));
+        assert!(
+            stdout(&sh).contains("TIME NOT PROVEN: order"),
+            "{}",
+            show(&sh)
+        );
+        assert_eq!(vb.status.code(), Some(5), "{tag}: {}", show(&vb));
     }
 }
 
