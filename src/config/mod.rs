@@ -118,9 +118,14 @@ pub struct ServerConfig {
     /// loopback needs an account as well.
     pub token: String,
     /// A secret (at least 16 characters) that reads `/healthz`, `/metrics`, `/checkpoint` and
-    /// `/tile/...` from anywhere (`Authorization: Bearer ...`) and nothing else: for a monitor
-    /// or an auditor beyond loopback.
+    /// the hash tiles `/tile/<L>/...` from anywhere (`Authorization: Bearer ...`) and nothing
+    /// else: for a monitor or a witness beyond loopback.
     pub metrics_token: String,
+    /// A secret (at least 16 characters) that also reads the manifest's lines, the entry
+    /// bundles `/tile/entries/...` (every order code in the log): for an auditor. Without
+    /// it only an account with the agent role (or `token`) reads them, never the metrics
+    /// token or a request from loopback alone.
+    pub audit_token: String,
     /// Host names the server answers to besides IP addresses and `localhost` (a request
     /// naming another Host is refused: no DNS rebinding).
     pub hosts: Vec<String>,
@@ -139,6 +144,7 @@ impl Default for ServerConfig {
             listen: String::new(),
             token: String::new(),
             metrics_token: String::new(),
+            audit_token: String::new(),
             hosts: Vec::new(),
             idle_timeout_s: 30,
             header_timeout_s: 10,

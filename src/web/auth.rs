@@ -43,6 +43,7 @@ fn session_id(req: &Request) -> Option<String> {
 fn needs(method: &Method, path: &str) -> Role {
     let hold = *method == Method::POST && path.starts_with("/order/") && path.ends_with("/hold");
     if path.starts_with("/export/")
+        || is_entries(path)
         || hold
         || (path.starts_with("/clips/") && path.ends_with("/download"))
     {
@@ -52,6 +53,12 @@ fn needs(method: &Method, path: &str) -> Role {
     } else {
         Role::Viewer
     }
+}
+
+/// The manifest's lines (entry bundles): every order code in the log, so never open to the
+/// metrics token or to loopback alone.
+fn is_entries(path: &str) -> bool {
+    path.starts_with("/tile/entries/")
 }
 
 /// Every request: Host and cross-site checks, then the token or the session.
@@ -88,10 +95,19 @@ pub(super) async fn authorize(
             }
         }
     }
-    // A monitor (Prometheus, a witness, an auditor) reads health and the log with the metrics
-    // token, from anywhere, and nothing else.
+    // An auditor reads the manifest's lines with the audit token, from anywhere, and nothing
+    // else.
+    let audit = &shared.config().server.audit_token;
+    if is_entries(&path)
+        && !audit.is_empty()
+        && bearer.is_some_and(|b| constant_time_eq(b.as_bytes(), audit.as_bytes()))
+    {
+        return next.run(req).await;
+    }
+    // A monitor (Prometheus, a witness) reads health, the checkpoint and the hash tiles with
+    // the metrics token, from anywhere, and nothing else.
     let read_only_log = matches!(path.as_str(), "/healthz" | "/metrics" | "/checkpoint")
-        || path.starts_with("/tile/");
+        || (path.starts_with("/tile/") && !is_entries(&path));
     let metrics = &shared.config().server.metrics_token;
     if read_only_log
         && !metrics.is_empty()
@@ -115,6 +131,13 @@ pub(super) async fn authorize(
     let session = session_id(&req).and_then(|id| shared.sessions.get(&id));
     if users.is_empty() {
         let token_session = session.as_ref().is_some_and(|s| s.name == TOKEN_USER);
+        if is_entries(&path) && !(token_ok || token_session) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                "the manifest's lines name every order: read them with [server] audit_token (Authorization: Bearer ...), the [server] token, or an account with the agent role\n",
+            )
+                .into_response();
+        }
         if want.is_empty() || token_ok || token_session {
             return next.run(req).await;
         }
@@ -125,7 +148,7 @@ pub(super) async fn authorize(
             .into_response();
     }
     let read_only_log = matches!(path.as_str(), "/healthz" | "/metrics" | "/checkpoint")
-        || path.starts_with("/tile/");
+        || (path.starts_with("/tile/") && !is_entries(&path));
     if path == "/login" || path == "/logout" || (read_only_log && peer.ip().is_loopback()) {
         return next.run(req).await;
     }

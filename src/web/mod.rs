@@ -17,7 +17,7 @@
 //!   POST /api/stations/{id}/scan      a scan (the code as the body): the station's answer
 //!   GET  /checkpoint                  the log's latest signed checkpoint (c2sp.org/tlog-tiles)
 //!   GET  /tile/<L>/<N>[.p/<W>]        a tile of stored hashes, as c2sp.org/tlog-tiles serves it
-//!   GET  /tile/entries/<N>[.p/<W>]    an entry bundle: the manifest lines 256N+1.., each after
+//!   GET  /tile/entries/<N>[.p/<W>]    (agent, or [server] audit_token) an entry bundle: the manifest lines 256N+1.., each after
 //!                                     its length (big-endian u16)
 
 use std::net::SocketAddr;
@@ -246,6 +246,7 @@ impl Server {
         for (key, t) in [
             ("token", token),
             ("metrics_token", &deps.config.server.metrics_token),
+            ("audit_token", &deps.config.server.audit_token),
         ] {
             if !t.is_empty() && t.chars().count() < MIN_TOKEN {
                 return Err(bad(format!(
@@ -253,6 +254,15 @@ impl Server {
                     t.chars().count()
                 )));
             }
+        }
+        let (metrics, audit) = (
+            &deps.config.server.metrics_token,
+            &deps.config.server.audit_token,
+        );
+        if !audit.is_empty() && (audit == metrics || audit == token) {
+            return Err(bad(
+                "[server] audit_token must differ from token and metrics_token".into(),
+            ));
         }
         if !token.is_empty() && *token == deps.config.server.metrics_token {
             return Err(bad(

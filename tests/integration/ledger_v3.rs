@@ -366,7 +366,13 @@ fn http_serves_the_checkpoint_tiles_and_entries_a_tlog_client_checks() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = synthetic(tmp.path(), 1500);
     let key = station_key(&dir);
-    let (_server, addr) = serve(&dir, None);
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nmetrics_token = \"metrics-0123456789ab\"\naudit_token = \"audit-0123456789abcd\"\n",
+    )
+    .unwrap();
+    let (_server, addr) = serve(&dir, Some(&cfg));
     let lines = raw_lines(&dir);
     let all = leaves(&dir);
 
@@ -401,7 +407,16 @@ fn http_serves_the_checkpoint_tiles_and_entries_a_tlog_client_checks() {
     }
     // The first entry bundle: the lines themselves, each after its 16-bit length, and
     // their leaf hashes are the first tile.
+    // The lines name every order: not to loopback alone, not with the metrics token (which
+    // reads the hash tiles); with the audit token.
     let e = http(&addr, "GET", "/tile/entries/000", &[], b"");
+    assert_eq!(e.status, 401, "{}", e.text());
+    let metrics = [("Authorization", "Bearer metrics-0123456789ab")];
+    let e = http(&addr, "GET", "/tile/entries/000", &metrics, b"");
+    assert_eq!(e.status, 401, "{}", e.text());
+    assert_eq!(http(&addr, "GET", "/tile/0/000", &metrics, b"").status, 200);
+    let audit = [("Authorization", "Bearer audit-0123456789abcd")];
+    let e = http(&addr, "GET", "/tile/entries/000", &audit, b"");
     assert_eq!(e.status, 200);
     let mut at = 0;
     let mut got = Vec::new();
