@@ -19,6 +19,7 @@
 use std::fmt;
 
 pub mod anchors;
+pub mod client;
 pub mod clips;
 pub mod ingest;
 pub mod objects;

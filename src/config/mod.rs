@@ -13,7 +13,8 @@ use serde::Deserialize;
 
 mod sections;
 pub use sections::{
-    AnchorConfig, ArchiveConfig, ArchiveServerConfig, LockMode, RecorderConfig, WitnessConfig,
+    AnchorConfig, ArchiveConfig, ArchiveServerConfig, LockMode, RecorderConfig, ServerConfig,
+    WitnessConfig,
 };
 
 impl From<ConfigError> for crate::Error {
@@ -102,53 +103,6 @@ impl Default for RetentionConfig {
             min_free_mb: 2048,
             min_age_hours: 24,
             reserve_minutes: 120,
-        }
-    }
-}
-
-/// The station's web page and HTTP API (`[server]`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    /// Address `run` serves on, e.g. "127.0.0.1:8088" or "0.0.0.0:8088"; empty: no server.
-    /// `serve` uses it too (default there: 127.0.0.1:8088).
-    pub listen: String,
-    /// When set, every request needs it: `Authorization: Bearer TOKEN` (or a session opened
-    /// by a page's `?token=TOKEN`); at least 16 characters. Listening on anything but
-    /// loopback needs an account as well.
-    pub token: String,
-    /// A secret (at least 16 characters) that reads `/healthz`, `/metrics`, `/checkpoint` and
-    /// the hash tiles `/tile/<L>/...` from anywhere (`Authorization: Bearer ...`) and nothing
-    /// else: for a monitor or a witness beyond loopback.
-    pub metrics_token: String,
-    /// A secret (at least 16 characters) that also reads the manifest's lines, the entry
-    /// bundles `/tile/entries/...` (every order code in the log): for an auditor. Without
-    /// it only an account with the agent role (or `token`) reads them, never the metrics
-    /// token or a request from loopback alone.
-    pub audit_token: String,
-    /// Host names the server answers to besides IP addresses and `localhost` (a request
-    /// naming another Host is refused: no DNS rebinding).
-    pub hosts: Vec<String>,
-    /// A connection with no byte either way for this many seconds is closed.
-    pub idle_timeout_s: u64,
-    /// A request whose head (request line and headers) is not complete this many seconds
-    /// after its first byte is dropped with its connection.
-    pub header_timeout_s: u64,
-    /// Connections from one address at once; more are closed as they come.
-    pub max_connections_per_ip: u32,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            listen: String::new(),
-            token: String::new(),
-            metrics_token: String::new(),
-            audit_token: String::new(),
-            hosts: Vec::new(),
-            idle_timeout_s: 30,
-            header_timeout_s: 10,
-            max_connections_per_ip: 32,
         }
     }
 }

@@ -626,3 +626,157 @@ fn tsa_chains_are_validated_in_full_at_the_stamps_time() {
     assert!(openssl_verifies(dir, Some(gen)));
     assert!(!openssl_verifies(dir, None));
 }
+
+/// A stranger's check of a staged clip: the merchant starts a log over (a new data dir), records
+/// a packing with the station clock set five days back, then lets the station run with its real
+/// TSA, which stamps the log today. Every file and record holds and the token is genuine, but
+/// the clip's claimed time has no proof until five days later: TIME NOT PROVEN, by how much,
+/// in both checkers; never VERIFIED.
+#[test]
+fn a_staged_clip_stamped_days_later_is_time_not_proven() {
+    use packwitness::log::{Body, SealReason};
+    let tmp = tempfile::tempdir().unwrap();
+    let tsa_dir = tmp.path().join("tsa");
+    let ts_cfg = make_tsa(&tsa_dir);
+    let port = free_port();
+    let _tsa = Tsa::start(port, &ts_cfg, &tsa_dir);
+    let ca = tsa_dir.join("ca.pem");
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[ledger]\ncheckpoint_every = 1\n[anchor]\ntsa = [\"http://127.0.0.1:{port}/tsa\"]\ntsa_ca = \"{}\"\nevery_s = 1\n",
+            ca.display()
+        ),
+    )
+    .unwrap();
+    // A genuine MP4 to stage with.
+    let demo = demo_copy(tmp.path());
+    let genuine = manifest(&demo)
+        .into_iter()
+        .find(|r| r["kind"] == "clip_sealed")
+        .unwrap();
+    let bytes = std::fs::read(demo.join(genuine["file"].as_str().unwrap())).unwrap();
+    // The staged packing, five days back by the station clock, in a log started over.
+    let dir = tmp.path().join("staged");
+    let config = packwitness::config::Config::load(&cfg).unwrap();
+    let back =
+        chrono::Utc::now().fixed_offset() - chrono::Duration::days(5) - chrono::Duration::hours(1);
+    let clock: packwitness::clock::SharedClock =
+        std::sync::Arc::new(packwitness::clock::SimClock::new(back));
+    let file = "clips/station-1/staged/SO-7001-STAGED_cam-1.mp4";
+    std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+    std::fs::write(dir.join(file), &bytes).unwrap();
+    let t = |s: i64| {
+        (back + chrono::Duration::seconds(s)).to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+    };
+    {
+        let mut w = packwitness::recorder::Writer::open(&dir, &config, clock).unwrap();
+        let opened = w
+            .append(Body::ClipOpened {
+                order: "SO-7001-STAGED".into(),
+                station: "station-1".into(),
+                camera: "cam-1".into(),
+                operator: None,
+                group: "staged-1".into(),
+                part: 1,
+                box_no: 1,
+                file: file.into(),
+                started_at: t(0),
+                scanned_at: t(0),
+                first_frame: 0,
+                clock_synced: Some(true),
+            })
+            .unwrap();
+        w.append(Body::ClipSealed {
+            clip: opened.seq,
+            order: "SO-7001-STAGED".into(),
+            station: "station-1".into(),
+            camera: "cam-1".into(),
+            file: file.into(),
+            reason: SealReason::StopCode,
+            started_at: t(0),
+            ended_at: t(9),
+            duration_ms: 9000,
+            frames: genuine["frames"].as_u64().unwrap(),
+            first_frame: 0,
+            size: bytes.len() as u64,
+            sha256: packwitness::digest::sha256_hex(&bytes),
+            fragments: genuine["fragments"].as_u64().unwrap(),
+            fragments_sha256: genuine["fragments_sha256"].as_str().unwrap().into(),
+        })
+        .unwrap();
+        w.checkpoint().unwrap();
+    }
+    // Today the station runs with its TSA: the log, staged clip included, is stamped now.
+    let mut station = spawn_station(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        "lavfi:testsrc2=size=320x240:rate=15",
+    ]);
+    station.wait_record(&dir, "a TSA's stamp", |r| r["kind"] == "anchored");
+    let out = station.finish();
+    assert!(out.status.success(), "{}", show(&out));
+    let zip = tmp.path().join("staged.zip");
+    let out = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "export",
+        "SO-7001-STAGED",
+        "-o",
+        zip.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let key = station_key(&dir);
+    let vb = run(&[
+        "verify-bundle",
+        zip.to_str().unwrap(),
+        "--key",
+        &key,
+        "--tsa-ca",
+        ca.to_str().unwrap(),
+    ]);
+    assert_eq!(vb.status.code(), Some(5), "{}", show(&vb));
+    assert!(
+        stdout(&vb).starts_with("TIME NOT PROVEN")
+            && stdout(&vb).contains("time not proven: claims")
+            && stdout(&vb).contains("the earliest independent proof that it existed is")
+            && stdout(&vb).contains("5 days"),
+        "{}",
+        show(&vb)
+    );
+    let u = tmp.path().join("u");
+    unzip_to(&zip, &u);
+    let sh = Command::new("bash")
+        .arg("verify.sh")
+        .arg(&key)
+        .env("TSA_CA", &ca)
+        .current_dir(&u)
+        .output()
+        .unwrap();
+    assert_eq!(sh.status.code(), Some(5), "{}", show(&sh));
+    assert!(
+        stdout(&sh).contains("TIME NOT PROVEN: order SO-7001-STAGED")
+            && stdout(&sh).contains("5 days"),
+        "{}",
+        show(&sh)
+    );
+    // A reviewer who allows a week of delay accepts it: the verdict is the tolerance's.
+    let vb = run(&[
+        "verify-bundle",
+        zip.to_str().unwrap(),
+        "--key",
+        &key,
+        "--tsa-ca",
+        ca.to_str().unwrap(),
+        "--max-delay",
+        "7d",
+    ]);
+    assert!(vb.status.success(), "{}", show(&vb));
+}
