@@ -89,6 +89,25 @@ fn bundle_round_trip_and_the_documented_steps_work() {
         "{v}"
     );
     assert_eq!(v["report"]["clips_ok"], 1, "{v}");
+    // A reviewer who gives a TSA's certificates gets no more from a log that was never
+    // anchored: still TIME NOT PROVEN.
+    let ca_dir = tmp.path().join("ca");
+    crate::anchor::make_tsa(&ca_dir);
+    let out = run(&[
+        "verify-bundle",
+        zip.to_str().unwrap(),
+        "--key",
+        &station_key(&dir),
+        "--tsa-ca",
+        ca_dir.join("ca.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", show(&out));
+    assert!(
+        stdout(&out).contains("not anchored outside the station")
+            && stdout(&out).contains("no independent proof that it existed"),
+        "{}",
+        show(&out)
+    );
     // The station's start (naming the camera's source), clip_opened, clip_sealed and the
     // export's own access record.
     // ... and the order's scan.
