@@ -18,7 +18,7 @@ figure{display:inline-block;margin:0 1em 1em 0;max-width:100%}img{max-width:36em
 pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}html[lang^=zh] .en{display:none}html:not([lang^=zh]) .zh{display:none}\
 .verdict{font-size:1.2em;font-weight:bold;padding:.6em .8em;border-radius:.3em;background:#eee}\
 .verdict.good{background:#cfc;color:#060}.verdict.bad{background:#fcc;color:#900}.verdict.partial{background:#ffd}\
-.verdict.unknown{background:#eee;color:#444}#pw-drop{border:2px dashed #888;padding:1em;margin:.6em 0}\
+.verdict.unknown{background:#eee;color:#444}#pw-claimed.differs{background:#fcc;color:#900}#pw-drop{border:2px dashed #888;padding:1em;margin:.6em 0}\
 #pw-drop.over{background:#eef}#pw-key{width:100%;font-family:monospace}";
 
 /// The report's own check, run in the reviewer's browser (WebCrypto).
@@ -102,7 +102,12 @@ pub fn report(
                 p { button #pw-lang type="button" { "中文 / English" } }
                 h1 { (tr("Packing video evidence: ", "打包视频证据：")) (ev.code) }
                 @if !ev.statement.is_empty() {
-                    p { b { (tr("What this bundle says it proves: ", "本证据包声称证明：")) } (ev.statement) "." }
+                    // The merchant's own words until the page's check has run; the check puts
+                    // its computed statement beside them and flags them when they differ.
+                    p #pw-claimed {
+                        b { (tr("Claimed by the merchant, not checked: ", "商家声称（未检查）：")) }
+                        span #pw-claimed-text { (ev.statement) } "."
+                    }
                 }
                 (check_section())
                 @if !ev.anchors.is_empty() {
@@ -203,6 +208,7 @@ fn check_section() -> Markup {
                 (tr("NOT CHECKED: this check needs the page's script (open report.html in a current browser).",
                     "未检查：此检查需要页面脚本（请在新版浏览器中打开 report.html）。"))
             }
+            p #pw-computed hidden {}
             p {
                 (tr("1. Paste the station key the merchant published before the dispute (not station.pub from this bundle: whoever made the bundle chose that one):",
                     "1. 粘贴商家在纠纷前公布的工位密钥（不是本证据包里的 station.pub：那是制作证据包的人选的）："))

@@ -145,10 +145,29 @@
     report();
   }
 
+  // What the proven records say, in the page's own words; the merchant's statement is
+  // flagged when it does not say the same times.
+  function computed(p, orders) {
+    const starts = p.sealed.map((r) => r.started_at).filter(Boolean).sort();
+    const ends = p.sealed.map((r) => r.ended_at).filter(Boolean).sort();
+    const from = starts[0] || "?";
+    const to = ends[ends.length - 1] || "?";
+    const c = $("pw-computed");
+    c.hidden = false;
+    c.textContent = T(`Checked on this page, from the proven records: ${p.sealed.length} clip(s) of ${orders}, recorded between ${from} and ${to} (station clock). Their time is not proven on this page.`,
+      `本页根据已证明的记录检查：订单 ${orders} 的 ${p.sealed.length} 段录像，录制于 ${from} 至 ${to}（工位时钟）。本页不证明其时间。`);
+    const claimed = $("pw-claimed-text");
+    if (claimed && !claimed.textContent.includes(`recorded between ${from} and ${to}`)) {
+      $("pw-claimed").classList.add("differs");
+      claimed.textContent = T("DIFFERS FROM THE PROVEN RECORDS: ", "与已证明的记录不符：") + claimed.textContent;
+    }
+  }
+
   function report() {
     const p = state.proven;
     if (!p) return;
     const orders = [...new Set(p.sealed.map((r) => r.order))].join(", ");
+    computed(p, orders);
     const dropped = new Set(state.files.values());
     const ok = p.sealed.filter((r) => dropped.has(r.sha256)).length;
     const bad = [...state.files.entries()].filter(([, h]) => !p.sealed.some((r) => r.sha256 === h));

@@ -518,6 +518,27 @@ fn report_checks_in_the_browser(b: &Browser, zip: &Path, key: &str, tmp: &Path) 
         serde_json::json!([]),
     );
     assert!(!class.as_str().unwrap().contains("good"), "{class}");
+    // Its own statement, from the proven records, beside the merchant's (which agrees).
+    let computed = b.js(
+        "return [document.getElementById('pw-computed').textContent, document.getElementById('pw-claimed').className];",
+        serde_json::json!([]),
+    );
+    assert!(
+        computed[0]
+            .as_str()
+            .unwrap()
+            .contains("from the proven records")
+            && computed[0].as_str().unwrap().contains("ORD-7001")
+            && computed[0]
+                .as_str()
+                .unwrap()
+                .contains("recorded between 20"),
+        "{computed}"
+    );
+    assert!(
+        !computed[1].as_str().unwrap().contains("differs"),
+        "{computed}"
+    );
     b.screenshot("report-time-not-proven");
     // A clip changed by one byte: refused.
     let mut bytes = std::fs::read(&clips[0]).unwrap();
@@ -536,6 +557,32 @@ fn report_checks_in_the_browser(b: &Browser, zip: &Path, key: &str, tmp: &Path) 
     let v = b.wait_js("the changed clip refused", "const t = document.getElementById('pw-verdict').textContent; return t.startsWith('FAILED') ? t : '';");
     assert!(v.as_str().unwrap().contains("tampered.mp4"), "{v}");
     b.screenshot("report-failed");
+    // A sentence of the page edited to claim another time: the page's own statement shows
+    // the proven times, and the edited text is flagged as differing from them.
+    let html_path = out.join("report.html");
+    let page = std::fs::read_to_string(&html_path).unwrap();
+    let at = page.find("recorded between 20").unwrap() + "recorded between ".len();
+    let edited = format!("{}2019{}", &page[..at], &page[at + 4..]);
+    std::fs::write(&html_path, edited).unwrap();
+    b.go(&report);
+    b.type_into("#pw-key", key);
+    b.click("#pw-check");
+    let flagged = b.wait_js("the edit flagged", "const c = document.getElementById('pw-claimed'); return c.classList.contains('differs') ? c.textContent : '';");
+    assert!(
+        flagged
+            .as_str()
+            .unwrap()
+            .contains("DIFFERS FROM THE PROVEN RECORDS")
+            && flagged.as_str().unwrap().contains("recorded between 2019"),
+        "{flagged}"
+    );
+    let computed = b.js(
+        "return document.getElementById('pw-computed').textContent;",
+        serde_json::json!([]),
+    );
+    assert!(!computed.as_str().unwrap().contains("2019"), "{computed}");
+    b.screenshot("report-edited");
+    std::fs::write(&html_path, page).unwrap();
     // Another key (a forger's): refused before any clip is looked at.
     b.go(&report);
     let other =
