@@ -18,7 +18,7 @@ figure{display:inline-block;margin:0 1em 1em 0;max-width:100%}img{max-width:36em
 pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}html[lang^=zh] .en{display:none}html:not([lang^=zh]) .zh{display:none}\
 .verdict{font-size:1.2em;font-weight:bold;padding:.6em .8em;border-radius:.3em;background:#eee}\
 .verdict.good{background:#cfc;color:#060}.verdict.bad{background:#fcc;color:#900}.verdict.partial{background:#ffd}\
-.verdict.unknown{background:#eee;color:#444}#pw-claimed.differs{background:#fcc;color:#900}#pw-drop{border:2px dashed #888;padding:1em;margin:.6em 0}\
+.verdict.unknown{background:#eee;color:#444}#pw-claimed.differs,tr.differs{background:#fcc;color:#900}tr.proven td:first-child::after{content:' \\2713'}#pw-drop{border:2px dashed #888;padding:1em;margin:.6em 0}\
 #pw-drop.over{background:#eef}#pw-key{width:100%;font-family:monospace}";
 
 /// The report's own check, run in the reviewer's browser (WebCrypto).
@@ -146,14 +146,20 @@ pub fn report(
                     (figure(stills, &c.still_end, &format!("clip {} last frame before the seal ({})", c.clip, c.ended_at.as_deref().unwrap_or(""))))
                 }
                 h2 { (tr("Timeline", "时间线")) }
-                div.scroll { table {
+                p.note {
+                    (tr("As the bundle says (claimed by the merchant); the check above marks each row it found in the proven records, and each that differs.",
+                        "以下为证据包所述（商家声称）；上面的检查会标出每一行是否与已证明的记录一致。"))
+                }
+                div.scroll { table #pw-timeline {
                     tr {
                         th { "clip" } th { "camera" } th { "box" } th { "part" } th { "scanned" }
                         th { "start (with pre-roll)" } th { "end" } th { "sealed by" } th { "operator" }
                         th { "SHA-256" } th { "file" }
                     }
                     @for c in &ev.clips {
-                        tr {
+                        tr data-clip=(c.clip) data-start=(c.started_at)
+                            data-end=(c.ended_at.as_deref().unwrap_or(""))
+                            data-sha=(c.sha256.as_deref().unwrap_or("")) {
                             td { (c.clip) }
                             td {
                                 (c.camera)

@@ -156,6 +156,14 @@
     c.hidden = false;
     c.textContent = T(`Checked on this page, from the proven records: ${p.sealed.length} clip(s) of ${orders}, recorded between ${from} and ${to} (station clock). Their time is not proven on this page.`,
       `本页根据已证明的记录检查：订单 ${orders} 的 ${p.sealed.length} 段录像，录制于 ${from} 至 ${to}（工位时钟）。本页不证明其时间。`);
+    // Each row of the timeline: the clip, its times and hash as its proven seal says.
+    for (const row of document.querySelectorAll("#pw-timeline tr[data-clip]")) {
+      const seal = p.sealed.find((r) => String(r.clip) === row.dataset.clip);
+      const same = seal && seal.started_at === row.dataset.start && seal.ended_at === row.dataset.end &&
+        seal.sha256 === row.dataset.sha;
+      row.classList.toggle("proven", !!same);
+      row.classList.toggle("differs", !same);
+    }
     const claimed = $("pw-claimed-text");
     if (claimed && !claimed.textContent.includes(`recorded between ${from} and ${to}`)) {
       $("pw-claimed").classList.add("differs");

@@ -539,6 +539,16 @@ fn report_checks_in_the_browser(b: &Browser, zip: &Path, key: &str, tmp: &Path) 
         !computed[1].as_str().unwrap().contains("differs"),
         "{computed}"
     );
+    // Each timeline row is found in the proven records.
+    let rows = b.js(
+        "return [...document.querySelectorAll('#pw-timeline tr[data-clip]')].map((r) => r.className);",
+        serde_json::json!([]),
+    );
+    assert!(
+        rows.as_array()
+            .is_some_and(|r| !r.is_empty() && r.iter().all(|c| c == "proven")),
+        "{rows}"
+    );
     b.screenshot("report-time-not-proven");
     // A clip changed by one byte: refused.
     let mut bytes = std::fs::read(&clips[0]).unwrap();
