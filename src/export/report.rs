@@ -110,9 +110,13 @@ pub fn report(
                     }
                 }
                 (check_section())
+                p.note {
+                    (tr("Below, up to the instructions, is what the bundle says (claimed by the merchant): the check above marks what it found in the proven records; verify.sh and verify-bundle check the rest.",
+                        "以下直到检查说明为止，是证据包所述（商家声称）：上面的检查会标出它在已证明记录中找到的内容；其余由 verify.sh 和 verify-bundle 检查。"))
+                }
                 @if !ev.anchors.is_empty() {
                     p {
-                        "Time-stamps (RFC 3161): "
+                        "Time-stamps (RFC 3161), as the bundle says: "
                         @for a in &ev.anchors {
                             "the checkpoint of " (a.size) " lines at " (a.gen_time) " by " (a.tsa) "; "
                         }
@@ -121,7 +125,7 @@ pub fn report(
                 }
                 @if !ev.witnessed.is_empty() {
                     p {
-                        "Witness cosignatures (c2sp.org/tlog-cosignature): "
+                        "Witness cosignatures (c2sp.org/tlog-cosignature), as the bundle says: "
                         @for w in &ev.witnessed {
                             "the checkpoint of " (w.size) " lines by " (w.witness) " (key ID " (w.key_id) ") at " (w.time) "; "
                         }
