@@ -155,10 +155,9 @@ async fn put_clip(
         );
     };
     // The body goes to the store as it arrives; nothing of it is kept here.
-    let (stream, _) = crate::archive::upload::hashing_body(
-        body.into_data_stream(),
-        crate::digest::ResumableSha256::default(),
-    );
+    // The body goes to the store as it arrives (the store checks its SHA-256); nothing of it
+    // is kept or hashed here.
+    let (stream, _) = crate::archive::upload::forward_body(body.into_data_stream(), None);
     reply(a.put_clip(&st, &sha256, len, stream).await)
 }
 

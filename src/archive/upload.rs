@@ -22,12 +22,16 @@ use super::{db, ArchiveError};
 use crate::anchor::witness::Answer;
 use crate::digest::ResumableSha256;
 
-/// A request body as a stream the S3 client takes, and the SHA-256 state after its bytes
-/// (hashed on their way through, from `state`); the state is `None` when the body broke off.
-pub fn hashing_body<S, E>(
+/// A request body as a stream the S3 client takes, and, when `hash` is given, the SHA-256
+/// state after its bytes (hashed on their way through, from that state). The task answers
+/// `None` when the body broke off, or when no hash was asked for.
+pub fn forward_body<S, E>(
     body: S,
-    mut state: ResumableSha256,
-) -> (ByteStream, tokio::task::JoinHandle<Option<ResumableSha256>>)
+    mut hash: Option<ResumableSha256>,
+) -> (
+    ByteStream,
+    tokio::task::JoinHandle<Option<ResumableSha256>>,
+)
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: std::error::Error + Send + Sync + 'static,
@@ -40,7 +44,9 @@ where
         while let Some(chunk) = body.next().await {
             match chunk {
                 Ok(b) => {
-                    state.update(&b);
+                    if let Some(h) = hash.as_mut() {
+                        h.update(&b);
+                    }
                     if tx.send_data(b).await.is_err() {
                         return None;
                     }
@@ -51,7 +57,7 @@ where
                 }
             }
         }
-        Some(state)
+        hash
     });
     (ByteStream::from_body_1_x(chan), task)
 }
@@ -256,7 +262,7 @@ impl Archive {
                 detail: "its hash state is not readable: abandon it (POST .../complete answers 422 and starts over)".into(),
             });
         };
-        let (stream, hashed) = hashing_body(body, state);
+        let (stream, hashed) = forward_body(body, Some(state));
         let key = clip_key(sha256);
         let etag = match self
             .bucket
