@@ -28,10 +28,7 @@ use crate::digest::ResumableSha256;
 pub fn forward_body<S, E>(
     body: S,
     mut hash: Option<ResumableSha256>,
-) -> (
-    ByteStream,
-    tokio::task::JoinHandle<Option<ResumableSha256>>,
-)
+) -> (ByteStream, tokio::task::JoinHandle<Option<ResumableSha256>>)
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: std::error::Error + Send + Sync + 'static,

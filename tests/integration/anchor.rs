@@ -82,6 +82,48 @@ impl Drop for Tsa {
     }
 }
 
+/// Exports `code` of the data dir `dir` with the config `cfg` into `zip`.
+fn export_bundle(cfg: &Path, dir: &Path, code: &str, zip: &Path) {
+    let out = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "export",
+        code,
+        "-o",
+        zip.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+}
+
+/// Both checkers of `zip` with the station key and the TSA's CA: `verify-bundle --tsa-ca`,
+/// and `verify.sh` with `TSA_CA` in the bundle unzipped into `u`.
+fn check_with_ca(
+    zip: &Path,
+    u: &Path,
+    key: &str,
+    ca: &Path,
+) -> (std::process::Output, std::process::Output) {
+    let vb = run(&[
+        "verify-bundle",
+        zip.to_str().unwrap(),
+        "--key",
+        key,
+        "--tsa-ca",
+        ca.to_str().unwrap(),
+    ]);
+    unzip_to(zip, u);
+    let sh = Command::new("bash")
+        .arg("verify.sh")
+        .arg(key)
+        .env("TSA_CA", ca)
+        .current_dir(u)
+        .output()
+        .unwrap();
+    (vb, sh)
+}
+
 /// The stamped checkpoints of a data dir: (size, note, token), smallest first.
 fn stamped(dir: &Path) -> Vec<(u64, PathBuf, PathBuf)> {
     let mut v = Vec::new();
@@ -230,27 +272,11 @@ fn checkpoints_are_stamped_by_a_tsa_and_queued_while_it_is_down() {
     // The bundle carries the stamps: both checkers prove the clip existed no later than the
     // TSA's time, with the published key and the TSA's CA.
     let zip = tmp.path().join("b.zip");
-    let out = run(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "export",
-        "SO-1001-TSA",
-        "-o",
-        zip.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", show(&out));
+    export_bundle(&cfg, &dir, "SO-1001-TSA", &zip);
     let key = station_key(&dir);
     let ca = tsa_dir.join("ca.pem");
-    let vb = run(&[
-        "verify-bundle",
-        zip.to_str().unwrap(),
-        "--key",
-        &key,
-        "--tsa-ca",
-        ca.to_str().unwrap(),
-    ]);
+    let u = tmp.path().join("u");
+    let (vb, sh) = check_with_ca(&zip, &u, &key, &ca);
     assert!(vb.status.success(), "{}", show(&vb));
     assert!(
         stdout(&vb).starts_with("VERIFIED")
@@ -260,15 +286,6 @@ fn checkpoints_are_stamped_by_a_tsa_and_queued_while_it_is_down() {
         "{}",
         show(&vb)
     );
-    let u = tmp.path().join("u");
-    unzip_to(&zip, &u);
-    let sh = Command::new("bash")
-        .arg("verify.sh")
-        .arg(&key)
-        .env("TSA_CA", &ca)
-        .current_dir(&u)
-        .output()
-        .unwrap();
     assert!(sh.status.success(), "{}", show(&sh));
     let when = |o: &std::process::Output| {
         stdout(o)
@@ -387,40 +404,14 @@ fn redate(dir: &Path, cfg: &Path, key: &str, ca: &Path, tmp: &Path) {
     assert_eq!(v.status.code(), Some(3), "{}", show(&v));
     assert!(show(&v).contains("the log was re-dated"), "{}", show(&v));
     let zip = tmp.join("fake.zip");
-    let out = run(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "export",
-        "SO-1009-FAKE",
-        "-o",
-        zip.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", show(&out));
-    let vb = run(&[
-        "verify-bundle",
-        zip.to_str().unwrap(),
-        "--key",
-        key,
-        "--tsa-ca",
-        ca.to_str().unwrap(),
-    ]);
+    export_bundle(cfg, dir, "SO-1009-FAKE", &zip);
+    let (vb, sh) = check_with_ca(&zip, &tmp.join("fake"), key, ca);
     assert_eq!(vb.status.code(), Some(3), "{}", show(&vb));
     assert!(
         stdout(&vb).contains("the log was re-dated"),
         "{}",
         show(&vb)
     );
-    let u = tmp.join("fake");
-    unzip_to(&zip, &u);
-    let sh = Command::new("bash")
-        .arg("verify.sh")
-        .arg(key)
-        .env("TSA_CA", ca)
-        .current_dir(&u)
-        .output()
-        .unwrap();
     assert_eq!(sh.status.code(), Some(1), "{}", show(&sh));
     assert!(
         stdout(&sh).contains("the log was re-dated"),
@@ -722,26 +713,9 @@ fn a_staged_clip_stamped_days_later_is_time_not_proven() {
     let out = station.finish();
     assert!(out.status.success(), "{}", show(&out));
     let zip = tmp.path().join("staged.zip");
-    let out = run(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "export",
-        "SO-7001-STAGED",
-        "-o",
-        zip.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", show(&out));
+    export_bundle(&cfg, &dir, "SO-7001-STAGED", &zip);
     let key = station_key(&dir);
-    let vb = run(&[
-        "verify-bundle",
-        zip.to_str().unwrap(),
-        "--key",
-        &key,
-        "--tsa-ca",
-        ca.to_str().unwrap(),
-    ]);
+    let (vb, sh) = check_with_ca(&zip, &tmp.path().join("u"), &key, &ca);
     assert_eq!(vb.status.code(), Some(5), "{}", show(&vb));
     assert!(
         stdout(&vb).starts_with("TIME NOT PROVEN")
@@ -751,15 +725,6 @@ fn a_staged_clip_stamped_days_later_is_time_not_proven() {
         "{}",
         show(&vb)
     );
-    let u = tmp.path().join("u");
-    unzip_to(&zip, &u);
-    let sh = Command::new("bash")
-        .arg("verify.sh")
-        .arg(&key)
-        .env("TSA_CA", &ca)
-        .current_dir(&u)
-        .output()
-        .unwrap();
     assert_eq!(sh.status.code(), Some(5), "{}", show(&sh));
     assert!(
         stdout(&sh).contains("TIME NOT PROVEN: order SO-7001-STAGED")

@@ -990,38 +990,23 @@ fn a_large_clip_goes_in_parts_and_resumes_where_either_side_stopped() {
     assert_eq!(state["next_part"], 1, "{state}");
     let part = &big[..5 << 20];
     let part_sha = packwitness::digest::sha256_hex(part);
+    let put_part = |n: u32, sum: &str, body: &[u8]| {
+        http(
+            &addr,
+            "PUT",
+            &format!("/v1/clips/{sha}/upload/{n}"),
+            &[("Authorization", &auth), ("x-packwitness-sha256", sum)],
+            body,
+        )
+    };
     // A part whose bytes are not the ones its SHA-256 names is refused by the store.
     let wrong = packwitness::digest::sha256_hex(b"other bytes");
-    let r = http(
-        &addr,
-        "PUT",
-        &format!("/v1/clips/{sha}/upload/1"),
-        &[("Authorization", &auth), ("x-packwitness-sha256", &wrong)],
-        part,
-    );
+    let r = put_part(1, &wrong, part);
     assert_eq!(r.status, 422, "{}", r.text());
     // Parts go in order (the answer comes before the body is read: a short one here).
-    let r = http(
-        &addr,
-        "PUT",
-        &format!("/v1/clips/{sha}/upload/2"),
-        &[
-            ("Authorization", &auth),
-            ("x-packwitness-sha256", &part_sha),
-        ],
-        b"x",
-    );
+    let r = put_part(2, &part_sha, b"x");
     assert_eq!(r.status, 409, "{}", r.text());
-    let r = http(
-        &addr,
-        "PUT",
-        &format!("/v1/clips/{sha}/upload/1"),
-        &[
-            ("Authorization", &auth),
-            ("x-packwitness-sha256", &part_sha),
-        ],
-        part,
-    );
+    let r = put_part(1, &part_sha, part);
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("\"next_part\":2"), "{}", r.text());
 
