@@ -261,6 +261,12 @@ pub enum Body {
         /// `<file>.fragments`, so a modified clip can be located to the fragment.
         fragments: u64,
         fragments_sha256: String,
+        /// Frames the camera delivered during the clip that were left out because the recorder
+        /// was behind real time (busy CPUs, a slow disk): the frame rate stepped down so the
+        /// clip kept up with the clock. `first_frame + frames + dropped_frames` is the next
+        /// frame's number. Absent when none was (and in records written before it existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dropped_frames: Option<u64>,
     },
     /// A signed tree head over every line before this one (RFC 6962 tree, C2SP checkpoint).
     Checkpoint {

@@ -49,6 +49,7 @@ struct Flat {
     sha256: Option<String>,
     fragments: Option<u64>,
     fragments_sha256: Option<String>,
+    dropped_frames: Option<u64>,
     root: Option<String>,
     tsa: Option<String>,
     time: Option<String>,
@@ -154,6 +155,7 @@ impl Flat {
                 sha256: req!(sha256),
                 fragments: req!(fragments),
                 fragments_sha256: req!(fragments_sha256),
+                dropped_frames: self.dropped_frames,
             },
             "checkpoint" => Body::Checkpoint {
                 size: req!(size),

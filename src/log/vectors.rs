@@ -128,6 +128,7 @@ pub fn lines() -> Vec<String> {
             sha256: digest::sha256_hex(b"the clip's bytes"),
             fragments: 157,
             fragments_sha256: digest::sha256_hex(b"the pieces' digests"),
+            dropped_frames: None,
         },
         Body::Access {
             action: "export".into(),
@@ -271,6 +272,34 @@ mod tests {
             );
         }
         assert_eq!(kinds.len(), 18, "{kinds:?}");
+        // `clip_sealed.dropped_frames` is optional: absent in the vector (none left out),
+        // and, when set, the last field of the line, read back as written.
+        let sealed = file
+            .lines()
+            .find(|l| l.contains("\"kind\":\"clip_sealed\""))
+            .unwrap();
+        let mut rec: Record = serde_json::from_str(sealed).unwrap();
+        let Body::ClipSealed { dropped_frames, .. } = &mut rec.body else {
+            panic!("{sealed}");
+        };
+        assert_eq!(*dropped_frames, None);
+        *dropped_frames = Some(12);
+        let with = serde_json::to_string(&rec).unwrap();
+        assert_eq!(
+            with,
+            format!(
+                "{},\"dropped_frames\":12}}",
+                sealed.strip_suffix('}').unwrap()
+            )
+        );
+        let back: Record = serde_json::from_str(&with).unwrap();
+        assert!(matches!(
+            back.body,
+            Body::ClipSealed {
+                dropped_frames: Some(12),
+                ..
+            }
+        ));
         let (k1, k2) = (
             StationKey::parse(TEST_PRIVATE_KEY).unwrap(),
             StationKey::parse(TEST_PRIVATE_KEY_2).unwrap(),

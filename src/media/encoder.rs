@@ -448,6 +448,10 @@ impl PacketSource for Transcode {
         self.source.late_frames()
     }
 
+    fn can_drop(&self) -> bool {
+        true
+    }
+
     fn set_wall_offset(&mut self, wall_offset_s: f64) {
         if let Some(e) = self.encoder.as_mut() {
             e.set_wall_offset(wall_offset_s);

@@ -144,6 +144,11 @@ pub trait PacketSource {
     fn late_frames(&self) -> u64 {
         0
     }
+    /// True when a unit may be left out without harm to the others (a raw frame before the
+    /// encoder); false for a camera's own packets, which later packets refer to.
+    fn can_drop(&self) -> bool {
+        false
+    }
     /// The Unix time of pts 0 changed (the session's wall-clock map was corrected): a stamp
     /// drawn from now on uses it.
     fn set_wall_offset(&mut self, _wall_offset_s: f64) {}

@@ -69,6 +69,11 @@ pub fn media_path(
     Box::new(Transcode::new(Box::new(src), settings))
 }
 
+/// How far behind real time a frame may come before frames are left out (transcoding only:
+/// a camera's own packets depend on each other and are never left out). Kept small, since a
+/// crash loses what waits: this lag, the encoder's lookahead and the fragment being written.
+pub const DROP_BEHIND_S: f64 = 0.2;
+
 /// What a station tells each of its cameras.
 #[derive(Debug, Clone)]
 pub enum CameraCommand {
@@ -345,6 +350,10 @@ impl CameraLoop {
         };
         let mut packets = Vec::new();
         let mut frame_no = 0u64;
+        // Frames left out while the recorder was behind real time, and a stamp change that a
+        // left-out frame still owes to the next one encoded.
+        let mut dropped = 0u64;
+        let mut owed_restamp = false;
         // After a stop code, the stamp keeps the order until the post-roll ends.
         let mut idle_from: Option<i64> = None;
         // An order open before this session (scanned while the camera was down, or lost
@@ -389,6 +398,25 @@ impl CameraLoop {
                 break SessionEnd::Shutdown;
             }
             self.preview.tap(&unit);
+            if !keyframe && media.can_drop() && clock.map.behind_s > DROP_BEHIND_S {
+                // Behind real time (busy CPUs, a slow disk): this frame is left out so that
+                // the clip keeps up with the clock; its number stays used, so the clip's
+                // record counts the gap (`dropped_frames`).
+                if dropped == 0 {
+                    tracing::warn!(camera = %cam.id, behind_ms = (clock.map.behind_s * 1000.0).round(), "encoding is behind real time: frames are left out until it catches up");
+                }
+                dropped += 1;
+                owed_restamp |= restamp;
+                self.health.dropped_frame(clock.map.behind_s);
+                frame_no += 1;
+                match media.next_unit() {
+                    Ok(Some(u)) => unit = u,
+                    Ok(None) => break SessionEnd::Ended,
+                    Err(e) => break SessionEnd::Lost(e.to_string()),
+                }
+                continue;
+            }
+            let restamp = restamp || std::mem::take(&mut owed_restamp);
             if let Err(e) = media.process(
                 unit,
                 frame_no,
@@ -412,7 +440,7 @@ impl CameraLoop {
                 Err(e) => break SessionEnd::Lost(e.to_string()),
             }
         };
-        tracing::info!(camera = %cam.id, frames = frame_no, late = media.late_frames(), "camera session ended");
+        tracing::info!(camera = %cam.id, frames = frame_no, dropped, late = media.late_frames(), "camera session ended");
         // Whatever was encoded goes into the clip before it is sealed.
         if let Err(e) = media.finish(&mut packets) {
             tracing::error!(camera = %cam.id, error = %e, "the encoder's last frames are lost");

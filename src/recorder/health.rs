@@ -61,6 +61,8 @@ struct Inner {
     last_frame_wall: Option<String>,
     reconnects: u64,
     late: u64,
+    /// Frames left out since the process started because the recorder was behind real time.
+    dropped: u64,
     bytes: u64,
     /// Clips sealed and recorded in the manifest.
     clips: u64,
@@ -115,6 +117,10 @@ pub struct CameraStatus {
     pub frames: u64,
     /// Frames that came more than 100 ms late (a real camera would have dropped them).
     pub late_frames: u64,
+    /// Frames left out since the process started because the recorder was behind real time
+    /// (the frame rate stepped down; each clip's record counts its own).
+    #[serde(default)]
+    pub dropped_frames: u64,
     /// Seconds since the last frame reached the clip writer.
     pub last_frame_age_s: Option<f64>,
     pub last_frame_at: Option<String>,
@@ -201,6 +207,13 @@ impl CameraHealth {
     pub fn late_frames(&self, late: u64) {
         let mut g = self.lock();
         g.late = g.late.max(late);
+    }
+
+    /// A frame was left out because it came `behind_s` after its time.
+    pub fn dropped_frame(&self, behind_s: f64) {
+        let mut g = self.lock();
+        g.dropped += 1;
+        g.behind_s = behind_s;
     }
 
     /// A frame of `bytes` reached the clip writer.
@@ -326,6 +339,7 @@ impl CameraHealth {
             },
             frames: g.frames,
             late_frames: g.late,
+            dropped_frames: g.dropped,
             last_frame_age_s: g.last_frame.map(|f| now.saturating_sub(f).as_secs_f64()),
             last_frame_at: g.last_frame_wall.clone(),
             queued,

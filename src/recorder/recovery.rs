@@ -103,6 +103,7 @@ fn seal_from_disk(
             sha256: r.sha256,
             fragments: r.fragments.len() as u64,
             fragments_sha256: fmp4::fragments_digest(&r.fragments),
+            dropped_frames: None,
         })?;
         Ok(true)
     }

@@ -61,6 +61,7 @@ fn seal(opened: &Record, ms: i64) -> Body {
         sha256: crate::digest::sha256_hex(b""),
         fragments: 0,
         fragments_sha256: crate::digest::sha256_hex(b""),
+        dropped_frames: None,
     }
 }
 

@@ -420,7 +420,7 @@ pub fn metrics_text(p: &ProcessStatus) -> String {
         .flat_map(|(id, h)| h.cameras.iter().map(move |c| (id, c)))
         .collect();
     type CamFn = fn(&crate::recorder::health::CameraStatus) -> f64;
-    let per_camera: [(&str, &str, &str, CamFn); 10] = [
+    let per_camera: [(&str, &str, &str, CamFn); 11] = [
         (
             "camera_clips_total",
             "counter",
@@ -438,6 +438,12 @@ pub fn metrics_text(p: &ProcessStatus) -> String {
             "counter",
             "Frames that came more than 100 ms late.",
             |c| c.late_frames as f64,
+        ),
+        (
+            "camera_dropped_frames_total",
+            "counter",
+            "Frames left out because the recorder was behind real time.",
+            |c| c.dropped_frames as f64,
         ),
         (
             "camera_fps",

@@ -395,6 +395,7 @@ fn redate(dir: &Path, cfg: &Path, key: &str, ca: &Path, tmp: &Path) {
             sha256: packwitness::digest::sha256_hex(&bytes),
             fragments: genuine["fragments"].as_u64().unwrap(),
             fragments_sha256: genuine["fragments_sha256"].as_str().unwrap().into(),
+            dropped_frames: None,
         })
         .unwrap();
         w.checkpoint().unwrap();
@@ -695,6 +696,7 @@ fn a_staged_clip_stamped_days_later_is_time_not_proven() {
             sha256: packwitness::digest::sha256_hex(&bytes),
             fragments: genuine["fragments"].as_u64().unwrap(),
             fragments_sha256: genuine["fragments_sha256"].as_str().unwrap().into(),
+            dropped_frames: None,
         })
         .unwrap();
         w.checkpoint().unwrap();

@@ -920,6 +920,7 @@ fn seal_clip(dir: &Path, cfg: &Path, order: &str, bytes: &[u8]) {
         sha256: packwitness::digest::sha256_hex(bytes),
         fragments: 1,
         fragments_sha256: packwitness::digest::sha256_hex(b""),
+        dropped_frames: None,
     })
     .unwrap();
     w.checkpoint().unwrap();

@@ -434,6 +434,14 @@ impl Drop for Station {
 
 /// The camera-session frame number at which a sealed clip's order was scanned (its clip starts
 /// earlier by the pre-roll), from its clip_opened record; 30 fps sources.
+/// The number of the frame after a sealed clip's last: its first frame, its frames and the
+/// frames left out while the recorder was behind real time (`dropped_frames`).
+pub fn frame_after(sealed: &serde_json::Value) -> u64 {
+    sealed["first_frame"].as_u64().unwrap()
+        + sealed["frames"].as_u64().unwrap()
+        + sealed["dropped_frames"].as_u64().unwrap_or(0)
+}
+
 pub fn scan_frame(dir: &Path, sealed: &serde_json::Value) -> u64 {
     let opened = manifest(dir)
         .into_iter()

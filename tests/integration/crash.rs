@@ -35,10 +35,12 @@ fn restart_and_stop(dir: &std::path::Path) -> std::process::Output {
         .unwrap()
 }
 
-/// The fast tier: kills on a quiet machine.
+/// The fast tier: kills beside the rest of the suite (other recorders, Chromium, PostgreSQL,
+/// an S3 server), a load nobody controls on 2 cores; it checks recovery and a looser bound.
+/// The 1 s bound under a known load is the slow tier's.
 #[test]
 fn kill_9_at_random_moments() {
-    kill_trials(12, 0);
+    kill_trials(12, 0, 1.5);
 }
 
 /// The slow tier (`cargo test --test integration -- --ignored --test-threads=1`, run by .ci/run after the fast one): every kill
@@ -48,11 +50,12 @@ fn kill_9_at_random_moments() {
 #[ignore = "slow tier: busy loops; run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn kill_9_under_load_loses_at_most_a_second() {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    kill_trials(20, 2 * cores);
+    kill_trials(20, 2 * cores, 1.0);
 }
 
-/// `trials` kills (PACKWITNESS_CRASH_TRIALS overrides), each with `hogs` spinning shells.
-fn kill_trials(default_trials: u64, hogs: usize) {
+/// `trials` kills (PACKWITNESS_CRASH_TRIALS overrides), each with `hogs` spinning shells;
+/// each may lose at most `max_loss` seconds of video.
+fn kill_trials(default_trials: u64, hogs: usize, max_loss: f64) {
     let trials: u64 = std::env::var("PACKWITNESS_CRASH_TRIALS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -95,7 +98,15 @@ fn kill_trials(default_trials: u64, hogs: usize) {
         let c = child.0.as_mut().unwrap();
         let stdin = c.stdin.as_mut().unwrap();
         writeln!(stdin, "CRASH-{t}").unwrap();
-        // Kill anywhere from before the first frame to a few seconds in, sometimes after a switch.
+        // A quarter of the kills come at any moment from the start (often before the first
+        // frame, however slow the start is under load); the others once the clip is open, at
+        // any moment of its first seconds, sometimes after a switch.
+        if rng.next(4) != 0 {
+            let order = format!("CRASH-{t}");
+            wait_record(&dir, "the trial's clip opened", |r| {
+                r["kind"] == "clip_opened" && r["order"] == order.as_str()
+            });
+        }
         let first = rng.next(2500);
         input_gap(first);
         if rng.next(3) == 0 {
@@ -183,7 +194,7 @@ fn kill_trials(default_trials: u64, hogs: usize) {
             / 1000.0;
         worst = worst.max(lost);
         // Quarter-second fragments plus the encoder's lookahead and the frame in flight.
-        assert!(lost <= 1.0, "trial {t}: {lost:.3} s of video lost (killed {killed_at}, clip kept until {kept_until})");
+        assert!(lost <= max_loss, "trial {t}: {lost:.3} s of video lost, more than {max_loss} s (killed {killed_at}, clip kept until {kept_until})");
     }
     println!("{trials} kills ({hogs} busy loops beside each), {interrupted} interrupted clips recovered, {resumed} orders resumed, worst loss {worst:.3} s");
     assert!(

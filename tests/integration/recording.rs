@@ -164,8 +164,7 @@ fn pre_roll_starts_before_the_scan_but_not_before_the_previous_clip_ended() {
         o2["scanned_at"].as_str().unwrap(),
     );
     assert!((2.0..=3.05).contains(&pre), "pre-roll of {pre} s");
-    let end =
-        |r: &serde_json::Value| r["first_frame"].as_u64().unwrap() + r["frames"].as_u64().unwrap();
+    let end = frame_after;
     assert!(s[1]["first_frame"].as_u64().unwrap() >= end(&s[0]));
     // PRE-3 came right after PRE-2 ended: its pre-roll is cut at PRE-2's end.
     assert!(

@@ -150,6 +150,7 @@ impl Station {
                 sha256: crate::digest::sha256_hex(&clip),
                 fragments: 1,
                 fragments_sha256: crate::digest::sha256_hex(b""),
+                dropped_frames: None,
             };
             let bodies = vec![
                 Body::Scan {

@@ -167,6 +167,7 @@ fn clip_bodies(
         sha256: sha,
         fragments: nfrags,
         fragments_sha256: frags_sha,
+        dropped_frames: None,
     });
     Ok((bodies, file))
 }

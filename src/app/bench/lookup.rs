@@ -161,6 +161,7 @@ fn write_manifest(dir: &Path, clips: u64) -> Result<u64, Error> {
             sha256: crate::digest::sha256_hex(&i.to_le_bytes()),
             fragments: 121,
             fragments_sha256: crate::digest::sha256_hex(&(i + 1).to_le_bytes()),
+            dropped_frames: None,
         })?;
     }
     out.flush().map_err(io)?;

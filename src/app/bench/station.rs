@@ -12,6 +12,9 @@ pub struct StationBench {
     pub usage: Usage,
     pub frames: u64,
     pub late: u64,
+    /// Frames left out because the recorder was behind real time (the frame rate stepped
+    /// down).
+    pub dropped: u64,
     /// Writer lag (video queued between capture and the clip file), sampled from the
     /// station's status five times a second.
     pub lag_p99_s: f64,
@@ -118,8 +121,8 @@ pub fn station(
         .stdin
         .take()
         .ok_or_else(|| Error::internal("the station's stdin"))?;
-    let (mut lags, mut behind, mut n, mut frames, mut late) =
-        (Vec::new(), Vec::new(), 0, 0u64, 0u64);
+    let (mut lags, mut behind, mut n, mut frames, mut late, mut dropped) =
+        (Vec::new(), Vec::new(), 0, 0u64, 0u64, 0u64);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watchers: Vec<_> = ["top", "side"]
         .into_iter()
@@ -148,6 +151,10 @@ pub fn station(
             }
             frames = cams.iter().filter_map(|c| c["frames"].as_u64()).sum();
             late = cams.iter().filter_map(|c| c["late_frames"].as_u64()).sum();
+            dropped = cams
+                .iter()
+                .filter_map(|c| c["dropped_frames"].as_u64())
+                .sum();
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -188,6 +195,7 @@ pub fn station(
         usage,
         frames,
         late,
+        dropped,
         lag_p99_s: pct(&lags, 0.99),
         behind_p99_s: pct(&behind, 0.99),
         lag_max_s: lags.last().copied().unwrap_or(f64::NAN),

@@ -179,6 +179,7 @@ fn sealed(clip: u64, order: &str, reason: SealReason) -> Body {
         sha256: digest::sha256_hex(b""),
         fragments: 1,
         fragments_sha256: digest::sha256_hex(b""),
+        dropped_frames: None,
     }
 }
 

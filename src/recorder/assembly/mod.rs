@@ -267,6 +267,10 @@ struct OpenClip {
     file: String,
     started_at: String,
     first_frame: u64,
+    /// The number the next frame has if none is left out, and the frames left out so far
+    /// (the camera loop numbers every frame, encoded or not).
+    next_frame: u64,
+    dropped: u64,
     /// The order it records (to resume it as the next part if writing fails).
     order_ref: OpenOrder,
 }
@@ -526,6 +530,10 @@ impl Assembly {
                 open.next_text += second;
             }
         }
+        if p.frame_no > open.next_frame {
+            open.dropped += p.frame_no - open.next_frame;
+        }
+        open.next_frame = open.next_frame.max(p.frame_no + 1);
         open.out.write(p)
     }
 
@@ -646,6 +654,8 @@ impl Assembly {
             file,
             started_at,
             first_frame,
+            next_frame: first_frame,
+            dropped: 0,
             next_text: first_pts,
             order_ref: order.clone(),
         })
@@ -718,6 +728,7 @@ impl Assembly {
             file,
             started_at,
             first_frame,
+            dropped,
             ..
         } = open;
         self.ctx.health.clip_sealed();
@@ -752,6 +763,7 @@ impl Assembly {
             sha256: sealed.sha256,
             fragments: sealed.fragments.len() as u64,
             fragments_sha256: fmp4::fragments_digest(&sealed.fragments),
+            dropped_frames: (dropped > 0).then_some(dropped),
         };
         if let Err(e) = self.ctx.records.append(body.clone()) {
             self.pending_seal = Some(body);

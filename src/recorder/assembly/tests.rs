@@ -267,6 +267,65 @@ fn a_switch_is_frame_exact() {
     );
 }
 
+/// Frames the camera loop left out while behind real time (their numbers skipped) are
+/// counted in the record of the clip they fell in, and only there; a clip with none says
+/// nothing.
+#[test]
+fn frames_left_out_are_counted_in_their_clips_record() {
+    let mut ps = packets(90, 30);
+    ps[40].key = true;
+    // Frames 10..15 and 50..52 were left out: the loop numbered them, the encoder never saw them.
+    ps.retain(|p| !(10..15).contains(&p.frame_no) && !(50..52).contains(&p.frame_no));
+    let mut ev = vec![
+        started(false),
+        CameraEvent::Cut {
+            pts: 0,
+            next: Some(order("A")),
+            reason: SealReason::NextOrder,
+        },
+    ];
+    for p in ps {
+        if p.frame_no == 40 {
+            ev.push(CameraEvent::Cut {
+                pts: 40 * F,
+                next: Some(order("B")),
+                reason: SealReason::NextOrder,
+            });
+        }
+        if p.frame_no == 60 {
+            ev.push(CameraEvent::Cut {
+                pts: 60 * F,
+                next: Some(order("C")),
+                reason: SealReason::NextOrder,
+            });
+        }
+        ev.push(CameraEvent::Packet(p));
+    }
+    ev.push(CameraEvent::End {
+        reason: SealReason::Shutdown,
+    });
+    let (recs, _) = run(ev, 0.0);
+    let got: Vec<(u64, u64, Option<u64>)> = recs
+        .iter()
+        .filter_map(|b| match b {
+            Body::ClipSealed {
+                first_frame,
+                frames,
+                dropped_frames,
+                ..
+            } => Some((*first_frame, *frames, *dropped_frames)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [(0, 35, Some(5)), (40, 18, Some(2)), (60, 30, None)],
+        "first_frame + frames + dropped_frames is the next clip's first frame"
+    );
+    let line = serde_json::to_string(&recs.last().unwrap()).unwrap();
+    assert!(!line.contains("dropped_frames"), "{line}");
+}
+
 /// Passthrough (no forced keyframe): a clip starts at the camera's last keyframe at least
 /// the pre-roll before the scan, and the scan time is the scan's frame.
 #[test]

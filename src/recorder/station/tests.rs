@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::clock::SimClock;
+use crate::clock::{Clock, SimClock};
 use crate::config::CameraConfig;
 use crate::log::state::OpenOrderState;
 use crate::media::replay::Replay;
@@ -254,4 +254,182 @@ fn a_camera_lost_mid_order_resumes_it_as_the_next_part_after_a_gap() {
     assert!(gaps[0].1.contains("cable pulled"), "{}", gaps[0].1);
     assert_eq!(gaps[1].0, None, "the order ended while the camera was down");
     assert_eq!(files.0.lock().unwrap().len(), 2);
+}
+
+/// An encoder on the simulated clock: frame `i` is due `i` frames after the first (the source
+/// waits for it, as a camera's next frame), and encoding one takes `cost(i)`. It may leave
+/// frames out, as the transcode path may; it notes how far behind each encoded frame was.
+struct SlowEncoder {
+    replay: Replay,
+    clock: SimClock,
+    start: Option<chrono::DateTime<chrono::FixedOffset>>,
+    next: usize,
+    cost: fn(usize) -> std::time::Duration,
+    worst_behind: Arc<std::sync::Mutex<f64>>,
+}
+
+impl SlowEncoder {
+    fn due(&self, i: usize) -> chrono::DateTime<chrono::FixedOffset> {
+        let start = self.start.unwrap_or_else(|| self.clock.now());
+        start + chrono::Duration::microseconds(33_333 * i as i64)
+    }
+}
+
+impl PacketSource for SlowEncoder {
+    fn info(&self) -> crate::media::StreamInfo {
+        self.replay.info()
+    }
+    fn next_unit(&mut self) -> Result<Option<crate::media::Unit>, Error> {
+        self.start.get_or_insert_with(|| self.clock.now());
+        let due = self.due(self.next);
+        let now = self.clock.now();
+        if due > now {
+            self.clock.advance((due - now).to_std().unwrap_or_default());
+        }
+        self.next += 1;
+        self.replay.next_unit()
+    }
+    fn start(
+        &mut self,
+        wall_offset_s: f64,
+        stamp: &crate::media::StampText,
+    ) -> Result<ffmpeg_next::codec::Parameters, Error> {
+        self.replay.start(wall_offset_s, stamp)
+    }
+    fn process(
+        &mut self,
+        unit: crate::media::Unit,
+        frame_no: u64,
+        keyframe: bool,
+        stamp: Option<&crate::media::StampText>,
+        out: &mut Vec<crate::media::EncodedPacket>,
+    ) -> Result<(), Error> {
+        let behind = (self.clock.now() - self.due(frame_no as usize))
+            .num_microseconds()
+            .unwrap_or(0) as f64
+            / 1e6;
+        let mut w = self.worst_behind.lock().unwrap();
+        *w = w.max(behind);
+        drop(w);
+        self.clock.advance((self.cost)(frame_no as usize));
+        self.replay.process(unit, frame_no, keyframe, stamp, out)
+    }
+    fn finish(&mut self, out: &mut Vec<crate::media::EncodedPacket>) -> Result<(), Error> {
+        self.replay.finish(out)
+    }
+    fn text_track(&self) -> bool {
+        false
+    }
+    fn can_drop(&self) -> bool {
+        true
+    }
+}
+
+/// Opens one [`SlowEncoder`] session of `frames` frames after the test's go; later openings
+/// fail (the camera is gone).
+struct SlowOpener {
+    clock: SimClock,
+    go: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    frames: usize,
+    cost: fn(usize) -> std::time::Duration,
+    worst_behind: Arc<std::sync::Mutex<f64>>,
+}
+
+impl Opener for SlowOpener {
+    fn open(&self, _cam: &CameraConfig) -> Result<Box<dyn PacketSource>, Error> {
+        let Some(go) = self.go.lock().unwrap().take() else {
+            return Err(Error::msg(crate::error::ErrorKind::Unavailable, "gone"));
+        };
+        let _ = go.recv();
+        Ok(Box::new(SlowEncoder {
+            replay: Replay::synthetic(self.frames, 30, 30).failing_at_end("gone"),
+            clock: self.clock.clone(),
+            start: None,
+            next: 0,
+            cost: self.cost,
+            worst_behind: self.worst_behind.clone(),
+        }))
+    }
+}
+
+/// Issue 20: an encoder that falls behind real time (here: a second and a half of frames that
+/// each take 100 ms to encode, three times their time) never takes the clip further behind
+/// than the drop threshold plus one frame's encoding: frames are left out instead, the clip
+/// stays one clip, and its record counts what was left out. Before, every frame was encoded
+/// and the lag grew to a second, all of which a crash would lose.
+#[test]
+fn an_encoder_behind_real_time_leaves_frames_out_and_keeps_up() {
+    let records = Arc::new(Collect::default());
+    let clock = SimClock::at_test_epoch();
+    let (go, wait) = std::sync::mpsc::channel();
+    let worst_behind = Arc::new(std::sync::Mutex::new(0.0));
+    let slow =
+        |i: usize| std::time::Duration::from_millis(if (30..75).contains(&i) { 100 } else { 5 });
+    let st = StationConfig {
+        id: "st".into(),
+        post_roll_s: 0.0,
+        pre_roll_s: 0.0,
+        cameras: vec![CameraConfig {
+            id: "cam".into(),
+            source: "rtsp://127.0.0.1:9/replay".into(),
+            ..CameraConfig::default()
+        }],
+        ..StationConfig::default()
+    };
+    let s = Station::start(
+        &Config::default(),
+        &st,
+        StationDeps {
+            records: records.clone(),
+            opener: Arc::new(SlowOpener {
+                clock: clock.clone(),
+                go: std::sync::Mutex::new(Some(wait)),
+                frames: 150,
+                cost: slow,
+                worst_behind: worst_behind.clone(),
+            }),
+            files: Arc::new(MemFiles::default()),
+            clock: Arc::new(clock.clone()),
+            data_dir: std::path::PathBuf::from("/nonexistent"),
+            previews: Arc::default(),
+            disk: Arc::default(),
+        },
+    )
+    .unwrap();
+    let scan = crate::codes::Scan {
+        code: "SLOW-1".into(),
+        kind: crate::codes::CodeKind::Order,
+        rule: String::new(),
+    };
+    s.scan("test", &scan).unwrap();
+    go.send(()).unwrap();
+    wait_for(&records, "the clip sealed", |r| {
+        r.iter().any(|b| matches!(b, Body::ClipSealed { .. }))
+    });
+    s.shutdown().unwrap();
+    let recs = records.0.lock().unwrap().clone();
+    let (first, frames, dropped) = recs
+        .iter()
+        .find_map(|b| match b {
+            Body::ClipSealed {
+                first_frame,
+                frames,
+                dropped_frames,
+                ..
+            } => Some((*first_frame, *frames, *dropped_frames)),
+            _ => None,
+        })
+        .unwrap();
+    let dropped = dropped.expect("the clip's record counts the frames left out");
+    assert!(dropped >= 15, "only {dropped} frames left out");
+    assert_eq!(
+        first + frames + dropped,
+        150,
+        "every frame is encoded or counted"
+    );
+    let worst = *worst_behind.lock().unwrap();
+    assert!(
+        worst <= crate::recorder::camera::DROP_BEHIND_S + 0.1 + 0.034,
+        "a frame was encoded {worst:.3} s behind its time"
+    );
 }
