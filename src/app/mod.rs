@@ -15,6 +15,7 @@ pub mod alarm;
 pub mod archive;
 pub mod bench;
 pub mod demo;
+pub mod doctor;
 pub mod run;
 pub mod witness;
 

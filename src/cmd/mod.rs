@@ -270,6 +270,14 @@ pub enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Check that this station is ready to record evidence, one line a check (exit 1 if any fails).
+    Doctor {
+        #[arg(long)]
+        json: bool,
+        /// Seconds each camera is watched for frames.
+        #[arg(long, default_value_t = 3.0)]
+        probe_s: f64,
+    },
     /// List the USB cameras this machine has, with the formats each offers.
     Cameras {
         /// Print JSON instead of text.
@@ -558,6 +566,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let loaded = packwitness::app::load_config(cli.config.as_deref())?;
     let (config, config_sha) = (loaded.config, loaded.sha256);
     let data_dir = cli.data_dir;
+    setup::become_data_dir_owner(data_dir.as_ref().or(config.data_dir.as_ref()))?;
     match cli.command {
         Cmd::Demo {
             orders,
@@ -628,6 +637,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Cameras { json } => setup::cameras(json),
+        Cmd::Doctor { json, probe_s } => {
+            setup::doctor(&config, cli.config, data_dir, json, probe_s)
+        }
         Cmd::Key { rotate } => setup::key(data_dir, &config, rotate),
         Cmd::User { action } => setup::user(data_dir, &config, action),
         Cmd::Witness {

@@ -68,6 +68,101 @@ pub fn control_sheet(config: &Config, output: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Run as root on a data dir that belongs to another user (the service's, as the package sets
+/// it up), or on a new one inside a folder of that user: become that user before anything is
+/// read or made, so that every file made (records, index, tiles, the key, users.json) stays
+/// readable and writable by the service, and doctor sees what the service would see. Files
+/// given with `-o` are then written as that user too.
+pub fn become_data_dir_owner(dir: Option<&PathBuf>) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid only reads the process's credentials.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let Some(dir) = dir else { return Ok(()) };
+    let Some(meta) = dir
+        .metadata()
+        .ok()
+        .or_else(|| dir.parent()?.metadata().ok())
+    else {
+        return Ok(());
+    };
+    let (uid, gid) = (meta.uid(), meta.gid());
+    if uid == 0 {
+        return Ok(());
+    }
+    // SAFETY: single-threaded at this point; getpwuid's result is read before any other call
+    // that could reuse its buffer; initgroups, setgid and setuid only change this process.
+    unsafe {
+        let pw = libc::getpwuid(uid);
+        let groups = if pw.is_null() {
+            libc::setgroups(0, std::ptr::null())
+        } else {
+            libc::initgroups((*pw).pw_name, gid)
+        };
+        if groups != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+            bail!(
+                "cannot become user {uid}, the owner of the data dir {}: {} (run the command as that user: sudo -u packwitness ...)",
+                dir.display(),
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    tracing::info!(uid, data_dir = %dir.display(), "running as the data dir's owner");
+    Ok(())
+}
+
+/// `doctor`: every check, one line each (or JSON); exit 1 if any failed.
+pub fn doctor(
+    config: &Config,
+    config_path: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    json: bool,
+    probe_s: f64,
+) -> Result<ExitCode> {
+    use packwitness::app::doctor;
+    if !(0.5..=60.0).contains(&probe_s) {
+        anyhow::bail!("--probe-s must be between 0.5 and 60 seconds");
+    }
+    let report = doctor::run(
+        config,
+        &doctor::Options {
+            config_path,
+            data_dir,
+            probe: std::time::Duration::from_secs_f64(probe_s),
+            unit: "packwitness".into(),
+        },
+    );
+    if json {
+        out!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for c in &report.checks {
+            out!("{:<8} {}: {}", c.verdict.as_str(), c.check, c.detail);
+            if let Some(fix) = &c.fix {
+                out!("         -> {fix}");
+            }
+        }
+        let failed = report
+            .checks
+            .iter()
+            .filter(|c| c.verdict == doctor::Verdict::Fail)
+            .count();
+        out!(
+            "{}",
+            if failed == 0 {
+                "ready: every check passed".to_string()
+            } else {
+                format!("NOT READY: {failed} check(s) failed")
+            }
+        );
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 pub fn cameras(json: bool) -> Result<ExitCode> {
     use packwitness::media::source::{usb_cameras, usb_formats};
     let (list, problem) = match usb_cameras() {
@@ -237,6 +332,8 @@ pub fn user(dir: Option<PathBuf>, config: &Config, action: super::UserCmd) -> Re
     match action {
         super::UserCmd::Add { name, role } => {
             let role = accounts::Role::parse(&role)?;
+            // Accounts may be made before the first start: the data dir is made for them.
+            packwitness::datadir::create(&dir)?;
             accounts::add(&dir, &name, role, &read_password()?)?;
             eprintln!("user {name} added as {}", role.as_str());
         }

@@ -102,6 +102,16 @@ impl StationKey {
         })
     }
 
+    /// Reads an existing key file; never creates one.
+    pub fn read(path: &Path) -> Result<StationKey, NoteError> {
+        let err = |what: String| NoteError::KeyFile {
+            path: path.display().to_string(),
+            what,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        StationKey::parse(text.trim()).map_err(err)
+    }
+
     /// Writes the key to a new file (mode 0600; an existing file is never overwritten).
     pub fn save_new(&self, path: &Path) -> Result<(), NoteError> {
         let err = |what: String| NoteError::KeyFile {

@@ -12,6 +12,7 @@ mod crash;
 mod demo;
 mod disk;
 mod docs;
+mod doctor;
 mod export;
 mod health;
 mod house;
