@@ -39,7 +39,7 @@ fn readme_documents_every_config_section_and_record_kind() {
 fn systemd_unit_runs_the_recorder_as_a_service() {
     let unit = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/config/packwitness.service"
+        "/debian/packwitness.service"
     ))
     .unwrap();
     // key -> section, for the keys that decide how the daemon lives.
@@ -59,9 +59,9 @@ fn systemd_unit_runs_the_recorder_as_a_service() {
     assert_eq!(get("Restart"), ("[Service]".into(), "always".into()));
     assert_eq!(get("KillSignal").1, "SIGTERM");
     let exec = get("ExecStart").1;
-    assert!(
-        exec.ends_with(" run") && exec.contains("--config "),
-        "{exec}"
+    assert_eq!(
+        exec, "/usr/bin/packwitness --config /etc/packwitness/packwitness.toml run",
+        "the package's binary and conffile"
     );
     assert!(
         !exec.contains("stdin"),
@@ -70,7 +70,7 @@ fn systemd_unit_runs_the_recorder_as_a_service() {
     assert_eq!(get("WantedBy").0, "[Install]");
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    assert!(readme.contains("config/packwitness.service"));
+    assert!(readme.contains("debian/packwitness.service"));
     assert!(readme.contains("config/two-stations.toml"));
 }
 
@@ -158,4 +158,50 @@ fn readme_names_every_verify_problem() {
         n += 1;
     }
     assert!(n >= 19, "found only {n} problem kinds");
+}
+
+/// The config the Debian package ships as /etc/packwitness/packwitness.toml is valid, and
+/// `doctor` on it names what a first station still lacks: its scanner and its camera.
+#[test]
+fn the_packaged_config_is_valid_and_doctor_names_what_is_left_to_set() {
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/debian/packwitness.toml");
+    let out = crate::common::run(&["--config", cfg, "doctor", "--json", "--probe-s", "0.5"]);
+    assert_eq!(out.status.code(), Some(1), "{}", crate::common::show(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let find = |name: &str| {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {v}"))
+            .clone()
+    };
+    assert_eq!(find("config")["verdict"], "pass");
+    let scanner = find("scanner station-1/hand-1");
+    assert_eq!(scanner["verdict"], "fail");
+    assert!(
+        scanner["detail"].as_str().unwrap().contains("CHANGE-ME"),
+        "{scanner}"
+    );
+    assert_eq!(
+        find("camera station-1/cam-1")["verdict"],
+        "fail",
+        "no USB camera here"
+    );
+    // Every file the package takes is in the repository.
+    let cargo = doc("Cargo.toml");
+    let deb = &cargo[cargo.find("[package.metadata.deb]").expect("deb metadata")..];
+    for line in deb.lines().filter(|l| l.trim_start().starts_with("[\"")) {
+        let src = line.trim_start()[2..].split('"').next().unwrap();
+        if src.starts_with("target/") || src.contains('*') {
+            continue;
+        }
+        assert!(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(src)
+                .exists(),
+            "{src}"
+        );
+    }
 }
