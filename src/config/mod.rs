@@ -72,6 +72,21 @@ pub struct AlarmConfig {
     /// `PACKWITNESS_CAMERA`, `PACKWITNESS_REASON` and `PACKWITNESS_DATA_DIR` in its
     /// environment; empty: alarms are only logged (and shown by status and `/healthz`).
     pub command: Vec<String>,
+    /// Warnings (of [`AlarmConfig::WARNINGS`]) to treat as problems: `/healthz` answers 503
+    /// and `status` exits 1 while one is raised. Empty: they only warn.
+    pub strict: Vec<String>,
+}
+
+impl AlarmConfig {
+    /// The alarms that are warnings: recording goes on, what it records is weaker (its times,
+    /// its copy off the station). Every other alarm is a problem (docs/operations.md).
+    pub const WARNINGS: [&'static str; 3] =
+        ["clock_unsynchronised", "archive_lag", "archive_refused"];
+
+    /// Whether the alarm `kind` makes `/healthz` unhealthy under this config.
+    pub fn is_problem(&self, kind: &str) -> bool {
+        !AlarmConfig::WARNINGS.contains(&kind) || self.strict.iter().any(|k| k == kind)
+    }
 }
 
 /// When sealed clips are removed (`[retention]`). Held clips never are; every removal is a
@@ -628,6 +643,17 @@ impl Config {
             return Err(format!(
                 "[recorder] nice = {} is out of range: -20 (first) to 19 (last), 0 to leave it",
                 self.recorder.nice
+            ));
+        }
+        if let Some(k) = self
+            .alarm
+            .strict
+            .iter()
+            .find(|k| !AlarmConfig::WARNINGS.contains(&k.as_str()))
+        {
+            return Err(format!(
+                "[alarm] strict names {k:?}, which is not a warning; it can name {} (every other alarm is a problem already)",
+                AlarmConfig::WARNINGS.join(", ")
             ));
         }
         let several = self.stations.len() > 1;

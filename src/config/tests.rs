@@ -154,3 +154,21 @@ fn several_stations_misconfigured_are_explained() {
         assert!(err.contains(want), "{want:?} not in {err}");
     }
 }
+
+/// `[alarm] strict` names warnings only; anything else is refused, naming what it can be.
+#[test]
+fn alarm_strict_names_only_warnings() {
+    let ok = Config::parse(
+        "[alarm]\nstrict = [\"clock_unsynchronised\"]\n",
+        Path::new("x.toml"),
+    )
+    .unwrap();
+    assert!(ok.alarm.is_problem("clock_unsynchronised"));
+    let e = Config::parse("[alarm]\nstrict = [\"camera_lost\"]\n", Path::new("x.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("camera_lost") && e.contains("archive_lag"),
+        "{e}"
+    );
+}

@@ -162,21 +162,24 @@ impl ProcessStatus {
                 "archive: cannot send now ({e}); the station records on and sends later"
             ));
         }
-        for a in alarms(&p, config) {
-            // Recording goes on: said loudly, but the station is healthy.
-            if matches!(
-                a.kind.as_str(),
-                "clock_unsynchronised" | "archive_lag" | "archive_refused"
-            ) {
-                p.warnings.push(a.reason);
-            } else {
-                p.problems.push(a.reason);
-            }
-        }
+        p.sort_alarms(config);
         p
     }
 
     /// The status of a data dir whose recorder did not answer.
+    /// The health rule (docs/operations.md): every alarm is a problem (`/healthz` 503) or a
+    /// warning (200, listed), by its kind; `[alarm] strict` makes the warnings it names
+    /// problems.
+    pub fn sort_alarms(&mut self, config: &Config) {
+        for a in alarms(self, config) {
+            if config.alarm.is_problem(&a.kind) {
+                self.problems.push(a.reason);
+            } else {
+                self.warnings.push(a.reason);
+            }
+        }
+    }
+
     pub fn no_recorder(data_dir: &Path, why: &str) -> ProcessStatus {
         ProcessStatus {
             data_dir: data_dir.display().to_string(),
@@ -742,5 +745,43 @@ mod tests {
         let config = Config::default();
         let kinds: Vec<String> = alarms(&p, &config).into_iter().map(|a| a.kind).collect();
         assert!(kinds.contains(&"archive_lag".to_string()), "{kinds:?}");
+    }
+
+    /// The health rule: an unsynchronised clock is a warning (healthy, listed) unless
+    /// `[alarm] strict` names it; a station that records nothing is always a problem.
+    #[test]
+    fn warnings_leave_the_station_healthy_unless_strict() {
+        // No station (a problem of its own, always) and a clock not synchronised.
+        let clock_off = || ProcessStatus {
+            recording_process: true,
+            clock_synced: Some(false),
+            ..ProcessStatus::default()
+        };
+        let mut config = Config::default();
+        let mut p = clock_off();
+        p.sort_alarms(&config);
+        assert!(p.problems.iter().any(|r| r.contains("records no station")));
+        assert!(p.warnings.iter().any(|r| r.contains("not synchronised")));
+        assert_eq!(p.problems.len(), 1, "{p:?}");
+        config.alarm.strict = vec!["clock_unsynchronised".into()];
+        let mut q = clock_off();
+        q.sort_alarms(&config);
+        assert!(
+            q.problems.iter().any(|r| r.contains("not synchronised")),
+            "{q:?}"
+        );
+        assert!(q.warnings.is_empty());
+        // Every alarm kind is one or the other; only the listed ones are warnings.
+        for kind in [
+            "camera_lost",
+            "disk_low",
+            "not_recording",
+            "data_disk_missing",
+        ] {
+            assert!(Config::default().alarm.is_problem(kind));
+        }
+        for kind in crate::config::AlarmConfig::WARNINGS {
+            assert!(!Config::default().alarm.is_problem(kind));
+        }
     }
 }
