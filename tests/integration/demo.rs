@@ -112,7 +112,7 @@ fn stamp_is_in_the_picture() {
     );
 }
 
-/// The README's hand check, run exactly as documented, with coreutils and jq only.
+/// The hand check of docs/reference.md, run exactly as documented, with coreutils and jq only.
 #[test]
 fn manifest_chain_checks_with_sha256sum_and_jq() {
     let script = std::fs::read_to_string(concat!(
@@ -120,8 +120,11 @@ fn manifest_chain_checks_with_sha256sum_and_jq() {
         "/tests/check-manifest.sh"
     ))
     .unwrap();
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/reference.md"
+    ))
+    .unwrap();
     let body: String = script
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -129,7 +132,7 @@ fn manifest_chain_checks_with_sha256sum_and_jq() {
         .join("\n");
     assert!(
         readme.contains(body.trim()),
-        "README.md must show tests/check-manifest.sh verbatim"
+        "docs/reference.md must show tests/check-manifest.sh verbatim"
     );
     let tmp = tempfile::tempdir().unwrap();
     let dir = demo_copy(tmp.path());

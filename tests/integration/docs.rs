@@ -130,10 +130,10 @@ fn format_doc_quotes_the_v3_vectors_and_they_verify() {
     assert_eq!(v["report"]["checkpoints"], 2, "{v}");
 }
 
-/// README names every problem verify can report, as its JSON spells it.
+/// The reference names every problem verify can report, as its JSON spells it.
 #[test]
-fn readme_names_every_verify_problem() {
-    let readme = doc("README.md");
+fn the_reference_names_every_verify_problem() {
+    let readme = doc("docs/reference.md");
     let src = doc("src/verify/mod.rs");
     let body = &src[src.find("pub enum ProblemKind {").unwrap()..];
     let body = &body[..body.find('}').unwrap()];
@@ -153,7 +153,7 @@ fn readme_names_every_verify_problem() {
         }
         assert!(
             readme.contains(&format!("`{snake}`")),
-            "README does not name `{snake}`"
+            "docs/reference.md does not name `{snake}`"
         );
         n += 1;
     }
