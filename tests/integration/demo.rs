@@ -120,11 +120,8 @@ fn manifest_chain_checks_with_sha256sum_and_jq() {
         "/tests/check-manifest.sh"
     ))
     .unwrap();
-    let readme = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/docs/reference.md"
-    ))
-    .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reference.md")).unwrap();
     let body: String = script
         .lines()
         .filter(|l| !l.starts_with('#'))

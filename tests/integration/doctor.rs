@@ -79,7 +79,7 @@ fn a_test_pattern_is_the_only_failure_of_a_station_otherwise_ready() {
     std::fs::write(
         &cfg,
         format!(
-            "data_dir = \"{}\"\n[station]\nid = \"station-1\"\n[[station.scanner]]\nid = \"hand-1\"\nkind = \"evdev\"\npath = \"{}\"\n[[camera]]\nid = \"cam-1\"\nsource = \"testsrc\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n",
+            "data_dir = \"{}\"\n[station]\nid = \"station-1\"\n[[station.scanner]]\nid = \"hand-1\"\nkind = \"evdev\"\npath = \"{}\"\n[[camera]]\nid = \"cam-1\"\nsource = \"testsrc\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n[retention]\nmin_free_mb = 0\n",
             tmp.path().join("data").display(),
             fifo.display()
         ),
@@ -214,8 +214,9 @@ fn each_problem_is_named_with_what_to_do() {
     assert_eq!(tsa.1, "fail", "{tsa:?}");
     let w = verdict(&all, &format!("witness http://127.0.0.1:{answering_port}/"));
     assert_eq!(w.1, "pass", "{w:?}");
+    // The hours the free space holds at the rate the demo's clips were recorded at (a pass or
+    // not by this machine's free space).
     let disk = verdict(&all, "disk");
-    assert_eq!(disk.1, "pass");
     assert!(
         disk.2.contains("hours of recording at the measured"),
         "{disk:?}"
