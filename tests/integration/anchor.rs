@@ -419,6 +419,17 @@ fn redate(dir: &Path, cfg: &Path, key: &str, ca: &Path, tmp: &Path) {
         "{}",
         show(&sh)
     );
+    // The anchored record that gives the re-dating away taken out of the bundle, and the
+    // bundle re-signed with the station's own key (the merchant holds it): the contradiction
+    // is gone, but the clip's claimed time still has no proof before today's stamps. Both
+    // checkers say TIME NOT PROVEN, never VERIFIED.
+    let stripped = tmp.join("stripped.zip");
+    crate::stranger::strip_and_resign(&zip, dir, "anchored", &stripped);
+    let (vb, sh) = check_with_ca(&stripped, &tmp.join("stripped"), key, ca);
+    assert_eq!(vb.status.code(), Some(5), "{}", show(&vb));
+    assert!(stdout(&vb).starts_with("TIME NOT PROVEN"), "{}", show(&vb));
+    assert_eq!(sh.status.code(), Some(5), "{}", show(&sh));
+    assert!(stdout(&sh).contains("TIME NOT PROVEN"), "{}", show(&sh));
 }
 
 #[test]

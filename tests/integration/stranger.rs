@@ -322,6 +322,10 @@ fn without(c: &Case, kind: &str) -> Files {
             .as_array_mut()
             .unwrap()
             .retain(|r| r["line"] != line);
+        // A clip's pointer to the anchored record before it goes too.
+        if clip["anchors"]["anchored_line"] == line {
+            clip["anchors"]["anchored_line"] = serde_json::Value::Null;
+        }
     }
     if ev["access_line"] == line {
         ev["access_line"] = serde_json::Value::Null;
@@ -351,4 +355,17 @@ fn a_bundle_with_records_left_out_fails() {
         assert!(stdout(&sh).contains(says), "{kind}: {}", show(&sh));
         assert_eq!(vb.status.code(), Some(3), "{kind}: {}", show(&vb));
     }
+}
+
+/// The bundle `zip` with its first `kind` record (and that record's proof) taken out and
+/// re-signed with the station key of `dir`, written to `out`: what a merchant holding the key
+/// can do.
+pub(crate) fn strip_and_resign(zip: &Path, dir: &Path, kind: &str, out: &Path) {
+    let c = Case {
+        tmp: tempfile::tempdir().unwrap(),
+        dir: dir.to_owned(),
+        key: String::new(),
+        files: read_zip(zip),
+    };
+    write_zip(out, &without(&c, kind));
 }
