@@ -186,6 +186,8 @@ pub fn check(users: &[User], name: &str, password: &str) -> Option<Role> {
 #[derive(Default)]
 pub struct AccountsCache {
     seen: Mutex<Option<(FileStamp, std::sync::Arc<Vec<User>>)>>,
+    /// Why the accounts could not be read the last time they were, if they could not.
+    unreadable: Mutex<Option<String>>,
 }
 
 /// The size and modification time of `users.json` (`None`: no file).
@@ -200,7 +202,10 @@ impl AccountsCache {
         if let Some((_, users)) = seen.as_ref().filter(|(s, _)| *s == stamp) {
             return users.clone();
         }
-        let users = std::sync::Arc::new(match load(data_dir) {
+        let loaded = load(data_dir);
+        *self.unreadable.lock().unwrap_or_else(|p| p.into_inner()) =
+            loaded.as_ref().err().map(|e| e.to_string());
+        let users = std::sync::Arc::new(match loaded {
             Ok(u) => u,
             Err(e) => {
                 // Unreadable accounts lock everyone out rather than open the app.
@@ -214,6 +219,14 @@ impl AccountsCache {
         });
         *seen = Some((stamp, users.clone()));
         users
+    }
+
+    /// Why the accounts file could not be read when last looked at (`None`: it could).
+    pub fn unreadable(&self) -> Option<String> {
+        self.unreadable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

@@ -318,6 +318,16 @@ pub(super) async fn login(
     .ok()
     .flatten();
     let Some((name, role)) = checked else {
+        if shared.accounts.unreadable().is_some() {
+            // Nobody's password is wrong: the accounts cannot be read. Said on the page (the
+            // reason, with the file's path, is in the log and in `doctor`), not counted as a
+            // failed login.
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                login_form(Some("Nobody can log in: the accounts file cannot be read. An administrator runs `packwitness doctor` on this PC, which says why and what to do. / 无法登录：账号文件无法读取。请管理员在本机运行 `packwitness doctor` 查看原因和处理方法。")),
+            )
+                .into_response();
+        }
         shared.sessions.failed(ip);
         shared.sessions.account_failed(&tried);
         tracing::warn!(%ip, user = %tried, "failed login");

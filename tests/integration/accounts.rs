@@ -357,3 +357,62 @@ fn a_wms_scans_with_its_station_token_and_does_nothing_else() {
         .iter()
         .any(|r| r["code"] == "ORD-602" || r["code"] == "ORD-603"));
 }
+
+/// Issue 24: accounts that cannot be read lock everyone out, and the login page says so (503,
+/// what to do) instead of "wrong name or password"; it is not counted as a failed login, and
+/// `doctor` names the file and the reason.
+#[test]
+fn unreadable_accounts_are_said_on_the_login_page_and_by_doctor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    let out = user(
+        &dir,
+        &["add", "ann", "--role", "admin"],
+        Some("correct horse"),
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let (_server, addr) = serve(&dir, None);
+    assert!(login(&addr, "ann", "correct horse").is_ok());
+    // The file damaged (root reads any file, so a broken file stands for an unreadable one).
+    std::fs::write(dir.join("users.json"), b"{ not the accounts").unwrap();
+    for _ in 0..3 {
+        let body = "name=ann&password=correct+horse";
+        let r = http(
+            &addr,
+            "POST",
+            "/login",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 503, "{}", r.text());
+        let page = r.text();
+        assert!(page.contains("accounts file cannot be read"), "{page}");
+        assert!(page.contains("packwitness doctor"), "{page}");
+        assert!(!page.contains("Wrong name or password"), "{page}");
+    }
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(&cfg, "[server]\nlisten = \"0.0.0.0:0\"\n").unwrap();
+    let d = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "doctor",
+        "--json",
+        "--probe-s",
+        "0.5",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
+    let acc = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "accounts")
+        .unwrap()
+        .clone();
+    assert_eq!(acc["verdict"], "fail", "{acc}");
+    assert!(
+        acc["detail"].as_str().unwrap().contains("users.json"),
+        "{acc}"
+    );
+}
