@@ -2,7 +2,8 @@
 //!
 //! Owns: the file names of the data dir (`manifest.jsonl`, `index.sqlite3`, the writer lock,
 //! the writer's socket), checking that a directory is a data dir, durable directory creation,
-//! the one-writer lock and the index lock, and the rule for clip file paths.
+//! the one-writer lock and the index lock, the rule for clip file paths, and the note that
+//! the station key was backed up.
 //! Never: reads or writes records (the log does) or depends on another module of the crate.
 //!
 //! Locks (advisory `flock`, released when the process dies):
@@ -236,6 +237,34 @@ pub fn default_key_path(data_dir: &Path) -> PathBuf {
         .join("station.key")
 }
 
+/// The file that records that the key at `key` was backed up: beside it, named after it
+/// (`station.key.backed-up`), holding the public key that was and when.
+pub fn key_backup_note(key: &Path) -> PathBuf {
+    let mut name = key.file_name().unwrap_or_default().to_os_string();
+    name.push(".backed-up");
+    key.with_file_name(name)
+}
+
+/// Records that the key whose public key is `verifier` (at `key`) was backed up at `at`.
+pub fn record_key_backup(key: &Path, verifier: &str, at: &str) -> std::io::Result<()> {
+    let path = key_backup_note(key);
+    fs::write(&path, format!("key {verifier}\nat {at}\n"))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// When the key whose public key is `verifier` was recorded as backed up (`None`: never, or
+/// only an earlier key was).
+pub fn key_backed_up(key: &Path, verifier: &str) -> Option<String> {
+    let text = fs::read_to_string(key_backup_note(key)).ok()?;
+    let mut lines = text.lines();
+    (lines.next()? == format!("key {verifier}"))
+        .then(|| lines.next()?.strip_prefix("at ").map(str::to_string))
+        .flatten()
+}
+
 /// Bytes free for this user on the filesystem of `dir`.
 pub fn free_bytes(dir: &Path) -> std::io::Result<u64> {
     #[cfg(unix)]
@@ -259,6 +288,25 @@ pub fn free_bytes(dir: &Path) -> std::io::Result<u64> {
 
 #[cfg(test)]
 mod tests {
+
+    /// A backup is confirmed for one key only: a note naming another key (the one before a
+    /// rotation) does not count, and no note is no backup.
+    #[test]
+    fn a_key_backup_counts_for_the_key_it_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = tmp.path().join("station.key");
+        assert_eq!(key_backed_up(&key, "k1"), None);
+        record_key_backup(&key, "k1", "2026-12-03T20:00:00.000+00:00").unwrap();
+        assert_eq!(
+            key_backed_up(&key, "k1").as_deref(),
+            Some("2026-12-03T20:00:00.000+00:00")
+        );
+        assert_eq!(key_backed_up(&key, "k2"), None);
+        assert_eq!(
+            key_backup_note(&key),
+            tmp.path().join("station.key.backed-up")
+        );
+    }
     use super::*;
 
     #[test]

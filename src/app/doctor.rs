@@ -4,7 +4,8 @@
 //! Owns: the checks and their verdicts (pass, fail, skipped): the config, the data dir, free
 //! disk and hours of recording left at the measured rate, every camera (frames and their rate,
 //! a test pattern is never evidence), every scanner device, the clock and what keeps it, the
-//! stamp font, the listen port, the station key, the accounts a listening server needs, the
+//! stamp font, the listen port, the station key (and that its backup was confirmed), the
+//! accounts a listening server needs, the
 //! TSAs, witnesses and archive, and the systemd service. When a recorder runs on the data dir,
 //! its cameras and scanners are judged from its own status (they are held by it).
 //! Never: prints, or changes anything: cameras and scanners are opened read-only and closed,
@@ -547,10 +548,17 @@ fn key_check(config: &Config, dir: &Path) -> Check {
         .ok()
         .map(|k| k.verifier());
     match verifier {
-        Some(v) => Check::pass(
-            "station key",
-            format!("{shown}: readable by its owner only; publish its public key: {v}"),
-        ),
+        Some(v) => match crate::datadir::key_backed_up(&path, &v) {
+            Some(at) => Check::pass(
+                "station key",
+                format!("{shown}: readable by its owner only, backed up (confirmed {at}); publish its public key: {v}"),
+            ),
+            None => Check::fail(
+                "station key",
+                format!("{shown}: readable by its owner only, but not confirmed as backed up; without a copy a lost disk ends this station's log"),
+                format!("copy {shown} to an offline place (an encrypted USB stick in a safe, never this PC or its data disk), then confirm: packwitness key --backed-up"),
+            ),
+        },
         None => Check::fail(
             "station key",
             format!("{shown} is not a station key"),

@@ -337,6 +337,9 @@ pub enum Cmd {
         /// old key file is kept aside). Stop the recorder first.
         #[arg(long)]
         rotate: bool,
+        /// Confirm that the private key was copied to an offline place (doctor asks for it).
+        #[arg(long, conflicts_with = "rotate")]
+        backed_up: bool,
     },
     /// Write, for each clip of an order, its manifest record with an inclusion proof against the
     /// latest signed checkpoint (c2sp.org/tlog-proof), checkable without any other order.
@@ -640,7 +643,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Doctor { json, probe_s } => {
             setup::doctor(&config, cli.config, data_dir, json, probe_s)
         }
-        Cmd::Key { rotate } => setup::key(data_dir, &config, rotate),
+        Cmd::Key { rotate, backed_up } => setup::key(data_dir, &config, rotate, backed_up),
         Cmd::User { action } => setup::user(data_dir, &config, action),
         Cmd::Witness {
             listen,

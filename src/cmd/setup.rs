@@ -8,7 +8,12 @@ use anyhow::{bail, Context, Result};
 use packwitness::config::Config;
 use packwitness::log::note::StationKey;
 
-pub fn key(data_dir: Option<PathBuf>, config: &Config, rotate: bool) -> Result<ExitCode> {
+pub fn key(
+    data_dir: Option<PathBuf>,
+    config: &Config,
+    rotate: bool,
+    backed_up: bool,
+) -> Result<ExitCode> {
     let dir = data_dir.or_else(|| config.data_dir.clone()).context(
         "no data dir: pass --data-dir DIR (the key lives in it), or set data_dir in the config",
     )?;
@@ -34,12 +39,28 @@ pub fn key(data_dir: Option<PathBuf>, config: &Config, rotate: bool) -> Result<E
         return Ok(ExitCode::SUCCESS);
     }
     let path = packwitness::datadir::key_path(&dir, &config.ledger.key_file);
+    if backed_up && !path.exists() {
+        bail!(
+            "no key at {} yet: it is made at the first start (or by `packwitness key`); back it up then",
+            path.display()
+        );
+    }
     let key = StationKey::for_data_dir(&dir, config)?;
     out!("{}", key.verifier());
-    eprintln!(
-        "(private key: {}; keep it secret, publish the line above)",
-        path.display()
-    );
+    if backed_up {
+        let at = packwitness::clock::now_string(&packwitness::clock::RealClock::new());
+        packwitness::datadir::record_key_backup(&path, &key.verifier(), &at)
+            .with_context(|| format!("recording the backup beside {}", path.display()))?;
+        eprintln!(
+            "(recorded: the key {} was backed up, {at}. The copy belongs offline, never on this PC or its data disk; after a key rotation, back the new key up and confirm again)",
+            path.display()
+        );
+    } else {
+        eprintln!(
+            "(private key: {}; keep it secret, publish the line above; copy it to an offline place, then confirm with `packwitness key --backed-up`)",
+            path.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

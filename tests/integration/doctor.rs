@@ -249,10 +249,37 @@ fn each_problem_is_named_with_what_to_do() {
         "--probe-s",
         "0.5",
     ]));
-    assert_eq!(verdict(&again, "station key").1, "pass");
-    assert!(verdict(&again, "station key")
-        .2
-        .contains("publish its public key"));
     assert_eq!(verdict(&again, "accounts").1, "pass");
+    // The key's mode is right now, but nobody confirmed a backup: doctor says how.
+    let k = verdict(&again, "station key");
+    assert_eq!(k.1, "fail", "{k:?}");
+    assert!(k.2.contains("not confirmed as backed up"), "{k:?}");
+    assert!(
+        k.3.as_deref()
+            .unwrap()
+            .ends_with("packwitness key --backed-up"),
+        "{k:?}"
+    );
+    let confirm = run(&["--data-dir", data.to_str().unwrap(), "key", "--backed-up"]);
+    assert!(confirm.status.success(), "{}", show(&confirm));
+    assert!(
+        stderr(&confirm).contains("belongs offline"),
+        "{}",
+        show(&confirm)
+    );
+    let last = checks(&run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "doctor",
+        "--json",
+        "--probe-s",
+        "0.5",
+    ]));
+    let k = verdict(&last, "station key");
+    assert_eq!(k.1, "pass", "{k:?}");
+    assert!(
+        k.2.contains("backed up (confirmed 20") && k.2.contains("publish its public key"),
+        "{k:?}"
+    );
     drop((held, answering));
 }
