@@ -210,6 +210,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "Times are the station's, with its UTC offset.",
         "时间为工位当地时间（含 UTC 偏移）。",
     ),
+    (
+        "broad_prefix",
+        "Codes that start with what you typed, newest first, at most 100: type more of the code for fewer.",
+        "显示以所输入内容开头的单号，最新的在前，最多 100 条；多输入几位可缩小范围。",
+    ),
 ];
 
 /// The string `key` in `lang` (the key itself when there is none: a missing string shows,
@@ -246,6 +251,33 @@ mod tests {
             lang: Some("zh".into()),
         };
         assert_eq!(pick(&q, &h), Lang::Zh, "the address wins");
+    }
+
+    /// Every key a page asks for by name is in the table: a missing one would show "?" (it
+    /// did under every result list, issue 25).
+    #[test]
+    fn every_key_the_pages_ask_for_exists() {
+        let call =
+            regex::Regex::new(r#"\bt\((?:lang|v\.lang|l|p\.lang|self\.lang), "([a-z_0-9]+)""#)
+                .unwrap();
+        let mut asked = 0;
+        for src in [
+            include_str!("page.rs"),
+            include_str!("order.rs"),
+            include_str!("screen.rs"),
+        ] {
+            for key in call.captures_iter(src).map(|c| c[1].to_string()) {
+                asked += 1;
+                assert!(
+                    STRINGS.iter().any(|(k, _, _)| *k == key),
+                    "the pages ask for {key:?}, which has no strings"
+                );
+            }
+        }
+        assert!(
+            asked > 30,
+            "only {asked} keys found: the pattern no longer matches the calls"
+        );
     }
 
     #[test]
