@@ -120,10 +120,10 @@ pub fn run(config: &Config, opts: &Options) -> Report {
     for st in &config.stations {
         for cam in &st.cameras {
             let name = format!("camera {}/{}", st.id, cam.id);
-            checks.push(match running_camera(status.as_ref(), &st.id, &cam.id) {
-                Some(c) => c.named(name),
-                None => camera_check(name, cam, opts.probe),
-            });
+            checks.push(
+                running_camera(&name, status.as_ref(), &st.id, &cam.id)
+                    .unwrap_or_else(|| camera_check(name, cam, opts.probe)),
+            );
         }
         for sc in &st.scanners {
             let name = format!("scanner {}/{}", st.id, sc.id);
@@ -160,13 +160,6 @@ pub fn run(config: &Config, opts: &Options) -> Report {
     Report {
         ok: checks.iter().all(|c| c.verdict != Verdict::Fail),
         checks,
-    }
-}
-
-impl Check {
-    fn named(mut self, name: String) -> Check {
-        self.check = name;
-        self
     }
 }
 
@@ -301,6 +294,7 @@ fn disk_check(config: &Config, dir: &Path, status: Option<&serde_json::Value>) -
 
 /// A camera of the running recorder, from its status.
 fn running_camera(
+    name: &str,
     status: Option<&serde_json::Value>,
     station: &str,
     camera: &str,
@@ -317,7 +311,7 @@ fn running_camera(
     let state = c["state"].as_str().unwrap_or("unknown");
     Some(if state == "live" {
         Check::pass(
-            "",
+            name,
             format!(
                 "live in the running recorder at {:.1} frames/s ({} frames so far)",
                 c["fps"].as_f64().unwrap_or(0.0),
@@ -326,7 +320,7 @@ fn running_camera(
         )
     } else {
         Check::fail(
-            "",
+            name,
             format!(
                 "{state} in the running recorder: {}",
                 c["reason"].as_str().unwrap_or("no frames")
@@ -418,9 +412,11 @@ fn scanner_check(name: String, sc: &ScannerConfig, recorder_runs: bool) -> Check
             format!("{path} is there; the running recorder reads it"),
         );
     }
+    // Without blocking on it (a FIFO with no writer, a serial line).
+    use std::os::unix::fs::OpenOptionsExt;
     match std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags_nonblock()
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(&sc.path)
     {
         Ok(_) => Check::pass(name, format!("{path} can be read")),
@@ -433,18 +429,6 @@ fn scanner_check(name: String, sc: &ScannerConfig, recorder_runs: bool) -> Check
             },
         ),
         Err(e) => Check::fail(name, format!("{path}: {e}"), "plug the scanner in again"),
-    }
-}
-
-/// Opening a device without blocking on it (a FIFO with no writer, a serial line).
-trait NonBlock {
-    fn custom_flags_nonblock(&mut self) -> &mut Self;
-}
-
-impl NonBlock for std::fs::OpenOptions {
-    fn custom_flags_nonblock(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
     }
 }
 

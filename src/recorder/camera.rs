@@ -354,6 +354,7 @@ impl CameraLoop {
         // left-out frame still owes to the next one encoded.
         let mut dropped = 0u64;
         let mut owed_restamp = false;
+        let can_drop = media.can_drop();
         // After a stop code, the stamp keeps the order until the post-roll ends.
         let mut idle_from: Option<i64> = None;
         // An order open before this session (scanned while the camera was down, or lost
@@ -398,7 +399,7 @@ impl CameraLoop {
                 break SessionEnd::Shutdown;
             }
             self.preview.tap(&unit);
-            if !keyframe && media.can_drop() && clock.map.behind_s > DROP_BEHIND_S {
+            if !keyframe && can_drop && clock.map.behind_s > DROP_BEHIND_S {
                 // Behind real time (busy CPUs, a slow disk): this frame is left out so that
                 // the clip keeps up with the clock; its number stays used, so the clip's
                 // record counts the gap (`dropped_frames`).
@@ -408,27 +409,21 @@ impl CameraLoop {
                 dropped += 1;
                 owed_restamp |= restamp;
                 self.health.dropped_frame(clock.map.behind_s);
-                frame_no += 1;
-                match media.next_unit() {
-                    Ok(Some(u)) => unit = u,
-                    Ok(None) => break SessionEnd::Ended,
-                    Err(e) => break SessionEnd::Lost(e.to_string()),
+            } else {
+                let restamp = restamp || std::mem::take(&mut owed_restamp);
+                if let Err(e) = media.process(
+                    unit,
+                    frame_no,
+                    keyframe,
+                    restamp.then_some(&stamp),
+                    &mut packets,
+                ) {
+                    break SessionEnd::Lost(format!("encoding failed: {e}"));
                 }
-                continue;
-            }
-            let restamp = restamp || std::mem::take(&mut owed_restamp);
-            if let Err(e) = media.process(
-                unit,
-                frame_no,
-                keyframe,
-                restamp.then_some(&stamp),
-                &mut packets,
-            ) {
-                break SessionEnd::Lost(format!("encoding failed: {e}"));
-            }
-            self.health.sent(packets.len() as u64);
-            for p in packets.drain(..) {
-                send(CameraEvent::Packet(p))?;
+                self.health.sent(packets.len() as u64);
+                for p in packets.drain(..) {
+                    send(CameraEvent::Packet(p))?;
+                }
             }
             frame_no += 1;
             if frame_no.is_multiple_of(32) {

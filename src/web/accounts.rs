@@ -185,10 +185,13 @@ pub fn check(users: &[User], name: &str, password: &str) -> Option<Role> {
 /// modification time): every request asks who may do what, and a video seek is many requests.
 #[derive(Default)]
 pub struct AccountsCache {
-    seen: Mutex<Option<(FileStamp, std::sync::Arc<Vec<User>>)>>,
-    /// Why the accounts could not be read the last time they were, if they could not.
-    unreadable: Mutex<Option<String>>,
+    /// The file as last read: its stamp, its accounts, and why it could not be read (then
+    /// the accounts lock everyone out).
+    seen: Mutex<Option<Read>>,
 }
+
+/// The accounts file as last read: its stamp, its accounts, and why it could not be read.
+type Read = (FileStamp, std::sync::Arc<Vec<User>>, Option<String>);
 
 /// The size and modification time of `users.json` (`None`: no file).
 type FileStamp = Option<(u64, std::time::SystemTime)>;
@@ -199,12 +202,11 @@ impl AccountsCache {
             .ok()
             .and_then(|m| Some((m.len(), m.modified().ok()?)));
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, users)) = seen.as_ref().filter(|(s, _)| *s == stamp) {
+        if let Some((_, users, _)) = seen.as_ref().filter(|(s, _, _)| *s == stamp) {
             return users.clone();
         }
         let loaded = load(data_dir);
-        *self.unreadable.lock().unwrap_or_else(|p| p.into_inner()) =
-            loaded.as_ref().err().map(|e| e.to_string());
+        let unreadable = loaded.as_ref().err().map(|e| e.to_string());
         let users = std::sync::Arc::new(match loaded {
             Ok(u) => u,
             Err(e) => {
@@ -217,16 +219,17 @@ impl AccountsCache {
                 }]
             }
         });
-        *seen = Some((stamp, users.clone()));
+        *seen = Some((stamp, users.clone(), unreadable));
         users
     }
 
     /// Why the accounts file could not be read when last looked at (`None`: it could).
     pub fn unreadable(&self) -> Option<String> {
-        self.unreadable
+        self.seen
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .as_ref()
+            .and_then(|(_, _, why)| why.clone())
     }
 }
 
