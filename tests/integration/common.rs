@@ -300,6 +300,23 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// `packwitness status --json` of the recorder on `dir`: its exit code and its answer.
+pub fn status_json(dir: &Path) -> (Option<i32>, serde_json::Value) {
+    let out = run(&["--data-dir", dir.to_str().unwrap(), "status", "--json"]);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(&out)));
+    (out.status.code(), v)
+}
+
+/// Waits until the first camera of the recorder on `dir` has delivered `frames` frames to
+/// its clip writer (as its status says).
+pub fn wait_camera_frames(dir: &Path, frames: u64) {
+    wait_until(&format!("{frames} frames from the camera"), || {
+        status_json(dir).1["stations"][0]["health"]["cameras"][0]["frames"]
+            .as_u64()
+            .is_some_and(|n| n >= frames)
+    });
+}
+
 /// Input that arrives over time (a scanner's bytes in two bursts, keystrokes apart): the
 /// test's input, never a wait for the program.
 pub fn input_gap(ms: u64) {

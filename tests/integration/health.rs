@@ -5,12 +5,6 @@
 use crate::common::*;
 use crate::rtsp::{free_port, start_server};
 
-fn status_json(dir: &std::path::Path) -> (Option<i32>, serde_json::Value) {
-    let out = run(&["--data-dir", dir.to_str().unwrap(), "status", "--json"]);
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(&out)));
-    (out.status.code(), v)
-}
-
 fn camera_state(v: &serde_json::Value) -> String {
     v["stations"][0]["health"]["cameras"][0]["state"]
         .as_str()

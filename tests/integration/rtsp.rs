@@ -155,7 +155,7 @@ fn record_one(mode: &str, tmp: &std::path::Path, order: &str) -> (std::path::Pat
         r["kind"] == "station_start"
     });
     // The camera connects and delivers a second of video before the order is scanned.
-    packing(2000);
+    wait_camera_frames(&dir, 30);
     station.scan(order);
     wait_for(&dir, "clip_opened");
     packing(3000);

@@ -143,6 +143,51 @@ impl Opener for Scripted {
     }
 }
 
+/// A one-camera station (a network camera, no pre- or post-roll) on the simulated `clock`,
+/// its camera opened by `opener`, its records and files in memory.
+fn station_on(
+    records: &Arc<Collect>,
+    files: Arc<MemFiles>,
+    clock: &SimClock,
+    opener: Arc<dyn Opener>,
+) -> Station {
+    let st = StationConfig {
+        id: "st".into(),
+        post_roll_s: 0.0,
+        pre_roll_s: 0.0,
+        cameras: vec![CameraConfig {
+            id: "cam".into(),
+            source: "rtsp://127.0.0.1:9/replay".into(),
+            ..CameraConfig::default()
+        }],
+        ..StationConfig::default()
+    };
+    Station::start(
+        &Config::default(),
+        &st,
+        StationDeps {
+            records: records.clone(),
+            opener,
+            files,
+            clock: Arc::new(clock.clone()),
+            data_dir: std::path::PathBuf::from("/nonexistent"),
+            previews: Arc::default(),
+            disk: Arc::default(),
+        },
+    )
+    .unwrap()
+}
+
+/// Scans the order `code` on station `s`.
+fn scan_order(s: &Station, code: &str) {
+    let scan = crate::codes::Scan {
+        code: code.into(),
+        kind: crate::codes::CodeKind::Order,
+        rule: String::new(),
+    };
+    s.scan("test", &scan).unwrap();
+}
+
 /// Waits (real time, bounded) until the records satisfy `done`.
 fn wait_for(records: &Collect, what: &str, done: impl Fn(&[Body]) -> bool) {
     let t = std::time::Instant::now();
@@ -166,44 +211,19 @@ fn a_camera_lost_mid_order_resumes_it_as_the_next_part_after_a_gap() {
     let files = Arc::new(MemFiles::default());
     let clock = SimClock::at_test_epoch();
     let (go, wait) = std::sync::mpsc::channel();
-    let config = Config::default();
-    let st = StationConfig {
-        id: "st".into(),
-        post_roll_s: 0.0,
-        pre_roll_s: 0.0,
-        cameras: vec![CameraConfig {
-            id: "cam".into(),
-            source: "rtsp://127.0.0.1:9/replay".into(),
-            ..CameraConfig::default()
-        }],
-        ..StationConfig::default()
-    };
-    let s = Station::start(
-        &config,
-        &st,
-        StationDeps {
-            records: records.clone(),
-            opener: Arc::new(Scripted {
-                clock: clock.clone(),
-                go: std::sync::Mutex::new(Some(wait)),
-                opened: Default::default(),
-                first: 90,
-                second: 60,
-            }),
-            files: files.clone(),
-            clock: Arc::new(clock.clone()),
-            data_dir: std::path::PathBuf::from("/nonexistent"),
-            previews: Arc::default(),
-            disk: Arc::default(),
-        },
-    )
-    .unwrap();
-    let scan = crate::codes::Scan {
-        code: "ORDER-1".into(),
-        kind: crate::codes::CodeKind::Order,
-        rule: String::new(),
-    };
-    s.scan("test", &scan).unwrap();
+    let s = station_on(
+        &records,
+        files.clone(),
+        &clock,
+        Arc::new(Scripted {
+            clock: clock.clone(),
+            go: std::sync::Mutex::new(Some(wait)),
+            opened: Default::default(),
+            first: 90,
+            second: 60,
+        }),
+    );
+    scan_order(&s, "ORDER-1");
     go.send(()).unwrap();
     wait_for(&records, "part 2 sealed", |r| {
         r.iter()
@@ -365,43 +385,19 @@ fn an_encoder_behind_real_time_leaves_frames_out_and_keeps_up() {
     let worst_behind = Arc::new(std::sync::Mutex::new(0.0));
     let slow =
         |i: usize| std::time::Duration::from_millis(if (30..75).contains(&i) { 100 } else { 5 });
-    let st = StationConfig {
-        id: "st".into(),
-        post_roll_s: 0.0,
-        pre_roll_s: 0.0,
-        cameras: vec![CameraConfig {
-            id: "cam".into(),
-            source: "rtsp://127.0.0.1:9/replay".into(),
-            ..CameraConfig::default()
-        }],
-        ..StationConfig::default()
-    };
-    let s = Station::start(
-        &Config::default(),
-        &st,
-        StationDeps {
-            records: records.clone(),
-            opener: Arc::new(SlowOpener {
-                clock: clock.clone(),
-                go: std::sync::Mutex::new(Some(wait)),
-                frames: 150,
-                cost: slow,
-                worst_behind: worst_behind.clone(),
-            }),
-            files: Arc::new(MemFiles::default()),
-            clock: Arc::new(clock.clone()),
-            data_dir: std::path::PathBuf::from("/nonexistent"),
-            previews: Arc::default(),
-            disk: Arc::default(),
-        },
-    )
-    .unwrap();
-    let scan = crate::codes::Scan {
-        code: "SLOW-1".into(),
-        kind: crate::codes::CodeKind::Order,
-        rule: String::new(),
-    };
-    s.scan("test", &scan).unwrap();
+    let s = station_on(
+        &records,
+        Arc::new(MemFiles::default()),
+        &clock,
+        Arc::new(SlowOpener {
+            clock: clock.clone(),
+            go: std::sync::Mutex::new(Some(wait)),
+            frames: 150,
+            cost: slow,
+            worst_behind: worst_behind.clone(),
+        }),
+    );
+    scan_order(&s, "SLOW-1");
     go.send(()).unwrap();
     wait_for(&records, "the clip sealed", |r| {
         r.iter().any(|b| matches!(b, Body::ClipSealed { .. }))
