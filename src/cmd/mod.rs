@@ -64,6 +64,9 @@ mod check;
 mod find;
 mod record;
 mod setup;
+mod subcommands;
+
+pub use subcommands::{ArchiveCmd, ScreenCmd, UserCmd};
 
 /// Exit code when lookup finds nothing.
 pub const EXIT_NOT_FOUND: u8 = 1;
@@ -75,22 +78,6 @@ pub const EXIT_NOT_PINNED: u8 = 4;
 /// `verify-bundle`: files and records hold, but some clip's claimed time rests on the
 /// station's clock (no proof from a party the reviewer gave, or one too late).
 pub const EXIT_TIME_NOT_PROVEN: u8 = 5;
-
-#[derive(Debug, clap::Subcommand)]
-pub enum UserCmd {
-    /// Add an account; its password is the first line of standard input.
-    Add {
-        name: String,
-        #[arg(long, value_parser = ["viewer", "agent", "admin"])]
-        role: String,
-    },
-    /// List the accounts and their roles.
-    List,
-    /// Remove an account.
-    Remove { name: String },
-    /// Change an account's password (the first line of standard input).
-    Passwd { name: String },
-}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -291,6 +278,13 @@ pub enum Cmd {
         #[command(subcommand)]
         action: UserCmd,
     },
+    /// Station screens as kiosks: `pair STATION` prints a one-time code (10 minutes) that the
+    /// screen's browser, opened on /station/STATION, trades for a credential that shows that
+    /// station's screen only, lasts while it is used, and ends with `revoke`.
+    Screen {
+        #[command(subcommand)]
+        action: ScreenCmd,
+    },
     /// A witness for station logs (c2sp.org/tlog-witness), run by a platform, a neutral party
     /// or a head office for many stations: it cosigns each station's checkpoints only as
     /// consistent extensions of the last one it cosigned, refuses and keeps forks and
@@ -445,40 +439,6 @@ pub enum Cmd {
         /// The clip file the proof is about: its SHA-256 must match the proven record.
         #[arg(long)]
         clip: Option<PathBuf>,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum ArchiveCmd {
-    /// Register a station's key (as `packwitness key` prints it) with the archive's database;
-    /// prints the station's token as the last line, for its `[archive] token`. Registering
-    /// the same key again gives it a new token and revokes the old one.
-    AddStation {
-        /// The station's public key.
-        station_key: String,
-    },
-    /// Send what a station's data dir holds to its archive (`[archive]` of --config) and
-    /// exit once the archive confirmed everything signed: a data dir whose recorder is
-    /// stopped, or one recorded before the archive existed. Safe beside a running recorder
-    /// (the archive serialises the pushes of one log).
-    Push {
-        /// The archive to send to, instead of `[archive] url`.
-        #[arg(long)]
-        url: Option<String>,
-    },
-    /// Put an Object Lock legal hold on every archived clip of an order, of every station
-    /// (a dispute): the store keeps them past their retention until released. A station's
-    /// own `packwitness hold` reaches the archive with its log and does the same.
-    Hold {
-        /// The order (or tracking) code, as the seals name it.
-        order: String,
-        /// Lift the hold instead (a lock's retention is never shortened).
-        #[arg(long)]
-        release: bool,
-        /// Keep the order's clips and the objects their proofs need locked for at least
-        /// this many days from now (default with a hold: `retention_days`).
-        #[arg(long, value_name = "DAYS")]
-        retain_days: Option<u32>,
     },
 }
 
@@ -645,6 +605,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Key { rotate, backed_up } => setup::key(data_dir, &config, rotate, backed_up),
         Cmd::User { action } => setup::user(data_dir, &config, action),
+        Cmd::Screen { action } => setup::screen(data_dir, &config, action),
         Cmd::Witness {
             listen,
             key,

@@ -374,3 +374,61 @@ pub fn user(dir: Option<PathBuf>, config: &Config, action: super::UserCmd) -> Re
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn screen(dir: Option<PathBuf>, config: &Config, action: super::ScreenCmd) -> Result<ExitCode> {
+    use packwitness::web::screens;
+    let dir = dir
+        .or_else(|| config.data_dir.clone())
+        .context("no data dir: pass --data-dir DIR, or set data_dir in the config")?;
+    let now = chrono::Utc::now().timestamp();
+    let when = |t: i64| packwitness::clock::utc_seconds(u64::try_from(t).unwrap_or(0));
+    match action {
+        super::ScreenCmd::Pair { station, label } => {
+            if config.station(&station).is_none() {
+                let ids: Vec<&str> = config.stations.iter().map(|s| s.id.as_str()).collect();
+                bail!(
+                    "no station {station:?} in this config (stations: {}); pass --config with the station's config",
+                    ids.join(", ")
+                );
+            }
+            packwitness::datadir::create(&dir)?;
+            let code = screens::new_code(&dir, &station, &label, now)?;
+            let listen = &config.server.listen;
+            let at = match listen.rsplit_once(':') {
+                _ if listen.is_empty() => "<this PC>:<port of [server] listen>".to_string(),
+                Some(("0.0.0.0" | "[::]", port)) => format!("<this PC's address>:{port}"),
+                _ => listen.clone(),
+            };
+            eprintln!(
+                "On the screen of {station}, open http://{at}/station/{station} and type this code within {} minutes (it works once):",
+                screens::CODE_MINUTES
+            );
+            out!("{code}");
+        }
+        super::ScreenCmd::List => {
+            for s in screens::list(&dir)? {
+                out!(
+                    "{}\t{}\t{}\tpaired {}\tlast seen {}",
+                    s.id,
+                    s.station,
+                    s.label,
+                    when(s.paired_at),
+                    when(s.last_seen)
+                );
+            }
+        }
+        super::ScreenCmd::Revoke { which } => {
+            let gone = screens::revoke(&dir, &which)?;
+            if gone.is_empty() {
+                bail!("no paired screen is {which:?} or belongs to a station {which:?}: see `packwitness screen list`");
+            }
+            for s in gone {
+                eprintln!(
+                    "screen {} of {} unpaired: it shows its pairing page within a second",
+                    s.id, s.station
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -5,7 +5,9 @@
 //! [`super::guard`] first), the login form and its rate limit, the session cookie
 //! (`pw_session`: HttpOnly, SameSite=Strict, 12 hours), and the role each route needs:
 //! viewer (search, play), agent (also export), admin (also scans over HTTP). On loopback,
-//! `/healthz`, `/metrics` and the read-only log endpoints stay open.
+//! `/healthz`, `/metrics` and the read-only log endpoints stay open. A station screen paired
+//! as a kiosk ([`super::screens`], cookie `pw_screen`) sees its own station's screen, events
+//! and pictures, nothing else; a screen refused is shown its pairing page, never a bare error.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::accounts::{self, Role};
+use super::screens::Verdict;
 use super::{guard, Shared};
 
 /// Who made a request (in the request's extensions): the name recorded in access records,
@@ -30,6 +33,77 @@ pub(super) struct TokenQuery {
 }
 
 const COOKIE: &str = "pw_session";
+/// A paired screen's credential (`<id>.<secret>`): 400 days (browsers keep no cookie
+/// longer), renewed each time the screen's page loads, so it lasts while it is used.
+pub(super) const SCREEN_COOKIE: &str = "pw_screen";
+const SCREEN_COOKIE_DAYS: u64 = 400;
+
+/// What an endless answer (a screen's events) checks on every tick: the paired screen or
+/// the session it was opened with; revoked or ended, the answer ends.
+#[derive(Debug, Clone)]
+pub(super) enum Watch {
+    Screen(String),
+    Session(String),
+}
+
+impl Watch {
+    pub(super) fn holds(&self, shared: &Shared) -> bool {
+        match self {
+            Watch::Screen(id) => shared.screens.still_paired(shared.data_dir(), id),
+            // The session, and its account: a removed account's screen goes dark too.
+            Watch::Session(id) => shared.sessions.get(id).is_some_and(|s| {
+                let users = shared.accounts.get(shared.data_dir());
+                users.iter().any(|u| u.name == s.name)
+            }),
+        }
+    }
+}
+
+/// Why a station screen is shown its pairing page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unpaired {
+    NotPaired,
+    Revoked,
+    LoggedOut,
+    WrongCode,
+    TooMany,
+}
+
+/// The station whose screen a path is: its page, its events, its cameras' pictures.
+fn screen_station(path: &str) -> Option<&str> {
+    if let Some(id) = path.strip_prefix("/station/") {
+        return (!id.is_empty() && !id.contains('/')).then_some(id);
+    }
+    let (id, tail) = path.strip_prefix("/api/stations/")?.split_once('/')?;
+    let picture = tail.starts_with("cameras/") && tail.ends_with("/preview.jpg");
+    (tail == "events" || picture).then_some(id)
+}
+
+/// A station screen's page asked for without access: its pairing page, saying why.
+fn refused_screen(shared: &Shared, req: &Request, screen_cookie: bool) -> Option<Response> {
+    let station = req.uri().path().strip_prefix("/station/")?;
+    if !matches!(*req.method(), Method::GET | Method::HEAD) || station.contains('/') {
+        return None;
+    }
+    let why = if screen_cookie {
+        Unpaired::Revoked
+    } else if session_id(req).is_some() {
+        Unpaired::LoggedOut
+    } else {
+        Unpaired::NotPaired
+    };
+    super::kiosk::unpaired_page(shared, req.headers(), station, why)
+}
+
+/// The `Set-Cookie` of a screen's credential.
+pub(super) fn screen_cookie(credential: &str, secure: bool) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{SCREEN_COOKIE}={credential}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        SCREEN_COOKIE_DAYS * 86_400,
+        if secure { "; Secure" } else { "" }
+    ))
+    .ok()
+}
 
 pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -80,8 +154,22 @@ pub(super) async fn authorize(
         .and_then(|v| v.strip_prefix("Bearer "));
     let path = req.uri().path().to_string();
     // The pages' own scripts and styles hold nothing secret (the login page needs them).
-    if path.starts_with("/assets/") {
+    if path.starts_with("/assets/") || path == "/pair" {
         return next.run(req).await;
+    }
+    // A paired station screen: its own station's screen, events and pictures, to read.
+    let screen = super::i18n::cookie(req.headers(), SCREEN_COOKIE);
+    if let (Some(station), Some(credential)) = (screen_station(&path), screen.as_deref()) {
+        let now = shared.deps.clock.now().timestamp();
+        let read = matches!(*req.method(), Method::GET | Method::HEAD);
+        if let Verdict::Paired(s) = shared.screens.check(shared.data_dir(), credential, now) {
+            if read && s.station == station {
+                req.extensions_mut()
+                    .insert(WebUser(format!("screen {}", s.id), false, None));
+                req.extensions_mut().insert(Watch::Screen(s.id));
+                return next.run(req).await;
+            }
+        }
     }
     // A WMS sends one station's scans with that station's own token, and can do nothing else.
     if let Some(station) = scan_station(req.method(), &path) {
@@ -141,6 +229,9 @@ pub(super) async fn authorize(
         if want.is_empty() || token_ok || token_session {
             return next.run(req).await;
         }
+        if let Some(page) = refused_screen(&shared, &req, screen.is_some()) {
+            return page;
+        }
         return (
             StatusCode::UNAUTHORIZED,
             "this station needs its token: open the page once as /?token=... (a session cookie is set), or send Authorization: Bearer ...\n",
@@ -153,6 +244,7 @@ pub(super) async fn authorize(
         return next.run(req).await;
     }
     // A session is as good as its account now: removed, it ends; its role is today's.
+    let session_key = session.as_ref().and(session_id(&req));
     let session = session.and_then(|s| {
         users
             .iter()
@@ -162,10 +254,13 @@ pub(super) async fn authorize(
     let (name, role) = match (session, token_ok) {
         (Some(s), _) => s,
         (None, true) => (TOKEN_USER.to_string(), Role::Admin),
-        (None, false) if *req.method() == Method::GET && path == "/" => {
-            return Redirect::to("/login").into_response();
-        }
         (None, false) => {
+            if let Some(page) = refused_screen(&shared, &req, screen.is_some()) {
+                return page;
+            }
+            if *req.method() == Method::GET && is_page(&path) {
+                return Redirect::to("/login").into_response();
+            }
             return (StatusCode::UNAUTHORIZED, "log in first: /login\n").into_response();
         }
     };
@@ -187,6 +282,9 @@ pub(super) async fn authorize(
             .into_response();
     }
     let logged_in = name != TOKEN_USER;
+    if let (Some(id), true) = (session_key, logged_in) {
+        req.extensions_mut().insert(Watch::Session(id));
+    }
     req.extensions_mut()
         .insert(WebUser(name, logged_in, Some(role)));
     next.run(req).await
@@ -210,7 +308,7 @@ fn is_page(path: &str) -> bool {
 
 /// True when a reverse proxy on this machine says the browser reached it over HTTPS (the
 /// session cookie is then `Secure`).
-fn behind_tls(headers: &axum::http::HeaderMap, peer: SocketAddr) -> bool {
+pub(super) fn behind_tls(headers: &axum::http::HeaderMap, peer: SocketAddr) -> bool {
     peer.ip().is_loopback()
         && headers
             .get("x-forwarded-proto")

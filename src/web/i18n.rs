@@ -152,6 +152,103 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "扫描订单开始录制",
     ),
     ("seconds", "s", "秒"),
+    // What the station screen tells the packer, in plain words, and what to do.
+    (
+        "cam_unplugged",
+        "Camera unplugged or not answering",
+        "摄像头已断开或无响应",
+    ),
+    (
+        "cam_unplugged_do",
+        "Plug its USB cable back in (or into another port). Recording resumes by itself.",
+        "请重新插好它的 USB 线（或换一个 USB 口）。恢复后自动继续录制。",
+    ),
+    ("cam_unreachable", "Network camera unreachable", "无法连接网络摄像头"),
+    (
+        "cam_unreachable_do",
+        "Check the camera's power and network cable. Recording resumes by itself.",
+        "请检查摄像头的电源和网线。恢复后自动继续录制。",
+    ),
+    ("cam_failed", "The video source cannot be read", "视频源无法读取"),
+    (
+        "cam_failed_do",
+        "Tell the lead: this camera's source in the configuration cannot be read.",
+        "请告知负责人：配置中这个摄像头的视频源无法读取。",
+    ),
+    (
+        "cam_stalled",
+        "Camera connected but sends no picture",
+        "摄像头已连接但没有画面",
+    ),
+    (
+        "cam_stalled_do",
+        "Check its cable; if it stays so, unplug it and plug it in again.",
+        "请检查线缆；如果一直如此，请拔下后重新插上。",
+    ),
+    ("cam_starting", "Camera starting", "摄像头正在启动"),
+    ("cam_starting_do", "Wait a few seconds.", "请稍候几秒。"),
+    ("cam_all_down", "No camera gives a picture", "所有摄像头都没有画面"),
+    (
+        "cam_all_down_do",
+        "Each camera's panel says what is wrong with it.",
+        "每个摄像头的画面框里写明了原因。",
+    ),
+    ("disk_full", "The disk is full", "磁盘已满"),
+    (
+        "disk_full_do",
+        "Tell the lead now: space must be freed or the disk replaced. Recording resumes by itself when there is room.",
+        "请立即告知负责人：需要腾出空间或更换磁盘。有空间后自动继续录制。",
+    ),
+    ("disk_write", "Clips cannot be written to the disk", "视频无法写入磁盘"),
+    (
+        "disk_write_do",
+        "Tell the lead now: the disk reports an error. Recording resumes by itself when it can write.",
+        "请立即告知负责人：磁盘报错。可以写入后自动继续录制。",
+    ),
+    (
+        "clock_unsynced",
+        "The clock is not synchronised: tell the lead (recording goes on)",
+        "时钟未同步：请告知负责人（录像照常进行）",
+    ),
+    ("order_not_recorded", "Order", "订单"),
+    // A station screen that is not paired, or no longer.
+    (
+        "pair_not_paired",
+        "This screen is not paired with station {id}",
+        "此屏幕尚未与工位 {id} 配对",
+    ),
+    (
+        "pair_revoked",
+        "This screen was unpaired from station {id}",
+        "此屏幕已与工位 {id} 解除配对",
+    ),
+    (
+        "pair_logged_out",
+        "The login of this screen has ended",
+        "此屏幕的登录已结束",
+    ),
+    (
+        "pair_wrong_code",
+        "Wrong or expired code: ask for a new one",
+        "配对码错误或已过期：请重新获取",
+    ),
+    (
+        "pair_too_many",
+        "Too many wrong codes: wait a minute",
+        "错误次数过多：请等一分钟",
+    ),
+    (
+        "pair_not_camera",
+        "This is about this screen only, not the cameras.",
+        "这只是本屏幕的问题，与摄像头无关。",
+    ),
+    (
+        "pair_ask",
+        "The lead runs `packwitness screen pair {id}` on the station PC and types the code it prints here:",
+        "请负责人在工位电脑上运行 `packwitness screen pair {id}`，并在此输入它显示的配对码：",
+    ),
+    ("pair_button", "Pair this screen", "配对此屏幕"),
+    ("pair_or_login", "or log in", "或登录"),
     // The app.
     ("search", "Search", "搜索"),
     (

@@ -15,6 +15,7 @@
 //!   GET  /clips/{clip}                a sealed clip's MP4 (byte ranges for seeking)
 //!   GET  /export/{code}               an evidence bundle (zip) of a code, as `export` makes
 //!   POST /api/stations/{id}/scan      a scan (the code as the body): the station's answer
+//!   POST /pair                        a station screen trades a pairing code for its credential
 //!   GET  /checkpoint                  the log's latest signed checkpoint (c2sp.org/tlog-tiles)
 //!   GET  /tile/<L>/<N>[.p/<W>]        a tile of stored hashes, as c2sp.org/tlog-tiles serves it
 //!   GET  /tile/entries/<N>[.p/<W>]    (agent, or [server] audit_token) an entry bundle: the manifest lines 256N+1.., each after
@@ -47,9 +48,11 @@ mod conn;
 mod guard;
 pub mod health;
 pub mod i18n;
+mod kiosk;
 mod order;
 pub mod page;
 mod screen;
+pub mod screens;
 mod search;
 
 pub use conn::{bind, runtime, Capped};
@@ -173,6 +176,8 @@ struct Shared {
     /// Who is logged in (when the data dir has accounts), and the accounts.
     sessions: accounts::Sessions,
     accounts: accounts::AccountsCache,
+    /// The station screens paired as kiosks.
+    screens: screens::ScreensCache,
 }
 
 /// The shortest `[server] token` accepted.
@@ -280,6 +285,7 @@ impl Server {
             views: std::sync::Mutex::new(std::collections::HashMap::new()),
             sessions: accounts::Sessions::default(),
             accounts: accounts::AccountsCache::default(),
+            screens: screens::ScreensCache::default(),
             exports: tokio::sync::Semaphore::new(MAX_EXPORTS),
             stopping: stopping.clone(),
             screen_status: std::sync::Mutex::new(None),
@@ -384,6 +390,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/tile/{*path}", get(tlog_tile))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
+        .route("/pair", post(kiosk::pair))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             auth::authorize,

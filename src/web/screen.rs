@@ -16,11 +16,15 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use maud::{html, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
+use super::auth::{Watch, SCREEN_COOKIE};
 use super::i18n;
 use super::{screen_status, Failure, Shared};
+use crate::media::source::SourceSpec;
+use crate::recorder::health::{CameraState, CameraStatus};
 
 /// How often the events' source looks for a change of the station.
 const EVENT_TICK: Duration = Duration::from_millis(250);
@@ -51,7 +55,69 @@ const SCREEN_KEYS: &[&str] = &[
     "archive_waiting",
     "archive_unreachable",
     "archive_refused",
+    "cam_unplugged",
+    "cam_unplugged_do",
+    "cam_unreachable",
+    "cam_unreachable_do",
+    "cam_failed",
+    "cam_failed_do",
+    "cam_stalled",
+    "cam_stalled_do",
+    "cam_starting",
+    "cam_starting_do",
+    "cam_all_down",
+    "cam_all_down_do",
+    "disk_full",
+    "disk_full_do",
+    "disk_write",
+    "disk_write_do",
+    "clock_unsynced",
+    "order_not_recorded",
 ];
+
+/// What the packer is told of a camera that records nothing now, in plain words: a key of
+/// the screen's strings (`KEY` says what is wrong, `KEY_do` the one thing to do), from the
+/// camera's own state and the kind of its source; `None` while it records.
+fn camera_trouble(c: &CameraStatus) -> Option<&'static str> {
+    match c.state {
+        CameraState::Live => c.write_error.as_deref().map(disk_trouble),
+        CameraState::Starting => Some("cam_starting"),
+        CameraState::Stalled => Some("cam_stalled"),
+        CameraState::Lost => Some(match SourceSpec::parse(&c.source) {
+            SourceSpec::Usb(_) => "cam_unplugged",
+            SourceSpec::Url(_) => "cam_unreachable",
+            SourceSpec::File(_) | SourceSpec::Lavfi(_) => "cam_failed",
+        }),
+    }
+}
+
+/// A clip writer's failure: the disk full (no space, or under the room a clip needs) or
+/// another write error.
+fn disk_trouble(error: &str) -> &'static str {
+    let full = ["No space left", "os error 28", "MB free", "disk is full"];
+    if full.iter().any(|f| error.contains(f)) {
+        "disk_full"
+    } else {
+        "disk_write"
+    }
+}
+
+/// Why a station with an open order records nothing, in plain words: the disk, or its
+/// cameras' one shared trouble, or "no camera gives a picture".
+fn station_trouble(cameras: &[CameraStatus]) -> Option<&'static str> {
+    let troubles: Vec<&'static str> = cameras.iter().filter_map(camera_trouble).collect();
+    if troubles.len() < cameras.len() {
+        return None;
+    }
+    if let Some(disk) = troubles.iter().find(|t| t.starts_with("disk_")) {
+        return Some(disk);
+    }
+    match troubles.first() {
+        Some(first) if troubles.iter().all(|t| t == first) => Some(first),
+        Some(_) => Some("cam_all_down"),
+        None => None,
+    }
+}
 
 fn known_station(shared: &Shared, id: &str) -> bool {
     shared.config().stations.iter().any(|s| s.id == id)
@@ -78,12 +144,20 @@ pub(super) async fn station_page(
     State(shared): State<Arc<Shared>>,
     UrlPath(id): UrlPath<String>,
     Query(q): Query<i18n::LangQuery>,
+    watch: Option<Extension<Watch>>,
     req: axum::extract::Request,
 ) -> Result<Response, Failure> {
     if !known_station(&shared, &id) {
         return Err(no_station(&shared, &id));
     }
     let (lang, cookie) = super::search::language(&req, q.lang);
+    // A paired screen's credential is renewed each time its page loads: in use, it lasts.
+    let renewed = match watch.as_deref() {
+        Some(Watch::Screen(_)) => i18n::cookie(req.headers(), SCREEN_COOKIE).and_then(|c| {
+            super::auth::screen_cookie(&c, super::auth::behind_tls(req.headers(), peer(&req)))
+        }),
+        _ => None,
+    };
     let strings: serde_json::Map<String, serde_json::Value> = SCREEN_KEYS
         .iter()
         .map(|k| (k.to_string(), i18n::t(lang, k).into()))
@@ -122,16 +196,42 @@ pub(super) async fn station_page(
                     div #saved hidden {}
                     div #problems hidden {}
                 }
-                div #alert hidden { div #alert-title {} div #alert-why {} }
+                div #alert hidden {
+                    div #alert-title {}
+                    div #alert-order {}
+                    div #alert-why {}
+                    div #alert-do {}
+                    div #alert-detail {}
+                }
                 script #boot type="application/json" { (PreEscaped(boot)) }
                 script type="module" src="/assets/station.js" {}
             }
         }
     };
-    Ok(super::search::with_cookie(
-        super::assets::page(page.into_string()),
-        cookie,
-    ))
+    let res = super::search::with_cookie(super::assets::page(page.into_string()), cookie);
+    Ok(super::search::with_cookie(res, renewed))
+}
+
+/// The peer of a request (for the `Secure` flag behind a TLS proxy on this machine).
+fn peer(req: &axum::extract::Request) -> std::net::SocketAddr {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| ([0, 0, 0, 0], 0).into(), |c| c.0)
+}
+
+/// Alarms the screen tells in plain words (a camera's panel, NOT RECORDING, the data disk,
+/// the clock), so not again as the recorder says them.
+fn told_plainly(kind: &str) -> bool {
+    kind.starts_with("data_d")
+        || matches!(
+            kind,
+            "camera_starting"
+                | "camera_stalled"
+                | "camera_lost"
+                | "not_recording"
+                | "write_failed"
+                | "clock_unsynchronised"
+        )
 }
 
 /// What a screen is pushed: the station, and what is wrong with the process.
@@ -154,6 +254,21 @@ fn snapshot(shared: &Shared, id: &str) -> Option<serde_json::Value> {
             "refused": a.refused.is_some(),
             "lagging": a.lagging,
         })),
+        // Each camera's trouble and the station's, as keys of the screen's strings.
+        "troubles": station.health.as_ref().map(|h| h.cameras.iter().map(|c| serde_json::json!({
+            "camera": c.camera,
+            "trouble": camera_trouble(c),
+            "detail": c.write_error.as_ref().or(c.reason.as_ref()),
+        })).collect::<Vec<_>>()),
+        "station_trouble": station.health.as_ref().and_then(|h| station_trouble(&h.cameras)),
+        "clock_unsynced": p.clock_synced == Some(false),
+        // The rest of what is wrong with the recorder, as it says it (for the lead): what
+        // the panels, the alarm and the clock line above say in plain words is left out.
+        "other": super::health::alarms(&p, shared.config())
+            .into_iter()
+            .filter(|a| a.station.as_deref().is_none_or(|s| s == id) && !told_plainly(&a.kind))
+            .map(|a| a.reason)
+            .collect::<Vec<_>>(),
         "now": shared.deps.clock.now().format("%H:%M:%S").to_string(),
     }))
 }
@@ -163,38 +278,48 @@ fn snapshot(shared: &Shared, id: &str) -> Option<serde_json::Value> {
 pub(super) async fn station_events(
     State(shared): State<Arc<Shared>>,
     UrlPath(id): UrlPath<String>,
+    watch: Option<Extension<Watch>>,
 ) -> Result<Response, Failure> {
     if !known_station(&shared, &id) {
         return Err(no_station(&shared, &id));
     }
+    let watch = watch.map(|w| w.0);
     let state = (shared, id, String::new());
-    let stream = futures_util::stream::unfold(state, |(shared, id, last)| async move {
-        loop {
-            // A stopping server ends its screens' streams (they reconnect to the next one).
-            if shared.stopping.load(std::sync::atomic::Ordering::Relaxed) {
-                return None;
+    let stream = futures_util::stream::unfold(state, move |(shared, id, last)| {
+        let watch = watch.clone();
+        async move {
+            loop {
+                // A stopping server ends its screens' streams (they reconnect to the next one).
+                if shared.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                    return None;
+                }
+                // A screen unpaired, or a session ended, ends its stream: the screen, refused
+                // when it reconnects, shows its pairing page.
+                if watch.as_ref().is_some_and(|w| !w.holds(&shared)) {
+                    return None;
+                }
+                let (s, i) = (shared.clone(), id.clone());
+                let snap = tokio::task::spawn_blocking(move || snapshot(&s, &i))
+                    .await
+                    .ok()
+                    .flatten();
+                let data = match snap {
+                    Some(v) => v.to_string(),
+                    None => serde_json::json!({
+                        "station": null,
+                        "recording_process": false,
+                        "problems": [format!("no recording process has station {id}")],
+                    })
+                    .to_string(),
+                };
+                // The clock field changes every second, so a quiet station still shows that
+                // the connection lives.
+                if data != last {
+                    let event = Event::default().event("status").data(data.clone());
+                    return Some((Ok::<Event, Infallible>(event), (shared, id, data)));
+                }
+                tokio::time::sleep(EVENT_TICK).await;
             }
-            let (s, i) = (shared.clone(), id.clone());
-            let snap = tokio::task::spawn_blocking(move || snapshot(&s, &i))
-                .await
-                .ok()
-                .flatten();
-            let data = match snap {
-                Some(v) => v.to_string(),
-                None => serde_json::json!({
-                    "station": null,
-                    "recording_process": false,
-                    "problems": [format!("no recording process has station {id}")],
-                })
-                .to_string(),
-            };
-            // The clock field changes every second, so a quiet station still shows that
-            // the connection lives.
-            if data != last {
-                let event = Event::default().event("status").data(data.clone());
-                return Some((Ok::<Event, Infallible>(event), (shared, id, data)));
-            }
-            tokio::time::sleep(EVENT_TICK).await;
         }
     });
     Ok(Sse::new(stream)

@@ -266,30 +266,22 @@ fn no_horizontal_scroll(b: &Browser, what: &str) {
 
 #[test]
 fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording() {
-    let (cam_port, web_port, no_archive) = (free_port(), free_port(), free_port());
+    let (cam_port, cam2_port, web_port, no_archive) =
+        (free_port(), free_port(), free_port(), free_port());
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
     let d = dir.to_str().unwrap();
     let cfg = tmp.path().join("pw.toml");
-    // An archive that cannot be reached (nothing listens on its port): the screen says so.
+    // Two network cameras; an archive that cannot be reached (nothing listens on its port):
+    // the screen says so.
     std::fs::write(
         &cfg,
-        format!("[station]\npre_roll_s = 0.5\npost_roll_s = 0.5\n\n[server]\nlisten = \"127.0.0.1:{web_port}\"\n\n[archive]\nurl = \"http://127.0.0.1:{no_archive}\"\ntoken = \"pwa1_test\"\n"),
+        format!("[server]\nlisten = \"127.0.0.1:{web_port}\"\n\n[archive]\nurl = \"http://127.0.0.1:{no_archive}\"\ntoken = \"pwa1_test\"\n\n[[station]]\nid = \"station-1\"\npre_roll_s = 0.5\npost_roll_s = 0.5\n[[station.scanner]]\nid = \"keys\"\nkind = \"stdin\"\n[[station.camera]]\nid = \"cam-1\"\nsource = \"rtsp://127.0.0.1:{cam_port}/cam\"\n[[station.camera]]\nid = \"cam-2\"\nsource = \"rtsp://127.0.0.1:{cam2_port}/cam\"\n"),
     )
     .unwrap();
     let mut camera = Some(start_server(cam_port));
-    let url = format!("rtsp://127.0.0.1:{cam_port}/cam");
-    let mut station = spawn_station(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--data-dir",
-        d,
-        "run",
-        "--source",
-        &url,
-        "--scanner",
-        "stdin",
-    ]);
+    let mut camera2 = Some(start_server(cam2_port));
+    let mut station = spawn_station(&["--config", cfg.to_str().unwrap(), "--data-dir", d, "run"]);
     station.wait_record(&dir, "the station's start", |r| {
         r["kind"] == "station_start"
     });
@@ -379,10 +371,10 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
     // The MP4 and the bundle, fetched by the page, against the manifest.
     let sealed = manifest(&dir)
         .into_iter()
-        .find(|r| r["kind"] == "clip_sealed" && r["order"] == "ORD-7001")
+        .find(|r| r["kind"] == "clip_sealed" && r["order"] == "ORD-7001" && r["camera"] == "cam-1")
         .unwrap();
     let link = b.js(
-        "const a = document.querySelector('a[download]'); return [a.getAttribute('href'), a.getAttribute('download')];",
+        "const a = document.querySelector('a[download$=\"-cam-1.mp4\"]'); return [a.getAttribute('href'), a.getAttribute('download')];",
         serde_json::json!([]),
     );
     assert_eq!(link[1], "ORD-7001-cam-1.mp4", "{link}");
@@ -449,35 +441,76 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
         serde_json::json!({"width": 1280, "height": 900}),
     );
 
-    // The camera dies: the screen goes red.
+    // The station screen again, logged in; and a kiosk's browser in Chinese, never logged
+    // in: its station's address is its pairing page until the lead's code is typed there.
     b.go(&format!("{web}/station/station-1"));
     b.wait_js(
         "the screen's first event",
         "return !!document.body.dataset.state;",
     );
+    let zh = Browser::start("zh-CN", 1280, 900);
+    zh.go(&format!("{web}/station/station-1"));
+    zh.wait_js("the pairing page in Chinese", "return document.body.dataset.why === 'NotPaired' && document.getElementById('unpaired').textContent.includes('此屏幕尚未与工位 station-1 配对');");
+    zh.screenshot("station-unpaired-zh");
+    let code = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "screen",
+        "pair",
+        "station-1",
+    ]);
+    assert!(code.status.success(), "{}", show(&code));
+    zh.type_into("#code", stdout(&code).trim());
+    zh.click("button[type=submit]");
+    zh.wait_js(
+        "the paired screen's first event",
+        "return location.pathname === '/station/station-1' && !!document.body.dataset.state;",
+    );
+    station.scan("ORD-7002");
+    zh.wait_js("REC and the order on the kiosk", "return document.getElementById('rec').classList.contains('on') && document.getElementById('order').textContent === 'ORD-7002';");
+
+    // One camera dies: its own panel goes red and says, in plain words, what to do; the
+    // other stays live and the order records on (no screen-wide alarm).
     drop(camera.take());
-    b.wait_js("NOT RECORDING on the screen", "const a = document.getElementById('alert'); return !a.hidden && document.getElementById('alert-title').textContent === 'NOT RECORDING';");
+    let one_down = |br: &Browser, what: &str| {
+        let script = format!("const [c1, c2] = document.querySelectorAll('figure.cam'); return c1.classList.contains('down') && c1.querySelector('.what').textContent === {} && c1.querySelector('.do').textContent.length > 10 && !c2.classList.contains('down') && document.getElementById('alert').hidden && document.getElementById('rec').classList.contains('on');", serde_json::json!(what));
+        br.wait_js("camera 1's own panel red, camera 2 live, REC on", &script);
+    };
+    one_down(&zh, "无法连接网络摄像头");
+    one_down(&b, "Network camera unreachable");
+    b.screenshot("station-one-camera-lost");
+    zh.screenshot("station-one-camera-lost-zh");
+
+    // Both die: NOT RECORDING over the screen, with the order and the plain reason.
+    drop(camera2.take());
+    b.wait_js("NOT RECORDING on the screen", "const a = document.getElementById('alert'); return !a.hidden && document.getElementById('alert-title').textContent === 'NOT RECORDING' && document.getElementById('alert-order').textContent.includes('ORD-7002') && document.getElementById('alert-why').textContent === 'Network camera unreachable';");
     b.wait_js(
         "the alarm sound",
         "return window.packwitnessSounds.includes('alarm');",
     );
     b.screenshot("station-not-recording");
     drop(b);
+    zh.wait_js(
+        "the kiosk in Chinese",
+        "return document.getElementById('alert-title').textContent === '未在录制' && document.getElementById('alert-order').textContent.includes('ORD-7002') && document.getElementById('detail').textContent.includes('无法连接归档服务器');",
+    );
+    zh.screenshot("station-zh");
 
-    // In Chinese, from the browser's language.
-    let zh = Browser::start("zh-CN", 1280, 900);
+    // Unpaired by the lead: the kiosk says so in large type, not as a camera fault.
+    let revoked = run(&["--data-dir", d, "screen", "revoke", "station-1"]);
+    assert!(revoked.status.success(), "{}", show(&revoked));
+    zh.wait_js("the kiosk unpaired", "return document.body.dataset.why === 'Revoked' && document.getElementById('unpaired').textContent.includes('此屏幕已与工位 station-1 解除配对');");
+    zh.screenshot("station-revoked-zh");
+
+    // The app in Chinese, from the browser's language.
     zh.go(&format!("{web}/login"));
     zh.type_into("input[name=name]", "lin");
     zh.type_into("input[type=password]", "correct-horse-1");
     zh.click("button[type=submit]");
     zh.wait_js("the app in Chinese", "return document.documentElement.lang === 'zh-CN' && document.body.textContent.includes('最近的录像');");
     zh.screenshot("app-zh");
-    zh.go(&format!("{web}/station/station-1"));
-    zh.wait_js(
-        "the screen in Chinese",
-        "return document.getElementById('alert-title').textContent === '未在录制' && document.getElementById('detail').textContent.includes('无法连接归档服务器');",
-    );
-    zh.screenshot("station-zh");
     zh.go(&report);
     zh.wait_js("the report in Chinese", "return document.documentElement.lang === 'zh-CN' && document.body.innerText.includes('打包视频证据') && document.getElementById('pw-verdict').innerText.startsWith('未检查');");
     zh.screenshot("report-zh");

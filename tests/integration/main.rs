@@ -16,6 +16,7 @@ mod doctor;
 mod export;
 mod health;
 mod house;
+mod kiosk;
 mod ledger_kinds;
 mod ledger_v3;
 mod lookup;

@@ -1,8 +1,11 @@
 // The station screen: what the packer sees above the packing table.
 // Pushed the station's status (server-sent events); shows the live picture of each camera,
 // the open order, REC with the time since the scan, the last scan, "saved" when a clip is
-// sealed, and NOT RECORDING over everything when a camera does not deliver frames or the
-// recorder cannot be reached. Sounds are made here (Web Audio), nothing is fetched for them.
+// sealed. A camera that records nothing gets its own red panel saying, in plain words, what
+// is wrong and the one thing to do (the raw error small below); NOT RECORDING covers the
+// screen, with the order just scanned, only when nothing of the order is recorded or the
+// recorder cannot be reached. A screen refused (unpaired, its login ended) reloads to its
+// pairing page: never shown as a camera fault. Sounds are made here (Web Audio).
 
 const boot = JSON.parse(document.getElementById("boot").textContent);
 const S = boot.strings;
@@ -57,13 +60,24 @@ function startPreview(camera) {
   img.alt = `${S.camera} ${camera}`;
   const cap = document.createElement("figcaption");
   cap.textContent = camera;
-  box.append(img, cap);
+  const trouble = document.createElement("div");
+  trouble.className = "trouble";
+  trouble.hidden = true;
+  const what = document.createElement("div");
+  what.className = "what";
+  const todo = document.createElement("div");
+  todo.className = "do";
+  const detail = document.createElement("div");
+  detail.className = "detail";
+  trouble.append(what, todo, detail);
+  box.append(img, cap, trouble);
   $("cameras").append(box);
   let seq = 0;
   const url = `/api/stations/${encodeURIComponent(boot.station)}/cameras/${encodeURIComponent(camera)}/preview.jpg`;
   async function next() {
     try {
       const r = await fetch(`${url}?after=${seq}`, { cache: "no-store" });
+      if (r.status === 401 || r.status === 403) checkAccess();
       if (!r.ok) throw new Error(await r.text());
       seq = Number(r.headers.get("x-preview-seq")) || seq + 1;
       const old = img.src;
@@ -80,7 +94,23 @@ function startPreview(camera) {
     cap.textContent = camera;
   }
   next();
-  return { box, cap };
+  return { box, cap, trouble, what, todo, detail };
+}
+
+// Refused (unpaired, revoked, the login ended): the page itself, reloaded, says so in large
+// type. Unreachable: the caller says "no connection".
+let checking = false;
+async function checkAccess() {
+  if (checking) return;
+  checking = true;
+  try {
+    const r = await fetch(location.pathname, { method: "HEAD", cache: "no-store" });
+    if (r.status === 401 || r.status === 403 || r.status === 429) location.reload();
+  } catch (e) {
+    // The server is away: "no connection" stands.
+  } finally {
+    checking = false;
+  }
 }
 const previews = Object.fromEntries(boot.cameras.map((c) => [c, startPreview(c)]));
 
@@ -88,6 +118,7 @@ const previews = Object.fromEntries(boot.cameras.map((c) => [c, startPreview(c)]
 let last = null;          // the previous station report
 let since = null;         // [elapsed at the event, when it came]
 let alarmTimer = null;
+let downBefore = 0;       // cameras recording nothing at the previous event
 let savedTimer = null;
 
 // A recorded time (RFC 3339, the station's zone) as the wall clock shows it.
@@ -102,11 +133,16 @@ setInterval(() => {
   $("elapsed").textContent = since ? mmss(since[0] + (performance.now() - since[1]) / 1000) : "";
 }, 250);
 
-function alert(title, why) {
+// The screen-wide alarm: a title, the open order, what is wrong and what to do in plain
+// words, the technical detail small.
+function alert(title, why, todo, detail, order) {
   const a = $("alert");
   if (title) {
     $("alert-title").textContent = title;
+    $("alert-order").textContent = order ? `${S.order_not_recorded} ${order}` : "";
     $("alert-why").textContent = why || "";
+    $("alert-do").textContent = todo || "";
+    $("alert-detail").textContent = detail || "";
     a.hidden = false;
     document.body.classList.add("alarm");
     if (!alarmTimer) { play("alarm"); alarmTimer = setInterval(() => play("alarm"), 2000); }
@@ -122,21 +158,35 @@ function show(msg) {
   const st = msg.station;
   const h = st && st.health;
   if (!h) {
-    alert(S.no_connection, (msg.problems || []).join("; "));
+    alert(S.no_connection, "", "", (msg.problems || []).join("; "));
     return;
   }
-  // What else is wrong with the recorder (a full disk, the clock), beside the picture.
-  const problems = (msg.problems || []).filter((p) => !p.includes("NOT RECORDING"));
-  $("problems").hidden = problems.length === 0;
-  $("problems").textContent = problems.join(" · ");
-  // Cameras: what their frames say, never what was asked.
-  const down = h.cameras.filter((c) => c.state !== "live");
+  // Cameras: what their frames say, never what was asked. Each one that records nothing
+  // has its panel say why, in plain words.
+  const troubles = Object.fromEntries((msg.troubles || []).map((t) => [t.camera, t]));
+  const down = [];
   for (const c of h.cameras) {
+    const t = troubles[c.camera] || {};
+    if (t.trouble) down.push(`${c.camera}: ${S[t.trouble]}`);
     const p = previews[c.camera];
     if (!p) continue;
-    p.box.classList.toggle("down", c.state !== "live");
+    p.box.classList.toggle("down", !!t.trouble);
     p.box.dataset.state = c.state;
+    p.box.dataset.trouble = t.trouble || "";
+    p.trouble.hidden = !t.trouble;
+    p.what.textContent = t.trouble ? S[t.trouble] : "";
+    p.todo.textContent = t.trouble ? S[t.trouble + "_do"] : "";
+    p.detail.textContent = t.trouble ? t.detail || "" : "";
   }
+  // What else is wrong: a camera down while another records, the clock, then the rest as
+  // the recorder says it (for the lead).
+  const problems = [...down];
+  if (msg.clock_unsynced) problems.push(S.clock_unsynced);
+  problems.push(...(msg.other || []));
+  $("problems").hidden = problems.length === 0;
+  $("problems").textContent = problems.join(" · ");
+  if (down.length > downBefore) play("alarm");
+  downBefore = down.length;
   const recording = h.state === "recording";
   document.body.dataset.state = h.state;
   $("rec").classList.toggle("on", recording);
@@ -164,16 +214,14 @@ function show(msg) {
   }
   $("detail").textContent = detail.join(" · ");
   since = h.order && h.elapsed_s != null ? [h.elapsed_s, performance.now()] : null;
-  if (h.state === "not_recording" || down.length || msg.data_disk) {
-    // A data disk gone: said in the screen's language, the technical detail after it.
-    const disk = msg.data_disk_problem ? S["disk_" + msg.data_disk_problem] : null;
-    const why =
-      (disk && `${disk} (${msg.data_disk_what})`) ||
-      h.not_recording ||
-      down.map((c) => `${c.camera} ${c.state}${c.reason ? " (" + c.reason + ")" : ""}`).join("; ");
-    alert(S.not_recording, why);
+  if (msg.data_disk) {
+    // A data disk gone: said in the screen's language (what and what to do in one).
+    alert(S.not_recording, S["disk_" + msg.data_disk_problem], "", msg.data_disk_what, h.order);
+  } else if (h.state === "not_recording") {
+    const key = msg.station_trouble || "cam_all_down";
+    alert(S.not_recording, S[key], S[key + "_do"], h.not_recording, h.order);
   } else if (!msg.recording_process) {
-    alert(S.no_connection, (msg.problems || []).join("; "));
+    alert(S.no_connection, "", "", (msg.problems || []).join("; "));
   } else {
     alert(null);
   }
@@ -204,7 +252,14 @@ function show(msg) {
 function connect() {
   const es = new EventSource(`/api/stations/${encodeURIComponent(boot.station)}/events`);
   let watchdog = null;
-  const lost = () => alert(S.no_connection, "");
+  // Lost: nothing on the screen may look live (the timer stops), and a refusal reloads.
+  const lost = () => {
+    since = null;
+    $("rec").classList.remove("on");
+    $("rec-label").textContent = S.no_connection;
+    alert(S.no_connection, "", "", "", last && last.order);
+    checkAccess();
+  };
   // Events come at least every second (the clock): three seconds of silence is a lost link.
   const arm = () => { clearTimeout(watchdog); watchdog = setTimeout(lost, 3000); };
   es.addEventListener("status", (e) => { arm(); show(JSON.parse(e.data)); });

@@ -1,0 +1,78 @@
+//! The arguments of the commands that have commands of their own: `user`, `screen` and
+//! `archive`.
+//!
+//! Owns: their clap definitions and help. Never: does anything (`setup` and `mod` do).
+
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add an account; its password is the first line of standard input.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["viewer", "agent", "admin"])]
+        role: String,
+    },
+    /// List the accounts and their roles.
+    List,
+    /// Remove an account.
+    Remove { name: String },
+    /// Change an account's password (the first line of standard input).
+    Passwd { name: String },
+}
+
+/// `packwitness screen ...`.
+#[derive(Debug, Subcommand)]
+pub enum ScreenCmd {
+    /// Print a one-time code (8 digits, valid 10 minutes) that pairs the screen of STATION:
+    /// open http://<this PC>/station/STATION in the screen's browser and type it there.
+    Pair {
+        /// The station (its `id` in the config).
+        station: String,
+        /// What to call the screen in `screen list` (e.g. "table 3, left monitor").
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List the paired screens: id, station, label, when paired, when last seen.
+    List,
+    /// Unpair a screen by its id, or every screen of a station by the station's id: within a
+    /// second the screen shows its pairing page.
+    Revoke {
+        /// A screen's id (`scr-...`, from `screen list`) or a station's id.
+        which: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ArchiveCmd {
+    /// Register a station's key (as `packwitness key` prints it) with the archive's database;
+    /// prints the station's token as the last line, for its `[archive] token`. Registering
+    /// the same key again gives it a new token and revokes the old one.
+    AddStation {
+        /// The station's public key.
+        station_key: String,
+    },
+    /// Send what a station's data dir holds to its archive (`[archive]` of --config) and
+    /// exit once the archive confirmed everything signed: a data dir whose recorder is
+    /// stopped, or one recorded before the archive existed. Safe beside a running recorder
+    /// (the archive serialises the pushes of one log).
+    Push {
+        /// The archive to send to, instead of `[archive] url`.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Put an Object Lock legal hold on every archived clip of an order, of every station
+    /// (a dispute): the store keeps them past their retention until released. A station's
+    /// own `packwitness hold` reaches the archive with its log and does the same.
+    Hold {
+        /// The order (or tracking) code, as the seals name it.
+        order: String,
+        /// Lift the hold instead (a lock's retention is never shortened).
+        #[arg(long)]
+        release: bool,
+        /// Keep the order's clips and the objects their proofs need locked for at least
+        /// this many days from now (default with a hold: `retention_days`).
+        #[arg(long, value_name = "DAYS")]
+        retain_days: Option<u32>,
+    },
+}
