@@ -154,7 +154,7 @@ pub fn run(config: &Config, opts: &Options) -> Report {
         checks.push(reachable(format!("witness {}", w.url), &w.url));
     }
     if !config.archive.url.is_empty() {
-        checks.push(reachable("archive", &config.archive.url));
+        checks.push(archive_check(config));
     }
     checks.push(service_check(&opts.unit));
     Report {
@@ -578,6 +578,40 @@ fn accounts_check(listen: &str, dir: &Path) -> Check {
 }
 
 /// Whether a TCP connection to the URL's host and port opens within 3 s.
+/// The archive answers this station's token with the state of its log (`GET /v1/log`).
+fn archive_check(config: &Config) -> Check {
+    use crate::archive::ArchiveError;
+    let url = &config.archive.url;
+    let client = match crate::archive::client::Client::new(&config.archive) {
+        Ok(c) => c,
+        Err(e) => return Check::fail("archive", e.to_string(), "correct [archive] in the config"),
+    };
+    match client.held_within(Duration::from_secs(10)) {
+        Ok(held) => Check::pass(
+            "archive",
+            format!(
+                "{url} accepts this station's token: it holds {} lines of log {:?}, {} clip(s) still to send",
+                held.size, held.origin, held.pending_total
+            ),
+        ),
+        Err(ArchiveError::Answer { status: 401 | 403, text, .. }) => Check::fail(
+            "archive",
+            format!("{url} refuses this station's token ({text})"),
+            "on the archive, run `packwitness archive add-station '<this station's key, from packwitness key>'` and put the last line it prints in [archive] token",
+        ),
+        Err(e @ ArchiveError::Unreachable { .. }) => Check::fail(
+            "archive",
+            e.to_string(),
+            "check that the archive runs and the network and any firewall between this PC and it",
+        ),
+        Err(e) => Check::fail(
+            "archive",
+            e.to_string(),
+            "see the archive's log for why it answered so",
+        ),
+    }
+}
+
 fn reachable(name: impl Into<String>, url: &str) -> Check {
     let name = name.into();
     let parsed = reqwest::Url::parse(url).ok();

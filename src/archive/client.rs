@@ -140,10 +140,12 @@ impl Client {
 
     /// `GET /v1/log`.
     pub fn held(&self) -> Result<LogHeld, ArchiveError> {
-        let (status, text) = self.call(
-            self.http.get(format!("{}/v1/log", self.url)),
-            Duration::from_secs(30),
-        )?;
+        self.held_within(Duration::from_secs(30))
+    }
+
+    /// `GET /v1/log`, answered within `timeout`.
+    pub fn held_within(&self, timeout: Duration) -> Result<LogHeld, ArchiveError> {
+        let (status, text) = self.call(self.http.get(format!("{}/v1/log", self.url)), timeout)?;
         if status != 200 {
             return Err(self.refused(status, text));
         }

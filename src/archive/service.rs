@@ -270,17 +270,77 @@ pub fn pool(cfg: &ArchiveServerConfig) -> Result<Pool, ArchiveError> {
         },
         ..deadpool_postgres::PoolConfig::default()
     });
-    pc.create_pool(
-        Some(deadpool_postgres::Runtime::Tokio1),
-        tokio_postgres::NoTls,
-    )
-    .map_err(|e| ArchiveError::Config(format!("[archive_server] postgres_url: {e}")))
+    let url_error = |e: &dyn std::fmt::Display| {
+        ArchiveError::Config(format!("[archive_server] postgres_url: {e}"))
+    };
+    let parsed: tokio_postgres::Config = cfg.postgres_url.parse().map_err(|e| url_error(&e))?;
+    let runtime = Some(deadpool_postgres::Runtime::Tokio1);
+    if parsed.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        pc.create_pool(runtime, postgres_tls(cfg)?)
+    } else {
+        pc.create_pool(runtime, tokio_postgres::NoTls)
+    }
+    .map_err(|e| url_error(&e))
+}
+
+/// TLS to PostgreSQL (`sslmode=require`): rustls with the CAs of `postgres_ca_file`, or this
+/// machine's; the certificate must name the host (rustls checks it, as `verify-full` does).
+fn postgres_tls(
+    cfg: &ArchiveServerConfig,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, ArchiveError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    if cfg.postgres_ca_file.is_empty() {
+        let found = rustls_native_certs::load_native_certs();
+        let (added, _) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            return Err(ArchiveError::Config(
+                "[archive_server] postgres_url asks for TLS, but this machine has no CA certificates: install ca-certificates, or set postgres_ca_file".into(),
+            ));
+        }
+    } else {
+        let path = &cfg.postgres_ca_file;
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| ArchiveError::Io {
+                path: path.clone(),
+                what: format!(
+                    "cannot read [archive_server] postgres_ca_file as PEM certificates: {e}"
+                ),
+            })?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(ArchiveError::Io {
+                path: path.clone(),
+                what: "no CA certificate in [archive_server] postgres_ca_file".into(),
+            });
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ArchiveError::Config(format!("TLS to PostgreSQL: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
 }
 
 /// A connection from the pool.
 pub async fn get(pool: &Pool) -> Result<Object, ArchiveError> {
-    pool.get().await.map_err(|e| ArchiveError::Database {
-        what: "connecting".into(),
-        detail: e.to_string(),
+    pool.get().await.map_err(|e| {
+        let mut detail = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(c) = src {
+            detail.push_str(&format!(": {c}"));
+            src = c.source();
+        }
+        if detail.contains("certificate") {
+            detail.push_str(" (PostgreSQL's certificate is not trusted: set [archive_server] postgres_ca_file to the CA that signed it, and make it name the host of postgres_url)");
+        }
+        ArchiveError::Database {
+            what: "connecting".into(),
+            detail,
+        }
     })
 }

@@ -125,7 +125,13 @@ pub struct ArchiveServerConfig {
     /// standard environment variables. Credentials are never written in this file itself.
     pub s3_credentials_file: String,
     /// `postgresql://user@host:port/db` (a password belongs in `~/.pgpass` or `PGPASSWORD`).
+    /// With `?sslmode=require` the connection is TLS (rustls), and the server's certificate
+    /// must be valid for its host name and signed by a CA this machine trusts, or by one in
+    /// `postgres_ca_file`; otherwise (a local socket, a private network) it is plain.
     pub postgres_url: String,
+    /// PEM certificates of the CA that signed PostgreSQL's certificate (e.g. a cloud
+    /// provider's bundle), trusted instead of this machine's CAs; empty: this machine's.
+    pub postgres_ca_file: String,
     /// Every object is locked until its seal time plus this many days.
     pub retention_days: u32,
     pub lock_mode: LockMode,
@@ -142,6 +148,7 @@ impl Default for ArchiveServerConfig {
             s3_region: "us-east-1".into(),
             s3_credentials_file: String::new(),
             postgres_url: String::new(),
+            postgres_ca_file: String::new(),
             retention_days: 180,
             lock_mode: LockMode::Compliance,
             part_mb: 16,

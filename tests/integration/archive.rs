@@ -204,6 +204,57 @@ fn two_stations_keep_every_clip_locked_in_the_archive_through_its_restart() {
     let c1 = station_config(tmp.path(), "st1", port, &add_station(&cfg, &d1), &key);
     let c2 = station_config(tmp.path(), "st2", port, &add_station(&cfg, &d2), &key);
     let (mut s1, mut s2) = (record(&c1, &d1), record(&c2, &d2));
+    // doctor asks the archive with the station's token: accepted; another token: refused,
+    // saying what to do.
+    let doctor_says = |cfg: &Path| {
+        let out = run(&[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--data-dir",
+            d1.to_str().unwrap(),
+            "doctor",
+            "--json",
+            "--probe-s",
+            "0.5",
+        ]);
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(&out)));
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "archive")
+            .cloned()
+            .unwrap_or_else(|| panic!("no archive check: {report}"))
+    };
+    let ok = doctor_says(&c1);
+    assert_eq!(ok["verdict"], "pass", "{ok}");
+    assert!(
+        ok["detail"]
+            .as_str()
+            .unwrap()
+            .contains("accepts this station's token"),
+        "{ok}"
+    );
+    let bad = doctor_says(&station_config(
+        tmp.path(),
+        "bad",
+        port,
+        "pwa1_nobody",
+        &key,
+    ));
+    assert_eq!(bad["verdict"], "fail", "{bad}");
+    assert!(
+        bad["detail"]
+            .as_str()
+            .unwrap()
+            .contains("refuses this station's token"),
+        "{bad}"
+    );
+    assert!(
+        bad["fix"].as_str().unwrap().contains("archive add-station"),
+        "{bad}"
+    );
     pack(&mut s1, &d1, &["A-1", "A-2"]);
     pack(&mut s2, &d2, &["B-1"]);
     wait_archived(&d1);
@@ -1087,4 +1138,123 @@ fn a_large_clip_goes_in_parts_and_resumes_where_either_side_stopped() {
             .is_some_and(|g| g.contains("no longer matches its seal")),
         "{gone:?}"
     );
+}
+
+/// Runs openssl with `args` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", show(&out));
+}
+
+#[test]
+fn the_archive_reaches_postgresql_over_tls_only_with_a_certificate_it_trusts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    // A CA of our own and PostgreSQL's certificate for 127.0.0.1, signed by it.
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        t,
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-subj",
+                "/CN=packwitness test CA",
+                "-days",
+                "2",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        t,
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(t.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        t,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ],
+    );
+    let (mut pg, sw) = (Postgres::start(), Seaweed::start());
+    pg.enable_tls(&t.join("server.crt"), &t.join("server.key"));
+    sw.bucket("evidence", true);
+    let port = crate::rtsp::free_port();
+    let adir = t.join("archive");
+    let plain = archive_config(t, &pg, &sw, "evidence", port);
+    let text = std::fs::read_to_string(&plain).unwrap();
+    let tls = |extra: &str| {
+        let cfg = t.join(format!("tls-{}.toml", extra.len()));
+        let url = format!("{}?sslmode=require", pg.url());
+        std::fs::write(&cfg, format!("{}{extra}", text.replace(&pg.url(), &url))).unwrap();
+        cfg
+    };
+
+    // This machine's CAs do not know ours: refused at start, saying why.
+    let out = archive_cmd(&tls(""), &["--data-dir", adir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        stderr(&out).to_lowercase().contains("certificate"),
+        "{}",
+        show(&out)
+    );
+
+    // With our CA: it serves, and PostgreSQL says its connections are TLS.
+    let cfg = tls(&format!(
+        "postgres_ca_file = \"{}\"\n",
+        t.join("ca.pem").display()
+    ));
+    let (_node, key) = start_archive(&cfg, &adir);
+    assert!(!key.is_empty());
+    let st = t.join("st");
+    std::fs::create_dir_all(&st).unwrap();
+    let out = run(&["--data-dir", st.to_str().unwrap(), "key"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(add_station(&cfg, &st).starts_with("pwa1_"));
+    let rows = sql(&pg, "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE s.ssl AND a.datname = 'postgres' AND a.pid <> pg_backend_pid()");
+    let n: i64 = rows[0].get(0);
+    assert!(n >= 1, "no TLS connection from the archive");
 }

@@ -30,6 +30,11 @@ impl Postgres {
     pub fn url(&self) -> String {
         self.server.url()
     }
+
+    /// Serves TLS with this certificate and key from now on (restarted).
+    pub fn enable_tls(&mut self, cert: &std::path::Path, key: &std::path::Path) {
+        self.server.enable_tls(cert, key).unwrap();
+    }
 }
 
 /// SeaweedFS in a temporary folder, removed after it stops.

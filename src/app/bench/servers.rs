@@ -169,6 +169,37 @@ impl Postgres {
         format!("postgresql://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// Serves TLS from now on with the certificate and key given (PEM files), restarting.
+    pub fn enable_tls(&mut self, cert: &Path, key: &Path) -> Result<(), Error> {
+        let put = |from: &Path, name: &str| -> Result<(), Error> {
+            let to = self.data.join(name);
+            std::fs::copy(from, &to).map_err(|e| fail(format!("{}: {e}", to.display())))?;
+            let owned = !euid_root()
+                || Command::new("chown")
+                    .arg("postgres")
+                    .arg(&to)
+                    .status()
+                    .is_ok_and(|s| s.success());
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| fail(format!("{}: {e}", to.display())))?;
+            if owned {
+                Ok(())
+            } else {
+                Err(fail(format!("cannot give {} to postgres", to.display())))
+            }
+        };
+        put(cert, "server.crt")?;
+        put(key, "server.key")?;
+        let conf = self.data.join("postgresql.conf");
+        let mut text =
+            std::fs::read_to_string(&conf).map_err(|e| fail(format!("{}: {e}", conf.display())))?;
+        text.push_str("\nssl = on\n");
+        std::fs::write(&conf, text).map_err(|e| fail(format!("{}: {e}", conf.display())))?;
+        self.kill();
+        self.run()
+    }
+
     /// The postmaster's PID while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.pid
