@@ -54,7 +54,8 @@ pub struct WriterStats {
     /// Time (`at`) of the last checkpoint written by this process, and when (monotonic).
     pub last_checkpoint_at: Option<String>,
     pub last_checkpoint_mono: Option<Duration>,
-    /// Set when a write failed: no more records until the process restarts.
+    /// Set when a write failed: records wait in memory until the manifest, opened again
+    /// every [`REOPEN_EVERY`], can be written.
     pub broken: Option<String>,
     /// The free space retention keeps (`min_free_mb` or `reserve_minutes` at the measured
     /// rate), and that rate (bytes a second while every camera records).
