@@ -348,7 +348,7 @@ fn camera_check(name: String, cam: &CameraConfig, probe: Duration) -> Check {
                 name,
                 e.to_string(),
                 match spec {
-                    SourceSpec::Usb(_) => "plug the camera in (packwitness cameras lists what is there); the user needs group video",
+                    SourceSpec::Usb(_) | SourceSpec::UsbPath(_) => "plug the camera in (packwitness cameras lists what is there); the user needs group video",
                     SourceSpec::Url(_) => "check the camera's address, user and password, and that this PC reaches it",
                     _ => "check the source's path",
                 },

@@ -5,7 +5,7 @@
 //! Never: encodes, stamps or decides which order a frame belongs to.
 
 use std::ffi::CString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ffmpeg::{codec, decoder, format, frame, media};
@@ -78,6 +78,28 @@ pub enum SourceSpec {
     File(PathBuf),
     /// A USB (UVC) camera by index: `usb:N`, `/dev/videoN` or a bare `N`.
     Usb(u32),
+    /// A USB camera by a stable device path (`/dev/v4l/by-id/...`, or a udev rule's
+    /// `SYMLINK`): resolved to its `/dev/videoN` at every open, so a camera plugged into
+    /// another port, or found in another order at boot, is still the same camera.
+    UsbPath(PathBuf),
+}
+
+/// The index `N` of the `/dev/videoN` a stable device path leads to now, or why there is
+/// none (the camera unplugged: the link is gone).
+pub fn usb_index_behind(path: &Path) -> Result<u32, String> {
+    let real = std::fs::canonicalize(path)
+        .map_err(|e| format!("{}: not there ({e}): plug the camera in", path.display()))?;
+    real.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("video"))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "{} leads to {}, which is not a video device (/dev/videoN)",
+                path.display(),
+                real.display()
+            )
+        })
 }
 
 /// A source spec as it may be shown and recorded: the password of a URL's user
@@ -133,6 +155,8 @@ impl SourceSpec {
             SourceSpec::Lavfi(graph.to_string())
         } else if spec.contains("://") {
             SourceSpec::Url(spec.to_string())
+        } else if spec.starts_with("/dev/") {
+            SourceSpec::UsbPath(PathBuf::from(spec))
         } else {
             SourceSpec::File(PathBuf::from(spec))
         }
@@ -140,7 +164,10 @@ impl SourceSpec {
 
     /// Live sources deliver frames at their own pace; others are paced when asked.
     pub fn is_live(&self) -> bool {
-        matches!(self, SourceSpec::Url(_) | SourceSpec::Usb(_))
+        matches!(
+            self,
+            SourceSpec::Url(_) | SourceSpec::Usb(_) | SourceSpec::UsbPath(_)
+        )
     }
 
     /// A picture made by FFmpeg (`testsrc`, `lavfi:...`): a test pattern, no evidence.
@@ -222,7 +249,7 @@ impl FfmpegSource {
             source,
         };
         let input = match &spec {
-            SourceSpec::Usb(_) => {
+            SourceSpec::Usb(_) | SourceSpec::UsbPath(_) => {
                 return Err(CaptureError::Unsupported {
                     spec: spec_text.to_string(),
                     what:
@@ -459,7 +486,18 @@ pub enum AnySource {
 
 /// Opens the source of a camera of the config.
 pub fn open_source(cam: &crate::config::CameraConfig) -> Result<AnySource, CaptureError> {
-    match SourceSpec::parse(&cam.source) {
+    let spec = match SourceSpec::parse(&cam.source) {
+        SourceSpec::UsbPath(path) => {
+            SourceSpec::Usb(
+                usb_index_behind(&path).map_err(|what| CaptureError::Unsupported {
+                    spec: cam.source.clone(),
+                    what,
+                })?,
+            )
+        }
+        other => other,
+    };
+    match spec {
         SourceSpec::Usb(index) => {
             let format = match cam.pixel_format.as_str() {
                 "mjpeg" => Some(UsbFormat::Mjpeg),
@@ -514,6 +552,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_stable_camera_path_is_followed_to_its_video_device_at_each_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("packwitness-cam-1");
+        // Unplugged: the link is gone, and the reason says what to do.
+        let gone = usb_index_behind(&link).unwrap_err();
+        assert!(gone.contains("plug the camera in"), "{gone}");
+        // Plugged in as video3, then (another port, another boot) as video0.
+        for n in [3, 0] {
+            let dev = dir.path().join(format!("video{n}"));
+            std::fs::write(&dev, b"").unwrap();
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&dev, &link).unwrap();
+            assert_eq!(usb_index_behind(&link), Ok(n));
+        }
+        // A link to something else is said to be so.
+        let other = dir.path().join("ttyACM0");
+        std::fs::write(&other, b"").unwrap();
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&other, &link).unwrap();
+        assert!(usb_index_behind(&link)
+            .unwrap_err()
+            .contains("not a video device"));
+    }
+
+    #[test]
     fn spec_syntax() {
         assert_eq!(
             SourceSpec::parse("testsrc"),
@@ -533,11 +596,15 @@ mod tests {
         );
         assert!(SourceSpec::parse("http://cam/mjpg").is_live());
         assert_eq!(SourceSpec::parse("/dev/video2"), SourceSpec::Usb(2));
+        let by_id = "/dev/v4l/by-id/usb-046d_C920_A1B2C3D4-video-index0";
+        assert_eq!(SourceSpec::parse(by_id), SourceSpec::UsbPath(by_id.into()));
+        assert!(SourceSpec::parse(by_id).is_live());
         assert_eq!(SourceSpec::parse("usb:0"), SourceSpec::Usb(0));
         assert_eq!(SourceSpec::parse("1"), SourceSpec::Usb(1));
+        // Not /dev/videoN itself: a path followed to a video device when opened.
         assert_eq!(
             SourceSpec::parse("/dev/videox"),
-            SourceSpec::File("/dev/videox".into())
+            SourceSpec::UsbPath("/dev/videox".into())
         );
     }
 

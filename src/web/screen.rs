@@ -84,7 +84,7 @@ fn camera_trouble(c: &CameraStatus) -> Option<&'static str> {
         CameraState::Starting => Some("cam_starting"),
         CameraState::Stalled => Some("cam_stalled"),
         CameraState::Lost => Some(match SourceSpec::parse(&c.source) {
-            SourceSpec::Usb(_) => "cam_unplugged",
+            SourceSpec::Usb(_) | SourceSpec::UsbPath(_) => "cam_unplugged",
             SourceSpec::Url(_) => "cam_unreachable",
             SourceSpec::File(_) | SourceSpec::Lavfi(_) => "cam_failed",
         }),

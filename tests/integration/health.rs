@@ -365,3 +365,28 @@ fn camera_passwords_stay_out_of_the_manifest_and_the_status() {
     assert!(!manifest.contains("s3cret-pw"), "{manifest}");
     assert!(!v.to_string().contains("s3cret-pw"), "{v}");
 }
+
+/// A USB camera given by a stable path (`/dev/v4l/by-id/...`, a udev link) that is not
+/// there: the station starts and waits for it, and every view says to plug it in.
+#[test]
+fn a_camera_by_a_stable_path_that_is_missing_is_waited_for_as_unplugged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut station = spawn_station(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        "/dev/v4l/by-id/usb-packwitness-test-missing-video-index0",
+    ]);
+    station.wait_record(&dir, "the station's start", |r| {
+        r["kind"] == "station_start"
+    });
+    wait_until("the camera said to be unplugged", || {
+        let (_, s) = status_json(&dir);
+        s["stations"][0]["health"]["cameras"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("plug the camera in"))
+    });
+    let _ = station.finish();
+}
