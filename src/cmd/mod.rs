@@ -169,6 +169,23 @@ pub enum Cmd {
         #[arg(long)]
         check: bool,
     },
+    /// The numbers of a range of days (by default today): orders and boxes packed per day,
+    /// station and packer, orders without video and why, boxes not sealed or interrupted,
+    /// packing time (median, p90), bytes recorded.
+    Stats {
+        /// From this local date or time (default: today 00:00).
+        #[arg(long)]
+        since: Option<String>,
+        /// Before this local time; a bare date includes that whole day (default: now).
+        #[arg(long)]
+        until: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV (one line a day, station and packer) instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Check the manifest chain, its signed checkpoints, the tiles, and every clip: by default
     /// re-hashing the clips sealed since the last clean verify (sizes of all).
     Verify {
@@ -663,6 +680,12 @@ fn evidence(command: Cmd, config: &Config, data_dir: Option<PathBuf>) -> Result<
             };
             find::lookup(&dir, config, q, json, check)
         }
+        Cmd::Stats {
+            since,
+            until,
+            json,
+            csv,
+        } => find::stats(&dir()?, since.as_deref(), until.as_deref(), json, csv),
         Cmd::Verify {
             json,
             quick,

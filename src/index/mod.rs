@@ -52,6 +52,7 @@ impl From<IndexError> for Error {
 mod query;
 mod reindex;
 mod schema;
+mod stats;
 
 pub use query::{
     check_found, lookup, lookup_entries, notes, search, ClipAge, ClipRow, FileCheck, Filter, Found,
@@ -59,6 +60,7 @@ pub use query::{
 };
 pub use reindex::{reindex, Reindexed};
 use schema::{apply, DDL, SCHEMA_VERSION};
+pub use stats::{stats, NoVideo, Stats, StatsRow};
 
 /// A reader stops waiting for an indexer that took in nothing for this long (stopped, or
 /// stuck on a disk): it is never waited on longer.

@@ -87,16 +87,15 @@ pub enum SourceSpec {
 /// The index `N` of the `/dev/videoN` a stable device path leads to now, or why there is
 /// none (the camera unplugged: the link is gone).
 pub fn usb_index_behind(path: &Path) -> Result<u32, String> {
-    let real = std::fs::canonicalize(path)
-        .map_err(|e| format!("{}: not there ({e}): plug the camera in", path.display()))?;
+    let real =
+        std::fs::canonicalize(path).map_err(|e| format!("not there ({e}): plug the camera in"))?;
     real.file_name()
         .and_then(|n| n.to_str())
         .and_then(|n| n.strip_prefix("video"))
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| {
             format!(
-                "{} leads to {}, which is not a video device (/dev/videoN)",
-                path.display(),
+                "leads to {}, which is not a video device (/dev/videoN)",
                 real.display()
             )
         })

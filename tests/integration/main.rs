@@ -28,6 +28,7 @@ mod scanners;
 mod server;
 mod servers;
 mod stations;
+mod stats;
 mod stranger;
 mod tamper;
 mod witness;
