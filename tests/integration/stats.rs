@@ -58,7 +58,7 @@ fn the_days_numbers_agree_with_the_manifest() {
     let orders: BTreeSet<&str> = boxes.values().map(|b| b.0.as_str()).collect();
     let mut packing: Vec<i64> = boxes.values().map(|b| b.2 - b.1).collect();
     packing.sort_unstable();
-    let median = packing[(packing.len() + 1) / 2 - 1] as f64 / 1000.0;
+    let median = packing[packing.len().div_ceil(2) - 1] as f64 / 1000.0;
 
     let s = stats_json(&dir, &["--since", "2000-01-01"]);
     let rows = s["rows"].as_array().unwrap();
