@@ -303,7 +303,7 @@ fn scan_station<'p>(method: &Method, path: &'p str) -> Option<&'p str> {
 
 /// A page people open (not an API, a clip or a bundle, which scripts fetch with the token).
 fn is_page(path: &str) -> bool {
-    path == "/" || path.starts_with("/order/") || path.starts_with("/station/")
+    path == "/" || path == "/stats" || path.starts_with("/order/") || path.starts_with("/station/")
 }
 
 /// True when a reverse proxy on this machine says the browser reached it over HTTPS (the

@@ -256,6 +256,24 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "order or tracking number (a prefix is enough)",
         "订单号或运单号（输入开头即可）",
     ),
+    ("stats", "Statistics", "统计"),
+    ("show", "Show", "显示"),
+    ("day", "Day", "日期"),
+    ("orders", "Orders", "订单"),
+    ("boxes", "Boxes", "箱数"),
+    ("not_sealed", "Not sealed", "未封存"),
+    ("interrupted", "Interrupted", "中断"),
+    ("packing_time", "Packing s (median / p90)", "打包秒数（中位数 / p90）"),
+    (
+        "stats_none",
+        "No order was scanned in these days.",
+        "这几天没有扫描任何订单。",
+    ),
+    (
+        "stats_note",
+        "Days are the stations' own dates. Packing time runs from the scan to the end of the box's clip. Orders without video are counted without a packer; not sealed means still being packed, or a station that stopped and has not started again.",
+        "日期按各工位的本地日期。打包时间从扫描到该箱视频结束。无录像的订单不计入打包员；未封存表示仍在打包，或工位停止后尚未重新启动。",
+    ),
     ("from", "From", "从"),
     ("to", "To", "到"),
     ("station", "Station", "工位"),
@@ -362,6 +380,8 @@ mod tests {
             include_str!("page.rs"),
             include_str!("order.rs"),
             include_str!("screen.rs"),
+            include_str!("stats.rs"),
+            include_str!("kiosk.rs"),
         ] {
             for key in call.captures_iter(src).map(|c| c[1].to_string()) {
                 asked += 1;

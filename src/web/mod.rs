@@ -10,6 +10,7 @@
 //!
 //! Routes (every one needs the token when `server.token` is set):
 //!   GET  /                            the page: search by order or tracking code, status
+//!   GET  /stats                       orders, no video, packing time per day, station, packer
 //!   GET  /api/lookup/{code}           the clips of a code, as `lookup --json` prints them
 //!   GET  /api/status                  what each station of this process records
 //!   GET  /clips/{clip}                a sealed clip's MP4 (byte ranges for seeking)
@@ -54,6 +55,7 @@ pub mod page;
 mod screen;
 pub mod screens;
 mod search;
+mod stats;
 
 pub use conn::{bind, runtime, Capped};
 pub use health::{Outside, ProcessStatus};
@@ -370,6 +372,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/order/{code}/hold", post(order::hold))
         .route("/station/{id}", get(screen::station_page))
         .route("/assets/{name}", get(assets::asset))
+        .route("/stats", get(stats::stats_page))
         .route("/api/suggest", get(search::suggest))
         .route("/api/search", get(search::api_search))
         .route("/api/lookup/{code}", get(api_lookup))

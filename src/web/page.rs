@@ -58,6 +58,7 @@ pub fn layout(v: &Viewer<'_>, title: &str, body: Markup) -> String {
                     a.brand href="/" { "packwitness" }
                     nav {
                         a href="/#stations" { (t(v.lang, "stations")) }
+                        a href="/stats" { (t(v.lang, "stats")) }
                         a #lang href={ "?lang=" (other.0) } { (other.1) }
                         @if let Some(u) = v.user {
                             form.inline method="post" action="/logout" {

@@ -88,6 +88,21 @@ fn the_days_numbers_agree_with_the_manifest() {
         stats_json(&dir, &["--since", "2000-01-01", "--until", "2000-01-02"])["rows"],
         serde_json::json!([])
     );
+    // The page: the same numbers, in the page's language.
+    let (_server, addr) = serve(&dir, None);
+    let en = http(&addr, "GET", "/stats?from=2000-01-01", &[], b"");
+    assert_eq!(en.status, 200, "{}", en.text());
+    let page = en.text();
+    assert!(
+        page.contains("<table id=\"stats\">") && page.contains("station-1"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("<td class=\"n\">{}</td>", orders.len())),
+        "{page}"
+    );
+    let zh = http(&addr, "GET", "/stats?from=2000-01-01&lang=zh", &[], b"").text();
+    assert!(zh.contains("统计") && zh.contains("打包员"), "{zh}");
     let csv = run(&[
         "--data-dir",
         dir.to_str().unwrap(),
