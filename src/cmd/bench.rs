@@ -161,7 +161,18 @@ fn lookup(a: Args) -> Result<ExitCode> {
         r.search_p99_ms,
         if app_ok { "PASS" } else { "FAIL" }
     );
-    Ok(if reindex_ok && lookup_ok && app_ok {
+    // A lead's statistics: a day whatever the size of the log, a year within seconds.
+    let stats_ok = r.stats_day_ms < 100.0 && r.stats_year_ms < 5_000.0;
+    out!(
+        "stats: the last day {:.1} ms; the whole year ({} boxes) {:.0} ms, {:.1}x counting its rows through the same index (reference {:.0} ms) (targets: a day < 100 ms, a year < 5000 ms: {})",
+        r.stats_day_ms,
+        r.stats_year_boxes,
+        r.stats_year_ms,
+        r.stats_year_ms / r.stats_year_reference_ms.max(1e-3),
+        r.stats_year_reference_ms,
+        if stats_ok { "PASS" } else { "FAIL" }
+    );
+    Ok(if reindex_ok && lookup_ok && app_ok && stats_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -184,6 +184,21 @@ impl Index {
     }
 }
 
+impl Index {
+    /// The clips scanned in `[since_ms, until_ms)`, counted through the same index the
+    /// statistics read (the least they must do: `bench lookup`'s reference).
+    pub fn scans_between(&self, since_ms: i64, until_ms: i64) -> Result<u64, IndexError> {
+        self.conn
+            .query_row(
+                "SELECT count(*), sum(size) FROM clips WHERE scanned_ms >= ?1 AND scanned_ms < ?2",
+                rusqlite::params![since_ms, until_ms],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(self.sql())
+    }
+}
+
 /// The numbers of the scans of a data dir in `[since_ms, until_ms)`.
 pub fn stats(
     data_dir: &std::path::Path,

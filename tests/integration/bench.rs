@@ -297,9 +297,19 @@ fn bench_lookup_measures_reindex_and_lookup_latency() {
     let (search_p50, search_p99) = (measured(search, "p50"), measured(search, "p99"));
     assert!(suggest <= suggest_p99 && search_p50 <= search_p99, "{app}");
     let app_ok = suggest_p99 < 5.0 && search_p99 < 50.0;
+    // The statistics of a day and of the whole synthetic year, with every clip counted.
+    let stats = text
+        .lines()
+        .find(|l| l.starts_with("stats:"))
+        .unwrap_or_else(|| panic!("{}", show(&out)));
+    let day = measured(stats, "the last day");
+    let year = measured(stats, "boxes)");
+    assert_eq!(number_after(stats, "whole year ("), 3000.0, "{stats}");
+    measured(stats, "reference");
+    let stats_ok = day < 100.0 && year < 5_000.0;
     assert_eq!(
         out.status.code(),
-        Some(if rate >= 100_000.0 && p99 < 5.0 && app_ok {
+        Some(if rate >= 100_000.0 && p99 < 5.0 && app_ok && stats_ok {
             0
         } else {
             1

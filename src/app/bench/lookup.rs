@@ -32,6 +32,47 @@ pub struct LookupBench {
     /// The app's search of a typed prefix (newest 100 clips, files checked), ms: p50, p99.
     pub search_p50_ms: f64,
     pub search_p99_ms: f64,
+    /// `stats` of the last day of the synthetic year, and of the whole year (ms), with the
+    /// reference: counting the same rows through the same index (ms), and the boxes counted.
+    pub stats_day_ms: f64,
+    pub stats_year_ms: f64,
+    pub stats_year_reference_ms: f64,
+    pub stats_year_boxes: u64,
+}
+
+/// The synthetic clips are spread over this year: the first is scanned at its start.
+const YEAR_START_MS: i64 = 1_767_232_800_000; // 2026-01-01T10:00:00+08:00
+const YEAR_MS: i64 = 365 * 86_400_000;
+
+/// The scan time of synthetic clip `i` of `clips` (Unix ms), spread over a year.
+fn scanned_ms(i: u64, clips: u64) -> i64 {
+    YEAR_START_MS + (i as i128 * YEAR_MS as i128 / clips.max(1) as i128) as i64
+}
+
+/// A Unix ms time as a station in +08:00 records it.
+fn station_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms + 8 * 3_600_000)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3f+08:00")
+        .to_string()
+}
+
+/// `stats` of the last day and of the whole year, and the reference count of the year's
+/// rows: (day ms, year ms, reference ms, boxes of the year).
+fn time_stats(dir: &Path) -> Result<(f64, f64, f64, u64), Error> {
+    let index = crate::index::Index::open_read(dir)?;
+    let end = YEAR_START_MS + YEAR_MS;
+    let t = Instant::now();
+    std::hint::black_box(index.stats(end - 86_400_000, end)?);
+    let day = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    let year = index.stats(YEAR_START_MS, end)?;
+    let year_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    std::hint::black_box(index.scans_between(YEAR_START_MS, end)?);
+    let reference = t.elapsed().as_secs_f64() * 1000.0;
+    let boxes = year.rows.iter().map(|r| r.boxes).sum();
+    Ok((day, year_ms, reference, boxes))
 }
 
 /// The app's suggestions and prefix searches on prefixes of random codes: their times (ms,
@@ -122,6 +163,8 @@ fn write_manifest(dir: &Path, clips: u64) -> Result<u64, Error> {
         sources: Vec::new(),
     })?;
     for i in 0..clips {
+        let scanned = station_time(scanned_ms(i, clips));
+        let ended = station_time(scanned_ms(i, clips) + 30_000);
         let order = format!("SO-{i:09}");
         let file = format!("clips/bench/2026-11-25/{order}_cam-1_{i:06}.mp4");
         let opened = put(Body::ClipOpened {
@@ -133,8 +176,8 @@ fn write_manifest(dir: &Path, clips: u64) -> Result<u64, Error> {
             part: 1,
             box_no: 1,
             file: file.clone(),
-            started_at: at.clone(),
-            scanned_at: at.clone(),
+            started_at: scanned.clone(),
+            scanned_at: scanned.clone(),
             first_frame: i * 900,
             clock_synced: Some(true),
         })?;
@@ -152,8 +195,8 @@ fn write_manifest(dir: &Path, clips: u64) -> Result<u64, Error> {
             camera: "cam-1".into(),
             file,
             reason: SealReason::NextOrder,
-            started_at: at.clone(),
-            ended_at: at.clone(),
+            started_at: scanned,
+            ended_at: ended,
             duration_ms: 30_000,
             frames: 900,
             first_frame: i * 900,
@@ -232,6 +275,8 @@ pub fn lookup(work_dir: &Path, clips: u64, lookups: u64) -> Result<LookupBench, 
         let times = time_lookups(&dir, clips, lookups)?;
         let pct = |p: f64| quantile(&times, p);
         let (suggest, search) = time_app(&dir, clips, (lookups / 10).max(10))?;
+        let (stats_day_ms, stats_year_ms, stats_year_reference_ms, stats_year_boxes) =
+            time_stats(&dir)?;
         Ok(LookupBench {
             clips,
             records,
@@ -248,6 +293,10 @@ pub fn lookup(work_dir: &Path, clips: u64, lookups: u64) -> Result<LookupBench, 
             suggest_p99_ms: quantile(&suggest, 0.99),
             search_p50_ms: quantile(&search, 0.5),
             search_p99_ms: quantile(&search, 0.99),
+            stats_day_ms,
+            stats_year_ms,
+            stats_year_reference_ms,
+            stats_year_boxes,
         })
     })();
     let _ = std::fs::remove_dir_all(&dir);
