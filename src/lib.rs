@@ -11,7 +11,8 @@
 //! 3. [`index`] (SQLite lookup), [`scanners`] (devices), [`retention`] (policy), [`anchor`]
 //!    (RFC 3161 time-stamps of checkpoints)
 //! 4. [`recorder`] (writer thread, cameras, clip assembly, stations), [`verify`], [`export`],
-//!    [`archive`] (the archive service's checks and stores, the station's uploader)
+//!    [`archive`] (the archive service's checks and stores, the station's uploader),
+//!    [`notify`] (webhooks: sealed clips and orders without video POSTed to other systems)
 //! 5. [`web`] (HTTP)
 //! 6. [`app`] (a recording process: stations + scanners + web + signals; the demo; benches)
 //!
@@ -38,6 +39,7 @@ pub mod scanners;
 
 pub mod archive;
 pub mod export;
+pub mod notify;
 pub mod recorder;
 pub mod verify;
 

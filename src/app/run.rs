@@ -242,6 +242,8 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     let uploader =
         crate::archive::push::Uploader::start(r.data_dir, &config.archive, &config.anchor)
             .map_err(|e| Error::msg(crate::error::ErrorKind::Invalid, format!("[archive] {e}")))?;
+    // Webhooks, each from a thread of its own, read back from the data dir like the archive.
+    let notifier = crate::notify::Notifier::start(r.data_dir, &config.notify)?;
     if let Some(a) = &anchorer {
         a.attach(Box::new(writer.handle()));
     }
@@ -342,6 +344,9 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     }
     if let Some(u) = uploader {
         u.stop();
+    }
+    if let Some(n) = notifier {
+        n.stop();
     }
     first_err.map_or(Ok(()), Err)
 }

@@ -27,25 +27,11 @@ pub struct Client {
     pub(super) multipart_bytes: u64,
 }
 
-fn is_loopback(url: &str) -> bool {
-    let rest = url.strip_prefix("http://").unwrap_or(url);
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = match host.rsplit_once(':') {
-        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 impl Client {
     pub fn new(cfg: &ArchiveConfig) -> Result<Client, ArchiveError> {
         let url = cfg.url.trim_end_matches('/').to_string();
         if url.starts_with("http://") {
-            if !cfg.allow_http && !is_loopback(&url) {
+            if !cfg.allow_http && !crate::config::is_loopback_url(&url) {
                 return Err(ArchiveError::Config(format!(
                     "[archive] url = {url:?}: plain http:// only to a loopback address; use https://, or set [archive] allow_http = true on a private network you trust"
                 )));

@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 mod sections;
 pub use sections::{
-    AnchorConfig, ArchiveConfig, ArchiveServerConfig, LockMode, RecorderConfig, ServerConfig,
-    WitnessConfig,
+    is_loopback_url, AnchorConfig, ArchiveConfig, ArchiveServerConfig, LockMode, NotifyConfig,
+    RecorderConfig, ServerConfig, WitnessConfig,
 };
 
 impl From<ConfigError> for crate::Error {
@@ -59,6 +59,8 @@ pub struct Config {
     pub recorder: RecorderConfig,
     pub archive: ArchiveConfig,
     pub archive_server: ArchiveServerConfig,
+    /// Webhooks (`[[notify]]`).
+    pub notify: Vec<NotifyConfig>,
 }
 
 /// What is run when an alarm is raised or cleared (`[alarm]`): a camera lost or stalled, an
@@ -154,6 +156,8 @@ struct FileConfig<S> {
     archive: ArchiveConfig,
     #[serde(default)]
     archive_server: ArchiveServerConfig,
+    #[serde(default)]
+    notify: Vec<NotifyConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -508,6 +512,7 @@ impl Default for Config {
             recorder: RecorderConfig::default(),
             archive: ArchiveConfig::default(),
             archive_server: ArchiveServerConfig::default(),
+            notify: Vec::new(),
         }
     }
 }
@@ -581,6 +586,7 @@ impl Config {
                 recorder: file.recorder,
                 archive: file.archive,
                 archive_server: file.archive_server,
+                notify: file.notify,
             }
         } else {
             let file: FileConfig<StationConfig> = toml::from_str(text).map_err(parse_err)?;
@@ -613,6 +619,7 @@ impl Config {
                 recorder: file.recorder,
                 archive: file.archive,
                 archive_server: file.archive_server,
+                notify: file.notify,
             }
         };
         config.validate().map_err(invalid)?;
@@ -639,6 +646,7 @@ impl Config {
         if self.stations.is_empty() {
             return Err("at least one station is needed".into());
         }
+        self.notify.iter().try_for_each(NotifyConfig::check)?;
         if !(-20..=19).contains(&self.recorder.nice) {
             return Err(format!(
                 "[recorder] nice = {} is out of range: -20 (first) to 19 (last), 0 to leave it",

@@ -202,3 +202,70 @@ impl Default for ServerConfig {
         }
     }
 }
+
+/// A webhook (`[[notify]]`): each event the hook asks for is POSTed as JSON, in the log's
+/// order, signed with HMAC-SHA256 under `secret` (docs/format.md, "Webhooks").
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// `https://...`; plain `http://` only to a loopback address or with `allow_http`.
+    pub url: String,
+    /// The key of the `X-Packwitness-Signature` HMAC; at least 16 characters.
+    pub secret: String,
+    /// `sealed`, `no_video` (default: both).
+    #[serde(default = "all_events")]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub allow_http: bool,
+}
+
+fn all_events() -> Vec<String> {
+    NotifyConfig::EVENTS.iter().map(|e| e.to_string()).collect()
+}
+
+impl NotifyConfig {
+    /// The events a hook may ask for.
+    pub const EVENTS: &[&str] = &["sealed", "no_video"];
+
+    /// A hook that can work: known events, a secret, an address it may send to; otherwise
+    /// what to change.
+    pub fn check(&self) -> Result<(), String> {
+        let bad = |what: String| format!("[[notify]] url = {:?}: {what}", self.url);
+        if let Some(e) = self
+            .events
+            .iter()
+            .find(|e| !Self::EVENTS.contains(&e.as_str()))
+        {
+            return Err(bad(format!(
+                "event {e:?} is not one of {}",
+                Self::EVENTS.join(", ")
+            )));
+        }
+        if self.secret.chars().count() < 16 {
+            return Err(bad("secret is shorter than 16 characters: the receiver checks every body's signature with it".into()));
+        }
+        let http = self.url.starts_with("http://");
+        if !http && !self.url.starts_with("https://") {
+            return Err(bad("not an https:// (or http://) address".into()));
+        }
+        if http && !self.allow_http && !is_loopback_url(&self.url) {
+            return Err(bad("plain http:// only to a loopback address; use https://, or set allow_http = true on a private network you trust".into()));
+        }
+        Ok(())
+    }
+}
+
+/// True when an `http://` URL's host is a loopback address (`localhost`, `127.x`, `::1`).
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}

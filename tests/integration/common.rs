@@ -317,6 +317,17 @@ pub fn wait_camera_frames(dir: &Path, frames: u64) {
     });
 }
 
+/// A camera source that is never there (a stable USB path with nothing behind it): the
+/// station starts and waits for it as unplugged.
+pub const MISSING_CAMERA: &str = "/dev/v4l/by-id/usb-packwitness-test-missing-video-index0";
+
+/// Waits until the first camera of the recorder on `dir` is in `state` (as its status says).
+pub fn wait_camera_state(dir: &Path, state: &str) {
+    wait_until(&format!("the camera to be {state}"), || {
+        status_json(dir).1["stations"][0]["health"]["cameras"][0]["state"] == state
+    });
+}
+
 /// Input that arrives over time (a scanner's bytes in two bursts, keystrokes apart): the
 /// test's input, never a wait for the program.
 pub fn input_gap(ms: u64) {

@@ -377,7 +377,7 @@ fn a_camera_by_a_stable_path_that_is_missing_is_waited_for_as_unplugged() {
         dir.to_str().unwrap(),
         "run",
         "--source",
-        "/dev/v4l/by-id/usb-packwitness-test-missing-video-index0",
+        MISSING_CAMERA,
     ]);
     station.wait_record(&dir, "the station's start", |r| {
         r["kind"] == "station_start"

@@ -14,7 +14,7 @@ fn layer(module: &str) -> Option<u32> {
         "clock" | "datadir" | "config" | "digest" => 1,
         "media" | "codes" | "log" => 2,
         "index" | "scanners" | "retention" | "anchor" => 3,
-        "recorder" | "verify" | "export" | "archive" => 4,
+        "recorder" | "verify" | "export" | "archive" | "notify" => 4,
         "web" => 5,
         "app" => 6,
         _ => return None,

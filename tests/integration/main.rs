@@ -20,6 +20,7 @@ mod kiosk;
 mod ledger_kinds;
 mod ledger_v3;
 mod lookup;
+mod notify;
 mod recording;
 mod retention;
 mod rtsp;

@@ -128,16 +128,14 @@ fn an_order_scanned_while_no_camera_records_is_counted_with_why() {
         dir.to_str().unwrap(),
         "run",
         "--source",
-        "/dev/v4l/by-id/usb-packwitness-test-missing-video-index0",
+        MISSING_CAMERA,
         "--scanner",
         "stdin",
     ]);
     station.wait_record(&dir, "the station's start", |r| {
         r["kind"] == "station_start"
     });
-    wait_until("the camera to be lost", || {
-        status_json(&dir).1["stations"][0]["health"]["cameras"][0]["state"] == "lost"
-    });
+    wait_camera_state(&dir, "lost");
     station.scan("SO-1003-NV");
     station.wait_record(&dir, "the order without video", |r| {
         r["kind"] == "no_video" && r["order"] == "SO-1003-NV"

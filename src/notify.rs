@@ -1,0 +1,299 @@
+//! Webhooks: other systems (a WMS, a ticketing tool) told when an order's clip is sealed or an
+//! order was scanned while no camera recorded (`[[notify]]`).
+//!
+//! Owns: one thread per `[[notify]]` that reads the manifest after the writer and POSTs one
+//! JSON body per event, in the log's order, signed with HMAC-SHA256 under the hook's secret
+//! (`X-Packwitness-Signature: sha256=<hex>`); a refused or failed delivery is tried again
+//! (1 s, doubling to 60 s) before any later event, so a receiver sees every event once it
+//! answers 2xx, in order. The data dir is the queue: `notify/<hook>.cursor` holds the last
+//! line delivered (written after each delivery), so a restart resumes after it; a hook with
+//! no cursor starts at the end of the log (it is told what happens from when it was
+//! configured, not the history). Never: runs in the capture or writer path, blocks
+//! recording, holds more than one event in memory, or changes the log.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hmac::{KeyInit, Mac};
+
+use crate::config::NotifyConfig;
+use crate::error::{Error, ErrorKind};
+use crate::log::reader::LogReader;
+use crate::log::{Body, Record};
+
+/// How often the log is looked at when every event was delivered.
+const IDLE: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A receiver has this long to answer.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a `sealed` event carries of its `clip_sealed` record.
+const SEALED: &[&str] = &[
+    "order",
+    "station",
+    "camera",
+    "clip",
+    "reason",
+    "started_at",
+    "ended_at",
+    "duration_ms",
+    "file",
+    "size",
+    "sha256",
+];
+/// What a `no_video` event carries of its record (and `why`, the cameras in words).
+const NO_VIDEO: &[&str] = &["order", "station", "box", "scanned_at"];
+
+/// The body of an event, or `None` when the record is not one the hook asked for: the
+/// event's name, the record's line and time, and the record's fields that say what happened.
+pub fn event(rec: &Record, events: &[String]) -> Option<serde_json::Value> {
+    let (name, fields) = match &rec.body {
+        Body::ClipSealed { .. } => ("sealed", SEALED),
+        Body::NoVideo { .. } => ("no_video", NO_VIDEO),
+        _ => return None,
+    };
+    if !events.iter().any(|e| e == name) {
+        return None;
+    }
+    let whole = serde_json::to_value(rec).ok()?;
+    let mut out = serde_json::Map::new();
+    out.insert("event".into(), name.into());
+    out.insert("line".into(), rec.seq.into());
+    out.insert("at".into(), rec.at.clone().into());
+    for f in fields {
+        out.insert(f.to_string(), whole[f].clone());
+    }
+    match &rec.body {
+        Body::ClipSealed { dropped_frames, .. } => {
+            out.insert("dropped_frames".into(), dropped_frames.unwrap_or(0).into());
+        }
+        Body::NoVideo { down, .. } => {
+            out.insert("why".into(), crate::log::down_text(down).into());
+        }
+        _ => {}
+    }
+    Some(out.into())
+}
+
+/// `sha256=<hex>` of HMAC-SHA256 of `body` under `secret`.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = match hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(m) => m,
+        // HMAC takes a key of any length: this cannot happen.
+        Err(_) => return String::new(),
+    };
+    mac.update(body);
+    format!(
+        "sha256={}",
+        crate::digest::hex(&mac.finalize().into_bytes())
+    )
+}
+
+/// The hook's cursor file: its position in the log.
+fn cursor_path(data_dir: &Path, hook: &NotifyConfig) -> PathBuf {
+    let name = crate::digest::sha256_hex(hook.url.as_bytes());
+    data_dir
+        .join("notify")
+        .join(format!("{}.cursor", &name[..16]))
+}
+
+fn read_cursor(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn write_cursor(path: &Path, line: u64) -> Result<(), Error> {
+    let io = |e: std::io::Error| {
+        Error::msg(
+            ErrorKind::Io,
+            format!("{}: cannot keep the webhook's place: {e}", path.display()),
+        )
+    };
+    if let Some(dir) = path.parent() {
+        crate::datadir::create_dir_durable(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, format!("{line}\n")).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+struct Stop {
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Stop {
+    /// Waits `d` unless told to stop; true when stopping.
+    fn pause(&self, d: Duration) -> bool {
+        let Ok(g) = self.stop.lock() else {
+            return true;
+        };
+        if *g {
+            return true;
+        }
+        self.wake
+            .wait_timeout_while(g, d, |s| !*s)
+            .map_or(true, |(g, _)| *g)
+    }
+}
+
+/// The webhooks of a recording process, one thread each.
+pub struct Notifier {
+    stop: Arc<Stop>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Notifier {
+    /// Starts a thread per hook; `None` when there is none. A hook that cannot work is
+    /// refused, saying what to change (as the config's check does at load).
+    pub fn start(data_dir: &Path, hooks: &[NotifyConfig]) -> Result<Option<Notifier>, Error> {
+        if hooks.is_empty() {
+            return Ok(None);
+        }
+        for hook in hooks {
+            hook.check()
+                .map_err(|e| Error::msg(ErrorKind::Invalid, e))?;
+        }
+        let stop = Arc::new(Stop {
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        let http = reqwest::blocking::Client::builder()
+            .timeout(TIMEOUT)
+            .build()
+            .map_err(|e| Error::internal(format!("cannot make an HTTPS client: {e}")))?;
+        let mut threads = Vec::new();
+        for (i, hook) in hooks.iter().enumerate() {
+            let (hook, dir, stop, http) = (
+                hook.clone(),
+                data_dir.to_owned(),
+                stop.clone(),
+                http.clone(),
+            );
+            let t = std::thread::Builder::new()
+                .name(format!("notify-{}", i + 1))
+                .spawn(move || deliver_loop(&dir, &hook, &http, &stop))
+                .map_err(|e| Error::internal(format!("cannot start a webhook thread: {e}")))?;
+            threads.push(t);
+        }
+        Ok(Some(Notifier { stop, threads }))
+    }
+
+    /// Stops after the delivery under way (an event not answered yet is sent again at the
+    /// next start).
+    pub fn stop(self) {
+        if let Ok(mut s) = self.stop.stop.lock() {
+            *s = true;
+        }
+        self.stop.wake.notify_all();
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn deliver_loop(dir: &Path, hook: &NotifyConfig, http: &reqwest::blocking::Client, stop: &Stop) {
+    let cursor = cursor_path(dir, hook);
+    let mut done = read_cursor(&cursor);
+    let mut backoff = Duration::ZERO;
+    loop {
+        let reader = match LogReader::open(dir) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, url = %hook.url, "webhook: cannot read the log yet");
+                if stop.pause(Duration::from_secs(1)) {
+                    return;
+                }
+                continue;
+            }
+        };
+        let size = reader.size();
+        // A new hook starts at the end of the log: from now on, not the history. Its place
+        // is kept at once, so an event that fails before the next start is not skipped.
+        let from = match done {
+            Some(d) => d,
+            None => {
+                if let Err(e) = write_cursor(&cursor, size) {
+                    tracing::warn!(error = %e, "webhook: cannot keep its place");
+                }
+                *done.insert(size)
+            }
+        };
+        if from >= size {
+            if stop.pause(IDLE) {
+                return;
+            }
+            continue;
+        }
+        let line = from + 1;
+        let sent = match reader.record(line) {
+            Ok(rec) => match event(&rec, &hook.events) {
+                Some(body) => send(http, hook, &rec, &body).map(|()| true),
+                None => Ok(false),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        match sent {
+            Ok(delivered) => {
+                done = Some(line);
+                backoff = Duration::ZERO;
+                // Kept after each delivery (the lines between are read again after a
+                // restart, and hold no event).
+                if delivered {
+                    if let Err(e) = write_cursor(&cursor, line) {
+                        tracing::warn!(error = %e, "webhook: the next start may send this event again");
+                    }
+                }
+            }
+            Err(e) => {
+                backoff = (backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
+                tracing::warn!(url = %hook.url, line, error = %e, retry_s = backoff.as_secs(), "webhook not delivered; it is sent again before any later event");
+                if stop.pause(backoff) {
+                    return;
+                }
+            }
+        }
+        if stop.pause(Duration::ZERO) {
+            return;
+        }
+    }
+}
+
+fn send(
+    http: &reqwest::blocking::Client,
+    hook: &NotifyConfig,
+    rec: &Record,
+    body: &serde_json::Value,
+) -> Result<(), String> {
+    let bytes = body.to_string().into_bytes();
+    let kind = body["event"].as_str().unwrap_or("");
+    let r = http
+        .post(&hook.url)
+        .header("content-type", "application/json")
+        .header("x-packwitness-event", kind)
+        .header("x-packwitness-delivery", rec.seq.to_string())
+        .header("x-packwitness-signature", signature(&hook.secret, &bytes))
+        .body(bytes)
+        .send()
+        .map_err(|e| format!("cannot reach {}: {e}", hook.url))?;
+    if r.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{} answered {}", hook.url, r.status()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+    #[test]
+    fn the_signature_is_hmac_sha256() {
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}
