@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 
-use super::i18n::{t, Lang};
+use super::i18n::{label, t, Lang};
 use super::page::{self, show_time, url_escape, Viewer};
 use super::search::{language, with_cookie};
 use super::{
@@ -29,35 +29,45 @@ use crate::index::{self, FileCheck, Found, Index, Notes};
 /// Records of an order shown in its timeline at most.
 const TIMELINE: u32 = 500;
 
-/// One line of the order's timeline: line number, time, kind, what it says.
+/// One line of the order's timeline: line number, time, the record.
 struct Event {
     line: u64,
     at: String,
     kind: String,
-    what: String,
+    record: serde_json::Value,
 }
 
-/// A record's few words for the timeline.
-fn summary(v: &serde_json::Value) -> String {
+/// A record's few words for the timeline, in the page's language (codes, names and the
+/// reasons people typed stay as recorded).
+fn summary(lang: Lang, v: &serde_json::Value) -> String {
     let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
     match v["kind"].as_str().unwrap_or("") {
-        "scan" => format!("{} {} ({})", s("code"), s("action"), s("scanner")),
+        "scan" => format!(
+            "{} · {} ({})",
+            s("code"),
+            label(lang, "action", &s("action")),
+            s("scanner")
+        ),
         "clip_opened" => format!("{} / {}", s("station"), s("camera")),
         "clip_sealed" => format!(
-            "{} · {:.1} s · {}",
-            s("reason"),
+            "{} · {:.1} {} · {}",
+            label(lang, "reason", &s("reason")),
             v["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0,
+            t(lang, "seconds"),
             s("camera")
         ),
         "code_attached" => s("code"),
-        "access" => format!("{} by {}", s("action"), s("who")),
+        "access" => format!("{} · {}", label(lang, "action", &s("action")), s("who")),
         "hold" => format!(
-            "{} by {}{}",
-            if v["released"] == true {
-                "released"
-            } else {
-                "held"
-            },
+            "{} · {}{}",
+            t(
+                lang,
+                if v["released"] == true {
+                    "released"
+                } else {
+                    "held"
+                }
+            ),
             s("who"),
             v["reason"]
                 .as_str()
@@ -93,7 +103,7 @@ fn timeline(shared: &Shared, found: &[Found], order: &str) -> Result<Vec<Event>,
             line,
             at: v["at"].as_str().unwrap_or("").to_string(),
             kind: v["kind"].as_str().unwrap_or("").to_string(),
-            what: summary(&v),
+            record: v,
         });
     }
     Ok(out)
@@ -117,7 +127,7 @@ fn clip_section(lang: Lang, f: &Found, agent: bool) -> maud::Markup {
     let ok = f.file_status == "ok";
     html! {
         section.clip {
-            h2 { (page::clip_label(f)) " · " (c.station) " / " (c.camera) }
+            h2 { (page::clip_label(lang, f)) " · " (c.station) " / " (c.camera) }
             @if c.test_pattern { p.bad { b { (t(lang, "test_pattern")) } } }
             @if ok {
                 // preload="none": nothing is fetched (or recorded as a view) until Play.
@@ -134,13 +144,13 @@ fn clip_section(lang: Lang, f: &Found, agent: bool) -> maud::Markup {
                 dt { (t(lang, "started")) } dd { (show_time(&c.started_at)) }
                 dt { (t(lang, "length")) } dd { (page::length(f)) }
                 dt { (t(lang, "status")) } dd {
-                    @match &c.reason { Some(r) => { (t(lang, "sealed")) " (" (r) ")" }, None => b.rec { (t(lang, "recording")) } }
+                    @match &c.reason { Some(r) => { (t(lang, "sealed")) " (" (label(lang, "reason", r)) ")" }, None => b.rec { (t(lang, "recording")) } }
                     @if c.held { " · " b { (t(lang, "held")) } }
                 }
                 @if let Some(o) = &c.operator { dt { (t(lang, "operator_col")) } dd { (o) } }
-                @if !c.codes.is_empty() { dt { "codes" } dd { (c.codes.join(" ")) } }
+                @if !c.codes.is_empty() { dt { (t(lang, "codes")) } dd { (c.codes.join(" ")) } }
                 dt { "SHA-256" } dd { code.hash { (c.sha256.as_deref().unwrap_or("")) } }
-                @if ok { dt { "file" } dd.ok { (t(lang, "file_ok")) } }
+                @if ok { dt { (t(lang, "file")) } dd.ok { (t(lang, "file_ok")) } }
             }
             @if ok && agent {
                 p { a.button href={ "/clips/" (c.clip) "/download" } download=(download_name(f)) { (t(lang, "download_mp4")) } }
@@ -190,7 +200,7 @@ fn order_body(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
         @if !o.events.is_empty() {
             h2 { (t(lang, "timeline")) }
             div.scroll { table.timeline {
-                @for e in o.events { tr { td { (show_time(&e.at)) } td { (e.kind) } td { (e.what) } td.line { "#" (e.line) } } }
+                @for e in o.events { tr { td { (show_time(&e.at)) } td { (label(lang, "kind", &e.kind)) } td { (summary(lang, &e.record)) } td.line { "#" (e.line) } } }
             } }
             p.note { (t(lang, "times_in")) }
         }

@@ -5,7 +5,7 @@
 
 use maud::{html, Markup, DOCTYPE};
 
-use super::i18n::{t, Lang};
+use super::i18n::{label, t, Lang};
 use super::StationStatus;
 use crate::error::Error;
 use crate::index::{Found, Notes};
@@ -127,13 +127,14 @@ fn search_form(lang: Lang, f: &SearchForm, stations: &[String]) -> Markup {
 }
 
 /// A clip's order, box and part in one label.
-pub fn clip_label(f: &Found) -> String {
+pub fn clip_label(lang: Lang, f: &Found) -> String {
     let c = &f.clip;
+    let (bx, part) = (t(lang, "box"), t(lang, "part"));
     match (c.box_no, c.part) {
         (1, 1) => c.order.clone(),
-        (b, 1) => format!("{} box {b}", c.order),
-        (1, p) => format!("{} part {p}", c.order),
-        (b, p) => format!("{} box {b} part {p}", c.order),
+        (b, 1) => format!("{} {bx} {b}", c.order),
+        (1, p) => format!("{} {part} {p}", c.order),
+        (b, p) => format!("{} {bx} {b} {part} {p}", c.order),
     }
 }
 
@@ -157,14 +158,14 @@ fn clips_table(lang: Lang, list: &[Found]) -> Markup {
                     @for f in list {
                         @let c = &f.clip;
                         tr {
-                            td { a href={ "/order/" (url_escape(&c.order)) } { (clip_label(f)) }
+                            td { a href={ "/order/" (url_escape(&c.order)) } { (clip_label(lang, f)) }
                                 @for code in &c.codes { br; small { (code) } } }
                             td { (c.station) " / " (c.camera)
                                 @if c.test_pattern { br; b.bad { (t(lang, "test_pattern")) } } }
                             td { (show_time(&c.started_at)) }
                             td { (length(f)) }
                             td {
-                                @match &c.reason { Some(r) => { (t(lang, "sealed")) " (" (r) ")" }, None => b.rec { (t(lang, "recording")) } }
+                                @match &c.reason { Some(r) => { (t(lang, "sealed")) " (" (label(lang, "reason", r)) ")" }, None => b.rec { (t(lang, "recording")) } }
                                 @if c.held { br; b { (t(lang, "held")) } }
                                 @if f.file_status != "ok" && f.file_status != "open" { br; span.bad { (f.file_status) } }
                             }

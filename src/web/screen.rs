@@ -73,6 +73,14 @@ const SCREEN_KEYS: &[&str] = &[
     "disk_write_do",
     "clock_unsynced",
     "order_not_recorded",
+    "action_open",
+    "action_switch",
+    "action_seal",
+    "action_attach",
+    "action_operator",
+    "action_ignored",
+    "action_debounced",
+    "action_other",
 ];
 
 /// What the packer is told of a camera that records nothing now, in plain words: a key of

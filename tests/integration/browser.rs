@@ -511,6 +511,11 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
     zh.click("button[type=submit]");
     zh.wait_js("the app in Chinese", "return document.documentElement.lang === 'zh-CN' && document.body.textContent.includes('最近的录像');");
     zh.screenshot("app-zh");
+    // An order's page in Chinese: the seal's reason and the timeline's records in words, not
+    // the log's names.
+    zh.go(&format!("{web}/order/ORD-7001"));
+    zh.wait_js("the order page in Chinese", "const t = document.body.innerText; return t.includes('扫描结束码') && t.includes('视频封存') && t.includes('开始录制') && !t.includes('stop_code') && !t.includes('clip_sealed');");
+    zh.screenshot("order-zh");
     zh.go(&report);
     zh.wait_js("the report in Chinese", "return document.documentElement.lang === 'zh-CN' && document.body.innerText.includes('打包视频证据') && document.getElementById('pw-verdict').innerText.startsWith('未检查');");
     zh.screenshot("report-zh");

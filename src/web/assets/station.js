@@ -233,7 +233,8 @@ function show(msg) {
     play("rejected");
   } else if (h.last_scan && (!last || h.scans > last.scans)) {
     ls.className = "good";
-    ls.textContent = `${S.scanned}: ${h.last_scan.code} · ${h.last_scan.action} · ${clock(h.last_scan.at)}`;
+    const did = S["action_" + h.last_scan.action] || h.last_scan.action;
+    ls.textContent = `${S.scanned}: ${h.last_scan.code} · ${did} · ${clock(h.last_scan.at)}`;
     if (last && h.order && h.order !== last.order) play("start");
   }
   const saved = h.cameras.map((c) => c.last_saved).filter(Boolean).sort((a, b) => (a.at < b.at ? 1 : -1))[0];
