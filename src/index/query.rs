@@ -264,6 +264,8 @@ impl Index {
         for sql in [
             "SELECT DISTINCT order_code FROM clips WHERE order_code >= ?1 AND order_code < ?2 ORDER BY order_code LIMIT ?3",
             "SELECT DISTINCT code FROM codes WHERE code >= ?1 AND code < ?2 ORDER BY code LIMIT ?3",
+            // Orders scanned while no camera recorded are found too.
+            "SELECT DISTINCT order_code FROM no_video WHERE order_code >= ?1 AND order_code < ?2 ORDER BY order_code LIMIT ?3",
         ] {
             let mut stmt = self.conn.prepare_cached(sql).map_err(self.sql())?;
             let rows = stmt
@@ -276,6 +278,22 @@ impl Index {
         out.sort();
         out.dedup();
         out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    /// Of `codes`, the orders that have a `no_video` record (a scan of them recorded no
+    /// video): what suggestions mark NO VIDEO.
+    pub fn without_video(&self, codes: &[String]) -> Result<Vec<String>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM no_video WHERE order_code = ?1 LIMIT 1")
+            .map_err(self.sql())?;
+        let mut out = Vec::new();
+        for c in codes {
+            if stmt.exists(params![c]).map_err(self.sql())? {
+                out.push(c.clone());
+            }
+        }
         Ok(out)
     }
 

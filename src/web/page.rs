@@ -235,7 +235,8 @@ pub fn search_page(v: &Viewer<'_>, p: SearchPage<'_>) -> String {
             Err(e) => p.bad { (e.to_string()) },
             Ok(list) => {
                 h2 { (t(lang, if asked { "results" } else { "recent" })) " (" (list.len()) ")" }
-                @if list.is_empty() { p { (t(lang, "no_clip")) } } @else { (clips_table(lang, list)) }
+                @if list.is_empty() && p.notes.is_empty() { p { (t(lang, "no_clip")) } }
+                @else if !list.is_empty() { (clips_table(lang, list)) }
                 @if !p.form.q.trim().is_empty() { p.note { (t(lang, "broad_prefix")) } }
             },
         }

@@ -186,11 +186,13 @@ pub(super) async fn suggest(
             .map_err(|e| Error::from(e).context(format!("search {q:?}")))?;
         let index = index::Index::open_read(shared.data_dir())?;
         let codes = index.codes_with_prefix(&norm, SUGGESTIONS)?;
-        Ok((norm, codes))
+        let no_video = index.without_video(&codes)?;
+        Ok((norm, (codes, no_video)))
     })
     .await?;
+    let (codes, no_video) = codes;
     Ok(Json(
-        serde_json::json!({ "normalized": norm, "codes": codes }),
+        serde_json::json!({ "normalized": norm, "codes": codes, "no_video": no_video }),
     ))
 }
 

@@ -147,6 +147,16 @@ fn an_order_scanned_while_no_camera_records_is_counted_with_why() {
     assert_eq!(row["orders"], 0, "{s}");
     let nv = &s["no_video"][0];
     assert_eq!(nv["order"], "SO-1003-NV");
+    // The app finds it as it is typed, marked NO VIDEO; its search says why, not "no clip".
+    let (_server, addr) = serve(&dir, None);
+    let sug = http(&addr, "GET", "/api/suggest?q=SO-1003", &[], b"").json();
+    assert_eq!(sug["codes"], serde_json::json!(["SO-1003-NV"]), "{sug}");
+    assert_eq!(sug["no_video"], serde_json::json!(["SO-1003-NV"]), "{sug}");
+    let page = http(&addr, "GET", "/?q=SO-1003-NV", &[], b"").text();
+    assert!(
+        page.contains("NO VIDEO") && !page.contains("No clip for this search"),
+        "{page}"
+    );
     assert!(
         nv["why"].as_str().unwrap().contains("lost")
             && nv["why"].as_str().unwrap().contains("plug the camera in"),

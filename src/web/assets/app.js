@@ -5,8 +5,8 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 const zh = document.documentElement.lang.startsWith("zh");
 const L = zh
-  ? { play: "播放", pause: "暂停", full: "全屏", codes: "匹配的编号", none: "没有匹配的编号", searching: "搜索", rec: "录制中", not_rec: "未在录制", idle: "待机" }
-  : { play: "Play", pause: "Pause", full: "Full screen", codes: "Matching codes", none: "No code starts like this", searching: "Searching for", rec: "recording", not_rec: "NOT RECORDING", idle: "idle" };
+  ? { play: "播放", pause: "暂停", full: "全屏", codes: "匹配的编号", none: "没有匹配的编号", searching: "搜索", no_video: "无录像", rec: "录制中", not_rec: "未在录制", idle: "待机" }
+  : { play: "Play", pause: "Pause", full: "Full screen", codes: "Matching codes", none: "No code starts like this", searching: "Searching for", no_video: "NO VIDEO", rec: "recording", not_rec: "NOT RECORDING", idle: "idle" };
 
 // ---- search as you type ---------------------------------------------------------------
 const q = $("#q");
@@ -44,6 +44,13 @@ if (q && list) {
       a.href = `/order/${encodeURIComponent(code)}`;
       a.textContent = code;
       li.append(a);
+      // A scan of it recorded no video: said at once (its page says why).
+      if ((data.no_video || []).includes(code)) {
+        const b = document.createElement("b");
+        b.className = "bad";
+        b.textContent = ` ${L.no_video}`;
+        li.append(b);
+      }
       out.push(li);
     }
     if (!(data.codes || []).length) {
