@@ -142,7 +142,7 @@ fn clip_section(lang: Lang, f: &Found, agent: bool) -> maud::Markup {
             }
             dl {
                 dt { (t(lang, "started")) } dd { (show_time(&c.started_at)) }
-                dt { (t(lang, "length")) } dd { (page::length(f)) }
+                dt { (t(lang, "length")) } dd { (page::length(lang, f)) }
                 dt { (t(lang, "status")) } dd {
                     @match &c.reason { Some(r) => { (t(lang, "sealed")) " (" (label(lang, "reason", r)) ")" }, None => b.rec { (t(lang, "recording")) } }
                     @if c.held { " · " b { (t(lang, "held")) } }

@@ -139,10 +139,10 @@ pub fn clip_label(lang: Lang, f: &Found) -> String {
 }
 
 /// A clip's length, `12.3 s`.
-pub fn length(f: &Found) -> String {
+pub fn length(lang: Lang, f: &Found) -> String {
     f.clip
         .duration_ms
-        .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
+        .map(|ms| format!("{:.1} {}", ms as f64 / 1000.0, t(lang, "seconds")))
         .unwrap_or_default()
 }
 
@@ -163,7 +163,7 @@ fn clips_table(lang: Lang, list: &[Found]) -> Markup {
                             td { (c.station) " / " (c.camera)
                                 @if c.test_pattern { br; b.bad { (t(lang, "test_pattern")) } } }
                             td { (show_time(&c.started_at)) }
-                            td { (length(f)) }
+                            td { (length(lang, f)) }
                             td {
                                 @match &c.reason { Some(r) => { (t(lang, "sealed")) " (" (label(lang, "reason", r)) ")" }, None => b.rec { (t(lang, "recording")) } }
                                 @if c.held { br; b { (t(lang, "held")) } }
