@@ -8,7 +8,9 @@
 //! answers 2xx, in order. The data dir is the queue: `notify/<hook>.cursor` holds the last
 //! line delivered (written after each delivery), so a restart resumes after it; a hook with
 //! no cursor starts at the end of the log (it is told what happens from when it was
-//! configured, not the history). Never: runs in the capture or writer path, blocks
+//! configured, not the history). Each hook's status (the last line delivered, the failure
+//! and since when) is in `status --json` as `notify`; failing for ten minutes raises the
+//! `notify_failing` warning. Never: runs in the capture or writer path, blocks
 //! recording, holds more than one event in memory, or changes the log.
 
 use std::path::{Path, PathBuf};
@@ -28,6 +30,22 @@ const IDLE: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// A receiver has this long to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A webhook as `status` and the alarms see it.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(default)]
+pub struct HookStatus {
+    pub url: String,
+    /// The line of the last event delivered.
+    pub delivered_line: Option<u64>,
+    /// The last delivery's failure, while the next is not delivered.
+    pub last_error: Option<String>,
+    /// Since when (Unix ms) deliveries fail, without one delivered since.
+    pub failing_since_ms: Option<i64>,
+}
+
+/// A hook failing this long raises the `notify_failing` alarm (a warning).
+pub const FAILING_ALARM_MS: i64 = 10 * 60 * 1000;
 
 /// What a `sealed` event carries of its `clip_sealed` record.
 const SEALED: &[&str] = &[
@@ -142,6 +160,7 @@ impl Stop {
 pub struct Notifier {
     stop: Arc<Stop>,
     threads: Vec<JoinHandle<()>>,
+    status: Arc<Mutex<Vec<HookStatus>>>,
 }
 
 impl Notifier {
@@ -163,8 +182,18 @@ impl Notifier {
             .timeout(TIMEOUT)
             .build()
             .map_err(|e| Error::internal(format!("cannot make an HTTPS client: {e}")))?;
+        let status = Arc::new(Mutex::new(
+            hooks
+                .iter()
+                .map(|h| HookStatus {
+                    url: h.url.clone(),
+                    ..HookStatus::default()
+                })
+                .collect::<Vec<_>>(),
+        ));
         let mut threads = Vec::new();
         for (i, hook) in hooks.iter().enumerate() {
+            let st = status.clone();
             let (hook, dir, stop, http) = (
                 hook.clone(),
                 data_dir.to_owned(),
@@ -173,11 +202,20 @@ impl Notifier {
             );
             let t = std::thread::Builder::new()
                 .name(format!("notify-{}", i + 1))
-                .spawn(move || deliver_loop(&dir, &hook, &http, &stop))
+                .spawn(move || deliver_loop(&dir, &hook, &http, &stop, (&st, i)))
                 .map_err(|e| Error::internal(format!("cannot start a webhook thread: {e}")))?;
             threads.push(t);
         }
-        Ok(Some(Notifier { stop, threads }))
+        Ok(Some(Notifier {
+            stop,
+            threads,
+            status,
+        }))
+    }
+
+    /// The hooks' status, kept up to date by their threads.
+    pub fn status_handle(&self) -> Arc<Mutex<Vec<HookStatus>>> {
+        self.status.clone()
     }
 
     /// Stops after the delivery under way (an event not answered yet is sent again at the
@@ -193,7 +231,21 @@ impl Notifier {
     }
 }
 
-fn deliver_loop(dir: &Path, hook: &NotifyConfig, http: &reqwest::blocking::Client, stop: &Stop) {
+fn deliver_loop(
+    dir: &Path,
+    hook: &NotifyConfig,
+    http: &reqwest::blocking::Client,
+    stop: &Stop,
+    status: (&Mutex<Vec<HookStatus>>, usize),
+) {
+    // The hook's entry of the shared status.
+    let set = |f: &mut dyn FnMut(&mut HookStatus)| {
+        if let Ok(mut g) = status.0.lock() {
+            if let Some(h) = g.get_mut(status.1) {
+                f(h);
+            }
+        }
+    };
     let cursor = cursor_path(dir, hook);
     let mut done = read_cursor(&cursor);
     let mut backoff = Duration::ZERO;
@@ -238,6 +290,13 @@ fn deliver_loop(dir: &Path, hook: &NotifyConfig, http: &reqwest::blocking::Clien
             Ok(delivered) => {
                 done = Some(line);
                 backoff = Duration::ZERO;
+                if delivered {
+                    set(&mut |h| {
+                        h.delivered_line = Some(line);
+                        h.last_error = None;
+                        h.failing_since_ms = None;
+                    });
+                }
                 // Kept after each delivery (the lines between are read again after a
                 // restart, and hold no event).
                 if delivered {
@@ -247,6 +306,11 @@ fn deliver_loop(dir: &Path, hook: &NotifyConfig, http: &reqwest::blocking::Clien
                 }
             }
             Err(e) => {
+                let now = chrono::Utc::now().timestamp_millis();
+                set(&mut |h| {
+                    h.last_error = Some(e.clone());
+                    h.failing_since_ms.get_or_insert(now);
+                });
                 backoff = (backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
                 tracing::warn!(url = %hook.url, line, error = %e, retry_s = backoff.as_secs(), "webhook not delivered; it is sent again before any later event");
                 if stop.pause(backoff) {

@@ -279,6 +279,7 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
         anchorer.as_ref().map(|a| a.status_handle()),
         cosigner.as_ref().map(|c| c.status_handle()),
         uploader.as_ref().map(|u| u.status_handle()),
+        notifier.as_ref().map(|n| n.status_handle()),
     );
     {
         let status = status.clone();
@@ -413,6 +414,7 @@ fn process_status(
     anchor: Option<Arc<Mutex<crate::anchor::AnchorStatus>>>,
     witnesses: Option<Arc<Mutex<Vec<crate::anchor::witness_client::WitnessStatus>>>>,
     archive: Option<Arc<Mutex<crate::archive::push::ArchiveStatus>>>,
+    notify: Option<Arc<Mutex<Vec<crate::notify::HookStatus>>>>,
 ) -> web::StatusSource {
     let statuses: Vec<Arc<Mutex<StationStatus>>> = lanes.iter().map(|l| l.status.clone()).collect();
     let (data_dir, config, clock, writer) = (
@@ -449,6 +451,10 @@ fn process_status(
                 archive: archive
                     .as_ref()
                     .and_then(|a| a.lock().ok().map(|g| g.clone())),
+                notify: notify
+                    .as_ref()
+                    .and_then(|n| n.lock().ok().map(|g| g.clone()))
+                    .unwrap_or_default(),
             },
         )
     })

@@ -82,8 +82,12 @@ pub struct AlarmConfig {
 impl AlarmConfig {
     /// The alarms that are warnings: recording goes on, what it records is weaker (its times,
     /// its copy off the station). Every other alarm is a problem (docs/operations.md).
-    pub const WARNINGS: [&'static str; 3] =
-        ["clock_unsynchronised", "archive_lag", "archive_refused"];
+    pub const WARNINGS: [&'static str; 4] = [
+        "clock_unsynchronised",
+        "archive_lag",
+        "archive_refused",
+        "notify_failing",
+    ];
 
     /// Whether the alarm `kind` makes `/healthz` unhealthy under this config.
     pub fn is_problem(&self, kind: &str) -> bool {

@@ -60,6 +60,9 @@ pub struct ProcessStatus {
     /// The archive (`[archive]`): what it confirmed, what waits, the last error.
     #[serde(default)]
     pub archive: Option<crate::archive::push::ArchiveStatus>,
+    /// The webhooks (`[[notify]]`): what each delivered, and its failure.
+    #[serde(default)]
+    pub notify: Vec<crate::notify::HookStatus>,
 }
 
 /// What the station sent outside: checkpoints to TSAs and witnesses, evidence to the archive.
@@ -67,6 +70,7 @@ pub struct ProcessStatus {
 pub struct Outside {
     pub anchor: Option<crate::anchor::AnchorStatus>,
     pub archive: Option<crate::archive::push::ArchiveStatus>,
+    pub notify: Vec<crate::notify::HookStatus>,
 }
 
 /// Recording with less than this many hours of free space left is a problem.
@@ -88,7 +92,11 @@ impl ProcessStatus {
         uptime_s: f64,
         outside: Outside,
     ) -> ProcessStatus {
-        let Outside { anchor, archive } = outside;
+        let Outside {
+            anchor,
+            archive,
+            notify,
+        } = outside;
         let free = crate::datadir::free_bytes(data_dir).unwrap_or(0);
         let bytes: u64 = stations
             .iter()
@@ -126,6 +134,7 @@ impl ProcessStatus {
             warnings: Vec::new(),
             anchor,
             archive,
+            notify,
         };
         if let Some(a) = p.anchor.as_ref().filter(|a| a.queued > 0) {
             let late = a
@@ -199,7 +208,7 @@ pub struct Alarm {
     /// `no_station`, `camera_starting`, `camera_stalled`, `camera_lost`, `camera_stopped`,
     /// `not_recording`, `write_failed`, `writer_lag`, `writer_broken`, `disk_low`,
     /// `data_disk_missing`, `data_disk_unwritable`, `data_dir_replaced`, `clock_unsynchronised`,
-    /// `archive_lag`, `archive_refused`.
+    /// `archive_lag`, `archive_refused`, `notify_failing`.
     pub kind: String,
     pub station: Option<String>,
     pub camera: Option<String>,
@@ -370,6 +379,23 @@ pub fn alarms(p: &ProcessStatus, config: &Config) -> Vec<Alarm> {
                     config.archive.max_lag_minutes
                 ),
             );
+        }
+    }
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    for h in &p.notify {
+        if let (Some(since), Some(e)) = (h.failing_since_ms, &h.last_error) {
+            if now_ms - since > crate::notify::FAILING_ALARM_MS {
+                push(
+                    "notify_failing",
+                    None,
+                    None,
+                    format!(
+                        "the webhook {} has not taken an event for {} min: {e} (events wait, in order)",
+                        h.url,
+                        (now_ms - since) / 60_000
+                    ),
+                );
+            }
         }
     }
     if p.clock_synced == Some(false) {
@@ -745,6 +771,36 @@ mod tests {
         let config = Config::default();
         let kinds: Vec<String> = alarms(&p, &config).into_iter().map(|a| a.kind).collect();
         assert!(kinds.contains(&"archive_lag".to_string()), "{kinds:?}");
+    }
+
+    /// A webhook failing for more than ten minutes is a warning, not before.
+    #[test]
+    fn a_webhook_failing_for_ten_minutes_is_a_warning() {
+        let now = chrono::Utc::now().timestamp_millis();
+        let hook = |minutes: i64| crate::notify::HookStatus {
+            url: "https://wms.example/hook".into(),
+            last_error: Some("https://wms.example/hook answered 503".into()),
+            failing_since_ms: Some(now - minutes * 60_000),
+            ..Default::default()
+        };
+        let config = Config::default();
+        let kinds = |p: &ProcessStatus| -> Vec<String> {
+            alarms(p, &config).into_iter().map(|a| a.kind).collect()
+        };
+        let mut p = ProcessStatus {
+            recording_process: true,
+            notify: vec![hook(2)],
+            ..ProcessStatus::default()
+        };
+        assert!(!kinds(&p).contains(&"notify_failing".to_string()));
+        p.notify = vec![hook(11)];
+        assert!(kinds(&p).contains(&"notify_failing".to_string()));
+        p.sort_alarms(&config);
+        assert!(
+            p.warnings.iter().any(|w| w.contains("wms.example")),
+            "{:?}",
+            p.warnings
+        );
     }
 
     /// The health rule: an unsynchronised clock is a warning (healthy, listed) unless

@@ -205,7 +205,15 @@ fn an_order_without_video_is_posted_with_why_and_a_hook_that_cannot_work_is_refu
         assert_eq!(out.status.code(), Some(1), "{}", show(&out));
         assert!(stderr(&out).contains(says), "{says}: {}", show(&out));
     }
-    std::fs::write(&cfg, hook("")).unwrap();
+    // A second hook whose receiver is gone: its failure is in the status.
+    let gone = crate::rtsp::free_port();
+    std::fs::write(
+        &cfg,
+        hook(&format!(
+            "[[notify]]\nurl = \"http://127.0.0.1:{gone}/\"\nsecret = \"another-secret-0123\"\n"
+        )),
+    )
+    .unwrap();
     let mut station = spawn_station(&run_args);
     station.wait_record(&dir, "the station's start", |r| {
         r["kind"] == "station_start"
@@ -213,6 +221,13 @@ fn an_order_without_video_is_posted_with_why_and_a_hook_that_cannot_work_is_refu
     wait_camera_state(&dir, "lost");
     station.scan("SO-1004-NV");
     wait_until("the event", || !got.lock().unwrap().is_empty());
+    wait_until("the gone receiver's failure in the status", || {
+        let (_, st) = status_json(&dir);
+        st["notify"][1]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot reach"))
+            && st["notify"][0]["delivered_line"].is_u64()
+    });
     let _ = station.finish();
     let all = got.lock().unwrap().clone();
     assert_eq!(all.len(), 1);
