@@ -37,6 +37,22 @@ struct Event {
     record: serde_json::Value,
 }
 
+/// An access of a clip (`ACTION by WHO at TIME`, as the index keeps it) in the page's
+/// language and time format; as kept when it does not read so.
+fn access_line(lang: Lang, a: &str) -> String {
+    let parsed = a
+        .rsplit_once(" at ")
+        .and_then(|(rest, at)| Some((rest.split_once(" by ")?, at)));
+    match parsed {
+        Some(((action, who), at)) => format!(
+            "{} · {who} · {}",
+            label(lang, "action", action),
+            page::show_time(at)
+        ),
+        None => a.to_string(),
+    }
+}
+
 /// A record's few words for the timeline, in the page's language (codes, names and the
 /// reasons people typed stay as recorded).
 fn summary(lang: Lang, v: &serde_json::Value) -> String {
@@ -157,7 +173,7 @@ fn clip_section(lang: Lang, f: &Found, agent: bool) -> maud::Markup {
             }
             @if !c.access.is_empty() {
                 h3 { (t(lang, "access")) }
-                ul.access { @for a in &c.access { li { (a) } } }
+                ul.access { @for a in &c.access { li { (access_line(lang, a)) } } }
             }
         }
     }
@@ -380,4 +396,18 @@ pub(super) async fn still(
         jpeg,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{access_line, Lang};
+
+    #[test]
+    fn an_access_reads_in_the_pages_language() {
+        assert_eq!(
+            access_line(Lang::Zh, "download by lin at 2026-12-03T14:02:11.532+08:00"),
+            "下载 · lin · 2026-12-03 14:02:11 UTC+08:00"
+        );
+        assert_eq!(access_line(Lang::En, "something else"), "something else");
+    }
 }
