@@ -278,48 +278,50 @@ fn deliver_loop(
             }
             continue;
         }
-        let line = from + 1;
-        let sent = match reader.record(line) {
-            Ok(rec) => match event(&rec, &hook.events) {
-                Some(body) => send(http, hook, &rec, &body).map(|()| true),
-                None => Ok(false),
-            },
-            Err(e) => Err(e.to_string()),
-        };
-        match sent {
-            Ok(delivered) => {
-                done = Some(line);
-                backoff = Duration::ZERO;
-                if delivered {
-                    set(&mut |h| {
-                        h.delivered_line = Some(line);
-                        h.last_error = None;
-                        h.failing_since_ms = None;
-                    });
-                }
-                // Kept after each delivery (the lines between are read again after a
-                // restart, and hold no event).
-                if delivered {
-                    if let Err(e) = write_cursor(&cursor, line) {
-                        tracing::warn!(error = %e, "webhook: the next start may send this event again");
+        // Every line the log has now, through this one reader (opened again only for the
+        // lines written after it).
+        for line in from + 1..=size {
+            let sent = match reader.record(line) {
+                Ok(rec) => match event(&rec, &hook.events) {
+                    Some(body) => send(http, hook, &rec, &body).map(|()| true),
+                    None => Ok(false),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            match sent {
+                Ok(delivered) => {
+                    done = Some(line);
+                    backoff = Duration::ZERO;
+                    // Kept after each delivery (the lines between are read again after a
+                    // restart, and hold no event).
+                    if delivered {
+                        set(&mut |h| {
+                            h.delivered_line = Some(line);
+                            h.last_error = None;
+                            h.failing_since_ms = None;
+                        });
+                        if let Err(e) = write_cursor(&cursor, line) {
+                            tracing::warn!(error = %e, "webhook: the next start may send this event again");
+                        }
+                    }
+                    if stop.pause(Duration::ZERO) {
+                        return;
                     }
                 }
-            }
-            Err(e) => {
-                let now = chrono::Utc::now().timestamp_millis();
-                set(&mut |h| {
-                    h.last_error = Some(e.clone());
-                    h.failing_since_ms.get_or_insert(now);
-                });
-                backoff = (backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
-                tracing::warn!(url = %hook.url, line, error = %e, retry_s = backoff.as_secs(), "webhook not delivered; it is sent again before any later event");
-                if stop.pause(backoff) {
-                    return;
+                Err(e) => {
+                    let now = chrono::Utc::now().timestamp_millis();
+                    set(&mut |h| {
+                        h.last_error = Some(e.clone());
+                        h.failing_since_ms.get_or_insert(now);
+                    });
+                    backoff = (backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
+                    tracing::warn!(url = %hook.url, line, error = %e, retry_s = backoff.as_secs(), "webhook not delivered; it is sent again before any later event");
+                    if stop.pause(backoff) {
+                        return;
+                    }
+                    break;
                 }
             }
-        }
-        if stop.pause(Duration::ZERO) {
-            return;
         }
     }
 }
