@@ -132,7 +132,7 @@ pub fn post_status(
 }
 
 /// An error with its causes (a refused connection says so only in a cause).
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {

@@ -88,15 +88,9 @@ impl Client {
     }
 
     fn unreachable(&self, e: reqwest::Error) -> ArchiveError {
-        let mut what = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            what.push_str(&format!(": {s}"));
-            src = s.source();
-        }
         ArchiveError::Unreachable {
             url: self.url.clone(),
-            what,
+            what: crate::anchor::http::chain(&e),
         }
     }
 

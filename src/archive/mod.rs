@@ -80,15 +80,7 @@ pub(crate) fn db(what: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) 
 pub(crate) fn pg_detail(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(d) => format!("{}: {}", d.code().code(), d.message()),
-        None => {
-            let mut s = e.to_string();
-            let mut src = std::error::Error::source(e);
-            while let Some(c) = src {
-                s.push_str(&format!(": {c}"));
-                src = c.source();
-            }
-            s
-        }
+        None => crate::anchor::http::chain(e),
     }
 }
 

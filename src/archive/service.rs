@@ -329,12 +329,7 @@ fn postgres_tls(
 /// A connection from the pool.
 pub async fn get(pool: &Pool) -> Result<Object, ArchiveError> {
     pool.get().await.map_err(|e| {
-        let mut detail = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(c) = src {
-            detail.push_str(&format!(": {c}"));
-            src = c.source();
-        }
+        let mut detail = crate::anchor::http::chain(&e);
         if detail.contains("certificate") {
             detail.push_str(" (PostgreSQL's certificate is not trusted: set [archive_server] postgres_ca_file to the CA that signed it, and make it name the host of postgres_url)");
         }

@@ -71,6 +71,20 @@ struct Boxed {
     bytes: u64,
 }
 
+/// A row being counted: its figures, its boxes' packing times (ms), its distinct orders.
+type Counting = (StatsRow, Vec<i64>, std::collections::HashSet<String>);
+
+/// An empty row of (day, station, packer).
+fn new_row(key: &(String, String, String)) -> Counting {
+    let row = StatsRow {
+        day: key.0.clone(),
+        station: key.1.clone(),
+        packer: key.2.clone(),
+        ..StatsRow::default()
+    };
+    (row, Vec::new(), Default::default())
+}
+
 /// The value at quantile `q` of sorted `v` (nearest rank).
 fn quantile(v: &[i64], q: f64) -> Option<f64> {
     if v.is_empty() {
@@ -116,18 +130,9 @@ impl Index {
             .collect::<Result<Vec<_>, _>>()
             .map_err(self.sql())?;
         type Key = (String, String, String);
-        let mut rows: BTreeMap<Key, (StatsRow, Vec<i64>, std::collections::HashSet<String>)> =
-            BTreeMap::new();
+        let mut rows: BTreeMap<Key, Counting> = BTreeMap::new();
         for (key, b) in boxes {
-            let (row, packing, orders) = rows.entry(key.clone()).or_insert_with(|| {
-                let row = StatsRow {
-                    day: key.0.clone(),
-                    station: key.1.clone(),
-                    packer: key.2.clone(),
-                    ..StatsRow::default()
-                };
-                (row, Vec::new(), Default::default())
-            });
+            let (row, packing, orders) = rows.entry(key.clone()).or_insert_with(|| new_row(&key));
             orders.insert(b.order);
             row.boxes += 1;
             row.not_sealed += u64::from(b.open);
@@ -160,15 +165,10 @@ impl Index {
             .map_err(self.sql())?;
         for n in &no_video {
             let key = (n.day.clone(), n.station.clone(), String::new());
-            let entry = rows.entry(key).or_insert_with(|| {
-                let row = StatsRow {
-                    day: n.day.clone(),
-                    station: n.station.clone(),
-                    ..StatsRow::default()
-                };
-                (row, Vec::new(), Default::default())
-            });
-            entry.0.no_video += 1;
+            rows.entry(key.clone())
+                .or_insert_with(|| new_row(&key))
+                .0
+                .no_video += 1;
         }
         let rows = rows
             .into_values()

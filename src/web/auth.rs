@@ -216,7 +216,10 @@ pub(super) async fn authorize(
         return token_session(&shared, &req, behind_tls(req.headers(), peer));
     }
     let users = shared.accounts.get(shared.data_dir());
-    let session = session_id(&req).and_then(|id| shared.sessions.get(&id));
+    let session_key = session_id(&req);
+    let session = session_key
+        .as_deref()
+        .and_then(|id| shared.sessions.get(id));
     if users.is_empty() {
         let token_session = session.as_ref().is_some_and(|s| s.name == TOKEN_USER);
         if is_entries(&path) && !(token_ok || token_session) {
@@ -244,7 +247,6 @@ pub(super) async fn authorize(
         return next.run(req).await;
     }
     // A session is as good as its account now: removed, it ends; its role is today's.
-    let session_key = session.as_ref().and(session_id(&req));
     let session = session.and_then(|s| {
         users
             .iter()
@@ -282,6 +284,7 @@ pub(super) async fn authorize(
             .into_response();
     }
     let logged_in = name != TOKEN_USER;
+    // Logged in, the name came from the session of this cookie.
     if let (Some(id), true) = (session_key, logged_in) {
         req.extensions_mut().insert(Watch::Session(id));
     }

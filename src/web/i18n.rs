@@ -381,33 +381,28 @@ const STRINGS: &[(&str, &str, &str)] = &[
 
 /// The string `key` in `lang` (the key itself when there is none: a missing string shows,
 /// never an empty one).
-/// A value the log records (`group` `reason`, `kind` or `action`) in the page's language;
-/// the value itself when it has no label (a newer program's), never "?".
-pub fn label(lang: Lang, group: &str, value: &str) -> String {
-    let key = format!("{group}_{value}");
+/// The string `key` in `lang`, if the table has it.
+fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
     STRINGS
         .iter()
         .find(|(k, _, _)| *k == key)
-        .map_or(value.to_string(), |(_, en, zh)| {
-            match lang {
-                Lang::En => en,
-                Lang::Zh => zh,
-            }
-            .to_string()
+        .map(|(_, en, zh)| match lang {
+            Lang::En => *en,
+            Lang::Zh => *zh,
         })
 }
 
+/// A value the log records (`group` `reason`, `kind` or `action`) in the page's language;
+/// the value itself when it has no label (a newer program's), never "?".
+pub fn label(lang: Lang, group: &str, value: &str) -> String {
+    lookup(lang, &format!("{group}_{value}")).map_or_else(|| value.to_string(), str::to_string)
+}
+
 pub fn t(lang: Lang, key: &str) -> &'static str {
-    for (k, en, zh) in STRINGS {
-        if *k == key {
-            return match lang {
-                Lang::En => en,
-                Lang::Zh => zh,
-            };
-        }
-    }
-    tracing::warn!(key, "no such page string");
-    "?"
+    lookup(lang, key).unwrap_or_else(|| {
+        tracing::warn!(key, "no such page string");
+        "?"
+    })
 }
 
 #[cfg(test)]
