@@ -321,6 +321,23 @@ pub fn wait_camera_frames(dir: &Path, frames: u64) {
 /// station starts and waits for it as unplugged.
 pub const MISSING_CAMERA: &str = "/dev/v4l/by-id/usb-packwitness-test-missing-video-index0";
 
+/// A station on `dir` whose only camera is [`MISSING_CAMERA`], scans from standard input,
+/// once the camera is said to be lost.
+pub fn spawn_without_camera(dir: &Path) -> Station {
+    let mut station = spawn_station(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        MISSING_CAMERA,
+        "--scanner",
+        "stdin",
+    ]);
+    station.wait_record(dir, "the station's start", |r| r["kind"] == "station_start");
+    wait_camera_state(dir, "lost");
+    station
+}
+
 /// Waits until the first camera of the recorder on `dir` is in `state` (as its status says).
 pub fn wait_camera_state(dir: &Path, state: &str) {
     wait_until(&format!("the camera to be {state}"), || {

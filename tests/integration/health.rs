@@ -372,16 +372,7 @@ fn camera_passwords_stay_out_of_the_manifest_and_the_status() {
 fn a_camera_by_a_stable_path_that_is_missing_is_waited_for_as_unplugged() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
-    let mut station = spawn_station(&[
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "run",
-        "--source",
-        MISSING_CAMERA,
-    ]);
-    station.wait_record(&dir, "the station's start", |r| {
-        r["kind"] == "station_start"
-    });
+    let mut station = spawn_without_camera(&dir);
     wait_until("the camera said to be unplugged", || {
         let (_, s) = status_json(&dir);
         s["stations"][0]["health"]["cameras"][0]["reason"]

@@ -123,19 +123,7 @@ fn the_days_numbers_agree_with_the_manifest() {
 fn an_order_scanned_while_no_camera_records_is_counted_with_why() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
-    let mut station = spawn_station(&[
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "run",
-        "--source",
-        MISSING_CAMERA,
-        "--scanner",
-        "stdin",
-    ]);
-    station.wait_record(&dir, "the station's start", |r| {
-        r["kind"] == "station_start"
-    });
-    wait_camera_state(&dir, "lost");
+    let mut station = spawn_without_camera(&dir);
     station.scan("SO-1003-NV");
     station.wait_record(&dir, "the order without video", |r| {
         r["kind"] == "no_video" && r["order"] == "SO-1003-NV"
