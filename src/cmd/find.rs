@@ -211,14 +211,27 @@ pub fn print_table(found: &[Found]) -> Result<()> {
 pub fn export(
     dir: &Path,
     config: &Config,
-    code: &str,
-    output: &Path,
-    who: &str,
-    burn_in: bool,
+    args: super::subcommands::ExportArgs,
 ) -> Result<ExitCode> {
+    let code = args.code.as_str();
     if code.contains(['*', '?', '%']) {
         bail!("code {code:?} contains a wildcard; export takes one exact order or tracking code (use lookup to find it)");
     }
+    let who = args.who.unwrap_or_else(packwitness::app::user);
+    if let Some(mp4) = &args.mp4 {
+        let limits = packwitness::export::upload::Limits::resolve(
+            config,
+            args.preset.as_deref(),
+            packwitness::export::upload::Limits {
+                max_mb: args.max_mb,
+                max_seconds: args.max_seconds,
+                from_scan: args.from_scan,
+            },
+        )?;
+        return upload_mp4(dir, config, code, mp4, &who, limits);
+    }
+    let (output, burn_in, who) = (args.output.unwrap_or_default(), args.burn_in, who.as_str());
+    let output = output.as_path();
     let clock: SharedClock = RealClock::shared();
     let appender = open_appender(dir, config, clock.clone())?;
     let bar = progress_bar("exporting {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}");
@@ -286,6 +299,66 @@ pub fn export(
         ev.access_line.unwrap_or(0),
         exported.path.display(),
         ev.station_key
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `export CODE --mp4 FILE`: the order's MP4 for upload.
+fn upload_mp4(
+    dir: &Path,
+    config: &Config,
+    code: &str,
+    out: &Path,
+    who: &str,
+    limits: packwitness::export::upload::Limits,
+) -> Result<ExitCode> {
+    let appender = open_appender(dir, config, RealClock::shared())?;
+    let req = packwitness::export::upload::UploadRequest {
+        code,
+        out,
+        who,
+        limits,
+        threads: 0,
+    };
+    let made = match packwitness::export::upload::upload_mp4(dir, config, appender.as_ref(), &req) {
+        Ok(m) => m,
+        Err(e) if e.kind() == packwitness::ErrorKind::NotFound => {
+            return Ok(not_found(dir, code, config.codes.max_len))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let d = &made.derived;
+    out!(
+        "wrote {} ({} bytes, {:.1} s, {}x{}): order {} from {} clip(s), for upload",
+        made.path.display(),
+        d.size,
+        d.duration_ms as f64 / 1000.0,
+        d.width,
+        d.height,
+        made.order,
+        d.sources.len()
+    );
+    out!("  sha256    {}", d.sha256);
+    out!("  encoded   {}", d.encoder);
+    for s in &d.sources {
+        out!(
+            "  clip {}: {:.1} s to {:.1} s of it{}",
+            s.clip,
+            s.from_ms as f64 / 1000.0,
+            s.to_ms as f64 / 1000.0,
+            if s.burned_in {
+                ", stamp burned in from its records"
+            } else {
+                ""
+            }
+        );
+    }
+    for l in &made.left_out {
+        out!("  not in it: {l}");
+    }
+    out!(
+        "how it was made is recorded in the manifest (line {}): a bundle of the order cites it, so a reviewer can tie this file to the sealed clips by its SHA-256",
+        made.access_line
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -363,7 +436,7 @@ pub fn verify_bundle(
             report.station_key
         );
         out!("{}", report.statement);
-        for w in &report.witnessed {
+        for w in report.witnessed.iter().chain(&report.uploads) {
             out!("{w}");
         }
         for t in &report.times {

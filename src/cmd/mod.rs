@@ -361,20 +361,9 @@ pub enum Cmd {
         output: Option<PathBuf>,
     },
     /// Write an evidence bundle (zip) of every clip of an order or tracking code: the clips,
-    /// their records with inclusion proofs, stills, an HTML report and a checker script.
-    Export {
-        code: String,
-        /// The bundle to write (FILE.zip).
-        #[arg(short, long)]
-        output: PathBuf,
-        /// Who exports (recorded in the manifest's access record); default: $USER.
-        #[arg(long)]
-        who: Option<String>,
-        /// Add, for each clip recorded in passthrough (stamp in a text track), a copy with the
-        /// stamp burned into the picture. The original stays in the bundle and is the evidence.
-        #[arg(long)]
-        burn_in: bool,
-    },
+    /// their records with inclusion proofs, stills, an HTML report and a checker script; or,
+    /// with --mp4, one ordinary MP4 of the order for a marketplace's upload form.
+    Export(subcommands::ExportArgs),
     /// Check an evidence bundle offline, with nothing from the station.
     VerifyBundle {
         bundle: PathBuf,
@@ -708,15 +697,9 @@ fn evidence(command: Cmd, config: &Config, data_dir: Option<PathBuf>) -> Result<
                 },
             )
         }
-        Cmd::Export {
-            code,
-            output,
-            who,
-            burn_in,
-        } => {
+        Cmd::Export(args) => {
             let dir = dir()?;
-            let who = who.unwrap_or_else(packwitness::app::user);
-            find::export(&dir, config, &code, &output, &who, burn_in)
+            find::export(&dir, config, args)
         }
         Cmd::Prune { dry_run } => {
             let dir = dir()?;

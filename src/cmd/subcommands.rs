@@ -1,9 +1,45 @@
-//! The arguments of the commands that have commands of their own: `user`, `screen` and
-//! `archive`.
+//! The arguments of the commands that have commands of their own (`user`, `screen` and
+//! `archive`), and of `export`.
 //!
 //! Owns: their clap definitions and help. Never: does anything (`setup` and `mod` do).
 
-use clap::Subcommand;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+/// `packwitness export ...`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    pub code: String,
+    /// The bundle to write (FILE.zip).
+    #[arg(short, long, required_unless_present = "mp4")]
+    pub output: Option<PathBuf>,
+    /// Who exports (recorded in the manifest's access record); default: $USER.
+    #[arg(long)]
+    pub who: Option<String>,
+    /// Add, for each clip recorded in passthrough (stamp in a text track), a copy with the
+    /// stamp burned into the picture. The original stays in the bundle and is the evidence.
+    #[arg(long)]
+    pub burn_in: bool,
+    /// Write one ordinary MP4 of the order for upload instead of a bundle: every box and
+    /// camera in sequence, the stamp burned in, a card with the order first and the seal
+    /// last. Its SHA-256 and how it was made are recorded in the manifest.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["output", "burn_in"])]
+    pub mp4: Option<PathBuf>,
+    /// The limits of a platform, from the config's [upload.presets.NAME].
+    #[arg(long, requires = "mp4")]
+    pub preset: Option<String>,
+    /// The MP4 must not be larger (MB, 10^6 bytes): the picture is encoded smaller only as
+    /// much as that needs.
+    #[arg(long, requires = "mp4")]
+    pub max_mb: Option<f64>,
+    /// The MP4 must not be longer (seconds); an order that lasts longer is refused.
+    #[arg(long, requires = "mp4")]
+    pub max_seconds: Option<f64>,
+    /// Only the span from the scan to the seal (no pre-roll or post-roll).
+    #[arg(long, requires = "mp4")]
+    pub from_scan: bool,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {

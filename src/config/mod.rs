@@ -14,7 +14,7 @@ use serde::Deserialize;
 mod sections;
 pub use sections::{
     is_loopback_url, AnchorConfig, ArchiveConfig, ArchiveServerConfig, LockMode, NotifyConfig,
-    RecorderConfig, ServerConfig, WitnessConfig,
+    RecorderConfig, ServerConfig, UploadConfig, UploadPreset, WitnessConfig,
 };
 
 impl From<ConfigError> for crate::Error {
@@ -61,6 +61,7 @@ pub struct Config {
     pub archive_server: ArchiveServerConfig,
     /// Webhooks (`[[notify]]`).
     pub notify: Vec<NotifyConfig>,
+    pub upload: UploadConfig,
 }
 
 /// What is run when an alarm is raised or cleared (`[alarm]`): a camera lost or stalled, an
@@ -162,6 +163,31 @@ struct FileConfig<S> {
     archive_server: ArchiveServerConfig,
     #[serde(default)]
     notify: Vec<NotifyConfig>,
+    #[serde(default)]
+    upload: UploadConfig,
+}
+
+impl<S> FileConfig<S> {
+    /// The config, with the stations made from `station` and `camera`.
+    fn with_stations(self, stations: Vec<StationConfig>) -> Config {
+        Config {
+            data_dir: self.data_dir,
+            stations,
+            encode: self.encode,
+            codes: self.codes,
+            ledger: self.ledger,
+            feedback: self.feedback,
+            alarm: self.alarm,
+            anchor: self.anchor,
+            server: self.server,
+            retention: self.retention,
+            recorder: self.recorder,
+            archive: self.archive,
+            archive_server: self.archive_server,
+            notify: self.notify,
+            upload: self.upload,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -517,6 +543,7 @@ impl Default for Config {
             archive: ArchiveConfig::default(),
             archive_server: ArchiveServerConfig::default(),
             notify: Vec::new(),
+            upload: UploadConfig::default(),
         }
     }
 }
@@ -547,13 +574,14 @@ impl Config {
         let table: toml::Table = toml::from_str(text).map_err(parse_err)?;
         let several = matches!(table.get("station"), Some(toml::Value::Array(_)));
         let config = if several {
-            let file: FileConfig<Vec<StationConfig>> = toml::from_str(text).map_err(parse_err)?;
+            let mut file: FileConfig<Vec<StationConfig>> =
+                toml::from_str(text).map_err(parse_err)?;
             if !file.cameras.is_empty() {
                 return Err(invalid(
                     "with several [[station]] tables, each camera belongs to one station: write [[station.camera]] after its [[station]] instead of [[camera]]".into(),
                 ));
             }
-            let stations = file.station.unwrap_or_default();
+            let stations = file.station.take().unwrap_or_default();
             if stations.is_empty() {
                 return Err(invalid("station = [] lists no station".into()));
             }
@@ -576,25 +604,10 @@ impl Config {
                     ..st
                 })
                 .collect();
-            Config {
-                data_dir: file.data_dir,
-                stations,
-                encode: file.encode,
-                codes: file.codes,
-                ledger: file.ledger,
-                feedback: file.feedback,
-                alarm: file.alarm,
-                anchor: file.anchor,
-                server: file.server,
-                retention: file.retention,
-                recorder: file.recorder,
-                archive: file.archive,
-                archive_server: file.archive_server,
-                notify: file.notify,
-            }
+            file.with_stations(stations)
         } else {
-            let file: FileConfig<StationConfig> = toml::from_str(text).map_err(parse_err)?;
-            let mut station = file.station.unwrap_or_default();
+            let mut file: FileConfig<StationConfig> = toml::from_str(text).map_err(parse_err)?;
+            let mut station = file.station.take().unwrap_or_default();
             // Cameras given as top-level [[camera]] replace the default test pattern; giving
             // both shapes at once is ambiguous.
             if !file.cameras.is_empty() {
@@ -604,27 +617,12 @@ impl Config {
                         "cameras are given both as [[camera]] and as [[station.camera]]; use one of the two".into(),
                     ));
                 }
-                station.cameras = file.cameras;
+                station.cameras = std::mem::take(&mut file.cameras);
                 station.default_camera = false;
             } else if table.get("station").and_then(|s| s.get("camera")).is_some() {
                 station.default_camera = false;
             }
-            Config {
-                data_dir: file.data_dir,
-                stations: vec![station],
-                encode: file.encode,
-                codes: file.codes,
-                ledger: file.ledger,
-                feedback: file.feedback,
-                alarm: file.alarm,
-                anchor: file.anchor,
-                server: file.server,
-                retention: file.retention,
-                recorder: file.recorder,
-                archive: file.archive,
-                archive_server: file.archive_server,
-                notify: file.notify,
-            }
+            file.with_stations(vec![station])
         };
         config.validate().map_err(invalid)?;
         Ok(config)
@@ -651,6 +649,7 @@ impl Config {
             return Err("at least one station is needed".into());
         }
         self.notify.iter().try_for_each(NotifyConfig::check)?;
+        self.upload.check()?;
         if !(-20..=19).contains(&self.recorder.nice) {
             return Err(format!(
                 "[recorder] nice = {} is out of range: -20 (first) to 19 (last), 0 to leave it",

@@ -269,3 +269,72 @@ pub fn is_loopback_url(url: &str) -> bool {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
 }
+
+/// The MP4 for upload (`[upload]`): how it is encoded, and the limits of the platforms the
+/// merchant uploads to (`[upload.presets.NAME]`). No platform's rule is built in: platforms
+/// change them, and the merchant keeps this table as the platform says.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadConfig {
+    /// libx264 preset (slower: smaller at the same quality, more CPU).
+    pub encoder_preset: String,
+    /// libx264 quality when the size limit allows it (CRF; lower is better and bigger).
+    pub crf: u8,
+    /// Seconds the opening card (order, station) and the closing card (the seal) show.
+    pub card_s: f64,
+    /// Frame rate cap.
+    pub max_fps: u32,
+    pub presets: std::collections::BTreeMap<String, UploadPreset>,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        UploadConfig {
+            encoder_preset: "veryfast".into(),
+            crf: 23,
+            card_s: 1.5,
+            max_fps: 30,
+            presets: Default::default(),
+        }
+    }
+}
+
+/// One platform's upload limits (`[upload.presets.NAME]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadPreset {
+    /// What the order page's menu shows (`淘宝 / Taobao`); default: the table's name.
+    pub label: String,
+    /// Largest file the platform takes, in MB (10^6 bytes).
+    pub max_mb: Option<f64>,
+    /// Longest video it takes, in seconds.
+    pub max_seconds: Option<f64>,
+    /// Keep only the span from the scan to the seal (no pre-roll, no post-roll).
+    pub from_scan: bool,
+}
+
+impl UploadConfig {
+    /// Limits that can work, or what to change.
+    pub fn check(&self) -> Result<(), String> {
+        if self.crf > 51 {
+            return Err(format!("[upload] crf = {} is out of range 0-51", self.crf));
+        }
+        if !(0.0..=10.0).contains(&self.card_s) {
+            return Err(format!(
+                "[upload] card_s = {}: use 0 to 10 seconds",
+                self.card_s
+            ));
+        }
+        for (name, p) in &self.presets {
+            if p.max_mb.is_some_and(|m| m.is_nan() || m <= 0.0) {
+                return Err(format!("[upload.presets.{name}] max_mb must be above 0"));
+            }
+            if p.max_seconds.is_some_and(|s| s.is_nan() || s <= 0.0) {
+                return Err(format!(
+                    "[upload.presets.{name}] max_seconds must be above 0"
+                ));
+            }
+        }
+        Ok(())
+    }
+}

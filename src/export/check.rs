@@ -39,6 +39,8 @@ pub struct BundleReport {
     pub tsa_pinned: bool,
     /// What each witness given (`--witness`) proves, one line each.
     pub witnessed: Vec<String>,
+    /// Each MP4 made for upload from the clips, as its proven record says (file, SHA-256).
+    pub uploads: Vec<String>,
     /// What the bundle proves, in one line, from its proven records.
     pub statement: String,
     pub clips_ok: u64,
@@ -155,6 +157,7 @@ fn unreadable_evidence(files: &Files) -> Evidence {
         statement: String::new(),
         anchors: Vec::new(),
         witnessed: Vec::new(),
+        uploads: Vec::new(),
     }
 }
 
@@ -486,6 +489,61 @@ impl Checker {
         }
     }
 
+    /// The MP4s made for upload: proven `upload_mp4` records made from this bundle's clips
+    /// as sealed (the same SHA-256). A line each for the reviewer.
+    fn uploads(&mut self, ev: &Evidence) -> Vec<String> {
+        let mut out = Vec::new();
+        for r in &ev.uploads {
+            let Some(rec) = self.record(r) else { continue };
+            let Body::Access {
+                action,
+                derived: Some(d),
+                who,
+                to,
+                ..
+            } = &rec.body
+            else {
+                self.problem(
+                    &r.record,
+                    "is not the record of an MP4 made for upload".into(),
+                );
+                continue;
+            };
+            if action != "upload_mp4" {
+                self.problem(
+                    &r.record,
+                    format!("is an access of action {action:?}, not upload_mp4"),
+                );
+                continue;
+            }
+            for s in &d.sources {
+                match ev.clips.iter().find(|c| c.clip == s.clip) {
+                    Some(c) if c.sha256.as_deref() == Some(s.sha256.as_str()) => {}
+                    Some(_) => self.problem(
+                        &r.record,
+                        format!("names clip {} with another SHA-256 than its seal", s.clip),
+                    ),
+                    None => self.problem(
+                        &r.record,
+                        format!("names clip {}, which is not in this bundle", s.clip),
+                    ),
+                }
+            }
+            let clips: Vec<String> = d.sources.iter().map(|s| s.clip.to_string()).collect();
+            out.push(format!(
+                "MP4 for upload {}: SHA-256 {}, {} bytes, made {} by {} from clip(s) {} (line {}); a file with this SHA-256 is that MP4",
+                to.as_deref().unwrap_or("(unnamed)"),
+                d.sha256,
+                d.size,
+                rec.at,
+                who,
+                clips.join(", "),
+                r.line
+            ));
+        }
+        out
+    }
+
     /// The records about the order beyond its clips (version 2): proven, and of the order.
     fn order_records(&mut self, ev: &Evidence) {
         let orders: Vec<&str> = ev.clips.iter().map(|c| c.order.as_str()).collect();
@@ -600,6 +658,7 @@ pub fn verify_bundle(
     }
     ck.access(&ev);
     ck.order_records(&ev);
+    let uploads = ck.uploads(&ev);
     let anchored = super::anchors::check(
         &ev,
         &ck.files.small,
@@ -646,6 +705,7 @@ pub fn verify_bundle(
         pinned: key.is_some(),
         tsa_pinned: anchored.tsa_pinned,
         witnessed,
+        uploads,
         anchors: ev.anchors.len() as u64,
         statement,
         clips_ok,

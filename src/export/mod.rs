@@ -40,6 +40,7 @@ pub mod anchors;
 pub mod check;
 pub mod prove;
 pub mod report;
+pub mod upload;
 
 pub use check::{verify_bundle, BundleProblem, BundleReport};
 
@@ -82,6 +83,11 @@ pub struct Evidence {
     /// The checkpoints witnesses cosigned that the clips' anchors name.
     #[serde(default)]
     pub witnessed: Vec<anchors::CosignedInfo>,
+    /// The MP4s made for upload from these clips (their `access` records of action
+    /// `upload_mp4`, each proven): what ties a file a platform received to the clips by its
+    /// SHA-256. Added within version 2; absent when there is none (older checkers ignore it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uploads: Vec<RecordRef>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -226,6 +232,7 @@ pub fn export(
         clips: found.iter().map(|f| f.clip.clip).collect(),
         who: req.who.to_string(),
         to: Some(out_name),
+        derived: None,
     })?;
     appender.checkpoint()?;
     let reader = LogReader::open(data_dir)?;
@@ -267,6 +274,7 @@ pub fn export(
         total: found.iter().filter_map(|f| f.clip.size).sum(),
         progress,
         tmp: tmp.clone(),
+        uploads: Vec::new(),
     };
     let mut clips = Vec::new();
     for (k, f) in found.iter().enumerate() {
@@ -283,6 +291,17 @@ pub fn export(
                 order_records.push(b.zip.cite(&reader, &cp, line, &kind)?);
             }
         }
+    }
+    let mut upload_lines = Vec::new();
+    for f in &found {
+        upload_lines.extend(idx.access_lines(f.clip.clip, "upload_mp4")?);
+    }
+    upload_lines.sort_unstable();
+    upload_lines.dedup();
+    let mut uploads = Vec::new();
+    for line in upload_lines.into_iter().filter(|&l| l <= cp.size) {
+        uploads.push(b.zip.cite(&reader, &cp, line, "access")?);
+        b.uploads.push(reader.record(line)?);
     }
     b.zip.cite(&reader, &cp, access.seq, "access")?;
     let anchor_list = anchors::add(&mut b.zip, data_dir, config, &reader, &cp, &idx, &mut clips)?;
@@ -305,6 +324,7 @@ pub fn export(
         clips,
         access_line: Some(access.seq),
         order_records,
+        uploads,
         statement,
         anchors: anchor_list,
         witnessed,
@@ -389,6 +409,8 @@ struct Builder<'a> {
     total: u64,
     progress: &'a dyn Fn(u64, u64),
     tmp: PathBuf,
+    /// The cited `upload_mp4` records, for the report.
+    uploads: Vec<crate::log::Record>,
 }
 
 impl Builder<'_> {
@@ -561,7 +583,13 @@ impl Builder<'_> {
         let json =
             serde_json::to_vec_pretty(evidence).map_err(|e| Error::internal(e.to_string()))?;
         zip.add("evidence.json", &json, true)?;
-        let html = report::report(evidence, &zip.stills, &self.cp.note, &zip.proofs);
+        let html = report::report(
+            evidence,
+            &zip.stills,
+            &self.cp.note,
+            &zip.proofs,
+            &self.uploads,
+        );
         zip.add("report.html", html.as_bytes(), true)?;
         zip.add("verify.sh", VERIFY_SH.as_bytes(), true)?;
         let mut listing = format!("{BUNDLE_NOTE_HEADER}\n");

@@ -85,6 +85,7 @@ pub fn report(
     stills: &BTreeMap<String, Vec<u8>>,
     checkpoint: &str,
     proofs: &BTreeMap<String, String>,
+    uploads: &[crate::log::Record],
 ) -> String {
     let data = serde_json::json!({ "checkpoint": checkpoint, "proofs": proofs });
     // Inside a <script>, "</" would end it; JSON may write it "<\/".
@@ -190,6 +191,7 @@ pub fn report(
                         }
                     }
                 } }
+                @if !uploads.is_empty() { (uploads_section(uploads)) }
                 h2 { (tr("How to check this bundle yourself", "如何自行检查本证据包")) }
                 p {
                     "You need nothing from the station or from packwitness: bash, coreutils and openssl (3.0 or newer). "
@@ -207,6 +209,34 @@ pub fn report(
         }
     };
     page.into_string()
+}
+
+/// The MP4s made for upload from these clips: how to tie the file a platform received to
+/// the sealed clips.
+fn uploads_section(uploads: &[crate::log::Record]) -> Markup {
+    html! {
+        h2 { (tr("MP4s made for upload", "为平台上传生成的 MP4")) }
+        p {
+            (tr("The merchant made these files from the sealed clips for a platform's upload form (re-encoded, the stamp burned in, a card before and after). They are not the evidence; the sealed clips are. Each was recorded in the station's log with its SHA-256 when it was made, and the record is proven like the others (verify.sh prints them). A file that a platform received is one of them when its SHA-256 (",
+                "商家为平台上传表单从封存录像生成了以下文件（重新编码、烧录水印、前后各加一张说明画面）。它们不是证据，封存的原始录像才是。每个文件生成时其 SHA-256 都已记入工位日志，该记录与其他记录一样可被证明（verify.sh 会列出）。平台收到的文件，若其 SHA-256（"))
+            code { "sha256sum FILE.mp4" } ", " code { "certutil -hashfile FILE.mp4 SHA256" }
+            (tr(") equals one below; the record names the clips, and the part of each, it was made from.",
+                "）与下表某一行相同，即为该文件；记录写明了它由哪些录像的哪一段生成。"))
+        }
+        div.scroll { table {
+            tr { th { "file" } th { "SHA-256" } th { "bytes" } th { "made" } th { "by" } th { "from clips (seconds of each)" } th { "encoded" } }
+            @for r in uploads {
+                @if let crate::log::Body::Access { derived: Some(d), who, to, .. } = &r.body {
+                    tr {
+                        td { (to.as_deref().unwrap_or("")) } td { code { (d.sha256) } } td { (d.size) }
+                        td { (r.at) } td { (who) }
+                        td { @for s in &d.sources { (s.clip) " (" (format!("{:.1}–{:.1} s", s.from_ms as f64 / 1000.0, s.to_ms as f64 / 1000.0)) @if s.burned_in { ", stamp burned in" } ") " } }
+                        td { (d.encoder) " · " (d.width) "×" (d.height) }
+                    }
+                }
+            }
+        } }
+    }
 }
 
 /// The in-browser check: the published key, the clip files, the verdict.

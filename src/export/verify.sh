@@ -123,8 +123,9 @@ done
 
 echo "5. the records are of the order on the bundle, and every clip has its opening and its seal"
 kinds() { grep -l "\"kind\":\"$1\"" records/line-*.jsonl 2>/dev/null; }
-access=$(kinds access)
-[ "$(printf '%s\n' "$access" | grep -c .)" -eq 1 ] || fail "the bundle has no access record (or several): nothing shows which clips the order had"
+# The export's own access record (others cited are MP4s made for upload, `upload_mp4`).
+access=$(grep -l '"kind":"access","action":"export"' records/line-*.jsonl 2>/dev/null)
+[ "$(printf '%s\n' "$access" | grep -c .)" -eq 1 ] || fail "the bundle has no export access record (or several): nothing shows which clips the order had"
 code=$(grep -o '"code":"[^"]*"' "$access" | head -n 1 | cut -d'"' -f4)
 evcode=$(grep -o '^  "code": "[^"]*"' evidence.json | cut -d'"' -f4)
 [ "$code" = "$evcode" ] || fail "evidence.json says $evcode, but the export ($access) was of $code"
@@ -301,4 +302,9 @@ done
 head="VERIFIED"; [ "$unproven" = 0 ] || head="TIME NOT PROVEN"
 echo "$head: order $code, $(grep -c . SHA256SUMS) clips, $(ls proofs | grep -vc '\.at-') records proven against $(sed -n 1p checkpoint.note) ($size lines), signed by the key given ($name)"
 echo "recorded between ${from:-?} and ${to:-?} (station clock, NTP synchronised: $synced); $anchored$witnessed$times"
+# MP4s made for upload from these clips: a file a platform received with this SHA-256 is one
+# (each record proven in step 4 and, by step 5's clip hashes, made from these clips).
+for u in $(grep -l '"kind":"access","action":"upload_mp4"' records/line-*.jsonl 2>/dev/null); do
+  echo "MP4 for upload $(grep -o '"to":"[^"]*"' "$u" | cut -d'"' -f4): SHA-256 $(grep -o '"derived":{"sha256":"[0-9a-f]*"' "$u" | cut -d'"' -f6) ($u)"
+done
 [ "$unproven" = 0 ] || exit 5

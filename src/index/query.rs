@@ -297,6 +297,18 @@ impl Index {
         Ok(out)
     }
 
+    /// The `access` records of `action` that name `clip`, oldest first.
+    pub fn access_lines(&self, clip: u64, action: &str) -> Result<Vec<u64>, IndexError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq FROM access WHERE clip = ?1 AND action = ?2 ORDER BY seq")
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map(rusqlite::params![clip, action], |r| r.get(0))
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
     /// Whether a clip is under legal hold now.
     pub fn held(&self, clip: u64) -> Result<bool, IndexError> {
         Ok(self

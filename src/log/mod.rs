@@ -193,6 +193,33 @@ pub struct Record {
     pub body: Body,
 }
 
+/// How a file handed out was made from sealed clips (an `access` record's `derived`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Derived {
+    /// SHA-256 (hex) and size of the file made.
+    pub sha256: String,
+    pub size: u64,
+    pub duration_ms: u64,
+    pub width: u32,
+    pub height: u32,
+    /// The encoder and its settings (`libx264 veryfast crf 23 vbv 900k`), the frame rate and
+    /// the cards: enough to make the same kind of file again.
+    pub encoder: String,
+    /// The clips in it, in the order they play.
+    pub sources: Vec<DerivedSource>,
+}
+
+/// One clip in a [`Derived`] file: the span of it that plays, in milliseconds from its first
+/// frame, and whether the stamp was burned in from its records (passthrough).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DerivedSource {
+    pub clip: u64,
+    pub sha256: String,
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub burned_in: bool,
+}
+
 /// What a record says. The `kind` field names the variant.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -427,6 +454,10 @@ pub enum Body {
         who: String,
         /// Where it went (the bundle's file name), if anywhere.
         to: Option<String>,
+        /// A file made from the clips (`upload_mp4`): what it is and how it was made, so that
+        /// the file a platform received can be tied to the sealed clips. Absent otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        derived: Option<Derived>,
     },
     /// A legal hold placed on (or, `released`, lifted from) clips: held clips are never pruned.
     Hold {

@@ -72,6 +72,7 @@ struct Flat {
     clips: Option<Vec<u64>>,
     who: Option<String>,
     released: Option<bool>,
+    derived: Option<super::Derived>,
 }
 
 fn need<T>(v: Option<T>, kind: &str, field: &str) -> Result<T, String> {
@@ -223,6 +224,7 @@ impl Flat {
                 clips: req!(clips),
                 who: req!(who),
                 to: to_string(&self.to, "to")?,
+                derived: self.derived.take(),
             },
             "hold" => Body::Hold {
                 code: req!(code),

@@ -136,6 +136,7 @@ pub fn lines() -> Vec<String> {
             clips: vec![3],
             who: "cs-lin".into(),
             to: Some("SF1234567890123.zip".into()),
+            derived: None,
         },
         Body::Hold {
             code: "SO-2026-0001".into(),

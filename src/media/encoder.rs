@@ -46,7 +46,7 @@ fn escape_expansion(text: &str) -> String {
 }
 
 /// Quotes a value for an FFmpeg option string: inside '...' everything is literal but `'`.
-fn quote_option(value: &str) -> String {
+pub(crate) fn quote_option(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
 }
 

@@ -21,6 +21,7 @@ pub mod preview;
 pub mod replay;
 pub mod source;
 pub mod stamp;
+pub mod upload;
 
 // USB cameras through nokhwa, with the `usb` feature (on by default); without it, the same
 // API says the build has no USB camera support.

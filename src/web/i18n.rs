@@ -292,6 +292,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("action_view", "viewed", "查看"),
     ("action_download", "downloaded", "下载"),
     ("action_export", "exported", "导出"),
+    ("action_upload_mp4", "MP4 for upload made", "已生成上传用 MP4"),
     ("released", "released", "已解除"),
     ("file", "File", "文件"),
     ("codes", "Codes", "关联单号"),
@@ -337,6 +338,16 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("sealed", "sealed", "已封存"),
     ("download_mp4", "Download MP4", "下载 MP4"),
     ("download_bundle", "Download evidence bundle", "下载证据包"),
+    ("upload_mp4", "Make MP4 for upload", "生成上传用 MP4"),
+    ("upload_for", "For", "用于"),
+    ("upload_no_preset", "no limit", "不限"),
+    ("upload_max_mb", "at most MB", "最大 MB"),
+    ("upload_from_scan", "only from the scan to the seal", "只要从扫描到封存的部分"),
+    (
+        "upload_note",
+        "One MP4 of the whole order (every box and camera in turn, the stamp burned in) for a platform's upload form. Its SHA-256 is recorded, so it can be tied to the sealed clips.",
+        "整个订单合成一个 MP4（各箱、各摄像头依次播放，带水印），用于平台上传。其 SHA-256 会记入日志，可与封存的原始录像对应。",
+    ),
     (
         "bundle_wait",
         "The evidence bundle can be downloaded once the order is sealed.",
@@ -379,8 +390,6 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The string `key` in `lang` (the key itself when there is none: a missing string shows,
-/// never an empty one).
 /// The string `key` in `lang`, if the table has it.
 fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
     STRINGS

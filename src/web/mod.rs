@@ -15,6 +15,7 @@
 //!   GET  /api/status                  what each station of this process records
 //!   GET  /clips/{clip}                a sealed clip's MP4 (byte ranges for seeking)
 //!   GET  /export/{code}               an evidence bundle (zip) of a code, as `export` makes
+//!   GET  /order/{code}/upload.mp4     (agent) one MP4 of the order for upload (`export --mp4`)
 //!   POST /api/stations/{id}/scan      a scan (the code as the body): the station's answer
 //!   POST /pair                        a station screen trades a pairing code for its credential
 //!   GET  /checkpoint                  the log's latest signed checkpoint (c2sp.org/tlog-tiles)
@@ -370,6 +371,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/", get(search::search_page))
         .route("/order/{code}", get(order::order_page))
         .route("/order/{code}/hold", post(order::hold))
+        .route("/order/{code}/upload.mp4", get(order::upload_mp4))
         .route("/station/{id}", get(screen::station_page))
         .route("/assets/{name}", get(assets::asset))
         .route("/stats", get(stats::stats_page))
@@ -621,6 +623,7 @@ fn record_access(
         clips,
         who,
         to,
+        derived: None,
     })?;
     appender.checkpoint()?;
     Ok(())
@@ -724,20 +727,7 @@ async fn export_bundle(
     let shared2 = shared.clone();
     let (dir, out, name) = blocking(move || {
         let shared = shared2;
-        let dir = std::env::temp_dir().join(format!(
-            "packwitness-web-export-{}-{}",
-            std::process::id(),
-            chrono::Utc::now().timestamp_micros()
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            Error::msg(
-                ErrorKind::Io,
-                format!(
-                    "{}: cannot make a scratch directory for the bundle: {e}",
-                    dir.display()
-                ),
-            )
-        })?;
+        let dir = order::scratch_dir("bundle")?;
         let name = format!(
             "evidence-{}-{}.zip",
             crate::datadir::safe_name(&code),

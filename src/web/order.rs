@@ -3,9 +3,11 @@
 //! Owns: the page (a large player per clip, its first and last frame, the order's timeline
 //! from the manifest, legal hold, the access history, "download MP4" named after the order,
 //! and the evidence bundle only once every clip is sealed), the MP4 download
-//! (`/clips/{clip}/download`), the stills (`/clips/{clip}/still/{first,last}.jpg`), and the
-//! hold form (`POST /order/{code}/hold`). Never: serves a clip's bytes without an `access`
-//! record: a download is recorded as `download`, a still as part of a viewing.
+//! (`/clips/{clip}/download`), the MP4 for upload (`/order/{code}/upload.mp4`), the stills
+//! (`/clips/{clip}/still/{first,last}.jpg`), and the hold form (`POST /order/{code}/hold`).
+//! Never: serves a clip's bytes without an `access` record: a download is recorded as
+//! `download`, an MP4 for upload as `upload_mp4` with its SHA-256, a still as part of a
+//! viewing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -185,6 +187,29 @@ struct OrderView<'a> {
     notes: &'a Notes,
     events: &'a [Event],
     role: Option<super::accounts::Role>,
+    /// `[upload.presets]`: (name, label).
+    presets: Vec<(String, String)>,
+}
+
+/// The form that makes the order's MP4 for upload.
+fn upload_form(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
+    html! {
+        form.upload method="get" action={ "/order/" (url_escape(o.code)) "/upload.mp4" } {
+            p.note { (t(lang, "upload_note")) }
+            label { (t(lang, "upload_for")) " "
+                select name="preset" {
+                    option value="" { (t(lang, "upload_no_preset")) }
+                    @for (name, shown) in &o.presets { option value=(name) { (shown) } }
+                }
+            }
+            " "
+            label { (t(lang, "upload_max_mb")) " " input type="number" name="max_mb" min="0.1" step="0.1" style="width:6em"; }
+            " "
+            label { input type="checkbox" name="from_scan" value="1"; " " (t(lang, "upload_from_scan")) }
+            " "
+            button type="submit" { (t(lang, "upload_mp4")) }
+        }
+    }
 }
 
 fn order_body(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
@@ -212,6 +237,7 @@ fn order_body(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
                 }
             }
         }
+        @if agent && !open && o.found.iter().any(|f| f.file_status == "ok") { (upload_form(lang, o)) }
         @for f in o.found { (clip_section(lang, f, agent)) }
         @if !o.events.is_empty() {
             h2 { (t(lang, "timeline")) }
@@ -257,6 +283,16 @@ pub(super) async fn order_page(
         notes: &notes,
         events: &events,
         role: user.as_ref().and_then(|u| u.2),
+        presets: shared
+            .config()
+            .upload
+            .presets
+            .iter()
+            .map(|(name, p)| {
+                let shown = if p.label.is_empty() { name } else { &p.label };
+                (name.clone(), shown.clone())
+            })
+            .collect(),
     };
     let html = page::layout(
         &Viewer {
@@ -269,6 +305,108 @@ pub(super) async fn order_page(
     let mut res = with_cookie(super::assets::page(html), cookie);
     *res.status_mut() = status;
     Ok(res)
+}
+
+/// The upload form's fields (an empty number field means none).
+#[derive(Deserialize)]
+pub(super) struct UploadQuery {
+    #[serde(default)]
+    preset: String,
+    #[serde(default)]
+    max_mb: String,
+    #[serde(default)]
+    max_seconds: String,
+    #[serde(default)]
+    from_scan: String,
+}
+
+fn number(field: &str, v: &str) -> Result<Option<f64>, Error> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse()
+        .map(Some)
+        .map_err(|_| Error::invalid(format!("{field} = {v:?} is not a number")))
+}
+
+/// `/order/{code}/upload.mp4`: the order's MP4 for upload, made now within the limits asked
+/// for (a preset, or at most `max_mb`), recorded as `upload_mp4` with its SHA-256, then sent
+/// as a file. One encoder thread: the recorder beside it comes first.
+pub(super) async fn upload_mp4(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath(code): UrlPath<String>,
+    Query(q): Query<UploadQuery>,
+    req: Request,
+) -> Result<Response, Failure> {
+    let user = req.extensions().get::<auth::WebUser>().cloned();
+    if req.method() == axum::http::Method::HEAD {
+        return Ok(([(header::CONTENT_TYPE, "video/mp4")], "").into_response());
+    }
+    let _permit = shared.exports.try_acquire().map_err(|_| {
+        Failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "other exports are being made now; try again in a minute".into(),
+        )
+    })?;
+    let s = shared.clone();
+    let (dir, out, name) = blocking(move || {
+        use crate::export::upload::{upload_mp4, Limits, UploadRequest};
+        let limits = Limits::resolve(
+            s.config(),
+            Some(q.preset.as_str()),
+            Limits {
+                max_mb: number("max_mb", &q.max_mb)?,
+                max_seconds: number("max_seconds", &q.max_seconds)?,
+                from_scan: !q.from_scan.is_empty(),
+            },
+        )?;
+        let dir = scratch_dir("upload")?;
+        let name = format!("{}-upload.mp4", crate::datadir::safe_name(&code));
+        let out = dir.join(&name);
+        let who = who(peer, user.as_ref());
+        let made = s.appender().and_then(|appender| {
+            let req = UploadRequest {
+                code: &code,
+                out: &out,
+                who: &who,
+                limits,
+                threads: 1,
+            };
+            upload_mp4(s.data_dir(), s.config(), appender.as_ref(), &req)
+        });
+        if let Err(e) = made {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        Ok((dir, out, name))
+    })
+    .await?;
+    let res = serve_file(&out, req, "video/mp4").await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut res = res?;
+    attachment(&mut res, &name);
+    Ok(res)
+}
+
+/// A new scratch directory for a file made for one download (removed once it is sent).
+pub(super) fn scratch_dir(what: &str) -> Result<std::path::PathBuf, Error> {
+    let dir = std::env::temp_dir().join(format!(
+        "packwitness-web-{what}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Error::msg(
+            ErrorKind::Io,
+            format!(
+                "{}: cannot make a scratch directory for the {what}: {e}",
+                dir.display()
+            ),
+        )
+    })?;
+    Ok(dir)
 }
 
 #[derive(Deserialize)]

@@ -32,4 +32,5 @@ mod stations;
 mod stats;
 mod stranger;
 mod tamper;
+mod upload;
 mod witness;
