@@ -203,7 +203,7 @@ fn upload_form(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
                 }
             }
             " "
-            label { (t(lang, "upload_max_mb")) " " input type="number" name="max_mb" min="0.1" step="0.1" style="width:6em"; }
+            label { (t(lang, "upload_max_mb")) " " input type="number" name="max_mb" min="0.1" step="0.1"; }
             " "
             label { input type="checkbox" name="from_scan" value="1"; " " (t(lang, "upload_from_scan")) }
             " "

@@ -2,7 +2,7 @@
 //! encoded with the stamp, one in passthrough whose stamp is burned in from its records)
 //! becomes one fast-start MP4 under its size cap, whose first frame shows the order number;
 //! how it was made is in the manifest, cited by the order's bundle, and printed by both
-//! checkers.
+//! checkers. And the same from the order page, by an agent in Chromium: the file plays.
 
 use crate::common::*;
 
@@ -106,10 +106,8 @@ fn an_mp4_for_upload_fits_its_cap_starts_with_the_order_and_is_recorded() {
     r.wait_record(&dir, "the station's start", |r| {
         r["kind"] == "station_start"
     });
-    wait_camera_state(&dir, "live");
-    // The packer picks up the first order a second after the camera went live: its clip
-    // opens with pre-roll.
-    packing(1000);
+    // The camera has run a while before the first order: its clip opens with pre-roll.
+    wait_camera_frames(&dir, 40);
     r.scan("UP-1");
     wait_records(&dir, "box 1 opened on both cameras", 2, |r| {
         r["kind"] == "clip_opened" && r["order"] == "UP-1"
@@ -173,27 +171,8 @@ fn an_mp4_for_upload_fits_its_cap_starts_with_the_order_and_is_recorded() {
         "{frames} frames in {seconds} s"
     );
 
-    // Its first frame is the card with the order number: closer to a card that says UP-1
-    // than to one that says another order, where the order number is drawn.
-    let (first, w, h) = first_frame_luma(&mp4);
-    let rows = title_rows(h);
-    let card = |code: &str| {
-        render_card(
-            &Card {
-                lines: vec![code.to_string()],
-            },
-            w,
-            h,
-            &EncodeConfig::default(),
-        )
-        .unwrap()
-    };
-    let same = difference(&first, &card("UP-1"), w, rows);
-    let other = difference(&first, &card("QX-8"), w, rows);
-    assert!(
-        same < 3.0 && other > same * 3.0,
-        "the first frame against the order's card: {same:.2}, against another order's: {other:.2}"
-    );
+    // Its first frame is the card with the order number.
+    starts_with_the_card_of(&mp4, "UP-1");
 
     // The derivation record: the file's SHA-256, and every clip with the hash it was sealed
     // with, the passthrough camera's stamp burned in from its records.
@@ -357,4 +336,150 @@ fn an_mp4_for_upload_fits_its_cap_starts_with_the_order_and_is_recorded() {
     );
     let report = std::fs::read_to_string(u.join("report.html")).unwrap();
     assert!(report.contains("MP4s made for upload") && report.contains(sha));
+}
+
+/// The first frame of `mp4` is the opening card of `order`: closer to a card that says it
+/// than to one that says another order, where the order number is drawn.
+fn starts_with_the_card_of(mp4: &Path, order: &str) {
+    let (first, w, h) = first_frame_luma(mp4);
+    let card = |code: &str| {
+        render_card(
+            &Card {
+                lines: vec![code.to_string()],
+            },
+            w,
+            h,
+            &EncodeConfig::default(),
+        )
+        .unwrap()
+    };
+    let rows = title_rows(h);
+    let same = difference(&first, &card(order), w, rows);
+    let other = difference(&first, &card("QX-8"), w, rows);
+    assert!(
+        same < 3.0 && other > same * 3.0,
+        "the first frame against the card of {order}: {same:.2}, against another order's: {other:.2}"
+    );
+}
+
+/// What the page's fetch of `url` got: base64, with the status and the file name.
+const FETCH_FILE: &str = "const done = arguments[arguments.length - 1];
+fetch(arguments[0]).then(async (r) => {
+  const b = new Uint8Array(await r.arrayBuffer());
+  let s = '';
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  done({status: r.status, disposition: r.headers.get('content-disposition'), b64: btoa(s)});
+}).catch((e) => done({error: String(e)}));";
+
+#[test]
+fn an_agent_makes_an_mp4_for_upload_on_the_order_page_and_it_plays() {
+    use crate::browser::Browser;
+    use crate::rtsp::free_port;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let d = dir.to_str().unwrap();
+    let port = free_port();
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(
+        &cfg,
+        format!("[server]\nlisten = \"127.0.0.1:{port}\"\n\n[station]\npre_roll_s = 0.5\npost_roll_s = 0.5\n\n[[camera]]\nid = \"cam-1\"\nsource = \"testsrc\"\n\n[upload.presets.tiny]\nlabel = \"A small platform\"\nmax_mb = 1\n"),
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    let mut station = spawn_station(&["--config", c, "--data-dir", d, "run", "--scanner", "stdin"]);
+    station.wait_record(&dir, "the station's start", |r| {
+        r["kind"] == "station_start"
+    });
+    let mut add = bin()
+        .args(["--data-dir", d, "user", "add", "lin", "--role", "agent"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        writeln!(add.stdin.take().unwrap(), "correct-horse-1").unwrap();
+    }
+    assert!(add.wait().unwrap().success());
+    station.scan("UP-7");
+    station.wait_record(&dir, "box 1", |r| {
+        r["kind"] == "clip_opened" && r["order"] == "UP-7"
+    });
+    packing(1500);
+    station.scan("PW-BOX");
+    station.wait_record(&dir, "box 2", |r| {
+        r["kind"] == "clip_opened" && r["order"] == "UP-7" && r["box"] == 2
+    });
+    packing(1500);
+    station.scan("PW-STOP");
+    wait_records(&dir, "both boxes sealed", 2, |r| {
+        r["kind"] == "clip_sealed" && r["order"] == "UP-7"
+    });
+
+    let web = format!("http://127.0.0.1:{port}");
+    let b = Browser::start("en-US", 1280, 900);
+    b.go(&format!("{web}/login"));
+    b.type_into("input[name=name]", "lin");
+    b.type_into("input[type=password]", "correct-horse-1");
+    b.click("button[type=submit]");
+    b.wait_js("the app after login", "return location.pathname === '/';");
+    b.go(&format!("{web}/order/UP-7"));
+    b.wait_js(
+        "the upload form with the config's preset",
+        "const f = document.querySelector('form.upload'); return !!f && [...f.querySelectorAll('option')].some((o) => o.value === 'tiny' && o.textContent === 'A small platform');",
+    );
+    b.type_into("form.upload input[name=max_mb]", "5");
+    b.screenshot("order-upload-form");
+    let url = b.js(
+        "const f = document.querySelector('form.upload'); return f.getAttribute('action') + '?' + new URLSearchParams(new FormData(f));",
+        serde_json::json!([]),
+    );
+    let url = url.as_str().unwrap().to_string();
+    assert!(url.contains("max_mb=5"), "{url}");
+    let got = b.js_async(FETCH_FILE, serde_json::json!([url]));
+    assert_eq!(got["status"], 200, "{}", got["error"]);
+    assert!(
+        got["disposition"]
+            .as_str()
+            .unwrap_or("")
+            .contains("UP-7-upload.mp4"),
+        "{}",
+        got["disposition"]
+    );
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(got["b64"].as_str().unwrap())
+        .unwrap();
+    assert!(bytes.len() <= 5_000_000, "{} bytes", bytes.len());
+    let mp4 = tmp.path().join("UP-7-upload.mp4");
+    std::fs::write(&mp4, &bytes).unwrap();
+    starts_with_the_card_of(&mp4, "UP-7");
+    // It plays in the browser, past the opening card: as a file opened on a blank page (the
+    // app's own pages allow media from the app only).
+    b.go("about:blank");
+    b.js(
+        "const b = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0)); const v = document.createElement('video'); v.id = 'pw-up'; v.muted = true; v.src = URL.createObjectURL(new Blob([b], {type: 'video/mp4'})); document.body.append(v); v.play();",
+        serde_json::json!([got["b64"]]),
+    );
+    b.wait_js(
+        "the MP4 for upload to play",
+        "const v = document.getElementById('pw-up'); return v.readyState >= 2 && v.currentTime > 2 && v.videoWidth > 0;",
+    );
+    // Its derivation, with the agent's name, in the manifest; both boxes in it.
+    let rec = wait_record(&dir, "the upload_mp4 record", |r| {
+        r["kind"] == "access" && r["action"] == "upload_mp4"
+    });
+    assert_eq!(rec["who"], "lin");
+    assert_eq!(rec["derived"]["sha256"], sha256_hex(&mp4));
+    assert_eq!(rec["derived"]["sources"].as_array().unwrap().len(), 2);
+    // The order page lists it in the access history, in words.
+    b.go(&format!("{web}/order/UP-7"));
+    b.wait_js(
+        "the access history",
+        "return document.body.innerText.includes('MP4 for upload made');",
+    );
+    drop(b);
+    let out = station.finish();
+    assert!(out.status.success(), "{}", show(&out));
 }
