@@ -56,6 +56,7 @@ pub mod page;
 mod screen;
 pub mod screens;
 mod search;
+mod store;
 mod stats;
 
 pub use conn::{bind, runtime, Capped};

@@ -1,21 +1,20 @@
 //! Station screens paired as kiosks: the one-time pairing codes the lead makes
 //! (`packwitness screen pair STATION`) and the credentials browsers trade them for.
 //!
-//! Owns: `screens.json` in the data dir (format version 1, mode 0600, written whole and
-//! renamed, under the `screens.lock` flock so the CLI and the server never lose each other's
-//! change), a code's life (8 digits, 10 minutes, once), a credential's (one station's screen
+//! Owns: `screens.json` in the data dir (format version 1, kept by [`super::store`]), a
+//! code's life (8 digits, 10 minutes, once), a credential's (one station's screen
 //! only; it lasts while it is used and ends when revoked or unused for [`IDLE_DAYS`]), and
 //! [`ScreensCache`], which the server reads on every screen request.
 //! Never: decides which routes a credential opens (the web's `auth` does) and never stores a
 //! code or a credential itself, only their SHA-256.
 
-use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorKind};
+use super::store::{self, random_u64};
+use crate::error::Error;
 
 /// The file of screens and pending codes in a data dir.
 pub const FILE: &str = "screens.json";
@@ -72,96 +71,25 @@ impl Default for Stored {
     }
 }
 
-fn path(data_dir: &Path) -> PathBuf {
-    data_dir.join(FILE)
-}
-
-fn io<'a>(path: &'a Path, what: &str) -> impl Fn(std::io::Error) -> Error + 'a {
-    let what = what.to_string();
-    move |e| {
-        Error::msg(
-            ErrorKind::Io,
-            format!("{}: cannot {what}: {e}", path.display()),
-        )
+impl store::Stored for Stored {
+    const FILE: &'static str = FILE;
+    const LOCK: &'static str = LOCK;
+    const WHAT: &'static str = "paired screens";
+    const VERSION: u32 = VERSION;
+    fn version(&self) -> u32 {
+        self.version
     }
 }
 
 fn read(data_dir: &Path) -> Result<Stored, Error> {
-    let p = path(data_dir);
-    let stored: Stored = match std::fs::read(&p) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-            Error::msg(
-                ErrorKind::Invalid,
-                format!("{}: not a list of paired screens ({e}); move it away and pair the screens again", p.display()),
-            )
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Stored::default(),
-        Err(e) => return Err(io(&p, "read the paired screens")(e)),
-    };
-    if stored.version > VERSION {
-        return Err(Error::msg(
-            ErrorKind::Invalid,
-            format!(
-                "{}: format version {} is newer than this packwitness reads ({VERSION}); upgrade packwitness",
-                p.display(),
-                stored.version
-            ),
-        ));
-    }
-    Ok(stored)
+    store::read(data_dir)
 }
 
-fn write(data_dir: &Path, stored: &Stored) -> Result<(), Error> {
-    use std::io::Write;
-    let p = path(data_dir);
-    let tmp = p.with_extension("partial");
-    let json = serde_json::to_vec_pretty(stored).map_err(|e| Error::internal(e.to_string()))?;
-    let mut opts = OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(&tmp)
-        .map_err(io(&tmp, "write the paired screens"))?;
-    f.write_all(&json)
-        .and_then(|()| f.sync_all())
-        .map_err(io(&tmp, "write the paired screens"))?;
-    std::fs::rename(&tmp, &p).map_err(io(&p, "replace the paired screens"))?;
-    crate::datadir::sync_dir(data_dir).map_err(io(data_dir, "sync the data dir"))
-}
-
-/// Reads, changes and writes the file under its lock.
 fn change<T>(
     data_dir: &Path,
     f: impl FnOnce(&mut Stored) -> Result<(T, bool), Error>,
 ) -> Result<T, Error> {
-    let lock_path = data_dir.join(LOCK);
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io(&lock_path, "open the screens' lock"))?;
-    lock_file(&lock, &lock_path)?;
-    let mut stored = read(data_dir)?;
-    let (out, changed) = f(&mut stored)?;
-    if changed {
-        write(data_dir, &stored)?;
-    }
-    Ok(out)
-}
-
-fn lock_file(lock: &File, path: &Path) -> Result<(), Error> {
-    lock.lock().map_err(io(path, "take the screens' lock"))
-}
-
-fn random_u64() -> Result<u64, Error> {
-    let mut raw = [0u8; 8];
-    getrandom::getrandom(&mut raw).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
-    Ok(u64::from_le_bytes(raw))
+    store::change(data_dir, f)
 }
 
 /// A code as people read and type it: `1234-5678`.
@@ -213,10 +141,7 @@ pub fn redeem(
         return Ok(None);
     };
     let hash = crate::digest::sha256_hex(digits.as_bytes());
-    let mut secret = [0u8; 32];
-    getrandom::getrandom(&mut secret)
-        .map_err(|e| Error::internal(format!("no randomness: {e}")))?;
-    let secret = crate::digest::hex(&secret);
+    let secret = store::secret()?;
     let id = format!("scr-{:08x}", random_u64()? as u32);
     change(data_dir, |s| {
         let before = s.codes.len();
@@ -280,9 +205,7 @@ type FileStamp = Option<(u64, std::time::SystemTime)>;
 
 impl ScreensCache {
     fn screens(&self, data_dir: &Path) -> Arc<Vec<Screen>> {
-        let stamp = std::fs::metadata(path(data_dir))
-            .ok()
-            .and_then(|m| Some((m.len(), m.modified().ok()?)));
+        let stamp = store::stamp::<Stored>(data_dir);
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, s)) = seen.as_ref().filter(|(st, _)| *st == stamp) {
             return s.clone();
