@@ -66,7 +66,7 @@ mod record;
 mod setup;
 mod subcommands;
 
-pub use subcommands::{ArchiveCmd, ScreenCmd, UserCmd};
+pub use subcommands::{ArchiveCmd, ScreenCmd, ShareCmd, UserCmd};
 
 /// Exit code when lookup finds nothing.
 pub const EXIT_NOT_FOUND: u8 = 1;
@@ -301,6 +301,12 @@ pub enum Cmd {
     Screen {
         #[command(subcommand)]
         action: ScreenCmd,
+    },
+    /// Read-only links to one order for a platform's reviewer or the buyer: `create CODE`
+    /// prints the link once, `list`, `revoke ID` (every view through a link is recorded).
+    Share {
+        #[command(subcommand)]
+        action: ShareCmd,
     },
     /// A witness for station logs (c2sp.org/tlog-witness), run by a platform, a neutral party
     /// or a head office for many stations: it cosigns each station's checkpoints only as
@@ -612,6 +618,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Key { rotate, backed_up } => setup::key(data_dir, &config, rotate, backed_up),
         Cmd::User { action } => setup::user(data_dir, &config, action),
         Cmd::Screen { action } => setup::screen(data_dir, &config, action),
+        Cmd::Share { action } => {
+            setup::share(data_dir_for_reading(data_dir, &config)?, &config, action)
+        }
         Cmd::Witness {
             listen,
             key,

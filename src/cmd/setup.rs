@@ -432,3 +432,90 @@ pub fn screen(dir: Option<PathBuf>, config: &Config, action: super::ScreenCmd) -
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn share(dir: PathBuf, config: &Config, action: super::ShareCmd) -> Result<ExitCode> {
+    use packwitness::log::Body;
+    use packwitness::web::shares;
+    let now = chrono::Utc::now().timestamp();
+    let when = |t: i64| packwitness::clock::utc_seconds(u64::try_from(t).unwrap_or(0));
+    let record = |action: &str, code: &str, who: String, id: &str| -> Result<()> {
+        let index = packwitness::index::Index::open_read(&dir)?;
+        let clips = index.lookup(code)?.iter().map(|c| c.clip).collect();
+        drop(index);
+        let appender = packwitness::recorder::open_appender(
+            &dir,
+            config,
+            packwitness::clock::RealClock::shared(),
+        )?;
+        appender.append(Body::Access {
+            action: action.into(),
+            code: code.into(),
+            clips,
+            who,
+            to: Some(id.into()),
+            derived: None,
+        })?;
+        appender.checkpoint()?;
+        Ok(())
+    };
+    match action {
+        super::ShareCmd::Create {
+            code,
+            days,
+            pin,
+            who,
+        } => {
+            let found = packwitness::index::lookup(
+                &dir,
+                &code,
+                config.codes.max_len,
+                packwitness::index::FileCheck::Size,
+            )?;
+            let Some(first) = found.first() else {
+                bail!("no clip of {code:?} to share (see `packwitness lookup {code}`)");
+            };
+            let order = first.clip.order.clone();
+            let who = who.unwrap_or_else(packwitness::app::user);
+            let (made, token) = shares::create(&dir, &order, &who, days, pin.as_deref(), now)?;
+            record("share", &order, who, &made.id)?;
+            let base = &config.server.public_url;
+            let base = if base.is_empty() {
+                "<this server's address as people outside open it>"
+            } else {
+                base.as_str()
+            };
+            eprintln!(
+                "share link {} to order {order}, works until {}{}; send it (and the PIN apart); it is shown only now:",
+                made.id,
+                when(made.expires_at),
+                if made.has_pin() { ", with a PIN" } else { "" }
+            );
+            out!("{base}/s/{token}");
+        }
+        super::ShareCmd::List => {
+            for s in shares::list(&dir)? {
+                out!(
+                    "{}\t{}\t{}\tmade {}\tuntil {}\t{}{}",
+                    s.id,
+                    s.code,
+                    s.created_by,
+                    when(s.created_at),
+                    when(s.expires_at),
+                    s.state(now).as_str(),
+                    if s.has_pin() { "\tPIN" } else { "" }
+                );
+            }
+        }
+        super::ShareCmd::Revoke { id } => {
+            let Some(s) = shares::revoke(&dir, &id, now)? else {
+                bail!("no share link {id:?}: see `packwitness share list`");
+            };
+            record("share_revoked", &s.code, packwitness::app::user(), &s.id)?;
+            eprintln!(
+                "share link {} to order {} revoked: it opens nothing now",
+                s.id, s.code
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -41,6 +41,29 @@ pub struct ExportArgs {
     pub from_scan: bool,
 }
 
+/// `packwitness share ...`.
+#[derive(Debug, Subcommand)]
+pub enum ShareCmd {
+    /// A read-only link to one order (its videos, stills, timeline and evidence bundle, nothing
+    /// else), printed this once; the link is made with [server] public_url.
+    Create {
+        code: String,
+        /// How many days it works (1 to 90).
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// A PIN (4 to 8 digits) the recipient types first; send it apart from the link.
+        #[arg(long)]
+        pin: Option<String>,
+        /// Who makes it (recorded); default: $USER.
+        #[arg(long)]
+        who: Option<String>,
+    },
+    /// The links made, with their order, maker, expiry and state.
+    List,
+    /// Stop a link at once.
+    Revoke { id: String },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
     /// Add an account; its password is the first line of standard input.

@@ -740,14 +740,7 @@ impl Config {
                 self.codes.max_len
             ));
         }
-        if !self.server.listen.is_empty()
-            && self.server.listen.parse::<std::net::SocketAddr>().is_err()
-        {
-            return Err(format!(
-                "server.listen = {:?} is not an address:port such as \"127.0.0.1:8088\"",
-                self.server.listen
-            ));
-        }
+        self.server.check()?;
         if self.ledger.checkpoint_every == 0 || self.ledger.checkpoint_minutes == 0 {
             return Err(
                 "ledger.checkpoint_every and ledger.checkpoint_minutes must be at least 1".into(),

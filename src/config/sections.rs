@@ -186,6 +186,30 @@ pub struct ServerConfig {
     pub header_timeout_s: u64,
     /// Connections from one address at once; more are closed as they come.
     pub max_connections_per_ip: u32,
+    /// The address people outside reach this server at (`https://evidence.example.com`,
+    /// through a reverse proxy): share links are made with it. Empty: the address the agent
+    /// used.
+    pub public_url: String,
+}
+
+impl ServerConfig {
+    /// Values that can work, or what to change.
+    pub fn check(&self) -> Result<(), String> {
+        if !self.listen.is_empty() && self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!(
+                "server.listen = {:?} is not an address:port such as \"127.0.0.1:8088\"",
+                self.listen
+            ));
+        }
+        let url = self.public_url.as_str();
+        let scheme = url.starts_with("https://") || url.starts_with("http://");
+        if !url.is_empty() && !scheme || url.ends_with('/') {
+            return Err(format!(
+                "server.public_url = {url:?}: give the address as people outside open it, such as \"https://evidence.example.com\" (no path, no trailing /)"
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for ServerConfig {
@@ -199,6 +223,7 @@ impl Default for ServerConfig {
             idle_timeout_s: 30,
             header_timeout_s: 10,
             max_connections_per_ip: 32,
+            public_url: String::new(),
         }
     }
 }

@@ -121,6 +121,8 @@ fn needs(method: &Method, path: &str) -> Role {
         || hold
         || (path.starts_with("/clips/") && path.ends_with("/download"))
         || (path.starts_with("/order/") && path.ends_with("/upload.mp4"))
+        || (path.starts_with("/order/") && path.ends_with("/share"))
+        || path.starts_with("/share/")
     {
         Role::Agent
     } else if *method == Method::POST && path.starts_with("/api/stations/") {
@@ -154,9 +156,22 @@ pub(super) async fn authorize(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let path = req.uri().path().to_string();
-    // The pages' own scripts and styles hold nothing secret (the login page needs them).
-    if path.starts_with("/assets/") || path == "/pair" {
+    // The pages' own scripts and styles hold nothing secret (the login page needs them). A
+    // share link's pages check its token themselves.
+    if path.starts_with("/assets/") || path == "/pair" || path.starts_with("/s/") {
         return next.run(req).await;
+    }
+    // A browser that opened a share link and has no session sees nothing else.
+    let marked = super::i18n::cookie(req.headers(), super::share::MARK_COOKIE).is_some();
+    let no_session = session_id(&req)
+        .and_then(|id| shared.sessions.get(&id))
+        .is_none();
+    if marked && no_session && bearer.is_none() {
+        return (
+            StatusCode::FORBIDDEN,
+            "this browser opened a share link: it shows one order and nothing else\n",
+        )
+            .into_response();
     }
     // A paired station screen: its own station's screen, events and pictures, to read.
     let screen = super::i18n::cookie(req.headers(), SCREEN_COOKIE);

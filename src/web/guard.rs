@@ -51,7 +51,11 @@ pub fn refuse(req: &Request, names: &[String]) -> Option<Response> {
     // its access record) is a change too: another site's page may not make one happen.
     let path = req.uri().path();
     let records = *req.method() == Method::GET
-        && (path.starts_with("/export/") || path.starts_with("/clips/"));
+        && (path.starts_with("/export/")
+            || path.starts_with("/clips/")
+            || path.ends_with("/upload.mp4")
+            || (path.starts_with("/s/")
+                && (path.contains("/clips/") || path.ends_with("/bundle"))));
     if !changes && !records {
         return None;
     }

@@ -16,6 +16,8 @@
 //!   GET  /clips/{clip}                a sealed clip's MP4 (byte ranges for seeking)
 //!   GET  /export/{code}               an evidence bundle (zip) of a code, as `export` makes
 //!   GET  /order/{code}/upload.mp4     (agent) one MP4 of the order for upload (`export --mp4`)
+//!   POST /order/{code}/share          (agent) a read-only link to the order; /share/{id}/revoke
+//!   GET  /s/{token}[/clips/..|/bundle] what a share link opens: its one order, nothing else
 //!   POST /api/stations/{id}/scan      a scan (the code as the body): the station's answer
 //!   POST /pair                        a station screen trades a pairing code for its credential
 //!   GET  /checkpoint                  the log's latest signed checkpoint (c2sp.org/tlog-tiles)
@@ -27,9 +29,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::{ConnectInfo, Path as UrlPath, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -39,15 +40,17 @@ use crate::clock::SharedClock;
 use crate::codes::{Classifier, Rejected, Scan};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
-use crate::index::{self, FileCheck, Index};
-use crate::log::{Appender, Body as Record};
+use crate::index::{self, FileCheck};
+use crate::log::Appender;
 use crate::recorder::{open_appender, Outcome, WriterHandle};
 
 pub mod accounts;
 mod assets;
 mod auth;
 mod conn;
+mod files;
 mod guard;
+use files::{attachment, bundle_download, no_clip, record_access, serve_file, viewed_clip};
 pub mod health;
 pub mod i18n;
 mod kiosk;
@@ -56,8 +59,10 @@ pub mod page;
 mod screen;
 pub mod screens;
 mod search;
-mod store;
+mod share;
+pub mod shares;
 mod stats;
+mod store;
 
 pub use conn::{bind, runtime, Capped};
 pub use health::{Outside, ProcessStatus};
@@ -373,6 +378,12 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/order/{code}", get(order::order_page))
         .route("/order/{code}/hold", post(order::hold))
         .route("/order/{code}/upload.mp4", get(order::upload_mp4))
+        .route("/order/{code}/share", post(share::create))
+        .route("/share/{id}/revoke", post(share::revoke))
+        .route("/s/{token}", get(share::page).post(share::pin))
+        .route("/s/{token}/clips/{clip}", get(share::clip))
+        .route("/s/{token}/clips/{clip}/still/{which}", get(share::still))
+        .route("/s/{token}/bundle", get(share::bundle))
         .route("/station/{id}", get(screen::station_page))
         .route("/assets/{name}", get(assets::asset))
         .route("/stats", get(stats::stats_page))
@@ -385,10 +396,10 @@ fn router(shared: Arc<Shared>) -> Router {
             "/api/stations/{id}/cameras/{camera}/preview.jpg",
             get(screen::camera_preview),
         )
-        .route("/clips/{clip}", get(clip_file))
+        .route("/clips/{clip}", get(files::clip_file))
         .route("/clips/{clip}/download", get(order::download))
         .route("/clips/{clip}/still/{which}", get(order::still))
-        .route("/export/{code}", get(export_bundle))
+        .route("/export/{code}", get(files::export_bundle))
         .route("/api/stations/{id}/scan", post(api_scan))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -605,166 +616,6 @@ async fn api_scan(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     Ok((status, Json(answer)).into_response())
-}
-
-/// Appends an `access` record for a view or a download (through the recorder's spool when
-/// one holds the data dir).
-fn record_access(
-    shared: &Shared,
-    action: &str,
-    code: &str,
-    clips: Vec<u64>,
-    who: String,
-    to: Option<String>,
-) -> Result<(), Error> {
-    let appender = shared.appender()?;
-    appender.append(Record::Access {
-        action: action.into(),
-        code: code.into(),
-        clips,
-        who,
-        to,
-        derived: None,
-    })?;
-    appender.checkpoint()?;
-    Ok(())
-}
-
-/// The file of the sealed clip `clip` (a path inside the data dir), for a request that sees
-/// it; when `first_view`, a `view` access record is written first. `None` when it is not a
-/// sealed clip of this data dir.
-fn viewed_clip(
-    shared: &Shared,
-    clip: u64,
-    first_view: bool,
-    who: String,
-) -> Result<Option<PathBuf>, Error> {
-    let index = Index::open_read(shared.data_dir())?;
-    let Some(file) = index
-        .sealed_file(clip)?
-        .filter(|f| crate::datadir::is_safe_clip_path(f))
-    else {
-        return Ok(None);
-    };
-    let order = index.order_of(clip)?.unwrap_or_default();
-    drop(index);
-    if first_view {
-        record_access(shared, "view", &order, vec![clip], who, None)?;
-    }
-    Ok(Some(shared.data_dir().join(file)))
-}
-
-/// The answer for a clip that is not a sealed clip of this data dir.
-fn no_clip(clip: u64) -> Failure {
-    Failure(
-        StatusCode::NOT_FOUND,
-        format!("clip {clip} is not a sealed clip of this data dir (still recording, pruned, or unknown)"),
-    )
-}
-
-/// Marks a response as a download named `name`.
-fn attachment(res: &mut Response, name: &str) {
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-}
-
-async fn clip_file(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    UrlPath(clip): UrlPath<u64>,
-    req: Request,
-) -> Result<Response, Failure> {
-    let user = req.extensions().get::<auth::WebUser>().cloned();
-    // A player asks for many byte ranges: a viewing is recorded once, at whichever request
-    // comes first (any range); a HEAD sends no video and records nothing.
-    let first = req.method() != axum::http::Method::HEAD && shared.new_viewing(clip, peer.ip());
-    let s = shared.clone();
-    let path = blocking(move || viewed_clip(&s, clip, first, who(peer, user.as_ref())))
-        .await?
-        .ok_or_else(|| no_clip(clip))?;
-    serve_file(&path, req, "video/mp4").await
-}
-
-/// Answers `req` from a file (byte ranges, conditional requests) with this content type.
-async fn serve_file(
-    path: &Path,
-    req: Request,
-    content_type: &'static str,
-) -> Result<Response, Failure> {
-    let mut res = tower::ServiceExt::oneshot(tower_http::services::ServeFile::new(path), req)
-        .await
-        .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map(Body::new);
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    Ok(res)
-}
-
-async fn export_bundle(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    UrlPath(code): UrlPath<String>,
-    req: Request,
-) -> Result<Response, Failure> {
-    let user = req.extensions().get::<auth::WebUser>().cloned();
-    // A HEAD sends no bundle: nothing is built, nothing is recorded.
-    if req.method() == axum::http::Method::HEAD {
-        return Ok((
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/zip"),
-            )],
-            Body::empty(),
-        )
-            .into_response());
-    }
-    let _permit = shared.exports.try_acquire().map_err(|_| {
-        Failure(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{MAX_EXPORTS} evidence bundles are being built now; try again in a minute"),
-        )
-    })?;
-    let shared2 = shared.clone();
-    let (dir, out, name) = blocking(move || {
-        let shared = shared2;
-        let dir = order::scratch_dir("bundle")?;
-        let name = format!(
-            "evidence-{}-{}.zip",
-            crate::datadir::safe_name(&code),
-            shared.deps.clock.now().format("%Y%m%d-%H%M%S")
-        );
-        let out = dir.join(&name);
-        let who = who(peer, user.as_ref());
-        let made = shared.appender().and_then(|appender| {
-            crate::export::export(
-                shared.data_dir(),
-                shared.config(),
-                appender.as_ref(),
-                shared.deps.clock.as_ref(),
-                &crate::export::Request {
-                    code: &code,
-                    out: &out,
-                    who: &who,
-                    burn_in: false,
-                },
-                &|_, _| {},
-            )
-        });
-        if let Err(e) = made {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(e);
-        }
-        Ok((dir, out, name))
-    })
-    .await?;
-    // Streamed from the file (a bundle holds whole clips): once the response has it open, the
-    // scratch copy is unlinked, and its space is freed when the download ends.
-    let res = serve_file(&out, req, "application/zip").await;
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut res = res?;
-    attachment(&mut res, &name);
-    Ok(res)
 }
 
 /// The latest signed checkpoint, as a tlog client asks for it.

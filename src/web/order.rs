@@ -32,7 +32,7 @@ use crate::index::{self, FileCheck, Found, Index, Notes};
 const TIMELINE: u32 = 500;
 
 /// One line of the order's timeline: line number, time, the record.
-struct Event {
+pub(super) struct Event {
     line: u64,
     at: String,
     kind: String,
@@ -98,7 +98,7 @@ fn summary(lang: Lang, v: &serde_json::Value) -> String {
 }
 
 /// The order's records: its clips' opening and sealing, its scans and notes, oldest first.
-fn timeline(shared: &Shared, found: &[Found], order: &str) -> Result<Vec<Event>, Error> {
+pub(super) fn timeline(shared: &Shared, found: &[Found], order: &str) -> Result<Vec<Event>, Error> {
     let index = Index::open_read(shared.data_dir())?;
     let mut lines: Vec<u64> = index
         .order_lines(order, TIMELINE)?
@@ -140,20 +140,30 @@ pub fn download_name(f: &Found) -> String {
     format!("{name}-{}.mp4", crate::datadir::safe_name(&c.camera))
 }
 
-fn clip_section(lang: Lang, f: &Found, agent: bool) -> maud::Markup {
+/// A clip's section: its player, stills and facts; an agent's download and its access
+/// history. `shared`: the address a share link serves the clip's video under (`/s/TOKEN`):
+/// then nothing of the merchant's own (downloads, who looked at it) is shown.
+pub(super) fn clip_section(
+    lang: Lang,
+    f: &Found,
+    agent: bool,
+    shared: Option<&str>,
+) -> maud::Markup {
     let c = &f.clip;
     let ok = f.file_status == "ok";
+    let base = shared.unwrap_or("");
+    let agent = agent && shared.is_none();
     html! {
         section.clip {
             h2 { (page::clip_label(lang, f)) " · " (c.station) " / " (c.camera) }
             @if c.test_pattern { p.bad { b { (t(lang, "test_pattern")) } } }
             @if ok {
                 // preload="none": nothing is fetched (or recorded as a view) until Play.
-                div.player { video.big controls preload="none" src={ "/clips/" (c.clip) } {} }
+                div.player { video.big controls preload="none" src={ (base) "/clips/" (c.clip) } {} }
                 details.stills {
                     summary { (t(lang, "stills")) }
-                    img loading="lazy" alt="first frame" src={ "/clips/" (c.clip) "/still/first.jpg" };
-                    img loading="lazy" alt="last frame" src={ "/clips/" (c.clip) "/still/last.jpg" };
+                    img loading="lazy" alt="first frame" src={ (base) "/clips/" (c.clip) "/still/first.jpg" };
+                    img loading="lazy" alt="last frame" src={ (base) "/clips/" (c.clip) "/still/last.jpg" };
                 }
             } @else {
                 p.bad { (f.file_status) " " (f.file_detail.as_deref().unwrap_or("")) }
@@ -173,7 +183,7 @@ fn clip_section(lang: Lang, f: &Found, agent: bool) -> maud::Markup {
             @if ok && agent {
                 p { a.button href={ "/clips/" (c.clip) "/download" } download=(download_name(f)) { (t(lang, "download_mp4")) } }
             }
-            @if !c.access.is_empty() {
+            @if !c.access.is_empty() && shared.is_none() {
                 h3 { (t(lang, "access")) }
                 ul.access { @for a in &c.access { li { (access_line(lang, a)) } } }
             }
@@ -189,6 +199,8 @@ struct OrderView<'a> {
     role: Option<super::accounts::Role>,
     /// `[upload.presets]`: (name, label).
     presets: Vec<(String, String)>,
+    /// The order's share links (an agent sees them).
+    shares: Vec<super::shares::Share>,
 }
 
 /// The form that makes the order's MP4 for upload.
@@ -238,11 +250,19 @@ fn order_body(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
             }
         }
         @if agent && !open && o.found.iter().any(|f| f.file_status == "ok") { (upload_form(lang, o)) }
-        @for f in o.found { (clip_section(lang, f, agent)) }
-        @if !o.events.is_empty() {
+        @if agent { (super::share::share_panel(lang, o.code, &o.shares)) }
+        @for f in o.found { (clip_section(lang, f, agent, None)) }
+        (timeline_table(lang, o.events))
+    }
+}
+
+/// The order's timeline.
+pub(super) fn timeline_table(lang: Lang, events: &[Event]) -> maud::Markup {
+    html! {
+        @if !events.is_empty() {
             h2 { (t(lang, "timeline")) }
             div.scroll { table.timeline {
-                @for e in o.events { tr { td { (show_time(&e.at)) } td { (label(lang, "kind", &e.kind)) } td { (summary(lang, &e.record)) } td.line { "#" (e.line) } } }
+                @for e in events { tr { td { (show_time(&e.at)) } td { (label(lang, "kind", &e.kind)) } td { (summary(lang, &e.record)) } td.line { "#" (e.line) } } }
             } }
             p.note { (t(lang, "times_in")) }
         }
@@ -260,7 +280,7 @@ pub(super) async fn order_page(
     let user = req.extensions().get::<auth::WebUser>().cloned();
     let s = shared.clone();
     let c = code.clone();
-    let (found, notes, events) = blocking(move || {
+    let (found, notes, events, shares) = blocking(move || {
         let max = s.config().codes.max_len;
         let found = index::lookup(s.data_dir(), &c, max, FileCheck::Size)?;
         let notes = index::notes(s.data_dir(), &c, max)?;
@@ -269,7 +289,11 @@ pub(super) async fn order_page(
             .map(|f| f.clip.order.clone())
             .unwrap_or_else(|| crate::codes::normalize(&c, max).unwrap_or_default());
         let events = timeline(&s, &found, &order)?;
-        Ok((found, notes, events))
+        let shares = super::shares::list(s.data_dir())?
+            .into_iter()
+            .filter(|x| x.code == order)
+            .collect();
+        Ok((found, notes, events, shares))
     })
     .await?;
     let status = if found.is_empty() && notes.is_empty() {
@@ -283,6 +307,7 @@ pub(super) async fn order_page(
         notes: &notes,
         events: &events,
         role: user.as_ref().and_then(|u| u.2),
+        shares,
         presets: shared
             .config()
             .upload
@@ -362,7 +387,7 @@ pub(super) async fn upload_mp4(
                 from_scan: !q.from_scan.is_empty(),
             },
         )?;
-        let dir = scratch_dir("upload")?;
+        let dir = super::files::scratch_dir("upload")?;
         let name = format!("{}-upload.mp4", crate::datadir::safe_name(&code));
         let out = dir.join(&name);
         let who = who(peer, user.as_ref());
@@ -388,25 +413,6 @@ pub(super) async fn upload_mp4(
     let mut res = res?;
     attachment(&mut res, &name);
     Ok(res)
-}
-
-/// A new scratch directory for a file made for one download (removed once it is sent).
-pub(super) fn scratch_dir(what: &str) -> Result<std::path::PathBuf, Error> {
-    let dir = std::env::temp_dir().join(format!(
-        "packwitness-web-{what}-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_micros()
-    ));
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        Error::msg(
-            ErrorKind::Io,
-            format!(
-                "{}: cannot make a scratch directory for the {what}: {e}",
-                dir.display()
-            ),
-        )
-    })?;
-    Ok(dir)
 }
 
 #[derive(Deserialize)]
@@ -503,7 +509,19 @@ pub(super) async fn still(
     UrlPath((clip, which)): UrlPath<(u64, String)>,
     req: Request,
 ) -> Result<Response, Failure> {
-    let last = match which.as_str() {
+    let user = req.extensions().get::<auth::WebUser>().cloned();
+    still_of(shared, peer, clip, &which, who(peer, user.as_ref())).await
+}
+
+/// A still of `clip` for `who` (recorded once per viewing).
+pub(super) async fn still_of(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    clip: u64,
+    which: &str,
+    who: String,
+) -> Result<Response, Failure> {
+    let last = match which {
         "first.jpg" => false,
         "last.jpg" => true,
         _ => {
@@ -513,11 +531,10 @@ pub(super) async fn still(
             ))
         }
     };
-    let user = req.extensions().get::<auth::WebUser>().cloned();
     let first_view = shared.new_viewing(clip, peer.ip());
     let s = shared.clone();
     let jpeg = blocking(move || {
-        let Some(path) = viewed_clip(&s, clip, first_view, who(peer, user.as_ref()))? else {
+        let Some(path) = viewed_clip(&s, clip, first_view, who)? else {
             return Ok(None);
         };
         crate::media::derived::still(&path, last)

@@ -40,6 +40,19 @@ pub struct Viewer<'a> {
 
 /// The frame of every app page: header with the language switch, the body, the script.
 pub fn layout(v: &Viewer<'_>, title: &str, body: Markup) -> String {
+    let nav = html! {
+        a href="/#stations" { (t(v.lang, "stations")) }
+        a href="/stats" { (t(v.lang, "stats")) }
+    };
+    frame(v, title, Some(nav), body)
+}
+
+/// A page with nothing to go to but the language: what a share link shows.
+pub fn bare_layout(lang: Lang, title: &str, body: Markup) -> String {
+    frame(&Viewer { lang, user: None }, title, None, body)
+}
+
+fn frame(v: &Viewer<'_>, title: &str, nav: Option<Markup>, body: Markup) -> String {
     let other = match v.lang {
         Lang::En => ("zh", "中文"),
         Lang::Zh => ("en", "English"),
@@ -55,10 +68,9 @@ pub fn layout(v: &Viewer<'_>, title: &str, body: Markup) -> String {
             }
             body {
                 header.top {
-                    a.brand href="/" { "packwitness" }
+                    @if nav.is_some() { a.brand href="/" { "packwitness" } } @else { span.brand { "packwitness" } }
                     nav {
-                        a href="/#stations" { (t(v.lang, "stations")) }
-                        a href="/stats" { (t(v.lang, "stats")) }
+                        @if let Some(n) = &nav { (n) }
                         a #lang href={ "?lang=" (other.0) } { (other.1) }
                         @if let Some(u) = v.user {
                             form.inline method="post" action="/logout" {

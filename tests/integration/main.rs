@@ -28,6 +28,7 @@ mod run;
 mod scanners;
 mod server;
 mod servers;
+mod share;
 mod stations;
 mod stats;
 mod stranger;
