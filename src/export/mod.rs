@@ -514,7 +514,7 @@ impl Builder<'_> {
     ) -> Result<(Option<String>, Option<String>), Error> {
         let mut out = (None, None);
         for (last, slot) in [(false, &mut out.0), (true, &mut out.1)] {
-            match derived::still(src, last) {
+            match derived::still(src, last, 0) {
                 Ok(jpeg) => {
                     let name = format!(
                         "stills/clip{}-{}.jpg",

@@ -86,8 +86,9 @@ pub fn burn(
     Ok(())
 }
 
-/// One frame of a clip as JPEG: the first (`last` false) or the last.
-pub fn still(path: &Path, last: bool) -> Result<Vec<u8>, String> {
+/// One frame of a clip as JPEG: the first (`last` false) or the last; at most `max_width`
+/// pixels wide (0: as recorded).
+pub fn still(path: &Path, last: bool, max_width: u32) -> Result<Vec<u8>, String> {
     use ffmpeg_next::{codec, format, frame, media};
     super::init_ffmpeg();
     let e = |w: &str| {
@@ -136,5 +137,5 @@ pub fn still(path: &Path, last: bool) -> Result<Vec<u8>, String> {
         }
     }
     let src = got.ok_or("no frame decoded")?;
-    super::preview::jpeg(&src, 0)
+    super::preview::jpeg(&src, max_width)
 }

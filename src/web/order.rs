@@ -159,7 +159,7 @@ pub(super) fn clip_section(
             @if c.test_pattern { p.bad { b { (t(lang, "test_pattern")) } } }
             @if ok {
                 // preload="none": nothing is fetched (or recorded as a view) until Play.
-                div.player { video.big controls preload="none" src={ (base) "/clips/" (c.clip) } {} }
+                div.player { video.big controls preload="none" poster={ (base) "/clips/" (c.clip) "/still/thumb.jpg" } src={ (base) "/clips/" (c.clip) } {} }
                 details.stills {
                     summary { (t(lang, "stills")) }
                     img loading="lazy" alt="first frame" src={ (base) "/clips/" (c.clip) "/still/first.jpg" };
@@ -513,7 +513,12 @@ pub(super) async fn still(
     still_of(shared, peer, clip, &which, who(peer, user.as_ref())).await
 }
 
-/// A still of `clip` for `who` (recorded once per viewing).
+/// The width of a clip's thumbnail (`still/thumb.jpg`): its poster and its picture in a
+/// list of results.
+const THUMB_WIDTH: u32 = 480;
+
+/// A still of `clip` for `who`: `first.jpg` or `last.jpg`, part of a viewing (recorded once
+/// per viewing); `thumb.jpg`, the first frame small, a poster, which is no viewing.
 pub(super) async fn still_of(
     shared: Arc<Shared>,
     peer: SocketAddr,
@@ -521,23 +526,24 @@ pub(super) async fn still_of(
     which: &str,
     who: String,
 ) -> Result<Response, Failure> {
-    let last = match which {
-        "first.jpg" => false,
-        "last.jpg" => true,
+    let (last, width) = match which {
+        "first.jpg" => (false, 0),
+        "last.jpg" => (true, 0),
+        "thumb.jpg" => (false, THUMB_WIDTH),
         _ => {
             return Err(Failure(
                 StatusCode::NOT_FOUND,
-                format!("no still {which:?}: first.jpg or last.jpg"),
+                format!("no still {which:?}: first.jpg, last.jpg or thumb.jpg"),
             ))
         }
     };
-    let first_view = shared.new_viewing(clip, peer.ip());
+    let first_view = width == 0 && shared.new_viewing(clip, peer.ip());
     let s = shared.clone();
     let jpeg = blocking(move || {
         let Some(path) = viewed_clip(&s, clip, first_view, who)? else {
             return Ok(None);
         };
-        crate::media::derived::still(&path, last)
+        crate::media::derived::still(&path, last, width)
             .map(Some)
             .map_err(|e| Error::msg(ErrorKind::Internal, format!("clip {clip}: no still: {e}")))
     })

@@ -163,14 +163,15 @@ fn clips_table(lang: Lang, list: &[Found]) -> Markup {
         div.scroll {
             table.clips {
                 thead { tr {
-                    th { (t(lang, "order")) } th { (t(lang, "station")) } th { (t(lang, "started")) }
+                    th {} th { (t(lang, "order")) } th { (t(lang, "station")) } th { (t(lang, "started")) }
                     th { (t(lang, "length")) } th { (t(lang, "status")) } th { (t(lang, "operator_col")) }
                 } }
                 tbody {
                     @for f in list {
                         @let c = &f.clip;
                         tr {
-                            td { a href={ "/order/" (url_escape(&c.order)) } { (clip_label(lang, f)) }
+                            td.thumb { @if f.file_status == "ok" { a href={ "/order/" (url_escape(&c.order)) } tabindex="-1" { img loading="lazy" alt="" src={ "/clips/" (c.clip) "/still/thumb.jpg" }; } } }
+                            td.order { a href={ "/order/" (url_escape(&c.order)) } { (clip_label(lang, f)) }
                                 @for code in &c.codes { br; small { (code) } } }
                             td { (c.station) " / " (c.camera)
                                 @if c.test_pattern { br; b.bad { (t(lang, "test_pattern")) } } }

@@ -367,6 +367,17 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
     );
     b.wait_js("the clip to play", "const v = document.querySelector('video.big'); return v.readyState >= 2 && v.currentTime > 0.3;");
     b.screenshot("app-order");
+    // The player's poster: the first frame, before Play.
+    let poster = b.js(
+        "return document.querySelector('video.big').getAttribute('poster');",
+        serde_json::json!([]),
+    );
+    assert!(
+        poster.as_str().unwrap_or("").ends_with("/still/thumb.jpg"),
+        "{poster}"
+    );
+    let got = b.js_async(FETCH_SHA, serde_json::json!([poster]));
+    assert_eq!(got["status"], 200, "{got}");
 
     // The MP4 and the bundle, fetched by the page, against the manifest.
     let sealed = manifest(&dir)
@@ -428,12 +439,29 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
     );
     no_horizontal_scroll(&b, "the order page on a phone");
     b.screenshot("phone-order");
+    let views_before = manifest(&dir)
+        .iter()
+        .filter(|r| r["kind"] == "access" && r["action"] == "view")
+        .count();
     b.go(&format!("{web}/"));
     b.wait_js(
         "the search page on a phone",
         "return document.readyState === 'complete';",
     );
+    // Results as cards, each with its thumbnail, which is no viewing.
+    b.wait_js(
+        "the results as cards with thumbnails",
+        "const r = document.querySelector('table.clips tbody tr'); const i = r && r.querySelector('td.thumb img'); return r && getComputedStyle(r).display === 'grid' && i && i.complete && i.naturalWidth > 0;",
+    );
     no_horizontal_scroll(&b, "the search page on a phone");
+    let views_after = manifest(&dir)
+        .iter()
+        .filter(|r| r["kind"] == "access" && r["action"] == "view")
+        .count();
+    assert_eq!(
+        views_before, views_after,
+        "a thumbnail was recorded as a viewing"
+    );
     b.screenshot("phone-search");
     b.cmd(
         "POST",
