@@ -275,6 +275,7 @@ pub fn export(
         progress,
         tmp: tmp.clone(),
         uploads: Vec::new(),
+        scans: Vec::new(),
     };
     let mut clips = Vec::new();
     for (k, f) in found.iter().enumerate() {
@@ -289,6 +290,9 @@ pub fn export(
         for (line, kind) in idx.order_lines(order, MAX_ORDER_RECORDS)? {
             if line <= cp.size {
                 order_records.push(b.zip.cite(&reader, &cp, line, &kind)?);
+                if kind == "scan" {
+                    b.scans.push(reader.record(line)?);
+                }
             }
         }
     }
@@ -411,6 +415,8 @@ struct Builder<'a> {
     tmp: PathBuf,
     /// The cited `upload_mp4` records, for the report.
     uploads: Vec<crate::log::Record>,
+    /// The cited scans of the order, for the report.
+    scans: Vec<crate::log::Record>,
 }
 
 impl Builder<'_> {
@@ -588,7 +594,10 @@ impl Builder<'_> {
             &zip.stills,
             &self.cp.note,
             &zip.proofs,
-            &self.uploads,
+            &report::Cited {
+                uploads: &self.uploads,
+                scans: &self.scans,
+            },
         );
         zip.add("report.html", html.as_bytes(), true)?;
         zip.add("verify.sh", VERIFY_SH.as_bytes(), true)?;

@@ -77,6 +77,69 @@ fn figure(stills: &BTreeMap<String, Vec<u8>>, name: &Option<String>, caption: &s
     }
 }
 
+/// Records the report shows beyond the clips' own.
+pub struct Cited<'a> {
+    /// `upload_mp4` access records.
+    pub uploads: &'a [crate::log::Record],
+    /// The order's scans.
+    pub scans: &'a [crate::log::Record],
+}
+
+/// `2026-12-04T10:21:07.512+08:00` as `2026-12-04 10:21:07.512 +08:00 (02:21:07.512 UTC)`:
+/// the station's zone, and UTC.
+fn zones(t: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(t) {
+        Ok(d) => format!(
+            "{} ({} UTC)",
+            d.format("%Y-%m-%d %H:%M:%S%.3f %:z"),
+            d.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M:%S%.3f")
+        ),
+        Err(_) => t.to_string(),
+    }
+}
+
+/// The waybills (tracking codes) of the order: attached to its clips or scanned for it.
+fn waybills(ev: &Evidence, scans: &[crate::log::Record]) -> Vec<String> {
+    let mut out: Vec<String> = ev.clips.iter().flat_map(|c| c.codes.clone()).collect();
+    for r in scans {
+        if let crate::log::Body::Scan {
+            code, code_kind, ..
+        } = &r.body
+        {
+            if code_kind == "tracking" {
+                out.push(code.clone());
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|c| seen.insert(c.clone()));
+    out
+}
+
+/// Every code scanned for the order, in order.
+fn scans_section(scans: &[crate::log::Record]) -> Markup {
+    html! {
+        h2 { (tr("Codes scanned for this order", "本订单扫描的条码")) }
+        p.note {
+            (tr("Each scan the station acted on, from its proven records: the order code that opened the clip, waybills attached to it, the next box, the stop code.",
+                "工位处理的每一次扫描（来自已证明的记录）：开始录像的订单号、关联的运单号、下一箱、结束码。"))
+        }
+        div.scroll { table {
+            tr { th { "scanned" } th { "code" } th { "kind" } th { "what it did" } th { "scanner" } }
+            @for r in scans {
+                @if let crate::log::Body::Scan { code, code_kind, action, detail, scanner, scanned_at, .. } = &r.body {
+                    tr {
+                        td { (zones(scanned_at)) } td { code { (code) } } td { (code_kind) }
+                        td { (action.as_str()) @if let Some(d) = detail { " (" (d) ")" } }
+                        td { (scanner) }
+                    }
+                }
+            }
+        } }
+    }
+}
+
 /// The HTML report: self-contained (stills inlined), for people.
 /// `proofs`: the bundle's inclusion proofs against `checkpoint` (file name, text), which the
 /// page's own check reads.
@@ -85,8 +148,10 @@ pub fn report(
     stills: &BTreeMap<String, Vec<u8>>,
     checkpoint: &str,
     proofs: &BTreeMap<String, String>,
-    uploads: &[crate::log::Record],
+    cited: &Cited<'_>,
 ) -> String {
+    let uploads = cited.uploads;
+    let waybills = waybills(ev, cited.scans);
     let data = serde_json::json!({ "checkpoint": checkpoint, "proofs": proofs });
     // Inside a <script>, "</" would end it; JSON may write it "<\/".
     let data = data.to_string().replace("</", "<\\/");
@@ -102,6 +167,9 @@ pub fn report(
             body {
                 p { button #pw-lang type="button" { "中文 / English" } }
                 h1 { (tr("Packing video evidence: ", "打包视频证据：")) (ev.code) }
+                @if !waybills.is_empty() {
+                    p #pw-waybills { b { (tr("Waybills: ", "运单号：")) } (waybills.join(", ")) }
+                }
                 @if !ev.statement.is_empty() {
                     // The merchant's own words until the page's check has run; the check puts
                     // its computed statement beside them and flags them when they differ.
@@ -146,9 +214,13 @@ pub fn report(
                     ")."
                 }
                 h2 { (tr("Stills", "画面")) }
+                p.note {
+                    (tr("A clip's first frame is from before its order was scanned (the pre-roll, a few seconds the station keeps so that nothing before the scan is missed): it shows no order in the stamp yet.",
+                        "录像的第一帧早于扫描订单的时刻（预录：工位保留扫描前的几秒钟，以免遗漏扫描前的画面），所以水印上还没有订单号。"))
+                }
                 @for c in &ev.clips {
-                    (figure(stills, &c.still_start, &format!("clip {} start ({})", c.clip, c.started_at)))
-                    (figure(stills, &c.still_end, &format!("clip {} last frame before the seal ({})", c.clip, c.ended_at.as_deref().unwrap_or(""))))
+                    (figure(stills, &c.still_start, &format!("clip {} first frame, pre-roll ({}); order scanned {}", c.clip, zones(&c.started_at), zones(&c.scanned_at))))
+                    (figure(stills, &c.still_end, &format!("clip {} last frame before the seal ({})", c.clip, c.ended_at.as_deref().map(zones).unwrap_or_default())))
                 }
                 h2 { (tr("Timeline", "时间线")) }
                 p.note {
@@ -173,11 +245,11 @@ pub fn report(
                             td { (c.box_no) }
                             td { (c.part) }
                             td {
-                                (c.scanned_at)
+                                (zones(&c.scanned_at))
                                 @if c.clock_synced == Some(false) { br; b { "clock not synchronised" } }
                             }
-                            td { (c.started_at) }
-                            td { (c.ended_at.as_deref().unwrap_or("(open)")) }
+                            td { (zones(&c.started_at)) }
+                            td { (c.ended_at.as_deref().map(zones).unwrap_or_else(|| "(open)".into())) }
                             td { (c.reason.as_deref().unwrap_or("")) }
                             td { (c.operator.as_deref().unwrap_or("")) }
                             td { code { (c.sha256.as_deref().unwrap_or("")) } }
@@ -191,6 +263,7 @@ pub fn report(
                         }
                     }
                 } }
+                @if !cited.scans.is_empty() { (scans_section(cited.scans)) }
                 @if !uploads.is_empty() { (uploads_section(uploads)) }
                 h2 { (tr("How to check this bundle yourself", "如何自行检查本证据包")) }
                 p {

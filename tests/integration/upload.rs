@@ -112,6 +112,8 @@ fn an_mp4_for_upload_fits_its_cap_starts_with_the_order_and_is_recorded() {
     wait_records(&dir, "box 1 opened on both cameras", 2, |r| {
         r["kind"] == "clip_opened" && r["order"] == "UP-1"
     });
+    // The waybill is scanned while box 1 is packed.
+    r.scan("SF1234567890123");
     packing(1500);
     r.scan("PW-BOX");
     wait_records(&dir, "box 2 opened on both cameras", 2, |r| {
@@ -336,6 +338,16 @@ fn an_mp4_for_upload_fits_its_cap_starts_with_the_order_and_is_recorded() {
     );
     let report = std::fs::read_to_string(u.join("report.html")).unwrap();
     assert!(report.contains("MP4s made for upload") && report.contains(sha));
+    // The report names the waybill and every code scanned, explains the pre-roll, and gives
+    // times in the station's zone and in UTC.
+    assert!(report.contains("Waybills: </span>") || report.contains("Waybills: "));
+    let waybills = report.split("pw-waybills").nth(1).unwrap_or("");
+    assert!(waybills[..waybills.find("</p>").unwrap()].contains("SF1234567890123"));
+    assert!(report.contains("Codes scanned for this order"));
+    for code in ["UP-1", "PW-BOX", "PW-STOP", "SF1234567890123"] {
+        assert!(report.contains(&format!("<code>{code}</code>")), "{code}");
+    }
+    assert!(report.contains("pre-roll") && report.contains(" UTC)"));
 }
 
 /// The first frame of `mp4` is the opening card of `order`: closer to a card that says it
