@@ -483,33 +483,79 @@ impl Notes {
     }
 }
 
+const NO_VIDEO_COLUMNS: &str = "seq, order_code, station, box_no, clip_group, scanned_at, down";
+
+fn no_video_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoVideoRow> {
+    let down: Vec<crate::log::CameraDown> =
+        serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default();
+    Ok(NoVideoRow {
+        kind: "no_video",
+        no_video: true,
+        line: r.get(0)?,
+        order: r.get(1)?,
+        station: r.get(2)?,
+        box_no: r.get(3)?,
+        group: r.get(4)?,
+        scanned_at: r.get(5)?,
+        reason: crate::log::down_text(&down),
+        down,
+    })
+}
+
 impl Index {
+    /// The orders scanned while no camera recorded (`no_video` records) that a search's
+    /// prefix, dates and station match, newest first, at most `limit` (none when it asks for
+    /// a packer: the record names none).
+    pub fn no_video_matching(&self, f: &Filter, limit: u32) -> Result<Vec<NoVideoRow>, IndexError> {
+        if f.operator.is_some() {
+            return Ok(Vec::new());
+        }
+        let mut conds = vec!["1"];
+        if f.prefix.is_some() {
+            conds.push("order_code >= ?1 AND order_code < ?2");
+        }
+        if f.since_ms.is_some() {
+            conds.push("scanned_ms >= ?3");
+        }
+        if f.until_ms.is_some() {
+            conds.push("scanned_ms < ?4");
+        }
+        if f.station.is_some() {
+            conds.push("station = ?5");
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {NO_VIDEO_COLUMNS} FROM no_video WHERE {} ORDER BY seq DESC LIMIT ?6",
+                conds.join(" AND ")
+            ))
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map(
+                params![
+                    f.prefix,
+                    f.prefix.as_ref().map(|p| format!("{p}\u{10FFFF}")),
+                    f.since_ms,
+                    f.until_ms,
+                    f.station,
+                    limit,
+                ],
+                no_video_row,
+            )
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
     /// The `no_video` and `camera_gap` records of an order code, oldest first.
     pub fn notes(&self, code: &str) -> Result<Notes, IndexError> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT seq, order_code, station, box_no, clip_group, scanned_at, down
-                 FROM no_video WHERE order_code = ?1 ORDER BY seq",
-            )
+            .prepare_cached(&format!(
+                "SELECT {NO_VIDEO_COLUMNS} FROM no_video WHERE order_code = ?1 ORDER BY seq"
+            ))
             .map_err(self.sql())?;
         let no_video = stmt
-            .query_map([code], |r| {
-                let down: Vec<crate::log::CameraDown> =
-                    serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default();
-                Ok(NoVideoRow {
-                    kind: "no_video",
-                    no_video: true,
-                    line: r.get(0)?,
-                    order: r.get(1)?,
-                    station: r.get(2)?,
-                    box_no: r.get(3)?,
-                    group: r.get(4)?,
-                    scanned_at: r.get(5)?,
-                    reason: crate::log::down_text(&down),
-                    down,
-                })
-            })
+            .query_map([code], no_video_row)
             .map_err(self.sql())?
             .collect::<Result<Vec<_>, _>>()
             .map_err(self.sql())?;

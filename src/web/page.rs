@@ -264,7 +264,7 @@ pub fn notes_list(lang: Lang, notes: &Notes) -> Markup {
     html! {
         @for n in &notes.no_video {
             p.bad {
-                b { (t(lang, "no_video")) } " " (n.order) ": " (show_time(&n.scanned_at)) " " (n.station)
+                b { (t(lang, "no_video")) } " " a href={ "/order/" (url_escape(&n.order)) } { (n.order) } ": " (show_time(&n.scanned_at)) " " (n.station)
                 " · " (t(lang, "reason")) ": " (n.reason)
             }
         }

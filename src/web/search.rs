@@ -23,6 +23,8 @@ use crate::index::{self, FileCheck, Filter, Found, Notes};
 const PAGE_CLIPS: u32 = 100;
 /// Recent clips on the first page.
 const RECENT: u32 = 20;
+/// Orders without video shown above the recent clips at most.
+const RECENT_NO_VIDEO: u32 = 5;
 /// Suggestions at most.
 const SUGGESTIONS: u32 = 10;
 
@@ -82,6 +84,19 @@ fn find(shared: &Shared, f: &SearchForm) -> Result<(Vec<Found>, Notes), Error> {
         // A code recorded before codes were folded is still found by its exact form.
         if found.is_empty() {
             found = index::lookup(shared.data_dir(), q, max, FileCheck::Size)?;
+        }
+    }
+    // Orders scanned while no camera recorded, beside the clips: the newest few, or those the
+    // search matches.
+    let limit = if f.is_empty() {
+        RECENT_NO_VIDEO
+    } else {
+        PAGE_CLIPS
+    };
+    let index = index::Index::open_read(shared.data_dir())?;
+    for n in index.no_video_matching(&filter, limit)? {
+        if !notes.no_video.iter().any(|x| x.line == n.line) {
+            notes.no_video.push(n);
         }
     }
     Ok((found, notes))

@@ -100,6 +100,19 @@ fn a_camera_down_is_said_everywhere_and_back_it_records_after_a_gap() {
         m.contains("packwitness_station_no_video_total{station=\"station-1\"} 1"),
         "{m}"
     );
+    // The app's recent activity and a prefix search show the order, marked, with why.
+    for page in ["/", "/?q=so-10"] {
+        let html = http(&web, "GET", page, &[], b"").text();
+        let at = html
+            .find("SO-1001-DOWN</a>")
+            .unwrap_or_else(|| panic!("{page}: no SO-1001-DOWN in {html}"));
+        let line = &html[html[..at].rfind("<p").unwrap()..];
+        let line = &line[..line.find("</p>").unwrap()];
+        assert!(
+            line.contains("NO VIDEO") && line.contains("refused"),
+            "{page}: {line}"
+        );
+    }
     // A `serve` beside the recorder asks it over the socket: the same answer.
     let (_serve, serve_addr) = serve(&dir, None);
     let h = http(&serve_addr, "GET", "/healthz", &[], b"");
