@@ -125,7 +125,7 @@ echo "5. the records are of the order on the bundle, and every clip has its open
 kinds() { grep -l "\"kind\":\"$1\"" records/line-*.jsonl 2>/dev/null; }
 # The export's own access record (others cited are MP4s made for upload, `upload_mp4`).
 access=$(grep -l '"kind":"access","action":"export"' records/line-*.jsonl 2>/dev/null)
-[ "$(printf '%s\n' "$access" | grep -c .)" -eq 1 ] || fail "the bundle has no export access record (or several): nothing shows which clips the order had"
+[ "$(printf '%s\n' "$access" | grep -c .)" -eq 1 ] || fail "the bundle has no access record of its export (or several): nothing shows which clips the order had"
 code=$(grep -o '"code":"[^"]*"' "$access" | head -n 1 | cut -d'"' -f4)
 evcode=$(grep -o '^  "code": "[^"]*"' evidence.json | cut -d'"' -f4)
 [ "$code" = "$evcode" ] || fail "evidence.json says $evcode, but the export ($access) was of $code"
