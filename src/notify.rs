@@ -1,5 +1,6 @@
-//! Webhooks: other systems (a WMS, a ticketing tool) told when an order's clip is sealed or an
-//! order was scanned while no camera recorded (`[[notify]]`).
+//! Webhooks: other systems (a WMS, a ticketing tool) told when an order's clip is sealed, an
+//! order was scanned while no camera recorded, or an alarm is raised or cleared
+//! (`[[notify]]`).
 //!
 //! Owns: one thread per `[[notify]]` that reads the manifest after the writer and POSTs one
 //! JSON body per event, in the log's order, signed with HMAC-SHA256 under the hook's secret
@@ -10,7 +11,10 @@
 //! no cursor starts at the end of the log (it is told what happens from when it was
 //! configured, not the history). Each hook's status (the last line delivered, the failure
 //! and since when) is in `status --json` as `notify`; failing for ten minutes raises the
-//! `notify_failing` warning. Never: runs in the capture or writer path, blocks
+//! `notify_failing` warning. Alarms are not in the log: the alarm watch queues each raise
+//! and clear as a file in `notify/<hook>.alarms/` ([`queue_alarm`]), delivered (in the order
+//! they happened, before the next log event) and then removed; at most [`MAX_QUEUED_ALARMS`]
+//! wait, the oldest dropped beyond. Never: runs in the capture or writer path, blocks
 //! recording, holds more than one event in memory, or changes the log.
 
 use std::path::{Path, PathBuf};
@@ -24,6 +28,9 @@ use crate::config::NotifyConfig;
 use crate::error::{Error, ErrorKind};
 use crate::log::reader::LogReader;
 use crate::log::{Body, Record};
+
+/// Alarm events waiting for one hook at most (a receiver gone for weeks).
+pub const MAX_QUEUED_ALARMS: usize = 1000;
 
 /// How often the log is looked at when every event was delivered.
 const IDLE: Duration = Duration::from_millis(500);
@@ -109,12 +116,124 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     )
 }
 
+/// The hook's name in `notify/`: the first 16 hex digits of its URL's SHA-256.
+fn hook_name(hook: &NotifyConfig) -> String {
+    crate::digest::sha256_hex(hook.url.as_bytes())[..16].to_string()
+}
+
 /// The hook's cursor file: its position in the log.
 fn cursor_path(data_dir: &Path, hook: &NotifyConfig) -> PathBuf {
-    let name = crate::digest::sha256_hex(hook.url.as_bytes());
     data_dir
         .join("notify")
-        .join(format!("{}.cursor", &name[..16]))
+        .join(format!("{}.cursor", hook_name(hook)))
+}
+
+/// The hook's queue of alarm events: one file each, named so that they sort in order.
+fn alarm_queue(data_dir: &Path, hook: &NotifyConfig) -> PathBuf {
+    data_dir
+        .join("notify")
+        .join(format!("{}.alarms", hook_name(hook)))
+}
+
+/// An alarm raised or cleared, as its event's body.
+pub fn alarm_event(
+    raised: bool,
+    kind: &str,
+    station: Option<&str>,
+    camera: Option<&str>,
+    reason: &str,
+    at: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "event": "alarm",
+        "state": if raised { "raised" } else { "cleared" },
+        "alarm": kind,
+        "station": station,
+        "camera": camera,
+        "reason": reason,
+        "at": at,
+    })
+}
+
+/// Queues an alarm event for every hook that asks for alarms (written durably, so that a
+/// restart still delivers it); the oldest are dropped beyond [`MAX_QUEUED_ALARMS`].
+pub fn queue_alarm(data_dir: &Path, hooks: &[NotifyConfig], body: &serde_json::Value) {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!(
+        "{:016}-{:06}.json",
+        chrono::Utc::now().timestamp_micros(),
+        n % 1_000_000
+    );
+    for hook in hooks
+        .iter()
+        .filter(|h| h.events.iter().any(|e| e == "alarm"))
+    {
+        let dir = alarm_queue(data_dir, hook);
+        let put = crate::datadir::create_dir_durable(&dir).and_then(|()| {
+            let tmp = dir.join(format!(".{name}"));
+            std::fs::write(&tmp, body.to_string())?;
+            std::fs::File::open(&tmp)?.sync_all()?;
+            std::fs::rename(&tmp, dir.join(&name))
+        });
+        if let Err(e) = put {
+            tracing::warn!(error = %e, url = %hook.url, "webhook: cannot queue an alarm event");
+            continue;
+        }
+        let mut queued = queued_alarms(&dir);
+        while queued.len() > MAX_QUEUED_ALARMS {
+            let old = queued.remove(0);
+            tracing::warn!(url = %hook.url, file = %old.display(), "webhook: too many alarm events wait for an absent receiver; the oldest is dropped");
+            let _ = std::fs::remove_file(old);
+        }
+    }
+}
+
+/// The alarm events waiting in a hook's queue, oldest first.
+fn queued_alarms(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .filter(|p| {
+                    !p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Delivers the hook's queued alarm events, oldest first, each removed once answered 2xx;
+/// the first failure stops (and is sent again first next time).
+fn deliver_alarms(
+    dir: &Path,
+    hook: &NotifyConfig,
+    http: &reqwest::blocking::Client,
+) -> Result<usize, String> {
+    let mut sent = 0;
+    for file in queued_alarms(&alarm_queue(dir, hook)) {
+        let Ok(text) = std::fs::read(&file) else {
+            continue;
+        };
+        let Ok(body) = serde_json::from_slice::<serde_json::Value>(&text) else {
+            tracing::warn!(file = %file.display(), "webhook: an unreadable queued alarm is dropped");
+            let _ = std::fs::remove_file(&file);
+            continue;
+        };
+        let id = file
+            .file_stem()
+            .map(|s| format!("alarm-{}", s.to_string_lossy()))
+            .unwrap_or_default();
+        post(http, hook, &id, &body)?;
+        if let Err(e) = std::fs::remove_file(&file) {
+            tracing::warn!(error = %e, file = %file.display(), "webhook: a delivered alarm stays queued and may be sent again");
+        }
+        sent += 1;
+    }
+    Ok(sent)
 }
 
 fn read_cursor(path: &Path) -> Option<u64> {
@@ -260,6 +379,30 @@ fn deliver_loop(
                 continue;
             }
         };
+        // Alarms queued since the last look go first (they are few, and urgent).
+        match deliver_alarms(dir, hook, http) {
+            Ok(0) => {}
+            Ok(_) => {
+                backoff = Duration::ZERO;
+                set(&mut |h| {
+                    h.last_error = None;
+                    h.failing_since_ms = None;
+                });
+            }
+            Err(e) => {
+                let now = chrono::Utc::now().timestamp_millis();
+                set(&mut |h| {
+                    h.last_error = Some(e.clone());
+                    h.failing_since_ms.get_or_insert(now);
+                });
+                backoff = (backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
+                tracing::warn!(url = %hook.url, error = %e, retry_s = backoff.as_secs(), "webhook: alarm not delivered; it is sent again first");
+                if stop.pause(backoff) {
+                    return;
+                }
+                continue;
+            }
+        }
         let size = reader.size();
         // A new hook starts at the end of the log: from now on, not the history. Its place
         // is kept at once, so an event that fails before the next start is not skipped.
@@ -332,13 +475,23 @@ fn send(
     rec: &Record,
     body: &serde_json::Value,
 ) -> Result<(), String> {
+    post(http, hook, &rec.seq.to_string(), body)
+}
+
+/// POSTs one event, signed; `delivery` names it (`X-Packwitness-Delivery`).
+fn post(
+    http: &reqwest::blocking::Client,
+    hook: &NotifyConfig,
+    delivery: &str,
+    body: &serde_json::Value,
+) -> Result<(), String> {
     let bytes = body.to_string().into_bytes();
     let kind = body["event"].as_str().unwrap_or("");
     let r = http
         .post(&hook.url)
         .header("content-type", "application/json")
         .header("x-packwitness-event", kind)
-        .header("x-packwitness-delivery", rec.seq.to_string())
+        .header("x-packwitness-delivery", delivery)
         .header("x-packwitness-signature", signature(&hook.secret, &bytes))
         .body(bytes)
         .send()

@@ -118,9 +118,21 @@ impl Drop for Alarms {
     }
 }
 
-/// Logs an alarm change and runs the `[alarm] command` for it.
+/// Logs an alarm change, queues it for the webhooks that ask for alarms, and runs the
+/// `[alarm] command` for it.
 fn announce(config: &Config, data_dir: &std::path::Path, raised: bool, a: &Alarm) {
     let state = if raised { "raised" } else { "cleared" };
+    if !config.notify.is_empty() {
+        let body = crate::notify::alarm_event(
+            raised,
+            &a.kind,
+            a.station.as_deref(),
+            a.camera.as_deref(),
+            &a.reason,
+            &crate::clock::format_time(chrono::Utc::now().into()),
+        );
+        crate::notify::queue_alarm(data_dir, &config.notify, &body);
+    }
     if raised {
         tracing::error!(alarm = %a.kind, station = a.station.as_deref().unwrap_or(""), camera = a.camera.as_deref().unwrap_or(""), reason = %a.reason, "ALARM raised");
     } else {

@@ -237,7 +237,7 @@ pub struct NotifyConfig {
     pub url: String,
     /// The key of the `X-Packwitness-Signature` HMAC; at least 16 characters.
     pub secret: String,
-    /// `sealed`, `no_video` (default: both).
+    /// `sealed`, `no_video`, `alarm` (default: the first two).
     #[serde(default = "all_events")]
     pub events: Vec<String>,
     #[serde(default)]
@@ -245,12 +245,17 @@ pub struct NotifyConfig {
 }
 
 fn all_events() -> Vec<String> {
-    NotifyConfig::EVENTS.iter().map(|e| e.to_string()).collect()
+    NotifyConfig::DEFAULT_EVENTS
+        .iter()
+        .map(|e| e.to_string())
+        .collect()
 }
 
 impl NotifyConfig {
     /// The events a hook may ask for.
-    pub const EVENTS: &[&str] = &["sealed", "no_video"];
+    pub const EVENTS: &[&str] = &["sealed", "no_video", "alarm"];
+    /// The events of a hook that names none.
+    pub const DEFAULT_EVENTS: &[&str] = &["sealed", "no_video"];
 
     /// A hook that can work: known events, a secret, an address it may send to; otherwise
     /// what to change.

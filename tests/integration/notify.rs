@@ -243,3 +243,85 @@ fn an_order_without_video_is_posted_with_why_and_a_hook_that_cannot_work_is_refu
         hmac_hex("a-shared-secret-0123", &all[0].body)
     );
 }
+
+#[test]
+fn alarms_are_posted_when_raised_from_a_queue_that_survives_the_receiver_being_away() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    // The receiver refuses the first two: the alarm waits in its queue and comes again.
+    let (port, got) = receiver(2);
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(
+        &cfg,
+        format!("[[notify]]\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret = \"a-shared-secret-0123\"\nevents = [\"alarm\"]\n"),
+    )
+    .unwrap();
+    let mut station = spawn_station(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--source",
+        MISSING_CAMERA,
+        "--scanner",
+        "stdin",
+    ]);
+    wait_camera_state(&dir, "lost");
+    wait_until("the camera_lost alarm delivered", || {
+        got.lock()
+            .unwrap()
+            .iter()
+            .skip(2)
+            .any(|g| g.json()["alarm"] == "camera_lost")
+    });
+    let all = got.lock().unwrap().clone();
+    // The two refused tries were the same event as the one delivered.
+    let first = all
+        .iter()
+        .position(|g| g.json()["alarm"] == "camera_lost")
+        .unwrap();
+    let delivered = all
+        .iter()
+        .skip(2)
+        .find(|g| g.json()["alarm"] == "camera_lost")
+        .unwrap();
+    assert_eq!(all[first].body, delivered.body);
+    assert_eq!(
+        all[first].header("x-packwitness-delivery"),
+        delivered.header("x-packwitness-delivery")
+    );
+    let j = delivered.json();
+    assert_eq!(j["event"], "alarm");
+    assert_eq!(j["state"], "raised");
+    assert_eq!(j["station"], "station-1");
+    assert!(j["reason"].as_str().unwrap_or("").len() > 10, "{j}");
+    assert_eq!(delivered.header("x-packwitness-event"), "alarm");
+    assert_eq!(
+        delivered.header("x-packwitness-signature"),
+        hmac_hex("a-shared-secret-0123", &delivered.body)
+    );
+    // No sealed or no_video events to a hook that asked for alarms only.
+    assert!(all.iter().all(|g| g.json()["event"] == "alarm"));
+    let _ = station.finish();
+    // Delivered events leave the queue.
+    let queues: Vec<_> = std::fs::read_dir(dir.join("notify"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "alarms"))
+        .collect();
+    assert_eq!(queues.len(), 1);
+    let waiting = std::fs::read_dir(queues[0].path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let p = e.path();
+            let delivered_already = all.iter().skip(2).any(|g| {
+                g.header("x-packwitness-delivery")
+                    == format!("alarm-{}", p.file_stem().unwrap().to_string_lossy())
+            });
+            delivered_already
+        })
+        .count();
+    assert_eq!(waiting, 0, "a delivered alarm is still queued");
+}
