@@ -188,8 +188,39 @@ pub fn planned_seconds(plan: &Plan) -> f64 {
     duration_s(plan)
 }
 
+/// How much nicer than its caller the encoding thread runs: a recorder on the same PC comes
+/// first.
+const NICER: i32 = 10;
+
 /// Makes the MP4 at `out`, encoding again with a lower rate cap while it is over the budget.
+/// The work runs on a thread of its own, [`NICER`] than the caller (its decoder and encoder
+/// threads too), so that a recording on the same machine is never slowed by it.
 pub fn make(plan: &Plan, out: &Path) -> Result<Made, Error> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            lower_priority();
+            make_here(plan, out)
+        })
+        .join()
+        .unwrap_or_else(|_| Err(Error::internal("the MP4 encoder thread died")))
+    })
+}
+
+/// Makes this thread (and the threads it starts) [`NICER`].
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on this thread's own id.
+    unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        *libc::__errno_location() = 0;
+        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+        if libc::setpriority(libc::PRIO_PROCESS, tid, (now + NICER).min(19)) != 0 {
+            tracing::debug!("cannot lower the MP4 encoder's priority");
+        }
+    }
+}
+
+fn make_here(plan: &Plan, out: &Path) -> Result<Made, Error> {
     super::init_ffmpeg();
     if plan.segments.is_empty() {
         return Err(Error::invalid("no sealed clip to make an MP4 from"));
