@@ -267,6 +267,9 @@ fn alarms_are_posted_when_raised_from_a_queue_that_survives_the_receiver_being_a
         "--scanner",
         "stdin",
     ]);
+    station.wait_record(&dir, "the station's start", |r| {
+        r["kind"] == "station_start"
+    });
     wait_camera_state(&dir, "lost");
     wait_until("the camera_lost alarm delivered", || {
         got.lock()
