@@ -206,6 +206,8 @@ struct OrderView<'a> {
 /// The form that makes the order's MP4 for upload.
 fn upload_form(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
     html! {
+        details.upload-panel {
+        summary { (t(lang, "upload_mp4")) }
         form.upload method="get" action={ "/order/" (url_escape(o.code)) "/upload.mp4" } {
             p.note { (t(lang, "upload_note")) }
             label { (t(lang, "upload_for")) " "
@@ -220,6 +222,7 @@ fn upload_form(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
             label { input type="checkbox" name="from_scan" value="1"; " " (t(lang, "upload_from_scan")) }
             " "
             button type="submit" { (t(lang, "upload_mp4")) }
+        }
         }
     }
 }

@@ -322,6 +322,12 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
         r["kind"] == "clip_opened" && r["order"] == "ORD-7001"
     });
     b.wait_js("REC and the order on the screen", "return document.getElementById('rec').classList.contains('on') && document.getElementById('order').textContent === 'ORD-7001';");
+    // The order number on one line, within its box.
+    let one_line = b.js(
+        "const o = document.getElementById('order'); return [o.scrollWidth <= o.clientWidth, o.getClientRects().length, getComputedStyle(o).whiteSpace];",
+        serde_json::json!([]),
+    );
+    assert_eq!(one_line, serde_json::json!([true, 1, "nowrap"]));
     b.wait_js("a live picture", "const i = document.querySelector('#cameras img'); return i && i.src.startsWith('blob:') && i.naturalWidth > 0;");
     b.wait_js(
         "the time since the scan",
@@ -366,6 +372,16 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
         serde_json::json!([]),
     );
     b.wait_js("the clip to play", "const v = document.querySelector('video.big'); return v.readyState >= 2 && v.currentTime > 0.3;");
+    // The whole picture, its stamp at the bottom included, is in the window without
+    // scrolling (a laptop's, 1280x900).
+    let fits = b.js(
+        "const r = document.querySelector('video.big').getBoundingClientRect(); return [r.bottom, innerHeight];",
+        serde_json::json!([]),
+    );
+    assert!(
+        fits[0].as_f64() <= fits[1].as_f64(),
+        "the player ends below the window: {fits}"
+    );
     b.screenshot("app-order");
     // The player's poster: the first frame, before Play.
     let poster = b.js(

@@ -441,6 +441,10 @@ fn an_agent_makes_an_mp4_for_upload_on_the_order_page_and_it_plays() {
         "the upload form with the config's preset",
         "const f = document.querySelector('form.upload'); return !!f && [...f.querySelectorAll('option')].some((o) => o.value === 'tiny' && o.textContent === 'A small platform');",
     );
+    b.js(
+        "document.querySelector('details.upload-panel').open = true;",
+        serde_json::json!([]),
+    );
     b.type_into("form.upload input[name=max_mb]", "5");
     b.screenshot("order-upload-form");
     let url = b.js(

@@ -133,6 +133,17 @@ setInterval(() => {
   $("elapsed").textContent = since ? mmss(since[0] + (performance.now() - since[1]) / 1000) : "";
 }, 250);
 
+// An order number never breaks across lines: its text shrinks until it fits on one.
+function fit(el) {
+  el.style.fontSize = "";
+  let size = parseFloat(getComputedStyle(el).fontSize);
+  while (el.scrollWidth > el.clientWidth && size > 10) {
+    size *= 0.9;
+    el.style.fontSize = `${size}px`;
+  }
+}
+addEventListener("resize", () => { fit($("order")); fit($("alert-order")); });
+
 // The screen-wide alarm: a title, the open order, what is wrong and what to do in plain
 // words, the technical detail small.
 function alert(title, why, todo, detail, order) {
@@ -140,6 +151,7 @@ function alert(title, why, todo, detail, order) {
   if (title) {
     $("alert-title").textContent = title;
     $("alert-order").textContent = order ? `${S.order_not_recorded} ${order}` : "";
+    fit($("alert-order"));
     $("alert-why").textContent = why || "";
     $("alert-do").textContent = todo || "";
     $("alert-detail").textContent = detail || "";
@@ -197,8 +209,11 @@ function show(msg) {
       : h.state === "starting"
         ? S.starting
         : S.idle;
-  $("order").textContent = h.order || S.scan_to_start;
-  $("order").classList.toggle("prompt", !h.order);
+  if ($("order").textContent !== (h.order || S.scan_to_start)) {
+    $("order").textContent = h.order || S.scan_to_start;
+    $("order").classList.toggle("prompt", !h.order);
+    fit($("order"));
+  }
   const detail = [];
   if (h.box && h.box > 1) detail.push(`${S.box} ${h.box}`);
   if (h.operator) detail.push(`${S.operator}: ${h.operator}`);
