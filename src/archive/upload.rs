@@ -40,6 +40,10 @@ where
         let mut body = std::pin::pin!(body);
         while let Some(chunk) = body.next().await {
             match chunk {
+                // An empty chunk is not sent on: after the body's last byte the S3 client
+                // asks for trailers, and any data frame then (even an empty one) fails the
+                // whole request ("Trailers polled while body still has data").
+                Ok(b) if b.is_empty() => {}
                 Ok(b) => {
                     if let Some(h) = hash.as_mut() {
                         h.update(&b);
