@@ -29,6 +29,15 @@ fn tr(en: &str, zh: &str) -> Markup {
     html! { span.en { (en) } span.zh { (zh) } }
 }
 
+/// A value the log records (`reason`, `action`, `code_kind`) in words; the value itself when
+/// there are none (a newer program's).
+fn word(group: &str, value: &str) -> Markup {
+    match crate::log::words::words(group, value) {
+        Some((en, zh)) => tr(en, zh),
+        None => html! { (value) },
+    }
+}
+
 const MANUAL_CHECK: &str =
     "# 0. The station key the merchant published before the dispute. Not station.pub from this
 #    bundle: whoever made the bundle chose that one.
@@ -130,8 +139,8 @@ fn scans_section(scans: &[crate::log::Record]) -> Markup {
             @for r in scans {
                 @if let crate::log::Body::Scan { code, code_kind, action, detail, scanner, scanned_at, .. } = &r.body {
                     tr {
-                        td { (zones(scanned_at)) } td { code { (code) } } td { (code_kind) }
-                        td { (action.as_str()) @if let Some(d) = detail { " (" (d) ")" } }
+                        td { (zones(scanned_at)) } td { code { (code) } } td { (word("code_kind", code_kind)) }
+                        td { (word("action", action.as_str())) @if let Some(d) = detail { " (" (word("reason", d)) ")" } }
                         td { (scanner) }
                     }
                 }
@@ -250,7 +259,7 @@ pub fn report(
                             }
                             td { (zones(&c.started_at)) }
                             td { (c.ended_at.as_deref().map(zones).unwrap_or_else(|| "(open)".into())) }
-                            td { (c.reason.as_deref().unwrap_or("")) }
+                            td { @if let Some(r) = &c.reason { (word("reason", r)) } }
                             td { (c.operator.as_deref().unwrap_or("")) }
                             td { code { (c.sha256.as_deref().unwrap_or("")) } }
                             td {

@@ -330,24 +330,10 @@ pub fn upload_mp4(
 
 /// What sealed a clip, in words (and in Chinese too when the font has it).
 fn sealed_by(reason: &str, zh: bool) -> String {
-    let (en, zh_text) = match reason {
-        "stop_code" => ("stop code scanned", "扫描结束码"),
-        "next_order" => ("next order scanned", "扫描下一个订单"),
-        "next_box" => ("next box scanned", "扫描下一箱"),
-        "cancelled" => ("cancelled", "已取消"),
-        "rescan" => ("order scanned again", "重复扫描订单"),
-        "timeout" => ("longest clip reached", "达到最长录制时长"),
-        "shutdown" => ("recorder stopped", "录制程序停止"),
-        "source_ended" => ("video source ended", "视频源结束"),
-        "camera_lost" => ("camera lost", "摄像头断开"),
-        "interrupted" => ("recovered after a crash", "崩溃后恢复"),
-        "error" => ("write error", "写入错误"),
-        other => (other, ""),
-    };
-    if zh && !zh_text.is_empty() {
-        format!("{zh_text} {en}")
-    } else {
-        en.to_string()
+    match crate::log::words::words("reason", reason) {
+        Some((en, zh_text)) if zh => format!("{zh_text} {en}"),
+        Some((en, _)) => en.to_string(),
+        None => reason.to_string(),
     }
 }
 

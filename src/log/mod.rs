@@ -28,6 +28,7 @@ pub mod state;
 pub mod tiles;
 #[cfg(test)]
 mod vectors;
+pub mod words;
 pub mod writer;
 
 pub use writer::Ledger;

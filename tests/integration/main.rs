@@ -35,3 +35,4 @@ mod stranger;
 mod tamper;
 mod upload;
 mod witness;
+mod zh;
