@@ -142,47 +142,69 @@ pub(super) async fn bundle_download(
         )
             .into_response());
     }
-    let _permit = shared.exports.try_acquire().map_err(|_| {
-        Failure(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{MAX_EXPORTS} evidence bundles are being built now; try again in a minute"),
-        )
-    })?;
-    let shared2 = shared.clone();
-    let (dir, out, name) = blocking(move || {
-        let shared = shared2;
-        let dir = scratch_dir("bundle")?;
-        let name = format!(
-            "evidence-{}-{}.zip",
-            crate::datadir::safe_name(&code),
-            shared.deps.clock.now().format("%Y%m%d-%H%M%S")
-        );
-        let out = dir.join(&name);
-        let made = shared.appender().and_then(|appender| {
+    let name = format!(
+        "evidence-{}-{}.zip",
+        crate::datadir::safe_name(&code),
+        shared.deps.clock.now().format("%Y%m%d-%H%M%S")
+    );
+    let s = shared.clone();
+    made_download(
+        &shared,
+        "bundle",
+        name,
+        "application/zip",
+        req,
+        move |out| {
+            let appender = s.appender()?;
             crate::export::export(
-                shared.data_dir(),
-                shared.config(),
+                s.data_dir(),
+                s.config(),
                 appender.as_ref(),
-                shared.deps.clock.as_ref(),
+                s.deps.clock.as_ref(),
                 &crate::export::Request {
                     code: &code,
-                    out: &out,
+                    out,
                     who: &who,
                     burn_in: false,
                 },
                 &|_, _| {},
             )
-        });
-        if let Err(e) = made {
+            .map(|_| ())
+        },
+    )
+    .await
+}
+
+/// A file made for one download (a bundle, an MP4 for upload): `make` writes it at the path
+/// it is given, in a scratch directory of its own, off the async threads; it is then sent as
+/// `name` and its scratch copy removed (streamed from the open file, its space is freed when
+/// the download ends). At most [`MAX_EXPORTS`] are made at once (503 beyond).
+pub(super) async fn made_download(
+    shared: &Shared,
+    what: &'static str,
+    name: String,
+    content_type: &'static str,
+    req: Request,
+    make: impl FnOnce(&Path) -> Result<(), Error> + Send + 'static,
+) -> Result<Response, Failure> {
+    let _permit = shared.exports.try_acquire().map_err(|_| {
+        Failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_EXPORTS} exports are being made now; try again in a minute"),
+        )
+    })?;
+    let file = name.clone();
+    let (dir, out) = blocking(move || {
+        let dir = scratch_dir(what)?;
+        let out = dir.join(&file);
+        if let Err(e) = make(&out) {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(e);
         }
-        Ok((dir, out, name))
+        Ok((dir, out))
     })
     .await?;
-    // Streamed from the file (a bundle holds whole clips): once the response has it open, the
-    // scratch copy is unlinked, and its space is freed when the download ends.
-    let res = serve_file(&out, req, "application/zip").await;
+    let res = serve_file(&out, req, content_type).await;
     let _ = std::fs::remove_dir_all(&dir);
     let mut res = res?;
     attachment(&mut res, &name);

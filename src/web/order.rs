@@ -372,15 +372,11 @@ pub(super) async fn upload_mp4(
     if req.method() == axum::http::Method::HEAD {
         return Ok(([(header::CONTENT_TYPE, "video/mp4")], "").into_response());
     }
-    let _permit = shared.exports.try_acquire().map_err(|_| {
-        Failure(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "other exports are being made now; try again in a minute".into(),
-        )
-    })?;
+    use crate::export::upload::{upload_mp4, Limits, UploadRequest};
+    let name = format!("{}-upload.mp4", crate::datadir::safe_name(&code));
     let s = shared.clone();
-    let (dir, out, name) = blocking(move || {
-        use crate::export::upload::{upload_mp4, Limits, UploadRequest};
+    let who = who(peer, user.as_ref());
+    super::files::made_download(&shared, "upload", name, "video/mp4", req, move |out| {
         let limits = Limits::resolve(
             s.config(),
             Some(q.preset.as_str()),
@@ -390,32 +386,17 @@ pub(super) async fn upload_mp4(
                 from_scan: !q.from_scan.is_empty(),
             },
         )?;
-        let dir = super::files::scratch_dir("upload")?;
-        let name = format!("{}-upload.mp4", crate::datadir::safe_name(&code));
-        let out = dir.join(&name);
-        let who = who(peer, user.as_ref());
-        let made = s.appender().and_then(|appender| {
-            let req = UploadRequest {
-                code: &code,
-                out: &out,
-                who: &who,
-                limits,
-                threads: 1,
-            };
-            upload_mp4(s.data_dir(), s.config(), appender.as_ref(), &req)
-        });
-        if let Err(e) = made {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(e);
-        }
-        Ok((dir, out, name))
+        let appender = s.appender()?;
+        let req = UploadRequest {
+            code: &code,
+            out,
+            who: &who,
+            limits,
+            threads: 1,
+        };
+        upload_mp4(s.data_dir(), s.config(), appender.as_ref(), &req).map(|_| ())
     })
-    .await?;
-    let res = serve_file(&out, req, "video/mp4").await;
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut res = res?;
-    attachment(&mut res, &name);
-    Ok(res)
+    .await
 }
 
 #[derive(Deserialize)]

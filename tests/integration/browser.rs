@@ -286,18 +286,7 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
         r["kind"] == "station_start"
     });
     // An account (the app asks for a login once there is one).
-    let mut add = bin()
-        .args(["--data-dir", d, "user", "add", "lin", "--role", "agent"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        writeln!(add.stdin.take().unwrap(), "correct-horse-1").unwrap();
-    }
-    assert!(add.wait().unwrap().success());
+    add_user(&dir, "lin", "agent");
     let web = format!("http://127.0.0.1:{web_port}");
 
     let b = Browser::start("en-US", 1280, 900);

@@ -788,3 +788,49 @@ pub fn unzip_to(zip: &Path, to: &Path) {
         std::fs::write(p, b).unwrap();
     }
 }
+
+/// Adds the web account `name` with `role` to the data dir `dir`, its password
+/// `correct-horse-1`.
+pub fn add_user(dir: &Path, name: &str, role: &str) {
+    use std::io::Write;
+    let mut add = bin()
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "user",
+            "add",
+            name,
+            "--role",
+            role,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(add.stdin.take().unwrap(), "correct-horse-1").unwrap();
+    assert!(add.wait().unwrap().success(), "user add {name}");
+}
+
+/// A "camera" file that sends H.264 (720p30, a keyframe a second, no B-frames) for
+/// `seconds`: recorded in passthrough, its stamp goes to a text track.
+pub fn h264_camera_file(path: &Path, seconds: u32) {
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size=1280x720:rate=30:duration={seconds}"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "30",
+            "-bf",
+            "0",
+        ])
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", show(&made));
+}

@@ -475,31 +475,7 @@ fn burn_in_adds_a_stamped_copy_of_passthrough_clips() {
     let tmp = tempfile::tempdir().unwrap();
     // A "camera" that sends H.264: recorded in passthrough, the stamp goes to a text track.
     let cam = tmp.path().join("cam.mp4");
-    let made = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=30:duration=8",
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "30",
-            "-bf",
-            "0",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .arg(&cam)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", show(&made));
+    h264_camera_file(&cam, 8);
     let cfg = tmp.path().join("pw.toml");
     std::fs::write(
         &cfg,

@@ -29,18 +29,7 @@ fn a_share_link_shows_one_order_on_a_phone_and_nothing_else() {
     station.wait_record(&dir, "the station's start", |r| {
         r["kind"] == "station_start"
     });
-    let mut add = bin()
-        .args(["--data-dir", d, "user", "add", "lin", "--role", "agent"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        writeln!(add.stdin.take().unwrap(), "correct-horse-1").unwrap();
-    }
-    assert!(add.wait().unwrap().success());
+    add_user(&dir, "lin", "agent");
     for order in ["SH-1", "SH-2"] {
         station.scan(order);
         station.wait_record(&dir, "the clip's opening", |r| {

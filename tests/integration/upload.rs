@@ -72,24 +72,7 @@ fn an_mp4_for_upload_fits_its_cap_starts_with_the_order_and_is_recorded() {
     let tmp = tempfile::tempdir().unwrap();
     // A camera that sends H.264 (recorded in passthrough: its stamp is a text track).
     let cam = tmp.path().join("cam.mp4");
-    let made = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-f", "lavfi", "-i"])
-        .arg("testsrc2=size=1280x720:rate=30:duration=30")
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "30",
-            "-bf",
-            "0",
-        ])
-        .args(["-pix_fmt", "yuv420p"])
-        .arg(&cam)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", show(&made));
+    h264_camera_file(&cam, 30);
     let cfg = tmp.path().join("pw.toml");
     std::fs::write(
         &cfg,
@@ -127,22 +110,26 @@ fn an_mp4_for_upload_fits_its_cap_starts_with_the_order_and_is_recorded() {
     let out = r.finish();
     assert!(out.status.success(), "{}", show(&out));
 
+    let export_mp4 = |to: &str, more: &[&str]| {
+        let mut args = vec![
+            "--config",
+            c,
+            "--data-dir",
+            d,
+            "export",
+            "UP-1",
+            "--mp4",
+            to,
+        ];
+        args.extend(more);
+        run(&args)
+    };
     // With a cap of 0.5 MB: under it, fast start, every frame decodes.
     let mp4 = tmp.path().join("UP-1.mp4");
-    let out = run(&[
-        "--config",
-        c,
-        "--data-dir",
-        d,
-        "export",
-        "UP-1",
-        "--mp4",
+    let out = export_mp4(
         mp4.to_str().unwrap(),
-        "--max-mb",
-        "0.5",
-        "--who",
-        "cs-lin",
-    ]);
+        &["--max-mb", "0.5", "--who", "cs-lin"],
+    );
     assert!(out.status.success(), "{}", show(&out));
     let bytes = std::fs::read(&mp4).unwrap();
     assert!(
@@ -209,18 +196,7 @@ fn an_mp4_for_upload_fits_its_cap_starts_with_the_order_and_is_recorded() {
 
     // A platform's preset from the config: its cap, only from the scan to the seal.
     let small = tmp.path().join("UP-1-small.mp4");
-    let out = run(&[
-        "--config",
-        c,
-        "--data-dir",
-        d,
-        "export",
-        "UP-1",
-        "--mp4",
-        small.to_str().unwrap(),
-        "--preset",
-        "tiny",
-    ]);
+    let out = export_mp4(small.to_str().unwrap(), &["--preset", "tiny"]);
     assert!(out.status.success(), "{}", show(&out));
     let size = std::fs::metadata(&small).unwrap().len();
     assert!(size <= 300_000, "{size} bytes");
@@ -265,36 +241,20 @@ fn an_mp4_for_upload_fits_its_cap_starts_with_the_order_and_is_recorded() {
     }
 
     // Refused, with what to do: a length the order does not fit, an unknown preset.
-    let out = run(&[
-        "--config",
-        c,
-        "--data-dir",
-        d,
-        "export",
-        "UP-1",
-        "--mp4",
+    let out = export_mp4(
         tmp.path().join("x.mp4").to_str().unwrap(),
-        "--max-seconds",
-        "2",
-    ]);
+        &["--max-seconds", "2"],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
         stderr(&out).contains("over the limit of 2 s") && stderr(&out).contains("--from-scan"),
         "{}",
         show(&out)
     );
-    let out = run(&[
-        "--config",
-        c,
-        "--data-dir",
-        d,
-        "export",
-        "UP-1",
-        "--mp4",
+    let out = export_mp4(
         tmp.path().join("x.mp4").to_str().unwrap(),
-        "--preset",
-        "taobao",
-    ]);
+        &["--preset", "taobao"],
+    );
     assert!(
         !out.status.success() && stderr(&out).contains("[upload.presets.taobao]"),
         "{}",
@@ -402,18 +362,7 @@ fn an_agent_makes_an_mp4_for_upload_on_the_order_page_and_it_plays() {
     station.wait_record(&dir, "the station's start", |r| {
         r["kind"] == "station_start"
     });
-    let mut add = bin()
-        .args(["--data-dir", d, "user", "add", "lin", "--role", "agent"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        writeln!(add.stdin.take().unwrap(), "correct-horse-1").unwrap();
-    }
-    assert!(add.wait().unwrap().success());
+    add_user(&dir, "lin", "agent");
     station.scan("UP-7");
     station.wait_record(&dir, "box 1", |r| {
         r["kind"] == "clip_opened" && r["order"] == "UP-7"
