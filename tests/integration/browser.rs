@@ -154,6 +154,19 @@ impl Browser {
         v["value"].clone()
     }
 
+    /// Logs in at `web` (`http://host:port`) as `name` (password `correct-horse-1`, as
+    /// [`add_user`] gives it) and waits for the app.
+    pub fn log_in(&self, web: &str, name: &str) {
+        self.go(&format!("{web}/login"));
+        self.type_into("input[name=name]", name);
+        self.type_into("input[type=password]", "correct-horse-1");
+        self.click("button[type=submit]");
+        self.wait_js(
+            "the app after login",
+            "return location.pathname === '/' && !!document.querySelector('input[type=search]');",
+        );
+    }
+
     pub fn go(&self, url: &str) {
         self.cmd("POST", "/url", serde_json::json!({ "url": url }));
     }
@@ -292,13 +305,7 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
     let b = Browser::start("en-US", 1280, 900);
     b.go(&format!("{web}/"));
     b.wait_js("the login form", "return location.pathname === '/login' && !!document.querySelector('input[type=password]');");
-    b.type_into("input[name=name]", "lin");
-    b.type_into("input[type=password]", "correct-horse-1");
-    b.click("button[type=submit]");
-    b.wait_js(
-        "the app after login",
-        "return location.pathname === '/' && !!document.querySelector('input[type=search]');",
-    );
+    b.log_in(&web, "lin");
 
     // The station screen while an order records: REC, the order in large type, a live picture.
     b.go(&format!("{web}/station/station-1"));
@@ -538,10 +545,7 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
     zh.screenshot("station-revoked-zh");
 
     // The app in Chinese, from the browser's language.
-    zh.go(&format!("{web}/login"));
-    zh.type_into("input[name=name]", "lin");
-    zh.type_into("input[type=password]", "correct-horse-1");
-    zh.click("button[type=submit]");
+    zh.log_in(&web, "lin");
     zh.wait_js("the app in Chinese", "return document.documentElement.lang === 'zh-CN' && document.body.textContent.includes('最近的录像');");
     zh.screenshot("app-zh");
     // An order's page in Chinese: the seal's reason and the timeline's records in words, not

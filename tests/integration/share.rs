@@ -44,11 +44,7 @@ fn a_share_link_shows_one_order_on_a_phone_and_nothing_else() {
     // The agent makes a link with a PIN on the order's page.
     let web = format!("http://127.0.0.1:{port}");
     let agent = Browser::start("en-US", 1280, 900);
-    agent.go(&format!("{web}/login"));
-    agent.type_into("input[name=name]", "lin");
-    agent.type_into("input[type=password]", "correct-horse-1");
-    agent.click("button[type=submit]");
-    agent.wait_js("the app after login", "return location.pathname === '/';");
+    agent.log_in(&web, "lin");
     agent.go(&format!("{web}/order/SH-1"));
     agent.wait_js(
         "the share panel",

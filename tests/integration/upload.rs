@@ -380,11 +380,7 @@ fn an_agent_makes_an_mp4_for_upload_on_the_order_page_and_it_plays() {
 
     let web = format!("http://127.0.0.1:{port}");
     let b = Browser::start("en-US", 1280, 900);
-    b.go(&format!("{web}/login"));
-    b.type_into("input[name=name]", "lin");
-    b.type_into("input[type=password]", "correct-horse-1");
-    b.click("button[type=submit]");
-    b.wait_js("the app after login", "return location.pathname === '/';");
+    b.log_in(&web, "lin");
     b.go(&format!("{web}/order/UP-7"));
     b.wait_js(
         "the upload form with the config's preset",
