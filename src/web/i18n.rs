@@ -186,6 +186,13 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "请检查线缆；如果一直如此，请拔下后重新插上。",
     ),
     ("cam_starting", "Camera starting", "摄像头正在启动"),
+    // A camera's state on the stations' board.
+    ("camstate_starting", "starting", "启动中"),
+    ("camstate_live", "live", "正常"),
+    ("camstate_stalled", "stalled", "卡住"),
+    ("camstate_lost", "lost", "断开"),
+    ("no_recorder", "no recorder", "无录制进程"),
+    ("no_video_since_start", "orders without video since start:", "启动以来无录像的订单："),
     ("cam_starting_do", "Wait a few seconds.", "请稍候几秒。"),
     ("cam_all_down", "No camera gives a picture", "所有摄像头都没有画面"),
     (

@@ -191,11 +191,46 @@ fn clips_table(lang: Lang, list: &[Found]) -> Markup {
     }
 }
 
+/// The words the board's script needs, in the page's language (one table: the server's).
+fn board_words(lang: Lang) -> String {
+    let mut w = serde_json::Map::new();
+    for k in [
+        "recording",
+        "not_recording",
+        "idle",
+        "starting",
+        "no_recorder",
+        "no_video",
+        "no_video_since_start",
+        "no_connection",
+    ] {
+        w.insert(k.into(), t(lang, k).into());
+    }
+    for s in ["starting", "live", "stalled", "lost"] {
+        w.insert(
+            format!("camstate_{s}"),
+            t(lang, &format!("camstate_{s}")).into(),
+        );
+    }
+    for a in [
+        "open",
+        "switch",
+        "seal",
+        "attach",
+        "operator",
+        "ignored",
+        "debounced",
+    ] {
+        w.insert(format!("action_{a}"), label(lang, "action", a).into());
+    }
+    serde_json::Value::Object(w).to_string()
+}
+
 fn board(lang: Lang, stations: &[StationStatus], configured: &[String]) -> Markup {
     html! {
         section #stations {
             h2 { (t(lang, "stations")) }
-            div.scroll { table #board {
+            div.scroll { table #board data-words=(board_words(lang)) {
                 thead { tr {
                     th { (t(lang, "station")) } th { (t(lang, "status")) } th { (t(lang, "order")) }
                     th { (t(lang, "operator_col")) } th { (t(lang, "camera_state")) } th { (t(lang, "last_scan")) }
@@ -211,14 +246,17 @@ fn board(lang: Lang, stations: &[StationStatus], configured: &[String]) -> Marku
                                 Some("not_recording") => b.bad { (t(lang, "not_recording")) },
                                 Some("starting") => span { (t(lang, "starting")) },
                                 Some(_) => span { (t(lang, "idle")) },
-                                None => span.bad { "?" },
+                                None => span.bad { (t(lang, "no_recorder")) },
+                            }
+                            @if let Some(n) = h.map(|h| h.no_video).filter(|n| *n > 0) {
+                                br; b.bad.nv title=(t(lang, "no_video_since_start")) { (t(lang, "no_video")) " ×" (n) }
                             } }
                             td.order { (h.and_then(|h| h.order.as_deref()).unwrap_or("")) }
                             td.operator { (h.and_then(|h| h.operator.as_deref()).unwrap_or("")) }
                             td.cams { @if let Some(h) = h { @for c in &h.cameras {
                                 span class=(if c.state == crate::recorder::health::CameraState::Live { "ok" } else { "bad" }) {
-                                    (c.camera) " " (c.state.as_str()) } " " } } }
-                            td.scan { @if let Some(l) = h.and_then(|h| h.last_scan.as_ref()) { (l.code) " " (l.action) " " (l.at) } }
+                                    (c.camera) " " (t(lang, &format!("camstate_{}", c.state.as_str()))) } " " } } }
+                            td.scan { @if let Some(l) = h.and_then(|h| h.last_scan.as_ref()) { (l.code) " " (label(lang, "action", &l.action)) " " (show_time(&l.at)) } }
                         }
                     }
                 }

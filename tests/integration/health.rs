@@ -113,6 +113,14 @@ fn a_camera_down_is_said_everywhere_and_back_it_records_after_a_gap() {
             "{page}: {line}"
         );
     }
+    // The stations' board marks the station, its camera's state in words.
+    let board = http(&web, "GET", "/", &[], b"").text();
+    let row = &board[board.find("data-station=\"station-1\"").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains("NO VIDEO ×1") && row.contains("cam-1 lost"),
+        "{row}"
+    );
     // A `serve` beside the recorder asks it over the socket: the same answer.
     let (_serve, serve_addr) = serve(&dir, None);
     let h = http(&serve_addr, "GET", "/healthz", &[], b"");

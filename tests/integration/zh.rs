@@ -49,6 +49,11 @@ const NAMES: &[&str] = &[
     "idle",
     "not_recording",
     "starting",
+    // a camera's state and the board's last scan
+    "live",
+    "stalled",
+    "lost",
+    "seal",
 ];
 
 /// The text a reader sees: tags, scripts and styles taken out.

@@ -5,8 +5,8 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 const zh = document.documentElement.lang.startsWith("zh");
 const L = zh
-  ? { play: "播放", pause: "暂停", full: "全屏", codes: "匹配的编号", none: "没有匹配的编号", searching: "搜索", no_video: "无录像", rec: "录制中", not_rec: "未在录制", idle: "待机" }
-  : { play: "Play", pause: "Pause", full: "Full screen", codes: "Matching codes", none: "No code starts like this", searching: "Searching for", no_video: "NO VIDEO", rec: "recording", not_rec: "NOT RECORDING", idle: "idle" };
+  ? { play: "播放", pause: "暂停", full: "全屏", codes: "匹配的编号", none: "没有匹配的编号", searching: "搜索", no_video: "无录像" }
+  : { play: "Play", pause: "Pause", full: "Full screen", codes: "Matching codes", none: "No code starts like this", searching: "Searching for", no_video: "NO VIDEO" };
 
 // ---- search as you type ---------------------------------------------------------------
 const q = $("#q");
@@ -75,6 +75,8 @@ if (q && list) {
 }
 
 // ---- the live station board -------------------------------------------------------------
+const boardEl = document.getElementById("board");
+const W = boardEl ? JSON.parse(boardEl.dataset.words || "{}") : {};
 for (const row of document.querySelectorAll("#board tr[data-station]")) {
   const id = row.dataset.station;
   const es = new EventSource(`/api/stations/${encodeURIComponent(id)}/events`);
@@ -83,22 +85,30 @@ for (const row of document.querySelectorAll("#board tr[data-station]")) {
     const msg = JSON.parse(e.data);
     const h = msg.station && msg.station.health;
     const state = cell("state");
-    if (!h) { state.innerHTML = ""; const b = document.createElement("b"); b.className = "bad"; b.textContent = "?"; state.append(b); return; }
+    if (!h) { const b = document.createElement("b"); b.className = "bad"; b.textContent = W.no_recorder; state.replaceChildren(b); return; }
     const b = document.createElement("b");
     b.className = h.state === "recording" ? "rec" : h.state === "not_recording" ? "bad" : "";
-    b.textContent = h.state === "recording" ? L.rec : h.state === "not_recording" ? L.not_rec : L.idle;
+    b.textContent = W[h.state] || h.state;
     state.replaceChildren(b);
+    if (h.no_video > 0) {
+      const nv = document.createElement("b");
+      nv.className = "bad nv";
+      nv.title = W.no_video_since_start;
+      nv.textContent = `${W.no_video} ×${h.no_video}`;
+      state.append(document.createElement("br"), nv);
+    }
     cell("order").textContent = h.order || "";
     cell("operator").textContent = h.operator || "";
     cell("cams").replaceChildren(...h.cameras.map((c) => {
       const s = document.createElement("span");
       s.className = c.state === "live" ? "ok" : "bad";
-      s.textContent = `${c.camera} ${c.state} `;
+      s.textContent = `${c.camera} ${W["camstate_" + c.state] || c.state} `;
       return s;
     }));
-    cell("scan").textContent = h.last_scan ? `${h.last_scan.code} ${h.last_scan.action} ${h.last_scan.at.slice(11, 19)}` : "";
+    const a = h.last_scan && h.last_scan.action;
+    cell("scan").textContent = h.last_scan ? `${h.last_scan.code} ${W["action_" + a] || a} ${h.last_scan.at.slice(11, 19)}` : "";
   });
-  es.onerror = () => { cell("state").textContent = "?"; };
+  es.onerror = () => { cell("state").textContent = W.no_connection; };
 }
 
 // ---- the player ---------------------------------------------------------------------------
