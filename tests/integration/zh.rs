@@ -1,7 +1,8 @@
 //! Every page in Chinese says what the log records in words: a walk over the app's pages
 //! (search, an order with two boxes, a waybill and a stop code, statistics, the station
-//! screen) asked for in zh-CN finds none of the log's names for seal reasons, scan actions,
-//! record kinds or access actions in their text.
+//! screen, a share link's page, a bundle's report) asked for in zh-CN finds none of the log's
+//! names for seal reasons, scan actions, record kinds, access actions or states in their
+//! text. And the statistics page on a phone in Chromium.
 
 use crate::common::*;
 
@@ -150,6 +151,42 @@ fn the_pages_in_chinese_name_nothing_by_the_logs_names() {
             "{page} in Chinese shows {found:?}:\n{text}"
         );
     }
+    // What a share link opens, in Chinese too.
+    let made = run(&["--config", c, "--data-dir", d, "share", "create", "ZH-1"]);
+    assert!(made.status.success(), "{}", show(&made));
+    let link = stdout(&made);
+    let path = &link[link.find("/s/").unwrap()..].trim().to_string();
+    let r = http(&web, "GET", path, &zh, b"");
+    assert_eq!(r.status, 200);
+    let text = visible(&r.text());
+    assert!(
+        english_names(&text).is_empty() && text.contains("订单 ZH-1"),
+        "the shared order in Chinese:\n{text}"
+    );
+    // The day's numbers on a phone, in Chinese: one row for the station, the order counted,
+    // nothing wider than the screen.
+    let phone = crate::browser::Browser::start("zh-CN", 390, 844);
+    phone.go(&format!("http://{web}/stats"));
+    let row = phone.wait_js(
+        "the statistics",
+        "const r = document.querySelector('#stats tbody tr'); return r && [...r.cells].map((c) => c.textContent);",
+    );
+    assert_eq!(row[1], "station-1", "{row}");
+    assert_eq!(row[3], "1", "one order: {row}");
+    assert_eq!(row[4], "2", "two boxes: {row}");
+    let wide = phone.js(
+        "const lines = (c) => { const r = document.createRange(); r.selectNodeContents(c); return r.getClientRects().length; }; const cells = document.querySelector('#stats tbody tr').cells; return [document.documentElement.scrollWidth, innerWidth, document.documentElement.lang, lines(cells[0]), lines(cells[1])];",
+        serde_json::json!([]),
+    );
+    assert!(wide[0].as_u64() <= wide[1].as_u64(), "{wide}");
+    assert_eq!(wide[2], "zh-CN");
+    assert_eq!(
+        (&wide[3], &wide[4]),
+        (&1.into(), &1.into()),
+        "the day or the station broke: {wide}"
+    );
+    phone.screenshot("stats-phone-zh");
+    drop(phone);
     // The bundle's report: its scans, seals and timeline in words, not the log's names.
     let zip = tmp.path().join("zh.zip");
     let out = run(&[
