@@ -324,7 +324,20 @@ pub const MISSING_CAMERA: &str = "/dev/v4l/by-id/usb-packwitness-test-missing-vi
 /// A station on `dir` whose only camera is [`MISSING_CAMERA`], scans from standard input,
 /// once the camera is said to be lost.
 pub fn spawn_without_camera(dir: &Path) -> Station {
-    let mut station = spawn_station(&[
+    without_camera(dir, None)
+}
+
+/// [`spawn_without_camera`] with a config file.
+pub fn spawn_without_camera_configured(dir: &Path, cfg: &Path) -> Station {
+    without_camera(dir, Some(cfg))
+}
+
+fn without_camera(dir: &Path, cfg: Option<&Path>) -> Station {
+    let mut args: Vec<&str> = Vec::new();
+    if let Some(c) = cfg {
+        args.extend(["--config", c.to_str().unwrap()]);
+    }
+    args.extend([
         "--data-dir",
         dir.to_str().unwrap(),
         "run",
@@ -333,6 +346,7 @@ pub fn spawn_without_camera(dir: &Path) -> Station {
         "--scanner",
         "stdin",
     ]);
+    let mut station = spawn_station(&args);
     station.wait_record(dir, "the station's start", |r| r["kind"] == "station_start");
     wait_camera_state(dir, "lost");
     station
@@ -833,4 +847,27 @@ pub fn h264_camera_file(path: &Path, seconds: u32) {
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", show(&made));
+}
+
+/// A station that serves its pages on a free port: one test-pattern camera (0.5 s of pre-
+/// and post-roll), scans from standard input, `extra` added to its config (written at
+/// `cfg`). Returns it once started, with its port.
+pub fn spawn_web_station(dir: &Path, cfg: &Path, extra: &str) -> (Station, u16) {
+    let port = crate::rtsp::free_port();
+    std::fs::write(
+        cfg,
+        format!("[server]\nlisten = \"127.0.0.1:{port}\"\n\n[station]\npre_roll_s = 0.5\npost_roll_s = 0.5\n\n[[camera]]\nid = \"cam-1\"\nsource = \"testsrc\"\n\n{extra}"),
+    )
+    .unwrap();
+    let mut station = spawn_station(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "run",
+        "--scanner",
+        "stdin",
+    ]);
+    station.wait_record(dir, "the station's start", |r| r["kind"] == "station_start");
+    (station, port)
 }

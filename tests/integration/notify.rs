@@ -214,11 +214,7 @@ fn an_order_without_video_is_posted_with_why_and_a_hook_that_cannot_work_is_refu
         )),
     )
     .unwrap();
-    let mut station = spawn_station(&run_args);
-    station.wait_record(&dir, "the station's start", |r| {
-        r["kind"] == "station_start"
-    });
-    wait_camera_state(&dir, "lost");
+    let mut station = spawn_without_camera_configured(&dir, &cfg);
     station.scan("SO-1004-NV");
     wait_until("the event", || !got.lock().unwrap().is_empty());
     wait_until("the gone receiver's failure in the status", || {
@@ -256,21 +252,7 @@ fn alarms_are_posted_when_raised_from_a_queue_that_survives_the_receiver_being_a
         format!("[[notify]]\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret = \"a-shared-secret-0123\"\nevents = [\"alarm\"]\n"),
     )
     .unwrap();
-    let mut station = spawn_station(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "run",
-        "--source",
-        MISSING_CAMERA,
-        "--scanner",
-        "stdin",
-    ]);
-    station.wait_record(&dir, "the station's start", |r| {
-        r["kind"] == "station_start"
-    });
-    wait_camera_state(&dir, "lost");
+    let mut station = spawn_without_camera_configured(&dir, &cfg);
     wait_until("the camera_lost alarm delivered", || {
         got.lock()
             .unwrap()

@@ -6,7 +6,6 @@
 
 use crate::browser::Browser;
 use crate::common::*;
-use crate::rtsp::free_port;
 
 /// The status of the page's fetch of `url`.
 const STATUS: &str = "const done = arguments[arguments.length - 1];
@@ -17,18 +16,9 @@ fn a_share_link_shows_one_order_on_a_phone_and_nothing_else() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
     let d = dir.to_str().unwrap();
-    let port = free_port();
     let cfg = tmp.path().join("pw.toml");
-    std::fs::write(
-        &cfg,
-        format!("[server]\nlisten = \"127.0.0.1:{port}\"\n\n[station]\npre_roll_s = 0.5\npost_roll_s = 0.5\n\n[[camera]]\nid = \"cam-1\"\nsource = \"testsrc\"\n"),
-    )
-    .unwrap();
+    let (mut station, port) = spawn_web_station(&dir, &cfg, "");
     let c = cfg.to_str().unwrap();
-    let mut station = spawn_station(&["--config", c, "--data-dir", d, "run", "--scanner", "stdin"]);
-    station.wait_record(&dir, "the station's start", |r| {
-        r["kind"] == "station_start"
-    });
     add_user(&dir, "lin", "agent");
     for order in ["SH-1", "SH-2"] {
         station.scan(order);

@@ -346,22 +346,17 @@ fetch(arguments[0]).then(async (r) => {
 #[test]
 fn an_agent_makes_an_mp4_for_upload_on_the_order_page_and_it_plays() {
     use crate::browser::Browser;
-    use crate::rtsp::free_port;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
-    let d = dir.to_str().unwrap();
-    let port = free_port();
     let cfg = tmp.path().join("pw.toml");
-    std::fs::write(
+    let (mut station, port) = spawn_web_station(
+        &dir,
         &cfg,
-        format!("[server]\nlisten = \"127.0.0.1:{port}\"\n\n[station]\npre_roll_s = 0.5\npost_roll_s = 0.5\n\n[[camera]]\nid = \"cam-1\"\nsource = \"testsrc\"\n\n[upload.presets.tiny]\nlabel = \"A small platform\"\nmax_mb = 1\n"),
-    )
-    .unwrap();
-    let c = cfg.to_str().unwrap();
-    let mut station = spawn_station(&["--config", c, "--data-dir", d, "run", "--scanner", "stdin"]);
-    station.wait_record(&dir, "the station's start", |r| {
-        r["kind"] == "station_start"
-    });
+        "[upload.presets.tiny]
+label = \"A small platform\"
+max_mb = 1
+",
+    );
     add_user(&dir, "lin", "agent");
     station.scan("UP-7");
     station.wait_record(&dir, "box 1", |r| {

@@ -101,18 +101,9 @@ fn the_pages_in_chinese_name_nothing_by_the_logs_names() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
     let d = dir.to_str().unwrap();
-    let port = crate::rtsp::free_port();
     let cfg = tmp.path().join("pw.toml");
-    std::fs::write(
-        &cfg,
-        format!("[server]\nlisten = \"127.0.0.1:{port}\"\n\n[station]\npre_roll_s = 0.5\npost_roll_s = 0.5\n\n[[camera]]\nid = \"cam-1\"\nsource = \"testsrc\"\n"),
-    )
-    .unwrap();
+    let (mut station, port) = spawn_web_station(&dir, &cfg, "");
     let c = cfg.to_str().unwrap();
-    let mut station = spawn_station(&["--config", c, "--data-dir", d, "run", "--scanner", "stdin"]);
-    station.wait_record(&dir, "the station's start", |r| {
-        r["kind"] == "station_start"
-    });
     station.scan("ZH-1");
     station.wait_record(&dir, "box 1", |r| r["kind"] == "clip_opened");
     station.scan("SF1234567890123");
