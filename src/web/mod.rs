@@ -187,6 +187,7 @@ struct Shared {
     accounts: accounts::AccountsCache,
     /// The station screens paired as kiosks.
     screens: screens::ScreensCache,
+    shares: shares::SharesCache,
 }
 
 /// The shortest `[server] token` accepted.
@@ -295,6 +296,7 @@ impl Server {
             sessions: accounts::Sessions::default(),
             accounts: accounts::AccountsCache::default(),
             screens: screens::ScreensCache::default(),
+            shares: shares::SharesCache::default(),
             exports: tokio::sync::Semaphore::new(MAX_EXPORTS),
             stopping: stopping.clone(),
             screen_status: std::sync::Mutex::new(None),

@@ -9,7 +9,6 @@
 //! code or a credential itself, only their SHA-256.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -198,28 +197,12 @@ pub enum Verdict {
 /// last sight kept in memory and written back at most once an hour.
 #[derive(Default)]
 pub struct ScreensCache {
-    seen: Mutex<Option<(FileStamp, Arc<Vec<Screen>>)>>,
+    file: store::Cache<Stored>,
 }
 
-type FileStamp = Option<(u64, std::time::SystemTime)>;
-
 impl ScreensCache {
-    fn screens(&self, data_dir: &Path) -> Arc<Vec<Screen>> {
-        let stamp = store::stamp::<Stored>(data_dir);
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, s)) = seen.as_ref().filter(|(st, _)| *st == stamp) {
-            return s.clone();
-        }
-        let screens = Arc::new(match read(data_dir) {
-            Ok(s) => s.screens,
-            Err(e) => {
-                // Unreadable: no screen is paired until it is fixed (never every screen).
-                tracing::error!(error = %e, "cannot read the paired screens; every screen shows 'unpaired' until it is fixed");
-                Vec::new()
-            }
-        });
-        *seen = Some((stamp, screens.clone()));
-        screens
+    fn screens(&self, data_dir: &Path) -> std::sync::Arc<Stored> {
+        self.file.get(data_dir)
     }
 
     /// Checks a credential (`<id>.<secret>`) at `now` (unix seconds).
@@ -229,7 +212,7 @@ impl ScreensCache {
         };
         let hash = crate::digest::sha256_hex(secret.as_bytes());
         let screens = self.screens(data_dir);
-        let Some(screen) = screens.iter().find(|s| {
+        let Some(screen) = screens.screens.iter().find(|s| {
             s.id == id && super::auth::constant_time_eq(s.secret_sha256.as_bytes(), hash.as_bytes())
         }) else {
             return Verdict::Unpaired;
@@ -255,7 +238,7 @@ impl ScreensCache {
 
     /// True while the screen `id` is still paired (an open stream of events asks every tick).
     pub fn still_paired(&self, data_dir: &Path, id: &str) -> bool {
-        self.screens(data_dir).iter().any(|s| s.id == id)
+        self.screens(data_dir).screens.iter().any(|s| s.id == id)
     }
 }
 

@@ -222,21 +222,21 @@ enum Admit {
     Refused(Option<LinkState>),
 }
 
-fn admit(shared: &Shared, token: &str, req: &Request) -> Result<Admit, Error> {
-    let Some(share) = shares::find(shared.data_dir(), token)? else {
-        return Ok(Admit::Refused(None));
+fn admit(shared: &Shared, token: &str, req: &Request) -> Admit {
+    let Some(share) = shared.shares.find(shared.data_dir(), token) else {
+        return Admit::Refused(None);
     };
     let state = share.state(now(shared));
     if state != LinkState::Active {
-        return Ok(Admit::Refused(Some(state)));
+        return Admit::Refused(Some(state));
     }
     if let Some(proof) = share.pin_proof(token) {
         let given = super::i18n::cookie(req.headers(), PIN_COOKIE);
         if !given.is_some_and(|g| auth::constant_time_eq(g.as_bytes(), proof.as_bytes())) {
-            return Ok(Admit::Pin);
+            return Admit::Pin;
         }
     }
-    Ok(Admit::See(share))
+    Admit::See(share)
 }
 
 /// The page a link shows: the order alone, no way to anything else.
@@ -296,7 +296,7 @@ pub(super) async fn page(
     req: Request,
 ) -> Result<Response, Failure> {
     let (lang, cookie) = language(&req, q.lang);
-    let share = match admit(&shared, &token, &req)? {
+    let share = match admit(&shared, &token, &req) {
         Admit::See(s) => s,
         Admit::Pin => return Ok(with_cookie(pin_page(lang, &token, None), cookie)),
         Admit::Refused(state) => return Ok(with_cookie(refused_page(lang, state), cookie)),
@@ -373,7 +373,7 @@ pub(super) async fn pin(
 
 /// The link's share when it may see its order now.
 fn seeing(shared: &Shared, token: &str, req: &Request) -> Result<Share, Failure> {
-    match admit(shared, token, req)? {
+    match admit(shared, token, req) {
         Admit::See(s) => Ok(s),
         _ => Err(Failure(
             StatusCode::FORBIDDEN,

@@ -210,13 +210,32 @@ pub fn revoke(data_dir: &Path, id: &str, now: i64) -> Result<Option<Share>, Erro
 /// The link a token names, whatever its state; `None` when the token names none (or its
 /// secret is wrong).
 pub fn find(data_dir: &Path, token: &str) -> Result<Option<Share>, Error> {
-    let Some((id, secret)) = token.split_once('.') else {
-        return Ok(None);
-    };
+    Ok(named(&list(data_dir)?, token))
+}
+
+fn named(shares: &[Share], token: &str) -> Option<Share> {
+    let (id, secret) = token.split_once('.')?;
     let hash = crate::digest::sha256_hex(secret.as_bytes());
-    Ok(list(data_dir)?.into_iter().find(|s| {
-        s.id == id && super::auth::constant_time_eq(s.secret_sha256.as_bytes(), hash.as_bytes())
-    }))
+    shares
+        .iter()
+        .find(|s| {
+            s.id == id && super::auth::constant_time_eq(s.secret_sha256.as_bytes(), hash.as_bytes())
+        })
+        .cloned()
+}
+
+/// The server's view of `shares.json`, read again only when it changed: a player asks for a
+/// shared clip in many byte ranges.
+#[derive(Default)]
+pub struct SharesCache {
+    file: store::Cache<Stored>,
+}
+
+impl SharesCache {
+    /// [`find`], from the copy in memory.
+    pub fn find(&self, data_dir: &Path, token: &str) -> Option<Share> {
+        named(&self.file.get(data_dir).shares, token)
+    }
 }
 
 /// What a PIN typed for a link did.

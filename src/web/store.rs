@@ -116,10 +116,44 @@ pub(super) fn change<T: Stored, R>(
 }
 
 /// When the file last changed (its size and time), to read it again only then.
-pub(super) fn stamp<T: Stored>(data_dir: &Path) -> Option<(u64, std::time::SystemTime)> {
+fn stamp<T: Stored>(data_dir: &Path) -> Option<(u64, std::time::SystemTime)> {
     std::fs::metadata(path::<T>(data_dir))
         .ok()
         .and_then(|m| Some((m.len(), m.modified().ok()?)))
+}
+
+type FileStamp = Option<(u64, std::time::SystemTime)>;
+
+/// The server's copy of a file: read again only when the file changed (its size or time),
+/// so that a request does not read it each time.
+pub(super) struct Cache<T> {
+    seen: std::sync::Mutex<Option<(FileStamp, std::sync::Arc<T>)>>,
+}
+
+impl<T> Default for Cache<T> {
+    fn default() -> Self {
+        Cache {
+            seen: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl<T: Stored> Cache<T> {
+    /// The file as it is now; an unreadable file is logged and read as empty (nothing in
+    /// it works until it is fixed, never everything).
+    pub(super) fn get(&self, data_dir: &Path) -> std::sync::Arc<T> {
+        let stamp = stamp::<T>(data_dir);
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, s)) = seen.as_ref().filter(|(st, _)| *st == stamp) {
+            return s.clone();
+        }
+        let now = std::sync::Arc::new(read::<T>(data_dir).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the {}; none works until it is fixed", T::WHAT);
+            T::default()
+        }));
+        *seen = Some((stamp, now.clone()));
+        now
+    }
 }
 
 pub(super) fn random_u64() -> Result<u64, Error> {
