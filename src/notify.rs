@@ -367,6 +367,7 @@ fn deliver_loop(
     };
     let cursor = cursor_path(dir, hook);
     let mut done = read_cursor(&cursor);
+    let alarms = hook.events.iter().any(|e| e == "alarm");
     let mut backoff = Duration::ZERO;
     loop {
         let reader = match LogReader::open(dir) {
@@ -380,7 +381,12 @@ fn deliver_loop(
             }
         };
         // Alarms queued since the last look go first (they are few, and urgent).
-        match deliver_alarms(dir, hook, http) {
+        let delivered = if alarms {
+            deliver_alarms(dir, hook, http)
+        } else {
+            Ok(0)
+        };
+        match delivered {
             Ok(0) => {}
             Ok(_) => {
                 backoff = Duration::ZERO;

@@ -292,10 +292,7 @@ pub(super) async fn order_page(
             .map(|f| f.clip.order.clone())
             .unwrap_or_else(|| crate::codes::normalize(&c, max).unwrap_or_default());
         let events = timeline(&s, &found, &order)?;
-        let shares = super::shares::list(s.data_dir())?
-            .into_iter()
-            .filter(|x| x.code == order)
-            .collect();
+        let shares = s.shares.of_order(s.data_dir(), &order);
         Ok((found, notes, events, shares))
     })
     .await?;

@@ -232,6 +232,16 @@ pub struct SharesCache {
 }
 
 impl SharesCache {
+    /// The links to `code`, from the copy in memory.
+    pub fn of_order(&self, data_dir: &Path, code: &str) -> Vec<Share> {
+        let file = self.file.get(data_dir);
+        file.shares
+            .iter()
+            .filter(|s| s.code == code)
+            .cloned()
+            .collect()
+    }
+
     /// [`find`], from the copy in memory.
     pub fn find(&self, data_dir: &Path, token: &str) -> Option<Share> {
         named(&self.file.get(data_dir).shares, token)
