@@ -131,7 +131,7 @@ fn shape(plan: &Plan) -> Result<(u32, u32, u32, Option<u32>), Error> {
         (w, h) = (1280, 720);
     }
     let fps = (fps.round() as u32).clamp(1, plan.max_fps.max(1));
-    let (w, h, cap) = budget(w, h, fps, duration_s(plan), plan.max_bytes)?;
+    let (w, h, cap) = budget(w, h, fps, planned_seconds(plan), plan.max_bytes)?;
     Ok((w, h, fps, cap))
 }
 
@@ -173,19 +173,14 @@ fn budget(
     ))
 }
 
-/// Seconds the MP4 will last.
-fn duration_s(plan: &Plan) -> f64 {
+/// Seconds the plan's MP4 will last (clips trimmed, cards included).
+pub fn planned_seconds(plan: &Plan) -> f64 {
     let clips: f64 = plan
         .segments
         .iter()
         .map(|s| (s.to_s.unwrap_or(s.duration_s).min(s.duration_s) - s.from_s).max(0.0))
         .sum();
     clips + 2.0 * plan.card_s
-}
-
-/// Seconds the plan's MP4 will last (clips trimmed, cards included).
-pub fn planned_seconds(plan: &Plan) -> f64 {
-    duration_s(plan)
 }
 
 /// How much nicer than its caller the encoding thread runs: a recorder on the same PC comes
