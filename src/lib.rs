@@ -10,11 +10,13 @@
 //!    [`log`] (records, the ledger writer, Merkle tree, signed notes, proofs)
 //! 3. [`index`] (SQLite lookup), [`scanners`] (devices), [`retention`] (policy), [`anchor`]
 //!    (RFC 3161 time-stamps of checkpoints)
-//! 4. [`recorder`] (writer thread, cameras, clip assembly, stations), [`verify`], [`export`],
-//!    [`archive`] (the archive service's checks and stores, the station's uploader),
-//!    [`notify`] (webhooks: sealed clips and orders without video POSTed to other systems)
-//! 5. [`web`] (HTTP)
-//! 6. [`app`] (a recording process: stations + scanners + web + signals; the demo; benches)
+//! 4. [`archive`] (the archive service's checks and stores, the station's uploader),
+//!    [`notify`] (webhooks: sealed clips and orders without video POSTed to other systems):
+//!    both read the log and send it out, and know nothing of the recorder
+//! 5. [`recorder`] (writer thread, cameras, clip assembly, stations, the process's typed
+//!    status, which reports what the archive and the webhooks did), [`verify`], [`export`]
+//! 6. [`web`] (HTTP)
+//! 7. [`app`] (a recording process: stations + scanners + web + signals; the demo; benches)
 //!
 //! The library never prints (enforced with clippy's `print_stdout`/`print_stderr`); it logs
 //! with `tracing` and returns [`Error`]s whose [`ErrorKind`] decides the exit code and the

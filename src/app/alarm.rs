@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::web::health::{alarms, Alarm};
-use crate::web::ProcessStatus;
+use crate::recorder::status::{alarms, Alarm, ProcessStatus};
 
 /// How often the status is looked at.
 const EVERY: Duration = Duration::from_millis(500);

@@ -19,6 +19,8 @@ use serde::Serialize;
 
 use crate::config::{CameraConfig, Config, ScannerConfig, ScannerKind};
 use crate::media::source::{self, AnySource, FrameSource, SourceSpec};
+use crate::recorder::health::CameraState;
+use crate::recorder::status::ProcessStatus;
 
 /// What a check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -231,7 +233,7 @@ fn data_dir_check(dir: Option<&Path>) -> Check {
     }
 }
 
-fn disk_check(config: &Config, dir: &Path, status: Option<&serde_json::Value>) -> Check {
+fn disk_check(config: &Config, dir: &Path, status: Option<&ProcessStatus>) -> Check {
     let at = if dir.exists() {
         dir
     } else {
@@ -250,7 +252,7 @@ fn disk_check(config: &Config, dir: &Path, status: Option<&serde_json::Value>) -
     let floor = config.retention.min_free_mb.saturating_mul(1024 * 1024);
     // The measured rate: the running recorder's, else the latest sealed clips'.
     let rate = status
-        .and_then(|s| s["bytes_per_s"].as_f64())
+        .map(|s| s.bytes_per_s)
         .filter(|r| *r > 0.0)
         .or_else(|| {
             let index = crate::index::Index::open_read(dir).ok()?;
@@ -281,7 +283,7 @@ fn disk_check(config: &Config, dir: &Path, status: Option<&serde_json::Value>) -
         "{gb:.1} GB free: {hours:.0} hours of recording at the measured {:.2} GB an hour (every camera recording)",
         rate * 3600.0 / 1e9
     );
-    if hours < crate::web::health::LOW_DISK_HOURS {
+    if hours < crate::recorder::status::LOW_DISK_HOURS {
         Check::fail(
             "disk",
             detail,
@@ -295,27 +297,26 @@ fn disk_check(config: &Config, dir: &Path, status: Option<&serde_json::Value>) -
 /// A camera of the running recorder, from its status.
 fn running_camera(
     name: &str,
-    status: Option<&serde_json::Value>,
+    status: Option<&ProcessStatus>,
     station: &str,
     camera: &str,
 ) -> Option<Check> {
-    let s = status?;
-    let st = s["stations"]
-        .as_array()?
+    let c = status?
+        .stations
         .iter()
-        .find(|x| x["station"] == station || x["id"] == station)?;
-    let c = st["health"]["cameras"]
-        .as_array()?
+        .find(|x| x.id == station)?
+        .health
+        .as_ref()?
+        .cameras
         .iter()
-        .find(|c| c["camera"] == camera)?;
-    let state = c["state"].as_str().unwrap_or("unknown");
-    Some(if state == "live" {
+        .find(|c| c.camera == camera)?;
+    let state = c.state.as_str();
+    Some(if c.state == CameraState::Live {
         Check::pass(
             name,
             format!(
                 "live in the running recorder at {:.1} frames/s ({} frames so far)",
-                c["fps"].as_f64().unwrap_or(0.0),
-                c["frames"].as_u64().unwrap_or(0)
+                c.fps, c.frames
             ),
         )
     } else {
@@ -323,7 +324,7 @@ fn running_camera(
             name,
             format!(
                 "{state} in the running recorder: {}",
-                c["reason"].as_str().unwrap_or("no frames")
+                c.reason.as_deref().unwrap_or("no frames")
             ),
             "check the camera's cable or network and its source in the config (journalctl -u packwitness says more)",
         )

@@ -283,9 +283,7 @@ pub fn run(r: Run<'_>) -> Result<(), Error> {
     );
     {
         let status = status.clone();
-        handle.set_status(Box::new(move || {
-            serde_json::to_value(status()).unwrap_or_default()
-        }));
+        handle.set_status(Box::new(move || status()));
     }
     // The web server first: a port in use stops the start before any camera is opened.
     let previews = Arc::new(Previews::default());
@@ -648,7 +646,7 @@ fn station_loop(
                     let report = station.report();
                     set_status(&|s| {
                         s.update(&outcome, &scan.code, at.clone());
-                        s.state = report.state.clone();
+                        s.state = report.state;
                         s.health = Some(report.clone());
                     });
                     Ok(web::outcome_json(&outcome))
@@ -675,7 +673,7 @@ fn station_loop(
             let report = station.report();
             set_status(&|s| {
                 s.running = running;
-                s.state = report.state.clone();
+                s.state = report.state;
                 s.health = Some(report.clone());
             });
             if !running {

@@ -9,9 +9,9 @@ use anyhow::{bail, Result};
 use packwitness::clock::RealClock;
 use packwitness::config::Config;
 use packwitness::recorder::health::short_time;
+use packwitness::recorder::status::{ProcessStatus, StationState};
 use packwitness::recorder::Writer;
 use packwitness::verify::{Report, VerifyOptions};
-use packwitness::web::ProcessStatus;
 
 use super::{progress_bar, EXIT_VERIFY_FAILED};
 
@@ -196,9 +196,7 @@ pub fn reindex(dir: &Path, force: bool) -> Result<ExitCode> {
 /// `packwitness status`: asks the recorder of `dir` over its socket.
 pub fn status(dir: &Path, json: bool) -> Result<ExitCode> {
     let p = match packwitness::recorder::writer::recorder_status(dir) {
-        Ok(v) => serde_json::from_value::<ProcessStatus>(v).map_err(|e| {
-            anyhow::anyhow!("the recorder's status is not one this program reads: {e}")
-        })?,
+        Ok(p) => p,
         Err(e) => ProcessStatus::no_recorder(dir, &e.to_string()),
     };
     if json {
@@ -235,7 +233,7 @@ fn print_status(p: &ProcessStatus) -> Result<()> {
         };
         let what = match (&h.order, &h.not_recording) {
             (None, _) => "idle".to_string(),
-            (Some(o), None) if h.state == "starting" => {
+            (Some(o), None) if h.state == StationState::Starting => {
                 format!("starting {o} (its clip opens at the camera's next frame)")
             }
             (Some(o), None) => format!("recording {o}"),

@@ -4,7 +4,8 @@
 //! by message and, from other processes, through a socket), [`recovery`] after a crash, the
 //! [`camera`] loop (sources, sessions, reconnects, cut marks), clip [`assembly`] (pre-roll,
 //! cuts, timeouts, the records of a clip), the station [`state`] machine, the [`preview`] pictures of
-//! the station screen, and the [`station`] that wires them together.
+//! the station screen, the [`station`] that wires them together, and the process's typed
+//! [`status`] (what status, `/healthz`, the screens and the alarms are told).
 //! Never: reads scanners, serves HTTP or prints (the app and the binary do).
 //!
 //! Data flows one way. Per camera:
@@ -25,8 +26,10 @@ pub mod recovery;
 pub mod socket;
 pub mod state;
 pub mod station;
+pub mod status;
 pub mod wallclock;
 pub mod writer;
 
 pub use station::{Outcome, Station, StationDeps};
+pub use status::{Outside, ProcessStatus, StationStatus};
 pub use writer::{open_appender, Writer, WriterHandle, WriterThread};

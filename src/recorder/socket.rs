@@ -3,7 +3,8 @@
 //! Owns: `packwitness.sock` in the data dir (or its `/proc/self/fd` path when the data dir's
 //! path is too long for a socket address), one JSON line per request and per answer: append
 //! an `access` or `hold` record (then a checkpoint), write a checkpoint, or give the recording
-//! process's status; the client side of all three.
+//! process's typed status (`status::ProcessStatus`, the same value on both sides); the client
+//! side of all three.
 //! Never: appends anything but `access` and `hold` records for another process.
 
 use std::io::{BufRead, BufReader, Write};
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::status::ProcessStatus;
 use super::writer::WriterHandle;
 use crate::datadir::{self, SOCKET};
 use crate::error::{Error, ErrorKind};
@@ -37,8 +39,9 @@ enum SocketRequest {
 #[derive(Debug, Serialize, Deserialize)]
 struct SocketReply {
     record: Option<Record>,
+    /// The recording process's status, typed on both sides (`status::ProcessStatus`).
     #[serde(default)]
-    status: Option<serde_json::Value>,
+    status: Option<Box<ProcessStatus>>,
     error: Option<String>,
     /// `conflict`, `invalid`, ...: the error's kind.
     kind: Option<String>,
@@ -186,7 +189,7 @@ fn serve_client(stream: UnixStream, h: &WriterHandle) {
                     .is_none()
                     .then(|| "this process keeps no status".to_string()),
                 kind: status.is_none().then(|| "unavailable".to_string()),
-                status,
+                status: status.map(Box::new),
             },
         );
     }
@@ -274,7 +277,7 @@ impl SocketAppender {
 
 /// The status of the recorder running on a data dir, asked over its socket. An error of kind
 /// `unavailable` when no recorder runs there.
-pub fn recorder_status(data_dir: &Path) -> Result<serde_json::Value, Error> {
+pub fn recorder_status(data_dir: &Path) -> Result<ProcessStatus, Error> {
     if !datadir::writer_running(data_dir) {
         return Err(Error::msg(
             ErrorKind::Unavailable,
@@ -286,7 +289,7 @@ pub fn recorder_status(data_dir: &Path) -> Result<serde_json::Value, Error> {
     }
     .exchange(&SocketRequest::Status)?;
     match (reply.status, reply.error) {
-        (Some(s), _) => Ok(s),
+        (Some(s), _) => Ok(*s),
         (None, e) => Err(Error::msg(
             ErrorKind::Unavailable,
             format!(

@@ -118,15 +118,39 @@ pub struct LastRejection {
     pub at: String,
 }
 
+/// What a station does with its open order now (its name on the wire and in the pages'
+/// words is the snake_case one).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StationState {
+    /// No order is open.
+    #[default]
+    Idle,
+    /// An order is open, a camera delivers, and its clip opens at the next frame or keyframe.
+    Starting,
+    /// An order is open and a camera's clip writer writes its clip.
+    Recording,
+    /// An order is open and nothing of it can be recorded now: no camera delivers, or the
+    /// data disk cannot be written.
+    NotRecording,
+}
+
+impl StationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StationState::Idle => "idle",
+            StationState::Starting => "starting",
+            StationState::Recording => "recording",
+            StationState::NotRecording => "not_recording",
+        }
+    }
+}
+
 /// A station now, as status, the web page, `/healthz` and `/metrics` show it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StationReport {
     pub id: String,
-    /// `recording` (an order is open and a camera's clip writer writes its clip), `starting`
-    /// (an order is open, a camera delivers, and its clip opens at the next frame or
-    /// keyframe), `not_recording` (an order is open and nothing of it can be recorded now:
-    /// no camera delivers, or the data disk cannot be written), `idle`.
-    pub state: String,
+    pub state: StationState,
     pub order: Option<String>,
     #[serde(rename = "box")]
     pub box_no: Option<u32>,
@@ -455,13 +479,12 @@ impl Station {
         StationReport {
             id: self.id.clone(),
             state: match (&recording, &not_recording) {
-                (None, _) => "idle",
+                (None, _) => StationState::Idle,
                 // "recording" only once a clip writer says it writes this order's clip.
-                (Some(_), None) if self.clip_open() => "recording",
-                (Some(_), None) => "starting",
-                (Some(_), Some(_)) => "not_recording",
-            }
-            .to_string(),
+                (Some(_), None) if self.clip_open() => StationState::Recording,
+                (Some(_), None) => StationState::Starting,
+                (Some(_), Some(_)) => StationState::NotRecording,
+            },
             order: recording.as_ref().map(|r| r.0.clone()),
             box_no: recording.as_ref().map(|r| r.1),
             operator,

@@ -71,8 +71,8 @@ pub struct WriterStats {
 /// How often a stopped indexer is started again.
 const INDEXER_RETRY: Duration = Duration::from_secs(30);
 
-/// A status of the recording process, as JSON, for `packwitness status` over the socket.
-pub type StatusFn = Box<dyn Fn() -> serde_json::Value + Send + Sync>;
+/// The recording process's status now, for `packwitness status` over the socket.
+pub type StatusFn = Box<dyn Fn() -> super::status::ProcessStatus + Send + Sync>;
 
 /// The appending side of a data dir, with everything that must happen around an append.
 pub struct Writer {

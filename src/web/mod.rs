@@ -34,7 +34,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
 use crate::codes::{Classifier, Rejected, Scan};
@@ -64,41 +63,8 @@ pub mod shares;
 mod stats;
 mod store;
 
+pub use crate::recorder::status::{Outside, ProcessStatus, StationStatus};
 pub use conn::{bind, runtime, Capped};
-pub use health::{Outside, ProcessStatus};
-
-/// What a station is doing now, as the page and `/api/status` show it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct StationStatus {
-    pub id: String,
-    pub cameras: Vec<String>,
-    /// The order and box being recorded.
-    pub order: Option<String>,
-    #[serde(rename = "box")]
-    pub box_no: Option<u32>,
-    pub operator: Option<String>,
-    /// Every camera's capture thread is running.
-    pub running: bool,
-    /// The last accepted scan: code, action, local time.
-    pub last_scan: Option<(String, String, String)>,
-    /// `recording`, `not_recording` or `idle` (from the cameras' frames, not from intent).
-    #[serde(default)]
-    pub state: String,
-    /// The station's health: each camera's state and figures, why nothing is recorded,
-    /// refreshed five times a second.
-    #[serde(default)]
-    pub health: Option<crate::recorder::station::StationReport>,
-}
-
-impl StationStatus {
-    /// Brings the status up to date after a scan's outcome (at local time `at`, `HH:MM:SS`).
-    pub fn update(&mut self, outcome: &Outcome, code: &str, at: String) {
-        self.order = outcome.recording.as_ref().map(|r| r.0.clone());
-        self.box_no = outcome.recording.as_ref().map(|r| r.1);
-        self.operator = outcome.operator.clone();
-        self.last_scan = Some((code.to_string(), outcome.action.name().to_string(), at));
-    }
-}
 
 /// Why a scan sent over HTTP got no answer from a station.
 #[derive(Debug)]
@@ -516,9 +482,7 @@ fn process_status(shared: &Shared) -> ProcessStatus {
                 .as_secs_f64(),
             Default::default(),
         ),
-        None => match crate::recorder::writer::recorder_status(&deps.data_dir).and_then(|v| {
-            serde_json::from_value::<ProcessStatus>(v).map_err(|e| Error::internal(e.to_string()))
-        }) {
+        None => match crate::recorder::writer::recorder_status(&deps.data_dir) {
             Ok(p) => p,
             Err(e) => ProcessStatus::no_recorder(&deps.data_dir, &e.to_string()),
         },

@@ -272,7 +272,7 @@ fn snapshot(shared: &Shared, id: &str) -> Option<serde_json::Value> {
         "clock_unsynced": p.clock_synced == Some(false),
         // The rest of what is wrong with the recorder, as it says it (for the lead): what
         // the panels, the alarm and the clock line above say in plain words is left out.
-        "other": super::health::alarms(&p, shared.config())
+        "other": crate::recorder::status::alarms(&p, shared.config())
             .into_iter()
             .filter(|a| a.station.as_deref().is_none_or(|s| s == id) && !told_plainly(&a.kind))
             .map(|a| a.reason)

@@ -14,9 +14,10 @@ fn layer(module: &str) -> Option<u32> {
         "clock" | "datadir" | "config" | "digest" => 1,
         "media" | "codes" | "log" => 2,
         "index" | "scanners" | "retention" | "anchor" => 3,
-        "recorder" | "verify" | "export" | "archive" | "notify" => 4,
-        "web" => 5,
-        "app" => 6,
+        "archive" | "notify" => 4,
+        "recorder" | "verify" | "export" => 5,
+        "web" => 6,
+        "app" => 7,
         _ => return None,
     })
 }

@@ -140,21 +140,20 @@ pub fn station(
             // The packer's pace: an order every ten seconds.
             next_scan += Duration::from_secs(10);
         }
-        if let Ok(v) = crate::recorder::writer::recorder_status(&data) {
-            let cams = v["stations"][0]["health"]["cameras"]
-                .as_array()
-                .cloned()
+        if let Ok(p) = crate::recorder::writer::recorder_status(&data) {
+            let cams = p
+                .stations
+                .first()
+                .and_then(|s| s.health.as_ref())
+                .map(|h| h.cameras.as_slice())
                 .unwrap_or_default();
-            for c in &cams {
-                lags.push(c["writer_lag_s"].as_f64().unwrap_or(0.0));
-                behind.push(c["behind_s"].as_f64().unwrap_or(0.0));
+            for c in cams {
+                lags.push(c.writer_lag_s);
+                behind.push(c.behind_s);
             }
-            frames = cams.iter().filter_map(|c| c["frames"].as_u64()).sum();
-            late = cams.iter().filter_map(|c| c["late_frames"].as_u64()).sum();
-            dropped = cams
-                .iter()
-                .filter_map(|c| c["dropped_frames"].as_u64())
-                .sum();
+            frames = cams.iter().map(|c| c.frames).sum();
+            late = cams.iter().map(|c| c.late_frames).sum();
+            dropped = cams.iter().map(|c| c.dropped_frames).sum();
         }
         std::thread::sleep(Duration::from_millis(200));
     }

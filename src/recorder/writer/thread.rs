@@ -122,7 +122,7 @@ impl WriterHandle {
     }
 
     /// The status `set_status` gave, now.
-    pub fn status_now(&self) -> Option<serde_json::Value> {
+    pub fn status_now(&self) -> Option<super::super::status::ProcessStatus> {
         self.status
             .lock()
             .ok()
