@@ -5,7 +5,7 @@
 //! `grep -rn 'crate::' src/`), and the binary (`src/main.rs`, `src/cmd/`) uses the library:
 //!
 //! 1. leaves: [`error`], [`clock`], [`datadir`] (paths and locks), [`config`] (shapes),
-//!    [`digest`]
+//!    [`digest`], [`diskfile`] (files appended on the data disk, faults injectable)
 //! 2. [`media`] (sources, encoder, passthrough, fMP4 writer), [`codes`] (what a scan is),
 //!    [`log`] (records, the ledger writer, Merkle tree, signed notes, proofs)
 //! 3. [`index`] (SQLite lookup), [`scanners`] (devices), [`retention`] (policy), [`anchor`]
@@ -28,6 +28,7 @@ pub mod clock;
 pub mod config;
 pub mod datadir;
 pub mod digest;
+pub mod diskfile;
 pub mod error;
 
 pub mod codes;

@@ -101,7 +101,7 @@ pub fn record(
         StationDeps {
             records: Arc::new(handle.clone()),
             opener,
-            files: Arc::new(Fmp4Files),
+            files: Arc::new(Fmp4Files::default()),
             clock,
             data_dir: dir.to_owned(),
             previews: Default::default(),

@@ -505,7 +505,7 @@ fn start_stations<'c>(
         let deps = StationDeps {
             records: Arc::new(handle.clone()),
             opener: r.opener.clone(),
-            files: Arc::new(Fmp4Files),
+            files: Arc::new(Fmp4Files::default()),
             clock: r.clock.clone(),
             data_dir: r.data_dir.to_owned(),
             previews: previews.clone(),

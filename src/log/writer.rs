@@ -28,6 +28,7 @@ use super::{merkle, note, Body, LedgerError, Record, ScanAction, FORMAT_VERSION,
 use crate::clock::{format_time, Clock};
 use crate::datadir::{self, MANIFEST};
 use crate::digest;
+use crate::diskfile::{DiskFile, SharedFaults};
 use crate::error::Error;
 
 /// 128 random bits as 32 lowercase hex digits: a record's salt.
@@ -53,7 +54,7 @@ fn tile_err(path: &Path) -> impl Fn(TileError) -> LedgerError + '_ {
 pub struct Ledger {
     data_dir: PathBuf,
     path: PathBuf,
-    file: File,
+    file: DiskFile,
     _lock: File,
     state: LogState,
     offsets: Offsets,
@@ -214,9 +215,10 @@ impl Ledger {
             })?
         };
         let fresh = Ledger::open_locked(&self.data_dir, lock, clock, false, true)?;
-        let bulk = self.bulk;
+        let (bulk, faults) = (self.bulk, self.file.faults());
         *self = fresh;
         self.bulk = bulk;
+        self.file.set_faults(faults);
         tracing::warn!(manifest = %self.path.display(), "the manifest is writable again");
         Ok(())
     }
@@ -265,6 +267,8 @@ impl Ledger {
                 (state, Offsets::open(data_dir, 0)?, TileWriter::empty(store))
             }
         };
+        let end = file.metadata().map_err(io("reading its length"))?.len();
+        let file = DiskFile::new(file, &path, end, None);
         let mut ledger = Ledger {
             data_dir: data_dir.to_owned(),
             path,
@@ -345,7 +349,7 @@ impl Ledger {
             let path = path.clone();
             move |source| LedgerError::Io { path, what, source }
         };
-        let mut handle = self.file.try_clone().map_err(io("reading"))?;
+        let mut handle = self.file.file().try_clone().map_err(io("reading"))?;
         std::io::Seek::seek(&mut handle, std::io::SeekFrom::Start(self.state.end))
             .map_err(io("reading"))?;
         let mut reader = super::LineReader::starting_at(
@@ -700,6 +704,12 @@ impl Ledger {
         self.flush_derived()
     }
 
+    /// From now on the manifest's writes and fsyncs ask `faults` first (tests of a disk that
+    /// fails); kept across [`Ledger::reopen`].
+    pub fn set_faults(&mut self, faults: Option<SharedFaults>) {
+        self.file.set_faults(faults);
+    }
+
     /// Records appended since the last checkpoint.
     pub fn since_checkpoint(&self) -> u64 {
         self.state.size - self.state.last_checkpoint
@@ -718,7 +728,7 @@ impl Ledger {
     /// line starts: what tells whether the file at the manifest's path is still this log.
     pub fn identity(&self) -> std::io::Result<((u64, u64), u64)> {
         use std::os::unix::fs::MetadataExt;
-        let m = self.file.metadata()?;
+        let m = self.file.file().metadata()?;
         Ok(((m.dev(), m.ino()), self.last_start))
     }
 

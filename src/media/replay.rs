@@ -74,6 +74,43 @@ impl Replay {
         Replay::new(info, codec::Parameters::new(), packets)
     }
 
+    /// `seconds` of a 160x120 H.264 test pattern at 30 frames/s (a keyframe every 30 frames,
+    /// no B-frames) made by the ffmpeg command into `dir`: real video for tests of the
+    /// writers, replayed with [`Replay::from_file`].
+    #[cfg(test)]
+    pub fn test_file(dir: &Path, seconds: u32) -> std::path::PathBuf {
+        let path = dir.join(format!("src-{seconds}s.mp4"));
+        let out = std::process::Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=160x120:rate=30",
+            ])
+            .args([
+                "-t",
+                &seconds.to_string(),
+                "-c:v",
+                "libx264",
+                "-g",
+                "30",
+                "-bf",
+                "0",
+            ])
+            .args(["-pix_fmt", "yuv420p"])
+            .arg(&path)
+            .output()
+            .expect("the ffmpeg command (Debian package ffmpeg)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        path
+    }
+
     /// Every video packet of a file (an H.264 MP4, say), demuxed, not decoded.
     pub fn from_file(path: &Path) -> Result<Replay, Error> {
         super::init_ffmpeg();

@@ -699,4 +699,6 @@ impl Station {
 }
 
 #[cfg(test)]
+mod disk_faults;
+#[cfg(test)]
 mod tests;

@@ -227,6 +227,12 @@ impl Writer {
         self.key.verifier()
     }
 
+    /// From now on the manifest's writes and fsyncs ask `faults` first (tests of a disk that
+    /// fails).
+    pub fn set_faults(&mut self, faults: Option<crate::diskfile::SharedFaults>) {
+        self.ledger.set_faults(faults);
+    }
+
     /// What the ledger knows of its log: the open clips, the last checkpoint, the key.
     pub fn log_state(&self) -> &crate::log::state::LogState {
         self.ledger.state()

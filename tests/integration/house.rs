@@ -11,7 +11,7 @@ use std::path::Path;
 fn layer(module: &str) -> Option<u32> {
     Some(match module {
         "error" => 0,
-        "clock" | "datadir" | "config" | "digest" => 1,
+        "clock" | "datadir" | "config" | "digest" | "diskfile" => 1,
         "media" | "codes" | "log" => 2,
         "index" | "scanners" | "retention" | "anchor" => 3,
         "archive" | "notify" => 4,

@@ -100,30 +100,95 @@ fn second_writer_is_refused() {
     );
 }
 
-/// A write that fails (here: the file size limit, as a full disk would) leaves the
-/// manifest as it was before the failed record, and no later record is appended.
+/// A manifest write that fails (the disk full at a chosen byte: the line that crosses it is
+/// torn; an I/O error; an fsync that fails after the whole line was written) leaves the
+/// manifest as it was before the failed record, and no later record is appended until it
+/// is reopened; reopened, no seq is reused and the chain goes on.
 #[test]
 fn a_failed_append_is_cut_back_and_refuses_more() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = SimClock::at_test_epoch();
-    let mut l = Ledger::open(dir.path(), &clock).unwrap();
-    l.append(start(), &clock).unwrap();
-    let good = std::fs::read(dir.path().join(MANIFEST)).unwrap();
-    // Make the next write fail: the manifest's file handle is replaced by a read-only one.
-    l.file = File::open(dir.path().join(MANIFEST)).unwrap();
-    let good_state = l.state().clone();
-    assert!(l.append(start(), &clock).is_err());
-    let err = l.append(start(), &clock).unwrap_err().to_string();
-    assert!(err.contains("refuses more records"), "{err}");
-    assert_eq!(std::fs::read(dir.path().join(MANIFEST)).unwrap(), good);
-    assert_eq!(LogState::load(dir.path()), Some(good_state));
-    // Reopened in place (as the writer does when the disk has room again): no seq is
-    // reused, the chain goes on.
-    l.reopen(&clock).unwrap();
-    assert_eq!(l.append(start(), &clock).unwrap().seq, 2);
-    drop(l);
-    let mut l = Ledger::open(dir.path(), &clock).unwrap();
-    assert_eq!(l.append(start(), &clock).unwrap().seq, 3);
+    use crate::diskfile::FaultPlan;
+    let line = {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = SimClock::at_test_epoch();
+        let mut l = Ledger::open(dir.path(), &clock).unwrap();
+        l.append(start(), &clock).unwrap();
+        std::fs::metadata(dir.path().join(MANIFEST)).unwrap().len()
+    };
+    type Fault = Box<dyn Fn(&FaultPlan)>;
+    let faults: Vec<(String, Fault)> = vec![
+        (
+            "full at its first byte".into(),
+            Box::new(|p| {
+                p.full_after(0);
+            }),
+        ),
+        (
+            "full after one byte".into(),
+            Box::new(|p| {
+                p.full_after(1);
+            }),
+        ),
+        (
+            "full mid-line".into(),
+            Box::new(move |p| {
+                p.full_after(line / 2);
+            }),
+        ),
+        (
+            "full before the newline".into(),
+            Box::new(move |p| {
+                p.full_after(line - 1);
+            }),
+        ),
+        (
+            "an I/O error".into(),
+            Box::new(|p| {
+                p.failing_writes();
+            }),
+        ),
+        (
+            "a failed fsync".into(),
+            Box::new(|p| {
+                p.failing_syncs(1);
+            }),
+        ),
+    ];
+    for (what, fault) in faults {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = SimClock::at_test_epoch();
+        let mut l = Ledger::open(dir.path(), &clock).unwrap();
+        l.append(start(), &clock).unwrap();
+        let good = std::fs::read(dir.path().join(MANIFEST)).unwrap();
+        let plan = FaultPlan::new();
+        l.set_faults(Some(plan.clone()));
+        fault(&plan);
+        let good_state = l.state().clone();
+        assert!(l.append(start(), &clock).is_err(), "{what}");
+        let err = l.append(start(), &clock).unwrap_err().to_string();
+        assert!(err.contains("refuses more records"), "{what}: {err}");
+        assert_eq!(
+            std::fs::read(dir.path().join(MANIFEST)).unwrap(),
+            good,
+            "{what}"
+        );
+        assert_eq!(LogState::load(dir.path()), Some(good_state), "{what}");
+        // Reopened in place once the disk takes writes again (as the writer does every 2 s):
+        // no seq is reused, the chain goes on.
+        plan.heal();
+        l.reopen(&clock).unwrap();
+        assert_eq!(l.append(start(), &clock).unwrap().seq, 2, "{what}");
+        drop(l);
+        let mut l = Ledger::open(dir.path(), &clock).unwrap();
+        assert_eq!(l.append(start(), &clock).unwrap().seq, 3, "{what}");
+        // Every line links to the one before it: nothing torn was left in between.
+        let text = std::fs::read(dir.path().join(MANIFEST)).unwrap();
+        let mut prev = GENESIS.to_string();
+        for line in text.split_inclusive(|b| *b == b'\n') {
+            let rec: Record = serde_json::from_slice(line).unwrap();
+            assert_eq!(rec.prev, prev, "{what}");
+            prev = digest::sha256_hex(line);
+        }
+    }
 }
 
 use crate::log::SealReason;

@@ -15,7 +15,7 @@
 //! 4. renamed to `<name>.mp4`, and the directory fsynced;
 //! 5. only then does the caller write the sealed record to the manifest.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use ffmpeg::{codec, format, Dictionary, Rational};
@@ -23,6 +23,7 @@ use ffmpeg_next as ffmpeg;
 
 use super::EncodedPacket;
 use crate::digest;
+use crate::diskfile::{DiskFile, SharedFaults};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClipError {
@@ -98,7 +99,7 @@ pub struct SealedFile {
 /// (see [`Fragment`]) and the moments to fsync: the end of `moov` and the end of every `mdat`
 /// after a `moof`, the same cut points [`hash_fragments`] finds in a file on disk.
 struct Sink {
-    file: File,
+    file: DiskFile,
     whole: sha2::Sha256,
     part: sha2::Sha256,
     fragments: Vec<Fragment>,
@@ -118,10 +119,12 @@ struct Sink {
     /// more is written. Sealing cuts it back to its last complete fragment and hashes it
     /// from disk.
     broken: bool,
+    /// What failed first, and the disk's own error (the muxer passes on only an error code).
+    failure: Option<(&'static str, std::io::ErrorKind, String)>,
 }
 
 impl Sink {
-    fn new(file: File) -> Sink {
+    fn new(file: DiskFile) -> Sink {
         use sha2::Digest;
         Sink {
             file,
@@ -138,6 +141,7 @@ impl Sink {
             prev_kind: [0; 4],
             lost: false,
             broken: false,
+            failure: None,
         }
     }
 
@@ -152,6 +156,7 @@ impl Sink {
         }
         if let Err(e) = self.file.write_all(buf) {
             self.broken = true;
+            self.failure = Some(("writing its bytes", e.kind(), e.to_string()));
             return Err(e);
         }
         self.whole.update(buf);
@@ -186,6 +191,7 @@ impl Sink {
                     // A failed fsync poisons the file like a failed write: what it held may
                     // not be on disk, and nothing more is appended to it.
                     self.broken = true;
+                    self.failure = Some(("fsync of a complete fragment", e.kind(), e.to_string()));
                     return Err(e);
                 }
             }
@@ -299,8 +305,20 @@ impl ClipWriter {
         path: &Path,
         params: &codec::Parameters,
         time_base: Rational,
+        first: (i64, i64),
+        text_track: bool,
+    ) -> Result<ClipWriter, ClipError> {
+        ClipWriter::create_on(path, params, time_base, first, text_track, None)
+    }
+
+    /// [`ClipWriter::create`] on a disk whose writes and fsyncs ask `faults` first (tests).
+    pub fn create_on(
+        path: &Path,
+        params: &codec::Parameters,
+        time_base: Rational,
         (first_pts, origin): (i64, i64),
         text_track: bool,
+        faults: Option<SharedFaults>,
     ) -> Result<ClipWriter, ClipError> {
         let io = |what| {
             let path = path.to_owned();
@@ -328,6 +346,7 @@ impl ClipWriter {
             .create_new(true)
             .open(&partial)
             .map_err(io("creating the file"))?;
+        let file = DiskFile::new(file, &partial, 0, faults);
         let sink = std::sync::Arc::new(std::sync::Mutex::new(Sink::new(file)));
         // A non-seekable output: the muxer never goes back, so the bytes can be hashed as
         // they are written.
@@ -386,16 +405,28 @@ impl ClipWriter {
         p.packet.set_position(-1);
         p.packet.rescale_ts(self.in_tb, self.out_tb);
         // Packets come in decode order already: no interleaving buffer, nothing held back.
-        p.packet
-            .write(&mut self.octx)
-            .map_err(|source| ClipError::Ffmpeg {
+        p.packet.write(&mut self.octx).map_err(|source| {
+            self.disk_failure().unwrap_or_else(|| ClipError::Ffmpeg {
                 path: self.path.clone(),
                 what: "writing a packet (is the disk full? check free space and permissions of the data dir)",
                 source,
-            })?;
+            })
+        })?;
         self.last_pts = self.last_pts.max(p.pts);
         self.frames += 1;
         Ok(())
+    }
+
+    /// The disk's own error when a write or fsync of the file failed (the muxer reports
+    /// only an error code).
+    fn disk_failure(&self) -> Option<ClipError> {
+        let sink = self.sink.lock().ok()?;
+        let (what, kind, text) = sink.failure.clone()?;
+        Some(ClipError::Io {
+            path: self.path.clone(),
+            what,
+            source: std::io::Error::new(kind, text),
+        })
     }
 
     /// Adds a stamp sample to the text track: `text` shown from `pts` (input time base) for
@@ -418,13 +449,13 @@ impl ClipWriter {
         packet.set_duration(duration);
         packet.set_flags(ffmpeg::codec::packet::Flags::KEY);
         packet.rescale_ts(self.in_tb, text_tb);
-        packet
-            .write(&mut self.octx)
-            .map_err(|source| ClipError::Ffmpeg {
+        packet.write(&mut self.octx).map_err(|source| {
+            self.disk_failure().unwrap_or_else(|| ClipError::Ffmpeg {
                 path: self.path.clone(),
                 what: "writing a stamp sample",
                 source,
-            })?;
+            })
+        })?;
         Ok(())
     }
 
@@ -479,7 +510,7 @@ impl ClipWriter {
         let (size, sha256, fragments, frames, last_pts) = if sink.broken {
             // A write failed (a full disk?): keep what is whole. Cut the file back to its last
             // complete fragment, then hash and count what is really there.
-            let cut = last_complete_fragment_end(&mut sink.file)
+            let cut = last_complete_fragment_end(sink.file.file_mut())
                 .map_err(io("reading its boxes after a failed write"))?;
             sink.file
                 .set_len(cut)
@@ -533,6 +564,7 @@ pub use recover::*;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
 
     fn mp4_box(kind: &[u8; 4], body_len: usize, large: bool) -> Vec<u8> {
         let mut b = Vec::new();
@@ -570,7 +602,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for chunk in [1usize, 3, 7, 8, 15, 16, 100, 4096, 1 << 20] {
             let path = dir.path().join(format!("c{chunk}.mp4"));
-            let mut sink = Sink::new(File::create(&path).unwrap());
+            let mut sink = Sink::new(DiskFile::new(File::create(&path).unwrap(), &path, 0, None));
             for piece in bytes.chunks(chunk) {
                 sink.write(piece).unwrap();
             }

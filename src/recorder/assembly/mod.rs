@@ -99,8 +99,12 @@ pub trait ClipFiles: Send + Sync {
     ) -> Result<Box<dyn ClipOut>, Error>;
 }
 
-/// Fragmented MP4 files on disk (`media::fmp4`).
-pub struct Fmp4Files;
+/// Fragmented MP4 files on disk (`media::fmp4`); with `faults`, on a disk that fails as
+/// told (tests).
+#[derive(Default, Clone)]
+pub struct Fmp4Files {
+    pub faults: Option<crate::diskfile::SharedFaults>,
+}
 
 impl ClipOut for ClipWriter {
     fn write(&mut self, p: EncodedPacket) -> Result<(), Error> {
@@ -129,8 +133,13 @@ impl ClipFiles for Fmp4Files {
         first: (i64, i64),
         text_track: bool,
     ) -> Result<Box<dyn ClipOut>, Error> {
-        Ok(Box::new(ClipWriter::create(
-            path, params, tb, first, text_track,
+        Ok(Box::new(ClipWriter::create_on(
+            path,
+            params,
+            tb,
+            first,
+            text_track,
+            self.faults.clone(),
         )?))
     }
 }

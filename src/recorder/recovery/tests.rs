@@ -2,7 +2,7 @@
 //! dropping a writer and a real fragmented MP4 clip at that step, then the recovery of the
 //! next open: the log always ends with the clip sealed as what its file holds.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::clock::SimClock;
@@ -24,39 +24,13 @@ enum Step {
     Renamed,
 }
 
-/// Two seconds of H.264 (keyframe every 30 frames, no B-frames), made by the ffmpeg command.
-fn source(dir: &Path) -> PathBuf {
-    let path = dir.join("src.mp4");
-    let out = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=160x120:rate=30",
-        ])
-        .args([
-            "-t", "2", "-c:v", "libx264", "-g", "30", "-bf", "0", "-pix_fmt", "yuv420p",
-        ])
-        .arg(&path)
-        .output()
-        .expect("the ffmpeg command (Debian package ffmpeg)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    path
-}
-
 fn crash_at(step: Step) -> (Body, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     crate::datadir::create(&dir).unwrap();
     let clock = SimClock::at_test_epoch();
     let config = Config::default();
-    let src = source(tmp.path());
+    let src = Replay::test_file(tmp.path(), 2);
     let mut w = Writer::open(&dir, &config, Arc::new(clock.clone())).unwrap();
     let file_for = |seq: u64| format!("clips/st/2026-11-25/A_cam_{seq:06}.mp4");
     let make: MakeRecord = Box::new(move |seq| Body::ClipOpened {
