@@ -15,8 +15,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 #[cfg(test)]
 use std::sync::Mutex;
-#[cfg(test)]
-use std::time::Duration;
 
 /// What the disk does with a write or an fsync: asked before each one reaches the file.
 pub trait Faults: Send + Sync {
@@ -108,8 +106,8 @@ impl Write for DiskFile {
     }
 }
 
-/// A disk that fails as told (tests only): full after a number of bytes, failing every write, failing
-/// the next fsyncs, or slow to fsync; limited to the files whose path contains a given
+/// A disk that fails as told (tests only): full after a number of bytes, failing every write, or
+/// failing the next fsyncs; limited to the files whose path contains a given
 /// text. Healed, it takes everything again. Counts what it was asked.
 #[cfg(test)]
 #[derive(Default)]
@@ -124,7 +122,6 @@ struct PlanState {
     room: Option<u64>,
     eio: bool,
     failing_syncs: u32,
-    slow_sync: Option<Duration>,
     writes: u64,
     syncs: u64,
     failed: u64,
@@ -165,19 +162,12 @@ impl FaultPlan {
         self
     }
 
-    /// Every fsync takes `d` (real time) before it is done.
-    pub fn slow_syncs(&self, d: Duration) -> &FaultPlan {
-        self.with(|s| s.slow_sync = Some(d));
-        self
-    }
-
     /// Space again, and no more faults.
     pub fn heal(&self) {
         self.with(|s| {
             s.room = None;
             s.eio = false;
             s.failing_syncs = 0;
-            s.slow_sync = None;
         });
     }
 
@@ -224,9 +214,9 @@ impl Faults for FaultPlan {
     }
 
     fn sync(&self, path: &Path) -> io::Result<()> {
-        let slow = self.with(|s| {
+        self.with(|s| {
             if !FaultPlan::applies(s, path) {
-                return Ok(None);
+                return Ok(());
             }
             s.syncs += 1;
             if s.failing_syncs > 0 {
@@ -234,12 +224,8 @@ impl Faults for FaultPlan {
                 s.failed += 1;
                 return Err(io::Error::other("fsync failed (injected)"));
             }
-            Ok(s.slow_sync)
-        })?;
-        if let Some(d) = slow {
-            std::thread::sleep(d);
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 

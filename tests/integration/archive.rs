@@ -165,6 +165,7 @@ fn sql(pg: &Postgres, query: &str) -> Vec<tokio_postgres::Row> {
 }
 
 #[test]
+#[ignore = "slow tier: a restart trial of two stations and the archive; run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn two_stations_keep_every_clip_locked_in_the_archive_through_its_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let (pg, sw) = (Postgres::start(), Seaweed::start());
@@ -460,6 +461,7 @@ fn two_stations_keep_every_clip_locked_in_the_archive_through_its_restart() {
 }
 
 #[test]
+#[ignore = "slow tier: a forgery scenario against a real archive; run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn the_archive_refuses_bytes_that_are_not_the_sealed_ones_and_a_forked_log() {
     let tmp = tempfile::tempdir().unwrap();
     let (pg, sw) = (Postgres::start(), Seaweed::start());
@@ -544,6 +546,7 @@ fn the_archive_refuses_bytes_that_are_not_the_sealed_ones_and_a_forked_log() {
 }
 
 #[test]
+#[ignore = "slow tier: a crash trial (PostgreSQL, a node and the station killed); run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn no_line_or_clip_is_lost_when_postgres_a_node_or_the_station_dies() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut pg, sw) = (Postgres::start(), Seaweed::start());
@@ -695,6 +698,7 @@ fn notes_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
+#[ignore = "slow tier: a long scenario (anchors, witnesses and a key rotation into the archive); run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn anchors_and_a_rotated_key_follow_the_log_into_the_archive() {
     let tmp = tempfile::tempdir().unwrap();
     let (pg, sw) = (Postgres::start(), Seaweed::start());
