@@ -104,8 +104,11 @@ impl Browser {
             "the browser tests need Debian's chromium and chromium-driver (bash .ci/deps installs them)"
         );
         let port = free_port();
+        // Chromium's scoped dirs go into the profile's folder, removed with it.
+        let profile = tempfile::tempdir().unwrap();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .env("TMPDIR", profile.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -113,7 +116,6 @@ impl Browser {
         let driver = Station(Some(child));
         let addr = format!("127.0.0.1:{port}");
         wait_until("chromedriver", || driver_ready(&addr));
-        let profile = tempfile::tempdir().unwrap();
         let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -122,7 +124,7 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update",
                     "--disable-sync", "--autoplay-policy=no-user-gesture-required",
-                    format!("--user-data-dir={}", profile.path().display()),
+                    format!("--user-data-dir={}", profile.path().join("profile").display()),
                     format!("--window-size={w},{h}"),
                     format!("--lang={lang}"),
                 ],
