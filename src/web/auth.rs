@@ -19,6 +19,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::accounts::{self, Role};
+use super::i18n::{self, t, Lang, LangQuery};
 use super::screens::Verdict;
 use super::{guard, Shared};
 
@@ -366,23 +367,24 @@ fn token_session(shared: &Shared, req: &Request, secure: bool) -> Response {
     res
 }
 
-fn login_form(error: Option<&str>) -> Html<String> {
+/// The login page in the request's language, with what went wrong if anything.
+fn login_form(lang: Lang, error: Option<&str>) -> Html<String> {
     let page = html! {
         (maud::DOCTYPE)
-        html lang="en" {
+        html lang=(lang.tag()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "packwitness: log in / 登录" }
+                title { "packwitness: " (t(lang, "login")) }
                 link rel="stylesheet" href="/assets/app.css";
             }
             body.login {
-                h1 { "Log in / 登录" }
+                h1 { (t(lang, "login")) }
                 @if let Some(e) = error { p.bad { (e) } }
                 form method="post" action="/login" {
-                    p { label { "Name / 用户名" br; input type="text" name="name" autocomplete="username" required; } }
-                    p { label { "Password / 密码" br; input type="password" name="password" autocomplete="current-password" required; } }
-                    p { button type="submit" { "Log in / 登录" } }
+                    p { label { (t(lang, "login_name")) br; input type="text" name="name" autocomplete="username" required; } }
+                    p { label { (t(lang, "login_password")) br; input type="password" name="password" autocomplete="current-password" required; } }
+                    p { button type="submit" { (t(lang, "login")) } }
                 }
             }
         }
@@ -390,8 +392,11 @@ fn login_form(error: Option<&str>) -> Html<String> {
     Html(page.into_string())
 }
 
-pub(super) async fn login_page() -> Html<String> {
-    login_form(None)
+pub(super) async fn login_page(
+    Query(q): Query<LangQuery>,
+    headers: axum::http::HeaderMap,
+) -> Html<String> {
+    login_form(i18n::pick(&q, &headers), None)
 }
 
 #[derive(Deserialize)]
@@ -408,22 +413,20 @@ pub(super) async fn login(
 ) -> Response {
     let ip = peer.ip();
     let secure = behind_tls(&headers, peer);
+    let lang = i18n::pick(&LangQuery::default(), &headers);
     if shared.sessions.locked_out(ip) {
         tracing::warn!(%ip, "login refused: too many failures from this address");
         return (
             StatusCode::TOO_MANY_REQUESTS,
-            login_form(Some("Too many failed logins from this address: wait a minute. / 失败次数过多，请稍后再试。")),
+            login_form(lang, Some(t(lang, "login_too_many_here"))),
         )
             .into_response();
     }
     if let Some(wait) = shared.sessions.account_wait(&f.name, ip) {
         tracing::warn!(%ip, user = %f.name, "login refused for now: too many failed logins to this account");
-        let text = format!(
-            "Too many failed logins to this account: try again in {} s. / 此账号登录失败次数过多，请 {} 秒后再试。",
-            wait.as_secs().max(1),
-            wait.as_secs().max(1)
-        );
-        return (StatusCode::TOO_MANY_REQUESTS, login_form(Some(&text))).into_response();
+        let text =
+            t(lang, "login_too_many_account").replace("{s}", &wait.as_secs().max(1).to_string());
+        return (StatusCode::TOO_MANY_REQUESTS, login_form(lang, Some(&text))).into_response();
     }
     let s = shared.clone();
     let tried = f.name.clone();
@@ -441,7 +444,7 @@ pub(super) async fn login(
             // failed login.
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
-                login_form(Some("Nobody can log in: the accounts file cannot be read. An administrator runs `packwitness doctor` on this PC, which says why and what to do. / 无法登录：账号文件无法读取。请管理员在本机运行 `packwitness doctor` 查看原因和处理方法。")),
+                login_form(lang, Some(t(lang, "login_unreadable"))),
             )
                 .into_response();
         }
@@ -450,7 +453,7 @@ pub(super) async fn login(
         tracing::warn!(%ip, user = %tried, "failed login");
         return (
             StatusCode::UNAUTHORIZED,
-            login_form(Some("Wrong name or password. / 用户名或密码错误。")),
+            login_form(lang, Some(t(lang, "login_wrong"))),
         )
             .into_response();
     };

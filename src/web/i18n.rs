@@ -255,6 +255,25 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "请负责人在工位电脑上运行 `packwitness screen pair {id}`，并在此输入它显示的配对码：",
     ),
     ("pair_button", "Pair this screen", "配对此屏幕"),
+    ("login", "Log in", "登录"),
+    ("login_name", "Name", "用户名"),
+    ("login_password", "Password", "密码"),
+    ("login_wrong", "Wrong name or password.", "用户名或密码错误。"),
+    (
+        "login_too_many_here",
+        "Too many failed logins from this address: wait a minute.",
+        "此地址登录失败次数过多，请等一分钟再试。",
+    ),
+    (
+        "login_too_many_account",
+        "Too many failed logins to this account: try again in {s} s.",
+        "此账号登录失败次数过多，请 {s} 秒后再试。",
+    ),
+    (
+        "login_unreadable",
+        "Nobody can log in: the accounts file cannot be read. An administrator runs `packwitness doctor` on this PC, which says why and what to do.",
+        "无法登录：账号文件无法读取。请管理员在本机运行 `packwitness doctor` 查看原因和处理方法。",
+    ),
     ("pair_or_login", "or log in", "或登录"),
     ("released", "released", "已解除"),
     ("file", "File", "文件"),
@@ -448,6 +467,7 @@ mod tests {
             include_str!("screen.rs"),
             include_str!("stats.rs"),
             include_str!("kiosk.rs"),
+            include_str!("auth.rs"),
             include_str!("share.rs"),
         ] {
             for key in call.captures_iter(src).map(|c| c[1].to_string()) {

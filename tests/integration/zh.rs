@@ -215,7 +215,28 @@ fn the_pages_in_chinese_name_nothing_by_the_logs_names() {
         "{}",
         en.text()
     );
+    // With an account, a screen that was never paired gets the pairing page, and a browser
+    // the login page: every word Chinese (the station's id and the brand aside).
+    add_user(&dir, "lead", "admin");
+    for (page, status) in [("/station/station-1", 401), ("/login", 200)] {
+        let r = http(&web, "GET", page, &zh, b"");
+        assert_eq!(r.status, status, "{page}: {}", r.text());
+        let text = visible(&r.text());
+        let english = english_words(&text, &["station", "packwitness", "screen", "pair"]);
+        assert!(
+            english.is_empty() && text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{page} in Chinese shows {english:?}:\n{text}"
+        );
+    }
     let _ = station.finish();
+}
+
+/// Words of three or more Latin letters in `text`, except those in `allowed` (the station's
+/// id, a command the page quotes).
+fn english_words<'a>(text: &'a str, allowed: &[&str]) -> Vec<&'a str> {
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| w.len() >= 3 && !allowed.contains(&w.to_ascii_lowercase().as_str()))
+        .collect()
 }
 
 #[test]
