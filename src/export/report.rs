@@ -74,12 +74,51 @@ sha256sum -c SHA256SUMS
 grep -o '\"sha256\":\"[0-9a-f]*\"' records/line-*.jsonl
 ";
 
-fn figure(stills: &BTreeMap<String, Vec<u8>>, name: &Option<String>, caption: &str) -> Markup {
+/// [`MANUAL_CHECK`] with its comments in Chinese (the commands are the same).
+const MANUAL_CHECK_ZH: &str = "# 0. 商家在纠纷前公布的工位密钥。不是本证据包里的 station.pub：
+#    那是制作证据包的人选的。
+KEY='name+id+key'
+{ printf '\\x30\\x2a\\x30\\x05\\x06\\x03\\x2b\\x65\\x70\\x03\\x21\\x00'
+  printf '%s' \"$KEY\" | cut -d+ -f3- | base64 -d | tail -c 32; } > key.der
+openssl pkey -pubin -inform DER -in key.der -out key.pem
+
+# 1. 检查点由该密钥签名（Ed25519）。签名的文本到最后一个空行为止；工位的签名行
+#    以长破折号和密钥名开头（其他行，如见证者的联署，属于其他密钥）。
+n=$(grep -n '^$' checkpoint.note | tail -n 1 | cut -d: -f1)
+head -n $((n - 1)) checkpoint.note > body.txt
+grep \"^— ${KEY%%+*} \" checkpoint.note | cut -d' ' -f3 | base64 -d | tail -c 64 > sig.bin
+openssl pkeyutl -verify -pubin -inkey key.pem -rawin -in body.txt -sigfile sig.bin
+
+# 2. 导出后证据包中没有文件被改动：bundle.note 与第 1 步一样有签名，
+#    并列出其他每个文件的 SHA-256。
+sed '1d;/^$/,$d' bundle.note | sha256sum -c
+
+# 3. 每条记录都在该签名日志中：从叶子 SHA-256(0x00 || 记录行) 起重新计算
+#    proofs/line-N.tlog-proof 的 RFC 6962 默克尔路径直到根（verify.sh 用 openssl dgst
+#    完成）；每个证明里的记录就是对应的记录文件：
+for p in proofs/line-*.tlog-proof; do r=records/$(basename \"$p\" .tlog-proof).jsonl
+  sed -n 's/^extra //p' \"$p\" | base64 -d | cmp - \"$r\" && echo \"$r: in the proof\"; done
+
+# 4. 这些记录属于本订单：每条 clip_opened 记录写有订单号（或由 code_attached 记录
+#    关联到该录像），每段录像都有 clip_sealed 记录，访问记录（本次导出）恰好列出这些录像。
+grep -h '\"kind\":\"\\(clip_opened\\|access\\)\"' records/line-*.jsonl
+
+# 5. 录像文件就是当时录制的：其 SHA-256 与封存记录中的哈希相同。
+sha256sum -c SHA256SUMS
+grep -o '\"sha256\":\"[0-9a-f]*\"' records/line-*.jsonl
+";
+
+/// A still with its caption in both languages (`[en, zh]`).
+fn figure(
+    stills: &BTreeMap<String, Vec<u8>>,
+    name: &Option<String>,
+    caption: [String; 2],
+) -> Markup {
     match name.as_ref().and_then(|n| stills.get(n)) {
         Some(b) => html! {
             figure {
-                img alt=(caption) src={ "data:image/jpeg;base64," (b64(b)) };
-                figcaption { (caption) }
+                img alt=(caption[0]) src={ "data:image/jpeg;base64," (b64(b)) };
+                figcaption { (tr(&caption[0], &caption[1])) }
             }
         },
         None => html! {},
@@ -135,7 +174,10 @@ fn scans_section(scans: &[crate::log::Record]) -> Markup {
                 "工位处理的每一次扫描（来自已证明的记录）：开始录像的订单号、关联的运单号、下一箱、结束码。"))
         }
         div.scroll { table {
-            tr { th { "scanned" } th { "code" } th { "kind" } th { "what it did" } th { "scanner" } }
+            tr {
+                th { (tr("scanned", "扫描时间")) } th { (tr("code", "条码")) } th { (tr("kind", "类型")) }
+                th { (tr("what it did", "作用")) } th { (tr("scanner", "扫描枪")) }
+            }
             @for r in scans {
                 @if let crate::log::Body::Scan { code, code_kind, action, detail, scanner, scanned_at, .. } = &r.body {
                     tr {
@@ -194,33 +236,59 @@ pub fn report(
                 }
                 @if !ev.anchors.is_empty() {
                     p {
-                        "Time-stamps (RFC 3161), as the bundle says: "
-                        @for a in &ev.anchors {
-                            "the checkpoint of " (a.size) " lines at " (a.gen_time) " by " (a.tsa) "; "
+                        span.en {
+                            "Time-stamps (RFC 3161), as the bundle says: "
+                            @for a in &ev.anchors {
+                                "the checkpoint of " (a.size) " lines at " (a.gen_time) " by " (a.tsa) "; "
+                            }
+                            "check them against the TSA's published certificates (TSA_CA=FILE for verify.sh, --tsa-ca for verify-bundle)."
                         }
-                        "check them against the TSA's published certificates (TSA_CA=FILE for verify.sh, --tsa-ca for verify-bundle)."
+                        span.zh {
+                            "时间戳（RFC 3161），证据包所述："
+                            @for a in &ev.anchors {
+                                (a.tsa) " 于 " (a.gen_time) " 为 " (a.size) " 行的检查点盖章；"
+                            }
+                            "请用时间戳机构公布的证书检查（verify.sh 用 TSA_CA=FILE，verify-bundle 用 --tsa-ca）。"
+                        }
                     }
                 }
                 @if !ev.witnessed.is_empty() {
                     p {
-                        "Witness cosignatures (c2sp.org/tlog-cosignature), as the bundle says: "
-                        @for w in &ev.witnessed {
-                            "the checkpoint of " (w.size) " lines by " (w.witness) " (key ID " (w.key_id) ") at " (w.time) "; "
+                        span.en {
+                            "Witness cosignatures (c2sp.org/tlog-cosignature), as the bundle says: "
+                            @for w in &ev.witnessed {
+                                "the checkpoint of " (w.size) " lines by " (w.witness) " (key ID " (w.key_id) ") at " (w.time) "; "
+                            }
+                            "they count only once checked with the witness's key, obtained from the witness: "
                         }
-                        "they count only once checked with the witness's key, obtained from the witness: "
+                        span.zh {
+                            "见证者联署（c2sp.org/tlog-cosignature），证据包所述："
+                            @for w in &ev.witnessed {
+                                (w.witness) "（密钥 ID " (w.key_id) "）于 " (w.time) " 联署了 " (w.size) " 行的检查点；"
+                            }
+                            "只有用从见证者本人处获得的密钥检查后才算数："
+                        }
                         code { "bash verify.sh STATION_KEY WITNESS_KEY" } "."
                     }
                 }
                 p {
-                    "Exported " (ev.exported_at) " by " (ev.exported_by) " with " (ev.software)
-                    ". Station key " code { (ev.station_key) } "."
+                    span.en { "Exported " (ev.exported_at) " by " (ev.exported_by) " with " (ev.software) ". Station key " }
+                    span.zh { "导出时间 " (ev.exported_at) "，导出人 " (ev.exported_by) "，软件 " (ev.software) "。工位密钥 " }
+                    code { (ev.station_key) } "."
                 }
                 p {
-                    "Every clip below was recorded by the station, its SHA-256 written into the station's append-only, "
-                    "hash-chained manifest when it was sealed, and that manifest line is proven to be in the station's "
-                    "signed log (checkpoint of " (ev.checkpoint.size) " lines, root " code { (ev.checkpoint.root) }
-                    @if let Some(t) = &ev.checkpoint.time { ", signed " (t) }
-                    ")."
+                    span.en {
+                        "Every clip below was recorded by the station, its SHA-256 written into the station's append-only, "
+                        "hash-chained manifest when it was sealed, and that manifest line is proven to be in the station's "
+                        "signed log (checkpoint of " (ev.checkpoint.size) " lines, root "
+                    }
+                    span.zh {
+                        "以下每段录像都由工位录制；封存时其 SHA-256 写入工位只可追加、哈希链接的清单，"
+                        "且该清单行已被证明在工位签名的日志中（" (ev.checkpoint.size) " 行的检查点，根 "
+                    }
+                    code { (ev.checkpoint.root) }
+                    @if let Some(t) = &ev.checkpoint.time { (tr(", signed ", "，签名于 ")) (t) }
+                    (tr(").", "）。"))
                 }
                 h2 { (tr("Stills", "画面")) }
                 p.note {
@@ -228,8 +296,14 @@ pub fn report(
                         "录像的第一帧早于扫描订单的时刻（预录：工位保留扫描前的几秒钟，以免遗漏扫描前的画面），所以水印上还没有订单号。"))
                 }
                 @for c in &ev.clips {
-                    (figure(stills, &c.still_start, &format!("clip {} first frame, pre-roll ({}); order scanned {}", c.clip, zones(&c.started_at), zones(&c.scanned_at))))
-                    (figure(stills, &c.still_end, &format!("clip {} last frame before the seal ({})", c.clip, c.ended_at.as_deref().map(zones).unwrap_or_default())))
+                    (figure(stills, &c.still_start, [
+                        format!("clip {} first frame, pre-roll ({}); order scanned {}", c.clip, zones(&c.started_at), zones(&c.scanned_at)),
+                        format!("录像 {} 第一帧，预录（{}）；订单扫描于 {}", c.clip, zones(&c.started_at), zones(&c.scanned_at)),
+                    ]))
+                    (figure(stills, &c.still_end, [
+                        format!("clip {} last frame before the seal ({})", c.clip, c.ended_at.as_deref().map(zones).unwrap_or_default()),
+                        format!("录像 {} 封存前最后一帧（{}）", c.clip, c.ended_at.as_deref().map(zones).unwrap_or_default()),
+                    ]))
                 }
                 h2 { (tr("Timeline", "时间线")) }
                 p.note {
@@ -238,9 +312,11 @@ pub fn report(
                 }
                 div.scroll { table #pw-timeline {
                     tr {
-                        th { "clip" } th { "camera" } th { "box" } th { "part" } th { "scanned" }
-                        th { "start (with pre-roll)" } th { "end" } th { "sealed by" } th { "operator" }
-                        th { "SHA-256" } th { "file" }
+                        th { (tr("clip", "录像")) } th { (tr("camera", "摄像头")) } th { (tr("box", "箱")) }
+                        th { (tr("part", "段")) } th { (tr("scanned", "扫描时间")) }
+                        th { (tr("start (with pre-roll)", "开始（含预录）")) } th { (tr("end", "结束")) }
+                        th { (tr("sealed by", "封存原因")) } th { (tr("operator", "打包员")) }
+                        th { "SHA-256" } th { (tr("file", "文件")) }
                     }
                     @for c in &ev.clips {
                         tr data-clip=(c.clip) data-start=(c.started_at)
@@ -249,24 +325,29 @@ pub fn report(
                             td { (c.clip) }
                             td {
                                 (c.camera)
-                                @if c.test_pattern { br; b { "TEST PATTERN: not evidence" } }
+                                @if c.test_pattern { br; b { (tr("TEST PATTERN: not evidence", "测试画面：不是证据")) } }
                             }
                             td { (c.box_no) }
                             td { (c.part) }
                             td {
                                 (zones(&c.scanned_at))
-                                @if c.clock_synced == Some(false) { br; b { "clock not synchronised" } }
+                                @if c.clock_synced == Some(false) { br; b { (tr("clock not synchronised", "时钟未同步")) } }
                             }
                             td { (zones(&c.started_at)) }
-                            td { (c.ended_at.as_deref().map(zones).unwrap_or_else(|| "(open)".into())) }
+                            td {
+                                @match c.ended_at.as_deref() {
+                                    Some(t) => (zones(t)),
+                                    None => (tr("(open)", "（未封存）")),
+                                }
+                            }
                             td { @if let Some(r) = &c.reason { (word("reason", r)) } }
                             td { (c.operator.as_deref().unwrap_or("")) }
                             td { code { (c.sha256.as_deref().unwrap_or("")) } }
                             td {
                                 @match (&c.file, c.pruned) {
                                     (Some(f), _) => (f),
-                                    (None, true) => "pruned by retention; its records are proven below",
-                                    (None, false) => "not sealed",
+                                    (None, true) => (tr("pruned by retention; its records are proven below", "已按保留期限删除；其记录在下方得到证明")),
+                                    (None, false) => (tr("not sealed", "未封存")),
                                 }
                             }
                         }
@@ -276,14 +357,22 @@ pub fn report(
                 @if !uploads.is_empty() { (uploads_section(uploads)) }
                 h2 { (tr("How to check this bundle yourself", "如何自行检查本证据包")) }
                 p {
-                    "You need nothing from the station or from packwitness: bash, coreutils and openssl (3.0 or newer). "
-                    "Unzip the bundle and run " code { "bash verify.sh 'STATION_KEY'" } " with the station key the merchant published "
-                    "before the dispute (and TSA_CA=FILE with the TSA's published CA certificates, and the witness keys after the station key); it does exactly these steps and says VERIFIED only if all pass and every clip's time is proven by a time-stamp or cosignature, TIME NOT PROVEN (exit 5) when the times rest on the station's clock:"
+                    span.en {
+                        "You need nothing from the station or from packwitness: bash, coreutils and openssl (3.0 or newer). "
+                        "Unzip the bundle and run "
+                    }
+                    span.zh { "无需工位或 packwitness 提供任何东西：只要 bash、coreutils 和 openssl（3.0 或更新）。解压证据包后运行 " }
+                    code { "bash verify.sh 'STATION_KEY'" }
+                    (tr(" with the station key the merchant published before the dispute (and TSA_CA=FILE with the TSA's published CA certificates, and the witness keys after the station key); it does exactly these steps and says VERIFIED only if all pass and every clip's time is proven by a time-stamp or cosignature, TIME NOT PROVEN (exit 5) when the times rest on the station's clock:",
+                        "，STATION_KEY 为商家在纠纷前公布的工位密钥（另加 TSA_CA=FILE 指向时间戳机构公布的 CA 证书，并在工位密钥后给出见证者密钥）；它正是执行以下步骤，只有全部通过且每段录像的时间都由时间戳或联署证明时才显示 VERIFIED（已验证），时间仅凭工位时钟时显示 TIME NOT PROVEN（时间未证明，退出码 5）："))
                 }
-                pre { (MANUAL_CHECK) }
+                pre.en { (MANUAL_CHECK) }
+                pre.zh { (MANUAL_CHECK_ZH) }
                 p {
-                    "Or, with packwitness: " code { "packwitness verify-bundle BUNDLE.zip --key '" (ev.station_key) "'" } ". "
-                    "Compare the station key with the one the merchant published before the dispute."
+                    (tr("Or, with packwitness: ", "或者用 packwitness："))
+                    code { "packwitness verify-bundle BUNDLE.zip --key '" (ev.station_key) "'" } ". "
+                    (tr("Compare the station key with the one the merchant published before the dispute.",
+                        "请把工位密钥与商家在纠纷前公布的密钥比对。"))
                 }
                 script #pw-data type="application/json" { (PreEscaped(data)) }
                 script { (PreEscaped(CHECK_JS)) }
@@ -306,13 +395,16 @@ fn uploads_section(uploads: &[crate::log::Record]) -> Markup {
                 "）与下表某一行相同，即为该文件；记录写明了它由哪些录像的哪一段生成。"))
         }
         div.scroll { table {
-            tr { th { "file" } th { "SHA-256" } th { "bytes" } th { "made" } th { "by" } th { "from clips (seconds of each)" } th { "encoded" } }
+            tr {
+                th { (tr("file", "文件")) } th { "SHA-256" } th { (tr("bytes", "字节")) } th { (tr("made", "生成时间")) }
+                th { (tr("by", "操作人")) } th { (tr("from clips (seconds of each)", "来源录像（各段秒数）")) } th { (tr("encoded", "编码")) }
+            }
             @for r in uploads {
                 @if let crate::log::Body::Access { derived: Some(d), who, to, .. } = &r.body {
                     tr {
                         td { (to.as_deref().unwrap_or("")) } td { code { (d.sha256) } } td { (d.size) }
                         td { (r.at) } td { (who) }
-                        td { @for s in &d.sources { (s.clip) " (" (format!("{:.1}–{:.1} s", s.from_ms as f64 / 1000.0, s.to_ms as f64 / 1000.0)) @if s.burned_in { ", stamp burned in" } ") " } }
+                        td { @for s in &d.sources { (s.clip) " (" (format!("{:.1}–{:.1} s", s.from_ms as f64 / 1000.0, s.to_ms as f64 / 1000.0)) @if s.burned_in { (tr(", stamp burned in", "，已烧录水印")) } ") " } }
                         td { (d.encoder) " · " (d.width) "×" (d.height) }
                     }
                 }

@@ -169,32 +169,35 @@ fn bundle_round_trip_and_the_documented_steps_work() {
         "{}",
         show(&out)
     );
-    // The commands the report lists, run as a reviewer would paste them (in a copy: they
-    // leave files behind), with the published key.
-    let manual = html
-        .split_once("<pre>")
-        .and_then(|(_, r)| r.split_once("</pre>"))
-        .unwrap()
-        .0
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-        .replace("KEY='name+id+key'", &format!("KEY='{}'", station_key(&dir)));
-    let u2 = tmp.path().join("by-hand");
-    unzip_to(&zip, &u2);
-    let o = std::process::Command::new("bash")
-        .args(["-e", "-c", &manual])
-        .current_dir(&u2)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{manual}\n{}", show(&o));
-    assert!(
-        stdout(&o).contains("Signature Verified Successfully")
-            && stdout(&o).contains(&format!("{clip_name}: OK")),
-        "{}",
-        show(&o)
-    );
+    // The commands the report lists, in either language (the same commands, the comments
+    // translated), run as a reviewer would paste them (in a copy: they leave files behind),
+    // with the published key.
+    for lang in ["en", "zh"] {
+        let manual = html
+            .split_once(&format!("<pre class=\"{lang}\">"))
+            .and_then(|(_, r)| r.split_once("</pre>"))
+            .unwrap()
+            .0
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+            .replace("KEY='name+id+key'", &format!("KEY='{}'", station_key(&dir)));
+        let u2 = tmp.path().join(format!("by-hand-{lang}"));
+        unzip_to(&zip, &u2);
+        let o = std::process::Command::new("bash")
+            .args(["-e", "-c", &manual])
+            .current_dir(&u2)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{manual}\n{}", show(&o));
+        assert!(
+            stdout(&o).contains("Signature Verified Successfully")
+                && stdout(&o).contains(&format!("{clip_name}: OK")),
+            "{}",
+            show(&o)
+        );
+    }
     // A changed clip and a changed record fail the script, naming them.
     let clip = u.join(clip_name);
     let mut b = std::fs::read(&clip).unwrap();
