@@ -76,6 +76,30 @@ pub enum CodeError {
     NotRecorded(String),
 }
 
+impl CodeError {
+    /// The reason's name, stable for pages and scripts (`reject_<name>` in the web's words).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CodeError::Empty => "empty",
+            CodeError::TooLong { .. } => "too_long",
+            CodeError::Control { .. } => "control",
+            CodeError::UnknownKey { .. } => "unknown_key",
+            CodeError::NoRule { .. } => "no_rule",
+            CodeError::Rejected { .. } => "rejected",
+            CodeError::BadBadge { .. } => "bad_badge",
+            CodeError::NotRecorded(_) => "not_recorded",
+        }
+    }
+
+    /// The merchant's own words of a `[[codes.rule]]` that refused the code, if any.
+    pub fn rule_message(&self) -> Option<&str> {
+        match self {
+            CodeError::Rejected { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+}
+
 /// A refused scan: what came in (escaped, shortened for logs) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {

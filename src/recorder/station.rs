@@ -116,6 +116,12 @@ pub struct LastRejection {
     pub scan: String,
     pub error: String,
     pub at: String,
+    /// The reason's name (`codes::CodeError::name`), for the screen's words.
+    #[serde(default)]
+    pub why: String,
+    /// A code rule's own message, when a rule refused it.
+    #[serde(default)]
+    pub rule_message: Option<String>,
 }
 
 /// What a station does with its open order now (its name on the wire and in the pages'
@@ -604,6 +610,8 @@ impl Station {
             scan: rejected.raw.clone(),
             error: rejected.error.to_string(),
             at: format_time(self.clock.now()),
+            why: rejected.error.name().to_string(),
+            rule_message: rejected.error.rule_message().map(str::to_string),
         });
     }
 

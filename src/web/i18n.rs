@@ -136,6 +136,38 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("saved", "Saved", "已保存"),
     ("scanned", "Scanned", "已扫描"),
     ("rejected", "Rejected", "扫描被拒绝"),
+    ("reject_empty", "an empty scan", "空扫描"),
+    (
+        "reject_too_long",
+        "too long: two scans run together?",
+        "条码过长：是否两次扫描连在了一起？",
+    ),
+    (
+        "reject_control",
+        "a control character: check the scanner's suffix settings",
+        "含控制字符：请检查扫描枪的后缀设置",
+    ),
+    (
+        "reject_unknown_key",
+        "a key the scanner should not send: set it to a US keyboard layout",
+        "扫描枪发送了无法识别的按键：请设为美式键盘布局",
+    ),
+    (
+        "reject_no_rule",
+        "not an order, waybill, badge or control code",
+        "不是订单号、运单号、工牌或控制码",
+    ),
+    ("reject_rejected", "refused by a code rule", "被条码规则拒绝"),
+    (
+        "reject_bad_badge",
+        "a badge name is 1 to 32 of A-Z 0-9 . _ -",
+        "工牌名须为 1 到 32 个 A-Z 0-9 . _ - 字符",
+    ),
+    (
+        "reject_not_recorded",
+        "NOT RECORDING: scan it again when the station records",
+        "未在录制：请在工位恢复录制后重新扫描",
+    ),
     ("box", "box", "箱"),
     ("operator", "Packer", "打包员"),
     ("sound_on", "Sound on", "声音已开"),
@@ -408,7 +440,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
 ];
 
 /// The string `key` in `lang`, if the table has it.
-fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
+pub(super) fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
     STRINGS
         .iter()
         .chain(crate::log::words::WORDS)

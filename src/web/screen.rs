@@ -44,6 +44,14 @@ const SCREEN_KEYS: &[&str] = &[
     "saved",
     "scanned",
     "rejected",
+    "reject_empty",
+    "reject_too_long",
+    "reject_control",
+    "reject_unknown_key",
+    "reject_no_rule",
+    "reject_rejected",
+    "reject_bad_badge",
+    "reject_not_recorded",
     "box",
     "operator",
     "sound_on",
@@ -374,4 +382,50 @@ pub(super) async fn camera_preview(
         picture.jpeg.as_ref().clone(),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::CodeError;
+    use i18n::Lang;
+
+    /// Every string the screen's script is given exists in both languages, and every reason
+    /// a scan can be refused for is one of them (the script shows `reject_<name>`).
+    #[test]
+    fn the_screen_has_words_for_every_refusal() {
+        for key in SCREEN_KEYS {
+            for lang in [Lang::En, Lang::Zh] {
+                assert!(
+                    i18n::lookup(lang, key).is_some(),
+                    "the screen's {key:?} has no {lang:?} string"
+                );
+            }
+        }
+        let every = [
+            CodeError::Empty,
+            CodeError::TooLong { len: 0, max: 0 },
+            CodeError::Control { code: 0, pos: 0 },
+            CodeError::UnknownKey { key: 0 },
+            CodeError::NoRule {
+                code: String::new(),
+            },
+            CodeError::Rejected {
+                code: String::new(),
+                rule: String::new(),
+                message: String::new(),
+            },
+            CodeError::BadBadge {
+                code: String::new(),
+            },
+            CodeError::NotRecorded(String::new()),
+        ];
+        for e in every {
+            let key = format!("reject_{}", e.name());
+            assert!(
+                SCREEN_KEYS.contains(&key.as_str()),
+                "the screen has no words for a scan refused as {key}"
+            );
+        }
+    }
 }

@@ -512,6 +512,12 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
     );
     station.scan("ORD-7002");
     zh.wait_js("REC and the order on the kiosk", "return document.getElementById('rec').classList.contains('on') && document.getElementById('order').textContent === 'ORD-7002';");
+    // A code no rule takes: refused, and the kiosk says why in its own language.
+    station.scan("hello?");
+    zh.wait_js(
+        "the refusal in Chinese",
+        "return document.getElementById('last-scan').textContent === '扫描被拒绝: hello? (不是订单号、运单号、工牌或控制码)';",
+    );
 
     // One camera dies: its own panel goes red and says, in plain words, what to do; the
     // other stays live and the order records on (no screen-wide alarm).

@@ -244,7 +244,10 @@ function show(msg) {
   const ls = $("last-scan");
   if (last && h.rejects > last.rejects && h.last_rejection) {
     ls.className = "bad";
-    ls.textContent = `${S.rejected}: ${h.last_rejection.scan} (${h.last_rejection.error})`;
+    // The reason in the page's language; a code rule's own message as the merchant wrote it.
+    const r = h.last_rejection;
+    const why = S[`reject_${r.why}`] || r.error;
+    ls.textContent = `${S.rejected}: ${r.scan} (${r.rule_message ? `${why}: ${r.rule_message}` : why})`;
     play("rejected");
   } else if (h.last_scan && (!last || h.scans > last.scans)) {
     ls.className = "good";
