@@ -17,6 +17,7 @@ use packwitness::recorder::camera::MediaOpener;
 use packwitness::recorder::state::Action;
 use packwitness::recorder::writer::Observer;
 use packwitness::recorder::Outcome;
+use packwitness::web::i18n::{label, t, Lang};
 
 use super::{check, find, shell_quote, EXIT_VERIFY_FAILED};
 
@@ -248,11 +249,22 @@ struct Feedback {
     /// For the terminal's first line: the stop code and the data dir.
     stop_code: String,
     data_dir: PathBuf,
+    /// `[feedback] lang`, decided at start.
+    lang: Lang,
 }
 
 impl Feedback {
     fn new(config: &Config, data_dir: &Path) -> Feedback {
+        let locale: Vec<Option<String>> = ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .map(|v| std::env::var(v).ok())
+            .collect();
         Feedback {
+            lang: if config.feedback.lang.chinese(&locale) {
+                Lang::Zh
+            } else {
+                Lang::En
+            },
             config: config.feedback.clone(),
             terminal: std::io::stderr().is_terminal(),
             several: config.stations.len() > 1,
@@ -272,47 +284,65 @@ impl Feedback {
 
 impl app::run::Feedback for Feedback {
     fn ready(&self, stations: &[&str], stdin: Option<&str>, web: Option<std::net::SocketAddr>) {
+        let lang = self.lang;
         if let Some(addr) = web {
-            eprintln!("packwitness: web page and API at http://{addr}/");
+            eprintln!(
+                "{}",
+                t(lang, "term_web").replace("{url}", &format!("http://{addr}/"))
+            );
         }
         if let Some(st) = stdin.filter(|_| std::io::stdin().is_terminal()) {
-            let others = if stations.len() > 1 {
-                format!(" (stations: {})", stations.join(", "))
+            let station = if stations.len() > 1 {
+                format!("{st} ({})", stations.join(", "))
             } else {
-                String::new()
+                st.to_string()
             };
-            eprintln!("packwitness: recording station {st}{others} into {}; scan or type an order code and press Enter ({} seals, Ctrl-D or Ctrl-C stops)",
-                self.data_dir.display(), self.stop_code);
+            eprintln!(
+                "{}",
+                t(lang, "term_ready")
+                    .replace("{station}", &station)
+                    .replace("{dir}", &self.data_dir.display().to_string())
+                    .replace("{stop}", &self.stop_code)
+            );
         }
     }
 
     fn accepted(&self, station: &str, scanner: &str, scan: &Scan, outcome: &Outcome) {
-        let label = |order: &str, b: u32| {
+        let lang = self.lang;
+        let order_box = |order: &str, b: u32| {
             if b > 1 {
-                format!("{order} box {b}")
+                t(lang, "term_box")
+                    .replace("{order}", order)
+                    .replace("{box}", &b.to_string())
             } else {
                 order.to_string()
             }
         };
         let state = match (&outcome.recording, &outcome.not_recording) {
-            (Some((order, b)), None) => format!("recording {}", label(order, *b)),
-            (Some((order, b)), Some(why)) => {
-                format!("NOT RECORDING {}: {why}", label(order, *b))
+            (Some((order, b)), None) => {
+                t(lang, "term_recording").replace("{order}", &order_box(order, *b))
             }
-            (None, _) => "idle".to_string(),
+            (Some((order, b)), Some(why)) => {
+                format!(
+                    "{} {}: {why}",
+                    t(lang, "not_recording"),
+                    order_box(order, *b)
+                )
+            }
+            (None, _) => t(lang, "idle").to_string(),
         };
         let what = match &outcome.action {
-            Action::Ignored(why) => format!("ignored: {why}"),
-            Action::Debounced => "ignored: scanned twice".into(),
-            a => a.name().to_string(),
+            Action::Ignored(why) => t(lang, "term_ignored").replace("{why}", why),
+            Action::Debounced => t(lang, "term_twice").to_string(),
+            a => label(lang, "action", a.name()),
         };
+        let kind = label(lang, "code_kind", scan.kind.as_str());
         tracing::info!(station, scanner, code = %scan.code, kind = scan.kind.as_str(), rule = %scan.rule, action = %what, state = %state, "scan");
         if outcome.not_recording.is_some() && !self.terminal {
             // Loud whether or not anyone watches a terminal: the log says it too.
             eprintln!(
-                "[{}] {} {}: {what} -> {state}",
+                "[{}] {kind} {}: {what} -> {state}",
                 self.who(station, scanner),
-                scan.kind.as_str(),
                 scan.code
             );
         }
@@ -325,12 +355,11 @@ impl app::run::Feedback for Feedback {
             let op = outcome
                 .operator
                 .as_deref()
-                .map(|o| format!(" · operator {o}"))
+                .map(|o| format!(" · {} {o}", t(lang, "operator")))
                 .unwrap_or_default();
             eprintln!(
-                "{bell}[{}] {} {}: {what} -> {state}{op}",
+                "{bell}[{}] {kind} {}: {what} -> {state}{op}",
                 self.who(station, scanner),
-                scan.kind.as_str(),
                 scan.code
             );
         }
@@ -342,11 +371,22 @@ impl app::run::Feedback for Feedback {
     fn rejected(&self, station: &str, scanner: &str, rejected: &Rejected) {
         if self.terminal {
             let bell = if self.config.bell { "\u{7}" } else { "" };
+            // The reason in the packer's language; in English the error says it in full.
+            let why = match self.lang {
+                Lang::En => rejected.error.to_string(),
+                Lang::Zh => {
+                    let why = t(self.lang, &format!("reject_{}", rejected.error.name()));
+                    match rejected.error.rule_message() {
+                        Some(m) => format!("{why}：{m}"),
+                        None => why.to_string(),
+                    }
+                }
+            };
             eprintln!(
-                "{bell}[{}] REJECTED {}: {}",
+                "{bell}[{}] {} {}: {why}",
                 self.who(station, scanner),
+                t(self.lang, "term_rejected"),
                 rejected.raw,
-                rejected.error
             );
         }
         run_feedback(&self.config.reject_command, station, scanner, &rejected.raw);

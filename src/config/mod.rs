@@ -13,8 +13,9 @@ use serde::Deserialize;
 
 mod sections;
 pub use sections::{
-    is_loopback_url, AnchorConfig, ArchiveConfig, ArchiveServerConfig, LockMode, NotifyConfig,
-    RecorderConfig, ServerConfig, UploadConfig, UploadPreset, WitnessConfig,
+    is_loopback_url, AnchorConfig, ArchiveConfig, ArchiveServerConfig, FeedbackConfig,
+    FeedbackLang, LockMode, NotifyConfig, RecorderConfig, ServerConfig, UploadConfig, UploadPreset,
+    WitnessConfig,
 };
 
 impl From<ConfigError> for crate::Error {
@@ -479,28 +480,6 @@ pub enum Terminator {
     Lf,
     Crlf,
     Tab,
-}
-
-/// How a station tells the packer about a scan.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct FeedbackConfig {
-    /// Ring the terminal bell on a rejected scan (when standard error is a terminal).
-    pub bell: bool,
-    /// Run this command (program and arguments) on a rejected scan, e.g. to play a sound.
-    pub reject_command: Vec<String>,
-    /// Run this command when a scan is accepted.
-    pub accept_command: Vec<String>,
-}
-
-impl Default for FeedbackConfig {
-    fn default() -> Self {
-        FeedbackConfig {
-            bell: true,
-            reject_command: Vec::new(),
-            accept_command: Vec::new(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

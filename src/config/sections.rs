@@ -1,6 +1,7 @@
 //! The sections of the config about the process beside its stations: `[recorder]` (how it
 //! runs on its machine), `[server]` (its web server), `[anchor]` (time-stamps and
-//! witnesses) and the archive's (`[archive]`, `[archive_server]`).
+//! witnesses), the archive's (`[archive]`, `[archive_server]`) and `[feedback]` (what the
+//! packer is told at a terminal).
 //! Never: reads files or checks values against the system (the modules that use them do).
 
 use serde::Deserialize;
@@ -366,5 +367,60 @@ impl UploadConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// How a station tells the packer about a scan.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedbackConfig {
+    /// Ring the terminal bell on a rejected scan (when standard error is a terminal).
+    pub bell: bool,
+    /// Run this command (program and arguments) on a rejected scan, e.g. to play a sound.
+    pub reject_command: Vec<String>,
+    /// Run this command when a scan is accepted.
+    pub accept_command: Vec<String>,
+    /// The language of what the terminal tells the packer: `auto` (the system's, from
+    /// `LC_ALL`, `LC_MESSAGES` or `LANG`), `en` or `zh-CN`.
+    pub lang: FeedbackLang,
+}
+
+/// `[feedback] lang`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub enum FeedbackLang {
+    /// The system's language (Chinese when its locale starts with `zh`).
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "en")]
+    En,
+    #[serde(rename = "zh-CN", alias = "zh")]
+    Zh,
+}
+
+impl FeedbackLang {
+    /// Chinese or not, with `auto` decided by the locale variables given (`LC_ALL`,
+    /// `LC_MESSAGES`, `LANG`: the first one set and not empty).
+    pub fn chinese(self, locale: &[Option<String>]) -> bool {
+        match self {
+            FeedbackLang::En => false,
+            FeedbackLang::Zh => true,
+            FeedbackLang::Auto => locale
+                .iter()
+                .flatten()
+                .find(|v| !v.is_empty())
+                .is_some_and(|v| v.starts_with("zh")),
+        }
+    }
+}
+
+impl Default for FeedbackConfig {
+    fn default() -> Self {
+        FeedbackConfig {
+            bell: true,
+            reject_command: Vec::new(),
+            accept_command: Vec::new(),
+            lang: FeedbackLang::Auto,
+        }
     }
 }

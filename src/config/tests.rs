@@ -172,3 +172,26 @@ fn alarm_strict_names_only_warnings() {
         "{e}"
     );
 }
+
+#[test]
+fn feedback_lang_is_auto_en_or_zh_and_auto_follows_the_locale() {
+    use super::FeedbackLang;
+    let lang = |text: &str| Config::parse(text, Path::new("x.toml")).map(|c| c.feedback.lang);
+    assert_eq!(lang("").unwrap(), FeedbackLang::Auto);
+    assert_eq!(
+        lang("[feedback]\nlang = \"zh-CN\"").unwrap(),
+        FeedbackLang::Zh
+    );
+    assert_eq!(lang("[feedback]\nlang = \"zh\"").unwrap(), FeedbackLang::Zh);
+    assert_eq!(lang("[feedback]\nlang = \"en\"").unwrap(), FeedbackLang::En);
+    let bad = lang("[feedback]\nlang = \"fr\"").unwrap_err().to_string();
+    assert!(bad.contains("auto") && bad.contains("zh-CN"), "{bad}");
+    let zh = |v: &str| Some(v.to_string());
+    assert!(FeedbackLang::Auto.chinese(&[None, None, zh("zh_CN.UTF-8")]));
+    // LC_ALL first; an empty one is not set.
+    assert!(!FeedbackLang::Auto.chinese(&[zh("C.UTF-8"), None, zh("zh_CN.UTF-8")]));
+    assert!(FeedbackLang::Auto.chinese(&[zh(""), None, zh("zh_TW.UTF-8")]));
+    assert!(!FeedbackLang::Auto.chinese(&[None, None, None]));
+    assert!(!FeedbackLang::En.chinese(&[zh("zh_CN.UTF-8")]));
+    assert!(FeedbackLang::Zh.chinese(&[]));
+}

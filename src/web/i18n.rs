@@ -136,6 +136,21 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("saved", "Saved", "已保存"),
     ("scanned", "Scanned", "已扫描"),
     ("rejected", "Rejected", "扫描被拒绝"),
+    (
+        "term_web",
+        "packwitness: web page and API at {url}",
+        "packwitness：网页和 API 位于 {url}",
+    ),
+    (
+        "term_ready",
+        "packwitness: recording station {station} into {dir}; scan or type an order code and press Enter ({stop} seals, Ctrl-D or Ctrl-C stops)",
+        "packwitness：工位 {station} 录像存入 {dir}；扫描或输入订单号后按回车（{stop} 封存，Ctrl-D 或 Ctrl-C 停止）",
+    ),
+    ("term_recording", "recording {order}", "录制中 {order}"),
+    ("term_box", "{order} box {box}", "{order} 第 {box} 箱"),
+    ("term_ignored", "ignored: {why}", "已忽略：{why}"),
+    ("term_twice", "ignored: scanned twice", "已忽略：重复扫描"),
+    ("term_rejected", "REJECTED", "扫描被拒绝"),
     ("reject_empty", "an empty scan", "空扫描"),
     (
         "reject_too_long",

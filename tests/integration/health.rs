@@ -402,3 +402,45 @@ fn a_camera_by_a_stable_path_that_is_missing_is_waited_for_as_unplugged() {
     });
     let _ = station.finish();
 }
+
+/// The packer is told in the system's language (`[feedback] lang = "auto"`): on a PC whose
+/// locale is Chinese, a scan while the camera is down reads 未在录制 with the order;
+/// `lang = "en"` keeps English whatever the locale.
+#[test]
+fn the_packer_is_told_in_the_systems_language() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (lang, says) in [
+        ("auto", "未在录制 SO-1002-ZH"),
+        ("en", "NOT RECORDING SO-1002-ZH"),
+    ] {
+        let dir = tmp.path().join(lang);
+        let cfg = tmp.path().join(format!("{lang}.toml"));
+        std::fs::write(&cfg, format!("[feedback]\nlang = \"{lang}\"\n")).unwrap();
+        // Nothing listens on the camera's address.
+        let url = format!("rtsp://127.0.0.1:{}/cam", free_port());
+        let child = bin()
+            .env("LANG", "zh_CN.UTF-8")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .args(["--config", cfg.to_str().unwrap(), "--data-dir"])
+            .arg(&dir)
+            .args(["run", "--source", &url])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut station = Station(Some(child));
+        station.wait_record(&dir, "the station's start", |r| {
+            r["kind"] == "station_start"
+        });
+        station.scan("SO-1002-ZH");
+        station.wait_record(&dir, "the no_video record", |r| r["kind"] == "no_video");
+        let out = station.finish();
+        assert!(
+            stderr(&out).contains(says),
+            "[feedback] lang = {lang}: {}",
+            show(&out)
+        );
+    }
+}
