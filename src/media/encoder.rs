@@ -121,6 +121,9 @@ pub struct Encoder {
     graph: Option<filter::Graph>,
     encoder: encoder::Video,
     frame_duration: i64,
+    /// Keep a copy of the next frame as stamped (for the station screen's live picture).
+    keep_stamped: bool,
+    stamped: Option<frame::Video>,
 }
 
 impl Encoder {
@@ -176,6 +179,8 @@ impl Encoder {
             graph: None,
             encoder,
             frame_duration: info.frame_duration(),
+            keep_stamped: false,
+            stamped: None,
         };
         me.set_stamp(stamp)?;
         Ok(me)
@@ -288,6 +293,9 @@ impl Encoder {
         })?;
         let mut filtered = frame::Video::empty();
         while sink.sink().frame(&mut filtered).is_ok() {
+            if std::mem::take(&mut self.keep_stamped) {
+                self.stamped = Some(filtered.clone());
+            }
             filtered.set_pts(pts);
             filtered.set_kind(if keyframe {
                 picture::Type::I
@@ -336,6 +344,16 @@ impl Encoder {
                 frame_no: 0,
             });
         }
+    }
+
+    /// A copy of the next frame as it is encoded (the stamp drawn) is kept for
+    /// [`Encoder::take_stamped`].
+    pub fn keep_stamped(&mut self) {
+        self.keep_stamped = true;
+    }
+
+    pub fn take_stamped(&mut self) -> Option<frame::Video> {
+        self.stamped.take()
     }
 
     /// Codec parameters for the clip writer's stream header.
@@ -457,6 +475,16 @@ impl PacketSource for Transcode {
             e.set_wall_offset(wall_offset_s);
         }
     }
+
+    fn keep_stamped(&mut self) {
+        if let Some(e) = self.encoder.as_mut() {
+            e.keep_stamped();
+        }
+    }
+
+    fn take_stamped(&mut self) -> Option<frame::Video> {
+        self.encoder.as_mut().and_then(Encoder::take_stamped)
+    }
 }
 
 #[cfg(test)]
@@ -479,5 +507,59 @@ mod tests {
             "{e}"
         );
         assert_eq!(quote_option("it's"), "'it'\\''s'");
+    }
+
+    /// The copy kept for the station screen is the frame as the clip gets it: a plain grey
+    /// frame comes back with the stamp drawn (its dark box and white letters at the bottom
+    /// left), and only the one frame asked for is kept.
+    #[test]
+    fn the_kept_frame_has_the_stamp_drawn() {
+        let info = StreamInfo {
+            width: 320,
+            height: 240,
+            pixel_format: format::Pixel::YUV420P,
+            time_base: Rational(1, 30),
+            frame_rate: Rational(30, 1),
+        };
+        let stamp = StampText {
+            station: "st-1".into(),
+            camera: "cam-1".into(),
+            order: Some("SO-1001".into()),
+            operator: None,
+            tracking: vec![],
+            template: crate::config::DEFAULT_STAMP.into(),
+        };
+        let settings = crate::config::EncodeConfig::default();
+        let mut enc = Encoder::open(info, &settings, 1764102661.5, &stamp).unwrap();
+        let grey = |pts: i64| {
+            let mut f = frame::Video::new(format::Pixel::YUV420P, 320, 240);
+            for plane in 0..3 {
+                f.data_mut(plane).fill(128);
+            }
+            f.set_pts(Some(pts));
+            f
+        };
+        let mut out = Vec::new();
+        enc.encode(&mut grey(0), true, &mut out).unwrap();
+        assert!(enc.take_stamped().is_none(), "nothing kept unless asked");
+        enc.keep_stamped();
+        enc.encode(&mut grey(1), false, &mut out).unwrap();
+        let kept = enc.take_stamped().expect("the frame asked for");
+        assert!(enc.take_stamped().is_none());
+        let (w, stride) = (kept.width() as usize, kept.stride(0));
+        let luma = kept.data(0);
+        let bottom: Vec<u8> = (200..240)
+            .flat_map(|y| luma[y * stride..y * stride + w / 2].iter().copied())
+            .collect();
+        let (dark, bright) = (
+            bottom.iter().filter(|&&v| v < 80).count(),
+            bottom.iter().filter(|&&v| v > 200).count(),
+        );
+        assert!(
+            dark > 100 && bright > 20,
+            "no stamp: {dark} dark, {bright} bright"
+        );
+        let top = &luma[..stride * 40];
+        assert!(top.iter().all(|&v| v == 128), "the top is untouched");
     }
 }

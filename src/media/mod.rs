@@ -153,6 +153,13 @@ pub trait PacketSource {
     /// The Unix time of pts 0 changed (the session's wall-clock map was corrected): a stamp
     /// drawn from now on uses it.
     fn set_wall_offset(&mut self, _wall_offset_s: f64) {}
+    /// Keep a copy of the next frame processed as it goes into the clip (the stamp burned
+    /// in), for [`PacketSource::take_stamped`]; a path that burns in nothing keeps nothing.
+    fn keep_stamped(&mut self) {}
+    /// The copy [`PacketSource::keep_stamped`] asked for, once that frame was processed.
+    fn take_stamped(&mut self) -> Option<frame::Video> {
+        None
+    }
 }
 
 impl From<CaptureError> for Error {

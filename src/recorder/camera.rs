@@ -398,7 +398,14 @@ impl CameraLoop {
             if shutdown {
                 break SessionEnd::Shutdown;
             }
-            self.preview.tap(&unit);
+            // The screen's picture: a transcoded frame once its stamp is drawn (as the clip
+            // gets it), a camera's own packets as they come.
+            let stamped_preview = self.preview.due() && !media.text_track();
+            if stamped_preview {
+                media.keep_stamped();
+            } else {
+                self.preview.tap(&unit);
+            }
             if !keyframe && can_drop && clock.map.behind_s > DROP_BEHIND_S {
                 // Behind real time (busy CPUs, a slow disk): this frame is left out so that
                 // the clip keeps up with the clock; its number stays used, so the clip's
@@ -419,6 +426,9 @@ impl CameraLoop {
                     &mut packets,
                 ) {
                     break SessionEnd::Lost(format!("encoding failed: {e}"));
+                }
+                if let Some(f) = media.take_stamped() {
+                    self.preview.offer_stamped(f);
                 }
                 self.health.sent(packets.len() as u64);
                 for p in packets.drain(..) {

@@ -2,7 +2,9 @@
 //! the recorder already has, a few a second, only while someone watches.
 //!
 //! Owns: the tap on a camera's capture loop ([`Preview::tap`]: one atomic read per frame
-//! while nobody watches; at most one frame copy every [`INTERVAL`] while someone does), the
+//! while nobody watches; at most one frame copy every [`INTERVAL`] while someone does; a
+//! transcoded camera's copy is taken after its stamp is drawn, so the packer sees the
+//! picture as the clip gets it: [`Preview::offer_stamped`]), the
 //! thread of each camera that turns those copies into JPEGs, and the latest JPEG with its
 //! number, for the web server to wait on. Never: blocks or slows the capture loop (a copy is
 //! handed over only when the JPEG thread is free, otherwise dropped), and never goes into a
@@ -99,12 +101,7 @@ impl Preview {
 
     /// The capture loop's tap, called with every unit before it is encoded or copied.
     pub fn tap(&self, unit: &Unit) {
-        if !self.wanted() {
-            return;
-        }
-        let now = self.now_ms();
-        let last = self.last_offer.load(Ordering::Relaxed);
-        if last != 0 && now.saturating_sub(last) < INTERVAL.as_millis() as u64 {
+        if !self.due() {
             return;
         }
         let input = match unit {
@@ -117,9 +114,29 @@ impl Preview {
             }
             Unit::Packet(_) => return,
         };
+        self.offer(input);
+    }
+
+    /// True when someone watches and the last picture was offered [`INTERVAL`] ago or more:
+    /// the next frame is wanted (one atomic read while nobody watches).
+    pub fn due(&self) -> bool {
+        if !self.wanted() {
+            return false;
+        }
+        let last = self.last_offer.load(Ordering::Relaxed);
+        last == 0 || self.now_ms().saturating_sub(last) >= INTERVAL.as_millis() as u64
+    }
+
+    /// Hands a frame as the clip gets it (the stamp burned in) to the JPEG thread.
+    pub fn offer_stamped(&self, frame: ffmpeg_next::frame::Video) {
+        self.offer(PreviewInput::Frame(frame));
+    }
+
+    fn offer(&self, input: PreviewInput) {
         // The JPEG thread is busy: this one is dropped, the capture loop never waits.
         if self.tx.try_send(input).is_ok() {
-            self.last_offer.store(now.max(1), Ordering::Relaxed);
+            self.last_offer
+                .store(self.now_ms().max(1), Ordering::Relaxed);
         }
     }
 
