@@ -13,7 +13,7 @@ use packwitness::index::{self, FileCheck, Filter, Found, Index};
 use packwitness::recorder::open_appender;
 
 use super::{
-    progress_bar, EXIT_NOT_FOUND, EXIT_NOT_PINNED, EXIT_TIME_NOT_PROVEN, EXIT_VERIFY_FAILED,
+    progress_bar, say, EXIT_NOT_FOUND, EXIT_NOT_PINNED, EXIT_TIME_NOT_PROVEN, EXIT_VERIFY_FAILED,
 };
 
 /// `lookup`'s conditions as typed.
@@ -29,9 +29,14 @@ pub struct Query {
 
 fn not_found(dir: &Path, code: &str, max_len: usize) -> ExitCode {
     eprintln!(
-        "no clip found for code {:?} in {} (order numbers and attached codes match exactly, case-insensitively)",
-        code.trim(),
-        dir.display()
+        "{}",
+        say(
+            "cli_not_found",
+            &[
+                ("code", &format!("{:?}", code.trim())),
+                ("dir", &dir.display())
+            ]
+        )
     );
     if let Ok(norm) = packwitness::codes::normalize(code, max_len) {
         if let Ok(idx) = Index::open_read(dir) {
@@ -41,7 +46,16 @@ fn not_found(dir: &Path, code: &str, max_len: usize) -> ExitCode {
                 .collect();
             if let Ok(similar) = idx.codes_with_prefix(&prefix, 5) {
                 if !similar.is_empty() {
-                    eprintln!("codes starting with {prefix:?}: {}", similar.join(", "));
+                    eprintln!(
+                        "{}",
+                        say(
+                            "cli_similar",
+                            &[
+                                ("prefix", &format!("{prefix:?}")),
+                                ("codes", &similar.join(", "))
+                            ]
+                        )
+                    );
                 }
             }
         }
@@ -107,10 +121,10 @@ pub fn lookup(dir: &Path, config: &Config, q: Query, json: bool, hash: bool) -> 
     if json {
         out!("{}", serde_json::to_string_pretty(&found)?);
     } else if found.is_empty() {
-        eprintln!("no clip matches in {}", dir.display());
+        eprintln!("{}", say("cli_no_match", &[("dir", &dir.display())]));
     } else {
         print_table(&found)?;
-        out!("{} clip(s)", found.len());
+        out!("{}", say("cli_clips_n", &[("n", &found.len())]));
     }
     Ok(if found.is_empty() {
         ExitCode::from(EXIT_NOT_FOUND)
@@ -124,85 +138,143 @@ pub fn lookup(dir: &Path, config: &Config, q: Query, json: bool, hash: bool) -> 
 pub fn print_notes(notes: &index::Notes) -> Result<()> {
     for n in &notes.no_video {
         let b = if n.box_no > 1 {
-            format!("  box {}", n.box_no)
+            format!("  {}", say("cli_box_n", &[("n", &n.box_no)]))
         } else {
             String::new()
         };
-        out!("order     {}{b}", n.order);
+        out!("{}{}{b}", say("cli_order", &[]), n.order);
         out!(
-            "  NO VIDEO  scanned at {} on {}: {}",
-            short_time(&n.scanned_at),
-            n.station,
-            n.reason
+            "{}",
+            say(
+                "cli_no_video",
+                &[
+                    ("at", &short_time(&n.scanned_at)),
+                    ("station", &n.station),
+                    ("why", &n.reason)
+                ]
+            )
         );
-        out!("  scanned   {}  (manifest line {})", n.scanned_at, n.line);
+        out!(
+            "{}",
+            say(
+                "cli_scanned_line",
+                &[("t", &n.scanned_at), ("line", &n.line)]
+            )
+        );
     }
     for g in &notes.gaps {
+        let end = match g.clip {
+            Some(c) => say("cli_gap_resumed", &[("clip", &c)]),
+            None => say("cli_gap_ended", &[]),
+        };
         out!(
-            "  gap       {} on {}: nothing recorded from {} to {} ({}){}",
-            g.order,
-            g.camera,
-            g.from,
-            g.to,
-            g.reason,
-            g.clip
-                .map(|c| format!("; clip #{c} resumed it"))
-                .unwrap_or_else(|| "; the order ended first".into())
+            "{}{end}",
+            say(
+                "cli_gap",
+                &[
+                    ("order", &g.order),
+                    ("camera", &g.camera),
+                    ("from", &g.from),
+                    ("to", &g.to),
+                    ("why", &g.reason)
+                ]
+            )
         );
     }
     Ok(())
 }
 
+/// The clips found, for people, in the system's language.
 pub fn print_table(found: &[Found]) -> Result<()> {
+    let lang = super::people_lang();
     for f in found {
         let c = &f.clip;
+        let order = say("cli_order", &[]);
+        let bx = say("cli_box_n", &[("n", &c.box_no)]);
+        let part = say("cli_part_n", &[("n", &c.part)]);
         match (c.box_no, c.part) {
-            (1, 1) => out!("order     {}", c.order),
-            (b, 1) => out!("order     {}  box {b}", c.order),
-            (1, p) => out!("order     {}  part {p}", c.order),
-            (b, p) => out!("order     {}  box {b}, part {p}", c.order),
+            (1, 1) => out!("{order}{}", c.order),
+            (_, 1) => out!("{order}{}  {bx}", c.order),
+            (1, _) => out!("{order}{}  {part}", c.order),
+            (_, _) => out!("{order}{}  {bx}, {part}", c.order),
         }
-        out!("  clip      #{} on {} / {}", c.clip, c.station, c.camera);
+        out!(
+            "{}",
+            say(
+                "cli_clip",
+                &[
+                    ("clip", &c.clip),
+                    ("station", &c.station),
+                    ("camera", &c.camera)
+                ]
+            )
+        );
         if c.test_pattern {
-            out!("  TEST PATTERN: recorded from a test pattern, not from a camera: not evidence");
+            out!("{}", say("cli_test_pattern", &[]));
         }
         if let Some(op) = &c.operator {
-            out!("  operator  {op}");
+            out!("{}{op}", say("cli_operator", &[]));
         }
         if !c.codes.is_empty() {
-            out!("  codes     {}", c.codes.join(" "));
+            out!("{}{}", say("cli_codes", &[]), c.codes.join(" "));
         }
         if c.held {
-            out!("  hold      under legal hold: never pruned");
+            out!("{}", say("cli_hold", &[]));
         }
         for a in &c.access {
-            out!("  access    {a}");
+            // "ACTION by WHO at TIME", the action in words outside English.
+            let shown = match (lang, a.split_once(" by ")) {
+                (packwitness::web::i18n::Lang::Zh, Some((action, rest))) => {
+                    match rest.rsplit_once(" at ") {
+                        Some((who, at)) => format!(
+                            "{}：{who}，{at}",
+                            packwitness::web::i18n::label(lang, "action", action)
+                        ),
+                        None => a.clone(),
+                    }
+                }
+                _ => a.clone(),
+            };
+            out!("{}{shown}", say("cli_access", &[]));
         }
-        out!("  scanned   {}", c.scanned_at);
+        out!("{}{}", say("cli_scanned", &[]), c.scanned_at);
         match c.clock_synced {
-            Some(true) => out!("  clock     synchronised (NTP) when recorded"),
-            Some(false) => out!("  clock     NOT synchronised when recorded: its times may be off"),
+            Some(true) => out!("{}", say("cli_synced", &[])),
+            Some(false) => out!("{}", say("cli_not_synced", &[])),
             None => {}
         }
-        out!("  start     {}  (with pre-roll)", c.started_at);
-        out!("  end       {}", c.ended_at.as_deref().unwrap_or("(open)"));
+        out!("{}", say("cli_start", &[("t", &c.started_at)]));
+        let open = say("cli_open", &[]);
+        out!(
+            "{}{}",
+            say("cli_end", &[]),
+            c.ended_at.as_deref().unwrap_or(&open)
+        );
         if let Some(ms) = c.duration_ms {
-            out!("  duration  {:.3} s", ms as f64 / 1000.0);
+            let secs = format!("{:.3}", ms as f64 / 1000.0);
+            out!("{}", say("cli_duration", &[("s", &secs)]));
         }
         if let Some(frames) = c.frames {
-            out!("  frames    {frames}");
+            out!("{}{frames}", say("cli_frames", &[]));
         }
         if let Some(reason) = &c.reason {
-            out!("  sealed by {reason}");
+            // In English the log's own name, as scripts and the docs know it.
+            let r = match lang {
+                packwitness::web::i18n::Lang::En => reason.clone(),
+                _ => packwitness::web::i18n::label(lang, "reason", reason),
+            };
+            out!("{}{r}", say("cli_sealed_by", &[]));
         }
-        out!("  file      {}", c.file);
+        out!("{}{}", say("cli_file", &[]), c.file);
         out!("  sha256    {}", c.sha256.as_deref().unwrap_or("-"));
         match (&f.file_detail, f.hash_checked) {
-            (None, true) => out!("  status    ok: the file matches its SHA-256 (hashed now)"),
-            (None, false) => out!(
-                "  status    ok: the file is there with its recorded size (not re-hashed; `lookup --check` or `verify` hashes it)"
+            (None, true) => out!("{}", say("cli_status_hashed", &[])),
+            (None, false) => out!("{}", say("cli_status_sized", &[])),
+            (Some(d), _) => out!(
+                "{}{}: {d}",
+                say("cli_status", &[]),
+                f.file_status.to_uppercase()
             ),
-            (Some(d), _) => out!("  status    {}: {d}", f.file_status.to_uppercase()),
         }
     }
     Ok(())
@@ -267,38 +339,50 @@ pub fn export(
     }
     let ev = &exported.evidence;
     out!(
-        "wrote {} ({} bytes): {} clip(s) of {}",
-        exported.path.display(),
-        exported.bytes,
-        ev.clips.len(),
-        ev.code
+        "{}",
+        say(
+            "cli_wrote_bundle",
+            &[
+                ("path", &exported.path.display()),
+                ("bytes", &exported.bytes),
+                ("n", &ev.clips.len()),
+                ("code", &ev.code)
+            ]
+        )
     );
     for c in &ev.clips {
         let what = match (&c.file, c.pruned) {
             (Some(f), _) => f.clone(),
-            (None, true) => {
-                "(pruned by retention: its records and proofs are in the bundle)".into()
-            }
-            (None, false) => "(not sealed: not exported)".into(),
+            (None, true) => say("cli_bundle_pruned", &[]),
+            (None, false) => say("cli_bundle_unsealed", &[]),
         };
         out!(
-            "  clip {} {} box {} part {}: {what}",
-            c.clip,
-            c.camera,
-            c.box_no,
-            c.part
+            "{}",
+            say(
+                "cli_bundle_clip",
+                &[
+                    ("clip", &c.clip),
+                    ("camera", &c.camera),
+                    ("box", &c.box_no),
+                    ("part", &c.part),
+                    ("what", &what)
+                ]
+            )
         );
         if let Some(b) = &c.burned_in {
-            out!(
-                "    with the stamp burned in: {b} (a viewing copy; the original is the evidence)"
-            );
+            out!("{}", say("cli_burned_in", &[("file", b)]));
         }
     }
     out!(
-        "the export is recorded in the manifest (line {}); check the bundle with: packwitness verify-bundle {} --key '{}'",
-        ev.access_line.unwrap_or(0),
-        exported.path.display(),
-        ev.station_key
+        "{}",
+        say(
+            "cli_bundle_recorded",
+            &[
+                ("line", &ev.access_line.unwrap_or(0)),
+                ("path", &exported.path.display()),
+                ("key", &ev.station_key)
+            ]
+        )
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -328,37 +412,48 @@ fn upload_mp4(
         Err(e) => return Err(e.into()),
     };
     let d = &made.derived;
+    let secs = |ms: u64| format!("{:.1}", ms as f64 / 1000.0);
     out!(
-        "wrote {} ({} bytes, {:.1} s, {}x{}): order {} from {} clip(s), for upload",
-        made.path.display(),
-        d.size,
-        d.duration_ms as f64 / 1000.0,
-        d.width,
-        d.height,
-        made.order,
-        d.sources.len()
+        "{}",
+        say(
+            "cli_wrote_mp4",
+            &[
+                ("path", &made.path.display()),
+                ("bytes", &d.size),
+                ("s", &secs(d.duration_ms)),
+                ("w", &d.width),
+                ("h", &d.height),
+                ("order", &made.order),
+                ("n", &d.sources.len())
+            ]
+        )
     );
     out!("  sha256    {}", d.sha256);
-    out!("  encoded   {}", d.encoder);
+    out!("{}{}", say("cli_encoded", &[]), d.encoder);
     for s in &d.sources {
+        let burned = if s.burned_in {
+            say("cli_mp4_burned", &[])
+        } else {
+            String::new()
+        };
         out!(
-            "  clip {}: {:.1} s to {:.1} s of it{}",
-            s.clip,
-            s.from_ms as f64 / 1000.0,
-            s.to_ms as f64 / 1000.0,
-            if s.burned_in {
-                ", stamp burned in from its records"
-            } else {
-                ""
-            }
+            "{}{burned}",
+            say(
+                "cli_mp4_clip",
+                &[
+                    ("clip", &s.clip),
+                    ("from", &secs(s.from_ms)),
+                    ("to", &secs(s.to_ms))
+                ]
+            )
         );
     }
     for l in &made.left_out {
-        out!("  not in it: {l}");
+        out!("{}{l}", say("cli_not_in_it", &[]));
     }
     out!(
-        "how it was made is recorded in the manifest (line {}): a bundle of the order cites it, so a reviewer can tie this file to the sealed clips by its SHA-256",
-        made.access_line
+        "{}",
+        say("cli_mp4_recorded", &[("line", &made.access_line)])
     );
     Ok(ExitCode::SUCCESS)
 }

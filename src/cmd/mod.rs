@@ -68,6 +68,34 @@ mod subcommands;
 
 pub use subcommands::{ArchiveCmd, ScreenCmd, ShareCmd, UserCmd};
 
+/// The locale variables, first to last in precedence (`LC_ALL`, `LC_MESSAGES`, `LANG`).
+fn locale() -> Vec<Option<String>> {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .map(|v| std::env::var(v).ok())
+        .collect()
+}
+
+/// The language of what `lookup` and `export` print for people: the system's (Chinese when
+/// its locale starts with `zh`).
+fn people_lang() -> packwitness::web::i18n::Lang {
+    use packwitness::web::i18n::Lang;
+    if packwitness::config::FeedbackLang::Auto.chinese(&locale()) {
+        Lang::Zh
+    } else {
+        Lang::En
+    }
+}
+
+/// The word table's `key` in [`people_lang`], each `{name}` of `fill` filled in.
+fn say(key: &str, fill: &[(&str, &dyn std::fmt::Display)]) -> String {
+    let mut text = packwitness::web::i18n::t(people_lang(), key).to_string();
+    for (name, value) in fill {
+        text = text.replace(&format!("{{{name}}}"), &value.to_string());
+    }
+    text
+}
+
 /// Exit code when lookup finds nothing.
 pub const EXIT_NOT_FOUND: u8 = 1;
 /// Exit code when verify finds a problem in the evidence.

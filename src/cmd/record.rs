@@ -255,12 +255,8 @@ struct Feedback {
 
 impl Feedback {
     fn new(config: &Config, data_dir: &Path) -> Feedback {
-        let locale: Vec<Option<String>> = ["LC_ALL", "LC_MESSAGES", "LANG"]
-            .iter()
-            .map(|v| std::env::var(v).ok())
-            .collect();
         Feedback {
-            lang: if config.feedback.lang.chinese(&locale) {
+            lang: if config.feedback.lang.chinese(&super::locale()) {
                 Lang::Zh
             } else {
                 Lang::En

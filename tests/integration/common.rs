@@ -9,7 +9,11 @@ use std::sync::OnceLock;
 
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_packwitness"));
+    // English output whatever the machine's locale (tests that want Chinese set LANG).
     c.env_remove("PACKWITNESS_CONFIG")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8")
         .env("PACKWITNESS_LOG", "warn");
     c
 }

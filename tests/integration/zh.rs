@@ -282,6 +282,54 @@ fn the_pages_in_chinese_name_nothing_by_the_logs_names() {
         "{}",
         en.text()
     );
+    // An agent at a terminal whose locale is Chinese: lookup and export speak Chinese.
+    let zh_cli = |args: &[&str]| {
+        let out = bin()
+            .env("LANG", "zh_CN.UTF-8")
+            .args(["--config", c, "--data-dir", d])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", show(&out));
+        stdout(&out)
+    };
+    let looked = zh_cli(&["lookup", "ZH-1"]);
+    for words in [
+        "订单      ZH-1",
+        "第 2 箱",
+        "封存原因  下一箱",
+        "扫描时间",
+        "状态      正常",
+    ] {
+        assert!(
+            looked.contains(words),
+            "lookup in Chinese lacks {words:?}:\n{looked}"
+        );
+    }
+    // The hashes' hex digits aside.
+    let words: String = looked
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("sha256"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let english = english_words(
+        &words,
+        &[
+            "station", "cam", "clips", "mp4", "sha", "ntp", "lookup", "check", "verify", "web",
+            "uid",
+        ],
+    );
+    assert!(
+        english.is_empty(),
+        "lookup in Chinese shows {english:?}:\n{looked}"
+    );
+    let zip2 = tmp.path().join("zh2.zip");
+    let exported = zh_cli(&["export", "ZH-1", "-o", zip2.to_str().unwrap()]);
+    assert!(
+        exported.contains("已写入") && exported.contains("本次导出已记入清单"),
+        "{exported}"
+    );
     // With an account, a screen that was never paired gets the pairing page, and a browser
     // the login page: every word Chinese (the station's id and the brand aside).
     add_user(&dir, "lead", "admin");
