@@ -730,9 +730,9 @@ pub fn stats(
             );
         }
     } else if s.rows.is_empty() {
-        out!("no scans in this range");
+        out!("{}", say("cli_stats_none", &[]));
     } else {
-        out!("day         station          packer       orders  boxes  no video  not sealed  interrupted  packing median/p90 (s)        MB");
+        out!("{}", say("cli_stats_head", &[]));
         for r in &s.rows {
             out!(
                 "{:<11} {:<16} {:<12} {:>6} {:>6} {:>9} {:>11} {:>12}  {:>10} / {:<10} {:>9.1}",
@@ -751,17 +751,20 @@ pub fn stats(
         }
         for n in &s.no_video {
             out!(
-                "no video: {} at {} on {}: {}",
-                n.order,
-                n.scanned_at,
-                n.station,
-                n.why
+                "{}",
+                say(
+                    "cli_stats_no_video",
+                    &[
+                        ("order", &n.order),
+                        ("at", &n.scanned_at),
+                        ("station", &n.station),
+                        ("why", &n.why)
+                    ]
+                )
             );
         }
         if s.rows.iter().any(|r| r.test_pattern > 0) {
-            out!(
-                "(some boxes were recorded from a test pattern: not evidence; --json counts them)"
-            );
+            out!("{}", say("cli_stats_test_pattern", &[]));
         }
     }
     Ok(ExitCode::SUCCESS)

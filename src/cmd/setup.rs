@@ -433,6 +433,15 @@ pub fn screen(dir: Option<PathBuf>, config: &Config, action: super::ScreenCmd) -
     Ok(ExitCode::SUCCESS)
 }
 
+/// A share link's state for people: its name in English (as scripts read it), in words in
+/// Chinese.
+fn share_state(state: &str) -> String {
+    match super::people_lang() {
+        packwitness::web::i18n::Lang::Zh => super::say(&format!("share_state_{state}"), &[]),
+        _ => state.to_string(),
+    }
+}
+
 pub fn share(dir: PathBuf, config: &Config, action: super::ShareCmd) -> Result<ExitCode> {
     use packwitness::log::Body;
     use packwitness::web::shares;
@@ -480,28 +489,44 @@ pub fn share(dir: PathBuf, config: &Config, action: super::ShareCmd) -> Result<E
             record("share", &order, who, &made.id)?;
             let base = &config.server.public_url;
             let base = if base.is_empty() {
-                "<this server's address as people outside open it>"
+                super::say("cli_share_no_url", &[])
             } else {
-                base.as_str()
+                base.clone()
+            };
+            let pin = if made.has_pin() {
+                super::say("cli_share_pin", &[])
+            } else {
+                String::new()
             };
             eprintln!(
-                "share link {} to order {order}, works until {}{}; send it (and the PIN apart); it is shown only now:",
-                made.id,
-                when(made.expires_at),
-                if made.has_pin() { ", with a PIN" } else { "" }
+                "{}",
+                super::say(
+                    "cli_share_made",
+                    &[
+                        ("id", &made.id),
+                        ("order", &order),
+                        ("until", &when(made.expires_at)),
+                        ("pin", &pin)
+                    ]
+                )
             );
             out!("{base}/s/{token}");
         }
         super::ShareCmd::List => {
             for s in shares::list(&dir)? {
                 out!(
-                    "{}\t{}\t{}\tmade {}\tuntil {}\t{}{}",
+                    "{}\t{}\t{}\t{}{}",
                     s.id,
                     s.code,
                     s.created_by,
-                    when(s.created_at),
-                    when(s.expires_at),
-                    s.state(now).as_str(),
+                    super::say(
+                        "cli_share_row",
+                        &[
+                            ("made", &when(s.created_at)),
+                            ("until", &when(s.expires_at)),
+                            ("state", &share_state(s.state(now).as_str()))
+                        ]
+                    ),
                     if s.has_pin() { "\tPIN" } else { "" }
                 );
             }
@@ -512,8 +537,8 @@ pub fn share(dir: PathBuf, config: &Config, action: super::ShareCmd) -> Result<E
             };
             record("share_revoked", &s.code, packwitness::app::user(), &s.id)?;
             eprintln!(
-                "share link {} to order {} revoked: it opens nothing now",
-                s.id, s.code
+                "{}",
+                super::say("cli_share_revoked", &[("id", &s.id), ("order", &s.code)])
             );
         }
     }

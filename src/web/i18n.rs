@@ -247,6 +247,39 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "已写入 {path}（{bytes} 字节，{s} 秒，{w}x{h}）：订单 {order}，由 {n} 段录像生成，供上传",
     ),
     ("cli_encoded", "  encoded   ", "  编码      "),
+    (
+        "cli_share_made",
+        "share link {id} to order {order}, works until {until}{pin}; send it (and the PIN apart); it is shown only now:",
+        "订单 {order} 的分享链接 {id}，有效期至 {until}{pin}；请发送此链接（PIN 另行告知）；链接只显示这一次：",
+    ),
+    ("cli_share_pin", ", with a PIN", "，需 PIN"),
+    (
+        "cli_share_no_url",
+        "<this server's address as people outside open it>",
+        "<外部访问本服务器的地址>",
+    ),
+    ("cli_share_row", "made {made}\tuntil {until}\t{state}", "创建 {made}\t有效期至 {until}\t{state}"),
+    (
+        "cli_share_revoked",
+        "share link {id} to order {order} revoked: it opens nothing now",
+        "订单 {order} 的分享链接 {id} 已撤销：现在打不开任何内容",
+    ),
+    ("cli_stats_none", "no scans in this range", "此时间范围内没有扫描"),
+    (
+        "cli_stats_head",
+        "day         station          packer       orders  boxes  no video  not sealed  interrupted  packing median/p90 (s)        MB",
+        "日期        工位             打包员         订单     箱   无视频     未封存       中断      打包时间中位数/p90（秒）      MB",
+    ),
+    (
+        "cli_stats_no_video",
+        "no video: {order} at {at} on {station}: {why}",
+        "无视频：{order}，{at}，{station}：{why}",
+    ),
+    (
+        "cli_stats_test_pattern",
+        "(some boxes were recorded from a test pattern: not evidence; --json counts them)",
+        "（部分箱由测试图案录制：不是证据；--json 中有计数）",
+    ),
     ("cli_mp4_clip", "  clip {clip}: {from} s to {to} s of it", "  录像 {clip}：第 {from} 秒至第 {to} 秒"),
     (
         "cli_mp4_burned",

@@ -330,6 +330,16 @@ fn the_pages_in_chinese_name_nothing_by_the_logs_names() {
         exported.contains("已写入") && exported.contains("本次导出已记入清单"),
         "{exported}"
     );
+    let listed = zh_cli(&["share", "list"]);
+    assert!(
+        listed.contains("有效期至") && listed.contains("有效"),
+        "{listed}"
+    );
+    let stats = zh_cli(&["stats"]);
+    assert!(
+        stats.contains("日期") && stats.contains("打包员"),
+        "{stats}"
+    );
     // With an account, a screen that was never paired gets the pairing page, and a browser
     // the login page: every word Chinese (the station's id and the brand aside).
     add_user(&dir, "lead", "admin");
