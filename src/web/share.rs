@@ -36,14 +36,11 @@ fn now(shared: &Shared) -> i64 {
     shared.deps.clock.now().timestamp()
 }
 
-/// `2026-12-04 10:21` in the station's zone, from unix seconds.
+/// Unix seconds in the station's zone, in the one format the pages show times in
+/// ([`super::page::show_time`]: `2026-12-04 10:21:07 UTC+08:00`).
 fn day_time(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)
-        .map(|d| {
-            d.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
+        .map(|d| super::page::show_time(&d.with_timezone(&chrono::Local).to_rfc3339()))
         .unwrap_or_default()
 }
 
