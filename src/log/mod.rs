@@ -295,6 +295,11 @@ pub enum Body {
         /// frame's number. Absent when none was (and in records written before it existed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         dropped_frames: Option<u64>,
+        /// The encoder's preset during the clip when it was not the configured one: stepped
+        /// to a faster one while the recorder was behind real time, back when it caught up
+        /// (the picture's quality changes there). Absent when it never was.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        presets: Vec<PresetStep>,
     },
     /// A signed tree head over every line before this one (RFC 6962 tree, C2SP checkpoint).
     Checkpoint {
@@ -478,6 +483,16 @@ pub enum Body {
 }
 
 /// A camera that recorded nothing, as a `no_video` record says it.
+/// A step of a transcoding camera's encoder preset during a clip (`clip_sealed.presets`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PresetStep {
+    /// From when (the frame's time; the clip's start when it began at this preset).
+    pub at: String,
+    /// The libx264 preset from then on.
+    pub preset: String,
+    pub why: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CameraDown {
     pub camera: String,

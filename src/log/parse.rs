@@ -50,6 +50,7 @@ struct Flat {
     fragments: Option<u64>,
     fragments_sha256: Option<String>,
     dropped_frames: Option<u64>,
+    presets: Option<Vec<super::PresetStep>>,
     root: Option<String>,
     tsa: Option<String>,
     time: Option<String>,
@@ -157,6 +158,7 @@ impl Flat {
                 fragments: req!(fragments),
                 fragments_sha256: req!(fragments_sha256),
                 dropped_frames: self.dropped_frames,
+                presets: self.presets.take().unwrap_or_default(),
             },
             "checkpoint" => Body::Checkpoint {
                 size: req!(size),

@@ -129,6 +129,7 @@ pub fn lines() -> Vec<String> {
             fragments: 157,
             fragments_sha256: digest::sha256_hex(b"the pieces' digests"),
             dropped_frames: None,
+            presets: Vec::new(),
         },
         Body::Access {
             action: "export".into(),

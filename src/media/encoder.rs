@@ -84,6 +84,29 @@ pub fn drawtext_args(font_file: &str, size: u32, stamp: &StampText, wall_offset_
     )
 }
 
+/// libx264's presets, fastest first.
+pub const PRESETS: [&str; 10] = [
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+];
+
+/// The presets a camera may step down to when it falls behind real time: the configured one,
+/// then each faster one in turn (only the configured one for a preset libx264 does not name).
+pub fn preset_ladder(configured: &str) -> Vec<String> {
+    match PRESETS.iter().position(|p| *p == configured) {
+        Some(i) => PRESETS[..=i].iter().rev().map(|p| p.to_string()).collect(),
+        None => vec![configured.to_string()],
+    }
+}
+
 /// Frames between keyframes.
 pub fn gop_frames(settings: &EncodeConfig, fps: f64) -> u32 {
     (fps * settings.keyframe_interval_s).round().max(1.0) as u32
@@ -134,6 +157,17 @@ impl Encoder {
         wall_offset_s: f64,
         stamp: &StampText,
     ) -> Result<Encoder, EncodeError> {
+        Encoder::open_preset(info, settings, &settings.preset, wall_offset_s, stamp)
+    }
+
+    /// [`Encoder::open`] with another libx264 preset than the configured one.
+    pub fn open_preset(
+        info: StreamInfo,
+        settings: &EncodeConfig,
+        preset: &str,
+        wall_offset_s: f64,
+        stamp: &StampText,
+    ) -> Result<Encoder, EncodeError> {
         super::init_ffmpeg();
         let camera = stamp.camera.clone();
         let err = |what: &str| {
@@ -166,7 +200,7 @@ impl Encoder {
         enc.set_flags(codec::Flags::GLOBAL_HEADER);
         let mut opts = Dictionary::new();
         for (k, v) in x264_options(settings, gop) {
-            opts.set(&k, &v);
+            opts.set(&k, if k == "preset" { preset } else { &v });
         }
         let encoder = enc.open_with(opts).map_err(err(
             "opening libx264 (check encode.preset and encode.x264_params)",
@@ -356,6 +390,20 @@ impl Encoder {
         self.stamped.take()
     }
 
+    /// The stream header's parameter sets (avcC: SPS and PPS): two encoders whose headers are
+    /// equal make one stream that a clip's single sample entry describes.
+    pub fn header(&self) -> Vec<u8> {
+        let p = self.parameters();
+        // SAFETY: the parameters own their codecpar; extradata is extradata_size bytes long.
+        unsafe {
+            let par = p.as_ptr();
+            if (*par).extradata.is_null() || (*par).extradata_size <= 0 {
+                return Vec::new();
+            }
+            std::slice::from_raw_parts((*par).extradata, (*par).extradata_size as usize).to_vec()
+        }
+    }
+
     /// Codec parameters for the clip writer's stream header.
     pub fn parameters(&self) -> codec::Parameters {
         codec::Parameters::from(&*self.encoder)
@@ -371,6 +419,16 @@ pub struct Transcode {
     source: Box<dyn FrameSource>,
     settings: EncodeConfig,
     encoder: Option<Encoder>,
+    /// The presets it may step through ([`preset_ladder`]), the one in use, and how far
+    /// down the ladder an encoder keeps the clip's stream header (found on the way).
+    ladder: Vec<String>,
+    level: usize,
+    usable: usize,
+    /// An encoder opened at another step, taken into use at the next frame.
+    next: Option<(usize, Encoder)>,
+    /// What the stamp says now and the Unix time of pts 0, for an encoder opened later.
+    stamp: Option<StampText>,
+    wall_offset_s: f64,
     /// Frames inside the encoder, oldest first: (pts, frame number). No B-frames, so
     /// packets come out in this order.
     in_flight: VecDeque<(i64, u64)>,
@@ -378,10 +436,17 @@ pub struct Transcode {
 
 impl Transcode {
     pub fn new(source: Box<dyn FrameSource>, settings: &EncodeConfig) -> Transcode {
+        let ladder = preset_ladder(&settings.preset);
         Transcode {
             source,
             settings: settings.clone(),
             encoder: None,
+            usable: ladder.len() - 1,
+            ladder,
+            level: 0,
+            next: None,
+            stamp: None,
+            wall_offset_s: 0.0,
             in_flight: VecDeque::new(),
         }
     }
@@ -419,9 +484,17 @@ impl PacketSource for Transcode {
         wall_offset_s: f64,
         stamp: &StampText,
     ) -> Result<codec::Parameters, crate::Error> {
-        let e = Encoder::open(self.source.info(), &self.settings, wall_offset_s, stamp)?;
+        let e = Encoder::open_preset(
+            self.source.info(),
+            &self.settings,
+            &self.ladder[self.level],
+            wall_offset_s,
+            stamp,
+        )?;
         let params = e.parameters();
         self.encoder = Some(e);
+        self.stamp = Some(stamp.clone());
+        self.wall_offset_s = wall_offset_s;
         Ok(params)
     }
 
@@ -440,10 +513,23 @@ impl PacketSource for Transcode {
         };
         if let Some(stamp) = stamp {
             encoder.set_stamp(stamp)?;
+            self.stamp = Some(stamp.clone());
+        }
+        let mut packets = Vec::new();
+        let mut keyframe = keyframe;
+        if let Some((level, mut fresh)) = self.next.take() {
+            // The step: what the old encoder holds comes out first, then the new one starts
+            // with an IDR under the same stream header.
+            encoder.finish(&mut packets)?;
+            if let Some(stamp) = &self.stamp {
+                fresh.set_stamp(stamp)?;
+            }
+            *encoder = fresh;
+            self.level = level;
+            keyframe = true;
         }
         self.in_flight
             .push_back((frame.pts().unwrap_or(0), frame_no));
-        let mut packets = Vec::new();
         encoder.encode(&mut frame, keyframe, &mut packets)?;
         self.number(packets, out);
         Ok(())
@@ -471,9 +557,44 @@ impl PacketSource for Transcode {
     }
 
     fn set_wall_offset(&mut self, wall_offset_s: f64) {
+        self.wall_offset_s = wall_offset_s;
         if let Some(e) = self.encoder.as_mut() {
             e.set_wall_offset(wall_offset_s);
         }
+    }
+
+    fn step_preset(&mut self, down: bool) -> Option<String> {
+        let current = self.encoder.as_ref()?;
+        let level = if down {
+            (self.level < self.usable).then_some(self.level + 1)?
+        } else {
+            self.level.checked_sub(1)?
+        };
+        let stamp = self.stamp.as_ref()?;
+        let fresh = match Encoder::open_preset(
+            self.source.info(),
+            &self.settings,
+            &self.ladder[level],
+            self.wall_offset_s,
+            stamp,
+        ) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, preset = %self.ladder[level], "cannot open libx264 at a faster preset; frames are left out instead");
+                self.usable = self.level;
+                return None;
+            }
+        };
+        if fresh.header() != current.header() {
+            // Another stream header: a clip's one sample entry could not describe both.
+            tracing::info!(preset = %self.ladder[level], "this preset changes the stream's parameter sets; the recorder steps no further down");
+            if down {
+                self.usable = self.level;
+            }
+            return None;
+        }
+        self.next = Some((level, fresh));
+        Some(self.ladder[level].clone())
     }
 
     fn keep_stamped(&mut self) {
@@ -507,6 +628,122 @@ mod tests {
             "{e}"
         );
         assert_eq!(quote_option("it's"), "'it'\\''s'");
+    }
+
+    /// The presets a camera steps down through keep the stream header: veryfast and
+    /// superfast write the same SPS and PPS (one sample entry describes both), ultrafast does
+    /// not (no CABAC, no 8x8 transform), so the ladder stops before it.
+    #[test]
+    fn a_faster_preset_keeps_the_stream_header_down_to_superfast() {
+        assert_eq!(
+            preset_ladder("veryfast"),
+            ["veryfast", "superfast", "ultrafast"]
+        );
+        assert_eq!(preset_ladder("x264-custom"), ["x264-custom"]);
+        let info = StreamInfo {
+            width: 320,
+            height: 240,
+            pixel_format: format::Pixel::YUV420P,
+            time_base: Rational(1, 30),
+            frame_rate: Rational(30, 1),
+        };
+        let stamp = StampText {
+            station: "st-1".into(),
+            camera: "cam-1".into(),
+            order: None,
+            operator: None,
+            tracking: vec![],
+            template: crate::config::DEFAULT_STAMP.into(),
+        };
+        let settings = crate::config::EncodeConfig::default();
+        let header = |preset: &str| {
+            Encoder::open_preset(info, &settings, preset, 0.0, &stamp)
+                .unwrap()
+                .header()
+        };
+        let veryfast = header("veryfast");
+        assert!(veryfast.len() > 10, "an avcC header");
+        assert_eq!(header("superfast"), veryfast);
+        assert_ne!(header("ultrafast"), veryfast);
+    }
+
+    /// A transcoding camera stepped down a preset and back up mid-clip makes one clip that
+    /// decodes through every frame: the old encoder's frames come out first, the new one
+    /// starts with an IDR under the same stream header, and a step that would change the
+    /// header (to ultrafast) is refused.
+    #[test]
+    fn a_clip_stepped_down_and_up_mid_way_decodes_every_frame() {
+        let source =
+            crate::media::source::FfmpegSource::open("lavfi:testsrc2=size=320x240:rate=30", false)
+                .unwrap();
+        let settings = crate::config::EncodeConfig::default();
+        let mut t = Transcode::new(Box::new(source), &settings);
+        let stamp = StampText {
+            station: "st-1".into(),
+            camera: "cam-1".into(),
+            order: Some("SO-1".into()),
+            operator: None,
+            tracking: vec![],
+            template: crate::config::DEFAULT_STAMP.into(),
+        };
+        let params = t.start(1764102661.5, &stamp).unwrap();
+        let mut packets = Vec::new();
+        let mut n = 0u64;
+        let mut run = |t: &mut Transcode, frames: u64, packets: &mut Vec<EncodedPacket>| {
+            for _ in 0..frames {
+                let unit = t.next_unit().unwrap().unwrap();
+                t.process(unit, n, n == 0, None, packets).unwrap();
+                n += 1;
+            }
+        };
+        run(&mut t, 45, &mut packets);
+        assert_eq!(t.step_preset(true).as_deref(), Some("superfast"));
+        run(&mut t, 45, &mut packets);
+        assert_eq!(t.step_preset(true), None, "ultrafast changes the header");
+        assert_eq!(t.step_preset(false).as_deref(), Some("veryfast"));
+        run(&mut t, 30, &mut packets);
+        t.finish(&mut packets).unwrap();
+        assert_eq!(packets.len(), 120, "a packet for every frame");
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("stepped.mp4");
+        let tb = t.source.info().time_base;
+        let mut w = crate::media::fmp4::ClipWriter::create(
+            &path,
+            &params,
+            tb,
+            (packets[0].pts, packets[0].dts),
+            false,
+        )
+        .unwrap();
+        for p in packets {
+            w.write(p).unwrap();
+        }
+        let sealed = w.finish().unwrap();
+        assert_eq!(sealed.frames, 120);
+        // Decoded by the ffmpeg command, independently: every frame, and not one error.
+        let probe = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+            .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+            .arg(&path)
+            .output()
+            .expect("ffprobe (Debian package ffmpeg)");
+        assert_eq!(
+            String::from_utf8_lossy(&probe.stdout).trim(),
+            "120",
+            "{}",
+            String::from_utf8_lossy(&probe.stderr)
+        );
+        let decode = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&path)
+            .args(["-f", "null", "-"])
+            .output()
+            .expect("ffmpeg");
+        assert!(
+            decode.status.success() && decode.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&decode.stderr)
+        );
     }
 
     /// The copy kept for the station screen is the frame as the clip gets it: a plain grey

@@ -153,6 +153,13 @@ pub trait PacketSource {
     /// The Unix time of pts 0 changed (the session's wall-clock map was corrected): a stamp
     /// drawn from now on uses it.
     fn set_wall_offset(&mut self, _wall_offset_s: f64) {}
+    /// Steps the encoder's preset one down the ladder (faster, when behind real time) or
+    /// back up, from the next frame on (an IDR), keeping the stream's parameter sets; the
+    /// preset it will use, or `None` when there is no such step (a camera's own packets, the
+    /// end of the ladder, a preset that would change the stream header).
+    fn step_preset(&mut self, _down: bool) -> Option<String> {
+        None
+    }
     /// Keep a copy of the next frame processed as it goes into the clip (the stamp burned
     /// in), for [`PacketSource::take_stamped`]; a path that burns in nothing keeps nothing.
     fn keep_stamped(&mut self) {}

@@ -74,6 +74,60 @@ pub fn media_path(
 /// crash loses what waits: this lag, the encoder's lookahead and the fragment being written.
 pub const DROP_BEHIND_S: f64 = 0.2;
 
+/// Frames left out since the last step (and at least [`STEP_MIN_S`] after it) before the
+/// encoder steps to a faster preset.
+pub const STEP_DOWN_DROPS: u64 = 5;
+/// Seconds of stream time between two steps of the preset.
+pub const STEP_MIN_S: f64 = 2.0;
+/// Seconds without a frame left out before the encoder steps back up.
+pub const STEP_UP_QUIET_S: f64 = 60.0;
+
+/// When a transcoding camera's encoder steps its preset: down when frames keep being left
+/// out, back up after a quiet minute (times in stream seconds).
+struct Pace {
+    /// Steps below the configured preset.
+    level: u32,
+    last_change_s: Option<f64>,
+    last_drop_s: Option<f64>,
+    drops_since_change: u64,
+}
+
+impl Pace {
+    fn new() -> Pace {
+        Pace {
+            level: 0,
+            last_change_s: None,
+            last_drop_s: None,
+            drops_since_change: 0,
+        }
+    }
+
+    /// A frame left out at `t`: whether to step down now.
+    fn dropped(&mut self, t: f64) -> bool {
+        let since = t - *self.last_change_s.get_or_insert(t);
+        self.last_drop_s = Some(t);
+        self.drops_since_change += 1;
+        self.drops_since_change >= STEP_DOWN_DROPS && since >= STEP_MIN_S
+    }
+
+    /// A frame encoded at `t`: whether to step back up now.
+    fn encoded(&mut self, t: f64) -> bool {
+        let since = t - *self.last_change_s.get_or_insert(t);
+        self.level > 0
+            && since >= STEP_UP_QUIET_S
+            && self.last_drop_s.is_none_or(|d| t - d >= STEP_UP_QUIET_S)
+    }
+
+    /// A step was asked for at `t` (taken when `to` is the level it reached).
+    fn stepped(&mut self, t: f64, to: Option<u32>) {
+        if let Some(level) = to {
+            self.level = level;
+        }
+        self.last_change_s = Some(t);
+        self.drops_since_change = 0;
+    }
+}
+
 /// What a station tells each of its cameras.
 #[derive(Debug, Clone)]
 pub enum CameraCommand {
@@ -354,6 +408,7 @@ impl CameraLoop {
         // left-out frame still owes to the next one encoded.
         let mut dropped = 0u64;
         let mut owed_restamp = false;
+        let mut pace = Pace::new();
         let can_drop = media.can_drop();
         // After a stop code, the stamp keeps the order until the post-roll ends.
         let mut idle_from: Option<i64> = None;
@@ -416,6 +471,23 @@ impl CameraLoop {
                 dropped += 1;
                 owed_restamp |= restamp;
                 self.health.dropped_frame(clock.map.behind_s);
+                let t = info.seconds(pts);
+                if pace.dropped(t) {
+                    let left_out = pace.drops_since_change;
+                    let stepped = media.step_preset(true);
+                    pace.stepped(t, stepped.as_ref().map(|_| pace.level + 1));
+                    if let Some(preset) = stepped {
+                        send(CameraEvent::Preset {
+                            pts,
+                            preset,
+                            why: format!(
+                                "{:.1} s behind real time, {left_out} frames left out",
+                                clock.map.behind_s
+                            ),
+                            configured: false,
+                        })?;
+                    }
+                }
             } else {
                 let restamp = restamp || std::mem::take(&mut owed_restamp);
                 if let Err(e) = media.process(
@@ -429,6 +501,20 @@ impl CameraLoop {
                 }
                 if let Some(f) = media.take_stamped() {
                     self.preview.offer_stamped(f);
+                }
+                let t = info.seconds(pts);
+                if pace.encoded(t) {
+                    let stepped = media.step_preset(false);
+                    let to = pace.level - 1;
+                    pace.stepped(t, stepped.as_ref().map(|_| to));
+                    if let Some(preset) = stepped {
+                        send(CameraEvent::Preset {
+                            pts,
+                            preset,
+                            why: format!("caught up: no frame left out for {STEP_UP_QUIET_S:.0} s"),
+                            configured: to == 0,
+                        })?;
+                    }
                 }
                 self.health.sent(packets.len() as u64);
                 for p in packets.drain(..) {

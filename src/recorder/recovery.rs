@@ -104,6 +104,7 @@ fn seal_from_disk(
             fragments: r.fragments.len() as u64,
             fragments_sha256: fmp4::fragments_digest(&r.fragments),
             dropped_frames: None,
+            presets: Vec::new(),
         })?;
         Ok(true)
     }

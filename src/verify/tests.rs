@@ -62,6 +62,7 @@ fn seal(opened: &Record, ms: i64) -> Body {
         fragments: 0,
         fragments_sha256: crate::digest::sha256_hex(b""),
         dropped_frames: None,
+        presets: Vec::new(),
     }
 }
 

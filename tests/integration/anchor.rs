@@ -397,6 +397,7 @@ fn redate(dir: &Path, cfg: &Path, key: &str, ca: &Path, tmp: &Path) {
             fragments: genuine["fragments"].as_u64().unwrap(),
             fragments_sha256: genuine["fragments_sha256"].as_str().unwrap().into(),
             dropped_frames: None,
+            presets: Vec::new(),
         })
         .unwrap();
         w.checkpoint().unwrap();
@@ -709,6 +710,7 @@ fn a_staged_clip_stamped_days_later_is_time_not_proven() {
             fragments: genuine["fragments"].as_u64().unwrap(),
             fragments_sha256: genuine["fragments_sha256"].as_str().unwrap().into(),
             dropped_frames: None,
+            presets: Vec::new(),
         })
         .unwrap();
         w.checkpoint().unwrap();

@@ -976,6 +976,7 @@ fn seal_clip(dir: &Path, cfg: &Path, order: &str, bytes: &[u8]) {
         fragments: 1,
         fragments_sha256: packwitness::digest::sha256_hex(b""),
         dropped_frames: None,
+        presets: Vec::new(),
     })
     .unwrap();
     w.checkpoint().unwrap();

@@ -151,6 +151,7 @@ impl Station {
                 fragments: 1,
                 fragments_sha256: crate::digest::sha256_hex(b""),
                 dropped_frames: None,
+                presets: Vec::new(),
             };
             let bodies = vec![
                 Body::Scan {

@@ -168,6 +168,7 @@ fn clip_bodies(
         fragments: nfrags,
         fragments_sha256: frags_sha,
         dropped_frames: None,
+        presets: Vec::new(),
     });
     Ok((bodies, file))
 }

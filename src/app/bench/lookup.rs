@@ -205,6 +205,7 @@ fn write_manifest(dir: &Path, clips: u64) -> Result<u64, Error> {
             fragments: 121,
             fragments_sha256: crate::digest::sha256_hex(&(i + 1).to_le_bytes()),
             dropped_frames: None,
+            presets: Vec::new(),
         })?;
     }
     out.flush().map_err(io)?;

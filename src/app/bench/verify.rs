@@ -121,6 +121,7 @@ fn write_clips(dir: &Path, files: usize, mb: usize) -> Result<(Vec<PathBuf>, u64
                 fragments: frags.len() as u64,
                 fragments_sha256: crate::media::fmp4::fragments_digest(&frags),
                 dropped_frames: None,
+                presets: Vec::new(),
             },
             &clock,
         )?;

@@ -245,6 +245,7 @@ fn sealed(clip: u64, order: &str, reason: SealReason) -> Body {
         fragments: 1,
         fragments_sha256: digest::sha256_hex(b""),
         dropped_frames: None,
+        presets: Vec::new(),
     }
 }
 

@@ -26,7 +26,7 @@ use super::writer::{MakeRecord, WriterHandle};
 use crate::clock::format_time;
 use crate::datadir::safe_name;
 use crate::error::Error;
-use crate::log::{Appender, Body, Record, SealReason};
+use crate::log::{Appender, Body, PresetStep, Record, SealReason};
 use crate::media::fmp4::{self, ClipWriter, SealedFile};
 use crate::media::{EncodedPacket, StampText, StreamInfo};
 
@@ -225,6 +225,14 @@ pub enum CameraEvent {
         gap: Gap,
         to: String,
     },
+    /// From the frame after the one with this pts, the encoder uses `preset` (`configured`:
+    /// the configured one again), for `why`.
+    Preset {
+        pts: i64,
+        preset: String,
+        why: String,
+        configured: bool,
+    },
     /// The session ended; seal for this reason.
     End {
         reason: SealReason,
@@ -254,6 +262,8 @@ struct Session {
     pts0: i64,
     text_track: bool,
     clock_synced: Option<bool>,
+    /// The encoder's preset when it is not the configured one (stepped down while behind).
+    preset: Option<String>,
 }
 
 impl Session {
@@ -280,6 +290,8 @@ struct OpenClip {
     /// (the camera loop numbers every frame, encoded or not).
     next_frame: u64,
     dropped: u64,
+    /// The encoder's preset steps during the clip.
+    presets: Vec<PresetStep>,
     /// The order it records (to resume it as the next part if writing fails).
     order_ref: OpenOrder,
 }
@@ -358,7 +370,23 @@ impl Assembly {
                     pts0,
                     text_track,
                     clock_synced,
+                    preset: None,
                 });
+            }
+            CameraEvent::Preset {
+                pts,
+                preset,
+                why,
+                configured,
+            } => {
+                if let Some(s) = self.session.as_mut() {
+                    tracing::warn!(camera = %self.ctx.camera, preset = %preset, why = %why, "the encoder's preset stepped");
+                    s.preset = (!configured).then(|| preset.clone());
+                    let at = format_time(s.wall(pts));
+                    if let Some(c) = self.current.as_mut() {
+                        c.presets.push(PresetStep { at, preset, why });
+                    }
+                }
             }
             CameraEvent::Cut { pts, next, reason } => {
                 // A cut supersedes later ones still pending (a new order during a post-roll,
@@ -653,9 +681,21 @@ impl Assembly {
             .map_err(given_up)?;
         self.ctx.health.clip_opened(&order.group, &code);
         tracing::info!(order = %code, camera = %self.ctx.camera, file = %file, "clip opened");
+        let presets = s
+            .preset
+            .clone()
+            .map(|preset| {
+                vec![PresetStep {
+                    at: started_at.clone(),
+                    preset,
+                    why: "the encoder was at a faster preset when the clip began (the recorder was behind real time)".into(),
+                }]
+            })
+            .unwrap_or_default();
         Ok(OpenClip {
             out,
             opened_seq: rec.seq,
+            presets,
             order: code,
             box_no: order.box_no,
             operator: order.operator.clone(),
@@ -738,6 +778,7 @@ impl Assembly {
             started_at,
             first_frame,
             dropped,
+            presets,
             ..
         } = open;
         self.ctx.health.clip_sealed();
@@ -773,6 +814,7 @@ impl Assembly {
             fragments: sealed.fragments.len() as u64,
             fragments_sha256: fmp4::fragments_digest(&sealed.fragments),
             dropped_frames: (dropped > 0).then_some(dropped),
+            presets,
         };
         if let Err(e) = self.ctx.records.append(body.clone()) {
             self.pending_seal = Some(body);

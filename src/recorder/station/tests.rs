@@ -284,8 +284,12 @@ struct SlowEncoder {
     clock: SimClock,
     start: Option<chrono::DateTime<chrono::FixedOffset>>,
     next: usize,
-    cost: fn(usize) -> std::time::Duration,
+    /// How long frame `i` takes at preset step `level` (0: the configured preset).
+    cost: fn(usize, usize) -> std::time::Duration,
     worst_behind: Arc<std::sync::Mutex<f64>>,
+    /// Whether it has a faster preset to step to (libx264's veryfast, then superfast).
+    steps: bool,
+    level: usize,
 }
 
 impl SlowEncoder {
@@ -331,7 +335,8 @@ impl PacketSource for SlowEncoder {
         let mut w = self.worst_behind.lock().unwrap();
         *w = w.max(behind);
         drop(w);
-        self.clock.advance((self.cost)(frame_no as usize));
+        self.clock
+            .advance((self.cost)(frame_no as usize, self.level));
         self.replay.process(unit, frame_no, keyframe, stamp, out)
     }
     fn finish(&mut self, out: &mut Vec<crate::media::EncodedPacket>) -> Result<(), Error> {
@@ -343,6 +348,19 @@ impl PacketSource for SlowEncoder {
     fn can_drop(&self) -> bool {
         true
     }
+    fn step_preset(&mut self, down: bool) -> Option<String> {
+        match (self.steps, down, self.level) {
+            (true, true, 0) => {
+                self.level = 1;
+                Some("superfast".into())
+            }
+            (true, false, 1) => {
+                self.level = 0;
+                Some("veryfast".into())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Opens one [`SlowEncoder`] session of `frames` frames after the test's go; later openings
@@ -351,8 +369,9 @@ struct SlowOpener {
     clock: SimClock,
     go: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
     frames: usize,
-    cost: fn(usize) -> std::time::Duration,
+    cost: fn(usize, usize) -> std::time::Duration,
     worst_behind: Arc<std::sync::Mutex<f64>>,
+    steps: bool,
 }
 
 impl Opener for SlowOpener {
@@ -368,6 +387,8 @@ impl Opener for SlowOpener {
             next: 0,
             cost: self.cost,
             worst_behind: self.worst_behind.clone(),
+            steps: self.steps,
+            level: 0,
         }))
     }
 }
@@ -383,8 +404,9 @@ fn an_encoder_behind_real_time_leaves_frames_out_and_keeps_up() {
     let clock = SimClock::at_test_epoch();
     let (go, wait) = std::sync::mpsc::channel();
     let worst_behind = Arc::new(std::sync::Mutex::new(0.0));
-    let slow =
-        |i: usize| std::time::Duration::from_millis(if (30..75).contains(&i) { 100 } else { 5 });
+    let slow = |i: usize, _level: usize| {
+        std::time::Duration::from_millis(if (30..75).contains(&i) { 100 } else { 5 })
+    };
     let s = station_on(
         &records,
         Arc::new(MemFiles::default()),
@@ -395,6 +417,7 @@ fn an_encoder_behind_real_time_leaves_frames_out_and_keeps_up() {
             frames: 150,
             cost: slow,
             worst_behind: worst_behind.clone(),
+            steps: false,
         }),
     );
     scan_order(&s, "SLOW-1");
@@ -423,6 +446,81 @@ fn an_encoder_behind_real_time_leaves_frames_out_and_keeps_up() {
         150,
         "every frame is encoded or counted"
     );
+    let worst = *worst_behind.lock().unwrap();
+    assert!(
+        worst <= crate::recorder::camera::DROP_BEHIND_S + 0.1 + 0.034,
+        "a frame was encoded {worst:.3} s behind its time"
+    );
+}
+
+/// Issue 20: an encoder that stays behind real time at its preset (here three times slower
+/// than real time for twenty seconds) is stepped down to a faster one once frames keep being
+/// left out, and back up after a minute without a frame left out; the clip's record says
+/// when, to which preset and why, so a reviewer sees where the picture's quality changed.
+/// Frames are left out only until the step: far fewer than twenty seconds' worth.
+#[test]
+fn an_encoder_behind_real_time_steps_its_preset_down_and_back_up() {
+    let records = Arc::new(Collect::default());
+    let clock = SimClock::at_test_epoch();
+    let (go, wait) = std::sync::mpsc::channel();
+    let worst_behind = Arc::new(std::sync::Mutex::new(0.0));
+    let slow = |i: usize, level: usize| {
+        std::time::Duration::from_millis(if level == 0 && (30..630).contains(&i) {
+            100
+        } else {
+            5
+        })
+    };
+    let frames = 30 * 80;
+    let s = station_on(
+        &records,
+        Arc::new(MemFiles::default()),
+        &clock,
+        Arc::new(SlowOpener {
+            clock: clock.clone(),
+            go: std::sync::Mutex::new(Some(wait)),
+            frames,
+            cost: slow,
+            worst_behind: worst_behind.clone(),
+            steps: true,
+        }),
+    );
+    scan_order(&s, "STEP-1");
+    go.send(()).unwrap();
+    wait_for(&records, "the clip sealed", |r| {
+        r.iter().any(|b| matches!(b, Body::ClipSealed { .. }))
+    });
+    s.shutdown().unwrap();
+    let recs = records.0.lock().unwrap().clone();
+    let (first, counted, dropped, presets) = recs
+        .iter()
+        .find_map(|b| match b {
+            Body::ClipSealed {
+                first_frame,
+                frames,
+                dropped_frames,
+                presets,
+                ..
+            } => Some((*first_frame, *frames, *dropped_frames, presets.clone())),
+            _ => None,
+        })
+        .unwrap();
+    let dropped = dropped.expect("frames were left out before the step");
+    assert!(
+        (crate::recorder::camera::STEP_DOWN_DROPS..=60).contains(&dropped),
+        "{dropped} frames left out"
+    );
+    assert_eq!(first + counted + dropped, frames as u64);
+    let steps: Vec<(&str, &str)> = presets
+        .iter()
+        .map(|p| (p.preset.as_str(), p.why.as_str()))
+        .collect();
+    assert_eq!(steps.len(), 2, "{presets:#?}");
+    assert_eq!(steps[0].0, "superfast");
+    assert!(steps[0].1.contains("behind real time"), "{}", steps[0].1);
+    assert_eq!(steps[1].0, "veryfast");
+    assert!(steps[1].1.contains("caught up"), "{}", steps[1].1);
+    assert!(presets[0].at < presets[1].at, "{presets:#?}");
     let worst = *worst_behind.lock().unwrap();
     assert!(
         worst <= crate::recorder::camera::DROP_BEHIND_S + 0.1 + 0.034,
