@@ -392,16 +392,22 @@ impl Checker {
                 duration_ms,
                 frames,
                 size,
+                dropped_frames,
+                presets,
                 ..
             }) => {
+                // Frames left out and preset steps are optional in evidence.json (absent in
+                // bundles made before them): only what it states must be the record's.
                 if c.ended_at.as_ref() != Some(ended_at)
                     || c.duration_ms != Some(*duration_ms)
                     || c.frames != Some(*frames)
                     || c.size != Some(*size)
+                    || (c.dropped_frames.is_some() && c.dropped_frames != *dropped_frames)
+                    || (!c.presets.is_empty() && c.presets != *presets)
                 {
                     self.problem(
                         "evidence.json",
-                        format!("{what}: its end, duration, frames or size are not the proven clip_sealed record's"),
+                        format!("{what}: its end, duration, frames, size, frames left out or preset steps are not the proven clip_sealed record's"),
                     );
                 }
             }

@@ -141,6 +141,12 @@ pub struct BundleClip {
     /// The stamped checkpoints after its seal and before its opening.
     #[serde(default)]
     pub anchors: anchors::ClipAnchors,
+    /// Frames left out and the encoder's preset steps, as its `clip_sealed` record says
+    /// (optional within bundle version 2: absent when none, and in bundles made before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped_frames: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub presets: Vec<crate::log::PresetStep>,
     /// Manifest lines cited for this clip (the station's start naming the camera's source,
     /// opened, attached codes, sealed), each with a proof.
     pub records: Vec<RecordRef>,
@@ -447,6 +453,22 @@ impl Builder<'_> {
         for (line, kind) in lines {
             records.push(self.zip.cite(self.reader, self.cp, line, kind)?);
         }
+        // What the seal says of frames left out and preset steps (the index keeps neither).
+        let (dropped_frames, presets) = match c.sealed_line {
+            Some(l) => match serde_json::from_slice::<crate::log::Record>(&self.reader.line(l)?) {
+                Ok(crate::log::Record {
+                    body:
+                        crate::log::Body::ClipSealed {
+                            dropped_frames,
+                            presets,
+                            ..
+                        },
+                    ..
+                }) => (dropped_frames, presets),
+                _ => (None, Vec::new()),
+            },
+            None => (None, Vec::new()),
+        };
         let (mut file, mut burned_in, mut stills) = (None, None, (None, None));
         if c.sealed_line.is_some() && !c.pruned {
             let src = self.data_dir.join(&c.file);
@@ -480,6 +502,8 @@ impl Builder<'_> {
             test_pattern: c.test_pattern,
             clock_synced: c.clock_synced,
             anchors: anchors::ClipAnchors::default(),
+            dropped_frames,
+            presets,
             still_start: stills.0,
             still_end: stills.1,
             burned_in,

@@ -340,7 +340,15 @@ pub fn report(
                                     None => (tr("(open)", "（未封存）")),
                                 }
                             }
-                            td { @if let Some(r) = &c.reason { (word("reason", r)) } }
+                            td {
+                                @if let Some(r) = &c.reason { (word("reason", r)) }
+                                @if let Some(n) = c.dropped_frames {
+                                    br; (tr(&format!("{n} frames left out (behind real time)"), &format!("因落后于实时略去 {n} 帧")))
+                                }
+                                @for p in &c.presets {
+                                    br; (tr(&format!("preset {} from {}: {}", p.preset, zones(&p.at), p.why), &format!("自 {} 起编码预设 {}：{}", zones(&p.at), p.preset, p.why)))
+                                }
+                            }
                             td { (c.operator.as_deref().unwrap_or("")) }
                             td { code { (c.sha256.as_deref().unwrap_or("")) } }
                             td {

@@ -369,3 +369,117 @@ pub(crate) fn strip_and_resign(zip: &Path, dir: &Path, kind: &str, out: &Path) {
     };
     write_zip(out, &without(&c, kind));
 }
+
+/// Issue 20: what a seal says of frames left out and of the encoder's preset steps reaches
+/// the bundle (evidence.json) and its report, and a bundle re-signed with the station key to
+/// claim other steps than the proven record's fails.
+#[test]
+fn preset_steps_reach_the_bundle_and_a_changed_claim_fails() {
+    use packwitness::log::{Body, PresetStep, SealReason};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = demo_copy(tmp.path());
+    // A clip of real video, sealed with frames left out and a step to superfast.
+    let file = "clips/station-1/2026-12-04/STEP-1_cam-1_000900.mp4";
+    let path = dir.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=30",
+        ])
+        .args(["-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", show(&made));
+    let bytes = std::fs::read(&path).unwrap();
+    let clock: packwitness::clock::SharedClock = std::sync::Arc::new(
+        packwitness::clock::SimClock::new(chrono::Utc::now().fixed_offset()),
+    );
+    let t = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut w = packwitness::recorder::Writer::open(&dir, &Config::default(), clock).unwrap();
+    let opened = w
+        .append(Body::ClipOpened {
+            order: "STEP-1".into(),
+            station: "station-1".into(),
+            camera: "cam-1".into(),
+            operator: None,
+            group: "g-step".into(),
+            part: 1,
+            box_no: 1,
+            file: file.into(),
+            started_at: t.clone(),
+            scanned_at: t.clone(),
+            first_frame: 0,
+            clock_synced: Some(true),
+        })
+        .unwrap();
+    w.append(Body::ClipSealed {
+        clip: opened.seq,
+        order: "STEP-1".into(),
+        station: "station-1".into(),
+        camera: "cam-1".into(),
+        file: file.into(),
+        reason: SealReason::StopCode,
+        started_at: t.clone(),
+        ended_at: t.clone(),
+        duration_ms: 1_000,
+        frames: 23,
+        first_frame: 0,
+        size: bytes.len() as u64,
+        sha256: packwitness::digest::sha256_hex(&bytes),
+        fragments: 1,
+        fragments_sha256: packwitness::digest::sha256_hex(b""),
+        dropped_frames: Some(7),
+        presets: vec![PresetStep {
+            at: t,
+            preset: "superfast".into(),
+            why: "1.2 s behind real time, 5 frames left out".into(),
+        }],
+    })
+    .unwrap();
+    w.checkpoint().unwrap();
+    drop(w);
+    let zip = tmp.path().join("step.zip");
+    let out = run(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "export",
+        "STEP-1",
+        "-o",
+        zip.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let mut files = read_zip(&zip);
+    let mut ev: serde_json::Value = serde_json::from_slice(&files["evidence.json"]).unwrap();
+    let clip = &ev["clips"][0];
+    assert_eq!(clip["dropped_frames"], 7, "{clip}");
+    assert_eq!(clip["presets"][0]["preset"], "superfast", "{clip}");
+    let report = String::from_utf8_lossy(&files["report.html"]).into_owned();
+    assert!(
+        report.contains("7 frames left out") && report.contains("preset superfast from"),
+        "the report shows neither"
+    );
+    let key = station_key(&dir);
+    let (_, vb) = check(tmp.path(), "genuine", &files, &key);
+    assert_eq!(
+        vb.status.code(),
+        Some(5),
+        "time not proven, nothing failed: {}",
+        show(&vb)
+    );
+    // The merchant claims the clip kept its preset throughout: re-signed, it fails.
+    ev["clips"][0]["presets"][0]["preset"] = "veryfast".into();
+    files.insert(
+        "evidence.json".into(),
+        serde_json::to_vec_pretty(&ev).unwrap(),
+    );
+    resign(&mut files, &genuine_key(&dir));
+    let (_, vb) = check(tmp.path(), "claimed", &files, &key);
+    assert_eq!(vb.status.code(), Some(3), "{}", show(&vb));
+    assert!(stdout(&vb).contains("preset steps"), "{}", show(&vb));
+}
