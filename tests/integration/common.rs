@@ -65,8 +65,17 @@ pub fn sealed(dir: &Path) -> Vec<serde_json::Value> {
 pub fn demo_fixture() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("demo-fixture-{}", std::process::id()));
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        // Fixtures of test runs that are over (their process is gone) are removed.
+        for e in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("demo-fixture-") {
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let base = tmp.join(format!("demo-fixture-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(&base).unwrap();
         let dir = base.join("data");
