@@ -444,6 +444,16 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ),
     ("pair_button", "Pair this screen", "配对此屏幕"),
     ("login", "Log in", "登录"),
+    (
+        "frames_left_out",
+        "{n} frames left out (behind real time)",
+        "因落后于实时略去 {n} 帧",
+    ),
+    (
+        "preset_step",
+        "encoder preset {preset} from {at} ({why})",
+        "自 {at} 起编码预设 {preset}（{why}）",
+    ),
     ("login_name", "Name", "用户名"),
     ("login_password", "Password", "密码"),
     ("login_wrong", "Wrong name or password.", "用户名或密码错误。"),

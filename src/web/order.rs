@@ -67,13 +67,32 @@ fn summary(lang: Lang, v: &serde_json::Value) -> String {
             s("scanner")
         ),
         "clip_opened" => format!("{} / {}", s("station"), s("camera")),
-        "clip_sealed" => format!(
-            "{} · {:.1} {} · {}",
-            label(lang, "reason", &s("reason")),
-            v["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0,
-            t(lang, "seconds"),
-            s("camera")
-        ),
+        "clip_sealed" => {
+            let mut text = format!(
+                "{} · {:.1} {} · {}",
+                label(lang, "reason", &s("reason")),
+                v["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0,
+                t(lang, "seconds"),
+                s("camera")
+            );
+            // Where the picture got sparser or its quality changed, and why.
+            if let Some(n) = v["dropped_frames"].as_u64() {
+                text.push_str(&format!(
+                    " · {}",
+                    t(lang, "frames_left_out").replace("{n}", &n.to_string())
+                ));
+            }
+            for p in v["presets"].as_array().into_iter().flatten() {
+                text.push_str(&format!(
+                    " · {}",
+                    t(lang, "preset_step")
+                        .replace("{preset}", p["preset"].as_str().unwrap_or(""))
+                        .replace("{at}", &show_time(p["at"].as_str().unwrap_or("")))
+                        .replace("{why}", p["why"].as_str().unwrap_or(""))
+                ));
+            }
+            text
+        }
         "code_attached" => s("code"),
         "access" => format!("{} · {}", label(lang, "action", &s("action")), s("who")),
         "hold" => format!(
@@ -551,5 +570,41 @@ mod tests {
             "下载 · lin · 2026-12-03 14:02:11 UTC+08:00"
         );
         assert_eq!(access_line(Lang::En, "something else"), "something else");
+    }
+}
+
+#[cfg(test)]
+mod seal_tests {
+    use super::*;
+
+    /// A seal's timeline entry says where the picture got sparser or its quality changed,
+    /// in the page's language.
+    #[test]
+    fn a_seal_says_frames_left_out_and_preset_steps() {
+        let v = serde_json::json!({
+            "kind": "clip_sealed", "reason": "stop_code", "duration_ms": 61_200,
+            "camera": "cam-1", "dropped_frames": 7,
+            "presets": [{"at": "2026-12-04T10:21:07.512+08:00", "preset": "superfast",
+                         "why": "1.2 s behind real time, 5 frames left out"}]
+        });
+        let en = summary(Lang::En, &v);
+        assert!(
+            en.contains("7 frames left out")
+                && en.contains("encoder preset superfast from 2026-12-04 10:21:07 UTC+08:00"),
+            "{en}"
+        );
+        let zh = summary(Lang::Zh, &v);
+        assert!(
+            zh.contains("略去 7 帧") && zh.contains("编码预设 superfast"),
+            "{zh}"
+        );
+        let plain = summary(
+            Lang::En,
+            &serde_json::json!({"kind": "clip_sealed", "reason": "stop_code", "duration_ms": 1000, "camera": "c"}),
+        );
+        assert!(
+            !plain.contains("left out") && !plain.contains("preset"),
+            "{plain}"
+        );
     }
 }
