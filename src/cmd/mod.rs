@@ -77,14 +77,17 @@ fn locale() -> Vec<Option<String>> {
 }
 
 /// The language of what `lookup` and `export` print for people: the system's (Chinese when
-/// its locale starts with `zh`).
+/// its locale starts with `zh`), read once.
 fn people_lang() -> packwitness::web::i18n::Lang {
     use packwitness::web::i18n::Lang;
-    if packwitness::config::FeedbackLang::Auto.chinese(&locale()) {
-        Lang::Zh
-    } else {
-        Lang::En
-    }
+    static LANG: std::sync::OnceLock<Lang> = std::sync::OnceLock::new();
+    *LANG.get_or_init(|| {
+        if packwitness::config::FeedbackLang::Auto.chinese(&locale()) {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    })
 }
 
 /// The word table's `key` in [`people_lang`], each `{name}` of `fill` filled in.

@@ -450,25 +450,30 @@ impl Builder<'_> {
             lines.push((l, "pruned"));
         }
         let mut records = Vec::new();
+        // What the seal says of frames left out and preset steps (the index keeps neither),
+        // from the line as it is cited.
+        let (mut dropped_frames, mut presets) = (None, Vec::new());
         for (line, kind) in lines {
-            records.push(self.zip.cite(self.reader, self.cp, line, kind)?);
-        }
-        // What the seal says of frames left out and preset steps (the index keeps neither).
-        let (dropped_frames, presets) = match c.sealed_line {
-            Some(l) => match serde_json::from_slice::<crate::log::Record>(&self.reader.line(l)?) {
-                Ok(crate::log::Record {
+            let bytes = self.reader.line(line)?;
+            if kind == "clip_sealed" {
+                if let Ok(crate::log::Record {
                     body:
                         crate::log::Body::ClipSealed {
-                            dropped_frames,
-                            presets,
+                            dropped_frames: d,
+                            presets: p,
                             ..
                         },
                     ..
-                }) => (dropped_frames, presets),
-                _ => (None, Vec::new()),
-            },
-            None => (None, Vec::new()),
-        };
+                }) = serde_json::from_slice(&bytes)
+                {
+                    (dropped_frames, presets) = (d, p);
+                }
+            }
+            records.push(
+                self.zip
+                    .cite_read(self.reader, self.cp, line, kind, &bytes)?,
+            );
+        }
         let (mut file, mut burned_in, mut stills) = (None, None, (None, None));
         if c.sealed_line.is_some() && !c.pruned {
             let src = self.data_dir.join(&c.file);
@@ -744,11 +749,23 @@ impl Bundle {
         kind: &str,
     ) -> Result<RecordRef, Error> {
         let bytes = reader.line(line)?;
+        self.cite_read(reader, cp, line, kind, &bytes)
+    }
+
+    /// [`Self::cite`] of a line the caller has already read (`bytes`).
+    fn cite_read(
+        &mut self,
+        reader: &LogReader,
+        cp: &Checkpointed,
+        line: u64,
+        kind: &str,
+        bytes: &[u8],
+    ) -> Result<RecordRef, Error> {
         let proof_text = proof::prove(reader, cp, line)?;
         let record = format!("records/line-{line}.jsonl");
         let proof = format!("proofs/line-{line}.tlog-proof");
         if !self.hashes.contains_key(&record) {
-            self.add(&record, &bytes, true)?;
+            self.add(&record, bytes, true)?;
             self.add(&proof, proof_text.as_bytes(), true)?;
             self.proofs.insert(proof.clone(), proof_text);
         }
