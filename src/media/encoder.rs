@@ -612,6 +612,29 @@ impl PacketSource for Transcode {
 mod tests {
     use super::*;
 
+    /// A 320×240, 30 frames/s stream.
+    fn small() -> StreamInfo {
+        StreamInfo {
+            width: 320,
+            height: 240,
+            pixel_format: format::Pixel::YUV420P,
+            time_base: Rational(1, 30),
+            frame_rate: Rational(30, 1),
+        }
+    }
+
+    /// The default stamp of station st-1, camera cam-1, with `order`.
+    fn stamp(order: Option<&str>) -> StampText {
+        StampText {
+            station: "st-1".into(),
+            camera: "cam-1".into(),
+            order: order.map(str::to_string),
+            operator: None,
+            tracking: vec![],
+            template: crate::config::DEFAULT_STAMP.into(),
+        }
+    }
+
     #[test]
     fn stamp_text_escapes_literals() {
         let s = StampText {
@@ -640,21 +663,8 @@ mod tests {
             ["veryfast", "superfast", "ultrafast"]
         );
         assert_eq!(preset_ladder("x264-custom"), ["x264-custom"]);
-        let info = StreamInfo {
-            width: 320,
-            height: 240,
-            pixel_format: format::Pixel::YUV420P,
-            time_base: Rational(1, 30),
-            frame_rate: Rational(30, 1),
-        };
-        let stamp = StampText {
-            station: "st-1".into(),
-            camera: "cam-1".into(),
-            order: None,
-            operator: None,
-            tracking: vec![],
-            template: crate::config::DEFAULT_STAMP.into(),
-        };
+        let info = small();
+        let stamp = stamp(None);
         let settings = crate::config::EncodeConfig::default();
         let header = |preset: &str| {
             Encoder::open_preset(info, &settings, preset, 0.0, &stamp)
@@ -678,14 +688,7 @@ mod tests {
                 .unwrap();
         let settings = crate::config::EncodeConfig::default();
         let mut t = Transcode::new(Box::new(source), &settings);
-        let stamp = StampText {
-            station: "st-1".into(),
-            camera: "cam-1".into(),
-            order: Some("SO-1".into()),
-            operator: None,
-            tracking: vec![],
-            template: crate::config::DEFAULT_STAMP.into(),
-        };
+        let stamp = stamp(Some("SO-1"));
         let params = t.start(1764102661.5, &stamp).unwrap();
         let mut packets = Vec::new();
         let mut n = 0u64;
@@ -751,21 +754,8 @@ mod tests {
     /// left), and only the one frame asked for is kept.
     #[test]
     fn the_kept_frame_has_the_stamp_drawn() {
-        let info = StreamInfo {
-            width: 320,
-            height: 240,
-            pixel_format: format::Pixel::YUV420P,
-            time_base: Rational(1, 30),
-            frame_rate: Rational(30, 1),
-        };
-        let stamp = StampText {
-            station: "st-1".into(),
-            camera: "cam-1".into(),
-            order: Some("SO-1001".into()),
-            operator: None,
-            tracking: vec![],
-            template: crate::config::DEFAULT_STAMP.into(),
-        };
+        let info = small();
+        let stamp = stamp(Some("SO-1001"));
         let settings = crate::config::EncodeConfig::default();
         let mut enc = Encoder::open(info, &settings, 1764102661.5, &stamp).unwrap();
         let grey = |pts: i64| {

@@ -99,20 +99,9 @@ impl Rig {
             opened: Mutex::new(0),
             on_packet,
         };
-        let st = StationConfig {
-            id: "st".into(),
-            post_roll_s: 0.0,
-            pre_roll_s: 0.0,
-            cameras: vec![CameraConfig {
-                id: "cam".into(),
-                source: "rtsp://127.0.0.1:9/replay".into(),
-                ..CameraConfig::default()
-            }],
-            ..StationConfig::default()
-        };
         let station = Station::start(
             &config,
-            &st,
+            &super::tests::one_camera(),
             StationDeps {
                 records: Arc::new(handle.clone()),
                 opener: Arc::new(camera),

@@ -143,15 +143,10 @@ impl Opener for Scripted {
     }
 }
 
-/// A one-camera station (a network camera, no pre- or post-roll) on the simulated `clock`,
-/// its camera opened by `opener`, its records and files in memory.
-fn station_on(
-    records: &Arc<Collect>,
-    files: Arc<MemFiles>,
-    clock: &SimClock,
-    opener: Arc<dyn Opener>,
-) -> Station {
-    let st = StationConfig {
+/// Station `st` with one network camera `cam` (down at start is retried, never a config
+/// error), no pre- or post-roll.
+pub(super) fn one_camera() -> StationConfig {
+    StationConfig {
         id: "st".into(),
         post_roll_s: 0.0,
         pre_roll_s: 0.0,
@@ -161,10 +156,20 @@ fn station_on(
             ..CameraConfig::default()
         }],
         ..StationConfig::default()
-    };
+    }
+}
+
+/// A [`one_camera`] station on the simulated `clock`, its camera opened by `opener`, its
+/// records and files in memory.
+fn station_on(
+    records: &Arc<Collect>,
+    files: Arc<MemFiles>,
+    clock: &SimClock,
+    opener: Arc<dyn Opener>,
+) -> Station {
     Station::start(
         &Config::default(),
-        &st,
+        &one_camera(),
         StationDeps {
             records: records.clone(),
             opener,
@@ -393,85 +398,19 @@ impl Opener for SlowOpener {
     }
 }
 
-/// Issue 20: an encoder that falls behind real time (here: a second and a half of frames that
-/// each take 100 ms to encode, three times their time) never takes the clip further behind
-/// than the drop threshold plus one frame's encoding: frames are left out instead, the clip
-/// stays one clip, and its record counts what was left out. Before, every frame was encoded
-/// and the lag grew to a second, all of which a crash would lose.
-#[test]
-fn an_encoder_behind_real_time_leaves_frames_out_and_keeps_up() {
+/// Records one order `code` from a [`SlowEncoder`] session of `frames` frames that cost
+/// `cost` each (with a faster preset to step to when `steps`), until its clip is sealed; the
+/// records, and how far behind its time the latest-encoded frame was at worst.
+fn record_slowly(
+    code: &str,
+    frames: usize,
+    cost: fn(usize, usize) -> std::time::Duration,
+    steps: bool,
+) -> (Vec<Body>, f64) {
     let records = Arc::new(Collect::default());
     let clock = SimClock::at_test_epoch();
     let (go, wait) = std::sync::mpsc::channel();
     let worst_behind = Arc::new(std::sync::Mutex::new(0.0));
-    let slow = |i: usize, _level: usize| {
-        std::time::Duration::from_millis(if (30..75).contains(&i) { 100 } else { 5 })
-    };
-    let s = station_on(
-        &records,
-        Arc::new(MemFiles::default()),
-        &clock,
-        Arc::new(SlowOpener {
-            clock: clock.clone(),
-            go: std::sync::Mutex::new(Some(wait)),
-            frames: 150,
-            cost: slow,
-            worst_behind: worst_behind.clone(),
-            steps: false,
-        }),
-    );
-    scan_order(&s, "SLOW-1");
-    go.send(()).unwrap();
-    wait_for(&records, "the clip sealed", |r| {
-        r.iter().any(|b| matches!(b, Body::ClipSealed { .. }))
-    });
-    s.shutdown().unwrap();
-    let recs = records.0.lock().unwrap().clone();
-    let (first, frames, dropped) = recs
-        .iter()
-        .find_map(|b| match b {
-            Body::ClipSealed {
-                first_frame,
-                frames,
-                dropped_frames,
-                ..
-            } => Some((*first_frame, *frames, *dropped_frames)),
-            _ => None,
-        })
-        .unwrap();
-    let dropped = dropped.expect("the clip's record counts the frames left out");
-    assert!(dropped >= 15, "only {dropped} frames left out");
-    assert_eq!(
-        first + frames + dropped,
-        150,
-        "every frame is encoded or counted"
-    );
-    let worst = *worst_behind.lock().unwrap();
-    assert!(
-        worst <= crate::recorder::camera::DROP_BEHIND_S + 0.1 + 0.034,
-        "a frame was encoded {worst:.3} s behind its time"
-    );
-}
-
-/// Issue 20: an encoder that stays behind real time at its preset (here three times slower
-/// than real time for twenty seconds) is stepped down to a faster one once frames keep being
-/// left out, and back up after a minute without a frame left out; the clip's record says
-/// when, to which preset and why, so a reviewer sees where the picture's quality changed.
-/// Frames are left out only until the step: far fewer than twenty seconds' worth.
-#[test]
-fn an_encoder_behind_real_time_steps_its_preset_down_and_back_up() {
-    let records = Arc::new(Collect::default());
-    let clock = SimClock::at_test_epoch();
-    let (go, wait) = std::sync::mpsc::channel();
-    let worst_behind = Arc::new(std::sync::Mutex::new(0.0));
-    let slow = |i: usize, level: usize| {
-        std::time::Duration::from_millis(if level == 0 && (30..630).contains(&i) {
-            100
-        } else {
-            5
-        })
-    };
-    let frames = 30 * 80;
     let s = station_on(
         &records,
         Arc::new(MemFiles::default()),
@@ -480,20 +419,25 @@ fn an_encoder_behind_real_time_steps_its_preset_down_and_back_up() {
             clock: clock.clone(),
             go: std::sync::Mutex::new(Some(wait)),
             frames,
-            cost: slow,
+            cost,
             worst_behind: worst_behind.clone(),
-            steps: true,
+            steps,
         }),
     );
-    scan_order(&s, "STEP-1");
+    scan_order(&s, code);
     go.send(()).unwrap();
     wait_for(&records, "the clip sealed", |r| {
         r.iter().any(|b| matches!(b, Body::ClipSealed { .. }))
     });
     s.shutdown().unwrap();
     let recs = records.0.lock().unwrap().clone();
-    let (first, counted, dropped, presets) = recs
-        .iter()
+    let worst = *worst_behind.lock().unwrap();
+    (recs, worst)
+}
+
+/// The first seal's first frame, frames, frames left out and preset steps.
+fn the_seal(recs: &[Body]) -> (u64, u64, Option<u64>, Vec<crate::log::PresetStep>) {
+    recs.iter()
         .find_map(|b| match b {
             Body::ClipSealed {
                 first_frame,
@@ -504,7 +448,56 @@ fn an_encoder_behind_real_time_steps_its_preset_down_and_back_up() {
             } => Some((*first_frame, *frames, *dropped_frames, presets.clone())),
             _ => None,
         })
-        .unwrap();
+        .expect("a clip_sealed record")
+}
+
+/// No frame was encoded later than the drop threshold plus one slow frame's encoding.
+fn assert_kept_up(worst: f64) {
+    assert!(
+        worst <= crate::recorder::camera::DROP_BEHIND_S + 0.1 + 0.034,
+        "a frame was encoded {worst:.3} s behind its time"
+    );
+}
+
+/// Issue 20: an encoder that falls behind real time (here: a second and a half of frames that
+/// each take 100 ms to encode, three times their time) never takes the clip further behind
+/// than the drop threshold plus one frame's encoding: frames are left out instead, the clip
+/// stays one clip, and its record counts what was left out. Before, every frame was encoded
+/// and the lag grew to a second, all of which a crash would lose.
+#[test]
+fn an_encoder_behind_real_time_leaves_frames_out_and_keeps_up() {
+    let slow = |i: usize, _level: usize| {
+        std::time::Duration::from_millis(if (30..75).contains(&i) { 100 } else { 5 })
+    };
+    let (recs, worst) = record_slowly("SLOW-1", 150, slow, false);
+    let (first, frames, dropped, _) = the_seal(&recs);
+    let dropped = dropped.expect("the clip's record counts the frames left out");
+    assert!(dropped >= 15, "only {dropped} frames left out");
+    assert_eq!(
+        first + frames + dropped,
+        150,
+        "every frame is encoded or counted"
+    );
+    assert_kept_up(worst);
+}
+
+/// Issue 20: an encoder that stays behind real time at its preset (here three times slower
+/// than real time for twenty seconds) is stepped down to a faster one once frames keep being
+/// left out, and back up after a minute without a frame left out; the clip's record says
+/// when, to which preset and why, so a reviewer sees where the picture's quality changed.
+/// Frames are left out only until the step: far fewer than twenty seconds' worth.
+#[test]
+fn an_encoder_behind_real_time_steps_its_preset_down_and_back_up() {
+    let slow = |i: usize, level: usize| {
+        std::time::Duration::from_millis(if level == 0 && (30..630).contains(&i) {
+            100
+        } else {
+            5
+        })
+    };
+    let frames = 30 * 80;
+    let (recs, worst) = record_slowly("STEP-1", frames, slow, true);
+    let (first, counted, dropped, presets) = the_seal(&recs);
     let dropped = dropped.expect("frames were left out before the step");
     assert!(
         (crate::recorder::camera::STEP_DOWN_DROPS..=60).contains(&dropped),
@@ -521,9 +514,5 @@ fn an_encoder_behind_real_time_steps_its_preset_down_and_back_up() {
     assert_eq!(steps[1].0, "veryfast");
     assert!(steps[1].1.contains("caught up"), "{}", steps[1].1);
     assert!(presets[0].at < presets[1].at, "{presets:#?}");
-    let worst = *worst_behind.lock().unwrap();
-    assert!(
-        worst <= crate::recorder::camera::DROP_BEHIND_S + 0.1 + 0.034,
-        "a frame was encoded {worst:.3} s behind its time"
-    );
+    assert_kept_up(worst);
 }
