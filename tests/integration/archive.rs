@@ -930,56 +930,13 @@ fn anchors_and_a_rotated_key_follow_the_log_into_the_archive() {
     assert_eq!(r.status, 401, "{}", r.text());
 }
 
-/// Seals a clip of `bytes` as order `order` in the log of `dir` (a writer of the library, as
-/// the recorder appends), with a checkpoint after it.
+/// `bytes` sealed as the clip of `order` on station `st`, straight into the log of `dir`.
 fn seal_clip(dir: &Path, cfg: &Path, order: &str, bytes: &[u8]) {
-    use packwitness::log::{Body, SealReason};
     let config = packwitness::config::Config::load(cfg).unwrap();
-    let clock: packwitness::clock::SharedClock = std::sync::Arc::new(
-        packwitness::clock::SimClock::new(chrono::Utc::now().fixed_offset()),
-    );
     let file = format!("clips/st/2026-12-03/{order}_cam-1.mp4");
     std::fs::create_dir_all(dir.join(&file).parent().unwrap()).unwrap();
     std::fs::write(dir.join(&file), bytes).unwrap();
-    let mut w = packwitness::recorder::Writer::open(dir, &config, clock).unwrap();
-    let t = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let opened = w
-        .append(Body::ClipOpened {
-            order: order.into(),
-            station: "st".into(),
-            camera: "cam-1".into(),
-            operator: None,
-            group: format!("g-{order}"),
-            part: 1,
-            box_no: 1,
-            file: file.clone(),
-            started_at: t.clone(),
-            scanned_at: t.clone(),
-            first_frame: 0,
-            clock_synced: Some(true),
-        })
-        .unwrap();
-    w.append(Body::ClipSealed {
-        clip: opened.seq,
-        order: order.into(),
-        station: "st".into(),
-        camera: "cam-1".into(),
-        file,
-        reason: SealReason::StopCode,
-        started_at: t.clone(),
-        ended_at: t,
-        duration_ms: 60_000,
-        frames: 900,
-        first_frame: 0,
-        size: bytes.len() as u64,
-        sha256: packwitness::digest::sha256_hex(bytes),
-        fragments: 1,
-        fragments_sha256: packwitness::digest::sha256_hex(b""),
-        dropped_frames: None,
-        presets: Vec::new(),
-    })
-    .unwrap();
-    w.checkpoint().unwrap();
+    seal_file(dir, &config, "st", order, &file, |_| {});
 }
 
 /// `n` bytes that do not compress (an xorshift stream seeded by `seed`).

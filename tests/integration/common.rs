@@ -453,8 +453,13 @@ pub fn spawn_station(args: &[&str]) -> Station {
 
 /// [`spawn_station`] with the log at `level` (`PACKWITNESS_LOG`).
 pub fn spawn_station_logging(args: &[&str], level: &str) -> Station {
+    spawn_station_env(args, &[("PACKWITNESS_LOG", level)])
+}
+
+/// [`spawn_station`] with these environment variables set (a locale, the log's level).
+pub fn spawn_station_env(args: &[&str], env: &[(&str, &str)]) -> Station {
     let child = bin()
-        .env("PACKWITNESS_LOG", level)
+        .envs(env.iter().copied())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -883,4 +888,62 @@ pub fn spawn_web_station(dir: &Path, cfg: &Path, extra: &str) -> (Station, u16) 
     ]);
     station.wait_record(dir, "the station's start", |r| r["kind"] == "station_start");
     (station, port)
+}
+
+/// Seals the file `file` of `dir` (already there) as the one clip of `order` at `station`,
+/// camera `cam-1`: its `clip_opened` and `clip_sealed` records (`seal` may change the
+/// latter) written by the library's writer as the recorder appends them, then a checkpoint.
+pub fn seal_file(
+    dir: &Path,
+    config: &packwitness::config::Config,
+    station: &str,
+    order: &str,
+    file: &str,
+    seal: impl FnOnce(&mut packwitness::log::Body),
+) {
+    use packwitness::log::{Body, SealReason};
+    let bytes = std::fs::read(dir.join(file)).unwrap();
+    let clock: packwitness::clock::SharedClock = std::sync::Arc::new(
+        packwitness::clock::SimClock::new(chrono::Utc::now().fixed_offset()),
+    );
+    let mut w = packwitness::recorder::Writer::open(dir, config, clock).unwrap();
+    let t = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let opened = w
+        .append(Body::ClipOpened {
+            order: order.into(),
+            station: station.into(),
+            camera: "cam-1".into(),
+            operator: None,
+            group: format!("g-{order}"),
+            part: 1,
+            box_no: 1,
+            file: file.into(),
+            started_at: t.clone(),
+            scanned_at: t.clone(),
+            first_frame: 0,
+            clock_synced: Some(true),
+        })
+        .unwrap();
+    let mut sealed = Body::ClipSealed {
+        clip: opened.seq,
+        order: order.into(),
+        station: station.into(),
+        camera: "cam-1".into(),
+        file: file.into(),
+        reason: SealReason::StopCode,
+        started_at: t.clone(),
+        ended_at: t,
+        duration_ms: 60_000,
+        frames: 900,
+        first_frame: 0,
+        size: bytes.len() as u64,
+        sha256: packwitness::digest::sha256_hex(&bytes),
+        fragments: 1,
+        fragments_sha256: packwitness::digest::sha256_hex(b""),
+        dropped_frames: None,
+        presets: Vec::new(),
+    };
+    seal(&mut sealed);
+    w.append(sealed).unwrap();
+    w.checkpoint().unwrap();
 }

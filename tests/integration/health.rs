@@ -418,19 +418,18 @@ fn the_packer_is_told_in_the_systems_language() {
         std::fs::write(&cfg, format!("[feedback]\nlang = \"{lang}\"\n")).unwrap();
         // Nothing listens on the camera's address.
         let url = format!("rtsp://127.0.0.1:{}/cam", free_port());
-        let child = bin()
-            .env("LANG", "zh_CN.UTF-8")
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .args(["--config", cfg.to_str().unwrap(), "--data-dir"])
-            .arg(&dir)
-            .args(["run", "--source", &url])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut station = Station(Some(child));
+        let mut station = spawn_station_env(
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "run",
+                "--source",
+                &url,
+            ],
+            &[("LANG", "zh_CN.UTF-8")],
+        );
         station.wait_record(&dir, "the station's start", |r| {
             r["kind"] == "station_start"
         });

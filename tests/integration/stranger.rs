@@ -375,75 +375,29 @@ pub(crate) fn strip_and_resign(zip: &Path, dir: &Path, kind: &str, out: &Path) {
 /// claim other steps than the proven record's fails.
 #[test]
 fn preset_steps_reach_the_bundle_and_a_changed_claim_fails() {
-    use packwitness::log::{Body, PresetStep, SealReason};
+    use packwitness::log::{Body, PresetStep};
     let tmp = tempfile::tempdir().unwrap();
     let dir = demo_copy(tmp.path());
     // A clip of real video, sealed with frames left out and a step to superfast.
     let file = "clips/station-1/2026-12-04/STEP-1_cam-1_000900.mp4";
-    let path = dir.join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let made = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=160x120:rate=30",
-        ])
-        .args(["-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", show(&made));
-    let bytes = std::fs::read(&path).unwrap();
-    let clock: packwitness::clock::SharedClock = std::sync::Arc::new(
-        packwitness::clock::SimClock::new(chrono::Utc::now().fixed_offset()),
-    );
-    let t = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let mut w = packwitness::recorder::Writer::open(&dir, &Config::default(), clock).unwrap();
-    let opened = w
-        .append(Body::ClipOpened {
-            order: "STEP-1".into(),
-            station: "station-1".into(),
-            camera: "cam-1".into(),
-            operator: None,
-            group: "g-step".into(),
-            part: 1,
-            box_no: 1,
-            file: file.into(),
-            started_at: t.clone(),
-            scanned_at: t.clone(),
-            first_frame: 0,
-            clock_synced: Some(true),
-        })
-        .unwrap();
-    w.append(Body::ClipSealed {
-        clip: opened.seq,
-        order: "STEP-1".into(),
-        station: "station-1".into(),
-        camera: "cam-1".into(),
-        file: file.into(),
-        reason: SealReason::StopCode,
-        started_at: t.clone(),
-        ended_at: t.clone(),
-        duration_ms: 1_000,
-        frames: 23,
-        first_frame: 0,
-        size: bytes.len() as u64,
-        sha256: packwitness::digest::sha256_hex(&bytes),
-        fragments: 1,
-        fragments_sha256: packwitness::digest::sha256_hex(b""),
-        dropped_frames: Some(7),
-        presets: vec![PresetStep {
-            at: t,
-            preset: "superfast".into(),
-            why: "1.2 s behind real time, 5 frames left out".into(),
-        }],
-    })
-    .unwrap();
-    w.checkpoint().unwrap();
-    drop(w);
+    std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+    h264_camera_file(&dir.join(file), 1);
+    seal_file(&dir, &Config::default(), "station-1", "STEP-1", file, |b| {
+        if let Body::ClipSealed {
+            dropped_frames,
+            presets,
+            ended_at,
+            ..
+        } = b
+        {
+            *dropped_frames = Some(7);
+            presets.push(PresetStep {
+                at: ended_at.clone(),
+                preset: "superfast".into(),
+                why: "1.2 s behind real time, 5 frames left out".into(),
+            });
+        }
+    });
     let zip = tmp.path().join("step.zip");
     let out = run(&[
         "--data-dir",
