@@ -111,10 +111,10 @@ impl Pace {
     }
 
     /// A frame encoded at `t`: whether to step back up now.
-    fn encoded(&mut self, t: f64) -> bool {
-        let since = t - *self.last_change_s.get_or_insert(t);
+    fn encoded(&self, t: f64) -> bool {
+        // Stepped down at all means a step was taken, so `last_change_s` is set.
         self.level > 0
-            && since >= STEP_UP_QUIET_S
+            && self.last_change_s.is_some_and(|c| t - c >= STEP_UP_QUIET_S)
             && self.last_drop_s.is_none_or(|d| t - d >= STEP_UP_QUIET_S)
     }
 
@@ -410,6 +410,7 @@ impl CameraLoop {
         let mut owed_restamp = false;
         let mut pace = Pace::new();
         let can_drop = media.can_drop();
+        let burns_stamp = !media.text_track();
         // After a stop code, the stamp keeps the order until the post-roll ends.
         let mut idle_from: Option<i64> = None;
         // An order open before this session (scanned while the camera was down, or lost
@@ -454,12 +455,11 @@ impl CameraLoop {
                 break SessionEnd::Shutdown;
             }
             // The screen's picture: a transcoded frame once its stamp is drawn (as the clip
-            // gets it), a camera's own packets as they come.
-            let stamped_preview = self.preview.due() && !media.text_track();
-            if stamped_preview {
-                media.keep_stamped();
-            } else {
+            // gets it), a camera's own packets as they come. One look at the preview a frame.
+            if !burns_stamp {
                 self.preview.tap(&unit);
+            } else if self.preview.due() {
+                media.keep_stamped();
             }
             if !keyframe && can_drop && clock.map.behind_s > DROP_BEHIND_S {
                 // Behind real time (busy CPUs, a slow disk): this frame is left out so that
