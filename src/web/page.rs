@@ -26,9 +26,17 @@ pub fn url_escape(s: &str) -> String {
 /// A recorded time (RFC 3339, the station's zone) as people read it: date, time, UTC offset.
 pub fn show_time(s: &str) -> String {
     match chrono::DateTime::parse_from_rfc3339(s) {
-        Ok(t) => t.format("%Y-%m-%d %H:%M:%S UTC%:z").to_string(),
+        Ok(t) => show_datetime(&t),
         Err(_) => s.to_string(),
     }
+}
+
+/// A time as the pages show every time: date, time to the second, UTC offset.
+pub fn show_datetime<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    t.format("%Y-%m-%d %H:%M:%S UTC%:z").to_string()
 }
 
 /// Who is looking, for the header.

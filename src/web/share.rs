@@ -40,7 +40,7 @@ fn now(shared: &Shared) -> i64 {
 /// ([`super::page::show_time`]: `2026-12-04 10:21:07 UTC+08:00`).
 fn day_time(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)
-        .map(|d| super::page::show_time(&d.with_timezone(&chrono::Local).to_rfc3339()))
+        .map(|d| super::page::show_datetime(&d.with_timezone(&chrono::Local)))
         .unwrap_or_default()
 }
 
