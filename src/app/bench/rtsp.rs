@@ -109,6 +109,22 @@ pub struct PassthroughBench {
     pub hash_cpu_per_min: f64,
 }
 
+/// CPU seconds below which a difference of two measured runs is noise: a few scheduler ticks,
+/// and the jitter of connecting and waiting for the first keyframe.
+const RESOLVABLE_CPU_S: f64 = 0.05;
+
+/// Per recorded minute once running, from the whole run's rate and the start-up run's
+/// seconds; zero (not measurable) when the run's CPU beyond start-up is under
+/// [`RESOLVABLE_CPU_S`], where a ratio of two such differences would mean nothing.
+fn steady(whole_per_min: f64, start_cpu: f64, per_min: f64) -> f64 {
+    let beyond_start = whole_per_min / per_min - start_cpu;
+    if beyond_start < RESOLVABLE_CPU_S {
+        0.0
+    } else {
+        beyond_start * per_min
+    }
+}
+
 /// Records `seconds` of a live 1080p30 RTSP stream (GStreamer, `kbps`) with our passthrough
 /// (one clip, with its text track, hashes and per-fragment fsyncs) and, at the same time from
 /// the same server, with `ffmpeg -rtsp_transport tcp -i URL -c copy` into the same kind of
@@ -208,7 +224,22 @@ pub fn passthrough(
         }
     }
     drop(server);
-    best.ours_steady_per_min = (best.ours_cpu_per_min - best.ours_start_cpu * per_min).max(0.0);
-    best.copy_steady_per_min = (best.copy_cpu_per_min - best.copy_start_cpu * per_min).max(0.0);
+    best.ours_steady_per_min = steady(best.ours_cpu_per_min, best.ours_start_cpu, per_min);
+    best.copy_steady_per_min = steady(best.copy_cpu_per_min, best.copy_start_cpu, per_min);
     Ok(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::steady;
+
+    #[test]
+    fn a_difference_under_the_resolution_is_not_a_figure() {
+        // A 2 s run (30 runs a minute): 0.02 CPU-s beyond start-up is ticks, not a cost.
+        assert_eq!(steady(30.0 * 0.05, 0.03, 30.0), 0.0);
+        // 0.3 CPU-s beyond start-up is: 9 CPU-s a minute.
+        assert!((steady(30.0 * 0.4, 0.1, 30.0) - 9.0).abs() < 1e-9);
+        // Start-up costing more than the whole run (noise) is not measurable either.
+        assert_eq!(steady(30.0 * 0.1, 0.2, 30.0), 0.0);
+    }
 }
