@@ -289,11 +289,26 @@ impl Checker {
                 continue;
             };
             match &rec.body {
-                Body::ClipOpened { order, .. } => {
+                Body::ClipOpened {
+                    order,
+                    test_pattern,
+                    ..
+                } => {
                     if rec.seq != c.clip || *order != c.order {
                         self.problem(
                             &r.record,
                             format!("is not the opening of clip {} of {}", c.clip, c.order),
+                        );
+                    }
+                    if test_pattern.is_some_and(|t| t != c.test_pattern) {
+                        self.problem(
+                            &r.record,
+                            format!(
+                                "says clip {} is {}from a test pattern, evidence.json that it is {}",
+                                c.clip,
+                                if c.test_pattern { "not " } else { "" },
+                                if c.test_pattern { "" } else { "not" }
+                            ),
                         );
                     }
                     p.opened = Some(rec);

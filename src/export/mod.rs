@@ -436,8 +436,23 @@ impl Builder<'_> {
         burn_in: bool,
     ) -> Result<BundleClip, Error> {
         let c = &f.clip;
+        // The station's start (every camera's source, the config's hash) is cited only for a
+        // clip whose opening does not say whether its source is a test pattern (records
+        // written before it did): a bundle tells no more of the station than it must.
+        let opened = self.reader.line(c.clip)?;
+        let says_test_pattern = matches!(
+            serde_json::from_slice::<crate::log::Record>(&opened),
+            Ok(crate::log::Record {
+                body: crate::log::Body::ClipOpened {
+                    test_pattern: Some(_),
+                    ..
+                },
+                ..
+            })
+        );
         let mut lines: Vec<(u64, &str)> = c
             .station_start_line
+            .filter(|_| !says_test_pattern)
             .map(|l| (l, "station_start"))
             .into_iter()
             .collect();

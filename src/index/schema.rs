@@ -195,17 +195,19 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::R
             scanned_at,
             first_frame,
             clock_synced,
-            ..
+            test_pattern,
         } => {
+            // A record that says whether its source is a test pattern is believed; an older
+            // one is judged by the station's start in force.
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO clips(opened_seq, order_code, station, camera, file, started_at, first_frame,
                                               operator, clip_group, scanned_at, part, box_no, scanned_ms, clock_synced, test_pattern, start_seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                         COALESCE((SELECT test_pattern FROM sources WHERE station = ?3 AND camera = ?4), 0),
+                         COALESCE(?15, (SELECT test_pattern FROM sources WHERE station = ?3 AND camera = ?4), 0),
                          (SELECT seq FROM sources WHERE station = ?3 AND camera = ?4))",
                 )?
                 .execute(params![rec.seq, order, station, camera, file, started_at, first_frame, operator, group, scanned_at, part, box_no,
-                        chrono::DateTime::parse_from_rfc3339(scanned_at).ok().map(|t| t.timestamp_millis()), clock_synced])?;
+                        chrono::DateTime::parse_from_rfc3339(scanned_at).ok().map(|t| t.timestamp_millis()), clock_synced, test_pattern])?;
         }
         Body::ClipSealed {
             clip,

@@ -265,6 +265,12 @@ pub enum Body {
         /// Whether the system clock was synchronised (NTP) when the clip started; `null` when
         /// the system cannot tell.
         clock_synced: Option<bool>,
+        /// Whether the camera's source is a test pattern (`testsrc`, `lavfi:...`): its clips
+        /// are no evidence. Written by every station since it existed, so that a bundle need
+        /// not cite the `station_start` (its sources and config hash) to say so; absent in
+        /// records written before, where the `station_start` in force tells.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test_pattern: Option<bool>,
     },
     /// A clip file is complete, fsynced and in place; `clip` is the `seq` of its `clip_opened`.
     ClipSealed {
@@ -674,5 +680,31 @@ mod tests {
         let line = r#"{"v":1,"seq":3,"prev":"00","at":"t","kind":"clip_opened","order":"A","station":"s","camera":"c","operator":null,"group":"g","part":1,"file":"clips/a.mp4","started_at":"t","scanned_at":"t","first_frame":0,"clock_synced":null}"#;
         let rec: Record = serde_json::from_str(line).unwrap();
         assert!(matches!(rec.body, Body::ClipOpened { box_no: 1, .. }));
+    }
+
+    /// `test_pattern` on `clip_opened`: written last when known, absent (unknown) in older
+    /// lines, which read as before.
+    #[test]
+    fn clip_opened_says_whether_its_source_is_a_test_pattern() {
+        let line = r#"{"v":3,"seq":3,"prev":"00","at":"t","salt":"5a170000000000000000000000000003","kind":"clip_opened","order":"A","station":"s","camera":"c","operator":null,"group":"9f86d081884c7d65","part":1,"box":1,"file":"clips/a.mp4","started_at":"t","scanned_at":"t","first_frame":0,"clock_synced":true,"test_pattern":false}"#;
+        let rec: Record = serde_json::from_str(line).unwrap();
+        assert!(matches!(
+            rec.body,
+            Body::ClipOpened {
+                test_pattern: Some(false),
+                ..
+            }
+        ));
+        assert_eq!(serde_json::to_string(&rec).unwrap(), line);
+        let older = line.replace(r#","test_pattern":false"#, "");
+        let rec: Record = serde_json::from_str(&older).unwrap();
+        assert!(matches!(
+            rec.body,
+            Body::ClipOpened {
+                test_pattern: None,
+                ..
+            }
+        ));
+        assert_eq!(serde_json::to_string(&rec).unwrap(), older);
     }
 }

@@ -40,6 +40,7 @@ struct Flat {
     scanned_at: Option<String>,
     first_frame: Option<u64>,
     clock_synced: Option<bool>,
+    test_pattern: Option<bool>,
     clip: Option<u64>,
     reason: Option<String>,
     ended_at: Option<String>,
@@ -140,6 +141,7 @@ impl Flat {
                 scanned_at: req!(scanned_at),
                 first_frame: req!(first_frame),
                 clock_synced: self.clock_synced,
+                test_pattern: self.test_pattern,
             },
             "clip_sealed" => Body::ClipSealed {
                 clip: req!(clip),

@@ -106,6 +106,7 @@ pub fn lines() -> Vec<String> {
             scanned_at: at(3),
             first_frame: 0,
             clock_synced: Some(true),
+            test_pattern: None,
         },
         Body::CodeAttached {
             clip: 3,

@@ -50,8 +50,10 @@ pub struct Station {
     commands: Vec<Sender<CameraCommand>>,
     capture: Vec<(String, JoinHandle<Result<(), Error>>)>,
     clips: Vec<(String, JoinHandle<Result<(), Error>>)>,
-    /// Clip-group ids: `<session start, unix ms>-<scan number>`.
-    session: i64,
+    /// Clip-group ids are opaque: 16 hex digits of SHA-256(`session` || scan number), where
+    /// `session` is random per start. A bundle cites a group; it must not tell when the
+    /// station started or how many orders came before (docs/format.md).
+    session: [u8; 16],
     scans: AtomicU64,
     /// What scans do; with the clip group being recorded.
     machine: Mutex<(StateMachine, Option<String>)>,
@@ -175,6 +177,16 @@ pub struct StationReport {
     pub cameras: Vec<CameraStatus>,
 }
 
+/// The clip-group id of scan `n` of a session: opaque, unique in practice (64 bits), the same
+/// on every camera of the scan.
+fn group_id(session: &[u8; 16], n: u64) -> String {
+    let mut input = session.to_vec();
+    input.extend_from_slice(&n.to_be_bytes());
+    let mut id = crate::digest::sha256_hex(&input);
+    id.truncate(16);
+    id
+}
+
 /// Writes the `station_start` record of a station's session.
 pub fn record_start(
     records: &dyn RecordSink,
@@ -221,7 +233,16 @@ impl Station {
             commands: Vec::new(),
             capture: Vec::new(),
             clips: Vec::new(),
-            session: deps.clock.now().timestamp_millis(),
+            session: {
+                let mut secret = [0u8; 16];
+                getrandom::getrandom(&mut secret).map_err(|e| {
+                    Error::internal(format!(
+                        "station {}: no randomness for clip-group ids ({e}); check the system's random source",
+                        station.id
+                    ))
+                })?;
+                secret
+            },
             scans: AtomicU64::new(0),
             machine: Mutex::new((StateMachine::new(settings), None)),
             health: Vec::new(),
@@ -266,6 +287,7 @@ impl Station {
                 stamp_template: config.encode.stamp_template.clone(),
                 max_clip_s: station.max_clip_s,
                 pre_roll_s: station.pre_roll_s,
+                test_pattern: crate::media::SourceSpec::parse(&cam.source).is_test_pattern(),
                 data_dir: deps.data_dir.clone(),
                 records: deps.records.clone(),
                 files: deps.files.clone(),
@@ -304,7 +326,7 @@ impl Station {
         let action = guard.0.scan(self.now_ms(), scan);
         if matches!(action, Action::Open(_) | Action::Switch { .. }) {
             let n = self.scans.fetch_add(1, Ordering::Relaxed) + 1;
-            guard.1 = Some(format!("{}-{n}", self.session));
+            guard.1 = Some(group_id(&self.session, n));
         } else if matches!(action, Action::Seal { .. }) {
             guard.1 = None;
         }

@@ -120,6 +120,7 @@ impl Log {
             scanned_at: at,
             first_frame: 0,
             clock_synced: Some(true),
+            test_pattern: Some(false),
         })
     }
 

@@ -378,6 +378,7 @@ fn redate(dir: &Path, cfg: &Path, key: &str, ca: &Path, tmp: &Path) {
                 scanned_at: t(3),
                 first_frame: 0,
                 clock_synced: Some(true),
+                test_pattern: Some(false),
             })
             .unwrap();
         w.append(Body::ClipSealed {
@@ -691,6 +692,7 @@ fn a_staged_clip_stamped_days_later_is_time_not_proven() {
                 scanned_at: t(0),
                 first_frame: 0,
                 clock_synced: Some(true),
+                test_pattern: Some(false),
             })
             .unwrap();
         w.append(Body::ClipSealed {

@@ -922,6 +922,7 @@ pub fn seal_file(
             scanned_at: t.clone(),
             first_frame: 0,
             clock_synced: Some(true),
+            test_pattern: Some(false),
         })
         .unwrap();
     let mut sealed = Body::ClipSealed {

@@ -108,10 +108,9 @@ fn bundle_round_trip_and_the_documented_steps_work() {
         "{}",
         show(&out)
     );
-    // The station's start (naming the camera's source), clip_opened, clip_sealed and the
-    // export's own access record.
-    // ... and the order's scan.
-    assert_eq!(v["report"]["records_proven"], 5, "{v}");
+    // clip_opened (saying whether its source is a test pattern), clip_sealed, the export's
+    // own access record and the order's scan; not the station's start.
+    assert_eq!(v["report"]["records_proven"], 4, "{v}");
 
     // The export is in the manifest, and the manifest still verifies.
     let access: Vec<_> = manifest(&dir)
@@ -140,12 +139,31 @@ fn bundle_round_trip_and_the_documented_steps_work() {
         .find(|r| r["order"] == "DEMO-0002")
         .unwrap();
     assert_eq!(ev["clips"][0]["sha256"], sealed["sha256"]);
-    // The demo records a test pattern: the bundle says so, from the proven station start.
+    // The demo records a test pattern: the bundle says so, from the clip's proven opening;
+    // the station's start (every source, the config's hash) stays on the station, and the
+    // clip's group tells neither when the station started nor how many orders came before.
     assert_eq!(ev["clips"][0]["test_pattern"], true, "{ev}");
-    assert_eq!(
-        ev["clips"][0]["records"][0]["kind"], "station_start",
-        "{ev}"
+    assert_eq!(ev["clips"][0]["records"][0]["kind"], "clip_opened", "{ev}");
+    let opening: serde_json::Value = serde_json::from_slice(get(ev["clips"][0]["records"][0]
+        ["record"]
+        .as_str()
+        .unwrap()))
+    .unwrap();
+    assert_eq!(opening["test_pattern"], true, "{opening}");
+    let group = opening["group"].as_str().unwrap();
+    assert!(
+        group.len() == 16 && group.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{group}"
     );
+    for (name, bytes) in &files {
+        if name.starts_with("records/") {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(
+                !text.contains("station_start") && !text.contains("config_sha256"),
+                "{name}: {text}"
+            );
+        }
+    }
     let clip_name = ev["clips"][0]["file"].as_str().unwrap();
     assert_eq!(
         get(clip_name),
@@ -164,7 +182,7 @@ fn bundle_round_trip_and_the_documented_steps_work() {
     let out = verify_sh(&u, &station_key(&dir));
     assert_eq!(out.status.code(), Some(5), "{}", show(&out));
     assert!(
-        stdout(&out).contains("TIME NOT PROVEN: order DEMO-0002, 1 clips, 5 records")
+        stdout(&out).contains("TIME NOT PROVEN: order DEMO-0002, 1 clips, 4 records")
             && stdout(&out).contains("time not proven: claims"),
         "{}",
         show(&out)
@@ -455,9 +473,9 @@ fn export_by_waybill_while_the_station_is_recording() {
     assert!(out.status.success(), "{}", show(&out));
     let (code, v) = verify_bundle(&zip, &station_key(&dir));
     assert_eq!(code, Some(5), "{v}");
-    // station start, opened, attached waybill, sealed, and the access record.
-    // ... and the order's two scans (the order, the waybill).
-    assert_eq!(v["report"]["records_proven"], 7, "{v}");
+    // opened, attached waybill, sealed, the access record and the order's two scans (the
+    // order, the waybill).
+    assert_eq!(v["report"]["records_proven"], 6, "{v}");
     let out = r.finish();
     assert!(out.status.success(), "{}", show(&out));
     let access: Vec<_> = manifest(&dir)

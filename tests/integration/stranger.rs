@@ -437,3 +437,26 @@ fn preset_steps_reach_the_bundle_and_a_changed_claim_fails() {
     assert_eq!(vb.status.code(), Some(3), "{}", show(&vb));
     assert!(stdout(&vb).contains("preset steps"), "{}", show(&vb));
 }
+
+/// A bundle of test-pattern clips passed off as camera video: evidence.json re-signed to say
+/// "not a test pattern" fails, because the clip's proven opening says it is one.
+#[test]
+fn a_test_pattern_passed_off_as_camera_video_fails() {
+    let c = exported("DEMO-0002");
+    let mut f = c.files.clone();
+    let mut ev: serde_json::Value = serde_json::from_slice(&f["evidence.json"]).unwrap();
+    assert_eq!(ev["clips"][0]["test_pattern"], true, "{ev}");
+    ev["clips"][0]["test_pattern"] = false.into();
+    f.insert(
+        "evidence.json".into(),
+        serde_json::to_vec_pretty(&ev).unwrap(),
+    );
+    resign(&mut f, &genuine_key(&c.dir));
+    let (_, vb) = check(c.tmp.path(), "hidden", &f, &c.key);
+    assert_eq!(vb.status.code(), Some(3), "{}", show(&vb));
+    assert!(
+        stdout(&vb).contains("is from a test pattern, evidence.json that it is not"),
+        "{}",
+        show(&vb)
+    );
+}

@@ -181,6 +181,7 @@ impl Station {
                     scanned_at: at,
                     first_frame: 0,
                     clock_synced: Some(true),
+                    test_pattern: Some(false),
                 },
                 sealed,
             ];

@@ -122,6 +122,7 @@ fn clip_bodies(
             scanned_at: started.clone(),
             first_frame: i * 900,
             clock_synced: Some(true),
+            test_pattern: Some(false),
         },
     ];
     if i.is_multiple_of(10) {

@@ -180,6 +180,7 @@ fn write_manifest(dir: &Path, clips: u64) -> Result<u64, Error> {
             scanned_at: scanned.clone(),
             first_frame: i * 900,
             clock_synced: Some(true),
+            test_pattern: Some(false),
         })?;
         if i % 10 == 0 {
             put(Body::CodeAttached {

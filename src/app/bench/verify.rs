@@ -99,6 +99,7 @@ fn write_clips(dir: &Path, files: usize, mb: usize) -> Result<(Vec<PathBuf>, u64
                 started_at: now.clone(),
                 scanned_at: now.clone(),
                 clock_synced: None,
+                test_pattern: Some(false),
                 first_frame: 0,
             },
             &clock,

@@ -224,6 +224,7 @@ fn opened(order: &str, box_no: u32, group: &str) -> Body {
         scanned_at: "2026-11-25T20:31:02.054+08:00".into(),
         first_frame: 0,
         clock_synced: None,
+        test_pattern: None,
     }
 }
 

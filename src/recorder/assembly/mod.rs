@@ -246,6 +246,8 @@ pub struct Context {
     pub stamp_template: String,
     pub max_clip_s: u32,
     pub pre_roll_s: f64,
+    /// The camera's source is a test pattern: its `clip_opened` records say so.
+    pub test_pattern: bool,
     pub data_dir: PathBuf,
     pub records: Arc<dyn RecordSink>,
     pub files: Arc<dyn ClipFiles>,
@@ -617,6 +619,7 @@ impl Assembly {
             let (code, started_at) = (code.clone(), started_at.clone());
             let scanned_at = format_time(s.wall(scan_pts));
             let clock_synced = s.clock_synced;
+            let test_pattern = Some(self.ctx.test_pattern);
             move |seq: u64| Body::ClipOpened {
                 order: code,
                 station,
@@ -630,6 +633,7 @@ impl Assembly {
                 scanned_at,
                 first_frame,
                 clock_synced,
+                test_pattern,
             }
         };
         let rec = self

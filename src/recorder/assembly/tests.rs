@@ -155,6 +155,7 @@ pub fn context(records: Arc<Collect>, files: Arc<MemFiles>, pre_roll_s: f64) -> 
         stamp_template: crate::config::DEFAULT_STAMP.into(),
         max_clip_s: 900,
         pre_roll_s,
+        test_pattern: false,
         data_dir: PathBuf::from("/data"),
         records,
         files,

@@ -46,6 +46,7 @@ fn crash_at(step: Step) -> (Body, PathBuf) {
         scanned_at: "2026-11-25T20:31:02.054+08:00".into(),
         first_frame: 0,
         clock_synced: Some(true),
+        test_pattern: Some(false),
     });
     let opened = w.append_batch(vec![make]).unwrap().remove(0);
     let file = dir.join(file_for(opened.seq));

@@ -516,3 +516,18 @@ fn an_encoder_behind_real_time_steps_its_preset_down_and_back_up() {
     assert!(presets[0].at < presets[1].at, "{presets:#?}");
     assert_kept_up(worst);
 }
+
+#[test]
+fn clip_group_ids_tell_neither_the_start_nor_the_count() {
+    let (a, b) = ([1u8; 16], [2u8; 16]);
+    let ids = [group_id(&a, 1), group_id(&a, 2), group_id(&b, 1)];
+    for id in &ids {
+        assert_eq!(id.len(), 16, "{id}");
+        assert!(id.bytes().all(|c| c.is_ascii_hexdigit()), "{id}");
+        assert!(!id.ends_with("-1") && !id.ends_with("-2"), "{id}");
+    }
+    // Another scan, another session: another id; the same scan of a session: the same.
+    assert_ne!(ids[0], ids[1]);
+    assert_ne!(ids[0], ids[2]);
+    assert_eq!(ids[0], group_id(&a, 1));
+}
