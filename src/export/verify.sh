@@ -12,11 +12,12 @@
 # It prints each step and ends with VERIFIED (exit 0: files, records and every clip's time
 # proven), TIME NOT PROVEN (exit 5: files and records hold, but some clip's time rests on the
 # station's clock: no time-stamp or cosignature from a party given, or only one more than
-# MAX_DELAY seconds, default 900, after the clip), or names what is wrong (FAILED, exit 1).
-# Without a key it checks nothing and says so (NOT VERIFIED, exit 2).
+# MAX_DELAY seconds, default 900, after the clip), or names what is wrong (FAILED, exit 3).
+# Without a key it checks nothing and says so (NOT VERIFIED, exit 4). The codes are
+# packwitness verify-bundle's; exit 1 means the check could not run at all.
 set -uo pipefail
 cd "$(dirname "$0")" || exit 1
-fail() { echo "FAILED: $*"; exit 1; }
+fail() { echo "FAILED: $*"; exit 3; }
 t=$(mktemp -d) || exit 1
 trap 'rm -rf "$t"' EXIT
 h() { openssl dgst -sha256 -binary; }
@@ -27,7 +28,7 @@ if [ -z "$key" ]; then
   echo "NOT VERIFIED: give the station key the merchant published beforehand:"
   echo "  bash verify.sh 'name+id+key'     or     bash verify.sh FILE"
   echo "(the bundle carries $(cat station.pub 2>/dev/null || echo 'no key'); a key inside the bundle proves nothing)"
-  exit 2
+  exit 4
 fi
 [ -f "$key" ] && key=$(tr -d ' \r\n' < "$key")
 

@@ -416,7 +416,7 @@ fn redate(dir: &Path, cfg: &Path, key: &str, ca: &Path, tmp: &Path) {
         "{}",
         show(&vb)
     );
-    assert_eq!(sh.status.code(), Some(1), "{}", show(&sh));
+    assert_eq!(sh.status.code(), Some(3), "{}", show(&sh));
     assert!(
         stdout(&sh).contains("the log was re-dated"),
         "{}",
@@ -513,6 +513,60 @@ fn ts_config(dir: &Path, name: &str, signer: &str, certs: &str, key: &str) -> Pa
     cfg
 }
 
+/// A TSA under the CA of [`make_tsa`] in `dir` whose certificate a leaf of that CA (not a CA
+/// itself) signed: a chain no checker may accept. Its `openssl ts` config.
+fn leaf_as_intermediate(dir: &Path) -> PathBuf {
+    std::fs::write(
+        dir.join("leaf.cnf"),
+        "[leaf]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyCertSign\n",
+    )
+    .unwrap();
+    sh(
+        dir,
+        "openssl ecparam -name prime256v1 -genkey -noout -out leaf.key
+         openssl req -new -key leaf.key -subj '/CN=packwitness test leaf' -out leaf.csr
+         openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+           -extfile leaf.cnf -extensions leaf -out leaf.pem 2>/dev/null
+         openssl req -new -key tsa.key -subj '/CN=packwitness sub TSA' -out sub.csr
+         openssl x509 -req -in sub.csr -CA leaf.pem -CAkey leaf.key -CAcreateserial -days 30 \
+           -extfile ext.cnf -extensions tsa_ext -out sub.pem 2>/dev/null
+         cat sub.pem leaf.pem > sub-chain.pem",
+    );
+    ts_config(dir, "sub", "sub.pem", "sub-chain.pem", "tsa.key")
+}
+
+/// A TSA certificate the CA of [`make_tsa`] in `dir` issued valid from `start` to `end`
+/// (`YYYYMMDDHHMMSSZ`), named `name`. Its `openssl ts` config.
+fn issued_tsa(dir: &Path, name: &str, start: &str, end: &str) -> PathBuf {
+    if !dir.join("ca.cnf").exists() {
+        std::fs::create_dir_all(dir.join("newcerts")).unwrap();
+        std::fs::write(dir.join("index.txt"), "").unwrap();
+        std::fs::write(dir.join("caserial"), "1000\n").unwrap();
+        std::fs::write(
+            dir.join("ca.cnf"),
+            "[ca]\ndefault_ca = own\n[own]\ndir = .\ndatabase = index.txt\nnew_certs_dir = newcerts\n\
+             serial = caserial\ndefault_md = sha256\npolicy = any\nunique_subject = no\n[any]\ncommonName = supplied\n",
+        )
+        .unwrap();
+    }
+    sh(
+        dir,
+        &format!(
+            "openssl req -new -key tsa.key -subj '/CN=packwitness {name} TSA' -out {name}.csr
+             openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in {name}.csr \
+               -out {name}.pem -startdate {start} -enddate {end} -extfile ext.cnf \
+               -extensions tsa_ext -notext 2>/dev/null"
+        ),
+    );
+    ts_config(
+        dir,
+        name,
+        &format!("{name}.pem"),
+        &format!("{name}.pem"),
+        "tsa.key",
+    )
+}
+
 /// A token of the TSA of `cfg` over `data` (DER TimeStampResp).
 fn token(dir: &Path, cfg: &Path, data: &[u8]) -> Vec<u8> {
     std::fs::write(dir.join("data.bin"), data).unwrap();
@@ -557,23 +611,7 @@ fn tsa_chains_are_validated_in_full_at_the_stamps_time() {
 
     // A leaf of the CA (not a CA itself) posing as an intermediate: refused by the checker,
     // and by OpenSSL.
-    std::fs::write(
-        dir.join("leaf.cnf"),
-        "[leaf]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyCertSign\n",
-    )
-    .unwrap();
-    sh(
-        dir,
-        "openssl ecparam -name prime256v1 -genkey -noout -out leaf.key
-         openssl req -new -key leaf.key -subj '/CN=packwitness test leaf' -out leaf.csr
-         openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
-           -extfile leaf.cnf -extensions leaf -out leaf.pem 2>/dev/null
-         openssl req -new -key tsa.key -subj '/CN=packwitness sub TSA' -out sub.csr
-         openssl x509 -req -in sub.csr -CA leaf.pem -CAkey leaf.key -CAcreateserial -days 30 \
-           -extfile ext.cnf -extensions tsa_ext -out sub.pem 2>/dev/null
-         cat sub.pem leaf.pem > sub-chain.pem",
-    );
-    let sub = ts_config(dir, "sub", "sub.pem", "sub-chain.pem", "tsa.key");
+    let sub = leaf_as_intermediate(dir);
     let t = token(dir, &sub, data);
     let e = tsp::check(&t, data, None, &roots).unwrap_err().to_string();
     assert!(e.contains("not a CA"), "{e}");
@@ -581,33 +619,7 @@ fn tsa_chains_are_validated_in_full_at_the_stamps_time() {
 
     // A TSA certificate that expired before the token was made: refused (at the stamp's
     // time), by both.
-    std::fs::create_dir_all(dir.join("newcerts")).unwrap();
-    std::fs::write(dir.join("index.txt"), "").unwrap();
-    std::fs::write(dir.join("caserial"), "1000\n").unwrap();
-    std::fs::write(
-        dir.join("ca.cnf"),
-        "[ca]\ndefault_ca = own\n[own]\ndir = .\ndatabase = index.txt\nnew_certs_dir = newcerts\n\
-         serial = caserial\ndefault_md = sha256\npolicy = any\nunique_subject = no\n[any]\ncommonName = supplied\n",
-    )
-    .unwrap();
-    let issue = |name: &str, start: &str, end: &str| {
-        sh(
-            dir,
-            &format!(
-                "openssl req -new -key tsa.key -subj '/CN=packwitness {name} TSA' -out {name}.csr
-                 openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in {name}.csr \
-                   -out {name}.pem -startdate {start} -enddate {end} -extfile ext.cnf \
-                   -extensions tsa_ext -notext 2>/dev/null"
-            ),
-        );
-        ts_config(
-            dir,
-            name,
-            &format!("{name}.pem"),
-            &format!("{name}.pem"),
-            "tsa.key",
-        )
-    };
+    let issue = |name: &str, start: &str, end: &str| issued_tsa(dir, name, start, end);
     let old = issue("old", "20200101000000Z", "20210101000000Z");
     let t = token(dir, &old, data);
     let e = tsp::check(&t, data, None, &roots).unwrap_err().to_string();
@@ -637,7 +649,8 @@ fn tsa_chains_are_validated_in_full_at_the_stamps_time() {
 /// a packing with the station clock set five days back, then lets the station run with its real
 /// TSA, which stamps the log today. Every file and record holds and the token is genuine, but
 /// the clip's claimed time has no proof until five days later: TIME NOT PROVEN, by how much,
-/// in both checkers; never VERIFIED.
+/// in both checkers; never VERIFIED. Its tokens swapped for ones of a leaf posing as an
+/// intermediate or of an expired TSA certificate: FAILED in both.
 #[test]
 fn a_staged_clip_stamped_days_later_is_time_not_proven() {
     use packwitness::log::{Body, SealReason};
@@ -762,4 +775,47 @@ fn a_staged_clip_stamped_days_later_is_time_not_proven() {
         "7d",
     ]);
     assert!(vb.status.success(), "{}", show(&vb));
+
+    // The bundle's tokens swapped for tokens, over the same stamped notes, of TSAs under the
+    // reviewer's CA that must not count, and the bundle re-signed with the station key: a
+    // leaf of the CA posing as an intermediate, and a TSA certificate that expired before
+    // the token was made. Both checkers refuse the whole bundle (FAILED), naming the token.
+    let station = packwitness::log::note::StationKey::for_data_dir(&dir, &config).unwrap();
+    let forgeries = [
+        ("leaf", leaf_as_intermediate(&tsa_dir), "not a CA"),
+        (
+            "expired",
+            issued_tsa(&tsa_dir, "old", "20200101000000Z", "20210101000000Z"),
+            "not valid at the stamp's time",
+        ),
+    ];
+    for (tag, forger, why) in forgeries {
+        let mut files = crate::stranger::read_zip(&zip);
+        let tokens: Vec<String> = files
+            .keys()
+            .filter(|n| n.ends_with(".tsr"))
+            .cloned()
+            .collect();
+        assert!(!tokens.is_empty());
+        for name in &tokens {
+            let note = files[&name.replace(".tsr", ".note")].clone();
+            files.insert(name.clone(), token(&tsa_dir, &forger, &note));
+        }
+        crate::stranger::resign(&mut files, &station);
+        let forged = tmp.path().join(format!("{tag}.zip"));
+        crate::stranger::write_zip(&forged, &files);
+        let (vb, sh) = check_with_ca(&forged, &tmp.path().join(tag), &key, &ca);
+        assert_eq!(vb.status.code(), Some(3), "{tag}: {}", show(&vb));
+        assert!(
+            stdout(&vb).starts_with("FAILED") && stdout(&vb).contains(why),
+            "{tag}: {}",
+            show(&vb)
+        );
+        assert_eq!(sh.status.code(), Some(3), "{tag}: {}", show(&sh));
+        assert!(
+            stdout(&sh).contains("the time-stamp does not verify against"),
+            "{tag}: {}",
+            show(&sh)
+        );
+    }
 }

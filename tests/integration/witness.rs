@@ -248,7 +248,7 @@ fn two_stations_are_cosigned_and_a_fork_is_refused() {
         .current_dir(&u)
         .output()
         .unwrap();
-    assert_eq!(sh.status.code(), Some(1), "{}", show(&sh));
+    assert_eq!(sh.status.code(), Some(3), "{}", show(&sh));
 
     // A rollback to an older checkpoint of station 1 is refused too (409 with the size held).
     // Signed by station 1's own key: a smaller tree than the witness holds.
