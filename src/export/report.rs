@@ -112,11 +112,13 @@ grep -o '\"sha256\":\"[0-9a-f]*\"' records/line-*.jsonl
 fn figure(
     stills: &BTreeMap<String, Vec<u8>>,
     name: &Option<String>,
+    clip: u64,
+    which: &str,
     caption: [String; 2],
 ) -> Markup {
     match name.as_ref().and_then(|n| stills.get(n)) {
         Some(b) => html! {
-            figure {
+            figure data-clip=(clip) data-which=(which) {
                 img alt=(caption[0]) src={ "data:image/jpeg;base64," (b64(b)) };
                 figcaption { (tr(&caption[0], &caption[1])) }
             }
@@ -170,17 +172,17 @@ fn scans_section(scans: &[crate::log::Record]) -> Markup {
     html! {
         h2 { (tr("Codes scanned for this order", "本订单扫描的条码")) }
         p.note {
-            (tr("Each scan the station acted on, from its proven records: the order code that opened the clip, waybills attached to it, the next box, the stop code.",
-                "工位处理的每一次扫描（来自已证明的记录）：开始录像的订单号、关联的运单号、下一箱、结束码。"))
+            (tr("Each scan the station acted on for this order (as the bundle says until the check above has run; then from the proven records): the order code that opened the clip, waybills attached to it, the next box, the stop code.",
+                "工位为本订单处理的每一次扫描（检查运行前为证据包所述；运行后来自已证明的记录）：开始录像的订单号、关联的运单号、下一箱、结束码。"))
         }
-        div.scroll { table {
+        div.scroll { table #pw-scans {
             tr {
                 th { (tr("scanned", "扫描时间")) } th { (tr("code", "条码")) } th { (tr("kind", "类型")) }
                 th { (tr("what it did", "作用")) } th { (tr("scanner", "扫描枪")) }
             }
             @for r in scans {
                 @if let crate::log::Body::Scan { code, code_kind, action, detail, scanner, scanned_at, .. } = &r.body {
-                    tr {
+                    tr data-line=(r.seq) {
                         td { (zones(scanned_at)) } td { code { (code) } } td { (word("code_kind", code_kind)) }
                         td { (word("action", action.as_str())) @if let Some(d) = detail { " (" (word("reason", d)) ")" } }
                         td { (scanner) }
@@ -203,7 +205,13 @@ pub fn report(
 ) -> String {
     let uploads = cited.uploads;
     let waybills = waybills(ev, cited.scans);
-    let data = serde_json::json!({ "checkpoint": checkpoint, "proofs": proofs });
+    // The words for the values records hold (seal reasons, scan actions, code kinds), so
+    // that the page can write the proven records in words after its check.
+    let words: BTreeMap<&str, [&str; 2]> = crate::log::words::WORDS
+        .iter()
+        .map(|(k, en, zh)| (*k, [*en, *zh]))
+        .collect();
+    let data = serde_json::json!({ "checkpoint": checkpoint, "proofs": proofs, "words": words });
     // Inside a <script>, "</" would end it; JSON may write it "<\/".
     let data = data.to_string().replace("</", "<\\/");
     let page = html! {
@@ -217,7 +225,7 @@ pub fn report(
             }
             body {
                 p { button #pw-lang type="button" { "中文 / English" } }
-                h1 { (tr("Packing video evidence: ", "打包视频证据：")) (ev.code) }
+                h1 { (tr("Packing video evidence: ", "打包视频证据：")) span #pw-code { (ev.code) } }
                 @if !waybills.is_empty() {
                     p #pw-waybills { b { (tr("Waybills: ", "运单号：")) } (waybills.join(", ")) }
                 }
@@ -230,9 +238,9 @@ pub fn report(
                     }
                 }
                 (check_section())
-                p.note {
-                    (tr("Below, up to the instructions, is what the bundle says (claimed by the merchant): the check above marks what it found in the proven records; verify.sh and verify-bundle check the rest.",
-                        "以下直到检查说明为止，是证据包所述（商家声称）：上面的检查会标出它在已证明记录中找到的内容；其余由 verify.sh 和 verify-bundle 检查。"))
+                p.note #pw-claims {
+                    (tr("Below, up to the instructions, is what the bundle says (claimed by the merchant, not checked): once the check above has run, the orders, codes, times, hashes and reasons below are shown from the records it proved instead; verify.sh and verify-bundle check the rest.",
+                        "以下直到检查说明为止，是证据包所述（商家声称，未检查）：上面的检查运行后，下面的订单、条码、时间、哈希和原因改为显示它已证明的记录；其余由 verify.sh 和 verify-bundle 检查。"))
                 }
                 @if !ev.anchors.is_empty() {
                     p {
@@ -271,12 +279,12 @@ pub fn report(
                         code { "bash verify.sh STATION_KEY WITNESS_KEY" } "."
                     }
                 }
-                p {
+                p #pw-exported {
                     span.en { "Exported " (ev.exported_at) " by " (ev.exported_by) " with " (ev.software) ". Station key " }
                     span.zh { "导出时间 " (ev.exported_at) "，导出人 " (ev.exported_by) "，软件 " (ev.software) "。工位密钥 " }
                     code { (ev.station_key) } "."
                 }
-                p {
+                p #pw-log {
                     span.en {
                         "Every clip below was recorded by the station, its SHA-256 written into the station's append-only, "
                         "hash-chained manifest when it was sealed, and that manifest line is proven to be in the station's "
@@ -296,19 +304,19 @@ pub fn report(
                         "录像的第一帧早于扫描订单的时刻（预录：工位保留扫描前的几秒钟，以免遗漏扫描前的画面），所以水印上还没有订单号。"))
                 }
                 @for c in &ev.clips {
-                    (figure(stills, &c.still_start, [
+                    (figure(stills, &c.still_start, c.clip, "start", [
                         format!("clip {} first frame, pre-roll ({}); order scanned {}", c.clip, zones(&c.started_at), zones(&c.scanned_at)),
                         format!("录像 {} 第一帧，预录（{}）；订单扫描于 {}", c.clip, zones(&c.started_at), zones(&c.scanned_at)),
                     ]))
-                    (figure(stills, &c.still_end, [
+                    (figure(stills, &c.still_end, c.clip, "end", [
                         format!("clip {} last frame before the seal ({})", c.clip, c.ended_at.as_deref().map(zones).unwrap_or_default()),
                         format!("录像 {} 封存前最后一帧（{}）", c.clip, c.ended_at.as_deref().map(zones).unwrap_or_default()),
                     ]))
                 }
                 h2 { (tr("Timeline", "时间线")) }
-                p.note {
-                    (tr("As the bundle says (claimed by the merchant); the check above marks each row it found in the proven records, and each that differs.",
-                        "以下为证据包所述（商家声称）；上面的检查会标出每一行是否与已证明的记录一致。"))
+                p.note #pw-timeline-note {
+                    (tr("As the bundle says (claimed by the merchant, not checked); once the check above has run, the rows are the proven records', each marked when the bundle's own row differed.",
+                        "以下为证据包所述（商家声称，未检查）；上面的检查运行后，各行改为已证明的记录，并标出证据包原有内容不符的行。"))
                 }
                 div.scroll { table #pw-timeline {
                     tr {
@@ -402,14 +410,14 @@ fn uploads_section(uploads: &[crate::log::Record]) -> Markup {
             (tr(") equals one below; the record names the clips, and the part of each, it was made from.",
                 "）与下表某一行相同，即为该文件；记录写明了它由哪些录像的哪一段生成。"))
         }
-        div.scroll { table {
+        div.scroll { table #pw-uploads {
             tr {
                 th { (tr("file", "文件")) } th { "SHA-256" } th { (tr("bytes", "字节")) } th { (tr("made", "生成时间")) }
                 th { (tr("by", "操作人")) } th { (tr("from clips (seconds of each)", "来源录像（各段秒数）")) } th { (tr("encoded", "编码")) }
             }
             @for r in uploads {
                 @if let crate::log::Body::Access { derived: Some(d), who, to, .. } = &r.body {
-                    tr {
+                    tr data-line=(r.seq) {
                         td { (to.as_deref().unwrap_or("")) } td { code { (d.sha256) } } td { (d.size) }
                         td { (r.at) } td { (who) }
                         td { @for s in &d.sources { (s.clip) " (" (format!("{:.1}–{:.1} s", s.from_ms as f64 / 1000.0, s.to_ms as f64 / 1000.0)) @if s.burned_in { (tr(", stamp burned in", "，已烧录水印")) } ") " } }

@@ -2,7 +2,9 @@
 // (pasted by the reviewer, never the bundle's), the checkpoint's Ed25519 signature, each
 // record's inclusion proof up to that checkpoint (RFC 9162), and the SHA-256 of the clip
 // files dropped on the page against the sealed records. WebCrypto only; when the browser
-// cannot check a signature it says so and claims nothing.
+// cannot check a signature it says so and claims nothing. Once the records are proven, every
+// order, code, time, hash and reason on the page is rewritten from them (the bundle's own text
+// is the merchant's claim until then), and a test-pattern clip is named in the verdict.
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("pw-data").textContent);
@@ -137,7 +139,9 @@
         }
         proven.push(JSON.parse(new TextDecoder().decode(p.extra)));
       }
-      state.proven = { size, records: proven, sealed: proven.filter((r) => r.kind === "clip_sealed") };
+      state.proven = { size, root: lines[2], records: proven, sealed: proven.filter((r) => r.kind === "clip_sealed") };
+      state.key = keyText.trim();
+      if (!state.claims) state.claims = compareClaims(state.proven);
     } catch (e) {
       verdict("bad", T("FAILED: ", "失败：") + (e.message || e));
       return;
@@ -145,43 +149,201 @@
     report();
   }
 
+  // A record time `2026-12-04T10:21:07.512+08:00` as the page writes it: the station's zone,
+  // and UTC.
+  function zones(t) {
+    const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(t || "");
+    const d = new Date(t);
+    if (!m || isNaN(d)) return t || "";
+    const ms = (m[3] || ".000").padEnd(4, "0").slice(0, 4);
+    const u = d.toISOString();
+    return `${m[1]} ${m[2]}${ms} ${m[4] === "Z" ? "+00:00" : m[4]} (${u.slice(0, 10)} ${u.slice(11, 23)} UTC)`;
+  }
+  // A value a record holds (a seal reason, a scan action, a code kind) in words.
+  const W = (group, v) => { const w = (data.words || {})[`${group}_${v}`]; return w ? T(w[0], w[1]) : String(v); };
+  const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; };
+  const isTestSource = (s) => s === "testsrc" || s === "testsrc2" || (s || "").startsWith("lavfi:");
+
+  // The proven records, by kind and clip.
+  function facts(p) {
+    const kind = (k) => p.records.filter((r) => r.kind === k).sort((a, b) => a.seq - b.seq);
+    const opened = kind("clip_opened");
+    const starts = kind("station_start");
+    const sealed = new Map(p.sealed.map((r) => [r.clip, r]));
+    const pruned = new Set(kind("pruned").map((r) => r.clip));
+    // A clip's source is a test pattern when its opening says so or, in records written
+    // before openings said it, when the station's start in force names such a source.
+    const test = (o) => {
+      if (o.test_pattern !== undefined && o.test_pattern !== null) return o.test_pattern === true;
+      const s = starts.filter((r) => r.seq < o.seq && r.station === o.station).pop();
+      const i = s ? (s.cameras || []).indexOf(o.camera) : -1;
+      return i >= 0 && isTestSource((s.sources || [])[i]);
+    };
+    const exports = kind("access").filter((r) => r.action === "export");
+    return { opened, sealed, pruned, test, scans: kind("scan"), attached: kind("code_attached"),
+      uploads: kind("access").filter((r) => r.derived), exported: exports[exports.length - 1] };
+  }
+
+  // Compares the bundle's own timeline (what the merchant claims) with the proven records,
+  // once: which rows the records bear out, which differ.
+  function compareClaims(p) {
+    const f = facts(p);
+    const rows = new Map();
+    for (const row of document.querySelectorAll("#pw-timeline tr[data-clip]")) {
+      const seal = f.sealed.get(Number(row.dataset.clip));
+      const same = !!seal && seal.started_at === row.dataset.start && seal.ended_at === row.dataset.end &&
+        seal.sha256 === row.dataset.sha;
+      rows.set(row.dataset.clip, { same, file: row.lastElementChild ? row.lastElementChild.textContent : "" });
+    }
+    return rows;
+  }
+
+  // Rewrites the timeline from the proven records: every cell but the file's place in the
+  // bundle is a record's. A clip the bundle listed that no proven record bears out stays,
+  // flagged.
+  function rewriteTimeline(f, claims) {
+    const table = $("pw-timeline");
+    if (!table) return;
+    const old = [...table.querySelectorAll("tr[data-clip]")];
+    const seen = new Set();
+    for (const o of f.opened) {
+      const seal = f.sealed.get(o.seq);
+      const claim = claims.get(String(o.seq));
+      seen.add(String(o.seq));
+      const tr = el("tr", undefined, claim && claim.same ? "proven" : "differs");
+      tr.dataset.clip = o.seq;
+      tr.dataset.start = seal ? seal.started_at : o.started_at;
+      tr.dataset.end = seal ? seal.ended_at : "";
+      tr.dataset.sha = seal ? seal.sha256 : "";
+      const cam = el("td", o.camera);
+      if (f.test(o)) { cam.append(el("br"), el("b", T("TEST PATTERN: not evidence", "测试画面：不是证据"))); }
+      const scanned = el("td", zones(o.scanned_at));
+      if (o.clock_synced === false) scanned.append(el("br"), el("b", T("clock not synchronised", "时钟未同步")));
+      const why = el("td", seal ? W("reason", seal.reason) : "");
+      if (seal && seal.dropped_frames) why.append(el("br"), T(`${seal.dropped_frames} frames left out (behind real time)`, `因落后于实时略去 ${seal.dropped_frames} 帧`));
+      for (const s of (seal && seal.presets) || []) {
+        why.append(el("br"), T(`preset ${s.preset} from ${zones(s.at)}: ${s.why}`, `自 ${zones(s.at)} 起编码预设 ${s.preset}：${s.why}`));
+      }
+      const file = f.pruned.has(o.seq) ? T("pruned by retention; its records are proven below", "已按保留期限删除；其记录在下方得到证明")
+        : !seal ? T("not sealed", "未封存") : (claim ? claim.file : "");
+      const sha = el("td"); sha.append(el("code", seal ? seal.sha256 : ""));
+      tr.append(el("td", String(o.seq)), cam, el("td", String(o.box || 1)), el("td", String(o.part)), scanned,
+        el("td", zones(o.started_at)), el("td", seal ? zones(seal.ended_at) : T("(open)", "（未封存）")), why,
+        el("td", o.operator || ""), sha, el("td", file));
+      table.append(tr);
+    }
+    for (const row of old) {
+      if (seen.has(row.dataset.clip)) { row.remove(); continue; }
+      row.className = "differs";
+      const first = row.firstElementChild;
+      if (first && !first.dataset.flagged) {
+        first.dataset.flagged = "1";
+        first.prepend(T("NOT IN THE PROVEN RECORDS: ", "不在已证明的记录中："));
+      }
+    }
+  }
+
+  // The stills' captions, the scans, the MP4s made for upload, the waybills, the export and
+  // the log, from the proven records and the checked checkpoint.
+  function rewriteRest(f, p, orders, key) {
+    const byClip = new Map(f.opened.map((o) => [o.seq, o]));
+    for (const fig of document.querySelectorAll("figure[data-clip]")) {
+      const o = byClip.get(Number(fig.dataset.clip));
+      const seal = f.sealed.get(Number(fig.dataset.clip));
+      const cap = fig.querySelector("figcaption");
+      if (!cap) continue;
+      if (!o) { cap.textContent = T("NOT IN THE PROVEN RECORDS", "不在已证明的记录中"); continue; }
+      cap.textContent = fig.dataset.which === "start"
+        ? T(`clip ${o.seq} first frame, pre-roll (${zones(o.started_at)}); order scanned ${zones(o.scanned_at)}`,
+          `录像 ${o.seq} 第一帧，预录（${zones(o.started_at)}）；订单扫描于 ${zones(o.scanned_at)}`)
+        : T(`clip ${o.seq} last frame before the seal (${seal ? zones(seal.ended_at) : ""})`,
+          `录像 ${o.seq} 封存前最后一帧（${seal ? zones(seal.ended_at) : ""}）`);
+    }
+    const rows = (id, list, cells) => {
+      const table = $(id);
+      if (!table) return;
+      for (const row of table.querySelectorAll("tr[data-line]")) row.remove();
+      for (const r of list) {
+        const tr = el("tr", undefined, "proven");
+        tr.dataset.line = r.seq;
+        for (const c of cells(r)) tr.append(typeof c === "string" ? el("td", c) : c);
+        table.append(tr);
+      }
+    };
+    rows("pw-scans", f.scans, (r) => [zones(r.scanned_at), r.code, W("code_kind", r.code_kind),
+      W("action", r.action) + (r.detail ? ` (${W("reason", r.detail)})` : ""), r.scanner]);
+    rows("pw-uploads", f.uploads, (r) => {
+      const d = r.derived;
+      const from = d.sources.map((s) => `${s.clip} (${(s.from_ms / 1000).toFixed(1)}–${(s.to_ms / 1000).toFixed(1)} s${s.burned_in ? T(", stamp burned in", "，已烧录水印") : ""})`).join(" ");
+      return [r.to || "", d.sha256, String(d.size), r.at, r.who, from, `${d.encoder} · ${d.width}×${d.height}`];
+    });
+    const waybills = [...new Set([...f.attached.map((r) => r.code),
+      ...f.scans.filter((r) => r.code_kind === "tracking").map((r) => r.code)])];
+    if ($("pw-waybills")) $("pw-waybills").textContent = T("Waybills: ", "运单号：") + waybills.join(", ");
+    if ($("pw-code")) $("pw-code").textContent = f.exported ? f.exported.code : orders;
+    const e = f.exported;
+    if ($("pw-exported")) {
+      $("pw-exported").textContent = e
+        ? T(`Exported ${zones(e.at)} by ${e.who}${e.to ? ` to ${e.to}` : ""}; station key ${key}.`, `导出时间 ${zones(e.at)}，导出人 ${e.who}${e.to ? `，导出到 ${e.to}` : ""}；工位密钥 ${key}。`)
+        : T(`No proven export record. Station key ${key}.`, `没有已证明的导出记录。工位密钥 ${key}。`);
+    }
+    if ($("pw-log")) {
+      $("pw-log").textContent = T(
+        `Every clip below was recorded by the station, its SHA-256 written into the station's append-only, hash-chained manifest when it was sealed, and that manifest line is proven to be in the station's signed log (checkpoint of ${p.size} lines, root ${p.root}, signature checked on this page).`,
+        `以下每段录像都由工位录制；封存时其 SHA-256 写入工位只可追加、哈希链接的清单，且该清单行已被证明在工位签名的日志中（${p.size} 行的检查点，根 ${p.root}，签名已在本页检查）。`);
+    }
+    if ($("pw-timeline-note")) {
+      $("pw-timeline-note").textContent = T(
+        "From the proven records, checked on this page: a ✓ marks a row the bundle's own table said the same of; a red row is one it said otherwise (or listed with no proven record).",
+        "来自本页已检查的证明记录：✓ 表示证据包原表格所述相同的行；红色行表示证据包所述不同（或没有已证明记录）。");
+    }
+    if ($("pw-claims")) {
+      $("pw-claims").textContent = T(
+        "Below, the orders, codes, times, hashes and reasons are shown from the records this page proved (the bundle's own text was replaced; rows it listed that no proven record bears out are flagged). The time-stamps and witness cosignatures are as the bundle says: verify.sh and verify-bundle check them.",
+        "以下订单、条码、时间、哈希和原因均来自本页已证明的记录（证据包自带的文字已被替换；没有已证明记录支持的行会被标出）。时间戳和见证者联署为证据包所述：由 verify.sh 和 verify-bundle 检查。");
+    }
+  }
+
   // What the proven records say, in the page's own words; the merchant's statement is
-  // flagged when it does not say the same times.
+  // flagged when it does not say the same times, and every fact below is rewritten from the
+  // proven records.
   function computed(p, orders) {
+    const f = facts(p);
     const starts = p.sealed.map((r) => r.started_at).filter(Boolean).sort();
     const ends = p.sealed.map((r) => r.ended_at).filter(Boolean).sort();
     const from = starts[0] || "?";
     const to = ends[ends.length - 1] || "?";
+    const tests = f.opened.filter(f.test).map((o) => o.seq);
     const c = $("pw-computed");
     c.hidden = false;
     c.textContent = T(`Checked on this page, from the proven records: ${p.sealed.length} clip(s) of ${orders}, recorded between ${from} and ${to} (station clock). Their time is not proven on this page.`,
       `本页根据已证明的记录检查：订单 ${orders} 的 ${p.sealed.length} 段录像，录制于 ${from} 至 ${to}（工位时钟）。本页不证明其时间。`);
-    // Each row of the timeline: the clip, its times and hash as its proven seal says.
-    for (const row of document.querySelectorAll("#pw-timeline tr[data-clip]")) {
-      const seal = p.sealed.find((r) => String(r.clip) === row.dataset.clip);
-      const same = seal && seal.started_at === row.dataset.start && seal.ended_at === row.dataset.end &&
-        seal.sha256 === row.dataset.sha;
-      row.classList.toggle("proven", !!same);
-      row.classList.toggle("differs", !same);
+    if (tests.length) {
+      c.append(el("br"), el("b", T(`TEST PATTERN: clip(s) ${tests.join(", ")} were recorded from a test pattern, not a camera: they are no evidence of any packing.`,
+        `测试画面：录像 ${tests.join("、")} 录自测试画面而非摄像头，不能证明任何打包过程。`)));
     }
+    rewriteTimeline(f, state.claims);
+    rewriteRest(f, p, orders, state.key);
     const claimed = $("pw-claimed-text");
-    if (claimed && !claimed.textContent.includes(`recorded between ${from} and ${to}`)) {
+    if (claimed && !$("pw-claimed").classList.contains("differs") && !claimed.textContent.includes(`recorded between ${from} and ${to}`)) {
       $("pw-claimed").classList.add("differs");
       claimed.textContent = T("DIFFERS FROM THE PROVEN RECORDS: ", "与已证明的记录不符：") + claimed.textContent;
     }
+    return tests;
   }
 
   function report() {
     const p = state.proven;
     if (!p) return;
     const orders = [...new Set(p.sealed.map((r) => r.order))].join(", ");
-    computed(p, orders);
+    const tests = computed(p, orders);
     const dropped = new Set(state.files.values());
     const ok = p.sealed.filter((r) => dropped.has(r.sha256)).length;
     const bad = [...state.files.entries()].filter(([, h]) => !p.sealed.some((r) => r.sha256 === h));
     const n = p.sealed.length;
     const head = T(`signed by the key, ${p.records.length} records proven in the log of ${p.size} lines; orders ${orders}`,
-      `密钥签名有效，${p.records.length} 条记录已在 ${p.size} 行的日志中证明；订单 ${orders}`);
+      `密钥签名有效，${p.records.length} 条记录已在 ${p.size} 行的日志中证明；订单 ${orders}`) +
+      (tests.length ? T(`; TEST PATTERN: clip(s) ${tests.join(", ")} are no evidence`, `；测试画面：录像 ${tests.join("、")} 不是证据`) : "");
     if (bad.length) {
       verdict("bad", T("FAILED: ", "失败：") + bad.map(([name]) => name).join(", ") +
         T(" match no sealed clip (changed or not of this order)", " 与任何已封存的录像都不符（被改动或不属于此订单）") + ". " + head);

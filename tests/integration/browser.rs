@@ -430,6 +430,7 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
     // Files and records hold; no time-stamp or witness here: the time is not proven.
     assert_eq!(checked.status.code(), Some(5), "{}", show(&checked));
     let report = report_checks_in_the_browser(&b, &zip_path, &key, tmp.path());
+    a_test_pattern_report_is_never_green(&b, tmp.path());
     // Both are in the log with the account's name.
     let access: Vec<_> = manifest(&dir)
         .into_iter()
@@ -568,6 +569,52 @@ fn an_agent_finds_plays_and_downloads_and_the_packer_sees_rec_and_not_recording(
     let _ = station.finish();
 }
 
+/// The report of a bundle of test-pattern clips (the demo's): checked with the key and its
+/// clips, it says so in its verdict and its statement, marks each clip, and is not green.
+fn a_test_pattern_report_is_never_green(b: &Browser, tmp: &Path) {
+    let dir = demo_copy(tmp);
+    let zip = tmp.join("pattern.zip");
+    let out = run(&[
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "export",
+        "DEMO-0002",
+        "-o",
+        zip.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let u = tmp.join("pattern");
+    unzip_to(&zip, &u);
+    let clips: Vec<String> = std::fs::read_dir(u.join("clips"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    b.go(&format!("file://{}", u.join("report.html").display()));
+    b.type_into("#pw-key", &station_key(&dir));
+    b.click("#pw-check");
+    b.wait_js(
+        "partly checked",
+        "return document.getElementById('pw-verdict').textContent.startsWith('PARTLY CHECKED');",
+    );
+    b.type_into("#pw-files", &clips.join("\n"));
+    let v = b.wait_js("the clips checked", "const t = document.getElementById('pw-verdict').textContent; return t.startsWith('TIME NOT PROVEN') || t.startsWith('FAILED') ? t : '';");
+    assert!(v.as_str().unwrap().contains("TEST PATTERN"), "{v}");
+    let seen = b.js(
+        "return [document.getElementById('pw-verdict').className, document.getElementById('pw-computed').textContent, document.getElementById('pw-timeline').innerText];",
+        serde_json::json!([]),
+    );
+    assert!(!seen[0].as_str().unwrap().contains("good"), "{seen}");
+    assert!(seen[1].as_str().unwrap().contains("TEST PATTERN"), "{seen}");
+    assert!(
+        seen[2]
+            .as_str()
+            .unwrap()
+            .contains("TEST PATTERN: not evidence"),
+        "{seen}"
+    );
+    b.screenshot("report-test-pattern");
+}
+
 /// The bundle's report.html, opened offline from the unzipped bundle: with the published key
 /// and the clip files dropped on it, it says TIME NOT PROVEN (it checks no time-stamp: never
 /// green); a changed clip FAILED; without a key it claims nothing.
@@ -652,12 +699,33 @@ fn report_checks_in_the_browser(b: &Browser, zip: &Path, key: &str, tmp: &Path) 
     b.screenshot("report-failed");
     // A sentence of the page edited to claim another time: the page's own statement shows
     // the proven times, and the edited text is flagged as differing from them.
+    // The page's other text edited too: the order in its title and a clip's SHA-256 in the
+    // timeline. Before the check the edits show (as the merchant's claims); after it, the
+    // page shows the proven records instead.
     let html_path = out.join("report.html");
     let page = std::fs::read_to_string(&html_path).unwrap();
     let at = page.find("recorded between 20").unwrap() + "recorded between ".len();
-    let edited = format!("{}2019{}", &page[..at], &page[at + 4..]);
+    let sha_at = page.find("data-sha=\"").unwrap() + "data-sha=\"".len();
+    let sha = page[sha_at..sha_at + 64].to_string();
+    let fake = "0123456789abcdef".repeat(4);
+    let code_at = page.find("<span id=\"pw-code\">").unwrap() + "<span id=\"pw-code\">".len();
+    let code = page[code_at..code_at + page[code_at..].find('<').unwrap()].to_string();
+    let edited = format!("{}2019{}", &page[..at], &page[at + 4..])
+        .replace(
+            &format!("<code>{sha}</code>"),
+            &format!("<code>{fake}</code>"),
+        )
+        .replace(
+            &format!("<span id=\"pw-code\">{code}</span>"),
+            "<span id=\"pw-code\">ORD-6999</span>",
+        );
     std::fs::write(&html_path, edited).unwrap();
     b.go(&report);
+    let shown = b.js("return document.body.innerText;", serde_json::json!([]));
+    assert!(
+        shown.as_str().unwrap().contains(&fake) && shown.as_str().unwrap().contains("ORD-6999"),
+        "the edits show before the check: {shown}"
+    );
     b.type_into("#pw-key", key);
     b.click("#pw-check");
     let flagged = b.wait_js("the edit flagged", "const c = document.getElementById('pw-claimed'); return c.classList.contains('differs') ? c.textContent : '';");
@@ -674,6 +742,19 @@ fn report_checks_in_the_browser(b: &Browser, zip: &Path, key: &str, tmp: &Path) 
         serde_json::json!([]),
     );
     assert!(!computed.as_str().unwrap().contains("2019"), "{computed}");
+    let shown = b.js("return document.body.innerText;", serde_json::json!([]));
+    let shown = shown.as_str().unwrap();
+    assert!(
+        !shown.contains(&fake) && shown.contains(&sha) && !shown.contains("ORD-6999"),
+        "after the check the page shows the proven records: {shown}"
+    );
+    assert_eq!(
+        b.js(
+            "return document.getElementById('pw-code').textContent;",
+            serde_json::json!([])
+        ),
+        code.as_str()
+    );
     b.screenshot("report-edited");
     std::fs::write(&html_path, page).unwrap();
     // Another key (a forger's): refused before any clip is looked at.
