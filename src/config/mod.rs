@@ -14,8 +14,8 @@ use serde::Deserialize;
 mod sections;
 pub use sections::{
     is_loopback_url, AnchorConfig, ArchiveConfig, ArchiveServerConfig, FeedbackConfig,
-    FeedbackLang, LockMode, NotifyConfig, RecorderConfig, ServerConfig, UploadConfig, UploadPreset,
-    WitnessConfig,
+    FeedbackLang, LockMode, NotifyConfig, RecorderConfig, RtspClient, RtspTransport, ServerConfig,
+    UploadConfig, UploadPreset, WitnessConfig,
 };
 
 impl From<ConfigError> for crate::Error {
@@ -259,6 +259,9 @@ pub struct CameraConfig {
     /// `auto` (passthrough for H.264/H.265 network cameras, transcode otherwise),
     /// `transcode` or `passthrough`.
     pub mode: CaptureMode,
+    /// `rtsp://` passthrough: `retina` (default) or `ffmpeg`; and `tcp` (default) or `udp`.
+    pub rtsp_client: RtspClient,
+    pub rtsp_transport: RtspTransport,
     /// USB cameras: the picture size and frame rate asked for (the closest offered is used).
     pub width: u32,
     pub height: u32,
@@ -288,6 +291,8 @@ impl Default for CameraConfig {
             realtime: true,
             stall_timeout_s: 5,
             mode: CaptureMode::Auto,
+            rtsp_client: RtspClient::Retina,
+            rtsp_transport: RtspTransport::Tcp,
             width: 1280,
             height: 720,
             fps: 30,

@@ -424,3 +424,26 @@ impl Default for FeedbackConfig {
         }
     }
 }
+
+/// The RTSP client of an `rtsp://` camera whose packets are copied (passthrough).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RtspClient {
+    /// retina (the default): an RTSP client in Rust that copes with the usual camera quirks,
+    /// at a fraction of FFmpeg's CPU.
+    #[default]
+    Retina,
+    /// FFmpeg's RTSP demuxer, as before retina (and always for `rtsps://` and transcoding).
+    Ffmpeg,
+}
+
+/// How RTP reaches the station from an `rtsp://` camera read by retina.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RtspTransport {
+    /// Interleaved on the RTSP connection (the default: through NAT and firewalls, no loss).
+    #[default]
+    Tcp,
+    /// RTP over UDP (lower latency on a clean LAN; packets lost are lost).
+    Udp,
+}

@@ -19,6 +19,7 @@ pub mod font;
 pub mod passthrough;
 pub mod preview;
 pub mod replay;
+pub mod rtsp;
 pub mod source;
 pub mod stamp;
 pub mod upload;

@@ -39,6 +39,20 @@ pub struct MediaOpener {
 
 impl Opener for MediaOpener {
     fn open(&self, cam: &CameraConfig) -> Result<Box<dyn PacketSource>, Error> {
+        // An rtsp:// camera whose packets are copied goes through retina unless told
+        // otherwise; a codec retina cannot copy (MJPEG) is transcoded through FFmpeg.
+        let retina = cam.rtsp_client == crate::config::RtspClient::Retina
+            && cam.mode != CaptureMode::Transcode
+            && cam.source.trim().starts_with("rtsp://");
+        if retina {
+            let opts = crate::media::rtsp::RtspOptions {
+                udp: cam.rtsp_transport == crate::config::RtspTransport::Udp,
+                stall: std::time::Duration::from_secs(u64::from(cam.stall_timeout_s.max(1))),
+            };
+            if let Some(s) = crate::media::rtsp::RtspPassthrough::open(&cam.source, &opts)? {
+                return Ok(Box::new(s));
+            }
+        }
         let src = match source::open_source(cam)? {
             AnySource::Usb(usb) => return Ok(Box::new(Transcode::new(usb, &self.encode))),
             AnySource::Ffmpeg(s) => s,

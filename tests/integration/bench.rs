@@ -174,22 +174,32 @@ fn bench_passthrough_measures_both_recorders_of_one_stream() {
         tmp.path().to_str().unwrap(),
     ]);
     let text = stdout(&out);
-    measured(&text, "1080p30 passthrough  packwitness");
+    measured(&text, "1080p30 passthrough, 1 camera  packwitness");
+    measured(&text, "1080p30 passthrough, 4 cameras  packwitness");
     measured(&text, "ffmpeg -rtsp_transport tcp -c copy");
-    let running = text
+    let mut ratios = Vec::new();
+    for running in text
         .lines()
-        .find(|l| l.contains("once running"))
+        .filter(|l| l.trim_start().starts_with("once running"))
+    {
+        let ours = number_after(running, "packwitness");
+        let theirs = number_after(running, "ffmpeg");
+        let ratio = number_after(running, "ratio");
+        assert!(theirs > 0.0, "{running}");
+        // Two-decimal figures of a short run: allow their rounding.
+        assert!(
+            (ratio - ours / theirs).abs() <= 0.02 + ratio * 0.05 + 0.006 / theirs,
+            "{running}"
+        );
+        ratios.push(ratio);
+    }
+    assert_eq!(ratios.len(), 2, "one camera and four: {}", show(&out));
+    let memory = text
+        .lines()
+        .find(|l| l.contains("memory:"))
         .unwrap_or_else(|| panic!("{}", show(&out)));
-    let ours = number_after(running, "packwitness");
-    let theirs = number_after(running, "ffmpeg");
-    let ratio = number_after(running, "ratio");
-    assert!(theirs > 0.0, "{running}");
-    // Two-decimal figures of a short run: allow their rounding.
-    assert!(
-        (ratio - ours / theirs).abs() <= 0.02 + ratio * 0.05 + 0.006 / theirs,
-        "{running}"
-    );
-    verdict_agrees(&out, ratio <= 1.0);
+    let per_camera = number_after(memory, "MB for one: ");
+    verdict_agrees(&out, ratios.iter().all(|r| *r <= 0.6) && per_camera <= 30.0);
     assert_clean(tmp.path());
 }
 

@@ -23,6 +23,7 @@ mod lookup;
 mod notify;
 mod recording;
 mod retention;
+mod retina;
 mod rtsp;
 mod run;
 mod scanners;

@@ -17,9 +17,16 @@ pub fn free_port() -> u16 {
 
 /// Starts the RTSP server and waits until it serves.
 pub fn start_server(port: u16) -> Station {
+    start_server_env(port, &[])
+}
+
+/// Starts the RTSP server with the camera quirks `env` asks for (tests/rtsp_server.py:
+/// `PW_RTSP_CODEC`, `PW_RTSP_AUTH`, `PW_RTSP_RESIZE_S`) and waits until it serves.
+pub fn start_server_env(port: u16, env: &[(&str, &str)]) -> Station {
     let mut child: Child = Command::new("/usr/bin/python3")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rtsp_server.py"))
         .arg(port.to_string())
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -32,7 +39,7 @@ pub fn start_server(port: u16) -> Station {
     Station(Some(child))
 }
 
-fn wait_for(dir: &std::path::Path, what: &str) {
+pub fn wait_for(dir: &std::path::Path, what: &str) {
     wait_until(what, || {
         std::fs::read_to_string(dir.join("manifest.jsonl"))
             .unwrap_or_default()
@@ -166,7 +173,7 @@ fn record_one(mode: &str, tmp: &std::path::Path, order: &str) -> (std::path::Pat
     (dir, stderr(&out))
 }
 
-fn streams(path: &std::path::Path) -> Vec<String> {
+pub fn streams(path: &std::path::Path) -> Vec<String> {
     let out = Command::new("ffprobe")
         .args([
             "-v",

@@ -124,9 +124,52 @@ pub fn transcode_worker(width: u32, height: u32, frames: u64, out: &Path) -> Res
     Ok(())
 }
 
-/// The worker of `bench passthrough`: what one passthrough camera does (demux, copy packets
-/// into a fragmented MP4 clip with the stamp's text track), for a whole input file.
+/// The worker of `bench passthrough`: what one passthrough camera does (receive or demux,
+/// copy packets into a fragmented MP4 clip with the stamp's text track), for a whole input
+/// file. An `rtsp://` input goes through retina, as a station's camera does by default;
+/// anything else through FFmpeg. Several inputs, comma-separated, are recorded at once, each
+/// on its own thread as a station's cameras are (into `out`, then `out`'s name with `-2`,
+/// `-3`, ...).
 pub fn passthrough_worker(input: &str, frames: u64, out: &Path) -> Result<(), Error> {
+    let inputs: Vec<&str> = input.split(',').filter(|s| !s.is_empty()).collect();
+    if inputs.len() > 1 {
+        let stem = out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let threads: Vec<_> = inputs
+            .iter()
+            .enumerate()
+            .map(|(k, input)| {
+                let (input, out) = (
+                    input.to_string(),
+                    match k {
+                        0 => out.to_path_buf(),
+                        k => out.with_file_name(format!("{stem}-{}.mp4", k + 1)),
+                    },
+                );
+                std::thread::spawn(move || passthrough_worker(&input, frames, &out))
+            })
+            .collect();
+        for t in threads {
+            t.join()
+                .map_err(|_| Error::internal("a camera's thread of the bench panicked"))??;
+        }
+        return Ok(());
+    }
+    if input.starts_with("rtsp://") {
+        let opts = crate::media::rtsp::RtspOptions {
+            udp: false,
+            stall: std::time::Duration::from_secs(5),
+        };
+        let mut s = crate::media::rtsp::RtspPassthrough::open(input, &opts)?.ok_or_else(|| {
+            Error::internal(format!(
+                "{input}: not H.264 or H.265; the bench copies those only"
+            ))
+        })?;
+        let (info, params) = (s.info(), s.parameters());
+        return copy_packets(|| s.next_packet(), info, &params, frames, out);
+    }
     // Network sources as a station opens them (TCP for RTSP, 5 s timeouts); files as fast
     // as they can be read.
     // A live server that has just restarted its stream may not have sent the picture size
@@ -144,17 +187,34 @@ pub fn passthrough_worker(input: &str, frames: u64, out: &Path) -> Result<(), Er
         }
     };
     let mut pt = crate::media::passthrough::Passthrough::new(source);
-    let info = pt.info();
-    let params = pt.parameters();
+    let (info, params) = (pt.info(), pt.parameters());
+    copy_packets(
+        || pt.next_packet().map_err(Error::from),
+        info,
+        &params,
+        frames,
+        out,
+    )
+}
+
+/// Packets into a fragmented MP4 clip with a stamp each second in its text track, as a
+/// passthrough camera writes them; at most `frames` (0: all).
+fn copy_packets(
+    mut next: impl FnMut() -> Result<Option<crate::media::EncodedPacket>, Error>,
+    info: crate::media::StreamInfo,
+    params: &ffmpeg_next::codec::Parameters,
+    frames: u64,
+    out: &Path,
+) -> Result<(), Error> {
     let second = (1.0 / info.seconds(1).max(1e-9)).round().max(1.0) as i64;
     let mut writer: Option<crate::media::fmp4::ClipWriter> = None;
     let mut next_text = 0;
     let mut written = 0u64;
-    while let Some(p) = pt.next_packet()? {
+    while let Some(p) = next()? {
         if writer.is_none() {
             writer = Some(crate::media::fmp4::ClipWriter::create(
                 out,
-                &params,
+                params,
                 info.time_base,
                 (p.pts, p.dts),
                 true,

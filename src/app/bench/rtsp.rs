@@ -89,23 +89,34 @@ impl Drop for RtspServer {
     }
 }
 
-/// Result of `bench passthrough`: the best of the runs on each side, CPU seconds per minute
-/// of recorded video.
+/// One side-by-side measure of `bench passthrough`: `cameras` cameras recorded by one
+/// packwitness process and by as many `ffmpeg -c copy` processes, the best of the runs.
 #[derive(Debug, Clone)]
-pub struct PassthroughBench {
-    /// Whole process, start to exit, over the recorded minutes.
+pub struct PassthroughRun {
+    pub cameras: usize,
+    /// Whole process (all ffmpeg processes), start to exit, over the recorded minutes.
     pub ours_cpu_per_min: f64,
-    pub ours_rss_mb: f64,
     pub copy_cpu_per_min: f64,
+    /// Peak resident memory: of our process, and the sum of the ffmpeg processes'.
+    pub ours_rss_mb: f64,
     pub copy_rss_mb: f64,
     /// CPU seconds of a run that records one frame (start, connect, first keyframe, exit).
     pub ours_start_cpu: f64,
     pub copy_start_cpu: f64,
-    /// Per recorded minute once running: (whole run - start-up run) over the minutes. What a
-    /// recorder that runs for months costs.
+    /// Per recorded minute once running: (whole run - start-up run) over the minutes; 0 when
+    /// the run was too short to tell (see [`steady`]).
     pub ours_steady_per_min: f64,
     pub copy_steady_per_min: f64,
-    /// `openssl dgst -sha256` of ffmpeg's output: the hashing the recorder does on top.
+}
+
+/// Result of `bench passthrough`: one camera, then four at once; CPU seconds per minute of
+/// recorded video.
+#[derive(Debug, Clone)]
+pub struct PassthroughBench {
+    pub one: PassthroughRun,
+    pub four: PassthroughRun,
+    /// `openssl dgst -sha256` of one camera's ffmpeg output: the hashing the recorder does
+    /// on top.
     pub hash_cpu_per_min: f64,
 }
 
@@ -126,9 +137,10 @@ fn steady(whole_per_min: f64, start_cpu: f64, per_min: f64) -> f64 {
 }
 
 /// Records `seconds` of a live 1080p30 RTSP stream (GStreamer, `kbps`) with our passthrough
-/// (one clip, with its text track, hashes and per-fragment fsyncs) and, at the same time from
-/// the same server, with `ffmpeg -rtsp_transport tcp -i URL -c copy` into the same kind of
-/// fragmented MP4; `runs` times, keeping each side's best.
+/// (one clip per camera, with its text track, hashes and per-fragment fsyncs; RTSP through
+/// retina) and, at the same time from the same server, with `ffmpeg -rtsp_transport tcp -i
+/// URL -c copy` into the same kind of fragmented MP4: one camera, then four at once (one
+/// packwitness process, four ffmpeg processes); `runs` times, keeping each side's best.
 pub fn passthrough(
     work: &Path,
     exe: &Path,
@@ -137,60 +149,67 @@ pub fn passthrough(
     kbps: u32,
 ) -> Result<PassthroughBench, Error> {
     let mut server = RtspServer::start(work, 1920, 1080, kbps)?;
-    let (ours_out, copy_out) = (work.join("ours.mp4"), work.join("copy.mp4"));
+    let ours_out = work.join("ours.mp4");
+    let copy_out = |k: usize| work.join(format!("copy-{k}.mp4"));
     // Both sides record the same stream at the same time: the same machine conditions.
-    let side_by_side = |url: &str, frames: u64| -> Result<(Usage, Usage), Error> {
-        for f in [&ours_out, &copy_out] {
-            let _ = std::fs::remove_file(f);
-            let _ = std::fs::remove_file(crate::media::fmp4::fragments_path(f));
+    let side_by_side = |url: &str, cameras: usize, frames: u64| -> Result<(Usage, Usage), Error> {
+        if let Ok(list) = std::fs::read_dir(work) {
+            for e in list.flatten() {
+                if e.file_name().to_string_lossy().contains(".mp4") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
         }
         let mut ours = std::process::Command::new(exe);
         ours.arg("bench-worker")
             .arg("--passthrough")
-            .arg(url)
+            .arg(vec![url; cameras].join(","))
             .arg("--frames")
             .arg(frames.to_string())
             .arg("--out")
             .arg(&ours_out);
-        let mut copy = std::process::Command::new("ffmpeg");
-        copy.args(["-v", "error", "-nostats", "-rtsp_transport", "tcp", "-i"])
-            .arg(url)
-            .args(["-frames:v", &frames.to_string(), "-c", "copy"])
-            .args([
-                "-movflags",
-                "frag_keyframe+empty_moov+default_base_moof",
-                "-frag_duration",
-                "250000",
-                "-f",
-                "mp4",
-                "-y",
-            ])
-            .arg(&copy_out);
-        let t = std::thread::spawn(move || measure(copy));
+        let copies: Vec<_> = (0..cameras)
+            .map(|k| {
+                let mut copy = std::process::Command::new("ffmpeg");
+                copy.args(["-v", "error", "-nostats", "-rtsp_transport", "tcp", "-i"])
+                    .arg(url)
+                    .args(["-frames:v", &frames.to_string(), "-c", "copy"])
+                    .args([
+                        "-movflags",
+                        "frag_keyframe+empty_moov+default_base_moof",
+                        "-frag_duration",
+                        "250000",
+                        "-f",
+                        "mp4",
+                        "-y",
+                    ])
+                    .arg(copy_out(k));
+                std::thread::spawn(move || measure(copy))
+            })
+            .collect();
         let u = measure(ours)?;
-        let c = t
-            .join()
-            .map_err(|_| Error::internal("the ffmpeg measuring thread panicked"))??;
+        let mut c = Usage {
+            cpu_s: 0.0,
+            wall_s: 0.0,
+            max_rss_mb: 0.0,
+        };
+        for t in copies {
+            let one = t
+                .join()
+                .map_err(|_| Error::internal("an ffmpeg measuring thread panicked"))??;
+            c.cpu_s += one.cpu_s;
+            c.wall_s = c.wall_s.max(one.wall_s);
+            c.max_rss_mb += one.max_rss_mb;
+        }
         Ok((u, c))
-    };
-    let mut best = PassthroughBench {
-        ours_cpu_per_min: f64::MAX,
-        ours_rss_mb: 0.0,
-        copy_cpu_per_min: f64::MAX,
-        copy_rss_mb: 0.0,
-        ours_start_cpu: f64::MAX,
-        copy_start_cpu: f64::MAX,
-        ours_steady_per_min: 0.0,
-        copy_steady_per_min: 0.0,
-        hash_cpu_per_min: f64::MAX,
     };
     let per_min = 60.0 / seconds as f64;
     // GStreamer's server can die when clients come and go on a loaded machine: a run that
     // fails on a dead server is repeated on a new one (three tries).
-    let mut measured = |frames: u64| -> Result<(Usage, Usage), Error> {
+    let mut measured = |cameras: usize, frames: u64| -> Result<(Usage, Usage), Error> {
         let mut tries = 0;
         loop {
-            match side_by_side(&server.url, frames) {
+            match side_by_side(&server.url, cameras, frames) {
                 Ok(r) => return Ok(r),
                 Err(e) if tries < 2 && !server.alive() => {
                     let log =
@@ -204,29 +223,57 @@ pub fn passthrough(
             }
         }
     };
-    for _ in 0..runs {
-        let (u, c) = measured(1)?;
-        best.ours_start_cpu = best.ours_start_cpu.min(u.cpu_s);
-        best.copy_start_cpu = best.copy_start_cpu.min(c.cpu_s);
-        let (u, c) = measured(seconds * 30)?;
-        if u.cpu_s * per_min < best.ours_cpu_per_min {
-            best.ours_cpu_per_min = u.cpu_s * per_min;
-            best.ours_rss_mb = u.max_rss_mb;
+    let mut hash_cpu_per_min = f64::MAX;
+    let mut results = Vec::new();
+    for cameras in [1, 4] {
+        let mut best = PassthroughRun {
+            cameras,
+            ours_cpu_per_min: f64::MAX,
+            copy_cpu_per_min: f64::MAX,
+            ours_rss_mb: 0.0,
+            copy_rss_mb: 0.0,
+            ours_start_cpu: f64::MAX,
+            copy_start_cpu: f64::MAX,
+            ours_steady_per_min: 0.0,
+            copy_steady_per_min: 0.0,
+        };
+        for _ in 0..runs {
+            let (u, c) = measured(cameras, 1)?;
+            best.ours_start_cpu = best.ours_start_cpu.min(u.cpu_s);
+            best.copy_start_cpu = best.copy_start_cpu.min(c.cpu_s);
+            let (u, c) = measured(cameras, seconds * 30)?;
+            if u.cpu_s * per_min < best.ours_cpu_per_min {
+                best.ours_cpu_per_min = u.cpu_s * per_min;
+                best.ours_rss_mb = u.max_rss_mb;
+            }
+            if c.cpu_s * per_min < best.copy_cpu_per_min {
+                best.copy_cpu_per_min = c.cpu_s * per_min;
+                best.copy_rss_mb = c.max_rss_mb;
+            }
+            if cameras == 1 {
+                let mut h = std::process::Command::new("openssl");
+                h.args(["dgst", "-sha256"]).arg(copy_out(0));
+                if let Ok(u) = measure(h) {
+                    hash_cpu_per_min = hash_cpu_per_min.min(u.cpu_s * per_min);
+                }
+            }
         }
-        if c.cpu_s * per_min < best.copy_cpu_per_min {
-            best.copy_cpu_per_min = c.cpu_s * per_min;
-            best.copy_rss_mb = c.max_rss_mb;
-        }
-        let mut h = std::process::Command::new("openssl");
-        h.args(["dgst", "-sha256"]).arg(&copy_out);
-        if let Ok(u) = measure(h) {
-            best.hash_cpu_per_min = best.hash_cpu_per_min.min(u.cpu_s * per_min);
-        }
+        best.ours_steady_per_min = steady(best.ours_cpu_per_min, best.ours_start_cpu, per_min);
+        best.copy_steady_per_min = steady(best.copy_cpu_per_min, best.copy_start_cpu, per_min);
+        results.push(best);
     }
     drop(server);
-    best.ours_steady_per_min = steady(best.ours_cpu_per_min, best.ours_start_cpu, per_min);
-    best.copy_steady_per_min = steady(best.copy_cpu_per_min, best.copy_start_cpu, per_min);
-    Ok(best)
+    let four = results
+        .pop()
+        .ok_or_else(|| Error::internal("no four-camera run"))?;
+    let one = results
+        .pop()
+        .ok_or_else(|| Error::internal("no one-camera run"))?;
+    Ok(PassthroughBench {
+        one,
+        four,
+        hash_cpu_per_min,
+    })
 }
 
 #[cfg(test)]
