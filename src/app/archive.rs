@@ -2,7 +2,7 @@
 //! registering stations with it.
 //!
 //! Owns: the routes of the push protocol (`/v1/log`, `/v1/anchors`, `/v1/clips/<sha256>` and
-//! its upload in parts), bearer-token authentication of stations, streaming a clip's body to
+//! its upload in parts, its bytes back to the station that sent it), bearer-token authentication of stations, streaming a clip's body to
 //! the object store without holding it, the archive's signing key in its folder (`archive.key`, the only thing kept there).
 //! Never: keeps state between requests; any number of nodes may serve one database and bucket.
 
@@ -228,6 +228,51 @@ async fn clip_stored(
     }
 }
 
+/// `GET /v1/clips/<sha256>/bytes`: a clip the station sent, back to it (a clip it pruned or
+/// lost), streamed from the object store.
+async fn clip_bytes(
+    State(a): State<Arc<Archive>>,
+    UrlPath(sha256): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let st = match station(&a, &headers).await {
+        Ok(st) => st,
+        Err(r) => return r,
+    };
+    match a.clip_bytes(&st, &sha256).await {
+        Ok(Some((len, body))) => {
+            let chunks = futures_util::stream::unfold(Some(body), |body| async move {
+                let mut body = body?;
+                match body.try_next().await {
+                    Ok(Some(bytes)) => Some((Ok(bytes), Some(body))),
+                    Ok(None) => None,
+                    Err(e) => Some((Err(std::io::Error::other(e)), None)),
+                }
+            });
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, "video/mp4".to_string()),
+                    (header::CONTENT_LENGTH, len.to_string()),
+                ],
+                Body::from_stream(chunks),
+            )
+                .into_response()
+        }
+        Ok(None) => plain(
+            StatusCode::NOT_FOUND,
+            format!("the archive holds no clip {sha256} of {}\n", st.origin),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, sha256 = %sha256, "a clip's bytes could not be read back");
+            plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the archive cannot answer now ({e}); try again\n"),
+            )
+        }
+    }
+}
+
 async fn gone(
     State(a): State<Arc<Archive>>,
     UrlPath(sha256): UrlPath<String>,
@@ -280,6 +325,7 @@ pub fn serve(
                 .get(clip_stored)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .route("/v1/clips/{sha256}/bytes", get(clip_bytes))
         .route("/v1/clips/{sha256}/upload", post(upload_start))
         .route(
             "/v1/clips/{sha256}/upload/{n}",

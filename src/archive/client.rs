@@ -302,6 +302,65 @@ impl Client {
         }
     }
 
+    /// `GET /v1/clips/<sha256>/bytes`: a clip of this station that it no longer has (pruned,
+    /// or lost with its disk), copied from the archive into `dest` and checked on the way
+    /// against `sha256` (the seal's); `Ok(None)` when the archive does not hold it. A copy
+    /// whose bytes are not the sealed ones is removed and an error.
+    pub fn fetch_clip(&self, sha256: &str, dest: &Path) -> Result<Option<u64>, ArchiveError> {
+        use sha2::Digest;
+        use std::io::{Read, Write};
+        let io = |what: String| ArchiveError::Io {
+            path: dest.display().to_string(),
+            what,
+        };
+        let mut r = self
+            .http
+            .get(format!("{}/v1/clips/{sha256}/bytes", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .map_err(|e| self.unreachable(e))?;
+        match r.status().as_u16() {
+            200 => {}
+            404 => return Ok(None),
+            status => {
+                let text = r.text().unwrap_or_default();
+                return Err(self.refused(status, text));
+            }
+        }
+        let mut file = std::fs::File::create(dest).map_err(|e| {
+            io(format!(
+                "cannot write the clip fetched from the archive: {e}"
+            ))
+        })?;
+        let (mut hash, mut size, mut buf) = (sha2::Sha256::new(), 0u64, vec![0u8; 1 << 16]);
+        loop {
+            let n = r.read(&mut buf).map_err(|e| ArchiveError::Unreachable {
+                url: self.url.clone(),
+                what: format!("reading clip {sha256}: {e}"),
+            })?;
+            if n == 0 {
+                break;
+            }
+            hash.update(&buf[..n]);
+            file.write_all(&buf[..n]).map_err(|e| {
+                io(format!(
+                    "cannot write the clip fetched from the archive: {e}"
+                ))
+            })?;
+            size += n as u64;
+        }
+        let got = crate::digest::hex(&hash.finalize());
+        if got != sha256 {
+            drop(file);
+            let _ = std::fs::remove_file(dest);
+            return Err(self.refused(
+                200,
+                format!("clip {sha256} came with other bytes (SHA-256 {got}): not the sealed clip"),
+            ));
+        }
+        Ok(Some(size))
+    }
+
     /// `POST /v1/clips/<sha256>/gone`.
     pub fn gone(&self, sha256: &str, why: &str) -> Result<(), ArchiveError> {
         let (status, text) = self.call(

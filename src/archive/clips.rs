@@ -179,6 +179,30 @@ impl Archive {
         }
     }
 
+    /// `GET /v1/clips/<sha256>/bytes`: the stored bytes of a clip of this station (and of no
+    /// other: a station's token reads its own log's clips only), streaming from the store;
+    /// `Ok(None)` when the archive holds no such clip of it.
+    pub async fn clip_bytes(
+        &self,
+        st: &Station,
+        sha256: &str,
+    ) -> Result<Option<(u64, aws_sdk_s3::primitives::ByteStream)>, ArchiveError> {
+        let client = get(&self.pool).await?;
+        let held = client
+            .query_opt(
+                "SELECT 1 FROM clips
+                 WHERE station_id = $1 AND sha256 = $2 AND stored_at IS NOT NULL LIMIT 1",
+                &[&st.id, &sha256],
+            )
+            .await
+            .map_err(db("looking up a stored clip"))?;
+        if held.is_none() {
+            return Ok(None);
+        }
+        drop(client);
+        self.bucket.get_stream(&clip_key(sha256)).await
+    }
+
     /// `POST /v1/clips/<sha256>/gone`: the station cannot send these bytes any more.
     pub async fn gone(&self, st: &Station, sha256: &str, why: &str) -> Answer {
         let done = async {

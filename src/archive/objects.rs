@@ -411,6 +411,30 @@ impl Bucket {
         Ok(o.version_id().unwrap_or_default().to_string())
     }
 
+    /// The body of `key` as it streams from the store, with its length; `None` when there is
+    /// no such object. A clip is never held whole in memory.
+    pub async fn get_stream(
+        &self,
+        key: &str,
+    ) -> Result<Option<(u64, aws_sdk_s3::primitives::ByteStream)>, ArchiveError> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(Some((
+                o.content_length().unwrap_or(0).max(0) as u64,
+                o.body,
+            ))),
+            Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => Ok(None),
+            Err(e) => Err(store_err(&format!("reading {key}"), e)),
+        }
+    }
+
     /// The bytes under `key`, if any.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
         match self

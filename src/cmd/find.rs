@@ -352,6 +352,9 @@ pub fn export(
     );
     for c in &ev.clips {
         let what = match (&c.file, c.pruned) {
+            (Some(f), _) if c.from_archive.is_some() => {
+                say("cli_bundle_from_archive", &[("file", f)])
+            }
             (Some(f), _) => f.clone(),
             (None, true) => say("cli_bundle_pruned", &[]),
             (None, false) => say("cli_bundle_unsealed", &[]),

@@ -147,6 +147,11 @@ pub struct BundleClip {
     pub dropped_frames: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub presets: Vec<crate::log::PresetStep>,
+    /// The archive the clip's bytes came from, when the station no longer had them (pruned
+    /// or lost): information only; the bytes are checked against the seal like any clip's.
+    /// Added within version 2, absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_archive: Option<String>,
     /// Manifest lines cited for this clip (the station's start naming the camera's source,
     /// opened, attached codes, sealed), each with a proof.
     pub records: Vec<RecordRef>,
@@ -490,14 +495,25 @@ impl Builder<'_> {
             );
         }
         let (mut file, mut burned_in, mut stills) = (None, None, (None, None));
-        if c.sealed_line.is_some() && !c.pruned {
-            let src = self.data_dir.join(&c.file);
+        let local = self.data_dir.join(&c.file);
+        // A sealed clip the station no longer has (pruned, or lost with its disk) comes
+        // from the archive when there is one, checked against its seal on the way.
+        let fetched = match c.sealed_line {
+            Some(_) if c.pruned || !local.exists() => self.from_archive(c),
+            _ => None,
+        };
+        let from_archive = fetched.as_ref().map(|_| self.config.archive.url.clone());
+        if c.sealed_line.is_some() && (fetched.is_some() || !c.pruned) {
+            let src = fetched.clone().unwrap_or(local);
             let name = self.add_clip_file(c, &src)?;
             stills = self.add_stills(k, &src)?;
             if burn_in && derived::has_text_track(&src) {
                 burned_in = Some(self.add_burned(k, c, &src, &name)?);
             }
             file = Some(name);
+        }
+        if let Some(tmp) = fetched {
+            let _ = std::fs::remove_file(tmp);
         }
         Ok(BundleClip {
             clip: c.clip,
@@ -524,11 +540,38 @@ impl Builder<'_> {
             anchors: anchors::ClipAnchors::default(),
             dropped_frames,
             presets,
+            from_archive,
             still_start: stills.0,
             still_end: stills.1,
             burned_in,
             records,
         })
+    }
+
+    /// Clip `c`'s bytes from the station's archive (`[archive]`) into a file beside the
+    /// bundle being made, checked against the seal's SHA-256; `None` when there is no archive,
+    /// it does not hold the clip, or it cannot be reached now (the clip is then left out as
+    /// pruned, its records still proven, as without an archive).
+    fn from_archive(&self, c: &index::ClipRow) -> Option<PathBuf> {
+        let sha = c.sha256.as_deref()?;
+        if self.config.archive.url.trim().is_empty() {
+            return None;
+        }
+        let dest = self.tmp.with_extension(format!("clip{}.mp4", c.clip));
+        let fetched = crate::archive::client::Client::new(&self.config.archive)
+            .and_then(|client| client.fetch_clip(sha, &dest));
+        match fetched {
+            Ok(Some(_)) => Some(dest),
+            Ok(None) => {
+                tracing::warn!(clip = c.clip, order = %c.order, "the clip is not here and the archive does not hold it: it is left out, its records proven");
+                None
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&dest);
+                tracing::warn!(clip = c.clip, order = %c.order, error = %e, "the clip is not here and could not be fetched from the archive: it is left out, its records proven");
+                None
+            }
+        }
     }
 
     /// Copies a clip in, byte for byte; returns its name in the bundle.

@@ -328,6 +328,7 @@ pub fn report(
                     }
                     @for c in &ev.clips {
                         tr data-clip=(c.clip) data-start=(c.started_at)
+                            data-file=(c.file.as_deref().unwrap_or(""))
                             data-end=(c.ended_at.as_deref().unwrap_or(""))
                             data-sha=(c.sha256.as_deref().unwrap_or("")) {
                             td { (c.clip) }
@@ -361,7 +362,8 @@ pub fn report(
                             td { code { (c.sha256.as_deref().unwrap_or("")) } }
                             td {
                                 @match (&c.file, c.pruned) {
-                                    (Some(f), _) => (f),
+                                    (Some(f), true) => { (f) br; (tr("pruned at the station; these bytes came from its archive", "工位上已删除；此文件取自其归档")) },
+                                    (Some(f), false) => (f),
                                     (None, true) => (tr("pruned by retention; its records are proven below", "已按保留期限删除；其记录在下方得到证明")),
                                     (None, false) => (tr("not sealed", "未封存")),
                                 }

@@ -193,7 +193,7 @@
       const seal = f.sealed.get(Number(row.dataset.clip));
       const same = !!seal && seal.started_at === row.dataset.start && seal.ended_at === row.dataset.end &&
         seal.sha256 === row.dataset.sha;
-      rows.set(row.dataset.clip, { same, file: row.lastElementChild ? row.lastElementChild.textContent : "" });
+      rows.set(row.dataset.clip, { same, file: row.dataset.file || "" });
     }
     return rows;
   }
@@ -224,8 +224,10 @@
       for (const s of (seal && seal.presets) || []) {
         why.append(el("br"), T(`preset ${s.preset} from ${zones(s.at)}: ${s.why}`, `自 ${zones(s.at)} 起编码预设 ${s.preset}：${s.why}`));
       }
-      const file = f.pruned.has(o.seq) ? T("pruned by retention; its records are proven below", "已按保留期限删除；其记录在下方得到证明")
-        : !seal ? T("not sealed", "未封存") : (claim ? claim.file : "");
+      const pruned = f.pruned.has(o.seq);
+      const file = !seal ? T("not sealed", "未封存")
+        : claim && claim.file ? claim.file + (pruned ? T(" (pruned at the station; these bytes came from its archive)", "（工位上已删除；此文件取自其归档）") : "")
+        : pruned ? T("pruned by retention; its records are proven below", "已按保留期限删除；其记录在下方得到证明") : "";
       const sha = el("td"); sha.append(el("code", seal ? seal.sha256 : ""));
       tr.append(el("td", String(o.seq)), cam, el("td", String(o.box || 1)), el("td", String(o.part)), scanned,
         el("td", zones(o.started_at)), el("td", seal ? zones(seal.ended_at) : T("(open)", "（未封存）")), why,

@@ -230,6 +230,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "(pruned by retention: its records and proofs are in the bundle)",
         "（已按保留期限删除：其记录和证明在证据包中）",
     ),
+    (
+        "cli_bundle_from_archive",
+        "{file} (not on this station any more: fetched from the archive, checked against its seal)",
+        "{file}（本工位已不再保存：取自归档，并已与封存记录核对）",
+    ),
     ("cli_bundle_unsealed", "(not sealed: not exported)", "（未封存：未导出）"),
     (
         "cli_burned_in",

@@ -1220,3 +1220,112 @@ fn the_archive_reaches_postgresql_over_tls_only_with_a_certificate_it_trusts() {
     let n: i64 = rows[0].get(0);
     assert!(n >= 1, "no TLS connection from the archive");
 }
+
+/// A clip the station pruned (the archive holds it) is still in the order's bundle: `export`
+/// fetches it from the archive with the station's token, checks it against its seal, and the
+/// bundle verifies with the clip checked like any other. Another station's token cannot read
+/// it.
+#[test]
+#[ignore = "slow tier: the archive's servers; run with `cargo test --test integration -- --ignored --test-threads=1`"]
+fn a_clip_the_station_pruned_is_exported_from_the_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pg, sw) = (Postgres::start(), Seaweed::start());
+    sw.bucket("evidence", true);
+    let port = crate::rtsp::free_port();
+    let cfg = archive_config(tmp.path(), &pg, &sw, "evidence", port);
+    let (_node, key) = start_archive(&cfg, &tmp.path().join("archive"));
+    let (dir, other) = (tmp.path().join("st"), tmp.path().join("other"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&other).unwrap();
+    let c = station_config(tmp.path(), "st", port, &add_station(&cfg, &dir), &key);
+    let other_token = add_station(&cfg, &other);
+    let mut st = record(&c, &dir);
+    pack(&mut st, &dir, &["P-1", "P-2"]);
+    wait_archived(&dir);
+    let out = st.finish();
+    assert!(out.status.success(), "{}", show(&out));
+
+    // Retention squeezes the station: its clips go (the archive holds every one).
+    let squeezed = tmp.path().join("squeezed.toml");
+    std::fs::write(
+        &squeezed,
+        std::fs::read_to_string(&c).unwrap()
+            + "[retention]\nmin_free_mb = 1000000000\nmin_age_hours = 0\n",
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    let out = run(&[
+        "--config",
+        squeezed.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "prune",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let seal = sealed(&dir)
+        .into_iter()
+        .find(|r| r["order"] == "P-1")
+        .unwrap();
+    assert!(
+        !dir.join(seal["file"].as_str().unwrap()).exists(),
+        "pruned at the station"
+    );
+
+    // Another station's token reads none of this station's clips.
+    let sha = seal["sha256"].as_str().unwrap();
+    let r = http(
+        &format!("127.0.0.1:{port}"),
+        "GET",
+        &format!("/v1/clips/{sha}/bytes"),
+        &[("Authorization", &format!("Bearer {other_token}"))],
+        b"",
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    // The export still delivers it, from the archive.
+    let zip = tmp.path().join("p1.zip");
+    let out = run(&[
+        "--config",
+        c.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "export",
+        "P-1",
+        "-o",
+        zip.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        stdout(&out).contains("fetched from the archive, checked against its seal"),
+        "{}",
+        show(&out)
+    );
+    let out = run(&[
+        "verify-bundle",
+        zip.to_str().unwrap(),
+        "--key",
+        &station_key(&dir),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(5), "{v}");
+    assert_eq!(v["report"]["clips_ok"], 1, "{v}");
+    assert_eq!(v["report"]["clips_pruned"], 0, "{v}");
+    let u = tmp.path().join("u");
+    unzip_to(&zip, &u);
+    let ev: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(u.join("evidence.json")).unwrap()).unwrap();
+    let clip = &ev["clips"][0];
+    assert_eq!(clip["pruned"], true, "{clip}");
+    assert!(clip["from_archive"].as_str().is_some(), "{clip}");
+    let bytes = std::fs::read(u.join(clip["file"].as_str().unwrap())).unwrap();
+    assert_eq!(packwitness::digest::sha256_hex(&bytes), sha);
+    // verify.sh checks it too (SHA256SUMS lists it).
+    let sh = Command::new("bash")
+        .arg("verify.sh")
+        .arg(station_key(&dir))
+        .current_dir(&u)
+        .output()
+        .unwrap();
+    assert_eq!(sh.status.code(), Some(5), "{}", show(&sh));
+}
