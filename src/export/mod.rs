@@ -499,7 +499,7 @@ impl Builder<'_> {
         // A sealed clip the station no longer has (pruned, or lost with its disk) comes
         // from the archive when there is one, checked against its seal on the way.
         let fetched = match c.sealed_line {
-            Some(_) if c.pruned || !local.exists() => self.from_archive(c),
+            Some(_) if c.pruned || !local.exists() => self.fetch_from_archive(c),
             _ => None,
         };
         let from_archive = fetched.as_ref().map(|_| self.config.archive.url.clone());
@@ -552,7 +552,7 @@ impl Builder<'_> {
     /// bundle being made, checked against the seal's SHA-256; `None` when there is no archive,
     /// it does not hold the clip, or it cannot be reached now (the clip is then left out as
     /// pruned, its records still proven, as without an archive).
-    fn from_archive(&self, c: &index::ClipRow) -> Option<PathBuf> {
+    fn fetch_from_archive(&self, c: &index::ClipRow) -> Option<PathBuf> {
         let sha = c.sha256.as_deref()?;
         if self.config.archive.url.trim().is_empty() {
             return None;
