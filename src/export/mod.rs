@@ -20,7 +20,6 @@
 //!   bundle.note              signed by the station: SHA-256 of every other file
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -28,12 +27,11 @@ use serde::{Deserialize, Serialize};
 use crate::clock::{format_time, Clock};
 use crate::config::Config;
 
-use crate::digest;
 use crate::error::{Error, ErrorKind};
 use crate::index::{self, FileCheck};
 use crate::log::note::{b64, Checkpoint, NoteVerifier, StationKey};
 use crate::log::reader::{Checkpointed, LogReader};
-use crate::log::{proof, Appender, Body};
+use crate::log::{Appender, Body};
 use crate::media::{derived, StampText};
 
 pub mod anchors;
@@ -41,6 +39,9 @@ pub mod check;
 pub mod prove;
 pub mod report;
 pub mod upload;
+mod zipfile;
+
+use zipfile::Bundle;
 
 pub use check::{verify_bundle, BundleProblem, BundleReport};
 
@@ -711,136 +712,6 @@ pub fn pem(v: &NoteVerifier) -> String {
         "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
         b64(&der)
     )
-}
-
-/// A zip being written, remembering every file's SHA-256 for `bundle.note`.
-struct Bundle {
-    zip: zip::ZipWriter<std::fs::File>,
-    path: PathBuf,
-    hashes: BTreeMap<String, String>,
-    stills: BTreeMap<String, Vec<u8>>,
-    /// The inclusion proofs against the bundle's checkpoint (for the report's own check).
-    proofs: BTreeMap<String, String>,
-}
-
-impl Bundle {
-    fn new(file: std::fs::File, path: &Path) -> Bundle {
-        Bundle {
-            zip: zip::ZipWriter::new(file),
-            path: path.to_owned(),
-            hashes: BTreeMap::new(),
-            stills: BTreeMap::new(),
-            proofs: BTreeMap::new(),
-        }
-    }
-
-    fn err(&self, what: String) -> Error {
-        bad(&self.path, what)
-    }
-
-    fn start(&mut self, name: &str, compress: bool, large: bool) -> Result<(), Error> {
-        let method = if compress {
-            zip::CompressionMethod::Deflated
-        } else {
-            zip::CompressionMethod::Stored
-        };
-        let opts = zip::write::SimpleFileOptions::default()
-            .compression_method(method)
-            .large_file(large)
-            .unix_permissions(if name.ends_with(".sh") { 0o755 } else { 0o644 });
-        self.zip
-            .start_file(name, opts)
-            .map_err(|e| self.err(format!("cannot add {name}: {e}")))
-    }
-
-    fn add(&mut self, name: &str, bytes: &[u8], compress: bool) -> Result<(), Error> {
-        self.start(name, compress, false)?;
-        self.zip
-            .write_all(bytes)
-            .map_err(|e| self.err(format!("cannot write {name}: {e}")))?;
-        self.hashes
-            .insert(name.to_string(), digest::sha256_hex(bytes));
-        if name.starts_with("stills/") {
-            self.stills.insert(name.to_string(), bytes.to_vec());
-        }
-        Ok(())
-    }
-
-    /// Copies a file in (stored, not compressed: video does not compress), hashing as it goes.
-    fn add_reader(
-        &mut self,
-        name: &str,
-        input: &mut impl Read,
-        large: bool,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<(), Error> {
-        use sha2::Digest;
-        self.start(name, false, large)?;
-        let mut hasher = sha2::Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut n = 0u64;
-        loop {
-            let got = input
-                .read(&mut buf)
-                .map_err(|e| self.err(format!("reading for {name}: {e}")))?;
-            if got == 0 {
-                break;
-            }
-            hasher.update(&buf[..got]);
-            self.zip
-                .write_all(&buf[..got])
-                .map_err(|e| self.err(format!("cannot write {name}: {e}")))?;
-            n += got as u64;
-            progress(n);
-        }
-        self.hashes
-            .insert(name.to_string(), digest::hex(&hasher.finalize()));
-        Ok(())
-    }
-
-    /// Adds a manifest line and its proof against `cp`.
-    fn cite(
-        &mut self,
-        reader: &LogReader,
-        cp: &Checkpointed,
-        line: u64,
-        kind: &str,
-    ) -> Result<RecordRef, Error> {
-        let bytes = reader.line(line)?;
-        self.cite_read(reader, cp, line, kind, &bytes)
-    }
-
-    /// [`Self::cite`] of a line the caller has already read (`bytes`).
-    fn cite_read(
-        &mut self,
-        reader: &LogReader,
-        cp: &Checkpointed,
-        line: u64,
-        kind: &str,
-        bytes: &[u8],
-    ) -> Result<RecordRef, Error> {
-        let proof_text = proof::prove(reader, cp, line)?;
-        let record = format!("records/line-{line}.jsonl");
-        let proof = format!("proofs/line-{line}.tlog-proof");
-        if !self.hashes.contains_key(&record) {
-            self.add(&record, bytes, true)?;
-            self.add(&proof, proof_text.as_bytes(), true)?;
-            self.proofs.insert(proof.clone(), proof_text);
-        }
-        Ok(RecordRef {
-            line,
-            kind: kind.to_string(),
-            record,
-            proof,
-        })
-    }
-
-    fn finish(self) -> Result<std::fs::File, Error> {
-        let path = self.path.clone();
-        self.zip
-            .finish()
-            .map_err(|e| bad(&path, format!("cannot finish the bundle: {e}")))
-    }
 }
 
 /// The bundle's own checker: bash, coreutils and openssl only.
