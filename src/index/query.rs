@@ -333,6 +333,20 @@ impl Index {
             .map_err(self.sql())
     }
 
+    /// The sealed SHA-256 of clip `clip` when retention pruned it here (its bytes may be in
+    /// the archive), else `None`.
+    pub fn pruned_sha256(&self, clip: u64) -> Result<Option<String>, IndexError> {
+        self.conn
+            .query_row(
+                "SELECT sha256 FROM clips WHERE opened_seq = ?1 AND sealed_seq IS NOT NULL
+                 AND pruned_seq IS NOT NULL AND sha256 IS NOT NULL",
+                [clip],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
     /// Sealed clips retention may remove (not pruned, not held), oldest scan first, at most
     /// `limit`.
     pub fn retention_candidates(&self, limit: u32) -> Result<Vec<ClipAge>, IndexError> {

@@ -2,8 +2,10 @@
 //! a request, and the `access` record each of them writes first.
 //!
 //! Owns: serving a file with ranges and conditional requests, naming a download, the
-//! `view` record of a viewing and the `export` of a bundle built for the web. Never: serves
-//! a clip that is not sealed, or a clip's bytes before its access record is written.
+//! `view` record of a viewing and the `export` of a bundle built for the web; a clip pruned
+//! here, fetched from the station's archive into `archive-cache/` (checked against its seal,
+//! removed an hour after it was last played). Never: serves a clip that is not sealed, or a
+//! clip's bytes before its access record is written.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -52,18 +54,88 @@ pub(super) fn viewed_clip(
     who: String,
 ) -> Result<Option<PathBuf>, Error> {
     let index = Index::open_read(shared.data_dir())?;
-    let Some(file) = index
+    let path = match index
         .sealed_file(clip)?
         .filter(|f| crate::datadir::is_safe_clip_path(f))
-    else {
-        return Ok(None);
+    {
+        Some(file) => shared.data_dir().join(file),
+        // Pruned here: from the archive, when the station has one and it holds the clip.
+        None => match index.pruned_sha256(clip)? {
+            Some(sha) if !shared.config().archive.url.trim().is_empty() => {
+                match from_archive(shared, &sha)? {
+                    Some(p) => p,
+                    None => return Ok(None),
+                }
+            }
+            _ => return Ok(None),
+        },
     };
     let order = index.order_of(clip)?.unwrap_or_default();
     drop(index);
     if first_view {
         record_access(shared, "view", &order, vec![clip], who, None)?;
     }
-    Ok(Some(shared.data_dir().join(file)))
+    Ok(Some(path))
+}
+
+/// Copies of pruned clips fetched from the archive to be played, in the data dir. A copy
+/// not played for this long is removed at the next fetch.
+const ARCHIVE_CACHE_S: u64 = 3600;
+
+/// A clip this station pruned, as a local copy fetched from its archive (with the station's
+/// token, checked against the seal's SHA-256 on the way), for a player's byte ranges; `None`
+/// when the archive does not hold it.
+fn from_archive(shared: &Shared, sha256: &str) -> Result<Option<PathBuf>, Error> {
+    let dir = shared.data_dir().join("archive-cache");
+    let path = dir.join(format!("{sha256}.mp4"));
+    if path.exists() {
+        // Played again: kept for another hour.
+        if let Ok(f) = std::fs::File::options().append(true).open(&path) {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
+        return Ok(Some(path));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Error::msg(
+            crate::ErrorKind::Io,
+            format!("{}: cannot make the archive's cache: {e}", dir.display()),
+        )
+    })?;
+    if let Ok(list) = std::fs::read_dir(&dir) {
+        let old = std::time::Duration::from_secs(ARCHIVE_CACHE_S);
+        for e in list.flatten() {
+            let stale = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > old);
+            if stale {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let part = dir.join(format!("{sha256}.{}.part", std::process::id()));
+    let client = crate::archive::client::Client::new(&shared.config().archive)?;
+    match client.fetch_clip(sha256, &part)? {
+        Some(_) => {
+            std::fs::rename(&part, &path).map_err(|e| {
+                Error::msg(
+                    crate::ErrorKind::Io,
+                    format!(
+                        "{}: cannot keep the clip fetched from the archive: {e}",
+                        path.display()
+                    ),
+                )
+            })?;
+            tracing::info!(
+                sha256,
+                "a clip pruned here was fetched from the archive to be played"
+            );
+            Ok(Some(path))
+        }
+        None => Ok(None),
+    }
 }
 
 /// The answer for a clip that is not a sealed clip of this data dir.

@@ -586,6 +586,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "file present, size as recorded",
         "文件完好，大小与记录一致",
     ),
+    (
+        "file_archive",
+        "pruned at this station: played from the archive (fetched when played, checked against its seal)",
+        "本工位已删除：从归档播放（播放时取回，并与封存记录核对）",
+    ),
     ("logout", "Log out", "退出"),
     ("screen", "station screen", "工位屏幕"),
     ("live", "live", "在线"),

@@ -169,14 +169,18 @@ pub(super) fn clip_section(
     shared: Option<&str>,
 ) -> maud::Markup {
     let c = &f.clip;
-    let ok = f.file_status == "ok";
+    let ok = f.file_status == "ok" || f.file_status == "archive";
     let base = shared.unwrap_or("");
     let agent = agent && shared.is_none();
     html! {
         section.clip {
             h2 { (page::clip_label(lang, f)) " · " (c.station) " / " (c.camera) }
             @if c.test_pattern { p.bad { b { (t(lang, "test_pattern")) } } }
-            @if ok {
+            @if f.file_status == "archive" {
+                // Pruned here: the bytes come from the archive when Play is pressed (no
+                // stills: they are made from the file).
+                div.player { video.big controls preload="none" src={ (base) "/clips/" (c.clip) } {} }
+            } @else if ok {
                 // preload="none": nothing is fetched (or recorded as a view) until Play.
                 div.player { video.big controls preload="none" poster={ (base) "/clips/" (c.clip) "/still/thumb.jpg" } src={ (base) "/clips/" (c.clip) } {} }
                 details.stills {
@@ -197,9 +201,10 @@ pub(super) fn clip_section(
                 @if let Some(o) = &c.operator { dt { (t(lang, "operator_col")) } dd { (o) } }
                 @if !c.codes.is_empty() { dt { (t(lang, "codes")) } dd { (c.codes.join(" ")) } }
                 dt { "SHA-256" } dd { code.hash { (c.sha256.as_deref().unwrap_or("")) } }
-                @if ok { dt { (t(lang, "file")) } dd.ok { (t(lang, "file_ok")) } }
+                @if f.file_status == "archive" { dt { (t(lang, "file")) } dd { (t(lang, "file_archive")) } }
+                @else if ok { dt { (t(lang, "file")) } dd.ok { (t(lang, "file_ok")) } }
             }
-            @if ok && agent {
+            @if f.file_status == "ok" && agent {
                 p { a.button href={ "/clips/" (c.clip) "/download" } download=(download_name(f)) { (t(lang, "download_mp4")) } }
             }
             @if !c.access.is_empty() && shared.is_none() {
@@ -304,7 +309,14 @@ pub(super) async fn order_page(
     let c = code.clone();
     let (found, notes, events, shares) = blocking(move || {
         let max = s.config().codes.max_len;
-        let found = index::lookup(s.data_dir(), &c, max, FileCheck::Size)?;
+        let mut found = index::lookup(s.data_dir(), &c, max, FileCheck::Size)?;
+        // A clip pruned here plays from the station's archive (fetched when played, checked
+        // against its seal); the page says so.
+        if !s.config().archive.url.trim().is_empty() {
+            for f in found.iter_mut().filter(|f| f.file_status == "pruned") {
+                f.file_status = "archive".into();
+            }
+        }
         let notes = index::notes(s.data_dir(), &c, max)?;
         let order = found
             .first()

@@ -1328,4 +1328,33 @@ fn a_clip_the_station_pruned_is_exported_from_the_archive() {
         .output()
         .unwrap();
     assert_eq!(sh.status.code(), Some(5), "{}", show(&sh));
+
+    // The station's app plays it too: the order page says where it comes from, and the
+    // clip's address serves the sealed bytes, fetched from the archive.
+    let (_web, addr) = serve(&dir, Some(&c));
+    let page = http(&addr, "GET", "/order/P-1", &[], b"");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(
+        page.text().contains("played from the archive"),
+        "{}",
+        page.text()
+    );
+    let id = seal["clip"].as_u64().unwrap();
+    let r = http(&addr, "GET", &format!("/clips/{id}"), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(packwitness::digest::sha256_hex(&r.body), sha);
+    // A byte range of it, as a player asks.
+    let r = http(
+        &addr,
+        "GET",
+        &format!("/clips/{id}"),
+        &[("Range", "bytes=0-99")],
+        b"",
+    );
+    assert_eq!((r.status, r.body.len()), (206, 100));
+    // The copy is outside clips/: the data dir still verifies, the viewing recorded.
+    assert!(manifest(&dir)
+        .iter()
+        .any(|r| r["kind"] == "access" && r["action"] == "view"));
+    assert_verifies(&dir);
 }

@@ -174,6 +174,7 @@ fn bench_passthrough_measures_both_recorders_of_one_stream() {
         tmp.path().to_str().unwrap(),
     ]);
     let text = stdout(&out);
+    assert!(text.contains("memory:"), "{}", show(&out));
     measured(&text, "1080p30 passthrough, 1 camera  packwitness");
     measured(&text, "1080p30 passthrough, 4 cameras  packwitness");
     measured(&text, "ffmpeg -rtsp_transport tcp -c copy");
