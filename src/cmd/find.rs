@@ -77,7 +77,8 @@ pub fn lookup(dir: &Path, config: &Config, q: Query, json: bool, hash: bool) -> 
         && q.operator.is_none()
         && q.limit.is_none();
     if let (Some(code), true) = (&q.code, only_code) {
-        let found = index::lookup(dir, code, max, check)?;
+        let mut found = index::lookup(dir, code, max, check)?;
+        ask_archive(config, &mut found);
         let notes = index::notes(dir, code, max)?;
         if found.is_empty() && notes.is_empty() {
             if json {
@@ -117,7 +118,8 @@ pub fn lookup(dir: &Path, config: &Config, q: Query, json: bool, hash: bool) -> 
     if filter == Filter::default() {
         bail!("lookup needs a CODE or at least one of --prefix, --since, --until, --station, --operator");
     }
-    let found = index::search(dir, &filter, check)?;
+    let mut found = index::search(dir, &filter, check)?;
+    ask_archive(config, &mut found);
     if json {
         out!("{}", serde_json::to_string_pretty(&found)?);
     } else if found.is_empty() {
@@ -131,6 +133,51 @@ pub fn lookup(dir: &Path, config: &Config, q: Query, json: bool, hash: bool) -> 
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// For each clip pruned here, whether the station's archive holds it (when there is one):
+/// said in its `file_detail`, so that people know `export` and the app fetch it from there.
+/// The status stays `pruned` (scripts know it); at most 20 clips are asked about, 3 s each.
+fn ask_archive(config: &Config, found: &mut [index::Found]) {
+    if config.archive.url.trim().is_empty() {
+        return;
+    }
+    let client = match packwitness::archive::client::Client::new(&config.archive) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "[archive] is set but cannot be used");
+            return;
+        }
+    };
+    let pruned = found
+        .iter_mut()
+        .filter(|f| f.file_status == "pruned")
+        .take(20);
+    for f in pruned {
+        let Some(sha) = f.clip.sha256.clone() else {
+            continue;
+        };
+        let said = match client.stored(&sha) {
+            Ok(Some(st)) => say(
+                "cli_in_archive",
+                &[
+                    ("url", &client.url()),
+                    ("key", &st.key),
+                    ("mode", &st.lock_mode),
+                    ("until", &st.retain_until),
+                ],
+            ),
+            Ok(None) => say("cli_not_in_archive", &[("url", &client.url())]),
+            Err(e) => say(
+                "cli_archive_unasked",
+                &[("url", &client.url()), ("error", &e)],
+            ),
+        };
+        f.file_detail = Some(match f.file_detail.take() {
+            Some(d) => format!("{d}; {said}"),
+            None => said,
+        });
+    }
 }
 
 /// The clips found, for people.

@@ -231,6 +231,21 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "（已按保留期限删除：其记录和证明在证据包中）",
     ),
     (
+        "cli_in_archive",
+        "in the archive {url} ({key}, {mode} until {until}): export and the app fetch it from there",
+        "在归档 {url} 中（{key}，{mode} 锁定至 {until}）：导出和应用会从那里取回",
+    ),
+    (
+        "cli_not_in_archive",
+        "not in the archive {url} either",
+        "归档 {url} 中也没有",
+    ),
+    (
+        "cli_archive_unasked",
+        "the archive {url} could not be asked ({error})",
+        "无法询问归档 {url}（{error}）",
+    ),
+    (
         "cli_bundle_from_archive",
         "{file} (not on this station any more: fetched from the archive, checked against its seal)",
         "{file}（本工位已不再保存：取自归档，并已与封存记录核对）",

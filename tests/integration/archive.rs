@@ -1271,6 +1271,40 @@ fn a_clip_the_station_pruned_is_exported_from_the_archive() {
         "pruned at the station"
     );
 
+    // lookup says where it is now (the status stays `pruned` for scripts).
+    let out = run(&[
+        "--config",
+        c.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "lookup",
+        "P-1",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        stdout(&out).contains("PRUNED")
+            && stdout(&out).contains("export and the app fetch it from there"),
+        "{}",
+        show(&out)
+    );
+    let out = run(&[
+        "--config",
+        c.to_str().unwrap(),
+        "--data-dir",
+        d,
+        "lookup",
+        "P-1",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["file_status"], "pruned", "{v}");
+    assert!(
+        v[0]["file_detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("COMPLIANCE until")),
+        "{v}"
+    );
+
     // Another station's token reads none of this station's clips.
     let sha = seal["sha256"].as_str().unwrap();
     let r = http(
