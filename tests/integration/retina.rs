@@ -1,7 +1,7 @@
 //! Network cameras through retina (the default RTSP client of passthrough), against
 //! GStreamer's RTSP server on loopback with the quirks real cameras have: H.265, digest
-//! authentication (right, wrong and missing credentials), and a picture size that changes
-//! mid-clip. The camera lost and back mid-order, and H.264 with the stamp as a text track, are
+//! authentication (right, wrong and missing credentials), a picture size that changes
+//! mid-clip, and RTP over UDP. The camera lost and back mid-order, and H.264 with the stamp as a text track, are
 //! in `rtsp` (which goes through retina too).
 
 use crate::common::*;
@@ -210,5 +210,57 @@ fn a_picture_size_changed_mid_clip_stays_one_playable_clip() {
     );
     assert_eq!(played, serde_json::json!([640, 480]), "{played}");
     drop(b);
+    assert_verifies(&dir);
+}
+
+/// RTP over UDP (`rtsp_transport = "udp"`) on loopback: the clip is recorded, every frame of
+/// it decodes, and the data dir verifies.
+#[test]
+fn rtp_over_udp_is_recorded_when_asked_for() {
+    let port = free_port();
+    let _server = start_server_env(port, &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let cfg = tmp.path().join("pw.toml");
+    std::fs::write(
+        &cfg,
+        format!("[station]\npre_roll_s = 1.0\npost_roll_s = 0.5\n\n[[camera]]\nid = \"door\"\nsource = \"rtsp://127.0.0.1:{port}/cam\"\nmode = \"passthrough\"\nrtsp_transport = \"udp\"\n"),
+    )
+    .unwrap();
+    let mut station = spawn_station_logging(
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "run",
+        ],
+        "info",
+    );
+    station.wait_record(&dir, "the station's start", |r| {
+        r["kind"] == "station_start"
+    });
+    wait_camera_frames(&dir, 15);
+    station.scan("UDP-1");
+    wait_for(&dir, "clip_opened");
+    packing(2000);
+    station.scan("PW-STOP");
+    station.wait_record(&dir, "the clip sealed", |r| r["kind"] == "clip_sealed");
+    let out = station.finish();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("transport=\"udp\""),
+        "the log names the transport: {}",
+        show(&out)
+    );
+    let sealed = sealed(&dir);
+    assert_eq!(sealed.len(), 1, "{sealed:?}");
+    let clip = dir.join(sealed[0]["file"].as_str().unwrap());
+    let (codec, frames, duration, _) = probe(&clip);
+    assert_eq!(codec, "h264");
+    assert_eq!(Some(frames), sealed[0]["frames"].as_u64());
+    assert!(duration > 1.5, "{duration}");
+    let (_, decoded) = sizes(&clip);
+    assert_eq!(decoded as u64, frames, "every frame decodes");
     assert_verifies(&dir);
 }
