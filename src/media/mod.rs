@@ -107,6 +107,27 @@ pub enum Unit {
     Packet(EncodedPacket),
 }
 
+/// What a path that copies a camera's own packets does with a unit: numbers the packet
+/// `frame_no` and passes it on; a decoded frame is a bug of its caller (`who` copies packets
+/// only).
+pub fn copy_packet(
+    unit: Unit,
+    frame_no: u64,
+    out: &mut Vec<EncodedPacket>,
+    who: &str,
+) -> Result<(), Error> {
+    match unit {
+        Unit::Packet(mut p) => {
+            p.frame_no = frame_no;
+            out.push(p);
+            Ok(())
+        }
+        Unit::Frame(_) => Err(Error::internal(format!(
+            "{who} was given a decoded frame; only packets are copied"
+        ))),
+    }
+}
+
 impl Unit {
     /// The unit's presentation time, in the stream's time base.
     pub fn pts(&self) -> i64 {

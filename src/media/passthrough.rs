@@ -141,16 +141,7 @@ impl super::PacketSource for Passthrough {
         _stamp: Option<&super::StampText>,
         out: &mut Vec<EncodedPacket>,
     ) -> Result<(), crate::Error> {
-        match unit {
-            super::Unit::Packet(mut p) => {
-                p.frame_no = frame_no;
-                out.push(p);
-                Ok(())
-            }
-            super::Unit::Frame(_) => Err(crate::Error::internal(
-                "passthrough was given a decoded frame; only packets are copied",
-            )),
-        }
+        super::copy_packet(unit, frame_no, out, "passthrough")
     }
 
     fn finish(&mut self, _out: &mut Vec<EncodedPacket>) -> Result<(), crate::Error> {

@@ -244,14 +244,7 @@ impl PacketSource for Replay {
         _stamp: Option<&StampText>,
         out: &mut Vec<EncodedPacket>,
     ) -> Result<(), Error> {
-        match unit {
-            Unit::Packet(mut p) => {
-                p.frame_no = frame_no;
-                out.push(p);
-                Ok(())
-            }
-            Unit::Frame(_) => Err(Error::internal("a replay delivers packets only")),
-        }
+        super::copy_packet(unit, frame_no, out, "a replay")
     }
 
     fn finish(&mut self, _out: &mut Vec<EncodedPacket>) -> Result<(), Error> {

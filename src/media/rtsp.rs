@@ -84,12 +84,15 @@ fn split_credentials(spec: &str) -> Result<(url::Url, Option<Credentials>), Erro
         ));
     }
     let decode = |s: &str| {
-        percent_decode(s).map_err(|()| {
-            fail(
-                &redacted(spec),
-                "the URL's user or password is not valid UTF-8 once decoded",
-            )
-        })
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|d| d.into_owned())
+            .map_err(|_| {
+                fail(
+                    &redacted(spec),
+                    "the URL's user or password is not valid UTF-8 once decoded",
+                )
+            })
     };
     let creds = if url.username().is_empty() && url.password().is_none() {
         None
@@ -103,24 +106,6 @@ fn split_credentials(spec: &str) -> Result<(url::Url, Option<Credentials>), Erro
     let _ = url.set_username("");
     let _ = url.set_password(None);
     Ok((url, creds))
-}
-
-/// `%XX` escapes of a URL's user or password, decoded.
-fn percent_decode(s: &str) -> Result<String, ()> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).map_err(|_| ())?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| ())?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| ())
 }
 
 /// FFmpeg's codec parameters for the stream: codec, size and the avcC/hvcC record, as the
@@ -392,16 +377,7 @@ impl super::PacketSource for RtspPassthrough {
         _stamp: Option<&super::StampText>,
         out: &mut Vec<EncodedPacket>,
     ) -> Result<(), Error> {
-        match unit {
-            Unit::Packet(mut p) => {
-                p.frame_no = frame_no;
-                out.push(p);
-                Ok(())
-            }
-            Unit::Frame(_) => Err(Error::internal(
-                "RTSP passthrough was given a decoded frame; only packets are copied",
-            )),
-        }
+        super::copy_packet(unit, frame_no, out, "RTSP passthrough")
     }
 
     fn finish(&mut self, _out: &mut Vec<EncodedPacket>) -> Result<(), Error> {
