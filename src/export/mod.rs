@@ -445,9 +445,9 @@ impl Builder<'_> {
         // The station's start (every camera's source, the config's hash) is cited only for a
         // clip whose opening does not say whether its source is a test pattern (records
         // written before it did): a bundle tells no more of the station than it must.
-        let opened = self.reader.line(c.clip)?;
+        let mut opened = Some(self.reader.line(c.clip)?);
         let says_test_pattern = matches!(
-            serde_json::from_slice::<crate::log::Record>(&opened),
+            serde_json::from_slice::<crate::log::Record>(opened.as_deref().unwrap_or_default()),
             Ok(crate::log::Record {
                 body: crate::log::Body::ClipOpened {
                     test_pattern: Some(_),
@@ -475,7 +475,16 @@ impl Builder<'_> {
         // from the line as it is cited.
         let (mut dropped_frames, mut presets) = (None, Vec::new());
         for (line, kind) in lines {
-            let bytes = self.reader.line(line)?;
+            // The opening was read above; every other line is read once, here.
+            let read = if kind == "clip_opened" {
+                opened.take()
+            } else {
+                None
+            };
+            let bytes = match read {
+                Some(bytes) => bytes,
+                None => self.reader.line(line)?,
+            };
             if kind == "clip_sealed" {
                 if let Ok(crate::log::Record {
                     body:

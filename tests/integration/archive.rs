@@ -35,6 +35,16 @@ fn archive_config(tmp: &Path, pg: &Postgres, sw: &Seaweed, bucket: &str, port: u
     cfg
 }
 
+/// PostgreSQL and SeaweedFS started for a test, with the locked bucket `evidence`, a free
+/// port for the archive, and its config.
+fn evidence_servers(tmp: &Path) -> (Postgres, Seaweed, u16, PathBuf) {
+    let (pg, sw) = (Postgres::start(), Seaweed::start());
+    sw.bucket("evidence", true);
+    let port = crate::rtsp::free_port();
+    let cfg = archive_config(tmp, &pg, &sw, "evidence", port);
+    (pg, sw, port, cfg)
+}
+
 fn archive_cmd(cfg: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_packwitness"));
     c.arg("--config")
@@ -464,10 +474,7 @@ fn two_stations_keep_every_clip_locked_in_the_archive_through_its_restart() {
 #[ignore = "slow tier: a forgery scenario against a real archive; run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn the_archive_refuses_bytes_that_are_not_the_sealed_ones_and_a_forked_log() {
     let tmp = tempfile::tempdir().unwrap();
-    let (pg, sw) = (Postgres::start(), Seaweed::start());
-    sw.bucket("evidence", true);
-    let port = crate::rtsp::free_port();
-    let cfg = archive_config(tmp.path(), &pg, &sw, "evidence", port);
+    let (pg, sw, port, cfg) = evidence_servers(tmp.path());
     let adir = tmp.path().join("archive");
     let key = {
         let out = archive_cmd(&cfg, &["--key", "--data-dir", adir.to_str().unwrap()])
@@ -701,10 +708,7 @@ fn notes_under(dir: &Path) -> Vec<PathBuf> {
 #[ignore = "slow tier: a long scenario (anchors, witnesses and a key rotation into the archive); run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn anchors_and_a_rotated_key_follow_the_log_into_the_archive() {
     let tmp = tempfile::tempdir().unwrap();
-    let (pg, sw) = (Postgres::start(), Seaweed::start());
-    sw.bucket("evidence", true);
-    let port = crate::rtsp::free_port();
-    let cfg = archive_config(tmp.path(), &pg, &sw, "evidence", port);
+    let (pg, sw, port, cfg) = evidence_servers(tmp.path());
     let (_node, key) = start_archive(&cfg, &tmp.path().join("archive"));
     // A real TSA (openssl ts) and a witness.
     let tsa_dir = tmp.path().join("tsa");
@@ -955,10 +959,7 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
 #[test]
 fn a_large_clip_goes_in_parts_and_resumes_where_either_side_stopped() {
     let tmp = tempfile::tempdir().unwrap();
-    let (pg, sw) = (Postgres::start(), Seaweed::start());
-    sw.bucket("evidence", true);
-    let port = crate::rtsp::free_port();
-    let cfg = archive_config(tmp.path(), &pg, &sw, "evidence", port);
+    let (pg, sw, port, cfg) = evidence_servers(tmp.path());
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     text.push_str("part_mb = 5\n");
     std::fs::write(&cfg, text).unwrap();
@@ -1229,10 +1230,7 @@ fn the_archive_reaches_postgresql_over_tls_only_with_a_certificate_it_trusts() {
 #[ignore = "slow tier: the archive's servers; run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn a_clip_the_station_pruned_is_exported_from_the_archive() {
     let tmp = tempfile::tempdir().unwrap();
-    let (pg, sw) = (Postgres::start(), Seaweed::start());
-    sw.bucket("evidence", true);
-    let port = crate::rtsp::free_port();
-    let cfg = archive_config(tmp.path(), &pg, &sw, "evidence", port);
+    let (_pg, _sw, port, cfg) = evidence_servers(tmp.path());
     let (_node, key) = start_archive(&cfg, &tmp.path().join("archive"));
     let (dir, other) = (tmp.path().join("st"), tmp.path().join("other"));
     std::fs::create_dir_all(&dir).unwrap();

@@ -5,16 +5,17 @@
 //! in `rtsp` (which goes through retina too).
 
 use crate::common::*;
-use crate::rtsp::{free_port, start_server_env, streams, wait_for};
+use crate::rtsp::{free_port, record_order, start_server_env, streams, wait_for};
 
 use std::process::Command;
 
-/// A station config of `cameras` (id, source) copied as they come.
-fn config(tmp: &std::path::Path, cameras: &[(&str, String)]) -> std::path::PathBuf {
+/// A station config of `cameras` (id, source) copied as they come, each with the keys
+/// `extra` (TOML lines).
+fn config(tmp: &std::path::Path, cameras: &[(&str, String)], extra: &str) -> std::path::PathBuf {
     let mut text = String::from("[station]\npre_roll_s = 1.0\npost_roll_s = 0.5\n");
     for (id, source) in cameras {
         text.push_str(&format!(
-            "\n[[camera]]\nid = \"{id}\"\nsource = \"{source}\"\nmode = \"passthrough\"\n"
+            "\n[[camera]]\nid = \"{id}\"\nsource = \"{source}\"\nmode = \"passthrough\"\n{extra}"
         ));
     }
     let cfg = tmp.join("pw.toml");
@@ -81,6 +82,7 @@ fn h265_behind_digest_auth_is_copied_and_bad_credentials_are_named() {
             ("wrong", format!("rtsp://alice:guess@{at}")),
             ("none", format!("rtsp://{at}")),
         ],
+        "",
     );
     let mut station = spawn_station_logging(
         &[
@@ -159,27 +161,11 @@ fn a_picture_size_changed_mid_clip_stays_one_playable_clip() {
     let cfg = config(
         tmp.path(),
         &[("door", format!("rtsp://127.0.0.1:{port}/cam"))],
+        "",
     );
-    let mut station = spawn_station(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "run",
-    ]);
-    station.wait_record(&dir, "the station's start", |r| {
-        r["kind"] == "station_start"
-    });
-    wait_camera_frames(&dir, 15);
-    station.scan("RESIZE-1");
-    wait_for(&dir, "clip_opened");
-    // Record until the camera has sent frames of the new size for a second: the status
-    // counts frames; the size shows in the sealed clip.
-    packing(4000);
-    station.scan("PW-STOP");
-    station.wait_record(&dir, "the clip sealed", |r| r["kind"] == "clip_sealed");
-    let out = station.finish();
-    assert!(out.status.success(), "{}", show(&out));
+    // Recorded until the camera has sent frames of the new size for a second: the size shows
+    // in the sealed clip.
+    record_order(&cfg, &dir, "RESIZE-1", 15, 4000);
     let sealed = sealed(&dir);
     assert_eq!(sealed.len(), 1, "one clip: {sealed:?}");
     assert_eq!(sealed[0]["reason"], "stop_code");
@@ -221,33 +207,12 @@ fn rtp_over_udp_is_recorded_when_asked_for() {
     let _server = start_server_env(port, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
-    let cfg = tmp.path().join("pw.toml");
-    std::fs::write(
-        &cfg,
-        format!("[station]\npre_roll_s = 1.0\npost_roll_s = 0.5\n\n[[camera]]\nid = \"door\"\nsource = \"rtsp://127.0.0.1:{port}/cam\"\nmode = \"passthrough\"\nrtsp_transport = \"udp\"\n"),
-    )
-    .unwrap();
-    let mut station = spawn_station_logging(
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "run",
-        ],
-        "info",
+    let cfg = config(
+        tmp.path(),
+        &[("door", format!("rtsp://127.0.0.1:{port}/cam"))],
+        "rtsp_transport = \"udp\"\n",
     );
-    station.wait_record(&dir, "the station's start", |r| {
-        r["kind"] == "station_start"
-    });
-    wait_camera_frames(&dir, 15);
-    station.scan("UDP-1");
-    wait_for(&dir, "clip_opened");
-    packing(2000);
-    station.scan("PW-STOP");
-    station.wait_record(&dir, "the clip sealed", |r| r["kind"] == "clip_sealed");
-    let out = station.finish();
-    assert!(out.status.success(), "{}", show(&out));
+    let out = record_order(&cfg, &dir, "UDP-1", 15, 2000);
     assert!(
         stderr(&out).contains("transport=\"udp\""),
         "the log names the transport: {}",

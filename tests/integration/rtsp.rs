@@ -148,6 +148,21 @@ fn record_one(mode: &str, tmp: &std::path::Path, order: &str) -> (std::path::Pat
         format!("[station]\npre_roll_s = 1.0\npost_roll_s = 0.5\n\n[[camera]]\nid = \"door\"\nsource = \"rtsp://127.0.0.1:{port}/cam\"\nmode = \"{mode}\"\n"),
     )
     .unwrap();
+    // The camera connects and delivers a second of video before the order is scanned.
+    let out = record_order(&cfg, &dir, order, 30, 3000);
+    (dir, stderr(&out))
+}
+
+/// Runs a station with `cfg` on `dir` (its log at info), waits for `frames` frames of its
+/// first camera, records `order` for `packing_ms` and stops it with the stop code; its output
+/// once it ended well.
+pub fn record_order(
+    cfg: &std::path::Path,
+    dir: &std::path::Path,
+    order: &str,
+    frames: u64,
+    packing_ms: u64,
+) -> std::process::Output {
     let mut station = spawn_station_logging(
         &[
             "--config",
@@ -158,19 +173,16 @@ fn record_one(mode: &str, tmp: &std::path::Path, order: &str) -> (std::path::Pat
         ],
         "info",
     );
-    station.wait_record(&dir, "the station's start", |r| {
-        r["kind"] == "station_start"
-    });
-    // The camera connects and delivers a second of video before the order is scanned.
-    wait_camera_frames(&dir, 30);
+    station.wait_record(dir, "the station's start", |r| r["kind"] == "station_start");
+    wait_camera_frames(dir, frames);
     station.scan(order);
-    wait_for(&dir, "clip_opened");
-    packing(3000);
+    wait_for(dir, "clip_opened");
+    packing(packing_ms);
     station.scan("PW-STOP");
-    station.wait_record(&dir, "the clip sealed", |r| r["kind"] == "clip_sealed");
+    station.wait_record(dir, "the clip sealed", |r| r["kind"] == "clip_sealed");
     let out = station.finish();
     assert!(out.status.success(), "{}", show(&out));
-    (dir, stderr(&out))
+    out
 }
 
 pub fn streams(path: &std::path::Path) -> Vec<String> {
