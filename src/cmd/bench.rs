@@ -259,22 +259,8 @@ fn passthrough_lines(r: &b::PassthroughRun) -> Result<f64> {
         format!("{n} cameras")
     };
     let whole = r.ours_cpu_per_min / r.copy_cpu_per_min.max(1e-9);
-    // A run too short to tell start-up apart leaves "once running" at zero or below: the
-    // whole run is the figure then, and the line says so.
-    let measurable = r.ours_steady_per_min > 0.0 && r.copy_steady_per_min > 0.0;
-    let (ours, copy, basis) = if measurable {
-        (
-            r.ours_steady_per_min,
-            r.copy_steady_per_min,
-            "whole run minus start-up",
-        )
-    } else {
-        (
-            r.ours_cpu_per_min,
-            r.copy_cpu_per_min,
-            "too short to subtract start-up: whole run",
-        )
-    };
+    // A run too short to tell start-up apart: the whole run is the figure, and the line says so.
+    let (ours, copy, basis) = r.once_running();
     let steady = ours / copy.max(1e-9);
     out!(
         "1080p30 passthrough, {label}  packwitness {:.2} CPU-s/min ({:.0} MB peak)   ffmpeg -rtsp_transport tcp -c copy {:.2} CPU-s/min ({:.0} MB)   whole-run ratio {whole:.2}",
@@ -302,15 +288,11 @@ fn passthrough(a: Args) -> Result<ExitCode> {
     let r = b::passthrough(work.path(), &exe, runs, seconds, kbps)?;
     let one = passthrough_lines(&r.one)?;
     if r.hash_cpu_per_min < f64::MAX {
-        let copy = if r.one.copy_steady_per_min > 0.0 && r.one.ours_steady_per_min > 0.0 {
-            (r.one.copy_steady_per_min, r.one.ours_steady_per_min)
-        } else {
-            (r.one.copy_cpu_per_min, r.one.ours_cpu_per_min)
-        };
-        let with_hash = copy.0 + r.hash_cpu_per_min;
+        let (ours, copy, _) = r.one.once_running();
+        let with_hash = copy + r.hash_cpu_per_min;
         out!(
             "  the recorder also hashes every clip (SHA-256 of the file and of each fragment, as it is written) and fsyncs each fragment;\n  against ffmpeg -c copy plus openssl dgst -sha256 of its output ({with_hash:.2} CPU-s/min once running): ratio {:.2}",
-            copy.1 / with_hash.max(1e-9)
+            ours / with_hash.max(1e-9)
         );
     }
     let four = passthrough_lines(&r.four)?;

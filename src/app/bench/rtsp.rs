@@ -109,6 +109,26 @@ pub struct PassthroughRun {
     pub copy_steady_per_min: f64,
 }
 
+impl PassthroughRun {
+    /// The figures once running (ours, ffmpeg's, per recorded minute) and what they are: the
+    /// whole run minus start-up, or the whole run when the run was too short to tell.
+    pub fn once_running(&self) -> (f64, f64, &'static str) {
+        if self.ours_steady_per_min > 0.0 && self.copy_steady_per_min > 0.0 {
+            (
+                self.ours_steady_per_min,
+                self.copy_steady_per_min,
+                "whole run minus start-up",
+            )
+        } else {
+            (
+                self.ours_cpu_per_min,
+                self.copy_cpu_per_min,
+                "too short to subtract start-up: whole run",
+            )
+        }
+    }
+}
+
 /// Result of `bench passthrough`: one camera, then four at once; CPU seconds per minute of
 /// recorded video.
 #[derive(Debug, Clone)]
