@@ -164,7 +164,7 @@ fn lookup(a: Args) -> Result<ExitCode> {
     // A lead's statistics: a day whatever the size of the log, a year within seconds.
     let stats_ok = r.stats_day_ms < 100.0 && r.stats_year_ms < 5_000.0;
     out!(
-        "stats: the last day {:.1} ms; the whole year ({} boxes) {:.0} ms, {:.1}x counting its rows through the same index (reference {:.0} ms) (targets: a day < 100 ms, a year < 5000 ms: {})",
+        "stats: the last day {:.1} ms; the whole year ({} boxes) {:.1} ms, {:.1}x counting its rows through the same index (reference {:.3} ms) (targets: a day < 100 ms, a year < 5000 ms: {})",
         r.stats_day_ms,
         r.stats_year_boxes,
         r.stats_year_ms,
