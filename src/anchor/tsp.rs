@@ -196,15 +196,7 @@ pub fn check_token(
     if ctype != Some(TST_INFO) {
         return Err(bad("the signed content type is not TSTInfo"));
     }
-    let embedded: Vec<&Certificate> = sd
-        .certificates
-        .iter()
-        .flat_map(|set| set.0.iter())
-        .filter_map(|c| match c {
-            cms::cert::CertificateChoices::Certificate(c) => Some(c),
-            _ => None,
-        })
-        .collect();
+    let embedded = embedded_certs(&sd);
     let signer = find_signer(&si.sid, &embedded, roots)?;
     let signed = attrs.to_der().map_err(der_err("signed attributes"))?;
     verify_sig(
@@ -227,6 +219,18 @@ pub fn check_token(
         serial: crate::digest::hex(tst.serial_number.as_bytes()),
         policy: tst.policy.to_string(),
     })
+}
+
+/// The certificates a token's SignedData carries.
+fn embedded_certs(sd: &cms::signed_data::SignedData) -> Vec<&Certificate> {
+    sd.certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|c| match c {
+            cms::cert::CertificateChoices::Certificate(c) => Some(c),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The SignedData of a token, its TSTInfo (DER and decoded), once the TSTInfo's imprint is
@@ -271,6 +275,30 @@ pub fn claimed_time(resp: &[u8], data: &[u8]) -> Result<String, AnchorError> {
         .ok_or_else(|| bad("a TimeStampResp without a token"))?;
     let (_, _, tst) = stamped_content(&token, data)?;
     unix_rfc3339(tst.gen_time.to_unix_duration())
+}
+
+/// What a `TimeStampResp` (DER) for `data` claims: its time and the subject of the
+/// certificate it names as its signer. Nothing is checked but the imprint: the archive
+/// describes a token with this in a bundle; a reviewer's checker trusts it only through
+/// [`check`] against their own CA (`gen_time` and `tsa` are then the same).
+pub fn claimed(resp: &[u8], data: &[u8]) -> Result<(String, String), AnchorError> {
+    let resp = x509_tsp::TimeStampResp::from_der(resp).map_err(der_err("TimeStampResp"))?;
+    let token = resp
+        .time_stamp_token
+        .ok_or_else(|| bad("a TimeStampResp without a token"))?;
+    let (sd, _, tst) = stamped_content(&token, data)?;
+    let si = sd
+        .signer_infos
+        .0
+        .iter()
+        .next()
+        .ok_or_else(|| bad("the token has no signer"))?;
+    let embedded = embedded_certs(&sd);
+    let signer = find_signer(&si.sid, &embedded, &[])?;
+    Ok((
+        unix_rfc3339(tst.gen_time.to_unix_duration())?,
+        signer.tbs_certificate.subject.to_string(),
+    ))
 }
 
 fn unix_rfc3339(t: std::time::Duration) -> Result<String, AnchorError> {

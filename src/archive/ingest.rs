@@ -210,12 +210,21 @@ impl Archive {
             .await
             .map_err(db("recording the station's new key"))?;
         }
+        // The receipt, kept with the push (the first one of a size stays: the earliest).
+        let cosig = self.key.cosign(&c.body, now);
+        let note = format!("{}{cosig}", req.checkpoint);
+        let at = DateTime::<Utc>::from_timestamp(now as i64, 0).unwrap_or_else(Utc::now);
+        tx.execute(
+            "INSERT INTO receipts (station_id, size, note, cosigned_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[&st.id, &(c.cp.size as i64), &note, &at],
+        )
+        .await
+        .map_err(db("keeping the receipt"))?;
         tx.commit().await.map_err(db("committing a push"))?;
         // Back to the pool before anything else takes one (holds below): a request never
         // holds two connections, so a full pool cannot deadlock.
         drop(client);
-        let cosig = self.key.cosign(&c.body, now);
-        let note = format!("{}{cosig}", req.checkpoint);
         // After the commit, what the new size replaced: the partial tiles of the old size
         // and the older checkpoint objects (none of them locked; the rows hold the truth).
         let tidy = async {

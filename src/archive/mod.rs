@@ -21,6 +21,7 @@ use std::fmt;
 pub mod anchors;
 pub mod client;
 pub mod clips;
+pub mod evidence;
 pub mod ingest;
 pub mod objects;
 pub mod push;

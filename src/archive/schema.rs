@@ -104,6 +104,18 @@ CREATE TABLE witnessed (
     PRIMARY KEY (station_id, witness)
 );
 "#,
+    // 4: the archive's own receipts, one per size it cosigned at a push (the station's
+    // checkpoint with the archive's cosignature): what a bundle made at the archive shows
+    // of when the archive first saw each seal.
+    r#"
+CREATE TABLE receipts (
+    station_id  bigint NOT NULL REFERENCES stations(id),
+    size        bigint NOT NULL,
+    note        text NOT NULL,
+    cosigned_at timestamptz NOT NULL,
+    PRIMARY KEY (station_id, size)
+);
+"#,
 ];
 
 /// The schema version this build writes.

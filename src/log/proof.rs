@@ -67,14 +67,25 @@ pub fn prove_at(
     }
     let entry = reader.line(line)?;
     let path = reader.inclusion(line, size)?;
-    let mut out = format!("{HEADER}\nextra {}\nindex {}\n", b64(&entry), line - 1);
+    Ok(inclusion_text(&entry, line, &path, note))
+}
+
+/// The proof file of `entry` (manifest line `line`, its bytes with the newline) whose
+/// inclusion path is `path`, against the signed checkpoint `note`: what [`prove_at`] writes,
+/// from hashes read elsewhere (the archive's tiles).
+pub fn inclusion_text(entry: &[u8], line: u64, path: &[Hash], note: &str) -> String {
+    let mut out = format!(
+        "{HEADER}\nextra {}\nindex {}\n",
+        b64(entry),
+        line.saturating_sub(1)
+    );
     for h in path {
-        out.push_str(&b64(&h));
+        out.push_str(&b64(h));
         out.push('\n');
     }
     out.push('\n');
     out.push_str(note);
-    Ok(out)
+    out
 }
 
 /// A consistency proof file from the tree of `old_size` lines to the checkpoint `new`:
@@ -89,14 +100,20 @@ pub fn consistency_text(
     } else {
         reader.consistency(old_size, new.size)?
     };
+    Ok(consistency_file(old_size, &hashes, &new.note))
+}
+
+/// A consistency proof file from the tree of `old_size` lines to the checkpoint `note` with
+/// the proof `hashes`: what [`consistency_text`] writes, from hashes read elsewhere.
+pub fn consistency_file(old_size: u64, hashes: &[Hash], note: &str) -> String {
     let mut out = format!("old {old_size}\n");
-    for h in &hashes {
+    for h in hashes {
         out.push_str(&b64(h));
         out.push('\n');
     }
     out.push('\n');
-    out.push_str(&new.note);
-    Ok(out)
+    out.push_str(note);
+    out
 }
 
 /// Reads a consistency proof file: (old size, hashes, the new checkpoint note).
