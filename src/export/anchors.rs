@@ -106,24 +106,18 @@ pub(super) fn add_cosigned(
                 tracing::warn!(file = %st.note.display(), "a kept cosignature does not check; left out of the bundle");
                 continue;
             };
-            let base = format!("anchors/w-{id}-{}", st.size);
             if let std::collections::btree_map::Entry::Vacant(slot) =
                 added.entry((id.clone(), st.size))
             {
-                zip.add(&format!("{base}.note"), note.as_bytes(), true)?;
-                zip.add(
-                    &format!("{base}.consistency"),
-                    proof::consistency_text(reader, st.size, cp)?.as_bytes(),
-                    true,
-                )?;
-                slot.insert(CosignedInfo {
-                    witness: v.name.clone(),
-                    key_id: id.clone(),
-                    size: st.size,
-                    note: format!("{base}.note"),
-                    consistency: format!("{base}.consistency"),
-                    time: crate::clock::utc_seconds(time),
-                });
+                let consistency = proof::consistency_text(reader, st.size, cp)?;
+                slot.insert(add_cosigned_files(
+                    zip,
+                    &v,
+                    st.size,
+                    &note,
+                    &consistency,
+                    time,
+                )?);
             }
             let name = format!("proofs/line-{line}.w-{id}-{}.tlog-proof", st.size);
             zip.add(
@@ -139,6 +133,54 @@ pub(super) fn add_cosigned(
         }
     }
     Ok(added.into_values().collect())
+}
+
+/// Adds a cosigned checkpoint's note and its consistency proof to the bundle's checkpoint;
+/// what `evidence.json` says of it.
+pub(super) fn add_cosigned_files(
+    zip: &mut Bundle,
+    v: &crate::anchor::cosign::WitnessVerifier,
+    size: u64,
+    note: &str,
+    consistency: &str,
+    time: u64,
+) -> Result<CosignedInfo, Error> {
+    let base = format!("anchors/w-{}-{size}", v.key_id());
+    zip.add(&format!("{base}.note"), note.as_bytes(), true)?;
+    zip.add(&format!("{base}.consistency"), consistency.as_bytes(), true)?;
+    Ok(CosignedInfo {
+        witness: v.name.clone(),
+        key_id: v.key_id(),
+        size,
+        note: format!("{base}.note"),
+        consistency: format!("{base}.consistency"),
+        time: crate::clock::utc_seconds(time),
+    })
+}
+
+/// Adds a stamped checkpoint (its note, its token, the consistency proof to the bundle's
+/// checkpoint); what `evidence.json` says of it (`stamp`: the token's time and TSA).
+pub(super) fn add_stamp_files(
+    zip: &mut Bundle,
+    size: u64,
+    note: &[u8],
+    tsr: &[u8],
+    consistency: &str,
+    stamp: (String, String),
+) -> Result<AnchorInfo, Error> {
+    let base = format!("anchors/{size}");
+    let info = AnchorInfo {
+        size,
+        note: format!("{base}.note"),
+        tsr: format!("{base}.tsr"),
+        consistency: format!("{base}.consistency"),
+        gen_time: stamp.0,
+        tsa: stamp.1,
+    };
+    zip.add(&info.note, note, true)?;
+    zip.add(&info.tsr, tsr, false)?;
+    zip.add(&info.consistency, consistency.as_bytes(), true)?;
+    Ok(info)
 }
 
 /// The line of a clip's seal, from its cited records.
@@ -236,23 +278,16 @@ fn add_stamped(
             return Ok(None);
         }
     };
-    let base = format!("anchors/{}", st.size);
-    let info = AnchorInfo {
-        size: st.size,
-        note: format!("{base}.note"),
-        tsr: format!("{base}.tsr"),
-        consistency: format!("{base}.consistency"),
-        gen_time: stamp.gen_time,
-        tsa: stamp.tsa,
-    };
-    zip.add(&info.note, &note, true)?;
-    zip.add(&info.tsr, &tsr, false)?;
-    zip.add(
-        &info.consistency,
-        proof::consistency_text(reader, st.size, cp)?.as_bytes(),
-        true,
-    )?;
-    Ok(Some(info))
+    let consistency = proof::consistency_text(reader, st.size, cp)?;
+    add_stamp_files(
+        zip,
+        st.size,
+        &note,
+        &tsr,
+        &consistency,
+        (stamp.gen_time, stamp.tsa),
+    )
+    .map(Some)
 }
 
 /// Clock error tolerated between the station and the TSA when their times are compared (s).

@@ -12,6 +12,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{bad, CheckpointInfo, Evidence, RecordRef, BUNDLE_NOTE_HEADER, FORMAT, READS, VERSION};
+use crate::anchor::cosign::WitnessVerifier;
 use crate::digest;
 use crate::error::Error;
 use crate::log::note::{b64, Checkpoint, NoteVerifier};
@@ -52,6 +53,10 @@ pub struct BundleReport {
     pub time_proven: bool,
     pub times: Vec<String>,
     pub max_delay_s: i64,
+    /// A bundle made at the archive (`archive export`): which archive, and whether its key
+    /// was given (`--witness`). The list of the order's clips is then the archive's word.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub made_at: Option<String>,
     pub problems: Vec<BundleProblem>,
 }
 
@@ -158,6 +163,7 @@ fn unreadable_evidence(files: &Files) -> Evidence {
         anchors: Vec::new(),
         witnessed: Vec::new(),
         uploads: Vec::new(),
+        archive_key: None,
     }
 }
 
@@ -178,13 +184,21 @@ impl Checker {
         });
     }
 
-    /// Step 1, the signed list of files: every file listed, unchanged, and nothing added.
-    fn file_list(&mut self) {
-        let body = match self
-            .files
-            .text("bundle.note")
-            .map(|n| self.verifier.open(&n).map(str::to_string))
-        {
+    /// Step 1, the signed list of files: every file listed, unchanged, and nothing added;
+    /// signed by the station, or cosigned by the archive that made the bundle (`archive`).
+    fn file_list(&mut self, archive: Option<&WitnessVerifier>) {
+        let opened = self.files.text("bundle.note").map(|n| match archive {
+            None => self
+                .verifier
+                .open(&n)
+                .map(str::to_string)
+                .map_err(|e| e.to_string()),
+            Some(w) => match (w.cosigned(&n), n.rfind("\n\n")) {
+                (Some(_), Some(i)) => Ok(n[..i + 1].to_string()),
+                _ => Err(format!("no valid cosignature by the archive {}", w.name)),
+            },
+        });
+        let body = match opened {
             None => return self.problem("bundle.note", "missing".into()),
             Some(Err(e)) => return self.problem("bundle.note", format!("signature: {e}")),
             Some(Ok(body)) => body,
@@ -467,6 +481,11 @@ impl Checker {
     /// The export's own access record, proven like the others: the code on the bundle, and
     /// every clip the order had when it was exported (a clip left out is named).
     fn access(&mut self, ev: &Evidence) {
+        if ev.access_line.is_none() && ev.archive_key.is_some() {
+            // Made at the archive: the station wrote no record of this export; the list of
+            // the order's clips is the archive's, in the evidence.json it cosigned.
+            return;
+        }
         let Some(line) = ev.access_line else {
             return self.problem(
                 "evidence.json",
@@ -658,7 +677,11 @@ pub fn verify_bundle(
             "names another station key than the one the bundle is checked with".into(),
         );
     }
-    ck.file_list();
+    let archive = ev
+        .archive_key
+        .as_deref()
+        .map(|k| made_at(&mut ck, k, witnesses));
+    ck.file_list(archive.as_ref().and_then(|a| a.0.as_ref()));
     ck.checkpoint(&ev);
     let (mut clips_ok, mut clips_pruned) = (0, 0);
     let mut sums = String::new();
@@ -720,11 +743,11 @@ pub fn verify_bundle(
         ck.problem("evidence.json", "lists no clips".into());
     }
     let proofs: Vec<_> = anchored.proofs.into_iter().chain(cosigned).collect();
-    let (time_proven, times) = time_verdicts(&ev.clips, &proofs, max_delay_s);
+    let (time_proven, times) = super::times::time_verdicts(&ev.clips, &proofs, max_delay_s);
     Ok(BundleReport {
         code: ev.code,
         station_key: key_text,
-        pinned: key.is_some(),
+        pinned: key.is_some() && archive.as_ref().is_none_or(|a| a.2),
         tsa_pinned: anchored.tsa_pinned,
         witnessed,
         uploads,
@@ -737,62 +760,51 @@ pub fn verify_bundle(
         time_proven,
         times,
         max_delay_s,
+        made_at: archive.map(|a| a.1),
         problems: ck.problems,
     })
 }
 
-/// Seconds in words: "40 s", "12 min", "3 h 5 min", "5 days 2 h".
-fn human(s: i64) -> String {
-    match s {
-        s if s >= 86_400 => format!("{} days {} h", s / 86_400, (s % 86_400) / 3_600),
-        s if s >= 3_600 => format!("{} h {} min", s / 3_600, (s % 3_600) / 60),
-        s if s >= 60 => format!("{} min", s / 60),
-        s => format!("{s} s"),
+/// The archive that made a bundle: its key (the one given with `--witness` when it is among
+/// them, else the bundle's own), and a line saying so.
+fn made_at(
+    ck: &mut Checker,
+    key: &str,
+    witnesses: &[String],
+) -> (Option<WitnessVerifier>, String, bool) {
+    use crate::anchor::witness_client::witness_id;
+    let given = witnesses.iter().find(|w| witness_id(w) == witness_id(key));
+    if ck.files.text("archive.pub").map(|t| t.trim().to_string())
+        != Some(given.map_or(key, |g| g.as_str()).trim().to_string())
+    {
+        ck.problem(
+            "archive.pub",
+            "is not the archive key the bundle is checked with".into(),
+        );
     }
+    let Ok(w) = WitnessVerifier::parse(given.map_or(key, |g| g.as_str())) else {
+        ck.problem(
+            "evidence.json",
+            format!("its archive_key {key:?} is not an archive (witness) key"),
+        );
+        return (
+            None,
+            "made at an archive whose key is not readable".into(),
+            false,
+        );
+    };
+    let line = if given.is_some() {
+        format!(
+            "made at the archive {} (key ID {}, the key given): the list of the order's clips is the archive's; every record is proven against the station's own checkpoint",
+            w.name,
+            w.key_id()
+        )
+    } else {
+        format!(
+            "made at the archive {} (key ID {}, the key the bundle carries: give it with --witness to check it is that archive's); the list of the order's clips is the archive's",
+            w.name,
+            w.key_id()
+        )
+    };
+    (Some(w), line, given.is_some())
 }
-
-/// Each clip's claimed time against the earliest independent proof of it (a time-stamp
-/// checked against the reviewer's CA, a cosignature of a witness the reviewer gave): proven
-/// when that proof is at most `max_delay_s` after the clip's end. Returns whether every
-/// clip's is, and a line per clip.
-pub fn time_verdicts(
-    clips: &[super::BundleClip],
-    proofs: &[super::anchors::Proof],
-    max_delay_s: i64,
-) -> (bool, Vec<String>) {
-    let mut all = !clips.is_empty();
-    let mut lines = Vec::new();
-    for c in clips {
-        let what = format!("clip {} of {}", c.clip, c.order);
-        let claimed = c.ended_at.as_deref().unwrap_or(&c.started_at);
-        let end = chrono::DateTime::parse_from_rfc3339(claimed)
-            .map(|t| t.timestamp())
-            .ok();
-        let first = proofs
-            .iter()
-            .filter(|p| p.clip == c.clip)
-            .min_by_key(|p| p.time);
-        let line = match (first, end) {
-            (Some(p), Some(end)) => {
-                let d = (p.time - end).max(0);
-                let when = crate::clock::utc_seconds(u64::try_from(p.time).unwrap_or(0));
-                if d <= max_delay_s {
-                    format!("{what}: time proven: claims {claimed} (station clock); {} at {when}, {} later", p.by, human(d))
-                } else {
-                    all = false;
-                    format!("{what}: time not proven: claims {claimed} (station clock); the earliest independent proof that it existed is {when} ({}), {} later", p.by, human(d))
-                }
-            }
-            _ => {
-                all = false;
-                format!("{what}: time not proven: claims {claimed} (station clock); no independent proof that it existed (give --tsa-ca and the witness keys)")
-            }
-        };
-        lines.push(line);
-    }
-    (all, lines)
-}
-
-#[cfg(test)]
-#[path = "check_tests.rs"]
-mod time_tests;

@@ -17,7 +17,9 @@
 //!   stills/clip<k>-{start,end}.jpg  the first frame and the last frame before the seal
 //!   report.html              for people: stills, timeline, hashes, how to check (no assets)
 //!   verify.sh                the check with bash, coreutils and openssl only
-//!   bundle.note              signed by the station: SHA-256 of every other file
+//!   bundle.note              signed by the station: SHA-256 of every other file (made at
+//!                            the archive, [`archived`]: cosigned by the archive instead,
+//!                            with its key in archive.pub and evidence.json archive_key)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,9 +37,11 @@ use crate::log::{Appender, Body};
 use crate::media::{derived, StampText};
 
 pub mod anchors;
+pub mod archived;
 pub mod check;
 pub mod prove;
 pub mod report;
+pub mod times;
 pub mod upload;
 mod zipfile;
 
@@ -89,6 +93,12 @@ pub struct Evidence {
     /// SHA-256. Added within version 2; absent when there is none (older checkers ignore it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uploads: Vec<RecordRef>,
+    /// The archive that made this bundle (`packwitness archive export`), its key as a checker
+    /// is given it (`--witness`): `bundle.note` then carries the archive's cosignature instead
+    /// of the station's signature, and the list of the order's clips is the archive's (no
+    /// station `access` record). Added within version 2; absent in a station's bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -344,9 +354,10 @@ pub fn export(
         statement,
         anchors: anchor_list,
         witnessed,
+        archive_key: None,
     };
     let key = StationKey::for_data_dir(data_dir, config)?;
-    let bytes = b.finish(&evidence, &verifier, &key)?;
+    let bytes = b.finish(&evidence, &verifier, &|list| key.sign(list))?;
     std::fs::rename(&tmp, req.out)
         .map_err(|e| bad(req.out, format!("cannot move the bundle in place: {e}")))?;
     Ok(Exported {
@@ -586,22 +597,10 @@ impl Builder<'_> {
 
     /// Copies a clip in, byte for byte; returns its name in the bundle.
     fn add_clip_file(&mut self, c: &index::ClipRow, src: &Path) -> Result<String, Error> {
-        let base = Path::new(&c.file)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| format!("clip{}.mp4", c.clip));
-        let n = self.names.entry(base.clone()).or_insert(0u32);
-        *n += 1;
-        let name = if *n == 1 {
-            format!("clips/{base}")
-        } else {
-            format!("clips/{base}-{n}")
-        };
-        let mut input =
-            std::fs::File::open(src).map_err(|e| bad(src, format!("cannot read the clip: {e}")))?;
+        let name = clip_name(&mut self.names, &c.file, c.clip);
         let (done, total, progress) = (self.done, self.total, self.progress);
         self.zip
-            .add_reader(&name, &mut input, true, &mut |n| progress(done + n, total))?;
+            .add_file(src, &name, &mut |n| progress(done + n, total))?;
         self.done += c.size.unwrap_or(0);
         if let Some(sha) = &c.sha256 {
             self.sums.push_str(&format!("{sha}  {name}\n"));
@@ -609,30 +608,12 @@ impl Builder<'_> {
         Ok(name)
     }
 
-    /// The first frame and the last frame before the seal, as JPEG stills for the report.
     fn add_stills(
         &mut self,
         k: usize,
         src: &Path,
     ) -> Result<(Option<String>, Option<String>), Error> {
-        let mut out = (None, None);
-        for (last, slot) in [(false, &mut out.0), (true, &mut out.1)] {
-            match derived::still(src, last, 0) {
-                Ok(jpeg) => {
-                    let name = format!(
-                        "stills/clip{}-{}.jpg",
-                        k + 1,
-                        if last { "end" } else { "start" }
-                    );
-                    self.zip.add(&name, &jpeg, false)?;
-                    *slot = Some(name);
-                }
-                Err(e) => {
-                    tracing::warn!(file = %src.display(), error = %e, "no still image for the report")
-                }
-            }
-        }
-        Ok(out)
+        add_stills(&mut self.zip, k, src)
     }
 
     /// A copy of a passthrough clip with the stamp burned in (for people; not evidence).
@@ -665,49 +646,119 @@ impl Builder<'_> {
         made
     }
 
-    /// Adds the checkpoint, the keys, the sums, `evidence.json`, the report and the checker,
-    /// then `bundle.note` (the station signs the list of everything above), and closes the
-    /// zip durably. Returns its size.
+    /// Closes the bundle: see [`seal`]; the station signs its list.
     fn finish(
-        mut self,
+        self,
         evidence: &Evidence,
         verifier: &NoteVerifier,
-        key: &StationKey,
+        sign: &dyn Fn(&str) -> String,
     ) -> Result<u64, Error> {
-        let zip = &mut self.zip;
-        zip.add("checkpoint.note", self.cp.note.as_bytes(), true)?;
-        zip.add(
-            "station.pub",
-            format!("{}\n", evidence.station_key).as_bytes(),
-            true,
-        )?;
-        zip.add("station.pem", pem(verifier).as_bytes(), true)?;
-        zip.add("SHA256SUMS", self.sums.as_bytes(), true)?;
-        let json =
-            serde_json::to_vec_pretty(evidence).map_err(|e| Error::internal(e.to_string()))?;
-        zip.add("evidence.json", &json, true)?;
-        let html = report::report(
-            evidence,
-            &zip.stills,
-            &self.cp.note,
-            &zip.proofs,
-            &report::Cited {
+        seal(
+            self.zip,
+            &Closing {
+                evidence,
+                verifier,
+                checkpoint: &self.cp.note,
+                sums: &self.sums,
                 uploads: &self.uploads,
                 scans: &self.scans,
+                tmp: &self.tmp,
             },
-        );
-        zip.add("report.html", html.as_bytes(), true)?;
-        zip.add("verify.sh", VERIFY_SH.as_bytes(), true)?;
-        let mut listing = format!("{BUNDLE_NOTE_HEADER}\n");
-        for (name, sha) in &zip.hashes {
-            listing.push_str(&format!("{sha}  {name}\n"));
-        }
-        zip.add("bundle.note", key.sign(&listing).as_bytes(), true)?;
-        let file = self.zip.finish()?;
-        file.sync_all()
-            .map_err(|e| bad(&self.tmp, format!("cannot sync the bundle: {e}")))?;
-        Ok(file.metadata().map(|m| m.len()).unwrap_or(0))
+            sign,
+        )
     }
+}
+
+/// The name of a clip file in the bundle (two clips never share one).
+fn clip_name(names: &mut BTreeMap<String, u32>, file: &str, clip: u64) -> String {
+    let base = Path::new(file)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("clip{clip}.mp4"));
+    let n = names.entry(base.clone()).or_insert(0u32);
+    *n += 1;
+    if *n == 1 {
+        format!("clips/{base}")
+    } else {
+        format!("clips/{base}-{n}")
+    }
+}
+
+/// The first frame and the last frame before the seal, as JPEG stills for the report.
+fn add_stills(
+    zip: &mut Bundle,
+    k: usize,
+    src: &Path,
+) -> Result<(Option<String>, Option<String>), Error> {
+    let mut out = (None, None);
+    for (last, slot) in [(false, &mut out.0), (true, &mut out.1)] {
+        match derived::still(src, last, 0) {
+            Ok(jpeg) => {
+                let name = format!(
+                    "stills/clip{}-{}.jpg",
+                    k + 1,
+                    if last { "end" } else { "start" }
+                );
+                zip.add(&name, &jpeg, false)?;
+                *slot = Some(name);
+            }
+            Err(e) => {
+                tracing::warn!(file = %src.display(), error = %e, "no still image for the report")
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What closing a bundle adds besides what its builder added.
+struct Closing<'a> {
+    evidence: &'a Evidence,
+    verifier: &'a NoteVerifier,
+    checkpoint: &'a str,
+    sums: &'a str,
+    uploads: &'a [crate::log::Record],
+    scans: &'a [crate::log::Record],
+    tmp: &'a Path,
+}
+
+/// Adds the checkpoint, the keys, the sums, `evidence.json`, the report and the checker,
+/// then `bundle.note` (the list of everything above, signed by `sign`: the station, or the
+/// archive that made the bundle), and closes the zip durably. Returns its size.
+fn seal(mut zip: Bundle, c: &Closing<'_>, sign: &dyn Fn(&str) -> String) -> Result<u64, Error> {
+    zip.add("checkpoint.note", c.checkpoint.as_bytes(), true)?;
+    zip.add(
+        "station.pub",
+        format!("{}\n", c.evidence.station_key).as_bytes(),
+        true,
+    )?;
+    zip.add("station.pem", pem(c.verifier).as_bytes(), true)?;
+    if let Some(key) = &c.evidence.archive_key {
+        zip.add("archive.pub", format!("{key}\n").as_bytes(), true)?;
+    }
+    zip.add("SHA256SUMS", c.sums.as_bytes(), true)?;
+    let json = serde_json::to_vec_pretty(c.evidence).map_err(|e| Error::internal(e.to_string()))?;
+    zip.add("evidence.json", &json, true)?;
+    let html = report::report(
+        c.evidence,
+        &zip.stills,
+        c.checkpoint,
+        &zip.proofs,
+        &report::Cited {
+            uploads: c.uploads,
+            scans: c.scans,
+        },
+    );
+    zip.add("report.html", html.as_bytes(), true)?;
+    zip.add("verify.sh", VERIFY_SH.as_bytes(), true)?;
+    let mut listing = format!("{BUNDLE_NOTE_HEADER}\n");
+    for (name, sha) in &zip.hashes {
+        listing.push_str(&format!("{sha}  {name}\n"));
+    }
+    zip.add("bundle.note", sign(&listing).as_bytes(), true)?;
+    let file = zip.finish()?;
+    file.sync_all()
+        .map_err(|e| bad(c.tmp, format!("cannot sync the bundle: {e}")))?;
+    Ok(file.metadata().map(|m| m.len()).unwrap_or(0))
 }
 
 /// The Ed25519 public key as a PEM SubjectPublicKeyInfo, for `openssl pkeyutl -verify`.

@@ -70,8 +70,64 @@ check_note() {
   [ -n "$ok" ] || fail "$1: no signature by the station key $name"
 }
 
-echo "2. bundle.note is signed by the station key and lists every file"
-check_note bundle.note
+# A witness key (name+id+key, type 0x04): sets wname and wid, writes its PEM to $t/w.pem.
+witness_pem() {
+  local wkey=$1 wrest wb64
+  wname=${wkey%%+*}; wrest=${wkey#*+}; wid=${wrest%%+*}; wb64=${wrest#*+}
+  printf '%s' "$wb64" | base64 -d > "$t/wraw" 2>/dev/null
+  [ "$(wc -c < "$t/wraw")" -eq 33 ] && [ "$(head -c 1 "$t/wraw" | hex)" = "04" ] \
+    || fail "the witness key '$wkey' is not an Ed25519 cosignature key"
+  [ "$({ printf '%s\n' "$wname"; cat "$t/wraw"; } | h | head -c 4 | hex)" = "$wid" ] \
+    || fail "the witness key's ID $wid is not the hash of its name and key"
+  { printf '\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00'; tail -c 32 "$t/wraw"; } | base64 -w0 > "$t/wspki"
+  { echo "-----BEGIN PUBLIC KEY-----"; cat "$t/wspki"; echo; echo "-----END PUBLIC KEY-----"; } > "$t/w.pem"
+}
+
+# The time of a valid cosignature (c2sp.org/tlog-cosignature) of the witness of witness_pem
+# on the note $1, whose body is in $t/body; empty when it has none.
+cosigned_at() {
+  local line ts
+  while IFS= read -r line; do
+    case "$line" in "— $wname "*) ;; *) continue ;; esac
+    printf '%s' "${line#"— $wname "}" | base64 -d > "$t/cs" 2>/dev/null || continue
+    [ "$(wc -c < "$t/cs")" -eq 76 ] && [ "$(head -c 4 "$t/cs" | hex)" = "$wid" ] || continue
+    ts=$((16#$(tail -c +5 "$t/cs" | head -c 8 | hex)))
+    { printf 'cosignature/v1\ntime %s\n' "$ts"; cat "$t/body"; } > "$t/cmsg"
+    tail -c 64 "$t/cs" > "$t/csig"
+    openssl pkeyutl -verify -pubin -inkey "$t/w.pem" -rawin -in "$t/cmsg" -sigfile "$t/csig" \
+      > /dev/null 2>&1 && { echo "$ts"; return; }
+  done < <(sed '1,/^$/d' "$1")
+}
+
+# A bundle made at the archive (`packwitness archive export`) carries the archive's
+# cosignature on bundle.note instead of the station's signature: the archive's key must be
+# among the witness keys given.
+archive=$(grep -o '^  "archive_key": "[^"]*"' evidence.json | cut -d'"' -f4)
+made_at=""
+if [ -n "$archive" ]; then
+  given=""
+  for w in "${@:2}"; do
+    [ -f "$w" ] && w=$(tr -d ' \r\n' < "$w")
+    [ "$w" = "$archive" ] && given=$w
+  done
+  if [ -z "$given" ]; then
+    echo "NOT VERIFIED: this bundle was made at the archive ${archive%%+*}; give its key, which it published beforehand, after the station key:"
+    echo "  bash verify.sh 'STATION_KEY' 'ARCHIVE_KEY'"
+    echo "(the bundle carries $archive; a key inside the bundle proves nothing)"
+    exit 4
+  fi
+  echo "2. bundle.note is cosigned by the archive key given and lists every file"
+  [ "$(tr -d '\r\n' < archive.pub 2>/dev/null)" = "$archive" ] || fail "archive.pub is not the archive key given"
+  witness_pem "$archive"
+  n=$(grep -n '^$' bundle.note | tail -n 1 | cut -d: -f1)
+  [ -n "$n" ] || fail "bundle.note: no blank line before the signatures"
+  head -n $((n - 1)) bundle.note > "$t/body"
+  [ -n "$(cosigned_at bundle.note)" ] || fail "bundle.note: no valid cosignature by the archive $wname"
+  made_at="; made at the archive $wname (key ID $wid, the key given): the list of the order's clips is the archive's"
+else
+  echo "2. bundle.note is signed by the station key and lists every file"
+  check_note bundle.note
+fi
 [ "$(head -n 1 "$t/body")" = "packwitness-bundle v1" ] || fail "bundle.note is not a packwitness-bundle v1 list"
 tail -n +2 "$t/body" > "$t/list"
 sha256sum --quiet -c "$t/list" || fail "a file of the bundle was changed after export (above)"
@@ -126,11 +182,18 @@ echo "5. the records are of the order on the bundle, and every clip has its open
 kinds() { grep -l "\"kind\":\"$1\"" records/line-*.jsonl 2>/dev/null; }
 # The export's own access record (others cited are MP4s made for upload, `upload_mp4`).
 access=$(grep -l '"kind":"access","action":"export"' records/line-*.jsonl 2>/dev/null)
-[ "$(printf '%s\n' "$access" | grep -c .)" -eq 1 ] || fail "the bundle has no access record of its export (or several): nothing shows which clips the order had"
-code=$(grep -o '"code":"[^"]*"' "$access" | head -n 1 | cut -d'"' -f4)
 evcode=$(grep -o '^  "code": "[^"]*"' evidence.json | cut -d'"' -f4)
-[ "$code" = "$evcode" ] || fail "evidence.json says $evcode, but the export ($access) was of $code"
-listed=$(grep -o '"clips":\[[0-9,]*\]' "$access" | tr -dc '0-9,' | tr ',' '\n' | sort -n | tr '\n' ' ')
+if [ -n "$archive" ] && [ -z "$access" ]; then
+  # Made at the archive: no station record of this export; the clips are the archive's list
+  # (evidence.json, cosigned in step 2), each proven below.
+  code=$evcode
+  listed=""
+else
+  [ "$(printf '%s\n' "$access" | grep -c .)" -eq 1 ] || fail "the bundle has no access record of its export (or several): nothing shows which clips the order had"
+  code=$(grep -o '"code":"[^"]*"' "$access" | head -n 1 | cut -d'"' -f4)
+  [ "$code" = "$evcode" ] || fail "evidence.json says $evcode, but the export ($access) was of $code"
+  listed=$(grep -o '"clips":\[[0-9,]*\]' "$access" | tr -dc '0-9,' | tr ',' '\n' | sort -n | tr '\n' ' ')
+fi
 opened=""
 for rec in $(kinds clip_opened); do
   n=${rec#records/line-}; n=${n%.jsonl}
@@ -148,7 +211,8 @@ for rec in $(kinds clip_sealed); do
   grep -qs '"kind":"clip_opened"' "records/line-$c.jsonl" || fail "$rec seals clip $c, whose clip_opened record is not in the bundle"
 done
 opened=$(printf '%s' "$opened" | tr ' ' '\n' | grep . | sort -n | tr '\n' ' ')
-[ "$listed" = "$opened" ] || fail "the access record lists clips $listed; the bundle has $opened: a clip of the order is missing"
+[ -z "$access" ] || [ "$listed" = "$opened" ] || fail "the access record lists clips $listed; the bundle has $opened: a clip of the order is missing"
+[ -n "$opened" ] || fail "the bundle has no clip"
 
 echo "6. every clip has the SHA-256 its proven clip_sealed record gives"
 for rec in $(kinds clip_sealed); do
@@ -225,15 +289,8 @@ witnessed=""
 shift
 for wkey in "$@"; do
   [ -f "$wkey" ] && wkey=$(tr -d ' \r\n' < "$wkey")
-  wname=${wkey%%+*}; wrest=${wkey#*+}; wid=${wrest%%+*}; wb64=${wrest#*+}
+  witness_pem "$wkey"
   echo "8. every clip's seal is in a checkpoint the witness $wname cosigned"
-  printf '%s' "$wb64" | base64 -d > "$t/wraw" 2>/dev/null
-  [ "$(wc -c < "$t/wraw")" -eq 33 ] && [ "$(head -c 1 "$t/wraw" | hex)" = "04" ] \
-    || fail "the witness key '$wkey' is not an Ed25519 cosignature key"
-  [ "$({ printf '%s\n' "$wname"; cat "$t/wraw"; } | h | head -c 4 | hex)" = "$wid" ] \
-    || fail "the witness key's ID $wid is not the hash of its name and key"
-  { printf '\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00'; tail -c 32 "$t/wraw"; } | base64 -w0 > "$t/wspki"
-  { echo "-----BEGIN PUBLIC KEY-----"; cat "$t/wspki"; echo; echo "-----END PUBLIC KEY-----"; } > "$t/w.pem"
   wlast=0
   for rec in $(kinds clip_sealed); do
     s=${rec#records/line-}; s=${s%.jsonl}
@@ -243,17 +300,7 @@ for wkey in "$@"; do
     wn="anchors/w-$wid-$z.note"
     sed '1,/^$/d' "$wp" | cmp -s - "$wn" || fail "$wp is not against $wn"
     check_note "$wn"
-    wts=""
-    while IFS= read -r line; do
-      case "$line" in "— $wname "*) ;; *) continue ;; esac
-      printf '%s' "${line#"— $wname "}" | base64 -d > "$t/cs" 2>/dev/null || continue
-      [ "$(wc -c < "$t/cs")" -eq 76 ] && [ "$(head -c 4 "$t/cs" | hex)" = "$wid" ] || continue
-      ts=$((16#$(tail -c +5 "$t/cs" | head -c 8 | hex)))
-      { printf 'cosignature/v1\ntime %s\n' "$ts"; cat "$t/body"; } > "$t/cmsg"
-      tail -c 64 "$t/cs" > "$t/csig"
-      openssl pkeyutl -verify -pubin -inkey "$t/w.pem" -rawin -in "$t/cmsg" -sigfile "$t/csig" \
-        > /dev/null 2>&1 && { wts=$ts; break; }
-    done < <(sed '1,/^$/d' "$wn")
+    wts=$(cosigned_at "$wn")
     [ -n "$wts" ] || fail "$wn carries no valid cosignature by $wname"
     prove_in "$wp" "$rec" "$z" "$(sed -n 3p "$t/body")"
     end=$(date -d "$(grep -o '"ended_at":"[^"]*"' "$rec" | cut -d'"' -f4)" +%s)
@@ -301,7 +348,7 @@ $what: time not proven: claims $ended (station clock); the earliest independent 
   first=""
 done
 head="VERIFIED"; [ "$unproven" = 0 ] || head="TIME NOT PROVEN"
-echo "$head: order $code, $(grep -c . SHA256SUMS) clips, $(ls proofs | grep -vc '\.at-') records proven against $(sed -n 1p checkpoint.note) ($size lines), signed by the key given ($name)"
+echo "$head: order $code, $(grep -c . SHA256SUMS) clips, $(ls proofs | grep -vc '\.at-') records proven against $(sed -n 1p checkpoint.note) ($size lines), signed by the key given ($name)$made_at"
 echo "recorded between ${from:-?} and ${to:-?} (station clock, NTP synchronised: $synced); $anchored$witnessed$times"
 # MP4s made for upload from these clips: a file a platform received with this SHA-256 is one
 # (each record proven in step 4 and, by step 5's clip hashes, made from these clips).

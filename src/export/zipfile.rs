@@ -100,6 +100,41 @@ impl Bundle {
         Ok(())
     }
 
+    /// Copies the file `src` in as `name` (stored, Zip64-ready).
+    pub(super) fn add_file(
+        &mut self,
+        src: &Path,
+        name: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), Error> {
+        let mut input =
+            std::fs::File::open(src).map_err(|e| bad(src, format!("cannot read the clip: {e}")))?;
+        self.add_reader(name, &mut input, true, progress)
+    }
+
+    /// Adds a line read elsewhere (the archive) with its proof file, once.
+    pub(super) fn cite_given(
+        &mut self,
+        line: u64,
+        kind: &str,
+        bytes: &[u8],
+        proof_text: &str,
+    ) -> Result<RecordRef, Error> {
+        let record = format!("records/line-{line}.jsonl");
+        let proof = format!("proofs/line-{line}.tlog-proof");
+        if !self.hashes.contains_key(&record) {
+            self.add(&record, bytes, true)?;
+            self.add(&proof, proof_text.as_bytes(), true)?;
+            self.proofs.insert(proof.clone(), proof_text.to_string());
+        }
+        Ok(RecordRef {
+            line,
+            kind: kind.to_string(),
+            record,
+            proof,
+        })
+    }
+
     /// Adds a manifest line and its proof against `cp`.
     pub(super) fn cite(
         &mut self,
@@ -121,20 +156,14 @@ impl Bundle {
         kind: &str,
         bytes: &[u8],
     ) -> Result<RecordRef, Error> {
-        let proof_text = proof::prove(reader, cp, line)?;
-        let record = format!("records/line-{line}.jsonl");
-        let proof = format!("proofs/line-{line}.tlog-proof");
-        if !self.hashes.contains_key(&record) {
-            self.add(&record, bytes, true)?;
-            self.add(&proof, proof_text.as_bytes(), true)?;
-            self.proofs.insert(proof.clone(), proof_text);
+        if self
+            .hashes
+            .contains_key(&format!("records/line-{line}.jsonl"))
+        {
+            return self.cite_given(line, kind, bytes, "");
         }
-        Ok(RecordRef {
-            line,
-            kind: kind.to_string(),
-            record,
-            proof,
-        })
+        let proof_text = proof::prove(reader, cp, line)?;
+        self.cite_given(line, kind, bytes, &proof_text)
     }
 
     pub(super) fn finish(self) -> Result<std::fs::File, Error> {

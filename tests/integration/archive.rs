@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// An archive node; killed (-9) when dropped.
-struct ArchiveProc(Child);
+pub(crate) struct ArchiveProc(Child);
 
 impl Drop for ArchiveProc {
     fn drop(&mut self) {
@@ -37,7 +37,7 @@ fn archive_config(tmp: &Path, pg: &Postgres, sw: &Seaweed, bucket: &str, port: u
 
 /// PostgreSQL and SeaweedFS started for a test, with the locked bucket `evidence`, a free
 /// port for the archive, and its config.
-fn evidence_servers(tmp: &Path) -> (Postgres, Seaweed, u16, PathBuf) {
+pub(crate) fn evidence_servers(tmp: &Path) -> (Postgres, Seaweed, u16, PathBuf) {
     let (pg, sw) = (Postgres::start(), Seaweed::start());
     sw.bucket("evidence", true);
     let port = crate::rtsp::free_port();
@@ -45,7 +45,7 @@ fn evidence_servers(tmp: &Path) -> (Postgres, Seaweed, u16, PathBuf) {
     (pg, sw, port, cfg)
 }
 
-fn archive_cmd(cfg: &Path, args: &[&str]) -> Command {
+pub(crate) fn archive_cmd(cfg: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_packwitness"));
     c.arg("--config")
         .arg(cfg)
@@ -78,12 +78,12 @@ fn start_node(cfg: &Path, dir: &Path, listen: Option<u16>) -> (ArchiveProc, Stri
     (ArchiveProc(child), line.trim().to_string())
 }
 
-fn start_archive(cfg: &Path, dir: &Path) -> (ArchiveProc, String) {
+pub(crate) fn start_archive(cfg: &Path, dir: &Path) -> (ArchiveProc, String) {
     start_node(cfg, dir, None)
 }
 
 /// Registers the station of `dir`; its token.
-fn add_station(cfg: &Path, dir: &Path) -> String {
+pub(crate) fn add_station(cfg: &Path, dir: &Path) -> String {
     let out = archive_cmd(cfg, &["add-station", &station_key(dir)])
         .output()
         .unwrap();
@@ -91,7 +91,7 @@ fn add_station(cfg: &Path, dir: &Path) -> String {
     stdout(&out).lines().last().unwrap().trim().to_string()
 }
 
-fn station_config(tmp: &Path, name: &str, port: u16, token: &str, key: &str) -> PathBuf {
+pub(crate) fn station_config(tmp: &Path, name: &str, port: u16, token: &str, key: &str) -> PathBuf {
     let cfg = tmp.join(format!("{name}.toml"));
     std::fs::write(
         &cfg,
@@ -103,7 +103,7 @@ fn station_config(tmp: &Path, name: &str, port: u16, token: &str, key: &str) -> 
     cfg
 }
 
-fn record(cfg: &Path, dir: &Path) -> Station {
+pub(crate) fn record(cfg: &Path, dir: &Path) -> Station {
     let mut st = spawn_station(&[
         "--config",
         cfg.to_str().unwrap(),
@@ -118,7 +118,7 @@ fn record(cfg: &Path, dir: &Path) -> Station {
 }
 
 /// Records each order, then seals the last with the stop code.
-fn pack(st: &mut Station, dir: &Path, orders: &[&str]) {
+pub(crate) fn pack(st: &mut Station, dir: &Path, orders: &[&str]) {
     for o in orders {
         st.scan(o);
         st.wait_record(dir, "the clip", |r| {
@@ -691,7 +691,7 @@ fn no_line_or_clip_is_lost_when_postgres_a_node_or_the_station_dies() {
 }
 
 /// Every file named `*.note` under `dir`, recursively.
-fn notes_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn notes_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
@@ -704,40 +704,75 @@ fn notes_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A station `st` registered with the archive of `archive_cfg` (key `archive_key`, on
+/// `port`), its checkpoints stamped every second by a real TSA (openssl ts) and cosigned by
+/// a witness, both running as long as it is kept.
+pub(crate) struct AnchoredStation {
+    pub dir: PathBuf,
+    pub cfg: PathBuf,
+    /// The TSA's CA certificate and the witness's key.
+    pub ca: PathBuf,
+    pub w_key: String,
+    /// Its token at the archive.
+    pub token: String,
+    _tsa: crate::anchor::Tsa,
+    _w: crate::witness::WitnessProc,
+}
+
+pub(crate) fn anchored_station(
+    tmp: &Path,
+    port: u16,
+    archive_cfg: &Path,
+    archive_key: &str,
+) -> AnchoredStation {
+    let tsa_dir = tmp.join("tsa");
+    let ts_cfg = crate::anchor::make_tsa(&tsa_dir);
+    let tsa_port = crate::rtsp::free_port();
+    let tsa = crate::anchor::Tsa::start(tsa_port, &ts_cfg, &tsa_dir);
+    let d = tmp.join("st");
+    std::fs::create_dir_all(&d).unwrap();
+    let wdir = tmp.join("witness");
+    let out = run(&[
+        "witness",
+        "--data-dir",
+        wdir.to_str().unwrap(),
+        "--add-log",
+        &station_key(&d),
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let w_port = crate::rtsp::free_port();
+    let (w, w_key) = crate::witness::start_witness(&wdir, w_port);
+    let token = add_station(archive_cfg, &d);
+    let c = station_config(tmp, "st", port, &token, archive_key);
+    let ca = tsa_dir.join("ca.pem");
+    let mut text = std::fs::read_to_string(&c).unwrap();
+    text.push_str(&format!(
+        "[anchor]\ntsa = [\"http://127.0.0.1:{tsa_port}/tsa\"]\ntsa_ca = \"{}\"\nevery_s = 1\n[[anchor.witness]]\nurl = \"http://127.0.0.1:{w_port}\"\nkey = \"{w_key}\"\n",
+        ca.display()
+    ));
+    std::fs::write(&c, text).unwrap();
+    AnchoredStation {
+        dir: d,
+        cfg: c,
+        ca,
+        w_key,
+        token,
+        _tsa: tsa,
+        _w: w,
+    }
+}
+
 #[test]
 #[ignore = "slow tier: a long scenario (anchors, witnesses and a key rotation into the archive); run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn anchors_and_a_rotated_key_follow_the_log_into_the_archive() {
     let tmp = tempfile::tempdir().unwrap();
     let (pg, sw, port, cfg) = evidence_servers(tmp.path());
     let (_node, key) = start_archive(&cfg, &tmp.path().join("archive"));
-    // A real TSA (openssl ts) and a witness.
-    let tsa_dir = tmp.path().join("tsa");
-    let ts_cfg = crate::anchor::make_tsa(&tsa_dir);
-    let tsa_port = crate::rtsp::free_port();
-    let _tsa = crate::anchor::Tsa::start(tsa_port, &ts_cfg, &tsa_dir);
-    let d = tmp.path().join("st");
-    std::fs::create_dir_all(&d).unwrap();
+    let anchored = anchored_station(tmp.path(), port, &cfg, &key);
+    let (d, c) = (anchored.dir.clone(), anchored.cfg.clone());
     let first_key = station_key(&d);
-    let wdir = tmp.path().join("witness");
-    let out = run(&[
-        "witness",
-        "--data-dir",
-        wdir.to_str().unwrap(),
-        "--add-log",
-        &first_key,
-    ]);
-    assert!(out.status.success(), "{}", show(&out));
-    let w_port = crate::rtsp::free_port();
-    let (_w, w_key) = crate::witness::start_witness(&wdir, w_port);
-    let w_id = w_key.split('+').nth(1).unwrap().to_string();
-    let token = add_station(&cfg, &d);
-    let c = station_config(tmp.path(), "st", port, &token, &key);
-    let mut text = std::fs::read_to_string(&c).unwrap();
-    text.push_str(&format!(
-        "[anchor]\ntsa = [\"http://127.0.0.1:{tsa_port}/tsa\"]\ntsa_ca = \"{}\"\nevery_s = 1\n[[anchor.witness]]\nurl = \"http://127.0.0.1:{w_port}\"\nkey = \"{w_key}\"\n",
-        tsa_dir.join("ca.pem").display()
-    ));
-    std::fs::write(&c, text).unwrap();
+    let (token, w_key) = (anchored.token.clone(), anchored.w_key.clone());
+    let w_id = anchored.w_key.split('+').nth(1).unwrap().to_string();
     let mut st = record(&c, &d);
     pack(&mut st, &d, &["T-1", "T-2"]);
     st.wait_record(&d, "a TSA's stamp", |r| r["kind"] == "anchored");
