@@ -13,6 +13,7 @@ use crate::error::Error;
 
 pub mod alarm;
 pub mod archive;
+pub mod archive_export;
 pub mod bench;
 pub mod demo;
 pub mod doctor;

@@ -581,7 +581,12 @@ pub fn verify_bundle(
             report.station_key
         );
         out!("{}", report.statement);
-        for w in report.witnessed.iter().chain(&report.uploads) {
+        for w in report
+            .made_at
+            .iter()
+            .chain(&report.witnessed)
+            .chain(&report.uploads)
+        {
             out!("{w}");
         }
         for t in &report.times {
@@ -591,7 +596,7 @@ pub fn verify_bundle(
             out!("the bundle's {} time-stamp(s) were not checked: pass --tsa-ca FILE (the TSA's published CA certificates) or --tsa-ca system (this machine's trusted roots); the CA the bundle carries is not trusted", report.anchors);
         }
         if !report.pinned {
-            out!("the bundle only agrees with the key it carries; check it with the key the merchant published: --key KEY");
+            out!("the bundle only agrees with the keys it carries; check it with the key the merchant published (--key KEY) and, for a bundle made at the archive, the archive's (--witness ARCHIVE_KEY)");
         }
     } else {
         out!("FAILED: {}", bundle.display());

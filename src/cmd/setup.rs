@@ -321,6 +321,39 @@ pub fn archive(
     }
     let dir = dir.context("the archive keeps its signing key in --data-dir DIR: give one")?;
     let signing = packwitness::app::archive::key(&dir, name)?;
+    if let Some(super::ArchiveCmd::Export {
+        code,
+        output,
+        station,
+        who,
+    }) = action
+    {
+        let who = who.unwrap_or_else(packwitness::app::user);
+        let req = packwitness::app::archive_export::ExportRequest {
+            code: &code,
+            out: &output,
+            who: &who,
+            station: station.as_deref(),
+        };
+        let made = packwitness::app::archive_export::export(config, signing, &req, &|_, _| {})?;
+        let ev = &made.evidence;
+        out!(
+            "wrote {} ({} bytes): {} clip(s) of {} from the archive, proven against the station's checkpoint of {} lines",
+            made.path.display(),
+            made.bytes,
+            ev.clips.len(),
+            ev.code,
+            ev.checkpoint.size
+        );
+        out!("{}", ev.statement);
+        out!(
+            "check it with: packwitness verify-bundle {} --key '{}' --witness '{}'",
+            made.path.display(),
+            ev.station_key,
+            ev.archive_key.as_deref().unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if key {
         out!("{}", signing.verifier());
         return Ok(ExitCode::SUCCESS);

@@ -134,4 +134,21 @@ pub enum ArchiveCmd {
         #[arg(long, value_name = "DAYS")]
         retain_days: Option<u32>,
     },
+    /// Write an order's evidence bundle from the archive alone (its tiles, entries, anchors
+    /// and clips), for a station that pruned the clips, lost its disk or is gone. The bundle
+    /// is the station's format, with the archive's cosignature: check it with
+    /// `verify-bundle --key STATION_KEY --witness ARCHIVE_KEY` or its verify.sh.
+    Export {
+        /// The order code, as the seals name it.
+        code: String,
+        /// Where to write the bundle (a .zip).
+        #[arg(short = 'o', long = "output", value_name = "FILE.zip")]
+        output: PathBuf,
+        /// The station's name, when the order has clips of several stations.
+        #[arg(long)]
+        station: Option<String>,
+        /// Who exports (default: this user).
+        #[arg(long)]
+        who: Option<String>,
+    },
 }

@@ -1,0 +1,220 @@
+//! A bundle from the archive alone (`packwitness archive export`): a station with a real TSA
+//! and a witness pushes into the archive and its disk is then lost; the archive's bundle of an
+//! order verifies with the station's key, the TSA's CA, the witness and the archive's key
+//! (verify-bundle and verify.sh) with the same statement as the station's own bundle made
+//! before the loss; without the archive's key it is not verified, and a changed clip fails.
+
+use crate::archive::{
+    anchored_station, archive_cmd, evidence_servers, notes_under, pack, record, start_archive,
+};
+use crate::common::*;
+use std::path::Path;
+
+fn verify_bundle(zip: &Path, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let mut all = vec!["verify-bundle", zip.to_str().unwrap(), "--json"];
+    all.extend(args);
+    let out = run(&all);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(&out)));
+    (out.status.code(), v)
+}
+
+fn verify_sh(dir: &Path, tsa_ca: &Path, keys: &[&str]) -> std::process::Output {
+    std::process::Command::new("bash")
+        .arg("verify.sh")
+        .args(keys)
+        .env("TSA_CA", tsa_ca)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "slow tier: PostgreSQL, SeaweedFS, a TSA and a witness; run with `cargo test --test integration -- --ignored --test-threads=1`"]
+fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_pg, _sw, port, cfg) = evidence_servers(tmp.path());
+    let archive_dir = tmp.path().join("archive");
+    let (_node, archive_key) = start_archive(&cfg, &archive_dir);
+    let anchored = anchored_station(tmp.path(), port, &cfg, &archive_key);
+    let (d, c, ca, w_key) = (
+        anchored.dir.clone(),
+        anchored.cfg.clone(),
+        anchored.ca.clone(),
+        anchored.w_key.clone(),
+    );
+    let st_key = station_key(&d);
+    let mut st = record(&c, &d);
+    pack(&mut st, &d, &["E-1", "E-2"]);
+    let last_seal = sealed(&d)
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    st.wait_record(&d, "a TSA's stamp of the last seal", |r| {
+        r["kind"] == "anchored" && r["size"].as_u64().is_some_and(|s| s >= last_seal)
+    });
+    wait_until("a witness's cosignature", || {
+        !notes_under(&d.join("anchors/witness")).is_empty()
+    });
+    st.finish();
+    let (cs, ds) = (c.to_str().unwrap(), d.to_str().unwrap());
+    let out = run(&["--config", cs, "--data-dir", ds, "archive", "push"]);
+    assert!(
+        out.status.success() && stdout(&out).contains("0 clip(s) and 0 anchor(s) still missing"),
+        "{}",
+        show(&out)
+    );
+
+    // The station's own bundle, while it still has its disk.
+    let station_zip = tmp.path().join("station.zip");
+    let out = run(&[
+        "--config",
+        cs,
+        "--data-dir",
+        ds,
+        "export",
+        "E-1",
+        "-o",
+        station_zip.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let trust = [
+        "--key",
+        st_key.as_str(),
+        "--tsa-ca",
+        ca.to_str().unwrap(),
+        "--witness",
+        w_key.as_str(),
+    ];
+    let (code, station_v) = verify_bundle(&station_zip, &trust);
+    assert_eq!(code, Some(0), "{station_v}");
+
+    // The disk is gone.
+    std::fs::remove_dir_all(&d).unwrap();
+
+    let zip = tmp.path().join("from-archive.zip");
+    let out = archive_cmd(
+        &cfg,
+        &[
+            "export",
+            "E-1",
+            "-o",
+            zip.to_str().unwrap(),
+            "--data-dir",
+            archive_dir.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(stdout(&out).contains("1 clip(s) of E-1"), "{}", show(&out));
+    let out = archive_cmd(
+        &cfg,
+        &[
+            "export",
+            "E-404",
+            "-o",
+            tmp.path().join("none.zip").to_str().unwrap(),
+            "--data-dir",
+            archive_dir.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("the archive holds no clip of order \"E-404\""),
+        "{}",
+        show(&out)
+    );
+
+    // With the archive's key as well: verified, with the station bundle's statement.
+    let mut all = trust.to_vec();
+    all.extend(["--witness", archive_key.as_str()]);
+    let (code, v) = verify_bundle(&zip, &all);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["verdict"], "VERIFIED", "{v}");
+    let r = &v["report"];
+    assert_eq!(r["clips_ok"], 1, "{v}");
+    assert_eq!(r["statement"], station_v["report"]["statement"], "{v}");
+    assert!(
+        r["statement"]
+            .as_str()
+            .is_some_and(|s| s.contains("RFC 3161 time-stamp")),
+        "{v}"
+    );
+    assert!(
+        r["made_at"]
+            .as_str()
+            .is_some_and(|m| m.contains("the key given")),
+        "{v}"
+    );
+    let witnessed = r["witnessed"].to_string();
+    let archive_name = archive_key.split('+').next().unwrap();
+    assert!(
+        witnessed.contains(archive_name) && witnessed.contains(w_key.split('+').next().unwrap()),
+        "both the witness and the archive's receipt prove the seal: {v}"
+    );
+
+    // Without the archive's key: the list of clips rests on a key the bundle carries.
+    let (code, v) = verify_bundle(&zip, &trust);
+    assert_eq!(code, Some(4), "{v}");
+    assert_eq!(v["verdict"], "NOT VERIFIED", "{v}");
+
+    // verify.sh, with bash, coreutils and openssl only.
+    let unzipped = tmp.path().join("unzipped");
+    unzip_to(&zip, &unzipped);
+    let out = verify_sh(&unzipped, &ca, &[&st_key, &w_key, &archive_key]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains("VERIFIED: order E-1") && said.contains("made at the archive"),
+        "{said}"
+    );
+    let out = verify_sh(&unzipped, &ca, &[&st_key, &w_key]);
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+
+    // A clip changed after the archive made the bundle: both checkers fail it.
+    let clip = std::fs::read_dir(unzipped.join("clips"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&clip).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&clip, bytes).unwrap();
+    let out = verify_sh(&unzipped, &ca, &[&st_key, &w_key, &archive_key]);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let forged = tmp.path().join("forged.zip");
+    zip_dir(&unzipped, &forged);
+    let (code, v) = verify_bundle(&forged, &all);
+    assert_eq!(code, Some(3), "{v}");
+}
+
+/// Zips the files under `dir` (paths relative to it).
+fn zip_dir(dir: &Path, to: &Path) {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::fs::File::create(to).unwrap());
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = path
+                .strip_prefix(dir)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
+            z.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(&std::fs::read(&path).unwrap()).unwrap();
+        }
+    }
+    z.finish().unwrap();
+}
