@@ -55,7 +55,8 @@ grep \"^— ${KEY%%+*} \" checkpoint.note | cut -d' ' -f3 | base64 -d | tail -c 
 openssl pkeyutl -verify -pubin -inkey key.pem -rawin -in body.txt -sigfile sig.bin
 
 # 2. No file of the bundle was changed after export: bundle.note is signed like step 1
-#    and lists the SHA-256 of every other file.
+#    (made at the archive, with archive.pub: cosigned by the archive's key instead, as
+#    verify.sh checks) and lists the SHA-256 of every other file.
 sed '1d;/^$/,$d' bundle.note | sha256sum -c
 
 # 3. Each record is in that signed log: recompute the RFC 6962 Merkle path of
@@ -89,7 +90,8 @@ head -n $((n - 1)) checkpoint.note > body.txt
 grep \"^— ${KEY%%+*} \" checkpoint.note | cut -d' ' -f3 | base64 -d | tail -c 64 > sig.bin
 openssl pkeyutl -verify -pubin -inkey key.pem -rawin -in body.txt -sigfile sig.bin
 
-# 2. 导出后证据包中没有文件被改动：bundle.note 与第 1 步一样有签名，
+# 2. 导出后证据包中没有文件被改动：bundle.note 与第 1 步一样有签名
+#    （在归档端生成、带 archive.pub 的证据包：改由归档密钥副署，verify.sh 会检查），
 #    并列出其他每个文件的 SHA-256。
 sed '1d;/^$/,$d' bundle.note | sha256sum -c
 
