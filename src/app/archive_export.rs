@@ -1,10 +1,11 @@
 //! `packwitness archive export CODE -o FILE.zip`: an order's evidence bundle from the archive
 //! alone, for a station that pruned the clips, lost its disk or no longer exists.
 //!
-//! Owns: gathering, for one station's clips of the order, the lines to cite with their proofs
-//! against the station's newest checkpoint the archive holds (cosigned by the archive now),
-//! the clips' bytes (checked against their seals), the earliest TSA token, witness
-//! cosignature and archive receipt holding each seal, with consistency proofs to that
+//! Owns: gathering, for one station's clips of the order, the lines to cite (their openings,
+//! attached codes and seals, the order's scans and other records, the MP4s made for upload)
+//! with their proofs against the station's newest checkpoint the archive holds (cosigned by
+//! the archive now), the clips' bytes (checked against their seals), the earliest TSA token,
+//! witness cosignature and archive receipt holding each seal, with consistency proofs to that
 //! checkpoint; then writing them as the same bundle format ([`crate::export::archived`]).
 //! Never: writes to the bucket or the database, or makes a proof of anything the archive did
 //! not read from its tiles.
@@ -154,6 +155,7 @@ async fn gather(
     let mut stamps: Vec<GatheredStamp> = Vec::new();
     let mut cosigned: Vec<GatheredCosigned> = Vec::new();
     let mut out = Vec::new();
+    let mut orders: Vec<String> = Vec::new();
     for c in &clips {
         if !c.stored {
             return Err(Error::msg(
@@ -171,6 +173,10 @@ async fn gather(
             ));
         }
         let opened = cite(&log, c.clip, &checkpoint).await?;
+        let mut attached = Vec::new();
+        for (line, _) in log.attached(c.clip).await? {
+            attached.push(cite(&log, line, &checkpoint).await?);
+        }
         let sealed = cite(&log, c.seal, &checkpoint).await?;
         let file: PathBuf = clips_dir.join(format!("clip-{}.mp4", c.clip));
         if !archive.clip_to_file(&c.sha256, &file).await? {
@@ -182,8 +188,18 @@ async fn gather(
                 ),
             ));
         }
+        if let Ok(crate::log::Record {
+            body: crate::log::Body::ClipOpened { order, .. },
+            ..
+        }) = serde_json::from_slice(&opened.bytes)
+        {
+            if !orders.contains(&order) {
+                orders.push(order);
+            }
+        }
         let mut g = GatheredClip {
             opened,
+            attached,
             sealed,
             anchored: None,
             file,
@@ -234,6 +250,19 @@ async fn gather(
         }
         out.push(g);
     }
+    // The orders' scans and other records, and the MP4s made from these clips.
+    let mut order_records = Vec::new();
+    for order in &orders {
+        let limit = i64::from(crate::export::MAX_ORDER_RECORDS);
+        for (line, kind) in log.order_lines(order, limit).await? {
+            order_records.push((cite(&log, line, &checkpoint).await?, kind));
+        }
+    }
+    let ids: Vec<u64> = clips.iter().map(|c| c.clip).collect();
+    let mut uploads = Vec::new();
+    for line in log.uploads(&ids).await? {
+        uploads.push(cite(&log, line, &checkpoint).await?);
+    }
     Ok(Gathered {
         code: code.to_string(),
         who: req.who.to_string(),
@@ -241,6 +270,8 @@ async fn gather(
         station_key: log.station.verifier.clone(),
         checkpoint,
         clips: out,
+        order_records,
+        uploads,
         stamps,
         cosigned,
         archive_key: archive.witness_key(),

@@ -60,7 +60,8 @@ pub struct ArchivedLog<'a> {
 }
 
 impl Archive {
-    /// The clips of `order` of every station, oldest first per station.
+    /// The clips of `order` (or with `order` attached to them as a code) of every station,
+    /// oldest first per station.
     pub async fn order_clips(&self, order: &str) -> Result<Vec<ArchivedClip>, ArchiveError> {
         let client = get(&self.pool).await?;
         let rows = client
@@ -68,7 +69,9 @@ impl Archive {
                 "SELECT s.id, s.key_id, s.origin, s.verifier, c.clip, c.seal, c.sha256,
                         c.stored_at IS NOT NULL
                  FROM clips c JOIN stations s ON s.id = c.station_id
-                 WHERE c.order_code = $1 ORDER BY s.id, c.seal",
+                 WHERE c.order_code = $1 OR (c.station_id, c.clip) IN (
+                     SELECT station_id, clip FROM order_lines WHERE code = $1)
+                 ORDER BY s.id, c.seal",
                 &[&order],
             )
             .await
@@ -344,6 +347,60 @@ impl ArchivedLog<'_> {
             });
         }
         Ok(out)
+    }
+
+    /// The `code_attached` lines of clip `clip` held: (line, code), oldest first.
+    pub async fn attached(&self, clip: u64) -> Result<Vec<(u64, String)>, ArchiveError> {
+        let rows = get(&self.archive.pool)
+            .await?
+            .query(
+                "SELECT line, code FROM order_lines WHERE station_id = $1 AND clip = $2
+                 AND kind = 'code_attached' AND line <= $3 ORDER BY line",
+                &[&self.station.id, &(clip as i64), &(self.size as i64)],
+            )
+            .await
+            .map_err(db("finding the codes attached to a clip"))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0) as u64, r.get(1)))
+            .collect())
+    }
+
+    /// The lines about `order` beyond its clips (its scans, `no_video`, `camera_gap`,
+    /// `order_resumed`) held, oldest first, at most `limit`: (line, kind).
+    pub async fn order_lines(
+        &self,
+        order: &str,
+        limit: i64,
+    ) -> Result<Vec<(u64, String)>, ArchiveError> {
+        let rows = get(&self.archive.pool)
+            .await?
+            .query(
+                "SELECT line, kind FROM order_lines WHERE order_code = $1 AND station_id = $2
+                 AND line <= $3 ORDER BY line LIMIT $4",
+                &[&order, &self.station.id, &(self.size as i64), &limit],
+            )
+            .await
+            .map_err(db("finding the order's records"))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0) as u64, r.get(1)))
+            .collect())
+    }
+
+    /// The `upload_mp4` records made from any of `clips`, held, oldest first.
+    pub async fn uploads(&self, clips: &[u64]) -> Result<Vec<u64>, ArchiveError> {
+        let clips: Vec<i64> = clips.iter().map(|c| *c as i64).collect();
+        let rows = get(&self.archive.pool)
+            .await?
+            .query(
+                "SELECT line FROM order_lines WHERE clips && $2 AND station_id = $1
+                 AND line <= $3 ORDER BY line",
+                &[&self.station.id, &clips, &(self.size as i64)],
+            )
+            .await
+            .map_err(db("finding the MP4s made from the clips"))?;
+        Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
     }
 
     /// The archive's earliest receipt whose size holds line `line`, at most `upto` lines.

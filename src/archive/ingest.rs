@@ -128,6 +128,7 @@ impl Archive {
         let mut seals = Vec::new();
         let mut tokens = Vec::new();
         let mut holds = Vec::new();
+        let mut about = Vec::new();
         for (i, line) in c.lines.iter().enumerate() {
             let n = size + 1 + i as u64;
             let rec: Record = match serde_json::from_slice(line) {
@@ -148,6 +149,10 @@ impl Archive {
             }
             prev = crate::digest::sha256_hex(line);
             full_tiles.extend(builder.push(merkle::leaf_hash(line)));
+            if crate::log::orders::about(&rec.body).is_some() {
+                about.push(rec);
+                continue;
+            }
             match &rec.body {
                 Body::ClipSealed { .. } => seals.push(rec),
                 Body::Anchored { .. } => tokens.push(rec),
@@ -177,6 +182,7 @@ impl Archive {
         for rec in &tokens {
             super::anchors::insert_token(&tx, st, rec).await?;
         }
+        insert_order_lines(&tx, st, &about).await?;
         // The station's holds and releases, in log order (a clip sealed later than its hold
         // cannot be: a hold names clips the index already had).
         for (clips, on) in &holds {
@@ -497,6 +503,97 @@ fn key_in_force(st: &Station, old: u64, lines: &[&[u8]]) -> Result<String, Answe
         key = new.trim().to_string();
     }
     Ok(key)
+}
+
+/// A row of `order_lines`.
+#[derive(Default)]
+struct OrderRow<'a> {
+    kind: &'a str,
+    station: Option<&'a str>,
+    order: Option<String>,
+    clip: Option<i64>,
+    code: Option<&'a str>,
+    clips: Option<Vec<i64>>,
+}
+
+/// The lines about an order beyond its clips (see [`crate::log::orders`]), one row each; a
+/// stop code's row names the order its station scanned last.
+async fn insert_order_lines(
+    tx: &deadpool_postgres::Transaction<'_>,
+    st: &Station,
+    records: &[Record],
+) -> Result<(), ArchiveError> {
+    use crate::log::orders::{about, About};
+    let mut last_scanned: std::collections::HashMap<String, Option<String>> = Default::default();
+    for rec in records {
+        let line = rec.seq as i64;
+        let Some(what) = about(&rec.body) else {
+            continue;
+        };
+        let row = match what {
+            About::Order {
+                order,
+                station,
+                kind,
+            } => {
+                let order = match order {
+                    Some(o) => Some(o.to_string()),
+                    None => match last_scanned.get(station) {
+                        Some(o) => o.clone(),
+                        None => tx
+                            .query_opt(
+                                "SELECT order_code FROM order_lines WHERE station_id = $1
+                                 AND station = $2 AND kind = 'scan' ORDER BY line DESC LIMIT 1",
+                                &[&st.id, &station],
+                            )
+                            .await
+                            .map_err(db("finding the order a stop code stopped"))?
+                            .and_then(|r| r.get::<_, Option<String>>(0)),
+                    },
+                };
+                if kind == "scan" {
+                    last_scanned.insert(station.to_string(), order.clone());
+                }
+                if order.is_none() {
+                    continue;
+                }
+                OrderRow {
+                    kind,
+                    station: Some(station),
+                    order,
+                    ..OrderRow::default()
+                }
+            }
+            About::Attached { clip, code } => OrderRow {
+                kind: "code_attached",
+                clip: Some(clip as i64),
+                code: Some(code),
+                ..OrderRow::default()
+            },
+            About::Upload { clips } => OrderRow {
+                kind: "upload_mp4",
+                clips: Some(clips.iter().map(|c| *c as i64).collect()),
+                ..OrderRow::default()
+            },
+        };
+        tx.execute(
+            "INSERT INTO order_lines (station_id, line, kind, station, order_code, clip, code, clips)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            &[
+                &st.id,
+                &line,
+                &row.kind,
+                &row.station,
+                &row.order,
+                &row.clip,
+                &row.code,
+                &row.clips,
+            ],
+        )
+        .await
+        .map_err(db("recording a line about an order"))?;
+    }
+    Ok(())
 }
 
 async fn insert_seal(

@@ -106,7 +106,8 @@ CREATE TABLE witnessed (
 "#,
     // 4: the archive's own receipts, one per size it cosigned at a push (the station's
     // checkpoint with the archive's cosignature): what a bundle made at the archive shows
-    // of when the archive first saw each seal.
+    // of when the archive first saw each seal; and the lines about an order beyond its
+    // clips (scans, codes attached, MP4s made for upload), which such a bundle cites.
     r#"
 CREATE TABLE receipts (
     station_id  bigint NOT NULL REFERENCES stations(id),
@@ -115,6 +116,22 @@ CREATE TABLE receipts (
     cosigned_at timestamptz NOT NULL,
     PRIMARY KEY (station_id, size)
 );
+CREATE TABLE order_lines (
+    station_id bigint NOT NULL REFERENCES stations(id),
+    line       bigint NOT NULL,
+    kind       text NOT NULL,
+    station    text,
+    order_code text,
+    clip       bigint,
+    code       text,
+    clips      bigint[],
+    PRIMARY KEY (station_id, line)
+);
+CREATE INDEX order_lines_order ON order_lines (order_code, station_id, line) WHERE order_code IS NOT NULL;
+CREATE INDEX order_lines_scans ON order_lines (station_id, station, line) WHERE kind = 'scan';
+CREATE INDEX order_lines_code ON order_lines (code) WHERE code IS NOT NULL;
+CREATE INDEX order_lines_clip ON order_lines (station_id, clip) WHERE clip IS NOT NULL;
+CREATE INDEX order_lines_uploads ON order_lines USING gin (clips) WHERE clips IS NOT NULL;
 "#,
 ];
 

@@ -33,6 +33,8 @@ pub struct CitedLine {
 #[derive(Debug, Clone)]
 pub struct GatheredClip {
     pub opened: CitedLine,
+    /// Its `code_attached` lines, oldest first.
+    pub attached: Vec<CitedLine>,
     pub sealed: CitedLine,
     pub anchored: Option<CitedLine>,
     pub file: PathBuf,
@@ -72,6 +74,10 @@ pub struct Gathered {
     /// The station's checkpoint, with the archive's cosignature.
     pub checkpoint: String,
     pub clips: Vec<GatheredClip>,
+    /// The lines about the order beyond its clips, with their kind (`scan`, `no_video`,
+    /// `camera_gap`, `order_resumed`), and the `upload_mp4` records made from its clips.
+    pub order_records: Vec<(CitedLine, String)>,
+    pub uploads: Vec<CitedLine>,
     pub stamps: Vec<GatheredStamp>,
     pub cosigned: Vec<GatheredCosigned>,
     /// The archive's key, as a checker is given it.
@@ -237,6 +243,13 @@ pub fn write(
             &gc.opened.bytes,
             &gc.opened.proof,
         )?);
+        for a in &gc.attached {
+            if let Body::CodeAttached { code, .. } = record(a)?.body {
+                c.codes.push(code);
+            }
+            c.records
+                .push(zip.cite_given(a.line, "code_attached", &a.bytes, &a.proof)?);
+        }
         c.records.push(zip.cite_given(
             gc.sealed.line,
             "clip_sealed",
@@ -284,6 +297,18 @@ pub fn write(
         }
         clips.push(c);
     }
+    let (mut order_records, mut scans) = (Vec::new(), Vec::new());
+    for (l, kind) in &g.order_records {
+        order_records.push(zip.cite_given(l.line, kind, &l.bytes, &l.proof)?);
+        if kind == "scan" {
+            scans.push(record(l)?);
+        }
+    }
+    let (mut uploads, mut made) = (Vec::new(), Vec::new());
+    for l in &g.uploads {
+        uploads.push(zip.cite_given(l.line, "access", &l.bytes, &l.proof)?);
+        made.push(record(l)?);
+    }
     let statement = super::statement(&clips, &stamps);
     let evidence = Evidence {
         format: FORMAT.into(),
@@ -301,11 +326,11 @@ pub fn write(
         },
         clips,
         access_line: None,
-        order_records: Vec::new(),
+        order_records,
         statement,
         anchors: stamps,
         witnessed,
-        uploads: Vec::new(),
+        uploads,
         archive_key: Some(g.archive_key.clone()),
     };
     let bytes = super::seal(
@@ -315,8 +340,8 @@ pub fn write(
             verifier: &verifier,
             checkpoint: &g.checkpoint,
             sums: &sums,
-            uploads: &[],
-            scans: &[],
+            uploads: &made,
+            scans: &scans,
             tmp: &tmp,
         },
         &|list| format!("{list}\n{}", cosign(list)),

@@ -54,7 +54,7 @@ pub const VERSION: u32 = 2;
 /// The bundle versions `verify-bundle` reads.
 pub const READS: [u32; 2] = [1, 2];
 /// At most this many records about an order beyond its clips are cited (its scans, ...).
-const MAX_ORDER_RECORDS: u32 = 2000;
+pub const MAX_ORDER_RECORDS: u32 = 2000;
 const BUNDLE_NOTE_HEADER: &str = "packwitness-bundle v1";
 
 /// `evidence.json`.

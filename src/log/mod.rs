@@ -21,6 +21,7 @@ use crate::error::{Error, ErrorKind};
 
 pub mod merkle;
 pub mod note;
+pub mod orders;
 mod parse;
 pub mod proof;
 pub mod reader;

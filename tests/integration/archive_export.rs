@@ -44,7 +44,11 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
     );
     let st_key = station_key(&d);
     let mut st = record(&c, &d);
-    pack(&mut st, &d, &["E-1", "E-2"]);
+    // E-1 gets a waybill; the order is found by it at the archive too.
+    st.scan("E-1");
+    st.scan("SF1234567890123");
+    st.wait_record(&d, "the waybill attached", |r| r["kind"] == "code_attached");
+    pack(&mut st, &d, &["E-2"]);
     let last_seal = sealed(&d)
         .iter()
         .map(|r| r["seq"].as_u64().unwrap())
@@ -58,6 +62,19 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
     });
     st.finish();
     let (cs, ds) = (c.to_str().unwrap(), d.to_str().unwrap());
+    // An MP4 made for a platform's upload form: its record goes to the archive with the log.
+    let mp4 = tmp.path().join("upload.mp4");
+    let out = run(&[
+        "--config",
+        cs,
+        "--data-dir",
+        ds,
+        "export",
+        "E-1",
+        "--mp4",
+        mp4.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
     let out = run(&["--config", cs, "--data-dir", ds, "archive", "push"]);
     assert!(
         out.status.success() && stdout(&out).contains("0 clip(s) and 0 anchor(s) still missing"),
@@ -73,7 +90,7 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
         "--data-dir",
         ds,
         "export",
-        "E-1",
+        "SF1234567890123",
         "-o",
         station_zip.to_str().unwrap(),
     ]);
@@ -97,7 +114,7 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
         &cfg,
         &[
             "export",
-            "E-1",
+            "SF1234567890123",
             "-o",
             zip.to_str().unwrap(),
             "--data-dir",
@@ -107,7 +124,11 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
     .output()
     .unwrap();
     assert!(out.status.success(), "{}", show(&out));
-    assert!(stdout(&out).contains("1 clip(s) of E-1"), "{}", show(&out));
+    assert!(
+        stdout(&out).contains("1 clip(s) of SF1234567890123"),
+        "{}",
+        show(&out)
+    );
     let out = archive_cmd(
         &cfg,
         &[
@@ -137,6 +158,15 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
     let r = &v["report"];
     assert_eq!(r["clips_ok"], 1, "{v}");
     assert_eq!(r["statement"], station_v["report"]["statement"], "{v}");
+    // The same records as the station's bundle, but the station's record of its own export:
+    // the order's scans, the waybill attached to its clip, the MP4 made for upload.
+    assert_eq!(
+        r["records_proven"].as_u64().unwrap() + 1,
+        station_v["report"]["records_proven"].as_u64().unwrap(),
+        "{v}\n{station_v}"
+    );
+    assert_eq!(r["uploads"], station_v["report"]["uploads"], "{v}");
+    assert_eq!(r["uploads"].as_array().map(Vec::len), Some(1), "{v}");
     assert!(
         r["statement"]
             .as_str()
@@ -168,7 +198,9 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let said = stdout(&out);
     assert!(
-        said.contains("VERIFIED: order E-1") && said.contains("made at the archive"),
+        said.contains("VERIFIED: order SF1234567890123")
+            && said.contains("made at the archive")
+            && said.contains("MP4 for upload"),
         "{said}"
     );
     let out = verify_sh(&unzipped, &ca, &[&st_key, &w_key]);
