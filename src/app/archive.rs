@@ -49,15 +49,19 @@ fn plain(status: StatusCode, text: String) -> Response {
         .into_response()
 }
 
-/// The station whose token the request carries, or the answer that refuses it.
-async fn station(a: &Archive, headers: &HeaderMap) -> Result<Station, Response> {
-    let token = headers
+/// The bearer token a request carries, if any.
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
+        .filter(|t| !t.is_empty())
+}
+
+/// The station whose token the request carries, or the answer that refuses it.
+async fn station(a: &Archive, headers: &HeaderMap) -> Result<Station, Response> {
+    let Some(token) = bearer(headers) else {
         return Err(plain(
             StatusCode::UNAUTHORIZED,
             "no station token: send `Authorization: Bearer <token>` ([archive] token)\n".into(),
@@ -336,6 +340,7 @@ pub fn serve(
             "/v1/clips/{sha256}/gone",
             post(gone).layer(DefaultBodyLimit::max(4096)),
         )
+        .merge(super::archive_search::routes())
         .with_state(Arc::new(archive));
     super::serve_until_signal(
         &runtime,

@@ -14,6 +14,7 @@ use crate::error::Error;
 pub mod alarm;
 pub mod archive;
 pub mod archive_export;
+pub mod archive_search;
 pub mod bench;
 pub mod demo;
 pub mod doctor;

@@ -66,12 +66,15 @@ impl Archive {
         let client = get(&self.pool).await?;
         let rows = client
             .query(
-                "SELECT s.id, s.key_id, s.origin, s.verifier, c.clip, c.seal, c.sha256,
+                &format!(
+                    "{}
+                 SELECT s.id, s.key_id, s.origin, s.verifier, c.clip, c.seal, c.sha256,
                         c.stored_at IS NOT NULL
                  FROM clips c JOIN stations s ON s.id = c.station_id
-                 WHERE c.order_code = $1 OR (c.station_id, c.clip) IN (
-                     SELECT station_id, clip FROM order_lines WHERE code = $1)
+                 WHERE (c.station_id, c.seal) IN (SELECT * FROM of_code)
                  ORDER BY s.id, c.seal",
+                    super::search::OF_CODE
+                ),
                 &[&order],
             )
             .await

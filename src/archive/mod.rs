@@ -26,6 +26,7 @@ pub mod ingest;
 pub mod objects;
 pub mod push;
 pub mod schema;
+pub mod search;
 pub mod service;
 pub mod tree;
 pub mod upload;

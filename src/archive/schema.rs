@@ -107,7 +107,8 @@ CREATE TABLE witnessed (
     // 4: the archive's own receipts, one per size it cosigned at a push (the station's
     // checkpoint with the archive's cosignature): what a bundle made at the archive shows
     // of when the archive first saw each seal; and the lines about an order beyond its
-    // clips (scans, codes attached, MP4s made for upload), which such a bundle cites.
+    // clips (scans, codes attached, MP4s made for upload), which such a bundle cites; the
+    // agents of customer service and the indexes their searches go along.
     r#"
 CREATE TABLE receipts (
     station_id  bigint NOT NULL REFERENCES stations(id),
@@ -132,6 +133,15 @@ CREATE INDEX order_lines_scans ON order_lines (station_id, station, line) WHERE 
 CREATE INDEX order_lines_code ON order_lines (code) WHERE code IS NOT NULL;
 CREATE INDEX order_lines_clip ON order_lines (station_id, clip) WHERE clip IS NOT NULL;
 CREATE INDEX order_lines_uploads ON order_lines USING gin (clips) WHERE clips IS NOT NULL;
+CREATE TABLE agents (
+    name         text PRIMARY KEY,
+    token_sha256 bytea NOT NULL UNIQUE,
+    stations     text[],
+    added_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX clips_order_prefix ON clips ((order_code COLLATE "C"));
+CREATE INDEX clips_sealed_at ON clips (sealed_at);
+CREATE INDEX clips_clip ON clips (station_id, clip);
 "#,
 ];
 

@@ -71,7 +71,7 @@ pub(super) fn unavailable(e: ArchiveError) -> Answer {
 }
 
 /// SHA-256 of a token, as the database keeps it.
-fn token_hash(token: &str) -> Vec<u8> {
+pub(super) fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.trim().as_bytes()).to_vec()
 }
 
@@ -209,10 +209,7 @@ impl Archive {
 /// key ID is refused.
 pub async fn add_station(pool: &Pool, verifier: &str) -> Result<String, ArchiveError> {
     let (origin, key_id) = key_parts(verifier)?;
-    let mut raw = [0u8; 32];
-    getrandom::getrandom(&mut raw)
-        .map_err(|e| ArchiveError::Config(format!("no randomness for a token: {e}")))?;
-    let token = format!("pwa1_{}", crate::digest::hex(&raw));
+    let token = new_token("pwa1")?;
     let client = get(pool).await?;
     // A key a station rotated to is found by itself: its log keeps the row (and the folder of
     // the first key ID); a new token is all that changes.
@@ -247,6 +244,14 @@ pub async fn add_station(pool: &Pool, verifier: &str) -> Result<String, ArchiveE
         .await
         .map_err(db("registering the station"))?;
     Ok(token)
+}
+
+/// A new bearer token: `prefix`, `_`, 64 random hex digits.
+pub(super) fn new_token(prefix: &str) -> Result<String, ArchiveError> {
+    let mut raw = [0u8; 32];
+    getrandom::getrandom(&mut raw)
+        .map_err(|e| ArchiveError::Config(format!("no randomness for a token: {e}")))?;
+    Ok(format!("{prefix}_{}", crate::digest::hex(&raw)))
 }
 
 /// A connection pool over `[archive_server] postgres_url`.

@@ -260,7 +260,7 @@ pub enum Cmd {
         /// Seconds of video per transcode run.
         #[arg(long, default_value_t = 20)]
         seconds: u64,
-        /// `lookup`: synthetic clips in the manifest and the index.
+        /// `lookup`: synthetic clips in the manifest and index; `archive`: rows searched.
         #[arg(long, default_value_t = 1_000_000)]
         clips: u64,
         /// `lookup`: lookups timed.

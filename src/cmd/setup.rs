@@ -275,6 +275,12 @@ pub fn archive(
         out!("{token}");
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(super::ArchiveCmd::AddAgent { name, stations }) = action {
+        let token = packwitness::app::archive_search::add_agent(cfg, &name, stations.as_deref())?;
+        eprintln!("agent {name} added; its token for the archive's search API:");
+        out!("{token}");
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(super::ArchiveCmd::Push { url }) = action {
         let dir = super::data_dir_for_reading(dir, config)?;
         let mut cfg = config.archive.clone();

@@ -134,6 +134,16 @@ pub enum ArchiveCmd {
         #[arg(long, value_name = "DAYS")]
         retain_days: Option<u32>,
     },
+    /// Add an agent of customer service to the archive (or give it a new token, revoking the
+    /// old one); prints its token as the last line, for `Authorization: Bearer` on the
+    /// archive's search API (`/v1/find/CODE`, `/v1/suggest`, `/v1/stats`).
+    AddAgent {
+        /// The agent's name.
+        name: String,
+        /// The stations it may see (their names, comma-separated); default: every station.
+        #[arg(long, value_delimiter = ',')]
+        stations: Option<Vec<String>>,
+    },
     /// Write an order's evidence bundle from the archive alone (its tiles, entries, anchors
     /// and clips), for a station that pruned the clips, lost its disk or is gone. The bundle
     /// is the station's format, with the archive's cosignature: check it with

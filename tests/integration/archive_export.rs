@@ -109,6 +109,59 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
     // The disk is gone.
     std::fs::remove_dir_all(&d).unwrap();
 
+    // Customer service finds the order at the archive by its waybill; an agent limited to
+    // another station does not, and no token gets nothing.
+    let agent = |args: &[&str]| {
+        let mut all = vec!["add-agent"];
+        all.extend(args);
+        let out = archive_cmd(&cfg, &all).output().unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+        stdout(&out).lines().last().unwrap().trim().to_string()
+    };
+    let (cs_token, other_token) = (agent(&["cs"]), agent(&["outsider", "--stations", "other"]));
+    let addr = format!("127.0.0.1:{port}");
+    let find = |token: &str| {
+        let auth = format!("Bearer {token}");
+        http(
+            &addr,
+            "GET",
+            "/v1/find/SF1234567890123",
+            &[("Authorization", &auth)],
+            b"",
+        )
+    };
+    let r = find(&cs_token);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let found: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found[0]["order"], "E-1", "{found}");
+    assert_eq!(found[0]["station"], "st", "{found}");
+    assert_eq!(found[0]["archived"], true, "{found}");
+    let r = find(&other_token);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text().trim(), "[]");
+    assert_eq!(find("pwg1_nobody").status, 401);
+    let auth = format!("Bearer {cs_token}");
+    let r = http(
+        &addr,
+        "GET",
+        "/v1/suggest?prefix=E-",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(r.text().trim(), r#"["E-1","E-2"]"#, "{}", r.text());
+    let today = chrono::Utc::now().date_naive();
+    let r = http(
+        &addr,
+        "GET",
+        &format!("/v1/stats?day={today}"),
+        &[("Authorization", &auth)],
+        b"",
+    );
+    let counts: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    assert_eq!(counts[0]["station"], "st", "{counts}");
+    assert_eq!(counts[0]["orders"], 2, "{counts}");
+
     let zip = tmp.path().join("from-archive.zip");
     let out = archive_cmd(
         &cfg,

@@ -342,6 +342,8 @@ fn bench_archive_ingests_every_clip_and_measures_the_store_alone() {
         "3",
         "--orders",
         "40",
+        "--clips",
+        "20000",
         "--work-dir",
         tmp.path().to_str().unwrap(),
     ]);
@@ -364,7 +366,21 @@ fn bench_archive_ingests_every_clip_and_measures_the_store_alone() {
     let rss = measured(&text, "peak RSS: ");
     let rows = measured(&text, "PostgreSQL: ");
     assert!((1.0..1.2).contains(&rows), "{rows} rows a clip\n{text}");
-    let pass = clips_s >= 166.7 && x >= 20.0 && rss < 200.0;
+    // The search over the clip rows, through the HTTP API.
+    let search = text
+        .lines()
+        .find(|l| l.starts_with("search through the HTTP API"))
+        .unwrap_or_else(|| panic!("{}", show(&out)));
+    assert!(number_after(search, "over ") >= 20_120.0, "{search}");
+    let (find50, find99) = (measured(search, "lookup p50"), measured(search, "ms, p99"));
+    let suggest = &search[search.find("suggestions").unwrap()..];
+    let (sug50, sug99) = (measured(suggest, "p50"), measured(suggest, "ms, p99"));
+    assert!(find50 <= find99 && sug50 <= sug99, "{search}");
+    let day_clips = number_after(search, "a day's counts (");
+    assert!(day_clips > 0.0, "{search}");
+    let day = measured(search, "clips) ");
+    let search_ok = find99 < 20.0 && sug99 < 50.0 && day < 1000.0;
+    let pass = clips_s >= 166.7 && x >= 20.0 && rss < 200.0 && search_ok;
     verdict_agrees(&out, pass);
     assert_clean(tmp.path());
 }

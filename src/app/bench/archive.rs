@@ -59,6 +59,8 @@ pub struct ArchiveBench {
     pub pg_bytes_per_clip: f64,
     /// The reference: clips a second PUT straight into the bucket.
     pub direct_clips_per_s: f64,
+    /// The search at scale, when asked for (`--clips`).
+    pub search: Option<super::archive_search::SearchBench>,
 }
 
 /// One station's data dir and its writing state.
@@ -273,7 +275,14 @@ impl Drop for Node {
 }
 
 /// Runs the benchmark in `work` with `stations` stations of `orders` orders each.
-pub fn archive(work: &Path, stations: u64, orders: u64) -> Result<ArchiveBench, Error> {
+/// Runs the ingest of `stations` x `orders`, then (with `search_clips` > 0) the search at
+/// that many clip rows ([`super::archive_search`]).
+pub fn archive(
+    work: &Path,
+    stations: u64,
+    orders: u64,
+    search_clips: u64,
+) -> Result<ArchiveBench, Error> {
     let mkdir =
         |p: &Path| std::fs::create_dir_all(p).map_err(|e| fail(format!("{}: {e}", p.display())));
     let (pg_dir, s3_dir) = (work.join("pg"), work.join("s3"));
@@ -378,7 +387,6 @@ pub fn archive(work: &Path, stations: u64, orders: u64) -> Result<ArchiveBench, 
     }
     let rest_s = push_all(&url, &tokens)?;
     let archive_rss_mb = peak_rss_mb(node.0.id());
-    drop(node);
 
     // What the database holds, through PostgreSQL's own client.
     let (rows, table_bytes, clips_rows, lines) = rt.block_on(async {
@@ -409,6 +417,12 @@ pub fn archive(work: &Path, stations: u64, orders: u64) -> Result<ArchiveBench, 
             "the archive stored {clips_rows} clips of {clips}: something was lost"
         )));
     }
+
+    let search = match search_clips {
+        0 => None,
+        n => Some(super::archive_search::search(&rt, &cfg, &url, n)?),
+    };
+    drop(node);
 
     // The reference: the same number of clips straight into the bucket, 8 at a time.
     let t = Instant::now();
@@ -459,5 +473,6 @@ pub fn archive(work: &Path, stations: u64, orders: u64) -> Result<ArchiveBench, 
         pg_rows_per_clip: rows as f64 / clips as f64,
         pg_bytes_per_clip: table_bytes as f64 / clips as f64,
         direct_clips_per_s: clips as f64 / direct_s.max(1e-9),
+        search,
     })
 }

@@ -116,7 +116,7 @@ fn time_app(dir: &Path, clips: u64, n: u64) -> Result<(Vec<f64>, Vec<f64>), Erro
 }
 
 /// The `p` quantile of sorted times.
-fn quantile(times: &[f64], p: f64) -> f64 {
+pub(super) fn quantile(times: &[f64], p: f64) -> f64 {
     times
         .get(((times.len() as f64 * p) as usize).min(times.len().saturating_sub(1)))
         .copied()
