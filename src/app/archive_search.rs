@@ -1,6 +1,6 @@
 //! The archive's search API for customer service: `GET /v1/find/<code>`,
-//! `/v1/suggest?prefix=P[&limit=N]` and `/v1/stats?day=YYYY-MM-DD`, with an agent's bearer
-//! token (`archive add-agent`), over every station the agent may see.
+//! `/v1/suggest?prefix=P[&limit=N]`, `/v1/stats?day=YYYY-MM-DD` and `/v1/board`, with an
+//! agent's bearer token (`archive add-agent`), over every station the agent may see.
 //!
 //! Owns: those routes and the agent's authentication. Never: answers without a token of an
 //! agent, or shows a station the agent is not given (the queries of
@@ -127,12 +127,57 @@ async fn stats(
     }
 }
 
+#[derive(serde::Deserialize)]
+struct BoardQuery {
+    day: Option<String>,
+}
+
+/// `GET /v1/board[?day=YYYY-MM-DD]`: every station's log, for an agent who sees every
+/// station (the board names them all).
+async fn board(
+    State(a): State<Arc<Archive>>,
+    headers: HeaderMap,
+    Query(q): Query<BoardQuery>,
+) -> Response {
+    let agent = match agent(&a, &headers).await {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    if agent.stations.is_some() {
+        return plain(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the board names every station; agent {} is limited to some (use /v1/stats)\n",
+                agent.name
+            ),
+        );
+    }
+    let day = match q.day.as_deref().map(str::trim) {
+        None => chrono::Utc::now().date_naive(),
+        Some(d) => match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+            Ok(d) => d,
+            Err(_) => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    format!("day {d:?} is not YYYY-MM-DD\n"),
+                )
+            }
+        },
+    };
+    let since = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    match a.board(since).await {
+        Ok(rows) => json(&rows),
+        Err(e) => unavailable(e),
+    }
+}
+
 /// The search routes, to merge into the archive's router.
 pub(super) fn routes() -> axum::Router<Arc<Archive>> {
     axum::Router::new()
         .route("/v1/find/{code}", get(find))
         .route("/v1/suggest", get(suggest))
         .route("/v1/stats", get(stats))
+        .route("/v1/board", get(board))
 }
 
 /// Adds an agent of customer service (or gives it a new token); returns the token.

@@ -142,6 +142,7 @@ CREATE TABLE agents (
 CREATE INDEX clips_order_prefix ON clips ((order_code COLLATE "C"));
 CREATE INDEX clips_sealed_at ON clips (sealed_at);
 CREATE INDEX clips_clip ON clips (station_id, clip);
+CREATE INDEX clips_station_sealed_at ON clips (station_id, sealed_at);
 "#,
 ];
 

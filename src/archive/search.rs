@@ -42,6 +42,28 @@ pub struct FoundClip {
     pub held: bool,
 }
 
+/// A station's log on the board of every station.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BoardRow {
+    /// The log's name (its key's) and key ID.
+    pub log: String,
+    pub key_id: String,
+    /// Lines of its log the archive holds, and when it last pushed (RFC 3339).
+    pub lines: u64,
+    pub pushed_at: Option<String>,
+    /// The station of its last seal, and that seal's time.
+    pub last_station: Option<String>,
+    pub last_seal_at: Option<String>,
+    /// Clips sealed since `since` (the start of the day asked for).
+    pub clips_today: u64,
+    /// Clips sealed whose bytes the bucket does not hold yet, and the oldest one's seal
+    /// time: how far the archive is behind this station.
+    pub clips_pending: u64,
+    pub oldest_pending_at: Option<String>,
+    /// When the archive refused a push of this log as a fork, if it did.
+    pub forked_at: Option<String>,
+}
+
 /// A station's counts of a day.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DayCount {
@@ -169,6 +191,46 @@ impl Archive {
             .await
             .map_err(db("suggesting codes"))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Every station's log: what it pushed, its last seal, its clips since `since`, what
+    /// the archive still lacks. A few index reads a log, whatever the clips held.
+    pub async fn board(&self, since: DateTime<Utc>) -> Result<Vec<BoardRow>, ArchiveError> {
+        let time = |t: Option<DateTime<Utc>>| {
+            t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        };
+        let rows = get(&self.pool)
+            .await?
+            .query(
+                "SELECT s.origin, s.key_id, s.size, s.pushed_at, s.forked_at,
+                        l.station, l.sealed_at, t.n, p.n, p.oldest
+                 FROM stations s
+                 LEFT JOIN LATERAL (SELECT station, sealed_at FROM clips
+                     WHERE station_id = s.id ORDER BY seal DESC LIMIT 1) l ON true
+                 LEFT JOIN LATERAL (SELECT count(*) n FROM clips
+                     WHERE station_id = s.id AND sealed_at >= $1) t ON true
+                 LEFT JOIN LATERAL (SELECT count(*) n, min(sealed_at) oldest FROM clips
+                     WHERE station_id = s.id AND stored_at IS NULL AND gone IS NULL) p ON true
+                 ORDER BY s.origin",
+                &[&since],
+            )
+            .await
+            .map_err(db("reading the board"))?;
+        Ok(rows
+            .iter()
+            .map(|r| BoardRow {
+                log: r.get(0),
+                key_id: r.get(1),
+                lines: r.get::<_, i64>(2) as u64,
+                pushed_at: time(r.get(3)),
+                forked_at: time(r.get(4)),
+                last_station: r.get(5),
+                last_seal_at: time(r.get(6)),
+                clips_today: r.get::<_, Option<i64>>(7).unwrap_or(0) as u64,
+                clips_pending: r.get::<_, Option<i64>>(8).unwrap_or(0) as u64,
+                oldest_pending_at: time(r.get(9)),
+            })
+            .collect())
     }
 
     /// The clips sealed and orders recorded on `day` (UTC), per station `agent` may see.

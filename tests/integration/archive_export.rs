@@ -161,6 +161,30 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
     let counts: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
     assert_eq!(counts[0]["station"], "st", "{counts}");
     assert_eq!(counts[0]["orders"], 2, "{counts}");
+    // The board of every station's log: what it pushed, its last seal, what is missing.
+    let r = http(&addr, "GET", "/v1/board", &[("Authorization", &auth)], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let board: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    assert_eq!(board.as_array().map(Vec::len), Some(1), "{board}");
+    assert_eq!(board[0]["last_station"], "st", "{board}");
+    assert_eq!(board[0]["clips_today"], 2, "{board}");
+    assert_eq!(board[0]["clips_pending"], 0, "{board}");
+    assert!(board[0]["lines"].as_u64().is_some_and(|l| l > 5), "{board}");
+    assert!(board[0]["pushed_at"].is_string(), "{board}");
+    let other_auth = format!("Bearer {other_token}");
+    let r = http(
+        &addr,
+        "GET",
+        "/v1/board",
+        &[("Authorization", &other_auth)],
+        b"",
+    );
+    assert_eq!(
+        r.status,
+        403,
+        "an agent limited to some stations: {}",
+        r.text()
+    );
 
     let zip = tmp.path().join("from-archive.zip");
     let out = archive_cmd(

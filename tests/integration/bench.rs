@@ -379,7 +379,13 @@ fn bench_archive_ingests_every_clip_and_measures_the_store_alone() {
     let day_clips = number_after(search, "a day's counts (");
     assert!(day_clips > 0.0, "{search}");
     let day = measured(search, "clips) ");
-    let search_ok = find99 < 20.0 && sug99 < 50.0 && day < 1000.0;
+    assert_eq!(
+        number_after(search, "the board ("),
+        3.0,
+        "three logs: {search}"
+    );
+    let board = measured(search, "logs) ");
+    let search_ok = find99 < 20.0 && sug99 < 50.0 && day < 1000.0 && board < 1000.0;
     let pass = clips_s >= 166.7 && x >= 20.0 && rss < 200.0 && search_ok;
     verdict_agrees(&out, pass);
     assert_clean(tmp.path());

@@ -12,6 +12,8 @@ use crate::Error;
 pub const MAX_FIND_P99_MS: f64 = 20.0;
 pub const MAX_SUGGEST_P99_MS: f64 = 50.0;
 pub const MAX_DAY_MS: f64 = 1000.0;
+/// The board of every station's log (ms).
+pub const MAX_BOARD_MS: f64 = 1000.0;
 
 /// Rows added in one statement.
 const BATCH: u64 = 500_000;
@@ -31,6 +33,9 @@ pub struct SearchBench {
     /// The slowest of five counts of yesterday's clips, and how many that day had.
     pub day_ms: f64,
     pub day_clips: u64,
+    /// The slowest of five reads of the board, and the logs it showed.
+    pub board_ms: f64,
+    pub board_logs: u64,
 }
 
 fn fail(what: impl Into<String>) -> Error {
@@ -151,6 +156,12 @@ pub fn search(
             .map(|a| a.iter().filter_map(|s| s["clips"].as_u64()).sum())
             .unwrap_or(0);
     }
+    let (mut board_ms, mut board_logs) = (0.0f64, 0u64);
+    for _ in 0..5 {
+        let (ms, v) = get("/v1/board")?;
+        board_ms = board_ms.max(ms);
+        board_logs = v.as_array().map_or(0, |a| a.len() as u64);
+    }
     use super::lookup::quantile;
     Ok(SearchBench {
         rows,
@@ -162,5 +173,7 @@ pub fn search(
         suggest_p99_ms: quantile(&suggest, 0.99),
         day_ms,
         day_clips,
+        board_ms,
+        board_logs,
     })
 }
