@@ -4,7 +4,9 @@
 //! Owns: the push protocol between a station and the archive ([`wire`], version 1), the
 //! archive's PostgreSQL schema and its migrations ([`schema`]), the object layout in the
 //! bucket ([`objects`]), the checks an archive makes before it stores or cosigns anything
-//! ([`service`]), and the station's uploader thread ([`push`]).
+//! ([`service`]), the station's uploader thread ([`push`]), what a bundle made at the
+//! archive reads ([`evidence`]), and the search over every station's clips for customer
+//! service's agents ([`search`]).
 //! Never: trusts a station's word. A log is stored only as a signed, consistent extension of
 //! what the archive holds, with every line chained and hashed into the signed root; a clip
 //! only when the object store itself checked its bytes against the SHA-256 of its seal.
