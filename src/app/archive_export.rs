@@ -299,3 +299,43 @@ async fn add_stamp(
     });
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::service::Station;
+
+    fn clip(station: &str, n: u64) -> ArchivedClip {
+        ArchivedClip {
+            station: Station {
+                id: if station == "st-1" { 1 } else { 2 },
+                key_id: "0000abcd".into(),
+                origin: station.into(),
+                verifier: String::new(),
+            },
+            clip: n,
+            seal: n + 1,
+            sha256: "00".repeat(32),
+            stored: true,
+        }
+    }
+
+    #[test]
+    fn a_bundle_is_of_one_stations_clips_and_the_choice_is_asked_for() {
+        let e = choose(Vec::new(), "SO-1", None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+        let one = choose(vec![clip("st-1", 3), clip("st-1", 9)], "SO-1", None).unwrap();
+        assert_eq!(one.len(), 2);
+        let both = || vec![clip("st-1", 3), clip("st-2", 5)];
+        let e = choose(both(), "SO-1", None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
+        assert!(
+            e.to_string().contains("st-1, st-2") && e.to_string().contains("--station"),
+            "{e}"
+        );
+        let chosen = choose(both(), "SO-1", Some("st-2")).unwrap();
+        assert_eq!(chosen.iter().map(|c| c.clip).collect::<Vec<_>>(), [5]);
+        let e = choose(both(), "SO-1", Some("st-9")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    }
+}
