@@ -61,21 +61,23 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
         !notes_under(&d.join("anchors/witness")).is_empty()
     });
     st.finish();
-    let (cs, ds) = (c.to_str().unwrap(), d.to_str().unwrap());
+    // The station's own commands, on its config and data dir.
+    let at_station = |args: &[&str]| {
+        let mut all = vec![
+            "--config",
+            c.to_str().unwrap(),
+            "--data-dir",
+            d.to_str().unwrap(),
+        ];
+        all.extend(args);
+        let out = run(&all);
+        assert!(out.status.success(), "{}", show(&out));
+        out
+    };
     // An MP4 made for a platform's upload form: its record goes to the archive with the log.
     let mp4 = tmp.path().join("upload.mp4");
-    let out = run(&[
-        "--config",
-        cs,
-        "--data-dir",
-        ds,
-        "export",
-        "E-1",
-        "--mp4",
-        mp4.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", show(&out));
-    let out = run(&["--config", cs, "--data-dir", ds, "archive", "push"]);
+    at_station(&["export", "E-1", "--mp4", mp4.to_str().unwrap()]);
+    let out = at_station(&["archive", "push"]);
     assert!(
         out.status.success() && stdout(&out).contains("0 clip(s) and 0 anchor(s) still missing"),
         "{}",
@@ -84,17 +86,12 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
 
     // The station's own bundle, while it still has its disk.
     let station_zip = tmp.path().join("station.zip");
-    let out = run(&[
-        "--config",
-        cs,
-        "--data-dir",
-        ds,
+    at_station(&[
         "export",
         "SF1234567890123",
         "-o",
         station_zip.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", show(&out));
     let trust = [
         "--key",
         st_key.as_str(),
@@ -120,16 +117,12 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
     };
     let (cs_token, other_token) = (agent(&["cs"]), agent(&["outsider", "--stations", "other"]));
     let addr = format!("127.0.0.1:{port}");
-    let find = |token: &str| {
+    // GET `path` as the agent of `token`.
+    let ask = |token: &str, path: &str| {
         let auth = format!("Bearer {token}");
-        http(
-            &addr,
-            "GET",
-            "/v1/find/SF1234567890123",
-            &[("Authorization", &auth)],
-            b"",
-        )
+        http(&addr, "GET", path, &[("Authorization", &auth)], b"")
     };
+    let find = |token: &str| ask(token, "/v1/find/SF1234567890123");
     let r = find(&cs_token);
     assert_eq!(r.status, 200, "{}", r.text());
     let found: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
@@ -141,28 +134,15 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text().trim(), "[]");
     assert_eq!(find("pwg1_nobody").status, 401);
-    let auth = format!("Bearer {cs_token}");
-    let r = http(
-        &addr,
-        "GET",
-        "/v1/suggest?prefix=E-",
-        &[("Authorization", &auth)],
-        b"",
-    );
+    let r = ask(&cs_token, "/v1/suggest?prefix=E-");
     assert_eq!(r.text().trim(), r#"["E-1","E-2"]"#, "{}", r.text());
     let today = chrono::Utc::now().date_naive();
-    let r = http(
-        &addr,
-        "GET",
-        &format!("/v1/stats?day={today}"),
-        &[("Authorization", &auth)],
-        b"",
-    );
+    let r = ask(&cs_token, &format!("/v1/stats?day={today}"));
     let counts: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
     assert_eq!(counts[0]["station"], "st", "{counts}");
     assert_eq!(counts[0]["orders"], 2, "{counts}");
     // The board of every station's log: what it pushed, its last seal, what is missing.
-    let r = http(&addr, "GET", "/v1/board", &[("Authorization", &auth)], b"");
+    let r = ask(&cs_token, "/v1/board");
     assert_eq!(r.status, 200, "{}", r.text());
     let board: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
     assert_eq!(board.as_array().map(Vec::len), Some(1), "{board}");
@@ -171,14 +151,7 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
     assert_eq!(board[0]["clips_pending"], 0, "{board}");
     assert!(board[0]["lines"].as_u64().is_some_and(|l| l > 5), "{board}");
     assert!(board[0]["pushed_at"].is_string(), "{board}");
-    let other_auth = format!("Bearer {other_token}");
-    let r = http(
-        &addr,
-        "GET",
-        "/v1/board",
-        &[("Authorization", &other_auth)],
-        b"",
-    );
+    let r = ask(&other_token, "/v1/board");
     assert_eq!(
         r.status,
         403,

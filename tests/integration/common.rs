@@ -275,22 +275,35 @@ pub fn wait_records(
     n: usize,
     pred: impl Fn(&serde_json::Value) -> bool,
 ) -> Vec<serde_json::Value> {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    loop {
-        let text = std::fs::read_to_string(dir.join("manifest.jsonl")).unwrap_or_default();
+    let mut text = String::new();
+    poll(PATIENCE, || {
+        text = std::fs::read_to_string(dir.join("manifest.jsonl")).unwrap_or_default();
         let found: Vec<serde_json::Value> = text
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .filter(|r| pred(r))
             .collect();
-        if found.len() >= n {
-            return found.into_iter().take(n).collect();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
+        (found.len() >= n).then(|| found.into_iter().take(n).collect())
+    })
+    .unwrap_or_else(|| {
+        panic!(
             "waited {PATIENCE:?} for {what} in {}; the manifest has:\n{text}",
             dir.display()
-        );
+        )
+    })
+}
+
+/// Looks every 20 ms until `look` finds something, for at most `limit`: the one place the
+/// tests' waits pause between looks at a state.
+pub fn poll<T>(limit: std::time::Duration, mut look: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = look() {
+            return Some(v);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
@@ -303,13 +316,8 @@ pub fn packing(ms: u64) {
 
 /// Waits until `cond` holds (polled every 20 ms), failing the test after [`PATIENCE`].
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    while !cond() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "waited {PATIENCE:?} for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    if poll(PATIENCE, || cond().then_some(())).is_none() {
+        panic!("waited {PATIENCE:?} for {what}");
     }
 }
 
@@ -392,31 +400,27 @@ impl Station {
         what: &str,
         pred: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        loop {
-            let text = std::fs::read_to_string(dir.join("manifest.jsonl")).unwrap_or_default();
-            if let Some(r) = text
+        let mut text = String::new();
+        let found = poll(PATIENCE, || {
+            text = std::fs::read_to_string(dir.join("manifest.jsonl")).unwrap_or_default();
+            let found = text
                 .lines()
                 .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                .find(|r| pred(r))
-            {
-                return r;
-            }
-            if let Some(c) = self.0.as_mut() {
-                if c.try_wait().ok().flatten().is_some() {
-                    let out = self.0.take().unwrap().wait_with_output().unwrap();
-                    panic!(
-                        "packwitness exited while waiting for {what}: {}",
-                        show(&out)
-                    );
+                .find(|r| pred(r));
+            if found.is_none() {
+                if let Some(c) = self.0.as_mut() {
+                    if c.try_wait().ok().flatten().is_some() {
+                        let out = self.0.take().unwrap().wait_with_output().unwrap();
+                        panic!(
+                            "packwitness exited while waiting for {what}: {}",
+                            show(&out)
+                        );
+                    }
                 }
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "waited {PATIENCE:?} for {what}; the manifest has:\n{text}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+            found
+        });
+        found.unwrap_or_else(|| panic!("waited {PATIENCE:?} for {what}; the manifest has:\n{text}"))
     }
 
     /// The process id.
@@ -484,10 +488,7 @@ impl Station {
     /// Waits (up to `limit`) for the process to end by itself, then collects its output.
     pub fn finish_after(&mut self, limit: std::time::Duration) -> Output {
         let mut child = self.0.take().expect("a running child");
-        let deadline = std::time::Instant::now() + limit;
-        while child.try_wait().expect("waiting").is_none() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        poll(limit, || child.try_wait().expect("waiting").map(|_| ()));
         let _ = child.kill();
         child.wait_with_output().expect("waiting for packwitness")
     }
