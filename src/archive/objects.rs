@@ -437,25 +437,14 @@ impl Bucket {
 
     /// The bytes under `key`, if any.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
-        match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(o) => {
-                let data = o.body.collect().await.map_err(|e| ArchiveError::Store {
-                    what: format!("reading {key}"),
-                    detail: e.to_string(),
-                })?;
-                Ok(Some(data.into_bytes().to_vec()))
-            }
-            Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
-            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => Ok(None),
-            Err(e) => Err(store_err(&format!("reading {key}"), e)),
-        }
+        let Some((_, body)) = self.get_stream(key).await? else {
+            return Ok(None);
+        };
+        let data = body.collect().await.map_err(|e| ArchiveError::Store {
+            what: format!("reading {key}"),
+            detail: e.to_string(),
+        })?;
+        Ok(Some(data.into_bytes().to_vec()))
     }
 
     /// Removes every version of `key` but `keep` (all of them when `None`): superseded
