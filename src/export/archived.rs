@@ -192,8 +192,6 @@ pub fn write(
     let file = std::fs::File::create(&tmp)
         .map_err(|e| bad(&tmp, format!("cannot create the bundle: {e}")))?;
     let mut zip = Bundle::new(file, &tmp);
-    let mut names = std::collections::BTreeMap::new();
-    let mut sums = String::new();
     let total: u64 = g
         .clips
         .iter()
@@ -256,12 +254,10 @@ pub fn write(
             &gc.sealed.bytes,
             &gc.sealed.proof,
         )?);
-        let name = super::clip_name(&mut names, &file, c.clip);
-        zip.add_file(&gc.file, &name, &mut |n| progress(done + n, total))?;
+        let name = zip.add_clip(&file, c.clip, c.sha256.as_deref(), &gc.file, &mut |n| {
+            progress(done + n, total)
+        })?;
         done += c.size.unwrap_or(0);
-        if let Some(sha) = &c.sha256 {
-            sums.push_str(&format!("{sha}  {name}\n"));
-        }
         (c.still_start, c.still_end) = super::add_stills(&mut zip, k, &gc.file)?;
         c.file = Some(name);
         if let Some((size, proof)) = gc
@@ -339,7 +335,6 @@ pub fn write(
             evidence: &evidence,
             verifier: &verifier,
             checkpoint: &g.checkpoint,
-            sums: &sums,
             uploads: &made,
             scans: &scans,
             tmp: &tmp,

@@ -21,7 +21,6 @@
 //!                            the archive, [`archived`]: cosigned by the archive instead,
 //!                            with its key in archive.pub and evidence.json archive_key)
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -290,8 +289,6 @@ pub fn export(
         cp: &cp,
         data_dir,
         config,
-        names: BTreeMap::new(),
-        sums: String::new(),
         done: 0,
         total: found.iter().filter_map(|f| f.clip.size).sum(),
         progress,
@@ -429,9 +426,6 @@ struct Builder<'a> {
     cp: &'a Checkpointed,
     data_dir: &'a Path,
     config: &'a Config,
-    /// Clip file names used so far (two clips never share a name inside the bundle).
-    names: BTreeMap<String, u32>,
-    sums: String,
     done: u64,
     total: u64,
     progress: &'a dyn Fn(u64, u64),
@@ -527,7 +521,7 @@ impl Builder<'_> {
         if c.sealed_line.is_some() && (fetched.is_some() || !c.pruned) {
             let src = fetched.clone().unwrap_or(local);
             let name = self.add_clip_file(c, &src)?;
-            stills = self.add_stills(k, &src)?;
+            stills = add_stills(&mut self.zip, k, &src)?;
             if burn_in && derived::has_text_track(&src) {
                 burned_in = Some(self.add_burned(k, c, &src, &name)?);
             }
@@ -597,23 +591,14 @@ impl Builder<'_> {
 
     /// Copies a clip in, byte for byte; returns its name in the bundle.
     fn add_clip_file(&mut self, c: &index::ClipRow, src: &Path) -> Result<String, Error> {
-        let name = clip_name(&mut self.names, &c.file, c.clip);
         let (done, total, progress) = (self.done, self.total, self.progress);
-        self.zip
-            .add_file(src, &name, &mut |n| progress(done + n, total))?;
+        let name = self
+            .zip
+            .add_clip(&c.file, c.clip, c.sha256.as_deref(), src, &mut |n| {
+                progress(done + n, total)
+            })?;
         self.done += c.size.unwrap_or(0);
-        if let Some(sha) = &c.sha256 {
-            self.sums.push_str(&format!("{sha}  {name}\n"));
-        }
         Ok(name)
-    }
-
-    fn add_stills(
-        &mut self,
-        k: usize,
-        src: &Path,
-    ) -> Result<(Option<String>, Option<String>), Error> {
-        add_stills(&mut self.zip, k, src)
     }
 
     /// A copy of a passthrough clip with the stamp burned in (for people; not evidence).
@@ -659,28 +644,12 @@ impl Builder<'_> {
                 evidence,
                 verifier,
                 checkpoint: &self.cp.note,
-                sums: &self.sums,
                 uploads: &self.uploads,
                 scans: &self.scans,
                 tmp: &self.tmp,
             },
             sign,
         )
-    }
-}
-
-/// The name of a clip file in the bundle (two clips never share one).
-fn clip_name(names: &mut BTreeMap<String, u32>, file: &str, clip: u64) -> String {
-    let base = Path::new(file)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| format!("clip{clip}.mp4"));
-    let n = names.entry(base.clone()).or_insert(0u32);
-    *n += 1;
-    if *n == 1 {
-        format!("clips/{base}")
-    } else {
-        format!("clips/{base}-{n}")
     }
 }
 
@@ -715,7 +684,6 @@ struct Closing<'a> {
     evidence: &'a Evidence,
     verifier: &'a NoteVerifier,
     checkpoint: &'a str,
-    sums: &'a str,
     uploads: &'a [crate::log::Record],
     scans: &'a [crate::log::Record],
     tmp: &'a Path,
@@ -735,7 +703,8 @@ fn seal(mut zip: Bundle, c: &Closing<'_>, sign: &dyn Fn(&str) -> String) -> Resu
     if let Some(key) = &c.evidence.archive_key {
         zip.add("archive.pub", format!("{key}\n").as_bytes(), true)?;
     }
-    zip.add("SHA256SUMS", c.sums.as_bytes(), true)?;
+    let sums = std::mem::take(&mut zip.sums);
+    zip.add("SHA256SUMS", sums.as_bytes(), true)?;
     let json = serde_json::to_vec_pretty(c.evidence).map_err(|e| Error::internal(e.to_string()))?;
     zip.add("evidence.json", &json, true)?;
     let html = report::report(

@@ -2,7 +2,7 @@
 //! `bundle.note`, each cited manifest line with its inclusion proof.
 //!
 //! Owns: the zip's entries (compressed or stored, Zip64 for large clips, `verify.sh`
-//! executable) and the file hashes. Never: decides what goes into a bundle (the builder in
+//! executable), the file hashes, the clips' names and their `SHA256SUMS` list. Never: decides what goes into a bundle (the builder in
 //! [`super`] does) or reads a clip from anywhere but the reader it is given.
 
 use std::collections::BTreeMap;
@@ -23,6 +23,10 @@ pub(super) struct Bundle {
     pub(super) stills: BTreeMap<String, Vec<u8>>,
     /// The inclusion proofs against the bundle's checkpoint (for the report's own check).
     pub(super) proofs: BTreeMap<String, String>,
+    /// Clip file names used so far (two clips never share a name inside the bundle), and
+    /// the `SHA256SUMS` list of the clips added.
+    clip_names: BTreeMap<String, u32>,
+    pub(super) sums: String,
 }
 
 impl Bundle {
@@ -33,6 +37,8 @@ impl Bundle {
             hashes: BTreeMap::new(),
             stills: BTreeMap::new(),
             proofs: BTreeMap::new(),
+            clip_names: BTreeMap::new(),
+            sums: String::new(),
         }
     }
 
@@ -100,16 +106,35 @@ impl Bundle {
         Ok(())
     }
 
-    /// Copies the file `src` in as `name` (stored, Zip64-ready).
-    pub(super) fn add_file(
+    /// Copies the clip `src` in, byte for byte, under the name of its file in the data dir
+    /// (`file`, clip `clip`), and lists it in `SHA256SUMS` with its sealed `sha256`; returns
+    /// its name in the bundle.
+    pub(super) fn add_clip(
         &mut self,
+        file: &str,
+        clip: u64,
+        sha256: Option<&str>,
         src: &Path,
-        name: &str,
         progress: &mut dyn FnMut(u64),
-    ) -> Result<(), Error> {
+    ) -> Result<String, Error> {
+        let base = Path::new(file)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("clip{clip}.mp4"));
+        let n = self.clip_names.entry(base.clone()).or_insert(0u32);
+        *n += 1;
+        let name = if *n == 1 {
+            format!("clips/{base}")
+        } else {
+            format!("clips/{base}-{n}")
+        };
         let mut input =
             std::fs::File::open(src).map_err(|e| bad(src, format!("cannot read the clip: {e}")))?;
-        self.add_reader(name, &mut input, true, progress)
+        self.add_reader(&name, &mut input, true, progress)?;
+        if let Some(sha) = sha256 {
+            self.sums.push_str(&format!("{sha}  {name}\n"));
+        }
+        Ok(name)
     }
 
     /// Adds a line read elsewhere (the archive) with its proof file, once.
