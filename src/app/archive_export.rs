@@ -207,16 +207,19 @@ async fn gather(
             cosigned: Vec::new(),
         };
         // The earliest stamp after the seal, and the token in force when the clip opened.
-        if let Some(s) = log.stamp_covering(c.seal, log.size).await? {
-            let note = String::from_utf8_lossy(&s.note).into_owned();
-            g.after = Some((
-                s.size,
-                prove_in(&log, c.seal, &g.sealed.bytes, s.size, &note).await?,
-            ));
-            add_stamp(&log, &mut stamps, s.size, &checkpoint).await?;
+        if let Some(size) = log.stamp_covering(c.seal, log.size).await? {
+            if let Some(note) = add_stamp(&log, &mut stamps, size, &checkpoint).await? {
+                g.after = Some((
+                    size,
+                    prove_in(&log, c.seal, &g.sealed.bytes, size, &note).await?,
+                ));
+            }
         }
         if let Some((line, size)) = log.anchored_before(c.clip).await? {
-            if add_stamp(&log, &mut stamps, size, &checkpoint).await? {
+            if add_stamp(&log, &mut stamps, size, &checkpoint)
+                .await?
+                .is_some()
+            {
                 g.anchored = Some(cite(&log, line, &checkpoint).await?);
             }
         }
@@ -278,26 +281,30 @@ async fn gather(
     })
 }
 
-/// Adds the stamped checkpoint of `size` once, when the bucket holds it; whether it is there.
+/// Adds the stamped checkpoint of `size` once (read from the bucket the first time a clip
+/// needs it); its note, when the bucket holds it.
 async fn add_stamp(
     log: &ArchivedLog<'_>,
     stamps: &mut Vec<GatheredStamp>,
     size: u64,
     checkpoint: &str,
-) -> Result<bool, ArchiveError> {
-    if stamps.iter().any(|s| s.size == size) {
-        return Ok(true);
+) -> Result<Option<String>, ArchiveError> {
+    let note = |s: &GatheredStamp| String::from_utf8_lossy(&s.note).into_owned();
+    if let Some(s) = stamps.iter().find(|s| s.size == size) {
+        return Ok(Some(note(s)));
     }
     let Some(s) = log.stamp(size).await? else {
-        return Ok(false);
+        return Ok(None);
     };
-    stamps.push(GatheredStamp {
+    let added = GatheredStamp {
         size,
         consistency: consistency(log, size, checkpoint).await?,
         note: s.note,
         tsr: s.tsr,
-    });
-    Ok(true)
+    };
+    let text = note(&added);
+    stamps.push(added);
+    Ok(Some(text))
 }
 
 #[cfg(test)]

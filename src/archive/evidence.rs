@@ -255,13 +255,9 @@ impl ArchivedLog<'_> {
         proof.ok_or_else(|| self.bad(format!("no consistency proof from {m} to {n} lines")))
     }
 
-    /// The earliest stamped checkpoint the bucket holds whose size holds line `line`, at
-    /// most `upto` lines.
-    pub async fn stamp_covering(
-        &self,
-        line: u64,
-        upto: u64,
-    ) -> Result<Option<ArchivedStamp>, ArchiveError> {
+    /// The size of the earliest stamped checkpoint the bucket holds whose size holds line
+    /// `line`, at most `upto` lines.
+    pub async fn stamp_covering(&self, line: u64, upto: u64) -> Result<Option<u64>, ArchiveError> {
         let row = get(&self.archive.pool)
             .await?
             .query_opt(
@@ -271,10 +267,7 @@ impl ArchivedLog<'_> {
             )
             .await
             .map_err(db("finding the time-stamp of a seal"))?;
-        match row {
-            Some(r) => self.stamp(r.get::<_, i64>(0) as u64).await,
-            None => Ok(None),
-        }
+        Ok(row.map(|r| r.get::<_, i64>(0) as u64))
     }
 
     /// The stamped checkpoint of `size` lines, when the bucket holds its files.
