@@ -20,7 +20,7 @@ use crate::anchor::cosign::WitnessKey;
 use crate::anchor::witness::Answer;
 use crate::archive::service::{self, Archive, Station, MAX_PUSH};
 use crate::archive::wire::{PushAnchors, PushLines};
-use crate::config::ArchiveServerConfig;
+use crate::config::{ArchiveServerConfig, Config};
 use crate::error::{Error, ErrorKind};
 
 /// Connections from one address at once (a station needs one or two; a proxy in front of
@@ -244,25 +244,15 @@ async fn clip_bytes(
         Err(r) => return r,
     };
     match a.clip_bytes(&st, &sha256).await {
-        Ok(Some((len, body))) => {
-            let chunks = futures_util::stream::unfold(Some(body), |body| async move {
-                let mut body = body?;
-                match body.try_next().await {
-                    Ok(Some(bytes)) => Some((Ok(bytes), Some(body))),
-                    Ok(None) => None,
-                    Err(e) => Some((Err(std::io::Error::other(e)), None)),
-                }
-            });
-            (
-                StatusCode::OK,
-                [
-                    (header::CONTENT_TYPE, "video/mp4".to_string()),
-                    (header::CONTENT_LENGTH, len.to_string()),
-                ],
-                Body::from_stream(chunks),
-            )
-                .into_response()
-        }
+        Ok(Some((len, body))) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "video/mp4".to_string()),
+                (header::CONTENT_LENGTH, len.to_string()),
+            ],
+            stream_body(body),
+        )
+            .into_response(),
         Ok(None) => plain(
             StatusCode::NOT_FOUND,
             format!("the archive holds no clip {sha256} of {}\n", st.origin),
@@ -275,6 +265,19 @@ async fn clip_bytes(
             )
         }
     }
+}
+
+/// An object's body as it streams from the store, as a response body (never held whole).
+pub(super) fn stream_body(body: aws_sdk_s3::primitives::ByteStream) -> Body {
+    let chunks = futures_util::stream::unfold(Some(body), |body| async move {
+        let mut body = body?;
+        match body.try_next().await {
+            Ok(Some(bytes)) => Some((Ok(bytes), Some(body))),
+            Ok(None) => None,
+            Err(e) => Some((Err(std::io::Error::other(e)), None)),
+        }
+    });
+    Body::from_stream(chunks)
 }
 
 async fn gone(
@@ -303,14 +306,19 @@ fn unavailable(what: impl std::fmt::Display) -> Error {
 /// address once it listens (after the bucket was checked and the schema migrated).
 pub fn serve(
     listen: &str,
-    cfg: &ArchiveServerConfig,
+    config: &Config,
+    dir: &Path,
     key: WitnessKey,
     ready: impl FnOnce(&str, SocketAddr),
 ) -> Result<(), Error> {
+    let cfg = &config.archive_server;
+    let access = super::archive_access::AccessLog::open(dir, key.name())?;
     let runtime = crate::web::runtime("archive").map_err(unavailable)?;
-    let archive = runtime
-        .block_on(Archive::open(cfg, key))
-        .map_err(Error::from)?;
+    let archive = Arc::new(
+        runtime
+            .block_on(Archive::open(cfg, key))
+            .map_err(Error::from)?,
+    );
     let (std_listener, addr) = crate::web::bind(listen, "127.0.0.1:8090")
         .map_err(|e| unavailable(format!("archive on {listen}: {e}")))?;
     let verifier = archive.verifier();
@@ -341,7 +349,10 @@ pub fn serve(
             post(gone).layer(DefaultBodyLimit::max(4096)),
         )
         .merge(super::archive_search::routes())
-        .with_state(Arc::new(archive));
+        .with_state(archive.clone())
+        .merge(super::archive_app::routes(Arc::new(
+            super::archive_app::App::new(archive, access, config.codes.max_len),
+        )));
     super::serve_until_signal(
         &runtime,
         std_listener,
@@ -357,17 +368,31 @@ pub fn serve(
     )
 }
 
-/// Registers a station key with the archive's database; returns the station's token.
-pub fn add_station(cfg: &ArchiveServerConfig, station_key: &str) -> Result<String, Error> {
+/// Runs `f` on the archive's database (migrated first), for a command.
+pub(super) fn with_database<T, F>(
+    cfg: &ArchiveServerConfig,
+    f: impl FnOnce(deadpool_postgres::Pool) -> F,
+) -> Result<T, Error>
+where
+    F: std::future::Future<Output = Result<T, crate::archive::ArchiveError>>,
+{
     let runtime = crate::web::runtime("archive").map_err(unavailable)?;
     runtime
         .block_on(async {
             let pool = service::pool(cfg)?;
             let mut client = service::get(&pool).await?;
             crate::archive::schema::migrate(&mut client).await?;
-            service::add_station(&pool, station_key).await
+            drop(client);
+            f(pool).await
         })
         .map_err(Error::from)
+}
+
+/// Registers a station key with the archive's database; returns the station's token.
+pub fn add_station(cfg: &ArchiveServerConfig, station_key: &str) -> Result<String, Error> {
+    with_database(cfg, |pool| async move {
+        service::add_station(&pool, station_key).await
+    })
 }
 
 /// What `archive hold` did.

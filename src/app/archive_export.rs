@@ -45,7 +45,23 @@ pub fn export(
     req: &ExportRequest<'_>,
     progress: &dyn Fn(u64, u64),
 ) -> Result<Exported, Error> {
-    let code = crate::codes::normalize(req.code, config.codes.max_len)?;
+    let runtime =
+        crate::web::runtime("archive-export").map_err(|e| Error::msg(ErrorKind::Unavailable, e))?;
+    runtime.block_on(async {
+        let archive = Archive::open(&config.archive_server, key).await?;
+        export_from(&archive, config.codes.max_len, req, progress).await
+    })
+}
+
+/// Writes the bundle of `req.code` from an open archive node (the app's download). The zip
+/// is written on the calling thread: call it where blocking is allowed (a blocking task).
+pub async fn export_from(
+    archive: &Archive,
+    max_len: usize,
+    req: &ExportRequest<'_>,
+    progress: &dyn Fn(u64, u64),
+) -> Result<Exported, Error> {
+    let code = crate::codes::normalize(req.code, max_len)?;
     if let Some(parent) = req.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
             return Err(Error::msg(
@@ -61,15 +77,13 @@ pub fn export(
     let clips_dir = req.out.with_extension("clips.partial");
     std::fs::create_dir_all(&clips_dir)
         .map_err(|e| Error::msg(ErrorKind::Io, format!("{}: {e}", clips_dir.display())))?;
-    let runtime =
-        crate::web::runtime("archive-export").map_err(|e| Error::msg(ErrorKind::Unavailable, e))?;
-    let made = runtime.block_on(async {
-        let archive = Archive::open(&config.archive_server, key).await?;
+    let made = async {
         let now = now_s();
-        let gathered = gather(&archive, &code, req, &clips_dir, now).await?;
+        let gathered = gather(archive, &code, req, &clips_dir, now).await?;
         let cosign = |body: &str| archive.cosign(body, now);
         crate::export::archived::write(&gathered, req.out, &cosign, progress)
-    });
+    }
+    .await;
     let _ = std::fs::remove_dir_all(&clips_dir);
     made
 }

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::archive::search::{self, Agent};
-use crate::archive::service::{self, Archive};
+use crate::archive::service::Archive;
 use crate::config::ArchiveServerConfig;
 use crate::error::Error;
 
@@ -186,14 +186,7 @@ pub fn add_agent(
     name: &str,
     stations: Option<&[String]>,
 ) -> Result<String, Error> {
-    let runtime =
-        crate::web::runtime("archive").map_err(|e| Error::msg(crate::ErrorKind::Unavailable, e))?;
-    runtime
-        .block_on(async {
-            let pool = service::pool(cfg)?;
-            let mut client = service::get(&pool).await?;
-            crate::archive::schema::migrate(&mut client).await?;
-            search::add_agent(&pool, name, stations).await
-        })
-        .map_err(Error::from)
+    super::archive::with_database(cfg, |pool| async move {
+        search::add_agent(&pool, name, stations).await
+    })
 }

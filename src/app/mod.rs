@@ -13,7 +13,10 @@ use crate::error::Error;
 
 pub mod alarm;
 pub mod archive;
+pub mod archive_access;
+pub mod archive_app;
 pub mod archive_export;
+pub mod archive_pages;
 pub mod archive_search;
 pub mod bench;
 pub mod demo;
@@ -198,12 +201,19 @@ pub(crate) fn serve_until_signal(
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|e| bad(format!("cannot use its socket: {e}")))?;
-        let listener = crate::web::Capped::new(listener, caps.per_ip, caps.idle, caps.request);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-            .map_err(|e| bad(format!("stopped: {e}")))
+        let listener = axum::serve::ListenerExt::tap_io(
+            crate::web::Capped::new(listener, caps.per_ip, caps.idle, caps.request),
+            |_| {},
+        );
+        // The peer's address reaches the handlers (the app's login throttle counts by it).
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        })
+        .await
+        .map_err(|e| bad(format!("stopped: {e}")))
     })
 }

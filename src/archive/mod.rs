@@ -20,6 +20,7 @@
 
 use std::fmt;
 
+pub mod accounts;
 pub mod anchors;
 pub mod client;
 pub mod clips;

@@ -435,6 +435,35 @@ impl Bucket {
         }
     }
 
+    /// Bytes `first..=last` of version `version` of `key` as they stream from the store
+    /// (a player's byte range); `None` when there is no such object.
+    pub async fn get_range(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        first: u64,
+        last: u64,
+    ) -> Result<Option<aws_sdk_s3::primitives::ByteStream>, ArchiveError> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version.map(str::to_string))
+            .range(format!("bytes={first}-{last}"))
+            .send()
+            .await
+        {
+            Ok(o) => Ok(Some(o.body)),
+            Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => Ok(None),
+            Err(e) => Err(store_err(
+                &format!("reading bytes {first}-{last} of {key}"),
+                e,
+            )),
+        }
+    }
+
     /// The bytes under `key`, if any.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
         let Some((_, body)) = self.get_stream(key).await? else {

@@ -144,6 +144,31 @@ CREATE INDEX clips_sealed_at ON clips (sealed_at);
 CREATE INDEX clips_clip ON clips (station_id, clip);
 CREATE INDEX clips_station_sealed_at ON clips (station_id, sealed_at);
 "#,
+    // 5: the customer-service app served by the archive: accounts with a password and a
+    // role (a station's roles), each limited or not to some stations, directly or through
+    // named station groups (a warehouse, a client of a fulfilment centre); their sessions,
+    // shared by every node.
+    r#"
+CREATE TABLE station_groups (
+    name     text PRIMARY KEY,
+    stations text[] NOT NULL,
+    added_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE accounts (
+    name     text PRIMARY KEY,
+    role     text NOT NULL CHECK (role IN ('viewer', 'agent', 'admin')),
+    hash     text NOT NULL,
+    stations text[],
+    groups   text[],
+    added_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE sessions (
+    token_sha256 bytea PRIMARY KEY,
+    account      text NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+    expires_at   timestamptz NOT NULL
+);
+CREATE INDEX sessions_expires ON sessions (expires_at);
+"#,
 ];
 
 /// The schema version this build writes.

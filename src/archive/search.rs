@@ -26,6 +26,8 @@ pub struct Agent {
 /// A clip as a search shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FoundClip {
+    /// The station log it was sealed in (its key's name), as `archive export --station` takes it.
+    pub log: String,
     pub station: String,
     pub camera: String,
     pub order: String,
@@ -40,6 +42,18 @@ pub struct FoundClip {
     /// The bucket holds its bytes, under lock.
     pub archived: bool,
     pub held: bool,
+}
+
+/// A clip whose bytes the bucket holds, as the app plays it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredClip {
+    pub log: String,
+    pub station: String,
+    pub order: String,
+    pub clip: u64,
+    pub size: u64,
+    /// The object's locked version.
+    pub version_id: Option<String>,
 }
 
 /// A station's log on the board of every station.
@@ -102,6 +116,28 @@ pub async fn add_agent(
     Ok(token)
 }
 
+/// The columns of a [`FoundClip`] (`clips c` joined with `stations s`).
+const FOUND: &str = "c.station, c.camera, c.order_code, c.clip, c.seal, c.sha256, c.size,
+    c.reason, c.started_at, c.ended_at, c.stored_at IS NOT NULL, c.held, s.origin";
+
+fn found(r: &tokio_postgres::Row) -> FoundClip {
+    FoundClip {
+        log: r.get(12),
+        station: r.get(0),
+        camera: r.get(1),
+        order: r.get(2),
+        clip: r.get::<_, i64>(3) as u64,
+        seal: r.get::<_, i64>(4) as u64,
+        sha256: r.get(5),
+        size: r.get::<_, i64>(6) as u64,
+        reason: r.get(7),
+        started_at: r.get(8),
+        ended_at: r.get(9),
+        archived: r.get(10),
+        held: r.get(11),
+    }
+}
+
 /// `LIKE` pattern of the codes starting with `prefix` (`%`, `_` and `\` taken literally).
 fn starts_with(prefix: &str) -> String {
     let mut p = String::with_capacity(prefix.len() + 1);
@@ -140,9 +176,7 @@ impl Archive {
             .query(
                 &format!(
                     "{OF_CODE}
-                 SELECT c.station, c.camera, c.order_code, c.clip, c.seal, c.sha256, c.size,
-                        c.reason, c.started_at, c.ended_at, c.stored_at IS NOT NULL, c.held
-                 FROM clips c
+                 SELECT {FOUND} FROM clips c JOIN stations s ON s.id = c.station_id
                  WHERE (c.station_id, c.seal) IN (SELECT * FROM of_code)
                    AND ($2::text[] IS NULL OR c.station = ANY($2))
                  ORDER BY c.sealed_at, c.station_id, c.seal LIMIT 1000"
@@ -151,23 +185,52 @@ impl Archive {
             )
             .await
             .map_err(db("finding an order"))?;
-        Ok(rows
-            .iter()
-            .map(|r| FoundClip {
-                station: r.get(0),
-                camera: r.get(1),
-                order: r.get(2),
-                clip: r.get::<_, i64>(3) as u64,
-                seal: r.get::<_, i64>(4) as u64,
-                sha256: r.get(5),
-                size: r.get::<_, i64>(6) as u64,
-                reason: r.get(7),
-                started_at: r.get(8),
-                ended_at: r.get(9),
-                archived: r.get(10),
-                held: r.get(11),
-            })
-            .collect())
+        Ok(rows.iter().map(found).collect())
+    }
+
+    /// The `limit` clips sealed last that `agent` may see, newest first.
+    pub async fn recent(&self, agent: &Agent, limit: i64) -> Result<Vec<FoundClip>, ArchiveError> {
+        let rows = get(&self.pool)
+            .await?
+            .query(
+                &format!(
+                    "SELECT {FOUND} FROM clips c JOIN stations s ON s.id = c.station_id
+                 WHERE ($1::text[] IS NULL OR c.station = ANY($1))
+                 ORDER BY c.sealed_at DESC LIMIT $2"
+                ),
+                &[&agent.stations, &limit],
+            )
+            .await
+            .map_err(db("listing the newest clips"))?;
+        Ok(rows.iter().map(found).collect())
+    }
+
+    /// The clip of SHA-256 `sha256` that `agent` may see and the bucket holds.
+    pub async fn stored_clip(
+        &self,
+        agent: &Agent,
+        sha256: &str,
+    ) -> Result<Option<StoredClip>, ArchiveError> {
+        let row = get(&self.pool)
+            .await?
+            .query_opt(
+                "SELECT s.origin, c.station, c.order_code, c.clip, c.size, c.version_id
+                 FROM clips c JOIN stations s ON s.id = c.station_id
+                 WHERE c.sha256 = $1 AND c.stored_at IS NOT NULL
+                   AND ($2::text[] IS NULL OR c.station = ANY($2))
+                 ORDER BY c.sealed_at LIMIT 1",
+                &[&sha256, &agent.stations],
+            )
+            .await
+            .map_err(db("finding a stored clip"))?;
+        Ok(row.map(|r| StoredClip {
+            log: r.get(0),
+            station: r.get(1),
+            order: r.get(2),
+            clip: r.get::<_, i64>(3) as u64,
+            size: r.get::<_, i64>(4) as u64,
+            version_id: r.get(5),
+        }))
     }
 
     /// Up to `limit` order codes starting with `prefix` that `agent` may see, in order.

@@ -118,6 +118,11 @@ impl Archive {
         &self.bucket
     }
 
+    /// The database's connection pool (the app's accounts and sessions).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// Registers a station's key; see [`add_station`].
     pub async fn add_station(&self, verifier: &str) -> Result<String, ArchiveError> {
         add_station(&self.pool, verifier).await

@@ -281,6 +281,9 @@ pub fn archive(
         out!("{token}");
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(account) = action.as_ref().and_then(accounts_cmd) {
+        return account(cfg);
+    }
     if let Some(super::ArchiveCmd::Push { url }) = action {
         let dir = super::data_dir_for_reading(dir, config)?;
         let mut cfg = config.archive.clone();
@@ -327,6 +330,11 @@ pub fn archive(
     }
     let dir = dir.context("the archive keeps its signing key in --data-dir DIR: give one")?;
     let signing = packwitness::app::archive::key(&dir, name)?;
+    if let Some(super::ArchiveCmd::AccessKey) = action {
+        let log = packwitness::app::archive_access::AccessLog::open(&dir, signing.name())?;
+        out!("{}", log.verifier());
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(super::ArchiveCmd::Export {
         code,
         output,
@@ -341,8 +349,33 @@ pub fn archive(
             who: &who,
             station: station.as_deref(),
         };
+        let access = packwitness::app::archive_access::AccessLog::open(&dir, signing.name())?;
         let made = packwitness::app::archive_export::export(config, signing, &req, &|_, _| {})?;
         let ev = &made.evidence;
+        // Recorded in the node's access log, as the app's downloads are; not kept otherwise.
+        let recorded = access.record(&packwitness::app::archive_access::Access {
+            action: "export",
+            code: ev.code.clone(),
+            log: ev
+                .station_key
+                .split('+')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            clips: ev.clips.iter().map(|c| c.clip).collect(),
+            who: who.clone(),
+            to: made
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned()),
+        });
+        if let Err(e) = recorded {
+            let _ = std::fs::remove_file(&made.path);
+            return Err(anyhow::Error::from(e).context(format!(
+                "{}: removed: its export could not be recorded",
+                made.path.display()
+            )));
+        }
         out!(
             "wrote {} ({} bytes): {} clip(s) of {} from the archive, proven against the station's checkpoint of {} lines",
             made.path.display(),
@@ -365,13 +398,67 @@ pub fn archive(
         return Ok(ExitCode::SUCCESS);
     }
     let listen = listen.unwrap_or(&cfg.listen).to_string();
-    packwitness::app::archive::serve(&listen, cfg, signing, |key, addr| {
+    packwitness::app::archive::serve(&listen, config, &dir, signing, |key, addr| {
         use std::io::Write;
         let mut so = std::io::stdout().lock();
         let _ = writeln!(so, "{key}").and_then(|()| so.flush());
         eprintln!("packwitness archive: serving http://{addr}/v1/ (Ctrl-C stops)");
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+type ArchiveAccountCmd =
+    Box<dyn FnOnce(&packwitness::config::ArchiveServerConfig) -> Result<ExitCode>>;
+
+/// The `archive` subcommands about the app's accounts and station groups.
+fn accounts_cmd(action: &super::ArchiveCmd) -> Option<ArchiveAccountCmd> {
+    use packwitness::app::archive_app as app;
+    Some(match action.clone() {
+        super::ArchiveCmd::AddAccount {
+            name,
+            role,
+            stations,
+            groups,
+        } => Box::new(move |cfg| {
+            let password = read_password()?;
+            app::add_account(
+                cfg,
+                &name,
+                &role,
+                &password,
+                stations.as_deref(),
+                groups.as_deref(),
+            )?;
+            eprintln!("account {name} added as {role} at the archive");
+            Ok(ExitCode::SUCCESS)
+        }),
+        super::ArchiveCmd::RemoveAccount { name } => Box::new(move |cfg| {
+            if !app::remove_account(cfg, &name)? {
+                bail!("the archive has no account {name:?}");
+            }
+            eprintln!("account {name} removed (its sessions ended)");
+            Ok(ExitCode::SUCCESS)
+        }),
+        super::ArchiveCmd::Accounts => Box::new(|cfg| {
+            let list = |l: &Option<Vec<String>>| l.as_ref().map_or("-".into(), |l| l.join(","));
+            for a in app::list_accounts(cfg)? {
+                out!(
+                    "{}\t{}\tstations {}\tgroups {}",
+                    a.name,
+                    a.role,
+                    list(&a.stations),
+                    list(&a.groups)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+        super::ArchiveCmd::Group { name, stations } => Box::new(move |cfg| {
+            app::put_group(cfg, &name, &stations)?;
+            eprintln!("station group {name}: {}", stations.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }),
+        _ => return None,
+    })
 }
 
 /// The first line of standard input: a password.
@@ -502,6 +589,7 @@ pub fn share(dir: PathBuf, config: &Config, action: super::ShareCmd) -> Result<E
             who,
             to: Some(id.into()),
             derived: None,
+            log: None,
         })?;
         appender.checkpoint()?;
         Ok(())

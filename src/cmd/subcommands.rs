@@ -102,7 +102,7 @@ pub enum ScreenCmd {
     },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum ArchiveCmd {
     /// Register a station's key (as `packwitness key` prints it) with the archive's database;
     /// prints the station's token as the last line, for its `[archive] token`. Registering
@@ -161,4 +161,34 @@ pub enum ArchiveCmd {
         #[arg(long)]
         who: Option<String>,
     },
+    /// Add an account of the app the archive serves (or change its role, password and
+    /// limits); its password is the first line of standard input. Roles as at a station:
+    /// viewer (find and play), agent (also download and export), admin.
+    AddAccount {
+        name: String,
+        #[arg(long, value_parser = ["viewer", "agent", "admin"])]
+        role: String,
+        /// The stations it may see (their names, comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        stations: Option<Vec<String>>,
+        /// The station groups it may see (`archive group`), comma-separated. Without
+        /// --stations and --groups: every station.
+        #[arg(long, value_delimiter = ',')]
+        groups: Option<Vec<String>>,
+    },
+    /// Remove an account of the archive's app (its sessions end at once).
+    RemoveAccount { name: String },
+    /// List the accounts of the archive's app: name, role, stations, groups.
+    Accounts,
+    /// Name a group of stations (a warehouse, a client of a fulfilment centre), or give an
+    /// existing group new stations; accounts limited to it see them.
+    Group {
+        name: String,
+        /// Its stations' names, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        stations: Vec<String>,
+    },
+    /// Print the key of this node's access log (DIR/access), for
+    /// `packwitness verify --data-dir DIR/access --key KEY`.
+    AccessKey,
 }

@@ -254,6 +254,7 @@ pub fn export(
         who: req.who.to_string(),
         to: Some(out_name),
         derived: None,
+        log: None,
     })?;
     appender.checkpoint()?;
     let reader = LogReader::open(data_dir)?;

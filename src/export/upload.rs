@@ -317,6 +317,7 @@ pub fn upload_mp4(
         who: req.who.to_string(),
         to: name,
         derived: Some(derived.clone()),
+        log: None,
     })?;
     appender.checkpoint()?;
     Ok(Uploaded {

@@ -471,6 +471,10 @@ pub enum Body {
         /// the file a platform received can be tied to the sealed clips. Absent otherwise.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         derived: Option<Derived>,
+        /// In the archive's access log: the station log (its key's name) whose lines `clips`
+        /// are. Absent in a station's own log, whose clips are its own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log: Option<String>,
     },
     /// A legal hold placed on (or, `released`, lifted from) clips: held clips are never pruned.
     Hold {

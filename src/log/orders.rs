@@ -89,6 +89,7 @@ mod tests {
             who: "cs".into(),
             to: None,
             derived: None,
+            log: None,
         }
     }
 

@@ -75,6 +75,7 @@ struct Flat {
     who: Option<String>,
     released: Option<bool>,
     derived: Option<super::Derived>,
+    log: Option<String>,
 }
 
 fn need<T>(v: Option<T>, kind: &str, field: &str) -> Result<T, String> {
@@ -229,6 +230,7 @@ impl Flat {
                 who: req!(who),
                 to: to_string(&self.to, "to")?,
                 derived: self.derived.take(),
+                log: self.log.take(),
             },
             "hold" => Body::Hold {
                 code: req!(code),

@@ -139,6 +139,7 @@ pub fn lines() -> Vec<String> {
             who: "cs-lin".into(),
             to: Some("SF1234567890123.zip".into()),
             derived: None,
+            log: None,
         },
         Body::Hold {
             code: "SO-2026-0001".into(),

@@ -104,7 +104,8 @@ fn save(data_dir: &Path, users: &[User]) -> Result<(), Error> {
     crate::datadir::sync_dir(data_dir).map_err(io)
 }
 
-fn hash(password: &str) -> Result<String, Error> {
+/// An argon2id PHC hash of `password` (refused when shorter than [`MIN_PASSWORD`]).
+pub fn hash(password: &str) -> Result<String, Error> {
     if password.chars().count() < MIN_PASSWORD {
         return Err(bad(format!(
             "the password is shorter than {MIN_PASSWORD} characters"
@@ -119,7 +120,8 @@ fn hash(password: &str) -> Result<String, Error> {
         .map_err(|e| Error::internal(format!("cannot hash the password: {e}")))
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether `name` can name an account.
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -174,11 +176,16 @@ pub fn passwd(data_dir: &Path, name: &str, password: &str) -> Result<(), Error> 
 /// The role of `name` when `password` is theirs.
 pub fn check(users: &[User], name: &str, password: &str) -> Option<Role> {
     let u = users.iter().find(|u| u.name == name)?;
-    let parsed = PasswordHash::new(&u.hash).ok()?;
-    argon2::Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .ok()
-        .map(|()| u.role)
+    matches(&u.hash, password).then_some(u.role)
+}
+
+/// Whether `password` is the one the argon2id PHC string `hash` was made from.
+pub fn matches(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// The accounts of a data dir, read again only when `users.json` changes (its size and

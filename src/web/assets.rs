@@ -38,7 +38,7 @@ style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none';
 form-action 'self'; base-uri 'none'";
 
 /// An embedded asset.
-pub(super) async fn asset(UrlPath(name): UrlPath<String>) -> Response {
+pub async fn asset(UrlPath(name): UrlPath<String>) -> Response {
     match ASSETS.iter().find(|(n, _, _)| *n == name) {
         Some((_, kind, body)) => (
             [
@@ -57,7 +57,7 @@ pub(super) async fn asset(UrlPath(name): UrlPath<String>) -> Response {
 }
 
 /// A page, with the headers that keep it to this server's own scripts.
-pub(super) fn page(html: String) -> Response {
+pub fn page(html: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),

@@ -328,7 +328,7 @@ fn is_page(path: &str) -> bool {
 
 /// True when a reverse proxy on this machine says the browser reached it over HTTPS (the
 /// session cookie is then `Secure`).
-pub(super) fn behind_tls(headers: &axum::http::HeaderMap, peer: SocketAddr) -> bool {
+pub fn behind_tls(headers: &axum::http::HeaderMap, peer: SocketAddr) -> bool {
     peer.ip().is_loopback()
         && headers
             .get("x-forwarded-proto")
@@ -368,7 +368,7 @@ fn token_session(shared: &Shared, req: &Request, secure: bool) -> Response {
 }
 
 /// The login page in the request's language, with what went wrong if anything.
-fn login_form(lang: Lang, error: Option<&str>) -> Html<String> {
+pub fn login_form(lang: Lang, error: Option<&str>) -> Html<String> {
     let page = html! {
         (maud::DOCTYPE)
         html lang=(lang.tag()) {

@@ -39,6 +39,7 @@ pub(super) fn record_access(
         who,
         to,
         derived: None,
+        log: None,
     })?;
     appender.checkpoint()?;
     Ok(())
@@ -147,7 +148,7 @@ pub(super) fn no_clip(clip: u64) -> Failure {
 }
 
 /// Marks a response as a download named `name`.
-pub(super) fn attachment(res: &mut Response, name: &str) {
+pub fn attachment(res: &mut Response, name: &str) {
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
@@ -171,7 +172,7 @@ pub(super) async fn clip_file(
 }
 
 /// Answers `req` from a file (byte ranges, conditional requests) with this content type.
-pub(super) async fn serve_file(
+pub async fn serve_file(
     path: &Path,
     req: Request,
     content_type: &'static str,
@@ -284,7 +285,7 @@ pub(super) async fn made_download(
 }
 
 /// A new scratch directory for a file made for one download (removed once it is sent).
-pub(super) fn scratch_dir(what: &str) -> Result<std::path::PathBuf, Error> {
+pub fn scratch_dir(what: &str) -> Result<std::path::PathBuf, Error> {
     let dir = std::env::temp_dir().join(format!(
         "packwitness-web-{what}-{}-{}",
         std::process::id(),

@@ -628,6 +628,56 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "Codes that start with what you typed, newest first, at most 100: type more of the code for fewer.",
         "显示以所输入内容开头的单号，最新的在前，最多 100 条；多输入几位可缩小范围。",
     ),
+    // The app served by the archive.
+    ("arc_on_its_way", "not in the archive yet (on its way from the station)", "尚未到达归档（正从工位上传）"),
+    ("arc_group", "Station group", "工位组"),
+    (
+        "arc_every_station",
+        "The archive: the clips of every station you may see, also those a station no longer holds.",
+        "归档：可查看您有权限的所有工位的录像，包括工位上已删除的录像。",
+    ),
+    ("arc_codes", "Codes that start like this", "以此开头的单号"),
+    ("arc_board", "Every station", "全部工位"),
+    ("arc_log", "Station log", "工位日志"),
+    ("arc_line", "line", "行"),
+    (
+        "arc_locked",
+        "in the archive's object store, under Object Lock",
+        "已存入归档对象存储（对象锁定）",
+    ),
+    (
+        "arc_bundle_wait",
+        "The evidence bundle can be made once every clip of the order has reached the archive.",
+        "订单的所有录像到达归档后才能生成证据包。",
+    ),
+    (
+        "arc_bundle_note",
+        "The bundle is made from the archive alone, with the archive's cosignature: check it with the station's key and the archive's key.",
+        "证据包完全由归档生成，带归档的联署签名：请用工位公钥和归档公钥核验。",
+    ),
+    (
+        "arc_recorded",
+        "Every play, download and export here is recorded in the archive's signed access log.",
+        "此处的每次播放、下载和导出都记录在归档的签名访问日志中。",
+    ),
+    ("arc_pushed", "Last push", "最后上传"),
+    ("arc_last_seal", "Last seal", "最后封存"),
+    ("arc_today", "Clips today (UTC)", "今日录像（UTC）"),
+    ("arc_lag", "Archive lag", "归档延迟"),
+    ("arc_forked", "FORKED LOG REFUSED", "分叉日志已拒收"),
+    ("arc_caught_up", "every clip in", "录像已全部到达"),
+    ("arc_waiting", "clip(s) waiting since", "段录像待上传，最早封存于"),
+    (
+        "arc_board_note",
+        "One row per station log (a PC's data folder). Lag counts the sealed clips whose bytes the archive does not hold yet.",
+        "每个工位日志（一台电脑的数据文件夹）一行。延迟是已封存但归档尚未收到内容的录像数。",
+    ),
+    (
+        "arc_forbidden",
+        "This order's clips belong to stations your account may not see.",
+        "此订单的录像属于您的账号无权查看的工位。",
+    ),
+    ("arc_board_forbidden", "The board of every station is for accounts that see every station.", "全部工位一览仅对可查看所有工位的账号开放。"),
 ];
 
 /// The string `key` in `lang`, if the table has it.
@@ -692,6 +742,8 @@ mod tests {
             include_str!("kiosk.rs"),
             include_str!("auth.rs"),
             include_str!("share.rs"),
+            include_str!("../app/archive_pages.rs"),
+            include_str!("../app/archive_app.rs"),
         ] {
             for key in call.captures_iter(src).map(|c| c[1].to_string()) {
                 asked += 1;

@@ -49,7 +49,8 @@ mod auth;
 mod conn;
 mod files;
 mod guard;
-use files::{attachment, bundle_download, no_clip, record_access, serve_file, viewed_clip};
+pub use files::{attachment, scratch_dir, serve_file};
+use files::{bundle_download, no_clip, record_access, viewed_clip};
 pub mod health;
 pub mod i18n;
 mod kiosk;
@@ -64,6 +65,8 @@ mod stats;
 mod store;
 
 pub use crate::recorder::status::{Outside, ProcessStatus, StationStatus};
+pub use assets::{asset, page as html_page};
+pub use auth::{behind_tls, login_form};
 pub use conn::{bind, runtime, Capped};
 
 /// Why a scan sent over HTTP got no answer from a station.
@@ -386,7 +389,7 @@ fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// An error for people: the status and one line saying what failed and what to do.
-struct Failure(StatusCode, String);
+pub struct Failure(pub StatusCode, pub String);
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
@@ -403,7 +406,7 @@ impl From<Error> for Failure {
 }
 
 /// Runs blocking work (SQLite, files, FFmpeg) off the async threads.
-async fn blocking<T: Send + 'static>(
+pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Failure> {
     tokio::task::spawn_blocking(f)

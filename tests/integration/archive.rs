@@ -139,7 +139,7 @@ fn archive_status(dir: &Path) -> serde_json::Value {
 }
 
 /// Waits until the archive confirmed every seal of `dir` and holds every clip.
-fn wait_archived(dir: &Path) {
+pub(crate) fn wait_archived(dir: &Path) {
     let last_seal = sealed(dir).iter().map(|r| r["seq"].as_u64().unwrap()).max();
     wait_until(&format!("the archive to hold {}", dir.display()), || {
         let seen = archive_status(dir);

@@ -10,7 +10,7 @@ use crate::archive::{
 use crate::common::*;
 use std::path::Path;
 
-fn verify_bundle(zip: &Path, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+pub(crate) fn verify_bundle(zip: &Path, args: &[&str]) -> (Option<i32>, serde_json::Value) {
     let mut all = vec!["verify-bundle", zip.to_str().unwrap(), "--json"];
     all.extend(args);
     let out = run(&all);

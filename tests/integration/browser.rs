@@ -250,7 +250,7 @@ impl Drop for Browser {
 }
 
 /// SHA-256 (hex) of what the page fetches at `url`, computed in the browser.
-const FETCH_SHA: &str = "const done = arguments[arguments.length - 1];
+pub(crate) const FETCH_SHA: &str = "const done = arguments[arguments.length - 1];
 fetch(arguments[0]).then(async (r) => {
   const b = await r.arrayBuffer();
   const h = new Uint8Array(await crypto.subtle.digest('SHA-256', b));
@@ -259,7 +259,7 @@ fetch(arguments[0]).then(async (r) => {
 }).catch((e) => done({error: String(e)}));";
 
 /// The bytes the page fetches at `url`, base64.
-const FETCH_B64: &str = "const done = arguments[arguments.length - 1];
+pub(crate) const FETCH_B64: &str = "const done = arguments[arguments.length - 1];
 fetch(arguments[0]).then(async (r) => {
   const b = new Uint8Array(await r.arrayBuffer());
   let s = '';

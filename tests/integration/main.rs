@@ -4,6 +4,7 @@
 mod accounts;
 mod anchor;
 mod archive;
+mod archive_app;
 mod archive_export;
 mod bad_input;
 mod bench;

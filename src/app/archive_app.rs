@@ -1,0 +1,835 @@
+//! The customer-service app served by `packwitness archive`: one app for every station, over
+//! the archive's database and bucket, so that customer service need not know which station
+//! packed an order, and a clip a station pruned or lost is still found, played and exported.
+//!
+//! Owns: the app's routes on the archive node (`/login`, `/logout`, `/` search,
+//! `/api/suggest`, `/order/{code}`, `/order/{code}/bundle.zip?log=`, `/clips/{sha256}` with
+//! byte ranges proxied from the bucket, `/clips/{sha256}/download`, `/board`, `/assets/`),
+//! the accounts' sessions (in PostgreSQL, any node answers) and which stations each account
+//! sees, and recording every play, download and export in the node's access log
+//! ([`super::archive_access`]) before a byte of it is sent.
+//! Never: sends a clip's bytes or a bundle that was not recorded, shows a row of a station
+//! the account may not see, or sends the browser to the object store (presigned addresses
+//! would leave the access unchecked and unrecorded, and need the store reachable from every
+//! desk): the bytes pass through the node, a range at a time.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Form, Path as UrlPath, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::archive_access::{Access, AccessLog};
+use super::archive_export::{export_from, ExportRequest};
+use super::archive_pages::{board_page, order_page, search_page, OrderView, SearchView};
+use crate::archive::accounts::{self, Account, SESSION_HOURS};
+use crate::archive::objects::clip_key;
+use crate::archive::search::{Agent, FoundClip};
+use crate::archive::service::Archive;
+use crate::config::ArchiveServerConfig;
+use crate::error::Error;
+use crate::web::accounts::{Role, Sessions};
+use crate::web::i18n::{self, t, Lang, LangQuery};
+use crate::web::page::Viewer;
+use crate::web::{blocking, html_page, Failure};
+
+/// The session cookie of the archive's app (not a station's `pw_session`: a browser sends
+/// cookies to every port of a host).
+const COOKIE: &str = "pwa_session";
+/// Suggestions at most, and clips on the first page.
+const SUGGESTIONS: i64 = 10;
+const RECENT: i64 = 20;
+/// Bundles made at once by one node (each streams every clip of an order from the bucket).
+const MAX_EXPORTS: usize = 2;
+
+/// What the app's handlers share.
+pub struct App {
+    pub archive: Arc<Archive>,
+    pub access: AccessLog,
+    /// `[codes] max_len`: codes are normalised as at recording.
+    pub max_len: usize,
+    /// Failed logins (per address and per account), as a station counts them.
+    pub throttle: Sessions,
+    pub exports: tokio::sync::Semaphore,
+}
+
+impl App {
+    pub fn new(archive: Arc<Archive>, access: AccessLog, max_len: usize) -> App {
+        App {
+            archive,
+            access,
+            max_len,
+            throttle: Sessions::default(),
+            exports: tokio::sync::Semaphore::new(MAX_EXPORTS),
+        }
+    }
+}
+
+/// The app's routes.
+pub fn routes(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(search))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/api/suggest", get(suggest))
+        .route("/order/{code}", get(order))
+        .route("/order/{code}/bundle.zip", get(bundle))
+        .route("/clips/{sha256}", get(play))
+        .route("/clips/{sha256}/download", get(download))
+        .route("/board", get(board))
+        .route("/assets/{name}", get(crate::web::asset))
+        .with_state(app)
+}
+
+// ---- the commands that manage accounts ----------------------------------------------------
+
+fn bad_account_name(name: &str) -> Error {
+    Error::msg(
+        crate::ErrorKind::Invalid,
+        format!("account name {name:?}: letters, digits and . - _ @ only, up to 64"),
+    )
+}
+
+/// Adds (or changes) the account `name` of the archive's app.
+pub fn add_account(
+    cfg: &ArchiveServerConfig,
+    name: &str,
+    role: &str,
+    password: &str,
+    stations: Option<&[String]>,
+    groups: Option<&[String]>,
+) -> Result<(), Error> {
+    if !crate::web::accounts::valid_name(name) {
+        return Err(bad_account_name(name));
+    }
+    Role::parse(role)?;
+    let hash = crate::web::accounts::hash(password)?;
+    super::archive::with_database(cfg, |pool| async move {
+        accounts::put_account(&pool, name, role, &hash, stations, groups).await
+    })
+}
+
+/// Removes the account `name`; false when there was none.
+pub fn remove_account(cfg: &ArchiveServerConfig, name: &str) -> Result<bool, Error> {
+    super::archive::with_database(cfg, |pool| async move {
+        accounts::remove_account(&pool, name).await
+    })
+}
+
+/// The accounts of the archive's app.
+pub fn list_accounts(cfg: &ArchiveServerConfig) -> Result<Vec<accounts::Listed>, Error> {
+    super::archive::with_database(
+        cfg,
+        |pool| async move { accounts::list_accounts(&pool).await },
+    )
+}
+
+/// Names the station group `name`.
+pub fn put_group(cfg: &ArchiveServerConfig, name: &str, stations: &[String]) -> Result<(), Error> {
+    super::archive::with_database(cfg, |pool| async move {
+        accounts::put_group(&pool, name, stations).await
+    })
+}
+
+fn failure(status: StatusCode, text: impl Into<String>) -> Failure {
+    Failure(status, text.into())
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Failure {
+    tracing::error!(error = %e, "the archive's app could not answer");
+    failure(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the archive cannot answer now ({e}); try again"),
+    )
+}
+
+/// The account of the request's session, if any.
+async fn account(app: &App, headers: &HeaderMap) -> Result<Option<Account>, Failure> {
+    let Some(token) = i18n::cookie(headers, COOKIE) else {
+        return Ok(None);
+    };
+    accounts::session(app.archive.pool(), &token)
+        .await
+        .map_err(unavailable)
+}
+
+/// The account, or the answer for nobody: the login page for a page, 401 otherwise.
+async fn need(app: &App, headers: &HeaderMap, page: bool) -> Result<Account, Response> {
+    match account(app, headers).await {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) if page => Err(Redirect::to("/login").into_response()),
+        Ok(None) => Err(failure(
+            StatusCode::UNAUTHORIZED,
+            "log in at /login first (an account made with `packwitness archive add-account`)",
+        )
+        .into_response()),
+        Err(f) => Err(f.into_response()),
+    }
+}
+
+fn may_export(a: &Account) -> bool {
+    Role::parse(&a.role).is_ok_and(|r| r >= Role::Agent)
+}
+
+/// The page's language (the address's `lang=`, the switch's cookie, the browser's), and
+/// the cookie that keeps a switch.
+fn language(lang: Option<String>, headers: &HeaderMap) -> (Lang, Option<HeaderValue>) {
+    let asked = LangQuery { lang };
+    let l = i18n::pick(&asked, headers);
+    let keep = asked.lang.as_ref().and_then(|_| {
+        HeaderValue::from_str(&format!(
+            "pw_lang={}; Path=/; SameSite=Strict; Max-Age=31536000",
+            if l == Lang::Zh { "zh" } else { "en" }
+        ))
+        .ok()
+    });
+    (l, keep)
+}
+
+fn page_with(html: String, keep: Option<HeaderValue>) -> Response {
+    let mut res = html_page(html);
+    if let Some(c) = keep {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+// ---- logging in ---------------------------------------------------------------------------
+
+async fn login_page(Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+    crate::web::login_form(i18n::pick(&q, &headers), None).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    name: String,
+    password: String,
+}
+
+async fn login(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let (ip, lang) = (peer.ip(), i18n::pick(&LangQuery::default(), &headers));
+    let refuse =
+        |status, text: &str| (status, crate::web::login_form(lang, Some(text))).into_response();
+    if app.throttle.locked_out(ip) {
+        tracing::warn!(%ip, "archive login refused: too many failures from this address");
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            t(lang, "login_too_many_here"),
+        );
+    }
+    if let Some(wait) = app.throttle.account_wait(&f.name, ip) {
+        let text =
+            t(lang, "login_too_many_account").replace("{s}", &wait.as_secs().max(1).to_string());
+        return refuse(StatusCode::TOO_MANY_REQUESTS, &text);
+    }
+    let hash = match accounts::credentials(app.archive.pool(), &f.name).await {
+        Ok(h) => h,
+        Err(e) => return unavailable(e).into_response(),
+    };
+    let password = f.password;
+    let right = match hash {
+        Some(h) => {
+            tokio::task::spawn_blocking(move || crate::web::accounts::matches(&h, &password))
+                .await
+                .unwrap_or(false)
+        }
+        None => false,
+    };
+    if !right {
+        app.throttle.failed(ip);
+        app.throttle.account_failed(&f.name);
+        tracing::warn!(%ip, user = %f.name, "failed login at the archive");
+        return refuse(StatusCode::UNAUTHORIZED, t(lang, "login_wrong"));
+    }
+    let token = match accounts::open_session(app.archive.pool(), &f.name).await {
+        Ok(t) => t,
+        Err(e) => return unavailable(e).into_response(),
+    };
+    app.throttle.account_succeeded(&f.name, ip);
+    tracing::info!(user = %f.name, %ip, "logged in at the archive");
+    let mut res = Redirect::to("/").into_response();
+    let secure = crate::web::behind_tls(&headers, peer);
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        SESSION_HOURS * 3600,
+        if secure { "; Secure" } else { "" }
+    )) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Some(token) = i18n::cookie(&headers, COOKIE) {
+        if let Err(e) = accounts::close_session(app.archive.pool(), &token).await {
+            return unavailable(e).into_response();
+        }
+    }
+    let mut res = Redirect::to("/login").into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("pwa_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    res
+}
+
+// ---- finding ------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+struct Asked {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    station: String,
+    #[serde(default)]
+    group: String,
+    lang: Option<String>,
+}
+
+/// The stations a search covers: the account's, narrowed to a station or a group asked for.
+async fn narrowed(app: &App, account: &Account, asked: &Asked) -> Result<Agent, Failure> {
+    let mut agent = account.agent();
+    let mut only: Option<Vec<String>> = None;
+    if !asked.group.is_empty() {
+        let groups = accounts::groups(app.archive.pool())
+            .await
+            .map_err(unavailable)?;
+        only = Some(
+            groups
+                .into_iter()
+                .find(|(g, _)| *g == asked.group)
+                .map(|(_, s)| s)
+                .unwrap_or_default(),
+        );
+    }
+    let station = asked.station.trim();
+    if !station.is_empty() {
+        only = Some(match only {
+            Some(s) => s.into_iter().filter(|x| x == station).collect(),
+            None => vec![station.to_string()],
+        });
+    }
+    if let Some(only) = only {
+        agent.stations = Some(match agent.stations {
+            Some(mine) => only.into_iter().filter(|s| mine.contains(s)).collect(),
+            None => only,
+        });
+    }
+    Ok(agent)
+}
+
+async fn search(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(asked): Query<Asked>,
+) -> Result<Response, Response> {
+    let account = need(&app, &headers, true).await?;
+    let (lang, keep) = language(asked.lang.clone(), &headers);
+    let found = async {
+        let agent = narrowed(&app, &account, &asked).await?;
+        let groups = accounts::groups(app.archive.pool())
+            .await
+            .map_err(unavailable)?;
+        let q = asked.q.trim();
+        let (clips, codes) = if q.is_empty() {
+            let recent = app.archive.recent(&agent, RECENT).await;
+            (recent.map_err(unavailable)?, Vec::new())
+        } else {
+            let code = crate::codes::normalize(q, app.max_len)
+                .map_err(|e| failure(StatusCode::BAD_REQUEST, format!("search {q:?}: {e}")))?;
+            let clips = app.archive.find(&agent, &code).await.map_err(unavailable)?;
+            let codes = if clips.is_empty() {
+                let s = app.archive.suggest(&agent, &code, SUGGESTIONS * 10);
+                s.await.map_err(unavailable)?
+            } else {
+                Vec::new()
+            };
+            (clips, codes)
+        };
+        Ok::<_, Failure>((clips, codes, groups))
+    }
+    .await
+    .map_err(IntoResponse::into_response)?;
+    let (clips, codes, groups) = found;
+    let groups: Vec<String> = groups.into_iter().map(|(g, _)| g).collect();
+    let html = search_page(
+        &Viewer {
+            lang,
+            user: Some(&account.name),
+        },
+        &SearchView {
+            q: asked.q.trim(),
+            station: asked.station.trim(),
+            group: &asked.group,
+            groups: &groups,
+            clips: &clips,
+            codes: &codes,
+            every_station: account.stations.is_none(),
+        },
+    );
+    Ok(page_with(html, keep))
+}
+
+#[derive(Deserialize)]
+struct Typed {
+    #[serde(default)]
+    q: String,
+}
+
+/// `/api/suggest?q=`: the codes starting with what was typed, as the station's app has them.
+async fn suggest(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(typed): Query<Typed>,
+) -> Result<Json<serde_json::Value>, Response> {
+    let account = need(&app, &headers, false).await?;
+    let q = typed.q.trim();
+    if q.is_empty() {
+        return Ok(Json(serde_json::json!({ "normalized": "", "codes": [] })));
+    }
+    let norm = crate::codes::normalize(q, app.max_len).map_err(|e| {
+        failure(StatusCode::BAD_REQUEST, format!("search {q:?}: {e}")).into_response()
+    })?;
+    let codes = app
+        .archive
+        .suggest(&account.agent(), &norm, SUGGESTIONS)
+        .await
+        .map_err(|e| unavailable(e).into_response())?;
+    Ok(Json(
+        serde_json::json!({ "normalized": norm, "codes": codes, "no_video": [] }),
+    ))
+}
+
+/// The clips of `code` the account sees; 403 when the order has clips but none of them
+/// (so that an agent limited to some stations is told, not shown an empty order).
+async fn visible(app: &App, account: &Account, code: &str) -> Result<Vec<FoundClip>, Failure> {
+    let mine = app
+        .archive
+        .find(&account.agent(), code)
+        .await
+        .map_err(unavailable)?;
+    if mine.is_empty() && account.stations.is_some() {
+        let every = Agent {
+            name: account.name.clone(),
+            stations: None,
+        };
+        let any = app.archive.find(&every, code).await.map_err(unavailable)?;
+        if !any.is_empty() {
+            return Err(failure(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "order {code}: its clips belong to stations account {} may not see",
+                    account.name
+                ),
+            ));
+        }
+    }
+    Ok(mine)
+}
+
+async fn order(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    UrlPath(code): UrlPath<String>,
+    Query(q): Query<LangQuery>,
+) -> Result<Response, Response> {
+    let account = need(&app, &headers, true).await?;
+    let (lang, keep) = language(q.lang, &headers);
+    let code = crate::codes::normalize(&code, app.max_len).map_err(|e| {
+        failure(StatusCode::BAD_REQUEST, format!("order {code:?}: {e}")).into_response()
+    })?;
+    let clips = match visible(&app, &account, &code).await {
+        Ok(c) => c,
+        Err(Failure(StatusCode::FORBIDDEN, _)) => {
+            let body = maud::html! { p.bad { (t(lang, "arc_forbidden")) } p { a href="/" { (t(lang, "search")) } } };
+            let v = Viewer {
+                lang,
+                user: Some(&account.name),
+            };
+            let html = crate::web::page::layout(&v, &code, body);
+            return Ok((StatusCode::FORBIDDEN, page_with(html, keep)).into_response());
+        }
+        Err(f) => return Err(f.into_response()),
+    };
+    let html = order_page(
+        &Viewer {
+            lang,
+            user: Some(&account.name),
+        },
+        &OrderView {
+            code: &code,
+            clips: &clips,
+            agent: may_export(&account),
+        },
+    );
+    Ok(page_with(html, keep))
+}
+
+async fn board(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Result<Response, Response> {
+    let account = need(&app, &headers, true).await?;
+    let (lang, keep) = language(q.lang, &headers);
+    if account.stations.is_some() {
+        return Err((StatusCode::FORBIDDEN, t(lang, "arc_board_forbidden")).into_response());
+    }
+    let today = chrono::Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    let rows = app
+        .archive
+        .board(today)
+        .await
+        .map_err(|e| unavailable(e).into_response())?;
+    let v = Viewer {
+        lang,
+        user: Some(&account.name),
+    };
+    Ok(page_with(board_page(&v, &rows), keep))
+}
+
+// ---- the bytes ----------------------------------------------------------------------------
+
+/// Records `access` in the node's access log, off the async threads.
+async fn record(app: &Arc<App>, access: Access) -> Result<u64, Failure> {
+    let a = app.clone();
+    blocking(move || a.access.record(&access)).await
+}
+
+/// The byte range a request asks of a file of `size` bytes: `None` for all of it (no
+/// `Range`, or one this server answers whole: several ranges, another unit); `Err` when it
+/// starts past the end.
+fn range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+    else {
+        return Ok(None);
+    };
+    if spec.contains(',') || size == 0 {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let parsed = match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(first), Ok(last)) if first <= last => Some((first, last.min(size - 1))),
+        (Ok(first), Err(_)) if b.is_empty() => Some((first, size - 1)),
+        (Err(_), Ok(n)) if a.is_empty() && n > 0 => Some((size.saturating_sub(n), size - 1)),
+        _ => None,
+    };
+    match parsed {
+        Some((first, _)) if first >= size => Err(()),
+        other => Ok(other),
+    }
+}
+
+/// A clip's bytes (all, or the range asked) from the bucket, recorded as `action` first when
+/// the request starts at its first byte (a player's many range requests are one viewing).
+async fn clip(
+    app: Arc<App>,
+    headers: HeaderMap,
+    method: Method,
+    sha256: String,
+    action: &'static str,
+) -> Result<Response, Response> {
+    let account = need(&app, &headers, false).await?;
+    if action == "download" && !may_export(&account) {
+        return Err(failure(
+            StatusCode::FORBIDDEN,
+            format!(
+                "account {} may play clips, not download them (role viewer)",
+                account.name
+            ),
+        )
+        .into_response());
+    }
+    let found = app
+        .archive
+        .stored_clip(&account.agent(), &sha256)
+        .await
+        .map_err(|e| unavailable(e).into_response())?;
+    let Some(c) = found else {
+        return Err(failure(
+            StatusCode::NOT_FOUND,
+            format!(
+                "the archive holds no clip {sha256} that account {} may see",
+                account.name
+            ),
+        )
+        .into_response());
+    };
+    let asked = if action == "download" {
+        Ok(None)
+    } else {
+        range(&headers, c.size)
+    };
+    let Ok(asked) = asked else {
+        return Ok((
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, format!("bytes */{}", c.size))],
+        )
+            .into_response());
+    };
+    let (first, last) = asked.unwrap_or((0, c.size.saturating_sub(1)));
+    let mut res_headers = vec![
+        (header::CONTENT_TYPE, "video/mp4".to_string()),
+        (header::ACCEPT_RANGES, "bytes".to_string()),
+        (header::CONTENT_LENGTH, (last + 1 - first).to_string()),
+        (header::CACHE_CONTROL, "private, no-store".to_string()),
+    ];
+    if asked.is_some() {
+        res_headers.push((
+            header::CONTENT_RANGE,
+            format!("bytes {first}-{last}/{}", c.size),
+        ));
+    }
+    if action == "download" {
+        let name = format!(
+            "{}_{}_{}.mp4",
+            crate::datadir::safe_name(&c.order),
+            crate::datadir::safe_name(&c.station),
+            c.clip
+        );
+        res_headers.push((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ));
+    }
+    let status = if asked.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let mut res = Response::builder().status(status);
+    for (k, v) in res_headers {
+        res = res.header(k, v);
+    }
+    if method == Method::HEAD {
+        return res
+            .body(axum::body::Body::empty())
+            .map_err(|e| unavailable(e).into_response());
+    }
+    if first == 0 {
+        record(
+            &app,
+            Access {
+                action,
+                code: c.order.clone(),
+                log: c.log.clone(),
+                clips: vec![c.clip],
+                who: account.name.clone(),
+                to: None,
+            },
+        )
+        .await
+        .map_err(IntoResponse::into_response)?;
+    }
+    let body = app
+        .archive
+        .bucket()
+        .get_range(&clip_key(&sha256), c.version_id.as_deref(), first, last)
+        .await
+        .map_err(|e| unavailable(e).into_response())?
+        .ok_or_else(|| {
+            unavailable(format!("clip {sha256} is listed but not in the bucket")).into_response()
+        })?;
+    res.body(super::archive::stream_body(body))
+        .map_err(|e| unavailable(e).into_response())
+}
+
+async fn play(
+    State(app): State<Arc<App>>,
+    UrlPath(sha256): UrlPath<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    clip(app, headers, method, sha256, "view").await
+}
+
+async fn download(
+    State(app): State<Arc<App>>,
+    UrlPath(sha256): UrlPath<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    clip(app, headers, method, sha256, "download").await
+}
+
+#[derive(Deserialize)]
+struct BundleAsked {
+    log: Option<String>,
+}
+
+/// An order's evidence bundle of one station log, made from the archive alone and recorded
+/// as an `export` before it is sent.
+async fn bundle(
+    State(app): State<Arc<App>>,
+    UrlPath(code): UrlPath<String>,
+    Query(asked): Query<BundleAsked>,
+    req: Request,
+) -> Result<Response, Response> {
+    let account = need(&app, req.headers(), false).await?;
+    let bad = |status, text: String| failure(status, text).into_response();
+    if !may_export(&account) {
+        return Err(bad(
+            StatusCode::FORBIDDEN,
+            format!("account {} may not export (role viewer)", account.name),
+        ));
+    }
+    let code = crate::codes::normalize(&code, app.max_len)
+        .map_err(|e| bad(StatusCode::BAD_REQUEST, format!("order {code:?}: {e}")))?;
+    let mine = visible(&app, &account, &code)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let mut logs: Vec<&str> = mine.iter().map(|c| c.log.as_str()).collect();
+    logs.dedup();
+    let log = match (asked.log.as_deref(), logs.as_slice()) {
+        (Some(l), _) => l.to_string(),
+        (None, [one]) => one.to_string(),
+        (None, []) => {
+            return Err(bad(
+                StatusCode::NOT_FOUND,
+                format!("the archive holds no clip of order {code}"),
+            ))
+        }
+        (None, _) => {
+            return Err(bad(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "order {code} has clips of several station logs ({}): add ?log=NAME",
+                    logs.join(", ")
+                ),
+            ))
+        }
+    };
+    // A bundle holds every clip of the order in that log: all of them must be the account's.
+    let every = Agent {
+        name: account.name.clone(),
+        stations: None,
+    };
+    let all = app
+        .archive
+        .find(&every, &code)
+        .await
+        .map_err(|e| unavailable(e).into_response())?;
+    let of_log = |list: &[FoundClip]| -> Vec<u64> {
+        list.iter()
+            .filter(|c| c.log == log)
+            .map(|c| c.seal)
+            .collect()
+    };
+    if of_log(&all).is_empty() {
+        return Err(bad(
+            StatusCode::NOT_FOUND,
+            format!("order {code} has no clip in station log {log}"),
+        ));
+    }
+    if of_log(&all) != of_log(&mine) {
+        return Err(bad(
+            StatusCode::FORBIDDEN,
+            format!(
+                "order {code}'s bundle of {log} holds clips of stations account {} may not see",
+                account.name
+            ),
+        ));
+    }
+    let _permit = app.exports.try_acquire().map_err(|_| {
+        bad(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_EXPORTS} bundles are being made on this node now; try again in a minute"),
+        )
+    })?;
+    let name = format!(
+        "evidence-{}-{}.zip",
+        crate::datadir::safe_name(&code),
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    let dir =
+        crate::web::scratch_dir("archive-bundle").map_err(|e| unavailable(e).into_response())?;
+    let out = dir.join(&name);
+    let (a, who, o, c, l) = (
+        app.clone(),
+        account.name.clone(),
+        out.clone(),
+        code.clone(),
+        log.clone(),
+    );
+    let handle = tokio::runtime::Handle::current();
+    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u64>, Error> {
+        let req = ExportRequest {
+            code: &c,
+            out: &o,
+            who: &who,
+            station: Some(&l),
+        };
+        let made = handle.block_on(export_from(&a.archive, a.max_len, &req, &|_, _| {}))?;
+        Ok(made.evidence.clips.iter().map(|c| c.clip).collect())
+    })
+    .await
+    .map_err(unavailable)
+    .and_then(|r| r.map_err(Failure::from));
+    let sent = async {
+        let clips = made.map_err(IntoResponse::into_response)?;
+        record(
+            &app,
+            Access {
+                action: "export",
+                code: code.clone(),
+                log: log.clone(),
+                clips,
+                who: account.name.clone(),
+                to: Some(name.clone()),
+            },
+        )
+        .await
+        .map_err(IntoResponse::into_response)?;
+        let mut res = crate::web::serve_file(&out, req, "application/zip")
+            .await
+            .map_err(IntoResponse::into_response)?;
+        crate::web::attachment(&mut res, &name);
+        Ok(res)
+    }
+    .await;
+    // Streamed from the open file: its space is freed when the download ends.
+    let _ = std::fs::remove_dir_all(&dir);
+    sent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_player_s_byte_ranges_are_answered_and_others_whole() {
+        let h = |r: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::RANGE, r.parse().unwrap());
+            h
+        };
+        assert_eq!(range(&HeaderMap::new(), 100), Ok(None));
+        assert_eq!(range(&h("bytes=0-"), 100), Ok(Some((0, 99))));
+        assert_eq!(range(&h("bytes=10-19"), 100), Ok(Some((10, 19))));
+        assert_eq!(range(&h("bytes=90-200"), 100), Ok(Some((90, 99))));
+        assert_eq!(range(&h("bytes=-10"), 100), Ok(Some((90, 99))));
+        assert_eq!(range(&h("bytes=100-"), 100), Err(()));
+        assert_eq!(range(&h("bytes=0-1,5-6"), 100), Ok(None));
+        assert_eq!(range(&h("items=0-1"), 100), Ok(None));
+        assert_eq!(range(&h("bytes=9-3"), 100), Ok(None));
+    }
+}
