@@ -114,6 +114,33 @@ fn archive(a: Args) -> Result<ExitCode> {
             ar::MAX_RSS_MB
         ));
     }
+    {
+        use packwitness::app::bench::archive_play as pl;
+        let p = &r.play;
+        out!(
+            "playing through the archive's app ({} ranges of {} KiB, proxied from the bucket after the session and stations are checked): p50 {:.2} ms, p99 {:.2} ms; reference, the same ranges read straight from the bucket: p50 {:.2} ms, p99 {:.2} ms; ratio {:.2} (target <= {:.1}); a play's first range, its access record signed first: p50 {:.1} ms, p99 {:.1} ms (target p50 < {:.0} ms)",
+            p.ranges,
+            p.range_bytes / 1024,
+            p.node_p50_ms,
+            p.node_p99_ms,
+            p.direct_p50_ms,
+            p.direct_p99_ms,
+            p.ratio(),
+            pl::MAX_RANGE_RATIO,
+            p.start_p50_ms,
+            p.start_p99_ms,
+            pl::MAX_START_MS
+        );
+        if p.ratio() > pl::MAX_RANGE_RATIO {
+            missed.push(format!(
+                "a range through the app takes {:.2}x a direct read",
+                p.ratio()
+            ));
+        }
+        if p.start_p50_ms >= pl::MAX_START_MS {
+            missed.push(format!("a play starts in {:.1} ms", p.start_p50_ms));
+        }
+    }
     if let Some(s) = &r.search {
         use packwitness::app::bench::archive_search as sr;
         out!(

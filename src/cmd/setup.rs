@@ -402,7 +402,7 @@ pub fn archive(
         use std::io::Write;
         let mut so = std::io::stdout().lock();
         let _ = writeln!(so, "{key}").and_then(|()| so.flush());
-        eprintln!("packwitness archive: serving http://{addr}/v1/ (Ctrl-C stops)");
+        eprintln!("packwitness archive: serving the stations at http://{addr}/v1/ and the customer-service app at http://{addr}/ (Ctrl-C stops)");
     })?;
     Ok(ExitCode::SUCCESS)
 }

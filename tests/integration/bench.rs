@@ -386,7 +386,26 @@ fn bench_archive_ingests_every_clip_and_measures_the_store_alone() {
     );
     let board = measured(search, "logs) ");
     let search_ok = find99 < 20.0 && sug99 < 50.0 && day < 1000.0 && board < 1000.0;
-    let pass = clips_s >= 166.7 && x >= 20.0 && rss < 200.0 && search_ok;
+    // Clips played through the archive's app, against the same ranges from the bucket.
+    let play = text
+        .lines()
+        .find(|l| l.starts_with("playing through the archive's app"))
+        .unwrap_or_else(|| panic!("{}", show(&out)));
+    assert_eq!(
+        number_after(play, "app ("),
+        80.0,
+        "two rounds of 40 clips: {play}"
+    );
+    let node = measured(play, "checked): p50 ");
+    let bucket = measured(play, "bucket: p50 ");
+    let play_ratio = number_after(play, "ratio ");
+    assert!(
+        (play_ratio - node / bucket).abs() <= 0.01 + 0.01 * play_ratio,
+        "ratio {play_ratio} is not {node}/{bucket}\n{play}"
+    );
+    let start = measured(play, "signed first: p50 ");
+    let play_ok = play_ratio <= 3.0 && start < 250.0;
+    let pass = clips_s >= 166.7 && x >= 20.0 && rss < 200.0 && search_ok && play_ok;
     verdict_agrees(&out, pass);
     assert_clean(tmp.path());
 }

@@ -61,6 +61,8 @@ pub struct ArchiveBench {
     pub direct_clips_per_s: f64,
     /// The search at scale, when asked for (`--clips`).
     pub search: Option<super::archive_search::SearchBench>,
+    /// Clips played through the archive's app against the bucket read directly.
+    pub play: super::archive_play::PlayBench,
 }
 
 /// One station's data dir and its writing state.
@@ -418,6 +420,7 @@ pub fn archive(
         )));
     }
 
+    let play = super::archive_play::play(&rt, &cfg, &client, &url)?;
     let search = match search_clips {
         0 => None,
         n => Some(super::archive_search::search(&rt, &cfg, &url, n)?),
@@ -474,5 +477,6 @@ pub fn archive(
         pg_bytes_per_clip: table_bytes as f64 / clips as f64,
         direct_clips_per_s: clips as f64 / direct_s.max(1e-9),
         search,
+        play,
     })
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::Error;
 
 pub mod archive;
+pub mod archive_play;
 pub mod archive_search;
 pub mod ledger;
 mod lookup;
