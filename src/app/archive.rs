@@ -395,17 +395,7 @@ pub fn add_station(cfg: &ArchiveServerConfig, station_key: &str) -> Result<Strin
     })
 }
 
-/// What `archive hold` did.
-#[derive(Debug, Default)]
-pub struct Held {
-    /// Clips of the order, legal holds changed in the store now.
-    pub clips: u64,
-    pub holds_applied: u64,
-    /// Objects (clips and the objects their proofs need) whose lock was extended now, and
-    /// until when (Unix seconds; 0 when nothing was extended).
-    pub extended: u64,
-    pub until: i64,
-}
+pub use crate::archive::clips::Held;
 
 /// Holds (or releases) every archived clip of `order`. A hold also keeps the clips and the
 /// objects their proofs need locked for at least `retain_days` (default: `retention_days`)
@@ -416,37 +406,12 @@ pub fn hold(
     on: bool,
     retain_days: Option<u32>,
 ) -> Result<Held, Error> {
-    let runtime = crate::web::runtime("archive").map_err(unavailable)?;
-    runtime
-        .block_on(async {
-            let bucket = crate::archive::objects::Bucket::new(cfg)?;
-            let pool = service::pool(cfg)?;
-            let mut client = service::get(&pool).await?;
-            crate::archive::schema::migrate(&mut client).await?;
-            drop(client);
-            let (clips, holds_applied) =
-                crate::archive::clips::hold_order(&pool, &bucket, order, on).await?;
-            let mut held = Held {
-                clips,
-                holds_applied,
-                ..Held::default()
-            };
-            if on || retain_days.is_some() {
-                let days = i64::from(retain_days.unwrap_or(cfg.retention_days));
-                held.until = chrono::Utc::now().timestamp() + days * 86_400;
-                let (_, extended) = crate::archive::clips::extend(
-                    &pool,
-                    &bucket,
-                    cfg.lock_mode,
-                    crate::archive::clips::Clips::Order(order),
-                    held.until,
-                )
-                .await?;
-                held.extended = extended;
-            }
-            Ok::<Held, crate::archive::ArchiveError>(held)
-        })
-        .map_err(Error::from)
+    let bucket = crate::archive::objects::Bucket::new(cfg)?;
+    let lock = cfg.lock_mode;
+    let retain = (on || retain_days.is_some()).then(|| retain_days.unwrap_or(cfg.retention_days));
+    with_database(cfg, |pool| async move {
+        crate::archive::clips::hold(&pool, &bucket, lock, order, on, retain).await
+    })
 }
 
 /// Sends what `data_dir` holds to the archive of `cfg` until everything signed is confirmed;

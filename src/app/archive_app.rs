@@ -3,11 +3,12 @@
 //! packed an order, and a clip a station pruned or lost is still found, played and exported.
 //!
 //! Owns: the app's routes on the archive node (`/login`, `/logout`, `/` search,
-//! `/api/suggest`, `/order/{code}`, `/order/{code}/bundle.zip?log=`, `/clips/{sha256}` with
-//! byte ranges proxied from the bucket, `/clips/{sha256}/download`, `/board`, `/assets/`),
-//! the accounts' sessions (in PostgreSQL, any node answers) and which stations each account
-//! sees, and recording every play, download and export in the node's access log
-//! ([`super::archive_access`]) before a byte of it is sent.
+//! `/api/suggest`, `/order/{code}`, `/order/{code}/hold`, `/board`, `/assets/`; the bytes,
+//! `/clips/{sha256}[/download]` and `/order/{code}/bundle.zip?log=`, are
+//! [`super::archive_downloads`]), the accounts' sessions (in PostgreSQL, any node answers) and
+//! which stations each account sees, the commands that manage accounts and station groups,
+//! and recording every play, download, export and hold in the node's access log
+//! ([`super::archive_access`]) before it is done.
 //! Never: sends a clip's bytes or a bundle that was not recorded, shows a row of a station
 //! the account may not see, or sends the browser to the object store (presigned addresses
 //! would leave the access unchecked and unrecorded, and need the store reachable from every
@@ -16,18 +17,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Form, Path as UrlPath, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::extract::{ConnectInfo, Form, Path as UrlPath, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::archive_access::{Access, AccessLog};
-use super::archive_export::{export_from, ExportRequest};
+use super::archive_downloads as downloads;
 use super::archive_pages::{board_page, order_page, search_page, OrderView, SearchView};
 use crate::archive::accounts::{self, Account, SESSION_HOURS};
-use crate::archive::objects::clip_key;
 use crate::archive::search::{Agent, FoundClip};
 use crate::archive::service::Archive;
 use crate::config::ArchiveServerConfig;
@@ -43,8 +43,6 @@ const COOKIE: &str = "pwa_session";
 /// Suggestions at most, and clips on the first page.
 const SUGGESTIONS: i64 = 10;
 const RECENT: i64 = 20;
-/// Bundles made at once by one node (each streams every clip of an order from the bucket).
-const MAX_EXPORTS: usize = 2;
 
 /// What the app's handlers share.
 pub struct App {
@@ -64,7 +62,7 @@ impl App {
             access,
             max_len,
             throttle: Sessions::default(),
-            exports: tokio::sync::Semaphore::new(MAX_EXPORTS),
+            exports: tokio::sync::Semaphore::new(downloads::MAX_EXPORTS),
         }
     }
 }
@@ -77,9 +75,10 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/logout", post(logout))
         .route("/api/suggest", get(suggest))
         .route("/order/{code}", get(order))
-        .route("/order/{code}/bundle.zip", get(bundle))
-        .route("/clips/{sha256}", get(play))
-        .route("/clips/{sha256}/download", get(download))
+        .route("/order/{code}/bundle.zip", get(downloads::bundle))
+        .route("/order/{code}/hold", post(hold))
+        .route("/clips/{sha256}", get(downloads::play))
+        .route("/clips/{sha256}/download", get(downloads::download))
         .route("/board", get(board))
         .route("/assets/{name}", get(crate::web::asset))
         .with_state(app)
@@ -135,11 +134,11 @@ pub fn put_group(cfg: &ArchiveServerConfig, name: &str, stations: &[String]) -> 
     })
 }
 
-fn failure(status: StatusCode, text: impl Into<String>) -> Failure {
+pub(super) fn failure(status: StatusCode, text: impl Into<String>) -> Failure {
     Failure(status, text.into())
 }
 
-fn unavailable(e: impl std::fmt::Display) -> Failure {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> Failure {
     tracing::error!(error = %e, "the archive's app could not answer");
     failure(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -158,7 +157,7 @@ async fn account(app: &App, headers: &HeaderMap) -> Result<Option<Account>, Fail
 }
 
 /// The account, or the answer for nobody: the login page for a page, 401 otherwise.
-async fn need(app: &App, headers: &HeaderMap, page: bool) -> Result<Account, Response> {
+pub(super) async fn need(app: &App, headers: &HeaderMap, page: bool) -> Result<Account, Response> {
     match account(app, headers).await {
         Ok(Some(a)) => Ok(a),
         Ok(None) if page => Err(Redirect::to("/login").into_response()),
@@ -171,7 +170,7 @@ async fn need(app: &App, headers: &HeaderMap, page: bool) -> Result<Account, Res
     }
 }
 
-fn may_export(a: &Account) -> bool {
+pub(super) fn may_export(a: &Account) -> bool {
     Role::parse(&a.role).is_ok_and(|r| r >= Role::Agent)
 }
 
@@ -411,7 +410,11 @@ async fn suggest(
 
 /// The clips of `code` the account sees; 403 when the order has clips but none of them
 /// (so that an agent limited to some stations is told, not shown an empty order).
-async fn visible(app: &App, account: &Account, code: &str) -> Result<Vec<FoundClip>, Failure> {
+pub(super) async fn visible(
+    app: &App,
+    account: &Account,
+    code: &str,
+) -> Result<Vec<FoundClip>, Failure> {
     let mine = app
         .archive
         .find(&account.agent(), code)
@@ -501,195 +504,34 @@ async fn board(
     Ok(page_with(board_page(&v, &rows), keep))
 }
 
-// ---- the bytes ----------------------------------------------------------------------------
-
 /// Records `access` in the node's access log, off the async threads.
-async fn record(app: &Arc<App>, access: Access) -> Result<u64, Failure> {
+pub(super) async fn record(app: &Arc<App>, access: Access) -> Result<u64, Failure> {
     let a = app.clone();
     blocking(move || a.access.record(&access)).await
 }
 
-/// The byte range a request asks of a file of `size` bytes: `None` for all of it (no
-/// `Range`, or one this server answers whole: several ranges, another unit); `Err` when it
-/// starts past the end.
-fn range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(spec) = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("bytes="))
-    else {
-        return Ok(None);
-    };
-    if spec.contains(',') || size == 0 {
-        return Ok(None);
-    }
-    let Some((a, b)) = spec.split_once('-') else {
-        return Ok(None);
-    };
-    let (a, b) = (a.trim(), b.trim());
-    let parsed = match (a.parse::<u64>(), b.parse::<u64>()) {
-        (Ok(first), Ok(last)) if first <= last => Some((first, last.min(size - 1))),
-        (Ok(first), Err(_)) if b.is_empty() => Some((first, size - 1)),
-        (Err(_), Ok(n)) if a.is_empty() && n > 0 => Some((size.saturating_sub(n), size - 1)),
-        _ => None,
-    };
-    match parsed {
-        Some((first, _)) if first >= size => Err(()),
-        other => Ok(other),
-    }
-}
-
-/// A clip's bytes (all, or the range asked) from the bucket, recorded as `action` first when
-/// the request starts at its first byte (a player's many range requests are one viewing).
-async fn clip(
-    app: Arc<App>,
-    headers: HeaderMap,
-    method: Method,
-    sha256: String,
-    action: &'static str,
-) -> Result<Response, Response> {
-    let account = need(&app, &headers, false).await?;
-    if action == "download" && !may_export(&account) {
-        return Err(failure(
-            StatusCode::FORBIDDEN,
-            format!(
-                "account {} may play clips, not download them (role viewer)",
-                account.name
-            ),
-        )
-        .into_response());
-    }
-    let found = app
-        .archive
-        .stored_clip(&account.agent(), &sha256)
-        .await
-        .map_err(|e| unavailable(e).into_response())?;
-    let Some(c) = found else {
-        return Err(failure(
-            StatusCode::NOT_FOUND,
-            format!(
-                "the archive holds no clip {sha256} that account {} may see",
-                account.name
-            ),
-        )
-        .into_response());
-    };
-    let asked = if action == "download" {
-        Ok(None)
-    } else {
-        range(&headers, c.size)
-    };
-    let Ok(asked) = asked else {
-        return Ok((
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            [(header::CONTENT_RANGE, format!("bytes */{}", c.size))],
-        )
-            .into_response());
-    };
-    let (first, last) = asked.unwrap_or((0, c.size.saturating_sub(1)));
-    let mut res_headers = vec![
-        (header::CONTENT_TYPE, "video/mp4".to_string()),
-        (header::ACCEPT_RANGES, "bytes".to_string()),
-        (header::CONTENT_LENGTH, (last + 1 - first).to_string()),
-        (header::CACHE_CONTROL, "private, no-store".to_string()),
-    ];
-    if asked.is_some() {
-        res_headers.push((
-            header::CONTENT_RANGE,
-            format!("bytes {first}-{last}/{}", c.size),
-        ));
-    }
-    if action == "download" {
-        let name = format!(
-            "{}_{}_{}.mp4",
-            crate::datadir::safe_name(&c.order),
-            crate::datadir::safe_name(&c.station),
-            c.clip
-        );
-        res_headers.push((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        ));
-    }
-    let status = if asked.is_some() {
-        StatusCode::PARTIAL_CONTENT
-    } else {
-        StatusCode::OK
-    };
-    let mut res = Response::builder().status(status);
-    for (k, v) in res_headers {
-        res = res.header(k, v);
-    }
-    if method == Method::HEAD {
-        return res
-            .body(axum::body::Body::empty())
-            .map_err(|e| unavailable(e).into_response());
-    }
-    if first == 0 {
-        record(
-            &app,
-            Access {
-                action,
-                code: c.order.clone(),
-                log: c.log.clone(),
-                clips: vec![c.clip],
-                who: account.name.clone(),
-                to: None,
-            },
-        )
-        .await
-        .map_err(IntoResponse::into_response)?;
-    }
-    let body = app
-        .archive
-        .bucket()
-        .get_range(&clip_key(&sha256), c.version_id.as_deref(), first, last)
-        .await
-        .map_err(|e| unavailable(e).into_response())?
-        .ok_or_else(|| {
-            unavailable(format!("clip {sha256} is listed but not in the bucket")).into_response()
-        })?;
-    res.body(super::archive::stream_body(body))
-        .map_err(|e| unavailable(e).into_response())
-}
-
-async fn play(
-    State(app): State<Arc<App>>,
-    UrlPath(sha256): UrlPath<String>,
-    method: Method,
-    headers: HeaderMap,
-) -> Result<Response, Response> {
-    clip(app, headers, method, sha256, "view").await
-}
-
-async fn download(
-    State(app): State<Arc<App>>,
-    UrlPath(sha256): UrlPath<String>,
-    method: Method,
-    headers: HeaderMap,
-) -> Result<Response, Response> {
-    clip(app, headers, method, sha256, "download").await
-}
-
 #[derive(Deserialize)]
-struct BundleAsked {
-    log: Option<String>,
+struct HoldForm {
+    /// `1`: lift the hold.
+    #[serde(default)]
+    release: String,
 }
 
-/// An order's evidence bundle of one station log, made from the archive alone and recorded
-/// as an `export` before it is sent.
-async fn bundle(
+/// Places (or lifts) a legal hold on every clip of an order, of every station, as
+/// `archive hold` does; only for an account that sees every one of them. Recorded per
+/// station log as a `hold` (or `release`) access.
+async fn hold(
     State(app): State<Arc<App>>,
     UrlPath(code): UrlPath<String>,
-    Query(asked): Query<BundleAsked>,
-    req: Request,
+    headers: HeaderMap,
+    Form(f): Form<HoldForm>,
 ) -> Result<Response, Response> {
-    let account = need(&app, req.headers(), false).await?;
+    let account = need(&app, &headers, false).await?;
     let bad = |status, text: String| failure(status, text).into_response();
     if !may_export(&account) {
         return Err(bad(
             StatusCode::FORBIDDEN,
-            format!("account {} may not export (role viewer)", account.name),
+            format!("account {} may not hold orders (role viewer)", account.name),
         ));
     }
     let code = crate::codes::normalize(&code, app.max_len)
@@ -697,28 +539,6 @@ async fn bundle(
     let mine = visible(&app, &account, &code)
         .await
         .map_err(IntoResponse::into_response)?;
-    let mut logs: Vec<&str> = mine.iter().map(|c| c.log.as_str()).collect();
-    logs.dedup();
-    let log = match (asked.log.as_deref(), logs.as_slice()) {
-        (Some(l), _) => l.to_string(),
-        (None, [one]) => one.to_string(),
-        (None, []) => {
-            return Err(bad(
-                StatusCode::NOT_FOUND,
-                format!("the archive holds no clip of order {code}"),
-            ))
-        }
-        (None, _) => {
-            return Err(bad(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "order {code} has clips of several station logs ({}): add ?log=NAME",
-                    logs.join(", ")
-                ),
-            ))
-        }
-    };
-    // A bundle holds every clip of the order in that log: all of them must be the account's.
     let every = Agent {
         name: account.name.clone(),
         stations: None,
@@ -728,108 +548,48 @@ async fn bundle(
         .find(&every, &code)
         .await
         .map_err(|e| unavailable(e).into_response())?;
-    let of_log = |list: &[FoundClip]| -> Vec<u64> {
-        list.iter()
-            .filter(|c| c.log == log)
-            .map(|c| c.seal)
-            .collect()
-    };
-    if of_log(&all).is_empty() {
+    if all.is_empty() {
         return Err(bad(
             StatusCode::NOT_FOUND,
-            format!("order {code} has no clip in station log {log}"),
+            format!("the archive holds no clip of order {code}"),
         ));
     }
-    if of_log(&all) != of_log(&mine) {
+    if mine.len() != all.len() {
         return Err(bad(
             StatusCode::FORBIDDEN,
             format!(
-                "order {code}'s bundle of {log} holds clips of stations account {} may not see",
+                "order {code} has clips of stations account {} may not see: ask an account that sees them all",
                 account.name
             ),
         ));
     }
-    let _permit = app.exports.try_acquire().map_err(|_| {
-        bad(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{MAX_EXPORTS} bundles are being made on this node now; try again in a minute"),
-        )
-    })?;
-    let name = format!(
-        "evidence-{}-{}.zip",
-        crate::datadir::safe_name(&code),
-        chrono::Utc::now().format("%Y%m%d-%H%M%S")
-    );
-    let dir =
-        crate::web::scratch_dir("archive-bundle").map_err(|e| unavailable(e).into_response())?;
-    let out = dir.join(&name);
-    let (a, who, o, c, l) = (
-        app.clone(),
-        account.name.clone(),
-        out.clone(),
-        code.clone(),
-        log.clone(),
-    );
-    let handle = tokio::runtime::Handle::current();
-    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u64>, Error> {
-        let req = ExportRequest {
-            code: &c,
-            out: &o,
-            who: &who,
-            station: Some(&l),
+    let on = f.release != "1";
+    let mut logs: Vec<&str> = all.iter().map(|c| c.log.as_str()).collect();
+    logs.sort_unstable();
+    logs.dedup();
+    for log in logs {
+        let clips = all
+            .iter()
+            .filter(|c| c.log == log)
+            .map(|c| c.clip)
+            .collect();
+        let access = Access {
+            action: if on { "hold" } else { "release" },
+            code: code.clone(),
+            log: log.to_string(),
+            clips,
+            who: account.name.clone(),
+            to: None,
         };
-        let made = handle.block_on(export_from(&a.archive, a.max_len, &req, &|_, _| {}))?;
-        Ok(made.evidence.clips.iter().map(|c| c.clip).collect())
-    })
-    .await
-    .map_err(unavailable)
-    .and_then(|r| r.map_err(Failure::from));
-    let sent = async {
-        let clips = made.map_err(IntoResponse::into_response)?;
-        record(
-            &app,
-            Access {
-                action: "export",
-                code: code.clone(),
-                log: log.clone(),
-                clips,
-                who: account.name.clone(),
-                to: Some(name.clone()),
-            },
-        )
-        .await
-        .map_err(IntoResponse::into_response)?;
-        let mut res = crate::web::serve_file(&out, req, "application/zip")
+        record(&app, access)
             .await
             .map_err(IntoResponse::into_response)?;
-        crate::web::attachment(&mut res, &name);
-        Ok(res)
     }
-    .await;
-    // Streamed from the open file: its space is freed when the download ends.
-    let _ = std::fs::remove_dir_all(&dir);
-    sent
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_player_s_byte_ranges_are_answered_and_others_whole() {
-        let h = |r: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(header::RANGE, r.parse().unwrap());
-            h
-        };
-        assert_eq!(range(&HeaderMap::new(), 100), Ok(None));
-        assert_eq!(range(&h("bytes=0-"), 100), Ok(Some((0, 99))));
-        assert_eq!(range(&h("bytes=10-19"), 100), Ok(Some((10, 19))));
-        assert_eq!(range(&h("bytes=90-200"), 100), Ok(Some((90, 99))));
-        assert_eq!(range(&h("bytes=-10"), 100), Ok(Some((90, 99))));
-        assert_eq!(range(&h("bytes=100-"), 100), Err(()));
-        assert_eq!(range(&h("bytes=0-1,5-6"), 100), Ok(None));
-        assert_eq!(range(&h("items=0-1"), 100), Ok(None));
-        assert_eq!(range(&h("bytes=9-3"), 100), Ok(None));
-    }
+    let held = app
+        .archive
+        .hold(&code, on)
+        .await
+        .map_err(|e| unavailable(e).into_response())?;
+    tracing::info!(order = %code, on, clips = held.clips, applied = held.holds_applied, who = %account.name, "legal hold at the archive");
+    Ok(Redirect::to(&format!("/order/{}", crate::web::page::url_escape(&code))).into_response())
 }

@@ -165,6 +165,11 @@ pub fn order_page(v: &Viewer<'_>, o: &OrderView<'_>) -> String {
                 }
             }
             p.note { (t(lang, "arc_bundle_note")) }
+            @let held = o.clips.iter().any(|c| c.held);
+            form.inline.hold method="post" action={ "/order/" (url_escape(o.code)) "/hold" } {
+                input type="hidden" name="release" value=(if held { "1" } else { "0" });
+                button type="submit" { (t(lang, if held { "release" } else { "hold" })) }
+            }
         }
         @for c in o.clips { (clip_section(lang, c, o.agent)) }
         p.note { (t(lang, "arc_recorded")) }

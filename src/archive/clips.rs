@@ -281,6 +281,52 @@ pub async fn apply_holds(
     Ok(n)
 }
 
+/// What holding an order did.
+#[derive(Debug, Default)]
+pub struct Held {
+    /// Clips of the order, legal holds changed in the store now.
+    pub clips: u64,
+    pub holds_applied: u64,
+    /// Objects (clips and the objects their proofs need) whose lock was extended now, and
+    /// until when (Unix seconds; 0 when nothing was extended).
+    pub extended: u64,
+    pub until: i64,
+}
+
+/// Holds (or releases) every archived clip of `order`, of every station; with `retain`, also
+/// keeps the clips and the objects their proofs need locked (`lock`) for at least that many
+/// days from now (a lock is never shortened).
+pub async fn hold(
+    pool: &Pool,
+    bucket: &Bucket,
+    lock: LockMode,
+    order: &str,
+    on: bool,
+    retain: Option<u32>,
+) -> Result<Held, ArchiveError> {
+    let (clips, holds_applied) = hold_order(pool, bucket, order, on).await?;
+    let mut held = Held {
+        clips,
+        holds_applied,
+        ..Held::default()
+    };
+    if let Some(days) = retain {
+        held.until = chrono::Utc::now().timestamp() + i64::from(days) * 86_400;
+        let (_, extended) = extend(pool, bucket, lock, Clips::Order(order), held.until).await?;
+        held.extended = extended;
+    }
+    Ok(held)
+}
+
+impl super::service::Archive {
+    /// Holds (or releases) every clip of `order`; a hold keeps them locked for at least
+    /// `retention_days` from now.
+    pub async fn hold(&self, order: &str, on: bool) -> Result<Held, ArchiveError> {
+        let retain = on.then_some(self.retention_days);
+        hold(&self.pool, &self.bucket, self.lock, order, on, retain).await
+    }
+}
+
 /// `archive hold ORDER`: holds (or releases) every clip of an order, of every station, at the
 /// archive itself; returns the clips and how many holds were applied now.
 pub async fn hold_order(

@@ -160,7 +160,7 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 /// One SQL query's rows, through PostgreSQL's own client library.
-fn sql(pg: &Postgres, query: &str) -> Vec<tokio_postgres::Row> {
+pub(crate) fn sql(pg: &Postgres, query: &str) -> Vec<tokio_postgres::Row> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -3,11 +3,12 @@
 //! archive finds an order of each by a typed prefix, plays one from the object store and
 //! downloads its bundle, which verifies with the station's key and the archive's key; an
 //! agent limited (through a station group) to one station gets 403 for the other's order and
-//! does not see it in suggestions; a viewer plays but may not download. The archive's access
-//! log then verifies with `packwitness verify` and holds the play and the export.
+//! does not see it in suggestions, nor holds it; a viewer plays but may not download; a legal
+//! hold placed from the page reaches the object store. The archive's access log then
+//! verifies with `packwitness verify` and holds the plays, the export and the hold.
 
 use crate::archive::{
-    add_station, archive_cmd, evidence_servers, pack, record, start_archive, station_config,
+    add_station, archive_cmd, evidence_servers, pack, record, sql, start_archive, station_config,
     wait_archived,
 };
 use crate::archive_export::verify_bundle;
@@ -73,7 +74,7 @@ fn log_out(b: &Browser) {
 #[ignore = "slow tier: PostgreSQL, SeaweedFS, two stations and Chromium; run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn customer_service_finds_plays_and_exports_any_station_s_order_at_the_archive() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_pg, _sw, port, cfg) = evidence_servers(tmp.path());
+    let (pg, _sw, port, cfg) = evidence_servers(tmp.path());
     let archive_dir = tmp.path().join("archive");
     let (_node, archive_key) = start_archive(&cfg, &archive_dir);
 
@@ -198,6 +199,20 @@ fn customer_service_finds_plays_and_exports_any_station_s_order_at_the_archive()
     // Without the archive's key the list of the order's clips rests on nothing trusted.
     let (code, _) = verify_bundle(&zip_path, &["--key", &key_b]);
     assert_eq!(code, Some(4));
+
+    // A dispute: alice places a legal hold from the page; the store holds the clip.
+    b.click("form.hold button");
+    b.wait_js(
+        "the order under legal hold",
+        "return document.body.innerText.includes('under legal hold') && document.querySelector('form.hold input[name=release]').value === '1';",
+    );
+    let held = sql(
+        &pg,
+        "SELECT held, hold_applied FROM clips WHERE order_code = 'SOB-2002'",
+    );
+    assert!(held
+        .iter()
+        .all(|r| r.get::<_, bool>(0) && r.get::<_, bool>(1)));
     log_out(&b);
 
     // bob sees warehouse A only: B's order is refused, its clip unknown, its code never
@@ -212,6 +227,11 @@ fn customer_service_finds_plays_and_exports_any_station_s_order_at_the_archive()
     assert_eq!(status, 404);
     let (status, _) = fetch(&b, "/board");
     assert_eq!(status, 403);
+    let refused = b.js_async(
+        "const done = arguments[arguments.length - 1]; fetch('/order/SOB-2002/hold', {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'release=1'}).then(r => done(r.status));",
+        serde_json::json!([]),
+    );
+    assert_eq!(refused, 403);
     let (status, body) = fetch(&b, &format!("/clips/{sha_a}"));
     assert_eq!(status, 200);
     assert_eq!(packwitness::digest::sha256_hex(&body), sha_a);
@@ -262,6 +282,8 @@ fn customer_service_finds_plays_and_exports_any_station_s_order_at_the_archive()
     assert!(accessed("view", "alice", "SOB-2002"), "{recs:?}");
     assert!(accessed("export", "alice", "SOB-2002"), "{recs:?}");
     assert!(accessed("view", "bob", "SOA-1001"), "{recs:?}");
+    assert!(accessed("hold", "alice", "SOB-2002"), "{recs:?}");
+    assert!(!accessed("release", "bob", "SOB-2002"), "{recs:?}");
     assert!(!accessed("download", "vera", "SOA-1001"), "{recs:?}");
     let export = recs
         .iter()

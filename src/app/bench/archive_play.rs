@@ -9,12 +9,17 @@ use crate::config::ArchiveServerConfig;
 use crate::Error;
 
 /// Target: a range read through the node takes at most this many times a direct read (p50).
-pub const MAX_RANGE_RATIO: f64 = 3.0;
+pub const MAX_RANGE_RATIO: f64 = 2.0;
 /// Target: a play's first range (the access record written first) within this (p50, ms).
 pub const MAX_START_MS: f64 = 250.0;
 
-/// Bytes of each range read (a player's read-ahead is of this order).
-const RANGE: u64 = 64 * 1024;
+/// The clips played: how many, and about how large (a couple of minutes of 720p).
+pub const CLIPS: u64 = 4;
+pub const CLIP_BYTES: usize = 24 << 20;
+/// Bytes of each range read (what a browser's player asks for at a time is of this order).
+const RANGE: u64 = 1 << 20;
+/// Ranges read of each clip per round.
+const PER_CLIP: u64 = 5;
 
 /// What playing through the node measured.
 #[derive(Debug, Clone, Default)]
@@ -51,6 +56,7 @@ pub fn play(
     cfg: &ArchiveServerConfig,
     client: &aws_sdk_s3::Client,
     url: &str,
+    station: &str,
 ) -> Result<PlayBench, Error> {
     let password = "bench-player-password";
     crate::app::archive_app::add_account(cfg, "bench-player", "agent", password, None, None)?;
@@ -61,9 +67,9 @@ pub fn play(
         tokio::spawn(conn);
         let rows = c
             .query(
-                "SELECT sha256, size, version_id FROM clips WHERE stored_at IS NOT NULL
-                 ORDER BY sealed_at LIMIT 40",
-                &[],
+                "SELECT sha256, size, version_id FROM clips
+                 WHERE stored_at IS NOT NULL AND station = $1",
+                &[&station],
             )
             .await
             .map_err(|e| fail(format!("PostgreSQL: {e}")))?;
@@ -73,8 +79,11 @@ pub fn play(
                 .collect(),
         )
     })?;
-    if clips.is_empty() {
-        return Err(fail("the archive holds no clip to play"));
+    if clips.len() as u64 != CLIPS {
+        return Err(fail(format!(
+            "the archive holds {} of the {CLIPS} clips of {station} to play",
+            clips.len()
+        )));
     }
     let http = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -150,11 +159,15 @@ pub fn play(
     for round in 0..2 {
         for (sha, size, version) in &clips {
             let len = RANGE.min(size / 2).max(1);
-            let first = (size / 3 + round * 7).min(size - len);
-            let last = first + len - 1;
             start.push(through_node(sha, 0, len - 1)?);
-            node.push(through_node(sha, first, last)?);
-            bucket.push(direct(sha, version.as_deref(), first, last)?);
+            for k in 0..PER_CLIP {
+                // Spread over the clip, not on a range boundary.
+                let first =
+                    ((size - len) * (k + 1) / (PER_CLIP + 1) + round * 4099).min(size - len);
+                let last = first + len - 1;
+                node.push(through_node(sha, first, last)?);
+                bucket.push(direct(sha, version.as_deref(), first, last)?);
+            }
             range_bytes = len;
         }
     }

@@ -1,0 +1,351 @@
+//! The bytes of the customer-service app at the archive: a clip played (byte ranges proxied
+//! from the bucket), a clip's MP4 downloaded, an order's evidence bundle made from the
+//! archive alone and downloaded.
+//!
+//! Owns: answering a player's byte ranges (one `bytes=` range 206, anything else whole, 416
+//! past the end), the download names, making a bundle off the async threads (at most
+//! [`MAX_EXPORTS`] at once per node). Never: sends a byte before its access is recorded, or a
+//! bundle holding a clip of a station the account may not see.
+
+use std::sync::Arc;
+
+use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::archive_access::Access;
+use super::archive_app::{failure, may_export, need, record, unavailable, visible, App};
+use super::archive_export::{export_from, ExportRequest};
+use crate::archive::objects::clip_key;
+use crate::archive::search::{Agent, FoundClip};
+use crate::error::Error;
+use crate::web::Failure;
+
+/// Bundles made at once by one node (each streams every clip of an order from the bucket).
+pub(super) const MAX_EXPORTS: usize = 2;
+
+/// The byte range a request asks of a file of `size` bytes: `None` for all of it (no
+/// `Range`, or one this server answers whole: several ranges, another unit); `Err` when it
+/// starts past the end.
+fn range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+    else {
+        return Ok(None);
+    };
+    if spec.contains(',') || size == 0 {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let parsed = match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(first), Ok(last)) if first <= last => Some((first, last.min(size - 1))),
+        (Ok(first), Err(_)) if b.is_empty() => Some((first, size - 1)),
+        (Err(_), Ok(n)) if a.is_empty() && n > 0 => Some((size.saturating_sub(n), size - 1)),
+        _ => None,
+    };
+    match parsed {
+        Some((first, _)) if first >= size => Err(()),
+        other => Ok(other),
+    }
+}
+
+/// A clip's bytes (all, or the range asked) from the bucket, recorded as `action` first when
+/// the request starts at its first byte (a player's many range requests are one viewing).
+async fn clip(
+    app: Arc<App>,
+    headers: HeaderMap,
+    method: Method,
+    sha256: String,
+    action: &'static str,
+) -> Result<Response, Response> {
+    let account = need(&app, &headers, false).await?;
+    if action == "download" && !may_export(&account) {
+        return Err(failure(
+            StatusCode::FORBIDDEN,
+            format!(
+                "account {} may play clips, not download them (role viewer)",
+                account.name
+            ),
+        )
+        .into_response());
+    }
+    let found = app
+        .archive
+        .stored_clip(&account.agent(), &sha256)
+        .await
+        .map_err(|e| unavailable(e).into_response())?;
+    let Some(c) = found else {
+        return Err(failure(
+            StatusCode::NOT_FOUND,
+            format!(
+                "the archive holds no clip {sha256} that account {} may see",
+                account.name
+            ),
+        )
+        .into_response());
+    };
+    let asked = if action == "download" {
+        Ok(None)
+    } else {
+        range(&headers, c.size)
+    };
+    let Ok(asked) = asked else {
+        return Ok((
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, format!("bytes */{}", c.size))],
+        )
+            .into_response());
+    };
+    let (first, last) = asked.unwrap_or((0, c.size.saturating_sub(1)));
+    let mut res_headers = vec![
+        (header::CONTENT_TYPE, "video/mp4".to_string()),
+        (header::ACCEPT_RANGES, "bytes".to_string()),
+        (header::CONTENT_LENGTH, (last + 1 - first).to_string()),
+        (header::CACHE_CONTROL, "private, no-store".to_string()),
+    ];
+    if asked.is_some() {
+        res_headers.push((
+            header::CONTENT_RANGE,
+            format!("bytes {first}-{last}/{}", c.size),
+        ));
+    }
+    if action == "download" {
+        let name = format!(
+            "{}_{}_{}.mp4",
+            crate::datadir::safe_name(&c.order),
+            crate::datadir::safe_name(&c.station),
+            c.clip
+        );
+        res_headers.push((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ));
+    }
+    let status = if asked.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let mut res = Response::builder().status(status);
+    for (k, v) in res_headers {
+        res = res.header(k, v);
+    }
+    if method == Method::HEAD {
+        return res
+            .body(axum::body::Body::empty())
+            .map_err(|e| unavailable(e).into_response());
+    }
+    if first == 0 {
+        record(
+            &app,
+            Access {
+                action,
+                code: c.order.clone(),
+                log: c.log.clone(),
+                clips: vec![c.clip],
+                who: account.name.clone(),
+                to: None,
+            },
+        )
+        .await
+        .map_err(IntoResponse::into_response)?;
+    }
+    let body = app
+        .archive
+        .bucket()
+        .get_range(&clip_key(&sha256), c.version_id.as_deref(), first, last)
+        .await
+        .map_err(|e| unavailable(e).into_response())?
+        .ok_or_else(|| {
+            unavailable(format!("clip {sha256} is listed but not in the bucket")).into_response()
+        })?;
+    res.body(super::archive::stream_body(body))
+        .map_err(|e| unavailable(e).into_response())
+}
+
+pub(super) async fn play(
+    State(app): State<Arc<App>>,
+    UrlPath(sha256): UrlPath<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    clip(app, headers, method, sha256, "view").await
+}
+
+pub(super) async fn download(
+    State(app): State<Arc<App>>,
+    UrlPath(sha256): UrlPath<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    clip(app, headers, method, sha256, "download").await
+}
+
+#[derive(Deserialize)]
+pub(super) struct BundleAsked {
+    log: Option<String>,
+}
+
+/// An order's evidence bundle of one station log, made from the archive alone and recorded
+/// as an `export` before it is sent.
+pub(super) async fn bundle(
+    State(app): State<Arc<App>>,
+    UrlPath(code): UrlPath<String>,
+    Query(asked): Query<BundleAsked>,
+    req: Request,
+) -> Result<Response, Response> {
+    let account = need(&app, req.headers(), false).await?;
+    let bad = |status, text: String| failure(status, text).into_response();
+    if !may_export(&account) {
+        return Err(bad(
+            StatusCode::FORBIDDEN,
+            format!("account {} may not export (role viewer)", account.name),
+        ));
+    }
+    let code = crate::codes::normalize(&code, app.max_len)
+        .map_err(|e| bad(StatusCode::BAD_REQUEST, format!("order {code:?}: {e}")))?;
+    let mine = visible(&app, &account, &code)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let mut logs: Vec<&str> = mine.iter().map(|c| c.log.as_str()).collect();
+    logs.dedup();
+    let log = match (asked.log.as_deref(), logs.as_slice()) {
+        (Some(l), _) => l.to_string(),
+        (None, [one]) => one.to_string(),
+        (None, []) => {
+            return Err(bad(
+                StatusCode::NOT_FOUND,
+                format!("the archive holds no clip of order {code}"),
+            ))
+        }
+        (None, _) => {
+            return Err(bad(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "order {code} has clips of several station logs ({}): add ?log=NAME",
+                    logs.join(", ")
+                ),
+            ))
+        }
+    };
+    // A bundle holds every clip of the order in that log: all of them must be the account's.
+    let every = Agent {
+        name: account.name.clone(),
+        stations: None,
+    };
+    let all = app
+        .archive
+        .find(&every, &code)
+        .await
+        .map_err(|e| unavailable(e).into_response())?;
+    let of_log = |list: &[FoundClip]| -> Vec<u64> {
+        list.iter()
+            .filter(|c| c.log == log)
+            .map(|c| c.seal)
+            .collect()
+    };
+    if of_log(&all).is_empty() {
+        return Err(bad(
+            StatusCode::NOT_FOUND,
+            format!("order {code} has no clip in station log {log}"),
+        ));
+    }
+    if of_log(&all) != of_log(&mine) {
+        return Err(bad(
+            StatusCode::FORBIDDEN,
+            format!(
+                "order {code}'s bundle of {log} holds clips of stations account {} may not see",
+                account.name
+            ),
+        ));
+    }
+    let _permit = app.exports.try_acquire().map_err(|_| {
+        bad(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_EXPORTS} bundles are being made on this node now; try again in a minute"),
+        )
+    })?;
+    let name = format!(
+        "evidence-{}-{}.zip",
+        crate::datadir::safe_name(&code),
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    let dir =
+        crate::web::scratch_dir("archive-bundle").map_err(|e| unavailable(e).into_response())?;
+    let out = dir.join(&name);
+    let (a, who, o, c, l) = (
+        app.clone(),
+        account.name.clone(),
+        out.clone(),
+        code.clone(),
+        log.clone(),
+    );
+    let handle = tokio::runtime::Handle::current();
+    let made = tokio::task::spawn_blocking(move || -> Result<Vec<u64>, Error> {
+        let req = ExportRequest {
+            code: &c,
+            out: &o,
+            who: &who,
+            station: Some(&l),
+        };
+        let made = handle.block_on(export_from(&a.archive, a.max_len, &req, &|_, _| {}))?;
+        Ok(made.evidence.clips.iter().map(|c| c.clip).collect())
+    })
+    .await
+    .map_err(unavailable)
+    .and_then(|r| r.map_err(Failure::from));
+    let sent = async {
+        let clips = made.map_err(IntoResponse::into_response)?;
+        record(
+            &app,
+            Access {
+                action: "export",
+                code: code.clone(),
+                log: log.clone(),
+                clips,
+                who: account.name.clone(),
+                to: Some(name.clone()),
+            },
+        )
+        .await
+        .map_err(IntoResponse::into_response)?;
+        let mut res = crate::web::serve_file(&out, req, "application/zip")
+            .await
+            .map_err(IntoResponse::into_response)?;
+        crate::web::attachment(&mut res, &name);
+        Ok(res)
+    }
+    .await;
+    // Streamed from the open file: its space is freed when the download ends.
+    let _ = std::fs::remove_dir_all(&dir);
+    sent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_player_s_byte_ranges_are_answered_and_others_whole() {
+        let h = |r: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::RANGE, r.parse().unwrap());
+            h
+        };
+        assert_eq!(range(&HeaderMap::new(), 100), Ok(None));
+        assert_eq!(range(&h("bytes=0-"), 100), Ok(Some((0, 99))));
+        assert_eq!(range(&h("bytes=10-19"), 100), Ok(Some((10, 19))));
+        assert_eq!(range(&h("bytes=90-200"), 100), Ok(Some((90, 99))));
+        assert_eq!(range(&h("bytes=-10"), 100), Ok(Some((90, 99))));
+        assert_eq!(range(&h("bytes=100-"), 100), Err(()));
+        assert_eq!(range(&h("bytes=0-1,5-6"), 100), Ok(None));
+        assert_eq!(range(&h("items=0-1"), 100), Ok(None));
+        assert_eq!(range(&h("bytes=9-3"), 100), Ok(None));
+    }
+}
