@@ -96,6 +96,11 @@ impl AccessLog {
         self.key.verifier()
     }
 
+    /// The log's name (its key's).
+    pub fn name(&self) -> &str {
+        self.key.name()
+    }
+
     /// The log's folder (a data dir: `verify --data-dir` checks it).
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -35,7 +35,7 @@ use crate::error::Error;
 use crate::web::accounts::{Role, Sessions};
 use crate::web::i18n::{self, t, Lang, LangQuery};
 use crate::web::page::Viewer;
-use crate::web::{blocking, html_page, Failure};
+use crate::web::{blocking, html_page, Event, Failure};
 
 /// The session cookie of the archive's app (not a station's `pw_session`: a browser sends
 /// cookies to every port of a host).
@@ -439,6 +439,58 @@ pub(super) async fn visible(
     Ok(mine)
 }
 
+/// Records of an order shown in its timeline at most (a station's page shows as many).
+const TIMELINE: usize = 500;
+/// Accesses of an order listed on its page at most, newest first.
+const ACCESSES: i64 = 100;
+
+/// The order's records in the station logs of the clips `shown`: their openings, attached
+/// codes and seals, the order's scans and other records, oldest first, read from the
+/// archived entry bundles (a bundle's 256 lines at a time).
+async fn timeline(app: &App, code: &str, shown: &[FoundClip]) -> Result<Vec<Event>, Failure> {
+    let held = app.archive.order_clips(code).await.map_err(unavailable)?;
+    let is_shown = |c: &crate::archive::evidence::ArchivedClip| {
+        shown
+            .iter()
+            .any(|s| s.log == c.station.origin && s.seal == c.seal)
+    };
+    let mut orders: Vec<&str> = shown.iter().map(|c| c.order.as_str()).collect();
+    orders.sort_unstable();
+    orders.dedup();
+    let mut events: Vec<(i64, Event)> = Vec::new();
+    let mut done: Vec<i64> = Vec::new();
+    for c in held.iter().filter(|c| is_shown(c)) {
+        if done.contains(&c.station.id) {
+            continue;
+        }
+        done.push(c.station.id);
+        let log = app.archive.log_of(&c.station).await.map_err(unavailable)?;
+        let mut lines = Vec::new();
+        for mine in held
+            .iter()
+            .filter(|m| m.station.id == c.station.id && is_shown(m))
+        {
+            lines.extend([mine.clip, mine.seal]);
+            let attached = log.attached(mine.clip).await.map_err(unavailable)?;
+            lines.extend(attached.into_iter().map(|(l, _)| l));
+        }
+        for order in &orders {
+            let of = log.order_lines(order, TIMELINE as i64).await;
+            lines.extend(of.map_err(unavailable)?.into_iter().map(|(l, _)| l));
+        }
+        lines.sort_unstable();
+        lines.dedup();
+        for line in lines.into_iter().filter(|l| *l <= log.size).take(TIMELINE) {
+            let e = Event::of_line(line, &log.line(line).await.map_err(unavailable)?);
+            let at =
+                chrono::DateTime::parse_from_rfc3339(&e.at).map_or(0, |t| t.timestamp_millis());
+            events.push((at, e));
+        }
+    }
+    events.sort_by_key(|(at, _)| *at);
+    Ok(events.into_iter().map(|(_, e)| e).take(TIMELINE).collect())
+}
+
 async fn order(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -463,6 +515,13 @@ async fn order(
         }
         Err(f) => return Err(f.into_response()),
     };
+    // A page without its timeline rather than none when the bucket cannot be read now.
+    let events = timeline(&app, &code, &clips).await.map_err(|f| f.1);
+    let mut logs: Vec<String> = clips.iter().map(|c| c.log.clone()).collect();
+    logs.dedup();
+    let accesses = accounts::accesses(app.archive.pool(), &code, &logs, ACCESSES)
+        .await
+        .map_err(|e| e.to_string());
     let html = order_page(
         &Viewer {
             lang,
@@ -472,6 +531,8 @@ async fn order(
             code: &code,
             clips: &clips,
             agent: may_export(&account),
+            events: &events,
+            accesses: &accesses,
         },
     );
     Ok(page_with(html, keep))
@@ -504,10 +565,31 @@ async fn board(
     Ok(page_with(board_page(&v, &rows), keep))
 }
 
-/// Records `access` in the node's access log, off the async threads.
+/// Records `access` in the node's access log (off the async threads), then lists it in the
+/// database's index of accesses (what an order's page shows; a failure there is logged, the
+/// signed record stands).
 pub(super) async fn record(app: &Arc<App>, access: Access) -> Result<u64, Failure> {
     let a = app.clone();
-    blocking(move || a.access.record(&access)).await
+    let (code, row) = (access.code.clone(), access.clone());
+    let line = blocking(move || a.access.record(&access)).await?;
+    let indexed = accounts::index_access(
+        app.archive.pool(),
+        &accounts::AccessRow {
+            node: app.access.name().to_string(),
+            line,
+            at: chrono::Utc::now(),
+            action: row.action.to_string(),
+            who: row.who,
+            log: row.log,
+            clips: row.clips,
+        },
+        &code,
+    )
+    .await;
+    if let Err(e) = indexed {
+        tracing::warn!(error = %e, line, "an access was recorded but not indexed: the order's page will not list it");
+    }
+    Ok(line)
 }
 
 #[derive(Deserialize)]

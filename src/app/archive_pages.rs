@@ -8,9 +8,11 @@
 
 use maud::{html, Markup};
 
+use crate::archive::accounts::AccessRow;
 use crate::archive::search::{BoardRow, FoundClip};
 use crate::web::i18n::{label, t, Lang};
-use crate::web::page::{layout, show_time, url_escape, Viewer};
+use crate::web::page::{layout, show_datetime, show_time, url_escape, Viewer};
+use crate::web::{timeline_table, Event};
 
 /// What the search page shows.
 pub struct SearchView<'a> {
@@ -110,6 +112,30 @@ pub struct OrderView<'a> {
     pub clips: &'a [FoundClip],
     /// The account may download and export.
     pub agent: bool,
+    /// The order's records from the archived logs, or why they cannot be read now.
+    pub events: &'a Result<Vec<Event>, String>,
+    /// Who played, downloaded, exported or held it at the archive, newest first.
+    pub accesses: &'a Result<Vec<AccessRow>, String>,
+}
+
+fn access_table(lang: Lang, accesses: &Result<Vec<AccessRow>, String>) -> Markup {
+    html! {
+        h2 { (t(lang, "access")) }
+        @match accesses {
+            Err(why) => p.bad { (why) },
+            Ok(rows) if rows.is_empty() => p { "-" },
+            Ok(rows) => div.scroll { table.access {
+                @for a in rows { tr {
+                    td { (show_datetime(&a.at.with_timezone(&chrono::Local))) }
+                    td { (label(lang, "action", &a.action)) }
+                    td { (a.who) }
+                    td { small { (t(lang, "arc_log")) " " code { (a.log) } " · " (a.clips.len()) } }
+                    td.line { small { code { (a.node) } " #" (a.line) } }
+                } }
+            } },
+        }
+        p.note { (t(lang, "arc_access_note")) }
+    }
 }
 
 fn clip_section(lang: Lang, c: &FoundClip, agent: bool) -> Markup {
@@ -172,6 +198,11 @@ pub fn order_page(v: &Viewer<'_>, o: &OrderView<'_>) -> String {
             }
         }
         @for c in o.clips { (clip_section(lang, c, o.agent)) }
+        (access_table(lang, o.accesses))
+        @match o.events {
+            Ok(events) => (timeline_table(lang, events)),
+            Err(why) => p.bad { (t(lang, "timeline")) ": " (why) },
+        }
         p.note { (t(lang, "arc_recorded")) }
     };
     layout(v, o.code, body)
@@ -241,6 +272,8 @@ mod tests {
                 code: "<SO-1>",
                 clips: &clips,
                 agent: true,
+                events: &Ok(Vec::new()),
+                accesses: &Ok(Vec::new()),
             },
         );
         assert!(page.contains(&format!("src=\"/clips/{}\"", "ab".repeat(32))));
@@ -254,17 +287,41 @@ mod tests {
                 code: "SO-2",
                 clips: &waiting,
                 agent: true,
+                events: &Err("the bucket cannot be read now".into()),
+                accesses: &Ok(Vec::new()),
             },
         );
         assert!(!page.contains("bundle.zip") && !page.contains("<video"));
+        assert!(page.contains("the bucket cannot be read now"), "{page}");
         let viewer = order_page(
             &v,
             &OrderView {
                 code: "<SO-1>",
                 clips: &clips,
                 agent: false,
+                events: &Ok(vec![Event::of_line(
+                    3,
+                    br#"{"at":"2026-12-04T10:00:00.000+08:00","kind":"clip_opened","order":"<SO-1>"}"#,
+                )]),
+                accesses: &Ok(vec![AccessRow {
+                    node: "archive.test/access/00".into(),
+                    line: 4,
+                    at: chrono::Utc::now(),
+                    action: "export".into(),
+                    who: "alice".into(),
+                    log: "packwitness.local/st-1/00aa".into(),
+                    clips: vec![3],
+                }]),
             },
         );
         assert!(!viewer.contains("bundle.zip") && !viewer.contains("/download"));
+        assert!(
+            viewer.contains("table class=\"timeline\"") && viewer.contains("#3"),
+            "{viewer}"
+        );
+        assert!(
+            viewer.contains("alice") && viewer.contains("archive.test/access/00"),
+            "{viewer}"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Owns: the `accounts`, `station_groups` and `sessions` rows; what stations an account may
 //! see (its own list and its groups' stations together; neither: every station); a session's
-//! life (a random 256-bit cookie, 12 hours, only its SHA-256 stored).
+//! life (a random 256-bit cookie, 12 hours, only its SHA-256 stored); the `accesses` index of
+//! the nodes' access logs (each row points at its signed record).
 //! Never: hashes or checks a password (the app does, with the station's argon2id code) or
 //! keeps a session's cookie itself.
 
@@ -199,4 +200,75 @@ pub async fn close_session(pool: &Pool, token: &str) -> Result<(), ArchiveError>
         .await
         .map_err(db("ending a session"))?;
     Ok(())
+}
+
+/// An access recorded in a node's access log, as an order's page lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessRow {
+    /// The node's access log (its key's name) and the record's line in it.
+    pub node: String,
+    pub line: u64,
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub who: String,
+    pub log: String,
+    pub clips: Vec<u64>,
+}
+
+/// Indexes an access the node `node` recorded at `line` of its log.
+pub async fn index_access(pool: &Pool, row: &AccessRow, code: &str) -> Result<(), ArchiveError> {
+    let clips: Vec<i64> = row.clips.iter().map(|c| *c as i64).collect();
+    get(pool)
+        .await?
+        .execute(
+            "INSERT INTO accesses (node, line, at, action, who, code, log, clips)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            &[
+                &row.node,
+                &(row.line as i64),
+                &row.at,
+                &row.action,
+                &row.who,
+                &code,
+                &row.log,
+                &clips,
+            ],
+        )
+        .await
+        .map_err(db("indexing an access"))?;
+    Ok(())
+}
+
+/// The newest `limit` accesses of `code` to clips of the station logs `logs`, newest first.
+pub async fn accesses(
+    pool: &Pool,
+    code: &str,
+    logs: &[String],
+    limit: i64,
+) -> Result<Vec<AccessRow>, ArchiveError> {
+    let rows = get(pool)
+        .await?
+        .query(
+            "SELECT node, line, at, action, who, log, clips FROM accesses
+             WHERE code = $1 AND log = ANY($2) ORDER BY at DESC LIMIT $3",
+            &[&code, &logs, &limit],
+        )
+        .await
+        .map_err(db("reading an order's accesses"))?;
+    Ok(rows
+        .iter()
+        .map(|r| AccessRow {
+            node: r.get(0),
+            line: r.get::<_, i64>(1) as u64,
+            at: r.get(2),
+            action: r.get(3),
+            who: r.get(4),
+            log: r.get(5),
+            clips: r
+                .get::<_, Vec<i64>>(6)
+                .into_iter()
+                .map(|c| c as u64)
+                .collect(),
+        })
+        .collect())
 }

@@ -147,7 +147,8 @@ CREATE INDEX clips_station_sealed_at ON clips (station_id, sealed_at);
     // 5: the customer-service app served by the archive: accounts with a password and a
     // role (a station's roles), each limited or not to some stations, directly or through
     // named station groups (a warehouse, a client of a fulfilment centre); their sessions,
-    // shared by every node.
+    // shared by every node; and an index of the nodes' access logs (each row names its
+    // node's log and line: the signed record is the proof, the row what a page lists).
     r#"
 CREATE TABLE station_groups (
     name     text PRIMARY KEY,
@@ -168,6 +169,18 @@ CREATE TABLE sessions (
     expires_at   timestamptz NOT NULL
 );
 CREATE INDEX sessions_expires ON sessions (expires_at);
+CREATE TABLE accesses (
+    node    text NOT NULL,
+    line    bigint NOT NULL,
+    at      timestamptz NOT NULL DEFAULT now(),
+    action  text NOT NULL,
+    who     text NOT NULL,
+    code    text NOT NULL,
+    log     text NOT NULL,
+    clips   bigint[] NOT NULL,
+    PRIMARY KEY (node, line)
+);
+CREATE INDEX accesses_code ON accesses (code, at);
 "#,
 ];
 

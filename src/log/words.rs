@@ -72,6 +72,8 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "share link revoked",
         "已撤销分享链接",
     ),
+    ("action_hold", "legal hold placed", "已设为法律保全"),
+    ("action_release", "legal hold lifted", "已解除法律保全"),
     ("code_kind_order", "order", "订单号"),
     ("code_kind_tracking", "waybill", "运单号"),
     ("code_kind_operator", "packer badge", "打包员工牌"),

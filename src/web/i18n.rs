@@ -677,6 +677,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "This order's clips belong to stations your account may not see.",
         "此订单的录像属于您的账号无权查看的工位。",
     ),
+    (
+        "arc_access_note",
+        "From the index of the archive's access logs; each row names its signed record (node and line).",
+        "来自归档访问日志的索引；每行注明其签名记录（节点和行号）。",
+    ),
     ("arc_board_forbidden", "The board of every station is for accounts that see every station.", "全部工位一览仅对可查看所有工位的账号开放。"),
 ];
 

@@ -32,11 +32,24 @@ use crate::index::{self, FileCheck, Found, Index, Notes};
 const TIMELINE: u32 = 500;
 
 /// One line of the order's timeline: line number, time, the record.
-pub(super) struct Event {
-    line: u64,
-    at: String,
-    kind: String,
-    record: serde_json::Value,
+pub struct Event {
+    pub line: u64,
+    pub at: String,
+    pub kind: String,
+    pub record: serde_json::Value,
+}
+
+impl Event {
+    /// The event of a manifest line `line` (its bytes).
+    pub fn of_line(line: u64, bytes: &[u8]) -> Event {
+        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+        Event {
+            line,
+            at: v["at"].as_str().unwrap_or("").to_string(),
+            kind: v["kind"].as_str().unwrap_or("").to_string(),
+            record: v,
+        }
+    }
 }
 
 /// An access of a clip (`ACTION by WHO at TIME`, as the index keeps it) in the page's
@@ -134,14 +147,7 @@ pub(super) fn timeline(shared: &Shared, found: &[Found], order: &str) -> Result<
     let reader = crate::log::reader::LogReader::open(shared.data_dir())?;
     let mut out = Vec::new();
     for line in lines.into_iter().take(TIMELINE as usize) {
-        let bytes = reader.line(line)?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        out.push(Event {
-            line,
-            at: v["at"].as_str().unwrap_or("").to_string(),
-            kind: v["kind"].as_str().unwrap_or("").to_string(),
-            record: v,
-        });
+        out.push(Event::of_line(line, &reader.line(line)?));
     }
     Ok(out)
 }
@@ -284,7 +290,7 @@ fn order_body(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
 }
 
 /// The order's timeline.
-pub(super) fn timeline_table(lang: Lang, events: &[Event]) -> maud::Markup {
+pub fn timeline_table(lang: Lang, events: &[Event]) -> maud::Markup {
     html! {
         @if !events.is_empty() {
             h2 { (t(lang, "timeline")) }

@@ -206,6 +206,34 @@ fn customer_service_finds_plays_and_exports_any_station_s_order_at_the_archive()
         "the order under legal hold",
         "return document.body.innerText.includes('under legal hold') && document.querySelector('form.hold input[name=release]').value === '1';",
     );
+    // The page, reloaded, lists alice's play, export and hold (newest first), and the order's
+    // records read back from the archived log: its scan, the clip's opening and its seal.
+    let page = b.wait_js(
+        "the order's access history and timeline",
+        "const a = [...document.querySelectorAll('table.access tr')].map(r => r.innerText); const t = [...document.querySelectorAll('table.timeline tr')].map(r => r.innerText); return a.length >= 3 && t.length >= 3 && {a, t};",
+    );
+    let rows = |k: &str| {
+        page[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_lowercase())
+            .collect::<Vec<_>>()
+    };
+    let (accesses, timeline) = (rows("a"), rows("t"));
+    assert!(
+        accesses[0].contains("hold") && accesses.iter().all(|r| r.contains("alice")),
+        "{accesses:?}"
+    );
+    assert!(
+        accesses.iter().any(|r| r.contains("export")),
+        "{accesses:?}"
+    );
+    assert!(timeline.iter().any(|r| r.contains("scan")), "{timeline:?}");
+    assert!(
+        timeline.iter().any(|r| r.contains("sealed")),
+        "{timeline:?}"
+    );
     let held = sql(
         &pg,
         "SELECT held, hold_applied FROM clips WHERE order_code = 'SOB-2002'",
