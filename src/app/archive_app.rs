@@ -4,11 +4,11 @@
 //!
 //! Owns: the app's routes on the archive node (`/login`, `/logout`, `/` search,
 //! `/api/suggest`, `/order/{code}`, `/order/{code}/hold`, `/board`, `/assets/`; the bytes,
-//! `/clips/{sha256}[/download]` and `/order/{code}/bundle.zip?log=`, are
+//! `/clips/{sha256}[/download|/still/{first,last}.jpg]` and `/order/{code}/bundle.zip?log=`, are
 //! [`super::archive_downloads`]), the accounts' sessions (in PostgreSQL, any node answers) and
 //! which stations each account sees, the commands that manage accounts and station groups,
-//! and recording every play, download, export and hold in the node's access log
-//! ([`super::archive_access`]) before it is done.
+//! and recording every play, download and export in the node's access log
+//! ([`super::archive_access`]) before a byte of it is sent (a legal hold once it is applied).
 //! Never: sends a clip's bytes or a bundle that was not recorded, shows a row of a station
 //! the account may not see, or sends the browser to the object store (presigned addresses
 //! would leave the access unchecked and unrecorded, and need the store reachable from every
@@ -79,6 +79,7 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/order/{code}/hold", post(hold))
         .route("/clips/{sha256}", get(downloads::play))
         .route("/clips/{sha256}/download", get(downloads::download))
+        .route("/clips/{sha256}/still/{which}", get(downloads::still))
         .route("/board", get(board))
         .route("/assets/{name}", get(crate::web::asset))
         .with_state(app)
@@ -601,7 +602,7 @@ struct HoldForm {
 
 /// Places (or lifts) a legal hold on every clip of an order, of every station, as
 /// `archive hold` does; only for an account that sees every one of them. Recorded per
-/// station log as a `hold` (or `release`) access.
+/// station log as a `hold` (or `release`) access once applied.
 async fn hold(
     State(app): State<Arc<App>>,
     UrlPath(code): UrlPath<String>,
@@ -646,6 +647,12 @@ async fn hold(
         ));
     }
     let on = f.release != "1";
+    // Applied first, then recorded: the record says what was done, not what was tried.
+    let held = app
+        .archive
+        .hold(&code, on)
+        .await
+        .map_err(|e| unavailable(e).into_response())?;
     let mut logs: Vec<&str> = all.iter().map(|c| c.log.as_str()).collect();
     logs.sort_unstable();
     logs.dedup();
@@ -663,15 +670,18 @@ async fn hold(
             who: account.name.clone(),
             to: None,
         };
-        record(&app, access)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        record(&app, access).await.map_err(|f| {
+            failure(
+                f.0,
+                format!(
+                    "the legal hold of order {code} is {}, but the access log could not record it: {}",
+                    if on { "in place" } else { "lifted" },
+                    f.1
+                ),
+            )
+            .into_response()
+        })?;
     }
-    let held = app
-        .archive
-        .hold(&code, on)
-        .await
-        .map_err(|e| unavailable(e).into_response())?;
     tracing::info!(order = %code, on, clips = held.clips, applied = held.holds_applied, who = %account.name, "legal hold at the archive");
     Ok(Redirect::to(&format!("/order/{}", crate::web::page::url_escape(&code))).into_response())
 }

@@ -1,6 +1,6 @@
 //! The bytes of the customer-service app at the archive: a clip played (byte ranges proxied
-//! from the bucket), a clip's MP4 downloaded, an order's evidence bundle made from the
-//! archive alone and downloaded.
+//! from the bucket), its first and last frame, a clip's MP4 downloaded, an order's evidence
+//! bundle made from the archive alone and downloaded.
 //!
 //! Owns: answering a player's byte ranges (one `bytes=` range 206, anything else whole, 416
 //! past the end), the download names, making a bundle off the async threads (at most
@@ -20,6 +20,7 @@ use super::archive_export::{export_from, ExportRequest};
 use crate::archive::objects::clip_key;
 use crate::archive::search::{Agent, FoundClip};
 use crate::error::Error;
+use crate::web::blocking;
 use crate::web::Failure;
 
 /// Bundles made at once by one node (each streams every clip of an order from the bucket).
@@ -185,6 +186,92 @@ pub(super) async fn download(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     clip(app, headers, method, sha256, "download").await
+}
+
+/// `/clips/{sha256}/still/{first,last}.jpg`: the clip's first or last frame, made on the node
+/// from its bytes (copied from the bucket into a scratch file, checked against their SHA-256,
+/// removed after), recorded as a view first; a browser keeps it an hour.
+pub(super) async fn still(
+    State(app): State<Arc<App>>,
+    UrlPath((sha256, which)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    let account = need(&app, &headers, false).await?;
+    let last = match which.as_str() {
+        "first.jpg" => false,
+        "last.jpg" => true,
+        _ => {
+            return Err(failure(
+                StatusCode::NOT_FOUND,
+                format!("no still {which:?}: first.jpg or last.jpg"),
+            )
+            .into_response())
+        }
+    };
+    let c = app
+        .archive
+        .stored_clip(&account.agent(), &sha256)
+        .await
+        .map_err(|e| unavailable(e).into_response())?
+        .ok_or_else(|| {
+            failure(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "the archive holds no clip {sha256} that account {} may see",
+                    account.name
+                ),
+            )
+            .into_response()
+        })?;
+    record(
+        &app,
+        Access {
+            action: "view",
+            code: c.order.clone(),
+            log: c.log.clone(),
+            clips: vec![c.clip],
+            who: account.name.clone(),
+            to: None,
+        },
+    )
+    .await
+    .map_err(IntoResponse::into_response)?;
+    let dir =
+        crate::web::scratch_dir("archive-still").map_err(|e| unavailable(e).into_response())?;
+    let path = dir.join("clip.mp4");
+    let made = async {
+        if !app
+            .archive
+            .clip_to_file(&sha256, &path)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(unavailable(format!(
+                "clip {sha256} is listed but not in the bucket"
+            )));
+        }
+        let p = path.clone();
+        blocking(move || {
+            crate::media::derived::still(&p, last, 0).map_err(|e| {
+                Error::msg(
+                    crate::ErrorKind::Internal,
+                    format!("clip {sha256}: no still: {e}"),
+                )
+            })
+        })
+        .await
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let jpeg = made.map_err(IntoResponse::into_response)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        jpeg,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

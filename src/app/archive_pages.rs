@@ -145,6 +145,13 @@ fn clip_section(lang: Lang, c: &FoundClip, agent: bool) -> Markup {
             @if c.archived {
                 // preload="none": nothing is fetched (or recorded as a view) until Play.
                 div.player { video.big controls preload="none" src={ "/clips/" (c.sha256) } {} }
+                details.stills {
+                    // Made (and recorded as a view) only when opened: lazy pictures in a
+                    // closed <details> are not fetched.
+                    summary { (t(lang, "stills")) }
+                    img loading="lazy" alt="first frame" src={ "/clips/" (c.sha256) "/still/first.jpg" };
+                    img loading="lazy" alt="last frame" src={ "/clips/" (c.sha256) "/still/last.jpg" };
+                }
             } @else {
                 p.bad { (t(lang, "arc_on_its_way")) }
             }

@@ -167,6 +167,15 @@ fn customer_service_finds_plays_and_exports_any_station_s_order_at_the_archive()
         "the clip to play from the archive",
         "const v = document.querySelector('video.big'); return v.currentTime > 0.5 && v.readyState >= 2;",
     );
+    // Its first and last frames, made at the node from the bucket's bytes.
+    b.js(
+        "document.querySelector('details.stills').open = true; return 1;",
+        serde_json::json!([]),
+    );
+    b.wait_js(
+        "the first and last frames",
+        "const i = [...document.querySelectorAll('details.stills img')]; return i.length === 2 && i.every(x => x.complete && x.naturalWidth === 320);",
+    );
     b.screenshot("archive-order");
     // The bytes the player gets are the sealed ones; a range is a range.
     let got = b.js_async(FETCH_SHA, serde_json::json!([format!("/clips/{sha_b}")]));
