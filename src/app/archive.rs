@@ -3,7 +3,8 @@
 //!
 //! Owns: the routes of the push protocol (`/v1/log`, `/v1/anchors`, `/v1/clips/<sha256>` and
 //! its upload in parts, its bytes back to the station that sent it), bearer-token authentication of stations, streaming a clip's body to
-//! the object store without holding it, the archive's signing key in its folder (`archive.key`, the only thing kept there).
+//! the object store without holding it, the archive's signing key in its folder (`archive.key`), and pushing
+//! the node's access log (`access/` there, [`super::archive_access`]) into the archive itself.
 //! Never: keeps state between requests; any number of nodes may serve one database and bucket.
 
 use std::net::SocketAddr;
@@ -349,11 +350,32 @@ pub fn serve(
             post(gone).layer(DefaultBodyLimit::max(4096)),
         )
         .merge(super::archive_search::routes())
-        .with_state(archive.clone())
-        .merge(super::archive_app::routes(Arc::new(
-            super::archive_app::App::new(archive, access, config.codes.max_len),
-        )));
-    super::serve_until_signal(
+        .with_state(archive.clone());
+    // The node's access log goes into the archive like a station's log: registered as a
+    // log of its own (a new token at each start), pushed by the station's uploader to this
+    // node, so that it outlives the node's disk and is locked like any log.
+    access.begin()?;
+    let own_token = runtime
+        .block_on(archive.add_access_log(&access.verifier()))
+        .map_err(Error::from)?;
+    let own = crate::config::ArchiveConfig {
+        url: format!("http://{}", own_address(addr)),
+        token: own_token,
+        key: verifier.clone(),
+        allow_http: true,
+        ..crate::config::ArchiveConfig::default()
+    };
+    let access_dir = access.dir().to_owned();
+    let app = app.merge(super::archive_app::routes(Arc::new(
+        super::archive_app::App::new(archive, access, config.codes.max_len),
+    )));
+    let uploader = crate::archive::push::Uploader::start(
+        &access_dir,
+        &own,
+        &crate::config::AnchorConfig::default(),
+    )
+    .map_err(Error::from)?;
+    let served = super::serve_until_signal(
         &runtime,
         std_listener,
         app,
@@ -365,7 +387,25 @@ pub fn serve(
         },
         &format!("archive on {listen}"),
         || ready(&verifier, addr),
-    )
+    );
+    if let Some(u) = uploader {
+        u.stop();
+    }
+    served
+}
+
+/// The address this node reaches itself at: its own, or loopback when it listens on every
+/// interface.
+fn own_address(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        let ip = match addr {
+            SocketAddr::V4(_) => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            SocketAddr::V6(_) => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        };
+        SocketAddr::new(ip, addr.port())
+    } else {
+        addr
+    }
 }
 
 /// Runs `f` on the archive's database (migrated first), for a command.

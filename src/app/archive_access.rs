@@ -106,9 +106,21 @@ impl AccessLog {
         &self.dir
     }
 
+    /// Writes this process's `station_start` (signed) now rather than at the first access:
+    /// a serving node's log is never empty.
+    pub fn begin(&self) -> Result<(), Error> {
+        self.append(None).map(|_| ())
+    }
+
     /// Appends `access` and signs it; returns its line. Blocks (file I/O, fsync): call it
     /// off the async threads.
     pub fn record(&self, access: &Access) -> Result<u64, Error> {
+        self.append(Some(access))
+    }
+
+    /// The process's `station_start` if not written yet, then `access` if any, then a
+    /// checkpoint; the last record's line.
+    fn append(&self, access: Option<&Access>) -> Result<u64, Error> {
         let turn = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -133,35 +145,42 @@ impl AccessLog {
                 &clock,
             )?;
         }
+        let mut last = 0;
         if !*started {
-            ledger.append(
-                Body::StationStart {
-                    station: "archive".into(),
-                    software: format!("packwitness {}", env!("CARGO_PKG_VERSION")),
-                    config_sha256: crate::digest::sha256_hex(b""),
-                    cameras: Vec::new(),
-                    key: self.key.verifier(),
-                    sources: Vec::new(),
-                },
-                &clock,
-            )?;
+            last = ledger
+                .append(
+                    Body::StationStart {
+                        station: "archive".into(),
+                        software: format!("packwitness {}", env!("CARGO_PKG_VERSION")),
+                        config_sha256: crate::digest::sha256_hex(b""),
+                        cameras: Vec::new(),
+                        key: self.key.verifier(),
+                        sources: Vec::new(),
+                    },
+                    &clock,
+                )?
+                .seq;
         }
-        let rec = ledger.append(
-            Body::Access {
-                action: access.action.into(),
-                code: access.code.clone(),
-                clips: access.clips.clone(),
-                who: access.who.clone(),
-                to: access.to.clone(),
-                derived: None,
-                log: Some(access.log.clone()),
-            },
-            &clock,
-        )?;
+        if let Some(access) = access {
+            last = ledger
+                .append(
+                    Body::Access {
+                        action: access.action.into(),
+                        code: access.code.clone(),
+                        clips: access.clips.clone(),
+                        who: access.who.clone(),
+                        to: access.to.clone(),
+                        derived: None,
+                        log: Some(access.log.clone()),
+                    },
+                    &clock,
+                )?
+                .seq;
+        }
         ledger.checkpoint(&self.key, &clock)?;
         ledger.flush()?;
         *started = true;
-        Ok(rec.seq)
+        Ok(last)
     }
 }
 

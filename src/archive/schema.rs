@@ -147,8 +147,9 @@ CREATE INDEX clips_station_sealed_at ON clips (station_id, sealed_at);
     // 5: the customer-service app served by the archive: accounts with a password and a
     // role (a station's roles), each limited or not to some stations, directly or through
     // named station groups (a warehouse, a client of a fulfilment centre); their sessions,
-    // shared by every node; and an index of the nodes' access logs (each row names its
-    // node's log and line: the signed record is the proof, the row what a page lists).
+    // shared by every node; an index of the nodes' access logs (each row names its node's
+    // log and line: the signed record is the proof, the row what a page lists); and which
+    // logs are nodes' access logs (pushed into the archive like a station's, off the board).
     r#"
 CREATE TABLE station_groups (
     name     text PRIMARY KEY,
@@ -181,6 +182,7 @@ CREATE TABLE accesses (
     PRIMARY KEY (node, line)
 );
 CREATE INDEX accesses_code ON accesses (code, at);
+ALTER TABLE stations ADD COLUMN access_log boolean NOT NULL DEFAULT false;
 "#,
 ];
 

@@ -274,6 +274,7 @@ impl Archive {
                      WHERE station_id = s.id AND sealed_at >= $1) t ON true
                  LEFT JOIN LATERAL (SELECT count(*) n, min(sealed_at) oldest FROM clips
                      WHERE station_id = s.id AND stored_at IS NULL AND gone IS NULL) p ON true
+                 WHERE NOT s.access_log
                  ORDER BY s.origin",
                 &[&since],
             )

@@ -128,6 +128,21 @@ impl Archive {
         add_station(&self.pool, verifier).await
     }
 
+    /// Registers a node's access log (its key) as a log of its own, kept off the board of
+    /// stations; returns its token, as [`add_station`].
+    pub async fn add_access_log(&self, verifier: &str) -> Result<String, ArchiveError> {
+        let token = add_station(&self.pool, verifier).await?;
+        get(&self.pool)
+            .await?
+            .execute(
+                "UPDATE stations SET access_log = true WHERE verifier = $1",
+                &[&verifier.trim()],
+            )
+            .await
+            .map_err(db("marking a node's access log"))?;
+        Ok(token)
+    }
+
     /// The station a bearer token belongs to.
     pub async fn station(&self, token: &str) -> Result<Option<Station>, ArchiveError> {
         let client = get(&self.pool).await?;

@@ -333,4 +333,16 @@ fn customer_service_finds_plays_and_exports_any_station_s_order_at_the_archive()
     );
     assert_eq!(export["log"].as_str(), key_b.split('+').next(), "{export}");
     assert!(export["to"].as_str().unwrap().ends_with(".zip"), "{export}");
+
+    // The node pushes its access log into the archive like a station's: every line up to its
+    // last checkpoint is held (the checkpoint's own line the next one covers), off the board.
+    let name = access_key.split('+').next().unwrap().to_string();
+    let lines = recs.len() as i64;
+    wait_until("the archive to hold the node's access log", || {
+        let rows = sql(
+            &pg,
+            &format!("SELECT size, access_log FROM stations WHERE origin = '{name}'"),
+        );
+        rows.len() == 1 && rows[0].get::<_, bool>(1) && rows[0].get::<_, i64>(0) == lines - 1
+    });
 }

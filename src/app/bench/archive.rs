@@ -401,7 +401,7 @@ pub fn archive(
                 "SELECT (SELECT count(*) FROM clips) + (SELECT count(*) FROM stations) + (SELECT count(*) FROM refused),
                         pg_total_relation_size('clips') + pg_total_relation_size('stations') + pg_total_relation_size('refused'),
                         (SELECT count(*) FROM clips WHERE stored_at IS NOT NULL),
-                        (SELECT sum(size) FROM stations)::bigint",
+                        (SELECT sum(size) FROM stations WHERE NOT access_log)::bigint",
                 &[],
             )
             .await

@@ -66,7 +66,7 @@ pub fn search(
             .map_err(|e| fail(format!("PostgreSQL: {e}")))?;
         tokio::spawn(conn);
         let station: i64 = c
-            .query_one("SELECT min(id) FROM stations", &[])
+            .query_one("SELECT min(id) FROM stations WHERE NOT access_log", &[])
             .await
             .map_err(|e| fail(format!("PostgreSQL: {e}")))?
             .get::<_, Option<i64>>(0)
