@@ -367,7 +367,7 @@ pub fn serve(
     };
     let access_dir = access.dir().to_owned();
     let app = app.merge(super::archive_app::routes(Arc::new(
-        super::archive_app::App::new(archive, access, config.codes.max_len),
+        super::archive_app::App::new(archive, access, config.clone()),
     )));
     let uploader = crate::archive::push::Uploader::start(
         &access_dir,

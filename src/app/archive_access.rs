@@ -36,6 +36,8 @@ pub struct Access {
     pub who: String,
     /// The file it went to (a bundle's name), if any.
     pub to: Option<String>,
+    /// How a file made from the clips was made (an MP4 for upload), as a station records it.
+    pub derived: Option<crate::log::Derived>,
 }
 
 /// A node's access log.
@@ -170,7 +172,7 @@ impl AccessLog {
                         clips: access.clips.clone(),
                         who: access.who.clone(),
                         to: access.to.clone(),
-                        derived: None,
+                        derived: access.derived.clone(),
                         log: Some(access.log.clone()),
                     },
                     &clock,
@@ -199,6 +201,7 @@ mod tests {
             clips,
             who: "alice".into(),
             to: None,
+            derived: None,
         };
         let first = log.record(&access("view", vec![3])).unwrap();
         let second = log.record(&access("export", vec![3, 9])).unwrap();

@@ -4,6 +4,7 @@
 //!
 //! Owns: the app's routes on the archive node (`/login`, `/logout`, `/` search,
 //! `/api/suggest`, `/order/{code}`, `/order/{code}/hold`, `/board`, `/assets/`; the bytes,
+//! `/order/{code}/upload.mp4` ([`super::archive_upload`]),
 //! `/clips/{sha256}[/download|/still/{first,last}.jpg]` and `/order/{code}/bundle.zip?log=`, are
 //! [`super::archive_downloads`]), the accounts' sessions (in PostgreSQL, any node answers) and
 //! which stations each account sees, the commands that manage accounts and station groups,
@@ -50,17 +51,20 @@ pub struct App {
     pub access: AccessLog,
     /// `[codes] max_len`: codes are normalised as at recording.
     pub max_len: usize,
+    /// The node's config: `[upload]` and `[encode]` for the MP4 for upload.
+    pub config: crate::config::Config,
     /// Failed logins (per address and per account), as a station counts them.
     pub throttle: Sessions,
     pub exports: tokio::sync::Semaphore,
 }
 
 impl App {
-    pub fn new(archive: Arc<Archive>, access: AccessLog, max_len: usize) -> App {
+    pub fn new(archive: Arc<Archive>, access: AccessLog, config: crate::config::Config) -> App {
         App {
             archive,
             access,
-            max_len,
+            max_len: config.codes.max_len,
+            config,
             throttle: Sessions::default(),
             exports: tokio::sync::Semaphore::new(downloads::MAX_EXPORTS),
         }
@@ -77,6 +81,10 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/order/{code}", get(order))
         .route("/order/{code}/bundle.zip", get(downloads::bundle))
         .route("/order/{code}/hold", post(hold))
+        .route(
+            "/order/{code}/upload.mp4",
+            get(super::archive_upload::upload_mp4),
+        )
         .route("/clips/{sha256}", get(downloads::play))
         .route("/clips/{sha256}/download", get(downloads::download))
         .route("/clips/{sha256}/still/{which}", get(downloads::still))
@@ -534,6 +542,7 @@ async fn order(
             agent: may_export(&account),
             events: &events,
             accesses: &accesses,
+            presets: &crate::web::presets(&app.config),
         },
     );
     Ok(page_with(html, keep))
@@ -669,6 +678,7 @@ async fn hold(
             clips,
             who: account.name.clone(),
             to: None,
+            derived: None,
         };
         record(&app, access).await.map_err(|f| {
             failure(

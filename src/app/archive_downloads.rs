@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::archive_access::Access;
 use super::archive_app::{failure, may_export, need, record, unavailable, visible, App};
 use super::archive_export::{export_from, ExportRequest};
+use crate::archive::accounts::Account;
 use crate::archive::objects::clip_key;
 use crate::archive::search::{Agent, FoundClip};
 use crate::error::Error;
@@ -152,6 +153,7 @@ async fn clip(
                 clips: vec![c.clip],
                 who: account.name.clone(),
                 to: None,
+                derived: None,
             },
         )
         .await
@@ -232,6 +234,7 @@ pub(super) async fn still(
             clips: vec![c.clip],
             who: account.name.clone(),
             to: None,
+            derived: None,
         },
     )
     .await
@@ -274,35 +277,22 @@ pub(super) async fn still(
         .into_response())
 }
 
-#[derive(Deserialize)]
-pub(super) struct BundleAsked {
-    log: Option<String>,
-}
-
-/// An order's evidence bundle of one station log, made from the archive alone and recorded
-/// as an `export` before it is sent.
-pub(super) async fn bundle(
-    State(app): State<Arc<App>>,
-    UrlPath(code): UrlPath<String>,
-    Query(asked): Query<BundleAsked>,
-    req: Request,
-) -> Result<Response, Response> {
-    let account = need(&app, req.headers(), false).await?;
+/// The one station log whose clips of `code` a bundle or an MP4 for upload is made from:
+/// the one asked for, or the only one; refused (403) when the account may not see every clip
+/// of the order in it.
+pub(super) async fn one_log(
+    app: &App,
+    account: &Account,
+    code: &str,
+    asked: Option<&str>,
+) -> Result<String, Response> {
     let bad = |status, text: String| failure(status, text).into_response();
-    if !may_export(&account) {
-        return Err(bad(
-            StatusCode::FORBIDDEN,
-            format!("account {} may not export (role viewer)", account.name),
-        ));
-    }
-    let code = crate::codes::normalize(&code, app.max_len)
-        .map_err(|e| bad(StatusCode::BAD_REQUEST, format!("order {code:?}: {e}")))?;
-    let mine = visible(&app, &account, &code)
+    let mine = visible(app, account, code)
         .await
         .map_err(IntoResponse::into_response)?;
     let mut logs: Vec<&str> = mine.iter().map(|c| c.log.as_str()).collect();
     logs.dedup();
-    let log = match (asked.log.as_deref(), logs.as_slice()) {
+    let log = match (asked, logs.as_slice()) {
         (Some(l), _) => l.to_string(),
         (None, [one]) => one.to_string(),
         (None, []) => {
@@ -328,7 +318,7 @@ pub(super) async fn bundle(
     };
     let all = app
         .archive
-        .find(&every, &code)
+        .find(&every, code)
         .await
         .map_err(|e| unavailable(e).into_response())?;
     let of_log = |list: &[FoundClip]| -> Vec<u64> {
@@ -347,11 +337,38 @@ pub(super) async fn bundle(
         return Err(bad(
             StatusCode::FORBIDDEN,
             format!(
-                "order {code}'s bundle of {log} holds clips of stations account {} may not see",
+                "order {code}'s clips in {log} include clips of stations account {} may not see",
                 account.name
             ),
         ));
     }
+    Ok(log)
+}
+
+#[derive(Deserialize)]
+pub(super) struct BundleAsked {
+    log: Option<String>,
+}
+
+/// An order's evidence bundle of one station log, made from the archive alone and recorded
+/// as an `export` before it is sent.
+pub(super) async fn bundle(
+    State(app): State<Arc<App>>,
+    UrlPath(code): UrlPath<String>,
+    Query(asked): Query<BundleAsked>,
+    req: Request,
+) -> Result<Response, Response> {
+    let account = need(&app, req.headers(), false).await?;
+    let bad = |status, text: String| failure(status, text).into_response();
+    if !may_export(&account) {
+        return Err(bad(
+            StatusCode::FORBIDDEN,
+            format!("account {} may not export (role viewer)", account.name),
+        ));
+    }
+    let code = crate::codes::normalize(&code, app.max_len)
+        .map_err(|e| bad(StatusCode::BAD_REQUEST, format!("order {code:?}: {e}")))?;
+    let log = one_log(&app, &account, &code, asked.log.as_deref()).await?;
     let _permit = app.exports.try_acquire().map_err(|_| {
         bad(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -387,30 +404,42 @@ pub(super) async fn bundle(
     .await
     .map_err(unavailable)
     .and_then(|r| r.map_err(Failure::from));
+    let made = made.map(|clips| Access {
+        action: "export",
+        code: code.clone(),
+        log: log.clone(),
+        clips,
+        who: account.name.clone(),
+        to: Some(name.clone()),
+        derived: None,
+    });
+    send_made(&app, made, &dir, &name, "application/zip", req).await
+}
+
+/// Sends the file `name` made for one download in the scratch folder `dir` (removed after:
+/// streamed from the open file, its space is freed when the download ends), once `made`'s
+/// access is recorded; nothing when it could not be made or recorded.
+pub(super) async fn send_made(
+    app: &Arc<App>,
+    made: Result<Access, Failure>,
+    dir: &std::path::Path,
+    name: &str,
+    content_type: &'static str,
+    req: Request,
+) -> Result<Response, Response> {
     let sent = async {
-        let clips = made.map_err(IntoResponse::into_response)?;
-        record(
-            &app,
-            Access {
-                action: "export",
-                code: code.clone(),
-                log: log.clone(),
-                clips,
-                who: account.name.clone(),
-                to: Some(name.clone()),
-            },
-        )
-        .await
-        .map_err(IntoResponse::into_response)?;
-        let mut res = crate::web::serve_file(&out, req, "application/zip")
+        let access = made.map_err(IntoResponse::into_response)?;
+        record(app, access)
             .await
             .map_err(IntoResponse::into_response)?;
-        crate::web::attachment(&mut res, &name);
+        let mut res = crate::web::serve_file(&dir.join(name), req, content_type)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        crate::web::attachment(&mut res, name);
         Ok(res)
     }
     .await;
-    // Streamed from the open file: its space is freed when the download ends.
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
     sent
 }
 

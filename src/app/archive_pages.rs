@@ -12,7 +12,7 @@ use crate::archive::accounts::AccessRow;
 use crate::archive::search::{BoardRow, FoundClip};
 use crate::web::i18n::{label, t, Lang};
 use crate::web::page::{layout, show_datetime, show_time, url_escape, Viewer};
-use crate::web::{timeline_table, Event};
+use crate::web::{timeline_table, upload_form, Event};
 
 /// What the search page shows.
 pub struct SearchView<'a> {
@@ -116,6 +116,8 @@ pub struct OrderView<'a> {
     pub events: &'a Result<Vec<Event>, String>,
     /// Who played, downloaded, exported or held it at the archive, newest first.
     pub accesses: &'a Result<Vec<AccessRow>, String>,
+    /// `[upload.presets]`: (name, label).
+    pub presets: &'a [(String, String)],
 }
 
 fn access_table(lang: Lang, accesses: &Result<Vec<AccessRow>, String>) -> Markup {
@@ -198,6 +200,11 @@ pub fn order_page(v: &Viewer<'_>, o: &OrderView<'_>) -> String {
                 }
             }
             p.note { (t(lang, "arc_bundle_note")) }
+            @for log in &logs {
+                @if o.clips.iter().filter(|c| c.log == *log).all(|c| c.archived) {
+                    (upload_form(lang, &format!("/order/{}/upload.mp4", url_escape(o.code)), &[("log", log)], o.presets))
+                }
+            }
             @let held = o.clips.iter().any(|c| c.held);
             form.inline.hold method="post" action={ "/order/" (url_escape(o.code)) "/hold" } {
                 input type="hidden" name="release" value=(if held { "1" } else { "0" });
@@ -281,6 +288,7 @@ mod tests {
                 agent: true,
                 events: &Ok(Vec::new()),
                 accesses: &Ok(Vec::new()),
+                presets: &[],
             },
         );
         assert!(page.contains(&format!("src=\"/clips/{}\"", "ab".repeat(32))));
@@ -296,6 +304,7 @@ mod tests {
                 agent: true,
                 events: &Err("the bucket cannot be read now".into()),
                 accesses: &Ok(Vec::new()),
+                presets: &[],
             },
         );
         assert!(!page.contains("bundle.zip") && !page.contains("<video"));
@@ -319,6 +328,7 @@ mod tests {
                     log: "packwitness.local/st-1/00aa".into(),
                     clips: vec![3],
                 }]),
+                presets: &[],
             },
         );
         assert!(!viewer.contains("bundle.zip") && !viewer.contains("/download"));

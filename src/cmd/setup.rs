@@ -368,6 +368,7 @@ pub fn archive(
                 .path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned()),
+            derived: None,
         });
         if let Err(e) = recorded {
             let _ = std::fs::remove_file(&made.path);

@@ -158,7 +158,56 @@ pub fn upload_mp4(
     appender: &dyn Appender,
     req: &UploadRequest<'_>,
 ) -> Result<Uploaded, Error> {
-    let mut found = index::lookup(data_dir, req.code, config.codes.max_len, FileCheck::Size)?;
+    let found = index::lookup(data_dir, req.code, config.codes.max_len, FileCheck::Size)?;
+    let made = make_for_upload(
+        config,
+        found,
+        &|f: &Found| data_dir.join(&f.clip.file),
+        &|order: &str| ending_scans(data_dir, order),
+        "the station's manifest",
+        req,
+    )?;
+    let rec = appender.append(Body::Access {
+        action: "upload_mp4".into(),
+        code: crate::codes::normalize(req.code, config.codes.max_len)?,
+        clips: made.clips,
+        who: req.who.to_string(),
+        to: made.name,
+        derived: Some(made.derived.clone()),
+        log: None,
+    })?;
+    appender.checkpoint()?;
+    Ok(Uploaded {
+        path: req.out.to_owned(),
+        order: made.order,
+        derived: made.derived,
+        access_line: rec.seq,
+        left_out: made.left_out,
+    })
+}
+
+/// An MP4 for upload, made; its record is the caller's to write.
+pub struct MadeForUpload {
+    pub order: String,
+    pub derived: Derived,
+    /// The clips in it (their `clip_opened` lines), and the file's name.
+    pub clips: Vec<u64>,
+    pub name: Option<String>,
+    pub left_out: Vec<String>,
+}
+
+/// Makes the MP4 for upload at `req.out` from the clips `found` of an order (those whose
+/// `file_status` is `ok`, each file at `path_of`), trimmed at the order's `ending_scans`
+/// with `--from-scan`. `recorded_in` names where the caller records the file's SHA-256 (the
+/// file's comment says so). Shared by a station and the archive.
+pub fn make_for_upload(
+    config: &Config,
+    mut found: Vec<Found>,
+    path_of: &dyn Fn(&Found) -> PathBuf,
+    ending_scans: &dyn Fn(&str) -> Result<Vec<i64>, Error>,
+    recorded_in: &str,
+    req: &UploadRequest<'_>,
+) -> Result<MadeForUpload, Error> {
     if found.is_empty() {
         return Err(Error::msg(
             ErrorKind::NotFound,
@@ -207,7 +256,7 @@ pub fn upload_mp4(
         ));
     }
     let ends = if req.limits.from_scan {
-        ending_scans(data_dir, &order)?
+        ending_scans(&order)?
     } else {
         Vec::new()
     };
@@ -215,7 +264,7 @@ pub fn upload_mp4(
     let mut sources = Vec::new();
     for f in &usable {
         let c = &f.clip;
-        let path = data_dir.join(&c.file);
+        let path = path_of(f);
         let (from_s, to_s) = span(f, req.limits.from_scan, &ends);
         let duration_s = c.duration_ms.unwrap_or(0) as f64 / 1000.0;
         let burn = derived::has_text_track(&path).then(|| {
@@ -260,7 +309,7 @@ pub fn upload_mp4(
         threads: req.threads,
         encode: config.encode.clone(),
         comment: format!(
-            "packwitness: order {order}, made for upload from {} sealed clip(s); the sealed clips are the evidence, and the station's manifest records this file's SHA-256",
+            "packwitness: order {order}, made for upload from {} sealed clip(s); the sealed clips are the evidence, and {recorded_in} records this file's SHA-256",
             usable.len()
         ),
     };
@@ -306,25 +355,14 @@ pub fn upload_mp4(
         ),
         sources,
     };
-    let name = req
-        .out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned());
-    let rec = appender.append(Body::Access {
-        action: "upload_mp4".into(),
-        code: crate::codes::normalize(req.code, config.codes.max_len)?,
-        clips: usable.iter().map(|f| f.clip.clip).collect(),
-        who: req.who.to_string(),
-        to: name,
-        derived: Some(derived.clone()),
-        log: None,
-    })?;
-    appender.checkpoint()?;
-    Ok(Uploaded {
-        path: req.out.to_owned(),
+    Ok(MadeForUpload {
         order,
         derived,
-        access_line: rec.seq,
+        clips: usable.iter().map(|f| f.clip.clip).collect(),
+        name: req
+            .out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned()),
         left_out,
     })
 }

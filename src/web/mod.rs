@@ -68,7 +68,7 @@ pub use crate::recorder::status::{Outside, ProcessStatus, StationStatus};
 pub use assets::{asset, page as html_page};
 pub use auth::{behind_tls, login_form};
 pub use conn::{bind, runtime, Capped};
-pub use order::{timeline_table, Event};
+pub use order::{presets, timeline_table, upload_form, Event, UploadQuery};
 
 /// Why a scan sent over HTTP got no answer from a station.
 #[derive(Debug)]

@@ -233,17 +233,37 @@ struct OrderView<'a> {
     shares: Vec<super::shares::Share>,
 }
 
-/// The form that makes the order's MP4 for upload.
-fn upload_form(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
+/// `[upload.presets]` of `config` as the upload form offers them: (name, label).
+pub fn presets(config: &crate::config::Config) -> Vec<(String, String)> {
+    config
+        .upload
+        .presets
+        .iter()
+        .map(|(name, p)| {
+            let shown = if p.label.is_empty() { name } else { &p.label };
+            (name.clone(), shown.clone())
+        })
+        .collect()
+}
+
+/// The form that makes an order's MP4 for upload (a GET of `action`, with `hidden` fields):
+/// a platform's preset of `presets` (name, label) or a size, and the span from the scan.
+pub fn upload_form(
+    lang: Lang,
+    action: &str,
+    hidden: &[(&str, &str)],
+    presets: &[(String, String)],
+) -> maud::Markup {
     html! {
         details.upload-panel {
         summary { (t(lang, "upload_mp4")) }
-        form.upload method="get" action={ "/order/" (url_escape(o.code)) "/upload.mp4" } {
+        form.upload method="get" action=(action) {
+            @for (k, v) in hidden { input type="hidden" name=(k) value=(v); }
             p.note { (t(lang, "upload_note")) }
             label { (t(lang, "upload_for")) " "
                 select name="preset" {
                     option value="" { (t(lang, "upload_no_preset")) }
-                    @for (name, shown) in &o.presets { option value=(name) { (shown) } }
+                    @for (name, shown) in presets { option value=(name) { (shown) } }
                 }
             }
             " "
@@ -282,7 +302,9 @@ fn order_body(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
                 }
             }
         }
-        @if agent && !open && o.found.iter().any(|f| f.file_status == "ok") { (upload_form(lang, o)) }
+        @if agent && !open && o.found.iter().any(|f| f.file_status == "ok") {
+            (upload_form(lang, &format!("/order/{}/upload.mp4", url_escape(o.code)), &[], &o.presets))
+        }
         @if agent { (super::share::share_panel(lang, o.code, &o.shares)) }
         @for f in o.found { (clip_section(lang, f, agent, None)) }
         (timeline_table(lang, o.events))
@@ -345,16 +367,7 @@ pub(super) async fn order_page(
         events: &events,
         role: user.as_ref().and_then(|u| u.2),
         shares,
-        presets: shared
-            .config()
-            .upload
-            .presets
-            .iter()
-            .map(|(name, p)| {
-                let shown = if p.label.is_empty() { name } else { &p.label };
-                (name.clone(), shown.clone())
-            })
-            .collect(),
+        presets: presets(shared.config()),
     };
     let html = page::layout(
         &Viewer {
@@ -371,15 +384,33 @@ pub(super) async fn order_page(
 
 /// The upload form's fields (an empty number field means none).
 #[derive(Deserialize)]
-pub(super) struct UploadQuery {
+pub struct UploadQuery {
     #[serde(default)]
-    preset: String,
+    pub preset: String,
     #[serde(default)]
-    max_mb: String,
+    pub max_mb: String,
     #[serde(default)]
-    max_seconds: String,
+    pub max_seconds: String,
     #[serde(default)]
-    from_scan: String,
+    pub from_scan: String,
+}
+
+impl UploadQuery {
+    /// The limits asked for, over the preset's (`[upload.presets]` of `config`).
+    pub fn limits(
+        &self,
+        config: &crate::config::Config,
+    ) -> Result<crate::export::upload::Limits, Error> {
+        crate::export::upload::Limits::resolve(
+            config,
+            Some(self.preset.as_str()),
+            crate::export::upload::Limits {
+                max_mb: number("max_mb", &self.max_mb)?,
+                max_seconds: number("max_seconds", &self.max_seconds)?,
+                from_scan: !self.from_scan.is_empty(),
+            },
+        )
+    }
 }
 
 fn number(field: &str, v: &str) -> Result<Option<f64>, Error> {
@@ -406,20 +437,12 @@ pub(super) async fn upload_mp4(
     if req.method() == axum::http::Method::HEAD {
         return Ok(([(header::CONTENT_TYPE, "video/mp4")], "").into_response());
     }
-    use crate::export::upload::{upload_mp4, Limits, UploadRequest};
+    use crate::export::upload::{upload_mp4, UploadRequest};
     let name = format!("{}-upload.mp4", crate::datadir::safe_name(&code));
     let s = shared.clone();
     let who = who(peer, user.as_ref());
     super::files::made_download(&shared, "upload", name, "video/mp4", req, move |out| {
-        let limits = Limits::resolve(
-            s.config(),
-            Some(q.preset.as_str()),
-            Limits {
-                max_mb: number("max_mb", &q.max_mb)?,
-                max_seconds: number("max_seconds", &q.max_seconds)?,
-                from_scan: !q.from_scan.is_empty(),
-            },
-        )?;
+        let limits = q.limits(s.config())?;
         let appender = s.appender()?;
         let req = UploadRequest {
             code: &code,

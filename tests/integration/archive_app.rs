@@ -12,7 +12,7 @@ use crate::archive::{
     wait_archived,
 };
 use crate::archive_export::verify_bundle;
-use crate::browser::{Browser, FETCH_B64, FETCH_SHA};
+use crate::browser::{no_horizontal_scroll, Browser, FETCH_B64, FETCH_SHA};
 use crate::common::*;
 
 use std::io::Write;
@@ -209,6 +209,19 @@ fn customer_service_finds_plays_and_exports_any_station_s_order_at_the_archive()
     let (code, _) = verify_bundle(&zip_path, &["--key", &key_b]);
     assert_eq!(code, Some(4));
 
+    // The MP4 for a platform's upload form, made at the archive from the sealed bytes.
+    let upload = b.js_async(
+        FETCH_SHA,
+        serde_json::json!(["/order/SOB-2002/upload.mp4?max_mb=5"]),
+    );
+    assert_eq!(upload["status"], 200, "{upload}");
+    assert!(
+        upload["disposition"]
+            .as_str()
+            .is_some_and(|d| d.contains("SOB-2002-upload.mp4")),
+        "{upload}"
+    );
+
     // A dispute: alice places a legal hold from the page; the store holds the clip.
     b.click("form.hold button");
     b.wait_js(
@@ -292,6 +305,46 @@ fn customer_service_finds_plays_and_exports_any_station_s_order_at_the_archive()
     assert_eq!(rows, 2);
     drop(b);
 
+    // On a phone, in Chinese: the same app, every word of it in Chinese, nothing wider than
+    // the screen.
+    let zh = Browser::start("zh-CN", 390, 844);
+    zh.log_in(&web, "alice");
+    let text = zh.js(
+        "return document.documentElement.lang + ' ' + document.body.innerText;",
+        serde_json::json!([]),
+    );
+    let text = text.as_str().unwrap();
+    assert!(
+        text.starts_with("zh-CN") && text.contains("归档") && text.contains("全部工位"),
+        "{text}"
+    );
+    no_horizontal_scroll(&zh, "the archive's search page on a phone");
+    zh.go(&format!("{web}/order/SOB-2002"));
+    let text = zh.wait_js(
+        "the order page in Chinese",
+        "return document.querySelector('table.timeline') && document.body.innerText;",
+    );
+    let text = text.as_str().unwrap();
+    for words in [
+        "订单 SOB-2002",
+        "下载证据包",
+        "访问记录",
+        "时间线",
+        "法律保全中",
+        "导出",
+    ] {
+        assert!(text.contains(words), "{words} not in: {text}");
+    }
+    no_horizontal_scroll(&zh, "the archive's order page on a phone");
+    zh.screenshot("archive-order-zh-phone");
+    zh.go(&format!("{web}/board"));
+    zh.wait_js(
+        "the board in Chinese",
+        "return document.querySelector('#archive-board');",
+    );
+    no_horizontal_scroll(&zh, "the archive's board on a phone");
+    drop(zh);
+
     // The archive's access log: a station's ledger, signed by the node's access key; it
     // holds alice's play and export of B's order and bob's play of A's.
     let access_key = stdout(&at_archive(
@@ -320,6 +373,18 @@ fn customer_service_finds_plays_and_exports_any_station_s_order_at_the_archive()
     assert!(accessed("export", "alice", "SOB-2002"), "{recs:?}");
     assert!(accessed("view", "bob", "SOA-1001"), "{recs:?}");
     assert!(accessed("hold", "alice", "SOB-2002"), "{recs:?}");
+    // The MP4 for upload is tied to the sealed clip by its record: its SHA-256, its source's.
+    let made = recs
+        .iter()
+        .find(|r| r["kind"] == "access" && r["action"] == "upload_mp4")
+        .unwrap_or_else(|| panic!("no upload_mp4 record: {recs:?}"));
+    assert_eq!(made["who"], "alice", "{made}");
+    assert_eq!(made["derived"]["sha256"], upload["sha"], "{made}");
+    assert_eq!(
+        made["derived"]["sources"][0]["sha256"],
+        sha_b.as_str(),
+        "{made}"
+    );
     assert!(!accessed("release", "bob", "SOB-2002"), "{recs:?}");
     assert!(!accessed("download", "vera", "SOA-1001"), "{recs:?}");
     let export = recs

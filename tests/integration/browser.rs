@@ -267,7 +267,7 @@ fetch(arguments[0]).then(async (r) => {
   done({status: r.status, b64: btoa(s)});
 }).catch((e) => done({error: String(e)}));";
 
-fn no_horizontal_scroll(b: &Browser, what: &str) {
+pub(crate) fn no_horizontal_scroll(b: &Browser, what: &str) {
     let v = b.js(
         "return [document.documentElement.scrollWidth, window.innerWidth];",
         serde_json::json!([]),
