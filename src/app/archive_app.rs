@@ -136,6 +136,34 @@ pub fn list_accounts(cfg: &ArchiveServerConfig) -> Result<Vec<accounts::Listed>,
     )
 }
 
+/// Records `access` made by a command on the node's folder (`archive export`) in its access
+/// log, then lists it in the database's index as the app does (a failure there is logged:
+/// the signed record stands); its line.
+pub fn record_command(
+    cfg: &ArchiveServerConfig,
+    log: &AccessLog,
+    access: &Access,
+) -> Result<u64, Error> {
+    let line = log.record(access)?;
+    let row = accounts::AccessRow {
+        node: log.name().to_string(),
+        line,
+        at: chrono::Utc::now(),
+        action: access.action.to_string(),
+        who: access.who.clone(),
+        log: access.log.clone(),
+        clips: access.clips.clone(),
+    };
+    let code = access.code.clone();
+    let indexed = super::archive::with_database(cfg, |pool| async move {
+        accounts::index_access(&pool, &row, &code).await
+    });
+    if let Err(e) = indexed {
+        tracing::warn!(error = %e, line, "an access was recorded but not indexed: the order's page will not list it");
+    }
+    Ok(line)
+}
+
 /// Names the station group `name`.
 pub fn put_group(cfg: &ArchiveServerConfig, name: &str, stations: &[String]) -> Result<(), Error> {
     super::archive::with_database(cfg, |pool| async move {

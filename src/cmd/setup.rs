@@ -353,23 +353,27 @@ pub fn archive(
         let made = packwitness::app::archive_export::export(config, signing, &req, &|_, _| {})?;
         let ev = &made.evidence;
         // Recorded in the node's access log, as the app's downloads are; not kept otherwise.
-        let recorded = access.record(&packwitness::app::archive_access::Access {
-            action: "export",
-            code: ev.code.clone(),
-            log: ev
-                .station_key
-                .split('+')
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-            clips: ev.clips.iter().map(|c| c.clip).collect(),
-            who: who.clone(),
-            to: made
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned()),
-            derived: None,
-        });
+        let recorded = packwitness::app::archive_app::record_command(
+            cfg,
+            &access,
+            &packwitness::app::archive_access::Access {
+                action: "export",
+                code: ev.code.clone(),
+                log: ev
+                    .station_key
+                    .split('+')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                clips: ev.clips.iter().map(|c| c.clip).collect(),
+                who: who.clone(),
+                to: made
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned()),
+                derived: None,
+            },
+        );
         if let Err(e) = recorded {
             let _ = std::fs::remove_file(&made.path);
             return Err(anyhow::Error::from(e).context(format!(

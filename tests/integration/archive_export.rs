@@ -32,7 +32,7 @@ fn verify_sh(dir: &Path, tsa_ca: &Path, keys: &[&str]) -> std::process::Output {
 #[ignore = "slow tier: PostgreSQL, SeaweedFS, a TSA and a witness; run with `cargo test --test integration -- --ignored --test-threads=1`"]
 fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_pg, _sw, port, cfg) = evidence_servers(tmp.path());
+    let (pg, _sw, port, cfg) = evidence_servers(tmp.path());
     let archive_dir = tmp.path().join("archive");
     let (_node, archive_key) = start_archive(&cfg, &archive_dir);
     let anchored = anchored_station(tmp.path(), port, &cfg, &archive_key);
@@ -178,6 +178,24 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
         stdout(&out).contains("1 clip(s) of SF1234567890123"),
         "{}",
         show(&out)
+    );
+    // The export is recorded in the node's access log (beside the running node, taking turns
+    // with it) and listed in the database's index of accesses, as the app's are.
+    let exported = manifest(&archive_dir.join("access"))
+        .into_iter()
+        .filter(|r| r["kind"] == "access" && r["action"] == "export")
+        .collect::<Vec<_>>();
+    assert_eq!(exported.len(), 1, "{exported:?}");
+    assert_eq!(exported[0]["code"], "SF1234567890123");
+    assert_eq!(exported[0]["to"], "from-archive.zip");
+    let rows = crate::archive::sql(
+        &pg,
+        "SELECT action, line FROM accesses WHERE code = 'SF1234567890123'",
+    );
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].get::<_, i64>(1) as u64,
+        exported[0]["seq"].as_u64().unwrap()
     );
     let out = archive_cmd(
         &cfg,
