@@ -1,14 +1,20 @@
 //! SHA-256 helpers shared by the clip writer, the ledger and verification.
 //!
-//! Owns: hashing bytes and files, the lowercase-hex form used in every on-disk record, and a
+//! Owns: hashing bytes and files, the lowercase-hex form used in every on-disk record, a
 //! SHA-256 whose state can be kept between requests ([`ResumableSha256`], on the `sha2`
-//! crate's serializable state).
+//! crate's serializable state), and comparing secrets' hashes in constant time.
 //! Never: decides what a hash means; callers compare.
 
 use std::io::Read;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
+
+/// Whether `a` and `b` are equal, in a time that does not depend on where they differ (a
+/// secret's hash against the one kept).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
 
 /// Lowercase hex of any bytes.
 pub fn hex(bytes: &[u8]) -> String {

@@ -4,7 +4,7 @@
 //!
 //! Owns: the app's routes on the archive node (`/login`, `/logout`, `/` search,
 //! `/api/suggest`, `/order/{code}`, `/order/{code}/hold`, `/board`, `/assets/`; the bytes,
-//! `/order/{code}/upload.mp4` ([`super::archive_upload`]),
+//! `/order/{code}/upload.mp4` ([`super::archive_upload`]), share links (`/s/`, [`super::archive_share`]),
 //! `/clips/{sha256}[/download|/still/{first,last}.jpg]` and `/order/{code}/bundle.zip?log=`, are
 //! [`super::archive_downloads`]), the accounts' sessions (in PostgreSQL, any node answers) and
 //! which stations each account sees, the commands that manage accounts and station groups,
@@ -28,6 +28,7 @@ use serde::Deserialize;
 use super::archive_access::{Access, AccessLog};
 use super::archive_downloads as downloads;
 use super::archive_pages::{board_page, order_page, search_page, OrderView, SearchView};
+use super::archive_share as share;
 use crate::archive::accounts::{self, Account, SESSION_HOURS};
 use crate::archive::search::{Agent, FoundClip};
 use crate::archive::service::Archive;
@@ -85,6 +86,12 @@ pub fn routes(app: Arc<App>) -> Router {
             "/order/{code}/upload.mp4",
             get(super::archive_upload::upload_mp4),
         )
+        .route("/order/{code}/share", post(share::create))
+        .route("/share/{id}/revoke", post(share::revoke))
+        .route("/s/{token}", get(share::page).post(share::pin))
+        .route("/s/{token}/clips/{sha256}", get(share::clip))
+        .route("/s/{token}/clips/{sha256}/still/{which}", get(share::still))
+        .route("/s/{token}/bundle.zip", get(share::bundle))
         .route("/clips/{sha256}", get(downloads::play))
         .route("/clips/{sha256}/download", get(downloads::download))
         .route("/clips/{sha256}/still/{which}", get(downloads::still))
@@ -484,7 +491,11 @@ const ACCESSES: i64 = 100;
 /// The order's records in the station logs of the clips `shown`: their openings, attached
 /// codes and seals, the order's scans and other records, oldest first, read from the
 /// archived entry bundles (a bundle's 256 lines at a time).
-async fn timeline(app: &App, code: &str, shown: &[FoundClip]) -> Result<Vec<Event>, Failure> {
+pub(super) async fn timeline(
+    app: &App,
+    code: &str,
+    shown: &[FoundClip],
+) -> Result<Vec<Event>, Failure> {
     let held = app.archive.order_clips(code).await.map_err(unavailable)?;
     let is_shown = |c: &crate::archive::evidence::ArchivedClip| {
         shown
@@ -559,6 +570,13 @@ async fn order(
     let accesses = accounts::accesses(app.archive.pool(), &code, &logs, ACCESSES)
         .await
         .map_err(|e| e.to_string());
+    let links = if may_export(&account) {
+        crate::archive::shares::of_code(app.archive.pool(), &code)
+            .await
+            .map_err(|e| unavailable(e).into_response())?
+    } else {
+        Vec::new()
+    };
     let html = order_page(
         &Viewer {
             lang,
@@ -571,6 +589,7 @@ async fn order(
             events: &events,
             accesses: &accesses,
             presets: &crate::web::presets(&app.config),
+            shares: &links,
         },
     );
     Ok(page_with(html, keep))

@@ -59,14 +59,14 @@ fn range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
 
 /// A clip's bytes (all, or the range asked) from the bucket, recorded as `action` first when
 /// the request starts at its first byte (a player's many range requests are one viewing).
-async fn clip(
+pub(super) async fn clip_for(
     app: Arc<App>,
+    account: Account,
     headers: HeaderMap,
     method: Method,
     sha256: String,
     action: &'static str,
 ) -> Result<Response, Response> {
-    let account = need(&app, &headers, false).await?;
     if action == "download" && !may_export(&account) {
         return Err(failure(
             StatusCode::FORBIDDEN,
@@ -178,7 +178,8 @@ pub(super) async fn play(
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
-    clip(app, headers, method, sha256, "view").await
+    let account = need(&app, &headers, false).await?;
+    clip_for(app, account, headers, method, sha256, "view").await
 }
 
 pub(super) async fn download(
@@ -187,7 +188,8 @@ pub(super) async fn download(
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
-    clip(app, headers, method, sha256, "download").await
+    let account = need(&app, &headers, false).await?;
+    clip_for(app, account, headers, method, sha256, "download").await
 }
 
 /// `/clips/{sha256}/still/{first,last}.jpg`: the clip's first or last frame, made on the node
@@ -199,6 +201,16 @@ pub(super) async fn still(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     let account = need(&app, &headers, false).await?;
+    still_for(app, account, sha256, which).await
+}
+
+/// A still of `sha256` for `account` (a share link's too).
+pub(super) async fn still_for(
+    app: Arc<App>,
+    account: Account,
+    sha256: String,
+    which: String,
+) -> Result<Response, Response> {
     let last = match which.as_str() {
         "first.jpg" => false,
         "last.jpg" => true,
@@ -347,7 +359,7 @@ pub(super) async fn one_log(
 
 #[derive(Deserialize)]
 pub(super) struct BundleAsked {
-    log: Option<String>,
+    pub(super) log: Option<String>,
 }
 
 /// An order's evidence bundle of one station log, made from the archive alone and recorded
@@ -359,6 +371,17 @@ pub(super) async fn bundle(
     req: Request,
 ) -> Result<Response, Response> {
     let account = need(&app, req.headers(), false).await?;
+    bundle_for(app, account, code, asked, req).await
+}
+
+/// The bundle of `code` for `account` (a share link's too).
+pub(super) async fn bundle_for(
+    app: Arc<App>,
+    account: Account,
+    code: String,
+    asked: BundleAsked,
+    req: Request,
+) -> Result<Response, Response> {
     let bad = |status, text: String| failure(status, text).into_response();
     if !may_export(&account) {
         return Err(bad(

@@ -10,9 +10,10 @@ use maud::{html, Markup};
 
 use crate::archive::accounts::AccessRow;
 use crate::archive::search::{BoardRow, FoundClip};
+use crate::archive::shares::{self, Share};
 use crate::web::i18n::{label, t, Lang};
 use crate::web::page::{layout, show_datetime, show_time, url_escape, Viewer};
-use crate::web::{timeline_table, upload_form, Event};
+use crate::web::{share_panel, timeline_table, upload_form, Event, LinkRow};
 
 /// What the search page shows.
 pub struct SearchView<'a> {
@@ -118,6 +119,92 @@ pub struct OrderView<'a> {
     pub accesses: &'a Result<Vec<AccessRow>, String>,
     /// `[upload.presets]`: (name, label).
     pub presets: &'a [(String, String)],
+    /// The order's share links.
+    pub shares: &'a [Share],
+}
+
+fn day_time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    show_datetime(&t.with_timezone(&chrono::Local))
+}
+
+/// The order's links as the panel lists them.
+fn link_rows(links: &[Share]) -> Vec<LinkRow> {
+    let now = chrono::Utc::now();
+    links
+        .iter()
+        .map(|l| LinkRow {
+            id: l.id.clone(),
+            created_by: l.created_by.clone(),
+            created_at: l.created_at.timestamp(),
+            expires_at: l.expires_at.timestamp(),
+            state: shares::state(l, now),
+            has_pin: l.has_pin(),
+        })
+        .collect()
+}
+
+/// The page a share link shows once made: its address, this once.
+pub fn share_made_page(
+    v: &Viewer<'_>,
+    code: &str,
+    link: &str,
+    until: &chrono::DateTime<chrono::Utc>,
+) -> String {
+    let lang = v.lang;
+    let body = html! {
+        p { a href={ "/order/" (url_escape(code)) } { "← " (t(lang, "order")) " " (code) } }
+        h1 { (t(lang, "share_made")) " " (code) }
+        p { input #share-link type="text" readonly value=(link) size="60"; }
+        p { (t(lang, "share_until")) " " (day_time(until)) }
+        p.note { (t(lang, "share_once")) }
+    };
+    layout(v, t(lang, "share_made"), body)
+}
+
+/// What a share link opens: the one order, nothing else (no search, no other order, no
+/// station's board, not who at the merchant looked at it).
+pub fn shared_page(
+    lang: Lang,
+    token: &str,
+    code: &str,
+    clips: &[FoundClip],
+    events: &Result<Vec<Event>, String>,
+) -> String {
+    let base = format!("/s/{token}");
+    let mut logs: Vec<&str> = clips.iter().map(|c| c.log.as_str()).collect();
+    logs.sort_unstable();
+    logs.dedup();
+    let body = html! {
+        h1 { (t(lang, "order")) " " (code) }
+        p.note { (t(lang, "shared_note")) }
+        @for log in &logs {
+            @if clips.iter().filter(|c| c.log == *log).all(|c| c.archived) {
+                p { a.button.bundle href={ (base) "/bundle.zip?log=" (url_escape(log)) } {
+                    (t(lang, "download_bundle")) @if logs.len() > 1 { " · " (log) }
+                } }
+            }
+        }
+        p.note { (t(lang, "shared_bundle")) }
+        @for c in clips { (clip_section(lang, c, false, &base)) }
+        @match events {
+            Ok(events) => (timeline_table(lang, events)),
+            Err(why) => p.bad { (t(lang, "timeline")) ": " (why) },
+        }
+    };
+    crate::web::page::bare_layout(lang, code, body)
+}
+
+/// A share link's PIN form (`left`: tries left after a wrong one).
+pub fn pin_page(lang: Lang, token: &str, left: Option<i32>) -> String {
+    let left = left.map(|n| n.max(0) as u32);
+    crate::web::page::bare_layout(lang, "packwitness", crate::web::pin_form(lang, token, left))
+}
+
+/// What a link that does not work shows (`state`: `expired`, `revoked`, `locked`; `None`: no
+/// such link).
+pub fn share_gone_page(lang: Lang, state: Option<&str>) -> String {
+    let key = format!("share_gone_{}", state.unwrap_or("unknown"));
+    crate::web::page::bare_layout(lang, "packwitness", html! { h1 { (t(lang, &key)) } })
 }
 
 fn access_table(lang: Lang, accesses: &Result<Vec<AccessRow>, String>) -> Markup {
@@ -140,19 +227,20 @@ fn access_table(lang: Lang, accesses: &Result<Vec<AccessRow>, String>) -> Markup
     }
 }
 
-fn clip_section(lang: Lang, c: &FoundClip, agent: bool) -> Markup {
+/// A clip's section; its addresses under `base` (`""`, or a share link's `/s/TOKEN`).
+fn clip_section(lang: Lang, c: &FoundClip, agent: bool, base: &str) -> Markup {
     html! {
         section.clip {
             h2 { (c.order) " · " (c.station) " / " (c.camera) }
             @if c.archived {
                 // preload="none": nothing is fetched (or recorded as a view) until Play.
-                div.player { video.big controls preload="none" src={ "/clips/" (c.sha256) } {} }
+                div.player { video.big controls preload="none" src={ (base) "/clips/" (c.sha256) } {} }
                 details.stills {
                     // Made (and recorded as a view) only when opened: lazy pictures in a
                     // closed <details> are not fetched.
                     summary { (t(lang, "stills")) }
-                    img loading="lazy" alt="first frame" src={ "/clips/" (c.sha256) "/still/first.jpg" };
-                    img loading="lazy" alt="last frame" src={ "/clips/" (c.sha256) "/still/last.jpg" };
+                    img loading="lazy" alt="first frame" src={ (base) "/clips/" (c.sha256) "/still/first.jpg" };
+                    img loading="lazy" alt="last frame" src={ (base) "/clips/" (c.sha256) "/still/last.jpg" };
                 }
             } @else {
                 p.bad { (t(lang, "arc_on_its_way")) }
@@ -211,7 +299,8 @@ pub fn order_page(v: &Viewer<'_>, o: &OrderView<'_>) -> String {
                 button type="submit" { (t(lang, if held { "release" } else { "hold" })) }
             }
         }
-        @for c in o.clips { (clip_section(lang, c, o.agent)) }
+        @if o.agent && !o.clips.is_empty() { (share_panel(lang, o.code, &link_rows(o.shares))) }
+        @for c in o.clips { (clip_section(lang, c, o.agent, "")) }
         (access_table(lang, o.accesses))
         @match o.events {
             Ok(events) => (timeline_table(lang, events)),
@@ -289,6 +378,7 @@ mod tests {
                 events: &Ok(Vec::new()),
                 accesses: &Ok(Vec::new()),
                 presets: &[],
+                shares: &[],
             },
         );
         assert!(page.contains(&format!("src=\"/clips/{}\"", "ab".repeat(32))));
@@ -305,6 +395,7 @@ mod tests {
                 events: &Err("the bucket cannot be read now".into()),
                 accesses: &Ok(Vec::new()),
                 presets: &[],
+                shares: &[],
             },
         );
         assert!(!page.contains("bundle.zip") && !page.contains("<video"));
@@ -329,6 +420,7 @@ mod tests {
                     clips: vec![3],
                 }]),
                 presets: &[],
+                shares: &[],
             },
         );
         assert!(!viewer.contains("bundle.zip") && !viewer.contains("/download"));

@@ -19,6 +19,7 @@ mod archive_downloads;
 pub mod archive_export;
 pub mod archive_pages;
 pub mod archive_search;
+mod archive_share;
 mod archive_upload;
 pub mod bench;
 pub mod demo;

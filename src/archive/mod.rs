@@ -31,6 +31,7 @@ pub mod push;
 pub mod schema;
 pub mod search;
 pub mod service;
+pub mod shares;
 pub mod tree;
 pub mod upload;
 pub mod wire;

@@ -149,7 +149,8 @@ CREATE INDEX clips_station_sealed_at ON clips (station_id, sealed_at);
     // named station groups (a warehouse, a client of a fulfilment centre); their sessions,
     // shared by every node; an index of the nodes' access logs (each row names its node's
     // log and line: the signed record is the proof, the row what a page lists); and which
-    // logs are nodes' access logs (pushed into the archive like a station's, off the board).
+    // logs are nodes' access logs (pushed into the archive like a station's, off the board);
+    // share links to one order, made by an agent (only their secret's and PIN's SHA-256).
     r#"
 CREATE TABLE station_groups (
     name     text PRIMARY KEY,
@@ -183,6 +184,19 @@ CREATE TABLE accesses (
 );
 CREATE INDEX accesses_code ON accesses (code, at);
 ALTER TABLE stations ADD COLUMN access_log boolean NOT NULL DEFAULT false;
+CREATE TABLE shares (
+    id            text PRIMARY KEY,
+    secret_sha256 text NOT NULL,
+    code          text NOT NULL,
+    stations      text[],
+    created_by    text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    expires_at    timestamptz NOT NULL,
+    revoked_at    timestamptz,
+    pin_sha256    text,
+    pin_failures  integer NOT NULL DEFAULT 0
+);
+CREATE INDEX shares_code ON shares (code);
 "#,
 ];
 

@@ -106,9 +106,7 @@ pub(super) fn screen_cookie(credential: &str, secure: bool) -> Option<HeaderValu
     .ok()
 }
 
-pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub(super) use crate::digest::constant_time_eq;
 
 fn session_id(req: &Request) -> Option<String> {
     super::i18n::cookie(req.headers(), COOKIE)

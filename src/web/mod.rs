@@ -69,6 +69,7 @@ pub use assets::{asset, page as html_page};
 pub use auth::{behind_tls, login_form};
 pub use conn::{bind, runtime, Capped};
 pub use order::{presets, timeline_table, upload_form, Event, UploadQuery};
+pub use share::{pin_form, share_panel, LinkRow};
 
 /// Why a scan sent over HTTP got no answer from a station.
 #[derive(Debug)]

@@ -305,7 +305,7 @@ fn order_body(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
         @if agent && !open && o.found.iter().any(|f| f.file_status == "ok") {
             (upload_form(lang, &format!("/order/{}/upload.mp4", url_escape(o.code)), &[], &o.presets))
         }
-        @if agent { (super::share::share_panel(lang, o.code, &o.shares)) }
+        @if agent { (super::share::station_share_panel(lang, o.code, &o.shares)) }
         @for f in o.found { (clip_section(lang, f, agent, None)) }
         (timeline_table(lang, o.events))
     }

@@ -44,10 +44,42 @@ fn day_time(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The order page's panel: make a link (how many days, an optional PIN), and the order's
-/// links with their state, each revocable while it works.
-pub(super) fn share_panel(lang: Lang, code: &str, links: &[Share]) -> Markup {
+/// A share link as an order page's panel lists it (a station's or the archive's).
+pub struct LinkRow {
+    pub id: String,
+    pub created_by: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// `active`, `expired`, `revoked` or `locked`.
+    pub state: &'static str,
+    pub has_pin: bool,
+}
+
+impl LinkRow {
+    fn of(s: &Share, now: i64) -> LinkRow {
+        LinkRow {
+            id: s.id.clone(),
+            created_by: s.created_by.clone(),
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            state: s.state(now).as_str(),
+            has_pin: s.has_pin(),
+        }
+    }
+}
+
+/// A station's order page's panel of its links.
+pub(super) fn station_share_panel(lang: Lang, code: &str, links: &[Share]) -> Markup {
     let now = chrono::Utc::now().timestamp();
+    let rows: Vec<LinkRow> = links.iter().map(|s| LinkRow::of(s, now)).collect();
+    share_panel(lang, code, &rows)
+}
+
+/// An order page's panel: make a link (how many days, an optional PIN; `POST
+/// /order/CODE/share`), and the order's links with their state, each revocable while it
+/// works (`POST /share/ID/revoke`).
+pub fn share_panel(lang: Lang, code: &str, links: &[LinkRow]) -> Markup {
     html! {
         details.share open[!links.is_empty()] {
             summary { (t(lang, "share_link")) }
@@ -68,12 +100,12 @@ pub(super) fn share_panel(lang: Lang, code: &str, links: &[Share]) -> Markup {
             @if !links.is_empty() {
                 ul.access {
                     @for s in links {
-                        li {
+                        li data-share=(s.id) {
                             code { (s.id) } " · " (s.created_by) " · " (day_time(s.created_at))
                             " → " (day_time(s.expires_at)) " · "
-                            b { (t(lang, &format!("share_state_{}", s.state(now).as_str()))) }
-                            @if s.has_pin() { " · PIN" }
-                            @if s.state(now) == LinkState::Active {
+                            b { (t(lang, &format!("share_state_{}", s.state))) }
+                            @if s.has_pin { " · PIN" }
+                            @if s.state == "active" {
                                 " "
                                 form.inline method="post" action={ "/share/" (s.id) "/revoke" } {
                                     button type="submit" { (t(lang, "share_revoke")) }
@@ -267,20 +299,21 @@ fn refused_page(lang: Lang, state: Option<LinkState>) -> Response {
     res
 }
 
+/// A share link's PIN form, posted to `/s/TOKEN` (`left`: tries left after a wrong one).
+pub fn pin_form(lang: Lang, token: &str, left: Option<u32>) -> Markup {
+    html! {
+        h1 { (t(lang, "pin_title")) }
+        @if let Some(n) = left { p.bad { (t(lang, "pin_wrong")) " " (n) } }
+        form method="post" action={ "/s/" (token) } {
+            input #pin type="password" name="pin" inputmode="numeric" autocomplete="off" autofocus;
+            " "
+            button type="submit" { (t(lang, "pin_open")) }
+        }
+    }
+}
+
 fn pin_page(lang: Lang, token: &str, left: Option<u32>) -> Response {
-    let mut res = shared_page(
-        lang,
-        "packwitness",
-        html! {
-            h1 { (t(lang, "pin_title")) }
-            @if let Some(n) = left { p.bad { (t(lang, "pin_wrong")) " " (n) } }
-            form method="post" action={ "/s/" (token) } {
-                input #pin type="password" name="pin" inputmode="numeric" autocomplete="off" autofocus;
-                " "
-                button type="submit" { (t(lang, "pin_open")) }
-            }
-        },
-    );
+    let mut res = shared_page(lang, "packwitness", pin_form(lang, token, left));
     *res.status_mut() = StatusCode::UNAUTHORIZED;
     res
 }

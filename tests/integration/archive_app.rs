@@ -303,6 +303,73 @@ fn customer_service_finds_plays_and_exports_any_station_s_order_at_the_archive()
         "return document.querySelectorAll('#archive-board tbody tr').length;",
     );
     assert_eq!(rows, 2);
+
+    // A read-only link to B's order for the platform's reviewer, with a PIN.
+    let made = b.js_async(
+        "const done = arguments[arguments.length - 1]; fetch('/order/SOB-2002/share', {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'days=7&pin=2468'}).then(async r => done({status: r.status, text: await r.text()}));",
+        serde_json::json!([]),
+    );
+    assert_eq!(made["status"], 200, "{made}");
+    let text = made["text"].as_str().unwrap();
+    let at = text
+        .find(&format!("{web}/s/"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let link: String = text[at..].chars().take_while(|c| *c != '"').collect();
+    let token = link.rsplit('/').next().unwrap().to_string();
+    let id = token.split('.').next().unwrap().to_string();
+    // The reviewer, with no account: the PIN first (a wrong one counted), then the order.
+    let reviewer = Browser::start("en", 1200, 900);
+    reviewer.go(&link);
+    reviewer.wait_js("the PIN form", "return !!document.querySelector('#pin');");
+    reviewer.type_into("#pin", "1111");
+    reviewer.click("button[type=submit]");
+    reviewer.wait_js(
+        "a wrong PIN said",
+        "return document.body.innerText.includes('Wrong PIN') && !!document.querySelector('#pin');",
+    );
+    reviewer.type_into("#pin", "2468");
+    reviewer.click("button[type=submit]");
+    reviewer.wait_js(
+        "the shared order",
+        "return document.querySelectorAll('video.big').length === 1 && !document.querySelector('#q');",
+    );
+    reviewer.js(
+        "const v = document.querySelector('video.big'); v.muted = true; v.play(); return 1;",
+        serde_json::json!([]),
+    );
+    reviewer.wait_js(
+        "the shared clip to play",
+        "const v = document.querySelector('video.big'); return v.currentTime > 0.5;",
+    );
+    let got = reviewer.js_async(
+        FETCH_SHA,
+        serde_json::json!([format!("/s/{token}/clips/{sha_b}")]),
+    );
+    assert_eq!(got["sha"], sha_b.as_str(), "{got}");
+    // Nothing beyond its order: A's clip, the search, another order.
+    let other = reviewer.js_async(
+        FETCH_SHA,
+        serde_json::json!([format!("/s/{token}/clips/{sha_a}")]),
+    );
+    assert_eq!(other["status"], 404, "{other}");
+    let search = reviewer.js_async(FETCH_SHA, serde_json::json!(["/api/suggest?q=SO"]));
+    assert_eq!(search["status"], 401, "{search}");
+    // Its bundle, from the link, verifies like alice's.
+    let (status, zip) = fetch(&reviewer, &format!("/s/{token}/bundle.zip"));
+    assert_eq!(status, 200);
+    let shared_zip = tmp.path().join("shared.zip");
+    std::fs::write(&shared_zip, &zip).unwrap();
+    let (code, v) = verify_bundle(&shared_zip, &["--key", &key_b, "--witness", &archive_key]);
+    assert_eq!(code, Some(0), "{v}");
+    // alice revokes it: the link stops at once.
+    let revoked = b.js_async(
+        "const done = arguments[arguments.length - 1]; fetch(arguments[0], {method: 'POST'}).then(r => done(r.status));",
+        serde_json::json!([format!("/share/{id}/revoke")]),
+    );
+    assert_eq!(revoked, 200);
+    let gone = reviewer.js_async(FETCH_SHA, serde_json::json!([format!("/s/{token}")]));
+    assert_eq!(gone["status"], 410, "{gone}");
+    drop(reviewer);
     drop(b);
 
     // On a phone, in Chinese: the same app, every word of it in Chinese, nothing wider than
@@ -373,6 +440,16 @@ fn customer_service_finds_plays_and_exports_any_station_s_order_at_the_archive()
     assert!(accessed("export", "alice", "SOB-2002"), "{recs:?}");
     assert!(accessed("view", "bob", "SOA-1001"), "{recs:?}");
     assert!(accessed("hold", "alice", "SOB-2002"), "{recs:?}");
+    assert!(accessed("share", "alice", "SOB-2002"), "{recs:?}");
+    assert!(accessed("share_revoked", "alice", "SOB-2002"), "{recs:?}");
+    assert!(
+        accessed("view", &format!("share {id}"), "SOB-2002"),
+        "{recs:?}"
+    );
+    assert!(
+        accessed("export", &format!("share {id}"), "SOB-2002"),
+        "{recs:?}"
+    );
     // The MP4 for upload is tied to the sealed clip by its record: its SHA-256, its source's.
     let made = recs
         .iter()
