@@ -50,8 +50,6 @@ const RECENT: i64 = 20;
 pub struct App {
     pub archive: Arc<Archive>,
     pub access: AccessLog,
-    /// `[codes] max_len`: codes are normalised as at recording.
-    pub max_len: usize,
     /// The node's config: `[upload]` and `[encode]` for the MP4 for upload.
     pub config: crate::config::Config,
     /// Failed logins (per address and per account), as a station counts them.
@@ -60,11 +58,15 @@ pub struct App {
 }
 
 impl App {
+    /// `[codes] max_len`: codes are normalised as at recording.
+    pub fn max_len(&self) -> usize {
+        self.config.codes.max_len
+    }
+
     pub fn new(archive: Arc<Archive>, access: AccessLog, config: crate::config::Config) -> App {
         App {
             archive,
             access,
-            max_len: config.codes.max_len,
             config,
             throttle: Sessions::default(),
             exports: tokio::sync::Semaphore::new(downloads::MAX_EXPORTS),
@@ -152,18 +154,9 @@ pub fn record_command(
     access: &Access,
 ) -> Result<u64, Error> {
     let line = log.record(access)?;
-    let row = accounts::AccessRow {
-        node: log.name().to_string(),
-        line,
-        at: chrono::Utc::now(),
-        action: access.action.to_string(),
-        who: access.who.clone(),
-        log: access.log.clone(),
-        clips: access.clips.clone(),
-    };
-    let code = access.code.clone();
     let indexed = super::archive::with_database(cfg, |pool| async move {
-        accounts::index_access(&pool, &row, &code).await
+        index(&pool, log, line, access).await;
+        Ok(())
     });
     if let Err(e) = indexed {
         tracing::warn!(error = %e, line, "an access was recorded but not indexed: the order's page will not list it");
@@ -216,6 +209,38 @@ pub(super) async fn need(app: &App, headers: &HeaderMap, page: bool) -> Result<A
 
 pub(super) fn may_export(a: &Account) -> bool {
     Role::parse(&a.role).is_ok_and(|r| r >= Role::Agent)
+}
+
+/// The logged-in agent of a request that changes or takes out something of order `raw` (a
+/// download, a bundle, an MP4, a hold, a link): 401 for nobody, 403 for a viewer (`what`
+/// says what it may not do), 400 for a code that is no code; the account and the code as
+/// the seals name it.
+pub(super) async fn agent_on(
+    app: &App,
+    headers: &HeaderMap,
+    raw: &str,
+    what: &str,
+) -> Result<(Account, String), Response> {
+    let account = need(app, headers, false).await?;
+    agent_only(&account, what)?;
+    Ok((account, order_code(app, raw)?))
+}
+
+/// 403 unless `account` is an agent (or admin); `what` says what a viewer may not do.
+pub(super) fn agent_only(account: &Account, what: &str) -> Result<(), Failure> {
+    if may_export(account) {
+        return Ok(());
+    }
+    Err(failure(
+        StatusCode::FORBIDDEN,
+        format!("account {} may not {what} (role viewer)", account.name),
+    ))
+}
+
+/// The order code `raw` as the seals name it (normalised as at recording), or 400.
+pub(super) fn order_code(app: &App, raw: &str) -> Result<String, Failure> {
+    crate::codes::normalize(raw, app.max_len())
+        .map_err(|e| failure(StatusCode::BAD_REQUEST, format!("order {raw:?}: {e}")))
 }
 
 /// The page's language (the address's `lang=`, the switch's cookie, the browser's), and
@@ -387,7 +412,7 @@ async fn search(
             let recent = app.archive.recent(&agent, RECENT).await;
             (recent.map_err(unavailable)?, Vec::new())
         } else {
-            let code = crate::codes::normalize(q, app.max_len)
+            let code = crate::codes::normalize(q, app.max_len())
                 .map_err(|e| failure(StatusCode::BAD_REQUEST, format!("search {q:?}: {e}")))?;
             let clips = app.archive.find(&agent, &code).await.map_err(unavailable)?;
             let codes = if clips.is_empty() {
@@ -400,8 +425,7 @@ async fn search(
         };
         Ok::<_, Failure>((clips, codes, groups))
     }
-    .await
-    .map_err(IntoResponse::into_response)?;
+    .await?;
     let (clips, codes, groups) = found;
     let groups: Vec<String> = groups.into_iter().map(|(g, _)| g).collect();
     let html = search_page(
@@ -439,14 +463,14 @@ async fn suggest(
     if q.is_empty() {
         return Ok(Json(serde_json::json!({ "normalized": "", "codes": [] })));
     }
-    let norm = crate::codes::normalize(q, app.max_len).map_err(|e| {
+    let norm = crate::codes::normalize(q, app.max_len()).map_err(|e| {
         failure(StatusCode::BAD_REQUEST, format!("search {q:?}: {e}")).into_response()
     })?;
     let codes = app
         .archive
         .suggest(&account.agent(), &norm, SUGGESTIONS)
         .await
-        .map_err(|e| unavailable(e).into_response())?;
+        .map_err(unavailable)?;
     Ok(Json(
         serde_json::json!({ "normalized": norm, "codes": codes, "no_video": [] }),
     ))
@@ -547,9 +571,7 @@ async fn order(
 ) -> Result<Response, Response> {
     let account = need(&app, &headers, true).await?;
     let (lang, keep) = language(q.lang, &headers);
-    let code = crate::codes::normalize(&code, app.max_len).map_err(|e| {
-        failure(StatusCode::BAD_REQUEST, format!("order {code:?}: {e}")).into_response()
-    })?;
+    let code = order_code(&app, &code)?;
     let clips = match visible(&app, &account, &code).await {
         Ok(c) => c,
         Err(Failure(StatusCode::FORBIDDEN, _)) => {
@@ -573,7 +595,7 @@ async fn order(
     let links = if may_export(&account) {
         crate::archive::shares::of_code(app.archive.pool(), &code)
             .await
-            .map_err(|e| unavailable(e).into_response())?
+            .map_err(unavailable)?
     } else {
         Vec::new()
     };
@@ -610,11 +632,7 @@ async fn board(
         .and_hms_opt(0, 0, 0)
         .unwrap_or_default()
         .and_utc();
-    let rows = app
-        .archive
-        .board(today)
-        .await
-        .map_err(|e| unavailable(e).into_response())?;
+    let rows = app.archive.board(today).await.map_err(unavailable)?;
     let v = Viewer {
         lang,
         user: Some(&account.name),
@@ -622,31 +640,62 @@ async fn board(
     Ok(page_with(board_page(&v, &rows), keep))
 }
 
-/// Records `access` in the node's access log (off the async threads), then lists it in the
-/// database's index of accesses (what an order's page shows; a failure there is logged, the
-/// signed record stands).
-pub(super) async fn record(app: &Arc<App>, access: Access) -> Result<u64, Failure> {
-    let a = app.clone();
-    let (code, row) = (access.code.clone(), access.clone());
-    let line = blocking(move || a.access.record(&access)).await?;
-    let indexed = accounts::index_access(
-        app.archive.pool(),
-        &accounts::AccessRow {
-            node: app.access.name().to_string(),
-            line,
-            at: chrono::Utc::now(),
-            action: row.action.to_string(),
-            who: row.who,
-            log: row.log,
-            clips: row.clips,
-        },
-        &code,
-    )
-    .await;
-    if let Err(e) = indexed {
+/// Lists the access recorded at `line` of the node's log `log` in the database's index
+/// (what an order's page shows); a failure is logged: the signed record stands.
+async fn index(pool: &deadpool_postgres::Pool, log: &AccessLog, line: u64, access: &Access) {
+    let row = accounts::AccessRow {
+        node: log.name().to_string(),
+        line,
+        at: chrono::Utc::now(),
+        action: access.action.to_string(),
+        who: access.who.clone(),
+        log: access.log.clone(),
+        clips: access.clips.clone(),
+    };
+    if let Err(e) = accounts::index_access(pool, &row, &access.code).await {
         tracing::warn!(error = %e, line, "an access was recorded but not indexed: the order's page will not list it");
     }
+}
+
+/// Records `access` in the node's access log (off the async threads), then lists it in the
+/// database's index of accesses.
+pub(super) async fn record(app: &Arc<App>, access: Access) -> Result<u64, Failure> {
+    let (a, kept) = (app.clone(), access.clone());
+    let line = blocking(move || a.access.record(&access)).await?;
+    index(app.archive.pool(), &app.access, line, &kept).await;
     Ok(line)
+}
+
+/// Records `action` by `who` on `code` (to `to`, if anything), once per station log of
+/// `clips`, each record naming that log's clips.
+pub(super) async fn record_per_log(
+    app: &Arc<App>,
+    action: &'static str,
+    code: &str,
+    clips: &[FoundClip],
+    who: &str,
+    to: Option<&str>,
+) -> Result<(), Failure> {
+    let mut logs: Vec<&str> = clips.iter().map(|c| c.log.as_str()).collect();
+    logs.sort_unstable();
+    logs.dedup();
+    for log in logs {
+        let access = Access {
+            action,
+            code: code.to_string(),
+            log: log.to_string(),
+            clips: clips
+                .iter()
+                .filter(|c| c.log == log)
+                .map(|c| c.clip)
+                .collect(),
+            who: who.to_string(),
+            to: to.map(str::to_string),
+            derived: None,
+        };
+        record(app, access).await?;
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -665,28 +714,14 @@ async fn hold(
     headers: HeaderMap,
     Form(f): Form<HoldForm>,
 ) -> Result<Response, Response> {
-    let account = need(&app, &headers, false).await?;
+    let (account, code) = agent_on(&app, &headers, &code, "hold orders").await?;
     let bad = |status, text: String| failure(status, text).into_response();
-    if !may_export(&account) {
-        return Err(bad(
-            StatusCode::FORBIDDEN,
-            format!("account {} may not hold orders (role viewer)", account.name),
-        ));
-    }
-    let code = crate::codes::normalize(&code, app.max_len)
-        .map_err(|e| bad(StatusCode::BAD_REQUEST, format!("order {code:?}: {e}")))?;
-    let mine = visible(&app, &account, &code)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let mine = visible(&app, &account, &code).await?;
     let every = Agent {
         name: account.name.clone(),
         stations: None,
     };
-    let all = app
-        .archive
-        .find(&every, &code)
-        .await
-        .map_err(|e| unavailable(e).into_response())?;
+    let all = app.archive.find(&every, &code).await.map_err(unavailable)?;
     if all.is_empty() {
         return Err(bad(
             StatusCode::NOT_FOUND,
@@ -704,30 +739,11 @@ async fn hold(
     }
     let on = f.release != "1";
     // Applied first, then recorded: the record says what was done, not what was tried.
-    let held = app
-        .archive
-        .hold(&code, on)
+    let held = app.archive.hold(&code, on).await.map_err(unavailable)?;
+    let action = if on { "hold" } else { "release" };
+    record_per_log(&app, action, &code, &all, &account.name, None)
         .await
-        .map_err(|e| unavailable(e).into_response())?;
-    let mut logs: Vec<&str> = all.iter().map(|c| c.log.as_str()).collect();
-    logs.sort_unstable();
-    logs.dedup();
-    for log in logs {
-        let clips = all
-            .iter()
-            .filter(|c| c.log == log)
-            .map(|c| c.clip)
-            .collect();
-        let access = Access {
-            action: if on { "hold" } else { "release" },
-            code: code.clone(),
-            log: log.to_string(),
-            clips,
-            who: account.name.clone(),
-            to: None,
-            derived: None,
-        };
-        record(&app, access).await.map_err(|f| {
+        .map_err(|f| {
             failure(
                 f.0,
                 format!(
@@ -738,7 +754,6 @@ async fn hold(
             )
             .into_response()
         })?;
-    }
     tracing::info!(order = %code, on, clips = held.clips, applied = held.holds_applied, who = %account.name, "legal hold at the archive");
     Ok(Redirect::to(&format!("/order/{}", crate::web::page::url_escape(&code))).into_response())
 }

@@ -15,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::archive_access::Access;
-use super::archive_app::{failure, may_export, need, record, unavailable, visible, App};
+use super::archive_app::{
+    agent_only, failure, need, order_code, record, unavailable, visible, App,
+};
 use super::archive_export::{export_from, ExportRequest};
 use crate::archive::accounts::Account;
 use crate::archive::objects::clip_key;
@@ -67,21 +69,14 @@ pub(super) async fn clip_for(
     sha256: String,
     action: &'static str,
 ) -> Result<Response, Response> {
-    if action == "download" && !may_export(&account) {
-        return Err(failure(
-            StatusCode::FORBIDDEN,
-            format!(
-                "account {} may play clips, not download them (role viewer)",
-                account.name
-            ),
-        )
-        .into_response());
+    if action == "download" {
+        agent_only(&account, "download clips, only play them")?;
     }
     let found = app
         .archive
         .stored_clip(&account.agent(), &sha256)
         .await
-        .map_err(|e| unavailable(e).into_response())?;
+        .map_err(unavailable)?;
     let Some(c) = found else {
         return Err(failure(
             StatusCode::NOT_FOUND,
@@ -156,15 +151,14 @@ pub(super) async fn clip_for(
                 derived: None,
             },
         )
-        .await
-        .map_err(IntoResponse::into_response)?;
+        .await?;
     }
     let body = app
         .archive
         .bucket()
         .get_range(&clip_key(&sha256), c.version_id.as_deref(), first, last)
         .await
-        .map_err(|e| unavailable(e).into_response())?
+        .map_err(unavailable)?
         .ok_or_else(|| {
             unavailable(format!("clip {sha256} is listed but not in the bucket")).into_response()
         })?;
@@ -226,7 +220,7 @@ pub(super) async fn still_for(
         .archive
         .stored_clip(&account.agent(), &sha256)
         .await
-        .map_err(|e| unavailable(e).into_response())?
+        .map_err(unavailable)?
         .ok_or_else(|| {
             failure(
                 StatusCode::NOT_FOUND,
@@ -249,10 +243,8 @@ pub(super) async fn still_for(
             derived: None,
         },
     )
-    .await
-    .map_err(IntoResponse::into_response)?;
-    let dir =
-        crate::web::scratch_dir("archive-still").map_err(|e| unavailable(e).into_response())?;
+    .await?;
+    let dir = crate::web::scratch_dir("archive-still").map_err(unavailable)?;
     let path = dir.join("clip.mp4");
     let made = async {
         if !app
@@ -278,7 +270,7 @@ pub(super) async fn still_for(
     }
     .await;
     let _ = std::fs::remove_dir_all(&dir);
-    let jpeg = made.map_err(IntoResponse::into_response)?;
+    let jpeg = made?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg"),
@@ -299,9 +291,7 @@ pub(super) async fn one_log(
     asked: Option<&str>,
 ) -> Result<String, Response> {
     let bad = |status, text: String| failure(status, text).into_response();
-    let mine = visible(app, account, code)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let mine = visible(app, account, code).await?;
     let mut logs: Vec<&str> = mine.iter().map(|c| c.log.as_str()).collect();
     logs.dedup();
     let log = match (asked, logs.as_slice()) {
@@ -328,11 +318,7 @@ pub(super) async fn one_log(
         name: account.name.clone(),
         stations: None,
     };
-    let all = app
-        .archive
-        .find(&every, code)
-        .await
-        .map_err(|e| unavailable(e).into_response())?;
+    let all = app.archive.find(&every, code).await.map_err(unavailable)?;
     let of_log = |list: &[FoundClip]| -> Vec<u64> {
         list.iter()
             .filter(|c| c.log == log)
@@ -383,14 +369,8 @@ pub(super) async fn bundle_for(
     req: Request,
 ) -> Result<Response, Response> {
     let bad = |status, text: String| failure(status, text).into_response();
-    if !may_export(&account) {
-        return Err(bad(
-            StatusCode::FORBIDDEN,
-            format!("account {} may not export (role viewer)", account.name),
-        ));
-    }
-    let code = crate::codes::normalize(&code, app.max_len)
-        .map_err(|e| bad(StatusCode::BAD_REQUEST, format!("order {code:?}: {e}")))?;
+    agent_only(&account, "export")?;
+    let code = order_code(&app, &code)?;
     let log = one_log(&app, &account, &code, asked.log.as_deref()).await?;
     let _permit = app.exports.try_acquire().map_err(|_| {
         bad(
@@ -403,8 +383,7 @@ pub(super) async fn bundle_for(
         crate::datadir::safe_name(&code),
         chrono::Utc::now().format("%Y%m%d-%H%M%S")
     );
-    let dir =
-        crate::web::scratch_dir("archive-bundle").map_err(|e| unavailable(e).into_response())?;
+    let dir = crate::web::scratch_dir("archive-bundle").map_err(unavailable)?;
     let out = dir.join(&name);
     let (a, who, o, c, l) = (
         app.clone(),
@@ -421,7 +400,7 @@ pub(super) async fn bundle_for(
             who: &who,
             station: Some(&l),
         };
-        let made = handle.block_on(export_from(&a.archive, a.max_len, &req, &|_, _| {}))?;
+        let made = handle.block_on(export_from(&a.archive, a.max_len(), &req, &|_, _| {}))?;
         Ok(made.evidence.clips.iter().map(|c| c.clip).collect())
     })
     .await
@@ -451,13 +430,9 @@ pub(super) async fn send_made(
     req: Request,
 ) -> Result<Response, Response> {
     let sent = async {
-        let access = made.map_err(IntoResponse::into_response)?;
-        record(app, access)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let mut res = crate::web::serve_file(&dir.join(name), req, content_type)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let access = made?;
+        record(app, access).await?;
+        let mut res = crate::web::serve_file(&dir.join(name), req, content_type).await?;
         crate::web::attachment(&mut res, name);
         Ok(res)
     }

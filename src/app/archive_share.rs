@@ -17,16 +17,17 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::archive_access::Access;
-use super::archive_app::{failure, may_export, need, record, unavailable, visible, App};
+use super::archive_app::{
+    agent_on, agent_only, failure, need, record_per_log, unavailable, visible, App,
+};
 use super::archive_downloads::{bundle_for, clip_for, still_for, BundleAsked};
 use super::archive_pages::{pin_page, share_gone_page, share_made_page, shared_page};
 use crate::archive::accounts::Account;
 use crate::archive::search::FoundClip;
 use crate::archive::shares::{self, Share};
+use crate::web::html_page;
 use crate::web::i18n::{self, LangQuery};
 use crate::web::page::Viewer;
-use crate::web::{html_page, Failure};
 
 /// The cookie that proves a link's PIN was given (its path is the link's address).
 const PIN_COOKIE: &str = "pwa_share_pin";
@@ -53,37 +54,6 @@ fn base_url(headers: &HeaderMap, peer: SocketAddr) -> String {
     format!("{scheme}://{host}")
 }
 
-/// Records `action` of the share `id` on `code`, once per station log of its clips.
-async fn record_per_log(
-    app: &Arc<App>,
-    action: &'static str,
-    code: &str,
-    clips: &[FoundClip],
-    who: &str,
-    id: &str,
-) -> Result<(), Failure> {
-    let mut logs: Vec<&str> = clips.iter().map(|c| c.log.as_str()).collect();
-    logs.sort_unstable();
-    logs.dedup();
-    for log in logs {
-        let access = Access {
-            action,
-            code: code.to_string(),
-            log: log.to_string(),
-            clips: clips
-                .iter()
-                .filter(|c| c.log == log)
-                .map(|c| c.clip)
-                .collect(),
-            who: who.to_string(),
-            to: Some(id.to_string()),
-            derived: None,
-        };
-        record(app, access).await?;
-    }
-    Ok(())
-}
-
 /// `POST /order/{code}/share`: a new link to the order, its address shown this once.
 pub(super) async fn create(
     State(app): State<Arc<App>>,
@@ -92,22 +62,9 @@ pub(super) async fn create(
     headers: HeaderMap,
     Form(f): Form<CreateForm>,
 ) -> Result<Response, Response> {
-    let account = need(&app, &headers, false).await?;
+    let (account, code) = agent_on(&app, &headers, &code, "share orders").await?;
     let bad = |status, text: String| failure(status, text).into_response();
-    if !may_export(&account) {
-        return Err(bad(
-            StatusCode::FORBIDDEN,
-            format!(
-                "account {} may not share orders (role viewer)",
-                account.name
-            ),
-        ));
-    }
-    let code = crate::codes::normalize(&code, app.max_len)
-        .map_err(|e| bad(StatusCode::BAD_REQUEST, format!("order {code:?}: {e}")))?;
-    let clips = visible(&app, &account, &code)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let clips = visible(&app, &account, &code).await?;
     if clips.is_empty() {
         return Err(bad(
             StatusCode::NOT_FOUND,
@@ -135,9 +92,7 @@ pub(super) async fn create(
         crate::archive::ArchiveError::Config(why) => bad(StatusCode::BAD_REQUEST, why),
         e => unavailable(e).into_response(),
     })?;
-    record_per_log(&app, "share", &code, &clips, &account.name, &share.id)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    record_per_log(&app, "share", &code, &clips, &account.name, Some(&share.id)).await?;
     let lang = i18n::pick(&LangQuery::default(), &headers);
     let link = format!("{}/s/{token}", base_url(&headers, peer));
     let v = Viewer {
@@ -159,36 +114,21 @@ pub(super) async fn revoke(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     let account = need(&app, &headers, false).await?;
-    if !may_export(&account) {
-        return Err(failure(
-            StatusCode::FORBIDDEN,
-            format!(
-                "account {} may not revoke links (role viewer)",
-                account.name
-            ),
-        )
-        .into_response());
-    }
+    agent_only(&account, "revoke links")?;
     let pool = app.archive.pool();
-    let Some(share) = shares::revoke(pool, &id)
-        .await
-        .map_err(|e| unavailable(e).into_response())?
-    else {
+    let Some(share) = shares::revoke(pool, &id).await.map_err(unavailable)? else {
         return Err(failure(StatusCode::NOT_FOUND, format!("no share link {id}")).into_response());
     };
-    let clips = visible(&app, &account, &share.code)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let clips = visible(&app, &account, &share.code).await?;
     record_per_log(
         &app,
         "share_revoked",
         &share.code,
         &clips,
         &account.name,
-        &share.id,
+        Some(&share.id),
     )
-    .await
-    .map_err(IntoResponse::into_response)?;
+    .await?;
     let to = format!("/order/{}", crate::web::page::url_escape(&share.code));
     Ok(Redirect::to(&to).into_response())
 }
@@ -208,7 +148,7 @@ async fn admit(app: &App, token: &str, headers: &HeaderMap) -> Result<Share, Res
     let lang = i18n::pick(&LangQuery::default(), headers);
     let found = shares::find(app.archive.pool(), token)
         .await
-        .map_err(|e| unavailable(e).into_response())?;
+        .map_err(unavailable)?;
     let Some(share) = found else {
         return Err((
             StatusCode::NOT_FOUND,
@@ -280,9 +220,7 @@ pub(super) async fn pin(
 ) -> Result<Response, Response> {
     let lang = i18n::pick(&LangQuery::default(), &headers);
     let pool = app.archive.pool();
-    let found = shares::find(pool, &token)
-        .await
-        .map_err(|e| unavailable(e).into_response())?;
+    let found = shares::find(pool, &token).await.map_err(unavailable)?;
     let Some(share) = found.filter(|s| shares::state(s, chrono::Utc::now()) == "active") else {
         return admit(&app, &token, &headers)
             .await
@@ -291,7 +229,7 @@ pub(super) async fn pin(
     let typed = crate::web::shares::pin_digits(&f.pin).unwrap_or_default();
     match shares::check_pin(pool, &share, &typed)
         .await
-        .map_err(|e| unavailable(e).into_response())?
+        .map_err(unavailable)?
     {
         None => {
             let mut res = Redirect::to(&format!("/s/{token}")).into_response();

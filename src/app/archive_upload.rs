@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::archive_access::Access;
-use super::archive_app::{failure, may_export, need, unavailable, App};
+use super::archive_app::{agent_on, failure, unavailable, App};
 use crate::archive::evidence::ArchivedLog;
 use crate::error::Error;
 use crate::index::{ClipRow, Found};
@@ -179,17 +179,7 @@ pub(super) async fn upload_mp4(
     Query(asked): Query<UploadAsked>,
     req: Request,
 ) -> Result<Response, Response> {
-    let account = need(&app, req.headers(), false).await?;
-    if !may_export(&account) {
-        return Err(failure(
-            StatusCode::FORBIDDEN,
-            format!("account {} may not make MP4s (role viewer)", account.name),
-        )
-        .into_response());
-    }
-    let code = crate::codes::normalize(&code, app.config.codes.max_len).map_err(|e| {
-        failure(StatusCode::BAD_REQUEST, format!("order {code:?}: {e}")).into_response()
-    })?;
+    let (account, code) = agent_on(&app, req.headers(), &code, "make MP4s").await?;
     let limits = asked
         .limits
         .limits(&app.config)
@@ -203,8 +193,7 @@ pub(super) async fn upload_mp4(
         )
         .into_response()
     })?;
-    let dir =
-        crate::web::scratch_dir("archive-upload").map_err(|e| unavailable(e).into_response())?;
+    let dir = crate::web::scratch_dir("archive-upload").map_err(unavailable)?;
     let name = format!("{}-upload.mp4", crate::datadir::safe_name(&code));
     let out = dir.join(&name);
     let made = async {

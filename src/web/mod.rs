@@ -399,6 +399,12 @@ impl IntoResponse for Failure {
     }
 }
 
+impl From<Failure> for Response {
+    fn from(f: Failure) -> Response {
+        f.into_response()
+    }
+}
+
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
         let status = StatusCode::from_u16(e.kind().http_status())
