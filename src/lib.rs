@@ -12,7 +12,9 @@
 //!    (RFC 3161 time-stamps of checkpoints)
 //! 4. [`archive`] (the archive service's checks and stores, the station's uploader),
 //!    [`notify`] (webhooks: sealed clips and orders without video POSTed to other systems):
-//!    both read the log and send it out, and know nothing of the recorder
+//!    both read the log and send it out, and know nothing of the recorder;
+//!    [`provenance`] (C2PA content credentials signed into the files handed out, and the
+//!    reading of what a buyer's file declares: C2PA, GB 45438-2025 AI label, EXIF)
 //! 5. [`recorder`] (writer thread, cameras, clip assembly, stations, the process's typed
 //!    status, which reports what the archive and the webhooks did), [`verify`], [`export`]
 //! 6. [`web`] (HTTP)
@@ -43,6 +45,7 @@ pub mod scanners;
 pub mod archive;
 pub mod export;
 pub mod notify;
+pub mod provenance;
 pub mod recorder;
 pub mod verify;
 

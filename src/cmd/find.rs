@@ -519,14 +519,22 @@ fn key_arg(key: &str) -> Result<String> {
     Ok(key.trim().to_string())
 }
 
-pub fn verify_bundle(
-    bundle: &Path,
-    key: Option<&str>,
-    tsa_ca: Option<&Path>,
-    witnesses: &[String],
-    max_delay_s: i64,
-    json: bool,
-) -> Result<ExitCode> {
+pub fn verify_bundle(args: &super::subcommands::VerifyBundleArgs) -> Result<ExitCode> {
+    let (bundle, key, tsa_ca, witnesses, json) = (
+        args.bundle.as_path(),
+        args.key.as_deref(),
+        args.tsa_ca.as_deref(),
+        &args.witnesses,
+        args.json,
+    );
+    let c2pa_trust = args
+        .c2pa_trust
+        .as_deref()
+        .map(|p| {
+            std::fs::read(p)
+                .with_context(|| format!("cannot read the C2PA trust anchors {}", p.display()))
+        })
+        .transpose()?;
     let key = key.map(key_arg).transpose()?;
     let tsa_ca = tsa_ca
         .map(|p| {
@@ -548,7 +556,8 @@ pub fn verify_bundle(
         key.as_deref(),
         tsa_ca.as_deref(),
         &witnesses,
-        max_delay_s,
+        args.max_delay,
+        c2pa_trust.as_deref(),
     )?;
     // Four outcomes: FAILED, NOT VERIFIED (no key), TIME NOT PROVEN, VERIFIED.
     let (code, verdict) = if !report.ok() {
@@ -589,7 +598,7 @@ pub fn verify_bundle(
         {
             out!("{w}");
         }
-        for t in &report.times {
+        for t in report.times.iter().chain(&report.credentials) {
             out!("{t}");
         }
         if report.anchors > 0 && !report.tsa_pinned {

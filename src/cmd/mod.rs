@@ -62,6 +62,7 @@ fn emit_to(
 mod bench;
 mod check;
 mod find;
+mod provenance;
 mod record;
 mod setup;
 mod subcommands;
@@ -402,31 +403,11 @@ pub enum Cmd {
     /// with --mp4, one ordinary MP4 of the order for a marketplace's upload form.
     Export(subcommands::ExportArgs),
     /// Check an evidence bundle offline, with nothing from the station.
-    VerifyBundle {
-        bundle: PathBuf,
-        /// The station's public key as the merchant published it (`<name>+<id>+<key>`, or a
-        /// file holding it). Without it the bundle is only checked against the key it carries:
-        /// "NOT VERIFIED", exit 4.
-        #[arg(long)]
-        key: Option<String>,
-        /// The TSA's CA certificates (PEM) as the TSA publishes them, or `system` (this
-        /// machine's trusted roots); without it the time-stamps are not checked (the CA the
-        /// bundle carries is not trusted) and no clip's time counts as proven by them.
-        #[arg(long)]
-        tsa_ca: Option<PathBuf>,
-        /// A witness's verifier key (or a file holding it): every clip must be in a checkpoint
-        /// that witness cosigned (repeatable).
-        #[arg(long = "witness", value_name = "WITNESS_KEY")]
-        witnesses: Vec<String>,
-        /// A clip's claimed time is proven when a time-stamp or cosignature from a party given
-        /// covers it at most this long after its end (`900s`, `15m`, `2h`; a bare number is
-        /// minutes). Otherwise: TIME NOT PROVEN, exit 5.
-        #[arg(long, default_value = "15m", value_parser = parse_delay)]
-        max_delay: i64,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    VerifyBundle(subcommands::VerifyBundleArgs),
+    /// What a photo or video declares about where it came from (the buyer's, in a dispute):
+    /// its C2PA content credentials, a GB 45438-2025 AI label, EXIF camera and time, editing
+    /// software. Read here; nothing is sent anywhere. No AI-detection model is used.
+    Provenance(subcommands::ProvenanceArgs),
     /// What the recorder running on the data dir is doing now: each station and camera
     /// (`starting`, `live`, `stalled` or `lost`, from the frames that reach the disk), the
     /// disk, the last checkpoint, the clock. Exit 0 when every camera is live and nothing is
@@ -753,21 +734,8 @@ fn evidence(command: Cmd, config: &Config, data_dir: Option<PathBuf>) -> Result<
             let dir = dir()?;
             check::reindex(&dir, force)
         }
-        Cmd::VerifyBundle {
-            bundle,
-            key,
-            tsa_ca,
-            witnesses,
-            max_delay,
-            json,
-        } => find::verify_bundle(
-            &bundle,
-            key.as_deref(),
-            tsa_ca.as_deref(),
-            &witnesses,
-            max_delay,
-            json,
-        ),
+        Cmd::VerifyBundle(args) => find::verify_bundle(&args),
+        Cmd::Provenance(args) => provenance::run(&args),
         Cmd::Hold {
             code,
             release,

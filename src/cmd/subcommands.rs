@@ -1,5 +1,5 @@
 //! The arguments of the commands that have commands of their own (`user`, `screen` and
-//! `archive`), and of `export`.
+//! `archive`), and of `export`, `verify-bundle` and `provenance`.
 //!
 //! Owns: their clap definitions and help. Never: does anything (`setup` and `mod` do).
 
@@ -39,6 +39,52 @@ pub struct ExportArgs {
     /// Only the span from the scan to the seal (no pre-roll or post-roll).
     #[arg(long, requires = "mp4")]
     pub from_scan: bool,
+}
+
+/// `packwitness verify-bundle ...`.
+#[derive(Debug, Args)]
+pub struct VerifyBundleArgs {
+    pub bundle: PathBuf,
+    /// The station's public key as the merchant published it (`<name>+<id>+<key>`, or a
+    /// file holding it). Without it the bundle is only checked against the key it carries:
+    /// "NOT VERIFIED", exit 4.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// The TSA's CA certificates (PEM) as the TSA publishes them, or `system` (this
+    /// machine's trusted roots); without it the time-stamps are not checked (the CA the
+    /// bundle carries is not trusted) and no clip's time counts as proven by them.
+    #[arg(long)]
+    pub tsa_ca: Option<PathBuf>,
+    /// A witness's verifier key (or a file holding it): every clip must be in a checkpoint
+    /// that witness cosigned (repeatable).
+    #[arg(long = "witness", value_name = "WITNESS_KEY")]
+    pub witnesses: Vec<String>,
+    /// A clip's claimed time is proven when a time-stamp or cosignature from a party given
+    /// covers it at most this long after its end (`900s`, `15m`, `2h`; a bare number is
+    /// minutes). Otherwise: TIME NOT PROVEN, exit 5.
+    #[arg(long, default_value = "15m", value_parser = super::parse_delay)]
+    pub max_delay: i64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// PEM certificates to trust as signers of the content credentials (C2PA) in the bundle's
+    /// signed copies and stills; without it they are checked for integrity and their signer
+    /// is reported as untrusted.
+    #[arg(long, value_name = "PEM")]
+    pub c2pa_trust: Option<PathBuf>,
+}
+
+/// `packwitness provenance ...`.
+#[derive(Debug, Args)]
+pub struct ProvenanceArgs {
+    /// The photo or video (JPEG, PNG, WebP, HEIC, MP4, MOV).
+    pub file: PathBuf,
+    /// PEM certificates to trust as C2PA signers (without: signers are reported untrusted).
+    #[arg(long, value_name = "PEM")]
+    pub c2pa_trust: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `packwitness share ...`.

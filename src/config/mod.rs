@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 mod sections;
 pub use sections::{
-    is_loopback_url, AnchorConfig, ArchiveConfig, ArchiveServerConfig, FeedbackConfig,
+    is_loopback_url, AnchorConfig, ArchiveConfig, ArchiveServerConfig, C2paConfig, FeedbackConfig,
     FeedbackLang, LockMode, NotifyConfig, RecorderConfig, RtspClient, RtspTransport, ServerConfig,
     UploadConfig, UploadPreset, WitnessConfig,
 };
@@ -63,6 +63,7 @@ pub struct Config {
     /// Webhooks (`[[notify]]`).
     pub notify: Vec<NotifyConfig>,
     pub upload: UploadConfig,
+    pub c2pa: C2paConfig,
 }
 
 /// What is run when an alarm is raised or cleared (`[alarm]`): a camera lost or stalled, an
@@ -166,6 +167,8 @@ struct FileConfig<S> {
     notify: Vec<NotifyConfig>,
     #[serde(default)]
     upload: UploadConfig,
+    #[serde(default)]
+    c2pa: C2paConfig,
 }
 
 impl<S> FileConfig<S> {
@@ -187,6 +190,7 @@ impl<S> FileConfig<S> {
             archive_server: self.archive_server,
             notify: self.notify,
             upload: self.upload,
+            c2pa: self.c2pa,
         }
     }
 }
@@ -528,6 +532,7 @@ impl Default for Config {
             archive_server: ArchiveServerConfig::default(),
             notify: Vec::new(),
             upload: UploadConfig::default(),
+            c2pa: C2paConfig::default(),
         }
     }
 }

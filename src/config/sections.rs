@@ -447,3 +447,31 @@ pub enum RtspTransport {
     /// RTP over UDP (lower latency on a clean LAN; packets lost are lost).
     Udp,
 }
+
+/// Content credentials (`[c2pa]`): a C2PA manifest signed into every file the merchant hands
+/// out (the MP4 for upload, a signed copy of each clip in a bundle, the stills), with this
+/// certificate and key. Empty `cert`: no credentials are made.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct C2paConfig {
+    /// PEM chain, the signing certificate first (keyUsage digitalSignature, an extended key
+    /// usage such as emailProtection); a self-signed one works and readers call it untrusted.
+    pub cert: String,
+    /// Its private key, PKCS#8 PEM (ECDSA P-256 for ES256, or Ed25519).
+    pub key: String,
+    /// Time-stamp each credential through `[anchor] tsa` (checked against `tsa_ca`).
+    pub timestamp: bool,
+    /// Put a signed copy of each clip beside the sealed one in a bundle (doubles its size).
+    pub bundle_copies: bool,
+}
+
+impl Default for C2paConfig {
+    fn default() -> Self {
+        C2paConfig {
+            cert: String::new(),
+            key: String::new(),
+            timestamp: true,
+            bundle_copies: true,
+        }
+    }
+}

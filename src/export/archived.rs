@@ -167,6 +167,7 @@ fn bundle_clip(g: &GatheredClip) -> Result<(BundleClip, String), Error> {
         dropped_frames,
         presets,
         from_archive: None,
+        signed_copy: None,
         records: Vec::new(),
     };
     Ok((clip, file))
@@ -258,7 +259,8 @@ pub fn write(
             progress(done + n, total)
         })?;
         done += c.size.unwrap_or(0);
-        (c.still_start, c.still_end) = super::add_stills(&mut zip, k, &gc.file)?;
+        (c.still_start, c.still_end) =
+            super::credentials::add_stills(&mut zip, k, &gc.file, None, &c, &[])?;
         c.file = Some(name);
         if let Some((size, proof)) = gc
             .after

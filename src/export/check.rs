@@ -57,6 +57,9 @@ pub struct BundleReport {
     /// was given (`--witness`). The list of the order's clips is then the archive's word.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub made_at: Option<String>,
+    /// The content credentials (C2PA) of the signed copies and stills, a line per file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<String>,
     pub problems: Vec<BundleProblem>,
 }
 
@@ -633,6 +636,7 @@ pub fn verify_bundle(
     tsa_ca: Option<&[u8]>,
     witnesses: &[String],
     max_delay_s: i64,
+    c2pa_trust: Option<&[u8]>,
 ) -> Result<BundleReport, Error> {
     let tsa_roots = tsa_ca
         .map(crate::anchor::tsp::load_roots)
@@ -742,6 +746,10 @@ pub fn verify_bundle(
     if ev.clips.is_empty() && !ev.code.is_empty() {
         ck.problem("evidence.json", "lists no clips".into());
     }
+    let (credentials, problems) = super::credentials::check(path, &ev, c2pa_trust);
+    for (file, detail) in problems {
+        ck.problem(&file, detail);
+    }
     let proofs: Vec<_> = anchored.proofs.into_iter().chain(cosigned).collect();
     let (time_proven, times) = super::times::time_verdicts(&ev.clips, &proofs, max_delay_s);
     Ok(BundleReport {
@@ -761,6 +769,7 @@ pub fn verify_bundle(
         times,
         max_delay_s,
         made_at: archive.map(|a| a.1),
+        credentials,
         problems: ck.problems,
     })
 }

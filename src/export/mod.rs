@@ -38,6 +38,7 @@ use crate::media::{derived, StampText};
 pub mod anchors;
 pub mod archived;
 pub mod check;
+mod credentials;
 pub mod prove;
 pub mod report;
 pub mod times;
@@ -162,6 +163,11 @@ pub struct BundleClip {
     /// Added within version 2, absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_archive: Option<String>,
+    /// A copy of the clip with content credentials (C2PA) signed in (`[c2pa]`): not the
+    /// evidence (`file` is); its credential's packwitness assertion cites the seal. Added
+    /// within version 2, absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_copy: Option<String>,
     /// Manifest lines cited for this clip (the station's start naming the camera's source,
     /// opened, attached codes, sealed), each with a proof.
     pub records: Vec<RecordRef>,
@@ -296,6 +302,8 @@ pub fn export(
         tmp: tmp.clone(),
         uploads: Vec::new(),
         scans: Vec::new(),
+        signing: credentials::signing(config),
+        pending: Vec::new(),
     };
     let mut clips = Vec::new();
     for (k, f) in found.iter().enumerate() {
@@ -330,6 +338,7 @@ pub fn export(
     b.zip.cite(&reader, &cp, access.seq, "access")?;
     let anchor_list = anchors::add(&mut b.zip, data_dir, config, &reader, &cp, &idx, &mut clips)?;
     let witnessed = anchors::add_cosigned(&mut b.zip, data_dir, config, &reader, &cp, &mut clips)?;
+    b.add_media(&mut clips, &anchor_list)?;
     let statement = statement(&clips, &anchor_list);
     let evidence = Evidence {
         format: FORMAT.into(),
@@ -435,6 +444,11 @@ struct Builder<'a> {
     uploads: Vec<crate::log::Record>,
     /// The cited scans of the order, for the report.
     scans: Vec<crate::log::Record>,
+    /// `[c2pa]`: signs the stills and a copy of each clip.
+    signing: Option<crate::provenance::Signing>,
+    /// Clips whose stills (and signed copy) are made once their anchors are known: the
+    /// clip's index, its file, and whether that file is a temporary fetched from the archive.
+    pending: Vec<(usize, PathBuf, bool)>,
 }
 
 impl Builder<'_> {
@@ -510,7 +524,7 @@ impl Builder<'_> {
                     .cite_read(self.reader, self.cp, line, kind, &bytes)?,
             );
         }
-        let (mut file, mut burned_in, mut stills) = (None, None, (None, None));
+        let (mut file, mut burned_in) = (None, None);
         let local = self.data_dir.join(&c.file);
         // A sealed clip the station no longer has (pruned, or lost with its disk) comes
         // from the archive when there is one, checked against its seal on the way.
@@ -522,13 +536,13 @@ impl Builder<'_> {
         if c.sealed_line.is_some() && (fetched.is_some() || !c.pruned) {
             let src = fetched.clone().unwrap_or(local);
             let name = self.add_clip_file(c, &src)?;
-            stills = add_stills(&mut self.zip, k, &src)?;
             if burn_in && derived::has_text_track(&src) {
                 burned_in = Some(self.add_burned(k, c, &src, &name)?);
             }
+            // Its stills (and signed copy) once its anchors are known: [`Builder::add_media`].
+            self.pending.push((k, src, fetched.is_some()));
             file = Some(name);
-        }
-        if let Some(tmp) = fetched {
+        } else if let Some(tmp) = fetched {
             let _ = std::fs::remove_file(tmp);
         }
         Ok(BundleClip {
@@ -557,8 +571,9 @@ impl Builder<'_> {
             dropped_frames,
             presets,
             from_archive,
-            still_start: stills.0,
-            still_end: stills.1,
+            still_start: None,
+            still_end: None,
+            signed_copy: None,
             burned_in,
             records,
         })
@@ -652,32 +667,6 @@ impl Builder<'_> {
             sign,
         )
     }
-}
-
-/// The first frame and the last frame before the seal, as JPEG stills for the report.
-fn add_stills(
-    zip: &mut Bundle,
-    k: usize,
-    src: &Path,
-) -> Result<(Option<String>, Option<String>), Error> {
-    let mut out = (None, None);
-    for (last, slot) in [(false, &mut out.0), (true, &mut out.1)] {
-        match derived::still(src, last, 0) {
-            Ok(jpeg) => {
-                let name = format!(
-                    "stills/clip{}-{}.jpg",
-                    k + 1,
-                    if last { "end" } else { "start" }
-                );
-                zip.add(&name, &jpeg, false)?;
-                *slot = Some(name);
-            }
-            Err(e) => {
-                tracing::warn!(file = %src.display(), error = %e, "no still image for the report")
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// What closing a bundle adds besides what its builder added.

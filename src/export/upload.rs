@@ -328,8 +328,9 @@ pub fn make_for_upload(
     let made = upload::make(&plan, &tmp).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })?;
-    std::fs::rename(&tmp, req.out).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
+    let signed = sign_upload(config, &order, &usable, &sources, &tmp, recorded_in);
+    let _ = std::fs::remove_file(&tmp);
+    std::fs::rename(&signed?, req.out).map_err(|e| {
         Error::new(ErrorKind::Io, e)
             .context(format!("cannot move the MP4 to {}", req.out.display()))
     })?;
@@ -365,6 +366,86 @@ pub fn make_for_upload(
             .map(|n| n.to_string_lossy().into_owned()),
         left_out,
     })
+}
+
+/// With `[c2pa]`, signs content credentials into the MP4 made at `made` (the sealed clips as
+/// its ingredients, bound by their SHA-256; placed, trimmed and re-encoded as its actions);
+/// returns the file to keep (`made` itself without `[c2pa]`, which is then not removed).
+fn sign_upload(
+    config: &Config,
+    order: &str,
+    usable: &[&Found],
+    sources: &[DerivedSource],
+    made: &Path,
+    recorded_in: &str,
+) -> Result<PathBuf, Error> {
+    let Some(signing) = crate::provenance::Signing::from_config(config)? else {
+        let kept = made.with_extension("unsigned");
+        std::fs::rename(made, &kept).map_err(|e| {
+            Error::new(ErrorKind::Io, e).context(format!("cannot move {}", made.display()))
+        })?;
+        return Ok(kept);
+    };
+    use crate::provenance::credentials::{Claim, COMPOSITE_CAPTURE, EVIDENCE_VERSION};
+    let agent = serde_json::json!({"name": "packwitness", "version": env!("CARGO_PKG_VERSION")});
+    let mut actions = vec![serde_json::json!({
+        "action": "c2pa.created",
+        "digitalSourceType": COMPOSITE_CAPTURE,
+        "softwareAgent": agent,
+        "description": "an order's sealed clips joined for a platform's upload form, between two cards",
+    })];
+    let mut ingredients = Vec::new();
+    let mut clips = Vec::new();
+    for (f, s) in usable.iter().zip(sources) {
+        let c = &f.clip;
+        let id = format!("clip-{}", c.clip);
+        let name = Path::new(&c.file)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| id.clone());
+        ingredients.push(serde_json::json!({
+            "title": name,
+            "format": "video/mp4",
+            "relationship": "componentOf",
+            "label": id,
+            "instance_id": format!("packwitness:sha256:{}", s.sha256),
+            "description": format!("sealed clip {} of order {order}, SHA-256 {}", c.clip, s.sha256),
+        }));
+        actions.push(serde_json::json!({
+            "action": "c2pa.placed",
+            "softwareAgent": agent,
+            "parameters": {"ingredientIds": [id]},
+            "description": format!("{} ms to {} ms of the clip{}", s.from_ms, s.to_ms,
+                if s.burned_in { ", its stamp burned in from its records" } else { "" }),
+        }));
+        clips.push(serde_json::json!({
+            "clip": c.clip, "station": c.station, "camera": c.camera, "box": c.box_no,
+            "part": c.part, "started_at": c.started_at, "ended_at": c.ended_at,
+            "sealed_sha256": s.sha256, "sealed_line": c.sealed_line,
+            "from_ms": s.from_ms, "to_ms": s.to_ms,
+        }));
+    }
+    actions.push(
+        serde_json::json!({"action": "c2pa.edited", "softwareAgent": agent,
+        "description": "trimmed to the spans above, an opening and a closing card added"}),
+    );
+    actions.push(serde_json::json!({"action": "c2pa.transcoded", "softwareAgent": agent}));
+    let claim = Claim {
+        title: format!("{order}.mp4"),
+        format: "video/mp4",
+        actions,
+        ingredients,
+        evidence: serde_json::json!({
+            "version": EVIDENCE_VERSION,
+            "what": "upload_mp4",
+            "order": order,
+            "clips": clips,
+            "recorded_in": recorded_in,
+        }),
+    };
+    let out = made.with_extension("signed");
+    crate::provenance::credentials::sign_file(&signing, &claim, made, &out)?;
+    Ok(out)
 }
 
 /// What sealed a clip, in words (and in Chinese too when the font has it).
