@@ -121,6 +121,7 @@ fn needs(method: &Method, path: &str) -> Role {
         || (path.starts_with("/clips/") && path.ends_with("/download"))
         || (path.starts_with("/order/") && path.ends_with("/upload.mp4"))
         || (path.starts_with("/order/") && path.ends_with("/share"))
+        || (path.starts_with("/order/") && path.ends_with("/dispute"))
         || path.starts_with("/share/")
     {
         Role::Agent

@@ -47,6 +47,7 @@ pub mod accounts;
 mod assets;
 mod auth;
 mod conn;
+mod dispute;
 mod files;
 mod guard;
 pub use files::{attachment, scratch_dir, serve_file};
@@ -352,6 +353,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/order/{code}/hold", post(order::hold))
         .route("/order/{code}/upload.mp4", get(order::upload_mp4))
         .route("/order/{code}/share", post(share::create))
+        .route(
+            "/order/{code}/dispute",
+            post(dispute::sheet).layer(axum::extract::DefaultBodyLimit::max(dispute::MAX_BYTES)),
+        )
         .route("/share/{id}/revoke", post(share::revoke))
         .route("/s/{token}", get(share::page).post(share::pin))
         .route("/s/{token}/clips/{clip}", get(share::clip))

@@ -306,6 +306,7 @@ fn order_body(lang: Lang, o: &OrderView<'_>) -> maud::Markup {
             (upload_form(lang, &format!("/order/{}/upload.mp4", url_escape(o.code)), &[], &o.presets))
         }
         @if agent { (super::share::station_share_panel(lang, o.code, &o.shares)) }
+        @if agent && !o.found.is_empty() { (super::dispute::panel(lang, o.code)) }
         @for f in o.found { (clip_section(lang, f, agent, None)) }
         (timeline_table(lang, o.events))
     }
