@@ -14,7 +14,7 @@ fn layer(module: &str) -> Option<u32> {
         "clock" | "datadir" | "config" | "digest" | "diskfile" => 1,
         "media" | "codes" | "log" => 2,
         "index" | "scanners" | "retention" | "anchor" => 3,
-        "archive" | "notify" => 4,
+        "archive" | "notify" | "provenance" => 4,
         "recorder" | "verify" | "export" => 5,
         "web" => 6,
         "app" => 7,

@@ -23,6 +23,7 @@ mod ledger_kinds;
 mod ledger_v3;
 mod lookup;
 mod notify;
+mod provenance;
 mod recording;
 mod retention;
 mod retina;
