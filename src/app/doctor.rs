@@ -158,6 +158,9 @@ pub fn run(config: &Config, opts: &Options) -> Report {
     if !config.archive.url.is_empty() {
         checks.push(archive_check(config));
     }
+    if !config.c2pa.cert.is_empty() {
+        checks.push(c2pa_check(config));
+    }
     checks.push(service_check(&opts.unit));
     Report {
         ok: checks.iter().all(|c| c.verdict != Verdict::Fail),
@@ -609,6 +612,28 @@ fn archive_check(config: &Config) -> Check {
             "archive",
             e.to_string(),
             "see the archive's log for why it answered so",
+        ),
+    }
+}
+
+/// `[c2pa]`: the certificate and key load and can sign (an export would otherwise go out
+/// without content credentials, saying so only in the log).
+fn c2pa_check(config: &Config) -> Check {
+    match crate::provenance::Signing::from_config(config) {
+        Ok(Some(s)) => Check::pass(
+            "content credentials",
+            format!(
+                "[c2pa] signs as {} ({:?}){}",
+                s.subject,
+                s.alg(),
+                if s.timestamped() { ", time-stamped through [anchor] tsa" } else { ", not time-stamped" }
+            ),
+        ),
+        Ok(None) => Check::skipped("content credentials", "no [c2pa] cert"),
+        Err(e) => Check::fail(
+            "content credentials",
+            e.to_string(),
+            "fix [c2pa] cert and key (docs/provenance.md): until then bundles and MP4s for upload carry no content credentials",
         ),
     }
 }

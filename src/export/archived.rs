@@ -330,6 +330,7 @@ pub fn write(
         witnessed,
         uploads,
         archive_key: Some(g.archive_key.clone()),
+        credentials_signer: None,
     };
     let bytes = super::seal(
         zip,

@@ -167,6 +167,7 @@ fn unreadable_evidence(files: &Files) -> Evidence {
         witnessed: Vec::new(),
         uploads: Vec::new(),
         archive_key: None,
+        credentials_signer: None,
     }
 }
 

@@ -99,6 +99,11 @@ pub struct Evidence {
     /// station `access` record). Added within version 2; absent in a station's bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive_key: Option<String>,
+    /// The subject of the certificate that signed the content credentials (C2PA) of the
+    /// stills and signed copies, as the merchant says (`[c2pa]`); checked by `verify-bundle
+    /// --c2pa-trust` or any C2PA reader. Added within version 2; absent without credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_signer: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -362,6 +367,7 @@ pub fn export(
         anchors: anchor_list,
         witnessed,
         archive_key: None,
+        credentials_signer: b.signing.as_ref().map(|s| s.subject.clone()),
     };
     let key = StationKey::for_data_dir(data_dir, config)?;
     let bytes = b.finish(&evidence, &verifier, &|list| key.sign(list))?;

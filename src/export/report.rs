@@ -281,6 +281,19 @@ pub fn report(
                         code { "bash verify.sh STATION_KEY WITNESS_KEY" } "."
                     }
                 }
+                @if let Some(signer) = &ev.credentials_signer {
+                    p #pw-credentials {
+                        span.en {
+                            "Content credentials (C2PA), as the bundle says: the stills and the signed copies (clips/*.c2pa.mp4, beside the sealed clips, which stay byte for byte) are signed by " (signer)
+                            ", each naming the clip's sealed record. This page does not check them: any C2PA reader does (c2patool, contentcredentials.org/verify), and "
+                        }
+                        span.zh {
+                            "内容凭证（C2PA），证据包所述：截图与签名副本（clips/*.c2pa.mp4，与逐字节不变的封存录像并列）由 " (signer)
+                            " 签名，每份都写明该录像的封存记录。本页不检查它们：任何 C2PA 阅读器均可检查（c2patool、contentcredentials.org/verify），"
+                        }
+                        code { "packwitness verify-bundle --c2pa-trust CA.pem" } "."
+                    }
+                }
                 p #pw-exported {
                     span.en { "Exported " (ev.exported_at) " by " (ev.exported_by) " with " (ev.software) ". Station key " }
                     span.zh { "导出时间 " (ev.exported_at) "，导出人 " (ev.exported_by) "，软件 " (ev.software) "。工位密钥 " }

@@ -78,6 +78,10 @@ pub struct Signing {
     tsa_roots: Vec<x509_cert::Certificate>,
 }
 
+/// A 16x16 grey JPEG, signed to check a certificate and key.
+#[cfg(feature = "c2pa")]
+const PROBE_JPEG: &[u8] = include_bytes!("probe.jpg");
+
 const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
 const ED25519: &str = "1.3.101.112";
 
@@ -150,9 +154,28 @@ impl Signing {
         !self.tsa.is_empty()
     }
 
+    /// Signs a tiny picture (without a time-stamp) and reads it back: a key that is not the
+    /// certificate's makes signatures that do not verify, which only this shows.
     #[cfg(feature = "c2pa")]
     fn check(&self) -> Result<(), ProvenanceError> {
-        self.signer().map(|_| ())
+        let probe = Signing {
+            tsa: Vec::new(),
+            tsa_roots: Vec::new(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            subject: self.subject.clone(),
+            alg: self.alg,
+        };
+        let claim = Claim::captured("probe.jpg".into(), "image/jpeg", serde_json::json!({}));
+        let signed = sign_bytes(&probe, &claim, PROBE_JPEG)?;
+        let read = read("image/jpeg", &mut std::io::Cursor::new(signed), None);
+        if read.intact() {
+            return Ok(());
+        }
+        Err(ProvenanceError::Config(format!(
+            "a test signature with the certificate and key does not verify ({}): is the key the certificate's?",
+            read.failures.join("; ")
+        )))
     }
 
     #[cfg(not(feature = "c2pa"))]

@@ -253,6 +253,22 @@ fn content_credentials_hold_for_c2pa_python_and_break_on_a_changed_byte() {
     // The sealed original carries none.
     assert!(read[5]["state"].is_null(), "{:#}", read[5]);
 
+    // A key that is not the certificate's: doctor says so (an export would go without).
+    let wrong = config("wrong.toml", &chain, &leaf_ed);
+    let d = run(&[
+        "--config",
+        wrong.to_str().unwrap(),
+        "doctor",
+        "--probe-s",
+        "0.5",
+    ]);
+    assert!(
+        stdout(&d).contains("FAIL     content credentials")
+            && stdout(&d).contains("is the key the certificate's"),
+        "{}",
+        show(&d)
+    );
+
     // A changed byte: c2pa-python and packwitness say so.
     let bad: Vec<PathBuf> = [&copy, &stills[1], &up]
         .iter()
