@@ -89,6 +89,12 @@ pub fn routes(app: Arc<App>) -> Router {
             get(super::archive_upload::upload_mp4),
         )
         .route("/order/{code}/share", post(share::create))
+        .route(
+            "/order/{code}/dispute",
+            post(super::archive_dispute::sheet).layer(axum::extract::DefaultBodyLimit::max(
+                crate::web::dispute::MAX_BYTES,
+            )),
+        )
         .route("/share/{id}/revoke", post(share::revoke))
         .route("/s/{token}", get(share::page).post(share::pin))
         .route("/s/{token}/clips/{sha256}", get(share::clip))

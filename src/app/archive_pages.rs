@@ -300,6 +300,7 @@ pub fn order_page(v: &Viewer<'_>, o: &OrderView<'_>) -> String {
             }
         }
         @if o.agent && !o.clips.is_empty() { (share_panel(lang, o.code, &link_rows(o.shares))) }
+        @if o.agent && !o.clips.is_empty() { (crate::web::dispute::panel(lang, o.code)) }
         @for c in o.clips { (clip_section(lang, c, o.agent, "")) }
         (access_table(lang, o.accesses))
         @match o.events {

@@ -15,6 +15,7 @@ pub mod alarm;
 pub mod archive;
 pub mod archive_access;
 pub mod archive_app;
+mod archive_dispute;
 mod archive_downloads;
 pub mod archive_export;
 pub mod archive_pages;

@@ -52,21 +52,54 @@ pub fn panel(lang: Lang, code: &str) -> Markup {
     }
 }
 
-/// A still of the order: which clip, which frame, its JPEG, and its proven time.
-struct Still {
-    label: String,
-    jpeg: Vec<u8>,
-    at: String,
+/// A still of the order: which clip, which frame, its JPEG, and its recorded time.
+pub struct SheetStill {
+    pub label: String,
+    pub jpeg: Vec<u8>,
+    pub at: String,
 }
 
-/// `POST /order/{code}/dispute`: the sheet.
-pub(super) async fn sheet(
-    State(shared): State<Arc<Shared>>,
-    UrlPath(code): UrlPath<String>,
-    headers: axum::http::HeaderMap,
-    mut form: Multipart,
-) -> Result<Response, Failure> {
-    let lang = super::i18n::pick(&super::i18n::LangQuery { lang: None }, &headers);
+/// A sealed clip the sheet names (a station's index row or an archive's).
+pub struct SheetClip {
+    pub clip: u64,
+    pub station: String,
+    pub camera: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub sha256: Option<String>,
+}
+
+impl SheetClip {
+    fn of(f: &Found) -> SheetClip {
+        SheetClip {
+            clip: f.clip.clip,
+            station: f.clip.station.clone(),
+            camera: f.clip.camera.clone(),
+            started_at: f.clip.started_at.clone(),
+            ended_at: f.clip.ended_at.clone(),
+            sha256: f.clip.sha256.clone(),
+        }
+    }
+
+    /// The caption of its first (`end` false) or last frame.
+    pub fn caption(&self, end: bool) -> String {
+        format!(
+            "{} {} {} · clip {}",
+            if end {
+                "seal / 封箱"
+            } else {
+                "start / 开始"
+            },
+            self.station,
+            self.camera,
+            self.clip
+        )
+    }
+}
+
+/// The buyer's file from the panel's form: its name, its bytes, and whether the sheet is
+/// to be downloaded.
+pub async fn read_form(mut form: Multipart) -> Result<(String, Vec<u8>, bool), Failure> {
     let (mut name, mut bytes, mut download) = (String::new(), Vec::new(), false);
     while let Some(field) = form.next_field().await.map_err(|e| {
         Failure(
@@ -101,6 +134,42 @@ pub(super) async fn sheet(
             "choose the buyer's photo or video first".into(),
         ));
     }
+    Ok((name, bytes, download))
+}
+
+/// The sheet as a response: its own Content-Security-Policy (no script; its styles and
+/// pictures inside it), an attachment when `download`.
+pub fn sheet_response(html: String, code: &str, download: bool) -> Response {
+    let mut res = (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response();
+    if download {
+        super::attachment(
+            &mut res,
+            &format!("{}-dispute-sheet.html", crate::datadir::safe_name(code)),
+        );
+    }
+    res
+}
+
+/// `POST /order/{code}/dispute`: the sheet.
+pub(super) async fn sheet(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(code): UrlPath<String>,
+    headers: axum::http::HeaderMap,
+    form: Multipart,
+) -> Result<Response, Failure> {
+    let lang = super::i18n::pick(&super::i18n::LangQuery { lang: None }, &headers);
+    let (name, bytes, download) = read_form(form).await?;
     let s = shared.clone();
     let c = code.clone();
     let (found, reading, stills, bytes) = blocking(move || {
@@ -116,31 +185,17 @@ pub(super) async fn sheet(
         Ok((found, reading, stills, bytes))
     })
     .await?;
-    let html = render(lang, &code, &found, &reading, &stills, &bytes).into_string();
-    let mut res = (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            // No script at all; its styles and pictures are inside it.
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
-            ),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        html,
-    )
-        .into_response();
-    if download {
-        super::attachment(
-            &mut res,
-            &format!("{}-dispute-sheet.html", crate::datadir::safe_name(&code)),
-        );
-    }
-    Ok(res)
+    let order = found
+        .first()
+        .map(|f| f.clip.order.clone())
+        .unwrap_or(code.clone());
+    let clips: Vec<SheetClip> = found.iter().map(SheetClip::of).collect();
+    let html = sheet_page(lang, &order, &clips, &reading, &stills, &bytes);
+    Ok(sheet_response(html, &code, download))
 }
 
 /// The first frame of the order's first clip and the last frame before the seal of its last.
-fn stills_of(data_dir: &std::path::Path, found: &[Found]) -> Vec<Still> {
+fn stills_of(data_dir: &std::path::Path, found: &[Found]) -> Vec<SheetStill> {
     let sealed: Vec<&Found> = found
         .iter()
         .filter(|f| f.file_status == "ok" && f.clip.sealed_line.is_some())
@@ -159,18 +214,8 @@ fn stills_of(data_dir: &std::path::Path, found: &[Found]) -> Vec<Still> {
     for (f, end) in [(first, false), (last, true)] {
         let path = data_dir.join(&f.clip.file);
         match crate::media::derived::still(&path, end, 640) {
-            Ok(jpeg) => out.push(Still {
-                label: format!(
-                    "{} {} {} · clip {}",
-                    if end {
-                        "seal / 封箱"
-                    } else {
-                        "start / 开始"
-                    },
-                    f.clip.station,
-                    f.clip.camera,
-                    f.clip.clip
-                ),
+            Ok(jpeg) => out.push(SheetStill {
+                label: SheetClip::of(f).caption(end),
                 jpeg,
                 at: if end {
                     f.clip.ended_at.clone().unwrap_or_default()
@@ -199,17 +244,18 @@ figure{margin:0;flex:1 1 16em}figure img{width:100%;border:1px solid #999}figcap
 li{margin:.3em 0}.ai{color:#a00;font-weight:bold}.mono{font-family:monospace;word-break:break-all;font-size:.85em}\
 .limits{border:1px solid #999;padding:.5em;background:#f6f6f6}@media print{.noprint{display:none}body{margin:0}}";
 
-fn render(
+/// The sheet of `order`: the reading `r` of the buyer's file (`bytes`) beside `stills`,
+/// naming the sealed `clips`.
+pub fn sheet_page(
     lang: Lang,
-    code: &str,
-    found: &[Found],
+    order: &str,
+    clips: &[SheetClip],
     r: &Reading,
-    stills: &[Still],
+    stills: &[SheetStill],
     bytes: &[u8],
-) -> Markup {
+) -> String {
     let image =
         r.format.starts_with("image/") && r.format != "image/heic" && r.format != "image/tiff";
-    let order = found.first().map(|f| f.clip.order.as_str()).unwrap_or(code);
     html! {
         (DOCTYPE)
         html lang=(if lang == Lang::En { "en" } else { "zh-CN" }) {
@@ -252,8 +298,8 @@ fn render(
                 }
                 h2 { (w(lang, "The evidence this refers to", "本说明所依据的证据")) }
                 ul {
-                    @for f in found {
-                        li.mono { "clip " (f.clip.clip) " · " (f.clip.station) " " (f.clip.camera) " · " (f.clip.started_at) " → " (f.clip.ended_at.as_deref().unwrap_or("?")) " · SHA-256 " (f.clip.sha256.as_deref().unwrap_or("(open)")) }
+                    @for c in clips {
+                        li.mono { "clip " (c.clip) " · " (c.station) " " (c.camera) " · " (c.started_at) " → " (c.ended_at.as_deref().unwrap_or("?")) " · SHA-256 " (c.sha256.as_deref().unwrap_or("(open)")) }
                     }
                 }
                 p { (w(lang,
@@ -263,4 +309,5 @@ fn render(
             }
         }
     }
+    .into_string()
 }

@@ -47,7 +47,7 @@ pub mod accounts;
 mod assets;
 mod auth;
 mod conn;
-mod dispute;
+pub mod dispute;
 mod files;
 mod guard;
 pub use files::{attachment, scratch_dir, serve_file};

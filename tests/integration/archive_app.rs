@@ -222,6 +222,21 @@ fn customer_service_finds_plays_and_exports_any_station_s_order_at_the_archive()
         "{upload}"
     );
 
+    // The buyer's picture (here a frame of the clip itself) on a dispute sheet, beside the
+    // order's frames made from the bucket's bytes, naming the sealed clip.
+    let sheet = b.js_async(
+        "const done = arguments[arguments.length - 1]; (async () => { const pic = await (await fetch(arguments[0])).blob(); const f = new FormData(); f.append('file', pic, 'buyer.jpg'); const r = await fetch('/order/SOB-2002/dispute', {method: 'POST', body: f}); done({status: r.status, text: await r.text()}); })();",
+        serde_json::json!([format!("/clips/{sha_b}/still/first.jpg")]),
+    );
+    assert_eq!(sheet["status"], 200, "{sheet}");
+    let text = sheet["text"].as_str().unwrap();
+    assert_eq!(
+        text.matches("src=\"data:image/jpeg;base64,").count(),
+        3,
+        "{text}"
+    );
+    assert!(text.contains(sha_b.as_str()) && text.contains("No GB 45438-2025 AI label found"));
+
     // A dispute: alice places a legal hold from the page; the store holds the clip.
     b.click("form.hold button");
     b.wait_js(
