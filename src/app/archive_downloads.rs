@@ -400,7 +400,7 @@ pub(super) async fn bundle_for(
             who: &who,
             station: Some(&l),
         };
-        let made = handle.block_on(export_from(&a.archive, a.max_len(), &req, &|_, _| {}))?;
+        let made = handle.block_on(export_from(&a.archive, &a.config, &req, &|_, _| {}))?;
         Ok(made.evidence.clips.iter().map(|c| c.clip).collect())
     })
     .await

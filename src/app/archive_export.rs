@@ -49,7 +49,7 @@ pub fn export(
         crate::web::runtime("archive-export").map_err(|e| Error::msg(ErrorKind::Unavailable, e))?;
     runtime.block_on(async {
         let archive = Archive::open(&config.archive_server, key).await?;
-        export_from(&archive, config.codes.max_len, req, progress).await
+        export_from(&archive, config, req, progress).await
     })
 }
 
@@ -57,11 +57,11 @@ pub fn export(
 /// is written on the calling thread: call it where blocking is allowed (a blocking task).
 pub async fn export_from(
     archive: &Archive,
-    max_len: usize,
+    config: &crate::config::Config,
     req: &ExportRequest<'_>,
     progress: &dyn Fn(u64, u64),
 ) -> Result<Exported, Error> {
-    let code = crate::codes::normalize(req.code, max_len)?;
+    let code = crate::codes::normalize(req.code, config.codes.max_len)?;
     if let Some(parent) = req.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
             return Err(Error::msg(
@@ -81,7 +81,9 @@ pub async fn export_from(
         let now = now_s();
         let gathered = gather(archive, &code, req, &clips_dir, now).await?;
         let cosign = |body: &str| archive.cosign(body, now);
-        crate::export::archived::write(&gathered, req.out, &cosign, progress)
+        let signing = crate::export::credentials_signing(config);
+        let sign = signing.as_ref().map(|s| (s, config.c2pa.bundle_copies));
+        crate::export::archived::write(&gathered, req.out, &cosign, progress, sign)
     }
     .await;
     let _ = std::fs::remove_dir_all(&clips_dir);

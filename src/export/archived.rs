@@ -175,11 +175,14 @@ fn bundle_clip(g: &GatheredClip) -> Result<(BundleClip, String), Error> {
 
 /// Writes the bundle of `g` to `out`; `cosign` is the archive's cosignature line of a note
 /// body (for `bundle.note`).
+/// `signing`: the archive's `[c2pa]`, when it signs content credentials into the stills and
+/// copies of the clips (`copies`: `[c2pa] bundle_copies`).
 pub fn write(
     g: &Gathered,
     out: &Path,
     cosign: &dyn Fn(&str) -> String,
     progress: &dyn Fn(u64, u64),
+    signing: Option<(&crate::provenance::Signing, bool)>,
 ) -> Result<Exported, Error> {
     let verifier = NoteVerifier::parse(&g.station_key)?;
     let body = verifier.open(&g.checkpoint).map_err(|e| {
@@ -259,8 +262,6 @@ pub fn write(
             progress(done + n, total)
         })?;
         done += c.size.unwrap_or(0);
-        (c.still_start, c.still_end) =
-            super::credentials::add_stills(&mut zip, k, &gc.file, None, &c, &[])?;
         c.file = Some(name);
         if let Some((size, proof)) = gc
             .after
@@ -293,6 +294,13 @@ pub fn write(
                 proof: name,
             });
         }
+        let sign = signing.map(|(signing, copies)| super::credentials::Signed {
+            signing,
+            checkpoint: &g.checkpoint,
+            copies,
+            tmp: &tmp,
+        });
+        super::credentials::add_signed_media(&mut zip, sign, &mut c, k, &gc.file, &stamps)?;
         clips.push(c);
     }
     let (mut order_records, mut scans) = (Vec::new(), Vec::new());
@@ -330,7 +338,7 @@ pub fn write(
         witnessed,
         uploads,
         archive_key: Some(g.archive_key.clone()),
-        credentials_signer: None,
+        credentials_signer: signing.map(|(s, _)| s.subject.clone()),
     };
     let bytes = super::seal(
         zip,

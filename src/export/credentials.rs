@@ -21,7 +21,7 @@ use crate::provenance::Signing;
 
 /// The signing identity of `[c2pa]`, or `None` (none configured, or it cannot sign now: a
 /// bundle is still made, without credentials, and the reason is logged).
-pub(super) fn signing(config: &crate::config::Config) -> Option<Signing> {
+pub fn signing(config: &crate::config::Config) -> Option<Signing> {
     match Signing::from_config(config) {
         Ok(s) => s,
         Err(e) => {
@@ -95,37 +95,65 @@ impl Builder<'_> {
         src: &Path,
         anchors: &[AnchorInfo],
     ) -> Result<(), Error> {
-        let sign = self.signing.as_ref().map(|s| (s, &self.cp.note[..]));
-        (c.still_start, c.still_end) = add_stills(&mut self.zip, k, src, sign, c, anchors)?;
-        let (Some(signing), Some(name)) = (self.signing.as_ref(), c.file.clone()) else {
-            return Ok(());
-        };
-        if !self.config.c2pa.bundle_copies {
-            return Ok(());
-        }
-        let copy = name.replacen(".mp4", "", 1) + ".c2pa.mp4";
-        let tmp = self.tmp.with_extension(format!("c2pa{k}.mp4"));
-        let claim = Claim::captured(
-            copy.trim_start_matches("clips/").to_string(),
-            "video/mp4",
-            evidence_of(c, "clip", &self.cp.note, anchors),
-        );
-        let added = credentials::sign_file(signing, &claim, src, &tmp)
-            .map_err(Error::from)
-            .and_then(|()| {
-                let mut f = std::fs::File::open(&tmp)
-                    .map_err(|e| super::bad(&tmp, format!("cannot read the signed copy: {e}")))?;
-                self.zip.add_reader(&copy, &mut f, true, &mut |_| {})
-            });
-        let _ = std::fs::remove_file(&tmp);
-        match added {
-            Ok(()) => c.signed_copy = Some(copy),
-            Err(e) => {
-                tracing::error!(clip = c.clip, order = %c.order, error = %e, "no signed copy of the clip in the bundle")
-            }
-        }
-        Ok(())
+        let sign = self.signing.as_ref().map(|s| Signed {
+            signing: s,
+            checkpoint: &self.cp.note,
+            copies: self.config.c2pa.bundle_copies,
+            tmp: &self.tmp,
+        });
+        add_signed_media(&mut self.zip, sign, c, k, src, anchors)
     }
+}
+
+/// How a bundle's media are signed: the identity, the checkpoint note the assertions cite,
+/// whether clips get a signed copy, and where temporary files go (beside the bundle).
+pub(super) struct Signed<'a> {
+    pub signing: &'a Signing,
+    pub checkpoint: &'a str,
+    pub copies: bool,
+    pub tmp: &'a Path,
+}
+
+/// Adds clip `c`'s stills (signed with `sign`) and, with `sign.copies`, its signed copy.
+/// A copy that cannot be signed is left out, said in the log; the bundle goes on.
+pub(super) fn add_signed_media(
+    zip: &mut Bundle,
+    sign: Option<Signed<'_>>,
+    c: &mut BundleClip,
+    k: usize,
+    src: &Path,
+    anchors: &[AnchorInfo],
+) -> Result<(), Error> {
+    let stills_sign = sign.as_ref().map(|s| (s.signing, s.checkpoint));
+    (c.still_start, c.still_end) = add_stills(zip, k, src, stills_sign, c, anchors)?;
+    let (Some(sign), Some(name)) = (sign, c.file.clone()) else {
+        return Ok(());
+    };
+    if !sign.copies {
+        return Ok(());
+    }
+    let copy = name.replacen(".mp4", "", 1) + ".c2pa.mp4";
+    let tmp = sign.tmp.with_extension(format!("c2pa{k}.mp4"));
+    let claim = Claim::captured(
+        copy.trim_start_matches("clips/").to_string(),
+        "video/mp4",
+        evidence_of(c, "clip", sign.checkpoint, anchors),
+    );
+    let added = credentials::sign_file(sign.signing, &claim, src, &tmp)
+        .map_err(Error::from)
+        .and_then(|()| {
+            let mut f = std::fs::File::open(&tmp)
+                .map_err(|e| super::bad(&tmp, format!("cannot read the signed copy: {e}")))?;
+            zip.add_reader(&copy, &mut f, true, &mut |_| {})
+        });
+    let _ = std::fs::remove_file(&tmp);
+    match added {
+        Ok(()) => c.signed_copy = Some(copy),
+        Err(e) => {
+            tracing::error!(clip = c.clip, order = %c.order, error = %e, "no signed copy of the clip in the bundle")
+        }
+    }
+    Ok(())
 }
 
 /// The first frame and the last frame before the seal, as JPEG stills for the report; signed

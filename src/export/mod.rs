@@ -48,6 +48,7 @@ mod zipfile;
 use zipfile::Bundle;
 
 pub use check::{verify_bundle, BundleProblem, BundleReport};
+pub use credentials::signing as credentials_signing;
 
 pub const FORMAT: &str = "packwitness-bundle";
 pub const VERSION: u32 = 2;

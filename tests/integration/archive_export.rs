@@ -159,9 +159,21 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
         r.text()
     );
 
+    // The archive signs content credentials into the bundle's stills and clip copies when its
+    // config has [c2pa].
+    let (chain, leaf, c2pa_ca) = crate::provenance::make_signer(&tmp.path().join("c2pa"), "es256");
+    let cfg_c2pa = tmp.path().join("archive-c2pa.toml");
+    std::fs::write(
+        &cfg_c2pa,
+        format!(
+            "{}\n[c2pa]\ncert = {chain:?}\nkey = {leaf:?}\ntimestamp = false\n",
+            std::fs::read_to_string(&cfg).unwrap()
+        ),
+    )
+    .unwrap();
     let zip = tmp.path().join("from-archive.zip");
     let out = archive_cmd(
-        &cfg,
+        &cfg_c2pa,
         &[
             "export",
             "SF1234567890123",
@@ -226,6 +238,16 @@ fn an_order_is_exported_from_the_archive_alone_once_the_station_is_gone() {
     let r = &v["report"];
     assert_eq!(r["clips_ok"], 1, "{v}");
     assert_eq!(r["statement"], station_v["report"]["statement"], "{v}");
+    let (_, with_c2pa) = verify_bundle(
+        &zip,
+        &[&all[..], &["--c2pa-trust", c2pa_ca.to_str().unwrap()]].concat(),
+    );
+    let lines = with_c2pa["report"]["credentials"].as_array().unwrap();
+    assert_eq!(lines.len(), 3, "a signed copy and two stills: {with_c2pa}");
+    assert!(lines.iter().all(|l| l
+        .as_str()
+        .unwrap()
+        .contains("signer the certificates given trust")));
     // The same records as the station's bundle, but the station's record of its own export:
     // the order's scans, the waybill attached to its clip, the MP4 made for upload.
     assert_eq!(

@@ -24,7 +24,7 @@ fn sh(dir: &Path, cmd: &str) {
 
 /// A test CA and a signing certificate it issued (`es256` or `ed25519`), with the extensions
 /// C2PA asks of a signer: (chain, key, ca).
-fn make_signer(dir: &Path, alg: &str) -> (PathBuf, PathBuf, PathBuf) {
+pub(crate) fn make_signer(dir: &Path, alg: &str) -> (PathBuf, PathBuf, PathBuf) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("ext.cnf"),
