@@ -236,6 +236,12 @@ pub(super) fn check(
                 continue;
             }
             let r = credentials::read(format, &mut std::io::Cursor::new(&bytes), trust);
+            if !r.present && !cfg!(feature = "c2pa") {
+                lines.push(format!(
+                    "{name}: content credentials not checked: this packwitness was built without C2PA"
+                ));
+                continue;
+            }
             if !r.present {
                 if required {
                     problems.push((

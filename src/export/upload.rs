@@ -328,9 +328,18 @@ pub fn make_for_upload(
     let made = upload::make(&plan, &tmp).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })?;
-    let signed = sign_upload(config, &order, &usable, &sources, &tmp, recorded_in);
-    let _ = std::fs::remove_file(&tmp);
-    std::fs::rename(&signed?, req.out).map_err(|e| {
+    // Without credentials (none configured, or they cannot be made now: said in the log)
+    // the MP4 is the same file, claiming nothing more.
+    let signed = sign_upload(config, &order, &usable, &sources, &tmp, recorded_in)
+        .unwrap_or_else(|e| {
+            tracing::error!(order = %order, error = %e, "the MP4 for upload is made without content credentials");
+            tmp.clone()
+        });
+    if signed != tmp {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    std::fs::rename(&signed, req.out).map_err(|e| {
+        let _ = std::fs::remove_file(&signed);
         Error::new(ErrorKind::Io, e)
             .context(format!("cannot move the MP4 to {}", req.out.display()))
     })?;
@@ -370,7 +379,7 @@ pub fn make_for_upload(
 
 /// With `[c2pa]`, signs content credentials into the MP4 made at `made` (the sealed clips as
 /// its ingredients, bound by their SHA-256; placed, trimmed and re-encoded as its actions);
-/// returns the file to keep (`made` itself without `[c2pa]`, which is then not removed).
+/// returns the file to keep (`made` itself without `[c2pa]`).
 fn sign_upload(
     config: &Config,
     order: &str,
@@ -380,11 +389,7 @@ fn sign_upload(
     recorded_in: &str,
 ) -> Result<PathBuf, Error> {
     let Some(signing) = crate::provenance::Signing::from_config(config)? else {
-        let kept = made.with_extension("unsigned");
-        std::fs::rename(made, &kept).map_err(|e| {
-            Error::new(ErrorKind::Io, e).context(format!("cannot move {}", made.display()))
-        })?;
-        return Ok(kept);
+        return Ok(made.to_owned());
     };
     use crate::provenance::credentials::{Claim, COMPOSITE_CAPTURE, EVIDENCE_VERSION};
     let agent = serde_json::json!({"name": "packwitness", "version": env!("CARGO_PKG_VERSION")});

@@ -259,21 +259,16 @@ fn sentences(r: &Reading) -> Vec<(String, String)> {
 /// Every XMP packet in the file, wherever the format keeps it (JPEG APP1, PNG iTXt, an MP4
 /// or HEIF box, a WebP chunk): the text between `<x:xmpmeta` and its end.
 pub fn xmp_packets(bytes: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
-    while let Some(start) = find(&bytes[at..], b"<x:xmpmeta") {
-        let from = at + start;
-        match find(&bytes[from..], b"</x:xmpmeta>") {
-            Some(end) => {
-                let to = from + end + b"</x:xmpmeta>".len();
-                out.push(String::from_utf8_lossy(&bytes[from..to]).into_owned());
-                at = to;
-            }
-            None => break,
-        }
-    }
-    out
+    static PACKET: std::sync::OnceLock<Option<regex::bytes::Regex>> = std::sync::OnceLock::new();
+    let Some(re) = PACKET
+        .get_or_init(|| regex::bytes::Regex::new(r"(?s)<x:xmpmeta.*?</x:xmpmeta>").ok())
+        .as_ref()
+    else {
+        return Vec::new();
+    };
+    re.find_iter(bytes)
+        .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+        .collect()
 }
 
 /// The AIGC label and the software named in one XMP packet.

@@ -269,6 +269,14 @@ fn content_credentials_hold_for_c2pa_python_and_break_on_a_changed_byte() {
         show(&d)
     );
 
+    // ... and the MP4 for upload is still made, claiming nothing: no credentials in it.
+    let plain_up = t.join("plain-up.mp4");
+    pw(
+        &wrong,
+        &["export", "DEMO-0003", "--mp4", plain_up.to_str().unwrap()],
+    );
+    assert_eq!(provenance(&plain_up)["c2pa"]["present"], false);
+
     // A changed byte: c2pa-python and packwitness say so.
     let bad: Vec<PathBuf> = [&copy, &stills[1], &up]
         .iter()
