@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Multipart, Path as UrlPath, State};
+use axum::extract::{ConnectInfo, Multipart, Path as UrlPath, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -164,11 +164,14 @@ pub fn sheet_response(html: String, code: &str, download: bool) -> Response {
 /// `POST /order/{code}/dispute`: the sheet.
 pub(super) async fn sheet(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     UrlPath(code): UrlPath<String>,
+    user: Option<axum::Extension<super::auth::WebUser>>,
     headers: axum::http::HeaderMap,
     form: Multipart,
 ) -> Result<Response, Failure> {
     let lang = super::i18n::pick(&super::i18n::LangQuery { lang: None }, &headers);
+    let who = super::who(peer, user.as_ref().map(|u| &u.0));
     let (name, bytes, download) = read_form(form).await?;
     let s = shared.clone();
     let c = code.clone();
@@ -181,7 +184,13 @@ pub(super) async fn sheet(
             ));
         }
         let reading = reading::read_bytes(&name, &bytes, None);
-        let stills = stills_of(s.data_dir(), &found);
+        let (stills, shown) = stills_of(s.data_dir(), &found);
+        // The frames shown are a viewing of their clips, recorded as the players' are.
+        if !shown.is_empty() {
+            let order = found[0].clip.order.clone();
+            let to = Some("dispute sheet".to_string());
+            super::files::record_access(&s, "view", &order, shown, who, to)?;
+        }
         Ok((found, reading, stills, bytes))
     })
     .await?;
@@ -194,8 +203,9 @@ pub(super) async fn sheet(
     Ok(sheet_response(html, &code, download))
 }
 
-/// The first frame of the order's first clip and the last frame before the seal of its last.
-fn stills_of(data_dir: &std::path::Path, found: &[Found]) -> Vec<SheetStill> {
+/// The first frame of the order's first clip and the last frame before the seal of its last,
+/// and the clips they are of.
+fn stills_of(data_dir: &std::path::Path, found: &[Found]) -> (Vec<SheetStill>, Vec<u64>) {
     let sealed: Vec<&Found> = found
         .iter()
         .filter(|f| f.file_status == "ok" && f.clip.sealed_line.is_some())
@@ -208,27 +218,32 @@ fn stills_of(data_dir: &std::path::Path, found: &[Found]) -> Vec<SheetStill> {
             .iter()
             .max_by(|a, b| a.clip.ended_at.cmp(&b.clip.ended_at)),
     ) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    let mut out = Vec::new();
+    let (mut out, mut shown) = (Vec::new(), Vec::new());
     for (f, end) in [(first, false), (last, true)] {
         let path = data_dir.join(&f.clip.file);
         match crate::media::derived::still(&path, end, 640) {
-            Ok(jpeg) => out.push(SheetStill {
-                label: SheetClip::of(f).caption(end),
-                jpeg,
-                at: if end {
-                    f.clip.ended_at.clone().unwrap_or_default()
-                } else {
-                    f.clip.started_at.clone()
-                },
-            }),
+            Ok(jpeg) => {
+                if !shown.contains(&f.clip.clip) {
+                    shown.push(f.clip.clip);
+                }
+                out.push(SheetStill {
+                    label: SheetClip::of(f).caption(end),
+                    jpeg,
+                    at: if end {
+                        f.clip.ended_at.clone().unwrap_or_default()
+                    } else {
+                        f.clip.started_at.clone()
+                    },
+                })
+            }
             Err(e) => {
                 tracing::warn!(file = %path.display(), error = %e, "no still for the dispute sheet")
             }
         }
     }
-    out
+    (out, shown)
 }
 
 fn data_url(kind: &str, bytes: &[u8]) -> String {

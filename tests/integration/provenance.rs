@@ -507,6 +507,13 @@ fn the_order_page_puts_a_buyers_picture_beside_the_proven_frames_on_a_dispute_sh
         "the sheet names the sealed clip it compares with"
     );
     assert!(!sheet.contains("<script"), "the sheet runs nothing");
+    // The frames it shows are a viewing of the clip, recorded.
+    assert!(
+        manifest(&dir)
+            .iter()
+            .any(|r| r["kind"] == "access" && r["action"] == "view" && r["to"] == "dispute sheet"),
+        "a view recorded for the sheet"
+    );
     // Nothing of the buyer's file is kept at the station.
     let found = Command::new("grep")
         .args(["-rl", "001191110108MA01TEST"])
