@@ -1,8 +1,9 @@
 //! Derived pictures: still images of a clip and a copy with the stamp burned in.
 //!
 //! Owns: decoding a clip's first or last frame to JPEG (the stills of a bundle's report),
-//! telling whether a clip carries its stamp as a text track, and re-encoding a passthrough
-//! clip with the stamp burned into the picture (`export --burn-in`).
+//! telling whether a clip carries its stamp as a text track, re-encoding a passthrough
+//! clip with the stamp burned into the picture (`export --burn-in`), and reading the
+//! metadata tags of someone else's video (its container's and its video stream's).
 //! Never: changes a clip; what it makes is for people, never evidence.
 
 use std::path::Path;
@@ -11,6 +12,35 @@ use crate::error::Error;
 
 fn bad(path: &Path, what: impl Into<String>) -> Error {
     Error::invalid(format!("{}: {}", path.display(), what.into()))
+}
+
+/// The metadata tags of a video held in memory (the container's, then its first video
+/// stream's), as FFmpeg reads them: `com.apple.quicktime.make`, `creation_time`, `encoder`...
+/// Nothing when FFmpeg cannot open it.
+pub fn container_tags(bytes: &[u8]) -> Vec<(String, String)> {
+    super::init_ffmpeg();
+    let Ok(io) = ffmpeg_next::format::context::StreamIo::from_read_seek(std::io::Cursor::new(
+        bytes.to_vec(),
+    )) else {
+        return Vec::new();
+    };
+    let Ok(ictx) = ffmpeg_next::format::input_from_stream(io, None, None) else {
+        return Vec::new();
+    };
+    let mut tags: Vec<(String, String)> = ictx
+        .metadata()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    if let Some(video) = ictx.streams().best(ffmpeg_next::media::Type::Video) {
+        tags.extend(
+            video
+                .metadata()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+    }
+    tags
 }
 
 /// Whether a clip carries the stamp as a text track (it was recorded in passthrough).

@@ -30,9 +30,12 @@ pub struct AigcLabel {
     pub raw: String,
 }
 
-/// The EXIF fields that say which camera and when.
+/// The fields that say which camera and when: EXIF of a picture, the container's tags of a
+/// video (QuickTime and Android keys, `creation_time`, `encoder`).
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct ExifRead {
+    /// `EXIF` or `video metadata`.
+    pub source: String,
     pub make: Option<String>,
     pub model: Option<String>,
     /// `DateTimeOriginal` (camera local time, as written), with `OffsetTimeOriginal` if any.
@@ -121,7 +124,11 @@ pub fn read_bytes(name: &str, bytes: &[u8], trust: Option<&[u8]>) -> Reading {
             .find(|(k, _)| k.eq_ignore_ascii_case("AIGC"))
             .and_then(|(_, v)| label_from(&v, "PNG text"));
     }
-    let (exif, exif_label) = read_exif(bytes);
+    let (exif, exif_label) = if format.starts_with("video/") {
+        (video_tags(bytes), None)
+    } else {
+        read_exif(bytes)
+    };
     if aigc.is_none() {
         aigc = exif_label;
     }
@@ -225,7 +232,8 @@ fn sentences(r: &Reading) -> Vec<(String, String)> {
                 .join(" ");
             out.push((
                 format!(
-                    "EXIF: camera {}, taken {} (the camera's own clock, settable by anyone).",
+                    "{}: camera {}, taken {} (the device's own clock, settable by anyone).",
+                    e.source,
                     if camera.is_empty() {
                         "not named"
                     } else {
@@ -234,7 +242,12 @@ fn sentences(r: &Reading) -> Vec<(String, String)> {
                     e.taken.as_deref().unwrap_or("at no stated time")
                 ),
                 format!(
-                    "EXIF：相机 {}，拍摄时间 {}（相机自身时钟，可被任意修改）。",
+                    "{}：相机 {}，拍摄时间 {}（设备自身时钟，可被任意修改）。",
+                    if e.source == "EXIF" {
+                        "EXIF"
+                    } else {
+                        "视频元数据"
+                    },
                     if camera.is_empty() {
                         "未写明"
                     } else {
@@ -244,7 +257,10 @@ fn sentences(r: &Reading) -> Vec<(String, String)> {
                 ),
             ));
         }
-        None => out.push(("No EXIF found.".into(), "未发现EXIF。".into())),
+        None => out.push((
+            "No EXIF or video metadata naming a camera or a time found.".into(),
+            "未发现记载相机或时间的EXIF或视频元数据。".into(),
+        )),
     }
     if !r.software.is_empty() {
         out.push((
@@ -444,6 +460,7 @@ pub fn read_exif(bytes: &[u8]) -> (Option<ExifRead>, Option<AigcLabel>) {
             None => t,
         });
     let read = ExifRead {
+        source: "EXIF".into(),
         make: text(Tag::Make),
         model: text(Tag::Model),
         taken,
@@ -453,8 +470,36 @@ pub fn read_exif(bytes: &[u8]) -> (Option<ExifRead>, Option<AigcLabel>) {
         .into_iter()
         .filter_map(text)
         .find_map(|t| label_from(&t, "EXIF"));
-    let any = read != ExifRead::default();
+    let any = read.make.is_some()
+        || read.model.is_some()
+        || read.taken.is_some()
+        || read.software.is_some();
     (any.then_some(read), label)
+}
+
+/// A video's camera, time and software from its container's tags (iPhone, Android, FFmpeg).
+fn video_tags(bytes: &[u8]) -> Option<ExifRead> {
+    let tags = crate::media::derived::container_tags(bytes);
+    let first = |keys: &[&str]| {
+        keys.iter().find_map(|k| {
+            tags.iter()
+                .find(|(t, v)| t.eq_ignore_ascii_case(k) && !v.trim().is_empty())
+                .map(|(_, v)| v.trim().to_string())
+        })
+    };
+    let read = ExifRead {
+        source: "video metadata".into(),
+        make: first(&[
+            "com.apple.quicktime.make",
+            "com.android.manufacturer",
+            "make",
+        ]),
+        model: first(&["com.apple.quicktime.model", "com.android.model", "model"]),
+        taken: first(&["com.apple.quicktime.creationdate", "creation_time", "date"]),
+        software: first(&["com.apple.quicktime.software", "software", "encoder"]),
+    };
+    (read.make.is_some() || read.model.is_some() || read.taken.is_some() || read.software.is_some())
+        .then_some(read)
 }
 
 #[cfg(test)]

@@ -417,7 +417,7 @@ fn provenance_reads_what_a_buyers_picture_declares_and_finds_nothing_in_a_plain_
     for s in [
         "No C2PA content credentials found",
         "No GB 45438-2025 AI label found",
-        "No EXIF found",
+        "No EXIF or video metadata naming a camera or a time found",
         "no AI-detection model was used",
         "未发现C2PA内容凭证",
     ] {
@@ -450,7 +450,43 @@ fn provenance_reads_what_a_buyers_picture_declares_and_finds_nothing_in_a_plain_
     assert_eq!(l["ai_declared"], true);
     assert_eq!(l["c2pa"]["present"], false);
 
+    // A phone's video: its container's tags name the camera and the time.
+    let phone = tmp.path().join("phone.mov");
+    let o = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=d=1:s=160x120",
+            "-c:v",
+            "libx264",
+        ])
+        .args([
+            "-movflags",
+            "use_metadata_tags",
+            "-metadata",
+            "com.apple.quicktime.make=Apple",
+        ])
+        .args(["-metadata", "com.apple.quicktime.model=iPhone 15"])
+        .args(["-metadata", "creation_time=2026-11-30T10:15:00Z", "-y"])
+        .arg(&phone)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", show(&o));
+    let v = provenance(&phone);
+    assert_eq!(v["exif"]["source"], "video metadata", "{v:#}");
+    assert_eq!(v["exif"]["make"], "Apple");
+    assert_eq!(v["exif"]["model"], "iPhone 15");
+    assert_eq!(v["exif"]["taken"], "2026-11-30T10:15:00Z");
+    assert!(
+        v["software"][0].as_str().unwrap().starts_with("Lavf"),
+        "the FFmpeg that wrote it: {v:#}"
+    );
+
     let c = provenance(&camera);
+    assert_eq!(c["exif"]["source"], "EXIF", "{c:#}");
     assert_eq!(c["exif"]["make"], "TestCam Corp", "{c:#}");
     assert_eq!(c["exif"]["model"], "TC-100 Pro");
     assert_eq!(c["exif"]["taken"], "2026:11:30 10:15:00");
