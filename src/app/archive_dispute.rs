@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::archive_access::Access;
-use super::archive_app::{agent_on, failure, record, unavailable, visible, App};
+use super::archive_app::{agent_on, failure, record, visible, App};
 use crate::archive::search::FoundClip;
 use crate::web::blocking;
 use crate::web::dispute::{read_form, sheet_page, sheet_response, SheetClip, SheetStill};
@@ -73,23 +73,11 @@ pub(super) async fn sheet(
         )
         .await
         .map_err(|f| f.into_response())?;
-        let dir = crate::web::scratch_dir("archive-dispute")
-            .map_err(|e| unavailable(e).into_response())?;
-        let path = dir.join("clip.mp4");
-        let held = app.archive.clip_to_file(&c.sha256, &path).await;
-        let jpeg = match held {
-            Ok(true) => {
-                let p = path.clone();
-                blocking(move || {
-                    crate::media::derived::still(&p, end, 640)
-                        .map_err(|e| crate::Error::internal(format!("no still: {e}")))
-                })
-                .await
-                .ok()
-            }
-            _ => None,
-        };
-        let _ = std::fs::remove_dir_all(&dir);
+        // A frame that cannot be made now leaves its place empty; the sheet still names
+        // the clip.
+        let jpeg = super::archive_downloads::bucket_still(&app, &c.sha256, end, 640)
+            .await
+            .ok();
         if let Some(jpeg) = jpeg {
             let sc = sheet_clip(c);
             stills.push(SheetStill {

@@ -244,33 +244,7 @@ pub(super) async fn still_for(
         },
     )
     .await?;
-    let dir = crate::web::scratch_dir("archive-still").map_err(unavailable)?;
-    let path = dir.join("clip.mp4");
-    let made = async {
-        if !app
-            .archive
-            .clip_to_file(&sha256, &path)
-            .await
-            .map_err(unavailable)?
-        {
-            return Err(unavailable(format!(
-                "clip {sha256} is listed but not in the bucket"
-            )));
-        }
-        let p = path.clone();
-        blocking(move || {
-            crate::media::derived::still(&p, last, 0).map_err(|e| {
-                Error::msg(
-                    crate::ErrorKind::Internal,
-                    format!("clip {sha256}: no still: {e}"),
-                )
-            })
-        })
-        .await
-    }
-    .await;
-    let _ = std::fs::remove_dir_all(&dir);
-    let jpeg = made?;
+    let jpeg = bucket_still(&app, &sha256, last, 0).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg"),
@@ -279,6 +253,43 @@ pub(super) async fn still_for(
         jpeg,
     )
         .into_response())
+}
+
+/// The first (`last` false) or last frame of the archived clip `sha256`, `width` wide (0:
+/// as recorded), made at the node from the bucket's bytes copied into a scratch folder.
+pub(super) async fn bucket_still(
+    app: &App,
+    sha256: &str,
+    last: bool,
+    width: u32,
+) -> Result<Vec<u8>, Failure> {
+    let dir = crate::web::scratch_dir("archive-still").map_err(unavailable)?;
+    let path = dir.join("clip.mp4");
+    let made = async {
+        if !app
+            .archive
+            .clip_to_file(sha256, &path)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(unavailable(format!(
+                "clip {sha256} is listed but not in the bucket"
+            )));
+        }
+        let (p, sha) = (path.clone(), sha256.to_string());
+        blocking(move || {
+            crate::media::derived::still(&p, last, width).map_err(|e| {
+                Error::msg(
+                    crate::ErrorKind::Internal,
+                    format!("clip {sha}: no still: {e}"),
+                )
+            })
+        })
+        .await
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    made
 }
 
 /// The one station log whose clips of `code` a bundle or an MP4 for upload is made from:

@@ -527,14 +527,7 @@ pub fn verify_bundle(args: &super::subcommands::VerifyBundleArgs) -> Result<Exit
         &args.witnesses,
         args.json,
     );
-    let c2pa_trust = args
-        .c2pa_trust
-        .as_deref()
-        .map(|p| {
-            std::fs::read(p)
-                .with_context(|| format!("cannot read the C2PA trust anchors {}", p.display()))
-        })
-        .transpose()?;
+    let c2pa_trust = super::provenance::c2pa_trust(args.c2pa_trust.as_deref())?;
     let key = key.map(key_arg).transpose()?;
     let tsa_ca = tsa_ca
         .map(|p| {

@@ -9,15 +9,17 @@ use anyhow::{Context, Result};
 
 use super::subcommands::ProvenanceArgs;
 
+/// The PEM file given with `--c2pa-trust`, read (`provenance` and `verify-bundle`).
+pub fn c2pa_trust(path: Option<&std::path::Path>) -> Result<Option<Vec<u8>>> {
+    path.map(|p| {
+        std::fs::read(p)
+            .with_context(|| format!("cannot read the C2PA trust anchors {}", p.display()))
+    })
+    .transpose()
+}
+
 pub fn run(args: &ProvenanceArgs) -> Result<ExitCode> {
-    let trust = args
-        .c2pa_trust
-        .as_deref()
-        .map(|p| {
-            std::fs::read(p)
-                .with_context(|| format!("cannot read the C2PA trust anchors {}", p.display()))
-        })
-        .transpose()?;
+    let trust = c2pa_trust(args.c2pa_trust.as_deref())?;
     let reading = packwitness::provenance::reading::read_file(&args.file, trust.as_deref())
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     if args.json {

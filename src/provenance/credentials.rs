@@ -67,7 +67,6 @@ pub enum Alg {
 }
 
 /// The merchant's signing identity (`[c2pa]`), ready to sign.
-#[cfg_attr(not(feature = "c2pa"), allow(dead_code))]
 pub struct Signing {
     cert: Vec<u8>,
     key: Vec<u8>,
@@ -75,11 +74,11 @@ pub struct Signing {
     /// The signing certificate's subject, for messages and reports.
     pub subject: String,
     tsa: Vec<String>,
+    #[cfg_attr(not(feature = "c2pa"), allow(dead_code))]
     tsa_roots: Vec<x509_cert::Certificate>,
 }
 
 /// A 16x16 grey JPEG, signed to check a certificate and key.
-#[cfg(feature = "c2pa")]
 const PROBE_JPEG: &[u8] = include_bytes!("probe.jpg");
 
 const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
@@ -156,7 +155,6 @@ impl Signing {
 
     /// Signs a tiny picture (without a time-stamp) and reads it back: a key that is not the
     /// certificate's makes signatures that do not verify, which only this shows.
-    #[cfg(feature = "c2pa")]
     fn check(&self) -> Result<(), ProvenanceError> {
         let probe = Signing {
             tsa: Vec::new(),
@@ -177,17 +175,9 @@ impl Signing {
             read.failures.join("; ")
         )))
     }
-
-    #[cfg(not(feature = "c2pa"))]
-    fn check(&self) -> Result<(), ProvenanceError> {
-        Err(ProvenanceError::NotBuilt(
-            "sign content credentials ([c2pa] cert)",
-        ))
-    }
 }
 
 /// Signs `claim` into a copy of `src` written to `dst` (`dst` is truncated).
-#[cfg(feature = "c2pa")]
 pub fn sign<R, W>(
     signing: &Signing,
     claim: &Claim,
@@ -198,21 +188,13 @@ where
     R: Read + Seek + Send,
     W: Read + Write + Seek + Send,
 {
-    imp::sign(signing, claim, src, dst)
-}
-
-#[cfg(not(feature = "c2pa"))]
-pub fn sign<R, W>(
-    _signing: &Signing,
-    _claim: &Claim,
-    _src: &mut R,
-    _dst: &mut W,
-) -> Result<(), ProvenanceError>
-where
-    R: Read + Seek + Send,
-    W: Read + Write + Seek + Send,
-{
-    Err(ProvenanceError::NotBuilt("sign content credentials"))
+    #[cfg(feature = "c2pa")]
+    return imp::sign(signing, claim, src, dst);
+    #[cfg(not(feature = "c2pa"))]
+    {
+        let _ = (signing, claim, src, dst);
+        Err(ProvenanceError::NotBuilt("sign content credentials"))
+    }
 }
 
 /// Signs `claim` into a copy of the bytes `src`.
@@ -331,24 +313,20 @@ pub fn format_of(path: &Path) -> &'static str {
 }
 
 /// Reads and validates the C2PA manifest of a stream of media type `format`.
-#[cfg(feature = "c2pa")]
 pub fn read<R: Read + Seek + Send>(
     format: &str,
     stream: &mut R,
     trust: Option<&[u8]>,
 ) -> CredentialReport {
-    imp::read(format, stream, trust)
-}
-
-#[cfg(not(feature = "c2pa"))]
-pub fn read<R: Read + Seek + Send>(
-    _format: &str,
-    _stream: &mut R,
-    _trust: Option<&[u8]>,
-) -> CredentialReport {
-    CredentialReport {
-        error: Some(ProvenanceError::NotBuilt("read content credentials").to_string()),
-        ..Default::default()
+    #[cfg(feature = "c2pa")]
+    return imp::read(format, stream, trust);
+    #[cfg(not(feature = "c2pa"))]
+    {
+        let _ = (format, stream, trust);
+        CredentialReport {
+            error: Some(ProvenanceError::NotBuilt("read content credentials").to_string()),
+            ..Default::default()
+        }
     }
 }
 

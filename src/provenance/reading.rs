@@ -139,7 +139,7 @@ pub fn read_bytes(name: &str, bytes: &[u8], trust: Option<&[u8]>) -> Reading {
     let mut seen = std::collections::HashSet::new();
     software.retain(|s| !s.trim().is_empty() && seen.insert(s.clone()));
     let ai_declared = c2pa.ai_source || aigc.as_ref().is_some_and(|l| l.label == "1");
-    let (sha256, size) = (crate::digest::hex(&sha2_of(bytes)), bytes.len() as u64);
+    let (sha256, size) = (crate::digest::sha256_hex(bytes), bytes.len() as u64);
     let mut reading = Reading {
         file: name.to_string(),
         size,
@@ -154,11 +154,6 @@ pub fn read_bytes(name: &str, bytes: &[u8], trust: Option<&[u8]>) -> Reading {
     };
     reading.says = sentences(&reading);
     reading
-}
-
-fn sha2_of(bytes: &[u8]) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).into()
 }
 
 fn sentences(r: &Reading) -> Vec<(String, String)> {

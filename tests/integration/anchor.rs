@@ -10,7 +10,8 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-fn sh(dir: &Path, cmd: &str) {
+/// Runs `cmd` with bash in `dir`; fails the test with its output when it fails.
+pub(crate) fn sh(dir: &Path, cmd: &str) {
     let o = Command::new("bash")
         .args(["-ec", cmd])
         .current_dir(dir)

@@ -6,21 +6,12 @@
 //! declares: a C2PA AI source type signed by c2pa-python, a GB 45438-2025 label in XMP the
 //! test writes, EXIF of a JPEG the test writes, and nothing for a plain picture.
 
-use crate::anchor::{make_tsa, Tsa};
+use crate::anchor::{make_tsa, sh, Tsa};
 use crate::common::*;
 use crate::rtsp::free_port;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn sh(dir: &Path, cmd: &str) {
-    let o = Command::new("bash")
-        .args(["-ec", cmd])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{cmd}\n{}", show(&o));
-}
 
 /// A test CA and a signing certificate it issued (`es256` or `ed25519`), with the extensions
 /// C2PA asks of a signer: (chain, key, ca).
@@ -82,8 +73,7 @@ fn flipped(src: &Path, dst: &Path) -> PathBuf {
 }
 
 fn sha256(path: &Path) -> String {
-    use sha2::Digest;
-    packwitness::digest::hex(&sha2::Sha256::digest(std::fs::read(path).unwrap()))
+    packwitness::digest::sha256_file(path).unwrap().0
 }
 
 #[test]
