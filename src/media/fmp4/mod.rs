@@ -271,22 +271,88 @@ impl std::io::Write for SinkWriter {
     }
 }
 
+/// What turns packets into the file's bytes.
+enum Mux {
+    /// FFmpeg's MP4 muxer: for encoded frames (Annex B from the encoder) and any stream whose
+    /// parameters are not an MP4 configuration record.
+    Ffmpeg {
+        octx: format::context::Output,
+        out_tb: Rational,
+        /// Time base of the text track, when there is one.
+        text_tb: Option<Rational>,
+    },
+    /// The project's own muxer ([`muxer`]): a camera's H.264/H.265 as MP4 samples
+    /// (passthrough through retina, or from an MP4 file).
+    Own(muxer::Muxer),
+}
+
 /// An open clip being written.
 pub struct ClipWriter {
-    octx: format::context::Output,
+    mux: Mux,
     /// The file, its hashes and its pieces, shared with the muxer's output.
     sink: std::sync::Arc<std::sync::Mutex<Sink>>,
     partial: PathBuf,
     path: PathBuf,
     in_tb: Rational,
-    out_tb: Rational,
-    /// Time base of the text track, when there is one.
-    text_tb: Option<Rational>,
     /// Decode time of the first packet: every timestamp is rebased to it.
     origin: i64,
     first_pts: i64,
     last_pts: i64,
     frames: u64,
+    /// The duration of the last packet written (input time base; 0 when it had none).
+    last_duration: i64,
+}
+
+/// The codec, picture size and extradata of a stream's parameters.
+fn video_of(params: &codec::Parameters) -> (codec::Id, u32, u32, Vec<u8>) {
+    // SAFETY: the parameters own their codecpar; extradata holds extradata_size bytes when it
+    // is not null.
+    unsafe {
+        let par = params.as_ptr();
+        let extra = if (*par).extradata.is_null() || (*par).extradata_size <= 0 {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts((*par).extradata, (*par).extradata_size as usize).to_vec()
+        };
+        (
+            params.id(),
+            (*par).width.max(0) as u32,
+            (*par).height.max(0) as u32,
+            extra,
+        )
+    }
+}
+
+/// `v` ticks of time base `tb` in units of `1/scale` seconds.
+fn rescale(v: i64, tb: Rational, scale: u32) -> i64 {
+    let den = i128::from(tb.denominator().max(1));
+    (i128::from(v) * i128::from(tb.numerator()) * i128::from(scale) / den) as i64
+}
+
+/// The own muxer's video timescale for input time base `tb`: its own when it is 1/N, else
+/// the 90 kHz clock of RTP video.
+fn timescale_of(tb: Rational) -> u32 {
+    match (tb.numerator(), tb.denominator()) {
+        (1, den) if den > 0 => den as u32,
+        _ => 90_000,
+    }
+}
+
+/// Writes bytes the own muxer made to the sink; the disk's own error when it fails.
+fn put(sink: &std::sync::Mutex<Sink>, bytes: &[u8], path: &Path) -> Result<(), ClipError> {
+    let mut sink = sink.lock().map_err(|_| ClipError::Io {
+        path: path.to_owned(),
+        what: "the clip's output",
+        source: std::io::Error::other("a writer thread panicked"),
+    })?;
+    sink.write(bytes).map_err(|source| {
+        let what = sink.failure.as_ref().map_or("writing its bytes", |f| f.0);
+        ClipError::Io {
+            path: path.to_owned(),
+            what,
+            source,
+        }
+    })
 }
 
 fn partial_path(path: &Path) -> PathBuf {
@@ -324,10 +390,6 @@ impl ClipWriter {
             let path = path.to_owned();
             move |source| ClipError::Io { path, what, source }
         };
-        let ff = |what| {
-            let path = path.to_owned();
-            move |source| ClipError::Ffmpeg { path, what, source }
-        };
         if let Some(dir) = path.parent() {
             crate::datadir::create_dir_durable(dir).map_err(io("creating its directory"))?;
         }
@@ -348,6 +410,51 @@ impl ClipWriter {
             .map_err(io("creating the file"))?;
         let file = DiskFile::new(file, &partial, 0, faults);
         let sink = std::sync::Arc::new(std::sync::Mutex::new(Sink::new(file)));
+        let (id, width, height, config) = video_of(params);
+        let own = matches!(id, codec::Id::H264 | codec::Id::HEVC)
+            && muxer::VideoTrack::takes(&config)
+            && width <= u32::from(u16::MAX)
+            && height <= u32::from(u16::MAX);
+        let mux = if own {
+            let track = muxer::VideoTrack {
+                hevc: id == codec::Id::HEVC,
+                width: width as u16,
+                height: height as u16,
+                config,
+                timescale: timescale_of(time_base),
+            };
+            let (m, head) = muxer::Muxer::start(&track, text_track);
+            put(&sink, &head, path)?;
+            Mux::Own(m)
+        } else {
+            ClipWriter::ffmpeg_muxer(path, &sink, params, time_base, text_track)?
+        };
+        Ok(ClipWriter {
+            mux,
+            sink,
+            partial,
+            path: path.to_owned(),
+            in_tb: time_base,
+            origin,
+            first_pts,
+            last_pts: first_pts,
+            frames: 0,
+            last_duration: 0,
+        })
+    }
+
+    /// FFmpeg's MP4 muxer writing to `sink`, its header written.
+    fn ffmpeg_muxer(
+        path: &Path,
+        sink: &std::sync::Arc<std::sync::Mutex<Sink>>,
+        params: &codec::Parameters,
+        time_base: Rational,
+        text_track: bool,
+    ) -> Result<Mux, ClipError> {
+        let ff = |what| {
+            let path = path.to_owned();
+            move |source| ClipError::Ffmpeg { path, what, source }
+        };
         // A non-seekable output: the muxer never goes back, so the bytes can be hashed as
         // they are written.
         let stream = format::context::StreamIo::from_write(SinkWriter(sink.clone()))
@@ -379,18 +486,10 @@ impl ClipWriter {
             .map_err(ff("writing the MP4 header"))?;
         let out_tb = octx.stream(0).map(|s| s.time_base()).unwrap_or(time_base);
         let text_tb = octx.stream(1).map(|s| s.time_base());
-        Ok(ClipWriter {
+        Ok(Mux::Ffmpeg {
             octx,
-            sink,
-            partial,
-            path: path.to_owned(),
-            in_tb: time_base,
             out_tb,
             text_tb,
-            origin,
-            first_pts,
-            last_pts: first_pts,
-            frames: 0,
         })
     }
 
@@ -399,13 +498,32 @@ impl ClipWriter {
     /// crash or power cut loses at most the fragment being recorded (a quarter second) plus
     /// the encoder's delay.
     pub fn write(&mut self, mut p: EncodedPacket) -> Result<(), ClipError> {
+        let (out_tb, octx) = match &mut self.mux {
+            Mux::Own(m) => {
+                let scale = m.timescale();
+                let (dts, pts) = (p.dts - self.origin, p.pts - self.origin);
+                let (dts, pts) = (
+                    rescale(dts, self.in_tb, scale),
+                    rescale(pts, self.in_tb, scale),
+                );
+                let data = p.packet.data().unwrap_or(&[]);
+                if let Some(bytes) = m.push(dts, pts, p.key, data) {
+                    put(&self.sink, bytes, &self.path)?;
+                }
+                self.last_duration = p.packet.duration();
+                self.last_pts = self.last_pts.max(p.pts);
+                self.frames += 1;
+                return Ok(());
+            }
+            Mux::Ffmpeg { out_tb, octx, .. } => (*out_tb, octx),
+        };
         p.packet.set_stream(0);
         p.packet.set_pts(Some(p.pts - self.origin));
         p.packet.set_dts(Some(p.dts - self.origin));
         p.packet.set_position(-1);
-        p.packet.rescale_ts(self.in_tb, self.out_tb);
+        p.packet.rescale_ts(self.in_tb, out_tb);
         // Packets come in decode order already: no interleaving buffer, nothing held back.
-        p.packet.write(&mut self.octx).map_err(|source| {
+        p.packet.write(octx).map_err(|source| {
             self.disk_failure().unwrap_or_else(|| ClipError::Ffmpeg {
                 path: self.path.clone(),
                 what: "writing a packet (is the disk full? check free space and permissions of the data dir)",
@@ -432,8 +550,23 @@ impl ClipWriter {
     /// Adds a stamp sample to the text track: `text` shown from `pts` (input time base) for
     /// `duration`. Does nothing without a text track.
     pub fn write_text(&mut self, pts: i64, duration: i64, text: &str) -> Result<(), ClipError> {
-        let Some(text_tb) = self.text_tb else {
-            return Ok(());
+        let rel = (pts - self.origin).max(0);
+        let (text_tb, octx) = match &mut self.mux {
+            Mux::Own(m) => {
+                let ms = muxer::TEXT_TIMESCALE;
+                m.push_text(
+                    rescale(rel, self.in_tb, ms),
+                    rescale(duration, self.in_tb, ms),
+                    text,
+                );
+                return Ok(());
+            }
+            Mux::Ffmpeg {
+                text_tb: Some(tb),
+                octx,
+                ..
+            } => (*tb, octx),
+            Mux::Ffmpeg { text_tb: None, .. } => return Ok(()),
         };
         // A mov_text sample: 16-bit big-endian length, then UTF-8 text.
         let bytes = text.as_bytes();
@@ -443,13 +576,12 @@ impl ClipWriter {
         data.extend_from_slice(&bytes[..len]);
         let mut packet = ffmpeg::Packet::copy(&data);
         packet.set_stream(1);
-        let rel = (pts - self.origin).max(0);
         packet.set_pts(Some(rel));
         packet.set_dts(Some(rel));
         packet.set_duration(duration);
         packet.set_flags(ffmpeg::codec::packet::Flags::KEY);
         packet.rescale_ts(self.in_tb, text_tb);
-        packet.write(&mut self.octx).map_err(|source| {
+        packet.write(octx).map_err(|source| {
             self.disk_failure().unwrap_or_else(|| ClipError::Ffmpeg {
                 path: self.path.clone(),
                 what: "writing a stamp sample",
@@ -473,21 +605,28 @@ impl ClipWriter {
 
     /// Seals the clip: steps 3 and 4 of the life of a clip file (see the module comment).
     pub fn finish(mut self) -> Result<SealedFile, ClipError> {
-        let trailer = self.octx.write_trailer();
+        let trailer = match &mut self.mux {
+            Mux::Ffmpeg { octx, .. } => octx.write_trailer().map_err(|source| ClipError::Ffmpeg {
+                path: self.path.clone(),
+                what: "writing the MP4 trailer",
+                source,
+            }),
+            Mux::Own(m) => {
+                let scale = m.timescale();
+                let end = m.finish(rescale(self.last_duration, self.in_tb, scale));
+                put(&self.sink, end, &self.path)
+            }
+        };
         let broken = self.sink.lock().map_or(true, |s| s.broken);
-        if let Err(source) = trailer {
+        if let Err(e) = trailer {
             // After a failed write the trailer cannot be written either; what is whole is
             // kept below.
             if !broken {
-                return Err(ClipError::Ffmpeg {
-                    path: self.path.clone(),
-                    what: "writing the MP4 trailer",
-                    source,
-                });
+                return Err(e);
             }
         }
         let ClipWriter {
-            octx,
+            mux,
             sink,
             partial,
             path,
@@ -497,7 +636,7 @@ impl ClipWriter {
             in_tb,
             ..
         } = self;
-        drop(octx); // flushes the muxer's last bytes into the sink
+        drop(mux); // flushes FFmpeg's muxer's last bytes into the sink
         let io = |what| {
             let path = path.clone();
             move |source| ClipError::Io { path, what, source }
@@ -555,6 +694,7 @@ impl ClipWriter {
     }
 }
 
+mod muxer;
 mod pieces;
 mod recover;
 
