@@ -1,14 +1,15 @@
 //! fMP4: one order's video as a crash-safe fragmented MP4 file.
 //!
-//! Owns: the MP4 muxer, file naming inside the data dir, and the durability steps of a clip
-//! file. Never: decides when a clip starts or ends (the station does) or records anything in
-//! the manifest (the ledger does).
+//! Owns: the choice of muxer (its own, [`muxer`], for a camera's H.264/H.265 given as MP4
+//! samples; FFmpeg's for encoded frames), file naming inside the data dir, and the
+//! durability steps of a clip file. Never: decides when a clip starts or ends (the station
+//! does) or records anything in the manifest (the ledger does).
 //!
 //! Life of a clip file, in order:
 //! 1. `<name>.mp4.partial` is created exclusively (an existing file is never overwritten);
-//! 2. fragments are written as the encoder produces them (`frag_keyframe+empty_moov+
-//!    default_base_moof`): every complete fragment is playable even if the process dies;
-//!    each complete fragment is fsynced as its last byte is written, and its SHA-256 (and the
+//! 2. fragments are written as the packets come (one at every keyframe and each quarter
+//!    second, the layout of `frag_keyframe+empty_moov+default_base_moof`): every complete
+//!    fragment is playable even if the process dies; each complete fragment is fsynced as its last byte is written, and its SHA-256 (and the
 //!    file's running SHA-256) is taken from the bytes as they go to the file, so sealing
 //!    never reads the clip back;
 //! 3. at seal: trailer written, file fsynced, the hashes finished;
