@@ -163,6 +163,16 @@ pub trait PacketSource {
     fn finish(&mut self, out: &mut Vec<EncodedPacket>) -> Result<(), Error>;
     /// True when the stamp cannot be burned in and goes into a text track of the clip.
     fn text_track(&self) -> bool;
+    /// How long the camera loop may leave this source unread once it has caught up (nothing
+    /// [`PacketSource::buffered`]), so that what arrives meanwhile is read in one go; `None`:
+    /// read it as it comes.
+    fn coalesce(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// True when the next unit is here already: `next_unit` will not wait for the camera.
+    fn buffered(&mut self) -> bool {
+        false
+    }
     /// Frames that came more than 100 ms late (a real camera would have dropped them).
     fn late_frames(&self) -> u64 {
         0

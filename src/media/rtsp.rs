@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use ffmpeg::{codec, format, Packet, Rational};
 use ffmpeg_next as ffmpeg;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use retina::client::{
     Credentials, Demuxed, PlayOptions, Session, SessionOptions, SetupOptions, TeardownPolicy,
     Transport,
@@ -26,6 +26,14 @@ use crate::error::{Error, ErrorKind};
 
 /// How long opening a session (DESCRIBE, SETUP, PLAY and the first keyframe) may take.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a caught-up camera's TCP socket is left to fill before it is read again, so that
+/// a tenth of a second of video is read in one go instead of packet by packet (most of the
+/// CPU of receiving is waking up for each burst). The kernel's receive buffer grows to hold
+/// it (TCP autotuning); the camera loop takes scans meanwhile and applies them at the first
+/// frame that arrives after them. UDP is read as it comes: a datagram that finds the buffer
+/// full is lost.
+pub const COALESCE: Duration = Duration::from_millis(100);
 
 /// The RTP clock of H.264 and H.265 (RFC 6184, RFC 7798).
 const CLOCK: i32 = 90_000;
@@ -52,6 +60,11 @@ pub struct RtspPassthrough {
     stall: Duration,
     /// The first keyframe, read while opening (it carries the stream's parameters).
     first: Option<EncodedPacket>,
+    /// What [`RtspPassthrough::buffered`] found already here: the next frame, the end of the
+    /// session, or its error.
+    peeked: Option<Result<Option<EncodedPacket>, Error>>,
+    /// How long the camera loop may leave the socket unread once caught up (TCP only).
+    coalesce: Option<Duration>,
     last_dts: Option<i64>,
     /// Parameter changes seen (a new resolution, new SPS/PPS) since the session opened.
     changes: u64,
@@ -251,6 +264,8 @@ impl RtspPassthrough {
             params,
             stall: opts.stall,
             first: None,
+            peeked: None,
+            coalesce: (!opts.udp).then_some(COALESCE),
             last_dts: None,
             changes: 0,
         };
@@ -302,6 +317,9 @@ impl RtspPassthrough {
         if let Some(p) = self.first.take() {
             return Ok(Some(p));
         }
+        if let Some(r) = self.peeked.take() {
+            return r;
+        }
         loop {
             let (stall, stream) = (self.stall, self.stream);
             let Some(session) = self.session.as_mut() else {
@@ -342,6 +360,40 @@ impl RtspPassthrough {
     /// Mid-stream parameter changes seen so far.
     pub fn parameter_changes(&self) -> u64 {
         self.changes
+    }
+
+    /// Whether the next frame (or the end of the session) is here already, taken from what
+    /// retina holds and what the socket has received, without waiting for the camera.
+    pub fn buffered(&mut self) -> bool {
+        if self.first.is_some() || self.peeked.is_some() {
+            return true;
+        }
+        loop {
+            let stream = self.stream;
+            let Some(session) = self.session.as_mut() else {
+                return true;
+            };
+            // Yielding once lets the runtime look at the socket (a poll of its I/O driver
+            // that does not block) before the stream is asked, once, for an item.
+            let item = self.rt.block_on(async {
+                tokio::task::yield_now().await;
+                session.next().now_or_never()
+            });
+            let found = match item {
+                None => return false,
+                Some(None) => Ok(None),
+                Some(Some(Err(e))) => Err(fail(&self.spec, why(&e))),
+                Some(Some(Ok(CodecItem::VideoFrame(f)))) if f.stream_id() == stream => {
+                    match self.packet(f) {
+                        Some(p) => Ok(Some(p)),
+                        None => continue,
+                    }
+                }
+                Some(Some(Ok(_))) => continue,
+            };
+            self.peeked = Some(found);
+            return true;
+        }
     }
 }
 
@@ -386,6 +438,14 @@ impl super::PacketSource for RtspPassthrough {
 
     fn text_track(&self) -> bool {
         true
+    }
+
+    fn coalesce(&self) -> Option<Duration> {
+        self.coalesce
+    }
+
+    fn buffered(&mut self) -> bool {
+        RtspPassthrough::buffered(self)
     }
 }
 

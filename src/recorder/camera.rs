@@ -184,6 +184,39 @@ pub struct CameraLoop {
     pub preview: std::sync::Arc<super::preview::Preview>,
 }
 
+/// The station's commands to one camera, with those taken early and held back: a command
+/// that came while the camera loop let a source's socket fill applies after the frames that
+/// had arrived before it (see [`PacketSource::coalesce`]).
+struct Commands {
+    rx: Receiver<CameraCommand>,
+    held: std::cell::RefCell<std::collections::VecDeque<CameraCommand>>,
+}
+
+impl Commands {
+    /// The next command waiting, without waiting for one.
+    fn try_take(&self) -> Option<CameraCommand> {
+        let held = self.held.borrow_mut().pop_front();
+        held.or_else(|| self.rx.try_recv().ok())
+    }
+
+    /// The next command, waiting up to `d` on `clock` for one.
+    fn recv_timeout(
+        &self,
+        clock: &dyn crate::clock::Clock,
+        d: Duration,
+    ) -> Result<CameraCommand, RecvTimeoutError> {
+        if let Some(c) = self.held.borrow_mut().pop_front() {
+            return Ok(c);
+        }
+        crate::clock::recv_timeout(clock, &self.rx, d)
+    }
+
+    /// Keeps a command taken early, to apply before any that come after it.
+    fn hold(&self, cmd: CameraCommand) {
+        self.held.borrow_mut().push_back(cmd);
+    }
+}
+
 /// A camera that is down: since when (wall-clock) and why.
 struct Down {
     since: String,
@@ -196,7 +229,7 @@ impl CameraLoop {
     /// ends its gap. True when told to shut down.
     fn wait_taking_commands(
         &self,
-        commands: &Receiver<CameraCommand>,
+        commands: &Commands,
         wait: Duration,
         open: &mut Option<OpenOrder>,
         down: &Down,
@@ -208,7 +241,7 @@ impl CameraLoop {
             .checked_sub(self.clock.monotonic())
             .filter(|l| !l.is_zero())
         {
-            let cmd = match crate::clock::recv_timeout(self.clock.as_ref(), commands, left) {
+            let cmd = match commands.recv_timeout(self.clock.as_ref(), left) {
                 Ok(c) => c,
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => CameraCommand::Shutdown,
@@ -270,6 +303,10 @@ impl CameraLoop {
         commands: Receiver<CameraCommand>,
         events: SyncSender<CameraEvent>,
     ) -> Result<(), Error> {
+        let commands = Commands {
+            rx: commands,
+            held: Default::default(),
+        };
         let cam = &self.cam;
         let send = |ev| {
             events
@@ -371,7 +408,7 @@ impl CameraLoop {
     fn run_session(
         &self,
         mut media: Box<dyn PacketSource>,
-        commands: &Receiver<CameraCommand>,
+        commands: &Commands,
         send: &dyn Fn(CameraEvent) -> Result<(), Error>,
         open: &mut Option<OpenOrder>,
     ) -> Result<(SessionEnd, bool), Error> {
@@ -430,6 +467,8 @@ impl CameraLoop {
         // An order open before this session (scanned while the camera was down, or lost
         // mid-clip).
         let mut resume = open.clone();
+        // The frame in hand had arrived before a command that is held (taken early).
+        let mut before_held = false;
         if let Some(o) = open.as_mut() {
             o.gap = None; // the resumed clip's record ends the gap
         }
@@ -461,7 +500,12 @@ impl CameraLoop {
                 commands,
                 send,
             };
-            let taken = at.take_commands(&mut stamp, open, &mut idle_from)?;
+            // Frames that had arrived before a command taken early come before it.
+            let taken = if before_held {
+                Taken::default()
+            } else {
+                at.take_commands(&mut stamp, open, &mut idle_from)?
+            };
             keyframe |= taken.keyframe;
             restamp |= taken.restamp;
             shutdown |= taken.shutdown;
@@ -539,6 +583,8 @@ impl CameraLoop {
             if frame_no.is_multiple_of(32) {
                 self.health.late_frames(media.late_frames());
             }
+            before_held =
+                wait_to_coalesce(self.clock.as_ref(), media.as_mut(), commands, before_held);
             match media.next_unit() {
                 Ok(Some(u)) => unit = u,
                 Ok(None) => break SessionEnd::Ended,
@@ -625,8 +671,38 @@ struct Frame<'a> {
     pts: i64,
     /// The post-roll, in time-base ticks.
     post_roll: i64,
-    commands: &'a Receiver<CameraCommand>,
+    commands: &'a Commands,
     send: &'a dyn Fn(CameraEvent) -> Result<(), Error>,
+}
+
+/// Before the next unit is read: a source that has caught up and reads better in bursts
+/// ([`PacketSource::coalesce`]) is left to fill while the loop waits for a command. A
+/// command that comes meanwhile is held until the frames that arrived before it are
+/// processed, so that it takes effect at the first frame after it, as it would without
+/// the wait. Returns whether the next unit arrived before a held command.
+fn wait_to_coalesce(
+    clock: &dyn crate::clock::Clock,
+    media: &mut dyn PacketSource,
+    commands: &Commands,
+    before_held: bool,
+) -> bool {
+    let Some(window) = media.coalesce() else {
+        return false;
+    };
+    if media.buffered() {
+        return before_held;
+    }
+    if before_held || !commands.held.borrow().is_empty() {
+        // The frames that came before the held commands are done: they apply next.
+        return false;
+    }
+    match commands.recv_timeout(clock, window) {
+        Ok(cmd) => {
+            commands.hold(cmd);
+            media.buffered()
+        }
+        Err(_) => false,
+    }
 }
 
 impl Frame<'_> {
@@ -640,7 +716,7 @@ impl Frame<'_> {
     ) -> Result<Taken, Error> {
         let (pts, send) = (self.pts, self.send);
         let mut t = Taken::default();
-        while let Ok(cmd) = self.commands.try_recv() {
+        while let Some(cmd) = self.commands.try_take() {
             match cmd {
                 CameraCommand::Order { next, reason } => {
                     show(stamp, &next);
@@ -738,3 +814,6 @@ pub fn event_channel(
 ) {
     mpsc::sync_channel(bound)
 }
+
+#[cfg(test)]
+mod tests;

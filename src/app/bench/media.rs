@@ -168,7 +168,15 @@ pub fn passthrough_worker(input: &str, frames: u64, out: &Path) -> Result<(), Er
             ))
         })?;
         let (info, params) = (s.info(), s.parameters());
-        return copy_packets(|| s.next_packet(), info, &params, frames, out);
+        let window = crate::media::PacketSource::coalesce(&s);
+        // As the camera loop reads it: a caught-up socket is left to fill for a moment.
+        let next = || {
+            if let Some(w) = window.filter(|_| !s.buffered()) {
+                std::thread::sleep(w);
+            }
+            s.next_packet()
+        };
+        return copy_packets(next, info, &params, frames, out);
     }
     // Network sources as a station opens them (TCP for RTSP, 5 s timeouts); files as fast
     // as they can be read.
