@@ -9,6 +9,8 @@
 #   PW_RTSP_AUTH=USER:PASS    digest authentication required
 #   PW_RTSP_RESIZE_S=N        the picture size changes (to 480x270) N seconds after the
 #                             stream starts: new parameter sets mid-stream
+#   PW_RTSP_UNTIMED=N         the first N encoded frames go to the payloader without a
+#                             timestamp (their RTP time does not advance)
 import os
 import sys
 
@@ -28,12 +30,12 @@ width, height, kbps = (sys.argv[2:5] + ["640", "360", "2048"][len(sys.argv[2:5])
 if os.environ.get("PW_RTSP_CODEC") == "h265":
     encode = (
         f"x265enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate={int(kbps)} "
-        "! video/x-h265,profile=main ! rtph265pay name=pay0 pt=96 config-interval=1"
+        "! video/x-h265,profile=main ! identity name=untimed ! rtph265pay name=pay0 pt=96 config-interval=1"
     )
 else:
     encode = (
         f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate={int(kbps)} "
-        "! rtph264pay name=pay0 pt=96 config-interval=1"
+        "! identity name=untimed ! rtph264pay name=pay0 pt=96 config-interval=1"
     )
 factory.set_launch(
     f"( videotestsrc is-live=true ! video/x-raw,framerate=30/1 ! videoscale "
@@ -57,6 +59,25 @@ if resize_s:
         GLib.timeout_add(int(float(resize_s) * 1000), resize)
 
     factory.connect("media-configure", configured)
+
+untimed = int(os.environ.get("PW_RTSP_UNTIMED", "0"))
+if untimed:
+    def strip(_factory, media):
+        left = [untimed]
+
+        def probe(_pad, info):
+            if left[0] > 0:
+                # The buffer's fields, set in place (the bindings cannot swap the buffer).
+                buf = info.get_buffer()
+                buf.pts = Gst.CLOCK_TIME_NONE
+                buf.dts = Gst.CLOCK_TIME_NONE
+                left[0] -= 1
+            return Gst.PadProbeReturn.OK
+
+        pad = media.get_element().get_by_name("untimed").get_static_pad("src")
+        pad.add_probe(Gst.PadProbeType.BUFFER, probe)
+
+    factory.connect("media-configure", strip)
 
 auth_text = os.environ.get("PW_RTSP_AUTH")
 if auth_text:

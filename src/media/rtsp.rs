@@ -68,6 +68,8 @@ pub struct RtspPassthrough {
     last_dts: Option<i64>,
     /// Parameter changes seen (a new resolution, new SPS/PPS) since the session opened.
     changes: u64,
+    /// Frames in a row whose RTP time did not advance (timed at the frame rate).
+    untimed: u64,
 }
 
 fn fail(spec: &str, what: impl std::fmt::Display) -> Error {
@@ -268,14 +270,17 @@ impl RtspPassthrough {
             coalesce: (!opts.udp).then_some(COALESCE),
             last_dts: None,
             changes: 0,
+            untimed: 0,
         };
-        me.first = me.packet(first);
+        me.first = Some(me.packet(first));
         Ok(Some(me))
     }
 
-    /// A retina frame as a packet, its decode time strictly after the previous one's (a frame
-    /// whose RTP time goes back is dropped, with a warning).
-    fn packet(&mut self, f: retina::codec::VideoFrame) -> Option<EncodedPacket> {
+    /// A retina frame as a packet, its decode time strictly after the previous one's: a frame
+    /// whose RTP time does not advance (a camera that sends its first frames untimed, or
+    /// whose clock steps back) is timed one frame after the one before, never dropped, since
+    /// the frames after it refer to it.
+    fn packet(&mut self, f: retina::codec::VideoFrame) -> EncodedPacket {
         let t = f.timestamp();
         // RTP time in the stream's clock (90 kHz for both codecs).
         let pts = if t.clock_rate().get() as i32 == CLOCK {
@@ -283,10 +288,22 @@ impl RtspPassthrough {
         } else {
             t.elapsed() * i64::from(CLOCK) / i64::from(t.clock_rate().get())
         };
-        if self.last_dts.is_some_and(|last| pts <= last) {
-            tracing::warn!(source = %self.spec, pts, "frame with an RTP time not after the previous one dropped");
-            return None;
-        }
+        let pts = match self.last_dts {
+            Some(last) if pts <= last => {
+                if self.untimed == 0 {
+                    tracing::warn!(source = %self.spec, rtp_time = pts, "the camera's RTP time does not advance: frames are timed at the frame rate until it does");
+                }
+                self.untimed += 1;
+                last + self.info.frame_duration().max(1)
+            }
+            _ => {
+                if self.untimed > 0 {
+                    tracing::info!(source = %self.spec, frames = self.untimed, "the camera's RTP time advances again; frames timed at the frame rate meanwhile");
+                    self.untimed = 0;
+                }
+                pts
+            }
+        };
         if f.has_new_parameters() {
             self.changes += 1;
             tracing::warn!(source = %self.spec, "the camera changed its stream parameters mid-stream; the new ones go in-band with each keyframe");
@@ -303,13 +320,13 @@ impl RtspPassthrough {
             packet.set_flags(ffmpeg::packet::Flags::KEY);
         }
         self.last_dts = Some(pts);
-        Some(EncodedPacket {
+        EncodedPacket {
             packet,
             pts,
             dts: pts,
             key,
             frame_no: 0,
-        })
+        }
     }
 
     /// The next frame of the camera as a packet; `None` when the camera ended the session.
@@ -338,9 +355,7 @@ impl RtspPassthrough {
                 Ok(None) => return Ok(None),
                 Ok(Some(Err(e))) => return Err(fail(&self.spec, why(&e))),
                 Ok(Some(Ok(CodecItem::VideoFrame(f)))) if f.stream_id() == stream => {
-                    if let Some(p) = self.packet(f) {
-                        return Ok(Some(p));
-                    }
+                    return Ok(Some(self.packet(f)));
                 }
                 Ok(Some(Ok(_))) => {}
             }
@@ -384,10 +399,7 @@ impl RtspPassthrough {
                 Some(None) => Ok(None),
                 Some(Some(Err(e))) => Err(fail(&self.spec, why(&e))),
                 Some(Some(Ok(CodecItem::VideoFrame(f)))) if f.stream_id() == stream => {
-                    match self.packet(f) {
-                        Some(p) => Ok(Some(p)),
-                        None => continue,
-                    }
+                    Ok(Some(self.packet(f)))
                 }
                 Some(Some(Ok(_))) => continue,
             };

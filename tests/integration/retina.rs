@@ -229,3 +229,69 @@ fn rtp_over_udp_is_recorded_when_asked_for() {
     assert_eq!(decoded as u64, frames, "every frame decodes");
     assert_verifies(&dir);
 }
+
+/// A camera whose first frames come untimed (their RTP time does not advance, as a camera
+/// that starts its clock late sends them): every frame is kept and timed at the frame rate,
+/// none is dropped, and the clip, which starts at the camera's first keyframe, decodes
+/// without a single decoder error (a dropped frame leaves the ones after it without their
+/// reference).
+#[test]
+fn frames_whose_rtp_time_does_not_advance_are_kept_and_timed() {
+    let port = free_port();
+    let _server = start_server_env(port, &[("PW_RTSP_UNTIMED", "20")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let cfg = config(
+        tmp.path(),
+        &[("door", format!("rtsp://127.0.0.1:{port}/cam"))],
+        "",
+    );
+    // Scanned at the camera's 15th frame: with a second of pre-roll the clip begins at its
+    // first keyframe, among the untimed frames.
+    let out = record_order(&cfg, &dir, "UNTIMED-1", 15, 2000);
+    let log = stderr(&out);
+    assert!(
+        log.contains("RTP time does not advance"),
+        "the log says so: {}",
+        show(&out)
+    );
+    // The server strips the times of its first 20 frames: all but the first are timed here
+    // (a frame or so less when the session joined a moment late).
+    let timed: u64 = log
+        .lines()
+        .find(|l| l.contains("advances again"))
+        .and_then(|l| l.split("frames=").nth(1))
+        .and_then(|n| n.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        (15..=19).contains(&timed),
+        "{timed} frames timed: {}",
+        show(&out)
+    );
+    assert!(
+        !log.contains("one dropped") && log.contains("dropped=0"),
+        "{}",
+        show(&out)
+    );
+    let sealed = sealed(&dir);
+    assert_eq!(sealed.len(), 1, "{sealed:?}");
+    let clip = dir.join(sealed[0]["file"].as_str().unwrap());
+    let (_, frames, _, _) = probe(&clip);
+    assert_eq!(Some(frames), sealed[0]["frames"].as_u64());
+    let decode = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&clip)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(decode.status.success(), "{}", show(&decode));
+    assert_eq!(
+        String::from_utf8_lossy(&decode.stderr).trim(),
+        "",
+        "no decoder error"
+    );
+    let (_, decoded) = sizes(&clip);
+    assert_eq!(decoded as u64, frames, "every frame decodes");
+    assert_verifies(&dir);
+}
