@@ -447,10 +447,22 @@ impl Muxer {
         });
         let moof_len = o.len();
         let body = self.video_data.len() + self.text_data.len() + blanks * 2;
-        u32b(&mut o, (8 + body) as u32);
-        o.extend_from_slice(b"mdat");
+        // A 64-bit size for a fragment of 4 GiB or more (never seen from a camera).
+        let header = match u32::try_from(8 + body) {
+            Ok(size) => {
+                u32b(&mut o, size);
+                o.extend_from_slice(b"mdat");
+                8
+            }
+            Err(_) => {
+                u32b(&mut o, 1);
+                o.extend_from_slice(b"mdat");
+                u64b(&mut o, 16 + body as u64);
+                16
+            }
+        };
         // Each run's data offset, from the start of the moof (default-base-is-moof).
-        let mut at = moof_len + 8;
+        let mut at = moof_len + header;
         let mut runs = offsets.into_iter();
         if !self.video.is_empty() {
             if let Some(p) = runs.next() {
