@@ -311,6 +311,10 @@ fn transcode(a: Args) -> Result<ExitCode> {
 const PASSTHROUGH_TARGET: f64 = 0.6;
 /// ... and at most this much resident memory for each camera beyond the first.
 const PASSTHROUGH_RSS_PER_CAMERA_MB: f64 = 30.0;
+/// The longest a station may take to record a camera again once it serves again, in seconds.
+const RECONNECT_TARGET_S: f64 = 2.0;
+/// How many times the camera is killed and brought back.
+const RECONNECT_TRIALS: usize = 3;
 
 /// The lines of one side-by-side measure; the once-running ratio.
 fn passthrough_lines(r: &b::PassthroughRun) -> Result<f64> {
@@ -363,12 +367,22 @@ fn passthrough(a: Args) -> Result<ExitCode> {
         "  memory: {:.0} MB peak for {} cameras against {:.0} MB for one: {per_camera:.1} MB for each camera beyond the first (target <= {PASSTHROUGH_RSS_PER_CAMERA_MB:.0})",
         r.four.ours_rss_mb, r.four.cameras, r.one.ours_rss_mb
     );
+    eprintln!("bench passthrough: reconnection: a station records the camera with an order open; the camera's server is killed and started again on its port {RECONNECT_TRIALS} times");
+    let resumed = b::reconnect(work.path(), &exe, RECONNECT_TRIALS)?;
+    let worst = resumed.iter().copied().fold(f64::MIN, f64::max);
+    let list: Vec<String> = resumed.iter().map(|s| format!("{s:.2}")).collect();
+    out!(
+        "  reconnection: the order's next part starts {} s after the camera serves again (worst {worst:.2} s; target <= {RECONNECT_TARGET_S:.0} s)",
+        list.join(", ")
+    );
     let pass = one <= PASSTHROUGH_TARGET
         && four <= PASSTHROUGH_TARGET
-        && per_camera <= PASSTHROUGH_RSS_PER_CAMERA_MB;
+        && per_camera <= PASSTHROUGH_RSS_PER_CAMERA_MB
+        && !resumed.is_empty()
+        && worst <= RECONNECT_TARGET_S;
     verdict(
         pass,
-        "passthrough costs more than 0.6 of ffmpeg -c copy's CPU, or more than 30 MB a camera",
+        "passthrough costs more than 0.6 of ffmpeg -c copy's CPU, more than 30 MB a camera, or a camera that came back was recorded again more than 2 s later",
     )
 }
 

@@ -24,7 +24,7 @@ mod verify;
 pub use ledger::{build_worker, ledger, lookups_worker, Figures, LedgerBench};
 pub use lookup::{lookup, LookupBench};
 pub use media::{ffmpeg_reference, passthrough_worker, transcode, transcode_worker, TranscodeRow};
-pub use rtsp::{passthrough, PassthroughBench, PassthroughRun, RtspServer};
+pub use rtsp::{passthrough, reconnect, PassthroughBench, PassthroughRun, RtspServer};
 pub use station::{station, StationBench};
 pub use verify::{verify, VerifyBench};
 

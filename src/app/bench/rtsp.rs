@@ -20,6 +20,21 @@ impl RtspServer {
     /// Starts the server (Debian's `/usr/bin/python3` with python3-gi) and waits until it
     /// serves `width`x`height` at 30 fps and `kbps`.
     pub fn start(work: &Path, width: u32, height: u32, kbps: u32) -> Result<RtspServer, Error> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| Error::internal(format!("no free loopback port: {e}")))?;
+        RtspServer::start_at(work, port, width, height, kbps)
+    }
+
+    /// [`RtspServer::start`] on a given loopback port (a camera that comes back where it was).
+    pub fn start_at(
+        work: &Path,
+        port: u16,
+        width: u32,
+        height: u32,
+        kbps: u32,
+    ) -> Result<RtspServer, Error> {
         use std::io::BufRead;
         let script = work.join("rtsp_server.py");
         std::fs::write(&script, RTSP_SERVER_PY).map_err(|e| {
@@ -31,10 +46,6 @@ impl RtspServer {
                 ),
             )
         })?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| Error::internal(format!("no free loopback port: {e}")))?;
         // Its messages go to a file: a pipe nobody reads could fill and stall it.
         let log_path = work.join("rtsp_server.log");
         let log = std::fs::File::create(&log_path).map_err(|e| {
@@ -299,6 +310,137 @@ pub fn passthrough(
         four,
         hash_cpu_per_min,
     })
+}
+
+/// The records of kind `kind` in the manifest of `data` so far.
+fn records(data: &Path, kind: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(data.join(crate::datadir::MANIFEST))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["kind"] == kind)
+        .collect()
+}
+
+/// Polls until `f` holds (every 50 ms) or `limit` passes; false on the limit.
+fn until(limit: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = std::time::Instant::now();
+    while t.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    f()
+}
+
+/// A station recording one RTSP camera (passthrough through retina) with an order open; the
+/// camera's server is killed and started again on the same port `trials` times. For each: the
+/// seconds from the moment the camera serves again to the first frame of the order's next part
+/// (its `clip_opened` record's `started_at`).
+pub fn reconnect(work: &Path, exe: &Path, trials: usize) -> Result<Vec<f64>, Error> {
+    use std::io::Write;
+    let io = |e: std::io::Error| Error::msg(crate::ErrorKind::Io, format!("bench reconnect: {e}"));
+    let work = work.join("reconnect");
+    std::fs::create_dir_all(&work).map_err(io)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(io)?;
+    let mut server = Some(RtspServer::start_at(&work, port, 640, 360, 2048)?);
+    let cfg = work.join("station.toml");
+    std::fs::write(
+        &cfg,
+        format!("[station]\npre_roll_s = 1.0\n\n[[camera]]\nid = \"door\"\nsource = \"rtsp://127.0.0.1:{port}/cam\"\nmode = \"passthrough\"\n"),
+    )
+    .map_err(io)?;
+    let data = work.join("data");
+    let mut child = std::process::Command::new(exe)
+        .env("PACKWITNESS_LOG", "error")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("run")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(io)?;
+    let result = (|| -> Result<Vec<f64>, Error> {
+        let mut stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| Error::internal("the station's stdin"))?;
+        let limit = std::time::Duration::from_secs(30);
+        let recording = |n: usize| until(limit, || records(&data, "clip_opened").len() >= n);
+        if !until(limit, || {
+            crate::recorder::writer::recorder_status(&data).is_ok_and(|p| {
+                p.stations
+                    .first()
+                    .and_then(|s| s.health.as_ref())
+                    .is_some_and(|h| h.cameras.iter().any(|c| c.frames > 0))
+            })
+        }) {
+            return Err(Error::internal(
+                "bench reconnect: the camera never recorded a frame",
+            ));
+        }
+        writeln!(stdin, "RECONNECT-1").map_err(io)?;
+        if !recording(1) {
+            return Err(Error::internal(
+                "bench reconnect: the order's clip never opened",
+            ));
+        }
+        let mut resumed = Vec::new();
+        for k in 1..=trials {
+            // Recording for a moment, then the camera dies...
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            drop(server.take());
+            let lost = until(limit, || {
+                records(&data, "clip_sealed")
+                    .iter()
+                    .filter(|r| r["reason"] == "camera_lost")
+                    .count()
+                    >= k
+            });
+            if !lost {
+                return Err(Error::internal(
+                    "bench reconnect: the loss was never recorded",
+                ));
+            }
+            // ...and comes back where it was.
+            server = Some(RtspServer::start_at(&work, port, 640, 360, 2048)?);
+            let back = chrono::Utc::now();
+            if !recording(k + 1) {
+                return Err(Error::internal(format!(
+                    "bench reconnect: recording did not resume within {} s",
+                    limit.as_secs()
+                )));
+            }
+            let opened = records(&data, "clip_opened");
+            let started = opened
+                .get(k)
+                .and_then(|r| r["started_at"].as_str())
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .ok_or_else(|| {
+                    Error::internal("bench reconnect: a clip_opened without started_at")
+                })?;
+            resumed.push((started.with_timezone(&chrono::Utc) - back).as_seconds_f64());
+        }
+        writeln!(stdin, "PW-STOP").map_err(io)?;
+        Ok(resumed)
+    })();
+    // Its scanner input ends: the station seals what is open and exits.
+    let t = std::time::Instant::now();
+    if !until(std::time::Duration::from_secs(15), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    }) {
+        let _ = child.kill();
+        let _ = super::wait_killed(child, t, "the reconnect station");
+    }
+    drop(server);
+    result
 }
 
 #[cfg(test)]
