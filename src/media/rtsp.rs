@@ -5,7 +5,9 @@
 //! of the URL and given as basic/digest credentials), turning retina's frames into packets
 //! (4-byte length-prefixed NAL units, the parameter sets repeated in-band at every keyframe so
 //! that a clip stays playable across a mid-stream change of resolution), timestamps from RTP
-//! time (90 kHz) kept strictly increasing, and the stall timeout.
+//! time (90 kHz) kept strictly increasing (a frame whose RTP time does not advance is timed
+//! one frame on, never dropped), whether a frame is already here without waiting, and the
+//! stall timeout.
 //! Never: decodes or encodes; runs on any thread but its camera's (its tokio runtime is
 //! single-threaded and lives inside this value); takes `rtsps://` (FFmpeg does).
 

@@ -7,8 +7,10 @@
 //! a capped backoff that starts again from one second after every session that delivered
 //! frames (and is at most a second while an order is open, or a scan arrives). An order open
 //! when the camera was lost continues as its next part; the time it recorded nothing is sent
-//! as a gap (before the part that resumes it, or when the order ends first). It tells the
-//! camera's [`CameraHealth`] when a source fails and when a session starts.
+//! as a gap (before the part that resumes it, or when the order ends first). A source that
+//! reads better in bursts is left to fill once caught up, and a command that comes meanwhile
+//! is held until the frames that arrived before it are processed. It tells the camera's
+//! [`CameraHealth`] when a source fails and when a session starts.
 //! Never: writes files or records (clip assembly does, from the events this loop sends).
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
