@@ -61,13 +61,16 @@ pub struct Usage {
 /// Runs a command to completion and measures it with `wait4` (its own CPU time and peak RSS,
 /// nothing of ours).
 pub fn measure(mut cmd: std::process::Command) -> Result<Usage, Error> {
+    // The clock starts before the spawn: a command that ends before the wait begins (a
+    // small file's sha256sum) would otherwise be timed at the wait's own microseconds.
+    let t = Instant::now();
     let child = cmd
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| Error::internal(format!("cannot run {cmd:?}: {e}")))?;
-    wait_measured(child, Instant::now(), &format!("{cmd:?}"))
+    wait_measured(child, t, &format!("{cmd:?}"))
 }
 
 /// Waits for a spawned child and measures it: needs `wait4`, so Unix only.
