@@ -340,27 +340,38 @@ impl RtspPassthrough {
             return r;
         }
         loop {
-            let (stall, stream) = (self.stall, self.stream);
+            let stall = self.stall;
             let Some(session) = self.session.as_mut() else {
                 return Ok(None);
             };
             let item = self
                 .rt
-                .block_on(async { tokio::time::timeout(stall, session.next()).await });
-            match item {
-                Err(_) => {
-                    return Err(fail(
+                .block_on(async { tokio::time::timeout(stall, session.next()).await })
+                .map_err(|_| {
+                    fail(
                         &self.spec,
                         format!("sent nothing for {} s", stall.as_secs()),
-                    ))
-                }
-                Ok(None) => return Ok(None),
-                Ok(Some(Err(e))) => return Err(fail(&self.spec, why(&e))),
-                Ok(Some(Ok(CodecItem::VideoFrame(f)))) if f.stream_id() == stream => {
-                    return Ok(Some(self.packet(f)));
-                }
-                Ok(Some(Ok(_))) => {}
+                    )
+                })?;
+            if let Some(taken) = self.take(item) {
+                return taken;
             }
+        }
+    }
+
+    /// What an item of the session is to the camera's reader: the next packet, the end of
+    /// the session or its error; `None` for an item that is no frame of the video stream.
+    fn take(
+        &mut self,
+        item: Option<Result<CodecItem, retina::Error>>,
+    ) -> Option<Result<Option<EncodedPacket>, Error>> {
+        match item {
+            None => Some(Ok(None)),
+            Some(Err(e)) => Some(Err(fail(&self.spec, why(&e)))),
+            Some(Ok(CodecItem::VideoFrame(f))) if f.stream_id() == self.stream => {
+                Some(Ok(Some(self.packet(f))))
+            }
+            Some(Ok(_)) => None,
         }
     }
 
@@ -386,7 +397,6 @@ impl RtspPassthrough {
             return true;
         }
         loop {
-            let stream = self.stream;
             let Some(session) = self.session.as_mut() else {
                 return true;
             };
@@ -396,17 +406,13 @@ impl RtspPassthrough {
                 tokio::task::yield_now().await;
                 session.next().now_or_never()
             });
-            let found = match item {
-                None => return false,
-                Some(None) => Ok(None),
-                Some(Some(Err(e))) => Err(fail(&self.spec, why(&e))),
-                Some(Some(Ok(CodecItem::VideoFrame(f)))) if f.stream_id() == stream => {
-                    Ok(Some(self.packet(f)))
-                }
-                Some(Some(Ok(_))) => continue,
+            let Some(item) = item else {
+                return false;
             };
-            self.peeked = Some(found);
-            return true;
+            if let Some(taken) = self.take(item) {
+                self.peeked = Some(taken);
+                return true;
+            }
         }
     }
 }

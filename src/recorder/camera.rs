@@ -694,7 +694,7 @@ fn wait_to_coalesce(
     if media.buffered() {
         return before_held;
     }
-    if before_held || !commands.held.borrow().is_empty() {
+    if before_held {
         // The frames that came before the held commands are done: they apply next.
         return false;
     }

@@ -23,6 +23,30 @@ fn config(tmp: &std::path::Path, cameras: &[(&str, String)], extra: &str) -> std
     cfg
 }
 
+/// A GStreamer camera with the quirks `env`, and a station config recording it as `door` with
+/// the keys `extra`: the server (killed when dropped), the temporary dir, the data dir inside
+/// it and the config.
+fn door(
+    env: &[(&str, &str)],
+    extra: &str,
+) -> (
+    Station,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    let port = free_port();
+    let server = start_server_env(port, env);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let cfg = config(
+        tmp.path(),
+        &[("door", format!("rtsp://127.0.0.1:{port}/cam"))],
+        extra,
+    );
+    (server, tmp, dir, cfg)
+}
+
 /// The status of camera `id` of the station on `dir`.
 fn camera(dir: &std::path::Path, id: &str) -> serde_json::Value {
     let (_, v) = status_json(dir);
@@ -154,15 +178,7 @@ fn h265_behind_digest_auth_is_copied_and_bad_credentials_are_named() {
 /// decodes, and both sizes are in it (the new parameter sets go in-band at each keyframe).
 #[test]
 fn a_picture_size_changed_mid_clip_stays_one_playable_clip() {
-    let port = free_port();
-    let _server = start_server_env(port, &[("PW_RTSP_RESIZE_S", "2.5")]);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("d");
-    let cfg = config(
-        tmp.path(),
-        &[("door", format!("rtsp://127.0.0.1:{port}/cam"))],
-        "",
-    );
+    let (_server, tmp, dir, cfg) = door(&[("PW_RTSP_RESIZE_S", "2.5")], "");
     // Recorded until the camera has sent frames of the new size for a second: the size shows
     // in the sealed clip.
     record_order(&cfg, &dir, "RESIZE-1", 15, 4000);
@@ -203,15 +219,7 @@ fn a_picture_size_changed_mid_clip_stays_one_playable_clip() {
 /// it decodes, and the data dir verifies.
 #[test]
 fn rtp_over_udp_is_recorded_when_asked_for() {
-    let port = free_port();
-    let _server = start_server_env(port, &[]);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("d");
-    let cfg = config(
-        tmp.path(),
-        &[("door", format!("rtsp://127.0.0.1:{port}/cam"))],
-        "rtsp_transport = \"udp\"\n",
-    );
+    let (_server, _tmp, dir, cfg) = door(&[], "rtsp_transport = \"udp\"\n");
     let out = record_order(&cfg, &dir, "UDP-1", 15, 2000);
     assert!(
         stderr(&out).contains("transport=\"udp\""),
@@ -237,15 +245,7 @@ fn rtp_over_udp_is_recorded_when_asked_for() {
 /// reference).
 #[test]
 fn frames_whose_rtp_time_does_not_advance_are_kept_and_timed() {
-    let port = free_port();
-    let _server = start_server_env(port, &[("PW_RTSP_UNTIMED", "20")]);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("d");
-    let cfg = config(
-        tmp.path(),
-        &[("door", format!("rtsp://127.0.0.1:{port}/cam"))],
-        "",
-    );
+    let (_server, _tmp, dir, cfg) = door(&[("PW_RTSP_UNTIMED", "20")], "");
     // Scanned at the camera's 15th frame: with a second of pre-roll the clip begins at its
     // first keyframe, among the untimed frames.
     let out = record_order(&cfg, &dir, "UNTIMED-1", 15, 2000);

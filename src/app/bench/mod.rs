@@ -58,6 +58,27 @@ pub struct Usage {
     pub max_rss_mb: f64,
 }
 
+/// `exe run` as a bench starts a station: on `cfg` and `data`, logging at `log`, scans through
+/// its stdin, its output dropped.
+pub(crate) fn station_command(
+    exe: &Path,
+    cfg: &Path,
+    data: &Path,
+    log: &str,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(exe);
+    cmd.env("PACKWITNESS_LOG", log)
+        .arg("--config")
+        .arg(cfg)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("run")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
 /// Runs a command to completion and measures it with `wait4` (its own CPU time and peak RSS,
 /// nothing of ours).
 pub fn measure(mut cmd: std::process::Command) -> Result<Usage, Error> {

@@ -355,16 +355,7 @@ pub fn reconnect(work: &Path, exe: &Path, trials: usize) -> Result<Vec<f64>, Err
     )
     .map_err(io)?;
     let data = work.join("data");
-    let mut child = std::process::Command::new(exe)
-        .env("PACKWITNESS_LOG", "error")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("run")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+    let mut child = super::station_command(exe, &cfg, &data, "error")
         .spawn()
         .map_err(io)?;
     let result = (|| -> Result<Vec<f64>, Error> {

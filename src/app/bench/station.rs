@@ -105,16 +105,7 @@ pub fn station(
         }
     }
     let t = Instant::now();
-    let mut child = std::process::Command::new(exe)
-        .env("PACKWITNESS_LOG", "warn")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("run")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+    let mut child = super::station_command(exe, &cfg, &data, "warn")
         .spawn()
         .map_err(io)?;
     let mut stdin = child
@@ -168,16 +159,7 @@ pub fn station(
         let _ = h.wait();
     }
     drop(stdin);
-    let recovered = std::process::Command::new(exe)
-        .env("PACKWITNESS_LOG", "error")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("run")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+    let recovered = super::station_command(exe, &cfg, &data, "error")
         .output()
         .map_err(io)?;
     if !recovered.status.success() {

@@ -499,10 +499,10 @@ impl ClipWriter {
     /// crash or power cut loses at most the fragment being recorded (a quarter second) plus
     /// the encoder's delay.
     pub fn write(&mut self, mut p: EncodedPacket) -> Result<(), ClipError> {
-        let (out_tb, octx) = match &mut self.mux {
+        let (pts, dts) = (p.pts - self.origin, p.dts - self.origin);
+        match &mut self.mux {
             Mux::Own(m) => {
                 let scale = m.timescale();
-                let (dts, pts) = (p.dts - self.origin, p.pts - self.origin);
                 let (dts, pts) = (
                     rescale(dts, self.in_tb, scale),
                     rescale(pts, self.in_tb, scale),
@@ -512,25 +512,24 @@ impl ClipWriter {
                     put(&self.sink, bytes, &self.path)?;
                 }
                 self.last_duration = p.packet.duration();
-                self.last_pts = self.last_pts.max(p.pts);
-                self.frames += 1;
-                return Ok(());
             }
-            Mux::Ffmpeg { out_tb, octx, .. } => (*out_tb, octx),
-        };
-        p.packet.set_stream(0);
-        p.packet.set_pts(Some(p.pts - self.origin));
-        p.packet.set_dts(Some(p.dts - self.origin));
-        p.packet.set_position(-1);
-        p.packet.rescale_ts(self.in_tb, out_tb);
-        // Packets come in decode order already: no interleaving buffer, nothing held back.
-        p.packet.write(octx).map_err(|source| {
-            self.disk_failure().unwrap_or_else(|| ClipError::Ffmpeg {
-                path: self.path.clone(),
-                what: "writing a packet (is the disk full? check free space and permissions of the data dir)",
-                source,
-            })
-        })?;
+            Mux::Ffmpeg { out_tb, octx, .. } => {
+                p.packet.set_stream(0);
+                p.packet.set_pts(Some(pts));
+                p.packet.set_dts(Some(dts));
+                p.packet.set_position(-1);
+                p.packet.rescale_ts(self.in_tb, *out_tb);
+                // Packets come in decode order already: no interleaving buffer, nothing held
+                // back.
+                p.packet.write(octx).map_err(|source| {
+                    self.disk_failure().unwrap_or_else(|| ClipError::Ffmpeg {
+                        path: self.path.clone(),
+                        what: "writing a packet (is the disk full? check free space and permissions of the data dir)",
+                        source,
+                    })
+                })?;
+            }
+        }
         self.last_pts = self.last_pts.max(p.pts);
         self.frames += 1;
         Ok(())
